@@ -1,0 +1,377 @@
+//! The embedded DuckDB engine: the default target, a file under `target/`, no credentials.
+//!
+//! DuckDB is synchronous; each call runs on tokio's blocking pool with a connection taken
+//! from a small pool of clones of one database handle.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use duckdb::types::{TimeUnit, Value as DValue};
+use duckdb::Connection;
+
+use super::{Adapter, ColumnInfo, ExecResult, COMMON_MACROS};
+use crate::compile::{Dialect, DoubleQuotes, Relation, Table};
+use crate::error::{Error, Result};
+use crate::project::Target;
+
+const DUCKDB_MACROS: &[(&str, &str)] = &[
+    ("adapter.sql", include_str!("macros/adapter.sql")),
+    ("cross_db.sql", include_str!("macros/cross_db.sql")),
+];
+
+pub struct DuckDbAdapter {
+    path: String,
+    root: Mutex<Connection>,
+    pool: Mutex<Vec<Connection>>,
+    /// Interrupt handles of the connections running a statement now.
+    running: Mutex<Vec<Arc<duckdb::InterruptHandle>>>,
+}
+
+fn engine_error(e: duckdb::Error) -> Error {
+    Error::Adapter(e.to_string())
+}
+
+impl DuckDbAdapter {
+    pub fn open(target: &Target) -> Result<Self> {
+        let path = target.setting_str("path").unwrap_or(":memory:").to_string();
+        let root = if path == ":memory:" {
+            Connection::open_in_memory()
+        } else {
+            if let Some(parent) = Path::new(&path).parent() {
+                if !parent.as_os_str().is_empty() {
+                    std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+                }
+            }
+            Connection::open(&path)
+        }
+        .map_err(|e| Error::Adapter(format!("cannot open DuckDB database '{path}': {e}")))?;
+        if let Some(threads) = target
+            .settings
+            .get("duckdb_threads")
+            .and_then(|v| v.as_u64())
+        {
+            root.execute_batch(&format!("SET threads = {threads}"))
+                .map_err(engine_error)?;
+        }
+        Ok(DuckDbAdapter {
+            path,
+            root: Mutex::new(root),
+            pool: Mutex::new(Vec::new()),
+            running: Mutex::new(Vec::new()),
+        })
+    }
+
+    fn take_conn(&self) -> Result<Connection> {
+        if let Some(c) = self.pool.lock().ok().and_then(|mut p| p.pop()) {
+            return Ok(c);
+        }
+        let root = self
+            .root
+            .lock()
+            .map_err(|_| Error::Adapter("DuckDB connection lock poisoned".into()))?;
+        root.try_clone().map_err(engine_error)
+    }
+
+    fn give_back(&self, conn: Connection) {
+        if let Ok(mut p) = self.pool.lock() {
+            p.push(conn);
+        }
+    }
+
+    /// Run `f` with a pooled connection on the blocking pool.
+    async fn with_conn<T, F>(self: &Arc<Self>, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = this.take_conn()?;
+            let handle = conn.interrupt_handle();
+            if let Ok(mut r) = this.running.lock() {
+                r.push(handle.clone());
+            }
+            let out = f(&conn);
+            if let Ok(mut r) = this.running.lock() {
+                r.retain(|h| !Arc::ptr_eq(h, &handle));
+            }
+            this.give_back(conn);
+            out
+        })
+        .await
+        .map_err(|e| Error::Adapter(format!("DuckDB worker failed: {e}")))?
+    }
+}
+
+/// The adapter lives behind an `Arc`; the trait takes `&self`, so keep one inside.
+pub struct SharedDuckDb(Arc<DuckDbAdapter>);
+
+impl DuckDbAdapter {
+    pub fn shared(self) -> SharedDuckDb {
+        SharedDuckDb(Arc::new(self))
+    }
+}
+
+pub(crate) fn to_json(v: DValue) -> serde_json::Value {
+    use serde_json::Value as J;
+    match v {
+        DValue::Null => J::Null,
+        DValue::Boolean(b) => J::Bool(b),
+        DValue::TinyInt(i) => J::from(i),
+        DValue::SmallInt(i) => J::from(i),
+        DValue::Int(i) => J::from(i),
+        DValue::BigInt(i) => J::from(i),
+        DValue::HugeInt(i) => i64::try_from(i)
+            .map(J::from)
+            .unwrap_or_else(|_| J::String(i.to_string())),
+        DValue::UHugeInt(i) => u64::try_from(i)
+            .map(J::from)
+            .unwrap_or_else(|_| J::String(i.to_string())),
+        DValue::UTinyInt(i) => J::from(i),
+        DValue::USmallInt(i) => J::from(i),
+        DValue::UInt(i) => J::from(i),
+        DValue::UBigInt(i) => J::from(i),
+        DValue::Float(f) => serde_json::Number::from_f64(f as f64)
+            .map(J::Number)
+            .unwrap_or(J::Null),
+        DValue::Double(f) => serde_json::Number::from_f64(f)
+            .map(J::Number)
+            .unwrap_or(J::Null),
+        DValue::Decimal(d) => {
+            let s = d.to_string();
+            s.parse::<f64>()
+                .ok()
+                .and_then(serde_json::Number::from_f64)
+                .map(J::Number)
+                .unwrap_or(J::String(s))
+        }
+        DValue::Text(s) | DValue::Enum(s) => J::String(s),
+        DValue::Date32(days) => chrono::DateTime::from_timestamp(days as i64 * 86_400, 0)
+            .map(|d| J::String(d.format("%Y-%m-%d").to_string()))
+            .unwrap_or(J::Null),
+        DValue::Timestamp(unit, t) => {
+            let micros = match unit {
+                TimeUnit::Second => t.saturating_mul(1_000_000),
+                TimeUnit::Millisecond => t.saturating_mul(1_000),
+                TimeUnit::Microsecond => t,
+                TimeUnit::Nanosecond => t / 1_000,
+            };
+            chrono::DateTime::from_timestamp_micros(micros)
+                .map(|d| J::String(d.format("%Y-%m-%d %H:%M:%S%.f").to_string()))
+                .unwrap_or(J::Null)
+        }
+        DValue::List(items) | DValue::Array(items) => {
+            J::Array(items.into_iter().map(to_json).collect())
+        }
+        DValue::Struct(fields) => J::Object(
+            fields
+                .iter()
+                .map(|(k, v)| (k.clone(), to_json(v.clone())))
+                .collect(),
+        ),
+        DValue::Map(entries) => J::Object(
+            entries
+                .iter()
+                .map(|(k, v)| {
+                    let key = match to_json(k.clone()) {
+                        J::String(s) => s,
+                        other => other.to_string(),
+                    };
+                    (key, to_json(v.clone()))
+                })
+                .collect(),
+        ),
+        DValue::Union(inner) => to_json(*inner),
+        other => J::String(format!("{other:?}")),
+    }
+}
+
+/// Run one statement on `conn`; fetch rows when asked.
+fn run(conn: &Connection, sql: &str, params: &[String], fetch: bool) -> Result<ExecResult> {
+    let mut stmt = conn.prepare(sql).map_err(engine_error)?;
+    let bind = duckdb::params_from_iter(params.iter());
+    if !fetch {
+        let n = stmt.execute(bind).map_err(engine_error)?;
+        return Ok(ExecResult {
+            rows_affected: Some(n as u64),
+            message: "OK".into(),
+            ..Default::default()
+        });
+    }
+    let mut rows = stmt.query(bind).map_err(engine_error)?;
+    let columns = rows.as_ref().map(|s| s.column_names()).unwrap_or_default();
+    let mut table = Table {
+        columns: columns.clone(),
+        rows: Vec::new(),
+    };
+    while let Some(row) = rows.next().map_err(engine_error)? {
+        let mut out = Vec::with_capacity(columns.len());
+        for i in 0..columns.len() {
+            let v: DValue = row.get(i).map_err(engine_error)?;
+            out.push(to_json(v));
+        }
+        table.rows.push(out);
+    }
+    Ok(ExecResult {
+        rows_affected: Some(table.rows.len() as u64),
+        message: "OK".into(),
+        table: Some(table),
+        ..Default::default()
+    })
+}
+
+#[async_trait]
+impl Adapter for SharedDuckDb {
+    fn adapter_type(&self) -> &str {
+        "duckdb"
+    }
+
+    fn dialect(&self) -> Dialect {
+        let builtin_macros = COMMON_MACROS
+            .iter()
+            .chain(DUCKDB_MACROS)
+            .map(|(n, s)| (n.to_string(), s.to_string()))
+            .collect();
+        Dialect {
+            adapter_type: "duckdb".into(),
+            quoting: Arc::new(DoubleQuotes),
+            builtin_macros,
+        }
+    }
+
+    fn sql_dialect(&self) -> Box<dyn sqlparser::dialect::Dialect + Send + Sync> {
+        Box::new(sqlparser::dialect::DuckDbDialect {})
+    }
+
+    async fn execute(&self, sql: &str, fetch: bool) -> Result<ExecResult> {
+        let sql = sql.to_string();
+        self.0.with_conn(move |c| run(c, &sql, &[], fetch)).await
+    }
+
+    async fn execute_atomic(&self, statements: &[String]) -> Result<ExecResult> {
+        let statements = statements.to_vec();
+        self.0
+            .with_conn(move |c| {
+                c.execute_batch("BEGIN TRANSACTION").map_err(engine_error)?;
+                let mut total = ExecResult::default();
+                for s in &statements {
+                    match run(c, s, &[], false) {
+                        Ok(r) => total.absorb(&r),
+                        Err(e) => {
+                            let _ = c.execute_batch("ROLLBACK");
+                            return Err(e);
+                        }
+                    }
+                }
+                c.execute_batch("COMMIT").map_err(engine_error)?;
+                Ok(total)
+            })
+            .await
+    }
+
+    async fn execute_with_params(
+        &self,
+        sql: &str,
+        params: &[String],
+        fetch: bool,
+    ) -> Result<ExecResult> {
+        let sql = sql.to_string();
+        let params = params.to_vec();
+        self.0
+            .with_conn(move |c| run(c, &sql, &params, fetch))
+            .await
+    }
+
+    async fn list_relations(&self, database: &str, schema: &str) -> Result<Vec<(String, String)>> {
+        let params = vec![database.to_string(), schema.to_string()];
+        let r = self
+            .0
+            .with_conn(move |c| {
+                run(
+                    c,
+                    "select table_name, case when table_type = 'VIEW' then 'view' else 'table' end \
+                     from information_schema.tables where table_catalog = ? and table_schema = ?",
+                    &params,
+                    true,
+                )
+            })
+            .await?;
+        Ok(r.table
+            .map(|t| {
+                t.rows
+                    .into_iter()
+                    .filter_map(|row| {
+                        let name = row.first()?.as_str()?.to_string();
+                        let kind = row.get(1)?.as_str()?.to_string();
+                        Some((name, kind))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    async fn get_columns(&self, relation: &Relation) -> Result<Vec<ColumnInfo>> {
+        let params = vec![
+            relation.database.clone().unwrap_or_default(),
+            relation.schema.clone(),
+            relation.identifier.clone(),
+        ];
+        let r = self
+            .0
+            .with_conn(move |c| {
+                run(
+                    c,
+                    "select column_name, data_type from information_schema.columns \
+                     where table_catalog = ? and table_schema = ? and table_name = ? \
+                     order by ordinal_position",
+                    &params,
+                    true,
+                )
+            })
+            .await?;
+        Ok(r.table
+            .map(|t| {
+                t.rows
+                    .into_iter()
+                    .filter_map(|row| {
+                        Some(ColumnInfo {
+                            name: row.first()?.as_str()?.to_string(),
+                            data_type: row.get(1)?.as_str()?.to_string(),
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    async fn create_schema(&self, database: &str, schema: &str) -> Result<()> {
+        let q = DoubleQuotes;
+        use crate::compile::Quoting;
+        let sql = format!(
+            "create schema if not exists {}.{}",
+            q.quote(database),
+            q.quote(schema)
+        );
+        self.execute(&sql, false).await.map(|_| ())
+    }
+
+    async fn cancel_all(&self) {
+        if let Ok(r) = self.0.running.lock() {
+            for h in r.iter() {
+                h.interrupt();
+            }
+        }
+    }
+
+    async fn describe(&self) -> Result<String> {
+        let r = self.execute("select version()", true).await?;
+        let version = r
+            .table
+            .and_then(|t| t.rows.into_iter().next())
+            .and_then(|row| row.into_iter().next())
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        Ok(format!("duckdb {version} at {}", self.0.path))
+    }
+}

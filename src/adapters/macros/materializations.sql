@@ -1,0 +1,125 @@
+{#- The entry points the runner calls to build relations. Each dispatches to the adapter's
+    `<type>__name` (or `default__name`); a project macro of either name overrides it. -#}
+
+{% macro create_table_as(relation, sql) -%}
+{{ adapter.dispatch('create_table_as')(relation, sql) }}
+{%- endmacro %}
+
+{% macro default__create_table_as(relation, sql) -%}
+create table {{ relation }} as (
+{{ sql }}
+)
+{%- endmacro %}
+
+{% macro create_view_as(relation, sql) -%}
+{{ adapter.dispatch('create_view_as')(relation, sql) }}
+{%- endmacro %}
+
+{% macro default__create_view_as(relation, sql) -%}
+create view {{ relation }} as (
+{{ sql }}
+)
+{%- endmacro %}
+
+{% macro drop_relation(relation) -%}
+{{ adapter.dispatch('drop_relation')(relation) }}
+{%- endmacro %}
+
+{% macro default__drop_relation(relation) -%}
+drop {{ 'view' if relation.type == 'view' else 'table' }} if exists {{ relation }}
+{%- endmacro %}
+
+{% macro rename_relation(from_relation, to_relation) -%}
+{{ adapter.dispatch('rename_relation')(from_relation, to_relation) }}
+{%- endmacro %}
+
+{% macro default__rename_relation(from_relation, to_relation) -%}
+alter {{ 'view' if from_relation.type == 'view' else 'table' }} {{ from_relation }} rename to {{ adapter.quote(to_relation.identifier) }}
+{%- endmacro %}
+
+{#- Incremental strategies. `source` holds the new rows (a temporary table);
+    `dest_columns` are the column names to write, in the target's order. -#}
+
+{% macro get_incremental_append_sql(target, source, dest_columns) -%}
+{{ adapter.dispatch('get_incremental_append_sql')(target, source, dest_columns) }}
+{%- endmacro %}
+
+{% macro default__get_incremental_append_sql(target, source, dest_columns) -%}
+{%- set cols = quoted_columns(dest_columns) -%}
+insert into {{ target }} ({{ cols }})
+select {{ cols }} from {{ source }}
+{%- endmacro %}
+
+{% macro get_incremental_merge_sql(target, source, unique_key, dest_columns) -%}
+{{ adapter.dispatch('get_incremental_merge_sql')(target, source, unique_key, dest_columns) }}
+{%- endmacro %}
+
+{% macro default__get_incremental_merge_sql(target, source, unique_key, dest_columns) -%}
+merge into {{ target }} as dbt_internal_dest
+using {{ source }} as dbt_internal_source
+on {% for k in unique_key %}dbt_internal_source.{{ adapter.quote(k) }} = dbt_internal_dest.{{ adapter.quote(k) }}{% if not loop.last %} and {% endif %}{% endfor %}
+{%- set updates = [] %}{% for c in dest_columns if c not in unique_key %}{% do updates.append(c) %}{% endfor %}
+{%- if updates %}
+when matched then update set
+    {% for c in updates %}{{ adapter.quote(c) }} = dbt_internal_source.{{ adapter.quote(c) }}{% if not loop.last %}, {% endif %}{% endfor %}
+{%- endif %}
+when not matched then insert ({{ quoted_columns(dest_columns) }})
+values ({% for c in dest_columns %}dbt_internal_source.{{ adapter.quote(c) }}{% if not loop.last %}, {% endif %}{% endfor %})
+{%- endmacro %}
+
+{% macro get_incremental_delete_insert_sql(target, source, unique_key, dest_columns) -%}
+{{ adapter.dispatch('get_incremental_delete_insert_sql')(target, source, unique_key, dest_columns) }}
+{%- endmacro %}
+
+{% macro default__get_incremental_delete_insert_sql(target, source, unique_key, dest_columns) -%}
+delete from {{ target }}
+where ({{ quoted_columns(unique_key) }}) in (select {{ quoted_columns(unique_key) }} from {{ source }});
+{{ get_incremental_append_sql(target, source, dest_columns) }}
+{%- endmacro %}
+
+{% macro get_incremental_insert_overwrite_sql(target, source, partition_by, dest_columns) -%}
+{{ adapter.dispatch('get_incremental_insert_overwrite_sql')(target, source, partition_by, dest_columns) }}
+{%- endmacro %}
+
+{% macro default__get_incremental_insert_overwrite_sql(target, source, partition_by, dest_columns) -%}
+delete from {{ target }}
+where ({{ quoted_columns(partition_by) }}) in (select distinct {{ quoted_columns(partition_by) }} from {{ source }});
+{{ get_incremental_append_sql(target, source, dest_columns) }}
+{%- endmacro %}
+
+{% macro alter_relation_add_columns(relation, columns) -%}
+{{ adapter.dispatch('alter_relation_add_columns')(relation, columns) }}
+{%- endmacro %}
+
+{% macro default__alter_relation_add_columns(relation, columns) -%}
+{%- for c in columns %}
+alter table {{ relation }} add column {{ adapter.quote(c.name) }} {{ c.data_type }};
+{%- endfor %}
+{%- endmacro %}
+
+{% macro alter_relation_drop_columns(relation, columns) -%}
+{{ adapter.dispatch('alter_relation_drop_columns')(relation, columns) }}
+{%- endmacro %}
+
+{% macro default__alter_relation_drop_columns(relation, columns) -%}
+{%- for c in columns %}
+alter table {{ relation }} drop column {{ adapter.quote(c.name) }};
+{%- endfor %}
+{%- endmacro %}
+
+{% macro alter_column_type(relation, column_name, new_type) -%}
+{{ adapter.dispatch('alter_column_type')(relation, column_name, new_type) }}
+{%- endmacro %}
+
+{% macro default__alter_column_type(relation, column_name, new_type) -%}
+alter table {{ relation }} alter column {{ adapter.quote(column_name) }} set data type {{ new_type }}
+{%- endmacro %}
+
+{#- Seeds: build `relation` from the CSV file at `path`. -#}
+{% macro load_csv(relation, path, column_types) -%}
+{{ adapter.dispatch('load_csv')(relation, path, column_types) }}
+{%- endmacro %}
+
+{% macro quoted_columns(columns) -%}
+{%- for c in columns %}{{ adapter.quote(c) }}{% if not loop.last %}, {% endif %}{% endfor -%}
+{%- endmacro %}

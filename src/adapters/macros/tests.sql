@@ -1,0 +1,93 @@
+{#- Data tests. A test query returns the failing rows; get_test_sql counts them. -#}
+
+{% macro get_test_sql(main_sql, fail_calc, warn_if, error_if, limit) -%}
+{{ adapter.dispatch('get_test_sql')(main_sql, fail_calc, warn_if, error_if, limit) }}
+{%- endmacro %}
+
+{% macro default__get_test_sql(main_sql, fail_calc, warn_if, error_if, limit) -%}
+select
+    {{ fail_calc }} as failures,
+    case when {{ fail_calc }} {{ warn_if }} then true else false end as should_warn,
+    case when {{ fail_calc }} {{ error_if }} then true else false end as should_error
+from (
+{{ main_sql }}
+{{ "limit " ~ limit if limit is not none }}
+) dbt_internal_test
+{%- endmacro %}
+
+{#- `where:` config on a test narrows the model it reads. -#}
+{% macro get_where_subquery(relation) -%}
+{%- set where = config.get('where') -%}
+{%- if where -%}
+(select * from {{ relation }} where {{ where }}) dbt_subquery
+{%- else -%}
+{{ relation }}
+{%- endif -%}
+{%- endmacro %}
+
+{% test not_null(model, column_name) %}
+{{ adapter.dispatch('test_not_null')(model, column_name) }}
+{% endtest %}
+
+{% macro default__test_not_null(model, column_name) -%}
+select {{ column_name }}
+from {{ model }}
+where {{ column_name }} is null
+{%- endmacro %}
+
+{% test unique(model, column_name) %}
+{{ adapter.dispatch('test_unique')(model, column_name) }}
+{% endtest %}
+
+{% macro default__test_unique(model, column_name) -%}
+select
+    {{ column_name }} as unique_field,
+    count(*) as n_records
+from {{ model }}
+where {{ column_name }} is not null
+group by {{ column_name }}
+having count(*) > 1
+{%- endmacro %}
+
+{% test accepted_values(model, column_name, values, quote=True) %}
+{{ adapter.dispatch('test_accepted_values')(model, column_name, values, quote) }}
+{% endtest %}
+
+{% macro default__test_accepted_values(model, column_name, values, quote=True) -%}
+with all_values as (
+    select
+        {{ column_name }} as value_field,
+        count(*) as n_records
+    from {{ model }}
+    group by {{ column_name }}
+)
+select *
+from all_values
+where value_field not in (
+    {%- for v in values -%}
+    {%- if quote -%}'{{ v | string | replace("'", "''") }}'{%- else -%}{{ v }}{%- endif -%}
+    {%- if not loop.last %}, {% endif -%}
+    {%- endfor -%}
+)
+{%- endmacro %}
+
+{% test relationships(model, column_name, to, field) %}
+{{ adapter.dispatch('test_relationships')(model, column_name, to, field) }}
+{% endtest %}
+
+{% macro default__test_relationships(model, column_name, to, field) -%}
+with child as (
+    select {{ column_name }} as from_field
+    from {{ model }}
+    where {{ column_name }} is not null
+),
+parent as (
+    select {{ field }} as to_field
+    from {{ to }}
+)
+select from_field
+from child
+left join parent
+    on child.from_field = parent.to_field
+where parent.to_field is null
+{%- endmacro %}

@@ -1,0 +1,116 @@
+//! The `Adapter` trait: one interface for the embedded DuckDB engine and for Athena.
+//!
+//! It is written for the slow, remote, billed case: every statement reports rows affected,
+//! bytes scanned and the engine's query id where there is one; relations and columns come
+//! from the adapter (a catalog API for Athena); running work can be cancelled.
+
+pub mod duckdb;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde::Serialize;
+
+use crate::compile::{Dialect, Relation, Table};
+use crate::error::{Error, Result};
+use crate::project::Target;
+
+/// What one statement (or one atomic group of statements) did.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct ExecResult {
+    pub rows_affected: Option<u64>,
+    pub bytes_scanned: Option<u64>,
+    pub query_id: Option<String>,
+    /// Short engine response (`OK`, `CREATE`, `INSERT 12`...).
+    pub message: String,
+    #[serde(skip)]
+    pub table: Option<Table>,
+}
+
+impl ExecResult {
+    /// Sum counts over several statements of one node.
+    pub fn absorb(&mut self, other: &ExecResult) {
+        fn add(a: Option<u64>, b: Option<u64>) -> Option<u64> {
+            match (a, b) {
+                (None, None) => None,
+                (a, b) => Some(a.unwrap_or(0) + b.unwrap_or(0)),
+            }
+        }
+        self.rows_affected = add(self.rows_affected, other.rows_affected);
+        self.bytes_scanned = add(self.bytes_scanned, other.bytes_scanned);
+        if other.query_id.is_some() {
+            self.query_id = other.query_id.clone();
+        }
+        if !other.message.is_empty() {
+            self.message = other.message.clone();
+        }
+    }
+}
+
+/// A column as the warehouse describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColumnInfo {
+    pub name: String,
+    pub data_type: String,
+}
+
+#[async_trait]
+pub trait Adapter: Send + Sync {
+    fn adapter_type(&self) -> &str;
+
+    /// Quoting and built-in macro templates, for the compiler.
+    fn dialect(&self) -> Dialect;
+
+    /// The sqlparser dialect used to check compiled SQL before it is sent.
+    fn sql_dialect(&self) -> Box<dyn sqlparser::dialect::Dialect + Send + Sync>;
+
+    /// Run one statement; with `fetch`, return its rows.
+    async fn execute(&self, sql: &str, fetch: bool) -> Result<ExecResult>;
+
+    /// Run statements as one unit: in a transaction where the engine has them, otherwise in
+    /// order, stopping at the first failure.
+    async fn execute_atomic(&self, statements: &[String]) -> Result<ExecResult>;
+
+    /// Run one statement with `?` placeholders bound to `params` (never spliced into SQL).
+    async fn execute_with_params(
+        &self,
+        sql: &str,
+        params: &[String],
+        fetch: bool,
+    ) -> Result<ExecResult>;
+
+    /// Relations in a schema: (identifier, `table` | `view`).
+    async fn list_relations(&self, database: &str, schema: &str) -> Result<Vec<(String, String)>>;
+
+    async fn get_columns(&self, relation: &Relation) -> Result<Vec<ColumnInfo>>;
+
+    async fn create_schema(&self, database: &str, schema: &str) -> Result<()>;
+
+    /// Stop every statement still running (Ctrl-C, SIGTERM).
+    async fn cancel_all(&self);
+
+    /// A line for `strata debug`.
+    async fn describe(&self) -> Result<String>;
+}
+
+/// Connect to the target's engine.
+pub fn connect(target: &Target) -> Result<Arc<dyn Adapter>> {
+    match target.adapter_type.as_str() {
+        "duckdb" => Ok(Arc::new(duckdb::DuckDbAdapter::open(target)?.shared())),
+        other => Err(Error::Usage(format!(
+            "target '{}' has type '{other}', which this build of strata cannot run (supported: duckdb)",
+            target.name
+        ))),
+    }
+}
+
+/// Macros every adapter shares: the dispatching entry points the runner calls, the generic
+/// tests, and the test wrapper. Adapters implement `<type>__name` or `default__name`.
+pub const COMMON_MACROS: &[(&str, &str)] = &[
+    (
+        "materializations.sql",
+        include_str!("macros/materializations.sql"),
+    ),
+    ("tests.sql", include_str!("macros/tests.sql")),
+    ("cross_db.sql", include_str!("macros/cross_db.sql")),
+];

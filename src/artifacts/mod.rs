@@ -1,0 +1,211 @@
+//! `manifest.json` and `run_results.json` in dbt's shapes (schema v12 / v6), so tools that
+//! read dbt artifacts can read ours.
+
+use std::path::Path;
+
+use serde_json::{json, Map, Value};
+
+use crate::error::{Error, Result};
+use crate::execute::materialize::compiled_path;
+use crate::execute::{RunOutcome, Session};
+use crate::project::{Node, ResourceType};
+
+fn metadata(session: &Session, schema: &str) -> Value {
+    json!({
+        "dbt_schema_version": format!("https://schemas.getdbt.com/dbt/{schema}.json"),
+        "dbt_version": "1.10.0",
+        "strata_version": env!("CARGO_PKG_VERSION"),
+        "generated_at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        "invocation_id": session.invocation_id,
+        "env": {},
+        "project_name": session.project.name(),
+        "adapter_type": session.project.target.adapter_type,
+    })
+}
+
+fn columns_json(cols: &[crate::project::Column]) -> Value {
+    let mut m = Map::new();
+    for c in cols {
+        m.insert(
+            c.name.clone(),
+            json!({"name": c.name, "description": c.description, "meta": c.meta,
+                   "data_type": c.data_type, "tags": c.tags, "constraints": [], "quote": null}),
+        );
+    }
+    Value::Object(m)
+}
+
+fn node_json(session: &Session, node: &Node) -> Value {
+    let rel = session.compiler.relation_of(&node.name);
+    let (database, schema, alias) = match &rel {
+        Some(r) if r.kind != "cte" => (r.database.clone(), r.schema.clone(), r.identifier.clone()),
+        _ => (
+            Some(session.project.target.database.clone()),
+            session.project.target.schema.clone(),
+            node.alias().to_string(),
+        ),
+    };
+    let refs: Vec<Value> = node
+        .refs
+        .iter()
+        .map(|r| json!({"name": r.name, "package": r.package, "version": null}))
+        .collect();
+    let sources: Vec<Value> = node
+        .source_refs
+        .iter()
+        .map(|(s, t)| json!([s, t]))
+        .collect();
+    let macros: Vec<String> = Vec::new();
+    let mut v = json!({
+        "unique_id": node.unique_id,
+        "name": node.name,
+        "resource_type": node.resource_type.as_str(),
+        "package_name": node.package_name,
+        "path": node.path,
+        "original_file_path": node.original_file_path,
+        "fqn": node.fqn,
+        "alias": alias,
+        "database": database,
+        "schema": schema,
+        "checksum": {"name": "sha256", "checksum": node.checksum},
+        "config": node.config.0,
+        "tags": node.config.tags(),
+        "description": node.description,
+        "columns": columns_json(&node.columns),
+        "meta": node.config.get("meta").cloned().unwrap_or(json!({})),
+        "patch_path": node.patch_path.as_ref().map(|p| format!("{}://{}", node.package_name, p.display())),
+        "raw_code": node.raw_code,
+        "language": "sql",
+        "refs": refs,
+        "sources": sources,
+        "metrics": [],
+        "depends_on": {"macros": macros, "nodes": node.depends_on},
+        "compiled_path": if node.resource_type == ResourceType::Seed { Value::Null } else {
+            json!(compiled_path(&session.project, node).strip_prefix(&session.project.root).unwrap_or(&compiled_path(&session.project, node)))
+        },
+        "relation_name": rel.filter(|r| r.kind != "cte").map(|r| r.rendered),
+    });
+    if let Some(t) = &node.test_metadata {
+        v["test_metadata"] = json!({"name": t.name, "kwargs": t.kwargs, "namespace": null});
+        v["column_name"] = json!(t.column_name);
+        v["attached_node"] = json!(t.attached_node);
+    }
+    v
+}
+
+pub fn manifest(session: &Session) -> Value {
+    let p = &session.project;
+    let mut nodes = Map::new();
+    for n in p.nodes.values() {
+        nodes.insert(n.unique_id.clone(), node_json(session, n));
+    }
+    let mut sources = Map::new();
+    for s in p.sources.values() {
+        let rel = session.compiler.source_relation(&s.source_name, &s.name);
+        sources.insert(
+            s.unique_id.clone(),
+            json!({
+                "unique_id": s.unique_id, "name": s.name, "source_name": s.source_name,
+                "resource_type": "source", "package_name": p.name(), "fqn": s.fqn,
+                "original_file_path": s.original_file_path, "path": s.original_file_path,
+                "database": s.database, "schema": s.schema, "identifier": s.identifier,
+                "description": s.description, "source_description": s.source_description,
+                "loader": s.loader.clone().unwrap_or_default(), "loaded_at_field": s.loaded_at_field,
+                "freshness": s.freshness, "columns": columns_json(&s.columns), "config": s.config.0,
+                "tags": s.tags, "meta": s.config.get("meta").cloned().unwrap_or(json!({})),
+                "relation_name": rel.map(|r| r.rendered),
+            }),
+        );
+    }
+    let mut macros = Map::new();
+    for f in &p.macro_files {
+        for m in &f.macro_names {
+            let id = format!("macro.{}.{}", p.name(), m);
+            macros.insert(
+                id.clone(),
+                json!({"unique_id": id, "name": m, "package_name": p.name(),
+                       "original_file_path": f.path, "path": f.path, "resource_type": "macro"}),
+            );
+        }
+    }
+    let mut docs = Map::new();
+    for (name, body) in &p.docs {
+        let id = format!("doc.{}.{}", p.name(), name);
+        docs.insert(
+            id.clone(),
+            json!({"unique_id": id, "name": name, "block_contents": body,
+                                        "package_name": p.name(), "resource_type": "doc"}),
+        );
+    }
+    let (parents, children) = session.graph.maps();
+    let sorted = |m: std::collections::HashMap<String, Vec<String>>| -> Map<String, Value> {
+        let mut keys: Vec<_> = m.into_iter().collect();
+        keys.sort();
+        keys.into_iter().map(|(k, v)| (k, json!(v))).collect()
+    };
+    json!({
+        "metadata": metadata(session, "manifest/v12"),
+        "nodes": nodes,
+        "sources": sources,
+        "macros": macros,
+        "docs": docs,
+        "exposures": {},
+        "metrics": {},
+        "groups": {},
+        "selectors": {},
+        "disabled": {},
+        "parent_map": sorted(parents),
+        "child_map": sorted(children),
+        "group_map": {},
+        "saved_queries": {},
+        "semantic_models": {},
+        "unit_tests": {},
+    })
+}
+
+pub fn run_results(session: &Session, outcome: &RunOutcome, args: Value) -> Value {
+    let results: Vec<Value> = outcome
+        .results
+        .iter()
+        .map(|r| {
+            json!({
+                "unique_id": r.unique_id,
+                "status": r.status.as_str(),
+                "timing": r.timing,
+                "thread_id": r.thread_id,
+                "execution_time": r.execution_time,
+                "adapter_response": {
+                    "_message": r.adapter.message,
+                    "code": r.adapter.message,
+                    "rows_affected": r.adapter.rows_affected,
+                    "bytes_scanned": r.adapter.bytes_scanned,
+                    "query_id": r.adapter.query_id,
+                },
+                "message": r.message,
+                "failures": r.failures,
+                "compiled": r.compiled_code.is_some(),
+                "compiled_code": r.compiled_code,
+                "relation_name": r.relation_name,
+                "batch_results": null,
+            })
+        })
+        .collect();
+    json!({
+        "metadata": metadata(session, "run-results/v6"),
+        "results": results,
+        "elapsed_time": outcome.elapsed,
+        "args": args,
+    })
+}
+
+pub fn write_json(path: &Path, value: &Value) -> Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    }
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|e| Error::Adapter(format!("cannot serialise {}: {e}", path.display())))?;
+    // Write then rename, so a reader never sees half a file.
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, text).map_err(|e| Error::io(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+}

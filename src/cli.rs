@@ -1,0 +1,426 @@
+//! The command line: dbt's commands and flags, mapped onto the library. Exit codes follow
+//! dbt: 0 everything succeeded, 1 a node failed, 2 the project or the command is broken.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::{Args, Parser, Subcommand};
+use serde_json::{json, Map, Value};
+
+use crate::artifacts;
+use crate::compile::Flags;
+use crate::error::{Error, Result};
+use crate::execute::output::{LogFormat, Printer};
+use crate::execute::{self, Command, RunOptions, Session};
+use crate::project::{LoadOptions, ResourceType};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "strata",
+    version,
+    about = "A dbt-style SQL-model runner for DuckDB and Athena"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Cmd,
+
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct GlobalArgs {
+    /// The project folder (holding project.yml or dbt_project.yml).
+    #[arg(long, global = true, env = "STRATA_PROJECT_DIR", default_value = ".")]
+    pub project_dir: PathBuf,
+    /// Where to look for profiles.yml before the project folder and ~/.dbt.
+    #[arg(long, global = true)]
+    pub profiles_dir: Option<PathBuf>,
+    /// The target (an output of the project's profile).
+    #[arg(long, short = 't', global = true)]
+    pub target: Option<String>,
+    /// Variables as YAML or JSON, e.g. '{"start_date": "2026-01-01"}'.
+    #[arg(long, global = true)]
+    pub vars: Option<String>,
+    /// text for people, json (one object per line) for schedulers.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct SelectArgs {
+    /// Nodes to include (dbt selector syntax).
+    #[arg(long, short = 's', num_args = 1.., alias = "models", short_alias = 'm')]
+    pub select: Vec<String>,
+    /// Nodes to leave out.
+    #[arg(long, num_args = 1..)]
+    pub exclude: Vec<String>,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct ExecArgs {
+    #[command(flatten)]
+    pub selection: SelectArgs,
+    /// How many nodes to build at the same time.
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Rebuild incremental models and seeds from scratch.
+    #[arg(long)]
+    pub full_refresh: bool,
+    /// Stop at the first failure.
+    #[arg(long, short = 'x')]
+    pub fail_fast: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Cmd {
+    /// Build models.
+    Run(ExecArgs),
+    /// Run data tests.
+    Test(ExecArgs),
+    /// Load CSV seeds into tables.
+    Seed(ExecArgs),
+    /// Seeds, models and tests in graph order; what sits below a failure is skipped.
+    Build(ExecArgs),
+    /// Render models and tests to target/compiled and check their SQL, without running them.
+    Compile(ExecArgs),
+    /// List the selected nodes.
+    #[command(alias = "list")]
+    Ls {
+        #[command(flatten)]
+        selection: SelectArgs,
+        /// Only these resource types (model, seed, test, source).
+        #[arg(long, num_args = 1..)]
+        resource_type: Vec<String>,
+        /// name, path, selector or json.
+        #[arg(long, short = 'o', default_value = "selector")]
+        output: String,
+    },
+    /// Remove the project's clean-targets.
+    Clean,
+    /// Show the project, the target and whether the engine answers.
+    Debug,
+    /// Run a macro.
+    RunOperation {
+        macro_name: String,
+        /// Arguments as YAML or JSON.
+        #[arg(long)]
+        args: Option<String>,
+    },
+}
+
+/// Parse `--vars` / `--args`: YAML or JSON mapping.
+pub fn parse_mapping(flag: &str, text: Option<&str>) -> Result<Map<String, Value>> {
+    let Some(text) = text else {
+        return Ok(Map::new());
+    };
+    if text.trim().is_empty() {
+        return Ok(Map::new());
+    }
+    let v: Value = serde_yaml_ng::from_str(text)
+        .map_err(|e| Error::Usage(format!("{flag}: not a YAML or JSON mapping: {e}")))?;
+    match v {
+        Value::Object(m) => Ok(m),
+        Value::Null => Ok(Map::new()),
+        _ => Err(Error::Usage(format!(
+            "{flag}: expected a mapping like '{{key: value}}'"
+        ))),
+    }
+}
+
+fn load_options(g: &GlobalArgs) -> Result<LoadOptions> {
+    Ok(LoadOptions {
+        project_dir: PathBuf::from("."),
+        profiles_dir: g.profiles_dir.clone(),
+        target: g.target.clone(),
+        cli_vars: parse_mapping("--vars", g.vars.as_deref())?,
+    })
+}
+
+/// Run the command line; returns the process exit code.
+pub fn main_with(cli: Cli) -> i32 {
+    let printer = Arc::new(Printer::new(cli.global.log_format));
+    match run(cli, printer.clone()) {
+        Ok(code) => code,
+        Err(e) => {
+            printer.error("fatal", &format!("error: {e}"));
+            2
+        }
+    }
+}
+
+fn run(cli: Cli, printer: Arc<Printer>) -> Result<i32> {
+    // Paths inside a project (sources' external locations, the DuckDB file) are relative to
+    // the project folder, as in dbt; run from there.
+    let dir = &cli.global.project_dir;
+    let dir = dir.canonicalize().map_err(|e| Error::io(dir, e))?;
+    std::env::set_current_dir(&dir).map_err(|e| Error::io(&dir, e))?;
+    // Paths given relative to where strata was started are resolved before the move.
+    let mut global = cli.global.clone();
+    if let Some(p) = &global.profiles_dir {
+        if p.is_relative() {
+            global.profiles_dir = std::env::current_dir().ok().map(|_| p.clone());
+        }
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Adapter(format!("cannot start the runtime: {e}")))?;
+    runtime.block_on(dispatch(cli.command, global, printer))
+}
+
+async fn dispatch(cmd: Cmd, g: GlobalArgs, printer: Arc<Printer>) -> Result<i32> {
+    let load = load_options(&g)?;
+    let (command, exec) = match cmd {
+        Cmd::Run(a) => (Command::Run, a),
+        Cmd::Test(a) => (Command::Test, a),
+        Cmd::Seed(a) => (Command::Seed, a),
+        Cmd::Build(a) => (Command::Build, a),
+        Cmd::Compile(a) => (Command::Compile, a),
+        Cmd::Ls {
+            selection,
+            resource_type,
+            output,
+        } => {
+            return list(&load, printer, selection, resource_type, &output);
+        }
+        Cmd::Clean => return clean(&load, &printer),
+        Cmd::Debug => return debug(&load, printer).await,
+        Cmd::RunOperation { macro_name, args } => {
+            let args = parse_mapping("--args", args.as_deref())?;
+            let session = Session::open(
+                &load,
+                Flags {
+                    full_refresh: false,
+                    which: "run-operation".into(),
+                },
+                printer.clone(),
+            )?;
+            let sql = execute::run_operation(&session, &macro_name, &args).await?;
+            if !sql.trim().is_empty() {
+                printer.info("run_operation", sql.trim());
+            }
+            return Ok(0);
+        }
+    };
+    let flags = Flags {
+        full_refresh: exec.full_refresh,
+        which: command.name().into(),
+    };
+    let session = Session::open(&load, flags, printer.clone())?;
+    let p = &session.project;
+    printer.info(
+        "startup",
+        &format!("Running with strata={}", env!("CARGO_PKG_VERSION")),
+    );
+    let count = |rt: ResourceType| p.nodes.values().filter(|n| n.resource_type == rt).count();
+    printer.info(
+        "startup",
+        &format!(
+            "Found {} models, {} data tests, {} seeds, {} sources, {} macros",
+            count(ResourceType::Model),
+            count(ResourceType::Test),
+            count(ResourceType::Seed),
+            p.sources.len(),
+            p.macro_files
+                .iter()
+                .map(|f| f.macro_names.len())
+                .sum::<usize>()
+        ),
+    );
+    let target_dir = p.target_dir();
+    artifacts::write_json(
+        &target_dir.join("manifest.json"),
+        &artifacts::manifest(&session),
+    )?;
+    let opts = RunOptions {
+        select: exec.selection.select.clone(),
+        exclude: exec.selection.exclude.clone(),
+        threads: exec.threads,
+        full_refresh: exec.full_refresh,
+        fail_fast: exec.fail_fast,
+    };
+    let ids = session.select(command, &opts, None)?;
+    if ids.is_empty() {
+        printer.info("no_nodes", "Nothing to do: the selection matched no nodes.");
+        return Ok(0);
+    }
+    if command == Command::Compile {
+        let n = execute::compile_only(&session, &ids, exec.full_refresh).await?;
+        printer.info(
+            "compiled",
+            &format!(
+                "Compiled {n} nodes into {}",
+                target_dir.join("compiled").display()
+            ),
+        );
+        return Ok(0);
+    }
+    let outcome = execute::execute(&session, command, &ids, &opts).await?;
+    let args = json!({
+        "which": command.name(), "select": opts.select, "exclude": opts.exclude,
+        "full_refresh": opts.full_refresh, "threads": opts.threads, "vars": load.cli_vars,
+        "target": g.target,
+    });
+    artifacts::write_json(
+        &target_dir.join("run_results.json"),
+        &artifacts::run_results(&session, &outcome, args),
+    )?;
+    execute::print_summary(&session, &outcome);
+    Ok(if outcome.failed() { 1 } else { 0 })
+}
+
+fn list(
+    load: &LoadOptions,
+    printer: Arc<Printer>,
+    sel: SelectArgs,
+    types: Vec<String>,
+    output: &str,
+) -> Result<i32> {
+    let session = Session::open(
+        load,
+        Flags {
+            full_refresh: false,
+            which: "ls".into(),
+        },
+        printer,
+    )?;
+    let mut rts = Vec::new();
+    let mut want_sources = types.is_empty();
+    for t in &types {
+        match t.as_str() {
+            "model" => rts.push(ResourceType::Model),
+            "seed" => rts.push(ResourceType::Seed),
+            "test" => rts.push(ResourceType::Test),
+            "source" => want_sources = true,
+            other => {
+                return Err(Error::Usage(format!(
+                    "--resource-type: unknown type '{other}'"
+                )))
+            }
+        }
+    }
+    if types.is_empty() {
+        rts = vec![ResourceType::Model, ResourceType::Seed, ResourceType::Test];
+    }
+    let opts = RunOptions {
+        select: sel.select.clone(),
+        exclude: sel.exclude.clone(),
+        ..Default::default()
+    };
+    let mut ids = session.select(Command::List, &opts, Some(&rts))?;
+    if want_sources {
+        let spec = crate::graph::SelectionSpec::parse(&sel.select)?;
+        let chosen = if spec.is_empty() {
+            session.project.sources.keys().cloned().collect()
+        } else {
+            spec.resolve(&session.project, &session.graph)?
+        };
+        ids.extend(
+            session
+                .project
+                .sources
+                .keys()
+                .filter(|k| chosen.contains(*k))
+                .cloned(),
+        );
+    }
+    let mut out = String::new();
+    for id in &ids {
+        let line = if let Some(n) = session.project.nodes.get(id) {
+            match output {
+                "name" => n.name.clone(),
+                "path" => n.original_file_path.display().to_string(),
+                "json" => json!({"name": n.name, "resource_type": n.resource_type.as_str(),
+                                 "unique_id": n.unique_id, "original_file_path": n.original_file_path,
+                                 "tags": n.config.tags(), "config": n.config.0}).to_string(),
+                _ => n.fqn.join("."),
+            }
+        } else if let Some(s) = session.project.sources.get(id) {
+            match output {
+                "name" => format!("{}.{}", s.source_name, s.name),
+                "path" => s.original_file_path.display().to_string(),
+                "json" => {
+                    json!({"name": s.name, "source_name": s.source_name, "resource_type": "source",
+                                 "unique_id": s.unique_id})
+                    .to_string()
+                }
+                _ => format!("source:{}", s.fqn.join(".")),
+            }
+        } else {
+            continue;
+        };
+        out.push_str(&line);
+        out.push('\n');
+    }
+    print!("{out}");
+    Ok(0)
+}
+
+fn clean(load: &LoadOptions, printer: &Printer) -> Result<i32> {
+    let path = crate::project::ProjectFile::find(&load.project_dir)?;
+    let file = crate::project::ProjectFile::load(&path)?;
+    for t in file.clean_targets() {
+        let p = load.project_dir.join(&t);
+        let canonical_root = load
+            .project_dir
+            .canonicalize()
+            .map_err(|e| Error::io(&load.project_dir, e))?;
+        // Never delete outside the project.
+        match p.canonicalize() {
+            Ok(c) if c.starts_with(&canonical_root) && c != canonical_root => {
+                std::fs::remove_dir_all(&c).map_err(|e| Error::io(&c, e))?;
+                printer.info("clean", &format!("Cleaned {t}/"));
+            }
+            Ok(_) => {
+                return Err(Error::Usage(format!(
+                    "clean-targets: '{t}' is not inside the project"
+                )))
+            }
+            Err(_) => printer.info("clean", &format!("{t}/ does not exist")),
+        }
+    }
+    Ok(0)
+}
+
+async fn debug(load: &LoadOptions, printer: Arc<Printer>) -> Result<i32> {
+    let session = Session::open(
+        load,
+        Flags {
+            full_refresh: false,
+            which: "debug".into(),
+        },
+        printer.clone(),
+    )?;
+    let p = &session.project;
+    printer.info(
+        "debug",
+        &format!("strata version: {}", env!("CARGO_PKG_VERSION")),
+    );
+    printer.info(
+        "debug",
+        &format!("project: {} ({})", p.name(), p.file_path.display()),
+    );
+    match &p.target.profiles_path {
+        Some(path) => printer.info("debug", &format!("profiles.yml: {}", path.display())),
+        None => printer.info("debug", "profiles.yml: none (embedded DuckDB default)"),
+    }
+    printer.info(
+        "debug",
+        &format!(
+            "target: {} (type {}, database {}, schema {})",
+            p.target.name, p.target.adapter_type, p.target.database, p.target.schema
+        ),
+    );
+    match session.adapter.describe().await {
+        Ok(d) => {
+            printer.info("debug", &format!("connection: OK ({d})"));
+            printer.info("debug", "All checks passed!");
+            Ok(0)
+        }
+        Err(e) => {
+            printer.error("debug", &format!("connection: FAILED: {e}"));
+            Ok(1)
+        }
+    }
+}

@@ -1,0 +1,167 @@
+//! Environment-wide template globals: `var`, `env_var`, `log`, `exceptions`, `return`,
+//! `run_started_at`, `adapter`, the `dbt` macro namespace, `fromjson`/`tojson`.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use minijinja::value::{from_args, Kwargs, Object, Rest, Value};
+use minijinja::{Error as JError, ErrorKind, State};
+use serde_json::Map;
+
+thread_local! {
+    /// `{{ return(x) }}` stores x here and raises an error that unwinds to the macro wrapper.
+    static RETURN_SLOT: RefCell<Option<Value>> = const { RefCell::new(None) };
+}
+
+const RETURN_MARKER: &str = "__strata_return__";
+
+pub fn return_fn(value: Option<Value>) -> Result<Value, JError> {
+    RETURN_SLOT.with(|s| *s.borrow_mut() = Some(value.unwrap_or(Value::from(()))));
+    Err(JError::new(ErrorKind::InvalidOperation, RETURN_MARKER))
+}
+
+/// If `err` is the unwinding of a `return()`, the returned value.
+pub fn take_return(err: &JError) -> Option<Value> {
+    let is_return = err.detail() == Some(RETURN_MARKER) || err.to_string().contains(RETURN_MARKER);
+    if is_return {
+        RETURN_SLOT.with(|s| s.borrow_mut().take())
+    } else {
+        None
+    }
+}
+
+pub fn var_fn(vars: Arc<Map<String, serde_json::Value>>) -> Value {
+    Value::from_function(
+        move |name: String, default: Option<Value>| -> Result<Value, JError> {
+            match vars.get(&name) {
+            Some(v) => Ok(Value::from_serialize(v)),
+            None => default.ok_or_else(|| {
+                JError::new(
+                    ErrorKind::InvalidOperation,
+                    format!("required var '{name}' not found in config (set it in project.yml `vars:` or with --vars)"),
+                )
+            }),
+        }
+        },
+    )
+}
+
+pub fn env_var(name: String, default: Option<Value>) -> Result<Value, JError> {
+    match std::env::var(&name) {
+        Ok(v) => Ok(Value::from(v)),
+        Err(_) => default.ok_or_else(|| {
+            JError::new(
+                ErrorKind::InvalidOperation,
+                format!("env var required but not provided: '{name}'"),
+            )
+        }),
+    }
+}
+
+pub fn log_fn(msg: Value, info: Option<bool>) -> Value {
+    if info.unwrap_or(false) {
+        eprintln!("{msg}");
+    }
+    Value::from("")
+}
+
+pub fn fromjson(text: String, default: Option<Value>) -> Result<Value, JError> {
+    match serde_json::from_str::<serde_json::Value>(&text) {
+        Ok(v) => Ok(Value::from_serialize(&v)),
+        Err(e) => default
+            .ok_or_else(|| JError::new(ErrorKind::InvalidOperation, format!("fromjson: {e}"))),
+    }
+}
+
+pub fn tojson(value: Value) -> Result<Value, JError> {
+    serde_json::to_string(&value)
+        .map(Value::from)
+        .map_err(|e| JError::new(ErrorKind::InvalidOperation, format!("tojson: {e}")))
+}
+
+/// `exceptions.raise_compiler_error(msg)` and `exceptions.warn(msg)`.
+#[derive(Debug)]
+pub struct Exceptions;
+
+impl Object for Exceptions {
+    fn call_method(
+        self: &Arc<Self>,
+        _state: &State,
+        method: &str,
+        args: &[Value],
+    ) -> Result<Value, JError> {
+        let (msg,): (String,) = from_args(args)?;
+        match method {
+            "raise_compiler_error" | "raise_not_implemented" => Err(JError::new(
+                ErrorKind::InvalidOperation,
+                format!("compilation error: {msg}"),
+            )),
+            "warn" => {
+                eprintln!("warning: {msg}");
+                Ok(Value::from(""))
+            }
+            _ => Err(JError::new(
+                ErrorKind::UnknownMethod,
+                format!("exceptions has no method '{method}'"),
+            )),
+        }
+    }
+}
+
+/// `run_started_at`: renders as ISO 8601; `strftime` and `isoformat` as in Python.
+#[derive(Debug)]
+pub struct Timestamp(pub chrono::DateTime<chrono::Utc>);
+
+impl Object for Timestamp {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        use chrono::Datelike;
+        match key.as_str()? {
+            "year" => Some(Value::from(self.0.year())),
+            "month" => Some(Value::from(self.0.month())),
+            "day" => Some(Value::from(self.0.day())),
+            _ => None,
+        }
+    }
+
+    fn call_method(
+        self: &Arc<Self>,
+        _state: &State,
+        method: &str,
+        args: &[Value],
+    ) -> Result<Value, JError> {
+        match method {
+            "strftime" => {
+                let (fmt,): (String,) = from_args(args)?;
+                Ok(Value::from(self.0.format(&fmt).to_string()))
+            }
+            "isoformat" => Ok(Value::from(
+                self.0.format("%Y-%m-%dT%H:%M:%S%.6f+00:00").to_string(),
+            )),
+            _ => Err(JError::new(
+                ErrorKind::UnknownMethod,
+                format!("datetime has no method '{method}'"),
+            )),
+        }
+    }
+
+    fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0.format("%Y-%m-%d %H:%M:%S%.6f+00:00"))
+    }
+}
+
+/// The `dbt` namespace: `dbt.some_macro(...)` calls the built-in or project macro.
+#[derive(Debug)]
+pub struct MacroNamespace(pub Arc<HashMap<String, Value>>);
+
+impl Object for MacroNamespace {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        self.0.get(key.as_str()?).cloned()
+    }
+}
+
+/// Arguments of a Jinja call, split into positionals and keywords.
+pub fn split_args(args: &[Value]) -> Result<(Vec<Value>, Option<Kwargs>), JError> {
+    let (rest, kwargs): (Rest<Value>, Option<Kwargs>) = from_args(args)?;
+    Ok((rest.0, kwargs))
+}

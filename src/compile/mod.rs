@@ -1,0 +1,1124 @@
+//! Rendering: the minijinja environment with dbt's context, in two modes.
+//!
+//! * **parse** renders every node once with `execute = false` to learn its in-file `config()`
+//!   and its `ref()`/`source()` calls (which make the graph);
+//! * **compile** renders a node for execution: refs become relations, `is_incremental()`
+//!   answers from the warehouse, `run_query` runs, ephemeral models are inlined as CTEs.
+//!
+//! Macros (the project's and the adapter's built-in SQL templates) are environment globals;
+//! a project macro overrides a built-in of the same name.
+
+mod globals;
+pub mod relation;
+pub mod table;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::Path;
+use std::sync::{Arc, Mutex, RwLock};
+
+use minijinja::value::{from_args, Kwargs, Object, Rest, Value};
+use minijinja::{Environment, Error as JError, ErrorKind, State, UndefinedBehavior};
+use serde_json::Map;
+
+pub use relation::{DoubleQuotes, Quoting, Relation};
+pub use table::Table;
+
+use crate::error::{line_col, Error, Location, Result};
+use crate::project::{self, Config, Node, Project, RefCall, ResourceType};
+
+/// What templates may ask the warehouse while compiling: compile-time queries and
+/// introspection. Implemented by the executor over the adapter.
+pub trait Warehouse: Send + Sync {
+    fn run_query(&self, sql: &str) -> std::result::Result<Table, String>;
+    fn get_columns(
+        &self,
+        relation: &Relation,
+    ) -> std::result::Result<Vec<(String, String)>, String>;
+    /// `Some("table" | "view")` when the relation exists.
+    fn get_relation_kind(&self, relation: &Relation)
+        -> std::result::Result<Option<String>, String>;
+}
+
+/// The adapter facts the compiler needs: its name, its quoting, its built-in macros.
+#[derive(Clone)]
+pub struct Dialect {
+    pub adapter_type: String,
+    pub quoting: Arc<dyn Quoting>,
+    /// (file name, source) of the adapter's built-in macro templates.
+    pub builtin_macros: Vec<(String, String)>,
+}
+
+/// Flags visible to templates (`flags.FULL_REFRESH`, ...).
+#[derive(Debug, Clone, Default)]
+pub struct Flags {
+    pub full_refresh: bool,
+    pub which: String,
+}
+
+struct Shared {
+    adapter_type: String,
+    quoting: Arc<dyn Quoting>,
+    target: project::Target,
+    /// model/seed name -> its relation (set after parse).
+    relations: RwLock<HashMap<String, Relation>>,
+    /// (source, table) -> relation.
+    sources: HashMap<(String, String), Relation>,
+}
+
+/// Per-render state behind the context functions.
+struct RenderCtx {
+    execute: bool,
+    node_name: String,
+    this: Option<Relation>,
+    config: Mutex<Config>,
+    refs: Mutex<Vec<RefCall>>,
+    source_refs: Mutex<Vec<(String, String)>>,
+    ephemerals: Mutex<Vec<String>>,
+    is_incremental: bool,
+    warehouse: Option<Arc<dyn Warehouse>>,
+    results: Mutex<HashMap<String, Value>>,
+    shared: Arc<Shared>,
+}
+
+/// Names copied from a caller's render into a macro's, so macros see `this`, `config` ...
+const CONTEXT_NAMES: &[&str] = &[
+    "ref",
+    "source",
+    "config",
+    "this",
+    "model",
+    "is_incremental",
+    "execute",
+    "run_query",
+    "statement",
+    "load_result",
+    "sql",
+    "compiled_code",
+];
+
+/// Options for compiling one node for execution.
+#[derive(Clone, Default)]
+pub struct CompileOptions {
+    pub is_incremental: bool,
+    pub warehouse: Option<Arc<dyn Warehouse>>,
+}
+
+pub struct Compiler {
+    env: Environment<'static>,
+    shared: Arc<Shared>,
+    project_macros: HashSet<String>,
+}
+
+fn jerr(msg: impl Into<String>) -> JError {
+    JError::new(ErrorKind::InvalidOperation, msg.into())
+}
+
+/// Macro definitions are renamed so that calls from inside a macro file also go through
+/// the global wrapper (which implements `return()` and project overrides).
+fn hide_macro_definitions(source: &str, names: &[String]) -> String {
+    let mut out = source.to_string();
+    for name in names {
+        for lead in ["{% macro ", "{%- macro ", "{%macro "] {
+            out = out.replace(&format!("{lead}{name}("), &format!("{lead}__m_{name}("));
+        }
+    }
+    out
+}
+
+impl Compiler {
+    pub fn new(project: &Project, dialect: &Dialect, flags: Flags) -> Result<Self> {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Lenient);
+        env.set_keep_trailing_newline(true);
+        env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+        env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+        minijinja_contrib::add_to_environment(&mut env);
+
+        let vars = Arc::new(project.vars.clone());
+        env.add_global("var", globals::var_fn(vars));
+        env.add_function("env_var", globals::env_var);
+        env.add_function("log", globals::log_fn);
+        env.add_function("return", globals::return_fn);
+        env.add_function("fromjson", globals::fromjson);
+        env.add_function("tojson", globals::tojson);
+        env.add_global("exceptions", Value::from_object(globals::Exceptions));
+        let now = chrono::Utc::now();
+        env.add_global(
+            "run_started_at",
+            Value::from_object(globals::Timestamp(now)),
+        );
+        env.add_global(
+            "invocation_id",
+            Value::from(uuid::Uuid::new_v4().to_string()),
+        );
+        env.add_global("project_name", Value::from(project.name()));
+        let mut target = project.target.settings.clone();
+        for secret in ["password", "aws_secret_access_key", "token"] {
+            target.remove(secret);
+        }
+        target.insert("name".into(), project.target.name.clone().into());
+        target.insert("type".into(), project.target.adapter_type.clone().into());
+        target.insert("schema".into(), project.target.schema.clone().into());
+        target.insert("database".into(), project.target.database.clone().into());
+        target.insert("threads".into(), project.target.threads.unwrap_or(1).into());
+        target.insert("profile_name".into(), project.file.profile.clone().into());
+        env.add_global("target", Value::from_serialize(&target));
+        env.add_global(
+            "flags",
+            Value::from_serialize(serde_json::json!({
+                "FULL_REFRESH": flags.full_refresh,
+                "WHICH": flags.which,
+            })),
+        );
+        let docs = Arc::new(project.docs.clone());
+        env.add_global(
+            "doc",
+            Value::from_function(move |name: String| -> std::result::Result<Value, JError> {
+                docs.get(&name)
+                    .map(|d| Value::from(d.clone()))
+                    .ok_or_else(|| jerr(format!("doc('{name}'): no {{% docs {name} %}} block")))
+            }),
+        );
+
+        // Built-in macros first, then the project's: a project macro replaces a built-in.
+        let mut macro_values: HashMap<String, Value> = HashMap::new();
+        let mut files: Vec<(String, String, Vec<String>)> = dialect
+            .builtin_macros
+            .iter()
+            .map(|(name, src)| {
+                let src = project::rewrite_test_blocks(src);
+                let names = project::macro_names(&src);
+                (
+                    format!("<builtin>/{}/{name}", dialect.adapter_type),
+                    src,
+                    names,
+                )
+            })
+            .collect();
+        let mut project_macros = HashSet::new();
+        for f in &project.macro_files {
+            project_macros.extend(f.macro_names.iter().cloned());
+            files.push((
+                f.template_name.clone(),
+                f.source.clone(),
+                f.macro_names.clone(),
+            ));
+        }
+        for (template_name, source, names) in files {
+            let hidden = hide_macro_definitions(&source, &names);
+            env.add_template_owned(template_name.clone(), hidden)
+                .map_err(|e| Error::template(&template_name, &e))?;
+            for name in names {
+                let v = macro_function(template_name.clone(), name.clone());
+                env.add_global(name.clone(), v.clone());
+                macro_values.insert(name, v);
+            }
+        }
+        let namespace = Value::from_object(globals::MacroNamespace(Arc::new(macro_values)));
+        env.add_global("dbt", namespace.clone());
+        env.add_global(
+            "adapter",
+            Value::from_object(AdapterObject {
+                adapter_type: dialect.adapter_type.clone(),
+                quoting: dialect.quoting.clone(),
+            }),
+        );
+
+        let shared = Arc::new(Shared {
+            adapter_type: dialect.adapter_type.clone(),
+            quoting: dialect.quoting.clone(),
+            target: project.target.clone(),
+            relations: RwLock::new(HashMap::new()),
+            sources: HashMap::new(),
+        });
+        let mut compiler = Compiler {
+            env,
+            shared,
+            project_macros,
+        };
+        compiler.set_sources(project);
+        Ok(compiler)
+    }
+
+    fn set_sources(&mut self, project: &Project) {
+        let q = self.shared.quoting.clone();
+        let mut sources = HashMap::new();
+        for s in project.sources.values() {
+            // dbt-duckdb's convention: a source with `external_location` reads from it.
+            let rel = match (
+                s.config.str("external_location"),
+                self.shared.adapter_type.as_str(),
+            ) {
+                (Some(loc), "duckdb") => Relation::raw(&s.identifier, loc, "external"),
+                _ => Relation::new(
+                    q.as_ref(),
+                    s.database.as_deref(),
+                    &s.schema,
+                    &s.identifier,
+                    "table",
+                ),
+            };
+            sources.insert((s.source_name.clone(), s.name.clone()), rel);
+        }
+        if let Some(shared) = Arc::get_mut(&mut self.shared) {
+            shared.sources = sources;
+        }
+    }
+
+    pub fn has_macro(&self, name: &str) -> bool {
+        self.env.globals().any(|(k, _)| k == name)
+    }
+
+    /// Render a YAML text (profiles, source properties) with `var`/`env_var`.
+    pub fn render_text(
+        env_vars_only: &Path,
+        text: &str,
+        vars: &Map<String, serde_json::Value>,
+    ) -> Result<String> {
+        let mut env = Environment::new();
+        env.set_keep_trailing_newline(true);
+        env.add_global("var", globals::var_fn(Arc::new(vars.clone())));
+        env.add_function("env_var", globals::env_var);
+        env.render_str(text, ())
+            .map_err(|e| Error::template(env_vars_only, &e))
+    }
+
+    /// Render every node in parse mode: record refs, sources and in-file config, then resolve
+    /// the graph's edges and each relation's name. Errors name the file and line.
+    pub fn parse(&self, project: &mut Project) -> Result<()> {
+        project::materialize_pending_tests(project)?;
+        let ids: Vec<String> = project.nodes.keys().cloned().collect();
+        for id in &ids {
+            let Some(node) = project.nodes.get(id) else {
+                continue;
+            };
+            if node.resource_type == ResourceType::Seed {
+                continue;
+            }
+            let ctx = self.render_ctx(node, false, None, CompileOptions::default());
+            let path = node.original_file_path.clone();
+            self.render_node_code(node, &ctx)
+                .map_err(|e| Error::template(&path, &e))?;
+            let config = ctx.config.lock().map(|c| c.clone()).unwrap_or_default();
+            let refs = ctx.refs.lock().map(|r| r.clone()).unwrap_or_default();
+            let sources = ctx
+                .source_refs
+                .lock()
+                .map(|s| s.clone())
+                .unwrap_or_default();
+            if let Some(node) = project.nodes.get_mut(id) {
+                node.config = config;
+                node.refs = refs;
+                node.source_refs = sources;
+            }
+        }
+        // Disabled nodes leave the project (and tests on them go with them).
+        project.nodes.retain(|_, n| n.config.enabled());
+        self.resolve_dependencies(project)?;
+        self.assign_relations(project)?;
+        Ok(())
+    }
+
+    fn resolve_dependencies(&self, project: &mut Project) -> Result<()> {
+        let names: Vec<String> = project
+            .nodes
+            .values()
+            .filter(|n| matches!(n.resource_type, ResourceType::Model | ResourceType::Seed))
+            .map(|n| n.name.clone())
+            .collect();
+        let mut updates = Vec::new();
+        for node in project.nodes.values() {
+            let mut deps = Vec::new();
+            for r in &node.refs {
+                match project.find_ref(&r.name, r.package.as_deref()) {
+                    Some(target) => deps.push(target.unique_id.clone()),
+                    None => return Err(unknown_ref(node, &r.name, &names)),
+                }
+            }
+            for (s, t) in &node.source_refs {
+                match project.find_source(s, t) {
+                    Some(src) => deps.push(src.unique_id.clone()),
+                    None => {
+                        let known: Vec<String> = project
+                            .sources
+                            .values()
+                            .map(|x| format!("{}.{}", x.source_name, x.name))
+                            .collect();
+                        let mut e = unknown_ref(node, &format!("{s}.{t}"), &known);
+                        if let Error::Reference { message, .. } = &mut e {
+                            *message = message.replacen("ref", "source", 1);
+                        }
+                        return Err(e);
+                    }
+                }
+            }
+            deps.dedup();
+            updates.push((node.unique_id.clone(), deps));
+        }
+        for (id, deps) in updates {
+            if let Some(n) = project.nodes.get_mut(&id) {
+                n.depends_on = deps;
+            }
+        }
+        Ok(())
+    }
+
+    fn assign_relations(&self, project: &Project) -> Result<()> {
+        let q = self.shared.quoting.clone();
+        let target = &self.shared.target;
+        let custom_schema_macro = self.project_macros.contains("generate_schema_name");
+        let custom_alias_macro = self.project_macros.contains("generate_alias_name");
+        let mut map = HashMap::new();
+        for node in project.nodes.values() {
+            if !matches!(node.resource_type, ResourceType::Model | ResourceType::Seed) {
+                continue;
+            }
+            if node.is_ephemeral() {
+                let cte = format!("__dbt__cte__{}", node.name);
+                map.insert(node.name.clone(), Relation::raw(&cte, &cte, "cte"));
+                continue;
+            }
+            let custom = node.config.str("schema");
+            let schema = if custom_schema_macro {
+                self.call_macro_text(
+                    "generate_schema_name",
+                    node,
+                    &[("custom_schema_name", Value::from(custom))],
+                )?
+                .trim()
+                .to_string()
+            } else {
+                match custom {
+                    Some(c) => format!("{}_{}", target.schema, c.trim()),
+                    None => target.schema.clone(),
+                }
+            };
+            let alias = if custom_alias_macro {
+                self.call_macro_text(
+                    "generate_alias_name",
+                    node,
+                    &[("custom_alias_name", Value::from(node.config.str("alias")))],
+                )?
+                .trim()
+                .to_string()
+            } else {
+                node.alias().to_string()
+            };
+            let database = node.config.str("database").unwrap_or(&target.database);
+            let kind = match node.config.materialized() {
+                "view" => "view",
+                _ => "table",
+            };
+            map.insert(
+                node.name.clone(),
+                Relation::new(q.as_ref(), Some(database), &schema, &alias, kind),
+            );
+        }
+        if let Ok(mut rel) = self.shared.relations.write() {
+            *rel = map;
+        }
+        Ok(())
+    }
+
+    fn call_macro_text(&self, name: &str, node: &Node, args: &[(&str, Value)]) -> Result<String> {
+        let ctx = self.render_ctx(node, false, None, CompileOptions::default());
+        let node_value = model_value(node);
+        let mut extra = vec![("node", node_value)];
+        extra.extend(args.iter().map(|(k, v)| (*k, v.clone())));
+        self.call_macro_with(&ctx, name, &extra)
+            .map_err(|e| Error::template(&node.original_file_path, &e))
+    }
+
+    /// The relation a model or seed materializes.
+    pub fn relation_of(&self, node_name: &str) -> Option<Relation> {
+        self.shared.relations.read().ok()?.get(node_name).cloned()
+    }
+
+    pub fn source_relation(&self, source: &str, table: &str) -> Option<Relation> {
+        self.shared
+            .sources
+            .get(&(source.to_string(), table.to_string()))
+            .cloned()
+    }
+
+    fn render_ctx(
+        &self,
+        node: &Node,
+        execute: bool,
+        this: Option<Relation>,
+        opts: CompileOptions,
+    ) -> Arc<RenderCtx> {
+        let this = this.or_else(|| self.relation_of(&node.name));
+        Arc::new(RenderCtx {
+            execute,
+            node_name: node.name.clone(),
+            this,
+            config: Mutex::new(node.config.clone()),
+            refs: Mutex::new(Vec::new()),
+            source_refs: Mutex::new(Vec::new()),
+            ephemerals: Mutex::new(Vec::new()),
+            is_incremental: opts.is_incremental,
+            warehouse: opts.warehouse,
+            results: Mutex::new(HashMap::new()),
+            shared: self.shared.clone(),
+        })
+    }
+
+    fn context_values(ctx: &Arc<RenderCtx>, node_value: Value) -> BTreeMap<&'static str, Value> {
+        let mut m = BTreeMap::new();
+        m.insert("ref", ref_fn(ctx.clone()));
+        m.insert("source", source_fn(ctx.clone()));
+        m.insert("config", Value::from_object(ConfigObject(ctx.clone())));
+        m.insert(
+            "this",
+            ctx.this
+                .clone()
+                .map(Value::from_object)
+                .unwrap_or(Value::from(())),
+        );
+        m.insert("model", node_value);
+        let inc = ctx.is_incremental;
+        m.insert("is_incremental", Value::from_function(move || inc));
+        m.insert("execute", Value::from(ctx.execute));
+        m.insert("run_query", run_query_fn(ctx.clone()));
+        m.insert("statement", statement_fn(ctx.clone()));
+        m.insert("load_result", load_result_fn(ctx.clone()));
+        m
+    }
+
+    fn render_node_code(
+        &self,
+        node: &Node,
+        ctx: &Arc<RenderCtx>,
+    ) -> std::result::Result<String, JError> {
+        let values = Self::context_values(ctx, model_value(node));
+        let name = node.original_file_path.to_string_lossy();
+        with_warehouse(ctx.warehouse.clone(), || {
+            self.env.render_named_str(&name, &node.raw_code, values)
+        })
+    }
+
+    fn call_macro_with(
+        &self,
+        ctx: &Arc<RenderCtx>,
+        name: &str,
+        args: &[(&str, Value)],
+    ) -> std::result::Result<String, JError> {
+        let model = args
+            .iter()
+            .find(|(k, _)| *k == "node")
+            .map(|(_, v)| v.clone())
+            .unwrap_or(Value::from(()));
+        let mut values: BTreeMap<String, Value> = Self::context_values(ctx, model)
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
+        let mut call = Vec::new();
+        for (k, v) in args.iter().filter(|(k, _)| *k != "node") {
+            let var = format!("__arg_{k}");
+            call.push(format!("{k}={var}"));
+            values.insert(var, v.clone());
+        }
+        let source = format!("{{{{ {name}({}) }}}}", call.join(", "));
+        with_warehouse(ctx.warehouse.clone(), || {
+            self.env
+                .render_named_str(&format!("<call {name}>"), &source, values)
+        })
+    }
+
+    /// Compile a node for execution: refs become relations, ephemeral parents become CTEs.
+    pub fn compile(&self, project: &Project, node: &Node, opts: CompileOptions) -> Result<String> {
+        let ctx = self.render_ctx(node, true, None, opts.clone());
+        let sql = self
+            .render_node_code(node, &ctx)
+            .map_err(|e| Error::template(&node.original_file_path, &e))?;
+        let ephemerals = ctx.ephemerals.lock().map(|e| e.clone()).unwrap_or_default();
+        if ephemerals.is_empty() {
+            return Ok(sql);
+        }
+        let mut ctes: Vec<(String, String)> = Vec::new();
+        let mut seen = HashSet::new();
+        for name in ephemerals {
+            self.collect_ephemeral(project, &name, &opts, &mut ctes, &mut seen)?;
+        }
+        Ok(inject_ctes(&sql, &ctes))
+    }
+
+    fn collect_ephemeral(
+        &self,
+        project: &Project,
+        name: &str,
+        opts: &CompileOptions,
+        ctes: &mut Vec<(String, String)>,
+        seen: &mut HashSet<String>,
+    ) -> Result<()> {
+        if !seen.insert(name.to_string()) {
+            return Ok(());
+        }
+        let Some(node) = project.find_ref(name, None) else {
+            return Ok(());
+        };
+        let ctx = self.render_ctx(node, true, None, opts.clone());
+        let sql = self
+            .render_node_code(node, &ctx)
+            .map_err(|e| Error::template(&node.original_file_path, &e))?;
+        // Parents first, so each CTE only refers to CTEs defined before it.
+        for inner in ctx.ephemerals.lock().map(|e| e.clone()).unwrap_or_default() {
+            self.collect_ephemeral(project, &inner, opts, ctes, seen)?;
+        }
+        ctes.push((format!("__dbt__cte__{name}"), sql));
+        Ok(())
+    }
+
+    /// Render a built-in or project macro for a node (materialization SQL templates).
+    pub fn call_macro(
+        &self,
+        node: &Node,
+        name: &str,
+        args: &[(&str, Value)],
+        opts: CompileOptions,
+    ) -> Result<String> {
+        let ctx = self.render_ctx(node, true, None, opts);
+        let mut all = vec![("node", model_value(node))];
+        all.extend(args.iter().map(|(k, v)| (*k, v.clone())));
+        self.call_macro_with(&ctx, name, &all).map_err(|e| {
+            Error::template(
+                format!("macro {name} (for {})", node.original_file_path.display()),
+                &e,
+            )
+        })
+    }
+
+    /// Render text (a model's pre/post hooks) in a node's context.
+    pub fn render_for_node(&self, node: &Node, name: &str, text: &str) -> Result<String> {
+        let ctx = self.render_ctx(node, true, None, CompileOptions::default());
+        let values = Self::context_values(&ctx, model_value(node));
+        self.env
+            .render_named_str(name, text, values)
+            .map_err(|e| Error::template(name, &e))
+    }
+
+    /// Render free text (hooks, `run-operation`) with the full execution context.
+    pub fn render_free(
+        &self,
+        name: &str,
+        text: &str,
+        warehouse: Option<Arc<dyn Warehouse>>,
+    ) -> Result<String> {
+        let ctx = Arc::new(RenderCtx {
+            execute: true,
+            node_name: name.to_string(),
+            this: None,
+            config: Mutex::new(Config::default()),
+            refs: Mutex::new(Vec::new()),
+            source_refs: Mutex::new(Vec::new()),
+            ephemerals: Mutex::new(Vec::new()),
+            is_incremental: false,
+            warehouse,
+            results: Mutex::new(HashMap::new()),
+            shared: self.shared.clone(),
+        });
+        let values = Self::context_values(&ctx, Value::from(()));
+        with_warehouse(ctx.warehouse.clone(), || {
+            self.env.render_named_str(name, text, values)
+        })
+        .map_err(|e| Error::template(name, &e))
+    }
+}
+
+/// A value for `model` / `node`: the node's main attributes.
+fn model_value(node: &Node) -> Value {
+    Value::from_serialize(serde_json::json!({
+        "name": node.name,
+        "unique_id": node.unique_id,
+        "resource_type": node.resource_type.as_str(),
+        "package_name": node.package_name,
+        "original_file_path": node.original_file_path,
+        "path": node.path,
+        "fqn": node.fqn,
+        "config": node.config.0,
+        "tags": node.config.tags(),
+        "description": node.description,
+        "alias": node.alias(),
+    }))
+}
+
+fn inject_ctes(sql: &str, ctes: &[(String, String)]) -> String {
+    let defs: Vec<String> = ctes
+        .iter()
+        .map(|(name, body)| format!("{name} as (\n{}\n)", body.trim().trim_end_matches(';')))
+        .collect();
+    let defs = defs.join(",\n");
+    // Join an existing leading WITH, else start one.
+    let trimmed = sql.trim_start();
+    let lead = &sql[..sql.len() - trimmed.len()];
+    let starts_with_with = trimmed.len() > 4
+        && trimmed[..4].eq_ignore_ascii_case("with")
+        && trimmed[4..].starts_with(|c: char| c.is_whitespace());
+    if starts_with_with {
+        let rest = &trimmed[4..];
+        let recursive =
+            rest.trim_start().len() > 9 && rest.trim_start()[..9].eq_ignore_ascii_case("recursive");
+        if !recursive {
+            return format!("{lead}with {defs},{rest}");
+        }
+    }
+    format!("{lead}with {defs}\n{trimmed}")
+}
+
+fn unknown_ref(node: &Node, name: &str, known: &[String]) -> Error {
+    let closest = known
+        .iter()
+        .map(|k| (strsim::jaro_winkler(k, name), k))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, k)| format!(" (did you mean '{k}'?)"))
+        .unwrap_or_default();
+    let short = name.rsplit('.').next().unwrap_or(name);
+    let (line, column) = node
+        .raw_code
+        .find(&format!("'{short}'"))
+        .or_else(|| node.raw_code.find(&format!("\"{short}\"")))
+        .map(|i| line_col(&node.raw_code, i))
+        .unwrap_or((1, 1));
+    Error::Reference {
+        location: Location {
+            path: node.original_file_path.clone(),
+            line,
+            column,
+        },
+        message: format!(
+            "{} '{}' refers to '{name}', which is not a model or seed in this project{closest}",
+            node.resource_type.as_str(),
+            node.name
+        ),
+    }
+}
+
+fn macro_function(template: String, name: String) -> Value {
+    Value::from_function(
+        move |state: &State, args: Rest<Value>| -> std::result::Result<Value, JError> {
+            let tmpl = state.env().get_template(&template)?;
+            let mut ctx: BTreeMap<&str, Value> = BTreeMap::new();
+            for n in CONTEXT_NAMES {
+                if let Some(v) = state.lookup(n) {
+                    ctx.insert(n, v);
+                }
+            }
+            // Evaluating a macro file only defines its macros; its output is empty.
+            let captured = tmpl.render_captured(ctx)?;
+            let mstate = captured.state();
+            let hidden = format!("__m_{name}");
+            let m = mstate
+                .lookup(&hidden)
+                .ok_or_else(|| jerr(format!("macro '{name}' not found in {template}")))?;
+            match m.call(mstate, &args) {
+                Ok(v) => Ok(v),
+                Err(e) => match globals::take_return(&e) {
+                    Some(v) => Ok(v),
+                    None => Err(e),
+                },
+            }
+        },
+    )
+}
+
+fn ref_fn(ctx: Arc<RenderCtx>) -> Value {
+    Value::from_function(
+        move |args: Rest<Value>| -> std::result::Result<Value, JError> {
+            let (pos, _kwargs) = globals::split_args(&args)?;
+            let strs: Vec<String> = pos
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect();
+            let (package, name) = match strs.as_slice() {
+                [name] => (None, name.clone()),
+                [package, name] => (Some(package.clone()), name.clone()),
+                _ => {
+                    return Err(jerr(
+                        "ref() takes a model name, or a package and a model name",
+                    ))
+                }
+            };
+            if !ctx.execute {
+                if let Ok(mut refs) = ctx.refs.lock() {
+                    refs.push(RefCall {
+                        package,
+                        name: name.clone(),
+                    });
+                }
+                let q = &ctx.shared.quoting;
+                return Ok(Value::from_object(Relation::new(
+                    q.as_ref(),
+                    None,
+                    "__ref__",
+                    &name,
+                    "table",
+                )));
+            }
+            let rel = ctx
+                .shared
+                .relations
+                .read()
+                .ok()
+                .and_then(|r| r.get(&name).cloned())
+                .ok_or_else(|| jerr(format!("ref('{name}'): no such model or seed")))?;
+            if rel.kind == "cte" {
+                if let Ok(mut e) = ctx.ephemerals.lock() {
+                    if !e.contains(&name) {
+                        e.push(name);
+                    }
+                }
+            }
+            Ok(Value::from_object(rel))
+        },
+    )
+}
+
+fn source_fn(ctx: Arc<RenderCtx>) -> Value {
+    Value::from_function(
+        move |source: String, table: String| -> std::result::Result<Value, JError> {
+            if !ctx.execute {
+                if let Ok(mut s) = ctx.source_refs.lock() {
+                    s.push((source.clone(), table.clone()));
+                }
+                let q = &ctx.shared.quoting;
+                return Ok(Value::from_object(Relation::new(
+                    q.as_ref(),
+                    None,
+                    &source,
+                    &table,
+                    "table",
+                )));
+            }
+            ctx.shared
+                .sources
+                .get(&(source.clone(), table.clone()))
+                .cloned()
+                .map(Value::from_object)
+                .ok_or_else(|| {
+                    jerr(format!(
+                        "source('{source}', '{table}'): no such source table"
+                    ))
+                })
+        },
+    )
+}
+
+fn run_query_fn(ctx: Arc<RenderCtx>) -> Value {
+    Value::from_function(move |sql: String| -> std::result::Result<Value, JError> {
+        if !ctx.execute {
+            return Ok(Value::from(()));
+        }
+        let wh = ctx
+            .warehouse
+            .as_ref()
+            .ok_or_else(|| jerr("run_query: no warehouse connection in this command"))?;
+        wh.run_query(&sql).map(Table::into_value).map_err(jerr)
+    })
+}
+
+/// `{% call statement('name', fetch_result=True) %}select ...{% endcall %}`.
+fn statement_fn(ctx: Arc<RenderCtx>) -> Value {
+    Value::from_function(
+        move |state: &State, args: Rest<Value>| -> std::result::Result<Value, JError> {
+            let (pos, kwargs) = globals::split_args(&args)?;
+            let name = pos.first().and_then(|v| v.as_str().map(str::to_string));
+            let kwargs =
+                kwargs.unwrap_or_else(|| Kwargs::from_iter(std::iter::empty::<(&str, Value)>()));
+            let fetch: bool = kwargs.get::<Option<bool>>("fetch_result")?.unwrap_or(false);
+            let caller: Value = kwargs.get("caller")?;
+            let _ = kwargs.get::<Option<Value>>("auto_begin");
+            let sql = caller.call(state, &[])?.to_string();
+            if !ctx.execute {
+                return Ok(Value::from(""));
+            }
+            let wh = ctx
+                .warehouse
+                .as_ref()
+                .ok_or_else(|| jerr("statement: no warehouse connection in this command"))?;
+            let table = wh.run_query(&sql).map_err(jerr)?;
+            if let Some(name) = name {
+                let data: Vec<Value> = table
+                    .rows
+                    .iter()
+                    .map(|r| Value::from(r.iter().map(Value::from_serialize).collect::<Vec<_>>()))
+                    .collect();
+                let mut result = BTreeMap::new();
+                result.insert("data", Value::from(if fetch { data } else { Vec::new() }));
+                result.insert("table", table.into_value());
+                result.insert("response", Value::from("OK"));
+                if let Ok(mut r) = ctx.results.lock() {
+                    r.insert(name, Value::from(result));
+                }
+            }
+            Ok(Value::from(""))
+        },
+    )
+}
+
+fn load_result_fn(ctx: Arc<RenderCtx>) -> Value {
+    Value::from_function(move |name: String| -> Value {
+        ctx.results
+            .lock()
+            .ok()
+            .and_then(|r| r.get(&name).cloned())
+            .unwrap_or(Value::from(()))
+    })
+}
+
+/// `config(...)` records in-file config at parse time; `config.get(k, default)` reads it.
+#[derive(Debug)]
+struct ConfigObject(Arc<RenderCtx>);
+
+impl std::fmt::Debug for RenderCtx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RenderCtx")
+            .field("node", &self.node_name)
+            .finish()
+    }
+}
+
+impl Object for ConfigObject {
+    fn call(
+        self: &Arc<Self>,
+        _state: &State,
+        args: &[Value],
+    ) -> std::result::Result<Value, JError> {
+        let (pos, kwargs) = globals::split_args(args)?;
+        let mut overlay = Map::new();
+        if let Some(first) = pos.first() {
+            if let Ok(serde_json::Value::Object(m)) = serde_json::to_value(first) {
+                overlay.extend(m);
+            }
+        }
+        if let Some(kw) = kwargs {
+            for key in kw.args() {
+                let v: Value = kw.get(key)?;
+                let json = serde_json::to_value(&v).map_err(|e| jerr(e.to_string()))?;
+                overlay.insert(key.to_string(), json);
+            }
+        }
+        if !self.0.execute {
+            if let Ok(mut c) = self.0.config.lock() {
+                c.merge(&overlay);
+            }
+        }
+        Ok(Value::from(""))
+    }
+
+    fn call_method(
+        self: &Arc<Self>,
+        _state: &State,
+        method: &str,
+        args: &[Value],
+    ) -> std::result::Result<Value, JError> {
+        let config = self.0.config.lock().map(|c| c.clone()).unwrap_or_default();
+        match method {
+            "get" => {
+                let (key, default): (String, Option<Value>) = from_args(args)?;
+                Ok(config
+                    .get(&project::config::normalise_key(&key))
+                    .map(Value::from_serialize)
+                    .or(default)
+                    .unwrap_or(Value::from(())))
+            }
+            "require" => {
+                let (key,): (String,) = from_args(args)?;
+                config
+                    .get(&project::config::normalise_key(&key))
+                    .map(Value::from_serialize)
+                    .ok_or_else(|| {
+                        jerr(format!(
+                            "config '{key}' is required for '{}'",
+                            self.0.node_name
+                        ))
+                    })
+            }
+            "set" => {
+                let (key, value): (String, Value) = from_args(args)?;
+                let json = serde_json::to_value(&value).map_err(|e| jerr(e.to_string()))?;
+                if let Ok(mut c) = self.0.config.lock() {
+                    c.set(&key, json);
+                }
+                Ok(Value::from(""))
+            }
+            _ => Err(JError::new(
+                ErrorKind::UnknownMethod,
+                format!("config has no method '{method}'"),
+            )),
+        }
+    }
+}
+
+/// `adapter`: `dispatch`, `quote`, `get_relation`, `get_columns_in_relation`, `type`.
+#[derive(Debug)]
+struct AdapterObject {
+    adapter_type: String,
+    quoting: Arc<dyn Quoting>,
+}
+
+impl std::fmt::Debug for dyn Quoting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Quoting")
+    }
+}
+
+impl Object for AdapterObject {
+    fn call_method(
+        self: &Arc<Self>,
+        state: &State,
+        method: &str,
+        args: &[Value],
+    ) -> std::result::Result<Value, JError> {
+        match method {
+            "dispatch" => {
+                let (pos, _kw) = globals::split_args(args)?;
+                let name = pos
+                    .first()
+                    .and_then(|v| v.as_str())
+                    .ok_or_else(|| jerr("adapter.dispatch needs a macro name"))?;
+                for prefix in [self.adapter_type.as_str(), "default"] {
+                    if let Some(m) = state.lookup(&format!("{prefix}__{name}")) {
+                        if !m.is_undefined() {
+                            return Ok(m);
+                        }
+                    }
+                }
+                Err(jerr(format!(
+                    "adapter.dispatch('{name}'): no macro {}__{name} or default__{name}",
+                    self.adapter_type
+                )))
+            }
+            "quote" => {
+                let (ident,): (String,) = from_args(args)?;
+                Ok(Value::from(self.quoting.quote(&ident)))
+            }
+            "type" => Ok(Value::from(self.adapter_type.clone())),
+            "get_relation" | "get_columns_in_relation" => {
+                let rel = relation_arg(method, args, self.quoting.as_ref())?;
+                let ctx = warehouse_of(state)?;
+                let Some(ctx) = ctx else {
+                    return Ok(if method == "get_relation" {
+                        Value::from(())
+                    } else {
+                        Value::from(Vec::<Value>::new())
+                    });
+                };
+                if method == "get_relation" {
+                    let kind = ctx.get_relation_kind(&rel).map_err(jerr)?;
+                    Ok(match kind {
+                        Some(k) => Value::from_object(Relation { kind: k, ..rel }),
+                        None => Value::from(()),
+                    })
+                } else {
+                    let cols = ctx.get_columns(&rel).map_err(jerr)?;
+                    Ok(Value::from(
+                        cols.into_iter()
+                            .map(|(name, dtype)| {
+                                let mut m = BTreeMap::new();
+                                m.insert("name", Value::from(name.clone()));
+                                m.insert("column", Value::from(name));
+                                m.insert("data_type", Value::from(dtype.clone()));
+                                m.insert("dtype", Value::from(dtype));
+                                Value::from(m)
+                            })
+                            .collect::<Vec<_>>(),
+                    ))
+                }
+            }
+            _ => Err(JError::new(
+                ErrorKind::UnknownMethod,
+                format!("adapter has no method '{method}'"),
+            )),
+        }
+    }
+}
+
+fn relation_arg(
+    method: &str,
+    args: &[Value],
+    q: &dyn Quoting,
+) -> std::result::Result<Relation, JError> {
+    let (pos, kw) = globals::split_args(args)?;
+    if method == "get_columns_in_relation" {
+        let v = pos
+            .first()
+            .ok_or_else(|| jerr("get_columns_in_relation needs a relation"))?;
+        let get = |k: &str| {
+            v.get_attr(k)
+                .ok()
+                .and_then(|x| x.as_str().map(str::to_string))
+        };
+        let schema = get("schema").unwrap_or_default();
+        let identifier = get("identifier").unwrap_or_default();
+        return Ok(Relation::new(
+            q,
+            get("database").as_deref(),
+            &schema,
+            &identifier,
+            "table",
+        ));
+    }
+    let mut vals: Vec<Option<String>> =
+        pos.iter().map(|v| v.as_str().map(str::to_string)).collect();
+    if let Some(kw) = kw {
+        for (i, k) in ["database", "schema", "identifier"].iter().enumerate() {
+            if let Ok(Some(v)) = kw.get::<Option<String>>(k) {
+                if vals.len() <= i {
+                    vals.resize(i + 1, None);
+                }
+                vals[i] = Some(v);
+            }
+        }
+    }
+    let db = vals.first().cloned().flatten();
+    let schema = vals.get(1).cloned().flatten().unwrap_or_default();
+    let ident = vals.get(2).cloned().flatten().unwrap_or_default();
+    Ok(Relation::new(q, db.as_deref(), &schema, &ident, "table"))
+}
+
+/// The warehouse of the render `state` belongs to, reached through its `run_query` closure's
+/// context. Kept simple: the thread-local set by the executor while it compiles.
+fn warehouse_of(_state: &State) -> std::result::Result<Option<Arc<dyn Warehouse>>, JError> {
+    Ok(CURRENT_WAREHOUSE.with(|w| w.borrow().clone()))
+}
+
+thread_local! {
+    static CURRENT_WAREHOUSE: std::cell::RefCell<Option<Arc<dyn Warehouse>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Make `adapter.get_relation`/`get_columns_in_relation` reach `warehouse` on this thread.
+fn with_warehouse<T>(warehouse: Option<Arc<dyn Warehouse>>, f: impl FnOnce() -> T) -> T {
+    let prev = CURRENT_WAREHOUSE.with(|w| std::mem::replace(&mut *w.borrow_mut(), warehouse));
+    let out = f();
+    CURRENT_WAREHOUSE.with(|w| *w.borrow_mut() = prev);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ctes_join_an_existing_with() {
+        let ctes = vec![("__dbt__cte__a".to_string(), "select 1 as x".to_string())];
+        assert_eq!(
+            inject_ctes("with b as (select 2) select * from b", &ctes),
+            "with __dbt__cte__a as (\nselect 1 as x\n), b as (select 2) select * from b"
+        );
+        assert_eq!(
+            inject_ctes("select * from __dbt__cte__a", &ctes),
+            "with __dbt__cte__a as (\nselect 1 as x\n)\nselect * from __dbt__cte__a"
+        );
+    }
+
+    #[test]
+    fn macro_definitions_are_hidden_behind_wrappers() {
+        let src =
+            "{% macro a(x) %}{{ b(x) }}{% endmacro %}{%- macro b(y) -%}{{ y }}{%- endmacro %}";
+        let out = hide_macro_definitions(src, &["a".into(), "b".into()]);
+        assert!(out.contains("{% macro __m_a(x) %}{{ b(x) }}"));
+        assert!(out.contains("{%- macro __m_b(y)"));
+    }
+}

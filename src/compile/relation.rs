@@ -1,0 +1,132 @@
+//! `Relation`: a table or view in the warehouse, as templates see it (`this`, `ref(...)`).
+
+use std::fmt;
+use std::sync::Arc;
+
+use minijinja::value::{Enumerator, Object, ObjectRepr, Value};
+
+/// A (database, schema, identifier) triple with the adapter's quoting applied when rendered.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Relation {
+    pub database: Option<String>,
+    pub schema: String,
+    pub identifier: String,
+    /// `table`, `view`, `cte` (ephemeral) or `external` (a source read from files).
+    pub kind: String,
+    /// The exact SQL text this relation renders as.
+    pub rendered: String,
+}
+
+/// How an adapter quotes identifiers and renders relations.
+pub trait Quoting: Send + Sync {
+    fn quote(&self, ident: &str) -> String;
+
+    fn render_relation(&self, database: Option<&str>, schema: &str, identifier: &str) -> String {
+        match database {
+            Some(db) => format!(
+                "{}.{}.{}",
+                self.quote(db),
+                self.quote(schema),
+                self.quote(identifier)
+            ),
+            None => format!("{}.{}", self.quote(schema), self.quote(identifier)),
+        }
+    }
+}
+
+/// Double-quoted identifiers (DuckDB, Trino/Athena).
+pub struct DoubleQuotes;
+
+impl Quoting for DoubleQuotes {
+    fn quote(&self, ident: &str) -> String {
+        format!("\"{}\"", ident.replace('"', "\"\""))
+    }
+}
+
+impl Relation {
+    pub fn new(
+        q: &dyn Quoting,
+        database: Option<&str>,
+        schema: &str,
+        identifier: &str,
+        kind: &str,
+    ) -> Self {
+        Relation {
+            database: database.map(str::to_string),
+            schema: schema.to_string(),
+            identifier: identifier.to_string(),
+            kind: kind.to_string(),
+            rendered: q.render_relation(database, schema, identifier),
+        }
+    }
+
+    /// An ephemeral model's CTE name, or any relation that renders as raw SQL.
+    pub fn raw(identifier: &str, rendered: &str, kind: &str) -> Self {
+        Relation {
+            database: None,
+            schema: String::new(),
+            identifier: identifier.to_string(),
+            kind: kind.to_string(),
+            rendered: rendered.to_string(),
+        }
+    }
+
+    /// The same relation under another identifier (temporary and backup tables).
+    pub fn with_identifier(&self, q: &dyn Quoting, identifier: &str) -> Self {
+        Relation::new(
+            q,
+            self.database.as_deref(),
+            &self.schema,
+            identifier,
+            &self.kind,
+        )
+    }
+}
+
+impl fmt::Display for Relation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.rendered)
+    }
+}
+
+impl Object for Relation {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Plain
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        match key.as_str()? {
+            "database" => Some(Value::from(self.database.clone())),
+            "schema" => Some(Value::from(self.schema.clone())),
+            "identifier" | "name" | "table" => Some(Value::from(self.identifier.clone())),
+            "type" => Some(Value::from(self.kind.clone())),
+            "is_table" => Some(Value::from(self.kind == "table")),
+            "is_view" => Some(Value::from(self.kind == "view")),
+            "is_cte" => Some(Value::from(self.kind == "cte")),
+            _ => None,
+        }
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Str(&["database", "schema", "identifier", "type"])
+    }
+
+    fn call_method(
+        self: &Arc<Self>,
+        _state: &minijinja::State,
+        method: &str,
+        _args: &[Value],
+    ) -> Result<Value, minijinja::Error> {
+        match method {
+            "render" => Ok(Value::from(self.rendered.clone())),
+            _ => Err(minijinja::Error::new(
+                minijinja::ErrorKind::UnknownMethod,
+                format!("relation has no method '{method}'"),
+            )),
+        }
+    }
+
+    fn render(self: &Arc<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.rendered)
+    }
+}

@@ -1,0 +1,153 @@
+//! One error type for the whole runner. Each variant carries what a person needs to find
+//! the problem: a file, a line and a column where there is one.
+
+use std::path::{Path, PathBuf};
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A place in a source file, 1-based.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    pub path: PathBuf,
+    pub line: usize,
+    pub column: usize,
+}
+
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}:{}", self.path.display(), self.line, self.column)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("{location}: invalid YAML: {message}")]
+    Yaml { location: Location, message: String },
+
+    #[error("{path}: {message}")]
+    Config { path: PathBuf, message: String },
+
+    /// A template error; `detail` holds minijinja's excerpt of the template around the line.
+    #[error("{path}:{line}: template error: {message}{detail}")]
+    Template {
+        path: PathBuf,
+        line: usize,
+        message: String,
+        detail: String,
+    },
+
+    #[error("{location}: {message}")]
+    Reference { location: Location, message: String },
+
+    #[error("dependency cycle: {}", .0.join(" -> "))]
+    Cycle(Vec<String>),
+
+    #[error("{location}: compiled SQL does not parse ({dialect} dialect): {message}")]
+    SqlParse {
+        location: Location,
+        dialect: String,
+        message: String,
+    },
+
+    #[error("invalid selector '{selector}': {message}")]
+    Selector { selector: String, message: String },
+
+    #[error("{0}")]
+    Adapter(String),
+
+    #[error("{0}")]
+    Usage(String),
+}
+
+impl Error {
+    pub fn io(path: impl AsRef<Path>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.as_ref().to_path_buf(),
+            source,
+        }
+    }
+
+    pub fn config(path: impl AsRef<Path>, message: impl Into<String>) -> Self {
+        Error::Config {
+            path: path.as_ref().to_path_buf(),
+            message: message.into(),
+        }
+    }
+
+    /// Wrap a YAML error with the file it came from (serde_yaml_ng reports line and column).
+    pub fn yaml(path: impl AsRef<Path>, err: &serde_yaml_ng::Error) -> Self {
+        let (line, column) = err
+            .location()
+            .map(|l| (l.line(), l.column()))
+            .unwrap_or((1, 1));
+        // The library's message ends with " at line L column C"; the location says that already.
+        let message = err.to_string();
+        let message = match message.find(" at line ") {
+            Some(i) => message[..i].to_string(),
+            None => message,
+        };
+        Error::Yaml {
+            location: Location {
+                path: path.as_ref().to_path_buf(),
+                line,
+                column,
+            },
+            message,
+        }
+    }
+
+    /// Wrap a minijinja error, keeping its line and its excerpt of the template.
+    pub fn template(path: impl AsRef<Path>, err: &minijinja::Error) -> Self {
+        let mut message = match err.detail() {
+            Some(d) => format!("{}: {}", err.kind(), d),
+            None => err.kind().to_string(),
+        };
+        let mut source = std::error::Error::source(err);
+        while let Some(s) = source {
+            message.push_str(&format!(": {s}"));
+            source = s.source();
+        }
+        let detail = if err.template_source().is_some() {
+            format!("\n{}", err.display_debug_info())
+        } else {
+            String::new()
+        };
+        Error::Template {
+            path: path.as_ref().to_path_buf(),
+            line: err.line().unwrap_or(1),
+            message,
+            detail,
+        }
+    }
+}
+
+/// 1-based line and column of a byte offset in `text`.
+pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before
+        .rfind('\n')
+        .map_or(before.len(), |i| before.len() - i - 1)
+        + 1;
+    (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_col_counts_from_one() {
+        let text = "ab\ncd\nef";
+        assert_eq!(line_col(text, 0), (1, 1));
+        assert_eq!(line_col(text, 4), (2, 2));
+        assert_eq!(line_col(text, 6), (3, 1));
+    }
+}

@@ -1,0 +1,602 @@
+//! Materializations: the order of statements that builds each kind of node. The SQL of each
+//! statement comes from the adapter's macro templates (which a project may override).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use minijinja::value::Value;
+use serde_json::json;
+
+use crate::adapters::{Adapter, ColumnInfo, ExecResult};
+use crate::compile::{CompileOptions, Compiler, Relation};
+use crate::error::{Error, Result};
+use crate::project::{Node, Project};
+use crate::sql;
+
+/// Relations known to exist, keyed by (schema, identifier), valued by kind.
+#[derive(Default)]
+pub struct RelationCache(Mutex<HashMap<(String, String), String>>);
+
+impl RelationCache {
+    pub fn kind(&self, rel: &Relation) -> Option<String> {
+        self.0
+            .lock()
+            .ok()?
+            .get(&(rel.schema.to_lowercase(), rel.identifier.to_lowercase()))
+            .cloned()
+    }
+
+    pub fn set(&self, rel: &Relation, kind: Option<&str>) {
+        if let Ok(mut m) = self.0.lock() {
+            let key = (rel.schema.to_lowercase(), rel.identifier.to_lowercase());
+            match kind {
+                Some(k) => {
+                    m.insert(key, k.to_string());
+                }
+                None => {
+                    m.remove(&key);
+                }
+            }
+        }
+    }
+
+    pub fn insert_all(&self, schema: &str, items: Vec<(String, String)>) {
+        if let Ok(mut m) = self.0.lock() {
+            for (name, kind) in items {
+                m.insert((schema.to_lowercase(), name.to_lowercase()), kind);
+            }
+        }
+    }
+}
+
+/// Everything a materialization needs.
+pub struct Materializer<'a> {
+    pub project: &'a Project,
+    pub compiler: &'a Compiler,
+    pub adapter: &'a Arc<dyn Adapter>,
+    pub cache: &'a RelationCache,
+    pub full_refresh: bool,
+}
+
+/// What building a node did.
+#[derive(Debug, Default)]
+pub struct Built {
+    pub response: ExecResult,
+    /// For tests: the number of failing rows, and whether to warn or fail.
+    pub failures: Option<u64>,
+    pub should_warn: bool,
+    pub should_error: bool,
+}
+
+fn rel_value(r: &Relation) -> Value {
+    Value::from_object(r.clone())
+}
+
+fn strings(v: &[String]) -> Value {
+    Value::from(v.to_vec())
+}
+
+impl Materializer<'_> {
+    fn render(&self, node: &Node, name: &str, args: &[(&str, Value)]) -> Result<Vec<String>> {
+        let text = self
+            .compiler
+            .call_macro(node, name, args, CompileOptions::default())?;
+        Ok(sql::split_statements(&text))
+    }
+
+    async fn run_all(
+        &self,
+        node: &Node,
+        statements: &[String],
+        atomic: bool,
+    ) -> Result<ExecResult> {
+        if statements.is_empty() {
+            return Ok(ExecResult::default());
+        }
+        let r = if atomic && statements.len() > 1 {
+            self.adapter.execute_atomic(statements).await
+        } else {
+            let mut total = ExecResult::default();
+            for s in statements {
+                let r = self.adapter.execute(s, false).await;
+                match r {
+                    Ok(r) => total.absorb(&r),
+                    Err(e) => return Err(self.annotate(node, e)),
+                }
+            }
+            Ok(total)
+        };
+        r.map_err(|e| self.annotate(node, e))
+    }
+
+    /// Engine errors name the node's compiled SQL so the reader can open it.
+    fn annotate(&self, node: &Node, e: Error) -> Error {
+        match e {
+            Error::Adapter(msg) => Error::Adapter(format!(
+                "{msg}\n  compiled SQL: {}",
+                compiled_path(self.project, node).display()
+            )),
+            other => other,
+        }
+    }
+
+    fn target(&self, node: &Node) -> Result<Relation> {
+        self.compiler
+            .relation_of(&node.name)
+            .ok_or_else(|| Error::Adapter(format!("no relation for {}", node.unique_id)))
+    }
+
+    async fn hooks(&self, node: &Node, key: &str) -> Result<()> {
+        for (i, hook) in node.config.list(key).iter().enumerate() {
+            let sql = self.compiler.render_for_node(
+                node,
+                &format!("{} {key}[{i}]", node.original_file_path.display()),
+                hook,
+            )?;
+            let statements = sql::split_statements(&sql);
+            self.run_all(node, &statements, false).await?;
+        }
+        Ok(())
+    }
+
+    pub async fn build(&self, node: &Node, compiled_sql: &str) -> Result<Built> {
+        self.hooks(node, "pre_hook").await?;
+        let built = match node.config.materialized() {
+            "view" => self.view(node, compiled_sql).await?,
+            "table" => self.table(node, compiled_sql).await?,
+            "incremental" => self.incremental(node, compiled_sql).await?,
+            "seed" => self.seed(node).await?,
+            "ephemeral" => Built::default(),
+            other => {
+                return Err(Error::Config {
+                    path: node.original_file_path.clone(),
+                    message: format!(
+                        "unknown materialization '{other}' (view, table, incremental, ephemeral)"
+                    ),
+                })
+            }
+        };
+        self.hooks(node, "post_hook").await?;
+        Ok(built)
+    }
+
+    async fn view(&self, node: &Node, compiled_sql: &str) -> Result<Built> {
+        let target = self.target(node)?;
+        let mut statements = Vec::new();
+        if let Some(kind) = self.cache.kind(&target) {
+            if kind != "view" {
+                let existing = Relation {
+                    kind,
+                    ..target.clone()
+                };
+                statements.extend(self.render(
+                    node,
+                    "drop_relation",
+                    &[("relation", rel_value(&existing))],
+                )?);
+            }
+        }
+        let view = Relation {
+            kind: "view".into(),
+            ..target.clone()
+        };
+        statements.extend(self.render(
+            node,
+            "create_view_as",
+            &[
+                ("relation", rel_value(&view)),
+                ("sql", Value::from(compiled_sql)),
+            ],
+        )?);
+        let mut response = self.run_all(node, &statements, true).await?;
+        response.rows_affected = None;
+        self.cache.set(&target, Some("view"));
+        Ok(Built {
+            response,
+            ..Default::default()
+        })
+    }
+
+    /// Build `compiled_sql` (or the seed) into a temporary table, then swap it in so readers
+    /// never see a missing table and a failed build leaves the old one.
+    async fn table(&self, node: &Node, compiled_sql: &str) -> Result<Built> {
+        let target = self.target(node)?;
+        let tmp = self.temp_relation(node, &target, "tmp")?;
+        let response = self
+            .create_temp(
+                node,
+                &tmp,
+                "create_table_as",
+                &[("sql", Value::from(compiled_sql))],
+            )
+            .await?;
+        self.swap_in(node, &target, &tmp).await?;
+        Ok(Built {
+            response,
+            ..Default::default()
+        })
+    }
+
+    async fn seed(&self, node: &Node) -> Result<Built> {
+        let target = self.target(node)?;
+        let tmp = self.temp_relation(node, &target, "tmp")?;
+        let path = self.project.root.join(&node.original_file_path);
+        let path = path.canonicalize().unwrap_or(path);
+        let column_types = node
+            .config
+            .get("column_types")
+            .cloned()
+            .unwrap_or(json!({}));
+        let mut response = self
+            .create_temp(
+                node,
+                &tmp,
+                "load_csv",
+                &[
+                    ("path", Value::from(path.to_string_lossy().into_owned())),
+                    ("column_types", Value::from_serialize(&column_types)),
+                ],
+            )
+            .await?;
+        self.swap_in(node, &target, &tmp).await?;
+        // Engines differ in what CREATE TABLE AS reports; count the loaded rows.
+        {
+            let count = self
+                .adapter
+                .execute(&format!("select count(*) from {target}"), true)
+                .await?;
+            response.rows_affected = count.table.and_then(|t| t.rows.first()?.first()?.as_u64());
+        }
+        Ok(Built {
+            response,
+            ..Default::default()
+        })
+    }
+
+    fn temp_relation(&self, _node: &Node, target: &Relation, suffix: &str) -> Result<Relation> {
+        let q = self.adapter.dialect().quoting;
+        let mut r = target.with_identifier(
+            q.as_ref(),
+            &format!("{}__strata_{suffix}", target.identifier),
+        );
+        r.kind = "table".into();
+        Ok(r)
+    }
+
+    /// Drop any leftover `tmp`, then create it with `macro_name(relation=tmp, ...)`.
+    async fn create_temp(
+        &self,
+        node: &Node,
+        tmp: &Relation,
+        macro_name: &str,
+        args: &[(&str, Value)],
+    ) -> Result<ExecResult> {
+        let drop = self.render(node, "drop_relation", &[("relation", rel_value(tmp))])?;
+        self.run_all(node, &drop, false).await?;
+        let mut all = vec![("relation", rel_value(tmp))];
+        all.extend(args.iter().cloned());
+        let create = self.render(node, macro_name, &all)?;
+        match self.run_all(node, &create, false).await {
+            Ok(r) => Ok(r),
+            Err(e) => {
+                let _ = self.run_all(node, &drop, false).await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn swap_in(&self, node: &Node, target: &Relation, tmp: &Relation) -> Result<()> {
+        let mut statements = Vec::new();
+        let mut backup = None;
+        if let Some(kind) = self.cache.kind(target) {
+            let existing = Relation {
+                kind: kind.clone(),
+                ..target.clone()
+            };
+            if kind == "view" {
+                statements.extend(self.render(
+                    node,
+                    "drop_relation",
+                    &[("relation", rel_value(&existing))],
+                )?);
+            } else {
+                let b = self.temp_relation(node, target, "backup")?;
+                statements.extend(self.render(
+                    node,
+                    "drop_relation",
+                    &[("relation", rel_value(&b))],
+                )?);
+                statements.extend(self.render(
+                    node,
+                    "rename_relation",
+                    &[
+                        ("from_relation", rel_value(&existing)),
+                        ("to_relation", rel_value(&b)),
+                    ],
+                )?);
+                backup = Some(b);
+            }
+        }
+        statements.extend(self.render(
+            node,
+            "rename_relation",
+            &[
+                ("from_relation", rel_value(tmp)),
+                ("to_relation", rel_value(target)),
+            ],
+        )?);
+        self.run_all(node, &statements, true).await?;
+        self.cache.set(target, Some("table"));
+        if let Some(b) = backup {
+            // After the swap has committed: the old table is no longer anyone's.
+            let drop = self.render(node, "drop_relation", &[("relation", rel_value(&b))])?;
+            self.run_all(node, &drop, false).await?;
+        }
+        Ok(())
+    }
+
+    async fn incremental(&self, node: &Node, compiled_sql: &str) -> Result<Built> {
+        let target = self.target(node)?;
+        let existing = self.cache.kind(&target);
+        let full_refresh = self.full_refresh
+            && node.config.get("full_refresh").and_then(|v| v.as_bool()) != Some(false)
+            || node.config.get("full_refresh").and_then(|v| v.as_bool()) == Some(true);
+        if existing.as_deref() != Some("table") || full_refresh {
+            return self.table(node, compiled_sql).await;
+        }
+        let unique_key = node.config.list("unique_key");
+        let strategy = node
+            .config
+            .str("incremental_strategy")
+            .map(str::to_string)
+            .unwrap_or_else(|| {
+                if unique_key.is_empty() {
+                    "append".into()
+                } else {
+                    "delete+insert".into()
+                }
+            });
+        let mut partitions = node.config.list("partitioned_by");
+        if partitions.is_empty() {
+            partitions = node.config.list("partition_by");
+        }
+        let config_error = |message: String| Error::Config {
+            path: node.original_file_path.clone(),
+            message,
+        };
+        match strategy.as_str() {
+            "merge" | "delete+insert" if unique_key.is_empty() => {
+                return Err(config_error(format!("incremental_strategy '{strategy}' needs a unique_key")))
+            }
+            "insert_overwrite" if partitions.is_empty() => {
+                return Err(config_error(
+                    "incremental_strategy 'insert_overwrite' needs partitioned_by (the partition columns to replace)".into(),
+                ))
+            }
+            "append" | "merge" | "delete+insert" | "insert_overwrite" => {}
+            other => {
+                return Err(config_error(format!(
+                    "unknown incremental_strategy '{other}' (append, merge, delete+insert, insert_overwrite)"
+                )))
+            }
+        }
+
+        let tmp = self.temp_relation(node, &target, "tmp")?;
+        let response = self
+            .create_temp(
+                node,
+                &tmp,
+                "create_table_as",
+                &[("sql", Value::from(compiled_sql))],
+            )
+            .await?;
+        let result = self
+            .apply_increment(node, &target, &tmp, &strategy, &unique_key, &partitions)
+            .await;
+        if result.is_err() {
+            let drop = self.render(node, "drop_relation", &[("relation", rel_value(&tmp))])?;
+            let _ = self.run_all(node, &drop, false).await;
+        }
+        result?;
+        Ok(Built {
+            response,
+            ..Default::default()
+        })
+    }
+
+    async fn apply_increment(
+        &self,
+        node: &Node,
+        target: &Relation,
+        tmp: &Relation,
+        strategy: &str,
+        unique_key: &[String],
+        partitions: &[String],
+    ) -> Result<()> {
+        let new_cols = self.adapter.get_columns(tmp).await?;
+        let old_cols = self.adapter.get_columns(target).await?;
+        let has = |cols: &[ColumnInfo], name: &str| {
+            cols.iter().any(|c| c.name.eq_ignore_ascii_case(name))
+        };
+        let added: Vec<&ColumnInfo> = new_cols
+            .iter()
+            .filter(|c| !has(&old_cols, &c.name))
+            .collect();
+        let removed: Vec<&ColumnInfo> = old_cols
+            .iter()
+            .filter(|c| !has(&new_cols, &c.name))
+            .collect();
+        let on_change = node.config.str("on_schema_change").unwrap_or("ignore");
+        let mut statements = Vec::new();
+        let col_values = |cols: &[&ColumnInfo]| {
+            Value::from_serialize(
+                cols.iter()
+                    .map(|c| json!({"name": c.name, "data_type": c.data_type}))
+                    .collect::<Vec<_>>(),
+            )
+        };
+        let dest: Vec<String> = match on_change {
+            "ignore" => old_cols.iter().map(|c| c.name.clone()).collect(),
+            "fail" => {
+                if !added.is_empty() || !removed.is_empty() {
+                    let names = |v: &[&ColumnInfo]| v.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ");
+                    return Err(Error::Adapter(format!(
+                        "the columns of incremental model '{}' changed and on_schema_change is 'fail' \
+                         (new: [{}]; removed: [{}]); run with --full-refresh or choose \
+                         append_new_columns / sync_all_columns",
+                        node.name,
+                        names(&added),
+                        names(&removed)
+                    )));
+                }
+                old_cols.iter().map(|c| c.name.clone()).collect()
+            }
+            "append_new_columns" => {
+                if !added.is_empty() {
+                    statements.extend(self.render(
+                        node,
+                        "alter_relation_add_columns",
+                        &[("relation", rel_value(target)), ("columns", col_values(&added))],
+                    )?);
+                }
+                old_cols
+                    .iter()
+                    .filter(|c| has(&new_cols, &c.name))
+                    .map(|c| c.name.clone())
+                    .chain(added.iter().map(|c| c.name.clone()))
+                    .collect()
+            }
+            "sync_all_columns" => {
+                if !added.is_empty() {
+                    statements.extend(self.render(
+                        node,
+                        "alter_relation_add_columns",
+                        &[("relation", rel_value(target)), ("columns", col_values(&added))],
+                    )?);
+                }
+                if !removed.is_empty() {
+                    statements.extend(self.render(
+                        node,
+                        "alter_relation_drop_columns",
+                        &[("relation", rel_value(target)), ("columns", col_values(&removed))],
+                    )?);
+                }
+                for c in &new_cols {
+                    let changed = old_cols
+                        .iter()
+                        .find(|o| o.name.eq_ignore_ascii_case(&c.name))
+                        .is_some_and(|o| !o.data_type.eq_ignore_ascii_case(&c.data_type));
+                    if changed {
+                        statements.extend(self.render(
+                            node,
+                            "alter_column_type",
+                            &[
+                                ("relation", rel_value(target)),
+                                ("column_name", Value::from(c.name.clone())),
+                                ("new_type", Value::from(c.data_type.clone())),
+                            ],
+                        )?);
+                    }
+                }
+                new_cols.iter().map(|c| c.name.clone()).collect()
+            }
+            other => {
+                return Err(Error::Config {
+                    path: node.original_file_path.clone(),
+                    message: format!(
+                        "unknown on_schema_change '{other}' (ignore, fail, append_new_columns, sync_all_columns)"
+                    ),
+                })
+            }
+        };
+        let (macro_name, args): (&str, Vec<(&str, Value)>) = match strategy {
+            "append" => ("get_incremental_append_sql", vec![]),
+            "merge" => (
+                "get_incremental_merge_sql",
+                vec![("unique_key", strings(unique_key))],
+            ),
+            "delete+insert" => (
+                "get_incremental_delete_insert_sql",
+                vec![("unique_key", strings(unique_key))],
+            ),
+            _ => (
+                "get_incremental_insert_overwrite_sql",
+                vec![("partition_by", strings(partitions))],
+            ),
+        };
+        let mut all = vec![("target", rel_value(target)), ("source", rel_value(tmp))];
+        all.extend(args);
+        all.push(("dest_columns", strings(&dest)));
+        statements.extend(self.render(node, macro_name, &all)?);
+        statements.extend(self.render(node, "drop_relation", &[("relation", rel_value(tmp))])?);
+        self.run_all(node, &statements, true).await?;
+        Ok(())
+    }
+
+    /// Run a data test: count the failing rows and compare with warn_if / error_if.
+    pub async fn test(&self, node: &Node, compiled_sql: &str) -> Result<Built> {
+        let limit = node
+            .config
+            .get("limit")
+            .cloned()
+            .map(|v| Value::from_serialize(&v));
+        let sql = self.compiler.call_macro(
+            node,
+            "get_test_sql",
+            &[
+                ("main_sql", Value::from(compiled_sql)),
+                (
+                    "fail_calc",
+                    Value::from(node.config.str("fail_calc").unwrap_or("count(*)")),
+                ),
+                (
+                    "warn_if",
+                    Value::from(node.config.str("warn_if").unwrap_or("!= 0")),
+                ),
+                (
+                    "error_if",
+                    Value::from(node.config.str("error_if").unwrap_or("!= 0")),
+                ),
+                ("limit", limit.unwrap_or(Value::from(()))),
+            ],
+            CompileOptions::default(),
+        )?;
+        let response = self
+            .adapter
+            .execute(&sql, true)
+            .await
+            .map_err(|e| self.annotate(node, e))?;
+        let row = response
+            .table
+            .as_ref()
+            .and_then(|t| t.rows.first().cloned())
+            .unwrap_or_default();
+        let failures = row
+            .first()
+            .and_then(|v| v.as_u64().or_else(|| v.as_f64().map(|f| f as u64)));
+        let flag = |i: usize| row.get(i).and_then(|v| v.as_bool()).unwrap_or(false);
+        Ok(Built {
+            failures: Some(failures.unwrap_or(0)),
+            should_warn: flag(1),
+            should_error: flag(2),
+            response: ExecResult {
+                table: None,
+                ..response
+            },
+        })
+    }
+}
+
+/// Where a node's compiled SQL is written: `target/compiled/<project>/<original path>`.
+pub fn compiled_path(project: &Project, node: &Node) -> std::path::PathBuf {
+    let rel = if node.test_metadata.is_some() {
+        node.original_file_path.join(&node.path)
+    } else {
+        node.original_file_path.clone()
+    };
+    project
+        .target_dir()
+        .join("compiled")
+        .join(project.name())
+        .join(rel)
+}

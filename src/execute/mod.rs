@@ -1,0 +1,1088 @@
+//! Running a command: load and parse the project, select nodes, check every compiled SQL
+//! statement before anything executes, then build the selection in graph order with up to
+//! `--threads` nodes at a time. A failed node skips its descendants; the rest goes on.
+
+pub mod materialize;
+pub mod output;
+pub mod results;
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::adapters::{self, Adapter};
+use crate::compile::{self, CompileOptions, Compiler, Flags, Relation, Table, Warehouse};
+use crate::error::{Error, Location, Result};
+use crate::graph::{Graph, SelectionSpec};
+use crate::project::{self, LoadOptions, Node, Project, ResourceType};
+use crate::sql;
+
+use materialize::{compiled_path, Materializer, RelationCache};
+use output::{Printer, Tone};
+use results::{NodeResult, Status, Timing};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Command {
+    Run,
+    Test,
+    Seed,
+    Build,
+    Compile,
+    List,
+}
+
+impl Command {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Run => "run",
+            Command::Test => "test",
+            Command::Seed => "seed",
+            Command::Build => "build",
+            Command::Compile => "compile",
+            Command::List => "ls",
+        }
+    }
+
+    fn resource_types(&self) -> &'static [ResourceType] {
+        match self {
+            Command::Run => &[ResourceType::Model],
+            Command::Test => &[ResourceType::Test],
+            Command::Seed => &[ResourceType::Seed],
+            Command::Build => &[ResourceType::Model, ResourceType::Seed, ResourceType::Test],
+            Command::Compile => &[ResourceType::Model, ResourceType::Test],
+            Command::List => &[ResourceType::Model, ResourceType::Seed, ResourceType::Test],
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    pub select: Vec<String>,
+    pub exclude: Vec<String>,
+    pub threads: Option<usize>,
+    pub full_refresh: bool,
+    pub fail_fast: bool,
+}
+
+/// A loaded, parsed project with its engine: what every command starts from.
+pub struct Session {
+    pub project: Arc<Project>,
+    pub compiler: Arc<Compiler>,
+    pub adapter: Arc<dyn Adapter>,
+    pub graph: Arc<Graph>,
+    pub printer: Arc<Printer>,
+    pub started: chrono::DateTime<chrono::Utc>,
+    pub invocation_id: String,
+}
+
+impl Session {
+    pub fn open(load: &LoadOptions, flags: Flags, printer: Arc<Printer>) -> Result<Self> {
+        let mut project = project::load(load, &Compiler::render_text)?;
+        let adapter = adapters::connect(&project.target)?;
+        let compiler = Compiler::new(&project, &adapter.dialect(), flags)?;
+        compiler.parse(&mut project)?;
+        let graph = Graph::build(&project)?;
+        Ok(Session {
+            project: Arc::new(project),
+            compiler: Arc::new(compiler),
+            adapter,
+            graph: Arc::new(graph),
+            printer,
+            started: chrono::Utc::now(),
+            invocation_id: uuid::Uuid::new_v4().to_string(),
+        })
+    }
+
+    /// The nodes a command acts on, parents before children. Tests follow the nodes they test
+    /// (dbt's eager indirect selection): a test is in when any node it tests is selected.
+    pub fn select(
+        &self,
+        cmd: Command,
+        opts: &RunOptions,
+        types: Option<&[ResourceType]>,
+    ) -> Result<Vec<String>> {
+        let types = types.unwrap_or(cmd.resource_types());
+        let select = SelectionSpec::parse(&opts.select)?;
+        let exclude = SelectionSpec::parse(&opts.exclude)?;
+        let mut chosen: BTreeSet<String> = if select.is_empty() {
+            self.project.nodes.keys().cloned().collect()
+        } else {
+            select.resolve(&self.project, &self.graph)?
+        };
+        if !select.is_empty() {
+            let mut tests = Vec::new();
+            for node in self.project.nodes.values() {
+                if node.resource_type == ResourceType::Test
+                    && node.depends_on.iter().any(|d| chosen.contains(d))
+                {
+                    tests.push(node.unique_id.clone());
+                }
+            }
+            chosen.extend(tests);
+        }
+        if !exclude.is_empty() {
+            let excluded = exclude.resolve(&self.project, &self.graph)?;
+            chosen.retain(|id| !excluded.contains(id));
+            // Tests of excluded nodes go with them.
+            chosen.retain(|id| match self.project.nodes.get(id) {
+                Some(n) if n.resource_type == ResourceType::Test => !n
+                    .depends_on
+                    .iter()
+                    .any(|d| excluded.contains(d) && !d.starts_with("source.")),
+                _ => true,
+            });
+        }
+        Ok(self
+            .graph
+            .topo_order()
+            .into_iter()
+            .filter(|id| chosen.contains(id))
+            .filter(|id| {
+                self.project
+                    .nodes
+                    .get(id)
+                    .is_some_and(|n| types.contains(&n.resource_type))
+            })
+            .collect())
+    }
+}
+
+/// The bridge from synchronous template rendering to the async adapter. `used` records
+/// whether a render queried the warehouse (then it is compiled again just before it runs).
+struct Bridge {
+    adapter: Arc<dyn Adapter>,
+    handle: tokio::runtime::Handle,
+    used: AtomicBool,
+}
+
+impl Warehouse for Bridge {
+    fn run_query(&self, sql: &str) -> std::result::Result<Table, String> {
+        self.used.store(true, Ordering::Relaxed);
+        let r = self
+            .handle
+            .block_on(self.adapter.execute(sql, true))
+            .map_err(|e| e.to_string())?;
+        Ok(r.table.unwrap_or_default())
+    }
+
+    fn get_columns(
+        &self,
+        relation: &Relation,
+    ) -> std::result::Result<Vec<(String, String)>, String> {
+        self.used.store(true, Ordering::Relaxed);
+        let cols = self
+            .handle
+            .block_on(self.adapter.get_columns(relation))
+            .map_err(|e| e.to_string())?;
+        Ok(cols.into_iter().map(|c| (c.name, c.data_type)).collect())
+    }
+
+    fn get_relation_kind(
+        &self,
+        relation: &Relation,
+    ) -> std::result::Result<Option<String>, String> {
+        self.used.store(true, Ordering::Relaxed);
+        let db = relation.database.clone().unwrap_or_default();
+        let list = self
+            .handle
+            .block_on(self.adapter.list_relations(&db, &relation.schema))
+            .map_err(|e| e.to_string())?;
+        Ok(list
+            .into_iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(&relation.identifier))
+            .map(|(_, k)| k))
+    }
+}
+
+/// One node's SQL after the static-check phase.
+#[derive(Clone)]
+struct Prepared {
+    sql: String,
+    /// The render queried the warehouse: compile again right before execution.
+    recompile: bool,
+}
+
+/// State shared by the tasks of one run.
+struct RunState {
+    session: SessionRef,
+    cache: RelationCache,
+    full_refresh: bool,
+    prepared: HashMap<String, Prepared>,
+}
+
+#[derive(Clone)]
+struct SessionRef {
+    project: Arc<Project>,
+    compiler: Arc<Compiler>,
+    adapter: Arc<dyn Adapter>,
+    printer: Arc<Printer>,
+}
+
+impl RunState {
+    fn materializer(&self) -> Materializer<'_> {
+        Materializer {
+            project: &self.session.project,
+            compiler: &self.session.compiler,
+            adapter: &self.session.adapter,
+            cache: &self.cache,
+            full_refresh: self.full_refresh,
+        }
+    }
+}
+
+fn is_incremental_now(
+    node: &Node,
+    rel: Option<&Relation>,
+    cache: &RelationCache,
+    full_refresh: bool,
+) -> bool {
+    let forced = node.config.get("full_refresh").and_then(|v| v.as_bool());
+    let refresh = match forced {
+        Some(f) => f,
+        None => full_refresh,
+    };
+    node.config.materialized() == "incremental"
+        && !refresh
+        && rel.is_some_and(|r| cache.kind(r).as_deref() == Some("table"))
+}
+
+/// Compile `node` for execution (on a blocking thread: templates may query the warehouse).
+fn compile_node(
+    project: &Project,
+    compiler: &Compiler,
+    adapter: &Arc<dyn Adapter>,
+    cache: &RelationCache,
+    full_refresh: bool,
+    node: &Node,
+    handle: tokio::runtime::Handle,
+) -> Result<Prepared> {
+    let rel = compiler.relation_of(&node.name);
+    let bridge = Arc::new(Bridge {
+        adapter: adapter.clone(),
+        handle,
+        used: AtomicBool::new(false),
+    });
+    let opts = CompileOptions {
+        is_incremental: is_incremental_now(node, rel.as_ref(), cache, full_refresh),
+        warehouse: Some(bridge.clone() as Arc<dyn Warehouse>),
+    };
+    let sql = compiler.compile(project, node, opts)?;
+    Ok(Prepared {
+        sql,
+        recompile: bridge.used.load(Ordering::Relaxed),
+    })
+}
+
+/// Parse compiled SQL with the adapter's sqlparser dialect; errors point into the compiled file.
+fn check_sql(project: &Project, adapter: &dyn Adapter, node: &Node, sql_text: &str) -> Result<()> {
+    if node.resource_type == ResourceType::Seed || sql::is_blank(sql_text) {
+        return Ok(());
+    }
+    let dialect = adapter.sql_dialect();
+    sql::check(dialect.as_ref(), sql_text).map_err(|f| Error::SqlParse {
+        location: Location {
+            path: compiled_path(project, node),
+            line: f.line,
+            column: f.column,
+        },
+        dialect: adapter.adapter_type().to_string(),
+        message: format!(
+            "{} (model source: {})",
+            f.message,
+            node.original_file_path.display()
+        ),
+    })
+}
+
+fn write_compiled(project: &Project, node: &Node, sql_text: &str) -> Result<()> {
+    let path = compiled_path(project, node);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    }
+    std::fs::write(&path, sql_text).map_err(|e| Error::io(&path, e))
+}
+
+/// The outcome of a command over its selected nodes.
+pub struct RunOutcome {
+    pub results: Vec<NodeResult>,
+    pub elapsed: f64,
+    pub interrupted: bool,
+}
+
+impl RunOutcome {
+    pub fn failed(&self) -> bool {
+        self.interrupted || self.results.iter().any(|r| r.status.is_failure())
+    }
+}
+
+fn describe(project: &Project, compiler: &Compiler, node: &Node) -> String {
+    let rel = compiler
+        .relation_of(&node.name)
+        .map(|r| format!("{}.{}", r.schema, r.identifier))
+        .unwrap_or_else(|| node.name.clone());
+    let _ = project;
+    match node.resource_type {
+        ResourceType::Model => format!("sql {} model {rel}", node.config.materialized()),
+        ResourceType::Seed => format!("seed file {rel}"),
+        ResourceType::Test => format!("test {}", node.name),
+        ResourceType::Operation => node.name.clone(),
+    }
+}
+
+/// Ensure schemas exist and learn which relations are there already.
+async fn prime_cache(session: &Session, ids: &[String], create: bool) -> Result<RelationCache> {
+    let cache = RelationCache::default();
+    let mut schemas: BTreeSet<(String, String)> = BTreeSet::new();
+    schemas.insert((
+        session.project.target.database.clone(),
+        session.project.target.schema.clone(),
+    ));
+    for id in ids {
+        if let Some(n) = session.project.nodes.get(id) {
+            if let Some(r) = session.compiler.relation_of(&n.name) {
+                if r.kind != "cte" {
+                    schemas.insert((r.database.clone().unwrap_or_default(), r.schema.clone()));
+                }
+            }
+        }
+    }
+    for (db, schema) in schemas {
+        if create {
+            session.adapter.create_schema(&db, &schema).await?;
+        }
+        let rels = session.adapter.list_relations(&db, &schema).await?;
+        cache.insert_all(&schema, rels);
+    }
+    Ok(cache)
+}
+
+/// The static phase: compile each node, check its SQL, write it under target/compiled.
+/// Returns every error found, so one run reports them all; nothing has executed.
+async fn prepare(
+    session: &Session,
+    ids: &[String],
+    cache: RelationCache,
+    full_refresh: bool,
+) -> Result<(RelationCache, HashMap<String, Prepared>, Vec<Error>)> {
+    let project = session.project.clone();
+    let compiler = session.compiler.clone();
+    let adapter = session.adapter.clone();
+    let ids = ids.to_vec();
+    let handle = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || {
+        let mut prepared = HashMap::new();
+        let mut errors = Vec::new();
+        for id in &ids {
+            let Some(node) = project.nodes.get(id) else {
+                continue;
+            };
+            if node.resource_type == ResourceType::Seed || node.is_ephemeral() {
+                continue;
+            }
+            let p = match compile_node(
+                &project,
+                &compiler,
+                &adapter,
+                &cache,
+                full_refresh,
+                node,
+                handle.clone(),
+            ) {
+                Ok(p) => p,
+                Err(e) => {
+                    errors.push(e);
+                    continue;
+                }
+            };
+            if let Err(e) = write_compiled(&project, node, &p.sql) {
+                errors.push(e);
+                continue;
+            }
+            if let Err(e) = check_sql(&project, adapter.as_ref(), node, &p.sql) {
+                errors.push(e);
+                continue;
+            }
+            prepared.insert(id.clone(), p);
+        }
+        (cache, prepared, errors)
+    })
+    .await
+    .map_err(|e| Error::Adapter(format!("compile worker failed: {e}")))
+    .map(Ok)?
+}
+
+/// Compile only (`strata compile`): writes target/compiled and checks the SQL.
+pub async fn compile_only(session: &Session, ids: &[String], full_refresh: bool) -> Result<usize> {
+    let cache = prime_cache(session, ids, false).await?;
+    let (_, prepared, errors) = prepare(session, ids, cache, full_refresh).await?;
+    if let Some(e) = first_error(errors, &session.printer) {
+        return Err(e);
+    }
+    Ok(prepared.len())
+}
+
+fn first_error(errors: Vec<Error>, printer: &Printer) -> Option<Error> {
+    let n = errors.len();
+    let mut iter = errors.into_iter();
+    let first = iter.next()?;
+    for e in iter {
+        printer.error("compile_error", &e.to_string());
+    }
+    if n > 1 {
+        printer.error(
+            "compile_error",
+            &format!("{n} nodes failed to compile; nothing was executed"),
+        );
+    }
+    Some(first)
+}
+
+/// Execute the selected nodes (run, test, seed, build).
+pub async fn execute(
+    session: &Session,
+    cmd: Command,
+    ids: &[String],
+    opts: &RunOptions,
+) -> Result<RunOutcome> {
+    let started = Instant::now();
+    let executable: Vec<String> = ids
+        .iter()
+        .filter(|id| {
+            session
+                .project
+                .nodes
+                .get(*id)
+                .is_some_and(|n| !n.is_ephemeral())
+        })
+        .cloned()
+        .collect();
+    let creates = cmd != Command::Test;
+    let cache = prime_cache(session, &executable, creates).await?;
+    let (cache, prepared, errors) = prepare(session, &executable, cache, opts.full_refresh).await?;
+    if let Some(e) = first_error(errors, &session.printer) {
+        return Err(e);
+    }
+    let state = Arc::new(RunState {
+        session: SessionRef {
+            project: session.project.clone(),
+            compiler: session.compiler.clone(),
+            adapter: session.adapter.clone(),
+            printer: session.printer.clone(),
+        },
+        cache,
+        full_refresh: opts.full_refresh,
+        prepared,
+    });
+
+    run_hooks(
+        session,
+        "on-run-start",
+        &session.project.file.on_run_start.list(),
+    )
+    .await?;
+
+    let deps = execution_deps(session, &executable, cmd == Command::Build);
+    let threads = opts
+        .threads
+        .or(session.project.target.threads)
+        .unwrap_or(4)
+        .max(1);
+
+    let scheduler = schedule(
+        state.clone(),
+        executable.clone(),
+        deps,
+        threads,
+        opts.fail_fast,
+    );
+    let (results, interrupted) = tokio::select! {
+        r = scheduler => (r, false),
+        _ = shutdown_signal() => {
+            session.printer.error("interrupted", "interrupted: cancelling running statements");
+            session.adapter.cancel_all().await;
+            (Vec::new(), true)
+        }
+    };
+    if !interrupted {
+        run_hooks(
+            session,
+            "on-run-end",
+            &session.project.file.on_run_end.list(),
+        )
+        .await?;
+    }
+    Ok(RunOutcome {
+        results,
+        elapsed: started.elapsed().as_secs_f64(),
+        interrupted,
+    })
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {},
+                _ = term.recv() => {},
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+async fn run_hooks(session: &Session, name: &str, hooks: &[String]) -> Result<()> {
+    for (i, hook) in hooks.iter().enumerate() {
+        let compiler = session.compiler.clone();
+        let bridge: Arc<dyn Warehouse> = Arc::new(Bridge {
+            adapter: session.adapter.clone(),
+            handle: tokio::runtime::Handle::current(),
+            used: AtomicBool::new(false),
+        });
+        let label = format!("{name}[{i}]");
+        let text = hook.clone();
+        let label2 = label.clone();
+        let sql_text =
+            tokio::task::spawn_blocking(move || compiler.render_free(&label2, &text, Some(bridge)))
+                .await
+                .map_err(|e| Error::Adapter(e.to_string()))??;
+        for stmt in sql::split_statements(&sql_text) {
+            session
+                .adapter
+                .execute(&stmt, false)
+                .await
+                .map_err(|e| Error::Adapter(format!("{label}: {e}")))?;
+        }
+    }
+    Ok(())
+}
+
+/// For each node to execute, the nodes it waits for: its nearest executed ancestors (through
+/// unselected and ephemeral nodes). In `build`, a model's children also wait for its tests.
+fn execution_deps(
+    session: &Session,
+    ids: &[String],
+    build: bool,
+) -> HashMap<String, BTreeSet<String>> {
+    let set: HashSet<&String> = ids.iter().collect();
+    let mut deps: HashMap<String, BTreeSet<String>> = HashMap::new();
+    for id in ids {
+        let mut found = BTreeSet::new();
+        let mut stack = session.graph.parents(id);
+        let mut seen = HashSet::new();
+        while let Some(p) = stack.pop() {
+            if !seen.insert(p.clone()) {
+                continue;
+            }
+            if set.contains(&p) {
+                found.insert(p);
+            } else {
+                stack.extend(session.graph.parents(&p));
+            }
+        }
+        deps.insert(id.clone(), found);
+    }
+    if build {
+        let tests: Vec<&String> = ids
+            .iter()
+            .filter(|id| {
+                session
+                    .project
+                    .nodes
+                    .get(*id)
+                    .is_some_and(|n| n.resource_type == ResourceType::Test)
+            })
+            .collect();
+        for t in tests {
+            let tested: Vec<String> = deps
+                .get(t)
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .collect();
+            for parent in tested {
+                for child in ids {
+                    let is_test = session
+                        .project
+                        .nodes
+                        .get(child)
+                        .is_some_and(|n| n.resource_type == ResourceType::Test);
+                    if is_test || child == t {
+                        continue;
+                    }
+                    let waits = deps.get(child).is_some_and(|d| d.contains(&parent));
+                    // A test that reads the child too (relationships) must not wait on itself.
+                    let test_reads_child = deps.get(t).is_some_and(|d| d.contains(child));
+                    if waits && !test_reads_child {
+                        if let Some(d) = deps.get_mut(child) {
+                            d.insert(t.clone());
+                        }
+                    }
+                }
+            }
+        }
+    }
+    deps
+}
+
+async fn schedule(
+    state: Arc<RunState>,
+    order: Vec<String>,
+    deps: HashMap<String, BTreeSet<String>>,
+    threads: usize,
+    fail_fast: bool,
+) -> Vec<NodeResult> {
+    let total = order.len();
+    let position: HashMap<&String, usize> =
+        order.iter().enumerate().map(|(i, id)| (id, i)).collect();
+    let mut waiting: HashMap<String, usize> =
+        deps.iter().map(|(k, v)| (k.clone(), v.len())).collect();
+    let mut dependents: HashMap<String, Vec<String>> = HashMap::new();
+    for (child, parents) in &deps {
+        for p in parents {
+            dependents.entry(p.clone()).or_default().push(child.clone());
+        }
+    }
+    let mut ready: BTreeSet<(usize, String)> = order
+        .iter()
+        .filter(|id| waiting.get(*id).copied().unwrap_or(0) == 0)
+        .map(|id| (position[id], id.clone()))
+        .collect();
+    let mut results: HashMap<String, NodeResult> = HashMap::new();
+    let mut running = tokio::task::JoinSet::new();
+    let mut started = 0usize;
+    let mut stop = false;
+
+    loop {
+        while !stop && running.len() < threads {
+            let Some(first) = ready.iter().next().cloned() else {
+                break;
+            };
+            ready.remove(&first);
+            let (_, id) = first;
+            started += 1;
+            let st = state.clone();
+            let index = started;
+            running.spawn(async move { run_node(st, id, index, total).await });
+        }
+        let Some(joined) = running.join_next().await else {
+            break;
+        };
+        let result = match joined {
+            Ok(r) => r,
+            Err(e) => {
+                // A panicking node task must not take the run down with it.
+                let mut r = NodeResult::skipped("unknown", format!("internal error: {e}"));
+                r.status = Status::Error;
+                r
+            }
+        };
+        let id = result.unique_id.clone();
+        let failed = result.status.is_failure();
+        results.insert(id.clone(), result);
+        if failed {
+            if fail_fast {
+                stop = true;
+            }
+            // Skip everything downstream, transitively.
+            let mut stack = dependents.get(&id).cloned().unwrap_or_default();
+            while let Some(d) = stack.pop() {
+                if results.contains_key(&d) {
+                    continue;
+                }
+                started += 1;
+                let node_desc = describe_id(&state, &d);
+                state.session.printer.node_finished(
+                    started,
+                    total,
+                    &d,
+                    "skipped",
+                    &format!("SKIP {node_desc}"),
+                    "SKIP",
+                    Tone::Warn,
+                    0.0,
+                    Some("skipped: an upstream node failed"),
+                );
+                results.insert(
+                    d.clone(),
+                    NodeResult::skipped(&d, format!("skipped because {id} failed")),
+                );
+                ready.retain(|(_, r)| r != &d);
+                stack.extend(dependents.get(&d).cloned().unwrap_or_default());
+            }
+        } else {
+            for d in dependents.get(&id).cloned().unwrap_or_default() {
+                if results.contains_key(&d) {
+                    continue;
+                }
+                if let Some(w) = waiting.get_mut(&d) {
+                    *w = w.saturating_sub(1);
+                    if *w == 0 {
+                        ready.insert((position[&d], d.clone()));
+                    }
+                }
+            }
+        }
+    }
+    // --fail-fast leaves the rest unstarted.
+    for id in &order {
+        if !results.contains_key(id) {
+            results.insert(
+                id.clone(),
+                NodeResult::skipped(id, "skipped: --fail-fast stopped the run".into()),
+            );
+        }
+    }
+    order.iter().filter_map(|id| results.remove(id)).collect()
+}
+
+fn describe_id(state: &RunState, id: &str) -> String {
+    match state.session.project.nodes.get(id) {
+        Some(n) => describe(&state.session.project, &state.session.compiler, n),
+        None => id.to_string(),
+    }
+}
+
+fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+async fn run_node(state: Arc<RunState>, id: String, index: usize, total: usize) -> NodeResult {
+    let s = &state.session;
+    let Some(node) = s.project.nodes.get(&id) else {
+        return NodeResult::skipped(&id, "node vanished".into());
+    };
+    let desc = describe(&s.project, &s.compiler, node);
+    s.printer.node_started(index, total, &id, &desc);
+    let t0 = Instant::now();
+    let compile_started = now_rfc3339();
+
+    // Compile again right before running when the template read the warehouse.
+    let mut prepared = state.prepared.get(&id).cloned();
+    if prepared.as_ref().is_some_and(|p| p.recompile) {
+        let st = state.clone();
+        let nid = id.clone();
+        let handle = tokio::runtime::Handle::current();
+        let r = tokio::task::spawn_blocking(move || {
+            let n = &st.session.project.nodes[&nid];
+            compile_node(
+                &st.session.project,
+                &st.session.compiler,
+                &st.session.adapter,
+                &st.cache,
+                st.full_refresh,
+                n,
+                handle,
+            )
+        })
+        .await;
+        match r {
+            Ok(Ok(p)) => {
+                let _ = write_compiled(&s.project, node, &p.sql);
+                prepared = Some(p);
+            }
+            Ok(Err(e)) => return finish_error(&state, node, index, total, &desc, t0, e, None),
+            Err(e) => {
+                return finish_error(
+                    &state,
+                    node,
+                    index,
+                    total,
+                    &desc,
+                    t0,
+                    Error::Adapter(e.to_string()),
+                    None,
+                )
+            }
+        }
+    }
+    let compile_done = now_rfc3339();
+    let sql_text = prepared.map(|p| p.sql).unwrap_or_default();
+    let m = state.materializer();
+    let outcome = match node.resource_type {
+        ResourceType::Test => m.test(node, &sql_text).await,
+        _ => m.build(node, &sql_text).await,
+    };
+    let exec_done = now_rfc3339();
+    let timing = vec![
+        Timing {
+            name: "compile",
+            started_at: compile_started,
+            completed_at: compile_done.clone(),
+        },
+        Timing {
+            name: "execute",
+            started_at: compile_done,
+            completed_at: exec_done,
+        },
+    ];
+    let built = match outcome {
+        Ok(b) => b,
+        Err(e) => return finish_error(&state, node, index, total, &desc, t0, e, Some(sql_text)),
+    };
+    let secs = t0.elapsed().as_secs_f64();
+    let relation_name = s
+        .compiler
+        .relation_of(&node.name)
+        .filter(|r| r.kind != "cte")
+        .map(|r| r.rendered);
+    let (status, headline, badge, tone, message) = if node.resource_type == ResourceType::Test {
+        let n = built.failures.unwrap_or(0);
+        let severity = node
+            .config
+            .str("severity")
+            .unwrap_or("error")
+            .to_lowercase();
+        let cond = node.config.str("error_if").unwrap_or("!= 0");
+        if severity == "error" && built.should_error {
+            (
+                Status::Fail,
+                format!("FAIL {n} {}", node.name),
+                format!("FAIL {n}"),
+                Tone::Bad,
+                format!(
+                    "Got {n} result{}, configured to fail if {cond}",
+                    if n == 1 { "" } else { "s" }
+                ),
+            )
+        } else if built.should_warn {
+            (
+                Status::Warn,
+                format!("WARN {n} {}", node.name),
+                format!("WARN {n}"),
+                Tone::Warn,
+                format!(
+                    "Got {n} result{}, configured to warn if {}",
+                    if n == 1 { "" } else { "s" },
+                    node.config.str("warn_if").unwrap_or("!= 0")
+                ),
+            )
+        } else {
+            (
+                Status::Pass,
+                format!("PASS {}", node.name),
+                "PASS".into(),
+                Tone::Good,
+                "PASS".into(),
+            )
+        }
+    } else {
+        let verb = match node.resource_type {
+            ResourceType::Seed => "loaded",
+            _ => "created",
+        };
+        let badge = match (node.resource_type, built.response.rows_affected) {
+            (ResourceType::Seed, Some(n)) => format!("INSERT {n}"),
+            _ => "OK".to_string(),
+        };
+        (
+            Status::Success,
+            format!("OK {verb} {desc}"),
+            badge,
+            Tone::Good,
+            built.response.message.clone(),
+        )
+    };
+    s.printer.node_finished(
+        index,
+        total,
+        &id,
+        status.as_str(),
+        &headline,
+        &badge,
+        tone,
+        secs,
+        Some(&message),
+    );
+    NodeResult {
+        unique_id: id.clone(),
+        status,
+        message: Some(message),
+        failures: built.failures,
+        execution_time: secs,
+        timing,
+        thread_id: format!("Thread-{}", (index - 1) % 64 + 1),
+        adapter: built.response,
+        compiled_code: Some(sql_text),
+        relation_name,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn finish_error(
+    state: &RunState,
+    node: &Node,
+    index: usize,
+    total: usize,
+    desc: &str,
+    t0: Instant,
+    e: Error,
+    sql_text: Option<String>,
+) -> NodeResult {
+    let secs = t0.elapsed().as_secs_f64();
+    let what = match node.resource_type {
+        ResourceType::Seed => format!("ERROR loading {desc}"),
+        ResourceType::Test => format!("ERROR {}", node.name),
+        _ => format!("ERROR creating {desc}"),
+    };
+    let message = e.to_string();
+    state.session.printer.node_finished(
+        index,
+        total,
+        &node.unique_id,
+        "error",
+        &what,
+        "ERROR",
+        Tone::Bad,
+        secs,
+        Some(&message),
+    );
+    NodeResult {
+        unique_id: node.unique_id.clone(),
+        status: Status::Error,
+        message: Some(message),
+        failures: None,
+        execution_time: secs,
+        timing: Vec::new(),
+        thread_id: format!("Thread-{}", (index - 1) % 64 + 1),
+        adapter: Default::default(),
+        compiled_code: sql_text,
+        relation_name: state
+            .session
+            .compiler
+            .relation_of(&node.name)
+            .map(|r| r.rendered),
+    }
+}
+
+/// dbt's closing lines: what ran, the failures in full, and the counts.
+pub fn print_summary(session: &Session, outcome: &RunOutcome) {
+    let p = &session.printer;
+    let mut kinds: std::collections::BTreeMap<String, usize> = Default::default();
+    for r in &outcome.results {
+        if let Some(n) = session.project.nodes.get(&r.unique_id) {
+            let k = match n.resource_type {
+                ResourceType::Model => format!("{} model", n.config.materialized()),
+                ResourceType::Test => "data test".to_string(),
+                ResourceType::Seed => "seed".to_string(),
+                ResourceType::Operation => "hook".to_string(),
+            };
+            *kinds.entry(k).or_default() += 1;
+        }
+    }
+    let what: Vec<String> = kinds
+        .iter()
+        .map(|(k, n)| format!("{n} {k}{}", if *n == 1 { "" } else { "s" }))
+        .collect();
+    p.info("summary", "");
+    p.info(
+        "summary",
+        &format!(
+            "Finished running {} in {:.2}s.",
+            what.join(", "),
+            outcome.elapsed
+        ),
+    );
+    let count = |s: Status| outcome.results.iter().filter(|r| r.status == s).count();
+    let errors = count(Status::Error) + count(Status::Fail);
+    let warns = count(Status::Warn);
+    if outcome.interrupted {
+        p.error("summary", "Interrupted: running statements were cancelled.");
+    } else if errors == 0 {
+        p.info("summary", "Completed successfully");
+    } else {
+        p.error(
+            "summary",
+            &format!(
+                "Completed with {errors} error{} and {warns} warning{}:",
+                if errors == 1 { "" } else { "s" },
+                if warns == 1 { "" } else { "s" }
+            ),
+        );
+        for r in outcome.results.iter().filter(|r| r.status.is_failure()) {
+            let Some(n) = session.project.nodes.get(&r.unique_id) else {
+                continue;
+            };
+            let kind = if r.status == Status::Fail {
+                "Failure"
+            } else {
+                "Error"
+            };
+            p.error(
+                "failure",
+                &format!(
+                    "  {kind} in {} {} ({})",
+                    n.resource_type.as_str(),
+                    n.name,
+                    n.original_file_path.display()
+                ),
+            );
+            if let Some(m) = &r.message {
+                for line in m.lines() {
+                    p.error("failure", &format!("    {line}"));
+                }
+            }
+            if r.status == Status::Fail {
+                p.error(
+                    "failure",
+                    &format!(
+                        "    compiled code at {}",
+                        compiled_path(&session.project, n).display()
+                    ),
+                );
+            }
+        }
+    }
+    p.info(
+        "summary",
+        &format!(
+            "Done. PASS={} WARN={} ERROR={} SKIP={} TOTAL={}",
+            count(Status::Pass) + count(Status::Success),
+            warns,
+            errors,
+            count(Status::Skipped),
+            outcome.results.len()
+        ),
+    );
+}
+
+/// Render and execute `{{ macro(args) }}` for `run-operation`.
+pub async fn run_operation(
+    session: &Session,
+    macro_name: &str,
+    args: &serde_json::Map<String, serde_json::Value>,
+) -> Result<String> {
+    if !session.compiler.has_macro(macro_name) {
+        return Err(Error::Usage(format!(
+            "run-operation: no macro named '{macro_name}'"
+        )));
+    }
+    let mut call = Vec::new();
+    for (k, v) in args {
+        call.push(format!(
+            "{k}=fromjson({})",
+            serde_json::to_string(&v.to_string()).unwrap_or_default()
+        ));
+    }
+    let text = format!("{{{{ {macro_name}({}) }}}}", call.join(", "));
+    let compiler = session.compiler.clone();
+    let bridge: Arc<dyn Warehouse> = Arc::new(Bridge {
+        adapter: session.adapter.clone(),
+        handle: tokio::runtime::Handle::current(),
+        used: AtomicBool::new(false),
+    });
+    let name = format!("run-operation {macro_name}");
+    let sql_text =
+        tokio::task::spawn_blocking(move || compiler.render_free(&name, &text, Some(bridge)))
+            .await
+            .map_err(|e| Error::Adapter(e.to_string()))??;
+    for stmt in sql::split_statements(&sql_text) {
+        session.adapter.execute(&stmt, false).await?;
+    }
+    Ok(sql_text)
+}
+
+pub use compile::Flags as CompileFlags;

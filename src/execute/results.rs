@@ -1,0 +1,72 @@
+//! The outcome of each node in a run, in the shape of dbt's run_results.json entries.
+
+use serde::Serialize;
+
+use crate::adapters::ExecResult;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Success,
+    Error,
+    Skipped,
+    Pass,
+    Fail,
+    Warn,
+}
+
+impl Status {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Status::Success => "success",
+            Status::Error => "error",
+            Status::Skipped => "skipped",
+            Status::Pass => "pass",
+            Status::Fail => "fail",
+            Status::Warn => "warn",
+        }
+    }
+
+    /// Whether this outcome makes the command fail and skips what depends on the node.
+    pub fn is_failure(&self) -> bool {
+        matches!(self, Status::Error | Status::Fail)
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Timing {
+    pub name: &'static str,
+    pub started_at: String,
+    pub completed_at: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct NodeResult {
+    pub unique_id: String,
+    pub status: Status,
+    pub message: Option<String>,
+    pub failures: Option<u64>,
+    pub execution_time: f64,
+    pub timing: Vec<Timing>,
+    pub thread_id: String,
+    pub adapter: ExecResult,
+    pub compiled_code: Option<String>,
+    pub relation_name: Option<String>,
+}
+
+impl NodeResult {
+    pub fn skipped(unique_id: &str, message: String) -> Self {
+        NodeResult {
+            unique_id: unique_id.to_string(),
+            status: Status::Skipped,
+            message: Some(message),
+            failures: None,
+            execution_time: 0.0,
+            timing: Vec::new(),
+            thread_id: String::new(),
+            adapter: ExecResult::default(),
+            compiled_code: None,
+            relation_name: None,
+        }
+    }
+}

@@ -1,0 +1,18 @@
+//! Strata: a dbt-style declarative SQL-model runner.
+//!
+//! The pipeline, module by module: [`project`] reads the files, [`compile`] renders the
+//! templates, [`graph`] orders and selects the nodes, [`sql`] checks the compiled SQL,
+//! [`adapters`] talk to the engine, [`execute`] builds the selection, [`artifacts`] writes
+//! what happened. [`cli`] maps the command line onto them.
+
+pub mod adapters;
+pub mod artifacts;
+pub mod cli;
+pub mod compile;
+pub mod error;
+pub mod execute;
+pub mod graph;
+pub mod project;
+pub mod sql;
+
+pub use error::{Error, Result};

@@ -1,0 +1,284 @@
+//! `project.yml` / `dbt_project.yml` and the layered node config (`+` keys by folder,
+//! YAML `config:` blocks, in-file `config()` calls), merged the way dbt merges them.
+
+use std::path::Path;
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use crate::error::{Error, Result};
+
+/// A node's config: the merged key/value map, with typed accessors for the keys the
+/// runner itself acts on. Keys are normalised to snake_case (`pre-hook` -> `pre_hook`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Config(pub Map<String, Value>);
+
+/// Keys whose values accumulate across layers instead of being replaced.
+const ADDITIVE_LISTS: &[&str] = &["tags", "pre_hook", "post_hook"];
+const MERGED_MAPS: &[&str] = &["meta", "table_properties", "column_types"];
+
+impl Config {
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.0.get(key)
+    }
+
+    pub fn str(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(Value::as_str)
+    }
+
+    pub fn materialized(&self) -> &str {
+        self.str("materialized").unwrap_or("view")
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.0
+            .get("enabled")
+            .and_then(Value::as_bool)
+            .unwrap_or(true)
+    }
+
+    pub fn tags(&self) -> Vec<String> {
+        string_list(self.0.get("tags"))
+    }
+
+    /// A key that may be one string or a list of strings (`unique_key`, `partitioned_by`).
+    pub fn list(&self, key: &str) -> Vec<String> {
+        string_list(self.0.get(key))
+    }
+
+    pub fn set(&mut self, key: &str, value: Value) {
+        let key = normalise_key(key);
+        self.0.insert(key, value);
+    }
+
+    /// Overlay `other` on top of `self`: later layers win, lists in ADDITIVE_LISTS append,
+    /// maps in MERGED_MAPS merge key by key.
+    pub fn merge(&mut self, other: &Map<String, Value>) {
+        for (k, v) in other {
+            let key = normalise_key(k.trim_start_matches('+'));
+            if ADDITIVE_LISTS.contains(&key.as_str()) {
+                let mut items = match self.0.remove(&key) {
+                    Some(Value::Array(a)) => a,
+                    Some(Value::Null) | None => Vec::new(),
+                    Some(other) => vec![other],
+                };
+                match v {
+                    Value::Array(a) => {
+                        for x in a {
+                            if !items.contains(x) {
+                                items.push(x.clone());
+                            }
+                        }
+                    }
+                    Value::Null => {}
+                    x => {
+                        if !items.contains(x) {
+                            items.push(x.clone())
+                        }
+                    }
+                }
+                self.0.insert(key, Value::Array(items));
+            } else if MERGED_MAPS.contains(&key.as_str()) {
+                match (self.0.get_mut(&key), v) {
+                    (Some(Value::Object(base)), Value::Object(over)) => {
+                        for (mk, mv) in over {
+                            base.insert(mk.clone(), mv.clone());
+                        }
+                    }
+                    _ => {
+                        self.0.insert(key, v.clone());
+                    }
+                }
+            } else {
+                self.0.insert(key, v.clone());
+            }
+        }
+    }
+}
+
+pub fn normalise_key(key: &str) -> String {
+    key.replace('-', "_")
+}
+
+pub fn string_list(v: Option<&Value>) -> Vec<String> {
+    match v {
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(|x| x.as_str().map(str::to_string))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn default_models() -> Vec<String> {
+    vec!["models".into()]
+}
+fn default_macros() -> Vec<String> {
+    vec!["macros".into()]
+}
+fn default_seeds() -> Vec<String> {
+    vec!["seeds".into()]
+}
+fn default_tests() -> Vec<String> {
+    vec!["tests".into()]
+}
+fn default_target() -> String {
+    "target".into()
+}
+
+/// One hook or a list of hooks.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(untagged)]
+pub enum Hooks {
+    #[default]
+    None,
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Hooks {
+    pub fn list(&self) -> Vec<String> {
+        match self {
+            Hooks::None => Vec::new(),
+            Hooks::One(s) => vec![s.clone()],
+            Hooks::Many(v) => v.clone(),
+        }
+    }
+}
+
+/// The project file. Unknown keys are accepted (dbt projects carry many we do not use).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct ProjectFile {
+    pub name: String,
+    #[serde(default)]
+    pub version: Option<Value>,
+    #[serde(default)]
+    pub profile: Option<String>,
+    #[serde(default = "default_models", alias = "source-paths")]
+    pub model_paths: Vec<String>,
+    #[serde(default = "default_macros")]
+    pub macro_paths: Vec<String>,
+    #[serde(default = "default_seeds", alias = "data-paths")]
+    pub seed_paths: Vec<String>,
+    #[serde(default = "default_tests")]
+    pub test_paths: Vec<String>,
+    #[serde(default = "default_target")]
+    pub target_path: String,
+    #[serde(default)]
+    pub clean_targets: Option<Vec<String>>,
+    #[serde(default)]
+    pub vars: Map<String, Value>,
+    #[serde(default)]
+    pub models: Map<String, Value>,
+    #[serde(default)]
+    pub seeds: Map<String, Value>,
+    #[serde(default, alias = "tests")]
+    pub data_tests: Map<String, Value>,
+    #[serde(default)]
+    pub on_run_start: Hooks,
+    #[serde(default)]
+    pub on_run_end: Hooks,
+    /// Strata's data-subject rights settings (see the rights module).
+    #[serde(default)]
+    pub rights: Option<Value>,
+}
+
+impl ProjectFile {
+    /// `project.yml` is the native name; a `dbt_project.yml` project runs too.
+    pub fn find(dir: &Path) -> Result<std::path::PathBuf> {
+        for name in ["project.yml", "dbt_project.yml"] {
+            let p = dir.join(name);
+            if p.is_file() {
+                return Ok(p);
+            }
+        }
+        Err(Error::config(
+            dir,
+            "no project.yml or dbt_project.yml here (use --project-dir to point at a project)",
+        ))
+    }
+
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let file: ProjectFile =
+            serde_yaml_ng::from_str(&text).map_err(|e| Error::yaml(path, &e))?;
+        if file.name.trim().is_empty() {
+            return Err(Error::config(path, "`name` must not be empty"));
+        }
+        Ok(file)
+    }
+
+    pub fn clean_targets(&self) -> Vec<String> {
+        self.clean_targets
+            .clone()
+            .unwrap_or_else(|| vec![self.target_path.clone()])
+    }
+}
+
+/// Resolve the config that the project file's nested tree (`models:`, `seeds:`) gives a node
+/// whose fqn is `[project, dir..., name]`. Each level's config keys apply to everything below.
+pub fn tree_config(tree: &Map<String, Value>, fqn: &[String]) -> Config {
+    let mut config = Config::default();
+    apply_level(&mut config, tree);
+    let mut level = tree;
+    for part in fqn {
+        match level.get(part) {
+            Some(Value::Object(child)) => {
+                apply_level(&mut config, child);
+                level = child;
+            }
+            _ => break,
+        }
+    }
+    config
+}
+
+fn apply_level(config: &mut Config, level: &Map<String, Value>) {
+    let mut own = Map::new();
+    for (k, v) in level {
+        // `+key` is always config; a bare key is config unless it is a nested folder (a map),
+        // except for the map-valued config keys dbt allows without `+`.
+        let bare_map_config = MERGED_MAPS.contains(&normalise_key(k).as_str());
+        if k.starts_with('+') || !v.is_object() || bare_map_config {
+            own.insert(k.clone(), v.clone());
+        }
+    }
+    config.merge(&own);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn tree_config_layers_and_appends_tags() {
+        let tree = json!({
+            "+materialized": "view",
+            "proj": {
+                "+tags": ["a"],
+                "marts": {"+materialized": "table", "+tags": "b", "+meta": {"x": 1}},
+            }
+        });
+        let fqn: Vec<String> = ["proj", "marts", "orders"].map(String::from).to_vec();
+        let c = tree_config(tree.as_object().unwrap(), &fqn);
+        assert_eq!(c.materialized(), "table");
+        assert_eq!(c.tags(), vec!["a", "b"]);
+        assert_eq!(c.get("meta"), Some(&json!({"x": 1})));
+        let other: Vec<String> = ["proj", "staging", "x"].map(String::from).to_vec();
+        assert_eq!(
+            tree_config(tree.as_object().unwrap(), &other).materialized(),
+            "view"
+        );
+    }
+
+    #[test]
+    fn hook_keys_are_normalised() {
+        let mut c = Config::default();
+        c.merge(json!({"+pre-hook": "select 1"}).as_object().unwrap());
+        c.merge(json!({"pre_hook": ["select 2"]}).as_object().unwrap());
+        assert_eq!(c.list("pre_hook"), vec!["select 1", "select 2"]);
+    }
+}

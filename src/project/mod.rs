@@ -1,0 +1,903 @@
+//! The project: everything read from disk before any template is rendered.
+//!
+//! `load` walks the project folders and returns a [`Project`] with one [`Node`] per model,
+//! seed and test, the sources, the macro files and the doc blocks. Rendering (which fills in
+//! each node's refs and in-file config) is the compile module's job.
+
+pub mod config;
+pub mod profiles;
+pub mod properties;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+pub use config::{Config, ProjectFile};
+pub use profiles::Target;
+use properties::{ColumnSpec, NodePatch, PropertiesFile, SourceSpec, TestSpec};
+
+use crate::error::{Error, Result};
+
+/// Renders a YAML text (profiles, source properties) with `var()`/`env_var()`: (file, text, vars).
+pub type RenderText = dyn Fn(&Path, &str, &Map<String, Value>) -> Result<String>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ResourceType {
+    Model,
+    Seed,
+    Test,
+    Operation,
+}
+
+impl ResourceType {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ResourceType::Model => "model",
+            ResourceType::Seed => "seed",
+            ResourceType::Test => "test",
+            ResourceType::Operation => "operation",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Column {
+    pub name: String,
+    pub description: String,
+    pub data_type: Option<String>,
+    pub meta: Map<String, Value>,
+    pub tags: Vec<String>,
+}
+
+impl From<&ColumnSpec> for Column {
+    fn from(c: &ColumnSpec) -> Self {
+        Column {
+            name: c.name.clone(),
+            description: c.description.clone(),
+            data_type: c.data_type.clone(),
+            meta: c.meta.clone(),
+            tags: c.tags.clone(),
+        }
+    }
+}
+
+/// A `ref()` call: the model name and, for two-argument refs, the package.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RefCall {
+    pub package: Option<String>,
+    pub name: String,
+}
+
+/// What a generic test node was made from.
+#[derive(Debug, Clone)]
+pub struct TestMetadata {
+    pub name: String,
+    pub kwargs: Map<String, Value>,
+    pub column_name: Option<String>,
+    /// The model, seed or source the test was declared on.
+    pub attached_node: Option<String>,
+}
+
+/// A model, seed, test or hook: something the runner compiles and executes.
+#[derive(Debug, Clone)]
+pub struct Node {
+    pub unique_id: String,
+    pub name: String,
+    pub resource_type: ResourceType,
+    pub package_name: String,
+    /// Path inside its resource folder (`staging/stg_orders.sql`).
+    pub path: PathBuf,
+    /// Path from the project root (`models/staging/stg_orders.sql`).
+    pub original_file_path: PathBuf,
+    pub fqn: Vec<String>,
+    pub raw_code: String,
+    pub config: Config,
+    pub description: String,
+    pub columns: Vec<Column>,
+    pub patch_path: Option<PathBuf>,
+    /// Filled in by the parse render.
+    pub refs: Vec<RefCall>,
+    pub source_refs: Vec<(String, String)>,
+    /// Unique ids of the nodes and sources this node depends on (resolved refs/sources).
+    pub depends_on: Vec<String>,
+    pub test_metadata: Option<TestMetadata>,
+    pub checksum: String,
+}
+
+impl Node {
+    /// The name of the relation this node materializes (`alias` config, else its name).
+    pub fn alias(&self) -> &str {
+        self.config.str("alias").unwrap_or(&self.name)
+    }
+
+    pub fn is_ephemeral(&self) -> bool {
+        self.resource_type == ResourceType::Model && self.config.materialized() == "ephemeral"
+    }
+
+    /// Models and seeds make relations; tests and hooks do not.
+    pub fn is_relational(&self) -> bool {
+        matches!(self.resource_type, ResourceType::Model | ResourceType::Seed)
+            && !self.is_ephemeral()
+    }
+}
+
+/// A table declared under `sources:`.
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub unique_id: String,
+    pub source_name: String,
+    pub name: String,
+    pub identifier: String,
+    pub schema: String,
+    pub database: Option<String>,
+    pub description: String,
+    pub source_description: String,
+    pub loader: Option<String>,
+    pub loaded_at_field: Option<String>,
+    pub freshness: Option<Value>,
+    pub config: Config,
+    pub columns: Vec<Column>,
+    pub tags: Vec<String>,
+    pub original_file_path: PathBuf,
+    pub fqn: Vec<String>,
+}
+
+/// A file of macros (`{% macro %}` and `{% test %}` blocks).
+#[derive(Debug, Clone)]
+pub struct MacroFile {
+    /// Template name in the Jinja environment (its path from the project root).
+    pub template_name: String,
+    pub path: PathBuf,
+    /// Source with `{% test x %}` rewritten to `{% macro test_x %}` (what dbt does too).
+    pub source: String,
+    pub macro_names: Vec<String>,
+}
+
+/// Options that shape how a project is loaded.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    pub project_dir: PathBuf,
+    pub profiles_dir: Option<PathBuf>,
+    pub target: Option<String>,
+    /// `--vars`, already parsed.
+    pub cli_vars: Map<String, Value>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Project {
+    pub root: PathBuf,
+    pub file: ProjectFile,
+    pub file_path: PathBuf,
+    pub target: Target,
+    /// Project vars overlaid with `--vars`.
+    pub vars: Map<String, Value>,
+    pub cli_vars: Map<String, Value>,
+    pub nodes: BTreeMap<String, Node>,
+    pub sources: BTreeMap<String, Source>,
+    pub macro_files: Vec<MacroFile>,
+    pub docs: HashMap<String, String>,
+    /// Generic tests waiting for their template (kept with the YAML they came from).
+    pub(crate) pending_tests: Vec<PendingTest>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct PendingTest {
+    pub spec: TestSpec,
+    pub column: Option<String>,
+    /// `ref('x')` or `source('s', 't')`, as Jinja.
+    pub target_expr: String,
+    pub target_name: String,
+    pub attached_node: String,
+    pub yaml_path: PathBuf,
+}
+
+impl Project {
+    pub fn name(&self) -> &str {
+        &self.file.name
+    }
+
+    pub fn target_dir(&self) -> PathBuf {
+        self.root.join(&self.file.target_path)
+    }
+
+    /// Find a model or seed by the name `ref()` uses.
+    pub fn find_ref(&self, name: &str, package: Option<&str>) -> Option<&Node> {
+        if let Some(p) = package {
+            if p != self.name() {
+                return None;
+            }
+        }
+        [ResourceType::Model, ResourceType::Seed]
+            .iter()
+            .filter_map(|rt| {
+                self.nodes
+                    .get(&format!("{}.{}.{}", rt.as_str(), self.name(), name))
+            })
+            .next()
+    }
+
+    pub fn find_source(&self, source: &str, table: &str) -> Option<&Source> {
+        self.sources
+            .get(&format!("source.{}.{}.{}", self.name(), source, table))
+    }
+}
+
+pub fn checksum(text: &str) -> String {
+    let digest = Sha256::digest(text.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn read(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path).map_err(|e| Error::io(path, e))
+}
+
+/// Files under `root/dir` with one of `exts`, sorted, as (absolute, relative-to-dir) paths.
+fn files_under(root: &Path, dir: &str, exts: &[&str]) -> Result<Vec<(PathBuf, PathBuf)>> {
+    let base = root.join(dir);
+    if !base.is_dir() {
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::new();
+    for entry in walkdir::WalkDir::new(&base).sort_by_file_name() {
+        let entry = entry.map_err(|e| {
+            let path = e.path().unwrap_or(&base).to_path_buf();
+            Error::io(&path, std::io::Error::other(e.to_string()))
+        })?;
+        if !entry.file_type().is_file() {
+            continue;
+        }
+        let p = entry.path();
+        let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("");
+        if exts.contains(&ext) {
+            let rel = p.strip_prefix(&base).unwrap_or(p).to_path_buf();
+            out.push((p.to_path_buf(), rel));
+        }
+    }
+    Ok(out)
+}
+
+fn rel_to_root(root: &Path, p: &Path) -> PathBuf {
+    p.strip_prefix(root).unwrap_or(p).to_path_buf()
+}
+
+fn fqn_for(project: &str, rel: &Path, name: &str) -> Vec<String> {
+    let mut fqn = vec![project.to_string()];
+    if let Some(parent) = rel.parent() {
+        for c in parent.components() {
+            fqn.push(c.as_os_str().to_string_lossy().into_owned());
+        }
+    }
+    fqn.push(name.to_string());
+    fqn
+}
+
+/// Load a project from disk. `render_text` renders a YAML text (profiles, source properties)
+/// with `env_var()`/`var()`; it comes from the compile module so that both share one Jinja
+/// dialect.
+pub fn load(opts: &LoadOptions, render_text: &RenderText) -> Result<Project> {
+    let root = opts.project_dir.clone();
+    let file_path = ProjectFile::find(&root)?;
+    let file = ProjectFile::load(&file_path)?;
+    let name = file.name.clone();
+
+    let mut vars = file.vars.clone();
+    // dbt allows vars scoped by project name; flatten ours in.
+    if let Some(Value::Object(scoped)) = vars.remove(&name) {
+        vars.extend(scoped);
+    }
+    vars.extend(opts.cli_vars.clone());
+
+    let profiles_file = profiles::find_profiles(&root, opts.profiles_dir.as_deref());
+    let target = profiles::resolve_target(
+        &name,
+        file.profile.as_deref(),
+        &file.target_path,
+        profiles_file.as_deref(),
+        opts.target.as_deref(),
+        &|p, t| render_text(p, t, &vars),
+    )?;
+
+    let mut project = Project {
+        root: root.clone(),
+        file,
+        file_path,
+        target,
+        vars,
+        cli_vars: opts.cli_vars.clone(),
+        nodes: BTreeMap::new(),
+        sources: BTreeMap::new(),
+        macro_files: Vec::new(),
+        docs: HashMap::new(),
+        pending_tests: Vec::new(),
+    };
+
+    load_macros(&mut project)?;
+    load_docs(&mut project)?;
+    load_models(&mut project)?;
+    load_seeds(&mut project)?;
+    load_singular_tests(&mut project)?;
+    load_properties(&mut project, render_text)?;
+    Ok(project)
+}
+
+fn load_macros(project: &mut Project) -> Result<()> {
+    for dir in project.file.macro_paths.clone() {
+        for (abs, _) in files_under(&project.root, &dir, &["sql", "jinja", "j2"])? {
+            let text = read(&abs)?;
+            let source = rewrite_test_blocks(&text);
+            let macro_names = macro_names(&source);
+            let rel = rel_to_root(&project.root, &abs);
+            project.macro_files.push(MacroFile {
+                template_name: rel.to_string_lossy().into_owned(),
+                path: rel,
+                source,
+                macro_names,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// `{% test name(args) %}...{% endtest %}` is a macro named `test_name` (as in dbt).
+pub fn rewrite_test_blocks(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("{%") {
+        out.push_str(&rest[..start]);
+        let tag = &rest[start..];
+        let Some(end) = tag.find("%}") else {
+            out.push_str(tag);
+            return out;
+        };
+        let inner = &tag[2..end];
+        let trimmed = inner.trim_start_matches('-').trim_start();
+        let lead = &inner[..inner.len() - inner.trim_start_matches('-').trim_start().len()];
+        if let Some(after) = trimmed.strip_prefix("test ") {
+            out.push_str(&format!("{{%{lead}macro test_{}%}}", after.trim_start()));
+        } else if trimmed.trim_end_matches('-').trim() == "endtest" {
+            out.push_str(&format!("{{%{}%}}", inner.replace("endtest", "endmacro")));
+        } else {
+            out.push_str(&tag[..end + 2]);
+        }
+        rest = &tag[end + 2..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Names of the `{% macro name(...) %}` blocks in a file.
+pub fn macro_names(source: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut rest = source;
+    while let Some(start) = rest.find("{%") {
+        let tag = &rest[start + 2..];
+        let inner = tag.trim_start_matches('-').trim_start();
+        if let Some(after) = inner.strip_prefix("macro ") {
+            let name: String = after
+                .trim_start()
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            if !name.is_empty() {
+                names.push(name);
+            }
+        }
+        rest = tag;
+    }
+    names
+}
+
+fn load_docs(project: &mut Project) -> Result<()> {
+    for dir in project.file.model_paths.clone() {
+        for (abs, _) in files_under(&project.root, &dir, &["md"])? {
+            let text = read(&abs)?;
+            for (name, body) in doc_blocks(&text) {
+                project.docs.insert(name, body);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `{% docs name %}...{% enddocs %}` blocks in a Markdown file.
+pub fn doc_blocks(text: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("{%") {
+        let after = &rest[start + 2..];
+        let Some(close) = after.find("%}") else { break };
+        let inner = after[..close].trim_matches(|c: char| c == '-' || c.is_whitespace());
+        let body_start = &after[close + 2..];
+        if let Some(name) = inner.strip_prefix("docs ") {
+            let name = name.trim().to_string();
+            let end = body_start.find("{%").and_then(|i| {
+                let t = &body_start[i + 2..];
+                let c = t.find("%}")?;
+                let tag = t[..c].trim_matches(|c: char| c == '-' || c.is_whitespace());
+                (tag == "enddocs").then_some((i, i + 2 + c + 2))
+            });
+            if let Some((body_end, tag_end)) = end {
+                out.push((name, body_start[..body_end].trim().to_string()));
+                rest = &body_start[tag_end..];
+                continue;
+            }
+        }
+        rest = body_start;
+    }
+    out
+}
+
+fn new_node(
+    project: &Project,
+    resource_type: ResourceType,
+    name: &str,
+    rel: &Path,
+    abs: &Path,
+    raw_code: String,
+    tree: &Map<String, Value>,
+) -> Node {
+    let fqn = fqn_for(project.name(), rel, name);
+    let config = config::tree_config(tree, &fqn);
+    Node {
+        unique_id: format!("{}.{}.{}", resource_type.as_str(), project.name(), name),
+        name: name.to_string(),
+        resource_type,
+        package_name: project.name().to_string(),
+        path: rel.to_path_buf(),
+        original_file_path: rel_to_root(&project.root, abs),
+        fqn,
+        checksum: checksum(&raw_code),
+        raw_code,
+        config,
+        description: String::new(),
+        columns: Vec::new(),
+        patch_path: None,
+        refs: Vec::new(),
+        source_refs: Vec::new(),
+        depends_on: Vec::new(),
+        test_metadata: None,
+    }
+}
+
+fn insert_unique(project: &mut Project, node: Node) -> Result<()> {
+    if let Some(existing) = project.nodes.get(&node.unique_id) {
+        return Err(Error::config(
+            &node.original_file_path,
+            format!(
+                "two {}s are named '{}': {} and {}",
+                node.resource_type.as_str(),
+                node.name,
+                existing.original_file_path.display(),
+                node.original_file_path.display()
+            ),
+        ));
+    }
+    project.nodes.insert(node.unique_id.clone(), node);
+    Ok(())
+}
+
+fn stem(rel: &Path) -> String {
+    rel.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+fn load_models(project: &mut Project) -> Result<()> {
+    let tree = project.file.models.clone();
+    for dir in project.file.model_paths.clone() {
+        for (abs, rel) in files_under(&project.root, &dir, &["sql"])? {
+            let raw = read(&abs)?;
+            let name = stem(&rel);
+            let node = new_node(project, ResourceType::Model, &name, &rel, &abs, raw, &tree);
+            insert_unique(project, node)?;
+        }
+    }
+    Ok(())
+}
+
+fn load_seeds(project: &mut Project) -> Result<()> {
+    let tree = project.file.seeds.clone();
+    for dir in project.file.seed_paths.clone() {
+        for (abs, rel) in files_under(&project.root, &dir, &["csv"])? {
+            let name = stem(&rel);
+            // A seed's "code" is its CSV path; the checksum covers its content.
+            let mut node = new_node(
+                project,
+                ResourceType::Seed,
+                &name,
+                &rel,
+                &abs,
+                String::new(),
+                &tree,
+            );
+            node.config.0.entry("materialized").or_insert("seed".into());
+            let bytes = std::fs::read(&abs).map_err(|e| Error::io(&abs, e))?;
+            node.checksum = checksum(&String::from_utf8_lossy(&bytes));
+            insert_unique(project, node)?;
+        }
+    }
+    Ok(())
+}
+
+fn load_singular_tests(project: &mut Project) -> Result<()> {
+    let tree = project.file.data_tests.clone();
+    for dir in project.file.test_paths.clone() {
+        for (abs, rel) in files_under(&project.root, &dir, &["sql"])? {
+            let raw = read(&abs)?;
+            let name = stem(&rel);
+            let mut node = new_node(project, ResourceType::Test, &name, &rel, &abs, raw, &tree);
+            node.config.0.entry("materialized").or_insert("test".into());
+            insert_unique(project, node)?;
+        }
+    }
+    Ok(())
+}
+
+fn load_properties(project: &mut Project, render_text: &RenderText) -> Result<()> {
+    let mut dirs = project.file.model_paths.clone();
+    dirs.extend(project.file.seed_paths.clone());
+    dirs.extend(project.file.test_paths.clone());
+    dirs.sort();
+    dirs.dedup();
+    for dir in dirs {
+        for (abs, _) in files_under(&project.root, &dir, &["yml", "yaml"])? {
+            let text = read(&abs)?;
+            let rel = rel_to_root(&project.root, &abs);
+            let file: PropertiesFile = if text.trim().is_empty() {
+                PropertiesFile::default()
+            } else {
+                serde_yaml_ng::from_str(&text).map_err(|e| Error::yaml(&rel, &e))?
+            };
+            for mut patch in file.models.into_iter().chain(file.seeds) {
+                patch.patch_path = rel.clone();
+                apply_patch(project, patch)?;
+            }
+            for source in file.sources {
+                add_source(project, source, &rel, render_text)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn tests_of(tests: &[Value], data_tests: &[Value], yaml: &Path) -> Result<Vec<TestSpec>> {
+    tests
+        .iter()
+        .chain(data_tests)
+        .map(|t| TestSpec::parse(t).map_err(|m| Error::config(yaml, m)))
+        .collect()
+}
+
+fn apply_patch(project: &mut Project, patch: NodePatch) -> Result<()> {
+    let name = project.name().to_string();
+    let uid = [ResourceType::Model, ResourceType::Seed]
+        .iter()
+        .map(|rt| format!("{}.{}.{}", rt.as_str(), name, patch.name))
+        .find(|id| project.nodes.contains_key(id))
+        .ok_or_else(|| {
+            Error::config(
+                &patch.patch_path,
+                format!(
+                    "properties for '{}', but no model or seed has that name",
+                    patch.name
+                ),
+            )
+        })?;
+    let yaml = patch.patch_path.clone();
+    let model_tests = tests_of(&patch.tests, &patch.data_tests, &yaml)?;
+    let mut column_tests = Vec::new();
+    for c in &patch.columns {
+        for t in tests_of(&c.tests, &c.data_tests, &yaml)? {
+            column_tests.push((c.name.clone(), t));
+        }
+    }
+    let Some(node) = project.nodes.get_mut(&uid) else {
+        return Ok(());
+    };
+    node.description = patch.description.clone();
+    node.columns = patch.columns.iter().map(Column::from).collect();
+    node.patch_path = Some(yaml.clone());
+    let mut overlay = patch.config.clone();
+    if let Some(tags) = &patch.tags {
+        overlay.insert("tags".into(), tags.clone());
+    }
+    if !patch.meta.is_empty() {
+        overlay.insert("meta".into(), Value::Object(patch.meta.clone()));
+    }
+    node.config.merge(&overlay);
+    let target_expr = format!("ref('{}')", patch.name);
+    for (column, spec) in column_tests
+        .into_iter()
+        .map(|(c, t)| (Some(c), t))
+        .chain(model_tests.into_iter().map(|t| (None, t)))
+    {
+        project.pending_tests.push(PendingTest {
+            spec,
+            column,
+            target_expr: target_expr.clone(),
+            target_name: patch.name.clone(),
+            attached_node: uid.clone(),
+            yaml_path: yaml.clone(),
+        });
+    }
+    Ok(())
+}
+
+fn add_source(
+    project: &mut Project,
+    spec: SourceSpec,
+    yaml: &Path,
+    render_text: &RenderText,
+) -> Result<()> {
+    let render = |s: &str| -> Result<String> {
+        if s.contains("{{") || s.contains("{%") {
+            render_text(yaml, s, &project.vars)
+        } else {
+            Ok(s.to_string())
+        }
+    };
+    let schema = render(spec.schema.as_deref().unwrap_or(&spec.name))?;
+    let database = spec.database.as_deref().map(render).transpose()?;
+    for table in &spec.tables {
+        let unique_id = format!("source.{}.{}.{}", project.name(), spec.name, table.name);
+        let mut config = Config::default();
+        config.merge(&spec.config);
+        config.merge(&table.config);
+        // dbt-duckdb reads `external_location` from config or meta.
+        for meta in [&spec.meta, &table.meta] {
+            if let Some(loc) = meta.get("external_location") {
+                config.set("external_location", loc.clone());
+            }
+        }
+        let mut rendered = Map::new();
+        for (k, v) in &config.0 {
+            let v = match v {
+                Value::String(s) => Value::String(render(s)?),
+                other => other.clone(),
+            };
+            rendered.insert(k.clone(), v);
+        }
+        let identifier = render(table.identifier.as_deref().unwrap_or(&table.name))?;
+        let mut tags = spec.tags.clone();
+        tags.extend(table.tags.clone());
+        let source = Source {
+            unique_id: unique_id.clone(),
+            source_name: spec.name.clone(),
+            name: table.name.clone(),
+            identifier,
+            schema: schema.clone(),
+            database: database.clone(),
+            description: table.description.clone(),
+            source_description: spec.description.clone(),
+            loader: spec.loader.clone(),
+            loaded_at_field: table
+                .loaded_at_field
+                .clone()
+                .or_else(|| spec.loaded_at_field.clone()),
+            freshness: table.freshness.clone().or_else(|| spec.freshness.clone()),
+            config: Config(rendered),
+            columns: table.columns.iter().map(Column::from).collect(),
+            tags,
+            original_file_path: yaml.to_path_buf(),
+            fqn: vec![
+                project.name().to_string(),
+                spec.name.clone(),
+                table.name.clone(),
+            ],
+        };
+        let target_expr = format!("source('{}', '{}')", spec.name, table.name);
+        let target_name = format!("source_{}_{}", spec.name, table.name);
+        let mut pending = Vec::new();
+        for t in tests_of(&table.tests, &table.data_tests, yaml)? {
+            pending.push((None, t));
+        }
+        for c in &table.columns {
+            for t in tests_of(&c.tests, &c.data_tests, yaml)? {
+                pending.push((Some(c.name.clone()), t));
+            }
+        }
+        for (column, spec) in pending {
+            project.pending_tests.push(PendingTest {
+                spec,
+                column,
+                target_expr: target_expr.clone(),
+                target_name: target_name.clone(),
+                attached_node: unique_id.clone(),
+                yaml_path: yaml.to_path_buf(),
+            });
+        }
+        project.sources.insert(unique_id, source);
+    }
+    Ok(())
+}
+
+/// Turn the pending generic tests into test nodes whose code calls the test macro.
+/// Called by the compiler once it knows which test macros exist.
+pub(crate) fn materialize_pending_tests(project: &mut Project) -> Result<()> {
+    let pending = std::mem::take(&mut project.pending_tests);
+    let tree = project.file.data_tests.clone();
+    for p in pending {
+        // column_name first: dbt's generated names list it before the other arguments.
+        let mut kwargs = Map::new();
+        if let Some(c) = &p.column {
+            kwargs.insert("column_name".into(), Value::String(c.clone()));
+        }
+        kwargs.extend(p.spec.args.clone());
+        let name = p
+            .spec
+            .custom_name
+            .clone()
+            .unwrap_or_else(|| generic_test_name(&p.spec.test_name, &p.target_name, &kwargs));
+        let mut call_args = vec![format!("model=get_where_subquery({})", p.target_expr)];
+        for (k, v) in &kwargs {
+            call_args.push(format!("{k}={}", jinja_literal(v)));
+        }
+        // `foo.bar` names a test macro in a package namespace; ours are flat.
+        let macro_name = p
+            .spec
+            .test_name
+            .rsplit('.')
+            .next()
+            .unwrap_or(&p.spec.test_name);
+        let raw_code = format!("{{{{ test_{macro_name}({}) }}}}", call_args.join(", "));
+        let hash = &checksum(&format!("{name}{raw_code}"))[..10];
+        let rel = PathBuf::from(&name).with_extension("sql");
+        let fqn = vec![project.name().to_string(), name.clone()];
+        let mut config = config::tree_config(&tree, &fqn);
+        config.0.insert("materialized".into(), "test".into());
+        config.merge(&p.spec.config);
+        let node = Node {
+            unique_id: format!("test.{}.{}.{}", project.name(), name, hash),
+            name: name.clone(),
+            resource_type: ResourceType::Test,
+            package_name: project.name().to_string(),
+            path: rel,
+            original_file_path: p.yaml_path.clone(),
+            fqn,
+            checksum: checksum(&raw_code),
+            raw_code,
+            config,
+            description: String::new(),
+            columns: Vec::new(),
+            patch_path: None,
+            refs: Vec::new(),
+            source_refs: Vec::new(),
+            depends_on: Vec::new(),
+            test_metadata: Some(TestMetadata {
+                name: p.spec.test_name.clone(),
+                kwargs,
+                column_name: p.column.clone(),
+                attached_node: Some(p.attached_node.clone()),
+            }),
+        };
+        // Two identical declarations make one test, as in dbt.
+        project.nodes.entry(node.unique_id.clone()).or_insert(node);
+    }
+    Ok(())
+}
+
+/// dbt's generated test name: `<test>_<model>_<flattened args>`.
+fn generic_test_name(test: &str, target: &str, kwargs: &Map<String, Value>) -> String {
+    let head = format!("{}_{}", test.rsplit('.').next().unwrap_or(test), target);
+    let mut parts = Vec::new();
+    for v in kwargs.values() {
+        let flat = match v {
+            Value::String(s) => s.clone(),
+            Value::Array(a) => a
+                .iter()
+                .map(|x| {
+                    x.as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| x.to_string())
+                })
+                .collect::<Vec<_>>()
+                .join("__"),
+            other => other.to_string(),
+        };
+        parts.push(flat);
+    }
+    let joined = if parts.is_empty() {
+        head
+    } else {
+        format!("{head}_{}", parts.join("__"))
+    };
+    let name: String = joined
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if name.len() > 64 {
+        format!("{}_{}", &name[..40], &checksum(&name)[..16])
+    } else {
+        name
+    }
+}
+
+/// A YAML test argument as Jinja source. Strings that are `ref(...)`/`source(...)` calls stay
+/// code (dbt renders test arguments); everything else becomes a literal.
+fn jinja_literal(v: &Value) -> String {
+    match v {
+        Value::String(s) => {
+            let t = s.trim();
+            let is_call = (t.starts_with("ref(") || t.starts_with("source(")) && t.ends_with(')');
+            if is_call {
+                t.to_string()
+            } else {
+                serde_json::to_string(s).unwrap_or_else(|_| "''".into())
+            }
+        }
+        Value::Null => "none".into(),
+        Value::Array(a) => format!(
+            "[{}]",
+            a.iter().map(jinja_literal).collect::<Vec<_>>().join(", ")
+        ),
+        Value::Object(m) => format!(
+            "{{{}}}",
+            m.iter()
+                .map(|(k, v)| format!(
+                    "{}: {}",
+                    serde_json::to_string(k).unwrap_or_default(),
+                    jinja_literal(v)
+                ))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_blocks_become_macros() {
+        let src = "{% test is_even(model, column_name) %}select 1{% endtest %}\n{%- test x() -%}{%- endtest -%}";
+        let out = rewrite_test_blocks(src);
+        assert_eq!(
+            out,
+            "{% macro test_is_even(model, column_name) %}select 1{% endmacro %}\n{%- macro test_x() -%}{%- endmacro -%}"
+        );
+        assert_eq!(macro_names(&out), vec!["test_is_even", "test_x"]);
+    }
+
+    #[test]
+    fn doc_blocks_are_extracted() {
+        let md = "intro\n{% docs orders %}\nAll orders.\n{% enddocs %}\n{% docs x %}y{% enddocs %}";
+        assert_eq!(
+            doc_blocks(md),
+            vec![
+                ("orders".into(), "All orders.".into()),
+                ("x".into(), "y".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn generic_test_names_follow_dbt() {
+        let mut kw = Map::new();
+        kw.insert("column_name".into(), Value::from("status"));
+        kw.insert("values".into(), serde_json::json!(["placed", "shipped"]));
+        assert_eq!(
+            generic_test_name("accepted_values", "orders", &kw),
+            "accepted_values_orders_status__placed__shipped"
+        );
+    }
+
+    #[test]
+    fn test_arguments_keep_refs_as_code() {
+        assert_eq!(
+            jinja_literal(&Value::from("ref('customers')")),
+            "ref('customers')"
+        );
+        assert_eq!(jinja_literal(&Value::from("it's")), "\"it's\"");
+        assert_eq!(jinja_literal(&serde_json::json!([1, null])), "[1, none]");
+    }
+}
