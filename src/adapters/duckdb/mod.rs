@@ -113,7 +113,7 @@ impl DuckDbAdapter {
     }
 }
 
-pub(crate) fn to_json(v: DValue) -> serde_json::Value {
+pub fn to_json(v: DValue) -> serde_json::Value {
     use serde_json::Value as J;
     match v {
         DValue::Null => J::Null,

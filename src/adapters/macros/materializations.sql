@@ -58,7 +58,7 @@ select {{ cols }} from {{ source }}
 merge into {{ target }} as dbt_internal_dest
 using {{ source }} as dbt_internal_source
 on {% for k in unique_key %}dbt_internal_source.{{ adapter.quote(k) }} = dbt_internal_dest.{{ adapter.quote(k) }}{% if not loop.last %} and {% endif %}{% endfor %}
-{%- set updates = [] %}{% for c in dest_columns if c not in unique_key %}{% do updates.append(c) %}{% endfor %}
+{%- set updates = dest_columns | reject("in", unique_key) | list %}
 {%- if updates %}
 when matched then update set
     {% for c in updates %}{{ adapter.quote(c) }} = dbt_internal_source.{{ adapter.quote(c) }}{% if not loop.last %}, {% endif %}{% endfor %}

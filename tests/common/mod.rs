@@ -1,0 +1,142 @@
+//! A temporary project folder, the real `strata` binary, and the DuckDB file it writes.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub struct TestProject {
+    pub dir: tempfile::TempDir,
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn output(&self) -> String {
+        format!("{}\n{}", self.stdout, self.stderr)
+    }
+
+    #[track_caller]
+    pub fn assert_ok(&self) -> &Self {
+        assert_eq!(self.code, 0, "expected success:\n{}", self.output());
+        self
+    }
+
+    #[track_caller]
+    pub fn assert_code(&self, code: i32) -> &Self {
+        assert_eq!(self.code, code, "expected exit {code}:\n{}", self.output());
+        self
+    }
+
+    #[track_caller]
+    pub fn assert_contains(&self, needle: &str) -> &Self {
+        assert!(
+            self.output().contains(needle),
+            "expected {needle:?} in:\n{}",
+            self.output()
+        );
+        self
+    }
+}
+
+impl TestProject {
+    /// A project named `name` with the given project.yml body appended to `name:`.
+    pub fn new(name: &str, extra_yml: &str) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = TestProject { dir };
+        p.write("project.yml", &format!("name: {name}\n{extra_yml}"));
+        p
+    }
+
+    pub fn empty() -> Self {
+        TestProject {
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn write(&self, rel: &str, text: &str) -> &Self {
+        let p = self.dir.path().join(rel);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&p, text).expect("write");
+        self
+    }
+
+    pub fn remove(&self, rel: &str) {
+        std::fs::remove_file(self.dir.path().join(rel)).expect("remove");
+    }
+
+    pub fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.dir.path().join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+    }
+
+    pub fn strata(&self, args: &[&str]) -> Run {
+        let out = Command::new(env!("CARGO_BIN_EXE_strata"))
+            .args(args)
+            .arg("--project-dir")
+            .arg(self.dir.path())
+            .env("NO_COLOR", "1")
+            .env_remove("DBT_PROFILES_DIR")
+            .env_remove("STRATA_PROFILES_DIR")
+            .env("HOME", self.dir.path())
+            .output()
+            .expect("run strata");
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    pub fn db_path(&self, project: &str) -> PathBuf {
+        self.dir
+            .path()
+            .join("target")
+            .join(format!("{project}.duckdb"))
+    }
+
+    /// Rows of `sql` against the project's default DuckDB file, every value as text
+    /// (NULL as "NULL"), in the query's order.
+    pub fn query(&self, project: &str, sql: &str) -> Vec<Vec<String>> {
+        let conn = duckdb::Connection::open(self.db_path(project)).expect("open duckdb");
+        let mut stmt = conn.prepare(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+        let mut rows = stmt.query([]).unwrap_or_else(|e| panic!("{sql}: {e}"));
+        let n = rows.as_ref().map(|s| s.column_count()).unwrap_or(0);
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().expect("row") {
+            let mut r = Vec::new();
+            for i in 0..n {
+                let v: duckdb::types::Value = row.get(i).expect("value");
+                r.push(match strata::adapters::duckdb::to_json(v) {
+                    serde_json::Value::Null => "NULL".to_string(),
+                    serde_json::Value::String(s) => s,
+                    other => other.to_string(),
+                });
+            }
+            out.push(r);
+        }
+        out
+    }
+
+    pub fn scalar(&self, project: &str, sql: &str) -> String {
+        self.query(project, sql)
+            .into_iter()
+            .next()
+            .and_then(|r| r.into_iter().next())
+            .unwrap_or_else(|| panic!("no rows: {sql}"))
+    }
+}
+
+/// rows as a compact string for assertions: "1,a|2,b"
+pub fn flat(rows: &[Vec<String>]) -> String {
+    rows.iter()
+        .map(|r| r.join(","))
+        .collect::<Vec<_>>()
+        .join("|")
+}

@@ -1,0 +1,347 @@
+//! Each materialization and incremental strategy, asserted on table contents in DuckDB.
+
+mod common;
+use common::{flat, TestProject};
+
+const EVENTS_V1: &str = "id,user_id,day,amount,updated_at
+1,10,2026-01-01,5,2026-01-01 10:00:00
+2,11,2026-01-01,7,2026-01-01 11:00:00
+3,10,2026-01-02,1,2026-01-02 09:00:00
+";
+
+/// v2: id 2 is corrected, a late row arrives for day 1, and day 3 is new.
+const EVENTS_V2: &str = "id,user_id,day,amount,updated_at
+1,10,2026-01-01,5,2026-01-01 10:00:00
+2,11,2026-01-01,70,2026-01-03 08:00:00
+3,10,2026-01-02,1,2026-01-02 09:00:00
+4,12,2026-01-01,3,2026-01-03 09:00:00
+5,10,2026-01-03,2,2026-01-03 10:00:00
+";
+
+fn events_project() -> TestProject {
+    let p = TestProject::new(
+        "inc",
+        "seeds:\n  inc:\n    events:\n      +column_types: {id: integer, user_id: integer, day: date, amount: integer, updated_at: timestamp}\n",
+    );
+    p.write("seeds/events.csv", EVENTS_V1);
+    p.write(
+        "models/inc_append.sql",
+        "{{ config(materialized='incremental') }}
+select id, user_id, amount from {{ ref('events') }}
+{% if is_incremental() %}where id > (select max(id) from {{ this }}){% endif %}
+",
+    );
+    p.write(
+        "models/inc_merge.sql",
+        "{{ config(materialized='incremental', incremental_strategy='merge', unique_key='id') }}
+select id, user_id, amount, updated_at from {{ ref('events') }}
+{% if is_incremental() %}where updated_at > (select max(updated_at) from {{ this }}){% endif %}
+",
+    );
+    p.write(
+        "models/inc_delete_insert.sql",
+        "{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key=['day', 'user_id']) }}
+select day, user_id, sum(amount) as amount from {{ ref('events') }}
+{% if is_incremental() %}
+where (day, user_id) in (select day, user_id from {{ ref('events') }} where updated_at > (select max(loaded_at) from {{ this }}))
+{% endif %}
+group by 1, 2
+",
+    );
+    // loaded_at is needed by the model above: keep it simple by deriving it from the data.
+    p.write(
+        "models/inc_delete_insert.sql",
+        "{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key=['day', 'user_id']) }}
+select day, user_id, sum(amount) as amount, max(updated_at) as loaded_at from {{ ref('events') }}
+{% if is_incremental() %}
+where (day, user_id) in (select day, user_id from {{ ref('events') }} where updated_at > (select max(loaded_at) from {{ this }}))
+{% endif %}
+group by 1, 2
+",
+    );
+    p.write(
+        "models/inc_overwrite.sql",
+        "{{ config(materialized='incremental', incremental_strategy='insert_overwrite', partitioned_by=['day']) }}
+select day, count(*) as n, sum(amount) as amount, max(updated_at) as loaded_at from {{ ref('events') }}
+{% if is_incremental() %}
+where day in (select day from {{ ref('events') }} where updated_at > (select max(loaded_at) from {{ this }}))
+{% endif %}
+group by 1
+",
+    );
+    p
+}
+
+const MODELS: [(&str, &str); 4] = [
+    (
+        "inc_append",
+        "select id, user_id, amount from inc_append order by id",
+    ),
+    (
+        "inc_merge",
+        "select id, amount, cast(updated_at as varchar) from inc_merge order by id",
+    ),
+    (
+        "inc_delete_insert",
+        "select cast(day as varchar), user_id, amount from inc_delete_insert order by 1, 2",
+    ),
+    (
+        "inc_overwrite",
+        "select cast(day as varchar), n, amount from inc_overwrite order by 1",
+    ),
+];
+
+#[test]
+fn incremental_strategies_match_a_full_refresh() {
+    let p = events_project();
+    p.strata(&["build"]).assert_ok();
+    p.write("seeds/events.csv", EVENTS_V2);
+    p.strata(&["seed"]).assert_ok();
+    p.strata(&["run"]).assert_ok();
+    let incremental: Vec<String> = MODELS
+        .iter()
+        .map(|(_, q)| flat(&p.query("inc", q)))
+        .collect();
+
+    // What each strategy should hold after the second run.
+    assert_eq!(
+        incremental[0], "1,10,5|2,11,7|3,10,1|4,12,3|5,10,2",
+        "append adds only new ids"
+    );
+    assert_eq!(
+        incremental[1],
+        "1,5,2026-01-01 10:00:00|2,70,2026-01-03 08:00:00|3,1,2026-01-02 09:00:00|4,3,2026-01-03 09:00:00|5,2,2026-01-03 10:00:00",
+        "merge updates id 2 in place"
+    );
+    assert_eq!(
+        incremental[2],
+        "2026-01-01,10,5|2026-01-01,11,70|2026-01-01,12,3|2026-01-02,10,1|2026-01-03,10,2",
+        "delete+insert replaces touched keys"
+    );
+    assert_eq!(
+        incremental[3], "2026-01-01,3,78|2026-01-02,1,1|2026-01-03,1,2",
+        "insert_overwrite replaces touched days"
+    );
+
+    p.strata(&["run", "--full-refresh"]).assert_ok();
+    for (i, (name, q)) in MODELS.iter().enumerate() {
+        let full = flat(&p.query("inc", q));
+        if *name == "inc_append" {
+            // append never revisits old rows: id 2 keeps its first amount; a rebuild sees 70.
+            assert_eq!(full, "1,10,5|2,11,70|3,10,1|4,12,3|5,10,2");
+        } else {
+            assert_eq!(
+                incremental[i], full,
+                "{name}: incremental result differs from a full refresh"
+            );
+        }
+    }
+    // No temporary tables are left behind.
+    let leftovers = p.scalar(
+        "inc",
+        "select count(*) from information_schema.tables where table_name like '%__strata_%'",
+    );
+    assert_eq!(leftovers, "0");
+}
+
+#[test]
+fn unknown_strategy_and_missing_unique_key_are_config_errors() {
+    let p = TestProject::new("cfg", "");
+    p.write(
+        "models/a.sql",
+        "{{ config(materialized='incremental', incremental_strategy='merge') }}\nselect 1 as id\n",
+    );
+    p.strata(&["run"]).assert_ok();
+    let r = p.strata(&["run"]);
+    r.assert_code(1).assert_contains("needs a unique_key");
+}
+
+#[test]
+fn views_tables_ephemerals_and_seed_types() {
+    let p = TestProject::new(
+        "shapes",
+        "models:\n  shapes:\n    +materialized: view\n    marts:\n      +materialized: table\nseeds:\n  shapes:\n    +column_types: {amount: 'decimal(10,2)'}\n",
+    );
+    p.write(
+        "seeds/orders.csv",
+        "id,amount,status\n1,10.50,paid\n2,3.25,cancelled\n3,1.00,paid\n",
+    );
+    p.write("models/staging/stg_orders.sql", "{{ config(materialized='ephemeral') }}\nselect * from {{ ref('orders') }} where status != 'cancelled'\n");
+    p.write(
+        "models/staging/paid_orders.sql",
+        "with x as (select * from {{ ref('stg_orders') }}) select id, amount from x\n",
+    );
+    p.write(
+        "models/marts/revenue.sql",
+        "select sum(amount) as revenue, count(*) as n from {{ ref('paid_orders') }}\n",
+    );
+    p.strata(&["build"]).assert_ok();
+
+    let kinds = p.query(
+        "shapes",
+        "select table_name, table_type from information_schema.tables where table_schema = 'main' order by 1",
+    );
+    assert_eq!(
+        flat(&kinds),
+        "orders,BASE TABLE|paid_orders,VIEW|revenue,BASE TABLE"
+    );
+    assert_eq!(
+        p.scalar("shapes", "select typeof(amount) from orders limit 1"),
+        "DECIMAL(10,2)"
+    );
+    assert_eq!(
+        flat(&p.query("shapes", "select revenue, n from revenue")),
+        "11.5,2"
+    );
+    let compiled = p.read("target/compiled/shapes/models/staging/paid_orders.sql");
+    assert!(
+        compiled.contains("__dbt__cte__stg_orders as ("),
+        "{compiled}"
+    );
+
+    // A model switching from view to table replaces the view.
+    p.write(
+        "models/staging/paid_orders.sql",
+        "{{ config(materialized='table') }}\nselect id, amount from {{ ref('stg_orders') }}\n",
+    );
+    p.strata(&["run", "-s", "paid_orders"]).assert_ok();
+    assert_eq!(
+        p.scalar(
+            "shapes",
+            "select table_type from information_schema.tables where table_name = 'paid_orders'"
+        ),
+        "BASE TABLE"
+    );
+}
+
+#[test]
+fn on_schema_change_modes() {
+    for (mode, expect_ok, expected_cols) in [
+        ("ignore", true, "a,b"),
+        ("fail", false, "a,b"),
+        ("append_new_columns", true, "a,b,c"),
+        ("sync_all_columns", true, "a,c"),
+    ] {
+        let p = TestProject::new("osc", "");
+        let model = |cols: &str| {
+            format!("{{{{ config(materialized='incremental', on_schema_change='{mode}') }}}}\nselect {cols}\n")
+        };
+        p.write("models/m.sql", &model("1 as a, 2 as b"));
+        p.strata(&["run"]).assert_ok();
+        let new = if mode == "ignore" {
+            "1 as a, 2 as b, 3 as c"
+        } else if mode == "sync_all_columns" {
+            "1 as a, 3 as c"
+        } else {
+            "1 as a, 2 as b, 3 as c"
+        };
+        p.write("models/m.sql", &model(new));
+        let r = p.strata(&["run"]);
+        if expect_ok {
+            r.assert_ok();
+        } else {
+            r.assert_code(1)
+                .assert_contains("on_schema_change is 'fail'");
+        }
+        let cols = p.query("osc", "select column_name from information_schema.columns where table_name = 'm' order by ordinal_position");
+        assert_eq!(
+            cols.iter()
+                .map(|r| r[0].clone())
+                .collect::<Vec<_>>()
+                .join(","),
+            expected_cols,
+            "mode {mode}"
+        );
+        if mode == "append_new_columns" {
+            assert_eq!(
+                flat(&p.query("osc", "select a, b, c from m order by c nulls first")),
+                "1,2,NULL|1,2,3"
+            );
+        }
+        if mode == "sync_all_columns" {
+            assert_eq!(p.scalar("osc", "select count(*) from m"), "2");
+        }
+    }
+}
+
+#[test]
+fn a_failed_table_build_leaves_the_old_table_and_skips_downstream() {
+    let p = TestProject::new("fail", "models:\n  fail:\n    +materialized: table\n");
+    p.write("models/t.sql", "select 1 as x\n");
+    p.write("models/child.sql", "select x from {{ ref('t') }}\n");
+    p.write("models/other.sql", "select 42 as y\n");
+    p.strata(&["run"]).assert_ok();
+
+    p.write(
+        "models/t.sql",
+        "select cast('not a number' as integer) as x\n",
+    );
+    p.write("models/other.sql", "select 43 as y\n");
+    let r = p.strata(&["run"]);
+    r.assert_code(1)
+        .assert_contains("Conversion Error")
+        .assert_contains("target/compiled/fail/models/t.sql")
+        .assert_contains("SKIP");
+    assert_eq!(
+        p.scalar("fail", "select x from t"),
+        "1",
+        "old table stays readable"
+    );
+    assert_eq!(
+        p.scalar("fail", "select y from other"),
+        "43",
+        "independent nodes still run"
+    );
+    let results: serde_json::Value =
+        serde_json::from_str(&p.read("target/run_results.json")).unwrap();
+    let status = |id: &str| {
+        results["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["unique_id"] == id)
+            .map(|r| r["status"].as_str().unwrap().to_string())
+            .unwrap()
+    };
+    assert_eq!(status("model.fail.t"), "error");
+    assert_eq!(status("model.fail.child"), "skipped");
+    assert_eq!(status("model.fail.other"), "success");
+    let leftovers = p.scalar(
+        "fail",
+        "select count(*) from information_schema.tables where table_name like '%__strata_%'",
+    );
+    assert_eq!(leftovers, "0");
+}
+
+#[test]
+fn project_macros_override_builtin_materialization_sql() {
+    let p = TestProject::new("ovr", "models:\n  ovr:\n    +materialized: table\n");
+    // A project's create_table_as wins over the adapter's: here it adds a marker column.
+    p.write(
+        "macros/create_table_as.sql",
+        "{% macro create_table_as(relation, sql) %}create table {{ relation }} as select *, 'custom' as built_by from (\n{{ sql }}\n) s{% endmacro %}\n",
+    );
+    p.write("models/t.sql", "select 1 as x\n");
+    p.strata(&["run"]).assert_ok();
+    assert_eq!(
+        flat(&p.query("ovr", "select x, built_by from t")),
+        "1,custom"
+    );
+}
+
+#[test]
+fn hooks_run_in_order() {
+    let p = TestProject::new(
+        "hooks",
+        "on-run-start:\n  - create table if not exists audit (msg varchar)\non-run-end: \"insert into audit values ('end')\"\n",
+    );
+    p.write(
+        "models/t.sql",
+        "{{ config(materialized='table', pre_hook=\"insert into audit values ('pre')\", post_hook=\"insert into audit values ('post ' || (select count(*) from {{ this }}))\") }}\nselect 1 as x\n",
+    );
+    p.strata(&["run"]).assert_ok();
+    assert_eq!(
+        flat(&p.query("hooks", "select msg from audit order by rowid")),
+        "pre|post 1|end"
+    );
+}
