@@ -332,7 +332,7 @@ impl Compiler {
             for r in &node.refs {
                 match project.find_ref(&r.name, r.package.as_deref()) {
                     Some(target) => deps.push(target.unique_id.clone()),
-                    None => return Err(unknown_ref(node, &r.name, &names)),
+                    None => return Err(unknown_ref(node, "ref", &r.name, &r.name, &names)),
                 }
             }
             for (s, t) in &node.source_refs {
@@ -344,11 +344,7 @@ impl Compiler {
                             .values()
                             .map(|x| format!("{}.{}", x.source_name, x.name))
                             .collect();
-                        let mut e = unknown_ref(node, &format!("{s}.{t}"), &known);
-                        if let Error::Reference { message, .. } = &mut e {
-                            *message = message.replacen("ref", "source", 1);
-                        }
-                        return Err(e);
+                        return Err(unknown_ref(node, "source", &format!("{s}.{t}"), t, &known));
                     }
                 }
             }
@@ -666,7 +662,8 @@ fn inject_ctes(sql: &str, ctes: &[(String, String)]) -> String {
     format!("{lead}with {defs}\n{trimmed}")
 }
 
-fn unknown_ref(node: &Node, name: &str, known: &[String]) -> Error {
+/// `what` is "ref" or "source"; `needle` is the quoted name to locate in the file.
+fn unknown_ref(node: &Node, what: &str, name: &str, needle: &str, known: &[String]) -> Error {
     let closest = known
         .iter()
         .map(|k| (strsim::jaro_winkler(k, name), k))
@@ -674,11 +671,10 @@ fn unknown_ref(node: &Node, name: &str, known: &[String]) -> Error {
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, k)| format!(" (did you mean '{k}'?)"))
         .unwrap_or_default();
-    let short = name.rsplit('.').next().unwrap_or(name);
     let (line, column) = node
         .raw_code
-        .find(&format!("'{short}'"))
-        .or_else(|| node.raw_code.find(&format!("\"{short}\"")))
+        .find(&format!("'{needle}'"))
+        .or_else(|| node.raw_code.find(&format!("\"{needle}\"")))
         .map(|i| line_col(&node.raw_code, i))
         .unwrap_or((1, 1));
     Error::Reference {
@@ -688,9 +684,15 @@ fn unknown_ref(node: &Node, name: &str, known: &[String]) -> Error {
             column,
         },
         message: format!(
-            "{} '{}' refers to '{name}', which is not a model or seed in this project{closest}",
+            "{} '{}' refers to {}'{name}', which is not {} in this project{closest}",
             node.resource_type.as_str(),
-            node.name
+            node.name,
+            if what == "source" { "source " } else { "" },
+            if what == "source" {
+                "a declared source table"
+            } else {
+                "a model or seed"
+            },
         ),
     }
 }

@@ -189,7 +189,12 @@ impl ProjectFile {
     /// `project.yml` is the native name; a `dbt_project.yml` project runs too.
     pub fn find(dir: &Path) -> Result<std::path::PathBuf> {
         for name in ["project.yml", "dbt_project.yml"] {
-            let p = dir.join(name);
+            // Keep messages short when run from the project folder.
+            let p = if dir == Path::new(".") {
+                Path::new(name).to_path_buf()
+            } else {
+                dir.join(name)
+            };
             if p.is_file() {
                 return Ok(p);
             }

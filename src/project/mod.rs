@@ -780,41 +780,50 @@ pub(crate) fn materialize_pending_tests(project: &mut Project) -> Result<()> {
 
 /// dbt's generated test name: `<test>_<model>_<flattened args>`.
 fn generic_test_name(test: &str, target: &str, kwargs: &Map<String, Value>) -> String {
-    let head = format!("{}_{}", test.rsplit('.').next().unwrap_or(test), target);
-    let mut parts = Vec::new();
-    for v in kwargs.values() {
-        let flat = match v {
-            Value::String(s) => s.clone(),
-            Value::Array(a) => a
-                .iter()
-                .map(|x| {
-                    x.as_str()
-                        .map(str::to_string)
-                        .unwrap_or_else(|| x.to_string())
-                })
-                .collect::<Vec<_>>()
-                .join("__"),
-            other => other.to_string(),
-        };
-        parts.push(flat);
+    // As dbt: arguments in name order, each value's runs of other characters made one '_'.
+    fn clean(s: &str) -> String {
+        let mut out = String::with_capacity(s.len());
+        for c in s.chars() {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                out.push(c);
+            } else if !out.ends_with('_') || out.is_empty() {
+                out.push('_');
+            }
+        }
+        out
     }
-    let joined = if parts.is_empty() {
+    let scalar = |x: &Value| match x {
+        Value::String(s) => s.clone(),
+        Value::Bool(b) => {
+            if *b {
+                "True".into()
+            } else {
+                "False".into()
+            }
+        }
+        other => other.to_string(),
+    };
+    let mut keys: Vec<&String> = kwargs.keys().collect();
+    keys.sort();
+    let mut parts = Vec::new();
+    for k in keys {
+        match &kwargs[k] {
+            Value::Array(a) => parts.extend(a.iter().map(|x| clean(&scalar(x)))),
+            v => parts.push(clean(&scalar(v))),
+        }
+    }
+    let head = format!("{}_{}", test.rsplit('.').next().unwrap_or(test), target);
+    let name = if parts.is_empty() {
         head
     } else {
         format!("{head}_{}", parts.join("__"))
     };
-    let name: String = joined
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
     if name.len() > 64 {
-        format!("{}_{}", &name[..40], &checksum(&name)[..16])
+        format!(
+            "{}_{}",
+            &name[..name.floor_char_boundary(40)],
+            &checksum(&name)[..16]
+        )
     } else {
         name
     }
@@ -888,6 +897,14 @@ mod tests {
         assert_eq!(
             generic_test_name("accepted_values", "orders", &kw),
             "accepted_values_orders_status__placed__shipped"
+        );
+        let mut kw = Map::new();
+        kw.insert("column_name".into(), Value::from("customer_id"));
+        kw.insert("to".into(), Value::from("ref('customers')"));
+        kw.insert("field".into(), Value::from("id"));
+        assert_eq!(
+            generic_test_name("relationships", "orders", &kw),
+            "relationships_orders_customer_id__id__ref_customers_"
         );
     }
 

@@ -1,0 +1,123 @@
+//! Broken projects get a clear error with file, line and column, exit code 2, and nothing
+//! executes.
+
+mod common;
+use common::TestProject;
+
+fn nothing_built(p: &TestProject, project: &str) {
+    let db = p.db_path(project);
+    if db.exists() {
+        let n = p.scalar(
+            project,
+            "select count(*) from information_schema.tables where table_schema = 'main'",
+        );
+        assert_eq!(n, "0", "nothing may be built");
+    }
+}
+
+#[test]
+fn a_cycle_names_its_path() {
+    let p = TestProject::new("cyc", "");
+    p.write("models/a.sql", "select * from {{ ref('c') }}\n");
+    p.write("models/b.sql", "select * from {{ ref('a') }}\n");
+    p.write("models/c.sql", "select * from {{ ref('b') }}\n");
+    p.write("models/d.sql", "select 1 as x\n");
+    let r = p.strata(&["run"]);
+    r.assert_code(2).assert_contains(
+        "dependency cycle: a (models/a.sql) -> b (models/b.sql) -> c (models/c.sql) -> a (models/a.sql)",
+    );
+    nothing_built(&p, "cyc");
+}
+
+#[test]
+fn an_unknown_ref_names_file_line_and_the_closest_model() {
+    let p = TestProject::new("refs", "");
+    p.write("models/customers.sql", "select 1 as id\n");
+    p.write(
+        "models/orders.sql",
+        "select 1 as id\n\nfrom {{ ref('customer') }}\n",
+    );
+    p.strata(&["compile"]).assert_code(2).assert_contains(
+        "models/orders.sql:3:13: model 'orders' refers to 'customer', which is not a model or seed in this project (did you mean 'customers'?)",
+    );
+    let p2 = TestProject::new("srcs", "");
+    p2.write(
+        "models/sources.yml",
+        "version: 2\nsources:\n  - name: raw\n    tables: [{name: events}]\n",
+    );
+    p2.write(
+        "models/m.sql",
+        "select * from {{ source('raw', 'event') }}\n",
+    );
+    p2.strata(&["compile"])
+        .assert_code(2)
+        .assert_contains("refers to source 'raw.event'")
+        .assert_contains("did you mean 'raw.events'?");
+}
+
+#[test]
+fn bad_yaml_gives_file_line_and_column() {
+    let p = TestProject::new("yml", "");
+    p.write("models/m.sql", "select 1 as id\n");
+    p.write("models/schema.yml", "version: 2\nmodels:\n  - name: m\n    columns:\n      - name: id\n     description: bad indent\n");
+    let r = p.strata(&["run"]);
+    r.assert_code(2).assert_contains("models/schema.yml:6:");
+    let p = TestProject::empty();
+    p.write("project.yml", "name: x\nmodels: [unclosed\n");
+    p.strata(&["run"])
+        .assert_code(2)
+        .assert_contains("error: project.yml:2:9: invalid YAML");
+}
+
+#[test]
+fn a_jinja_error_points_into_the_template() {
+    let p = TestProject::new("jinja", "");
+    p.write("models/m.sql", "select 1 as id\n-- line 2\n{% if %}\n");
+    p.strata(&["compile"])
+        .assert_code(2)
+        .assert_contains("models/m.sql:3: template error: syntax error");
+    p.write(
+        "models/m.sql",
+        "select 1\n{{ exceptions.raise_compiler_error('no good') }}\n",
+    );
+    p.strata(&["run"])
+        .assert_code(2)
+        .assert_contains("models/m.sql:2")
+        .assert_contains("no good");
+    p.write("models/m.sql", "select {{ var('missing_var') }}\n");
+    p.strata(&["run"])
+        .assert_code(2)
+        .assert_contains("required var 'missing_var' not found");
+}
+
+#[test]
+fn sql_that_does_not_parse_is_reported_before_anything_runs() {
+    let p = TestProject::new("parse", "models:\n  parse:\n    +materialized: table\n");
+    p.write("models/good.sql", "select 1 as x\n");
+    p.write("models/bad.sql", "select 1 as x\nfrom t where x = = 1\n");
+    let r = p.strata(&["run"]);
+    r.assert_code(2)
+        .assert_contains("target/compiled/parse/models/bad.sql:2:")
+        .assert_contains("compiled SQL does not parse (duckdb dialect)");
+    nothing_built(&p, "parse");
+}
+
+#[test]
+fn exit_codes_follow_dbt() {
+    let p = TestProject::new("codes", "");
+    p.write("models/m.sql", "select 1 as x\n");
+    p.strata(&["run"]).assert_code(0);
+    p.strata(&["run", "-s", "tag:nothing"])
+        .assert_code(0)
+        .assert_contains("Nothing to do");
+    p.strata(&["run", "-s", "bogus_method:x"])
+        .assert_code(2)
+        .assert_contains("unknown selector method");
+    p.strata(&["run", "--vars", "[1, 2]"])
+        .assert_code(2)
+        .assert_contains("--vars");
+    let none = TestProject::empty();
+    none.strata(&["run"])
+        .assert_code(2)
+        .assert_contains("no project.yml or dbt_project.yml");
+}

@@ -1,0 +1,152 @@
+//! Node selection through `strata ls` and `strata run`.
+
+mod common;
+use common::TestProject;
+
+fn project() -> TestProject {
+    let p = TestProject::new(
+        "sel",
+        "models:\n  sel:\n    marts:\n      +materialized: table\n      +tags: [daily]\n",
+    );
+    p.write("seeds/raw.csv", "id\n1\n");
+    p.write(
+        "models/sources.yml",
+        "version: 2\nsources:\n  - name: land\n    tables: [{name: events}]\n",
+    );
+    p.write(
+        "models/staging/stg_a.sql",
+        "select * from {{ ref('raw') }}\n",
+    );
+    p.write(
+        "models/staging/stg_b.sql",
+        "{{ config(tags=['hourly']) }}\nselect * from {{ source('land', 'events') }}\n",
+    );
+    p.write(
+        "models/marts/mart_a.sql",
+        "select * from {{ ref('stg_a') }}\n",
+    );
+    p.write(
+        "models/marts/mart_ab.sql",
+        "select * from {{ ref('mart_a') }}, {{ ref('stg_b') }}\n",
+    );
+    p.write("models/other.sql", "select 1 as x\n");
+    p.write("models/schema.yml", "version: 2\nmodels:\n  - name: mart_a\n    columns:\n      - name: id\n        tests: [not_null]\n");
+    p
+}
+
+fn ls(p: &TestProject, args: &[&str]) -> String {
+    let mut all = vec!["ls", "--output", "name"];
+    all.extend_from_slice(args);
+    let r = p.strata(&all);
+    r.assert_ok();
+    let mut names: Vec<&str> = r.stdout.lines().filter(|l| !l.is_empty()).collect();
+    names.sort();
+    names.join(" ")
+}
+
+#[test]
+fn graph_operators() {
+    let p = project();
+    let m = ["--resource-type", "model"];
+    assert_eq!(ls(&p, &[&["-s", "mart_a"][..], &m].concat()), "mart_a");
+    assert_eq!(
+        ls(&p, &[&["-s", "+mart_a"][..], &m].concat()),
+        "mart_a stg_a"
+    );
+    assert_eq!(
+        ls(&p, &[&["-s", "mart_a+"][..], &m].concat()),
+        "mart_a mart_ab"
+    );
+    assert_eq!(
+        ls(&p, &[&["-s", "1+mart_ab"][..], &m].concat()),
+        "mart_a mart_ab stg_b"
+    );
+    assert_eq!(
+        ls(&p, &[&["-s", "stg_a+1"][..], &m].concat()),
+        "mart_a stg_a"
+    );
+    // @: descendants and all their ancestors.
+    assert_eq!(
+        ls(&p, &[&["-s", "@stg_b"][..], &m].concat()),
+        "mart_a mart_ab stg_a stg_b"
+    );
+    // With seeds: +mart_a reaches the seed.
+    assert_eq!(ls(&p, &["-s", "+mart_a", "--resource-type", "seed"]), "raw");
+}
+
+#[test]
+fn methods_union_intersection_and_exclude() {
+    let p = project();
+    let m = ["--resource-type", "model"];
+    assert_eq!(
+        ls(&p, &[&["-s", "tag:daily"][..], &m].concat()),
+        "mart_a mart_ab"
+    );
+    assert_eq!(
+        ls(&p, &[&["-s", "path:models/staging"][..], &m].concat()),
+        "stg_a stg_b"
+    );
+    assert_eq!(
+        ls(&p, &[&["-s", "staging"][..], &m].concat()),
+        "stg_a stg_b"
+    );
+    assert_eq!(
+        ls(&p, &[&["-s", "config.materialized:table"][..], &m].concat()),
+        "mart_a mart_ab"
+    );
+    assert_eq!(
+        ls(&p, &[&["-s", "source:land+"][..], &m].concat()),
+        "mart_ab stg_b"
+    );
+    assert_eq!(ls(&p, &[&["-s", "stg_*"][..], &m].concat()), "stg_a stg_b");
+    // space = union, comma = intersection
+    assert_eq!(
+        ls(&p, &[&["-s", "tag:daily other"][..], &m].concat()),
+        "mart_a mart_ab other"
+    );
+    assert_eq!(
+        ls(&p, &[&["-s", "tag:daily,mart_a+"][..], &m].concat()),
+        "mart_a mart_ab"
+    );
+    assert_eq!(
+        ls(
+            &p,
+            &[&["-s", "tag:daily", "--exclude", "mart_ab"][..], &m].concat()
+        ),
+        "mart_a"
+    );
+    assert_eq!(ls(&p, &["-s", "resource_type:test"]), "not_null_mart_a_id");
+    assert_eq!(ls(&p, &["-s", "resource_type:seed"]), "raw");
+    // tests follow the models they test
+    assert_eq!(
+        ls(&p, &["-s", "mart_a", "--resource-type", "test"]),
+        "not_null_mart_a_id"
+    );
+    assert_eq!(
+        ls(
+            &p,
+            &[
+                "-s",
+                "mart_a",
+                "--exclude",
+                "mart_a",
+                "--resource-type",
+                "test"
+            ]
+        ),
+        ""
+    );
+}
+
+#[test]
+fn run_builds_only_the_selection() {
+    let p = project();
+    p.strata(&["seed"]).assert_ok();
+    p.strata(&["run", "-s", "+mart_a"]).assert_ok();
+    let built = p.query(
+        "sel",
+        "select table_name from information_schema.tables where table_schema='main' order by 1",
+    );
+    let names: Vec<String> = built.into_iter().map(|r| r[0].clone()).collect();
+    assert_eq!(names, vec!["mart_a", "raw", "stg_a"]);
+}
