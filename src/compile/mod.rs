@@ -314,8 +314,41 @@ impl Compiler {
         }
         // Disabled nodes leave the project (and tests on them go with them).
         project.nodes.retain(|_, n| n.config.enabled());
+        self.render_descriptions(project)?;
         self.resolve_dependencies(project)?;
         self.assign_relations(project)?;
+        Ok(())
+    }
+
+    /// Descriptions may use `{{ doc('name') }}` (and other Jinja), as in dbt.
+    fn render_descriptions(&self, project: &mut Project) -> Result<()> {
+        let render = |path: &Path, text: &mut String| -> Result<()> {
+            if text.contains("{{") || text.contains("{%") {
+                *text = self
+                    .env
+                    .render_str(text, ())
+                    .map_err(|e| Error::template(path, &e))?;
+            }
+            Ok(())
+        };
+        for node in project.nodes.values_mut() {
+            let path = node
+                .patch_path
+                .clone()
+                .unwrap_or_else(|| node.original_file_path.clone());
+            render(&path, &mut node.description)?;
+            for c in &mut node.columns {
+                render(&path, &mut c.description)?;
+            }
+        }
+        for source in project.sources.values_mut() {
+            let path = source.original_file_path.clone();
+            render(&path, &mut source.description)?;
+            render(&path, &mut source.source_description)?;
+            for c in &mut source.columns {
+                render(&path, &mut c.description)?;
+            }
+        }
         Ok(())
     }
 

@@ -1,0 +1,96 @@
+//! A plain dbt project for DuckDB (dbt_project.yml, profiles.yml, seeds, staging views,
+//! marts tables, schema.yml with the four generic tests, a doc block) builds unmodified.
+
+mod common;
+use common::{flat, TestProject};
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    for entry in walkdir::WalkDir::new(from) {
+        let entry = entry.expect("walk");
+        let rel = entry.path().strip_prefix(from).expect("rel");
+        let dest = to.join(rel);
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&dest).expect("mkdir");
+        } else {
+            std::fs::copy(entry.path(), &dest).expect("copy");
+        }
+    }
+}
+
+#[test]
+fn jaffle_shop_builds_unmodified() {
+    let p = TestProject::empty();
+    copy_dir(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/jaffle_shop"),
+        p.path(),
+    );
+    let r = p.strata(&["build"]);
+    r.assert_ok()
+        .assert_contains("Found 5 models, 17 data tests, 3 seeds")
+        .assert_contains("OK created sql view model main.stg_orders")
+        .assert_contains("OK created sql table model main.customers")
+        .assert_contains("PASS relationships_orders_customer_id__customer_id__ref_customers_");
+
+    // The profile's path, relative to the project folder.
+    let db = p.path().join("jaffle_shop.duckdb");
+    let rows = p.query_file(
+        &db,
+        "select customer_id, number_of_orders, customer_lifetime_value from customers order by customer_id",
+    );
+    assert_eq!(flat(&rows), "1,2,40.0|2,1,16.0|3,1,20.0|4,2,7.0|5,1,17.0");
+    let order4 = p.query_file(
+        &db,
+        "select coupon_amount, gift_card_amount, amount from orders where order_id = 4",
+    );
+    assert_eq!(flat(&order4), "25.0,5.0,30.0");
+    let kinds = p.query_file(
+        &db,
+        "select table_name, table_type from information_schema.tables order by 1",
+    );
+    assert_eq!(
+        flat(&kinds),
+        "customers,BASE TABLE|orders,BASE TABLE|raw_customers,BASE TABLE|raw_orders,BASE TABLE|\
+         raw_payments,BASE TABLE|stg_customers,VIEW|stg_orders,VIEW|stg_payments,VIEW"
+    );
+
+    // Artifacts in dbt's shape.
+    let manifest: serde_json::Value =
+        serde_json::from_str(&p.read("target/manifest.json")).expect("manifest");
+    let status_doc = manifest["nodes"]["model.jaffle_shop.orders"]["columns"]["status"]
+        ["description"]
+        .as_str()
+        .expect("description");
+    assert!(
+        status_doc.starts_with("Orders can be one of the following statuses:"),
+        "{status_doc}"
+    );
+    assert_eq!(
+        manifest["parent_map"]["model.jaffle_shop.customers"],
+        serde_json::json!([
+            "model.jaffle_shop.stg_customers",
+            "model.jaffle_shop.stg_orders",
+            "model.jaffle_shop.stg_payments"
+        ])
+    );
+    assert!(manifest["child_map"]["seed.jaffle_shop.raw_orders"]
+        .as_array()
+        .expect("children")
+        .contains(&serde_json::json!("model.jaffle_shop.stg_orders")));
+    assert_eq!(
+        manifest["nodes"]["model.jaffle_shop.stg_orders"]["config"]["materialized"],
+        "view"
+    );
+    let results: serde_json::Value =
+        serde_json::from_str(&p.read("target/run_results.json")).expect("results");
+    let all = results["results"].as_array().expect("results");
+    assert_eq!(all.len(), 25);
+    assert!(all
+        .iter()
+        .all(|r| r["status"] == "success" || r["status"] == "pass"));
+    let seed = all
+        .iter()
+        .find(|r| r["unique_id"] == "seed.jaffle_shop.raw_payments")
+        .expect("seed");
+    assert_eq!(seed["adapter_response"]["rows_affected"], 8);
+    assert!(seed["timing"].as_array().is_some_and(|t| t.len() == 2));
+}
