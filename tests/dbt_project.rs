@@ -21,7 +21,7 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
 fn jaffle_shop_builds_unmodified() {
     let p = TestProject::empty();
     copy_dir(
-        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/jaffle_shop"),
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/jaffle_shop"),
         p.path(),
     );
     let r = p.strata(&["build"]);

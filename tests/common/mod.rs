@@ -104,7 +104,11 @@ impl TestProject {
     /// Rows of `sql` against the project's default DuckDB file, every value as text
     /// (NULL as "NULL"), in the query's order.
     pub fn query(&self, project: &str, sql: &str) -> Vec<Vec<String>> {
-        let conn = duckdb::Connection::open(self.db_path(project)).expect("open duckdb");
+        self.query_file(&self.db_path(project), sql)
+    }
+
+    pub fn query_file(&self, db: &Path, sql: &str) -> Vec<Vec<String>> {
+        let conn = duckdb::Connection::open(db).expect("open duckdb");
         let mut stmt = conn.prepare(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
         let mut rows = stmt.query([]).unwrap_or_else(|e| panic!("{sql}: {e}"));
         let n = rows.as_ref().map(|s| s.column_count()).unwrap_or(0);

@@ -1,0 +1,76 @@
+-- Nothing from the landing zone is lost: per landing table, every line is either
+-- quarantined verbatim or a valid line, and the valid lines' distinct keys are
+-- exactly the bronze rows (duplicates collapse onto one row; no valid key is
+-- missing from bronze). Returns one row per landing table that does not add up.
+
+with landing as (
+    select 'chat_events' as source_table, count(*) as landing_lines
+    from {{ source('landing', 'chat_events') }}
+    union all
+    select 'reasoning_steps' as source_table, count(*) as landing_lines
+    from {{ source('landing', 'reasoning_steps') }}
+),
+
+valid as (
+    select
+        'chat_events' as source_table,
+        count(*) as valid_lines,
+        count(distinct event_id) as valid_keys
+    from {{ ref('stg_landing_chat_events') }}
+    where quarantine_reason is null
+    union all
+    select
+        'reasoning_steps' as source_table,
+        count(*) as valid_lines,
+        count(distinct event_id || ':' || cast(step_index as varchar)) as valid_keys
+    from {{ ref('stg_landing_reasoning_steps') }}
+    where quarantine_reason is null
+),
+
+quarantined as (
+    select source_table, count(*) as quarantined_lines
+    from {{ ref('bronze_quarantined_events') }}
+    group by source_table
+),
+
+bronze as (
+    select 'chat_events' as source_table, count(*) as bronze_rows
+    from {{ ref('bronze_chat_events') }}
+    union all
+    select 'reasoning_steps' as source_table, count(*) as bronze_rows
+    from {{ ref('bronze_reasoning_steps') }}
+),
+
+missing_from_bronze as (
+    select 'chat_events' as source_table, count(*) as missing_lines
+    from {{ ref('stg_landing_chat_events') }} as s
+    where s.quarantine_reason is null
+      and not exists (
+          select 1 from {{ ref('bronze_chat_events') }} as b where b.event_id = s.event_id
+      )
+    union all
+    select 'reasoning_steps' as source_table, count(*) as missing_lines
+    from {{ ref('stg_landing_reasoning_steps') }} as s
+    where s.quarantine_reason is null
+      and not exists (
+          select 1 from {{ ref('bronze_reasoning_steps') }} as b
+          where b.event_id = s.event_id and b.step_index = s.step_index
+      )
+)
+
+select
+    l.source_table,
+    l.landing_lines,
+    coalesce(q.quarantined_lines, 0) as quarantined_lines,
+    v.valid_lines,
+    v.valid_keys,
+    b.bronze_rows,
+    m.missing_lines
+from landing as l
+inner join valid as v on v.source_table = l.source_table
+inner join bronze as b on b.source_table = l.source_table
+inner join missing_from_bronze as m on m.source_table = l.source_table
+left join quarantined as q on q.source_table = l.source_table
+where l.landing_lines <> coalesce(q.quarantined_lines, 0) + v.valid_lines
+   or v.valid_keys <> b.bronze_rows
+   or m.missing_lines <> 0
