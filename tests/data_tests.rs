@@ -193,3 +193,23 @@ fn build_skips_children_of_a_failed_test_and_runs_the_rest() {
     );
     assert_eq!(side_exists, "0");
 }
+
+/// Two singular tests that each read the shared parent and one of two siblings must not make
+/// the siblings wait on each other (a deadlock in an earlier scheduler).
+#[test]
+fn build_with_tests_across_siblings_completes() {
+    let p = TestProject::new("sib", "models:\n  sib:\n    +materialized: table\n");
+    p.write("models/base.sql", "select 1 as id\n");
+    p.write("models/left_side.sql", "select id from {{ ref('base') }}\n");
+    p.write(
+        "models/right_side.sql",
+        "select id from {{ ref('base') }}\n",
+    );
+    p.write(
+        "tests/left_matches.sql",
+        "select * from {{ ref('base') }} where id not in (select id from {{ ref('left_side') }})\n",
+    );
+    p.write("tests/right_matches.sql", "select * from {{ ref('base') }} where id not in (select id from {{ ref('right_side') }})\n");
+    p.write("models/schema.yml", "version: 2\nmodels:\n  - name: base\n    columns:\n      - name: id\n        tests: [unique]\n");
+    p.strata(&["build"]).assert_ok().assert_contains("PASS=6");
+}

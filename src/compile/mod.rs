@@ -678,16 +678,16 @@ fn inject_ctes(sql: &str, ctes: &[(String, String)]) -> String {
         .map(|(name, body)| format!("{name} as (\n{}\n)", body.trim().trim_end_matches(';')))
         .collect();
     let defs = defs.join(",\n");
-    // Join an existing leading WITH, else start one.
-    let trimmed = sql.trim_start();
-    let lead = &sql[..sql.len() - trimmed.len()];
+    // Join an existing leading WITH (after any comments), else start one.
+    let skip = crate::sql::leading_trivia_len(sql);
+    let (lead, trimmed) = sql.split_at(skip);
     let starts_with_with = trimmed.len() > 4
         && trimmed[..4].eq_ignore_ascii_case("with")
         && trimmed[4..].starts_with(|c: char| c.is_whitespace());
     if starts_with_with {
         let rest = &trimmed[4..];
-        let recursive =
-            rest.trim_start().len() > 9 && rest.trim_start()[..9].eq_ignore_ascii_case("recursive");
+        let after = rest.trim_start();
+        let recursive = after.len() > 9 && after[..9].eq_ignore_ascii_case("recursive");
         if !recursive {
             return format!("{lead}with {defs},{rest}");
         }
@@ -1141,6 +1141,10 @@ mod tests {
         assert_eq!(
             inject_ctes("with b as (select 2) select * from b", &ctes),
             "with __dbt__cte__a as (\nselect 1 as x\n), b as (select 2) select * from b"
+        );
+        assert_eq!(
+            inject_ctes("-- note\nwith b as (select 2) select 1", &ctes),
+            "-- note\nwith __dbt__cte__a as (\nselect 1 as x\n), b as (select 2) select 1"
         );
         assert_eq!(
             inject_ctes("select * from __dbt__cte__a", &ctes),

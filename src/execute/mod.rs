@@ -586,40 +586,34 @@ fn execution_deps(
         deps.insert(id.clone(), found);
     }
     if build {
-        let tests: Vec<&String> = ids
-            .iter()
-            .filter(|id| {
-                session
-                    .project
-                    .nodes
-                    .get(*id)
-                    .is_some_and(|n| n.resource_type == ResourceType::Test)
-            })
-            .collect();
-        for t in tests {
-            let tested: Vec<String> = deps
-                .get(t)
-                .cloned()
-                .unwrap_or_default()
-                .into_iter()
-                .collect();
-            for parent in tested {
-                for child in ids {
-                    let is_test = session
-                        .project
-                        .nodes
-                        .get(child)
-                        .is_some_and(|n| n.resource_type == ResourceType::Test);
-                    if is_test || child == t {
-                        continue;
-                    }
-                    let waits = deps.get(child).is_some_and(|d| d.contains(&parent));
-                    // A test that reads the child too (relationships) must not wait on itself.
-                    let test_reads_child = deps.get(t).is_some_and(|d| d.contains(child));
-                    if waits && !test_reads_child {
-                        if let Some(d) = deps.get_mut(child) {
-                            d.insert(t.clone());
-                        }
+        // dbt's rule: a child waits for a test on its parent only when every node the test
+        // reads is upstream of that child (so no test can wait on the child in turn).
+        let mut ancestors: HashMap<&String, BTreeSet<String>> = HashMap::new();
+        let is_test = |id: &String| {
+            session
+                .project
+                .nodes
+                .get(id)
+                .is_some_and(|n| n.resource_type == ResourceType::Test)
+        };
+        for t in ids.iter().filter(|id| is_test(id)) {
+            let read: BTreeSet<String> = deps.get(t).cloned().unwrap_or_default();
+            if read.is_empty() {
+                continue;
+            }
+            for child in ids.iter().filter(|c| !is_test(c)) {
+                let waits_on_tested = deps
+                    .get(child)
+                    .is_some_and(|d| d.iter().any(|p| read.contains(p)));
+                if !waits_on_tested {
+                    continue;
+                }
+                let up = ancestors
+                    .entry(child)
+                    .or_insert_with(|| session.graph.ancestors(child, None));
+                if read.iter().all(|r| up.contains(r)) {
+                    if let Some(d) = deps.get_mut(child) {
+                        d.insert(t.clone());
                     }
                 }
             }

@@ -58,6 +58,21 @@ fn push_statement(out: &mut Vec<String>, text: &str) {
     }
 }
 
+/// Byte length of the whitespace and comments at the start of `text`.
+pub fn leading_trivia_len(text: &str) -> usize {
+    let mut rest = text;
+    loop {
+        let trimmed = rest.trim_start();
+        if let Some(r) = trimmed.strip_prefix("--") {
+            rest = r.split_once('\n').map_or("", |(_, after)| after);
+        } else if let Some(r) = trimmed.strip_prefix("/*") {
+            rest = r.split_once("*/").map_or("", |(_, after)| after);
+        } else {
+            return text.len() - trimmed.len();
+        }
+    }
+}
+
 /// True when `text` holds only whitespace and comments.
 pub fn is_blank(text: &str) -> bool {
     let mut rest = text.trim_start();
@@ -136,6 +151,13 @@ mod tests {
         );
         assert_eq!(split_statements("select 'it''s;'"), vec!["select 'it''s;'"]);
         assert!(split_statements("-- only a comment\n").is_empty());
+    }
+
+    #[test]
+    fn leading_trivia_skips_comments() {
+        let s = "-- a\n/* b */\n  with x";
+        assert_eq!(&s[leading_trivia_len(s)..], "with x");
+        assert_eq!(leading_trivia_len("select"), 0);
     }
 
     #[test]
