@@ -96,6 +96,17 @@ pub enum Cmd {
         #[arg(long, short = 'o', default_value = "selector")]
         output: String,
     },
+    /// Compile a model (or inline SQL) and print the rows it returns.
+    Show {
+        #[command(flatten)]
+        selection: SelectArgs,
+        /// SQL to run instead of a model (Jinja works: `select * from {{ ref('x') }}`).
+        #[arg(long, conflicts_with = "select")]
+        inline: Option<String>,
+        /// How many rows to print.
+        #[arg(long, default_value_t = 5)]
+        limit: usize,
+    },
     /// Remove the project's clean-targets.
     Clean,
     /// Show the project, the target and whether the engine answers.
@@ -184,6 +195,11 @@ async fn dispatch(cmd: Cmd, g: GlobalArgs, printer: Arc<Printer>) -> Result<i32>
         } => {
             return list(&load, printer, selection, resource_type, &output);
         }
+        Cmd::Show {
+            selection,
+            inline,
+            limit,
+        } => return show(&load, printer, selection, inline, limit).await,
         Cmd::Clean => return clean(&load, &printer),
         Cmd::Debug => return debug(&load, printer).await,
         Cmd::RunOperation { macro_name, args } => {
@@ -355,6 +371,91 @@ fn list(
     }
     print!("{out}");
     Ok(0)
+}
+
+async fn show(
+    load: &LoadOptions,
+    printer: Arc<Printer>,
+    sel: SelectArgs,
+    inline: Option<String>,
+    limit: usize,
+) -> Result<i32> {
+    let session = Session::open(
+        load,
+        Flags {
+            full_refresh: false,
+            which: "show".into(),
+        },
+        printer.clone(),
+    )?;
+    let (label, sql_text) = match inline {
+        Some(text) => (
+            "inline query".to_string(),
+            execute::render_inline(&session, &text).await?,
+        ),
+        None => {
+            let opts = RunOptions {
+                select: sel.select.clone(),
+                ..Default::default()
+            };
+            let ids = session.select(Command::Compile, &opts, Some(&[ResourceType::Model]))?;
+            let [id] = ids.as_slice() else {
+                return Err(Error::Usage(format!(
+                    "show: --select must name exactly one model ({} matched); or use --inline",
+                    ids.len()
+                )));
+            };
+            let node = &session.project.nodes[id];
+            (node.name.clone(), execute::compile_one(&session, id).await?)
+        }
+    };
+    let table = execute::preview(&session, &sql_text, limit).await?;
+    printer.info("show", &format!("Previewing {label}:"));
+    print!("{}", format_table(&table));
+    Ok(0)
+}
+
+/// Rows as an aligned text table.
+pub fn format_table(table: &crate::compile::Table) -> String {
+    let cell = |v: &Value| match v {
+        Value::Null => "NULL".to_string(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let rows: Vec<Vec<String>> = table
+        .rows
+        .iter()
+        .map(|r| r.iter().map(cell).collect())
+        .collect();
+    let mut widths: Vec<usize> = table.columns.iter().map(|c| c.chars().count()).collect();
+    for r in &rows {
+        for (i, c) in r.iter().enumerate() {
+            if let Some(w) = widths.get_mut(i) {
+                *w = (*w).max(c.chars().count());
+            }
+        }
+    }
+    let line = |cells: &[String]| {
+        let parts: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        format!("| {} |\n", parts.join(" | "))
+    };
+    let mut out = line(&table.columns);
+    out.push_str(&format!(
+        "|{}|\n",
+        widths
+            .iter()
+            .map(|w| "-".repeat(w + 2))
+            .collect::<Vec<_>>()
+            .join("|")
+    ));
+    for r in &rows {
+        out.push_str(&line(r));
+    }
+    out
 }
 
 fn clean(load: &LoadOptions, printer: &Printer) -> Result<i32> {

@@ -1043,6 +1043,51 @@ pub fn print_summary(session: &Session, outcome: &RunOutcome) {
     );
 }
 
+/// Compile one node as `run` would, for `show`.
+pub async fn compile_one(session: &Session, id: &str) -> Result<String> {
+    let cache = prime_cache(session, &[id.to_string()], false).await?;
+    let (_, mut prepared, errors) = prepare(session, &[id.to_string()], cache, false).await?;
+    if let Some(e) = first_error(errors, &session.printer) {
+        return Err(e);
+    }
+    prepared
+        .remove(id)
+        .map(|p| p.sql)
+        .ok_or_else(|| Error::Usage(format!("{id} has no SQL to show")))
+}
+
+/// Render inline SQL (with the project's refs and macros) for `show --inline`.
+pub async fn render_inline(session: &Session, text: &str) -> Result<String> {
+    let compiler = session.compiler.clone();
+    let bridge: Arc<dyn Warehouse> = Arc::new(Bridge {
+        adapter: session.adapter.clone(),
+        handle: tokio::runtime::Handle::current(),
+        used: AtomicBool::new(false),
+    });
+    let text = text.to_string();
+    tokio::task::spawn_blocking(move || compiler.render_free("inline query", &text, Some(bridge)))
+        .await
+        .map_err(|e| Error::Adapter(e.to_string()))?
+}
+
+/// The first `limit` rows of a query.
+pub async fn preview(session: &Session, sql_text: &str, limit: usize) -> Result<Table> {
+    let dialect = session.adapter.sql_dialect();
+    sql::check(dialect.as_ref(), sql_text).map_err(|f| Error::SqlParse {
+        location: Location {
+            path: "<show>".into(),
+            line: f.line,
+            column: f.column,
+        },
+        dialect: session.adapter.adapter_type().to_string(),
+        message: f.message,
+    })?;
+    let body = sql_text.trim().trim_end_matches(';');
+    let wrapped = format!("select * from (\n{body}\n) as strata_show limit {limit}");
+    let r = session.adapter.execute(&wrapped, true).await?;
+    Ok(r.table.unwrap_or_default())
+}
+
 /// Render and execute `{{ macro(args) }}` for `run-operation`.
 pub async fn run_operation(
     session: &Session,
