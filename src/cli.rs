@@ -111,6 +111,9 @@ pub enum Cmd {
     Clean,
     /// Show the project, the target and whether the engine answers.
     Debug,
+    /// Data-subject rights: answer requests (apply, consume) and purge erased rows.
+    #[command(subcommand)]
+    Rights(RightsCmd),
     /// Run a macro.
     RunOperation {
         macro_name: String,
@@ -118,6 +121,26 @@ pub enum Cmd {
         #[arg(long)]
         args: Option<String>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RightsCmd {
+    /// Answer one request without Kafka and print the result message.
+    Apply {
+        /// ACCESS, ERASURE or SA_WITHDRAW.
+        #[arg(long = "type")]
+        right_type: String,
+        #[arg(long)]
+        guid: String,
+        /// Defaults to a new UUID.
+        #[arg(long)]
+        request_id: Option<String>,
+    },
+    /// Rewrite the tables erasures touched, so deleted rows leave storage (Iceberg: OPTIMIZE
+    /// and VACUUM).
+    Purge,
+    /// List the relations that declare personal data and how each reaches the subject.
+    Declared,
 }
 
 /// Parse `--vars` / `--args`: YAML or JSON mapping.
@@ -201,6 +224,7 @@ async fn dispatch(cmd: Cmd, g: GlobalArgs, printer: Arc<Printer>) -> Result<i32>
             limit,
         } => return show(&load, printer, selection, inline, limit).await,
         Cmd::Clean => return clean(&load, &printer),
+        Cmd::Rights(r) => return rights(&load, printer, r).await,
         Cmd::Debug => return debug(&load, printer).await,
         Cmd::RunOperation { macro_name, args } => {
             let args = parse_mapping("--args", args.as_deref())?;
@@ -258,6 +282,10 @@ async fn dispatch(cmd: Cmd, g: GlobalArgs, printer: Arc<Printer>) -> Result<i32>
     };
     let ids = session.select(command, &opts, None)?;
     if ids.is_empty() {
+        // The personal-data check does not depend on there being nodes to run.
+        if matches!(command, Command::Test | Command::Compile | Command::Build) {
+            execute::check_coverage(&session, command != Command::Compile).await?;
+        }
         printer.info("no_nodes", "Nothing to do: the selection matched no nodes.");
         return Ok(0);
     }
@@ -456,6 +484,76 @@ pub fn format_table(table: &crate::compile::Table) -> String {
         out.push_str(&line(r));
     }
     out
+}
+
+async fn rights(load: &LoadOptions, printer: Arc<Printer>, cmd: RightsCmd) -> Result<i32> {
+    use crate::rights::{message, RightsConfig, RightsEngine, RightsRequest};
+    let session = Session::open(
+        load,
+        Flags {
+            full_refresh: false,
+            which: "rights".into(),
+        },
+        printer.clone(),
+    )?;
+    let config = RightsConfig::from_project(
+        session.project.file.rights.as_ref(),
+        &session.project.file_path,
+    )?;
+    let engine = RightsEngine::new(&session, config).await?;
+    match cmd {
+        RightsCmd::Apply {
+            right_type,
+            guid,
+            request_id,
+        } => {
+            let payload = json!({
+                "request_id": request_id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+                "guid": guid,
+                "right_type": right_type,
+                "created_at": message::now_epoch(),
+            });
+            let bytes = serde_json::to_vec(&payload).map_err(|e| Error::Usage(e.to_string()))?;
+            let result = match message::parse_request(&bytes, &|g| engine.valid_guid(g)) {
+                Ok(req) => {
+                    let (mut results, _) = engine
+                        .process(std::slice::from_ref::<RightsRequest>(&req))
+                        .await?;
+                    results
+                        .pop()
+                        .ok_or_else(|| Error::Adapter("no result".into()))?
+                }
+                Err(m) => m
+                    .answer(&engine.config.service_name)
+                    .ok_or_else(|| Error::Usage(m.reason.clone()))?,
+            };
+            println!(
+                "{}",
+                serde_json::to_string(&result).map_err(|e| Error::Adapter(e.to_string()))?
+            );
+            Ok(if result.result.code == "500" { 1 } else { 0 })
+        }
+        RightsCmd::Purge => {
+            let n = engine.purge().await?;
+            printer.info(
+                "purge",
+                &format!("Purged the tables of {n} erasure batch(es)"),
+            );
+            Ok(0)
+        }
+        RightsCmd::Declared => {
+            for d in engine.declared() {
+                match &d.via {
+                    Some(v) => println!(
+                        "{}: {} via {}.{} -> {}",
+                        d.name, d.key, v.relation, v.key, v.subject_key
+                    ),
+                    None => println!("{}: {}", d.name, d.key),
+                }
+            }
+            Ok(0)
+        }
+    }
 }
 
 fn clean(load: &LoadOptions, printer: &Printer) -> Result<i32> {

@@ -13,6 +13,7 @@ pub mod error;
 pub mod execute;
 pub mod graph;
 pub mod project;
+pub mod rights;
 pub mod sql;
 
 pub use error::{Error, Result};

@@ -77,6 +77,7 @@ struct RenderCtx {
     is_incremental: bool,
     warehouse: Option<Arc<dyn Warehouse>>,
     results: Mutex<HashMap<String, Value>>,
+    extra: Vec<(&'static str, Value)>,
     shared: Arc<Shared>,
 }
 
@@ -94,6 +95,7 @@ const CONTEXT_NAMES: &[&str] = &[
     "load_result",
     "sql",
     "compiled_code",
+    "rights",
 ];
 
 /// Options for compiling one node for execution.
@@ -101,6 +103,8 @@ const CONTEXT_NAMES: &[&str] = &[
 pub struct CompileOptions {
     pub is_incremental: bool,
     pub warehouse: Option<Arc<dyn Warehouse>>,
+    /// Further context names (the rights procedures get `rights`).
+    pub extra: Vec<(&'static str, Value)>,
 }
 
 pub struct Compiler {
@@ -489,6 +493,7 @@ impl Compiler {
             is_incremental: opts.is_incremental,
             warehouse: opts.warehouse,
             results: Mutex::new(HashMap::new()),
+            extra: opts.extra,
             shared: self.shared.clone(),
         })
     }
@@ -512,6 +517,16 @@ impl Compiler {
         m.insert("run_query", run_query_fn(ctx.clone()));
         m.insert("statement", statement_fn(ctx.clone()));
         m.insert("load_result", load_result_fn(ctx.clone()));
+        // Procedures read `rights`; outside a rights run it describes an empty batch.
+        let mut rights = BTreeMap::new();
+        rights.insert("batch", Value::from("strata_rights_batch"));
+        rights.insert("declared", Value::from(Vec::<Value>::new()));
+        rights.insert("right_types", Value::from(Vec::<Value>::new()));
+        rights.insert("access_path", Value::from(""));
+        m.insert("rights", Value::from(rights));
+        for (k, v) in &ctx.extra {
+            m.insert(k, v.clone());
+        }
         m
     }
 
@@ -645,6 +660,7 @@ impl Compiler {
             is_incremental: false,
             warehouse,
             results: Mutex::new(HashMap::new()),
+            extra: Vec::new(),
             shared: self.shared.clone(),
         });
         let values = Self::context_values(&ctx, Value::from(()));

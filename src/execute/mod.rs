@@ -266,6 +266,7 @@ fn compile_node(
     let opts = CompileOptions {
         is_incremental: is_incremental_now(node, rel.as_ref(), cache, full_refresh),
         warehouse: Some(bridge.clone() as Arc<dyn Warehouse>),
+        extra: Vec::new(),
     };
     let sql = compiler.compile(project, node, opts)?;
     Ok(Prepared {
@@ -412,8 +413,40 @@ async fn prepare(
     .map(Ok)?
 }
 
+/// The personal-data coverage check. `from_warehouse` reads each built relation's columns
+/// (after a build); otherwise the YAML columns are used.
+pub async fn check_coverage(session: &Session, from_warehouse: bool) -> Result<()> {
+    let settings = crate::rights::RightsConfig::from_project(
+        session.project.file.rights.as_ref(),
+        &session.project.file_path,
+    )?;
+    let mut columns: HashMap<String, Vec<String>> = HashMap::new();
+    for node in session.project.nodes.values() {
+        let mut cols: Vec<String> = node.columns.iter().map(|c| c.name.clone()).collect();
+        if from_warehouse && node.is_relational() {
+            if let Some(r) = session.compiler.relation_of(&node.name) {
+                if let Ok(found) = session.adapter.get_columns(&r).await {
+                    cols.extend(found.into_iter().map(|c| c.name));
+                }
+            }
+        }
+        if !cols.is_empty() {
+            columns.insert(node.unique_id.clone(), cols);
+        }
+    }
+    let errors =
+        crate::rights::declare::coverage(&session.project, &settings.subject_columns, &|n| {
+            columns.get(&n.unique_id).cloned()
+        });
+    match first_error(errors, &session.printer) {
+        Some(e) => Err(e),
+        None => crate::rights::declare::declared(&session.project).map(|_| ()),
+    }
+}
+
 /// Compile only (`strata compile`): writes target/compiled and checks the SQL.
 pub async fn compile_only(session: &Session, ids: &[String], full_refresh: bool) -> Result<usize> {
+    check_coverage(session, false).await?;
     let cache = prime_cache(session, ids, false).await?;
     let (_, prepared, errors) = prepare(session, ids, cache, full_refresh).await?;
     if let Some(e) = first_error(errors, &session.printer) {
@@ -446,6 +479,7 @@ pub async fn execute(
     opts: &RunOptions,
 ) -> Result<RunOutcome> {
     let started = Instant::now();
+    // Ephemerals are inlined; procedures run only as rights requests (`strata rights`).
     let executable: Vec<String> = ids
         .iter()
         .filter(|id| {
@@ -453,11 +487,14 @@ pub async fn execute(
                 .project
                 .nodes
                 .get(*id)
-                .is_some_and(|n| !n.is_ephemeral())
+                .is_some_and(|n| !n.is_ephemeral() && n.config.materialized() != "procedure")
         })
         .cloned()
         .collect();
     let creates = cmd != Command::Test;
+    // Personal data must be declared before anything is built; `test` also checks the
+    // columns the warehouse actually has.
+    check_coverage(session, cmd == Command::Test).await?;
     let cache = prime_cache(session, &executable, creates).await?;
     let (cache, prepared, errors) = prepare(session, &executable, cache, opts.full_refresh).await?;
     if let Some(e) = first_error(errors, &session.printer) {

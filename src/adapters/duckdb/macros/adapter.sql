@@ -13,3 +13,27 @@ select * from read_csv('{{ path | replace("'", "''") }}', header = true, auto_de
 {%- for name, type in column_types | items %}'{{ name | replace("'", "''") }}': '{{ type | replace("'", "''") }}'{% if not loop.last %}, {% endif %}{% endfor -%}
 }{% endif %})
 {%- endmacro %}
+
+{#- ACCESS exports: COPY ... PARTITION_BY writes <path>/<relation>/subject_no=N/*.csv. -#}
+{% macro duckdb__rights_export(batch, declared, right_types, path) -%}
+{%- for d in declared %}
+copy (
+    select b.subject_no, t.*
+    from {{ d.relation }} as t
+    inner join {{ batch }} as b
+        on b.right_type in ({% for rt in right_types %}'{{ rt }}'{% if not loop.last %}, {% endif %}{% endfor %})
+       and {% if d.via -%}
+        cast(t.{{ adapter.quote(d.key) }} as varchar) in (
+            select cast(v.{{ adapter.quote(d.via.key) }} as varchar) from {{ d.via.relation }} as v
+            where cast(v.{{ adapter.quote(d.via.subject_key) }} as varchar) = b.guid)
+       {%- else -%}
+        cast(t.{{ adapter.quote(d.key) }} as varchar) = b.guid
+       {%- endif %}
+) to '{{ path | replace("'", "''") }}/{{ d.name }}' (format csv, header, partition_by (subject_no), overwrite_or_ignore);
+{%- endfor %}
+{%- endmacro %}
+
+{#- After deletes, rewrite the tables so deleted rows are gone from the file too. -#}
+{% macro duckdb__rights_purge(relations) -%}
+checkpoint
+{%- endmacro %}

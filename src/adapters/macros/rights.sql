@@ -1,0 +1,87 @@
+{#- Data-subject rights: the statements the rights engine runs, written once over the
+    declared relations. `batch` is a table (request_id, guid, right_type, subject_no) of the
+    requests being answered; `declared` is the list of relations with personal data, each
+    {name, relation, key, via: {relation, key, subject_key} or none}, ordered so that a
+    relation another one is reached through comes after it. Subject ids are compared as
+    text: they were bound as parameters into `batch`, never spliced into SQL. -#}
+
+{% macro rights_ledger_ddl(ledger) -%}
+{{ adapter.dispatch('rights_ledger_ddl')(ledger) }}
+{%- endmacro %}
+
+{% macro default__rights_ledger_ddl(ledger) -%}
+create table if not exists {{ ledger }} (
+    request_id varchar,
+    guid varchar,
+    right_type varchar,
+    phase varchar,
+    had_data boolean,
+    code varchar,
+    reason varchar,
+    attachments varchar,
+    relations varchar,
+    created_at bigint,
+    finished_at bigint
+)
+{%- endmacro %}
+
+{#- One statement that (re)creates the batch table from `n` bound rows of 4 parameters. -#}
+{% macro rights_load_batch(batch, n) -%}
+{{ adapter.dispatch('rights_load_batch')(batch, n) }}
+{%- endmacro %}
+
+{% macro default__rights_load_batch(batch, n) -%}
+create or replace table {{ batch }} as
+select cast(request_id as varchar) as request_id, cast(guid as varchar) as guid,
+       cast(right_type as varchar) as right_type, cast(subject_no as integer) as subject_no
+from (values {% for i in range(n) %}(?, ?, ?, ?){% if not loop.last %}, {% endif %}{% endfor %})
+    as t(request_id, guid, right_type, subject_no)
+{%- endmacro %}
+
+{% macro rights_subjects(batch, right_types) -%}
+select guid from {{ batch }} where right_type in ({% for t in right_types %}'{{ t }}'{% if not loop.last %}, {% endif %}{% endfor %})
+{%- endmacro %}
+
+{#- Rows of `d` that belong to subjects in `subjects_sql` (a query returning guids). -#}
+{% macro rights_rows_of(d, subjects_sql) -%}
+{%- if d.via -%}
+cast({{ adapter.quote(d.key) }} as varchar) in (
+    select cast({{ adapter.quote(d.via.key) }} as varchar) from {{ d.via.relation }}
+    where cast({{ adapter.quote(d.via.subject_key) }} as varchar) in ({{ subjects_sql }}))
+{%- else -%}
+cast({{ adapter.quote(d.key) }} as varchar) in ({{ subjects_sql }})
+{%- endif -%}
+{%- endmacro %}
+
+{#- One query over every declared relation: the subjects of `right_types` in the batch that
+    have at least one row anywhere. -#}
+{% macro rights_subjects_with_data(batch, declared, right_types) -%}
+select distinct b.guid
+from {{ batch }} as b
+where b.right_type in ({% for t in right_types %}'{{ t }}'{% if not loop.last %}, {% endif %}{% endfor %})
+  and (
+    {%- for d in declared %}
+    {% if not loop.first %}or {% endif %}exists (select 1 from {{ d.relation }} where {{ rights_rows_of(d, "select b.guid") }})
+    {%- endfor %}
+    {%- if not declared %} false{% endif %}
+  )
+{%- endmacro %}
+
+{#- ERASURE / SA_WITHDRAW: one DELETE per declared relation, those reached through another
+    relation first (their keys are resolved through it before it loses the rows). -#}
+{% macro rights_delete(batch, declared, right_types) -%}
+{%- set subjects = rights_subjects(batch, right_types) -%}
+{%- for d in declared %}
+delete from {{ d.relation }} where {{ rights_rows_of(d, subjects) }};
+{%- endfor %}
+{%- endmacro %}
+
+{#- ACCESS: one export per declared relation, one CSV folder per subject (subject_no). -#}
+{% macro rights_export(batch, declared, right_types, path) -%}
+{{ adapter.dispatch('rights_export')(batch, declared, right_types, path) }}
+{%- endmacro %}
+
+{#- Purge: make deleted rows leave storage (Iceberg: OPTIMIZE + VACUUM per table). -#}
+{% macro rights_purge(relations) -%}
+{{ adapter.dispatch('rights_purge')(relations) }}
+{%- endmacro %}

@@ -1,0 +1,110 @@
+//! The `rights:` section of project.yml (every key optional), overridable on the command line.
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+
+fn d_subject_columns() -> Vec<String> {
+    vec!["user_id".into(), "guid".into()]
+}
+fn d_pattern() -> String {
+    // Letters, digits and the separators ids use; no quotes, no wildcards, no whitespace.
+    r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$".into()
+}
+fn d_request_topic() -> String {
+    "athena-user-right-request-v0".into()
+}
+fn d_result_topic() -> String {
+    "athena-user-right-request-result-v0".into()
+}
+fn d_dead_letter_topic() -> String {
+    "athena-user-right-request-dlq-v0".into()
+}
+fn d_group_id() -> String {
+    "strata-rights".into()
+}
+fn d_batch_size() -> usize {
+    500
+}
+fn d_batch_wait_ms() -> u64 {
+    1000
+}
+fn d_access_path() -> String {
+    "target/rights/access".into()
+}
+fn d_purge_deadline_hours() -> u64 {
+    24
+}
+fn d_service_name() -> String {
+    "analytics".into()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RightsConfig {
+    /// Column names that hold a subject id: a relation with one must declare its personal data.
+    #[serde(default = "d_subject_columns")]
+    pub subject_columns: Vec<String>,
+    /// A subject id must match this before any SQL runs.
+    #[serde(default = "d_pattern")]
+    pub subject_id_pattern: String,
+    #[serde(default)]
+    pub brokers: Option<String>,
+    #[serde(default = "d_request_topic")]
+    pub request_topic: String,
+    #[serde(default = "d_result_topic")]
+    pub result_topic: String,
+    #[serde(default = "d_dead_letter_topic")]
+    pub dead_letter_topic: String,
+    #[serde(default = "d_group_id")]
+    pub group_id: String,
+    #[serde(default = "d_batch_size")]
+    pub batch_size: usize,
+    #[serde(default = "d_batch_wait_ms")]
+    pub batch_wait_ms: u64,
+    /// PLAINTEXT (local) or SASL_SSL (MSK with IAM).
+    #[serde(default)]
+    pub security_protocol: Option<String>,
+    /// Where ACCESS exports go: a folder locally, an s3:// prefix on Athena.
+    #[serde(default = "d_access_path")]
+    pub access_path: String,
+    /// Deleted rows live on in older Iceberg snapshots: purge touched tables within this.
+    #[serde(default = "d_purge_deadline_hours")]
+    pub purge_deadline_hours: u64,
+    #[serde(default = "d_service_name")]
+    pub service_name: String,
+    /// Serve Prometheus metrics on 127.0.0.1:PORT while consuming.
+    #[serde(default)]
+    pub metrics_port: Option<u16>,
+}
+
+impl Default for RightsConfig {
+    fn default() -> Self {
+        RightsConfig {
+            subject_columns: d_subject_columns(),
+            subject_id_pattern: d_pattern(),
+            brokers: None,
+            request_topic: d_request_topic(),
+            result_topic: d_result_topic(),
+            dead_letter_topic: d_dead_letter_topic(),
+            group_id: d_group_id(),
+            batch_size: d_batch_size(),
+            batch_wait_ms: d_batch_wait_ms(),
+            security_protocol: None,
+            access_path: d_access_path(),
+            purge_deadline_hours: d_purge_deadline_hours(),
+            service_name: d_service_name(),
+            metrics_port: None,
+        }
+    }
+}
+
+impl RightsConfig {
+    pub fn from_project(value: Option<&serde_json::Value>, path: &std::path::Path) -> Result<Self> {
+        match value {
+            None | Some(serde_json::Value::Null) => Ok(Self::default()),
+            Some(v) => serde_json::from_value(v.clone())
+                .map_err(|e| Error::config(path, format!("rights: {e}"))),
+        }
+    }
+}

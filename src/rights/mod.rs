@@ -1,0 +1,11 @@
+//! Data-subject rights (GDPR): which relations hold personal data, the ACCESS / ERASURE /
+//! SA_WITHDRAW procedures as parameterised model runs, and the request/result messages.
+
+pub mod config;
+pub mod declare;
+pub mod engine;
+pub mod message;
+
+pub use config::RightsConfig;
+pub use engine::{BatchMetrics, RightsEngine};
+pub use message::{RightType, RightsRequest, RightsResult};

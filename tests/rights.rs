@@ -1,0 +1,336 @@
+//! Data-subject rights through `strata rights apply` on DuckDB: every request type, 201 for
+//! unknown subjects, full erasure including rows only bronze has, hostile ids, replays.
+
+mod common;
+use common::TestProject;
+
+const PROJECT_YML: &str = "models:\n  gdpr:\n    +materialized: table\n";
+
+fn project(rights_yml: &str) -> TestProject {
+    let p = TestProject::new("gdpr", &format!("{PROJECT_YML}{rights_yml}"));
+    p.write(
+        "seeds/events.csv",
+        "user_id,chat_id,msg\nu1,c1,hello\nu1,c2,again\nu2,c3,hi\nu3,c4,yo\nu2,c3,more\n",
+    );
+    p.write(
+        "models/user_daily.sql",
+        "select user_id, count(*) as n from {{ ref('events') }} group by 1\n",
+    );
+    p.write(
+        "models/chat_daily.sql",
+        "select chat_id, count(*) as n from {{ ref('events') }} group by 1\n",
+    );
+    p.write(
+        "models/totals.sql",
+        "select count(*) as n from {{ ref('events') }}\n",
+    );
+    p.write(
+        "models/rights/erasure.sql",
+        "{{ config(materialized='procedure', right_types=['ERASURE', 'SA_WITHDRAW']) }}\n\
+         {{ rights_delete(rights.batch, rights.declared, rights.right_types) }}\n",
+    );
+    p.write(
+        "models/rights/access.sql",
+        "{{ config(materialized='procedure', right_types=['ACCESS']) }}\n\
+         {{ rights_export(rights.batch, rights.declared, rights.right_types, rights.access_path) }}\n",
+    );
+    p.write(
+        "models/schema.yml",
+        r#"version: 2
+models:
+  - name: user_daily
+    meta: {personal_data: {subject_key: user_id}}
+    columns: [{name: user_id}, {name: n}]
+  - name: chat_daily
+    meta:
+      personal_data:
+        subject_key: chat_id
+        via: {relation: events, key: chat_id, subject_key: user_id}
+  - name: totals
+    meta: {personal_data: {exempt: "one count over everyone"}}
+seeds:
+  - name: events
+    meta: {personal_data: {subject_key: user_id}}
+    columns: [{name: user_id}, {name: chat_id}, {name: msg}]
+"#,
+    );
+    p.strata(&["build"]).assert_ok();
+    p
+}
+
+fn apply(p: &TestProject, kind: &str, guid: &str, request_id: &str) -> serde_json::Value {
+    let r = p.strata(&[
+        "rights",
+        "apply",
+        "--type",
+        kind,
+        "--guid",
+        guid,
+        "--request-id",
+        request_id,
+    ]);
+    let line = r.stdout.lines().last().unwrap_or_default().to_string();
+    serde_json::from_str(&line)
+        .unwrap_or_else(|e| panic!("not a result message ({e}):\n{}", r.output()))
+}
+
+fn count(p: &TestProject, sql: &str) -> i64 {
+    p.scalar("gdpr", sql).parse().expect("a number")
+}
+
+#[test]
+fn erasure_removes_the_subject_everywhere_and_nothing_else() {
+    let p = project("");
+    // Rows bronze has that silver has not aggregated yet.
+    p.query(
+        "gdpr",
+        "insert into events values ('u4', 'c9', 'only in bronze')",
+    );
+    let before_u2 = count(&p, "select count(*) from events where user_id = 'u2'");
+
+    let r = apply(&p, "ERASURE", "u1", "req-1");
+    assert_eq!(r["result"]["code"], "200", "{r}");
+    assert_eq!(r["result"]["reason"], "Success");
+    assert_eq!(r["service_name"], "analytics");
+    assert_eq!(r["right_type"], "ERASURE");
+    assert_eq!(
+        count(&p, "select count(*) from events where user_id = 'u1'"),
+        0
+    );
+    assert_eq!(
+        count(&p, "select count(*) from user_daily where user_id = 'u1'"),
+        0
+    );
+    assert_eq!(
+        count(
+            &p,
+            "select count(*) from chat_daily where chat_id in ('c1', 'c2')"
+        ),
+        0,
+        "chats reached via events"
+    );
+    assert_eq!(
+        count(&p, "select count(*) from events where user_id = 'u2'"),
+        before_u2
+    );
+    assert_eq!(count(&p, "select count(*) from chat_daily"), 2);
+    assert_eq!(
+        count(&p, "select n from totals"),
+        5,
+        "exempt aggregates are not touched"
+    );
+
+    let bronze_only = apply(&p, "SA_WITHDRAW", "u4", "req-2");
+    assert_eq!(
+        bronze_only["result"]["code"], "200",
+        "a subject only bronze knows is still found: {bronze_only}"
+    );
+    assert_eq!(
+        count(&p, "select count(*) from events where user_id = 'u4'"),
+        0
+    );
+
+    let unknown = apply(&p, "ERASURE", "nobody", "req-3");
+    assert_eq!(unknown["result"]["code"], "201");
+    assert_eq!(unknown["result"]["reason"], "No Data");
+}
+
+#[test]
+fn a_replayed_request_is_answered_from_the_ledger() {
+    let p = project("");
+    assert_eq!(apply(&p, "ERASURE", "u1", "req-1")["result"]["code"], "200");
+    // New rows of u1 arrive; replaying the old request must not run it again.
+    p.query("gdpr", "insert into events values ('u1', 'c7', 'new')");
+    let replay = apply(&p, "ERASURE", "u1", "req-1");
+    assert_eq!(
+        replay["result"]["code"], "200",
+        "same code as the first answer"
+    );
+    assert_eq!(
+        count(&p, "select count(*) from events where user_id = 'u1'"),
+        1,
+        "not executed again"
+    );
+    let again = apply(&p, "ERASURE", "nobody", "req-9");
+    assert_eq!(again["result"]["code"], "201");
+    assert_eq!(
+        apply(&p, "ERASURE", "nobody", "req-9")["result"]["code"],
+        "201"
+    );
+    assert_eq!(
+        count(
+            &p,
+            "select count(distinct request_id) from strata_rights_ledger where phase = 'finished'"
+        ),
+        2
+    );
+}
+
+#[test]
+fn access_exports_exactly_the_subjects_rows() {
+    let p = project("");
+    let r = apply(&p, "ACCESS", "u2", "acc-1");
+    assert_eq!(r["result"]["code"], "200", "{r}");
+    let files: Vec<String> = r["result"]["attachments"]
+        .as_array()
+        .expect("attachments")
+        .iter()
+        .map(|f| f.as_str().expect("path").to_string())
+        .collect();
+    assert_eq!(
+        files.len(),
+        3,
+        "one file per declared relation with rows: {files:?}"
+    );
+    let events = files
+        .iter()
+        .find(|f| f.contains("/events/"))
+        .expect("events export");
+    let text = std::fs::read_to_string(events).expect("csv");
+    let mut lines: Vec<&str> = text.lines().collect();
+    let header = lines.remove(0);
+    assert_eq!(header, "user_id,chat_id,msg");
+    lines.sort();
+    assert_eq!(lines, vec!["u2,c3,hi", "u2,c3,more"]);
+    let chat = files
+        .iter()
+        .find(|f| f.contains("/chat_daily/"))
+        .expect("chat export");
+    assert_eq!(
+        std::fs::read_to_string(chat)
+            .expect("csv")
+            .lines()
+            .collect::<Vec<_>>(),
+        vec!["chat_id,n", "c3,2"]
+    );
+    // Exports never hold another subject's rows.
+    for f in &files {
+        let body = std::fs::read_to_string(f).expect("csv");
+        assert!(!body.contains("u1") && !body.contains("u3"), "{f}: {body}");
+    }
+    assert_eq!(
+        apply(&p, "ACCESS", "nobody", "acc-2")["result"]["code"],
+        "201"
+    );
+}
+
+#[test]
+fn hostile_ids_are_rejected_or_bound_as_values() {
+    let p = project("");
+    for id in ["x' OR '1'='1", "%", "u1; drop table events", ""] {
+        let r = apply(&p, "ERASURE", id, &format!("bad-{}", id.len()));
+        assert_eq!(r["result"]["code"], "500", "{id}: {r}");
+        assert_eq!(r["result"]["reason"], "invalid guid");
+    }
+    assert_eq!(
+        count(&p, "select count(*) from events"),
+        5,
+        "nothing deleted"
+    );
+
+    // With a permissive pattern the ids reach SQL, but only as bound values.
+    let p = project("rights:\n  subject_id_pattern: '^.{1,4000}$'\n");
+    p.query(
+        "gdpr",
+        "insert into events values ('ユーザー', 'c8', 'unicode')",
+    );
+    let long = "L".repeat(3000);
+    for (i, id) in ["x' OR '1'='1", "%", "u_", "u1' --", &long]
+        .iter()
+        .enumerate()
+    {
+        let r = apply(&p, "ERASURE", id, &format!("h-{i}"));
+        assert_eq!(r["result"]["code"], "201", "{id}: {r}");
+    }
+    assert_eq!(
+        count(&p, "select count(*) from events"),
+        6,
+        "no other subject's rows were touched"
+    );
+    let r = apply(&p, "ERASURE", "ユーザー", "uni");
+    assert_eq!(r["result"]["code"], "200");
+    assert_eq!(count(&p, "select count(*) from events"), 5);
+    assert_eq!(
+        count(&p, "select count(*) from events where user_id = 'u1'"),
+        2
+    );
+}
+
+#[test]
+fn malformed_requests_get_a_500_with_a_reason() {
+    let p = project("");
+    let r = p.strata(&[
+        "rights",
+        "apply",
+        "--type",
+        "DELETE",
+        "--guid",
+        "u1",
+        "--request-id",
+        "r",
+    ]);
+    r.assert_code(1);
+    let v: serde_json::Value =
+        serde_json::from_str(r.stdout.lines().last().unwrap_or_default()).expect("json");
+    assert_eq!(v["result"]["code"], "500");
+    assert!(v["result"]["reason"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("unknown right_type 'DELETE'"));
+    assert_eq!(count(&p, "select count(*) from events"), 5);
+}
+
+#[test]
+fn purge_rewrites_what_erasures_touched() {
+    let p = project("");
+    assert_eq!(apply(&p, "ERASURE", "u1", "p-1")["result"]["code"], "200");
+    assert_eq!(
+        count(
+            &p,
+            "select count(*) from strata_rights_purges where done_at is null"
+        ),
+        1
+    );
+    p.strata(&["rights", "purge"])
+        .assert_ok()
+        .assert_contains("Purged the tables of 1 erasure batch");
+    assert_eq!(
+        count(
+            &p,
+            "select count(*) from strata_rights_purges where done_at is null"
+        ),
+        0
+    );
+}
+
+#[test]
+fn undeclared_personal_data_is_an_error() {
+    let p = TestProject::new("cov", "");
+    p.write(
+        "models/m.sql",
+        "{{ config(materialized='table') }}\nselect 'u1' as user_id, 1 as n\n",
+    );
+    p.write(
+        "models/schema.yml",
+        "version: 2\nmodels:\n  - name: m\n    columns: [{name: user_id}, {name: n}]\n",
+    );
+    p.strata(&["compile"])
+        .assert_code(2)
+        .assert_contains("m has subject column 'user_id' but declares no personal data");
+    p.write(
+        "models/schema.yml",
+        "version: 2\nmodels:\n  - name: m\n    meta: {personal_data: {subject_key: guid}}\n    columns: [{name: user_id}, {name: n}]\n",
+    );
+    p.strata(&["compile"])
+        .assert_code(2)
+        .assert_contains("declared subject_key 'guid' is not a column of it");
+    // Columns the YAML does not list are found in the warehouse by `test`.
+    p.write(
+        "models/schema.yml",
+        "version: 2\nmodels:\n  - name: m\n    description: no columns listed\n",
+    );
+    p.strata(&["run"]).assert_ok();
+    p.strata(&["test"])
+        .assert_code(2)
+        .assert_contains("declares no personal data");
+}
