@@ -7,6 +7,11 @@ use common::TestProject;
 const PROJECT_YML: &str = "models:\n  gdpr:\n    +materialized: table\n";
 
 fn project(rights_yml: &str) -> TestProject {
+    let rights_yml = if rights_yml.is_empty() {
+        "rights: {}\n"
+    } else {
+        rights_yml
+    };
     let p = TestProject::new("gdpr", &format!("{PROJECT_YML}{rights_yml}"));
     p.write(
         "seeds/events.csv",
@@ -305,7 +310,16 @@ fn purge_rewrites_what_erasures_touched() {
 
 #[test]
 fn undeclared_personal_data_is_an_error() {
-    let p = TestProject::new("cov", "");
+    // Without a rights section, a user_id column is just a column (as in dbt).
+    let plain = TestProject::new("plain", "");
+    plain.write("models/m.sql", "select 'u1' as user_id\n");
+    plain.write(
+        "models/schema.yml",
+        "version: 2\nmodels:\n  - name: m\n    columns: [{name: user_id}]\n",
+    );
+    plain.strata(&["build"]).assert_ok();
+
+    let p = TestProject::new("cov", "rights:\n  subject_columns: [user_id, guid]\n");
     p.write(
         "models/m.sql",
         "{{ config(materialized='table') }}\nselect 'u1' as user_id, 1 as n\n",

@@ -413,9 +413,14 @@ async fn prepare(
     .map(Ok)?
 }
 
-/// The personal-data coverage check. `from_warehouse` reads each built relation's columns
+/// The personal-data coverage check, for projects with a `rights:` section. `from_warehouse` reads each built relation's columns
 /// (after a build); otherwise the YAML columns are used.
 pub async fn check_coverage(session: &Session, from_warehouse: bool) -> Result<()> {
+    // Only projects that handle data-subject rights (a `rights:` section) are held to it;
+    // a plain dbt project with a user_id column builds as it does in dbt.
+    if session.project.file.rights.is_none() {
+        return Ok(());
+    }
     let settings = crate::rights::RightsConfig::from_project(
         session.project.file.rights.as_ref(),
         &session.project.file_path,
