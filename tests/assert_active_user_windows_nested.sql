@@ -1,17 +1,16 @@
--- DAU <= WAU <= MAU <= total users seen so far, for every day; and every day of
--- gold_time_series has a breakdown row. Returns the days that break it.
+-- The rolling windows of gold_active_user_breakdown nest: for every day
+-- 0 < DAU <= WAU <= MAU, and dau_mau_ratio is DAU / MAU. Returns the days that
+-- break it. (DAU against silver is checked in assert_gold_matches_silver.)
 
 select
-    t.date_col,
-    b.dau,
-    b.wau,
-    b.mau,
-    t.total_users
-from {{ ref('gold_time_series') }} as t
-left join {{ ref('gold_active_user_breakdown') }} as b
-    on b.date_col = t.date_col
-where b.date_col is null
-   or b.dau > b.wau
-   or b.wau > b.mau
-   or b.mau > t.total_users
-   or b.dau <> t.active_users
+    date_col,
+    dau,
+    wau,
+    mau,
+    dau_mau_ratio
+from {{ ref('gold_active_user_breakdown') }}
+where dau <= 0
+   or dau > wau
+   or wau > mau
+   or dau_mau_ratio is null
+   or abs(dau_mau_ratio - cast(dau as double) / mau) > 0.00005

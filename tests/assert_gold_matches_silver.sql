@@ -1,9 +1,16 @@
--- Per event day, the gold tables agree with silver: gold_time_series totals are
--- silver sums (total_users recomputed from first-seen days), DAU is the day's
--- silver users, and tool calls add up. Returns one row per mismatch.
+-- Per event day, the gold tables agree with silver_user_daily and
+-- silver_message_daily: gold_time_series totals are silver sums (total_users
+-- recomputed from first-seen days), DAU is the day's silver users, tool calls add
+-- up. Days from the first silver row newer than a gold table's high watermark on
+-- are skipped for that table (silver has moved on and gold has not run yet);
+-- every earlier day must match exactly. Returns one row per mismatch.
 
 with user_days as (
     select * from {{ ref('silver_user_daily') }}
+),
+
+message_days as (
+    select * from {{ ref('silver_message_daily') }}
 ),
 
 first_seen as (
@@ -17,51 +24,77 @@ days as (
 ),
 
 expected as (
-    select date_col, 'active_users' as metric, count(*) as value
+    select 'gold_time_series' as model, date_col, 'active_users' as metric, count(*) as value
     from user_days group by date_col
     union all
-    select date_col, 'total_messages', sum(message_count)
+    select 'gold_time_series', date_col, 'total_messages', sum(message_count)
     from user_days group by date_col
     union all
-    select date_col, 'unique_chats', count(*)
-    from {{ ref('silver_message_daily') }} group by date_col
+    select 'gold_time_series', date_col, 'unique_chats', count(*)
+    from message_days group by date_col
     union all
-    select d.date_col, 'total_users', count(f.user_id)
+    select 'gold_time_series', d.date_col, 'total_users', count(f.user_id)
     from days as d
     inner join first_seen as f on f.first_date <= d.date_col
     group by d.date_col
     union all
-    select date_col, 'dau', count(*)
+    select 'gold_active_user_breakdown', date_col, 'dau', count(*)
     from user_days group by date_col
     union all
-    select date_col, 'tool_calls', sum(tool_call_count)
-    from {{ ref('silver_message_daily') }} group by date_col having sum(tool_call_count) > 0
+    select 'gold_tool_call_breakdown', date_col, 'tool_calls', sum(tool_call_count)
+    from message_days group by date_col having sum(tool_call_count) > 0
 ),
 
 actual as (
-    select date_col, 'active_users' as metric, active_users as value from {{ ref('gold_time_series') }}
+    select 'gold_time_series' as model, date_col, 'active_users' as metric, active_users as value
+    from {{ ref('gold_time_series') }}
     union all
-    select date_col, 'total_messages', total_messages from {{ ref('gold_time_series') }}
+    select 'gold_time_series', date_col, 'total_messages', total_messages
+    from {{ ref('gold_time_series') }}
     union all
-    select date_col, 'unique_chats', unique_chats from {{ ref('gold_time_series') }}
-    where unique_chats > 0
+    select 'gold_time_series', date_col, 'unique_chats', unique_chats
+    from {{ ref('gold_time_series') }} where unique_chats > 0
     union all
-    select date_col, 'total_users', total_users from {{ ref('gold_time_series') }}
+    select 'gold_time_series', date_col, 'total_users', total_users
+    from {{ ref('gold_time_series') }}
     union all
-    select date_col, 'dau', dau from {{ ref('gold_active_user_breakdown') }}
+    select 'gold_active_user_breakdown', date_col, 'dau', dau
+    from {{ ref('gold_active_user_breakdown') }}
     union all
-    select date_col, 'tool_calls', sum(call_count) from {{ ref('gold_tool_call_breakdown') }}
-    group by date_col
+    select 'gold_tool_call_breakdown', date_col, 'tool_calls', sum(call_count)
+    from {{ ref('gold_tool_call_breakdown') }} group by date_col
+),
+
+gold_watermarks as (
+    select 'gold_time_series' as model, max(updated_at) as watermark from {{ ref('gold_time_series') }}
+    union all
+    select 'gold_active_user_breakdown', max(updated_at) from {{ ref('gold_active_user_breakdown') }}
+    union all
+    select 'gold_tool_call_breakdown', max(updated_at) from {{ ref('gold_tool_call_breakdown') }}
+),
+
+comparable_until as (
+    -- the first day silver changed after the gold table's last run (NULL: none)
+    select w.model, min(u.date_col) as first_pending_day
+    from gold_watermarks as w
+    left join user_days as u on u.updated_at > w.watermark
+    group by w.model
+),
+
+compared as (
+    select
+        coalesce(e.model, a.model) as model,
+        coalesce(e.date_col, a.date_col) as date_col,
+        coalesce(e.metric, a.metric) as metric,
+        e.value as silver_value,
+        a.value as gold_value
+    from expected as e
+    full outer join actual as a
+        on a.model = e.model and a.date_col = e.date_col and a.metric = e.metric
 )
 
-select
-    coalesce(e.date_col, a.date_col) as date_col,
-    coalesce(e.metric, a.metric) as metric,
-    e.value as silver_value,
-    a.value as gold_value
-from expected as e
-full outer join actual as a
-    on a.date_col = e.date_col and a.metric = e.metric
-where e.value is null
-   or a.value is null
-   or e.value <> a.value
+select c.*
+from compared as c
+inner join comparable_until as p on p.model = c.model
+where (p.first_pending_day is null or c.date_col < p.first_pending_day)
+  and (c.silver_value is null or c.gold_value is null or c.silver_value <> c.gold_value)

@@ -1,14 +1,26 @@
 -- Nothing from the landing zone is lost: per landing table, every line is either
 -- quarantined verbatim or a valid line, and the valid lines' distinct keys are
 -- exactly the bronze rows (duplicates collapse onto one row; no valid key is
--- missing from bronze). Returns one row per landing table that does not add up.
+-- missing from bronze). Only arrival days up to the bronze table's high
+-- watermark (max ingest_date) count: files that landed after the last load are
+-- not loaded yet. Returns one row per landing table that does not add up.
 
-with landing as (
+with loaded_until as (
+    select 'chat_events' as source_table, max(ingest_date) as last_ingest_date
+    from {{ ref('bronze_chat_events') }}
+    union all
+    select 'reasoning_steps' as source_table, max(ingest_date) as last_ingest_date
+    from {{ ref('bronze_reasoning_steps') }}
+),
+
+landing as (
     select 'chat_events' as source_table, count(*) as landing_lines
     from {{ source('landing', 'chat_events') }}
+    where cast(ingest_date as date) <= (select last_ingest_date from loaded_until where source_table = 'chat_events')
     union all
     select 'reasoning_steps' as source_table, count(*) as landing_lines
     from {{ source('landing', 'reasoning_steps') }}
+    where cast(ingest_date as date) <= (select last_ingest_date from loaded_until where source_table = 'reasoning_steps')
 ),
 
 valid as (
@@ -18,6 +30,7 @@ valid as (
         count(distinct event_id) as valid_keys
     from {{ ref('stg_landing_chat_events') }}
     where quarantine_reason is null
+      and ingest_date <= (select last_ingest_date from loaded_until where source_table = 'chat_events')
     union all
     select
         'reasoning_steps' as source_table,
@@ -25,12 +38,15 @@ valid as (
         count(distinct event_id || ':' || cast(step_index as varchar)) as valid_keys
     from {{ ref('stg_landing_reasoning_steps') }}
     where quarantine_reason is null
+      and ingest_date <= (select last_ingest_date from loaded_until where source_table = 'reasoning_steps')
 ),
 
 quarantined as (
-    select source_table, count(*) as quarantined_lines
-    from {{ ref('bronze_quarantined_events') }}
-    group by source_table
+    select q.source_table, count(*) as quarantined_lines
+    from {{ ref('bronze_quarantined_events') }} as q
+    inner join loaded_until as l
+        on l.source_table = q.source_table and q.ingest_date <= l.last_ingest_date
+    group by q.source_table
 ),
 
 bronze as (
@@ -45,6 +61,7 @@ missing_from_bronze as (
     select 'chat_events' as source_table, count(*) as missing_lines
     from {{ ref('stg_landing_chat_events') }} as s
     where s.quarantine_reason is null
+      and s.ingest_date <= (select last_ingest_date from loaded_until where source_table = 'chat_events')
       and not exists (
           select 1 from {{ ref('bronze_chat_events') }} as b where b.event_id = s.event_id
       )
@@ -52,6 +69,7 @@ missing_from_bronze as (
     select 'reasoning_steps' as source_table, count(*) as missing_lines
     from {{ ref('stg_landing_reasoning_steps') }} as s
     where s.quarantine_reason is null
+      and s.ingest_date <= (select last_ingest_date from loaded_until where source_table = 'reasoning_steps')
       and not exists (
           select 1 from {{ ref('bronze_reasoning_steps') }} as b
           where b.event_id = s.event_id and b.step_index = s.step_index

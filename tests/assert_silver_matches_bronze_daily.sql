@@ -1,87 +1,75 @@
 -- Per event day, every silver table agrees with bronze: message, user, chat,
--- room, tool-call and setting-change counts. Returns one row per (source, day,
--- metric) whose value differs from bronze or is missing on one side.
+-- room, tool-call and setting-change counts. Each silver table is compared with
+-- the bronze rows that had arrived by its high watermark (max updated_at), so a
+-- table on a slower schedule (the weekly settings table) or bronze loads that
+-- landed after the silver run do not count as mismatches; everything up to the
+-- watermark must match exactly. Returns one row per (model, day, metric) whose
+-- value differs or is missing on one side.
+
+{%- set silver = {
+    'silver_user_daily': ref('silver_user_daily'),
+    'silver_message_daily': ref('silver_message_daily'),
+    'silver_room_daily': ref('silver_room_daily'),
+    'silver_active_user_setting_daily': ref('silver_active_user_setting_daily'),
+} %}
+{#- (model, metric, bronze rows, bronze value, silver value, silver rows) -#}
+{%- set checks = [
+    ('silver_user_daily', 'messages', "event_type = 'message'", 'count(*)', 'sum(message_count)', 'message_count > 0'),
+    ('silver_user_daily', 'active_users', '1 = 1', 'count(distinct user_id)', 'count(*)', '1 = 1'),
+    ('silver_user_daily', 'chats_with_messages', "event_type = 'message'", 'count(distinct chat_id)', 'sum(chat_count)', 'chat_count > 0'),
+    ('silver_message_daily', 'messages', "event_type = 'message'", 'count(*)', 'sum(message_count)', '1 = 1'),
+    ('silver_message_daily', 'chats_with_messages', "event_type = 'message'", 'count(distinct chat_id)', 'count(*)', '1 = 1'),
+    ('silver_message_daily', 'tool_calls', "event_type = 'message'", 'count(tool_name)', 'sum(tool_call_count)', '1 = 1'),
+    ('silver_room_daily', 'messages', "event_type = 'message'", 'count(*)', 'sum(message_count)', 'message_count > 0'),
+    ('silver_room_daily', 'rooms_with_events', 'chat_id is not null', 'count(distinct chat_id)', 'count(*)', '1 = 1'),
+    ('silver_active_user_setting_daily', 'setting_changes', "event_type = 'setting_changed'", 'count(*)', 'sum(change_count)', '1 = 1'),
+    ('silver_active_user_setting_daily', 'user_settings_changed', "event_type = 'setting_changed'", "count(distinct user_id || '|' || setting_name)", 'count(*)', '1 = 1'),
+] %}
 
 with bronze as (
-    select * from {{ ref('bronze_chat_events') }}
+    select
+        *,
+        {{ arrival_timestamp('ingest_date') }} as arrived_at
+    from {{ ref('bronze_chat_events') }}
+),
+
+watermarks as (
+    {%- for model, relation in silver.items() %}
+    select '{{ model }}' as model, max(updated_at) as watermark from {{ relation }}
+    {{ "union all" if not loop.last else "" }}
+    {%- endfor %}
 ),
 
 expected as (
-    select partition_date as date_col, 'messages' as metric, count(*) as value
-    from bronze where event_type = 'message' group by partition_date
-    union all
-    select partition_date, 'active_users', count(distinct user_id)
-    from bronze group by partition_date
-    union all
-    select partition_date, 'chats_with_messages', count(distinct chat_id)
-    from bronze where event_type = 'message' group by partition_date
-    union all
-    select partition_date, 'rooms_with_events', count(distinct chat_id)
-    from bronze where chat_id is not null group by partition_date
-    union all
-    select partition_date, 'tool_calls', count(tool_name)
-    from bronze where event_type = 'message' group by partition_date
-    union all
-    select partition_date, 'setting_changes', count(*)
-    from bronze where event_type = 'setting_changed' group by partition_date
-),
-
-metric_sources as (
-    select 'messages' as metric, 'silver_user_daily.message_count' as source
-    union all select 'messages', 'silver_message_daily.message_count'
-    union all select 'messages', 'silver_room_daily.message_count'
-    union all select 'active_users', 'silver_user_daily.rows'
-    union all select 'chats_with_messages', 'silver_user_daily.chat_count'
-    union all select 'chats_with_messages', 'silver_message_daily.rows'
-    union all select 'rooms_with_events', 'silver_room_daily.rows'
-    union all select 'tool_calls', 'silver_message_daily.tool_call_count'
-    union all select 'setting_changes', 'silver_active_user_setting_daily.change_count'
+    {%- for model, metric, bronze_rows, bronze_value, silver_value, silver_rows in checks %}
+    select '{{ model }}' as model, partition_date as date_col, '{{ metric }}' as metric, {{ bronze_value }} as value
+    from bronze
+    where {{ bronze_rows }}
+      and arrived_at <= (select watermark from watermarks where model = '{{ model }}')
+    group by partition_date
+    {{ "union all" if not loop.last else "" }}
+    {%- endfor %}
 ),
 
 actual as (
-    select 'silver_user_daily.message_count' as source, date_col, 'messages' as metric, sum(message_count) as value
-    from {{ ref('silver_user_daily') }} where message_count > 0 group by date_col
-    union all
-    select 'silver_message_daily.message_count', date_col, 'messages', sum(message_count)
-    from {{ ref('silver_message_daily') }} group by date_col
-    union all
-    select 'silver_room_daily.message_count', date_col, 'messages', sum(message_count)
-    from {{ ref('silver_room_daily') }} where message_count > 0 group by date_col
-    union all
-    select 'silver_user_daily.rows', date_col, 'active_users', count(*)
-    from {{ ref('silver_user_daily') }} group by date_col
-    union all
-    select 'silver_user_daily.chat_count', date_col, 'chats_with_messages', sum(chat_count)
-    from {{ ref('silver_user_daily') }} where chat_count > 0 group by date_col
-    union all
-    select 'silver_message_daily.rows', date_col, 'chats_with_messages', count(*)
-    from {{ ref('silver_message_daily') }} group by date_col
-    union all
-    select 'silver_room_daily.rows', date_col, 'rooms_with_events', count(*)
-    from {{ ref('silver_room_daily') }} group by date_col
-    union all
-    select 'silver_message_daily.tool_call_count', date_col, 'tool_calls', sum(tool_call_count)
-    from {{ ref('silver_message_daily') }} group by date_col
-    union all
-    select 'silver_active_user_setting_daily.change_count', date_col, 'setting_changes', sum(change_count)
-    from {{ ref('silver_active_user_setting_daily') }} group by date_col
-),
-
-expected_per_source as (
-    select s.source, e.date_col, e.metric, e.value
-    from expected as e
-    inner join metric_sources as s on s.metric = e.metric
+    {%- for model, metric, bronze_rows, bronze_value, silver_value, silver_rows in checks %}
+    select '{{ model }}' as model, date_col, '{{ metric }}' as metric, {{ silver_value }} as value
+    from {{ silver[model] }}
+    where {{ silver_rows }}
+    group by date_col
+    {{ "union all" if not loop.last else "" }}
+    {%- endfor %}
 )
 
 select
-    coalesce(e.source, a.source) as source,
+    coalesce(e.model, a.model) as model,
     coalesce(e.date_col, a.date_col) as date_col,
     coalesce(e.metric, a.metric) as metric,
     e.value as bronze_value,
     a.value as silver_value
-from expected_per_source as e
+from expected as e
 full outer join actual as a
-    on a.source = e.source and a.date_col = e.date_col and a.metric = e.metric
+    on a.model = e.model and a.date_col = e.date_col and a.metric = e.metric
 where e.value is null
    or a.value is null
    or e.value <> a.value

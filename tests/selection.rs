@@ -156,8 +156,20 @@ fn show_prints_rows_of_a_model_or_inline_sql() {
     let p = project();
     p.strata(&["seed"]).assert_ok();
     p.strata(&["run", "-s", "+mart_a"]).assert_ok();
-    let r = p.strata(&["show", "--inline", "select id * 10 as x from {{ ref('mart_a') }}", "--limit", "1"]);
-    r.assert_ok().assert_contains("| x  |").assert_contains("| 10 |");
-    p.strata(&["show", "-s", "stg_a"]).assert_ok().assert_contains("| id |");
-    p.strata(&["show", "-s", "tag:daily"]).assert_code(2).assert_contains("exactly one model (2 matched)");
+    let r = p.strata(&[
+        "show",
+        "--inline",
+        "select id * 10 as x from {{ ref('mart_a') }}",
+        "--limit",
+        "1",
+    ]);
+    r.assert_ok()
+        .assert_contains("| x  |")
+        .assert_contains("| 10 |");
+    p.strata(&["show", "-s", "stg_a"])
+        .assert_ok()
+        .assert_contains("| id |");
+    p.strata(&["show", "-s", "tag:daily"])
+        .assert_code(2)
+        .assert_contains("exactly one model (2 matched)");
 }

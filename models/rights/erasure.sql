@@ -1,0 +1,7 @@
+{#- ERASURE and SA_WITHDRAW: delete the batch's subjects from every relation that declares
+    personal data (meta.personal_data). A new table is covered by its declaration, not by
+    editing this file. Relations reached through another one (silver_message_daily via
+    the user's chats in bronze_chat_events) are deleted before it. -#}
+{{ config(materialized='procedure', right_types=['ERASURE', 'SA_WITHDRAW']) }}
+
+{{ rights_delete(rights.batch, rights.declared, rights.right_types) }}
