@@ -136,6 +136,28 @@ pub enum RightsCmd {
         #[arg(long)]
         request_id: Option<String>,
     },
+    /// Answer requests from Kafka until stopped (SIGTERM finishes the batch in progress).
+    Consume {
+        /// Kafka bootstrap servers (default: rights.brokers in project.yml).
+        #[arg(long)]
+        brokers: Option<String>,
+        #[arg(long)]
+        request_topic: Option<String>,
+        #[arg(long)]
+        result_topic: Option<String>,
+        #[arg(long)]
+        dead_letter_topic: Option<String>,
+        #[arg(long)]
+        group_id: Option<String>,
+        #[arg(long)]
+        batch_size: Option<usize>,
+        /// How long to wait for a batch to fill after its first message.
+        #[arg(long)]
+        batch_wait_ms: Option<u64>,
+        /// Exit after this many seconds without a message (for cron and Airflow runs).
+        #[arg(long)]
+        idle_exit_seconds: Option<u64>,
+    },
     /// Rewrite the tables erasures touched, so deleted rows leave storage (Iceberg: OPTIMIZE
     /// and VACUUM).
     Purge,
@@ -532,6 +554,47 @@ async fn rights(load: &LoadOptions, printer: Arc<Printer>, cmd: RightsCmd) -> Re
                 serde_json::to_string(&result).map_err(|e| Error::Adapter(e.to_string()))?
             );
             Ok(if result.result.code == "500" { 1 } else { 0 })
+        }
+        RightsCmd::Consume {
+            brokers,
+            request_topic,
+            result_topic,
+            dead_letter_topic,
+            group_id,
+            batch_size,
+            batch_wait_ms,
+            idle_exit_seconds,
+        } => {
+            use crate::rights::consumer::{consume, ConsumeOptions};
+            let c = &engine.config;
+            let brokers = brokers.or_else(|| c.brokers.clone()).ok_or_else(|| {
+                Error::Usage("rights consume: no brokers (give --brokers or set rights.brokers in project.yml)".into())
+            })?;
+            let opts = ConsumeOptions {
+                brokers,
+                request_topic: request_topic.unwrap_or_else(|| c.request_topic.clone()),
+                result_topic: result_topic.unwrap_or_else(|| c.result_topic.clone()),
+                dead_letter_topic: dead_letter_topic.unwrap_or_else(|| c.dead_letter_topic.clone()),
+                group_id: group_id.unwrap_or_else(|| c.group_id.clone()),
+                batch_size: batch_size.unwrap_or(c.batch_size).max(1),
+                batch_wait: std::time::Duration::from_millis(
+                    batch_wait_ms.unwrap_or(c.batch_wait_ms),
+                ),
+                idle_exit: idle_exit_seconds.map(std::time::Duration::from_secs),
+                security_protocol: c.security_protocol.clone(),
+            };
+            let stats = consume(&engine, &opts, &printer).await?;
+            printer.info(
+                "rights_done",
+                &format!(
+                    "Answered {} requests in {} batches ({} dead-lettered) in {:.1}s",
+                    stats.requests,
+                    stats.batches,
+                    stats.dead_lettered,
+                    stats.elapsed.as_secs_f64()
+                ),
+            );
+            Ok(0)
         }
         RightsCmd::Purge => {
             let n = engine.purge().await?;

@@ -208,12 +208,19 @@ impl Compiler {
                 f.macro_names.clone(),
             ));
         }
-        for (template_name, source, names) in files {
-            let hidden = hide_macro_definitions(&source, &names);
-            env.add_template_owned(template_name.clone(), hidden)
-                .map_err(|e| Error::template(&template_name, &e))?;
-            for name in names {
-                let v = macro_function(template_name.clone(), name.clone());
+        // One template per macro: calling a macro evaluates only its own definition, not
+        // the whole file. Padding keeps template line numbers equal to the file's.
+        for (file_name, source, _names) in files {
+            for (name, block, line) in project::macro_blocks(&source) {
+                let template_name = format!("{file_name}#{name}");
+                let padded = format!(
+                    "{}{}",
+                    "\n".repeat(line - 1),
+                    hide_macro_definitions(&block, std::slice::from_ref(&name))
+                );
+                env.add_template_owned(template_name.clone(), padded)
+                    .map_err(|e| Error::template(&file_name, &e))?;
+                let v = macro_function(template_name, name.clone());
                 env.add_global(name.clone(), v.clone());
                 macro_values.insert(name, v);
             }

@@ -367,6 +367,45 @@ pub fn rewrite_test_blocks(text: &str) -> String {
     out
 }
 
+/// Each top-level `{% macro name(...) %}...{% endmacro %}` block of a file, as (name, block,
+/// 1-based line where it starts). Nested macros stay inside their parent's block.
+pub fn macro_blocks(source: &str) -> Vec<(String, String, usize)> {
+    let mut out = Vec::new();
+    let mut depth = 0usize;
+    let mut start: Option<(usize, String)> = None;
+    let mut pos = 0;
+    while let Some(rel) = source[pos..].find("{%") {
+        let open = pos + rel;
+        let Some(close_rel) = source[open..].find("%}") else {
+            break;
+        };
+        let close = open + close_rel + 2;
+        let inner =
+            source[open + 2..close - 2].trim_matches(|c: char| c == '-' || c.is_whitespace());
+        if let Some(after) = inner.strip_prefix("macro ") {
+            if depth == 0 {
+                let name: String = after
+                    .trim_start()
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect();
+                start = Some((open, name));
+            }
+            depth += 1;
+        } else if inner == "endmacro" {
+            depth = depth.saturating_sub(1);
+            if depth == 0 {
+                if let Some((begin, name)) = start.take() {
+                    let line = source[..begin].matches('\n').count() + 1;
+                    out.push((name, source[begin..close].to_string(), line));
+                }
+            }
+        }
+        pos = close;
+    }
+    out
+}
+
 /// Names of the `{% macro name(...) %}` blocks in a file.
 pub fn macro_names(source: &str) -> Vec<String> {
     let mut names = Vec::new();
@@ -875,6 +914,17 @@ mod tests {
             "{% macro test_is_even(model, column_name) %}select 1{% endmacro %}\n{%- macro test_x() -%}{%- endmacro -%}"
         );
         assert_eq!(macro_names(&out), vec!["test_is_even", "test_x"]);
+    }
+
+    #[test]
+    fn macro_blocks_are_split_with_their_lines() {
+        let src = "{# head #}\n{% macro a(x) %}{{ x }}{% endmacro %}\n\n{%- macro b() -%}\n{% macro inner() %}{% endmacro %}\n{%- endmacro %}";
+        let blocks = macro_blocks(src);
+        assert_eq!(blocks.len(), 2);
+        assert_eq!((blocks[0].0.as_str(), blocks[0].2), ("a", 2));
+        assert_eq!(blocks[0].1, "{% macro a(x) %}{{ x }}{% endmacro %}");
+        assert_eq!((blocks[1].0.as_str(), blocks[1].2), ("b", 4));
+        assert!(blocks[1].1.contains("inner") && blocks[1].1.ends_with("{%- endmacro %}"));
     }
 
     #[test]

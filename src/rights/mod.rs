@@ -9,3 +9,4 @@ pub mod message;
 pub use config::RightsConfig;
 pub use engine::{BatchMetrics, RightsEngine};
 pub use message::{RightType, RightsRequest, RightsResult};
+pub mod consumer;

@@ -85,3 +85,15 @@ delete from {{ d.relation }} where {{ rights_rows_of(d, subjects) }};
 {% macro rights_purge(relations) -%}
 {{ adapter.dispatch('rights_purge')(relations) }}
 {%- endmacro %}
+
+{#- The subjects erased so far (from the rights ledger), as a query returning `guid`.
+    Models that read raw sources filter on it, so a rebuild from the landing zone never
+    brings an erased subject back. Before the first request there is no ledger: empty. -#}
+{% macro rights_erased_subjects() -%}
+{%- set ledger = adapter.get_relation(target.database, target.schema, 'strata_rights_ledger') if execute else none -%}
+{%- if ledger -%}
+select guid from {{ ledger }} where phase = 'finished' and code = '200' and right_type in ('ERASURE', 'SA_WITHDRAW')
+{%- else -%}
+select cast(null as varchar) as guid where false
+{%- endif -%}
+{%- endmacro %}

@@ -1,0 +1,295 @@
+//! `strata rights consume`: read requests from Kafka in batches, answer them through the
+//! rights engine, publish the results, and only then commit the offsets.
+//!
+//! At-least-once with a ledger: a crash after publishing but before committing redelivers
+//! the batch, and the ledger answers it again with the same codes instead of re-running it.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::message::{Message, OwnedMessage};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::util::Timeout;
+use rdkafka::{Offset, TopicPartitionList};
+
+use super::engine::{BatchMetrics, RightsEngine};
+use super::message::{parse_request, RightsRequest, RightsResult};
+use crate::error::{Error, Result};
+use crate::execute::output::Printer;
+
+/// Where to connect and how to batch; the `rights:` settings overlaid with the command line.
+#[derive(Debug, Clone)]
+pub struct ConsumeOptions {
+    pub brokers: String,
+    pub request_topic: String,
+    pub result_topic: String,
+    pub dead_letter_topic: String,
+    pub group_id: String,
+    pub batch_size: usize,
+    pub batch_wait: Duration,
+    /// Stop after this long without a message (drain mode for cron and tests).
+    pub idle_exit: Option<Duration>,
+    pub security_protocol: Option<String>,
+}
+
+/// Totals of one `consume` run.
+#[derive(Debug, Clone, Default)]
+pub struct ConsumeStats {
+    pub batches: usize,
+    pub requests: usize,
+    pub dead_lettered: usize,
+    pub elapsed: Duration,
+}
+
+fn kafka(e: rdkafka::error::KafkaError) -> Error {
+    Error::Adapter(format!("kafka: {e}"))
+}
+
+fn client_config(opts: &ConsumeOptions) -> ClientConfig {
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", &opts.brokers);
+    if let Some(p) = &opts.security_protocol {
+        c.set("security.protocol", p);
+    }
+    c
+}
+
+pub fn consumer(opts: &ConsumeOptions) -> Result<StreamConsumer> {
+    let c: StreamConsumer = client_config(opts)
+        .set("group.id", &opts.group_id)
+        // Offsets are committed by hand, after the results are acknowledged.
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("session.timeout.ms", "10000")
+        .set("heartbeat.interval.ms", "1000")
+        .create()
+        .map_err(kafka)?;
+    c.subscribe(&[&opts.request_topic]).map_err(kafka)?;
+    Ok(c)
+}
+
+pub fn producer(opts: &ConsumeOptions) -> Result<FutureProducer> {
+    client_config(opts)
+        .set("acks", "all")
+        .set("enable.idempotence", "false")
+        .set("message.timeout.ms", "30000")
+        .create()
+        .map_err(kafka)
+}
+
+/// Read up to `batch_size` messages: wait for the first, then at most `batch_wait` more.
+/// `None` when idle for `idle_exit`.
+async fn next_batch(
+    consumer: &StreamConsumer,
+    opts: &ConsumeOptions,
+) -> Result<Option<Vec<OwnedMessage>>> {
+    let first = match opts.idle_exit {
+        Some(idle) => match tokio::time::timeout(idle, consumer.recv()).await {
+            Ok(m) => m.map_err(kafka)?.detach(),
+            Err(_) => return Ok(None),
+        },
+        None => consumer.recv().await.map_err(kafka)?.detach(),
+    };
+    let mut batch = vec![first];
+    let deadline = Instant::now() + opts.batch_wait;
+    while batch.len() < opts.batch_size {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        match tokio::time::timeout(left, consumer.recv()).await {
+            Ok(m) => batch.push(m.map_err(kafka)?.detach()),
+            Err(_) => break,
+        }
+    }
+    Ok(Some(batch))
+}
+
+async fn send(producer: &FutureProducer, topic: &str, key: &str, payload: &[u8]) -> Result<()> {
+    producer
+        .send(
+            FutureRecord::to(topic).key(key).payload(payload),
+            Timeout::After(Duration::from_secs(30)),
+        )
+        .await
+        .map(|_| ())
+        .map_err(|(e, _)| kafka(e))
+}
+
+/// Answer one batch of raw messages; returns the metrics and how many went to dead letters.
+async fn answer(
+    engine: &RightsEngine,
+    producer: &FutureProducer,
+    opts: &ConsumeOptions,
+    batch: &[OwnedMessage],
+) -> Result<(BatchMetrics, usize)> {
+    let mut requests: Vec<RightsRequest> = Vec::new();
+    let mut early: Vec<RightsResult> = Vec::new();
+    let mut dead = 0;
+    for m in batch {
+        let payload = m.payload().unwrap_or_default();
+        match parse_request(payload, &|g| engine.valid_guid(g)) {
+            Ok(r) => requests.push(r),
+            Err(bad) => match bad.answer(&engine.config.service_name) {
+                Some(result) => early.push(result),
+                None => {
+                    // Nothing to answer to: keep the message for a person to look at.
+                    let key = format!("{}-{}-{}", m.topic(), m.partition(), m.offset());
+                    send(producer, &opts.dead_letter_topic, &key, payload).await?;
+                    eprintln!("rights: dead-lettered {key}: {}", bad.reason);
+                    dead += 1;
+                }
+            },
+        }
+    }
+    let (mut results, metrics) = engine.process(&requests).await?;
+    results.extend(early);
+    // Enqueue every result at once, then wait for the broker's acknowledgement of each.
+    let mut deliveries = Vec::with_capacity(results.len());
+    for r in &results {
+        let body = serde_json::to_vec(r).map_err(|e| Error::Adapter(e.to_string()))?;
+        let record = FutureRecord::to(&opts.result_topic)
+            .key(&r.request_id)
+            .payload(&body);
+        let delivery = producer.send_result(record).map_err(|(e, _)| kafka(e))?;
+        deliveries.push(delivery);
+    }
+    for d in deliveries {
+        d.await
+            .map_err(|_| Error::Adapter("kafka: result delivery was cancelled".into()))?
+            .map_err(|(e, _)| kafka(e))?;
+    }
+    Ok((metrics, dead))
+}
+
+fn commit(consumer: &StreamConsumer, batch: &[OwnedMessage]) -> Result<()> {
+    let mut next: HashMap<(String, i32), i64> = HashMap::new();
+    for m in batch {
+        let e = next
+            .entry((m.topic().to_string(), m.partition()))
+            .or_insert(0);
+        *e = (*e).max(m.offset() + 1);
+    }
+    let mut tpl = TopicPartitionList::new();
+    for ((topic, partition), offset) in next {
+        tpl.add_partition_offset(&topic, partition, Offset::Offset(offset))
+            .map_err(kafka)?;
+    }
+    consumer.commit(&tpl, CommitMode::Sync).map_err(kafka)
+}
+
+/// Consumer lag (messages not yet committed) over the assigned partitions.
+fn lag(consumer: &StreamConsumer) -> Option<i64> {
+    let assignment = consumer.assignment().ok()?;
+    let committed = consumer.committed(Duration::from_secs(5)).ok()?;
+    let mut total = 0;
+    for el in assignment.elements() {
+        let (_, high) = consumer
+            .fetch_watermarks(el.topic(), el.partition(), Duration::from_secs(5))
+            .ok()?;
+        let done = committed
+            .find_partition(el.topic(), el.partition())
+            .and_then(|p| match p.offset() {
+                Offset::Offset(o) => Some(o),
+                _ => None,
+            })
+            .unwrap_or(0);
+        total += (high - done).max(0);
+    }
+    Some(total)
+}
+
+/// Run until SIGTERM / Ctrl-C (or `idle_exit`). A batch being answered is finished; a batch
+/// being collected is abandoned without committing, so its messages come again.
+pub async fn consume(
+    engine: &RightsEngine,
+    opts: &ConsumeOptions,
+    printer: &Printer,
+) -> Result<ConsumeStats> {
+    let consumer = consumer(opts)?;
+    let producer = producer(opts)?;
+    let started = Instant::now();
+    let mut stats = ConsumeStats::default();
+    let stop = shutdown();
+    tokio::pin!(stop);
+    printer.info(
+        "rights_consume",
+        &format!(
+            "Consuming {} from {} as group {}",
+            opts.request_topic, opts.brokers, opts.group_id
+        ),
+    );
+    loop {
+        let batch = tokio::select! {
+            b = next_batch(&consumer, opts) => b?,
+            _ = &mut stop => {
+                printer.info("rights_stop", "Stopping: no batch in progress; uncommitted messages will be redelivered");
+                break;
+            }
+        };
+        let Some(batch) = batch else { break };
+        printer.info(
+            "rights_batch_started",
+            &format!("batch of {} messages started", batch.len()),
+        );
+        let (metrics, dead) = answer(engine, &producer, opts, &batch).await?;
+        commit(&consumer, &batch)?;
+        stats.batches += 1;
+        stats.requests += batch.len();
+        stats.dead_lettered += dead;
+        let elapsed = started.elapsed().as_secs_f64().max(1e-9);
+        printer.info(
+            "rights_batch",
+            &format!(
+                "batch {}: {} requests, {} statements, existence {:.1} ms, deletion {:.1} ms, access {:.1} ms, \
+                 total {:.1} ms ({:.1} ms/request), throughput {:.0} requests/hour, lag {}",
+                stats.batches,
+                metrics.requests,
+                metrics.statements,
+                metrics.existence_ms,
+                metrics.deletion_ms,
+                metrics.access_ms,
+                metrics.total_ms,
+                metrics.total_ms / (batch.len().max(1) as f64),
+                stats.requests as f64 / elapsed * 3600.0,
+                lag(&consumer).map(|l| l.to_string()).unwrap_or_else(|| "?".into())
+            ),
+        );
+        if futures_ready(&mut stop).await {
+            printer.info(
+                "rights_stop",
+                "Stopping after the batch that was in progress",
+            );
+            break;
+        }
+    }
+    stats.elapsed = started.elapsed();
+    Ok(stats)
+}
+
+/// Whether the stop signal has fired, without waiting for it.
+async fn futures_ready<F: std::future::Future<Output = ()> + Unpin>(f: &mut F) -> bool {
+    tokio::select! {
+        biased;
+        _ = f => true,
+        _ = std::future::ready(()) => false,
+    }
+}
+
+async fn shutdown() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {},
+                _ = term.recv() => {},
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
