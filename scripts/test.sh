@@ -19,5 +19,11 @@ cargo fmt --check
 step "lints"
 scripts/with-duckdb cargo clippy --all-targets --locked -- -D warnings
 
+step "services"
+# A Kafka-protocol broker (Tansu) on 127.0.0.1 for the rights consumer tests.
+eval "$(scripts/kafka-broker.sh start)"
+trap '"$PWD"/scripts/kafka-broker.sh stop >/dev/null 2>&1 || true' EXIT
+echo "kafka: $STRATA_TEST_KAFKA_BROKERS"
+
 step "tests"
 scripts/with-duckdb cargo test --locked --no-fail-fast

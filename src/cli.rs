@@ -582,6 +582,7 @@ async fn rights(load: &LoadOptions, printer: Arc<Printer>, cmd: RightsCmd) -> Re
                 ),
                 idle_exit: idle_exit_seconds.map(std::time::Duration::from_secs),
                 security_protocol: c.security_protocol.clone(),
+                session_timeout_ms: c.session_timeout_ms,
             };
             let stats = consume(&engine, &opts, &printer).await?;
             printer.info(

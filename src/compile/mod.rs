@@ -298,18 +298,17 @@ impl Compiler {
     /// the graph's edges and each relation's name. Errors name the file and line.
     pub fn parse(&self, project: &mut Project) -> Result<()> {
         project::materialize_pending_tests(project)?;
-        let ids: Vec<String> = project.nodes.keys().cloned().collect();
-        for id in &ids {
-            let Some(node) = project.nodes.get(id) else {
-                continue;
-            };
-            if node.resource_type == ResourceType::Seed {
-                continue;
-            }
+        // Render every node on all cores; each render only reads the project.
+        type Parsed = (String, Config, Vec<RefCall>, Vec<(String, String)>);
+        let nodes: Vec<&Node> = project
+            .nodes
+            .values()
+            .filter(|n| n.resource_type != ResourceType::Seed)
+            .collect();
+        let parsed: Vec<Result<Parsed>> = parallel_map(&nodes, |node| {
             let ctx = self.render_ctx(node, false, None, CompileOptions::default());
-            let path = node.original_file_path.clone();
             self.render_node_code(node, &ctx)
-                .map_err(|e| Error::template(&path, &e))?;
+                .map_err(|e| Error::template(&node.original_file_path, &e))?;
             let config = ctx.config.lock().map(|c| c.clone()).unwrap_or_default();
             let refs = ctx.refs.lock().map(|r| r.clone()).unwrap_or_default();
             let sources = ctx
@@ -317,7 +316,11 @@ impl Compiler {
                 .lock()
                 .map(|s| s.clone())
                 .unwrap_or_default();
-            if let Some(node) = project.nodes.get_mut(id) {
+            Ok((node.unique_id.clone(), config, refs, sources))
+        });
+        for p in parsed {
+            let (id, config, refs, sources) = p?;
+            if let Some(node) = project.nodes.get_mut(&id) {
                 node.config = config;
                 node.refs = refs;
                 node.source_refs = sources;
@@ -676,6 +679,30 @@ impl Compiler {
         })
         .map_err(|e| Error::template(name, &e))
     }
+}
+
+/// `f` over `items` on every core, results in the items' order.
+pub fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(items.len().max(1));
+    if workers <= 1 || items.len() < 64 {
+        return items.iter().map(&f).collect();
+    }
+    let chunk = items.len().div_ceil(workers);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .map(|part| scope.spawn(|| part.iter().map(&f).collect::<Vec<R>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    })
 }
 
 /// A value for `model` / `node`: the node's main attributes.

@@ -372,16 +372,13 @@ async fn prepare(
     let ids = ids.to_vec();
     let handle = tokio::runtime::Handle::current();
     tokio::task::spawn_blocking(move || {
-        let mut prepared = HashMap::new();
-        let mut errors = Vec::new();
-        for id in &ids {
-            let Some(node) = project.nodes.get(id) else {
-                continue;
-            };
-            if node.resource_type == ResourceType::Seed || node.is_ephemeral() {
-                continue;
-            }
-            let p = match compile_node(
+        let nodes: Vec<&Node> = ids
+            .iter()
+            .filter_map(|id| project.nodes.get(id))
+            .filter(|n| n.resource_type != ResourceType::Seed && !n.is_ephemeral())
+            .collect();
+        let outcomes = crate::compile::parallel_map(&nodes, |node| -> Result<Prepared> {
+            let p = compile_node(
                 &project,
                 &compiler,
                 &adapter,
@@ -389,22 +386,20 @@ async fn prepare(
                 full_refresh,
                 node,
                 handle.clone(),
-            ) {
-                Ok(p) => p,
-                Err(e) => {
-                    errors.push(e);
-                    continue;
+            )?;
+            write_compiled(&project, node, &p.sql)?;
+            check_sql(&project, adapter.as_ref(), node, &p.sql)?;
+            Ok(p)
+        });
+        let mut prepared = HashMap::new();
+        let mut errors = Vec::new();
+        for (node, outcome) in nodes.iter().zip(outcomes) {
+            match outcome {
+                Ok(p) => {
+                    prepared.insert(node.unique_id.clone(), p);
                 }
-            };
-            if let Err(e) = write_compiled(&project, node, &p.sql) {
-                errors.push(e);
-                continue;
+                Err(e) => errors.push(e),
             }
-            if let Err(e) = check_sql(&project, adapter.as_ref(), node, &p.sql) {
-                errors.push(e);
-                continue;
-            }
-            prepared.insert(id.clone(), p);
         }
         (cache, prepared, errors)
     })

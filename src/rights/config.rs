@@ -35,6 +35,9 @@ fn d_access_path() -> String {
 fn d_purge_deadline_hours() -> u64 {
     24
 }
+fn d_session_timeout_ms() -> u64 {
+    10_000
+}
 fn d_service_name() -> String {
     "analytics".into()
 }
@@ -76,6 +79,9 @@ pub struct RightsConfig {
     /// Serve Prometheus metrics on 127.0.0.1:PORT while consuming.
     #[serde(default)]
     pub metrics_port: Option<u16>,
+    /// Kafka consumer session timeout: a group join takes about half of it.
+    #[serde(default = "d_session_timeout_ms")]
+    pub session_timeout_ms: u64,
 }
 
 impl Default for RightsConfig {
@@ -95,6 +101,7 @@ impl Default for RightsConfig {
             purge_deadline_hours: d_purge_deadline_hours(),
             service_name: d_service_name(),
             metrics_port: None,
+            session_timeout_ms: d_session_timeout_ms(),
         }
     }
 }

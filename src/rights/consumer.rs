@@ -32,6 +32,7 @@ pub struct ConsumeOptions {
     /// Stop after this long without a message (drain mode for cron and tests).
     pub idle_exit: Option<Duration>,
     pub security_protocol: Option<String>,
+    pub session_timeout_ms: u64,
 }
 
 /// Totals of one `consume` run.
@@ -63,8 +64,11 @@ pub fn consumer(opts: &ConsumeOptions) -> Result<StreamConsumer> {
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
         .set("auto.offset.reset", "earliest")
-        .set("session.timeout.ms", "10000")
-        .set("heartbeat.interval.ms", "1000")
+        .set("session.timeout.ms", opts.session_timeout_ms.to_string())
+        .set(
+            "heartbeat.interval.ms",
+            (opts.session_timeout_ms / 10).max(100).to_string(),
+        )
         .create()
         .map_err(kafka)?;
     c.subscribe(&[&opts.request_topic]).map_err(kafka)?;

@@ -144,3 +144,64 @@ pub fn flat(rows: &[Vec<String>]) -> String {
         .collect::<Vec<_>>()
         .join("|")
 }
+
+pub const PROJECT_YML: &str = "models:\n  gdpr:\n    +materialized: table\n";
+
+/// A small project with personal data in a seed and two models, the two procedures, and a
+/// `rights:` section (`rights_yml`, or an empty one); already built.
+pub fn rights_project(rights_yml: &str) -> TestProject {
+    let rights_yml = if rights_yml.is_empty() {
+        "rights: {}\n"
+    } else {
+        rights_yml
+    };
+    let p = TestProject::new("gdpr", &format!("{PROJECT_YML}{rights_yml}"));
+    p.write(
+        "seeds/events.csv",
+        "user_id,chat_id,msg\nu1,c1,hello\nu1,c2,again\nu2,c3,hi\nu3,c4,yo\nu2,c3,more\n",
+    );
+    p.write(
+        "models/user_daily.sql",
+        "select user_id, count(*) as n from {{ ref('events') }} group by 1\n",
+    );
+    p.write(
+        "models/chat_daily.sql",
+        "select chat_id, count(*) as n from {{ ref('events') }} group by 1\n",
+    );
+    p.write(
+        "models/totals.sql",
+        "select count(*) as n from {{ ref('events') }}\n",
+    );
+    p.write(
+        "models/rights/erasure.sql",
+        "{{ config(materialized='procedure', right_types=['ERASURE', 'SA_WITHDRAW']) }}\n\
+         {{ rights_delete(rights.batch, rights.declared, rights.right_types) }}\n",
+    );
+    p.write(
+        "models/rights/access.sql",
+        "{{ config(materialized='procedure', right_types=['ACCESS']) }}\n\
+         {{ rights_export(rights.batch, rights.declared, rights.right_types, rights.access_path) }}\n",
+    );
+    p.write(
+        "models/schema.yml",
+        r#"version: 2
+models:
+  - name: user_daily
+    meta: {personal_data: {subject_key: user_id}}
+    columns: [{name: user_id}, {name: n}]
+  - name: chat_daily
+    meta:
+      personal_data:
+        subject_key: chat_id
+        via: {relation: events, key: chat_id, subject_key: user_id}
+  - name: totals
+    meta: {personal_data: {exempt: "one count over everyone"}}
+seeds:
+  - name: events
+    meta: {personal_data: {subject_key: user_id}}
+    columns: [{name: user_id}, {name: chat_id}, {name: msg}]
+"#,
+    );
+    p.strata(&["build"]).assert_ok();
+    p
+}

@@ -1,0 +1,290 @@
+//! `strata rights consume` against a real Kafka-protocol broker on 127.0.0.1 (Tansu, started
+//! by scripts/test.sh, which exports STRATA_TEST_KAFKA_BROKERS).
+
+mod common;
+use common::{rights_project, TestProject};
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message;
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+
+fn brokers() -> String {
+    std::env::var("STRATA_TEST_KAFKA_BROKERS").unwrap_or_else(|_| {
+        panic!("STRATA_TEST_KAFKA_BROKERS is not set: run scripts/test.sh, or `eval $(scripts/kafka-broker.sh start)` first")
+    })
+}
+
+struct Topics {
+    requests: String,
+    results: String,
+    dead: String,
+    group: String,
+}
+
+fn topics(tag: &str) -> Topics {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let t = Topics {
+        requests: format!("req-{tag}-{id}"),
+        results: format!("res-{tag}-{id}"),
+        dead: format!("dlq-{tag}-{id}"),
+        group: format!("grp-{tag}-{id}"),
+    };
+    create_topics(&[&t.requests, &t.results, &t.dead]);
+    t
+}
+
+fn create_topics(names: &[&str]) {
+    use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+    let admin: AdminClient<rdkafka::client::DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", brokers())
+        .create()
+        .expect("admin client");
+    let new: Vec<NewTopic> = names
+        .iter()
+        .map(|n| NewTopic::new(n, 1, TopicReplication::Fixed(1)))
+        .collect();
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let r = rt
+        .block_on(admin.create_topics(
+            &new,
+            &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))),
+        ))
+        .expect("create topics");
+    for x in r {
+        x.expect("topic created");
+    }
+}
+
+fn produce(topic: &str, payloads: &[String]) {
+    let p: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", brokers())
+        .create()
+        .expect("producer");
+    for (i, body) in payloads.iter().enumerate() {
+        let key = i.to_string();
+        p.send(BaseRecord::to(topic).key(&key).payload(body))
+            .expect("enqueue");
+    }
+    p.flush(Duration::from_secs(10)).expect("flush");
+}
+
+/// Every message on `topic` until `expect` are read or `wait` passes.
+fn read_all(topic: &str, expect: usize, wait: Duration) -> Vec<String> {
+    let c: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers())
+        .set("group.id", format!("reader-{}", uuid::Uuid::new_v4()))
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        // A group join takes about half the session timeout (45 s by default).
+        .set("session.timeout.ms", "2000")
+        .set("heartbeat.interval.ms", "200")
+        .create()
+        .expect("consumer");
+    c.subscribe(&[topic]).expect("subscribe");
+    let deadline = Instant::now() + wait;
+    let mut out = Vec::new();
+    while Instant::now() < deadline && out.len() < expect {
+        if let Some(Ok(m)) = c.poll(Duration::from_millis(200)) {
+            out.push(String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned());
+        }
+    }
+    out
+}
+
+fn request(id: &str, guid: &str, kind: &str) -> String {
+    serde_json::json!({"request_id": id, "guid": guid, "right_type": kind, "created_at": 1_700_000_000}).to_string()
+}
+
+fn consume_cmd(p: &TestProject, t: &Topics, extra: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_strata"));
+    c.args([
+        "rights",
+        "consume",
+        "--brokers",
+        &brokers(),
+        "--request-topic",
+        &t.requests,
+    ])
+    .args([
+        "--result-topic",
+        &t.results,
+        "--dead-letter-topic",
+        &t.dead,
+        "--group-id",
+        &t.group,
+    ])
+    .args(extra)
+    .arg("--project-dir")
+    .arg(p.path())
+    .env("NO_COLOR", "1");
+    c
+}
+
+fn codes(results: &[String]) -> HashMap<String, Vec<String>> {
+    let mut m: HashMap<String, Vec<String>> = HashMap::new();
+    for r in results {
+        let v: serde_json::Value = serde_json::from_str(r).expect("result json");
+        m.entry(v["request_id"].as_str().unwrap_or_default().to_string())
+            .or_default()
+            .push(v["result"]["code"].as_str().unwrap_or_default().to_string());
+    }
+    m
+}
+
+#[test]
+fn consume_answers_every_request_and_survives_malformed_ones() {
+    let p = rights_project("rights:\n  session_timeout_ms: 2000\n");
+    let t = topics("all");
+    produce(
+        &t.requests,
+        &[
+            request("e1", "u1", "ERASURE"),
+            "{this is not json".to_string(),
+            request("a2", "u2", "ACCESS"),
+            request("n3", "nobody", "SA_WITHDRAW"),
+            r#"{"request_id": "x4", "guid": "u3", "right_type": "FORGET"}"#.to_string(),
+            request("h5", "x' OR '1'='1", "ERASURE"),
+        ],
+    );
+    let out = consume_cmd(
+        &p,
+        &t,
+        &["--idle-exit-seconds", "3", "--batch-wait-ms", "500"],
+    )
+    .output()
+    .expect("run consumer");
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{log}");
+    let results = read_all(&t.results, 5, Duration::from_secs(20));
+    let c = codes(&results);
+    assert_eq!(c.get("e1"), Some(&vec!["200".to_string()]), "{results:?}");
+    assert_eq!(c.get("a2"), Some(&vec!["200".to_string()]));
+    assert_eq!(c.get("n3"), Some(&vec!["201".to_string()]));
+    assert_eq!(c.get("x4"), Some(&vec!["500".to_string()]));
+    assert_eq!(c.get("h5"), Some(&vec!["500".to_string()]));
+    let access: serde_json::Value = results
+        .iter()
+        .map(|r| serde_json::from_str::<serde_json::Value>(r).expect("json"))
+        .find(|v| v["request_id"] == "a2")
+        .expect("access result");
+    assert_eq!(
+        access["result"]["attachments"].as_array().map(Vec::len),
+        Some(3)
+    );
+    assert_eq!(
+        read_all(&t.dead, 1, Duration::from_secs(10)),
+        vec!["{this is not json".to_string()]
+    );
+    assert_eq!(
+        p.scalar("gdpr", "select count(*) from events where user_id = 'u1'"),
+        "0"
+    );
+    assert_eq!(p.scalar("gdpr", "select count(*) from events"), "3");
+    assert!(
+        log.contains("statements"),
+        "per-batch metrics are printed: {log}"
+    );
+
+    // Offsets were committed: a new consumer in the group answers nothing again.
+    let again = consume_cmd(&p, &t, &["--idle-exit-seconds", "3"])
+        .output()
+        .expect("run consumer");
+    assert!(again.status.success());
+    assert!(String::from_utf8_lossy(&again.stdout).contains("Answered 0 requests"));
+    assert_eq!(read_all(&t.results, 6, Duration::from_secs(3)).len(), 5);
+}
+
+/// A consumer killed with SIGKILL mid-batch and restarted loses no request and never
+/// answers one with two different codes.
+#[test]
+fn a_consumer_killed_mid_batch_loses_nothing() {
+    let p = rights_project("rights:\n  session_timeout_ms: 2000\n");
+    // Make the erasure procedure slow enough to be killed inside it.
+    p.write(
+        "models/rights/erasure.sql",
+        "{{ config(materialized='procedure', right_types=['ERASURE', 'SA_WITHDRAW']) }}\n\
+         {{ rights_delete(rights.batch, rights.declared, rights.right_types) }}\n\
+         create or replace table slow_down as select count(*) as n from range(400000000) t(i) where i % 7 = 3;\n",
+    );
+    let t = topics("kill");
+    let mut reqs = vec![
+        request("k1", "u1", "ERASURE"),
+        request("k2", "u2", "SA_WITHDRAW"),
+        request("k3", "nobody", "ERASURE"),
+    ];
+    reqs.push(request("k4", "u3", "ACCESS"));
+    produce(&t.requests, &reqs);
+
+    let mut child: Child = consume_cmd(&p, &t, &["--batch-wait-ms", "500"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn consumer");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let started = Instant::now();
+    loop {
+        let line = lines.next().expect("consumer output").expect("line");
+        if line.contains("batch of") && line.contains("started") {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "consumer never started a batch"
+        );
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    child.kill().expect("SIGKILL");
+    let _ = child.wait();
+    // Killed inside the batch: nothing was answered, and the deletes were rolled back.
+    assert_eq!(
+        p.scalar(
+            "gdpr",
+            "select count(*) from strata_rights_ledger where phase = 'finished'"
+        ),
+        "0"
+    );
+
+    // The group hands the partition over once the killed member's session expires.
+    let out = consume_cmd(
+        &p,
+        &t,
+        &["--idle-exit-seconds", "12", "--batch-wait-ms", "500"],
+    )
+    .output()
+    .expect("restart");
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{log}");
+    let results = read_all(&t.results, 4, Duration::from_secs(20));
+    let c = codes(&results);
+    for (id, want) in [("k1", "200"), ("k2", "200"), ("k3", "201"), ("k4", "200")] {
+        let got = c
+            .get(id)
+            .unwrap_or_else(|| panic!("{id} was lost: {results:?}\n{log}"));
+        assert!(
+            got.iter().all(|g| g == want),
+            "{id} answered {got:?}, want only {want}"
+        );
+    }
+    assert_eq!(
+        p.scalar(
+            "gdpr",
+            "select count(*) from events where user_id in ('u1', 'u2')"
+        ),
+        "0"
+    );
+}
