@@ -291,10 +291,12 @@ async fn dispatch(cmd: Cmd, g: GlobalArgs, printer: Arc<Printer>) -> Result<i32>
         ),
     );
     let target_dir = p.target_dir();
+    let mut t = std::time::Instant::now();
     artifacts::write_json(
         &target_dir.join("manifest.json"),
         &artifacts::manifest(&session),
     )?;
+    execute::phase("manifest", &mut t);
     let opts = RunOptions {
         select: exec.selection.select.clone(),
         exclude: exec.selection.exclude.clone(),

@@ -4,6 +4,10 @@
 -- up. Days from the first silver row newer than a gold table's high watermark on
 -- are skipped for that table (silver has moved on and gold has not run yet);
 -- every earlier day must match exactly. Returns one row per mismatch.
+-- A data-subject erasure deletes silver rows but leaves the anonymous gold
+-- aggregates alone: between an erasure and gold's next run this test reports the
+-- days the erased subjects counted in; that run recomputes them (the gold models
+-- pick up days whose stored values no longer match silver), and then it passes.
 
 with user_days as (
     select * from {{ ref('silver_user_daily') }}

@@ -129,37 +129,116 @@ fn incremental_runs_equal_a_full_refresh() {
     let vars_all = format!("{{landing_path: '{}'}}", all.display());
     full.strata(&["build", "--vars", &vars_all]).assert_ok();
 
-    let tables = inc.query(
+    assert_same_tables(&inc, &full);
+}
+
+/// Every table of `a`'s database equals the same table in `b`'s (EXCEPT ALL both ways).
+fn assert_same_tables(a: &TestProject, b: &TestProject) {
+    let tables = a.query(
         "athena_analytics",
-        "select table_name from information_schema.tables where table_schema = 'main' order by 1",
+        "select table_name from information_schema.tables where table_schema = 'main' \
+         and table_name not like 'strata_rights_%' order by 1",
     );
     assert!(tables.len() >= 10, "{tables:?}");
-    let full_db = full.db_path("athena_analytics");
+    let conn = duckdb::Connection::open(a.db_path("athena_analytics")).expect("open");
+    conn.execute_batch(&format!(
+        "attach '{}' as other (read_only)",
+        b.db_path("athena_analytics").display()
+    ))
+    .expect("attach");
     for row in &tables {
         let t = &row[0];
-        let sql = format!(
-            "attach '{}' as full_build (read_only);
-             select (select count(*) from (select * from main.{t} except all select * from full_build.main.{t}))
-                  + (select count(*) from (select * from full_build.main.{t} except all select * from main.{t}))",
-            full_db.display()
-        );
-        let conn = duckdb::Connection::open(inc.db_path("athena_analytics")).expect("open");
-        let mut stmts: Vec<&str> = sql.split(';').collect();
-        let last = stmts.pop().expect("query");
-        for s in stmts {
-            conn.execute_batch(s).expect("attach");
-        }
-        let diff: i64 = conn.query_row(last, [], |r| r.get(0)).expect("compare");
+        let diff: i64 = conn
+            .query_row(
+                &format!(
+                    "select (select count(*) from (select * from main.{t} except all select * from other.main.{t}))
+                          + (select count(*) from (select * from other.main.{t} except all select * from main.{t}))"
+                ),
+                [],
+                |r| r.get(0),
+            )
+            .expect("compare");
         let rows: i64 = conn
             .query_row(&format!("select count(*) from main.{t}"), [], |r| r.get(0))
             .expect("count");
-        assert_eq!(
-            diff, 0,
-            "table {t}: incremental and full builds differ in {diff} rows"
-        );
-        assert!(
-            rows > 0 || t.contains("quarantine") && rows >= 0,
-            "table {t} is empty"
-        );
+        assert_eq!(diff, 0, "table {t}: the two builds differ in {diff} rows");
+        assert!(rows > 0, "table {t} is empty");
+    }
+}
+
+/// Erase two users, then the scheduled build with a new day: every table equals a full
+/// refresh of all the data on a copy with the same ledger, all data tests pass, and no
+/// declared table holds a row of the erased users (late events cannot bring them back).
+#[test]
+fn erasure_then_incremental_build_equals_a_full_refresh() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let all = tmp.path().join("landing31");
+    generate(&all, 31);
+    let day31 = "ingest_date=2026-01-31";
+    let partial = tmp.path().join("landing");
+    copy_tree(&all, &partial, &|rel| {
+        !rel.to_string_lossy().contains(day31)
+    });
+
+    let inc = reference_copy();
+    let vars = format!("{{landing_path: '{}'}}", partial.display());
+    inc.strata(&["build", "--vars", &vars]).assert_ok();
+    // Two users with events on day 30 (so day 31's late events include theirs).
+    let users = inc.query(
+        "athena_analytics",
+        "select user_id from bronze_chat_events where partition_date = date '2026-01-30' group by 1 order by count(*) desc, 1 limit 2",
+    );
+    assert_eq!(users.len(), 2);
+    for (i, u) in users.iter().enumerate() {
+        let r = inc.strata(&[
+            "rights",
+            "apply",
+            "--type",
+            "ERASURE",
+            "--guid",
+            &u[0],
+            "--request-id",
+            &format!("erase-{i}"),
+            "--vars",
+            &vars,
+        ]);
+        r.assert_ok().assert_contains("\"code\":\"200\"");
+    }
+    // The full-refresh side starts from the same database, ledger included.
+    let full = reference_copy();
+    std::fs::create_dir_all(full.path().join("target")).expect("mkdir");
+    std::fs::copy(
+        inc.db_path("athena_analytics"),
+        full.db_path("athena_analytics"),
+    )
+    .expect("copy db");
+
+    copy_tree(&all, &partial, &|rel| {
+        rel.as_os_str().is_empty()
+            || rel.to_string_lossy().contains(day31)
+            || !rel.to_string_lossy().contains("ingest_date=")
+    });
+    inc.strata(&["build", "--vars", &vars]).assert_ok();
+    let vars_all = format!("{{landing_path: '{}'}}", all.display());
+    full.strata(&["build", "--full-refresh", "--vars", &vars_all])
+        .assert_ok();
+    assert_same_tables(&inc, &full);
+
+    for u in &users {
+        for (table, column) in [
+            ("bronze_chat_events", "user_id"),
+            ("bronze_reasoning_steps", "user_id"),
+            ("bronze_quarantined_events", "user_id"),
+            ("silver_user_daily", "user_id"),
+            ("silver_room_daily", "user_id"),
+            ("silver_message_daily", "user_id"),
+            ("silver_active_user_setting_daily", "user_id"),
+        ] {
+            let n = inc.scalar(
+                "athena_analytics",
+                &format!("select count(*) from {table} where {column} = '{}'", u[0]),
+            );
+            assert_eq!(n, "0", "{table} still holds rows of erased user {}", u[0]);
+        }
     }
 }

@@ -173,3 +173,15 @@ fn show_prints_rows_of_a_model_or_inline_sql() {
         .assert_code(2)
         .assert_contains("exactly one model (2 matched)");
 }
+
+#[test]
+fn show_inline_reads_ephemeral_models() {
+    let p = TestProject::new("eph", "");
+    p.write(
+        "models/e.sql",
+        "{{ config(materialized='ephemeral') }}\nselect 7 as x\n",
+    );
+    p.strata(&["show", "--inline", "select x * 2 as y from {{ ref('e') }}"])
+        .assert_ok()
+        .assert_contains("| 14 |");
+}

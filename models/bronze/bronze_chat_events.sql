@@ -1,7 +1,9 @@
 {#- One row per chat event (event_id), parsed from the landing JSON.
     Incremental: reads only arrival days after the newest ingest_date already
     loaded, drops exact duplicates (the first arrival wins, as in a full
-    refresh) and merges on event_id. -#}
+    refresh) and merges on event_id. Lines of erased data subjects are never
+    loaded (erased_subject, from the rights ledger), so neither a full refresh nor
+    a re-sent event brings an erased user back. -#}
 {{
   config(
     materialized='incremental',
@@ -15,6 +17,7 @@ with new_lines as (
     select *
     from {{ ref('stg_landing_chat_events') }}
     where quarantine_reason is null
+      and not erased_subject
     {% if is_incremental() %}
       and ingest_date > {{ high_watermark('ingest_date', floor="date '1900-01-01'") }}
     {% endif %}

@@ -1,6 +1,7 @@
 {#- Landing lines that could not be loaded into bronze: invalid JSON, not a
     JSON object, or a required field missing or unparseable. Kept verbatim so
-    nothing is lost; appended per new arrival day and landing table. -#}
+    nothing is lost; appended per new arrival day and landing table. Lines of
+    erased data subjects (erased_subject) are left out. -#}
 {{
   config(
     materialized='incremental',
@@ -18,6 +19,7 @@ select
     ingest_date
 from {{ ref('stg_landing_chat_events') }}
 where quarantine_reason is not null
+  and not erased_subject
 {% if is_incremental() %}
   and ingest_date > {{ high_watermark('ingest_date', floor="date '1900-01-01'", where="source_table = 'chat_events'") }}
 {% endif %}
@@ -33,6 +35,7 @@ select
     ingest_date
 from {{ ref('stg_landing_reasoning_steps') }}
 where quarantine_reason is not null
+  and not erased_subject
 {% if is_incremental() %}
   and ingest_date > {{ high_watermark('ingest_date', floor="date '1900-01-01'", where="source_table = 'reasoning_steps'") }}
 {% endif %}

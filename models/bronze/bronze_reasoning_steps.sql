@@ -14,6 +14,7 @@ with new_lines as (
     select *
     from {{ ref('stg_landing_reasoning_steps') }}
     where quarantine_reason is null
+      and not erased_subject
     {% if is_incremental() %}
       and ingest_date > {{ high_watermark('ingest_date', floor="date '1900-01-01'") }}
     {% endif %}

@@ -1,7 +1,13 @@
 {#- One row per event day: users, activity and messages. total_users is
-    cumulative, so a change on day D (a late event) recomputes every day from D
-    on; days before D cannot change and are left alone. -#}
-{{ config(tags=['daily']) }}
+    cumulative, so a change on day D (a late event, or silver rows deleted by a
+    data-subject erasure) recomputes every day from D on; days before D cannot
+    change and are left alone. A day left without silver rows is deleted. -#}
+{{
+  config(
+    tags=['daily'],
+    post_hook="delete from {{ this }} where date_col not in (select date_col from {{ ref('silver_user_daily') }})"
+  )
+}}
 
 with user_days as (
     select user_id, date_col, message_count, chat_count, updated_at
@@ -47,6 +53,29 @@ series as (
     left join new_users as n
         on n.date_col = d.date_col
 )
+{%- if is_incremental() %},
+
+-- Days whose stored row no longer agrees with silver: silver rows were deleted after
+-- this table's last run (a data-subject erasure: every deleted user-day lowers its
+-- day's active_users), or a day is missing on one side. Adds nothing when silver only
+-- grew, since then every changed day is also past the watermark.
+stale_days as (
+    select coalesce(d.date_col, t.date_col) as date_col
+    from daily as d
+    full outer join {{ this }} as t
+        on t.date_col = d.date_col
+    where d.date_col is null
+       or t.date_col is null
+       or t.active_users <> d.active_users
+       or t.total_messages <> d.total_messages
+),
+
+changed_days as (
+    select date_col from user_days where updated_at > {{ high_watermark('updated_at') }}
+    union all
+    select date_col from stale_days
+)
+{%- endif %}
 
 select
     date_col,
@@ -58,9 +87,5 @@ select
     updated_at
 from series
 {% if is_incremental() %}
-where date_col >= (
-    select min(date_col)
-    from {{ ref('silver_user_daily') }}
-    where updated_at > {{ high_watermark('updated_at') }}
-)
+where date_col >= (select min(date_col) from changed_days)
 {% endif %}

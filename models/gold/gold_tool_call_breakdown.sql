@@ -1,17 +1,59 @@
 {#- Tool calls per event day and tool, from the tool_usage maps of
     silver_user_daily. Each day depends only on its own silver rows, so only
-    the days with changed silver rows are recomputed. -#}
-{{ config(tags=['daily']) }}
+    the days with changed silver rows (new ones, or rows deleted by a
+    data-subject erasure) are recomputed. A day left without tool calls in
+    silver is deleted. -#}
+{{
+  config(
+    tags=['daily'],
+    post_hook="delete from {{ this }} where date_col not in (select date_col from {{ ref('silver_user_daily') }} where cardinality(tool_usage) > 0)"
+  )
+}}
 
-with user_days as (
+with
+{%- if is_incremental() %}
+-- Days whose stored rows no longer agree with silver: silver rows were deleted after
+-- this table's last run (a data-subject erasure), or a day is missing on one side.
+-- A deleted user-day either had tool calls (then the day's (user, tool) pairs, the
+-- sum of user_count, drop) or can only have moved the day's updated_at.
+-- Adds nothing when silver only grew.
+silver_days as (
+    select
+        date_col,
+        sum(cardinality(tool_usage)) as user_tool_pairs,
+        max(updated_at) as updated_at
+    from {{ ref('silver_user_daily') }}
+    group by date_col
+    having sum(cardinality(tool_usage)) > 0
+),
+
+stored_days as (
+    select date_col, sum(user_count) as user_tool_pairs, max(updated_at) as updated_at
+    from {{ this }}
+    group by date_col
+),
+
+changed_days as (
+    select date_col
+    from {{ ref('silver_user_daily') }}
+    where updated_at > {{ high_watermark('updated_at') }}
+    union
+    select coalesce(s.date_col, t.date_col)
+    from silver_days as s
+    full outer join stored_days as t
+        on t.date_col = s.date_col
+    where s.date_col is null
+       or t.date_col is null
+       or t.user_tool_pairs <> s.user_tool_pairs
+       or t.updated_at <> s.updated_at
+),
+{%- endif %}
+
+user_days as (
     select user_id, date_col, tool_usage, updated_at
     from {{ ref('silver_user_daily') }}
     {% if is_incremental() %}
-    where date_col in (
-        select distinct date_col
-        from {{ ref('silver_user_daily') }}
-        where updated_at > {{ high_watermark('updated_at') }}
-    )
+    where date_col in (select date_col from changed_days)
     {% endif %}
 ),
 

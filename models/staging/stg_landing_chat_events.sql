@@ -1,5 +1,6 @@
 {#- Every landing line of chat_events, parsed. Valid rows have quarantine_reason
-    NULL; the others keep their raw text for bronze_quarantined_events. -#}
+    NULL; the others keep their raw text for bronze_quarantined_events. Lines of
+    erased data subjects have erased_subject TRUE and are loaded nowhere. -#}
 {{ config(materialized='ephemeral') }}
 
 {%- set fields = ['event_id', 'event_type', 'user_id', 'chat_id', 'message', 'tool_name',
@@ -80,5 +81,7 @@ select
         when created_at is null then 'invalid_created_at'
         when event_type in ('chat_started', 'message') and chat_id is null then 'missing_chat_id'
         when event_type = 'setting_changed' and setting_name is null then 'missing_setting_name'
-    end as quarantine_reason
+    end as quarantine_reason,
+    -- the line belongs to a subject erased so far: never loaded (macros/erasure.sql)
+    {{ erased_subject_line('user_id', 'raw') }} as erased_subject
 from typed

@@ -1,5 +1,6 @@
 {#- Every landing line of reasoning_steps, parsed. Valid rows have
-    quarantine_reason NULL; the others go to bronze_quarantined_events. -#}
+    quarantine_reason NULL; the others go to bronze_quarantined_events. Lines of
+    erased data subjects have erased_subject TRUE and are loaded nowhere. -#}
 {{ config(materialized='ephemeral') }}
 
 {%- set fields = ['event_id', 'step_index', 'user_id', 'reasoning_step', 'step_details', 'created_at'] %}
@@ -73,5 +74,7 @@ select
         when step_index is null or step_index < 0 then 'invalid_step_index'
         when created_at_text is null then 'missing_created_at'
         when created_at is null then 'invalid_created_at'
-    end as quarantine_reason
+    end as quarantine_reason,
+    -- the line belongs to a subject erased so far: never loaded (macros/erasure.sql)
+    {{ erased_subject_line('user_id', 'raw') }} as erased_subject
 from typed

@@ -202,10 +202,13 @@ pub fn write_json(path: &Path, value: &Value) -> Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     }
-    let text = serde_json::to_string_pretty(value)
-        .map_err(|e| Error::Adapter(format!("cannot serialise {}: {e}", path.display())))?;
-    // Write then rename, so a reader never sees half a file.
+    // Compact, as dbt writes them; to a temporary file renamed into place, so a reader
+    // never sees half a file.
     let tmp = path.with_extension("json.tmp");
-    std::fs::write(&tmp, text).map_err(|e| Error::io(&tmp, e))?;
+    let file = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    let mut out = std::io::BufWriter::new(file);
+    serde_json::to_writer(&mut out, value)
+        .map_err(|e| Error::Adapter(format!("cannot serialise {}: {e}", path.display())))?;
+    std::io::Write::flush(&mut out).map_err(|e| Error::io(&tmp, e))?;
     std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
 }

@@ -652,6 +652,30 @@ impl Compiler {
             .map_err(|e| Error::template(name, &e))
     }
 
+    /// Render SQL text that may `ref()` ephemeral models (`show --inline`): they are inlined
+    /// as CTEs, as in a model.
+    pub fn compile_text(
+        &self,
+        project: &Project,
+        name: &str,
+        text: &str,
+        warehouse: Option<Arc<dyn Warehouse>>,
+    ) -> Result<String> {
+        let node = Node {
+            raw_code: text.to_string(),
+            original_file_path: name.into(),
+            ..project::Node::synthetic(project.name(), name)
+        };
+        self.compile(
+            project,
+            &node,
+            CompileOptions {
+                warehouse,
+                ..Default::default()
+            },
+        )
+    }
+
     /// Render free text (hooks, `run-operation`) with the full execution context.
     pub fn render_free(
         &self,

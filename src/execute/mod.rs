@@ -76,13 +76,30 @@ pub struct Session {
     pub invocation_id: String,
 }
 
+/// With STRATA_PROFILE set, print how long each phase took (for benchmarks and profiling).
+pub fn phase(name: &str, since: &mut Instant) {
+    if std::env::var_os("STRATA_PROFILE").is_some() {
+        eprintln!(
+            "phase {name}: {:.1} ms",
+            since.elapsed().as_secs_f64() * 1000.0
+        );
+    }
+    *since = Instant::now();
+}
+
 impl Session {
     pub fn open(load: &LoadOptions, flags: Flags, printer: Arc<Printer>) -> Result<Self> {
+        let mut t = Instant::now();
         let mut project = project::load(load, &Compiler::render_text)?;
+        phase("load", &mut t);
         let adapter = adapters::connect(&project.target)?;
+        phase("connect", &mut t);
         let compiler = Compiler::new(&project, &adapter.dialect(), flags)?;
+        phase("environment", &mut t);
         compiler.parse(&mut project)?;
+        phase("parse", &mut t);
         let graph = Graph::build(&project)?;
+        phase("graph", &mut t);
         Ok(Session {
             project: Arc::new(project),
             compiler: Arc::new(compiler),
@@ -298,6 +315,10 @@ fn check_sql(project: &Project, adapter: &dyn Adapter, node: &Node, sql_text: &s
 
 fn write_compiled(project: &Project, node: &Node, sql_text: &str) -> Result<()> {
     let path = compiled_path(project, node);
+    // Rewriting an unchanged file costs a flush on ext4 (truncate + write); skip it.
+    if std::fs::read(&path).is_ok_and(|old| old == sql_text.as_bytes()) {
+        return Ok(());
+    }
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     }
@@ -446,9 +467,12 @@ pub async fn check_coverage(session: &Session, from_warehouse: bool) -> Result<(
 
 /// Compile only (`strata compile`): writes target/compiled and checks the SQL.
 pub async fn compile_only(session: &Session, ids: &[String], full_refresh: bool) -> Result<usize> {
+    let mut t = Instant::now();
     check_coverage(session, false).await?;
     let cache = prime_cache(session, ids, false).await?;
+    phase("catalog", &mut t);
     let (_, prepared, errors) = prepare(session, ids, cache, full_refresh).await?;
+    phase("compile+check+write", &mut t);
     if let Some(e) = first_error(errors, &session.printer) {
         return Err(e);
     }
@@ -1102,9 +1126,12 @@ pub async fn render_inline(session: &Session, text: &str) -> Result<String> {
         used: AtomicBool::new(false),
     });
     let text = text.to_string();
-    tokio::task::spawn_blocking(move || compiler.render_free("inline query", &text, Some(bridge)))
-        .await
-        .map_err(|e| Error::Adapter(e.to_string()))?
+    let project = session.project.clone();
+    tokio::task::spawn_blocking(move || {
+        compiler.compile_text(&project, "inline query", &text, Some(bridge))
+    })
+    .await
+    .map_err(|e| Error::Adapter(e.to_string()))?
 }
 
 /// The first `limit` rows of a query.

@@ -107,6 +107,29 @@ pub struct Node {
 }
 
 impl Node {
+    /// A node that is not in the project (inline SQL, the rights engine's macro calls).
+    pub fn synthetic(project: &str, name: &str) -> Self {
+        Node {
+            unique_id: format!("operation.{project}.{name}"),
+            name: name.to_string(),
+            resource_type: ResourceType::Operation,
+            package_name: project.to_string(),
+            path: PathBuf::from(name),
+            original_file_path: PathBuf::from(format!("<{name}>")),
+            fqn: vec![project.to_string(), name.to_string()],
+            raw_code: String::new(),
+            config: Config::default(),
+            description: String::new(),
+            columns: Vec::new(),
+            patch_path: None,
+            refs: Vec::new(),
+            source_refs: Vec::new(),
+            depends_on: Vec::new(),
+            test_metadata: None,
+            checksum: String::new(),
+        }
+    }
+
     /// The name of the relation this node materializes (`alias` config, else its name).
     pub fn alias(&self) -> &str {
         self.config.str("alias").unwrap_or(&self.name)

@@ -6,7 +6,7 @@
 //! O(R), not O(N x R). Each request still gets its own answer.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -21,7 +21,7 @@ use crate::adapters::{Adapter, ExecResult};
 use crate::compile::{CompileOptions, Compiler, Relation};
 use crate::error::{Error, Result};
 use crate::execute::Session;
-use crate::project::{Config, Node, Project, ResourceType};
+use crate::project::{Node, Project, ResourceType};
 use crate::sql;
 
 /// Timings of one batch, for the metrics the reference document asks for.
@@ -140,25 +140,7 @@ impl RightsEngine {
                 }
             }
         }
-        let anchor = Node {
-            unique_id: format!("operation.{}.rights", project.name()),
-            name: "rights".into(),
-            resource_type: ResourceType::Operation,
-            package_name: project.name().to_string(),
-            path: PathBuf::from("rights"),
-            original_file_path: PathBuf::from("<rights>"),
-            fqn: vec![project.name().to_string(), "rights".into()],
-            raw_code: String::new(),
-            config: Config::default(),
-            description: String::new(),
-            columns: Vec::new(),
-            patch_path: None,
-            refs: Vec::new(),
-            source_refs: Vec::new(),
-            depends_on: Vec::new(),
-            test_metadata: None,
-            checksum: String::new(),
-        };
+        let anchor = Node::synthetic(project.name(), "rights");
         let engine = RightsEngine {
             ledger: mk("strata_rights_ledger"),
             batch: mk("strata_rights_batch"),

@@ -88,11 +88,12 @@ delete from {{ d.relation }} where {{ rights_rows_of(d, subjects) }};
 
 {#- The subjects erased so far (from the rights ledger), as a query returning `guid`.
     Models that read raw sources filter on it, so a rebuild from the landing zone never
-    brings an erased subject back. Before the first request there is no ledger: empty. -#}
+    brings an erased subject back. A request answered 201 (no data yet) counts too: rows
+    that arrive late for that subject are not loaded. Before the first request: empty. -#}
 {% macro rights_erased_subjects() -%}
 {%- set ledger = adapter.get_relation(target.database, target.schema, 'strata_rights_ledger') if execute else none -%}
 {%- if ledger -%}
-select guid from {{ ledger }} where phase = 'finished' and code = '200' and right_type in ('ERASURE', 'SA_WITHDRAW')
+select guid from {{ ledger }} where phase = 'finished' and code in ('200', '201') and right_type in ('ERASURE', 'SA_WITHDRAW')
 {%- else -%}
 select cast(null as varchar) as guid where false
 {%- endif -%}
