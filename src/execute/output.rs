@@ -16,6 +16,10 @@ pub enum LogFormat {
 pub struct Printer {
     format: LogFormat,
     color: bool,
+    /// On a terminal, a status line under the log shows what is running now.
+    live: bool,
+    /// Nodes running now, by their index in the run (for the status line).
+    running: Mutex<std::collections::BTreeMap<usize, String>>,
     lock: Mutex<()>,
 }
 
@@ -37,6 +41,8 @@ impl Printer {
         Printer {
             format,
             color,
+            live: color,
+            running: Mutex::new(Default::default()),
             lock: Mutex::new(()),
         }
     }
@@ -61,8 +67,42 @@ impl Printer {
     fn emit(&self, line: &str) {
         let _guard = self.lock.lock();
         let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{line}");
+        if self.live {
+            // Clear the status line, print the log line, draw the status line again.
+            let _ = write!(out, "\r\x1b[2K{line}\n{}", self.status_line());
+        } else {
+            let _ = writeln!(out, "{line}");
+        }
         let _ = out.flush();
+    }
+
+    fn status_line(&self) -> String {
+        let running = match self.running.lock() {
+            Ok(r) => r,
+            Err(_) => return String::new(),
+        };
+        if running.is_empty() {
+            return String::new();
+        }
+        let names: Vec<&str> = running.values().map(String::as_str).collect();
+        let mut text = format!("running {}: {}", names.len(), names.join(", "));
+        if text.chars().count() > WIDTH + 20 {
+            text = text.chars().take(WIDTH + 17).collect::<String>() + "...";
+        }
+        self.paint(&text, Tone::Warn)
+    }
+
+    fn set_running(&self, index: usize, name: Option<&str>) {
+        if let Ok(mut r) = self.running.lock() {
+            match name {
+                Some(n) => {
+                    r.insert(index, n.to_string());
+                }
+                None => {
+                    r.remove(&index);
+                }
+            }
+        }
     }
 
     fn stamp() -> String {
@@ -92,6 +132,14 @@ impl Printer {
 
     /// `3 of 12 START sql table model main.orders ..... [RUN]`
     pub fn node_started(&self, index: usize, total: usize, unique_id: &str, description: &str) {
+        let short = unique_id.rsplit('.').next().unwrap_or(unique_id);
+        let short = if unique_id.starts_with("test.") {
+            // Generic test ids end in a hash; show the name before it.
+            unique_id.split('.').nth(2).unwrap_or(short)
+        } else {
+            short
+        };
+        self.set_running(index, Some(short));
         match self.format {
             LogFormat::Text => {
                 let left = format!("{index} of {total} START {description} ");
@@ -119,6 +167,7 @@ impl Printer {
         seconds: f64,
         message: Option<&str>,
     ) {
+        self.set_running(index, None);
         match self.format {
             LogFormat::Text => {
                 let left = format!("{index} of {total} {headline} ");
