@@ -335,6 +335,14 @@ async fn dispatch(cmd: Cmd, g: GlobalArgs, printer: Arc<Printer>) -> Result<i32>
         &artifacts::run_results(&session, &outcome, args),
     )?;
     execute::print_summary(&session, &outcome);
+    if std::env::var_os("STRATA_PROFILE").is_some() {
+        eprintln!(
+            "engine time: {:.1} ms of {:.1} ms ({} nodes)",
+            session.adapter.engine_time().as_secs_f64() * 1000.0,
+            outcome.elapsed * 1000.0,
+            outcome.results.len()
+        );
+    }
     Ok(if outcome.failed() { 1 } else { 0 })
 }
 

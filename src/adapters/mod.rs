@@ -91,6 +91,9 @@ pub trait Adapter: Send + Sync {
 
     /// A line for `strata debug`.
     async fn describe(&self) -> Result<String>;
+
+    /// Time spent inside the engine's statements so far (to tell runner overhead apart).
+    fn engine_time(&self) -> std::time::Duration;
 }
 
 /// Connect to the target's engine.

@@ -26,6 +26,8 @@ pub struct DuckDbAdapter {
     pool: Mutex<Vec<Connection>>,
     /// Interrupt handles of the connections running a statement now.
     running: Mutex<Vec<Arc<duckdb::InterruptHandle>>>,
+    /// Nanoseconds spent inside DuckDB calls.
+    engine_nanos: std::sync::atomic::AtomicU64,
 }
 
 fn engine_error(e: duckdb::Error) -> Error {
@@ -59,6 +61,7 @@ impl DuckDbAdapter {
             root: Mutex::new(root),
             pool: Mutex::new(Vec::new()),
             running: Mutex::new(Vec::new()),
+            engine_nanos: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -92,7 +95,12 @@ impl DuckDbAdapter {
             if let Ok(mut r) = this.running.lock() {
                 r.push(handle.clone());
             }
+            let t = std::time::Instant::now();
             let out = f(&conn);
+            this.engine_nanos.fetch_add(
+                t.elapsed().as_nanos() as u64,
+                std::sync::atomic::Ordering::Relaxed,
+            );
             if let Ok(mut r) = this.running.lock() {
                 r.retain(|h| !Arc::ptr_eq(h, &handle));
             }
@@ -362,6 +370,14 @@ impl Adapter for SharedDuckDb {
                 h.interrupt();
             }
         }
+    }
+
+    fn engine_time(&self) -> std::time::Duration {
+        std::time::Duration::from_nanos(
+            self.0
+                .engine_nanos
+                .load(std::sync::atomic::Ordering::Relaxed),
+        )
     }
 
     async fn describe(&self) -> Result<String> {

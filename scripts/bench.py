@@ -1,0 +1,126 @@
+#!/usr/bin/env python3
+"""Strata benchmarks: compile and build on synthetic projects, side by side with dbt-core.
+
+Run through scripts/bench.sh (it builds the release binary first). Prints medians of
+several runs after a warm-up, peak memory (max RSS of the measured process), and, with
+--compare-dbt VENV, dbt-core + dbt-duckdb on the same projects in the same run, and the
+ratios. Figures are printed, never asserted: BENCHMARKS.md records them.
+"""
+
+import argparse
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+GEN = os.path.join(ROOT, "..", "shared", "bench", "gen_project.py")
+
+
+def run(cmd, cwd, env=None):
+    """Wall seconds, peak RSS in MB, stdout+stderr text of one process."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    out = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    code = os.waitstatus_to_exitcode(status)
+    text = out.decode("utf-8", "replace")
+    if code != 0:
+        sys.exit(f"{' '.join(cmd)} failed in {cwd} (exit {code}):\n{text[-3000:]}")
+    return wall, usage.ru_maxrss / 1024.0, text
+
+
+def measure(cmd, cwd, runs, before=None, env=None):
+    """Warm-up once, then `runs` runs; medians of wall time and peak memory."""
+    if before:
+        before()
+    run(cmd, cwd, env)
+    walls, mems, last = [], [], ""
+    for _ in range(runs):
+        if before:
+            before()
+        w, m, last = run(cmd, cwd, env)
+        walls.append(w)
+        mems.append(m)
+    return statistics.median(walls), statistics.median(mems), last
+
+
+def project(cache, n):
+    out = os.path.join(cache, f"synthetic_{n}")
+    if not os.path.exists(os.path.join(out, "project.yml")):
+        subprocess.run([sys.executable, GEN, "--models", str(n), "--out", out], check=True,
+                       stdout=subprocess.DEVNULL)
+    return out
+
+
+def fresh_db(path):
+    def clean():
+        for name in ("warehouse.duckdb", "warehouse.duckdb.wal"):
+            p = os.path.join(path, name)
+            if os.path.exists(p):
+                os.remove(p)
+        shutil.rmtree(os.path.join(path, "target"), ignore_errors=True)
+    return clean
+
+
+def row(label, value, unit, target=None):
+    t = f"   (target: {target})" if target else ""
+    print(f"  {label:<44} {value:>10.3f} {unit}{t}")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--strata", default=os.path.join(ROOT, "target", "release", "strata"))
+    ap.add_argument("--cache", default=os.path.expanduser("~/.cache/strata/bench"))
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--models", default="1000,3000,10000", help="compile sizes")
+    ap.add_argument("--build-models", type=int, default=1000)
+    ap.add_argument("--compare-dbt", metavar="VENV", help="a virtualenv with dbt-core and dbt-duckdb")
+    ap.add_argument("--dbt-max-models", type=int, default=1000,
+                    help="compare with dbt up to this size (dbt takes minutes beyond)")
+    args = ap.parse_args()
+    os.makedirs(args.cache, exist_ok=True)
+    strata = os.path.abspath(args.strata)
+    dbt = os.path.join(args.compare_dbt, "bin", "dbt") if args.compare_dbt else None
+    env = dict(os.environ, STRATA_PROFILE="1", NO_COLOR="1")
+    dbt_env = dict(os.environ, DBT_PROFILES_DIR=".", DBT_SEND_ANONYMOUS_USAGE_STATS="false")
+
+    print(f"strata: {strata}")
+    print(f"machine: {os.cpu_count()} cores; {args.runs} runs after a warm-up, medians\n")
+
+    print("1. compile")
+    for n in [int(x) for x in args.models.split(",")]:
+        path = project(args.cache, n)
+        wall, mem, _ = measure([strata, "compile"], path, args.runs, env=env)
+        row(f"strata compile, {n} models", wall, "s", "< 1 s" if n == 10000 else None)
+        row(f"  peak memory", mem, "MB", "< 300 MB")
+        if dbt and n <= args.dbt_max_models:
+            dwall, dmem, _ = measure([dbt, "compile"], path, max(1, args.runs // 2), env=dbt_env)
+            row(f"dbt compile, {n} models", dwall, "s")
+            row(f"  ratio dbt / strata", dwall / wall, "x", ">= 100 x" if n == 1000 else None)
+
+    print("\n2. build")
+    n = args.build_models
+    path = project(args.cache, n)
+    wall, mem, _ = measure([strata, "build"], path, args.runs, before=fresh_db(path), env=env)
+    row(f"strata build, {n} models (threads from profile)", wall, "s")
+    row(f"  peak memory", mem, "MB")
+    w1, _, text = measure([strata, "build", "--threads", "1"], path, 1, before=fresh_db(path), env=env)
+    m = re.search(r"engine time: ([0-9.]+) ms of ([0-9.]+) ms \((\d+) nodes\)", text)
+    if m:
+        engine, total, nodes = float(m.group(1)), float(m.group(2)), int(m.group(3))
+        row(f"strata build --threads 1", w1, "s")
+        row(f"  time inside DuckDB statements", engine / 1000.0, "s")
+        row(f"  runner overhead per node", (total - engine) / nodes, "ms", "< 2 ms")
+    if dbt and n <= args.dbt_max_models:
+        dwall, _, _ = measure([dbt, "build"], path, 1, before=fresh_db(path), env=dbt_env)
+        row(f"dbt build, {n} models", dwall, "s")
+        row(f"  ratio dbt / strata", dwall / wall, "x", ">= 20 x")
+
+
+if __name__ == "__main__":
+    main()
