@@ -157,6 +157,9 @@ pub enum RightsCmd {
         /// Exit after this many seconds without a message (for cron and Airflow runs).
         #[arg(long)]
         idle_exit_seconds: Option<u64>,
+        /// Serve Prometheus metrics on 127.0.0.1:PORT (default: rights.metrics_port).
+        #[arg(long)]
+        metrics_port: Option<u16>,
     },
     /// Rewrite the tables erasures touched, so deleted rows leave storage (Iceberg: OPTIMIZE
     /// and VACUUM).
@@ -574,6 +577,7 @@ async fn rights(load: &LoadOptions, printer: Arc<Printer>, cmd: RightsCmd) -> Re
             batch_size,
             batch_wait_ms,
             idle_exit_seconds,
+            metrics_port,
         } => {
             use crate::rights::consumer::{consume, ConsumeOptions};
             let c = &engine.config;
@@ -593,6 +597,7 @@ async fn rights(load: &LoadOptions, printer: Arc<Printer>, cmd: RightsCmd) -> Re
                 idle_exit: idle_exit_seconds.map(std::time::Duration::from_secs),
                 security_protocol: c.security_protocol.clone(),
                 session_timeout_ms: c.session_timeout_ms,
+                metrics_port: metrics_port.or(c.metrics_port),
             };
             let stats = consume(&engine, &opts, &printer).await?;
             printer.info(

@@ -288,3 +288,66 @@ fn a_consumer_killed_mid_batch_loses_nothing() {
         "0"
     );
 }
+
+fn http_get(port: u16, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").expect("request");
+    let mut body = String::new();
+    s.read_to_string(&mut body).expect("response");
+    body
+}
+
+#[test]
+fn metrics_are_served_in_prometheus_format() {
+    let p = rights_project("rights:\n  session_timeout_ms: 2000\n");
+    let t = topics("metrics");
+    produce(
+        &t.requests,
+        &[
+            request("m1", "u1", "ERASURE"),
+            request("m2", "nobody", "ACCESS"),
+        ],
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("port")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let mut child = consume_cmd(
+        &p,
+        &t,
+        &[
+            "--batch-wait-ms",
+            "300",
+            "--metrics-port",
+            &port.to_string(),
+        ],
+    )
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .expect("spawn consumer");
+    assert_eq!(read_all(&t.results, 2, Duration::from_secs(30)).len(), 2);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut body = String::new();
+    while Instant::now() < deadline {
+        body = http_get(port, "/metrics");
+        if body.contains("strata_rights_batches_total 1") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(body.contains("text/plain; version=0.0.4"), "{body}");
+    assert!(
+        body.contains("strata_rights_requests_total{code=\"200\"} 1"),
+        "{body}"
+    );
+    assert!(
+        body.contains("strata_rights_requests_total{code=\"201\"} 1"),
+        "{body}"
+    );
+    assert!(body.contains("strata_rights_consumer_lag 0"), "{body}");
+}

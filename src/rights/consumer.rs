@@ -33,6 +33,8 @@ pub struct ConsumeOptions {
     pub idle_exit: Option<Duration>,
     pub security_protocol: Option<String>,
     pub session_timeout_ms: u64,
+    /// Serve Prometheus metrics on 127.0.0.1:PORT.
+    pub metrics_port: Option<u16>,
 }
 
 /// Totals of one `consume` run.
@@ -123,13 +125,14 @@ async fn send(producer: &FutureProducer, topic: &str, key: &str, payload: &[u8])
         .map_err(|(e, _)| kafka(e))
 }
 
-/// Answer one batch of raw messages; returns the metrics and how many went to dead letters.
+/// Answer one batch of raw messages; returns the metrics, the result codes and how many
+/// went to dead letters.
 async fn answer(
     engine: &RightsEngine,
     producer: &FutureProducer,
     opts: &ConsumeOptions,
     batch: &[OwnedMessage],
-) -> Result<(BatchMetrics, usize)> {
+) -> Result<(BatchMetrics, Vec<String>, usize)> {
     let mut requests: Vec<RightsRequest> = Vec::new();
     let mut early: Vec<RightsResult> = Vec::new();
     let mut dead = 0;
@@ -166,7 +169,8 @@ async fn answer(
             .map_err(|_| Error::Adapter("kafka: result delivery was cancelled".into()))?
             .map_err(|(e, _)| kafka(e))?;
     }
-    Ok((metrics, dead))
+    let codes = results.iter().map(|r| r.result.code.clone()).collect();
+    Ok((metrics, codes, dead))
 }
 
 fn commit(consumer: &StreamConsumer, batch: &[OwnedMessage]) -> Result<()> {
@@ -217,6 +221,14 @@ pub async fn consume(
     let producer = producer(opts)?;
     let started = Instant::now();
     let mut stats = ConsumeStats::default();
+    let served = super::metrics::Metrics::default();
+    if let Some(port) = opts.metrics_port {
+        served.serve(port)?;
+        printer.info(
+            "rights_metrics",
+            &format!("Metrics at http://127.0.0.1:{port}/metrics"),
+        );
+    }
     let stop = shutdown();
     tokio::pin!(stop);
     printer.info(
@@ -239,8 +251,15 @@ pub async fn consume(
             "rights_batch_started",
             &format!("batch of {} messages started", batch.len()),
         );
-        let (metrics, dead) = answer(engine, &producer, opts, &batch).await?;
+        let (metrics, codes, dead) = answer(engine, &producer, opts, &batch).await?;
         commit(&consumer, &batch)?;
+        let current_lag = lag(&consumer);
+        served.record(
+            &metrics,
+            &codes.iter().map(String::as_str).collect::<Vec<_>>(),
+            dead,
+            current_lag,
+        );
         stats.batches += 1;
         stats.requests += batch.len();
         stats.dead_lettered += dead;
@@ -259,7 +278,7 @@ pub async fn consume(
                 metrics.total_ms,
                 metrics.total_ms / (batch.len().max(1) as f64),
                 stats.requests as f64 / elapsed * 3600.0,
-                lag(&consumer).map(|l| l.to_string()).unwrap_or_else(|| "?".into())
+                current_lag.map(|l| l.to_string()).unwrap_or_else(|| "?".into())
             ),
         );
         if futures_ready(&mut stop).await {

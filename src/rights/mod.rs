@@ -10,3 +10,4 @@ pub use config::RightsConfig;
 pub use engine::{BatchMetrics, RightsEngine};
 pub use message::{RightType, RightsRequest, RightsResult};
 pub mod consumer;
+pub mod metrics;
