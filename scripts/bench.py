@@ -77,9 +77,12 @@ def main():
     ap.add_argument("--strata", default=os.path.join(ROOT, "target", "release", "strata"))
     ap.add_argument("--cache", default=os.path.expanduser("~/.cache/strata/bench"))
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--sections", default="compile,build,rights", help="which measurements to run")
     ap.add_argument("--models", default="1000,3000,10000", help="compile sizes")
     ap.add_argument("--build-models", type=int, default=1000)
     ap.add_argument("--compare-dbt", metavar="VENV", help="a virtualenv with dbt-core and dbt-duckdb")
+    ap.add_argument("--rights-brokers", help="a Kafka broker for the rights benchmark (bench.sh starts one)")
+    ap.add_argument("--rights-rows", type=int, default=1_000_000)
     ap.add_argument("--dbt-max-models", type=int, default=1000,
                     help="compare with dbt up to this size (dbt takes minutes beyond)")
     args = ap.parse_args()
@@ -92,6 +95,17 @@ def main():
     print(f"strata: {strata}")
     print(f"machine: {os.cpu_count()} cores; {args.runs} runs after a warm-up, medians\n")
 
+    sections = set(args.sections.split(","))
+    if "compile" in sections:
+        bench_compile(args, strata, dbt, env, dbt_env)
+    if "build" in sections:
+        bench_build(args, strata, dbt, env, dbt_env)
+    if "rights" in sections and args.rights_brokers:
+        bench_rights(strata, args.cache, args.rights_brokers, args.rights_rows,
+                     [(1, 100), (50, 1000), (500, 5000)])
+
+
+def bench_compile(args, strata, dbt, env, dbt_env):
     print("1. compile")
     for n in [int(x) for x in args.models.split(",")]:
         path = project(args.cache, n)
@@ -103,6 +117,9 @@ def main():
             row(f"dbt compile, {n} models", dwall, "s")
             row(f"  ratio dbt / strata", dwall / wall, "x", ">= 100 x" if n == 1000 else None)
 
+
+
+def bench_build(args, strata, dbt, env, dbt_env):
     print("\n2. build")
     n = args.build_models
     path = project(args.cache, n)
@@ -120,6 +137,69 @@ def main():
         dwall, _, _ = measure([dbt, "build"], path, 1, before=fresh_db(path), env=dbt_env)
         row(f"dbt build, {n} models", dwall, "s")
         row(f"  ratio dbt / strata", dwall / wall, "x", ">= 20 x")
+
+
+RIGHTS_PROJECT = {
+    "project.yml": """name: rights_bench
+models:
+  rights_bench:
+    +materialized: table
+rights:
+  session_timeout_ms: 2000
+""",
+    # 1M bronze rows over 100k users and 300k chats.
+    "models/bronze_events.sql": """select 'u' || (i % 100000) as user_id, 'c' || (i % 300000) as chat_id,
+       'message ' || i as msg, i as event_id
+from range({rows}) t(i)
+""",
+    "models/user_daily.sql": "select user_id, count(*) as n from {{ ref('bronze_events') }} group by 1\n",
+    "models/chat_daily.sql": "select chat_id, count(*) as n from {{ ref('bronze_events') }} group by 1\n",
+    "models/rights/erasure.sql": "{{ config(materialized='procedure', right_types=['ERASURE', 'SA_WITHDRAW']) }}\n"
+                                 "{{ rights_delete(rights.batch, rights.declared, rights.right_types) }}\n",
+    "models/schema.yml": """version: 2
+models:
+  - name: bronze_events
+    meta: {personal_data: {subject_key: user_id}}
+  - name: user_daily
+    meta: {personal_data: {subject_key: user_id}}
+  - name: chat_daily
+    meta:
+      personal_data:
+        subject_key: chat_id
+        via: {relation: bronze_events, key: chat_id, subject_key: user_id}
+""",
+}
+
+
+def bench_rights(strata, cache, brokers, rows, sizes):
+    path = os.path.join(cache, f"rights_{rows}")
+    for rel, text in RIGHTS_PROJECT.items():
+        full = os.path.join(path, rel)
+        os.makedirs(os.path.dirname(full), exist_ok=True)
+        with open(full, "w") as f:
+            f.write(text.replace("{rows}", str(rows)))
+    print(f"\n3. rights: ERASURE through Kafka, {rows} bronze rows, 3 declared relations")
+    for batch, n in sizes:
+        fresh_db(path)()
+        run([strata, "build"], path)
+        tag = f"{batch}-{int(time.time() * 1000)}"
+        req, res = f"bench-req-{tag}", f"bench-res-{tag}"
+        lines = "\n".join(
+            '{"request_id": "r%d", "guid": "u%d", "right_type": "ERASURE", "created_at": 0}' % (i, i * 7 % 100000)
+            for i in range(n))
+        subprocess.run([strata, "rights", "submit", "--brokers", brokers, "--request-topic", req],
+                       cwd=path, input=lines.encode(), check=True, stdout=subprocess.DEVNULL)
+        wall, _, text = run([strata, "rights", "consume", "--brokers", brokers, "--request-topic", req,
+                             "--result-topic", res, "--group-id", f"g-{tag}", "--batch-size", str(batch),
+                             "--batch-wait-ms", "200", "--idle-exit-seconds", "3"], path)
+        batches = re.findall(r"batch \d+: (\d+) requests, (\d+) statements, .*? total ([0-9.]+) ms", text)
+        answered = sum(int(b[0]) for b in batches)
+        busy = sum(float(b[2]) for b in batches) / 1000.0
+        full = [int(b[1]) for b in batches if int(b[0]) == batch]
+        row(f"batch size {batch}: {answered} requests, processing", answered / busy * 3600, "req/h", ">= 100000")
+        row(f"  end to end incl. joins and 3 s idle exit", answered / wall * 3600, "req/h")
+        if full:
+            row(f"  statements per full batch", statistics.median(full), "", "<= 2 x 3 + 2 = 8" if batch == 500 else None)
 
 
 if __name__ == "__main__":

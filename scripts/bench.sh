@@ -9,4 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
 scripts/with-duckdb cargo build --release --locked >&2
-exec scripts/with-duckdb python3 scripts/bench.py --strata "$CARGO_TARGET_DIR/release/strata" "$@"
+# The rights benchmark goes through a real Kafka-protocol broker on 127.0.0.1.
+eval "$(scripts/kafka-broker.sh start)"
+trap '"$PWD"/scripts/kafka-broker.sh stop >/dev/null 2>&1 || true' EXIT
+scripts/with-duckdb python3 scripts/bench.py --strata "$CARGO_TARGET_DIR/release/strata" \
+  --rights-brokers "$STRATA_TEST_KAFKA_BROKERS" "$@"

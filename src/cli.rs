@@ -161,6 +161,13 @@ pub enum RightsCmd {
         #[arg(long)]
         metrics_port: Option<u16>,
     },
+    /// Publish requests (JSON lines on stdin) to the request topic: for operators and tests.
+    Submit {
+        #[arg(long)]
+        brokers: Option<String>,
+        #[arg(long)]
+        request_topic: Option<String>,
+    },
     /// Rewrite the tables erasures touched, so deleted rows leave storage (Iceberg: OPTIMIZE
     /// and VACUUM).
     Purge,
@@ -612,12 +619,28 @@ async fn rights(load: &LoadOptions, printer: Arc<Printer>, cmd: RightsCmd) -> Re
             );
             Ok(0)
         }
+        RightsCmd::Submit {
+            brokers,
+            request_topic,
+        } => {
+            let c = &engine.config;
+            let brokers = brokers.or_else(|| c.brokers.clone()).ok_or_else(|| {
+                Error::Usage(
+                    "rights submit: no brokers (give --brokers or set rights.brokers)".into(),
+                )
+            })?;
+            let topic = request_topic.unwrap_or_else(|| c.request_topic.clone());
+            let n =
+                crate::rights::consumer::submit(&brokers, &topic, std::io::stdin().lock()).await?;
+            printer.info(
+                "rights_submit",
+                &format!("Published {n} requests to {topic}"),
+            );
+            Ok(0)
+        }
         RightsCmd::Purge => {
             let n = engine.purge().await?;
-            printer.info(
-                "purge",
-                &format!("Purged the tables of {n} erasure batch(es)"),
-            );
+            printer.info("purge", &format!("Purged the tables of {n} erasures"));
             Ok(0)
         }
         RightsCmd::Declared => {

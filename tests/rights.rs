@@ -228,25 +228,26 @@ fn malformed_requests_get_a_500_with_a_reason() {
 
 #[test]
 fn purge_rewrites_what_erasures_touched() {
-    let p = project("");
+    let p = project("rights:\n  purge_deadline_hours: 0\n");
     assert_eq!(apply(&p, "ERASURE", "u1", "p-1")["result"]["code"], "200");
+    assert_eq!(apply(&p, "ERASURE", "u2", "p-2")["result"]["code"], "200");
     assert_eq!(
-        count(
-            &p,
-            "select count(*) from strata_rights_purges where done_at is null"
-        ),
-        1
+        apply(&p, "ERASURE", "nobody", "p-3")["result"]["code"],
+        "201"
     );
     p.strata(&["rights", "purge"])
         .assert_ok()
-        .assert_contains("Purged the tables of 1 erasure batch");
+        .assert_contains("Purged the tables of 2 erasures");
+    p.strata(&["rights", "purge"])
+        .assert_ok()
+        .assert_contains("Purged the tables of 0 erasures");
     assert_eq!(
-        count(
-            &p,
-            "select count(*) from strata_rights_purges where done_at is null"
-        ),
-        0
+        apply(&p, "SA_WITHDRAW", "u3", "p-4")["result"]["code"],
+        "200"
     );
+    p.strata(&["rights", "purge"])
+        .assert_ok()
+        .assert_contains("Purged the tables of 1 erasures");
 }
 
 #[test]

@@ -139,7 +139,7 @@ fn codes(results: &[String]) -> HashMap<String, Vec<String>> {
 
 #[test]
 fn consume_answers_every_request_and_survives_malformed_ones() {
-    let p = rights_project("rights:\n  session_timeout_ms: 2000\n");
+    let p = rights_project("rights:\n  session_timeout_ms: 2000\n  purge_deadline_hours: 0\n");
     let t = topics("all");
     produce(
         &t.requests,

@@ -210,6 +210,48 @@ fn lag(consumer: &StreamConsumer) -> Option<i64> {
     Some(total)
 }
 
+/// Publish one request per non-empty line of `input` (each must be a JSON object, keyed by
+/// its request_id). Returns how many were published and acknowledged.
+pub async fn submit(brokers: &str, topic: &str, input: impl std::io::BufRead) -> Result<usize> {
+    let opts = ConsumeOptions {
+        brokers: brokers.to_string(),
+        request_topic: topic.to_string(),
+        result_topic: String::new(),
+        dead_letter_topic: String::new(),
+        group_id: String::new(),
+        batch_size: 1,
+        batch_wait: Duration::ZERO,
+        idle_exit: None,
+        security_protocol: None,
+        session_timeout_ms: 10_000,
+        metrics_port: None,
+    };
+    let producer = producer(&opts)?;
+    let mut deliveries = Vec::new();
+    for (i, line) in input.lines().enumerate() {
+        let line = line.map_err(|e| Error::Usage(format!("stdin: {e}")))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let v: serde_json::Value = serde_json::from_str(&line)
+            .map_err(|e| Error::Usage(format!("stdin line {}: not JSON: {e}", i + 1)))?;
+        let key = v
+            .get("request_id")
+            .and_then(|r| r.as_str())
+            .unwrap_or_default()
+            .to_string();
+        let record = FutureRecord::to(topic).key(&key).payload(&line);
+        deliveries.push(producer.send_result(record).map_err(|(e, _)| kafka(e))?);
+    }
+    let n = deliveries.len();
+    for d in deliveries {
+        d.await
+            .map_err(|_| Error::Adapter("kafka: delivery was cancelled".into()))?
+            .map_err(|(e, _)| kafka(e))?;
+    }
+    Ok(n)
+}
+
 /// Run until SIGTERM / Ctrl-C (or `idle_exit`). A batch being answered is finished; a batch
 /// being collected is abandoned without committing, so its messages come again.
 pub async fn consume(
@@ -238,7 +280,19 @@ pub async fn consume(
             opts.request_topic, opts.brokers, opts.group_id
         ),
     );
+    // Purges are checked at most every few minutes (each check is a query) and at exit.
+    let mut last_purge_check = Instant::now();
     loop {
+        if last_purge_check.elapsed() >= Duration::from_secs(300) {
+            last_purge_check = Instant::now();
+            let n = engine.purge_if_due().await?;
+            if n > 0 {
+                printer.info(
+                    "rights_purge",
+                    &format!("Purged the tables of {n} erasures (deadline)"),
+                );
+            }
+        }
         let batch = tokio::select! {
             b = next_batch(&consumer, opts) => b?,
             _ = &mut stop => {
@@ -288,6 +342,13 @@ pub async fn consume(
             );
             break;
         }
+    }
+    let n = engine.purge_if_due().await?;
+    if n > 0 {
+        printer.info(
+            "rights_purge",
+            &format!("Purged the tables of {n} erasures (deadline)"),
+        );
     }
     stats.elapsed = started.elapsed();
     Ok(stats)

@@ -165,8 +165,9 @@ impl RightsEngine {
             .await?;
         let ddl = engine.render("rights_ledger_ddl", &[("ledger", rel(&engine.ledger))])?;
         engine.run_script(&ddl).await?;
+        // One row per purge run: the ledger time up to which erasures have been purged.
         let purge_ddl = format!(
-            "create table if not exists {} (batch_id varchar, relations varchar, requested_at bigint, deadline_at bigint, done_at bigint)",
+            "create table if not exists {} (purged_through bigint, relations varchar, done_at bigint)",
             engine.purges
         );
         engine.exec(&purge_ddl, &[], false).await?;
@@ -542,29 +543,6 @@ impl RightsEngine {
                 };
                 outcomes.insert(r.request_id.clone(), o);
             }
-            let batch_id = uuid::Uuid::new_v4().to_string();
-            let deadline = now_epoch() + (self.config.purge_deadline_hours as i64) * 3600;
-            let relations = self
-                .declared
-                .iter()
-                .map(|d| d.name.as_str())
-                .collect::<Vec<_>>()
-                .join(",");
-            let q = format!(
-                "insert into {} values (?, ?, cast(? as bigint), cast(? as bigint), null)",
-                self.purges
-            );
-            self.exec(
-                &q,
-                &[
-                    batch_id,
-                    relations,
-                    now_epoch().to_string(),
-                    deadline.to_string(),
-                ],
-                false,
-            )
-            .await?;
             metrics.deletion_ms = t.elapsed().as_secs_f64() * 1000.0;
         }
 
@@ -615,12 +593,16 @@ impl RightsEngine {
         Ok(outcomes)
     }
 
-    /// Run the pending purges (`strata rights purge`): rewrite the tables erasures touched so
-    /// deleted rows leave the storage too. Returns how many purge records were completed.
-    pub async fn purge(&self) -> Result<usize> {
+    /// Erasures answered 200 since the last purge: (relations touched, oldest finished_at,
+    /// newest finished_at, count). The ledger records the relations of each erasure.
+    async fn pending_purge(&self) -> Result<Option<(Vec<String>, i64, i64, usize)>> {
         let q = format!(
-            "select batch_id, relations from {} where done_at is null",
-            self.purges
+            "select relations, min(finished_at), max(finished_at), count(*) from {ledger} \
+             where phase = 'finished' and code = '200' and right_type in ('ERASURE', 'SA_WITHDRAW') \
+               and finished_at > (select coalesce(max(purged_through), -1) from {purges}) \
+             group by relations",
+            ledger = self.ledger,
+            purges = self.purges
         );
         let rows = self
             .exec(&q, &[], true)
@@ -629,32 +611,67 @@ impl RightsEngine {
             .unwrap_or_default()
             .rows;
         if rows.is_empty() {
-            return Ok(0);
+            return Ok(None);
         }
-        let mut relations: Vec<Value> = Vec::new();
-        let mut names = HashSet::new();
-        for row in &rows {
-            for name in row
-                .get(1)
+        let mut names: Vec<String> = Vec::new();
+        let (mut oldest, mut newest, mut count) = (i64::MAX, i64::MIN, 0usize);
+        for row in rows {
+            for n in row
+                .first()
                 .and_then(|v| v.as_str())
                 .unwrap_or_default()
                 .split(',')
             {
-                if names.insert(name.to_string()) {
-                    if let Some(r) = self.compiler.relation_of(name) {
-                        relations.push(rel(&r));
-                    }
+                if !n.is_empty() && !names.iter().any(|x| x == n) {
+                    names.push(n.to_string());
                 }
             }
+            oldest = oldest.min(row.get(1).and_then(|v| v.as_i64()).unwrap_or(0));
+            newest = newest.max(row.get(2).and_then(|v| v.as_i64()).unwrap_or(0));
+            count += row.get(3).and_then(|v| v.as_u64()).unwrap_or(0) as usize;
         }
+        Ok(Some((names, oldest, newest, count)))
+    }
+
+    /// Run the pending purges (`strata rights purge`): rewrite the tables erasures touched so
+    /// deleted rows leave storage too (on Iceberg they live on in older snapshots until
+    /// OPTIMIZE and VACUUM). Returns how many erasures were purged.
+    pub async fn purge(&self) -> Result<usize> {
+        let Some((names, _, newest, count)) = self.pending_purge().await? else {
+            return Ok(0);
+        };
+        let relations: Vec<Value> = names
+            .iter()
+            .filter_map(|n| self.compiler.relation_of(n))
+            .map(|r| rel(&r))
+            .collect();
         let script = self.render("rights_purge", &[("relations", Value::from(relations))])?;
         self.run_script(&script).await?;
         let q = format!(
-            "update {} set done_at = cast(? as bigint) where done_at is null",
+            "insert into {} values (cast(? as bigint), ?, cast(? as bigint))",
             self.purges
         );
-        self.exec(&q, &[now_epoch().to_string()], false).await?;
-        Ok(rows.len())
+        self.exec(
+            &q,
+            &[newest.to_string(), names.join(","), now_epoch().to_string()],
+            false,
+        )
+        .await?;
+        Ok(count)
+    }
+
+    /// Purge when the oldest unpurged erasure has used half of `purge_deadline_hours`, so a
+    /// consumer that runs at least that often keeps the deadline. Returns erasures purged.
+    pub async fn purge_if_due(&self) -> Result<usize> {
+        let Some((_, oldest, _, _)) = self.pending_purge().await? else {
+            return Ok(0);
+        };
+        let half_deadline = (self.config.purge_deadline_hours as i64) * 3600 / 2;
+        if now_epoch() - oldest >= half_deadline {
+            self.purge().await
+        } else {
+            Ok(0)
+        }
     }
 }
 
