@@ -5,7 +5,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use minijinja::value::{from_args, Kwargs, Object, Rest, Value};
+use minijinja::value::{from_args, Kwargs, Object, Value};
 use minijinja::{Error as JError, ErrorKind, State};
 use serde_json::Map;
 
@@ -162,6 +162,11 @@ impl Object for MacroNamespace {
 
 /// Arguments of a Jinja call, split into positionals and keywords.
 pub fn split_args(args: &[Value]) -> Result<(Vec<Value>, Option<Kwargs>), JError> {
-    let (rest, kwargs): (Rest<Value>, Option<Kwargs>) = from_args(args)?;
-    Ok((rest.0, kwargs))
+    // Keyword arguments (and a call block's `caller`) arrive as one trailing kwargs value.
+    match args.split_last() {
+        Some((last, pos)) if last.is_kwargs() => {
+            Ok((pos.to_vec(), Some(Kwargs::try_from(last.clone())?)))
+        }
+        _ => Ok((args.to_vec(), None)),
+    }
 }

@@ -273,6 +273,7 @@ fn compile_node(
     full_refresh: bool,
     node: &Node,
     handle: tokio::runtime::Handle,
+    defer_queries: bool,
 ) -> Result<Prepared> {
     let rel = compiler.relation_of(&node.name);
     let bridge = Arc::new(Bridge {
@@ -285,11 +286,19 @@ fn compile_node(
         warehouse: Some(bridge.clone() as Arc<dyn Warehouse>),
         extra: Vec::new(),
     };
-    let sql = compiler.compile(project, node, opts)?;
-    Ok(Prepared {
-        sql,
-        recompile: bridge.used.load(Ordering::Relaxed),
-    })
+    match compiler.compile(project, node, opts) {
+        Ok(sql) => Ok(Prepared {
+            sql,
+            recompile: bridge.used.load(Ordering::Relaxed),
+        }),
+        // Before the run, a template that queries the warehouse may read what upstream nodes
+        // have not built yet: compile (and check) it again right before it runs.
+        Err(_) if defer_queries && bridge.used.load(Ordering::Relaxed) => Ok(Prepared {
+            sql: String::new(),
+            recompile: true,
+        }),
+        Err(e) => Err(e),
+    }
 }
 
 /// Parse compiled SQL with the adapter's sqlparser dialect; errors point into the compiled file.
@@ -407,7 +416,11 @@ async fn prepare(
                 full_refresh,
                 node,
                 handle.clone(),
+                true,
             )?;
+            if p.recompile && p.sql.is_empty() {
+                return Ok(p); // deferred: compiled and checked right before it runs
+            }
             write_compiled(&project, node, &p.sql)?;
             check_sql(&project, adapter.as_ref(), node, &p.sql)?;
             Ok(p)
@@ -831,12 +844,16 @@ async fn run_node(state: Arc<RunState>, id: String, index: usize, total: usize) 
                 st.full_refresh,
                 n,
                 handle,
+                false,
             )
         })
         .await;
         match r {
             Ok(Ok(p)) => {
                 let _ = write_compiled(&s.project, node, &p.sql);
+                if let Err(e) = check_sql(&s.project, s.adapter.as_ref(), node, &p.sql) {
+                    return finish_error(&state, node, index, total, &desc, t0, e, Some(p.sql));
+                }
                 prepared = Some(p);
             }
             Ok(Err(e)) => return finish_error(&state, node, index, total, &desc, t0, e, None),

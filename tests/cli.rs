@@ -1,0 +1,114 @@
+//! The rest of the command line: JSON logs, compile-time queries, run-operation, clean,
+//! debug, --fail-fast, vars and two-argument refs.
+
+mod common;
+use common::{flat, TestProject};
+
+#[test]
+fn json_logs_are_one_object_per_line() {
+    let p = TestProject::new("js", "");
+    p.write("models/a.sql", "select 1 as x\n");
+    p.write(
+        "models/b.sql",
+        "select * from {{ ref('a') }} where x = 2 / 0\n",
+    );
+    let r = p.strata(&["run", "--log-format", "json"]);
+    let events: Vec<serde_json::Value> = r
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let finished: Vec<&serde_json::Value> = events
+        .iter()
+        .filter(|e| e["event"] == "node_finished")
+        .collect();
+    assert_eq!(finished.len(), 2, "{}", r.stdout);
+    assert!(finished
+        .iter()
+        .any(|e| e["node"] == "model.js.a" && e["status"] == "success"));
+    assert!(events
+        .iter()
+        .all(|e| e["ts"].is_string() && e["level"].is_string()));
+}
+
+#[test]
+fn compile_time_queries_vars_and_two_argument_refs() {
+    let p = TestProject::new("q", "vars:\n  cutoff: 2\n");
+    p.write("seeds/nums.csv", "n\n1\n2\n3\n4\n");
+    p.write(
+        "models/picked.sql",
+        "{% set rows = run_query('select max(n) as m from ' ~ ref('nums')) %}
+{% if execute %}{% set top = rows.columns[0].values()[0] %}{% else %}{% set top = 0 %}{% endif %}
+{% call statement('low', fetch_result=True) %}select min(n) from {{ ref('q', 'nums') }}{% endcall %}
+{% set low = load_result('low')['data'][0][0] if execute else 0 %}
+select {{ top }} as top, {{ low }} as low, {{ var('cutoff') }} as cutoff, {{ var('missing', 9) }} as fallback,
+       '{{ target.name }}' as target_name
+",
+    );
+    p.strata(&["build"]).assert_ok();
+    assert_eq!(flat(&p.query("q", "select * from picked")), "4,1,2,9,dev");
+    p.strata(&["run", "--vars", "{cutoff: 3}"]).assert_ok();
+    assert_eq!(p.scalar("q", "select cutoff from picked"), "3");
+}
+
+#[test]
+fn run_operation_clean_and_debug() {
+    let p = TestProject::new("ops", "clean-targets: [target/compiled]\n");
+    p.write("models/a.sql", "select 1 as x\n");
+    p.write(
+        "macros/grant.sql",
+        "{% macro make_audit(name) %}{% do run_query('create table ' ~ name ~ ' as select 42 as answer') %}{% endmacro %}\n",
+    );
+    p.strata(&["run"]).assert_ok();
+    p.strata(&["run-operation", "make_audit", "--args", "{name: audit}"])
+        .assert_ok();
+    assert_eq!(p.scalar("ops", "select answer from audit"), "42");
+    p.strata(&["run-operation", "no_such_macro"])
+        .assert_code(2)
+        .assert_contains("no macro named 'no_such_macro'");
+    assert!(p.path().join("target/compiled").exists());
+    p.strata(&["clean"]).assert_ok();
+    assert!(
+        !p.path().join("target/compiled").exists(),
+        "clean removes clean-targets"
+    );
+    assert!(p.db_path("ops").exists(), "and nothing else");
+    p.strata(&["debug"])
+        .assert_ok()
+        .assert_contains("connection: OK (duckdb v1.5")
+        .assert_contains("All checks passed!");
+}
+
+#[test]
+fn fail_fast_stops_scheduling_after_the_first_failure() {
+    let p = TestProject::new("ff", "");
+    p.write(
+        "models/a_bad.sql",
+        "{{ config(materialized='table') }}\nselect cast('x' as integer) as v\n",
+    );
+    for i in 0..6 {
+        p.write(&format!("models/m{i}.sql"), "select 1 as v\n");
+    }
+    let r = p.strata(&["run", "--threads", "1", "--fail-fast"]);
+    r.assert_code(1);
+    let v: serde_json::Value =
+        serde_json::from_str(&p.read("target/run_results.json")).expect("json");
+    let skipped = v["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .filter(|r| r["status"] == "skipped")
+        .count();
+    assert_eq!(skipped, 6, "{}", r.output());
+    // Without --fail-fast the independent models still run.
+    p.strata(&["run", "--threads", "1"]).assert_code(1);
+    let v: serde_json::Value =
+        serde_json::from_str(&p.read("target/run_results.json")).expect("json");
+    let ok = v["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .filter(|r| r["status"] == "success")
+        .count();
+    assert_eq!(ok, 6);
+}
