@@ -265,16 +265,28 @@ fn is_incremental_now(
 }
 
 /// Compile `node` for execution (on a blocking thread: templates may query the warehouse).
-fn compile_node(
-    project: &Project,
-    compiler: &Compiler,
-    adapter: &Arc<dyn Adapter>,
-    cache: &RelationCache,
+/// What compiling a node for execution needs.
+struct Compiling<'a> {
+    project: &'a Project,
+    compiler: &'a Compiler,
+    adapter: &'a Arc<dyn Adapter>,
+    cache: &'a RelationCache,
     full_refresh: bool,
+}
+
+fn compile_node(
+    c: &Compiling<'_>,
     node: &Node,
     handle: tokio::runtime::Handle,
     defer_queries: bool,
 ) -> Result<Prepared> {
+    let Compiling {
+        project,
+        compiler,
+        adapter,
+        cache,
+        full_refresh,
+    } = *c;
     let rel = compiler.relation_of(&node.name);
     let bridge = Arc::new(Bridge {
         adapter: adapter.clone(),
@@ -408,16 +420,14 @@ async fn prepare(
             .filter(|n| n.resource_type != ResourceType::Seed && !n.is_ephemeral())
             .collect();
         let outcomes = crate::compile::parallel_map(&nodes, |node| -> Result<Prepared> {
-            let p = compile_node(
-                &project,
-                &compiler,
-                &adapter,
-                &cache,
+            let c = Compiling {
+                project: &project,
+                compiler: &compiler,
+                adapter: &adapter,
+                cache: &cache,
                 full_refresh,
-                node,
-                handle.clone(),
-                true,
-            )?;
+            };
+            let p = compile_node(&c, node, handle.clone(), true)?;
             if p.recompile && p.sql.is_empty() {
                 return Ok(p); // deferred: compiled and checked right before it runs
             }
@@ -836,16 +846,14 @@ async fn run_node(state: Arc<RunState>, id: String, index: usize, total: usize) 
         let handle = tokio::runtime::Handle::current();
         let r = tokio::task::spawn_blocking(move || {
             let n = &st.session.project.nodes[&nid];
-            compile_node(
-                &st.session.project,
-                &st.session.compiler,
-                &st.session.adapter,
-                &st.cache,
-                st.full_refresh,
-                n,
-                handle,
-                false,
-            )
+            let c = Compiling {
+                project: &st.session.project,
+                compiler: &st.session.compiler,
+                adapter: &st.session.adapter,
+                cache: &st.cache,
+                full_refresh: st.full_refresh,
+            };
+            compile_node(&c, n, handle, false)
         })
         .await;
         match r {
