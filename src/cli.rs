@@ -302,10 +302,7 @@ async fn dispatch(cmd: Cmd, g: GlobalArgs, printer: Arc<Printer>) -> Result<i32>
     );
     let target_dir = p.target_dir();
     let mut t = std::time::Instant::now();
-    artifacts::write_json(
-        &target_dir.join("manifest.json"),
-        &artifacts::manifest(&session),
-    )?;
+    artifacts::write_manifest(&target_dir.join("manifest.json"), &session)?;
     execute::phase("manifest", &mut t);
     let opts = RunOptions {
         select: exec.selection.select.clone(),

@@ -5,10 +5,11 @@ use std::path::Path;
 
 use serde_json::{json, Map, Value};
 
+use crate::compile::Compiler;
 use crate::error::{Error, Result};
 use crate::execute::materialize::compiled_path;
 use crate::execute::{RunOutcome, Session};
-use crate::project::{Node, ResourceType};
+use crate::project::{Node, Project, ResourceType};
 
 fn metadata(session: &Session, schema: &str) -> Value {
     json!({
@@ -35,13 +36,13 @@ fn columns_json(cols: &[crate::project::Column]) -> Value {
     Value::Object(m)
 }
 
-fn node_json(session: &Session, node: &Node) -> Value {
-    let rel = session.compiler.relation_of(&node.name);
+fn node_json(project: &Project, compiler: &Compiler, node: &Node) -> Value {
+    let rel = compiler.relation_of(&node.name);
     let (database, schema, alias) = match &rel {
         Some(r) if r.kind != "cte" => (r.database.clone(), r.schema.clone(), r.identifier.clone()),
         _ => (
-            Some(session.project.target.database.clone()),
-            session.project.target.schema.clone(),
+            Some(project.target.database.clone()),
+            project.target.schema.clone(),
             node.alias().to_string(),
         ),
     };
@@ -81,7 +82,8 @@ fn node_json(session: &Session, node: &Node) -> Value {
         "metrics": [],
         "depends_on": {"macros": macros, "nodes": node.depends_on},
         "compiled_path": if node.resource_type == ResourceType::Seed { Value::Null } else {
-            json!(compiled_path(&session.project, node).strip_prefix(&session.project.root).unwrap_or(&compiled_path(&session.project, node)))
+            let path = compiled_path(project, node);
+            json!(path.strip_prefix(&project.root).unwrap_or(&path))
         },
         "relation_name": rel.filter(|r| r.kind != "cte").map(|r| r.rendered),
     });
@@ -93,12 +95,9 @@ fn node_json(session: &Session, node: &Node) -> Value {
     v
 }
 
-pub fn manifest(session: &Session) -> Value {
+/// Everything in manifest.json but `nodes` (the bulk), in the file's key order.
+fn manifest_rest(session: &Session) -> Vec<(&'static str, Value)> {
     let p = &session.project;
-    let mut nodes = Map::new();
-    for n in p.nodes.values() {
-        nodes.insert(n.unique_id.clone(), node_json(session, n));
-    }
     let mut sources = Map::new();
     for s in p.sources.values() {
         let rel = session.compiler.source_relation(&s.source_name, &s.name);
@@ -138,29 +137,98 @@ pub fn manifest(session: &Session) -> Value {
         );
     }
     let (parents, children) = session.graph.maps();
-    let sorted = |m: std::collections::HashMap<String, Vec<String>>| -> Map<String, Value> {
+    let sorted = |m: std::collections::HashMap<String, Vec<String>>| -> Value {
         let mut keys: Vec<_> = m.into_iter().collect();
         keys.sort();
-        keys.into_iter().map(|(k, v)| (k, json!(v))).collect()
+        Value::Object(keys.into_iter().map(|(k, v)| (k, json!(v))).collect())
     };
-    json!({
-        "metadata": metadata(session, "manifest/v12"),
-        "nodes": nodes,
-        "sources": sources,
-        "macros": macros,
-        "docs": docs,
-        "exposures": {},
-        "metrics": {},
-        "groups": {},
-        "selectors": {},
-        "disabled": {},
-        "parent_map": sorted(parents),
-        "child_map": sorted(children),
-        "group_map": {},
-        "saved_queries": {},
-        "semantic_models": {},
-        "unit_tests": {},
-    })
+    vec![
+        ("metadata", metadata(session, "manifest/v12")),
+        ("nodes", Value::Null),
+        ("sources", Value::Object(sources)),
+        ("macros", Value::Object(macros)),
+        ("docs", Value::Object(docs)),
+        ("exposures", json!({})),
+        ("metrics", json!({})),
+        ("groups", json!({})),
+        ("selectors", json!({})),
+        ("disabled", json!({})),
+        ("parent_map", sorted(parents)),
+        ("child_map", sorted(children)),
+        ("group_map", json!({})),
+        ("saved_queries", json!({})),
+        ("semantic_models", json!({})),
+        ("unit_tests", json!({})),
+    ]
+}
+
+pub fn manifest(session: &Session) -> Value {
+    let p = &session.project;
+    // Each node's JSON on every core; inserted in the project's order.
+    let all: Vec<&Node> = p.nodes.values().collect();
+    let compiler: &Compiler = &session.compiler;
+    let built = crate::compile::parallel_map(&all, |n| node_json(p, compiler, n));
+    let mut nodes = Map::new();
+    for (n, v) in all.iter().zip(built) {
+        nodes.insert(n.unique_id.clone(), v);
+    }
+    let mut nodes = Some(Value::Object(nodes));
+    Value::Object(
+        manifest_rest(session)
+            .into_iter()
+            .map(|(k, v)| match k {
+                "nodes" => (k.to_string(), nodes.take().unwrap_or_default()),
+                _ => (k.to_string(), v),
+            })
+            .collect(),
+    )
+}
+
+/// The whole manifest, serialised as it goes: each node's JSON is built, written and
+/// dropped in turn, so the full tree (several times the file's size) never exists.
+struct StreamedManifest<'a> {
+    session: &'a Session,
+    rest: Vec<(&'static str, Value)>,
+}
+
+struct StreamedNodes<'a>(&'a Session);
+
+impl serde::Serialize for StreamedNodes<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let p = &self.0.project;
+        let compiler: &Compiler = &self.0.compiler;
+        let mut m = s.serialize_map(Some(p.nodes.len()))?;
+        for n in p.nodes.values() {
+            m.serialize_entry(&n.unique_id, &node_json(p, compiler, n))?;
+        }
+        m.end()
+    }
+}
+
+impl serde::Serialize for StreamedManifest<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(self.rest.len()))?;
+        for (k, v) in &self.rest {
+            if *k == "nodes" {
+                m.serialize_entry(k, &StreamedNodes(self.session))?;
+            } else {
+                m.serialize_entry(k, v)?;
+            }
+        }
+        m.end()
+    }
+}
+
+/// Write manifest.json without building it in memory first; the same bytes as
+/// `write_json(path, &manifest(session))`, in a fraction of the memory.
+pub fn write_manifest(path: &Path, session: &Session) -> Result<()> {
+    let value = StreamedManifest {
+        session,
+        rest: manifest_rest(session),
+    };
+    write_serialized(path, &value)
 }
 
 pub fn run_results(session: &Session, outcome: &RunOutcome, args: Value) -> Value {
@@ -199,6 +267,10 @@ pub fn run_results(session: &Session, outcome: &RunOutcome, args: Value) -> Valu
 }
 
 pub fn write_json(path: &Path, value: &Value) -> Result<()> {
+    write_serialized(path, value)
+}
+
+fn write_serialized(path: &Path, value: &impl serde::Serialize) -> Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     }

@@ -731,19 +731,35 @@ pub fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -
 
 /// A value for `model` / `node`: the node's main attributes.
 fn model_value(node: &Node) -> Value {
-    Value::from_serialize(serde_json::json!({
-        "name": node.name,
-        "unique_id": node.unique_id,
-        "resource_type": node.resource_type.as_str(),
-        "package_name": node.package_name,
-        "original_file_path": node.original_file_path,
-        "path": node.path,
-        "fqn": node.fqn,
-        "config": node.config.0,
-        "tags": node.config.tags(),
-        "description": node.description,
-        "alias": node.alias(),
-    }))
+    // Serialised straight from borrowed fields (no intermediate JSON tree), keys in the
+    // order the json! literal used to give them.
+    #[derive(serde::Serialize)]
+    struct ModelView<'a> {
+        name: &'a str,
+        unique_id: &'a str,
+        resource_type: &'a str,
+        package_name: &'a str,
+        original_file_path: &'a Path,
+        path: &'a Path,
+        fqn: &'a [String],
+        config: &'a Map<String, serde_json::Value>,
+        tags: Vec<String>,
+        description: &'a str,
+        alias: &'a str,
+    }
+    Value::from_serialize(ModelView {
+        name: &node.name,
+        unique_id: &node.unique_id,
+        resource_type: node.resource_type.as_str(),
+        package_name: &node.package_name,
+        original_file_path: &node.original_file_path,
+        path: &node.path,
+        fqn: &node.fqn,
+        config: &node.config.0,
+        tags: node.config.tags(),
+        description: &node.description,
+        alias: node.alias(),
+    })
 }
 
 fn inject_ctes(sql: &str, ctes: &[(String, String)]) -> String {

@@ -144,7 +144,7 @@ impl RightsEngine {
         let engine = RightsEngine {
             ledger: mk("strata_rights_ledger"),
             batch: mk("strata_rights_batch"),
-            purges: mk("strata_rights_purges"),
+            purges: mk("strata_rights_purged"),
             project,
             compiler,
             adapter: session.adapter.clone(),
@@ -165,9 +165,9 @@ impl RightsEngine {
             .await?;
         let ddl = engine.render("rights_ledger_ddl", &[("ledger", rel(&engine.ledger))])?;
         engine.run_script(&ddl).await?;
-        // One row per purge run: the ledger time up to which erasures have been purged.
+        // One row per purged erasure (request ids: several can finish in the same second).
         let purge_ddl = format!(
-            "create table if not exists {} (purged_through bigint, relations varchar, done_at bigint)",
+            "create table if not exists {} (request_id varchar, done_at bigint)",
             engine.purges
         );
         engine.exec(&purge_ddl, &[], false).await?;
@@ -599,7 +599,7 @@ impl RightsEngine {
         let q = format!(
             "select relations, min(finished_at), max(finished_at), count(*) from {ledger} \
              where phase = 'finished' and code = '200' and right_type in ('ERASURE', 'SA_WITHDRAW') \
-               and finished_at > (select coalesce(max(purged_through), -1) from {purges}) \
+               and request_id not in (select request_id from {purges}) \
              group by relations",
             ledger = self.ledger,
             purges = self.purges
@@ -647,16 +647,16 @@ impl RightsEngine {
             .collect();
         let script = self.render("rights_purge", &[("relations", Value::from(relations))])?;
         self.run_script(&script).await?;
+        // Mark what was pending when the purge started (not erasures finished since).
         let q = format!(
-            "insert into {} values (cast(? as bigint), ?, cast(? as bigint))",
-            self.purges
+            "insert into {purges} select distinct request_id, cast(? as bigint) from {ledger} \
+             where phase = 'finished' and code = '200' and right_type in ('ERASURE', 'SA_WITHDRAW') \
+               and finished_at <= cast(? as bigint) and request_id not in (select request_id from {purges})",
+            purges = self.purges,
+            ledger = self.ledger
         );
-        self.exec(
-            &q,
-            &[newest.to_string(), names.join(","), now_epoch().to_string()],
-            false,
-        )
-        .await?;
+        self.exec(&q, &[now_epoch().to_string(), newest.to_string()], false)
+            .await?;
         Ok(count)
     }
 
