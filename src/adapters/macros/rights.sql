@@ -54,14 +54,21 @@ cast({{ adapter.quote(d.key) }} as varchar) in ({{ subjects_sql }})
 {%- endmacro %}
 
 {#- One query over every declared relation: the subjects of `right_types` in the batch that
-    have at least one row anywhere. -#}
+    have at least one row anywhere. Uncorrelated IN subqueries, so engines hash-join them
+    instead of scanning a relation once per batch row. -#}
 {% macro rights_subjects_with_data(batch, declared, right_types) -%}
 select distinct b.guid
 from {{ batch }} as b
 where b.right_type in ({% for t in right_types %}'{{ t }}'{% if not loop.last %}, {% endif %}{% endfor %})
   and (
     {%- for d in declared %}
-    {% if not loop.first %}or {% endif %}exists (select 1 from {{ d.relation }} where {{ rights_rows_of(d, "select b.guid") }})
+    {% if not loop.first %}or {% endif -%}
+    {%- if d.via -%}
+    b.guid in (select cast({{ adapter.quote(d.via.subject_key) }} as varchar) from {{ d.via.relation }}
+               where cast({{ adapter.quote(d.via.key) }} as varchar) in (select cast({{ adapter.quote(d.key) }} as varchar) from {{ d.relation }}))
+    {%- else -%}
+    b.guid in (select cast({{ adapter.quote(d.key) }} as varchar) from {{ d.relation }})
+    {%- endif -%}
     {%- endfor %}
     {%- if not declared %} false{% endif %}
   )
