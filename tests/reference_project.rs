@@ -94,16 +94,39 @@ fn the_generator_is_deterministic_and_extends_day_by_day() {
     );
 }
 
+/// 31 generated arrival days, and a landing folder that holds the first 30 of them.
+struct Landing {
+    all: PathBuf,
+    partial: PathBuf,
+}
+
+const DAY_31: &str = "ingest_date=2026-01-31";
+
+impl Landing {
+    fn new(dir: &Path) -> Self {
+        let all = dir.join("landing31");
+        generate(&all, 31);
+        let partial = dir.join("landing");
+        copy_tree(&all, &partial, &|rel| {
+            !rel.to_string_lossy().contains(DAY_31)
+        });
+        Landing { all, partial }
+    }
+
+    /// Day 31 arrives (with late events for day 30).
+    fn add_day_31(&self) {
+        copy_tree(&self.all, &self.partial, &|rel| {
+            let r = rel.to_string_lossy();
+            rel.as_os_str().is_empty() || r.contains(DAY_31) || !r.contains("ingest_date=")
+        });
+    }
+}
+
 #[test]
 fn incremental_runs_equal_a_full_refresh() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let all = tmp.path().join("landing31");
-    generate(&all, 31);
-    let day31 = "ingest_date=2026-01-31";
-    let partial = tmp.path().join("landing");
-    copy_tree(&all, &partial, &|rel| {
-        !rel.to_string_lossy().contains(day31)
-    });
+    let landing = Landing::new(tmp.path());
+    let (all, partial) = (&landing.all, &landing.partial);
 
     let inc = reference_copy();
     let vars = format!("{{landing_path: '{}'}}", partial.display());
@@ -113,11 +136,7 @@ fn incremental_runs_equal_a_full_refresh() {
         "select count(*) from bronze_chat_events",
     );
     // Day 31 arrives (with late events for day 30); the scheduled run picks it up.
-    copy_tree(&all, &partial, &|rel| {
-        rel.as_os_str().is_empty()
-            || rel.to_string_lossy().contains(day31)
-            || !rel.to_string_lossy().contains("ingest_date=")
-    });
+    landing.add_day_31();
     inc.strata(&["build", "--vars", &vars]).assert_ok();
     let after = inc.scalar(
         "athena_analytics",
@@ -172,13 +191,8 @@ fn assert_same_tables(a: &TestProject, b: &TestProject) {
 #[test]
 fn erasure_then_incremental_build_equals_a_full_refresh() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let all = tmp.path().join("landing31");
-    generate(&all, 31);
-    let day31 = "ingest_date=2026-01-31";
-    let partial = tmp.path().join("landing");
-    copy_tree(&all, &partial, &|rel| {
-        !rel.to_string_lossy().contains(day31)
-    });
+    let landing = Landing::new(tmp.path());
+    let (all, partial) = (&landing.all, &landing.partial);
 
     let inc = reference_copy();
     let vars = format!("{{landing_path: '{}'}}", partial.display());
@@ -213,11 +227,7 @@ fn erasure_then_incremental_build_equals_a_full_refresh() {
     )
     .expect("copy db");
 
-    copy_tree(&all, &partial, &|rel| {
-        rel.as_os_str().is_empty()
-            || rel.to_string_lossy().contains(day31)
-            || !rel.to_string_lossy().contains("ingest_date=")
-    });
+    landing.add_day_31();
     inc.strata(&["build", "--vars", &vars]).assert_ok();
     let vars_all = format!("{{landing_path: '{}'}}", all.display());
     full.strata(&["build", "--full-refresh", "--vars", &vars_all])
