@@ -162,28 +162,6 @@ fn manifest_rest(session: &Session) -> Vec<(&'static str, Value)> {
     ]
 }
 
-pub fn manifest(session: &Session) -> Value {
-    let p = &session.project;
-    // Each node's JSON on every core; inserted in the project's order.
-    let all: Vec<&Node> = p.nodes.values().collect();
-    let compiler: &Compiler = &session.compiler;
-    let built = crate::compile::parallel_map(&all, |n| node_json(p, compiler, n));
-    let mut nodes = Map::new();
-    for (n, v) in all.iter().zip(built) {
-        nodes.insert(n.unique_id.clone(), v);
-    }
-    let mut nodes = Some(Value::Object(nodes));
-    Value::Object(
-        manifest_rest(session)
-            .into_iter()
-            .map(|(k, v)| match k {
-                "nodes" => (k.to_string(), nodes.take().unwrap_or_default()),
-                _ => (k.to_string(), v),
-            })
-            .collect(),
-    )
-}
-
 /// The whole manifest, serialised as it goes: each node's JSON is built, written and
 /// dropped in turn, so the full tree (several times the file's size) never exists.
 struct StreamedManifest<'a> {
@@ -221,8 +199,7 @@ impl serde::Serialize for StreamedManifest<'_> {
     }
 }
 
-/// Write manifest.json without building it in memory first; the same bytes as
-/// `write_json(path, &manifest(session))`, in a fraction of the memory.
+/// Write manifest.json without building it in memory first.
 pub fn write_manifest(path: &Path, session: &Session) -> Result<()> {
     let value = StreamedManifest {
         session,

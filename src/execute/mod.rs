@@ -359,12 +359,11 @@ impl RunOutcome {
     }
 }
 
-fn describe(project: &Project, compiler: &Compiler, node: &Node) -> String {
+fn describe(compiler: &Compiler, node: &Node) -> String {
     let rel = compiler
         .relation_of(&node.name)
         .map(|r| format!("{}.{}", r.schema, r.identifier))
         .unwrap_or_else(|| node.name.clone());
-    let _ = project;
     match node.resource_type {
         ResourceType::Model => format!("sql {} model {rel}", node.config.materialized()),
         ResourceType::Seed => format!("seed file {rel}"),
@@ -819,7 +818,7 @@ async fn schedule(
 
 fn describe_id(state: &RunState, id: &str) -> String {
     match state.session.project.nodes.get(id) {
-        Some(n) => describe(&state.session.project, &state.session.compiler, n),
+        Some(n) => describe(&state.session.compiler, n),
         None => id.to_string(),
     }
 }
@@ -833,7 +832,7 @@ async fn run_node(state: Arc<RunState>, id: String, index: usize, total: usize) 
     let Some(node) = s.project.nodes.get(&id) else {
         return NodeResult::skipped(&id, "node vanished".into());
     };
-    let desc = describe(&s.project, &s.compiler, node);
+    let desc = describe(&s.compiler, node);
     s.printer.node_started(index, total, &id, &desc);
     let t0 = Instant::now();
     let compile_started = now_rfc3339();

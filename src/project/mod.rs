@@ -504,22 +504,14 @@ fn new_node(
     let config = config::tree_config(tree, &fqn);
     Node {
         unique_id: format!("{}.{}.{}", resource_type.as_str(), project.name(), name),
-        name: name.to_string(),
         resource_type,
-        package_name: project.name().to_string(),
         path: rel.to_path_buf(),
         original_file_path: rel_to_root(&project.root, abs),
         fqn,
         checksum: checksum(&raw_code),
         raw_code,
         config,
-        description: String::new(),
-        columns: Vec::new(),
-        patch_path: None,
-        refs: Vec::new(),
-        source_refs: Vec::new(),
-        depends_on: Vec::new(),
-        test_metadata: None,
+        ..Node::synthetic(project.name(), name)
     }
 }
 
