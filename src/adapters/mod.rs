@@ -4,6 +4,7 @@
 //! bytes scanned and the engine's query id where there is one; relations and columns come
 //! from the adapter (a catalog API for Athena); running work can be cancelled.
 
+pub mod athena;
 pub mod duckdb;
 
 use std::sync::Arc;
@@ -21,6 +22,8 @@ pub struct ExecResult {
     pub rows_affected: Option<u64>,
     pub bytes_scanned: Option<u64>,
     pub query_id: Option<String>,
+    /// Time the engine reports having spent (Athena's EngineExecutionTimeInMillis).
+    pub engine_ms: Option<u64>,
     /// Short engine response (`OK`, `CREATE`, `INSERT 12`...).
     pub message: String,
     #[serde(skip)]
@@ -38,6 +41,7 @@ impl ExecResult {
         }
         self.rows_affected = add(self.rows_affected, other.rows_affected);
         self.bytes_scanned = add(self.bytes_scanned, other.bytes_scanned);
+        self.engine_ms = add(self.engine_ms, other.engine_ms);
         if other.query_id.is_some() {
             self.query_id = other.query_id.clone();
         }
@@ -48,7 +52,7 @@ impl ExecResult {
 }
 
 /// A column as the warehouse describes it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ColumnInfo {
     pub name: String,
     pub data_type: String,
@@ -94,14 +98,43 @@ pub trait Adapter: Send + Sync {
 
     /// Time spent inside the engine's statements so far (to tell runner overhead apart).
     fn engine_time(&self) -> std::time::Duration;
+
+    /// The most partitions one CTAS or INSERT may write (Athena: 100); the materializations
+    /// split larger writes into batches of partitions.
+    fn max_partitions_per_write(&self) -> Option<usize> {
+        None
+    }
+
+    /// Make a seed's CSV file readable by the engine (Athena: upload it to S3) and say where
+    /// the `load_csv` macro finds it.
+    async fn stage_seed(
+        &self,
+        csv: &std::path::Path,
+        _relation: &Relation,
+        _column_types: &serde_json::Value,
+    ) -> Result<SeedFile> {
+        Ok(SeedFile {
+            location: csv.to_string_lossy().into_owned(),
+            columns: Vec::new(),
+        })
+    }
+}
+
+/// A seed file where the engine reads it, with its columns and types when the engine
+/// cannot infer them itself.
+#[derive(Debug, Clone)]
+pub struct SeedFile {
+    pub location: String,
+    pub columns: Vec<ColumnInfo>,
 }
 
 /// Connect to the target's engine.
 pub fn connect(target: &Target) -> Result<Arc<dyn Adapter>> {
     match target.adapter_type.as_str() {
         "duckdb" => Ok(Arc::new(duckdb::DuckDbAdapter::open(target)?.shared())),
+        "athena" => Ok(Arc::new(athena::AthenaAdapter::open(target)?)),
         other => Err(Error::Usage(format!(
-            "target '{}' has type '{other}', which this build of strata cannot run (supported: duckdb)",
+            "target '{}' has type '{other}', which this build of strata cannot run (supported: duckdb, athena)",
             target.name
         ))),
     }

@@ -224,6 +224,7 @@ pub fn run_results(session: &Session, outcome: &RunOutcome, args: Value) -> Valu
                     "code": r.adapter.message,
                     "rows_affected": r.adapter.rows_affected,
                     "bytes_scanned": r.adapter.bytes_scanned,
+                    "engine_ms": r.adapter.engine_ms,
                     "query_id": r.adapter.query_id,
                 },
                 "message": r.message,

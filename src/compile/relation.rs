@@ -119,6 +119,12 @@ impl Object for Relation {
     ) -> Result<Value, minijinja::Error> {
         match method {
             "render" => Ok(Value::from(self.rendered.clone())),
+            // Hive DDL (Athena's DROP TABLE, ALTER TABLE) wants backticks and no catalog.
+            "render_hive" => Ok(Value::from(format!(
+                "`{}`.`{}`",
+                self.schema.replace('`', "``"),
+                self.identifier.replace('`', "``")
+            ))),
             _ => Err(minijinja::Error::new(
                 minijinja::ErrorKind::UnknownMethod,
                 format!("relation has no method '{method}'"),

@@ -157,6 +157,7 @@ impl Materializer<'_> {
             }
         };
         self.hooks(node, "post_hook").await?;
+        check_scan_budget(node, &built.response)?;
         Ok(built)
     }
 
@@ -202,15 +203,8 @@ impl Materializer<'_> {
     async fn table(&self, node: &Node, compiled_sql: &str) -> Result<Built> {
         let target = self.target(node)?;
         let tmp = self.temp_relation(node, &target, "tmp")?;
-        let response = self
-            .create_temp(
-                node,
-                &tmp,
-                "create_table_as",
-                &[("sql", Value::from(compiled_sql))],
-            )
-            .await?;
-        self.swap_in(node, &target, &tmp).await?;
+        let mut response = self.create_table_in_batches(node, &tmp, compiled_sql).await?;
+        response.absorb(&self.swap_in(node, &target, &tmp).await?);
         Ok(Built {
             response,
             ..Default::default()
@@ -227,18 +221,24 @@ impl Materializer<'_> {
             .get("column_types")
             .cloned()
             .unwrap_or(json!({}));
+        let staged = self
+            .adapter
+            .stage_seed(&path, &target, &column_types)
+            .await
+            .map_err(|e| self.annotate(node, e))?;
         let mut response = self
             .create_temp(
                 node,
                 &tmp,
                 "load_csv",
                 &[
-                    ("path", Value::from(path.to_string_lossy().into_owned())),
+                    ("path", Value::from(staged.location)),
                     ("column_types", Value::from_serialize(&column_types)),
+                    ("columns", Value::from_serialize(&staged.columns)),
                 ],
             )
             .await?;
-        self.swap_in(node, &target, &tmp).await?;
+        response.absorb(&self.swap_in(node, &target, &tmp).await?);
         // Engines differ in what CREATE TABLE AS reports; count the loaded rows.
         {
             let count = self
@@ -285,7 +285,7 @@ impl Materializer<'_> {
         }
     }
 
-    async fn swap_in(&self, node: &Node, target: &Relation, tmp: &Relation) -> Result<()> {
+    async fn swap_in(&self, node: &Node, target: &Relation, tmp: &Relation) -> Result<ExecResult> {
         let mut statements = Vec::new();
         let mut backup = None;
         if let Some(kind) = self.cache.kind(target) {
@@ -325,14 +325,116 @@ impl Materializer<'_> {
                 ("to_relation", rel_value(target)),
             ],
         )?);
-        self.run_all(node, &statements, true).await?;
+        let mut response = self.run_all(node, &statements, true).await?;
         self.cache.set(target, Some("table"));
         if let Some(b) = backup {
             // After the swap has committed: the old table is no longer anyone's.
             let drop = self.render(node, "drop_relation", &[("relation", rel_value(&b))])?;
-            self.run_all(node, &drop, false).await?;
+            response.absorb(&self.run_all(node, &drop, false).await?);
         }
-        Ok(())
+        Ok(response)
+    }
+
+    /// The partition columns of a node, when the adapter limits partitions per write and
+    /// they are plain columns (a transform like `day(ts)` is not batched).
+    fn batched_partitions(&self, node: &Node) -> Option<(Vec<String>, usize)> {
+        let limit = self.adapter.max_partitions_per_write()?;
+        let cols = node.config.list("partitioned_by");
+        let plain = cols
+            .iter()
+            .all(|c| c.chars().all(|ch| ch.is_alphanumeric() || ch == '_'));
+        (!cols.is_empty() && plain).then_some((cols, limit))
+    }
+
+    /// How many batches of `limit` partitions the rows of `sql` fall into (1 when they fit).
+    async fn partition_batches(
+        &self,
+        node: &Node,
+        sql: &str,
+        partitions: &[String],
+        limit: usize,
+    ) -> Result<usize> {
+        let count_sql = self.compiler.call_macro(
+            node,
+            "partition_count_sql",
+            &[
+                ("sql", Value::from(sql)),
+                ("partition_by", strings(partitions)),
+            ],
+            CompileOptions::default(),
+        )?;
+        let r = self
+            .adapter
+            .execute(&count_sql, true)
+            .await
+            .map_err(|e| self.annotate(node, e))?;
+        let n = r
+            .table
+            .and_then(|t| t.rows.first()?.first()?.as_u64())
+            .unwrap_or(0) as usize;
+        Ok(n.div_ceil(limit.max(1)).max(1))
+    }
+
+    fn batch_sql(
+        &self,
+        node: &Node,
+        sql: &str,
+        partitions: &[String],
+        batch: usize,
+        limit: usize,
+    ) -> Result<String> {
+        self.compiler.call_macro(
+            node,
+            "partition_batch_sql",
+            &[
+                ("sql", Value::from(sql)),
+                ("partition_by", strings(partitions)),
+                ("batch", Value::from(batch)),
+                ("batch_size", Value::from(limit)),
+            ],
+            CompileOptions::default(),
+        )
+    }
+
+    /// CTAS `sql` into `tmp`; where the engine limits the partitions one statement writes
+    /// and the rows have more, create it with the first batch of partitions and insert the
+    /// others batch by batch, so no statement exceeds the limit.
+    async fn create_table_in_batches(
+        &self,
+        node: &Node,
+        tmp: &Relation,
+        sql: &str,
+    ) -> Result<ExecResult> {
+        let batches = match self.batched_partitions(node) {
+            Some((cols, limit)) => {
+                let n = self.partition_batches(node, sql, &cols, limit).await?;
+                (n > 1).then_some((cols, limit, n))
+            }
+            None => None,
+        };
+        let Some((cols, limit, n)) = batches else {
+            return self
+                .create_temp(node, tmp, "create_table_as", &[("sql", Value::from(sql))])
+                .await;
+        };
+        let first = self.batch_sql(node, sql, &cols, 0, limit)?;
+        let mut response = self
+            .create_temp(node, tmp, "create_table_as", &[("sql", Value::from(first))])
+            .await?;
+        for batch in 1..n {
+            let rows = self.batch_sql(node, sql, &cols, batch, limit)?;
+            let insert = format!("insert into {tmp}\n{rows}");
+            match self.run_all(node, &[insert], false).await {
+                Ok(r) => response.absorb(&r),
+                Err(e) => {
+                    let drop =
+                        self.render(node, "drop_relation", &[("relation", rel_value(tmp))])?;
+                    let _ = self.run_all(node, &drop, false).await;
+                    return Err(e);
+                }
+            }
+        }
+        Ok(response)
     }
 
     async fn incremental(&self, node: &Node, compiled_sql: &str) -> Result<Built> {
@@ -382,12 +484,15 @@ impl Materializer<'_> {
         }
 
         let tmp = self.temp_relation(node, &target, "tmp")?;
-        let response = self
+        let mut response = self
             .create_temp(
                 node,
                 &tmp,
                 "create_table_as",
-                &[("sql", Value::from(compiled_sql))],
+                &[
+                    ("sql", Value::from(compiled_sql)),
+                    ("temporary", Value::from(true)),
+                ],
             )
             .await?;
         let result = self
@@ -397,7 +502,7 @@ impl Materializer<'_> {
             let drop = self.render(node, "drop_relation", &[("relation", rel_value(&tmp))])?;
             let _ = self.run_all(node, &drop, false).await;
         }
-        result?;
+        response.absorb(&result?);
         Ok(Built {
             response,
             ..Default::default()
@@ -412,7 +517,7 @@ impl Materializer<'_> {
         strategy: &str,
         unique_key: &[String],
         partitions: &[String],
-    ) -> Result<()> {
+    ) -> Result<ExecResult> {
         let new_cols = self.adapter.get_columns(tmp).await?;
         let old_cols = self.adapter.get_columns(target).await?;
         let has = |cols: &[ColumnInfo], name: &str| {
@@ -524,13 +629,40 @@ impl Materializer<'_> {
                 vec![("partition_by", strings(partitions))],
             ),
         };
-        let mut all = vec![("target", rel_value(target)), ("source", rel_value(tmp))];
-        all.extend(args);
-        all.push(("dest_columns", strings(&dest)));
-        statements.extend(self.render(node, macro_name, &all)?);
+        // Appends and partition overwrites split by partition where the engine limits
+        // partitions per write; merge and delete+insert match keys across partitions, so
+        // they run whole.
+        let batching = match (strategy, self.batched_partitions(node)) {
+            ("append" | "insert_overwrite", Some((cols, limit))) => {
+                let source_sql = format!("select * from {tmp}");
+                let n = self
+                    .partition_batches(node, &source_sql, &cols, limit)
+                    .await?;
+                (n > 1).then_some((cols, limit, n, source_sql))
+            }
+            _ => None,
+        };
+        let sources: Vec<Relation> = match &batching {
+            None => vec![tmp.clone()],
+            Some((cols, limit, n, source_sql)) => (0..*n)
+                .map(|batch| {
+                    let sql = self.batch_sql(node, source_sql, cols, batch, *limit)?;
+                    Ok(Relation::raw(
+                        &tmp.identifier,
+                        &format!("(\n{sql}\n)"),
+                        "cte",
+                    ))
+                })
+                .collect::<Result<_>>()?,
+        };
+        for source in &sources {
+            let mut all = vec![("target", rel_value(target)), ("source", rel_value(source))];
+            all.extend(args.iter().cloned());
+            all.push(("dest_columns", strings(&dest)));
+            statements.extend(self.render(node, macro_name, &all)?);
+        }
         statements.extend(self.render(node, "drop_relation", &[("relation", rel_value(tmp))])?);
-        self.run_all(node, &statements, true).await?;
-        Ok(())
+        self.run_all(node, &statements, true).await
     }
 
     /// Run a data test: count the failing rows and compare with warn_if / error_if.
@@ -584,6 +716,21 @@ impl Materializer<'_> {
                 ..response
             },
         })
+    }
+}
+
+/// `max_bytes_scanned` (model config): fail the model when its statements scanned more.
+fn check_scan_budget(node: &Node, response: &ExecResult) -> Result<()> {
+    let Some(budget) = node.config.get("max_bytes_scanned").and_then(|v| v.as_u64()) else {
+        return Ok(());
+    };
+    match response.bytes_scanned {
+        Some(scanned) if scanned > budget => Err(Error::Adapter(format!(
+            "{} scanned {scanned} bytes, more than its max_bytes_scanned budget of {budget} \
+             (the statements ran; raise the budget or make the model read less)",
+            node.name
+        ))),
+        _ => Ok(()),
     }
 }
 

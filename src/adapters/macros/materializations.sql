@@ -1,11 +1,13 @@
 {#- The entry points the runner calls to build relations. Each dispatches to the adapter's
     `<type>__name` (or `default__name`); a project macro of either name overrides it. -#}
 
-{% macro create_table_as(relation, sql) -%}
-{{ adapter.dispatch('create_table_as')(relation, sql) }}
+{#- `temporary`: the table only carries rows to another statement (an incremental run's new
+    rows); adapters may skip partitioning and table properties for it. -#}
+{% macro create_table_as(relation, sql, temporary=false) -%}
+{{ adapter.dispatch('create_table_as')(relation, sql, temporary) }}
 {%- endmacro %}
 
-{% macro default__create_table_as(relation, sql) -%}
+{% macro default__create_table_as(relation, sql, temporary=false) -%}
 create table {{ relation }} as (
 {{ sql }}
 )
@@ -115,9 +117,49 @@ alter table {{ relation }} drop column {{ adapter.quote(c.name) }};
 alter table {{ relation }} alter column {{ adapter.quote(column_name) }} set data type {{ new_type }}
 {%- endmacro %}
 
-{#- Seeds: build `relation` from the CSV file at `path`. -#}
-{% macro load_csv(relation, path, column_types) -%}
-{{ adapter.dispatch('load_csv')(relation, path, column_types) }}
+{#- Seeds: build `relation` from the CSV file at `path` (where the adapter staged it).
+    `columns` ({name, data_type}) is given by adapters that cannot sniff a CSV themselves. -#}
+{% macro load_csv(relation, path, column_types, columns=[]) -%}
+{{ adapter.dispatch('load_csv')(relation, path, column_types, columns) }}
+{%- endmacro %}
+
+{#- Athena writes at most 100 partitions per statement: these select one batch of the
+    partitions of `sql` (batch 0, 1, ...), `batch_size` distinct partition values each. -#}
+{% macro partition_count_sql(sql, partition_by) -%}
+{{ adapter.dispatch('partition_count_sql')(sql, partition_by) }}
+{%- endmacro %}
+
+{% macro default__partition_count_sql(sql, partition_by) -%}
+select count(*) as partitions from (
+    select distinct {{ quoted_columns(partition_by) }} from (
+{{ sql }}
+    ) as dbt_all_rows
+) as dbt_partitions
+{%- endmacro %}
+
+{% macro partition_batch_sql(sql, partition_by, batch, batch_size) -%}
+{{ adapter.dispatch('partition_batch_sql')(sql, partition_by, batch, batch_size) }}
+{%- endmacro %}
+
+{% macro default__partition_batch_sql(sql, partition_by, batch, batch_size) -%}
+select dbt_batch_rows.*
+from (
+{{ sql }}
+) as dbt_batch_rows
+inner join (
+    select {{ quoted_columns(partition_by) }}
+    from (
+        select {{ quoted_columns(partition_by) }},
+               row_number() over (order by {{ quoted_columns(partition_by) }}) as dbt_partition_no
+        from (
+            select distinct {{ quoted_columns(partition_by) }} from (
+{{ sql }}
+            ) as dbt_all_rows
+        ) as dbt_partitions
+    ) as dbt_numbered
+    where dbt_partition_no > {{ batch * batch_size }} and dbt_partition_no <= {{ (batch + 1) * batch_size }}
+) as dbt_batch
+    on {% for p in partition_by %}dbt_batch_rows.{{ adapter.quote(p) }} is not distinct from dbt_batch.{{ adapter.quote(p) }}{% if not loop.last %} and {% endif %}{% endfor %}
 {%- endmacro %}
 
 {% macro quoted_columns(columns) -%}

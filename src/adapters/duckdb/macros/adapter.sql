@@ -6,7 +6,7 @@ create or replace view {{ relation }} as (
 )
 {%- endmacro %}
 
-{% macro duckdb__load_csv(relation, path, column_types) -%}
+{% macro duckdb__load_csv(relation, path, column_types, columns=[]) -%}
 create table {{ relation }} as
 select * from read_csv('{{ path | replace("'", "''") }}', header = true, auto_detect = true
 {%- if column_types %}, types = {

@@ -1,0 +1,132 @@
+{#- Athena (engine v3, Trino SQL) implementations of the materialization entry points, for
+    Iceberg tables in the Glue catalog. A project macro named `athena__<name>` replaces any
+    of them.
+
+    Athena runs DROP TABLE, ALTER TABLE and CREATE EXTERNAL TABLE as Hive DDL, which names
+    relations with backticks (`relation.render_hive()`); everything else is Trino SQL with
+    double quotes (`{{ relation }}`). -#}
+
+{#- Where a table's data goes: a folder of its own per build (the invocation id), so a new
+    build never writes over files the table being replaced still reads. -#}
+{% macro athena__table_location(relation) -%}
+{%- set data_dir = target.s3_data_dir or (target.s3_staging_dir | string).rstrip('/') ~ '/tables' -%}
+{{ data_dir.rstrip('/') }}/{{ relation.schema }}/{{ relation.identifier }}/{{ invocation_id }}
+{%- endmacro %}
+
+{#- CTAS. Iceberg (the default) or Hive (`table_type: hive`); partitions from
+    `partitioned_by` unless `temporary` (the new rows of an incremental run are not
+    partitioned: the write into the target is). -#}
+{% macro athena__create_table_as(relation, sql, temporary=false) -%}
+{%- set table_type = (config.get('table_type') or 'iceberg') | lower -%}
+{%- set partitioned_by = [] if temporary else (config.get('partitioned_by') or []) -%}
+{%- set properties = {} if temporary else (config.get('table_properties') or {}) -%}
+create table {{ relation }}
+with (
+{%- if table_type == 'iceberg' %}
+    table_type = 'ICEBERG',
+    is_external = false,
+    location = '{{ athena__table_location(relation) }}',
+    {%- if partitioned_by %}
+    partitioning = ARRAY[{% for p in partitioned_by %}'{{ p }}'{% if not loop.last %}, {% endif %}{% endfor %}],
+    {%- endif %}
+{%- else %}
+    external_location = '{{ athena__table_location(relation) }}',
+    {%- if partitioned_by %}
+    partitioned_by = ARRAY[{% for p in partitioned_by %}'{{ p }}'{% if not loop.last %}, {% endif %}{% endfor %}],
+    {%- endif %}
+{%- endif %}
+    format = '{{ (config.get('format') or 'parquet') | upper }}',
+    write_compression = '{{ (config.get('write_compression') or 'zstd') | upper }}'
+{%- for name, value in properties | items %},
+    {{ name }} = '{{ value | string | replace("'", "''") }}'
+{%- endfor %}
+)
+as
+{{ sql }}
+{%- endmacro %}
+
+{% macro athena__create_view_as(relation, sql) -%}
+create or replace view {{ relation }} as
+{{ sql }}
+{%- endmacro %}
+
+{% macro athena__drop_relation(relation) -%}
+{%- if relation.type == 'view' -%}
+drop view if exists {{ relation }}
+{%- else -%}
+drop table if exists {{ relation.render_hive() }}
+{%- endif -%}
+{%- endmacro %}
+
+{% macro athena__rename_relation(from_relation, to_relation) -%}
+alter table {{ from_relation.render_hive() }} rename to {{ to_relation.render_hive() }}
+{%- endmacro %}
+
+{#- Trino has no multi-column IN (subquery): compare keys with EXISTS. -#}
+{% macro athena__get_incremental_delete_insert_sql(target, source, unique_key, dest_columns) -%}
+delete from {{ target }}
+where exists (
+    select 1 from {{ source }} as dbt_internal_source
+    where {% for k in unique_key %}dbt_internal_source.{{ adapter.quote(k) }} = {{ target }}.{{ adapter.quote(k) }}{% if not loop.last %} and {% endif %}{% endfor %}
+);
+{{ get_incremental_append_sql(target, source, dest_columns) }}
+{%- endmacro %}
+
+{#- Iceberg has no partition overwrite: delete the partitions the new rows touch, insert. -#}
+{% macro athena__get_incremental_insert_overwrite_sql(target, source, partition_by, dest_columns) -%}
+delete from {{ target }}
+where {% for p in partition_by %}{{ adapter.quote(p) }} in (select distinct {{ adapter.quote(p) }} from {{ source }}){% if not loop.last %} and {% endif %}{% endfor %};
+{{ get_incremental_append_sql(target, source, dest_columns) }}
+{%- endmacro %}
+
+{% macro athena__alter_relation_add_columns(relation, columns) -%}
+alter table {{ relation.render_hive() }} add columns (
+{%- for c in columns %}`{{ c.name }}` {{ c.data_type }}{% if not loop.last %}, {% endif %}{% endfor -%}
+)
+{%- endmacro %}
+
+{% macro athena__alter_relation_drop_columns(relation, columns) -%}
+{%- for c in columns %}
+alter table {{ relation.render_hive() }} drop column `{{ c.name }}`;
+{%- endfor %}
+{%- endmacro %}
+
+{% macro athena__alter_column_type(relation, column_name, new_type) -%}
+alter table {{ relation.render_hive() }} change column `{{ column_name }}` `{{ column_name }}` {{ new_type }}
+{%- endmacro %}
+
+{#- Seeds: the CSV was uploaded to the S3 folder `path`; read it through an external table
+    of strings, then CTAS with the inferred (or configured) `columns` types. Empty fields
+    are NULL, as dbt's seeds make them. -#}
+{% macro athena__load_csv(relation, path, column_types, columns) -%}
+{%- set raw = relation.schema ~ '`.`' ~ relation.identifier ~ '__strata_csv' -%}
+drop table if exists `{{ raw }}`;
+create external table `{{ raw }}` (
+{%- for c in columns %}
+    `{{ c.name }}` string{% if not loop.last %},{% endif %}
+{%- endfor %}
+)
+row format serde 'org.apache.hadoop.hive.serde2.OpenCSVSerde'
+with serdeproperties ('separatorChar' = ',', 'quoteChar' = '"', 'escapeChar' = '\\')
+stored as textfile
+location '{{ path }}'
+tblproperties ('skip.header.line.count' = '1');
+{%- set select_sql -%}
+select
+{%- for c in columns %}
+    cast(nullif({{ adapter.quote(c.name) }}, '') as {{ c.data_type }}) as {{ adapter.quote(c.name) }}{% if not loop.last %},{% endif %}
+{%- endfor %}
+from {{ adapter.quote(relation.schema) }}.{{ adapter.quote(relation.identifier ~ '__strata_csv') }}
+{%- endset %}
+{{ create_table_as(relation, select_sql) }};
+drop table `{{ raw }}`
+{%- endmacro %}
+
+{#- Table maintenance (run-operation optimize / vacuum). -#}
+{% macro athena__optimize_table(relation) -%}
+optimize {{ relation }} rewrite data using bin_pack
+{%- endmacro %}
+
+{% macro athena__vacuum_table(relation) -%}
+vacuum {{ relation }}
+{%- endmacro %}

@@ -1,0 +1,357 @@
+//! Amazon Athena (Trino SQL) over Iceberg tables in the Glue Data Catalog, on the official
+//! AWS SDK crates. Queries go through [`query::QueryRunner`], relations and columns come from
+//! Glue ([`catalog`]), seeds are uploaded to S3 and read through an external table.
+//!
+//! The SDK clients are built on first use, so `compile` and `ls` need no credentials.
+
+mod catalog;
+mod query;
+mod settings;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use aws_config::retry::RetryConfig;
+use aws_config::{BehaviorVersion, Region};
+use tokio::sync::OnceCell;
+
+pub use settings::AthenaSettings;
+
+use super::{Adapter, ColumnInfo, ExecResult, SeedFile, COMMON_MACROS};
+use crate::compile::{Dialect, Quoting, Relation};
+use crate::error::{Error, Result};
+use crate::project::Target;
+
+const ATHENA_MACROS: &[(&str, &str)] = &[
+    ("adapter.sql", include_str!("macros/adapter.sql")),
+    ("cross_db.sql", include_str!("macros/cross_db.sql")),
+];
+
+/// Athena writes at most this many partitions in one CTAS or INSERT statement.
+pub const MAX_PARTITIONS_PER_WRITE: usize = 100;
+
+/// Double quotes, as Trino wants; the default catalog is left out of rendered names so the
+/// same text works in DDL (Hive) and DML (Trino) statements.
+pub struct AthenaQuoting;
+
+impl Quoting for AthenaQuoting {
+    fn quote(&self, ident: &str) -> String {
+        format!("\"{}\"", ident.replace('"', "\"\""))
+    }
+
+    fn render_relation(&self, database: Option<&str>, schema: &str, identifier: &str) -> String {
+        match database {
+            Some(db) if !db.eq_ignore_ascii_case("awsdatacatalog") => format!(
+                "{}.{}.{}",
+                self.quote(db),
+                self.quote(schema),
+                self.quote(identifier)
+            ),
+            _ => format!("{}.{}", self.quote(schema), self.quote(identifier)),
+        }
+    }
+}
+
+struct Clients {
+    queries: query::QueryRunner,
+    glue: aws_sdk_glue::Client,
+    s3: aws_sdk_s3::Client,
+}
+
+pub struct AthenaAdapter {
+    settings: AthenaSettings,
+    clients: OnceCell<Clients>,
+}
+
+impl AthenaAdapter {
+    pub fn open(target: &Target) -> Result<Self> {
+        Ok(AthenaAdapter {
+            settings: AthenaSettings::from_target(target)?,
+            clients: OnceCell::new(),
+        })
+    }
+
+    async fn clients(&self) -> Result<&Clients> {
+        self.clients
+            .get_or_try_init(|| async {
+                let s = &self.settings;
+                let mut loader = aws_config::defaults(BehaviorVersion::latest())
+                    .region(Region::new(s.region.clone()));
+                if let Some(p) = &s.aws_profile_name {
+                    loader = loader.profile_name(p);
+                }
+                if let Some(ep) = &s.endpoint_url {
+                    loader = loader.endpoint_url(ep);
+                }
+                let config = loader.load().await;
+                // Query calls are retried by the runner (it knows which failures are
+                // throttling); the catalog and S3 calls by the SDK's standard mode.
+                let athena = aws_sdk_athena::config::Builder::from(&config)
+                    .retry_config(RetryConfig::disabled())
+                    .build();
+                let standard = RetryConfig::standard().with_max_attempts(s.num_retries + 1);
+                let glue = aws_sdk_glue::config::Builder::from(&config)
+                    .retry_config(standard.clone())
+                    .build();
+                let s3 = aws_sdk_s3::config::Builder::from(&config)
+                    .retry_config(standard)
+                    // Emulators serve buckets by path, not by virtual host.
+                    .force_path_style(s.endpoint_url.is_some())
+                    .build();
+                Ok::<_, Error>(Clients {
+                    queries: query::QueryRunner::new(
+                        aws_sdk_athena::Client::from_conf(athena),
+                        s.clone(),
+                    ),
+                    glue: aws_sdk_glue::Client::from_conf(glue),
+                    s3: aws_sdk_s3::Client::from_conf(s3),
+                })
+            })
+            .await
+    }
+
+    /// The Glue database of a relation (its schema).
+    fn database_of<'a>(&self, relation: &'a Relation) -> &'a str {
+        &relation.schema
+    }
+}
+
+/// `s3://bucket/key` -> (bucket, key).
+fn split_s3(uri: &str) -> Result<(&str, &str)> {
+    let rest = uri
+        .strip_prefix("s3://")
+        .ok_or_else(|| Error::Adapter(format!("not an s3:// location: {uri}")))?;
+    Ok(rest.split_once('/').unwrap_or((rest, "")))
+}
+
+/// A DuckDB type (as DESCRIBE reports it) in Athena's words.
+fn athena_type(duckdb_type: &str) -> String {
+    let t = duckdb_type.to_ascii_uppercase();
+    match t.as_str() {
+        "BIGINT" | "HUGEINT" | "UBIGINT" => "bigint".into(),
+        "INTEGER" | "UINTEGER" => "integer".into(),
+        "SMALLINT" | "USMALLINT" => "smallint".into(),
+        "TINYINT" | "UTINYINT" => "tinyint".into(),
+        "DOUBLE" => "double".into(),
+        "FLOAT" => "real".into(),
+        "BOOLEAN" => "boolean".into(),
+        "DATE" => "date".into(),
+        "TIMESTAMP" | "TIMESTAMP WITH TIME ZONE" => "timestamp(6)".into(),
+        _ if t.starts_with("DECIMAL") => t.to_ascii_lowercase(),
+        _ => "varchar".into(),
+    }
+}
+
+/// The seed's columns with the types DuckDB's CSV sniffer infers (the same as on the DuckDB
+/// target), except where `column_types` names one.
+fn infer_seed_columns(csv: &Path, column_types: &serde_json::Value) -> Result<Vec<ColumnInfo>> {
+    let conn = duckdb::Connection::open_in_memory()
+        .map_err(|e| Error::Adapter(format!("cannot open DuckDB to read a seed: {e}")))?;
+    let path = csv.to_string_lossy().replace('\'', "''");
+    let sql = format!("describe select * from read_csv('{path}', header = true, auto_detect = true)");
+    let mut stmt = conn
+        .prepare(&sql)
+        .map_err(|e| Error::Adapter(format!("{}: cannot read the seed: {e}", csv.display())))?;
+    let rows = stmt
+        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+        .map_err(|e| Error::Adapter(format!("{}: cannot read the seed: {e}", csv.display())))?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (name, ty) =
+            row.map_err(|e| Error::Adapter(format!("{}: cannot read the seed: {e}", csv.display())))?;
+        let data_type = column_types
+            .get(&name)
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+            .unwrap_or_else(|| athena_type(&ty));
+        out.push(ColumnInfo { name, data_type });
+    }
+    Ok(out)
+}
+
+#[async_trait]
+impl Adapter for AthenaAdapter {
+    fn adapter_type(&self) -> &str {
+        "athena"
+    }
+
+    fn dialect(&self) -> Dialect {
+        let builtin_macros = COMMON_MACROS
+            .iter()
+            .chain(ATHENA_MACROS)
+            .map(|(n, s)| (n.to_string(), s.to_string()))
+            .collect();
+        Dialect {
+            adapter_type: "athena".into(),
+            quoting: Arc::new(AthenaQuoting),
+            builtin_macros,
+        }
+    }
+
+    fn sql_dialect(&self) -> Box<dyn sqlparser::dialect::Dialect + Send + Sync> {
+        Box::new(sqlparser::dialect::GenericDialect {})
+    }
+
+    async fn execute(&self, sql: &str, fetch: bool) -> Result<ExecResult> {
+        self.clients().await?.queries.run(sql, &[], fetch).await
+    }
+
+    /// Athena has no transactions: run in order, stop at the first failure.
+    async fn execute_atomic(&self, statements: &[String]) -> Result<ExecResult> {
+        let c = self.clients().await?;
+        let mut total = ExecResult::default();
+        for s in statements {
+            total.absorb(&c.queries.run(s, &[], false).await?);
+        }
+        Ok(total)
+    }
+
+    /// ExecutionParameters are SQL literals, not values: each parameter is quoted here, by
+    /// this one function, so no value is ever read as SQL.
+    async fn execute_with_params(
+        &self,
+        sql: &str,
+        params: &[String],
+        fetch: bool,
+    ) -> Result<ExecResult> {
+        let literals: Vec<String> = params.iter().map(|p| quote_literal(p)).collect();
+        self.clients().await?.queries.run(sql, &literals, fetch).await
+    }
+
+    async fn list_relations(&self, _database: &str, schema: &str) -> Result<Vec<(String, String)>> {
+        catalog::list_relations(&self.clients().await?.glue, schema).await
+    }
+
+    async fn get_columns(&self, relation: &Relation) -> Result<Vec<ColumnInfo>> {
+        catalog::get_columns(
+            &self.clients().await?.glue,
+            self.database_of(relation),
+            &relation.identifier,
+        )
+        .await
+    }
+
+    async fn create_schema(&self, _database: &str, schema: &str) -> Result<()> {
+        catalog::create_database(&self.clients().await?.glue, schema).await
+    }
+
+    async fn cancel_all(&self) {
+        if let Some(c) = self.clients.get() {
+            c.queries.cancel_all().await;
+        }
+    }
+
+    async fn describe(&self) -> Result<String> {
+        let s = &self.settings;
+        Ok(format!(
+            "athena: region {}, work group {}, {}.{}, data under {}{}",
+            s.region,
+            s.work_group.as_deref().unwrap_or("primary"),
+            s.catalog,
+            s.schema,
+            s.s3_data_dir,
+            s.endpoint_url
+                .as_deref()
+                .map(|e| format!(", endpoint {e}"))
+                .unwrap_or_default()
+        ))
+    }
+
+    fn engine_time(&self) -> std::time::Duration {
+        self.clients
+            .get()
+            .map(|c| c.queries.engine_time())
+            .unwrap_or_default()
+    }
+
+    fn max_partitions_per_write(&self) -> Option<usize> {
+        Some(MAX_PARTITIONS_PER_WRITE)
+    }
+
+    /// Upload the CSV under `<s3_data_dir>/<schema>/<table>/seed/<uuid>/` and infer its
+    /// column types.
+    async fn stage_seed(
+        &self,
+        csv: &Path,
+        relation: &Relation,
+        column_types: &serde_json::Value,
+    ) -> Result<SeedFile> {
+        let path = csv.to_path_buf();
+        let types = column_types.clone();
+        let columns = tokio::task::spawn_blocking(move || infer_seed_columns(&path, &types))
+            .await
+            .map_err(|e| Error::Adapter(format!("seed type inference failed: {e}")))??;
+        let body = std::fs::read(csv).map_err(|e| Error::io(csv, e))?;
+        let folder = format!(
+            "{}/{}/{}/seed/{}",
+            self.settings.s3_data_dir.trim_end_matches('/'),
+            relation.schema,
+            relation.identifier,
+            uuid::Uuid::new_v4()
+        );
+        let file_name = csv
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "seed.csv".into());
+        let (bucket, prefix) = split_s3(&folder)?;
+        let key = format!("{prefix}/{file_name}");
+        self.clients()
+            .await?
+            .s3
+            .put_object()
+            .bucket(bucket)
+            .key(&key)
+            .body(body.into())
+            .send()
+            .await
+            .map_err(|e| {
+                Error::Adapter(format!(
+                    "uploading seed {} to s3://{bucket}/{key} failed: {}",
+                    csv.display(),
+                    aws_sdk_s3::error::DisplayErrorContext(&e)
+                ))
+            })?;
+        Ok(SeedFile {
+            location: format!("{folder}/"),
+            columns,
+        })
+    }
+}
+
+/// The one literal-quoting function of the Athena adapter: a SQL string literal.
+pub fn quote_literal(value: &str) -> String {
+    format!("'{}'", value.replace('\'', "''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literals_are_quoted_once_and_completely() {
+        assert_eq!(quote_literal("abc"), "'abc'");
+        assert_eq!(quote_literal("x' OR '1'='1"), "'x'' OR ''1''=''1'");
+        assert_eq!(quote_literal("é☃"), "'é☃'");
+    }
+
+    #[test]
+    fn the_default_catalog_is_not_rendered() {
+        let q = AthenaQuoting;
+        assert_eq!(
+            q.render_relation(Some("awsdatacatalog"), "db", "t"),
+            "\"db\".\"t\""
+        );
+        assert_eq!(
+            q.render_relation(Some("other"), "db", "t"),
+            "\"other\".\"db\".\"t\""
+        );
+    }
+
+    #[test]
+    fn s3_uris_split_into_bucket_and_key() {
+        assert_eq!(split_s3("s3://b/k/x").ok(), Some(("b", "k/x")));
+        assert_eq!(split_s3("s3://b").ok(), Some(("b", "")));
+        assert!(split_s3("/tmp/x").is_err());
+    }
+}
