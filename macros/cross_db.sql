@@ -116,8 +116,9 @@
   cast(map() as map(varchar, integer))
 {%- endmacro %}
 
+{#- Trino's map() is an empty map of unknown types; the cast gives it the column's. -#}
 {% macro athena__empty_count_map() -%}
-  map(cast(array[] as array(varchar)), cast(array[] as array(integer)))
+  cast(map() as map(varchar, integer))
 {%- endmacro %}
 
 {#- unnest_count_map(map_expr, alias, key_name, value_name): a FROM-clause

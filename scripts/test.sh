@@ -20,10 +20,13 @@ step "lints"
 scripts/with-duckdb cargo clippy --all-targets --locked -- -D warnings
 
 step "services"
-# A Kafka-protocol broker (Tansu) on 127.0.0.1 for the rights consumer tests.
+# A Kafka-protocol broker (Tansu) on 127.0.0.1 for the rights consumer tests, and the moto
+# AWS emulator on 127.0.0.1 for the Athena adapter tests (both from PyPI).
 eval "$(scripts/kafka-broker.sh start)"
-trap '"$PWD"/scripts/kafka-broker.sh stop >/dev/null 2>&1 || true' EXIT
+trap '"$PWD"/scripts/kafka-broker.sh stop >/dev/null 2>&1 || true; "$PWD"/scripts/moto-server.sh stop >/dev/null 2>&1 || true' EXIT
 echo "kafka: $STRATA_TEST_KAFKA_BROKERS"
+eval "$(scripts/moto-server.sh start)"
+echo "aws emulator: $STRATA_TEST_AWS_ENDPOINT"
 
 step "tests"
 scripts/with-duckdb cargo test --locked --no-fail-fast

@@ -2,42 +2,12 @@
 //! deterministic, and incremental runs give exactly what a full refresh gives.
 
 mod common;
-use common::TestProject;
+use common::{copy_tree, reference_copy, TestProject};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn copy_tree(from: &Path, to: &Path, keep: &dyn Fn(&Path) -> bool) {
-    for entry in walkdir::WalkDir::new(from) {
-        let entry = entry.expect("walk");
-        let rel = entry.path().strip_prefix(from).expect("rel");
-        if !keep(rel) {
-            continue;
-        }
-        let dest = to.join(rel);
-        if entry.file_type().is_dir() {
-            std::fs::create_dir_all(&dest).expect("mkdir");
-        } else {
-            std::fs::create_dir_all(dest.parent().expect("parent")).expect("mkdir");
-            std::fs::copy(entry.path(), &dest).expect("copy");
-        }
-    }
-}
-
-/// The project files of the root (no Rust, no data, no build output).
-fn reference_copy() -> TestProject {
-    let p = TestProject::empty();
-    std::fs::copy(root().join("project.yml"), p.path().join("project.yml")).expect("project.yml");
-    for dir in ["models", "macros", "seeds"] {
-        copy_tree(&root().join(dir), &p.path().join(dir), &|_| true);
-    }
-    copy_tree(&root().join("tests"), &p.path().join("tests"), &|rel| {
-        rel.as_os_str().is_empty() || rel.extension().is_some_and(|e| e == "sql")
-    });
-    p
 }
 
 fn generate(out: &Path, days: u32) {

@@ -203,7 +203,9 @@ impl Materializer<'_> {
     async fn table(&self, node: &Node, compiled_sql: &str) -> Result<Built> {
         let target = self.target(node)?;
         let tmp = self.temp_relation(node, &target, "tmp")?;
-        let mut response = self.create_table_in_batches(node, &tmp, compiled_sql).await?;
+        let mut response = self
+            .create_table_in_batches(node, &tmp, compiled_sql)
+            .await?;
         response.absorb(&self.swap_in(node, &target, &tmp).await?);
         Ok(Built {
             response,
@@ -368,9 +370,13 @@ impl Materializer<'_> {
             .execute(&count_sql, true)
             .await
             .map_err(|e| self.annotate(node, e))?;
+        // Engines return the count as a number or, like Athena, as text.
         let n = r
             .table
-            .and_then(|t| t.rows.first()?.first()?.as_u64())
+            .and_then(|t| {
+                let v = t.rows.first()?.first()?.clone();
+                v.as_u64().or_else(|| v.as_str()?.trim().parse().ok())
+            })
             .unwrap_or(0) as usize;
         Ok(n.div_ceil(limit.max(1)).max(1))
     }
@@ -721,7 +727,11 @@ impl Materializer<'_> {
 
 /// `max_bytes_scanned` (model config): fail the model when its statements scanned more.
 fn check_scan_budget(node: &Node, response: &ExecResult) -> Result<()> {
-    let Some(budget) = node.config.get("max_bytes_scanned").and_then(|v| v.as_u64()) else {
+    let Some(budget) = node
+        .config
+        .get("max_bytes_scanned")
+        .and_then(|v| v.as_u64())
+    else {
         return Ok(());
     };
     match response.bytes_scanned {

@@ -4,6 +4,52 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+pub mod aws;
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn copy_tree(from: &Path, to: &Path, keep: &dyn Fn(&Path) -> bool) {
+    for entry in walkdir::WalkDir::new(from) {
+        let entry = entry.expect("walk");
+        let rel = entry.path().strip_prefix(from).expect("rel");
+        if !keep(rel) {
+            continue;
+        }
+        let dest = to.join(rel);
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&dest).expect("mkdir");
+        } else {
+            std::fs::create_dir_all(dest.parent().expect("parent")).expect("mkdir");
+            std::fs::copy(entry.path(), &dest).expect("copy");
+        }
+    }
+}
+
+/// The project files of the root (no Rust, no data, no build output).
+pub fn reference_copy() -> TestProject {
+    let p = TestProject::empty();
+    std::fs::copy(
+        repo_root().join("project.yml"),
+        p.path().join("project.yml"),
+    )
+    .expect("project.yml");
+    for dir in ["models", "macros", "seeds"] {
+        copy_tree(&repo_root().join(dir), &p.path().join(dir), &|_| true);
+    }
+    copy_tree(
+        &repo_root().join("tests"),
+        &p.path().join("tests"),
+        &|rel| {
+            // Singular tests only: tests/golden/ holds expected output, not tests.
+            rel.as_os_str().is_empty()
+                || rel.components().count() == 1 && rel.extension().is_some_and(|e| e == "sql")
+        },
+    );
+    p
+}
+
 pub struct TestProject {
     pub dir: tempfile::TempDir,
 }
@@ -77,21 +123,31 @@ impl TestProject {
     }
 
     pub fn strata(&self, args: &[&str]) -> Run {
-        let out = Command::new(env!("CARGO_BIN_EXE_strata"))
-            .args(args)
+        self.strata_env(args, &[])
+    }
+
+    /// Run strata with extra environment variables.
+    pub fn strata_env(&self, args: &[&str], envs: &[(&str, &str)]) -> Run {
+        let out = self.command(args, envs).output().expect("run strata");
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// The strata command for this project, not started.
+    pub fn command(&self, args: &[&str], envs: &[(&str, &str)]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_strata"));
+        cmd.args(args)
             .arg("--project-dir")
             .arg(self.dir.path())
             .env("NO_COLOR", "1")
             .env_remove("DBT_PROFILES_DIR")
             .env_remove("STRATA_PROFILES_DIR")
             .env("HOME", self.dir.path())
-            .output()
-            .expect("run strata");
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+            .envs(envs.iter().copied());
+        cmd
     }
 
     pub fn db_path(&self, project: &str) -> PathBuf {

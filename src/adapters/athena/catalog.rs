@@ -76,7 +76,10 @@ pub async fn get_columns(glue: &Client, database: &str, table: &str) -> Result<V
         return Ok(Vec::new());
     };
     let mut cols: Vec<ColumnInfo> = Vec::new();
-    let storage = t.storage_descriptor().map(|s| s.columns()).unwrap_or_default();
+    let storage = t
+        .storage_descriptor()
+        .map(|s| s.columns())
+        .unwrap_or_default();
     for c in storage.iter().chain(t.partition_keys()) {
         if cols.iter().any(|x| x.name.eq_ignore_ascii_case(c.name())) {
             continue;

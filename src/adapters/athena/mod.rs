@@ -26,6 +26,7 @@ use crate::project::Target;
 const ATHENA_MACROS: &[(&str, &str)] = &[
     ("adapter.sql", include_str!("macros/adapter.sql")),
     ("cross_db.sql", include_str!("macros/cross_db.sql")),
+    ("rights.sql", include_str!("macros/rights.sql")),
 ];
 
 /// Athena writes at most this many partitions in one CTAS or INSERT statement.
@@ -149,7 +150,8 @@ fn infer_seed_columns(csv: &Path, column_types: &serde_json::Value) -> Result<Ve
     let conn = duckdb::Connection::open_in_memory()
         .map_err(|e| Error::Adapter(format!("cannot open DuckDB to read a seed: {e}")))?;
     let path = csv.to_string_lossy().replace('\'', "''");
-    let sql = format!("describe select * from read_csv('{path}', header = true, auto_detect = true)");
+    let sql =
+        format!("describe select * from read_csv('{path}', header = true, auto_detect = true)");
     let mut stmt = conn
         .prepare(&sql)
         .map_err(|e| Error::Adapter(format!("{}: cannot read the seed: {e}", csv.display())))?;
@@ -158,8 +160,8 @@ fn infer_seed_columns(csv: &Path, column_types: &serde_json::Value) -> Result<Ve
         .map_err(|e| Error::Adapter(format!("{}: cannot read the seed: {e}", csv.display())))?;
     let mut out = Vec::new();
     for row in rows {
-        let (name, ty) =
-            row.map_err(|e| Error::Adapter(format!("{}: cannot read the seed: {e}", csv.display())))?;
+        let (name, ty) = row
+            .map_err(|e| Error::Adapter(format!("{}: cannot read the seed: {e}", csv.display())))?;
         let data_type = column_types
             .get(&name)
             .and_then(|v| v.as_str())
@@ -216,7 +218,11 @@ impl Adapter for AthenaAdapter {
         fetch: bool,
     ) -> Result<ExecResult> {
         let literals: Vec<String> = params.iter().map(|p| quote_literal(p)).collect();
-        self.clients().await?.queries.run(sql, &literals, fetch).await
+        self.clients()
+            .await?
+            .queries
+            .run(sql, &literals, fetch)
+            .await
     }
 
     async fn list_relations(&self, _database: &str, schema: &str) -> Result<Vec<(String, String)>> {

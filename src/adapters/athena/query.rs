@@ -130,7 +130,11 @@ impl QueryRunner {
 
     /// Start the query (retrying throttled starts) and wait for it to end. The outer `Err` is
     /// an error that no retry can help; the inner one a failed query, maybe retryable.
-    async fn run_once(&self, sql: &str, params: &[String]) -> Result<Result<Finished, QueryFailure>> {
+    async fn run_once(
+        &self,
+        sql: &str,
+        params: &[String],
+    ) -> Result<Result<Finished, QueryFailure>> {
         if self.stopping.load(Ordering::Relaxed) {
             return Err(Error::Adapter("cancelled: the run is stopping".into()));
         }
@@ -206,9 +210,9 @@ impl QueryRunner {
                 }
                 Err(e) => return Err(api_error(&format!("GetQueryExecution({id})"), &e)),
             };
-            let qe = out
-                .query_execution()
-                .ok_or_else(|| Error::Adapter(format!("Athena query {id}: no execution returned")))?;
+            let qe = out.query_execution().ok_or_else(|| {
+                Error::Adapter(format!("Athena query {id}: no execution returned"))
+            })?;
             let status = qe.status();
             let state = status.and_then(|s| s.state()).cloned();
             let stats = qe.statistics();
@@ -228,9 +232,8 @@ impl QueryRunner {
                     let reason = status
                         .and_then(|s| s.state_change_reason())
                         .unwrap_or("no reason given");
-                    let athena_retryable = status
-                        .and_then(|s| s.athena_error())
-                        .map(|e| e.retryable());
+                    let athena_retryable =
+                        status.and_then(|s| s.athena_error()).map(|e| e.retryable());
                     let retryable = RETRYABLE_QUERY_FAILURES.iter().any(|p| reason.contains(p))
                         || athena_retryable == Some(true) && reason.contains("ICEBERG");
                     return Ok(Err(QueryFailure {
@@ -285,8 +288,7 @@ impl QueryRunner {
                 // Skip the header row when it is one (a DDL's SHOW output has none).
                 let is_header = rs.rows().first().is_some_and(|r| {
                     r.data().len() == table.columns.len()
-                        && r
-                            .data()
+                        && r.data()
                             .iter()
                             .zip(&table.columns)
                             .all(|(d, c)| d.var_char_value() == Some(c.as_str()))

@@ -64,7 +64,10 @@ impl AthenaSettings {
         let s3_data_dir = s("s3_data_dir")
             .or_else(|| s("s3_staging_dir").map(|d| format!("{}/tables", d.trim_end_matches('/'))))
             .ok_or_else(|| missing("s3_data_dir (or s3_staging_dir)"))?;
-        for (key, value) in [("s3_data_dir", Some(&s3_data_dir)), ("s3_staging_dir", s("s3_staging_dir").as_ref())] {
+        for (key, value) in [
+            ("s3_data_dir", Some(&s3_data_dir)),
+            ("s3_staging_dir", s("s3_staging_dir").as_ref()),
+        ] {
             if let Some(v) = value {
                 if !v.starts_with("s3://") {
                     return Err(Error::Usage(format!(
@@ -76,12 +79,15 @@ impl AthenaSettings {
         }
         let num_retries = match target.settings.get("num_retries") {
             None => 5,
-            Some(v) => v.as_u64().and_then(|n| u32::try_from(n).ok()).ok_or_else(|| {
-                Error::Usage(format!(
-                    "target '{}': `num_retries` must be a non-negative integer, not {v}",
-                    target.name
-                ))
-            })?,
+            Some(v) => v
+                .as_u64()
+                .and_then(|n| u32::try_from(n).ok())
+                .ok_or_else(|| {
+                    Error::Usage(format!(
+                        "target '{}': `num_retries` must be a non-negative integer, not {v}",
+                        target.name
+                    ))
+                })?,
         };
         Ok(AthenaSettings {
             region: s("region_name")

@@ -1,0 +1,420 @@
+//! The `athena` target's real client code (AWS SDK: Athena, Glue, S3) against the moto server
+//! on 127.0.0.1 that scripts/test.sh starts. moto does not execute SQL, so these tests check
+//! what Strata sends and how it reacts: the statements of a build, the catalog and S3 calls,
+//! retries, failures, cancellation. Faults moto cannot produce come from a recording proxy
+//! (tests/common/aws.rs). What only real Athena can verify is listed in the README.
+
+mod common;
+use common::aws::{self, Fault, Proxy, Rule};
+use common::{reference_copy, repo_root, TestProject};
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// Static test credentials, and no instance-metadata lookups.
+const AWS_ENV: &[(&str, &str)] = &[
+    ("AWS_ACCESS_KEY_ID", "test"),
+    ("AWS_SECRET_ACCESS_KEY", "test"),
+    ("AWS_EC2_METADATA_DISABLED", "true"),
+];
+
+/// A unique lowercase name for this test's Glue database and S3 bucket.
+fn unique(prefix: &str) -> String {
+    format!("{prefix}_{}", uuid::Uuid::new_v4().simple())
+        .chars()
+        .take(40)
+        .collect()
+}
+
+/// Point the project at the proxy with an `athena` target in `region`.
+fn athena_profile(
+    p: &TestProject,
+    profile: &str,
+    endpoint: &str,
+    region: &str,
+    schema: &str,
+    extra: &str,
+) -> String {
+    let bucket = schema.replace('_', "-");
+    aws::create_bucket(&aws::moto_endpoint(), &bucket);
+    p.write(
+        "profiles.yml",
+        &format!(
+            "{profile}:\n  target: athena\n  outputs:\n    athena:\n      type: athena\n      region_name: {region}\n      \
+             endpoint_url: {endpoint}\n      s3_staging_dir: s3://{bucket}/results/\n      s3_data_dir: s3://{bucket}/data/\n      \
+             database: awsdatacatalog\n      schema: {schema}\n      work_group: primary\n      threads: 1\n      \
+             num_retries: 3\n      poll_interval: 0.01\n      retry_base_delay: 0.01\n{extra}"
+        ),
+    );
+    bucket
+}
+
+/// A small project: one table, one view, one incremental model.
+fn small_project(
+    profile_extra: &str,
+    region: &str,
+    rules: Vec<Rule>,
+) -> (TestProject, Proxy, String) {
+    let p = TestProject::new("athena_small", "profile: athena_small\n");
+    p.write(
+        "models/orders.sql",
+        "{{ config(materialized='table') }}\nselect 1 as id, 'a' as status\n",
+    );
+    p.write(
+        "models/orders_view.sql",
+        "select id from {{ ref('orders') }}\n",
+    );
+    let proxy = Proxy::start(&aws::moto_endpoint(), rules);
+    let schema = unique("small");
+    athena_profile(
+        &p,
+        "athena_small",
+        &proxy.url,
+        region,
+        &schema,
+        profile_extra,
+    );
+    (p, proxy, schema)
+}
+
+/// Replace what changes from run to run (invocation ids, upload folders) with placeholders.
+fn normalize(sql: &str) -> String {
+    let uuid = regex::Regex::new(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+        .expect("regex");
+    uuid.replace_all(sql, "<uuid>").into_owned()
+}
+
+/// Compare `actual` with the golden file; STRATA_UPDATE_GOLDEN=1 rewrites it instead.
+fn check_golden(rel: &str, actual: &str) {
+    let path = repo_root().join("tests/golden").join(rel);
+    if std::env::var_os("STRATA_UPDATE_GOLDEN").is_some() {
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&path, actual).expect("write golden");
+        return;
+    }
+    let expected = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (STRATA_UPDATE_GOLDEN=1 writes it)", path.display()));
+    if expected != actual {
+        let diff: Vec<String> = expected
+            .lines()
+            .zip(actual.lines())
+            .enumerate()
+            .filter(|(_, (a, b))| a != b)
+            .take(5)
+            .map(|(i, (a, b))| format!("line {}:\n  golden: {a}\n  actual: {b}", i + 1))
+            .collect();
+        panic!(
+            "{} differs from what Strata produced ({} vs {} lines); first differences:\n{}\n\
+             If the change is intended, rerun with STRATA_UPDATE_GOLDEN=1 and review the diff.",
+            path.display(),
+            expected.lines().count(),
+            actual.lines().count(),
+            diff.join("\n")
+        );
+    }
+}
+
+fn sql_files(dir: &Path) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_file())
+        .map(|e| {
+            let rel = e
+                .path()
+                .strip_prefix(dir)
+                .expect("rel")
+                .to_string_lossy()
+                .into_owned();
+            (rel, std::fs::read_to_string(e.path()).expect("read"))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn the_reference_project_builds_on_athena_with_the_expected_statements() {
+    let p = reference_copy();
+    let proxy = Proxy::start(&aws::moto_endpoint(), vec![]);
+    // A fixed schema name keeps the golden statements stable; a region of its own keeps this
+    // test's query results apart from the others'.
+    let schema = "athena_analytics";
+    let bucket = athena_profile(&p, "athena_analytics", &proxy.url, "us-west-2", schema, "");
+    let run = p.strata_env(&["build", "--threads", "1"], AWS_ENV);
+    run.assert_ok();
+
+    // Every compiled model and test, as Athena SQL, checked in (reviewable) and parseable.
+    let compiled = sql_files(&p.path().join("target/compiled/athena_analytics"));
+    assert!(
+        compiled.len() > 50,
+        "expected every model and test compiled, got {}",
+        compiled.len()
+    );
+    for (rel, sql) in &compiled {
+        let parsed =
+            sqlparser::parser::Parser::parse_sql(&sqlparser::dialect::GenericDialect {}, sql);
+        assert!(parsed.is_ok(), "{rel} does not parse: {parsed:?}");
+        check_golden(&format!("athena/compiled/{rel}"), &normalize(sql));
+    }
+
+    // The exact statements, in order (--threads 1).
+    let statements = proxy.started_queries();
+    let text: String = statements
+        .iter()
+        .map(|s| format!("{};\n\n", normalize(s).trim_end()))
+        .collect();
+    check_golden("athena/build_statements.sql", &text);
+    // Tables are built as Iceberg in a fresh location, then swapped in.
+    assert!(text.contains("table_type = 'ICEBERG'"), "{text}");
+    assert!(text.contains(&format!(
+        "location = 's3://{bucket}/data/{schema}/bronze_chat_events__strata_tmp/<uuid>'"
+    )));
+    assert!(text.contains("alter table `athena_analytics`.`bronze_chat_events__strata_tmp` rename to `athena_analytics`.`bronze_chat_events`"));
+
+    // Seeds went to S3 and were read through an external table.
+    let objects = aws::list_objects(
+        &aws::moto_endpoint(),
+        &bucket,
+        &format!("data/{schema}/tool_catalog/seed/"),
+    );
+    assert_eq!(objects.len(), 1, "{objects:?}");
+    assert!(objects[0].ends_with("/tool_catalog.csv"));
+    assert!(text.contains("row format serde 'org.apache.hadoop.hive.serde2.OpenCSVSerde'"));
+
+    // run_results.json carries the Athena query id of each model.
+    let results: serde_json::Value =
+        serde_json::from_str(&p.read("target/run_results.json")).expect("run_results.json");
+    let bronze = results["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .find(|r| r["unique_id"] == "model.athena_analytics.bronze_chat_events")
+        .expect("bronze result");
+    assert!(
+        bronze["adapter_response"]["query_id"]
+            .as_str()
+            .is_some_and(|q| !q.is_empty()),
+        "{bronze}"
+    );
+    assert_eq!(bronze["adapter_response"]["bytes_scanned"], 0, "{bronze}");
+}
+
+#[test]
+fn throttled_calls_are_retried_up_to_num_retries() {
+    let throttle = |times| Rule {
+        operation: "StartQueryExecution",
+        query_marker: None,
+        times,
+        fault: Fault::Error("ThrottlingException"),
+    };
+    let (p, proxy, _) = small_project("", "eu-west-1", vec![throttle(2)]);
+    p.strata_env(&["run", "--select", "orders"], AWS_ENV)
+        .assert_ok();
+    let starts: Vec<bool> = proxy
+        .calls()
+        .iter()
+        .filter(|c| c.operation == "StartQueryExecution")
+        .map(|c| c.faulted)
+        .collect();
+    assert_eq!(
+        &starts[..3],
+        &[true, true, false],
+        "two throttled starts, then the retry went through"
+    );
+
+    // More throttling than num_retries (3): the model fails and says why.
+    let (p, proxy, _) = small_project("", "eu-west-1", vec![throttle(10)]);
+    let run = p.strata_env(&["run", "--select", "orders"], AWS_ENV);
+    run.assert_code(1).assert_contains("ThrottlingException");
+    let starts = proxy
+        .calls()
+        .iter()
+        .filter(|c| c.operation == "StartQueryExecution")
+        .count();
+    assert_eq!(starts, 4, "one try and three retries");
+}
+
+#[test]
+fn iceberg_commit_conflicts_are_retried_and_sql_errors_are_reported_not_retried() {
+    let rules = vec![
+        Rule {
+            operation: "GetQueryExecution",
+            query_marker: Some("create table \"".into()),
+            times: 1,
+            fault: Fault::QueryFailed(
+                "ICEBERG_COMMIT_ERROR: Failed to commit Iceberg update".into(),
+            ),
+        },
+        Rule {
+            operation: "GetQueryExecution",
+            query_marker: Some("create or replace view".into()),
+            times: usize::MAX,
+            fault: Fault::QueryFailed(
+                "COLUMN_NOT_FOUND: line 2:8: Column 'id' cannot be resolved".into(),
+            ),
+        },
+    ];
+    let (p, proxy, _) = small_project("", "eu-west-2", rules);
+    let run = p.strata_env(&["run"], AWS_ENV);
+    run.assert_code(1);
+    let started = proxy.started_queries();
+    let ctas = started
+        .iter()
+        .filter(|q| q.starts_with("create table \""))
+        .count();
+    assert_eq!(
+        ctas, 2,
+        "the CTAS ran again after the commit conflict: {started:#?}"
+    );
+    let views = started
+        .iter()
+        .filter(|q| q.starts_with("create or replace view"))
+        .count();
+    assert_eq!(views, 1, "a SQL error is not retried: {started:#?}");
+    // The error names Athena's reason, the query id and the compiled SQL.
+    let failed_id = proxy
+        .calls()
+        .into_iter()
+        .find(|c| {
+            c.faulted
+                && c.query
+                    .as_deref()
+                    .is_some_and(|q| q.starts_with("create or replace view"))
+        })
+        .and_then(|c| c.query_id)
+        .expect("failed query id");
+    run.assert_contains("Column 'id' cannot be resolved")
+        .assert_contains(&failed_id)
+        .assert_contains("target/compiled/athena_small/models/orders_view.sql");
+    // The table model succeeded despite the conflict.
+    let results: serde_json::Value =
+        serde_json::from_str(&p.read("target/run_results.json")).expect("run_results.json");
+    let status = |id: &str| {
+        results["results"]
+            .as_array()
+            .expect("results")
+            .iter()
+            .find(|r| r["unique_id"] == id)
+            .map(|r| r["status"].clone())
+    };
+    assert_eq!(status("model.athena_small.orders"), Some("success".into()));
+    assert_eq!(
+        status("model.athena_small.orders_view"),
+        Some("error".into())
+    );
+}
+
+#[test]
+fn sigterm_stops_the_running_queries() {
+    let rules = vec![Rule {
+        operation: "GetQueryExecution",
+        query_marker: Some("create table \"".into()),
+        times: usize::MAX,
+        fault: Fault::QueryRunning,
+    }];
+    let (p, proxy, _) = small_project("", "ap-southeast-1", rules);
+    let child = p
+        .command(&["run"], AWS_ENV)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn strata");
+    // Wait until the CTAS is running (polled at least twice).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while proxy
+        .calls()
+        .iter()
+        .filter(|c| c.operation == "GetQueryExecution" && c.faulted)
+        .count()
+        < 2
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the CTAS never started: {:#?}",
+            proxy.calls()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let running_id = proxy
+        .calls()
+        .into_iter()
+        .find(|c| c.operation == "GetQueryExecution" && c.faulted)
+        .and_then(|c| c.query_id)
+        .expect("running query id");
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let out = child.wait_with_output().expect("wait");
+    assert_ne!(out.status.code(), Some(0), "a cancelled run exits non-zero");
+    let stops: Vec<String> = proxy
+        .calls()
+        .into_iter()
+        .filter(|c| c.operation == "StopQueryExecution")
+        .filter_map(|c| c.query_id)
+        .collect();
+    assert_eq!(
+        stops,
+        vec![running_id],
+        "StopQueryExecution for the running query"
+    );
+    // Nothing started after the signal: the view that depends on the table never ran.
+    assert!(!proxy
+        .started_queries()
+        .iter()
+        .any(|q| q.contains("create or replace view")));
+}
+
+#[test]
+fn partitions_are_written_at_most_100_per_statement() {
+    let p = TestProject::new("athena_parts", "profile: athena_parts\n");
+    p.write(
+        "models/events_daily.sql",
+        "{{ config(materialized='table', partitioned_by=['day']) }}\nselect day, count(*) as n from {{ source('raw', 'events') }} group by day\n",
+    );
+    p.write(
+        "models/sources.yml",
+        "version: 2\nsources:\n  - name: raw\n    schema: raw\n    tables:\n      - name: events\n",
+    );
+    let proxy = Proxy::start(&aws::moto_endpoint(), vec![]);
+    let region = "ca-central-1";
+    let schema = unique("parts");
+    athena_profile(&p, "athena_parts", &proxy.url, region, &schema, "");
+    // The first query of the run counts the partitions: 250 -> three batches.
+    aws::preset_results(
+        &aws::moto_endpoint(),
+        region,
+        vec![(vec!["partitions:bigint"], vec![vec!["250"]])],
+    );
+    p.strata_env(&["run"], AWS_ENV).assert_ok();
+    let started = proxy.started_queries();
+    assert!(
+        started[0].starts_with("select count(*) as partitions"),
+        "{started:#?}"
+    );
+    let writes: Vec<&String> = started
+        .iter()
+        .filter(|q| q.starts_with("create table") || q.starts_with("insert into"))
+        .collect();
+    assert_eq!(writes.len(), 3, "{started:#?}");
+    assert!(
+        writes[0].starts_with("create table")
+            && writes[0].contains("dbt_partition_no > 0 and dbt_partition_no <= 100")
+    );
+    assert!(
+        writes[1].starts_with("insert into")
+            && writes[1].contains("dbt_partition_no > 100 and dbt_partition_no <= 200")
+    );
+    assert!(
+        writes[2].starts_with("insert into")
+            && writes[2].contains("dbt_partition_no > 200 and dbt_partition_no <= 300")
+    );
+    for w in &writes {
+        assert!(
+            w.contains(&format!("\"{schema}\".\"events_daily__strata_tmp\"")),
+            "{w}"
+        );
+    }
+}

@@ -1,0 +1,380 @@
+//! The AWS side of the Athena tests: the moto server started by scripts/test.sh (moto does
+//! not execute SQL), a minimal HTTP client for its admin API, and a proxy in front of it that
+//! records every Athena call and injects faults moto cannot produce (throttling, FAILED
+//! queries, queries that keep running). The proxy is the one mock here, and only for faults.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+pub fn moto_endpoint() -> String {
+    std::env::var("STRATA_TEST_AWS_ENDPOINT").unwrap_or_else(|_| {
+        panic!("STRATA_TEST_AWS_ENDPOINT is not set: run scripts/test.sh, or `eval $(scripts/moto-server.sh start)` first")
+    })
+}
+
+/// One HTTP/1.1 request, read to the end of the response. Returns (status, body).
+pub fn http(method: &str, url: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, Vec<u8>) {
+    let rest = url.strip_prefix("http://").expect("http:// url");
+    let (host, path) = rest
+        .split_once('/')
+        .map(|(h, p)| (h, format!("/{p}")))
+        .unwrap_or((rest, "/".into()));
+    let mut s = TcpStream::connect(host).expect("connect");
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).expect("write");
+    s.write_all(body).expect("write body");
+    let mut resp = Vec::new();
+    s.read_to_end(&mut resp).expect("read");
+    let split = find(&resp, b"\r\n\r\n").expect("response head");
+    let head = String::from_utf8_lossy(&resp[..split]).into_owned();
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let mut body = resp[split + 4..].to_vec();
+    if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        body = dechunk(&body);
+    }
+    (status, body)
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+fn dechunk(mut b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(i) = find(b, b"\r\n") {
+        let n = usize::from_str_radix(String::from_utf8_lossy(&b[..i]).trim(), 16).unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        out.extend_from_slice(&b[i + 2..i + 2 + n]);
+        b = &b[i + 2 + n + 2..];
+    }
+    out
+}
+
+pub fn create_bucket(endpoint: &str, bucket: &str) {
+    let (status, body) = http("PUT", &format!("{endpoint}/{bucket}"), &[], b"");
+    assert!(
+        status == 200 || status == 409,
+        "create bucket: {status} {}",
+        String::from_utf8_lossy(&body)
+    );
+}
+
+/// Object keys under `prefix` in `bucket`.
+pub fn list_objects(endpoint: &str, bucket: &str, prefix: &str) -> Vec<String> {
+    let (status, body) = http(
+        "GET",
+        &format!("{endpoint}/{bucket}?list-type=2&prefix={prefix}"),
+        &[],
+        b"",
+    );
+    assert_eq!(
+        status,
+        200,
+        "list objects: {}",
+        String::from_utf8_lossy(&body)
+    );
+    let text = String::from_utf8_lossy(&body);
+    text.split("<Key>")
+        .skip(1)
+        .filter_map(|s| s.split("</Key>").next())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Queue result sets for the next queries started in `region` (moto answers every query,
+/// DDL too, with the next queued one; without one it returns no rows).
+pub fn preset_results(endpoint: &str, region: &str, results: Vec<(Vec<&str>, Vec<Vec<&str>>)>) {
+    let results: Vec<Value> = results
+        .into_iter()
+        .map(|(columns, rows)| {
+            let names: Vec<&str> = columns.iter().map(|c| c.split(':').next().unwrap_or(c)).collect();
+            let header = json!({"Data": names.iter().map(|c| json!({"VarCharValue": c})).collect::<Vec<_>>()});
+            let mut all = vec![header];
+            all.extend(rows.iter().map(|r| json!({"Data": r.iter().map(|v| json!({"VarCharValue": v})).collect::<Vec<_>>()})));
+            json!({
+                "rows": all,
+                // `name:type` or `name` (varchar).
+                "column_info": columns.iter().map(|c| {
+                    let (c, t) = c.split_once(':').unwrap_or((c, "varchar"));
+                    json!({
+                    "Name": c, "Label": c, "Type": t, "CatalogName": "hive", "SchemaName": "",
+                    "TableName": "", "Precision": 0, "Scale": 0, "Nullable": "UNKNOWN", "CaseSensitive": true
+                })}).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let body = json!({"account_id": "123456789012", "region": region, "results": results});
+    let (status, resp) = http(
+        "POST",
+        &format!("{endpoint}/moto-api/static/athena/query-results"),
+        &[("Content-Type", "application/json")],
+        body.to_string().as_bytes(),
+    );
+    assert_eq!(status, 201, "preset: {}", String::from_utf8_lossy(&resp));
+}
+
+/// What the proxy does to a matching request instead of forwarding it.
+#[derive(Clone)]
+pub enum Fault {
+    /// Answer HTTP 400 with this error `__type` (ThrottlingException ...).
+    Error(&'static str),
+    /// Answer GetQueryExecution with state FAILED and this reason.
+    QueryFailed(String),
+    /// Answer GetQueryExecution with state RUNNING (the query never ends by itself).
+    QueryRunning,
+}
+
+/// A fault applied `times` times (`usize::MAX`: always) to requests of `operation` (the
+/// X-Amz-Target suffix, e.g. `StartQueryExecution`) whose query text contains `query_marker`.
+#[derive(Clone)]
+pub struct Rule {
+    pub operation: &'static str,
+    pub query_marker: Option<String>,
+    pub times: usize,
+    pub fault: Fault,
+}
+
+/// One Athena call seen by the proxy.
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub operation: String,
+    pub query_id: Option<String>,
+    /// The SQL of the query the call is about.
+    pub query: Option<String>,
+    pub faulted: bool,
+}
+
+#[derive(Default)]
+struct State {
+    rules: Vec<Rule>,
+    calls: Vec<Call>,
+    /// query id -> SQL, learned from StartQueryExecution responses.
+    queries: HashMap<String, String>,
+}
+
+pub struct Proxy {
+    pub url: String,
+    state: Arc<Mutex<State>>,
+}
+
+impl Proxy {
+    pub fn start(upstream: &str, rules: Vec<Rule>) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind proxy");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let state = Arc::new(Mutex::new(State {
+            rules,
+            ..Default::default()
+        }));
+        let upstream = upstream.trim_start_matches("http://").to_string();
+        let st = state.clone();
+        std::thread::spawn(move || {
+            for conn in listener.incoming().flatten() {
+                let st = st.clone();
+                let upstream = upstream.clone();
+                std::thread::spawn(move || serve(conn, &upstream, &st));
+            }
+        });
+        Proxy { url, state }
+    }
+
+    pub fn calls(&self) -> Vec<Call> {
+        self.state.lock().expect("lock").calls.clone()
+    }
+
+    /// The SQL of every StartQueryExecution that reached Athena (moto), in order.
+    pub fn started_queries(&self) -> Vec<String> {
+        self.calls()
+            .into_iter()
+            .filter(|c| c.operation == "StartQueryExecution" && !c.faulted)
+            .filter_map(|c| c.query)
+            .collect()
+    }
+}
+
+fn read_request(r: &mut BufReader<TcpStream>) -> Option<(Vec<String>, Vec<u8>)> {
+    let mut head = Vec::new();
+    loop {
+        let mut line = String::new();
+        if r.read_line(&mut line).ok()? == 0 {
+            return None;
+        }
+        if line == "\r\n" {
+            break;
+        }
+        head.push(line.trim_end().to_string());
+    }
+    let len = head
+        .iter()
+        .find_map(|h| {
+            h.to_ascii_lowercase()
+                .strip_prefix("content-length:")
+                .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+        })
+        .unwrap_or(0);
+    let mut body = vec![0; len];
+    r.read_exact(&mut body).ok()?;
+    Some((head, body))
+}
+
+fn respond(out: &mut TcpStream, status: &str, body: &str) {
+    let _ = write!(
+        out,
+        "HTTP/1.1 {status}\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+}
+
+fn serve(conn: TcpStream, upstream: &str, st: &Mutex<State>) {
+    let _ = conn.set_read_timeout(Some(Duration::from_secs(60)));
+    let mut out = conn.try_clone().expect("clone");
+    let mut reader = BufReader::new(conn);
+    while let Some((head, body)) = read_request(&mut reader) {
+        let target = head
+            .iter()
+            .find_map(|h| {
+                let (k, v) = h.split_once(':')?;
+                k.eq_ignore_ascii_case("x-amz-target")
+                    .then(|| v.trim().to_string())
+            })
+            .unwrap_or_default();
+        let operation = target.rsplit('.').next().unwrap_or("").to_string();
+        let req: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        let athena = target.starts_with("AmazonAthena.");
+        let query_id = req
+            .get("QueryExecutionId")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let query = if operation == "StartQueryExecution" {
+            req.get("QueryString")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        } else {
+            let s = st.lock().expect("lock");
+            query_id.as_ref().and_then(|id| s.queries.get(id).cloned())
+        };
+        // A matching rule with uses left?
+        let fault = {
+            let mut s = st.lock().expect("lock");
+            let hit = s.rules.iter_mut().find(|r| {
+                athena
+                    && r.operation == operation
+                    && r.times > 0
+                    && r.query_marker
+                        .as_ref()
+                        .is_none_or(|m| query.as_ref().is_some_and(|q| q.contains(m.as_str())))
+            });
+            hit.map(|r| {
+                if r.times != usize::MAX {
+                    r.times -= 1;
+                }
+                r.fault.clone()
+            })
+        };
+        let call_index = {
+            let mut s = st.lock().expect("lock");
+            if athena {
+                s.calls.push(Call {
+                    operation: operation.clone(),
+                    query_id: query_id.clone(),
+                    query: query.clone(),
+                    faulted: fault.is_some(),
+                });
+            }
+            s.calls.len().saturating_sub(1)
+        };
+        if let Some(fault) = fault {
+            let id = query_id.clone().unwrap_or_default();
+            match fault {
+                Fault::Error(kind) => respond(
+                    &mut out,
+                    "400 Bad Request",
+                    &json!({"__type": kind, "message": "Rate exceeded"}).to_string(),
+                ),
+                Fault::QueryFailed(reason) => respond(
+                    &mut out,
+                    "200 OK",
+                    &json!({"QueryExecution": {"QueryExecutionId": id, "Query": query,
+                        "Status": {"State": "FAILED", "StateChangeReason": reason}}})
+                    .to_string(),
+                ),
+                Fault::QueryRunning => respond(
+                    &mut out,
+                    "200 OK",
+                    &json!({"QueryExecution": {"QueryExecutionId": id, "Query": query,
+                        "Status": {"State": "RUNNING"}}})
+                    .to_string(),
+                ),
+            }
+            continue;
+        }
+        // Forward, one upstream connection per request.
+        let Ok(mut up) = TcpStream::connect(upstream) else {
+            return;
+        };
+        let mut raw = String::new();
+        if let Some((first, rest)) = head.split_first() {
+            raw.push_str(first);
+            raw.push_str("\r\n");
+            for h in rest {
+                if h.to_ascii_lowercase().starts_with("connection:") {
+                    continue;
+                }
+                raw.push_str(h);
+                raw.push_str("\r\n");
+            }
+        }
+        raw.push_str("Connection: close\r\n\r\n");
+        if up.write_all(raw.as_bytes()).is_err() || up.write_all(&body).is_err() {
+            return;
+        }
+        let mut resp = Vec::new();
+        if up.read_to_end(&mut resp).is_err() {
+            return;
+        }
+        if operation == "StartQueryExecution" {
+            if let (Some(split), Some(q)) = (find(&resp, b"\r\n\r\n"), query.clone()) {
+                let v: Value = serde_json::from_slice(&resp[split + 4..]).unwrap_or(Value::Null);
+                if let Some(id) = v.get("QueryExecutionId").and_then(Value::as_str) {
+                    let mut s = st.lock().expect("lock");
+                    s.queries.insert(id.to_string(), q);
+                    if let Some(call) = s.calls.get_mut(call_index) {
+                        call.query_id = Some(id.to_string());
+                    }
+                }
+            }
+        }
+        // The upstream closes after its response; so do we when it said so.
+        let closes = find(&resp, b"\r\n\r\n")
+            .map(|i| {
+                String::from_utf8_lossy(&resp[..i])
+                    .to_ascii_lowercase()
+                    .contains("connection: close")
+            })
+            .unwrap_or(true);
+        if out.write_all(&resp).is_err() || closes {
+            return;
+        }
+    }
+}

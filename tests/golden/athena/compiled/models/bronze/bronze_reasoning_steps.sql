@@ -1,0 +1,110 @@
+
+
+with __dbt__cte__stg_landing_reasoning_steps as (
+with landing as (
+    select
+        raw,
+        cast(ingest_date as date) as ingest_date
+    from "athena_analytics_landing"."reasoning_steps"
+),
+
+checked as (
+    select
+        raw,
+        ingest_date,
+        case when coalesce(try(cast(json_parse(raw) as map(varchar, json))) is not null, false) then raw end as doc
+    from landing
+),
+
+extracted as (
+    select
+        raw,
+        ingest_date,
+        doc is not null as is_json_object,
+        array[json_extract_scalar(doc, '$.event_id'), json_extract_scalar(doc, '$.step_index'), json_extract_scalar(doc, '$.user_id'), json_extract_scalar(doc, '$.reasoning_step'), json_extract_scalar(doc, '$.step_details'), json_extract_scalar(doc, '$.created_at')] as field_values
+    from checked
+),
+
+named as (
+    select
+        raw,
+        ingest_date,
+        is_json_object,
+        field_values[1] as event_id_text,
+        field_values[2] as step_index_text,
+        field_values[3] as user_id_text,
+        field_values[4] as reasoning_step_text,
+        field_values[5] as step_details_text,
+        field_values[6] as created_at_text
+    from extracted
+),
+
+typed as (
+    select
+        raw,
+        ingest_date,
+        is_json_object,
+        nullif(trim(event_id_text), '') as event_id,
+        step_index_text,
+        try_cast(step_index_text as integer) as step_index,
+        nullif(trim(user_id_text), '') as user_id,
+        nullif(trim(reasoning_step_text), '') as reasoning_step,
+        step_details_text as step_details,
+        created_at_text,
+        try(cast(from_iso8601_timestamp(created_at_text) at time zone 'UTC' as timestamp(6))) as created_at
+    from named
+)
+
+select
+    raw,
+    ingest_date,
+    event_id,
+    step_index,
+    user_id,
+    reasoning_step,
+    step_details,
+    created_at,
+    cast(created_at as date) as partition_date,
+    case
+        when not is_json_object then 'invalid_json'
+        when event_id is null then 'missing_event_id'
+        when user_id is null then 'missing_user_id'
+        when step_index_text is null then 'missing_step_index'
+        when step_index is null or step_index < 0 then 'invalid_step_index'
+        when created_at_text is null then 'missing_created_at'
+        when created_at is null then 'invalid_created_at'
+    end as quarantine_reason,
+    -- the line belongs to a subject erased so far: never loaded (macros/erasure.sql)
+    (case
+    when user_id is not null
+        then coalesce(user_id in (select cast(null as varchar) as guid where false), false)
+    else coalesce(any_match((select array_agg(guid) from (select cast(null as varchar) as guid where false) as erased_ids), erased_id -> strpos(raw, '"' || erased_id || '"') > 0), false)
+end) as erased_subject
+from typed
+), new_lines as (
+    select *
+    from __dbt__cte__stg_landing_reasoning_steps
+    where quarantine_reason is null
+      and not erased_subject
+    
+),
+
+ranked as (
+    select
+        *,
+        row_number() over (partition by event_id, step_index order by ingest_date, raw) as arrival_rank
+    from new_lines
+)
+
+select
+    event_id,
+    step_index,
+    user_id,
+    reasoning_step,
+    step_details,
+    created_at,
+    ingest_date,
+    partition_date
+from ranked as r
+where arrival_rank = 1
+

@@ -1,0 +1,287 @@
+-- Nothing from the landing zone is lost, and nothing erased comes back: per landing
+-- table, every line is either quarantined verbatim, a valid line, or a line of an
+-- erased data subject (erased_subject: loaded nowhere); the valid lines' distinct
+-- keys are exactly the bronze rows (duplicates collapse onto one row; no valid key is
+-- missing from bronze); no bronze or quarantined row belongs to an erased subject.
+-- Only arrival days up to the bronze table's high watermark (max ingest_date) count:
+-- files that landed after the last load are not loaded yet. Returns one row per
+-- landing table that does not add up.
+
+with __dbt__cte__stg_landing_chat_events as (
+with landing as (
+    select
+        raw,
+        cast(ingest_date as date) as ingest_date
+    from "athena_analytics_landing"."chat_events"
+),
+
+checked as (
+    select
+        raw,
+        ingest_date,
+        case when coalesce(try(cast(json_parse(raw) as map(varchar, json))) is not null, false) then raw end as doc
+    from landing
+),
+
+extracted as (
+    select
+        raw,
+        ingest_date,
+        doc is not null as is_json_object,
+        array[json_extract_scalar(doc, '$.event_id'), json_extract_scalar(doc, '$.event_type'), json_extract_scalar(doc, '$.user_id'), json_extract_scalar(doc, '$.chat_id'), json_extract_scalar(doc, '$.message'), json_extract_scalar(doc, '$.tool_name'), json_extract_scalar(doc, '$.setting_name'), json_extract_scalar(doc, '$.setting_value'), json_extract_scalar(doc, '$.created_at')] as field_values
+    from checked
+),
+
+named as (
+    select
+        raw,
+        ingest_date,
+        is_json_object,
+        field_values[1] as event_id_text,
+        field_values[2] as event_type_text,
+        field_values[3] as user_id_text,
+        field_values[4] as chat_id_text,
+        field_values[5] as message_text,
+        field_values[6] as tool_name_text,
+        field_values[7] as setting_name_text,
+        field_values[8] as setting_value_text,
+        field_values[9] as created_at_text
+    from extracted
+),
+
+typed as (
+    select
+        raw,
+        ingest_date,
+        is_json_object,
+        nullif(trim(event_id_text), '') as event_id,
+        nullif(trim(event_type_text), '') as event_type,
+        nullif(trim(user_id_text), '') as user_id,
+        nullif(trim(chat_id_text), '') as chat_id,
+        message_text as message,
+        nullif(trim(tool_name_text), '') as tool_name,
+        nullif(trim(setting_name_text), '') as setting_name,
+        setting_value_text as setting_value,
+        created_at_text,
+        try(cast(from_iso8601_timestamp(created_at_text) at time zone 'UTC' as timestamp(6))) as created_at
+    from named
+)
+
+select
+    raw,
+    ingest_date,
+    event_id,
+    event_type,
+    user_id,
+    chat_id,
+    message,
+    tool_name,
+    setting_name,
+    setting_value,
+    created_at,
+    cast(created_at as date) as partition_date,
+    case
+        when not is_json_object then 'invalid_json'
+        when event_id is null then 'missing_event_id'
+        when user_id is null then 'missing_user_id'
+        when event_type is null then 'missing_event_type'
+        when created_at_text is null then 'missing_created_at'
+        when created_at is null then 'invalid_created_at'
+        when event_type in ('chat_started', 'message') and chat_id is null then 'missing_chat_id'
+        when event_type = 'setting_changed' and setting_name is null then 'missing_setting_name'
+    end as quarantine_reason,
+    -- the line belongs to a subject erased so far: never loaded (macros/erasure.sql)
+    (case
+    when user_id is not null
+        then coalesce(user_id in (select cast(null as varchar) as guid where false), false)
+    else coalesce(any_match((select array_agg(guid) from (select cast(null as varchar) as guid where false) as erased_ids), erased_id -> strpos(raw, '"' || erased_id || '"') > 0), false)
+end) as erased_subject
+from typed
+),
+__dbt__cte__stg_landing_reasoning_steps as (
+with landing as (
+    select
+        raw,
+        cast(ingest_date as date) as ingest_date
+    from "athena_analytics_landing"."reasoning_steps"
+),
+
+checked as (
+    select
+        raw,
+        ingest_date,
+        case when coalesce(try(cast(json_parse(raw) as map(varchar, json))) is not null, false) then raw end as doc
+    from landing
+),
+
+extracted as (
+    select
+        raw,
+        ingest_date,
+        doc is not null as is_json_object,
+        array[json_extract_scalar(doc, '$.event_id'), json_extract_scalar(doc, '$.step_index'), json_extract_scalar(doc, '$.user_id'), json_extract_scalar(doc, '$.reasoning_step'), json_extract_scalar(doc, '$.step_details'), json_extract_scalar(doc, '$.created_at')] as field_values
+    from checked
+),
+
+named as (
+    select
+        raw,
+        ingest_date,
+        is_json_object,
+        field_values[1] as event_id_text,
+        field_values[2] as step_index_text,
+        field_values[3] as user_id_text,
+        field_values[4] as reasoning_step_text,
+        field_values[5] as step_details_text,
+        field_values[6] as created_at_text
+    from extracted
+),
+
+typed as (
+    select
+        raw,
+        ingest_date,
+        is_json_object,
+        nullif(trim(event_id_text), '') as event_id,
+        step_index_text,
+        try_cast(step_index_text as integer) as step_index,
+        nullif(trim(user_id_text), '') as user_id,
+        nullif(trim(reasoning_step_text), '') as reasoning_step,
+        step_details_text as step_details,
+        created_at_text,
+        try(cast(from_iso8601_timestamp(created_at_text) at time zone 'UTC' as timestamp(6))) as created_at
+    from named
+)
+
+select
+    raw,
+    ingest_date,
+    event_id,
+    step_index,
+    user_id,
+    reasoning_step,
+    step_details,
+    created_at,
+    cast(created_at as date) as partition_date,
+    case
+        when not is_json_object then 'invalid_json'
+        when event_id is null then 'missing_event_id'
+        when user_id is null then 'missing_user_id'
+        when step_index_text is null then 'missing_step_index'
+        when step_index is null or step_index < 0 then 'invalid_step_index'
+        when created_at_text is null then 'missing_created_at'
+        when created_at is null then 'invalid_created_at'
+    end as quarantine_reason,
+    -- the line belongs to a subject erased so far: never loaded (macros/erasure.sql)
+    (case
+    when user_id is not null
+        then coalesce(user_id in (select cast(null as varchar) as guid where false), false)
+    else coalesce(any_match((select array_agg(guid) from (select cast(null as varchar) as guid where false) as erased_ids), erased_id -> strpos(raw, '"' || erased_id || '"') > 0), false)
+end) as erased_subject
+from typed
+), loaded_until as (
+    select 'chat_events' as source_table, max(ingest_date) as last_ingest_date
+    from "athena_analytics"."bronze_chat_events"
+    union all
+    select 'reasoning_steps' as source_table, max(ingest_date) as last_ingest_date
+    from "athena_analytics"."bronze_reasoning_steps"
+),
+
+landing as (
+    select 'chat_events' as source_table, count(*) as landing_lines
+    from "athena_analytics_landing"."chat_events"
+    where cast(ingest_date as date) <= (select last_ingest_date from loaded_until where source_table = 'chat_events')
+    union all
+    select 'reasoning_steps' as source_table, count(*) as landing_lines
+    from "athena_analytics_landing"."reasoning_steps"
+    where cast(ingest_date as date) <= (select last_ingest_date from loaded_until where source_table = 'reasoning_steps')
+),
+
+valid as (
+    select
+        'chat_events' as source_table,
+        count(case when quarantine_reason is null and not erased_subject then 1 end) as valid_lines,
+        count(distinct case when quarantine_reason is null and not erased_subject then event_id end) as valid_keys,
+        count(case when erased_subject then 1 end) as erased_lines
+    from __dbt__cte__stg_landing_chat_events
+    where ingest_date <= (select last_ingest_date from loaded_until where source_table = 'chat_events')
+    union all
+    select
+        'reasoning_steps' as source_table,
+        count(case when quarantine_reason is null and not erased_subject then 1 end) as valid_lines,
+        count(distinct case when quarantine_reason is null and not erased_subject
+                            then event_id || ':' || cast(step_index as varchar) end) as valid_keys,
+        count(case when erased_subject then 1 end) as erased_lines
+    from __dbt__cte__stg_landing_reasoning_steps
+    where ingest_date <= (select last_ingest_date from loaded_until where source_table = 'reasoning_steps')
+),
+
+quarantined as (
+    select
+        q.source_table,
+        count(*) as quarantined_lines,
+        count(case when (case
+    when q.user_id is not null
+        then coalesce(q.user_id in (select cast(null as varchar) as guid where false), false)
+    else coalesce(any_match((select array_agg(guid) from (select cast(null as varchar) as guid where false) as erased_ids), erased_id -> strpos(q.raw, '"' || erased_id || '"') > 0), false)
+end) then 1 end) as erased_rows
+    from "athena_analytics"."bronze_quarantined_events" as q
+    inner join loaded_until as l
+        on l.source_table = q.source_table and q.ingest_date <= l.last_ingest_date
+    group by q.source_table
+),
+
+bronze as (
+    select
+        'chat_events' as source_table,
+        count(*) as bronze_rows,
+        count(case when user_id in (select cast(null as varchar) as guid where false) then 1 end) as erased_rows
+    from "athena_analytics"."bronze_chat_events"
+    union all
+    select
+        'reasoning_steps' as source_table,
+        count(*) as bronze_rows,
+        count(case when user_id in (select cast(null as varchar) as guid where false) then 1 end) as erased_rows
+    from "athena_analytics"."bronze_reasoning_steps"
+),
+
+missing_from_bronze as (
+    select 'chat_events' as source_table, count(*) as missing_lines
+    from __dbt__cte__stg_landing_chat_events as s
+    where s.quarantine_reason is null
+      and not s.erased_subject
+      and s.ingest_date <= (select last_ingest_date from loaded_until where source_table = 'chat_events')
+      and not exists (
+          select 1 from "athena_analytics"."bronze_chat_events" as b where b.event_id = s.event_id
+      )
+    union all
+    select 'reasoning_steps' as source_table, count(*) as missing_lines
+    from __dbt__cte__stg_landing_reasoning_steps as s
+    where s.quarantine_reason is null
+      and not s.erased_subject
+      and s.ingest_date <= (select last_ingest_date from loaded_until where source_table = 'reasoning_steps')
+      and not exists (
+          select 1 from "athena_analytics"."bronze_reasoning_steps" as b
+          where b.event_id = s.event_id and b.step_index = s.step_index
+      )
+)
+
+select
+    l.source_table,
+    l.landing_lines,
+    coalesce(q.quarantined_lines, 0) as quarantined_lines,
+    v.valid_lines,
+    v.erased_lines,
+    v.valid_keys,
+    b.bronze_rows,
+    m.missing_lines,
+    b.erased_rows + coalesce(q.erased_rows, 0) as erased_rows_still_loaded
+from landing as l
+inner join valid as v on v.source_table = l.source_table
+inner join bronze as b on b.source_table = l.source_table
+inner join missing_from_bronze as m on m.source_table = l.source_table
+left join quarantined as q on q.source_table = l.source_table
+where l.landing_lines <> coalesce(q.quarantined_lines, 0) + v.valid_lines + v.erased_lines
+   or v.valid_keys <> b.bronze_rows
+   or m.missing_lines <> 0
+   or b.erased_rows + coalesce(q.erased_rows, 0) <> 0
