@@ -35,7 +35,27 @@ fn athena_profile(
     schema: &str,
     extra: &str,
 ) -> String {
-    let bucket = schema.replace('_', "-");
+    athena_profile_in(
+        p,
+        profile,
+        endpoint,
+        region,
+        schema,
+        &schema.replace('_', "-"),
+        extra,
+    )
+}
+
+fn athena_profile_in(
+    p: &TestProject,
+    profile: &str,
+    endpoint: &str,
+    region: &str,
+    schema: &str,
+    bucket: &str,
+    extra: &str,
+) -> String {
+    let bucket = bucket.to_string();
     aws::create_bucket(&aws::moto_endpoint(), &bucket);
     p.write(
         "profiles.yml",
@@ -140,7 +160,18 @@ fn the_reference_project_builds_on_athena_with_the_expected_statements() {
     // A fixed schema name keeps the golden statements stable; a region of its own keeps this
     // test's query results apart from the others'.
     let schema = "athena_analytics";
-    let bucket = athena_profile(&p, "athena_analytics", &proxy.url, "us-west-2", schema, "");
+    // The bucket is new each time (moto keeps objects between test runs); the golden
+    // statements name it <bucket>.
+    let bucket = unique("lake").replace('_', "-");
+    athena_profile_in(
+        &p,
+        "athena_analytics",
+        &proxy.url,
+        "us-west-2",
+        schema,
+        &bucket,
+        "",
+    );
     let run = p.strata_env(&["build", "--threads", "1"], AWS_ENV);
     run.assert_ok();
 
@@ -163,12 +194,13 @@ fn the_reference_project_builds_on_athena_with_the_expected_statements() {
     let text: String = statements
         .iter()
         .map(|s| format!("{};\n\n", normalize(s).trim_end()))
-        .collect();
+        .collect::<String>()
+        .replace(&bucket, "<bucket>");
     check_golden("athena/build_statements.sql", &text);
     // Tables are built as Iceberg in a fresh location, then swapped in.
     assert!(text.contains("table_type = 'ICEBERG'"), "{text}");
     assert!(text.contains(&format!(
-        "location = 's3://{bucket}/data/{schema}/bronze_chat_events__strata_tmp/<uuid>'"
+        "location = 's3://<bucket>/data/{schema}/bronze_chat_events__strata_tmp/<uuid>'"
     )));
     assert!(text.contains("alter table `athena_analytics`.`bronze_chat_events__strata_tmp` rename to `athena_analytics`.`bronze_chat_events`"));
 
@@ -179,7 +211,10 @@ fn the_reference_project_builds_on_athena_with_the_expected_statements() {
         &format!("data/{schema}/tool_catalog/seed/"),
     );
     assert_eq!(objects.len(), 1, "{objects:?}");
-    assert!(objects[0].ends_with("/tool_catalog.csv"));
+    assert_eq!(
+        objects[0],
+        format!("data/{schema}/tool_catalog/seed/tool_catalog.csv")
+    );
     assert!(text.contains("row format serde 'org.apache.hadoop.hive.serde2.OpenCSVSerde'"));
 
     // run_results.json carries the Athena query id of each model.

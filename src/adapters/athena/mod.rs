@@ -275,7 +275,7 @@ impl Adapter for AthenaAdapter {
         Some(MAX_PARTITIONS_PER_WRITE)
     }
 
-    /// Upload the CSV under `<s3_data_dir>/<schema>/<table>/seed/<uuid>/` and infer its
+    /// Upload the CSV to `<s3_data_dir>/<schema>/<table>/seed/` and infer its
     /// column types.
     async fn stage_seed(
         &self,
@@ -289,12 +289,12 @@ impl Adapter for AthenaAdapter {
             .await
             .map_err(|e| Error::Adapter(format!("seed type inference failed: {e}")))??;
         let body = std::fs::read(csv).map_err(|e| Error::io(csv, e))?;
+        // One fixed folder per seed: each run overwrites the file instead of leaving a copy.
         let folder = format!(
-            "{}/{}/{}/seed/{}",
+            "{}/{}/{}/seed",
             self.settings.s3_data_dir.trim_end_matches('/'),
             relation.schema,
             relation.identifier,
-            uuid::Uuid::new_v4()
         );
         let file_name = csv
             .file_name()

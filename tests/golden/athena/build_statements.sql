@@ -11,14 +11,14 @@ create external table `athena_analytics`.`setting_catalog__strata_tmp__strata_cs
 row format serde 'org.apache.hadoop.hive.serde2.OpenCSVSerde'
 with serdeproperties ('separatorChar' = ',', 'quoteChar' = '"', 'escapeChar' = '\\')
 stored as textfile
-location 's3://athena-analytics/data/athena_analytics/setting_catalog/seed/<uuid>/'
+location 's3://<bucket>/data/athena_analytics/setting_catalog/seed/'
 tblproperties ('skip.header.line.count' = '1');
 
 create table "athena_analytics"."setting_catalog__strata_tmp"
 with (
     table_type = 'ICEBERG',
     is_external = false,
-    location = 's3://athena-analytics/data/athena_analytics/setting_catalog__strata_tmp/<uuid>',
+    location = 's3://<bucket>/data/athena_analytics/setting_catalog__strata_tmp/<uuid>',
     format = 'PARQUET',
     write_compression = 'ZSTD'
 )
@@ -48,14 +48,14 @@ create external table `athena_analytics`.`tool_catalog__strata_tmp__strata_csv` 
 row format serde 'org.apache.hadoop.hive.serde2.OpenCSVSerde'
 with serdeproperties ('separatorChar' = ',', 'quoteChar' = '"', 'escapeChar' = '\\')
 stored as textfile
-location 's3://athena-analytics/data/athena_analytics/tool_catalog/seed/<uuid>/'
+location 's3://<bucket>/data/athena_analytics/tool_catalog/seed/'
 tblproperties ('skip.header.line.count' = '1');
 
 create table "athena_analytics"."tool_catalog__strata_tmp"
 with (
     table_type = 'ICEBERG',
     is_external = false,
-    location = 's3://athena-analytics/data/athena_analytics/tool_catalog__strata_tmp/<uuid>',
+    location = 's3://<bucket>/data/athena_analytics/tool_catalog__strata_tmp/<uuid>',
     format = 'PARQUET',
     write_compression = 'ZSTD'
 )
@@ -85,14 +85,14 @@ create external table `athena_analytics`.`user_right_types__strata_tmp__strata_c
 row format serde 'org.apache.hadoop.hive.serde2.OpenCSVSerde'
 with serdeproperties ('separatorChar' = ',', 'quoteChar' = '"', 'escapeChar' = '\\')
 stored as textfile
-location 's3://athena-analytics/data/athena_analytics/user_right_types/seed/<uuid>/'
+location 's3://<bucket>/data/athena_analytics/user_right_types/seed/'
 tblproperties ('skip.header.line.count' = '1');
 
 create table "athena_analytics"."user_right_types__strata_tmp"
 with (
     table_type = 'ICEBERG',
     is_external = false,
-    location = 's3://athena-analytics/data/athena_analytics/user_right_types__strata_tmp/<uuid>',
+    location = 's3://<bucket>/data/athena_analytics/user_right_types__strata_tmp/<uuid>',
     format = 'PARQUET',
     write_compression = 'ZSTD'
 )
@@ -244,7 +244,7 @@ create table "athena_analytics"."bronze_chat_events__strata_tmp"
 with (
     table_type = 'ICEBERG',
     is_external = false,
-    location = 's3://athena-analytics/data/athena_analytics/bronze_chat_events__strata_tmp/<uuid>',
+    location = 's3://<bucket>/data/athena_analytics/bronze_chat_events__strata_tmp/<uuid>',
     partitioning = ARRAY['partition_date'],
     format = 'PARQUET',
     write_compression = 'ZSTD',
@@ -588,7 +588,7 @@ create table "athena_analytics"."bronze_quarantined_events__strata_tmp"
 with (
     table_type = 'ICEBERG',
     is_external = false,
-    location = 's3://athena-analytics/data/athena_analytics/bronze_quarantined_events__strata_tmp/<uuid>',
+    location = 's3://<bucket>/data/athena_analytics/bronze_quarantined_events__strata_tmp/<uuid>',
     partitioning = ARRAY['ingest_date'],
     format = 'PARQUET',
     write_compression = 'ZSTD',
@@ -920,7 +920,7 @@ create table "athena_analytics"."bronze_reasoning_steps__strata_tmp"
 with (
     table_type = 'ICEBERG',
     is_external = false,
-    location = 's3://athena-analytics/data/athena_analytics/bronze_reasoning_steps__strata_tmp/<uuid>',
+    location = 's3://<bucket>/data/athena_analytics/bronze_reasoning_steps__strata_tmp/<uuid>',
     partitioning = ARRAY['partition_date'],
     format = 'PARQUET',
     write_compression = 'ZSTD',
@@ -1891,7 +1891,7 @@ create table "athena_analytics"."silver_active_user_setting_daily__strata_tmp"
 with (
     table_type = 'ICEBERG',
     is_external = false,
-    location = 's3://athena-analytics/data/athena_analytics/silver_active_user_setting_daily__strata_tmp/<uuid>',
+    location = 's3://<bucket>/data/athena_analytics/silver_active_user_setting_daily__strata_tmp/<uuid>',
     partitioning = ARRAY['date_col'],
     format = 'PARQUET',
     write_compression = 'ZSTD',
@@ -1967,7 +1967,7 @@ create table "athena_analytics"."silver_message_daily__strata_tmp"
 with (
     table_type = 'ICEBERG',
     is_external = false,
-    location = 's3://athena-analytics/data/athena_analytics/silver_message_daily__strata_tmp/<uuid>',
+    location = 's3://<bucket>/data/athena_analytics/silver_message_daily__strata_tmp/<uuid>',
     partitioning = ARRAY['date_col'],
     format = 'PARQUET',
     write_compression = 'ZSTD',
@@ -2030,7 +2030,7 @@ create table "athena_analytics"."silver_room_daily__strata_tmp"
 with (
     table_type = 'ICEBERG',
     is_external = false,
-    location = 's3://athena-analytics/data/athena_analytics/silver_room_daily__strata_tmp/<uuid>',
+    location = 's3://<bucket>/data/athena_analytics/silver_room_daily__strata_tmp/<uuid>',
     partitioning = ARRAY['date_col'],
     format = 'PARQUET',
     write_compression = 'ZSTD',
@@ -2124,7 +2124,7 @@ create table "athena_analytics"."silver_user_daily__strata_tmp"
 with (
     table_type = 'ICEBERG',
     is_external = false,
-    location = 's3://athena-analytics/data/athena_analytics/silver_user_daily__strata_tmp/<uuid>',
+    location = 's3://<bucket>/data/athena_analytics/silver_user_daily__strata_tmp/<uuid>',
     partitioning = ARRAY['date_col'],
     format = 'PARQUET',
     write_compression = 'ZSTD',
@@ -2822,7 +2822,7 @@ create table "athena_analytics"."gold_active_user_breakdown__strata_tmp"
 with (
     table_type = 'ICEBERG',
     is_external = false,
-    location = 's3://athena-analytics/data/athena_analytics/gold_active_user_breakdown__strata_tmp/<uuid>',
+    location = 's3://<bucket>/data/athena_analytics/gold_active_user_breakdown__strata_tmp/<uuid>',
     partitioning = ARRAY['date_col'],
     format = 'PARQUET',
     write_compression = 'ZSTD',
@@ -2948,7 +2948,7 @@ create table "athena_analytics"."gold_time_series__strata_tmp"
 with (
     table_type = 'ICEBERG',
     is_external = false,
-    location = 's3://athena-analytics/data/athena_analytics/gold_time_series__strata_tmp/<uuid>',
+    location = 's3://<bucket>/data/athena_analytics/gold_time_series__strata_tmp/<uuid>',
     partitioning = ARRAY['date_col'],
     format = 'PARQUET',
     write_compression = 'ZSTD',
@@ -3193,7 +3193,7 @@ create table "athena_analytics"."gold_tool_call_breakdown__strata_tmp"
 with (
     table_type = 'ICEBERG',
     is_external = false,
-    location = 's3://athena-analytics/data/athena_analytics/gold_tool_call_breakdown__strata_tmp/<uuid>',
+    location = 's3://<bucket>/data/athena_analytics/gold_tool_call_breakdown__strata_tmp/<uuid>',
     partitioning = ARRAY['date_col'],
     format = 'PARQUET',
     write_compression = 'ZSTD',
