@@ -453,3 +453,37 @@ fn partitions_are_written_at_most_100_per_statement() {
         );
     }
 }
+
+#[test]
+fn bytes_scanned_are_summed_per_model_and_a_scan_budget_fails_the_model() {
+    let rules = vec![Rule {
+        operation: "GetQueryExecution",
+        query_marker: Some("create table \"".into()),
+        times: usize::MAX,
+        fault: Fault::QueryScanned(3 * 1024 * 1024, 1500),
+    }];
+    let (p, _proxy, _) = small_project("", "sa-east-1", rules);
+    p.write(
+        "models/budgeted.sql",
+        "{{ config(materialized='table', max_bytes_scanned=1048576) }}\nselect 2 as id\n",
+    );
+    let run = p.strata_env(&["run"], AWS_ENV);
+    run.assert_code(1)
+        .assert_contains(
+            "budgeted scanned 3145728 bytes, more than its max_bytes_scanned budget of 1048576",
+        )
+        .assert_contains("3.0 MB scanned")
+        // orders and budgeted: 6 MB and 3 s of engine time in all.
+        .assert_contains("Scanned 6.0 MB in 3.0s of engine time.");
+    let results: serde_json::Value =
+        serde_json::from_str(&p.read("target/run_results.json")).expect("run_results.json");
+    let orders = results["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .find(|r| r["unique_id"] == "model.athena_small.orders")
+        .expect("orders");
+    assert_eq!(orders["status"], "success");
+    assert_eq!(orders["adapter_response"]["bytes_scanned"], 3 * 1024 * 1024);
+    assert_eq!(orders["adapter_response"]["engine_ms"], 1500);
+}

@@ -157,7 +157,6 @@ impl Materializer<'_> {
             }
         };
         self.hooks(node, "post_hook").await?;
-        check_scan_budget(node, &built.response)?;
         Ok(built)
     }
 
@@ -726,7 +725,7 @@ impl Materializer<'_> {
 }
 
 /// `max_bytes_scanned` (model config): fail the model when its statements scanned more.
-fn check_scan_budget(node: &Node, response: &ExecResult) -> Result<()> {
+pub fn check_scan_budget(node: &Node, response: &ExecResult) -> Result<()> {
     let Some(budget) = node
         .config
         .get("max_bytes_scanned")

@@ -902,6 +902,12 @@ async fn run_node(state: Arc<RunState>, id: String, index: usize, total: usize) 
         Ok(b) => b,
         Err(e) => return finish_error(&state, node, index, total, &desc, t0, e, Some(sql_text)),
     };
+    // Over its scan budget: the model fails, and its result still says what it scanned.
+    if let Err(e) = materialize::check_scan_budget(node, &built.response) {
+        let mut r = finish_error(&state, node, index, total, &desc, t0, e, Some(sql_text));
+        r.adapter = built.response;
+        return r;
+    }
     let secs = t0.elapsed().as_secs_f64();
     let relation_name = s
         .compiler
@@ -953,10 +959,14 @@ async fn run_node(state: Arc<RunState>, id: String, index: usize, total: usize) 
             ResourceType::Seed => "loaded",
             _ => "created",
         };
-        let badge = match (node.resource_type, built.response.rows_affected) {
+        let mut badge = match (node.resource_type, built.response.rows_affected) {
             (ResourceType::Seed, Some(n)) => format!("INSERT {n}"),
             _ => "OK".to_string(),
         };
+        // Athena bills by bytes scanned: show them where the engine reports them.
+        if let Some(bytes) = built.response.bytes_scanned {
+            badge.push_str(&format!(", {} scanned", human_bytes(bytes)));
+        }
         (
             Status::Success,
             format!("OK {verb} {desc}"),
@@ -1038,6 +1048,22 @@ fn finish_error(
 }
 
 /// dbt's closing lines: what ran, the failures in full, and the counts.
+/// Bytes in the units Athena's console uses (1 KB = 1024 bytes).
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
+    let mut v = n as f64;
+    let mut unit = 0;
+    while v >= 1024.0 && unit < UNITS.len() - 1 {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
+}
+
 pub fn print_summary(session: &Session, outcome: &RunOutcome) {
     let p = &session.printer;
     let mut kinds: std::collections::BTreeMap<String, usize> = Default::default();
@@ -1065,6 +1091,26 @@ pub fn print_summary(session: &Session, outcome: &RunOutcome) {
             outcome.elapsed
         ),
     );
+    let scanned: Vec<u64> = outcome
+        .results
+        .iter()
+        .filter_map(|r| r.adapter.bytes_scanned)
+        .collect();
+    if !scanned.is_empty() {
+        let engine_ms: u64 = outcome
+            .results
+            .iter()
+            .filter_map(|r| r.adapter.engine_ms)
+            .sum();
+        p.info(
+            "summary",
+            &format!(
+                "Scanned {} in {:.1}s of engine time.",
+                human_bytes(scanned.iter().sum()),
+                engine_ms as f64 / 1000.0
+            ),
+        );
+    }
     let count = |s: Status| outcome.results.iter().filter(|r| r.status == s).count();
     let errors = count(Status::Error) + count(Status::Fail);
     let warns = count(Status::Warn);

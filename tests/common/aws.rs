@@ -144,6 +144,8 @@ pub enum Fault {
     QueryFailed(String),
     /// Answer GetQueryExecution with state RUNNING (the query never ends by itself).
     QueryRunning,
+    /// Answer GetQueryExecution with SUCCEEDED, these bytes scanned and engine milliseconds.
+    QueryScanned(u64, u64),
 }
 
 /// A fault applied `times` times (`usize::MAX`: always) to requests of `operation` (the
@@ -317,6 +319,14 @@ fn serve(conn: TcpStream, upstream: &str, st: &Mutex<State>) {
                     "200 OK",
                     &json!({"QueryExecution": {"QueryExecutionId": id, "Query": query,
                         "Status": {"State": "FAILED", "StateChangeReason": reason}}})
+                    .to_string(),
+                ),
+                Fault::QueryScanned(bytes, millis) => respond(
+                    &mut out,
+                    "200 OK",
+                    &json!({"QueryExecution": {"QueryExecutionId": id, "Query": query,
+                        "Status": {"State": "SUCCEEDED"},
+                        "Statistics": {"DataScannedInBytes": bytes, "EngineExecutionTimeInMillis": millis}}})
                     .to_string(),
                 ),
                 Fault::QueryRunning => respond(
