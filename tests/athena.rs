@@ -487,3 +487,78 @@ fn bytes_scanned_are_summed_per_model_and_a_scan_budget_fails_the_model() {
     assert_eq!(orders["adapter_response"]["bytes_scanned"], 3 * 1024 * 1024);
     assert_eq!(orders["adapter_response"]["engine_ms"], 1500);
 }
+
+#[test]
+fn incremental_insert_overwrite_replaces_partitions_in_batches() {
+    let p = TestProject::new("athena_inc", "profile: athena_inc\n");
+    p.write(
+        "models/events_daily.sql",
+        "{{ config(materialized='incremental', incremental_strategy='insert_overwrite', partitioned_by=['day']) }}\n\
+         select day, count(*) as n from {{ source('raw', 'events') }}\n\
+         {% if is_incremental() %}where day >= (select max(day) from {{ this }}){% endif %}\ngroup by day\n",
+    );
+    p.write(
+        "models/sources.yml",
+        "version: 2\nsources:\n  - name: raw\n    schema: raw\n    tables:\n      - name: events\n",
+    );
+    let proxy = Proxy::start(&aws::moto_endpoint(), vec![]);
+    let region = "ap-northeast-1";
+    let schema = unique("inc");
+    athena_profile(&p, "athena_inc", &proxy.url, region, &schema, "");
+    // The table exists from an earlier build.
+    aws::glue_iceberg_table(
+        &aws::moto_endpoint(),
+        region,
+        &schema,
+        "events_daily",
+        &[("day", "date"), ("n", "bigint")],
+    );
+    // Queries of the run, in order: drop the leftover temp table, CTAS the new rows, count
+    // their partitions (150 -> two batches).
+    aws::preset_results(
+        &aws::moto_endpoint(),
+        region,
+        vec![
+            (vec![], vec![]),
+            (vec![], vec![]),
+            (vec!["partitions:bigint"], vec![vec!["150"]]),
+        ],
+    );
+    p.strata_env(&["run"], AWS_ENV).assert_ok();
+    let started = proxy.started_queries();
+    let tmp = format!("\"{schema}\".\"events_daily__strata_tmp\"");
+    assert!(
+        started[1].starts_with(&format!("create table {tmp}")),
+        "{started:#?}"
+    );
+    assert!(started[1].contains(&format!(
+        "where day >= (select max(day) from \"{schema}\".\"events_daily\")"
+    )));
+    // The new rows' table is not partitioned: only the writes into the target are.
+    assert!(!started[1].contains("partitioning"), "{}", started[1]);
+    let writes: Vec<&String> = started
+        .iter()
+        .filter(|q| q.starts_with("delete from") || q.starts_with("insert into"))
+        .collect();
+    assert_eq!(writes.len(), 4, "{started:#?}");
+    for (i, (lo, hi)) in [(0, 100), (100, 200)].iter().enumerate() {
+        let range = format!("dbt_partition_no > {lo} and dbt_partition_no <= {hi}");
+        assert!(
+            writes[2 * i].starts_with(&format!("delete from \"{schema}\".\"events_daily\"")),
+            "{}",
+            writes[2 * i]
+        );
+        assert!(writes[2 * i].contains(&range), "{}", writes[2 * i]);
+        assert!(
+            writes[2 * i + 1].starts_with(&format!(
+                "insert into \"{schema}\".\"events_daily\" (\"day\", \"n\")"
+            )),
+            "{}",
+            writes[2 * i + 1]
+        );
+        assert!(writes[2 * i + 1].contains(&range), "{}", writes[2 * i + 1]);
+    }
+    assert!(started.last().is_some_and(
+        |q| q.starts_with("drop table if exists") && q.contains("events_daily__strata_tmp")
+    ));
+}

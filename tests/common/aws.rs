@@ -388,3 +388,61 @@ fn serve(conn: TcpStream, upstream: &str, st: &Mutex<State>) {
         }
     }
 }
+
+/// Call a JSON-protocol AWS API of moto (Glue, Athena) directly, in `region`.
+pub fn aws_json(endpoint: &str, region: &str, service: &str, target: &str, body: &Value) -> Value {
+    // moto reads the region from the credential scope; the signature itself is not checked.
+    let auth = format!(
+        "AWS4-HMAC-SHA256 Credential=test/20260101/{region}/{service}/aws4_request, SignedHeaders=host, Signature=0"
+    );
+    let (status, resp) = http(
+        "POST",
+        &format!("{endpoint}/"),
+        &[
+            ("Content-Type", "application/x-amz-json-1.1"),
+            ("X-Amz-Target", target),
+            ("Authorization", &auth),
+        ],
+        body.to_string().as_bytes(),
+    );
+    let v: Value = serde_json::from_slice(&resp).unwrap_or(Value::Null);
+    assert_eq!(status, 200, "{target}: {v}");
+    v
+}
+
+/// Register an Iceberg table in Glue, as a previous build would have left it.
+pub fn glue_iceberg_table(
+    endpoint: &str,
+    region: &str,
+    database: &str,
+    table: &str,
+    columns: &[(&str, &str)],
+) {
+    let db = json!({"DatabaseInput": {"Name": database}});
+    let (status, _) = http(
+        "POST",
+        &format!("{endpoint}/"),
+        &[
+            ("Content-Type", "application/x-amz-json-1.1"),
+            ("X-Amz-Target", "AWSGlue.CreateDatabase"),
+            (
+                "Authorization",
+                &format!("AWS4-HMAC-SHA256 Credential=test/20260101/{region}/glue/aws4_request, SignedHeaders=host, Signature=0"),
+            ),
+        ],
+        db.to_string().as_bytes(),
+    );
+    assert!(status == 200 || status == 400, "create database: {status}");
+    aws_json(
+        endpoint,
+        region,
+        "glue",
+        "AWSGlue.CreateTable",
+        &json!({"DatabaseName": database, "TableInput": {
+            "Name": table,
+            "TableType": "EXTERNAL_TABLE",
+            "Parameters": {"table_type": "ICEBERG"},
+            "StorageDescriptor": {"Columns": columns.iter().map(|(n, t)| json!({"Name": n, "Type": t})).collect::<Vec<_>>()},
+        }}),
+    );
+}
