@@ -114,6 +114,18 @@ pub enum Cmd {
     /// Data-subject rights: answer requests (apply, consume) and purge erased rows.
     #[command(subcommand)]
     Rights(RightsCmd),
+    /// Compact and expire snapshots of the selected Iceberg tables (OPTIMIZE ... BIN_PACK,
+    /// VACUUM), printing snapshot and data-file counts before and after.
+    Maintain {
+        #[command(flatten)]
+        selection: SelectArgs,
+        /// Only VACUUM.
+        #[arg(long)]
+        skip_optimize: bool,
+        /// Only OPTIMIZE.
+        #[arg(long)]
+        skip_vacuum: bool,
+    },
     /// Run a macro.
     RunOperation {
         macro_name: String,
@@ -258,6 +270,35 @@ async fn dispatch(cmd: Cmd, g: GlobalArgs, printer: Arc<Printer>) -> Result<i32>
         Cmd::Clean => return clean(&load, &printer),
         Cmd::Rights(r) => return rights(&load, printer, r).await,
         Cmd::Debug => return debug(&load, printer).await,
+        Cmd::Maintain {
+            selection,
+            skip_optimize,
+            skip_vacuum,
+        } => {
+            let session = Session::open(
+                &load,
+                Flags {
+                    full_refresh: false,
+                    which: "maintain".into(),
+                },
+                printer.clone(),
+            )?;
+            let opts = RunOptions {
+                select: selection.select.clone(),
+                exclude: selection.exclude.clone(),
+                ..Default::default()
+            };
+            let what = execute::maintain::MaintainOptions {
+                optimize: !skip_optimize,
+                vacuum: !skip_vacuum,
+            };
+            let reports = session.maintain(&opts, &what).await?;
+            printer.info(
+                "maintain",
+                &format!("Maintained {} table(s).", reports.len()),
+            );
+            return Ok(0);
+        }
         Cmd::RunOperation { macro_name, args } => {
             let args = parse_mapping("--args", args.as_deref())?;
             let session = Session::open(

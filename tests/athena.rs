@@ -562,3 +562,63 @@ fn incremental_insert_overwrite_replaces_partitions_in_batches() {
         |q| q.starts_with("drop table if exists") && q.contains("events_daily__strata_tmp")
     ));
 }
+
+#[test]
+fn maintain_optimizes_and_vacuums_and_reports_snapshots_and_files() {
+    let p = TestProject::new("athena_maint", "profile: athena_maint\n");
+    p.write(
+        "models/events.sql",
+        "{{ config(materialized='table') }}\nselect 1 as id\n",
+    );
+    p.write("models/recent.sql", "select * from {{ ref('events') }}\n");
+    p.write(
+        "models/not_built.sql",
+        "{{ config(materialized='table') }}\nselect 2 as id\n",
+    );
+    let proxy = Proxy::start(&aws::moto_endpoint(), vec![]);
+    let region = "eu-north-1";
+    let schema = unique("maint");
+    athena_profile(&p, "athena_maint", &proxy.url, region, &schema, "");
+    aws::glue_iceberg_table(
+        &aws::moto_endpoint(),
+        region,
+        &schema,
+        "events",
+        &[("id", "integer")],
+    );
+    let counts = |s: &'static str, f: &'static str| {
+        (vec!["snapshots:bigint", "files:bigint"], vec![vec![s, f]])
+    };
+    aws::preset_results(
+        &aws::moto_endpoint(),
+        region,
+        vec![
+            counts("12", "340"),
+            (vec![], vec![]),
+            (vec![], vec![]),
+            counts("3", "12"),
+        ],
+    );
+    let run = p.strata_env(&["maintain"], AWS_ENV);
+    run.assert_ok()
+        .assert_contains(&format!(
+            "\"{schema}\".\"events\": snapshots 12 -> 3, data files 340 -> 12"
+        ))
+        .assert_contains(&format!(
+            "\"{schema}\".\"not_built\": not built yet, skipped"
+        ))
+        .assert_contains("Maintained 1 table(s).");
+    let started = proxy.started_queries();
+    assert_eq!(started.len(), 4, "{started:#?}");
+    assert!(
+        started[0].contains(&format!("\"{schema}\".\"events$snapshots\""))
+            && started[0].contains("\"events$files\"")
+    );
+    assert_eq!(
+        started[1],
+        format!("optimize \"{schema}\".\"events\" rewrite data using bin_pack")
+    );
+    assert_eq!(started[2], format!("vacuum \"{schema}\".\"events\""));
+    // The view is not maintained.
+    assert!(!started.iter().any(|q| q.contains("recent")));
+}

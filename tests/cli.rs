@@ -112,3 +112,16 @@ fn fail_fast_stops_scheduling_after_the_first_failure() {
         .count();
     assert_eq!(ok, 6);
 }
+
+#[test]
+fn maintain_on_duckdb_says_it_needs_iceberg_tables() {
+    let p = TestProject::new("maint_duck", "");
+    p.write(
+        "models/t.sql",
+        "{{ config(materialized='table') }}\nselect 1 as id\n",
+    );
+    p.strata(&["run"]).assert_ok();
+    let run = p.strata(&["maintain"]);
+    assert_ne!(run.code, 0, "{}", run.output());
+    run.assert_contains("strata maintain needs Iceberg tables: the duckdb target has none");
+}

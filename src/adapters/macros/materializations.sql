@@ -165,3 +165,29 @@ inner join (
 {% macro quoted_columns(columns) -%}
 {%- for c in columns %}{{ adapter.quote(c) }}{% if not loop.last %}, {% endif %}{% endfor -%}
 {%- endmacro %}
+
+{#- Table maintenance (`strata maintain`): compact small files, expire old snapshots (and
+    with them the rows deleted since), and count both. Iceberg adapters implement them. -#}
+{% macro optimize_table(relation) -%}
+{{ adapter.dispatch('optimize_table')(relation) }}
+{%- endmacro %}
+
+{% macro vacuum_table(relation) -%}
+{{ adapter.dispatch('vacuum_table')(relation) }}
+{%- endmacro %}
+
+{% macro table_health_sql(relation) -%}
+{{ adapter.dispatch('table_health_sql')(relation) }}
+{%- endmacro %}
+
+{% macro default__optimize_table(relation) -%}
+{{ exceptions.raise_compiler_error("strata maintain needs Iceberg tables; the " ~ adapter.type() ~ " adapter has no OPTIMIZE (define " ~ adapter.type() ~ "__optimize_table to add one)") }}
+{%- endmacro %}
+
+{% macro default__vacuum_table(relation) -%}
+{{ exceptions.raise_compiler_error("strata maintain needs Iceberg tables; the " ~ adapter.type() ~ " adapter has no VACUUM") }}
+{%- endmacro %}
+
+{% macro default__table_health_sql(relation) -%}
+{{ exceptions.raise_compiler_error("strata maintain needs Iceberg tables; the " ~ adapter.type() ~ " adapter has no snapshot metadata") }}
+{%- endmacro %}

@@ -130,3 +130,10 @@ optimize {{ relation }} rewrite data using bin_pack
 {% macro athena__vacuum_table(relation) -%}
 vacuum {{ relation }}
 {%- endmacro %}
+
+{#- Snapshot and data-file counts of an Iceberg table, from its metadata tables. -#}
+{% macro athena__table_health_sql(relation) -%}
+select
+    (select count(*) from {{ adapter.quote(relation.schema) }}.{{ adapter.quote(relation.identifier ~ '$snapshots') }}) as snapshots,
+    (select count(*) from {{ adapter.quote(relation.schema) }}.{{ adapter.quote(relation.identifier ~ '$files') }}) as files
+{%- endmacro %}
