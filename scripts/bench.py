@@ -77,7 +77,12 @@ def main():
     ap.add_argument("--strata", default=os.path.join(ROOT, "target", "release", "strata"))
     ap.add_argument("--cache", default=os.path.expanduser("~/.cache/strata/bench"))
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--sections", default="compile,build,rights", help="which measurements to run")
+    ap.add_argument("--sections", default="compile,build,incremental,rights",
+                    help="which measurements to run")
+    ap.add_argument("--incremental-days", type=int, default=45,
+                    help="landing days of the incremental benchmark's full build")
+    ap.add_argument("--incremental-events-per-day", type=int, default=110_000,
+                    help="chat events per day (each brings ~1.2 reasoning steps): 45 x 110k ~ 10M lines")
     ap.add_argument("--models", default="1000,3000,10000", help="compile sizes")
     ap.add_argument("--build-models", type=int, default=1000)
     ap.add_argument("--compare-dbt", metavar="VENV", help="a virtualenv with dbt-core and dbt-duckdb")
@@ -100,6 +105,8 @@ def main():
         bench_compile(args, strata, dbt, env, dbt_env)
     if "build" in sections:
         bench_build(args, strata, dbt, env, dbt_env)
+    if "incremental" in sections:
+        bench_incremental(args, strata, env)
     if "rights" in sections and args.rights_brokers:
         bench_rights(strata, args.cache, args.rights_brokers, args.rights_rows,
                      [(1, 100), (50, 1000), (500, 5000)])
@@ -137,6 +144,66 @@ def bench_build(args, strata, dbt, env, dbt_env):
         dwall, _, _ = measure([dbt, "build"], path, 1, before=fresh_db(path), env=dbt_env)
         row(f"dbt build, {n} models", dwall, "s")
         row(f"  ratio dbt / strata", dwall / wall, "x", ">= 20 x")
+
+
+def bench_incremental(args, strata, env):
+    """The reference project on ~10M landing events: a full `run`, then one more day and an
+    incremental `run`, which should cost at most 10% of the full one."""
+    print("\n3. incremental (reference project)")
+    days, per_day = args.incremental_days, args.incremental_events_per_day
+    data = os.path.join(args.cache, f"landing_{days + 1}d_{per_day}")
+    if not os.path.exists(os.path.join(data, ".ok")):
+        shutil.rmtree(data, ignore_errors=True)
+        subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "gen_landing.py"), "--out", data,
+                        "--days", str(days + 1), "--events-per-day", str(per_day),
+                        "--users", str(max(200, per_day // 5))], check=True, stdout=subprocess.DEVNULL)
+        open(os.path.join(data, ".ok"), "w").close()
+    lines = 0  # landing lines of the full build's days
+    for table in ("chat_events", "reasoning_steps"):
+        for day in sorted(os.listdir(os.path.join(data, table)))[:days]:
+            for f in os.listdir(os.path.join(data, table, day)):
+                with open(os.path.join(data, table, day, f), "rb") as fh:
+                    lines += sum(1 for _ in fh)
+    proj = os.path.join(args.cache, "reference_incremental")
+    shutil.rmtree(proj, ignore_errors=True)
+    os.makedirs(proj)
+    shutil.copy(os.path.join(ROOT, "project.yml"), proj)
+    for d in ("models", "macros", "seeds"):
+        shutil.copytree(os.path.join(ROOT, d), os.path.join(proj, d))
+    landing = os.path.join(proj, "landing")
+
+    def link_days(n):
+        """landing/<table>/ingest_date=... -> the first n generated days."""
+        shutil.rmtree(landing, ignore_errors=True)
+        for table in ("chat_events", "reasoning_steps"):
+            os.makedirs(os.path.join(landing, table))
+            for day in sorted(os.listdir(os.path.join(data, table)))[:n]:
+                os.symlink(os.path.join(data, table, day), os.path.join(landing, table, day))
+
+    db = os.path.join(proj, "target", "athena_analytics.duckdb")
+    saved = db + ".after_full"
+
+    def full_state():
+        shutil.rmtree(os.path.join(proj, "target"), ignore_errors=True)
+        link_days(days)
+
+    cmd = [strata, "run", "--vars", "{landing_path: landing}"]
+    full, full_mem, _ = measure(cmd, proj, max(1, args.runs - 1), before=full_state, env=env)
+    shutil.copy(db, saved)
+
+    def incremental_state():
+        shutil.copy(saved, db)
+        for extra in (db + ".wal",):
+            if os.path.exists(extra):
+                os.remove(extra)
+        link_days(days + 1)
+
+    inc, _, _ = measure(cmd, proj, args.runs, before=incremental_state, env=env)
+    row(f"landing lines in the full build", lines / 1e6, "M")
+    row(f"strata run, full ({days} days)", full, "s")
+    row(f"  peak memory", full_mem, "MB")
+    row(f"strata run, incremental (+1 day)", inc, "s")
+    row(f"  incremental / full", 100.0 * inc / full, "%", "<= 10 %")
 
 
 RIGHTS_PROJECT = {
