@@ -190,9 +190,12 @@ fn consume_answers_every_request_and_survives_malformed_ones() {
         "0"
     );
     assert_eq!(p.scalar("gdpr", "select count(*) from events"), "3");
+    // The batch's statements: load, ledger + existence in one query, ledger 'started', one
+    // DELETE per declared relation (3), one verification, ledger 'finished' (2R + 2 = 8), and
+    // one export per relation for the ACCESS request (3): O(relations), not O(requests).
     assert!(
-        log.contains("statements"),
-        "per-batch metrics are printed: {log}"
+        log.contains("requests, 11 statements,"),
+        "per-batch metrics are printed with the statement count: {log}"
     );
 
     // Offsets were committed: a new consumer in the group answers nothing again.

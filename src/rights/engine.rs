@@ -1,9 +1,10 @@
 //! Answering a batch of rights requests with a fixed number of statements.
 //!
-//! For a batch of N requests over R declared relations: one ledger lookup, one statement that
-//! loads the batch (ids bound as parameters), one existence query over all relations, one
-//! ledger write before and one after, and per procedure R statements plus one verification:
-//! O(R), not O(N x R). Each request still gets its own answer.
+//! For a batch of N requests over R declared relations: one statement loads the batch (ids
+//! bound as parameters), one query reads the ledger and checks existence across all
+//! relations, one ledger write before and one after, and per procedure R statements plus one
+//! verification: 2R + 2 for a batch of erasures, O(R), not O(N x R). Each request still gets
+//! its own answer.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
@@ -323,22 +324,32 @@ impl RightsEngine {
             }
         }
 
-        // The ledger: finished requests are answered as before; started ones keep what the
-        // existence check said the first time (their rows may be gone by now).
+        // Load the batch, then ask the ledger and the declared relations in one query:
+        // finished requests are answered as before; started ones keep what the existence
+        // check said the first time (their rows may be gone by now).
         let mut started_had_data: HashMap<String, bool> = HashMap::new();
+        let mut with_data: HashSet<String> = HashSet::new();
         if !unique.is_empty() {
-            let ids: Vec<String> = unique.iter().map(|r| r.request_id.clone()).collect();
-            let placeholders = vec!["?"; ids.len()].join(", ");
-            let q = format!(
-                "select request_id, phase, had_data, code, reason, attachments from {} where request_id in ({placeholders}) order by phase",
-                self.ledger
-            );
+            self.load_batch(&unique).await?;
+            let t = Instant::now();
+            let all_types = [RightType::Access, RightType::Erasure, RightType::SaWithdraw];
+            let names: Vec<&str> = all_types.iter().map(|t| t.as_str()).collect();
+            let q = self.render(
+                "rights_batch_state",
+                &[
+                    ("batch", rel(&self.batch)),
+                    ("ledger", rel(&self.ledger)),
+                    ("declared", self.declared_value.clone()),
+                    ("right_types", Value::from(names)),
+                ],
+            )?;
             let rows = self
-                .exec(&q, &ids, true)
+                .exec(&q, &[], true)
                 .await?
                 .table
                 .unwrap_or_default()
                 .rows;
+            metrics.existence_ms = t.elapsed().as_secs_f64() * 1000.0;
             for row in rows {
                 let s = |i: usize| {
                     row.get(i)
@@ -346,31 +357,46 @@ impl RightsEngine {
                         .unwrap_or_default()
                         .to_string()
                 };
+                let flag = |i: usize| row.get(i).and_then(|v| v.as_bool()).unwrap_or(false);
                 let rid = s(0);
-                if s(1) == "finished" {
-                    let attachments: Vec<String> = serde_json::from_str(&s(5)).unwrap_or_default();
-                    outcomes.insert(
-                        rid,
-                        Outcome {
-                            code: s(3),
-                            reason: s(4),
-                            attachments,
-                        },
-                    );
-                } else {
-                    started_had_data
-                        .insert(rid, row.get(2).and_then(|v| v.as_bool()).unwrap_or(false));
+                if flag(7) {
+                    with_data.insert(s(1));
+                }
+                match s(2).as_str() {
+                    "finished" => {
+                        let attachments: Vec<String> =
+                            serde_json::from_str(&s(6)).unwrap_or_default();
+                        outcomes.insert(
+                            rid,
+                            Outcome {
+                                code: s(4),
+                                reason: s(5),
+                                attachments,
+                            },
+                        );
+                    }
+                    "started" => {
+                        started_had_data.insert(rid, flag(3));
+                    }
+                    _ => {}
                 }
             }
         }
         let to_run: Vec<&RightsRequest> = unique
-            .into_iter()
+            .iter()
+            .copied()
             .filter(|r| !outcomes.contains_key(&r.request_id))
             .collect();
 
         if !to_run.is_empty() {
             let fresh = self
-                .execute_batch(&to_run, &started_had_data, &mut metrics)
+                .execute_batch(
+                    &to_run,
+                    &unique,
+                    &started_had_data,
+                    &with_data,
+                    &mut metrics,
+                )
                 .await;
             match fresh {
                 Ok(map) => outcomes.extend(map),
@@ -448,15 +474,11 @@ impl RightsEngine {
         Ok(())
     }
 
-    async fn execute_batch(
-        &self,
-        to_run: &[&RightsRequest],
-        started_had_data: &HashMap<String, bool>,
-        metrics: &mut BatchMetrics,
-    ) -> Result<HashMap<String, Outcome>> {
-        // Load the batch: ids travel as bound parameters only.
-        let mut params = Vec::with_capacity(to_run.len() * 4);
-        for (i, r) in to_run.iter().enumerate() {
+    /// (Re)create the batch table from the unique requests: ids travel as bound parameters
+    /// only; `subject_no` is the request's position in `unique`.
+    async fn load_batch(&self, unique: &[&RightsRequest]) -> Result<()> {
+        let mut params = Vec::with_capacity(unique.len() * 4);
+        for (i, r) in unique.iter().enumerate() {
             params.extend([
                 r.request_id.clone(),
                 r.guid.clone(),
@@ -468,15 +490,23 @@ impl RightsEngine {
             "rights_load_batch",
             &[
                 ("batch", rel(&self.batch)),
-                ("n", Value::from(to_run.len())),
+                ("n", Value::from(unique.len())),
+                ("ledger", rel(&self.ledger)),
             ],
         )?;
         self.exec(&load, &params, false).await?;
+        Ok(())
+    }
 
-        let t = Instant::now();
-        let all_types = [RightType::Access, RightType::Erasure, RightType::SaWithdraw];
-        let with_data = self.subjects_with_data(&all_types).await?;
-        metrics.existence_ms = t.elapsed().as_secs_f64() * 1000.0;
+    /// Answer the unanswered requests of the loaded batch (`to_run`, a part of `unique`).
+    async fn execute_batch(
+        &self,
+        to_run: &[&RightsRequest],
+        unique: &[&RightsRequest],
+        started_had_data: &HashMap<String, bool>,
+        with_data: &HashSet<String>,
+        metrics: &mut BatchMetrics,
+    ) -> Result<HashMap<String, Outcome>> {
         let has = |r: &RightsRequest| {
             started_had_data
                 .get(&r.request_id)
@@ -565,7 +595,7 @@ impl RightsEngine {
                 .await
             {
                 Ok(()) => {
-                    let index: HashMap<&str, usize> = to_run
+                    let index: HashMap<&str, usize> = unique
                         .iter()
                         .enumerate()
                         .map(|(i, r)| (r.request_id.as_str(), i))

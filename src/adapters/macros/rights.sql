@@ -25,21 +25,25 @@ create table if not exists {{ ledger }} (
 )
 {%- endmacro %}
 
-{#- One statement that (re)creates the batch table from `n` bound rows of 4 parameters. -#}
-{% macro rights_load_batch(batch, n) -%}
-{{ adapter.dispatch('rights_load_batch')(batch, n) }}
+{#- One statement that (re)creates the batch table from `n` bound rows of 4 parameters.
+    `answered` marks requests the ledger has already finished (redeliveries): they are
+    answered from the ledger and take no part in the procedures. -#}
+{% macro rights_load_batch(batch, n, ledger) -%}
+{{ adapter.dispatch('rights_load_batch')(batch, n, ledger) }}
 {%- endmacro %}
 
-{% macro default__rights_load_batch(batch, n) -%}
+{% macro default__rights_load_batch(batch, n, ledger) -%}
 create or replace table {{ batch }} as
 select cast(request_id as varchar) as request_id, cast(guid as varchar) as guid,
-       cast(right_type as varchar) as right_type, cast(subject_no as integer) as subject_no
+       cast(right_type as varchar) as right_type, cast(subject_no as integer) as subject_no,
+       cast(request_id as varchar) in (select request_id from {{ ledger }} where phase = 'finished') as answered
 from (values {% for i in range(n) %}(?, ?, ?, ?){% if not loop.last %}, {% endif %}{% endfor %})
     as t(request_id, guid, right_type, subject_no)
 {%- endmacro %}
 
+{#- The subjects of the batch's unanswered requests of `right_types`. -#}
 {% macro rights_subjects(batch, right_types) -%}
-select guid from {{ batch }} where right_type in ({% for t in right_types %}'{{ t }}'{% if not loop.last %}, {% endif %}{% endfor %})
+select guid from {{ batch }} where not answered and right_type in ({% for t in right_types %}'{{ t }}'{% if not loop.last %}, {% endif %}{% endfor %})
 {%- endmacro %}
 
 {#- Rows of `d` that belong to subjects in `subjects_sql` (a query returning guids). -#}
@@ -59,7 +63,8 @@ cast({{ adapter.quote(d.key) }} as varchar) in ({{ subjects_sql }})
 {% macro rights_subjects_with_data(batch, declared, right_types) -%}
 select distinct b.guid
 from {{ batch }} as b
-where b.right_type in ({% for t in right_types %}'{{ t }}'{% if not loop.last %}, {% endif %}{% endfor %})
+where not b.answered
+  and b.right_type in ({% for t in right_types %}'{{ t }}'{% if not loop.last %}, {% endif %}{% endfor %})
   and (
     {%- for d in declared %}
     {% if not loop.first %}or {% endif -%}
@@ -72,6 +77,16 @@ where b.right_type in ({% for t in right_types %}'{{ t }}'{% if not loop.last %}
     {%- endfor %}
     {%- if not declared %} false{% endif %}
   )
+{%- endmacro %}
+
+{#- Each request of the batch with what the ledger knows of it (one row per ledger phase, or
+    one row with NULLs) and whether its subject has rows anywhere (`has_data`, unanswered
+    requests only): the replay check and the existence check in one query. -#}
+{% macro rights_batch_state(batch, ledger, declared, right_types) -%}
+select r.request_id, r.guid, l.phase, l.had_data, l.code, l.reason, l.attachments,
+       r.guid in ({{ rights_subjects_with_data(batch, declared, right_types) }}) as has_data
+from {{ batch }} as r
+left join {{ ledger }} as l on l.request_id = r.request_id
 {%- endmacro %}
 
 {#- ERASURE / SA_WITHDRAW: one DELETE per declared relation, those reached through another

@@ -20,13 +20,14 @@ tblproperties ('table_type' = 'ICEBERG', 'format' = 'parquet')
 {%- endmacro %}
 
 {#- Athena has no CREATE OR REPLACE TABLE: drop, then CTAS from the bound values. -#}
-{% macro athena__rights_load_batch(batch, n) -%}
+{% macro athena__rights_load_batch(batch, n, ledger) -%}
 drop table if exists {{ batch.render_hive() }};
 create table {{ batch }}
 with (table_type = 'ICEBERG', is_external = false, location = '{{ athena__table_location(batch) }}', format = 'PARQUET')
 as
 select cast(request_id as varchar) as request_id, cast(guid as varchar) as guid,
-       cast(right_type as varchar) as right_type, cast(subject_no as integer) as subject_no
+       cast(right_type as varchar) as right_type, cast(subject_no as integer) as subject_no,
+       cast(request_id as varchar) in (select request_id from {{ ledger }} where phase = 'finished') as answered
 from (values {% for i in range(n) %}(?, ?, ?, ?){% if not loop.last %}, {% endif %}{% endfor %})
     as t(request_id, guid, right_type, subject_no)
 {%- endmacro %}
@@ -39,7 +40,8 @@ unload (
     select t.*, b.subject_no
     from {{ d.relation }} as t
     inner join {{ batch }} as b
-        on b.right_type in ({% for rt in right_types %}'{{ rt }}'{% if not loop.last %}, {% endif %}{% endfor %})
+        on not b.answered
+       and b.right_type in ({% for rt in right_types %}'{{ rt }}'{% if not loop.last %}, {% endif %}{% endfor %})
        and {% if d.via -%}
         cast(t.{{ adapter.quote(d.key) }} as varchar) in (
             select cast(v.{{ adapter.quote(d.via.key) }} as varchar) from {{ d.via.relation }} as v

@@ -21,7 +21,8 @@ copy (
     select b.subject_no, t.*
     from {{ d.relation }} as t
     inner join {{ batch }} as b
-        on b.right_type in ({% for rt in right_types %}'{{ rt }}'{% if not loop.last %}, {% endif %}{% endfor %})
+        on not b.answered
+       and b.right_type in ({% for rt in right_types %}'{{ rt }}'{% if not loop.last %}, {% endif %}{% endfor %})
        and {% if d.via -%}
         cast(t.{{ adapter.quote(d.key) }} as varchar) in (
             select cast(v.{{ adapter.quote(d.via.key) }} as varchar) from {{ d.via.relation }} as v
