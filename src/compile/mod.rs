@@ -276,6 +276,15 @@ impl Compiler {
         }
     }
 
+    /// Whether the project itself defines macro `name` or its adapter-specific variant
+    /// (`<type>__name`), overriding the built-in.
+    pub fn project_overrides(&self, name: &str) -> bool {
+        self.project_macros.contains(name)
+            || self
+                .project_macros
+                .contains(&format!("{}__{name}", self.shared.adapter_type))
+    }
+
     pub fn has_macro(&self, name: &str) -> bool {
         self.env.globals().any(|(k, _)| k == name)
     }

@@ -13,6 +13,16 @@ create table {{ relation }} as (
 )
 {%- endmacro %}
 
+{#- Replace a table with the rows of `sql` in ONE atomic statement, where the engine has one
+    (DuckDB's CREATE OR REPLACE TABLE: a failed build keeps the old table). Empty where it
+    has not: the runner then builds a temporary table and swaps it in. -#}
+{% macro replace_table_as(relation, sql) -%}
+{{ adapter.dispatch('replace_table_as')(relation, sql) }}
+{%- endmacro %}
+
+{% macro default__replace_table_as(relation, sql) -%}
+{%- endmacro %}
+
 {% macro create_view_as(relation, sql) -%}
 {{ adapter.dispatch('create_view_as')(relation, sql) }}
 {%- endmacro %}

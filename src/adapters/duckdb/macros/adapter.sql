@@ -1,5 +1,11 @@
 {#- DuckDB implementations of the materialization entry points. -#}
 
+{% macro duckdb__replace_table_as(relation, sql) -%}
+create or replace table {{ relation }} as (
+{{ sql }}
+)
+{%- endmacro %}
+
 {% macro duckdb__create_view_as(relation, sql) -%}
 create or replace view {{ relation }} as (
 {{ sql }}
