@@ -622,3 +622,243 @@ fn maintain_optimizes_and_vacuums_and_reports_snapshots_and_files() {
     // The view is not maintained.
     assert!(!started.iter().any(|q| q.contains("recent")));
 }
+
+/// A project with personal data in two tables, the two procedures, and a `rights:` section
+/// that exports to S3 and accepts any id (to show hostile ids travel only as parameters).
+fn athena_rights_project(region: &str) -> (TestProject, Proxy, String, String) {
+    let p = TestProject::new(
+        "athena_gdpr",
+        "profile: athena_gdpr\nmodels:\n  athena_gdpr:\n    +materialized: table\n",
+    );
+    p.write(
+        "models/events.sql",
+        "select 'u1' as user_id, 'hello' as msg\n",
+    );
+    p.write(
+        "models/user_daily.sql",
+        "select user_id, count(*) as n from {{ ref('events') }} group by 1\n",
+    );
+    p.write(
+        "models/rights/erasure.sql",
+        "{{ config(materialized='procedure', right_types=['ERASURE', 'SA_WITHDRAW']) }}\n\
+         {{ rights_delete(rights.batch, rights.declared, rights.right_types) }}\n",
+    );
+    p.write(
+        "models/rights/access.sql",
+        "{{ config(materialized='procedure', right_types=['ACCESS']) }}\n\
+         {{ rights_export(rights.batch, rights.declared, rights.right_types, rights.access_path) }}\n",
+    );
+    p.write(
+        "models/schema.yml",
+        "version: 2\nmodels:\n  - name: events\n    meta: {personal_data: {subject_key: user_id}}\n  \
+         - name: user_daily\n    meta: {personal_data: {subject_key: user_id}}\n",
+    );
+    let proxy = Proxy::start(&aws::moto_endpoint(), vec![]);
+    let schema = unique("gdpr");
+    let bucket = athena_profile(&p, "athena_gdpr", &proxy.url, region, &schema, "");
+    let yml = p.read("project.yml");
+    p.write(
+        "project.yml",
+        &format!("{yml}rights:\n  subject_columns: [user_id]\n  subject_id_pattern: '.+'\n  access_path: s3://{bucket}/exports\n"),
+    );
+    (p, proxy, schema, bucket)
+}
+
+/// What the state query of a batch answers for one fresh request whose subject has rows.
+fn fresh_with_data(
+    request_id: &'static str,
+    guid: &'static str,
+) -> (Vec<&'static str>, Vec<Vec<&'static str>>) {
+    (
+        vec![
+            "request_id",
+            "guid",
+            "phase",
+            "had_data:boolean",
+            "code",
+            "reason",
+            "attachments",
+            "has_data:boolean",
+        ],
+        vec![vec![request_id, guid, "", "false", "", "", "", "true"]],
+    )
+}
+
+#[test]
+fn rights_erasure_on_athena_binds_ids_as_execution_parameters() {
+    let region = "eu-central-1";
+    let (p, proxy, schema, _) = athena_rights_project(region);
+    let hostile = "x' OR '1'='1";
+    let empty = || (vec![], vec![]);
+    // ledger DDL, purged DDL, drop batch, CTAS batch, then the state query.
+    aws::preset_results(
+        &aws::moto_endpoint(),
+        region,
+        vec![
+            empty(),
+            empty(),
+            empty(),
+            empty(),
+            fresh_with_data("r1", "x' OR '1'='1"),
+        ],
+    );
+    let run = p.strata_env(
+        &[
+            "rights",
+            "apply",
+            "--type",
+            "ERASURE",
+            "--guid",
+            hostile,
+            "--request-id",
+            "r1",
+        ],
+        AWS_ENV,
+    );
+    run.assert_ok();
+    let result: serde_json::Value =
+        serde_json::from_str(run.stdout.lines().last().unwrap_or_default())
+            .unwrap_or_else(|e| panic!("{e}: {}", run.output()));
+    let seq: Vec<String> = proxy
+        .started_queries()
+        .iter()
+        .map(|q| q.chars().take(60).collect())
+        .collect();
+    assert_eq!(result["result"]["code"], "200", "{result} {seq:#?}");
+    assert_eq!(result["guid"], hostile);
+
+    let calls: Vec<aws::Call> = proxy
+        .calls()
+        .into_iter()
+        .filter(|c| c.operation == "StartQueryExecution")
+        .collect();
+    // The id is never part of any SQL text...
+    for c in &calls {
+        let q = c.query.as_deref().unwrap_or_default();
+        assert!(!q.contains("OR '1'='1"), "{q}");
+    }
+    // ...it travels as an ExecutionParameter, quoted once, as a literal.
+    let load = calls
+        .iter()
+        .find(|c| {
+            c.query
+                .as_deref()
+                .is_some_and(|q| q.contains("from (values (?, ?, ?, ?))"))
+        })
+        .expect("the batch load");
+    assert_eq!(
+        load.params,
+        vec!["'r1'", "'x'' OR ''1''=''1'", "'ERASURE'", "'0'"]
+    );
+    // One DELETE per declared relation, from the unanswered subjects of the batch.
+    let batch = format!("\"{schema}\".\"strata_rights_batch\"");
+    for table in ["events", "user_daily"] {
+        let delete = format!(
+            "delete from \"{schema}\".\"{table}\" where cast(\"user_id\" as varchar) in (select guid from {batch} where not answered and right_type in ('ERASURE'))"
+        );
+        assert!(
+            calls
+                .iter()
+                .any(|c| c.query.as_deref() == Some(delete.as_str())),
+            "{delete}\n{calls:#?}"
+        );
+    }
+    // The ledger rows (started, finished) are parameterised too.
+    let ledger_writes: Vec<&aws::Call> = calls
+        .iter()
+        .filter(|c| {
+            c.query.as_deref().is_some_and(|q| {
+                q.starts_with(&format!(
+                    "insert into \"{schema}\".\"strata_rights_ledger\""
+                ))
+            })
+        })
+        .collect();
+    assert_eq!(ledger_writes.len(), 2, "{calls:#?}");
+    assert!(ledger_writes
+        .iter()
+        .all(|c| c.params.contains(&"'x'' OR ''1''=''1'".to_string())));
+}
+
+#[test]
+fn rights_access_on_athena_unloads_to_s3() {
+    let region = "eu-west-3";
+    let (p, proxy, schema, bucket) = athena_rights_project(region);
+    let empty = || (vec![], vec![]);
+    aws::preset_results(
+        &aws::moto_endpoint(),
+        region,
+        vec![
+            empty(),
+            empty(),
+            empty(),
+            empty(),
+            fresh_with_data("a1", "u1"),
+        ],
+    );
+    let run = p.strata_env(
+        &[
+            "rights",
+            "apply",
+            "--type",
+            "ACCESS",
+            "--guid",
+            "u1",
+            "--request-id",
+            "a1",
+        ],
+        AWS_ENV,
+    );
+    run.assert_ok();
+    let unloads: Vec<String> = proxy
+        .started_queries()
+        .into_iter()
+        .filter(|q| q.starts_with("unload"))
+        .collect();
+    assert_eq!(unloads.len(), 2, "one export per declared relation");
+    let prefix = format!("s3://{bucket}/exports/");
+    for (u, table) in unloads.iter().zip(["events", "user_daily"]) {
+        assert!(
+            u.contains(&format!("from \"{schema}\".\"{table}\" as t")),
+            "{u}"
+        );
+        assert!(
+            u.contains(&format!("to '{prefix}")) && u.contains(&format!("/{table}/'")),
+            "{u}"
+        );
+        assert!(u.contains("partitioned_by = ARRAY['subject_no']"), "{u}");
+    }
+    // A local access_path cannot work there: Athena writes to S3 only.
+    let yml = p.read("project.yml").replace(
+        &format!("access_path: s3://{bucket}/exports"),
+        "access_path: exports",
+    );
+    p.write("project.yml", &yml);
+    aws::preset_results(
+        &aws::moto_endpoint(),
+        region,
+        vec![
+            empty(),
+            empty(),
+            empty(),
+            empty(),
+            fresh_with_data("a2", "u1"),
+        ],
+    );
+    let run = p.strata_env(
+        &[
+            "rights",
+            "apply",
+            "--type",
+            "ACCESS",
+            "--guid",
+            "u1",
+            "--request-id",
+            "a2",
+        ],
+        AWS_ENV,
+    );
+    run.assert_contains(
+        "on the athena target ACCESS exports go to S3, so it must be an s3:// prefix",
+    );
+}

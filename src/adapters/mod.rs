@@ -105,6 +105,19 @@ pub trait Adapter: Send + Sync {
         None
     }
 
+    /// The files under `location` (a local folder, or an object-store prefix for remote
+    /// engines), as paths or URIs: where ACCESS exports are found after they ran.
+    async fn list_files(&self, location: &str) -> Result<Vec<String>> {
+        let mut files: Vec<String> = walkdir::WalkDir::new(location)
+            .into_iter()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_type().is_file())
+            .map(|e| e.path().to_string_lossy().into_owned())
+            .collect();
+        files.sort();
+        Ok(files)
+    }
+
     /// Make a seed's CSV file readable by the engine (Athena: upload it to S3) and say where
     /// the `load_csv` macro finds it.
     async fn stage_seed(

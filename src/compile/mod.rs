@@ -143,6 +143,8 @@ impl Compiler {
         env.add_function("env_var", globals::env_var);
         env.add_function("log", globals::log_fn);
         env.add_function("return", globals::return_fn);
+        // A fresh UUID per call (unique storage locations; Strata's, not dbt's).
+        env.add_function("new_uuid", || uuid::Uuid::new_v4().to_string());
         env.add_function("fromjson", globals::fromjson);
         env.add_function("tojson", globals::tojson);
         env.add_global("exceptions", Value::from_object(globals::Exceptions));

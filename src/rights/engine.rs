@@ -7,7 +7,6 @@
 //! its own answer.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -167,11 +166,8 @@ impl RightsEngine {
         let ddl = engine.render("rights_ledger_ddl", &[("ledger", rel(&engine.ledger))])?;
         engine.run_script(&ddl).await?;
         // One row per purged erasure (request ids: several can finish in the same second).
-        let purge_ddl = format!(
-            "create table if not exists {} (request_id varchar, done_at bigint)",
-            engine.purges
-        );
-        engine.exec(&purge_ddl, &[], false).await?;
+        let purge_ddl = engine.render("rights_purged_ddl", &[("purged", rel(&engine.purges))])?;
+        engine.run_script(&purge_ddl).await?;
         Ok(engine)
     }
 
@@ -241,7 +237,7 @@ impl RightsEngine {
         &self,
         rt: RightType,
         types: &[RightType],
-        access_dir: Option<&Path>,
+        access_dir: Option<&str>,
     ) -> Result<()> {
         let id = self.procedures.get(&rt).ok_or_else(|| {
             Error::Usage(format!(
@@ -259,14 +255,7 @@ impl RightsEngine {
             "right_types",
             Value::from(types.iter().map(|t| t.as_str()).collect::<Vec<_>>()),
         );
-        ctx.insert(
-            "access_path",
-            Value::from(
-                access_dir
-                    .map(|p| p.to_string_lossy().into_owned())
-                    .unwrap_or_default(),
-            ),
-        );
+        ctx.insert("access_path", Value::from(access_dir.unwrap_or_default()));
         let opts = CompileOptions {
             extra: vec![("rights", Value::from(ctx))],
             ..Default::default()
@@ -494,7 +483,15 @@ impl RightsEngine {
                 ("ledger", rel(&self.ledger)),
             ],
         )?;
-        self.exec(&load, &params, false).await?;
+        // Engines without CREATE OR REPLACE need a DROP first: only the last statement
+        // carries the placeholders.
+        let statements = sql::split_statements(&load);
+        if let Some((last, before)) = statements.split_last() {
+            for s in before {
+                self.exec(s, &[], false).await?;
+            }
+            self.exec(last, &params, false).await?;
+        }
         Ok(())
     }
 
@@ -583,18 +580,13 @@ impl RightsEngine {
             .collect();
         if !accessing.is_empty() {
             let t = Instant::now();
-            let dir = self
-                .project
-                .root
-                .join(&self.config.access_path)
-                .join(uuid::Uuid::new_v4().to_string());
-            std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-            let dir = dir.canonicalize().map_err(|e| Error::io(&dir, e))?;
+            let dir = self.export_location()?;
             match self
                 .run_procedure(RightType::Access, &[RightType::Access], Some(&dir))
                 .await
             {
                 Ok(()) => {
+                    let all_files = self.adapter.list_files(&dir).await?;
                     let index: HashMap<&str, usize> = unique
                         .iter()
                         .enumerate()
@@ -605,7 +597,7 @@ impl RightsEngine {
                             .get(r.request_id.as_str())
                             .copied()
                             .unwrap_or(usize::MAX);
-                        let files = exported_files(&dir, no);
+                        let files = exported_files(&all_files, no);
                         outcomes.insert(r.request_id.clone(), Outcome::success(files));
                     }
                 }
@@ -621,6 +613,30 @@ impl RightsEngine {
             metrics.access_ms = t.elapsed().as_secs_f64() * 1000.0;
         }
         Ok(outcomes)
+    }
+
+    /// A new, empty place for one batch's ACCESS exports: a folder under `rights.access_path`
+    /// (relative to the project), or a prefix under it when it is an `s3://` URI (Athena's
+    /// UNLOAD writes there).
+    fn export_location(&self) -> Result<String> {
+        let base = &self.config.access_path;
+        let id = uuid::Uuid::new_v4().to_string();
+        if base.starts_with("s3://") {
+            return Ok(format!("{}/{id}", base.trim_end_matches('/')));
+        }
+        if self.adapter.adapter_type() == "athena" {
+            return Err(Error::config(
+                &self.project.file_path,
+                format!(
+                    "rights.access_path is '{base}': on the athena target ACCESS exports go to S3, \
+                     so it must be an s3:// prefix"
+                ),
+            ));
+        }
+        let dir = self.project.root.join(base).join(id);
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        let dir = dir.canonicalize().map_err(|e| Error::io(&dir, e))?;
+        Ok(dir.to_string_lossy().into_owned())
     }
 
     /// Erasures answered 200 since the last purge: (relations touched, oldest finished_at,
@@ -705,19 +721,13 @@ impl RightsEngine {
     }
 }
 
-/// The CSV files written for subject `no`, sorted.
-fn exported_files(dir: &Path, no: usize) -> Vec<String> {
+/// The files written for subject `no` (under a `subject_no=<no>` folder), sorted.
+fn exported_files(all: &[String], no: usize) -> Vec<String> {
     let part = format!("subject_no={no}");
-    let mut files: Vec<String> = walkdir::WalkDir::new(dir)
-        .into_iter()
-        .filter_map(|e| e.ok())
-        .filter(|e| e.file_type().is_file())
-        .filter(|e| {
-            e.path()
-                .components()
-                .any(|c| c.as_os_str() == part.as_str())
-        })
-        .map(|e| e.path().to_string_lossy().into_owned())
+    let mut files: Vec<String> = all
+        .iter()
+        .filter(|f| f.split('/').any(|c| c == part))
+        .cloned()
         .collect();
     files.sort();
     files

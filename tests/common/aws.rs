@@ -165,6 +165,8 @@ pub struct Call {
     pub query_id: Option<String>,
     /// The SQL of the query the call is about.
     pub query: Option<String>,
+    /// StartQueryExecution's ExecutionParameters.
+    pub params: Vec<String>,
     pub faulted: bool,
 }
 
@@ -301,6 +303,15 @@ fn serve(conn: TcpStream, upstream: &str, st: &Mutex<State>) {
                     operation: operation.clone(),
                     query_id: query_id.clone(),
                     query: query.clone(),
+                    params: req
+                        .get("ExecutionParameters")
+                        .and_then(Value::as_array)
+                        .map(|a| {
+                            a.iter()
+                                .filter_map(|v| v.as_str().map(str::to_string))
+                                .collect()
+                        })
+                        .unwrap_or_default(),
                     faulted: fault.is_some(),
                 });
             }

@@ -271,6 +271,40 @@ impl Adapter for AthenaAdapter {
             .unwrap_or_default()
     }
 
+    /// Every object under the S3 prefix `location`, as s3:// URIs.
+    async fn list_files(&self, location: &str) -> Result<Vec<String>> {
+        let (bucket, prefix) = split_s3(location)?;
+        let s3 = &self.clients().await?.s3;
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = s3
+                .list_objects_v2()
+                .bucket(bucket)
+                .prefix(prefix)
+                .set_continuation_token(token.take())
+                .send()
+                .await
+                .map_err(|e| {
+                    Error::Adapter(format!(
+                        "listing {location} failed: {}",
+                        aws_sdk_s3::error::DisplayErrorContext(&e)
+                    ))
+                })?;
+            for o in page.contents() {
+                if let Some(k) = o.key() {
+                    out.push(format!("s3://{bucket}/{k}"));
+                }
+            }
+            match page.next_continuation_token() {
+                Some(t) if page.is_truncated() == Some(true) => token = Some(t.to_string()),
+                _ => break,
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
     fn max_partitions_per_write(&self) -> Option<usize> {
         Some(MAX_PARTITIONS_PER_WRITE)
     }

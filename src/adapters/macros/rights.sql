@@ -25,6 +25,15 @@ create table if not exists {{ ledger }} (
 )
 {%- endmacro %}
 
+{#- Erasures whose tables were purged (OPTIMIZE + VACUUM on Iceberg) since. -#}
+{% macro rights_purged_ddl(purged) -%}
+{{ adapter.dispatch('rights_purged_ddl')(purged) }}
+{%- endmacro %}
+
+{% macro default__rights_purged_ddl(purged) -%}
+create table if not exists {{ purged }} (request_id varchar, done_at bigint)
+{%- endmacro %}
+
 {#- One statement that (re)creates the batch table from `n` bound rows of 4 parameters.
     `answered` marks requests the ledger has already finished (redeliveries): they are
     answered from the ledger and take no part in the procedures. -#}

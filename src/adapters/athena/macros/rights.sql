@@ -19,11 +19,17 @@ location '{{ athena__table_location(ledger) }}'
 tblproperties ('table_type' = 'ICEBERG', 'format' = 'parquet')
 {%- endmacro %}
 
+{% macro athena__rights_purged_ddl(purged) -%}
+create table if not exists {{ purged.render_hive() }} (request_id string, done_at bigint)
+location '{{ athena__table_location(purged) }}'
+tblproperties ('table_type' = 'ICEBERG', 'format' = 'parquet')
+{%- endmacro %}
+
 {#- Athena has no CREATE OR REPLACE TABLE: drop, then CTAS from the bound values. -#}
 {% macro athena__rights_load_batch(batch, n, ledger) -%}
 drop table if exists {{ batch.render_hive() }};
 create table {{ batch }}
-with (table_type = 'ICEBERG', is_external = false, location = '{{ athena__table_location(batch) }}', format = 'PARQUET')
+with (table_type = 'ICEBERG', is_external = false, location = '{{ athena__table_location(batch) }}/{{ new_uuid() }}', format = 'PARQUET')
 as
 select cast(request_id as varchar) as request_id, cast(guid as varchar) as guid,
        cast(right_type as varchar) as right_type, cast(subject_no as integer) as subject_no,
