@@ -2,6 +2,7 @@
 # A local moto server (AWS API mock) for the Athena/Glue/S3 adapter tests; no real AWS is reachable.
 #
 #   eval "$(scripts/moto-server.sh start)"   # exports STRATA_TEST_AWS_ENDPOINT=http://127.0.0.1:PORT
+#                                             # and STRATA_TEST_AWS_PYTHON (the venv's python)
 #   scripts/moto-server.sh stop
 #
 # start is idempotent: a server already running is reused. $MOTO_PORT picks the port (else a free
@@ -13,7 +14,9 @@ cache=${STRATA_CACHE:-$HOME/.cache/strata}
 venv=$cache/venv-moto
 state=$cache/moto
 # Pinned: moto's Athena/state-manager behaviour (which the tests rely on) changes between releases.
-spec=${MOTO_SPEC:-moto[server]==5.2.5}
+# AWS's MSK IAM signer (Python) goes in the same virtualenv: the tests compare Strata's MSK IAM
+# tokens with the ones it makes.
+spec=${MOTO_SPEC:-moto[server]==5.2.5 aws-msk-iam-sasl-signer-python==1.0.2}
 mkdir -p "$state"
 
 log() { echo "moto-server: $*" >&2; }
@@ -33,7 +36,7 @@ start() {
   exec 9>"$state/lock"
   flock -w 300 9
   if running && answers "$(cat "$state/url")"; then
-    echo "export STRATA_TEST_AWS_ENDPOINT=$(cat "$state/url")"
+    echo "export STRATA_TEST_AWS_ENDPOINT=$(cat "$state/url") STRATA_TEST_AWS_PYTHON=$venv/bin/python"
     return
   fi
   # The .ok marker is written last, so an interrupted install is redone rather than half-used.
@@ -41,7 +44,9 @@ start() {
     log "installing $spec into $venv"
     rm -rf "$venv"
     "${PYTHON:-python3}" -m venv "$venv"
-    "$venv/bin/pip" install -q "$spec" >&2
+    local reqs
+    read -ra reqs <<<"$spec" # a list of requirements; read does not glob moto[server]
+    "$venv/bin/pip" install -q "${reqs[@]}" >&2
     echo "$spec" >"$venv/.ok"
   fi
   local port=${MOTO_PORT:-$("$venv/bin/python" -c \
@@ -56,7 +61,7 @@ start() {
       echo "$pid" >"$state/pid"
       echo "$url" >"$state/url"
       log "pid $pid on $url (log: $state/server.log)"
-      echo "export STRATA_TEST_AWS_ENDPOINT=$url"
+      echo "export STRATA_TEST_AWS_ENDPOINT=$url STRATA_TEST_AWS_PYTHON=$venv/bin/python"
       return
     fi
     kill -0 "$pid" 2>/dev/null || break # died early, e.g. port in use

@@ -13,6 +13,13 @@ export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 
 step() { printf '\n== %s\n' "$*"; }
 
+step "system packages"
+# rdkafka's `ssl` feature links the system OpenSSL (found with pkg-config).
+if ! dpkg -s libssl-dev pkg-config >/dev/null 2>&1; then
+  sudo_if_needed=$([[ $(id -u) -eq 0 ]] && echo "" || echo sudo)
+  $sudo_if_needed apt-get update -qq && $sudo_if_needed apt-get install -y -qq libssl-dev pkg-config
+fi
+
 step "formatting"
 cargo fmt --check
 

@@ -641,6 +641,8 @@ async fn rights(load: &LoadOptions, printer: Arc<Printer>, cmd: RightsCmd) -> Re
                 ),
                 idle_exit: idle_exit_seconds.map(std::time::Duration::from_secs),
                 security_protocol: c.security_protocol.clone(),
+                sasl_mechanism: c.sasl_mechanism.clone(),
+                aws_region: c.aws_region.clone(),
                 session_timeout_ms: c.session_timeout_ms,
                 metrics_port: metrics_port.or(c.metrics_port),
             };

@@ -290,3 +290,21 @@ fn undeclared_personal_data_is_an_error() {
         .assert_code(2)
         .assert_contains("declares no personal data");
 }
+
+#[test]
+fn msk_iam_without_a_region_is_a_clear_error() {
+    let p = project("rights:\n  security_protocol: SASL_SSL\n  sasl_mechanism: AWS_MSK_IAM\n");
+    let run = p.strata_env(
+        &[
+            "rights",
+            "consume",
+            "--brokers",
+            "127.0.0.1:9",
+            "--idle-exit-seconds",
+            "1",
+        ],
+        &[("AWS_REGION", ""), ("AWS_DEFAULT_REGION", "")],
+    );
+    assert_ne!(run.code, 0, "{}", run.output());
+    run.assert_contains("MSK IAM needs the cluster's region: rights.aws_region, or AWS_REGION");
+}

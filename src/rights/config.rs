@@ -68,6 +68,13 @@ pub struct RightsConfig {
     /// PLAINTEXT (local) or SASL_SSL (MSK with IAM).
     #[serde(default)]
     pub security_protocol: Option<String>,
+    /// `AWS_MSK_IAM` (OAUTHBEARER tokens signed from the AWS credential chain), or a
+    /// librdkafka sasl.mechanism.
+    #[serde(default)]
+    pub sasl_mechanism: Option<String>,
+    /// The MSK cluster's region for IAM tokens (default: $AWS_REGION).
+    #[serde(default)]
+    pub aws_region: Option<String>,
     /// Where ACCESS exports go: a folder locally, an s3:// prefix on Athena.
     #[serde(default = "d_access_path")]
     pub access_path: String,
@@ -97,6 +104,8 @@ impl Default for RightsConfig {
             batch_size: d_batch_size(),
             batch_wait_ms: d_batch_wait_ms(),
             security_protocol: None,
+            sasl_mechanism: None,
+            aws_region: None,
             access_path: d_access_path(),
             purge_deadline_hours: d_purge_deadline_hours(),
             service_name: d_service_name(),

@@ -16,6 +16,7 @@ use rdkafka::{Offset, TopicPartitionList};
 
 use super::engine::{BatchMetrics, RightsEngine};
 use super::message::{parse_request, RightsRequest, RightsResult};
+use super::msk::{self, KafkaContext};
 use crate::error::{Error, Result};
 use crate::execute::output::Printer;
 
@@ -32,6 +33,10 @@ pub struct ConsumeOptions {
     /// Stop after this long without a message (drain mode for cron and tests).
     pub idle_exit: Option<Duration>,
     pub security_protocol: Option<String>,
+    /// `AWS_MSK_IAM`: SASL/OAUTHBEARER with tokens signed from the AWS credential chain.
+    pub sasl_mechanism: Option<String>,
+    /// The MSK cluster's region (for IAM tokens).
+    pub aws_region: Option<String>,
     pub session_timeout_ms: u64,
     /// Serve Prometheus metrics on 127.0.0.1:PORT.
     pub metrics_port: Option<u16>,
@@ -50,17 +55,47 @@ fn kafka(e: rdkafka::error::KafkaError) -> Error {
     Error::Adapter(format!("kafka: {e}"))
 }
 
+type Consumer_ = StreamConsumer<KafkaContext>;
+type Producer_ = FutureProducer<KafkaContext>;
+
 fn client_config(opts: &ConsumeOptions) -> ClientConfig {
     let mut c = ClientConfig::new();
     c.set("bootstrap.servers", &opts.brokers);
     if let Some(p) = &opts.security_protocol {
         c.set("security.protocol", p);
     }
+    if opts.sasl_mechanism.as_deref() == Some("AWS_MSK_IAM") {
+        c.set("sasl.mechanism", "OAUTHBEARER");
+    } else if let Some(m) = &opts.sasl_mechanism {
+        c.set("sasl.mechanism", m);
+    }
     c
 }
 
-pub fn consumer(opts: &ConsumeOptions) -> Result<StreamConsumer> {
-    let c: StreamConsumer = client_config(opts)
+/// The client context: with `sasl_mechanism: AWS_MSK_IAM`, one that signs MSK IAM tokens.
+async fn context(opts: &ConsumeOptions) -> Result<KafkaContext> {
+    if opts.sasl_mechanism.as_deref() != Some("AWS_MSK_IAM") {
+        return Ok(KafkaContext::default());
+    }
+    let region = opts
+        .aws_region
+        .clone()
+        .or_else(|| std::env::var("AWS_REGION").ok())
+        .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok())
+        .filter(|r| !r.is_empty())
+        .ok_or_else(|| {
+            Error::Usage(
+                "MSK IAM needs the cluster's region: rights.aws_region, or AWS_REGION".into(),
+            )
+        })?;
+    let iam = msk::from_environment(&region)
+        .await
+        .map_err(Error::Adapter)?;
+    Ok(KafkaContext { iam: Some(iam) })
+}
+
+pub async fn consumer(opts: &ConsumeOptions) -> Result<Consumer_> {
+    let c: Consumer_ = client_config(opts)
         .set("group.id", &opts.group_id)
         // Offsets are committed by hand, after the results are acknowledged.
         .set("enable.auto.commit", "false")
@@ -71,25 +106,25 @@ pub fn consumer(opts: &ConsumeOptions) -> Result<StreamConsumer> {
             "heartbeat.interval.ms",
             (opts.session_timeout_ms / 10).max(100).to_string(),
         )
-        .create()
+        .create_with_context(context(opts).await?)
         .map_err(kafka)?;
     c.subscribe(&[&opts.request_topic]).map_err(kafka)?;
     Ok(c)
 }
 
-pub fn producer(opts: &ConsumeOptions) -> Result<FutureProducer> {
+pub async fn producer(opts: &ConsumeOptions) -> Result<Producer_> {
     client_config(opts)
         .set("acks", "all")
         .set("enable.idempotence", "false")
         .set("message.timeout.ms", "30000")
-        .create()
+        .create_with_context(context(opts).await?)
         .map_err(kafka)
 }
 
 /// Read up to `batch_size` messages: wait for the first, then at most `batch_wait` more.
 /// `None` when idle for `idle_exit`.
 async fn next_batch(
-    consumer: &StreamConsumer,
+    consumer: &Consumer_,
     opts: &ConsumeOptions,
 ) -> Result<Option<Vec<OwnedMessage>>> {
     let first = match opts.idle_exit {
@@ -114,7 +149,7 @@ async fn next_batch(
     Ok(Some(batch))
 }
 
-async fn send(producer: &FutureProducer, topic: &str, key: &str, payload: &[u8]) -> Result<()> {
+async fn send(producer: &Producer_, topic: &str, key: &str, payload: &[u8]) -> Result<()> {
     producer
         .send(
             FutureRecord::to(topic).key(key).payload(payload),
@@ -129,7 +164,7 @@ async fn send(producer: &FutureProducer, topic: &str, key: &str, payload: &[u8])
 /// went to dead letters.
 async fn answer(
     engine: &RightsEngine,
-    producer: &FutureProducer,
+    producer: &Producer_,
     opts: &ConsumeOptions,
     batch: &[OwnedMessage],
 ) -> Result<(BatchMetrics, Vec<String>, usize)> {
@@ -173,7 +208,7 @@ async fn answer(
     Ok((metrics, codes, dead))
 }
 
-fn commit(consumer: &StreamConsumer, batch: &[OwnedMessage]) -> Result<()> {
+fn commit(consumer: &Consumer_, batch: &[OwnedMessage]) -> Result<()> {
     let mut next: HashMap<(String, i32), i64> = HashMap::new();
     for m in batch {
         let e = next
@@ -190,7 +225,7 @@ fn commit(consumer: &StreamConsumer, batch: &[OwnedMessage]) -> Result<()> {
 }
 
 /// Consumer lag (messages not yet committed) over the assigned partitions.
-fn lag(consumer: &StreamConsumer) -> Option<i64> {
+fn lag(consumer: &Consumer_) -> Option<i64> {
     let assignment = consumer.assignment().ok()?;
     let committed = consumer.committed(Duration::from_secs(5)).ok()?;
     let mut total = 0;
@@ -223,10 +258,12 @@ pub async fn submit(brokers: &str, topic: &str, input: impl std::io::BufRead) ->
         batch_wait: Duration::ZERO,
         idle_exit: None,
         security_protocol: None,
+        sasl_mechanism: None,
+        aws_region: None,
         session_timeout_ms: 10_000,
         metrics_port: None,
     };
-    let producer = producer(&opts)?;
+    let producer = producer(&opts).await?;
     let mut deliveries = Vec::new();
     for (i, line) in input.lines().enumerate() {
         let line = line.map_err(|e| Error::Usage(format!("stdin: {e}")))?;
@@ -259,8 +296,8 @@ pub async fn consume(
     opts: &ConsumeOptions,
     printer: &Printer,
 ) -> Result<ConsumeStats> {
-    let consumer = consumer(opts)?;
-    let producer = producer(opts)?;
+    let consumer = consumer(opts).await?;
+    let producer = producer(opts).await?;
     let started = Instant::now();
     let mut stats = ConsumeStats::default();
     let served = super::metrics::Metrics::default();

@@ -11,3 +11,4 @@ pub use engine::{BatchMetrics, RightsEngine};
 pub use message::{RightType, RightsRequest, RightsResult};
 pub mod consumer;
 pub mod metrics;
+pub mod msk;
