@@ -567,7 +567,7 @@ pub fn format_table(table: &crate::compile::Table) -> String {
 }
 
 async fn rights(load: &LoadOptions, printer: Arc<Printer>, cmd: RightsCmd) -> Result<i32> {
-    use crate::rights::{message, RightsConfig, RightsEngine, RightsRequest};
+    use crate::rights::{RightsConfig, RightsEngine};
     let session = Session::open(
         load,
         Flags {
@@ -581,6 +581,18 @@ async fn rights(load: &LoadOptions, printer: Arc<Printer>, cmd: RightsCmd) -> Re
         &session.project.file_path,
     )?;
     let engine = RightsEngine::new(&session, config).await?;
+    let outcome = rights_with(&engine, &printer, cmd).await;
+    // This process's batch table goes, whatever happened.
+    engine.close().await;
+    outcome
+}
+
+async fn rights_with(
+    engine: &crate::rights::RightsEngine,
+    printer: &Arc<Printer>,
+    cmd: RightsCmd,
+) -> Result<i32> {
+    use crate::rights::{message, RightsRequest};
     match cmd {
         RightsCmd::Apply {
             right_type,

@@ -429,13 +429,27 @@ fn partitions_are_written_at_most_100_per_statement() {
         started[0].starts_with("select count(*) as partitions"),
         "{started:#?}"
     );
+    // The model's SQL runs twice: once to count its partitions, once into an unpartitioned
+    // staging table that the batches then read.
+    let stage = format!("\"{schema}\".\"events_daily__strata_tmp__strata_stage\"");
+    let reads_source = started
+        .iter()
+        .filter(|q| q.contains("from \"raw\".\"events\""))
+        .count();
+    assert_eq!(reads_source, 2, "{started:#?}");
+    assert!(
+        started.iter().any(|q| q.starts_with(&format!("create table {stage}")) && !q.contains("partitioning")),
+        "{started:#?}"
+    );
     let writes: Vec<&String> = started
         .iter()
         .filter(|q| q.starts_with("create table") || q.starts_with("insert into"))
+        .filter(|q| !q.starts_with(&format!("create table {stage}")))
         .collect();
     assert_eq!(writes.len(), 3, "{started:#?}");
     assert!(
         writes[0].starts_with("create table")
+            && writes[0].contains("partitioning = ARRAY['day']")
             && writes[0].contains("dbt_partition_no > 0 and dbt_partition_no <= 100")
     );
     assert!(
@@ -451,7 +465,11 @@ fn partitions_are_written_at_most_100_per_statement() {
             w.contains(&format!("\"{schema}\".\"events_daily__strata_tmp\"")),
             "{w}"
         );
+        assert!(w.contains(&format!("from {stage}")), "{w}");
     }
+    // The staging table is dropped afterwards.
+    assert!(started.iter().any(|q| q
+        == &format!("drop table if exists `{schema}`.`events_daily__strata_tmp__strata_stage`")));
 }
 
 #[test]
@@ -751,18 +769,25 @@ fn rights_erasure_on_athena_binds_ids_as_execution_parameters() {
         vec!["'r1'", "'x'' OR ''1''=''1'", "'ERASURE'", "'0'"]
     );
     // One DELETE per declared relation, from the unanswered subjects of the batch.
-    let batch = format!("\"{schema}\".\"strata_rights_batch\"");
+    // (The batch table is this process's own: strata_rights_batch_<id>.)
     for table in ["events", "user_daily"] {
-        let delete = format!(
-            "delete from \"{schema}\".\"{table}\" where cast(\"user_id\" as varchar) in (select guid from {batch} where not answered and right_type in ('ERASURE'))"
-        );
+        let delete = regex::Regex::new(&format!(
+            "^delete from \"{schema}\".\"{table}\" where cast\\(\"user_id\" as varchar\\) in \\(select guid from \"{schema}\".\"strata_rights_batch_[0-9a-f]{{12}}\" where not answered and right_type in \\('ERASURE'\\)\\)$"
+        ))
+        .expect("regex");
         assert!(
             calls
                 .iter()
-                .any(|c| c.query.as_deref() == Some(delete.as_str())),
+                .any(|c| c.query.as_deref().is_some_and(|q| delete.is_match(q))),
             "{delete}\n{calls:#?}"
         );
     }
+    // The batch table is dropped when the command ends.
+    assert!(calls.iter().any(
+        |c| c.query.as_deref().is_some_and(|q| q.starts_with(&format!(
+            "drop table if exists `{schema}`.`strata_rights_batch_"
+        )))
+    ));
     // The ledger rows (started, finished) are parameterised too.
     let ledger_writes: Vec<&aws::Call> = calls
         .iter()

@@ -393,7 +393,7 @@ impl Materializer<'_> {
         sql: &str,
         partitions: &[String],
         limit: usize,
-    ) -> Result<usize> {
+    ) -> Result<(usize, ExecResult)> {
         let count_sql = self.compiler.call_macro(
             node,
             "partition_count_sql",
@@ -403,7 +403,7 @@ impl Materializer<'_> {
             ],
             CompileOptions::default(),
         )?;
-        let r = self
+        let mut r = self
             .adapter
             .execute(&count_sql, true)
             .await
@@ -411,12 +411,13 @@ impl Materializer<'_> {
         // Engines return the count as a number or, like Athena, as text.
         let n = r
             .table
+            .take()
             .and_then(|t| {
                 let v = t.rows.first()?.first()?.clone();
                 v.as_u64().or_else(|| v.as_str()?.trim().parse().ok())
             })
             .unwrap_or(0) as usize;
-        Ok(n.div_ceil(limit.max(1)).max(1))
+        Ok((n.div_ceil(limit.max(1)).max(1), r))
     }
 
     fn batch_sql(
@@ -441,43 +442,67 @@ impl Materializer<'_> {
     }
 
     /// CTAS `sql` into `tmp`; where the engine limits the partitions one statement writes
-    /// and the rows have more, create it with the first batch of partitions and insert the
-    /// others batch by batch, so no statement exceeds the limit.
+    /// and the rows have more, compute them once into an unpartitioned staging table, create
+    /// `tmp` with its first batch of partitions and insert the others batch by batch, so no
+    /// statement exceeds the limit and the model's SQL runs once.
     async fn create_table_in_batches(
         &self,
         node: &Node,
         tmp: &Relation,
         sql: &str,
     ) -> Result<ExecResult> {
+        let mut counted = ExecResult::default();
         let batches = match self.batched_partitions(node) {
             Some((cols, limit)) => {
-                let n = self.partition_batches(node, sql, &cols, limit).await?;
+                let (n, r) = self.partition_batches(node, sql, &cols, limit).await?;
+                counted = r;
                 (n > 1).then_some((cols, limit, n))
             }
             None => None,
         };
         let Some((cols, limit, n)) = batches else {
-            return self
+            let mut r = self
                 .create_temp(node, tmp, "create_table_as", &[("sql", Value::from(sql))])
-                .await;
+                .await?;
+            r.absorb(&counted);
+            return Ok(r);
         };
-        let first = self.batch_sql(node, sql, &cols, 0, limit)?;
+        let stage = self.temp_relation(node, tmp, "stage")?;
         let mut response = self
-            .create_temp(node, tmp, "create_table_as", &[("sql", Value::from(first))])
+            .create_temp(
+                node,
+                &stage,
+                "create_table_as",
+                &[("sql", Value::from(sql)), ("temporary", Value::from(true))],
+            )
             .await?;
-        for batch in 1..n {
-            let rows = self.batch_sql(node, sql, &cols, batch, limit)?;
-            let insert = format!("insert into {tmp}\n{rows}");
-            match self.run_all(node, &[insert], false).await {
-                Ok(r) => response.absorb(&r),
-                Err(e) => {
-                    let drop =
-                        self.render(node, "drop_relation", &[("relation", rel_value(tmp))])?;
-                    let _ = self.run_all(node, &drop, false).await;
-                    return Err(e);
+        response.absorb(&counted);
+        let drop_stage = self.render(node, "drop_relation", &[("relation", rel_value(&stage))])?;
+        let staged = format!("select * from {stage}");
+        let result = async {
+            let first = self.batch_sql(node, &staged, &cols, 0, limit)?;
+            let mut r = self
+                .create_temp(node, tmp, "create_table_as", &[("sql", Value::from(first))])
+                .await?;
+            for batch in 1..n {
+                let rows = self.batch_sql(node, &staged, &cols, batch, limit)?;
+                let insert = format!("insert into {tmp}\n{rows}");
+                match self.run_all(node, &[insert], false).await {
+                    Ok(x) => r.absorb(&x),
+                    Err(e) => {
+                        let drop =
+                            self.render(node, "drop_relation", &[("relation", rel_value(tmp))])?;
+                        let _ = self.run_all(node, &drop, false).await;
+                        return Err(e);
+                    }
                 }
             }
+            Ok::<_, Error>(r)
         }
+        .await;
+        let dropped = self.run_all(node, &drop_stage, false).await;
+        response.absorb(&result?);
+        response.absorb(&dropped?);
         Ok(response)
     }
 
@@ -679,7 +704,7 @@ impl Materializer<'_> {
         let batching = match (strategy, self.batched_partitions(node)) {
             ("append" | "insert_overwrite", Some((cols, limit))) => {
                 let source_sql = format!("select * from {tmp}");
-                let n = self
+                let (n, _) = self
                     .partition_batches(node, &source_sql, &cols, limit)
                     .await?;
                 (n > 1).then_some((cols, limit, n, source_sql))
@@ -765,12 +790,18 @@ impl Materializer<'_> {
 
 /// `max_bytes_scanned` (model config): fail the model when its statements scanned more.
 pub fn check_scan_budget(node: &Node, response: &ExecResult) -> Result<()> {
-    let Some(budget) = node
-        .config
-        .get("max_bytes_scanned")
-        .and_then(|v| v.as_u64())
-    else {
+    let Some(value) = node.config.get("max_bytes_scanned") else {
         return Ok(());
+    };
+    let Some(budget) = value.as_u64() else {
+        return Err(Error::Config {
+            path: node.original_file_path.clone(),
+            message: format!(
+                "max_bytes_scanned must be a whole number of bytes, not {value} \
+                 (to stop a query before it scans too much, set the work group's \
+                 BytesScannedCutoffPerQuery)"
+            ),
+        });
     };
     match response.bytes_scanned {
         Some(scanned) if scanned > budget => Err(Error::Adapter(format!(

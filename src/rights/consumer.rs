@@ -61,8 +61,15 @@ type Producer_ = FutureProducer<KafkaContext>;
 fn client_config(opts: &ConsumeOptions) -> ClientConfig {
     let mut c = ClientConfig::new();
     c.set("bootstrap.servers", &opts.brokers);
-    if let Some(p) = &opts.security_protocol {
-        c.set("security.protocol", p);
+    match (&opts.security_protocol, opts.sasl_mechanism.as_deref()) {
+        (Some(p), _) => {
+            c.set("security.protocol", p);
+        }
+        // IAM tokens are bearer credentials: never send them in plain text.
+        (None, Some("AWS_MSK_IAM")) => {
+            c.set("security.protocol", "SASL_SSL");
+        }
+        _ => {}
     }
     if opts.sasl_mechanism.as_deref() == Some("AWS_MSK_IAM") {
         c.set("sasl.mechanism", "OAUTHBEARER");

@@ -143,7 +143,12 @@ impl RightsEngine {
         let anchor = Node::synthetic(project.name(), "rights");
         let engine = RightsEngine {
             ledger: mk("strata_rights_ledger"),
-            batch: mk("strata_rights_batch"),
+            // One batch table per process: consumers of one group (or `apply` beside
+            // `consume`) never read each other's batch.
+            batch: mk(&format!(
+                "strata_rights_batch_{}",
+                &uuid::Uuid::new_v4().simple().to_string()[..12]
+            )),
             purges: mk("strata_rights_purged"),
             project,
             compiler,
@@ -169,6 +174,18 @@ impl RightsEngine {
         let purge_ddl = engine.render("rights_purged_ddl", &[("purged", rel(&engine.purges))])?;
         engine.run_script(&purge_ddl).await?;
         Ok(engine)
+    }
+
+    /// Drop this process's batch table (best effort: a leftover is a few ids, and the ledger
+    /// already records every answer).
+    pub async fn close(&self) {
+        let batch = Relation {
+            kind: "table".into(),
+            ..self.batch.clone()
+        };
+        if let Ok(sql_text) = self.render("drop_relation", &[("relation", rel(&batch))]) {
+            let _ = self.run_script(&sql_text).await;
+        }
     }
 
     pub fn declared(&self) -> &[Declared] {
@@ -686,13 +703,60 @@ impl RightsEngine {
         let Some((names, _, newest, count)) = self.pending_purge().await? else {
             return Ok(0);
         };
-        let relations: Vec<Value> = names
-            .iter()
-            .filter_map(|n| self.compiler.relation_of(n))
-            .map(|r| rel(&r))
-            .collect();
-        let script = self.render("rights_purge", &[("relations", Value::from(relations))])?;
+        let mut relations = Vec::new();
+        let mut properties = Vec::new();
+        for name in &names {
+            let Some(r) = self.compiler.relation_of(name) else {
+                continue;
+            };
+            let own = self
+                .project
+                .nodes
+                .values()
+                .find(|n| &n.name == name)
+                .and_then(|n| n.config.get("table_properties").cloned())
+                .unwrap_or(serde_json::json!({}));
+            relations.push(r);
+            properties.push(Value::from_serialize(&own));
+        }
+        let script = self.render(
+            "rights_purge",
+            &[
+                (
+                    "relations",
+                    Value::from(relations.iter().map(rel).collect::<Vec<_>>()),
+                ),
+                ("properties", Value::from(properties)),
+            ],
+        )?;
         self.run_script(&script).await?;
+        // Where the engine keeps history, prove nothing from before the erasures is left
+        // before recording the purge (a later purge_if_due tries again otherwise).
+        for r in &relations {
+            let check = self.render(
+                "rights_purge_check_sql",
+                &[("relation", rel(r)), ("before_epoch", Value::from(newest))],
+            )?;
+            if check.trim().is_empty() {
+                continue;
+            }
+            let left = self
+                .exec(&check, &[], true)
+                .await?
+                .table
+                .and_then(|t| {
+                    let v = t.rows.first()?.first()?.clone();
+                    v.as_u64().or_else(|| v.as_str()?.trim().parse().ok())
+                })
+                .unwrap_or(0);
+            if left > 0 {
+                return Err(Error::Adapter(format!(
+                    "purge of {r} is incomplete: {left} snapshot(s) from before the erasures \
+                     remain (VACUUM keeps snapshots younger than a minute; the next purge \
+                     retries)"
+                )));
+            }
+        }
         // Mark what was pending when the purge started (not erasures finished since).
         let q = format!(
             "insert into {purges} select distinct request_id, cast(? as bigint) from {ledger} \

@@ -81,7 +81,12 @@ pub async fn get_columns(glue: &Client, database: &str, table: &str) -> Result<V
         .map(|s| s.columns())
         .unwrap_or_default();
     for c in storage.iter().chain(t.partition_keys()) {
-        if cols.iter().any(|x| x.name.eq_ignore_ascii_case(c.name())) {
+        // Glue keeps the columns an Iceberg table dropped, marked not current.
+        let dropped = c
+            .parameters()
+            .and_then(|p| p.get("iceberg.field.current"))
+            .is_some_and(|v| v == "false");
+        if dropped || cols.iter().any(|x| x.name.eq_ignore_ascii_case(c.name())) {
             continue;
         }
         cols.push(ColumnInfo {

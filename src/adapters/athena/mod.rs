@@ -218,11 +218,17 @@ impl Adapter for AthenaAdapter {
         fetch: bool,
     ) -> Result<ExecResult> {
         let literals: Vec<String> = params.iter().map(|p| quote_literal(p)).collect();
-        self.clients()
-            .await?
-            .queries
-            .run(sql, &literals, fetch)
-            .await
+        let c = self.clients().await?;
+        // Athena takes at most 1,024 characters per ExecutionParameter: a longer value (an
+        // error reason, a list of export files) goes into the text, quoted by the same function.
+        if literals
+            .iter()
+            .any(|l| l.chars().count() > MAX_PARAMETER_CHARS)
+        {
+            let text = inline_parameters(sql, &literals)?;
+            return c.queries.run(&text, &[], fetch).await;
+        }
+        c.queries.run(sql, &literals, fetch).await
     }
 
     async fn list_relations(&self, _database: &str, schema: &str) -> Result<Vec<(String, String)>> {
@@ -359,6 +365,52 @@ impl Adapter for AthenaAdapter {
     }
 }
 
+/// Athena's limit on the length of one ExecutionParameter.
+const MAX_PARAMETER_CHARS: usize = 1024;
+
+/// Replace each `?` placeholder of `sql` (outside string literals, quoted identifiers and
+/// comments) by the next literal.
+fn inline_parameters(sql: &str, literals: &[String]) -> Result<String> {
+    let mut out =
+        String::with_capacity(sql.len() + literals.iter().map(String::len).sum::<usize>());
+    let mut next = literals.iter();
+    let mut chars = sql.chars().peekable();
+    let mut quote: Option<char> = None;
+    while let Some(c) = chars.next() {
+        match (quote, c) {
+            (Some(q), c) if c == q => {
+                quote = None;
+                out.push(c);
+            }
+            (Some(_), c) => out.push(c),
+            (None, '\'' | '"') => {
+                quote = Some(c);
+                out.push(c);
+            }
+            (None, '-') if chars.peek() == Some(&'-') => {
+                // A line comment, to its end.
+                out.push(c);
+                for c in chars.by_ref() {
+                    out.push(c);
+                    if c == '\n' {
+                        break;
+                    }
+                }
+            }
+            (None, '?') => out.push_str(next.next().ok_or_else(|| {
+                Error::Adapter("more placeholders than parameters in a statement".into())
+            })?),
+            (None, c) => out.push(c),
+        }
+    }
+    if next.next().is_some() {
+        return Err(Error::Adapter(
+            "more parameters than placeholders in a statement".into(),
+        ));
+    }
+    Ok(out)
+}
+
 /// The one literal-quoting function of the Athena adapter: a SQL string literal.
 pub fn quote_literal(value: &str) -> String {
     format!("'{}'", value.replace('\'', "''"))
@@ -373,6 +425,18 @@ mod tests {
         assert_eq!(quote_literal("abc"), "'abc'");
         assert_eq!(quote_literal("x' OR '1'='1"), "'x'' OR ''1''=''1'");
         assert_eq!(quote_literal("é☃"), "'é☃'");
+    }
+
+    #[test]
+    fn long_parameters_are_inlined_as_literals_outside_strings_and_comments() {
+        let sql = "insert into t values (?, '?', \"a?\", ?) -- why?\n";
+        let lits = vec![quote_literal("x' or 1=1"), quote_literal("y")];
+        assert_eq!(
+            inline_parameters(sql, &lits).ok().as_deref(),
+            Some("insert into t values ('x'' or 1=1', '?', \"a?\", 'y') -- why?\n")
+        );
+        assert!(inline_parameters("select ?", &[]).is_err());
+        assert!(inline_parameters("select 1", &lits).is_err());
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! stopped (Ctrl-C, SIGTERM).
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -42,10 +42,16 @@ const RETRYABLE_QUERY_FAILURES: &[&str] = &[
 pub struct QueryRunner {
     client: Client,
     settings: AthenaSettings,
-    running: Mutex<HashSet<String>>,
-    /// Set by `cancel_all`: no new query starts after it.
-    stopping: AtomicBool,
+    running: Mutex<Running>,
     engine_millis: AtomicU64,
+}
+
+/// The queries running now, and whether the run is stopping (one lock for both, so a query
+/// started while `cancel_all` runs is either stopped by it or stops itself).
+#[derive(Default)]
+struct Running {
+    ids: HashSet<String>,
+    stopping: bool,
 }
 
 /// How a finished query ended.
@@ -56,8 +62,21 @@ struct Finished {
     statement_type: Option<StatementType>,
 }
 
-fn is_throttling<E: ProvideErrorMetadata>(e: &E) -> bool {
-    e.code().is_some_and(|c| THROTTLING_CODES.contains(&c))
+/// Throttling, and failures of the call itself (timeouts, dropped connections, 5xx): worth
+/// another try. StartQueryExecution carries a ClientRequestToken, so a retry never starts a
+/// second query.
+fn is_retryable<E: ProvideErrorMetadata, R>(e: &aws_sdk_athena::error::SdkError<E, R>) -> bool {
+    use aws_sdk_athena::error::SdkError;
+    match e {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            true
+        }
+        _ => e.code().is_some_and(|c| {
+            THROTTLING_CODES.contains(&c)
+                || c == "InternalServerException"
+                || c == "ServiceUnavailableException"
+        }),
+    }
 }
 
 fn api_error<E>(what: &str, e: &aws_sdk_athena::error::SdkError<E>) -> Error
@@ -72,8 +91,7 @@ impl QueryRunner {
         QueryRunner {
             client,
             settings,
-            running: Mutex::new(HashSet::new()),
-            stopping: AtomicBool::new(false),
+            running: Mutex::new(Running::default()),
             engine_millis: AtomicU64::new(0),
         }
     }
@@ -135,26 +153,69 @@ impl QueryRunner {
         sql: &str,
         params: &[String],
     ) -> Result<Result<Finished, QueryFailure>> {
-        if self.stopping.load(Ordering::Relaxed) {
+        if self.is_stopping() {
             return Err(Error::Adapter("cancelled: the run is stopping".into()));
         }
         let id = self.start(sql, params).await?;
-        if let Ok(mut r) = self.running.lock() {
-            r.insert(id.clone());
+        let stopping = match self.running.lock() {
+            Ok(mut r) => {
+                r.ids.insert(id.clone());
+                r.stopping
+            }
+            Err(_) => false,
+        };
+        if stopping {
+            // cancel_all ran while this query was starting: stop it here.
+            self.stop(&id).await;
+            self.forget(&id);
+            return Err(Error::Adapter(format!(
+                "cancelled: Athena query {id} was stopped as the run is stopping"
+            )));
         }
         let outcome = self.wait(&id).await;
-        if let Ok(mut r) = self.running.lock() {
-            r.remove(&id);
+        if outcome.is_err() {
+            // We lost track of it (an API error): do not leave it running, unwatched.
+            self.stop(&id).await;
         }
+        self.forget(&id);
         outcome
+    }
+
+    fn is_stopping(&self) -> bool {
+        self.running.lock().map(|r| r.stopping).unwrap_or(true)
+    }
+
+    fn forget(&self, id: &str) {
+        if let Ok(mut r) = self.running.lock() {
+            r.ids.remove(id);
+        }
+    }
+
+    async fn stop(&self, id: &str) {
+        match self
+            .client
+            .stop_query_execution()
+            .query_execution_id(id)
+            .send()
+            .await
+        {
+            Ok(_) => eprintln!("stopped Athena query {id}"),
+            Err(e) => eprintln!(
+                "could not stop Athena query {id}: {}",
+                DisplayErrorContext(&e)
+            ),
+        }
     }
 
     async fn start(&self, sql: &str, params: &[String]) -> Result<String> {
         let mut attempt = 0;
+        // The same token on every attempt: Athena starts the query once.
+        let token = uuid::Uuid::new_v4().to_string();
         loop {
             let mut req = self
                 .client
                 .start_query_execution()
+                .client_request_token(&token)
                 .query_string(sql)
                 .query_execution_context(
                     QueryExecutionContext::builder()
@@ -180,7 +241,11 @@ impl QueryRunner {
                         .map(str::to_string)
                         .ok_or_else(|| Error::Adapter("Athena returned no query id".into()))
                 }
-                Err(e) if is_throttling(&e) && attempt < self.settings.num_retries => {
+                Err(e)
+                    if is_retryable(&e)
+                        && attempt < self.settings.num_retries
+                        && !self.is_stopping() =>
+                {
                     attempt += 1;
                     tokio::time::sleep(self.backoff(attempt)).await;
                 }
@@ -202,8 +267,11 @@ impl QueryRunner {
                 .send()
                 .await
             {
-                Ok(out) => out,
-                Err(e) if is_throttling(&e) && throttled < self.settings.num_retries => {
+                Ok(out) => {
+                    throttled = 0;
+                    out
+                }
+                Err(e) if is_retryable(&e) && throttled < self.settings.num_retries => {
                     throttled += 1;
                     tokio::time::sleep(self.backoff(throttled)).await;
                     continue;
@@ -265,15 +333,25 @@ impl QueryRunner {
         let mut next: Option<String> = None;
         let mut first_page = true;
         loop {
-            let out = self
-                .client
-                .get_query_results()
-                .query_execution_id(id)
-                .max_results(1000)
-                .set_next_token(next.take())
-                .send()
-                .await
-                .map_err(|e| api_error(&format!("GetQueryResults({id})"), &e))?;
+            let mut attempt = 0;
+            let out = loop {
+                match self
+                    .client
+                    .get_query_results()
+                    .query_execution_id(id)
+                    .max_results(1000)
+                    .set_next_token(next.clone())
+                    .send()
+                    .await
+                {
+                    Ok(out) => break out,
+                    Err(e) if is_retryable(&e) && attempt < self.settings.num_retries => {
+                        attempt += 1;
+                        tokio::time::sleep(self.backoff(attempt)).await;
+                    }
+                    Err(e) => return Err(api_error(&format!("GetQueryResults({id})"), &e)),
+                }
+            };
             let Some(rs) = out.result_set() else { break };
             if first_page {
                 if let Some(meta) = rs.result_set_metadata() {
@@ -317,26 +395,15 @@ impl QueryRunner {
 
     /// StopQueryExecution for every query still running; no query starts afterwards.
     pub async fn cancel_all(&self) {
-        self.stopping.store(true, Ordering::Relaxed);
-        let ids: Vec<String> = self
-            .running
-            .lock()
-            .map(|r| r.iter().cloned().collect())
-            .unwrap_or_default();
-        for id in ids {
-            match self
-                .client
-                .stop_query_execution()
-                .query_execution_id(&id)
-                .send()
-                .await
-            {
-                Ok(_) => eprintln!("stopped Athena query {id}"),
-                Err(e) => eprintln!(
-                    "could not stop Athena query {id}: {}",
-                    DisplayErrorContext(&e)
-                ),
+        let ids: Vec<String> = match self.running.lock() {
+            Ok(mut r) => {
+                r.stopping = true;
+                r.ids.iter().cloned().collect()
             }
+            Err(_) => Vec::new(),
+        };
+        for id in ids {
+            self.stop(&id).await;
         }
     }
 }

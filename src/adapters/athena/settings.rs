@@ -51,9 +51,9 @@ impl AthenaSettings {
                             target.name
                         ))
                     })?;
-                    if !(0.0..=3600.0).contains(&secs) {
+                    if !(0.005..=3600.0).contains(&secs) {
                         return Err(Error::Usage(format!(
-                            "target '{}': `{k}` must be between 0 and 3600 seconds",
+                            "target '{}': `{k}` must be between 0.005 and 3600 seconds",
                             target.name
                         )));
                     }

@@ -45,7 +45,7 @@ create table if not exists {{ purged }} (request_id varchar, done_at bigint)
 create or replace table {{ batch }} as
 select cast(request_id as varchar) as request_id, cast(guid as varchar) as guid,
        cast(right_type as varchar) as right_type, cast(subject_no as integer) as subject_no,
-       cast(request_id as varchar) in (select request_id from {{ ledger }} where phase = 'finished') as answered
+       coalesce(cast(request_id as varchar) in (select request_id from {{ ledger }} where phase = 'finished' and request_id is not null), false) as answered
 from (values {% for i in range(n) %}(?, ?, ?, ?){% if not loop.last %}, {% endif %}{% endfor %})
     as t(request_id, guid, right_type, subject_no)
 {%- endmacro %}
@@ -113,8 +113,20 @@ delete from {{ d.relation }} where {{ rights_rows_of(d, subjects) }};
 {%- endmacro %}
 
 {#- Purge: make deleted rows leave storage (Iceberg: OPTIMIZE + VACUUM per table). -#}
-{% macro rights_purge(relations) -%}
-{{ adapter.dispatch('rights_purge')(relations) }}
+{#- `properties`: per relation, the table_properties its model configures (to restore what
+    a purge changes). -#}
+{% macro rights_purge(relations, properties=[]) -%}
+{{ adapter.dispatch('rights_purge')(relations, properties) }}
+{%- endmacro %}
+
+{#- A query counting what the purge of `relation` left behind from before `before_epoch`
+    (seconds): 0 means the erased rows are gone from storage. Empty where the engine keeps no
+    history (the purge is then trusted). -#}
+{% macro rights_purge_check_sql(relation, before_epoch) -%}
+{{ adapter.dispatch('rights_purge_check_sql')(relation, before_epoch) }}
+{%- endmacro %}
+
+{% macro default__rights_purge_check_sql(relation, before_epoch) -%}
 {%- endmacro %}
 
 {#- The subjects erased so far (from the rights ledger), as a query returning `guid`.

@@ -248,8 +248,8 @@ with (
     partitioning = ARRAY['partition_date'],
     format = 'PARQUET',
     write_compression = 'ZSTD',
-    vacuum_min_snapshots_to_keep = '10',
-    vacuum_max_snapshot_age_seconds = '2592000'
+    vacuum_min_snapshots_to_keep = 10,
+    vacuum_max_snapshot_age_seconds = 2592000
 )
 as
 
@@ -592,8 +592,8 @@ with (
     partitioning = ARRAY['ingest_date'],
     format = 'PARQUET',
     write_compression = 'ZSTD',
-    vacuum_min_snapshots_to_keep = '10',
-    vacuum_max_snapshot_age_seconds = '2592000'
+    vacuum_min_snapshots_to_keep = 10,
+    vacuum_max_snapshot_age_seconds = 2592000
 )
 as
 
@@ -924,8 +924,8 @@ with (
     partitioning = ARRAY['partition_date'],
     format = 'PARQUET',
     write_compression = 'ZSTD',
-    vacuum_min_snapshots_to_keep = '10',
-    vacuum_max_snapshot_age_seconds = '2592000'
+    vacuum_min_snapshots_to_keep = 10,
+    vacuum_max_snapshot_age_seconds = 2592000
 )
 as
 
@@ -1895,8 +1895,8 @@ with (
     partitioning = ARRAY['date_col'],
     format = 'PARQUET',
     write_compression = 'ZSTD',
-    vacuum_min_snapshots_to_keep = '10',
-    vacuum_max_snapshot_age_seconds = '2592000'
+    vacuum_min_snapshots_to_keep = 10,
+    vacuum_max_snapshot_age_seconds = 2592000
 )
 as
 
@@ -1971,8 +1971,8 @@ with (
     partitioning = ARRAY['date_col'],
     format = 'PARQUET',
     write_compression = 'ZSTD',
-    vacuum_min_snapshots_to_keep = '10',
-    vacuum_max_snapshot_age_seconds = '2592000'
+    vacuum_min_snapshots_to_keep = 10,
+    vacuum_max_snapshot_age_seconds = 2592000
 )
 as
 
@@ -2034,8 +2034,8 @@ with (
     partitioning = ARRAY['date_col'],
     format = 'PARQUET',
     write_compression = 'ZSTD',
-    vacuum_min_snapshots_to_keep = '10',
-    vacuum_max_snapshot_age_seconds = '2592000'
+    vacuum_min_snapshots_to_keep = 10,
+    vacuum_max_snapshot_age_seconds = 2592000
 )
 as
 
@@ -2128,8 +2128,8 @@ with (
     partitioning = ARRAY['date_col'],
     format = 'PARQUET',
     write_compression = 'ZSTD',
-    vacuum_min_snapshots_to_keep = '10',
-    vacuum_max_snapshot_age_seconds = '2592000'
+    vacuum_min_snapshots_to_keep = 10,
+    vacuum_max_snapshot_age_seconds = 2592000
 )
 as
 
@@ -2826,8 +2826,8 @@ with (
     partitioning = ARRAY['date_col'],
     format = 'PARQUET',
     write_compression = 'ZSTD',
-    vacuum_min_snapshots_to_keep = '10',
-    vacuum_max_snapshot_age_seconds = '2592000'
+    vacuum_min_snapshots_to_keep = 10,
+    vacuum_max_snapshot_age_seconds = 2592000
 )
 as
 
@@ -2952,8 +2952,8 @@ with (
     partitioning = ARRAY['date_col'],
     format = 'PARQUET',
     write_compression = 'ZSTD',
-    vacuum_min_snapshots_to_keep = '10',
-    vacuum_max_snapshot_age_seconds = '2592000'
+    vacuum_min_snapshots_to_keep = 10,
+    vacuum_max_snapshot_age_seconds = 2592000
 )
 as
 
@@ -3197,8 +3197,8 @@ with (
     partitioning = ARRAY['date_col'],
     format = 'PARQUET',
     write_compression = 'ZSTD',
-    vacuum_min_snapshots_to_keep = '10',
-    vacuum_max_snapshot_age_seconds = '2592000'
+    vacuum_min_snapshots_to_keep = 10,
+    vacuum_max_snapshot_age_seconds = 2592000
 )
 as
 

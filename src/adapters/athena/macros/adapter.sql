@@ -13,32 +13,28 @@
 {{ data_dir.rstrip('/') }}/{{ relation.schema }}/{{ relation.identifier }}/{{ invocation_id }}
 {%- endmacro %}
 
-{#- CTAS. Iceberg (the default) or Hive (`table_type: hive`); partitions from
-    `partitioned_by` unless `temporary` (the new rows of an incremental run are not
-    partitioned: the write into the target is). -#}
+{#- CTAS of an Iceberg table; partitions from `partitioned_by` unless `temporary` (the new
+    rows of an incremental run are not partitioned: the write into the target is). -#}
 {% macro athena__create_table_as(relation, sql, temporary=false) -%}
 {%- set table_type = (config.get('table_type') or 'iceberg') | lower -%}
+{%- if table_type != 'iceberg' -%}
+{{ exceptions.raise_compiler_error("table_type '" ~ table_type ~ "': the athena adapter builds Iceberg tables only (Athena renames only Iceberg tables, which the table swap needs)") }}
+{%- endif -%}
 {%- set partitioned_by = [] if temporary else (config.get('partitioned_by') or []) -%}
 {%- set properties = {} if temporary else (config.get('table_properties') or {}) -%}
 create table {{ relation }}
 with (
-{%- if table_type == 'iceberg' %}
     table_type = 'ICEBERG',
     is_external = false,
     location = '{{ athena__table_location(relation) }}',
     {%- if partitioned_by %}
     partitioning = ARRAY[{% for p in partitioned_by %}'{{ p }}'{% if not loop.last %}, {% endif %}{% endfor %}],
     {%- endif %}
-{%- else %}
-    external_location = '{{ athena__table_location(relation) }}',
-    {%- if partitioned_by %}
-    partitioned_by = ARRAY[{% for p in partitioned_by %}'{{ p }}'{% if not loop.last %}, {% endif %}{% endfor %}],
-    {%- endif %}
-{%- endif %}
     format = '{{ (config.get('format') or 'parquet') | upper }}',
     write_compression = '{{ (config.get('write_compression') or 'zstd') | upper }}'
 {%- for name, value in properties | items %},
-    {{ name }} = '{{ value | string | replace("'", "''") }}'
+    {#- Numbers unquoted, as Athena's CTAS documents them. #}
+    {{ name }} = {% if (value | string).isdigit() %}{{ value }}{% else %}'{{ value | string | replace("'", "''") }}'{% endif %}
 {%- endfor %}
 )
 as
@@ -72,10 +68,14 @@ where exists (
 {{ get_incremental_append_sql(target, source, dest_columns) }}
 {%- endmacro %}
 
-{#- Iceberg has no partition overwrite: delete the partitions the new rows touch, insert. -#}
+{#- Iceberg has no partition overwrite: delete the partitions the new rows touch (whole
+    partition tuples, NULL values included), insert. -#}
 {% macro athena__get_incremental_insert_overwrite_sql(target, source, partition_by, dest_columns) -%}
 delete from {{ target }}
-where {% for p in partition_by %}{{ adapter.quote(p) }} in (select distinct {{ adapter.quote(p) }} from {{ source }}){% if not loop.last %} and {% endif %}{% endfor %};
+where exists (
+    select 1 from {{ source }} as dbt_internal_source
+    where {% for p in partition_by %}dbt_internal_source.{{ adapter.quote(p) }} is not distinct from {{ target }}.{{ adapter.quote(p) }}{% if not loop.last %} and {% endif %}{% endfor %}
+);
 {{ get_incremental_append_sql(target, source, dest_columns) }}
 {%- endmacro %}
 

@@ -33,13 +33,14 @@ with (table_type = 'ICEBERG', is_external = false, location = '{{ athena__table_
 as
 select cast(request_id as varchar) as request_id, cast(guid as varchar) as guid,
        cast(right_type as varchar) as right_type, cast(subject_no as integer) as subject_no,
-       cast(request_id as varchar) in (select request_id from {{ ledger }} where phase = 'finished') as answered
+       coalesce(cast(request_id as varchar) in (select request_id from {{ ledger }} where phase = 'finished' and request_id is not null), false) as answered
 from (values {% for i in range(n) %}(?, ?, ?, ?){% if not loop.last %}, {% endif %}{% endfor %})
     as t(request_id, guid, right_type, subject_no)
 {%- endmacro %}
 
-{#- ACCESS: UNLOAD writes CSV text (comma-separated, no header) under
-    <path>/<relation>/subject_no=N/ in S3. -#}
+{#- ACCESS: UNLOAD writes the rows under <path>/<relation>/subject_no=N/ in S3 as JSON lines
+    (one object per row, named columns): UNLOAD's TEXTFILE format neither quotes nor writes
+    a header, so a comma or newline in a value would corrupt a CSV export. -#}
 {% macro athena__rights_export(batch, declared, right_types, path) -%}
 {%- for d in declared %}
 unload (
@@ -56,14 +57,31 @@ unload (
         cast(t.{{ adapter.quote(d.key) }} as varchar) = b.guid
        {%- endif %}
 ) to '{{ path.rstrip('/') }}/{{ d.name }}/'
-with (format = 'TEXTFILE', field_delimiter = ',', partitioned_by = ARRAY['subject_no']);
+with (format = 'JSON', partitioned_by = ARRAY['subject_no']);
 {%- endfor %}
 {%- endmacro %}
 
-{#- Deleted rows live on in older Iceberg snapshots and files until these run. -#}
-{% macro athena__rights_purge(relations) -%}
+{#- Deleted rows live on in older Iceberg snapshots, and in data files that position-delete
+    files only mask, until these run. For the purge, OPTIMIZE rewrites every file with a
+    delete file and VACUUM expires every snapshot older than a minute; then the model's own
+    retention settings (or Athena's defaults) come back. -#}
+{% macro athena__rights_purge(relations, properties=[]) -%}
 {%- for r in relations %}
+{%- set own = properties[loop.index0] if properties | length > loop.index0 else {} %}
+alter table {{ r.render_hive() }} set tblproperties ('vacuum_min_snapshots_to_keep' = '1', 'vacuum_max_snapshot_age_seconds' = '60', 'optimize_rewrite_delete_file_threshold' = '1');
 optimize {{ r }} rewrite data using bin_pack;
 vacuum {{ r }};
+alter table {{ r.render_hive() }} set tblproperties ('vacuum_min_snapshots_to_keep' = '{{ own.get('vacuum_min_snapshots_to_keep', 1) }}', 'vacuum_max_snapshot_age_seconds' = '{{ own.get('vacuum_max_snapshot_age_seconds', 432000) }}', 'optimize_rewrite_delete_file_threshold' = '{{ own.get('optimize_rewrite_delete_file_threshold', 2) }}');
 {%- endfor %}
+{%- endmacro %}
+
+{#- Snapshots other than the current one committed before the erasures: each could still be
+    read (time travel) and holds the erased rows. -#}
+{% macro athena__rights_purge_check_sql(relation, before_epoch) -%}
+select count(*) as remaining
+from {{ adapter.quote(relation.schema) }}.{{ adapter.quote(relation.identifier ~ '$snapshots') }}
+where committed_at <= from_unixtime({{ before_epoch }})
+  and snapshot_id <> (
+      select snapshot_id from {{ adapter.quote(relation.schema) }}.{{ adapter.quote(relation.identifier ~ '$snapshots') }}
+      order by committed_at desc limit 1)
 {%- endmacro %}

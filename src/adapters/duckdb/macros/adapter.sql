@@ -41,6 +41,6 @@ copy (
 {%- endmacro %}
 
 {#- After deletes, rewrite the tables so deleted rows are gone from the file too. -#}
-{% macro duckdb__rights_purge(relations) -%}
+{% macro duckdb__rights_purge(relations, properties=[]) -%}
 checkpoint
 {%- endmacro %}
