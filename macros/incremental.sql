@@ -10,11 +10,21 @@
   re-aggregate their whole day and the result equals a full refresh.
 -#}
 
-{#- high_watermark(column, floor, where): scalar subquery with the largest
-    `column` already in {{ this }} (optionally filtered by `where`), or
-    `floor` when the table is empty. Only meaningful inside is_incremental(). -#}
+{#- high_watermark(column, floor, where): the largest `column` already in
+    {{ this }} (optionally filtered by `where`), or `floor` when the table is
+    empty, as a literal of floor's type (`date '...'` / `timestamp '...'`). It is
+    read when the model runs, so the engine sees a constant: DuckDB then skips
+    the landing folders (hive partitions) at or below it instead of parsing every
+    file, and Athena prunes partitions. Only meaningful inside is_incremental(). -#}
 {% macro high_watermark(column='updated_at', floor="timestamp '1900-01-01 00:00:00'", where=none) -%}
-(select coalesce(max({{ column }}), {{ floor }}) from {{ this }}{% if where %} where {{ where }}{% endif %})
+{%- set query -%}
+select coalesce(max({{ column }}), {{ floor }}) from {{ this }}{% if where %} where {{ where }}{% endif %}
+{%- endset -%}
+{%- if execute -%}
+{{ floor.split(' ')[0] }} '{{ run_query(query).rows[0][0] }}'
+{%- else -%}
+({{ query }})
+{%- endif -%}
 {%- endmacro %}
 
 {#- arrival_timestamp(date_column): the arrival day as the TIMESTAMP stored
