@@ -658,7 +658,7 @@ async fn rights_with(
                 session_timeout_ms: c.session_timeout_ms,
                 metrics_port: metrics_port.or(c.metrics_port),
             };
-            let stats = consume(&engine, &opts, &printer).await?;
+            let stats = consume(engine, &opts, printer).await?;
             printer.info(
                 "rights_done",
                 &format!(
