@@ -20,9 +20,15 @@ const DUCKDB_MACROS: &[(&str, &str)] = &[
     ("cross_db.sql", include_str!("macros/cross_db.sql")),
 ];
 
+/// The database handle, or the thread still opening it.
+enum Root {
+    Opening(Option<std::thread::JoinHandle<Result<Connection>>>),
+    Open(Connection),
+}
+
 pub struct DuckDbAdapter {
     path: String,
-    root: Mutex<Connection>,
+    root: Mutex<Root>,
     pool: Mutex<Vec<Connection>>,
     /// Interrupt handles of the connections running a statement now.
     running: Mutex<Vec<Arc<duckdb::InterruptHandle>>>,
@@ -35,30 +41,39 @@ fn engine_error(e: duckdb::Error) -> Error {
 }
 
 impl DuckDbAdapter {
+    /// Start opening the database on a thread of its own (opening a file with many tables
+    /// takes a while), so loading and parsing the project overlap with it.
     pub fn open(target: &Target) -> Result<Self> {
         let path = target.setting_str("path").unwrap_or(":memory:").to_string();
-        let root = if path == ":memory:" {
-            Connection::open_in_memory()
-        } else {
+        if path != ":memory:" {
             if let Some(parent) = Path::new(&path).parent() {
                 if !parent.as_os_str().is_empty() {
                     std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
                 }
             }
-            Connection::open(&path)
         }
-        .map_err(|e| Error::Adapter(format!("cannot open DuckDB database '{path}': {e}")))?;
-        if let Some(threads) = target
+        let threads = target
             .settings
             .get("duckdb_threads")
-            .and_then(|v| v.as_u64())
-        {
-            root.execute_batch(&format!("SET threads = {threads}"))
-                .map_err(engine_error)?;
-        }
+            .and_then(|v| v.as_u64());
+        let opening_path = path.clone();
+        let opening = std::thread::spawn(move || -> Result<Connection> {
+            let path = opening_path;
+            let root = if path == ":memory:" {
+                Connection::open_in_memory()
+            } else {
+                Connection::open(&path)
+            }
+            .map_err(|e| Error::Adapter(format!("cannot open DuckDB database '{path}': {e}")))?;
+            if let Some(threads) = threads {
+                root.execute_batch(&format!("SET threads = {threads}"))
+                    .map_err(engine_error)?;
+            }
+            Ok(root)
+        });
         Ok(DuckDbAdapter {
             path,
-            root: Mutex::new(root),
+            root: Mutex::new(Root::Opening(Some(opening))),
             pool: Mutex::new(Vec::new()),
             running: Mutex::new(Vec::new()),
             engine_nanos: std::sync::atomic::AtomicU64::new(0),
@@ -69,11 +84,22 @@ impl DuckDbAdapter {
         if let Some(c) = self.pool.lock().ok().and_then(|mut p| p.pop()) {
             return Ok(c);
         }
-        let root = self
+        let mut root = self
             .root
             .lock()
             .map_err(|_| Error::Adapter("DuckDB connection lock poisoned".into()))?;
-        root.try_clone().map_err(engine_error)
+        if let Root::Opening(handle) = &mut *root {
+            let opened = handle
+                .take()
+                .ok_or_else(|| Error::Adapter("DuckDB failed to open earlier".into()))?
+                .join()
+                .map_err(|_| Error::Adapter("opening DuckDB panicked".into()))?;
+            *root = Root::Open(opened?);
+        }
+        match &*root {
+            Root::Open(c) => c.try_clone().map_err(engine_error),
+            Root::Opening(_) => Err(Error::Adapter("DuckDB is not open".into())),
+        }
     }
 
     fn give_back(&self, conn: Connection) {
