@@ -336,7 +336,10 @@ fn metrics_are_served_in_prometheus_format() {
     let mut body = String::new();
     while Instant::now() < deadline {
         body = http_get(port, "/metrics");
-        if body.contains("strata_rights_batches_total 1") {
+        // The lag is read off the batch path, so it may come a little after the batch.
+        if body.contains("strata_rights_batches_total 1")
+            && body.contains("strata_rights_consumer_lag ")
+        {
             break;
         }
         std::thread::sleep(Duration::from_millis(200));

@@ -296,6 +296,9 @@ pub async fn submit(brokers: &str, topic: &str, input: impl std::io::BufRead) ->
     Ok(n)
 }
 
+/// How often the consumer lag is read from the broker.
+const LAG_EVERY: Duration = Duration::from_secs(5);
+
 /// Run until SIGTERM / Ctrl-C (or `idle_exit`). A batch being answered is finished; a batch
 /// being collected is abandoned without committing, so its messages come again.
 pub async fn consume(
@@ -303,8 +306,14 @@ pub async fn consume(
     opts: &ConsumeOptions,
     printer: &Printer,
 ) -> Result<ConsumeStats> {
-    let consumer = consumer(opts).await?;
+    let consumer = std::sync::Arc::new(consumer(opts).await?);
     let producer = producer(opts).await?;
+    // The lag takes broker round trips (committed offsets, high watermarks; over a second
+    // on some brokers): it is read on a blocking thread at most every few seconds, and each
+    // batch reports the latest value instead of waiting for a fresh one.
+    let mut lag_reading: Option<tokio::task::JoinHandle<Option<i64>>> = None;
+    let mut lag_read_at: Option<Instant> = None;
+    let mut current_lag: Option<i64> = None;
     let started = Instant::now();
     let mut stats = ConsumeStats::default();
     let served = super::metrics::Metrics::default();
@@ -349,9 +358,27 @@ pub async fn consume(
             "rights_batch_started",
             &format!("batch of {} messages started", batch.len()),
         );
+        let t = Instant::now();
         let (metrics, codes, dead) = answer(engine, &producer, opts, &batch).await?;
+        let publish_ms = (t.elapsed().as_secs_f64() * 1000.0 - metrics.total_ms).max(0.0);
+        let t = Instant::now();
         commit(&consumer, &batch)?;
-        let current_lag = lag(&consumer);
+        let commit_ms = t.elapsed().as_secs_f64() * 1000.0;
+        if lag_reading.as_ref().is_some_and(|h| h.is_finished()) {
+            if let Some(h) = lag_reading.take() {
+                current_lag = h.await.ok().flatten();
+            }
+        }
+        if lag_reading.is_none() && lag_read_at.is_none_or(|t| t.elapsed() >= LAG_EVERY) {
+            let c = consumer.clone();
+            let gauge = served.clone();
+            lag_reading = Some(tokio::task::spawn_blocking(move || {
+                let l = lag(&c);
+                gauge.set_lag(l);
+                l
+            }));
+            lag_read_at = Some(Instant::now());
+        }
         served.record(
             &metrics,
             &codes.iter().map(String::as_str).collect::<Vec<_>>(),
@@ -366,7 +393,8 @@ pub async fn consume(
             "rights_batch",
             &format!(
                 "batch {}: {} requests, {} statements, existence {:.1} ms, deletion {:.1} ms, access {:.1} ms, \
-                 total {:.1} ms ({:.1} ms/request), throughput {:.0} requests/hour, lag {}",
+                 total {:.1} ms ({:.1} ms/request), results acknowledged in {:.1} ms, offsets committed in {:.1} ms, \
+                 throughput {:.0} requests/hour, lag {}",
                 stats.batches,
                 metrics.requests,
                 metrics.statements,
@@ -375,6 +403,8 @@ pub async fn consume(
                 metrics.access_ms,
                 metrics.total_ms,
                 metrics.total_ms / (batch.len().max(1) as f64),
+                publish_ms,
+                commit_ms,
                 stats.requests as f64 / elapsed * 3600.0,
                 current_lag.map(|l| l.to_string()).unwrap_or_else(|| "?".into())
             ),

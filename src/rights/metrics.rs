@@ -44,11 +44,20 @@ impl Metrics {
             t.access_seconds += m.access_ms / 1000.0;
             t.last_batch_seconds = m.total_ms / 1000.0;
             t.last_request_seconds = m.total_ms / 1000.0 / (m.requests.max(1) as f64);
-            t.lag = lag;
+            if lag.is_some() {
+                t.lag = lag;
+            }
         }
     }
 
     /// The text exposition format.
+    /// A fresh reading of the consumer lag (read off the batch path).
+    pub fn set_lag(&self, lag: Option<i64>) {
+        if let (Ok(mut t), Some(l)) = (self.0.lock(), lag) {
+            t.lag = Some(l);
+        }
+    }
+
     pub fn render(&self) -> String {
         let t = match self.0.lock() {
             Ok(t) => t.clone(),
