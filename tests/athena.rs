@@ -213,9 +213,28 @@ fn the_reference_project_builds_on_athena_with_the_expected_statements() {
     assert_eq!(objects.len(), 1, "{objects:?}");
     assert_eq!(
         objects[0],
-        format!("data/{schema}/tool_catalog/seed/tool_catalog.csv")
+        format!("data/{schema}/tool_catalog/seed/tool_catalog.parquet")
     );
-    assert!(text.contains("row format serde 'org.apache.hadoop.hive.serde2.OpenCSVSerde'"));
+    assert!(text.contains("stored as parquet"));
+    // The uploaded Parquet holds the CSV's rows and columns, typed.
+    let parquet = aws::get_object(&aws::moto_endpoint(), &bucket, &objects[0]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("seed.parquet");
+    std::fs::write(&file, parquet).expect("write parquet");
+    let db = duckdb::Connection::open_in_memory().expect("duckdb");
+    let sql = format!(
+        "select count(*), string_agg(distinct tool_name, ',' order by tool_name) from read_parquet('{}')",
+        file.display()
+    );
+    let (rows, names): (i64, String) = db
+        .query_row(&sql, [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .expect("read the seed's parquet");
+    let csv = std::fs::read_to_string(repo_root().join("seeds/tool_catalog.csv")).expect("csv");
+    assert_eq!(rows as usize, csv.lines().count() - 1);
+    for line in csv.lines().skip(1) {
+        let name = line.split(',').next().expect("tool_name");
+        assert!(names.split(',').any(|n| n == name), "{name} not in {names}");
+    }
 
     // run_results.json carries the Athena query id of each model.
     let results: serde_json::Value =

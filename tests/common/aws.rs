@@ -103,6 +103,28 @@ pub fn list_objects(endpoint: &str, bucket: &str, prefix: &str) -> Vec<String> {
         .collect()
 }
 
+/// The bytes of one S3 object.
+pub fn get_object(endpoint: &str, bucket: &str, key: &str) -> Vec<u8> {
+    // Objects are private: an (unverified) SigV4 header makes the request an owner's.
+    let auth = "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0";
+    let (status, body) = http(
+        "GET",
+        &format!("{endpoint}/{bucket}/{key}"),
+        &[
+            ("Authorization", auth),
+            ("x-amz-content-sha256", "UNSIGNED-PAYLOAD"),
+        ],
+        b"",
+    );
+    assert_eq!(
+        status,
+        200,
+        "get object {key}: {}",
+        String::from_utf8_lossy(&body)
+    );
+    body
+}
+
 /// Queue result sets for the next queries started in `region` (moto answers every query,
 /// DDL too, with the next queued one; without one it returns no rows).
 pub fn preset_results(endpoint: &str, region: &str, results: Vec<(Vec<&str>, Vec<Vec<&str>>)>) {

@@ -126,50 +126,114 @@ fn split_s3(uri: &str) -> Result<(&str, &str)> {
     Ok(rest.split_once('/').unwrap_or((rest, "")))
 }
 
-/// A DuckDB type (as DESCRIBE reports it) in Athena's words.
-fn athena_type(duckdb_type: &str) -> String {
+/// A DuckDB type (as DESCRIBE reports it) as a Hive DDL type of a Parquet column, or None
+/// when the column is written as text.
+fn hive_type(duckdb_type: &str) -> Option<String> {
     let t = duckdb_type.to_ascii_uppercase();
-    match t.as_str() {
-        "BIGINT" | "HUGEINT" | "UBIGINT" => "bigint".into(),
-        "INTEGER" | "UINTEGER" => "integer".into(),
-        "SMALLINT" | "USMALLINT" => "smallint".into(),
-        "TINYINT" | "UTINYINT" => "tinyint".into(),
+    Some(match t.as_str() {
+        "VARCHAR" => "string".into(),
+        "BIGINT" => "bigint".into(),
+        "INTEGER" => "int".into(),
+        "SMALLINT" => "smallint".into(),
+        "TINYINT" => "tinyint".into(),
         "DOUBLE" => "double".into(),
-        "FLOAT" => "real".into(),
+        "FLOAT" => "float".into(),
         "BOOLEAN" => "boolean".into(),
         "DATE" => "date".into(),
-        "TIMESTAMP" | "TIMESTAMP WITH TIME ZONE" => "timestamp(6)".into(),
+        "TIMESTAMP" => "timestamp".into(),
         _ if t.starts_with("DECIMAL") => t.to_ascii_lowercase(),
-        _ => "varchar".into(),
+        _ => return None,
+    })
+}
+
+/// A `column_types` entry (Athena or Hive words) as DuckDB reads it from the CSV.
+fn duckdb_type(athena_type: &str) -> String {
+    let t = athena_type.trim().to_ascii_lowercase();
+    let base = t.split('(').next().unwrap_or(&t).trim().to_string();
+    match base.as_str() {
+        "string" | "varchar" | "char" => "VARCHAR".into(),
+        "int" | "integer" => "INTEGER".into(),
+        "timestamp" => "TIMESTAMP".into(),
+        "decimal" => t.to_ascii_uppercase(),
+        _ => base.to_ascii_uppercase(),
     }
 }
 
-/// The seed's columns with the types DuckDB's CSV sniffer infers (the same as on the DuckDB
-/// target), except where `column_types` names one.
-fn infer_seed_columns(csv: &Path, column_types: &serde_json::Value) -> Result<Vec<ColumnInfo>> {
-    let conn = duckdb::Connection::open_in_memory()
-        .map_err(|e| Error::Adapter(format!("cannot open DuckDB to read a seed: {e}")))?;
+/// Convert the seed's CSV to Parquet with DuckDB (its CSV sniffer gives the types, the same
+/// as on the DuckDB target, except where `column_types` names one) and return the Parquet
+/// bytes with the columns' Hive types. Parquet keeps types, quoting and backslashes intact,
+/// which a text table read by Athena's CSV SerDe would not.
+fn seed_to_parquet(
+    csv: &Path,
+    column_types: &serde_json::Value,
+) -> Result<(Vec<u8>, Vec<ColumnInfo>)> {
+    let fail = |e: &dyn std::fmt::Display| {
+        Error::Adapter(format!("{}: cannot read the seed: {e}", csv.display()))
+    };
+    let conn = duckdb::Connection::open_in_memory().map_err(|e| fail(&e))?;
     let path = csv.to_string_lossy().replace('\'', "''");
-    let sql =
-        format!("describe select * from read_csv('{path}', header = true, auto_detect = true)");
-    let mut stmt = conn
-        .prepare(&sql)
-        .map_err(|e| Error::Adapter(format!("{}: cannot read the seed: {e}", csv.display())))?;
-    let rows = stmt
-        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
-        .map_err(|e| Error::Adapter(format!("{}: cannot read the seed: {e}", csv.display())))?;
-    let mut out = Vec::new();
-    for row in rows {
-        let (name, ty) = row
-            .map_err(|e| Error::Adapter(format!("{}: cannot read the seed: {e}", csv.display())))?;
-        let data_type = column_types
-            .get(&name)
-            .and_then(|v| v.as_str())
-            .map(str::to_string)
-            .unwrap_or_else(|| athena_type(&ty));
-        out.push(ColumnInfo { name, data_type });
+    let mut types = Vec::new();
+    if let Some(map) = column_types.as_object() {
+        for (name, t) in map {
+            if let Some(t) = t.as_str() {
+                types.push(format!(
+                    "'{}': '{}'",
+                    name.replace('\'', "''"),
+                    duckdb_type(t).replace('\'', "''")
+                ));
+            }
+        }
     }
-    Ok(out)
+    let types = if types.is_empty() {
+        String::new()
+    } else {
+        format!(", types = {{{}}}", types.join(", "))
+    };
+    let read = format!("read_csv('{path}', header = true, auto_detect = true{types})");
+    let mut stmt = conn
+        .prepare(&format!("describe select * from {read}"))
+        .map_err(|e| fail(&e))?;
+    let described: Vec<(String, String)> = stmt
+        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+        .map_err(|e| fail(&e))?
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|e| fail(&e))?;
+    let mut select = Vec::new();
+    let mut columns = Vec::new();
+    for (name, ty) in described {
+        let quoted = format!("\"{}\"", name.replace('"', "\"\""));
+        match hive_type(&ty) {
+            Some(h) => {
+                select.push(quoted);
+                columns.push(ColumnInfo { name, data_type: h });
+            }
+            None => {
+                select.push(format!("cast({quoted} as varchar) as {quoted}"));
+                columns.push(ColumnInfo {
+                    name,
+                    data_type: "string".into(),
+                });
+            }
+        }
+    }
+    let dir = tempfile_dir()?;
+    let out = dir.join("seed.parquet");
+    let out_sql = out.to_string_lossy().replace('\'', "''");
+    conn.execute_batch(&format!(
+        "copy (select {} from {read}) to '{out_sql}' (format parquet)",
+        select.join(", ")
+    ))
+    .map_err(|e| fail(&e))?;
+    let bytes = std::fs::read(&out).map_err(|e| Error::io(&out, e))?;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok((bytes, columns))
+}
+
+/// A fresh private folder under the system temp dir.
+fn tempfile_dir() -> Result<std::path::PathBuf> {
+    let dir = std::env::temp_dir().join(format!("strata-seed-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    Ok(dir)
 }
 
 #[async_trait]
@@ -315,8 +379,7 @@ impl Adapter for AthenaAdapter {
         Some(MAX_PARTITIONS_PER_WRITE)
     }
 
-    /// Upload the CSV to `<s3_data_dir>/<schema>/<table>/seed/` and infer its
-    /// column types.
+    /// Convert the CSV to Parquet and upload it to `<s3_data_dir>/<schema>/<table>/seed/`.
     async fn stage_seed(
         &self,
         csv: &Path,
@@ -325,10 +388,9 @@ impl Adapter for AthenaAdapter {
     ) -> Result<SeedFile> {
         let path = csv.to_path_buf();
         let types = column_types.clone();
-        let columns = tokio::task::spawn_blocking(move || infer_seed_columns(&path, &types))
+        let (body, columns) = tokio::task::spawn_blocking(move || seed_to_parquet(&path, &types))
             .await
-            .map_err(|e| Error::Adapter(format!("seed type inference failed: {e}")))??;
-        let body = std::fs::read(csv).map_err(|e| Error::io(csv, e))?;
+            .map_err(|e| Error::Adapter(format!("seed conversion failed: {e}")))??;
         // One fixed folder per seed: each run overwrites the file instead of leaving a copy.
         let folder = format!(
             "{}/{}/{}/seed",
@@ -336,12 +398,8 @@ impl Adapter for AthenaAdapter {
             relation.schema,
             relation.identifier,
         );
-        let file_name = csv
-            .file_name()
-            .map(|f| f.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "seed.csv".into());
         let (bucket, prefix) = split_s3(&folder)?;
-        let key = format!("{prefix}/{file_name}");
+        let key = format!("{prefix}/{}.parquet", relation.identifier);
         self.clients()
             .await?
             .s3

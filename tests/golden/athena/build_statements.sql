@@ -8,11 +8,8 @@ create external table `athena_analytics`.`setting_catalog__strata_tmp__strata_cs
     `allowed_values` string,
     `description` string
 )
-row format serde 'org.apache.hadoop.hive.serde2.OpenCSVSerde'
-with serdeproperties ('separatorChar' = ',', 'quoteChar' = '"', 'escapeChar' = '\\')
-stored as textfile
-location 's3://<bucket>/data/athena_analytics/setting_catalog/seed/'
-tblproperties ('skip.header.line.count' = '1');
+stored as parquet
+location 's3://<bucket>/data/athena_analytics/setting_catalog/seed/';
 
 create table "athena_analytics"."setting_catalog__strata_tmp"
 with (
@@ -24,10 +21,10 @@ with (
 )
 as
 select
-    cast(nullif("setting_name", '') as varchar) as "setting_name",
-    cast(nullif("value_type", '') as varchar) as "value_type",
-    cast(nullif("allowed_values", '') as varchar) as "allowed_values",
-    cast(nullif("description", '') as varchar) as "description"
+    cast("setting_name" as varchar) as "setting_name",
+    cast("value_type" as varchar) as "value_type",
+    cast("allowed_values" as varchar) as "allowed_values",
+    cast("description" as varchar) as "description"
 from "athena_analytics"."setting_catalog__strata_tmp__strata_csv";
 
 drop table `athena_analytics`.`setting_catalog__strata_tmp__strata_csv`;
@@ -45,11 +42,8 @@ create external table `athena_analytics`.`tool_catalog__strata_tmp__strata_csv` 
     `tool_category` string,
     `display_name` string
 )
-row format serde 'org.apache.hadoop.hive.serde2.OpenCSVSerde'
-with serdeproperties ('separatorChar' = ',', 'quoteChar' = '"', 'escapeChar' = '\\')
-stored as textfile
-location 's3://<bucket>/data/athena_analytics/tool_catalog/seed/'
-tblproperties ('skip.header.line.count' = '1');
+stored as parquet
+location 's3://<bucket>/data/athena_analytics/tool_catalog/seed/';
 
 create table "athena_analytics"."tool_catalog__strata_tmp"
 with (
@@ -61,9 +55,9 @@ with (
 )
 as
 select
-    cast(nullif("tool_name", '') as varchar) as "tool_name",
-    cast(nullif("tool_category", '') as varchar) as "tool_category",
-    cast(nullif("display_name", '') as varchar) as "display_name"
+    cast("tool_name" as varchar) as "tool_name",
+    cast("tool_category" as varchar) as "tool_category",
+    cast("display_name" as varchar) as "display_name"
 from "athena_analytics"."tool_catalog__strata_tmp__strata_csv";
 
 drop table `athena_analytics`.`tool_catalog__strata_tmp__strata_csv`;
@@ -78,15 +72,12 @@ drop table if exists `athena_analytics`.`user_right_types__strata_tmp__strata_cs
 
 create external table `athena_analytics`.`user_right_types__strata_tmp__strata_csv` (
     `right_type` string,
-    `deletes_data` string,
-    `exports_data` string,
+    `deletes_data` boolean,
+    `exports_data` boolean,
     `description` string
 )
-row format serde 'org.apache.hadoop.hive.serde2.OpenCSVSerde'
-with serdeproperties ('separatorChar' = ',', 'quoteChar' = '"', 'escapeChar' = '\\')
-stored as textfile
-location 's3://<bucket>/data/athena_analytics/user_right_types/seed/'
-tblproperties ('skip.header.line.count' = '1');
+stored as parquet
+location 's3://<bucket>/data/athena_analytics/user_right_types/seed/';
 
 create table "athena_analytics"."user_right_types__strata_tmp"
 with (
@@ -98,10 +89,10 @@ with (
 )
 as
 select
-    cast(nullif("right_type", '') as varchar) as "right_type",
-    cast(nullif("deletes_data", '') as boolean) as "deletes_data",
-    cast(nullif("exports_data", '') as boolean) as "exports_data",
-    cast(nullif("description", '') as varchar) as "description"
+    cast("right_type" as varchar) as "right_type",
+    cast("deletes_data" as boolean) as "deletes_data",
+    cast("exports_data" as boolean) as "exports_data",
+    cast("description" as varchar) as "description"
 from "athena_analytics"."user_right_types__strata_tmp__strata_csv";
 
 drop table `athena_analytics`.`user_right_types__strata_tmp__strata_csv`;

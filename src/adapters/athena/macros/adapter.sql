@@ -95,26 +95,24 @@ alter table {{ relation.render_hive() }} drop column `{{ c.name }}`;
 alter table {{ relation.render_hive() }} change column `{{ column_name }}` `{{ column_name }}` {{ new_type }}
 {%- endmacro %}
 
-{#- Seeds: the CSV was uploaded to the S3 folder `path`; read it through an external table
-    of strings, then CTAS with the inferred (or configured) `columns` types. Empty fields
-    are NULL, as dbt's seeds make them. -#}
+{#- Seeds: the CSV was converted to Parquet and uploaded to the S3 folder `path`;
+    `columns` carry their Hive types. Read it through an external table, CTAS into
+    Iceberg (timestamps as Iceberg's microseconds), drop the external table. -#}
 {% macro athena__load_csv(relation, path, column_types, columns) -%}
 {%- set raw = relation.schema ~ '`.`' ~ relation.identifier ~ '__strata_csv' -%}
+{%- set athena_types = {'string': 'varchar', 'int': 'integer', 'timestamp': 'timestamp(6)', 'float': 'real'} -%}
 drop table if exists `{{ raw }}`;
 create external table `{{ raw }}` (
 {%- for c in columns %}
-    `{{ c.name }}` string{% if not loop.last %},{% endif %}
+    `{{ c.name }}` {{ c.data_type }}{% if not loop.last %},{% endif %}
 {%- endfor %}
 )
-row format serde 'org.apache.hadoop.hive.serde2.OpenCSVSerde'
-with serdeproperties ('separatorChar' = ',', 'quoteChar' = '"', 'escapeChar' = '\\')
-stored as textfile
-location '{{ path }}'
-tblproperties ('skip.header.line.count' = '1');
+stored as parquet
+location '{{ path }}';
 {%- set select_sql -%}
 select
 {%- for c in columns %}
-    cast(nullif({{ adapter.quote(c.name) }}, '') as {{ c.data_type }}) as {{ adapter.quote(c.name) }}{% if not loop.last %},{% endif %}
+    cast({{ adapter.quote(c.name) }} as {{ athena_types.get(c.data_type, c.data_type) }}) as {{ adapter.quote(c.name) }}{% if not loop.last %},{% endif %}
 {%- endfor %}
 from {{ adapter.quote(relation.schema) }}.{{ adapter.quote(relation.identifier ~ '__strata_csv') }}
 {%- endset %}
