@@ -10,6 +10,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/strata/target}
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+# One build per run: incremental compilation's caches would only take disk.
+export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
 
 step() { printf '\n== %s\n' "$*"; }
 
@@ -18,6 +20,22 @@ step "system packages"
 if ! dpkg -s libssl-dev pkg-config >/dev/null 2>&1; then
   sudo_if_needed=$([[ $(id -u) -eq 0 ]] && echo "" || echo sudo)
   $sudo_if_needed apt-get update -qq && $sudo_if_needed apt-get install -y -qq libssl-dev pkg-config
+fi
+
+step "disk"
+# A full debug build with its cache takes about GB_NEEDED; say so up front rather than
+# failing in the linker (a CI run once ended with "No space left on device").
+GB_NEEDED=6
+mkdir -p "$CARGO_TARGET_DIR"
+free_gb() { df -Pk "$CARGO_TARGET_DIR" | awk 'NR==2 {print int($4 / 1048576)}'; }
+echo "free: $(free_gb) GB under $CARGO_TARGET_DIR ($(du -sh "$CARGO_TARGET_DIR" 2>/dev/null | cut -f1) cached)"
+if (( $(free_gb) < GB_NEEDED )); then
+  echo "low on disk: dropping the build cache's incremental and release artifacts"
+  rm -rf "$CARGO_TARGET_DIR"/debug/incremental "$CARGO_TARGET_DIR"/release
+  echo "free: $(free_gb) GB"
+  if (( $(free_gb) < GB_NEEDED )); then
+    echo "warning: under $GB_NEEDED GB free; the build may fail for want of disk" >&2
+  fi
 fi
 
 step "formatting"

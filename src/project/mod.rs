@@ -11,6 +11,7 @@ pub mod properties;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
+use ignore::gitignore::{Gitignore, GitignoreBuilder};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
@@ -201,6 +202,8 @@ pub struct Project {
     pub sources: BTreeMap<String, Source>,
     pub macro_files: Vec<MacroFile>,
     pub docs: HashMap<String, String>,
+    /// Paths `.dbtignore` excludes from every resource folder (gitignore syntax, as in dbt).
+    pub ignore: Gitignore,
     /// Generic tests waiting for their template (kept with the YAML they came from).
     pub(crate) pending_tests: Vec<PendingTest>,
 }
@@ -257,13 +260,22 @@ fn read(path: &Path) -> Result<String> {
 }
 
 /// Files under `root/dir` with one of `exts`, sorted, as (absolute, relative-to-dir) paths.
-fn files_under(root: &Path, dir: &str, exts: &[&str]) -> Result<Vec<(PathBuf, PathBuf)>> {
-    let base = root.join(dir);
+/// The files with one of `exts` under the project folder `dir`, in name order, as (absolute,
+/// relative to `dir`) pairs; what `.dbtignore` matches is skipped, folders and all.
+fn files_under(project: &Project, dir: &str, exts: &[&str]) -> Result<Vec<(PathBuf, PathBuf)>> {
+    let base = project.root.join(dir);
     if !base.is_dir() {
         return Ok(Vec::new());
     }
+    let ignored = |entry: &walkdir::DirEntry| {
+        project
+            .ignore
+            .matched(entry.path(), entry.file_type().is_dir())
+            .is_ignore()
+    };
     let mut out = Vec::new();
-    for entry in walkdir::WalkDir::new(&base).sort_by_file_name() {
+    let walk = walkdir::WalkDir::new(&base).sort_by_file_name().into_iter();
+    for entry in walk.filter_entry(|e| !ignored(e)) {
         let entry = entry.map_err(|e| {
             let path = e.path().unwrap_or(&base).to_path_buf();
             Error::io(&path, std::io::Error::other(e.to_string()))
@@ -279,6 +291,26 @@ fn files_under(root: &Path, dir: &str, exts: &[&str]) -> Result<Vec<(PathBuf, Pa
         }
     }
     Ok(out)
+}
+
+/// The project's `.dbtignore` (dbt's name, gitignore syntax); none means nothing is ignored.
+fn load_ignore(root: &Path) -> Result<Gitignore> {
+    let path = root.join(".dbtignore");
+    // The error names the file already; the matcher's own message adds the line.
+    let error = |err: ignore::Error| {
+        let err = match err {
+            ignore::Error::WithPath { err, .. } => *err,
+            other => other,
+        };
+        Error::config(".dbtignore", err.to_string())
+    };
+    let mut builder = GitignoreBuilder::new(root);
+    if path.is_file() {
+        if let Some(err) = builder.add(&path) {
+            return Err(error(err));
+        }
+    }
+    builder.build().map_err(error)
 }
 
 fn rel_to_root(root: &Path, p: &Path) -> PathBuf {
@@ -333,6 +365,7 @@ pub fn load(opts: &LoadOptions, render_text: &RenderText) -> Result<Project> {
         sources: BTreeMap::new(),
         macro_files: Vec::new(),
         docs: HashMap::new(),
+        ignore: load_ignore(&root)?,
         pending_tests: Vec::new(),
     };
 
@@ -347,7 +380,7 @@ pub fn load(opts: &LoadOptions, render_text: &RenderText) -> Result<Project> {
 
 fn load_macros(project: &mut Project) -> Result<()> {
     for dir in project.file.macro_paths.clone() {
-        for (abs, _) in files_under(&project.root, &dir, &["sql", "jinja", "j2"])? {
+        for (abs, _) in files_under(project, &dir, &["sql", "jinja", "j2"])? {
             let text = read(&abs)?;
             let source = rewrite_test_blocks(&text);
             let macro_names = macro_names(&source);
@@ -453,7 +486,7 @@ pub fn macro_names(source: &str) -> Vec<String> {
 
 fn load_docs(project: &mut Project) -> Result<()> {
     for dir in project.file.model_paths.clone() {
-        for (abs, _) in files_under(&project.root, &dir, &["md"])? {
+        for (abs, _) in files_under(project, &dir, &["md"])? {
             let text = read(&abs)?;
             for (name, body) in doc_blocks(&text) {
                 project.docs.insert(name, body);
@@ -541,7 +574,7 @@ fn stem(rel: &Path) -> String {
 fn load_models(project: &mut Project) -> Result<()> {
     let tree = project.file.models.clone();
     for dir in project.file.model_paths.clone() {
-        for (abs, rel) in files_under(&project.root, &dir, &["sql"])? {
+        for (abs, rel) in files_under(project, &dir, &["sql"])? {
             let raw = read(&abs)?;
             let name = stem(&rel);
             let node = new_node(project, ResourceType::Model, &name, &rel, &abs, raw, &tree);
@@ -554,7 +587,7 @@ fn load_models(project: &mut Project) -> Result<()> {
 fn load_seeds(project: &mut Project) -> Result<()> {
     let tree = project.file.seeds.clone();
     for dir in project.file.seed_paths.clone() {
-        for (abs, rel) in files_under(&project.root, &dir, &["csv"])? {
+        for (abs, rel) in files_under(project, &dir, &["csv"])? {
             let name = stem(&rel);
             // A seed's "code" is its CSV path; the checksum covers its content.
             let mut node = new_node(
@@ -578,7 +611,7 @@ fn load_seeds(project: &mut Project) -> Result<()> {
 fn load_singular_tests(project: &mut Project) -> Result<()> {
     let tree = project.file.data_tests.clone();
     for dir in project.file.test_paths.clone() {
-        for (abs, rel) in files_under(&project.root, &dir, &["sql"])? {
+        for (abs, rel) in files_under(project, &dir, &["sql"])? {
             let raw = read(&abs)?;
             let name = stem(&rel);
             let mut node = new_node(project, ResourceType::Test, &name, &rel, &abs, raw, &tree);
@@ -596,7 +629,7 @@ fn load_properties(project: &mut Project, render_text: &RenderText) -> Result<()
     dirs.sort();
     dirs.dedup();
     for dir in dirs {
-        for (abs, _) in files_under(&project.root, &dir, &["yml", "yaml"])? {
+        for (abs, _) in files_under(project, &dir, &["yml", "yaml"])? {
             let text = read(&abs)?;
             let rel = rel_to_root(&project.root, &abs);
             let file: PropertiesFile = if text.trim().is_empty() {

@@ -11,12 +11,11 @@ pub fn repo_root() -> PathBuf {
 }
 
 pub fn copy_tree(from: &Path, to: &Path, keep: &dyn Fn(&Path) -> bool) {
-    for entry in walkdir::WalkDir::new(from) {
+    let walk = walkdir::WalkDir::new(from).into_iter();
+    // Folders that are not kept are not walked either (a checkout may hold a large target/).
+    for entry in walk.filter_entry(|e| keep(e.path().strip_prefix(from).expect("rel"))) {
         let entry = entry.expect("walk");
         let rel = entry.path().strip_prefix(from).expect("rel");
-        if !keep(rel) {
-            continue;
-        }
         let dest = to.join(rel);
         if entry.file_type().is_dir() {
             std::fs::create_dir_all(&dest).expect("mkdir");
@@ -27,26 +26,15 @@ pub fn copy_tree(from: &Path, to: &Path, keep: &dyn Fn(&Path) -> bool) {
     }
 }
 
-/// The project files of the root (no Rust, no data, no build output).
+/// The reference project as a user's checkout has it, `.dbtignore` and the Rust test files
+/// it hides included, without git's and cargo's folders, the shipped landing data (the tests
+/// generate their own) or the crate's sources.
 pub fn reference_copy() -> TestProject {
     let p = TestProject::empty();
-    std::fs::copy(
-        repo_root().join("project.yml"),
-        p.path().join("project.yml"),
-    )
-    .expect("project.yml");
-    for dir in ["models", "macros", "seeds"] {
-        copy_tree(&repo_root().join(dir), &p.path().join(dir), &|_| true);
-    }
-    copy_tree(
-        &repo_root().join("tests"),
-        &p.path().join("tests"),
-        &|rel| {
-            // Singular tests only: tests/golden/ holds expected output, not tests.
-            rel.as_os_str().is_empty()
-                || rel.components().count() == 1 && rel.extension().is_some_and(|e| e == "sql")
-        },
-    );
+    copy_tree(&repo_root(), p.path(), &|rel| {
+        let top = rel.components().next().map(|c| c.as_os_str());
+        !top.is_some_and(|t| [".git", "target", "data", "src"].iter().any(|x| t == *x))
+    });
     p
 }
 

@@ -1,8 +1,7 @@
 //! The rest of the command line: JSON logs, compile-time queries, run-operation, clean,
 //! debug, --fail-fast, vars and two-argument refs.
 
-mod common;
-use common::{flat, TestProject};
+use crate::common::{flat, TestProject};
 
 #[test]
 fn json_logs_are_one_object_per_line() {

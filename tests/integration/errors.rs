@@ -1,8 +1,7 @@
 //! Broken projects get a clear error with file, line and column, exit code 2, and nothing
 //! executes.
 
-mod common;
-use common::TestProject;
+use crate::common::TestProject;
 
 fn nothing_built(p: &TestProject, project: &str) {
     let db = p.db_path(project);
@@ -120,4 +119,19 @@ fn exit_codes_follow_dbt() {
     none.strata(&["run"])
         .assert_code(2)
         .assert_contains("no project.yml or dbt_project.yml");
+}
+
+#[test]
+fn a_bad_dbtignore_pattern_names_the_file_and_line() {
+    let p = TestProject::new("ign", "");
+    p.write("models/a.sql", "select 1 as x\n");
+    p.write(
+        ".dbtignore",
+        "# scratch work\nmodels/scratch/\nmodels/[z-a].sql\n",
+    );
+    let r = p.strata(&["compile"]);
+    r.assert_code(2)
+        .assert_contains(".dbtignore")
+        .assert_contains("line 3");
+    nothing_built(&p, "ign");
 }

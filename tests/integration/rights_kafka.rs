@@ -1,8 +1,7 @@
 //! `strata rights consume` against a real Kafka-protocol broker on 127.0.0.1 (Tansu, started
 //! by scripts/test.sh, which exports STRATA_TEST_KAFKA_BROKERS).
 
-mod common;
-use common::{rights_project, TestProject};
+use crate::common::{rights_project, TestProject};
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};

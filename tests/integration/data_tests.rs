@@ -1,8 +1,7 @@
 //! Data tests: the four generic tests, custom generic tests, singular tests, severity,
 //! where, warn_if / error_if, and how build skips what sits below a failed test.
 
-mod common;
-use common::TestProject;
+use crate::common::TestProject;
 
 fn results(p: &TestProject) -> Vec<(String, String, Option<u64>)> {
     let v: serde_json::Value =

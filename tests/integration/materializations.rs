@@ -1,7 +1,6 @@
 //! Each materialization and incremental strategy, asserted on table contents in DuckDB.
 
-mod common;
-use common::{flat, TestProject};
+use crate::common::{flat, TestProject};
 
 const EVENTS_V1: &str = "id,user_id,day,amount,updated_at
 1,10,2026-01-01,5,2026-01-01 10:00:00

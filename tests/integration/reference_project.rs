@@ -1,8 +1,7 @@
 //! The reference lakehouse at the repository root: it builds, its data generator is
 //! deterministic, and incremental runs give exactly what a full refresh gives.
 
-mod common;
-use common::{copy_tree, reference_copy, TestProject};
+use crate::common::{copy_tree, reference_copy, TestProject};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -221,4 +220,36 @@ fn erasure_then_incremental_build_equals_a_full_refresh() {
             assert_eq!(n, "0", "{table} still holds rows of erased user {}", u[0]);
         }
     }
+}
+
+/// The checkout as shipped: tests/ is also cargo's folder and holds the golden Athena SQL,
+/// which `.dbtignore` keeps out of the project. (Without it, `strata build` at the root
+/// failed on two tests with one name.)
+#[test]
+fn the_checkout_holds_only_its_own_singular_tests() {
+    let p = reference_copy();
+    assert!(
+        p.path().join("tests/golden/athena/compiled").is_dir(),
+        "the copy must hold the golden files for this test to mean anything"
+    );
+    let mut expected: Vec<String> = std::fs::read_dir(root().join("tests"))
+        .expect("tests/")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "sql"))
+        .map(|p| format!("tests/{}", p.file_name().expect("name").to_string_lossy()))
+        .collect();
+    expected.sort();
+    assert!(expected.len() >= 5, "{expected:?}");
+
+    let ls = p.strata(&["ls", "--resource-type", "test", "--output", "path"]);
+    ls.assert_ok();
+    let mut singular: Vec<String> = ls
+        .stdout
+        .lines()
+        .filter(|l| l.ends_with(".sql"))
+        .map(str::to_string)
+        .collect();
+    singular.sort();
+    assert_eq!(singular, expected);
+    p.strata(&["compile"]).assert_ok();
 }

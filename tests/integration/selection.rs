@@ -1,7 +1,6 @@
 //! Node selection through `strata ls` and `strata run`.
 
-mod common;
-use common::TestProject;
+use crate::common::TestProject;
 
 fn project() -> TestProject {
     let p = TestProject::new(
@@ -184,4 +183,39 @@ fn show_inline_reads_ephemeral_models() {
     p.strata(&["show", "--inline", "select x * 2 as y from {{ ref('e') }}"])
         .assert_ok()
         .assert_contains("| 14 |");
+}
+
+/// dbt's `.dbtignore`: gitignore patterns from the project root; what they match is not part
+/// of the project at all (a ref to it is an unknown ref).
+#[test]
+fn dbtignore_keeps_files_out_of_the_project() {
+    let p = TestProject::new("ign", "");
+    p.write("models/keep.sql", "select 1 as x\n");
+    p.write("models/scratch/draft.sql", "select * from nowhere where\n");
+    p.write("models/old_report.sql", "select 2 as x\n");
+    p.write("models/report.sql", "select 3 as x\n");
+    p.write("tests/fixtures/expected.sql", "select 'not a test' as x\n");
+    p.write(
+        "tests/no_rows.sql",
+        "select * from {{ ref('keep') }} where x <> 1\n",
+    );
+    p.write(
+        ".dbtignore",
+        "# drafts and fixtures\nmodels/scratch/\nold_*.sql\ntests/fixtures/\n",
+    );
+    let ls = p.strata(&["ls", "--output", "path"]);
+    ls.assert_ok();
+    let mut paths: Vec<&str> = ls.stdout.lines().collect();
+    paths.sort();
+    assert_eq!(
+        paths,
+        ["models/keep.sql", "models/report.sql", "tests/no_rows.sql"]
+    );
+    p.strata(&["build"]).assert_ok();
+
+    // Without the ignore file the draft is back, and its broken SQL fails the compile.
+    p.remove(".dbtignore");
+    p.strata(&["compile"])
+        .assert_code(2)
+        .assert_contains("models/scratch/draft.sql");
 }

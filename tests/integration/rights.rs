@@ -1,8 +1,7 @@
 //! Data-subject rights through `strata rights apply` on DuckDB: every request type, 201 for
 //! unknown subjects, full erasure including rows only bronze has, hostile ids, replays.
 
-mod common;
-use common::{rights_project as project, TestProject};
+use crate::common::{rights_project as project, TestProject};
 
 fn apply(p: &TestProject, kind: &str, guid: &str, request_id: &str) -> serde_json::Value {
     let r = p.strata(&[

@@ -2,11 +2,10 @@
 //! on 127.0.0.1 that scripts/test.sh starts. moto does not execute SQL, so these tests check
 //! what Strata sends and how it reacts: the statements of a build, the catalog and S3 calls,
 //! retries, failures, cancellation. Faults moto cannot produce come from a recording proxy
-//! (tests/common/aws.rs). What only real Athena can verify is listed in the README.
+//! (tests/integration/common/aws.rs). What only real Athena can verify is listed in the README.
 
-mod common;
-use common::aws::{self, Fault, Proxy, Rule};
-use common::{reference_copy, repo_root, TestProject};
+use crate::common::aws::{self, Fault, Proxy, Rule};
+use crate::common::{reference_copy, repo_root, TestProject};
 
 use std::path::Path;
 use std::time::{Duration, Instant};

@@ -1,8 +1,7 @@
 //! A plain dbt project for DuckDB (dbt_project.yml, profiles.yml, seeds, staging views,
 //! marts tables, schema.yml with the four generic tests, a doc block) builds unmodified.
 
-mod common;
-use common::{flat, TestProject};
+use crate::common::{flat, TestProject};
 
 fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
     for entry in walkdir::WalkDir::new(from) {

@@ -1,0 +1,20 @@
+//! Strata's integration tests: the real `strata` binary on temporary projects, against DuckDB
+//! in-process, a Kafka-protocol broker and the moto AWS emulator on 127.0.0.1.
+//!
+//! They are one test binary on purpose: each file used to be its own binary, and each one
+//! linked its own copy of DuckDB, the AWS SDK and librdkafka (minutes of linking and gigabytes
+//! of build cache). Run one area with `cargo test --test integration athena::`.
+
+mod common;
+
+mod athena;
+mod cli;
+mod data_tests;
+mod dbt_project;
+mod errors;
+mod materializations;
+mod msk_iam;
+mod reference_project;
+mod rights;
+mod rights_kafka;
+mod selection;
