@@ -4,12 +4,15 @@
 //!   and its `ref()`/`source()` calls (which make the graph);
 //! * **compile** renders a node for execution: refs become relations, `is_incremental()`
 //!   answers from the warehouse, `run_query` runs, ephemeral models are inlined as CTEs.
+//!   A node whose parse render cannot differ from its compile render is not rendered again:
+//!   its parse output is kept with markers for its refs ([`reuse`]).
 //!
 //! Macros (the project's and the adapter's built-in SQL templates) are environment globals;
 //! a project macro overrides a built-in of the same name.
 
 mod globals;
 pub mod relation;
+pub mod reuse;
 pub mod table;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -111,6 +114,8 @@ pub struct Compiler {
     env: Environment<'static>,
     shared: Arc<Shared>,
     project_macros: HashSet<String>,
+    /// Parse renders that stand for the compiled SQL, by unique id.
+    kept: RwLock<HashMap<String, reuse::Kept>>,
 }
 
 fn jerr(msg: impl Into<String>) -> JError {
@@ -222,7 +227,9 @@ impl Compiler {
                 );
                 env.add_template_owned(template_name.clone(), padded)
                     .map_err(|e| Error::template(&file_name, &e))?;
-                let v = macro_function(template_name, name.clone());
+                // `execute` is a plain boolean, so its use is found in the source instead.
+                let mentions_execute = block.contains("execute");
+                let v = macro_function(template_name, name.clone(), mentions_execute);
                 env.add_global(name.clone(), v.clone());
                 macro_values.insert(name, v);
             }
@@ -248,6 +255,7 @@ impl Compiler {
             env,
             shared,
             project_macros,
+            kept: RwLock::new(HashMap::new()),
         };
         compiler.set_sources(project);
         Ok(compiler)
@@ -287,6 +295,11 @@ impl Compiler {
                 .contains(&format!("{}__{name}", self.shared.adapter_type))
     }
 
+    /// How many nodes' parse renders stand for their compiled SQL.
+    pub fn kept(&self) -> usize {
+        self.kept.read().map(|k| k.len()).unwrap_or(0)
+    }
+
     pub fn has_macro(&self, name: &str) -> bool {
         self.env.globals().any(|(k, _)| k == name)
     }
@@ -310,16 +323,26 @@ impl Compiler {
     pub fn parse(&self, project: &mut Project) -> Result<()> {
         project::materialize_pending_tests(project)?;
         // Render every node on all cores; each render only reads the project.
-        type Parsed = (String, Config, Vec<RefCall>, Vec<(String, String)>);
+        type Parsed = (
+            String,
+            Config,
+            Vec<RefCall>,
+            Vec<(String, String)>,
+            Option<reuse::Kept>,
+        );
         let nodes: Vec<&Node> = project
             .nodes
             .values()
             .filter(|n| n.resource_type != ResourceType::Seed)
             .collect();
+        // STRATA_RENDER_TWICE=1 renders every node again at compile time (to compare).
+        let keep_renders = std::env::var_os("STRATA_RENDER_TWICE").is_none();
         let parsed: Vec<Result<Parsed>> = parallel_map(&nodes, |node| {
             let ctx = self.render_ctx(node, false, None, CompileOptions::default());
-            self.render_node_code(node, &ctx)
-                .map_err(|e| Error::template(&node.original_file_path, &e))?;
+            reuse::begin();
+            let rendered = self.render_node_code(node, &ctx);
+            let reusable = reuse::end() && keep_renders && !node.raw_code.contains("execute");
+            let sql = rendered.map_err(|e| Error::template(&node.original_file_path, &e))?;
             let config = ctx.config.lock().map(|c| c.clone()).unwrap_or_default();
             let refs = ctx.refs.lock().map(|r| r.clone()).unwrap_or_default();
             let sources = ctx
@@ -327,15 +350,27 @@ impl Compiler {
                 .lock()
                 .map(|s| s.clone())
                 .unwrap_or_default();
-            Ok((node.unique_id.clone(), config, refs, sources))
+            let kept = reusable.then(|| reuse::Kept {
+                checksum: node.checksum.clone(),
+                sql,
+                refs: refs.iter().map(|r| r.name.clone()).collect(),
+            });
+            Ok((node.unique_id.clone(), config, refs, sources, kept))
         });
+        let mut kept = HashMap::new();
         for p in parsed {
-            let (id, config, refs, sources) = p?;
+            let (id, config, refs, sources, k) = p?;
             if let Some(node) = project.nodes.get_mut(&id) {
                 node.config = config;
                 node.refs = refs;
                 node.source_refs = sources;
             }
+            if let Some(k) = k {
+                kept.insert(id, k);
+            }
+        }
+        if let Ok(mut k) = self.kept.write() {
+            *k = kept;
         }
         // Disabled nodes leave the project (and tests on them go with them).
         project.nodes.retain(|_, n| n.config.enabled());
@@ -524,16 +559,26 @@ impl Compiler {
         m.insert("ref", ref_fn(ctx.clone()));
         m.insert("source", source_fn(ctx.clone()));
         m.insert("config", Value::from_object(ConfigObject(ctx.clone())));
-        m.insert(
-            "this",
-            ctx.this
-                .clone()
-                .map(Value::from_object)
-                .unwrap_or(Value::from(())),
-        );
-        m.insert("model", node_value);
+        let this = ctx
+            .this
+            .clone()
+            .map(Value::from_object)
+            .unwrap_or(Value::from(()));
+        if ctx.execute {
+            m.insert("this", this);
+            m.insert("model", node_value);
+        } else {
+            m.insert("this", Value::from_object(BlocksReuse(this)));
+            m.insert("model", Value::from_object(BlocksReuse(node_value)));
+        }
         let inc = ctx.is_incremental;
-        m.insert("is_incremental", Value::from_function(move || inc));
+        m.insert(
+            "is_incremental",
+            Value::from_function(move || {
+                reuse::block();
+                inc
+            }),
+        );
         m.insert("execute", Value::from(ctx.execute));
         m.insert("run_query", run_query_fn(ctx.clone()));
         m.insert("statement", statement_fn(ctx.clone()));
@@ -593,11 +638,7 @@ impl Compiler {
 
     /// Compile a node for execution: refs become relations, ephemeral parents become CTEs.
     pub fn compile(&self, project: &Project, node: &Node, opts: CompileOptions) -> Result<String> {
-        let ctx = self.render_ctx(node, true, None, opts.clone());
-        let sql = self
-            .render_node_code(node, &ctx)
-            .map_err(|e| Error::template(&node.original_file_path, &e))?;
-        let ephemerals = ctx.ephemerals.lock().map(|e| e.clone()).unwrap_or_default();
+        let (sql, ephemerals) = self.render_for_compile(node, &opts)?;
         if ephemerals.is_empty() {
             return Ok(sql);
         }
@@ -607,6 +648,33 @@ impl Compiler {
             self.collect_ephemeral(project, &name, &opts, &mut ctes, &mut seen)?;
         }
         Ok(inject_ctes(&sql, &ctes))
+    }
+
+    /// A node's SQL for execution (without its ephemeral CTEs) and the ephemeral models it
+    /// refers to: the kept parse render with its markers resolved, or a compile render.
+    fn render_for_compile(
+        &self,
+        node: &Node,
+        opts: &CompileOptions,
+    ) -> Result<(String, Vec<String>)> {
+        if opts.extra.is_empty() {
+            let kept = self.kept.read().ok();
+            let hit = kept
+                .as_ref()
+                .and_then(|k| k.get(&node.unique_id))
+                .filter(|k| k.checksum == node.checksum);
+            if let (Some(k), Ok(relations)) = (hit, self.shared.relations.read()) {
+                if let Some(resolved) = k.resolve(&relations) {
+                    return Ok(resolved);
+                }
+            }
+        }
+        let ctx = self.render_ctx(node, true, None, opts.clone());
+        let sql = self
+            .render_node_code(node, &ctx)
+            .map_err(|e| Error::template(&node.original_file_path, &e))?;
+        let ephemerals = ctx.ephemerals.lock().map(|e| e.clone()).unwrap_or_default();
+        Ok((sql, ephemerals))
     }
 
     fn collect_ephemeral(
@@ -623,12 +691,9 @@ impl Compiler {
         let Some(node) = project.find_ref(name, None) else {
             return Ok(());
         };
-        let ctx = self.render_ctx(node, true, None, opts.clone());
-        let sql = self
-            .render_node_code(node, &ctx)
-            .map_err(|e| Error::template(&node.original_file_path, &e))?;
+        let (sql, inner_ephemerals) = self.render_for_compile(node, opts)?;
         // Parents first, so each CTE only refers to CTEs defined before it.
-        for inner in ctx.ephemerals.lock().map(|e| e.clone()).unwrap_or_default() {
+        for inner in inner_ephemerals {
             self.collect_ephemeral(project, &inner, opts, ctes, seen)?;
         }
         ctes.push((format!("__dbt__cte__{name}"), sql));
@@ -831,9 +896,12 @@ fn unknown_ref(node: &Node, what: &str, name: &str, needle: &str, known: &[Strin
     }
 }
 
-fn macro_function(template: String, name: String) -> Value {
+fn macro_function(template: String, name: String, mentions_execute: bool) -> Value {
     Value::from_function(
         move |state: &State, args: Rest<Value>| -> std::result::Result<Value, JError> {
+            if mentions_execute {
+                reuse::block();
+            }
             let tmpl = state.env().get_template(&template)?;
             let mut ctx: BTreeMap<&str, Value> = BTreeMap::new();
             for n in CONTEXT_NAMES {
@@ -877,20 +945,19 @@ fn ref_fn(ctx: Arc<RenderCtx>) -> Value {
                 }
             };
             if !ctx.execute {
-                if let Ok(mut refs) = ctx.refs.lock() {
-                    refs.push(RefCall {
-                        package,
-                        name: name.clone(),
-                    });
-                }
+                let index = match ctx.refs.lock() {
+                    Ok(mut refs) => {
+                        refs.push(RefCall {
+                            package,
+                            name: name.clone(),
+                        });
+                        refs.len() - 1
+                    }
+                    Err(_) => usize::MAX,
+                };
                 let q = &ctx.shared.quoting;
-                return Ok(Value::from_object(Relation::new(
-                    q.as_ref(),
-                    None,
-                    "__ref__",
-                    &name,
-                    "table",
-                )));
+                let placeholder = Relation::new(q.as_ref(), None, "__ref__", &name, "table");
+                return Ok(Value::from_object(ParseRef { index, placeholder }));
             }
             let rel = ctx
                 .shared
@@ -918,6 +985,11 @@ fn source_fn(ctx: Arc<RenderCtx>) -> Value {
                 if let Ok(mut s) = ctx.source_refs.lock() {
                     s.push((source.clone(), table.clone()));
                 }
+                // Sources are known before parsing: the parse render can be the final one.
+                if let Some(rel) = ctx.shared.sources.get(&(source.clone(), table.clone())) {
+                    return Ok(Value::from_object(rel.clone()));
+                }
+                reuse::block();
                 let q = &ctx.shared.quoting;
                 return Ok(Value::from_object(Relation::new(
                     q.as_ref(),
@@ -943,6 +1015,7 @@ fn source_fn(ctx: Arc<RenderCtx>) -> Value {
 
 fn run_query_fn(ctx: Arc<RenderCtx>) -> Value {
     Value::from_function(move |sql: String| -> std::result::Result<Value, JError> {
+        reuse::block();
         if !ctx.execute {
             return Ok(Value::from(()));
         }
@@ -958,6 +1031,7 @@ fn run_query_fn(ctx: Arc<RenderCtx>) -> Value {
 fn statement_fn(ctx: Arc<RenderCtx>) -> Value {
     Value::from_function(
         move |state: &State, args: Rest<Value>| -> std::result::Result<Value, JError> {
+            reuse::block();
             let (pos, kwargs) = globals::split_args(&args)?;
             let name = pos.first().and_then(|v| v.as_str().map(str::to_string));
             let kwargs =
@@ -995,6 +1069,7 @@ fn statement_fn(ctx: Arc<RenderCtx>) -> Value {
 
 fn load_result_fn(ctx: Arc<RenderCtx>) -> Value {
     Value::from_function(move |name: String| -> Value {
+        reuse::block();
         ctx.results
             .lock()
             .ok()
@@ -1036,6 +1111,7 @@ impl Object for ConfigObject {
             }
         }
         if !self.0.execute {
+            reuse::config_written();
             if let Ok(mut c) = self.0.config.lock() {
                 c.merge(&overlay);
             }
@@ -1049,6 +1125,10 @@ impl Object for ConfigObject {
         method: &str,
         args: &[Value],
     ) -> std::result::Result<Value, JError> {
+        match method {
+            "get" | "require" => reuse::config_read(),
+            _ => reuse::block(),
+        }
         let config = self.0.config.lock().map(|c| c.clone()).unwrap_or_default();
         match method {
             "get" => {
@@ -1132,6 +1212,7 @@ impl Object for AdapterObject {
             }
             "type" => Ok(Value::from(self.adapter_type.clone())),
             "get_relation" | "get_columns_in_relation" => {
+                reuse::block();
                 let rel = relation_arg(method, args, self.quoting.as_ref())?;
                 let ctx = warehouse_of(state)?;
                 let Some(ctx) = ctx else {
@@ -1168,6 +1249,76 @@ impl Object for AdapterObject {
                 format!("adapter has no method '{method}'"),
             )),
         }
+    }
+}
+
+/// What `ref()` returns while parsing. Rendered, it is a marker that compile replaces with the
+/// relation ([`reuse`]); anything else done with it needs the real relation, so the node is
+/// rendered again at compile time.
+#[derive(Debug)]
+struct ParseRef {
+    index: usize,
+    placeholder: Relation,
+}
+
+impl Object for ParseRef {
+    fn repr(self: &Arc<Self>) -> minijinja::value::ObjectRepr {
+        minijinja::value::ObjectRepr::Plain
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        reuse::block();
+        Arc::new(self.placeholder.clone()).get_value(key)
+    }
+
+    fn call_method(
+        self: &Arc<Self>,
+        state: &State,
+        method: &str,
+        args: &[Value],
+    ) -> std::result::Result<Value, JError> {
+        reuse::block();
+        Arc::new(self.placeholder.clone()).call_method(state, method, args)
+    }
+
+    fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        reuse::write_marker(f, self.index)
+    }
+}
+
+/// A parse-time context value (`this`, `model`) that compile time sees differently: any use
+/// of it means the parse render is not kept.
+#[derive(Debug)]
+struct BlocksReuse(Value);
+
+impl Object for BlocksReuse {
+    fn repr(self: &Arc<Self>) -> minijinja::value::ObjectRepr {
+        minijinja::value::ObjectRepr::Plain
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        reuse::block();
+        self.0.get_item(key).ok().filter(|v| !v.is_undefined())
+    }
+
+    fn call_method(
+        self: &Arc<Self>,
+        state: &State,
+        method: &str,
+        args: &[Value],
+    ) -> std::result::Result<Value, JError> {
+        reuse::block();
+        self.0.call_method(state, method, args)
+    }
+
+    fn is_true(self: &Arc<Self>) -> bool {
+        reuse::block();
+        self.0.is_true()
+    }
+
+    fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        reuse::block();
+        write!(f, "{}", self.0)
     }
 }
 

@@ -98,7 +98,8 @@ impl Session {
         let compiler = Compiler::new(&project, &adapter.dialect(), flags)?;
         phase("environment", &mut t);
         compiler.parse(&mut project)?;
-        phase("parse", &mut t);
+        let rendered_once = format!("parse ({} renders kept for compile)", compiler.kept());
+        phase(&rendered_once, &mut t);
         let graph = Graph::build(&project)?;
         phase("graph", &mut t);
         Ok(Session {

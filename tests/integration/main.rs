@@ -15,6 +15,7 @@ mod errors;
 mod materializations;
 mod msk_iam;
 mod reference_project;
+mod render_once;
 mod rights;
 mod rights_kafka;
 mod selection;
