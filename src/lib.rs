@@ -12,6 +12,7 @@ pub mod compile;
 pub mod error;
 pub mod execute;
 pub mod graph;
+pub mod parallel;
 pub mod project;
 pub mod rights;
 pub mod sql;

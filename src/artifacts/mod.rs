@@ -1,8 +1,10 @@
 //! `manifest.json` and `run_results.json` in dbt's shapes (schema v12 / v6), so tools that
 //! read dbt artifacts can read ours.
 
-use std::path::Path;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 
+use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use crate::compile::Compiler;
@@ -36,7 +38,118 @@ fn columns_json(cols: &[crate::project::Column]) -> Value {
     Value::Object(m)
 }
 
-fn node_json(project: &Project, compiler: &Compiler, node: &Node) -> Value {
+/// A column in dbt's manifest shape.
+#[derive(Serialize)]
+struct ColumnJson<'a> {
+    name: &'a str,
+    description: &'a str,
+    meta: &'a Map<String, Value>,
+    data_type: &'a Option<String>,
+    tags: &'a [String],
+    constraints: [(); 0],
+    quote: Option<bool>,
+}
+
+/// Columns as a map by name, as dbt writes them.
+struct ColumnsJson<'a>(&'a [crate::project::Column]);
+
+impl Serialize for ColumnsJson<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for c in self.0 {
+            m.serialize_entry(
+                &c.name,
+                &ColumnJson {
+                    name: &c.name,
+                    description: &c.description,
+                    meta: &c.meta,
+                    data_type: &c.data_type,
+                    tags: &c.tags,
+                    constraints: [],
+                    quote: None,
+                },
+            )?;
+        }
+        m.end()
+    }
+}
+
+#[derive(Serialize)]
+struct RefJson<'a> {
+    name: &'a str,
+    package: &'a Option<String>,
+    version: Option<String>,
+}
+
+#[derive(Serialize)]
+struct ChecksumJson<'a> {
+    name: &'static str,
+    checksum: &'a str,
+}
+
+#[derive(Serialize)]
+struct DependsOnJson<'a> {
+    macros: [(); 0],
+    nodes: &'a [String],
+}
+
+#[derive(Serialize)]
+struct TestMetadataJson<'a> {
+    name: &'a str,
+    kwargs: &'a Map<String, Value>,
+    namespace: Option<String>,
+}
+
+/// One node of manifest.json, serialised straight from the project (dbt's key order).
+#[derive(Serialize)]
+struct NodeJson<'a> {
+    unique_id: &'a str,
+    name: &'a str,
+    resource_type: &'static str,
+    package_name: &'a str,
+    path: &'a Path,
+    original_file_path: &'a Path,
+    fqn: &'a [String],
+    alias: String,
+    database: Option<String>,
+    schema: String,
+    checksum: ChecksumJson<'a>,
+    config: &'a Map<String, Value>,
+    tags: Vec<String>,
+    description: &'a str,
+    columns: ColumnsJson<'a>,
+    /// `{}` when the node has no meta.
+    #[serde(serialize_with = "meta_or_empty")]
+    meta: Option<&'a Value>,
+    patch_path: Option<String>,
+    raw_code: &'a str,
+    language: &'static str,
+    refs: Vec<RefJson<'a>>,
+    sources: &'a [(String, String)],
+    metrics: [(); 0],
+    depends_on: DependsOnJson<'a>,
+    compiled_path: Option<PathBuf>,
+    relation_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    test_metadata: Option<TestMetadataJson<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    column_name: Option<&'a Option<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    attached_node: Option<&'a Option<String>>,
+}
+
+fn meta_or_empty<S: serde::Serializer>(
+    meta: &Option<&Value>,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    match meta {
+        Some(m) => m.serialize(s),
+        None => Map::new().serialize(s),
+    }
+}
+
+fn node_json<'a>(project: &'a Project, compiler: &Compiler, node: &'a Node) -> NodeJson<'a> {
     let rel = compiler.relation_of(&node.name);
     let (database, schema, alias) = match &rel {
         Some(r) if r.kind != "cte" => (r.database.clone(), r.schema.clone(), r.identifier.clone()),
@@ -46,53 +159,63 @@ fn node_json(project: &Project, compiler: &Compiler, node: &Node) -> Value {
             node.alias().to_string(),
         ),
     };
-    let refs: Vec<Value> = node
-        .refs
-        .iter()
-        .map(|r| json!({"name": r.name, "package": r.package, "version": null}))
-        .collect();
-    let sources: Vec<Value> = node
-        .source_refs
-        .iter()
-        .map(|(s, t)| json!([s, t]))
-        .collect();
-    let macros: Vec<String> = Vec::new();
-    let mut v = json!({
-        "unique_id": node.unique_id,
-        "name": node.name,
-        "resource_type": node.resource_type.as_str(),
-        "package_name": node.package_name,
-        "path": node.path,
-        "original_file_path": node.original_file_path,
-        "fqn": node.fqn,
-        "alias": alias,
-        "database": database,
-        "schema": schema,
-        "checksum": {"name": "sha256", "checksum": node.checksum},
-        "config": node.config.0,
-        "tags": node.config.tags(),
-        "description": node.description,
-        "columns": columns_json(&node.columns),
-        "meta": node.config.get("meta").cloned().unwrap_or(json!({})),
-        "patch_path": node.patch_path.as_ref().map(|p| format!("{}://{}", node.package_name, p.display())),
-        "raw_code": node.raw_code,
-        "language": "sql",
-        "refs": refs,
-        "sources": sources,
-        "metrics": [],
-        "depends_on": {"macros": macros, "nodes": node.depends_on},
-        "compiled_path": if node.resource_type == ResourceType::Seed { Value::Null } else {
-            let path = compiled_path(project, node);
-            json!(path.strip_prefix(&project.root).unwrap_or(&path))
+    let test = node.test_metadata.as_ref();
+    NodeJson {
+        unique_id: &node.unique_id,
+        name: &node.name,
+        resource_type: node.resource_type.as_str(),
+        package_name: &node.package_name,
+        path: &node.path,
+        original_file_path: &node.original_file_path,
+        fqn: &node.fqn,
+        alias,
+        database,
+        schema,
+        checksum: ChecksumJson {
+            name: "sha256",
+            checksum: &node.checksum,
         },
-        "relation_name": rel.filter(|r| r.kind != "cte").map(|r| r.rendered),
-    });
-    if let Some(t) = &node.test_metadata {
-        v["test_metadata"] = json!({"name": t.name, "kwargs": t.kwargs, "namespace": null});
-        v["column_name"] = json!(t.column_name);
-        v["attached_node"] = json!(t.attached_node);
+        config: &node.config.0,
+        tags: node.config.tags(),
+        description: &node.description,
+        columns: ColumnsJson(&node.columns),
+        meta: node.config.get("meta"),
+        patch_path: node
+            .patch_path
+            .as_ref()
+            .map(|p| format!("{}://{}", node.package_name, p.display())),
+        raw_code: &node.raw_code,
+        language: "sql",
+        refs: node
+            .refs
+            .iter()
+            .map(|r| RefJson {
+                name: &r.name,
+                package: &r.package,
+                version: None,
+            })
+            .collect(),
+        sources: &node.source_refs,
+        metrics: [],
+        depends_on: DependsOnJson {
+            macros: [],
+            nodes: &node.depends_on,
+        },
+        compiled_path: (node.resource_type != ResourceType::Seed).then(|| {
+            let path = compiled_path(project, node);
+            path.strip_prefix(&project.root)
+                .map(Path::to_path_buf)
+                .unwrap_or(path)
+        }),
+        relation_name: rel.filter(|r| r.kind != "cte").map(|r| r.rendered),
+        test_metadata: test.map(|t| TestMetadataJson {
+            name: &t.name,
+            kwargs: &t.kwargs,
+            namespace: None,
+        }),
+        column_name: test.map(|t| &t.column_name),
+        attached_node: test.map(|t| &t.attached_node),
     }
-    v
 }
 
 /// Everything in manifest.json but `nodes` (the bulk), in the file's key order.
@@ -162,51 +285,54 @@ fn manifest_rest(session: &Session) -> Vec<(&'static str, Value)> {
     ]
 }
 
-/// The whole manifest, serialised as it goes: each node's JSON is built, written and
-/// dropped in turn, so the full tree (several times the file's size) never exists.
-struct StreamedManifest<'a> {
-    session: &'a Session,
-    rest: Vec<(&'static str, Value)>,
-}
-
-struct StreamedNodes<'a>(&'a Session);
-
-impl serde::Serialize for StreamedNodes<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let p = &self.0.project;
-        let compiler: &Compiler = &self.0.compiler;
-        let mut m = s.serialize_map(Some(p.nodes.len()))?;
-        for n in p.nodes.values() {
-            m.serialize_entry(&n.unique_id, &node_json(p, compiler, n))?;
-        }
-        m.end()
-    }
-}
-
-impl serde::Serialize for StreamedManifest<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let mut m = s.serialize_map(Some(self.rest.len()))?;
-        for (k, v) in &self.rest {
-            if *k == "nodes" {
-                m.serialize_entry(k, &StreamedNodes(self.session))?;
-            } else {
-                m.serialize_entry(k, v)?;
-            }
-        }
-        m.end()
-    }
-}
-
-/// Write manifest.json without building it in memory first.
+/// Write manifest.json without building it in memory first: the nodes (the bulk) are
+/// serialised a slice at a time on every core and written in order, so neither the whole
+/// JSON tree nor the whole text exists at once.
 pub fn write_manifest(path: &Path, session: &Session) -> Result<()> {
-    let value = StreamedManifest {
-        session,
-        rest: manifest_rest(session),
-    };
-    write_serialized(path, &value)
+    let p = &session.project;
+    let compiler: &Compiler = &session.compiler;
+    let nodes: Vec<&Node> = p.nodes.values().collect();
+    write_with(path, |out| {
+        out.write_all(b"{")?;
+        for (i, (key, value)) in manifest_rest(session).iter().enumerate() {
+            if i > 0 {
+                out.write_all(b",")?;
+            }
+            serde_json::to_writer(&mut *out, key)?;
+            out.write_all(b":")?;
+            if *key != "nodes" {
+                serde_json::to_writer(&mut *out, value)?;
+                continue;
+            }
+            out.write_all(b"{")?;
+            let mut first = true;
+            for slice in nodes.chunks(NODES_PER_SLICE) {
+                let parts: Vec<&[&Node]> = slice.chunks(64).collect();
+                for part in crate::parallel::map_each(&parts, |part| {
+                    let mut buf = Vec::with_capacity(part.len() * 4096);
+                    for n in part.iter() {
+                        buf.push(b',');
+                        serde_json::to_writer(&mut buf, &n.unique_id)?;
+                        buf.push(b':');
+                        serde_json::to_writer(&mut buf, &node_json(p, compiler, n))?;
+                    }
+                    Ok::<_, serde_json::Error>(buf)
+                }) {
+                    let part = part?;
+                    // Every entry starts with a comma but the very first.
+                    let skip = usize::from(first).min(part.len());
+                    first = false;
+                    out.write_all(&part[skip..])?;
+                }
+            }
+            out.write_all(b"}")?;
+        }
+        out.write_all(b"}")
+    })
 }
+
+/// Nodes serialised between two writes (bounds the memory the text takes).
+const NODES_PER_SLICE: usize = 1024;
 
 pub fn run_results(session: &Session, outcome: &RunOutcome, args: Value) -> Value {
     let results: Vec<Value> = outcome
@@ -248,17 +374,23 @@ pub fn write_json(path: &Path, value: &Value) -> Result<()> {
     write_serialized(path, value)
 }
 
-fn write_serialized(path: &Path, value: &impl serde::Serialize) -> Result<()> {
+fn write_serialized(path: &Path, value: &impl Serialize) -> Result<()> {
+    write_with(path, |out| Ok(serde_json::to_writer(out, value)?))
+}
+
+/// Write a file through `write`, compact, as dbt writes its artifacts: to a temporary file
+/// renamed into place, so a reader never sees half a file.
+fn write_with(
+    path: &Path,
+    write: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::io::Result<()>,
+) -> Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     }
-    // Compact, as dbt writes them; to a temporary file renamed into place, so a reader
-    // never sees half a file.
     let tmp = path.with_extension("json.tmp");
     let file = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-    let mut out = std::io::BufWriter::new(file);
-    serde_json::to_writer(&mut out, value)
-        .map_err(|e| Error::Adapter(format!("cannot serialise {}: {e}", path.display())))?;
-    std::io::Write::flush(&mut out).map_err(|e| Error::io(&tmp, e))?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+    write(&mut out).map_err(|e| Error::io(&tmp, e))?;
+    out.flush().map_err(|e| Error::io(&tmp, e))?;
     std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
 }

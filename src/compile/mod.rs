@@ -337,7 +337,7 @@ impl Compiler {
             .collect();
         // STRATA_RENDER_TWICE=1 renders every node again at compile time (to compare).
         let keep_renders = std::env::var_os("STRATA_RENDER_TWICE").is_none();
-        let parsed: Vec<Result<Parsed>> = parallel_map(&nodes, |node| {
+        let parsed: Vec<Result<Parsed>> = crate::parallel::map(&nodes, |node| {
             let ctx = self.render_ctx(node, false, None, CompileOptions::default());
             reuse::begin();
             let rendered = self.render_node_code(node, &ctx);
@@ -779,30 +779,6 @@ impl Compiler {
         })
         .map_err(|e| Error::template(name, &e))
     }
-}
-
-/// `f` over `items` on every core, results in the items' order.
-pub fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(items.len().max(1));
-    if workers <= 1 || items.len() < 64 {
-        return items.iter().map(&f).collect();
-    }
-    let chunk = items.len().div_ceil(workers);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = items
-            .chunks(chunk)
-            .map(|part| scope.spawn(|| part.iter().map(&f).collect::<Vec<R>>()))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| {
-                h.join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })
-            .collect()
-    })
 }
 
 /// A value for `model` / `node`: the node's main attributes.

@@ -420,7 +420,7 @@ async fn prepare(
             .filter_map(|id| project.nodes.get(id))
             .filter(|n| n.resource_type != ResourceType::Seed && !n.is_ephemeral())
             .collect();
-        let outcomes = crate::compile::parallel_map(&nodes, |node| -> Result<Prepared> {
+        let outcomes = crate::parallel::map(&nodes, |node| -> Result<Prepared> {
             let c = Compiling {
                 project: &project,
                 compiler: &compiler,

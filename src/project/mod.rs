@@ -636,7 +636,7 @@ fn load_properties(project: &mut Project, render_text: &RenderText) -> Result<()
     }
     // YAML parsing is most of loading a large project (a few multi-megabyte schema.yml
     // files): parse on every core, then apply in file order.
-    let parsed = parallel_in_order(&texts, |(rel, text)| -> Result<PropertiesFile> {
+    let parsed = crate::parallel::map_each(&texts, |(rel, text)| -> Result<PropertiesFile> {
         if text.trim().is_empty() {
             Ok(PropertiesFile::default())
         } else {
@@ -654,43 +654,6 @@ fn load_properties(project: &mut Project, render_text: &RenderText) -> Result<()
         }
     }
     Ok(())
-}
-
-/// `f` over `items` on every core, each worker taking the next item as it finishes one
-/// (items may differ in size by orders of magnitude); results in the items' order.
-fn parallel_in_order<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    let workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(items.len());
-    if workers <= 1 {
-        return items.iter().map(&f).collect();
-    }
-    let next = AtomicUsize::new(0);
-    let mut done: Vec<(usize, R)> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..workers)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut out = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(item) = items.get(i) else { break };
-                        out.push((i, f(item)));
-                    }
-                    out
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| {
-                h.join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })
-            .collect()
-    });
-    done.sort_by_key(|(i, _)| *i);
-    done.into_iter().map(|(_, r)| r).collect()
 }
 
 fn tests_of(tests: &[Value], data_tests: &[Value], yaml: &Path) -> Result<Vec<TestSpec>> {
