@@ -295,6 +295,22 @@ impl Compiler {
                 .contains(&format!("{}__{name}", self.shared.adapter_type))
     }
 
+    /// Whether compiling `node` needs nothing from the warehouse: its parse render stands and
+    /// it inlines no ephemeral model (whose render might).
+    pub fn needs_no_warehouse(&self, node: &Node) -> bool {
+        let kept = self.kept.read().ok();
+        let Some(k) = kept.as_ref().and_then(|k| k.get(&node.unique_id)) else {
+            return false;
+        };
+        let Ok(relations) = self.shared.relations.read() else {
+            return false;
+        };
+        k.checksum == node.checksum
+            && k.refs
+                .iter()
+                .all(|r| relations.get(r).is_some_and(|rel| rel.kind != "cte"))
+    }
+
     /// How many nodes' parse renders stand for their compiled SQL.
     pub fn kept(&self) -> usize {
         self.kept.read().map(|k| k.len()).unwrap_or(0)
