@@ -142,6 +142,16 @@ impl Compiler {
         env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
         env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
         minijinja_contrib::add_to_environment(&mut env);
+        // A parse-time ref() written straight into the output becomes a marker that compile
+        // swaps for the relation ([`reuse`]).
+        env.set_formatter(|out, state, value| {
+            if let Some(r) = value.downcast_object_ref::<ParseRef>() {
+                return out
+                    .write_str(&reuse::marker(r.index))
+                    .map_err(|e| JError::new(ErrorKind::WriteFailure, e.to_string()));
+            }
+            minijinja::escape_formatter(out, state, value)
+        });
 
         let vars = Arc::new(project.vars.clone());
         env.add_global("var", globals::var_fn(vars));
@@ -1244,9 +1254,9 @@ impl Object for AdapterObject {
     }
 }
 
-/// What `ref()` returns while parsing. Rendered, it is a marker that compile replaces with the
-/// relation ([`reuse`]); anything else done with it needs the real relation, so the node is
-/// rendered again at compile time.
+/// What `ref()` returns while parsing. Written out by `{{ }}`, it is a marker that compile
+/// replaces with the relation ([`reuse`], the environment's formatter); anything else done
+/// with it needs the real relation, so the node is rendered again at compile time.
 #[derive(Debug)]
 struct ParseRef {
     index: usize,
@@ -1273,8 +1283,11 @@ impl Object for ParseRef {
         Arc::new(self.placeholder.clone()).call_method(state, method, args)
     }
 
+    /// Turned into a string other than by `{{ }}` (a filter, `~`): what it becomes would
+    /// differ at compile time.
     fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        reuse::write_marker(f, self.index)
+        reuse::block();
+        f.write_str(&self.placeholder.rendered)
     }
 }
 

@@ -116,6 +116,16 @@ fn what_only_compile_time_knows_is_rendered_again() {
         "models/x.sql",
         "select {{ 1 if execute else 0 }} as executed\n",
     );
+    // Rendered again too: a ref turned into a string other than by {{ }} (a filter, `~`),
+    // whose text would differ once it is the real relation.
+    p.write(
+        "models/u.sql",
+        "select '{{ ref(\"a\") | replace(\'\"\', \'\') | upper }}' as bare\n",
+    );
+    p.write(
+        "models/w.sql",
+        "select '{{ \"in \" ~ ref(\"a\") }}' as joined\n",
+    );
     let kept = same_sql_either_way(&p);
     assert_eq!(kept, 4, "a, b, g and h only");
 
@@ -127,4 +137,12 @@ fn what_only_compile_time_knows_is_rendered_again() {
     assert_eq!(p.scalar("once", "select answer from q"), "42");
     assert_eq!(p.scalar("once", "select executed from x"), "1");
     assert_eq!(p.scalar("once", "select id from h"), "2");
+    let a = p
+        .scalar("once", "select me from c")
+        .replace("\"c\"", "\"a\"");
+    assert_eq!(
+        p.scalar("once", "select bare from u"),
+        a.replace('"', "").to_uppercase()
+    );
+    assert_eq!(p.scalar("once", "select joined from w"), format!("in {a}"));
 }
