@@ -574,11 +574,24 @@ fn stem(rel: &Path) -> String {
 fn load_models(project: &mut Project) -> Result<()> {
     let tree = project.file.models.clone();
     for dir in project.file.model_paths.clone() {
-        for (abs, rel) in files_under(project, &dir, &["sql"])? {
-            let raw = read(&abs)?;
-            let name = stem(&rel);
-            let node = new_node(project, ResourceType::Model, &name, &rel, &abs, raw, &tree);
-            insert_unique(project, node)?;
+        let files = files_under(project, &dir, &["sql"])?;
+        // Reading, hashing and configuring thousands of small files: on every core.
+        let shared: &Project = project;
+        let nodes = crate::parallel::map(&files, |(abs, rel)| -> Result<Node> {
+            let raw = read(abs)?;
+            let name = stem(rel);
+            Ok(new_node(
+                shared,
+                ResourceType::Model,
+                &name,
+                rel,
+                abs,
+                raw,
+                &tree,
+            ))
+        });
+        for node in nodes {
+            insert_unique(project, node?)?;
         }
     }
     Ok(())
