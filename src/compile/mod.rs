@@ -5,7 +5,7 @@
 //! * **compile** renders a node for execution: refs become relations, `is_incremental()`
 //!   answers from the warehouse, `run_query` runs, ephemeral models are inlined as CTEs.
 //!   A node whose parse render cannot differ from its compile render is not rendered again:
-//!   its parse output is kept with markers for its refs ([`reuse`]).
+//!   its parse output is kept ([`reuse`]).
 //!
 //! Macros (the project's and the adapter's built-in SQL templates) are environment globals;
 //! a project macro overrides a built-in of the same name.
@@ -58,12 +58,19 @@ pub struct Flags {
     pub which: String,
 }
 
+type Relations = HashMap<String, Value>;
+
+fn as_relation(v: &Value) -> Option<&Relation> {
+    v.downcast_object_ref::<Relation>()
+}
+
 struct Shared {
     adapter_type: String,
     quoting: Arc<dyn Quoting>,
     target: project::Target,
-    /// model/seed name -> its relation (set after parse).
-    relations: RwLock<HashMap<String, Relation>>,
+    /// model/seed name -> its relation, as a template value (a `Relation` object; cloning it
+    /// is a reference count). Replaced whole, so a render reads one consistent snapshot.
+    relations: RwLock<Arc<Relations>>,
     /// (source, table) -> relation.
     sources: HashMap<(String, String), Relation>,
 }
@@ -72,7 +79,10 @@ struct Shared {
 struct RenderCtx {
     execute: bool,
     node_name: String,
-    this: Option<Relation>,
+    /// A `Relation` object, or none.
+    this: Value,
+    /// The relations as they were when the render started.
+    relations: Arc<Relations>,
     config: Mutex<Config>,
     refs: Mutex<Vec<RefCall>>,
     source_refs: Mutex<Vec<(String, String)>>,
@@ -142,16 +152,6 @@ impl Compiler {
         env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
         env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
         minijinja_contrib::add_to_environment(&mut env);
-        // A parse-time ref() written straight into the output becomes a marker that compile
-        // swaps for the relation ([`reuse`]).
-        env.set_formatter(|out, state, value| {
-            if let Some(r) = value.downcast_object_ref::<ParseRef>() {
-                return out
-                    .write_str(&reuse::marker(r.index))
-                    .map_err(|e| JError::new(ErrorKind::WriteFailure, e.to_string()));
-            }
-            minijinja::escape_formatter(out, state, value)
-        });
 
         let vars = Arc::new(project.vars.clone());
         env.add_global("var", globals::var_fn(vars));
@@ -258,7 +258,7 @@ impl Compiler {
             adapter_type: dialect.adapter_type.clone(),
             quoting: dialect.quoting.clone(),
             target: project.target.clone(),
-            relations: RwLock::new(HashMap::new()),
+            relations: RwLock::new(Arc::new(HashMap::new())),
             sources: HashMap::new(),
         });
         let mut compiler = Compiler {
@@ -312,13 +312,22 @@ impl Compiler {
         let Some(k) = kept.as_ref().and_then(|k| k.get(&node.unique_id)) else {
             return false;
         };
-        let Ok(relations) = self.shared.relations.read() else {
-            return false;
-        };
+        let relations = self.relations_snapshot();
         k.checksum == node.checksum
-            && k.refs
-                .iter()
-                .all(|r| relations.get(r).is_some_and(|rel| rel.kind != "cte"))
+            && k.refs.iter().all(|r| {
+                relations
+                    .get(r)
+                    .and_then(as_relation)
+                    .is_some_and(|rel| rel.kind != "cte")
+            })
+    }
+
+    fn relations_snapshot(&self) -> Arc<Relations> {
+        self.shared
+            .relations
+            .read()
+            .map(|r| r.clone())
+            .unwrap_or_default()
     }
 
     /// How many nodes' parse renders stand for their compiled SQL.
@@ -356,18 +365,23 @@ impl Compiler {
             Vec<(String, String)>,
             Option<reuse::Kept>,
         );
+        // Each relation's name as the config known before parsing gives it. ref() and `this`
+        // answer with these, so a render that ends up with the same relations is the compiled
+        // one (checked below, after in-file config has had its say).
+        // STRATA_RENDER_TWICE=1 renders every node again at compile time (to compare).
+        let keep_renders = std::env::var_os("STRATA_RENDER_TWICE").is_none()
+            && self.assign_relations(project).is_ok();
+        let speculative = self.relations_snapshot();
         let nodes: Vec<&Node> = project
             .nodes
             .values()
             .filter(|n| n.resource_type != ResourceType::Seed)
             .collect();
-        // STRATA_RENDER_TWICE=1 renders every node again at compile time (to compare).
-        let keep_renders = std::env::var_os("STRATA_RENDER_TWICE").is_none();
         let parsed: Vec<Result<Parsed>> = crate::parallel::map(&nodes, |node| {
             let ctx = self.render_ctx(node, false, None, CompileOptions::default());
             reuse::begin();
             let rendered = self.render_node_code(node, &ctx);
-            let reusable = reuse::end() && keep_renders && !node.raw_code.contains("execute");
+            let seen = reuse::end().filter(|_| keep_renders && !node.raw_code.contains("execute"));
             let sql = rendered.map_err(|e| Error::template(&node.original_file_path, &e))?;
             let config = ctx.config.lock().map(|c| c.clone()).unwrap_or_default();
             let refs = ctx.refs.lock().map(|r| r.clone()).unwrap_or_default();
@@ -376,10 +390,11 @@ impl Compiler {
                 .lock()
                 .map(|s| s.clone())
                 .unwrap_or_default();
-            let kept = reusable.then(|| reuse::Kept {
+            let kept = seen.map(|seen| reuse::Kept {
                 checksum: node.checksum.clone(),
                 sql,
                 refs: refs.iter().map(|r| r.name.clone()).collect(),
+                seen,
             });
             Ok((node.unique_id.clone(), config, refs, sources, kept))
         });
@@ -395,14 +410,41 @@ impl Compiler {
                 kept.insert(id, k);
             }
         }
-        if let Ok(mut k) = self.kept.write() {
-            *k = kept;
-        }
         // Disabled nodes leave the project (and tests on them go with them).
         project.nodes.retain(|_, n| n.config.enabled());
         self.render_descriptions(project)?;
         self.resolve_dependencies(project)?;
         self.assign_relations(project)?;
+        // A kept render stands only if every relation it saw (its refs, its own `this`) is
+        // the one compile would give it.
+        let fin = self.relations_snapshot();
+        // Names whose relation changed, and those whose kind alone changed.
+        let mut renamed: HashSet<&str> = HashSet::new();
+        let mut rekinded: HashSet<&str> = HashSet::new();
+        for name in speculative.keys().chain(fin.keys()) {
+            let a = speculative.get(name).and_then(as_relation);
+            match (a, fin.get(name).and_then(as_relation)) {
+                (Some(a), Some(b)) if a.same_name(b) => {
+                    if a.kind != b.kind {
+                        rekinded.insert(name);
+                    }
+                }
+                _ => {
+                    renamed.insert(name);
+                }
+            }
+        }
+        kept.retain(|id, k| {
+            let Some(node) = project.nodes.get(id) else {
+                return false;
+            };
+            let changed =
+                |name: &str| renamed.contains(name) || k.seen.kind_read && rekinded.contains(name);
+            !changed(&node.name) && !k.refs.iter().any(|r| changed(r))
+        });
+        if let Ok(mut k) = self.kept.write() {
+            *k = kept;
+        }
         Ok(())
     }
 
@@ -529,8 +571,12 @@ impl Compiler {
                 Relation::new(q.as_ref(), Some(database), &schema, &alias, kind),
             );
         }
+        let map: Relations = map
+            .into_iter()
+            .map(|(k, v)| (k, Value::from_object(v)))
+            .collect();
         if let Ok(mut rel) = self.shared.relations.write() {
-            *rel = map;
+            *rel = Arc::new(map);
         }
         Ok(())
     }
@@ -546,7 +592,10 @@ impl Compiler {
 
     /// The relation a model or seed materializes.
     pub fn relation_of(&self, node_name: &str) -> Option<Relation> {
-        self.shared.relations.read().ok()?.get(node_name).cloned()
+        self.relations_snapshot()
+            .get(node_name)
+            .and_then(as_relation)
+            .cloned()
     }
 
     pub fn source_relation(&self, source: &str, table: &str) -> Option<Relation> {
@@ -563,11 +612,19 @@ impl Compiler {
         this: Option<Relation>,
         opts: CompileOptions,
     ) -> Arc<RenderCtx> {
-        let this = this.or_else(|| self.relation_of(&node.name));
+        let relations = self.relations_snapshot();
+        let this = match this {
+            Some(rel) => Value::from_object(rel),
+            None => relations
+                .get(&node.name)
+                .cloned()
+                .unwrap_or(Value::from(())),
+        };
         Arc::new(RenderCtx {
             execute,
             node_name: node.name.clone(),
             this,
+            relations,
             config: Mutex::new(node.config.clone()),
             refs: Mutex::new(Vec::new()),
             source_refs: Mutex::new(Vec::new()),
@@ -585,16 +642,11 @@ impl Compiler {
         m.insert("ref", ref_fn(ctx.clone()));
         m.insert("source", source_fn(ctx.clone()));
         m.insert("config", Value::from_object(ConfigObject(ctx.clone())));
-        let this = ctx
-            .this
-            .clone()
-            .map(Value::from_object)
-            .unwrap_or(Value::from(()));
+        m.insert("this", ctx.this.clone());
         if ctx.execute {
-            m.insert("this", this);
             m.insert("model", node_value);
         } else {
-            m.insert("this", Value::from_object(BlocksReuse(this)));
+            // Parse sees the node's config before its in-file config() calls.
             m.insert("model", Value::from_object(BlocksReuse(node_value)));
         }
         let inc = ctx.is_incremental;
@@ -677,7 +729,7 @@ impl Compiler {
     }
 
     /// A node's SQL for execution (without its ephemeral CTEs) and the ephemeral models it
-    /// refers to: the kept parse render with its markers resolved, or a compile render.
+    /// refers to: the kept parse render, or a compile render.
     fn render_for_compile(
         &self,
         node: &Node,
@@ -689,8 +741,10 @@ impl Compiler {
                 .as_ref()
                 .and_then(|k| k.get(&node.unique_id))
                 .filter(|k| k.checksum == node.checksum);
-            if let (Some(k), Ok(relations)) = (hit, self.shared.relations.read()) {
-                if let Some(resolved) = k.resolve(&relations) {
+            if let Some(k) = hit {
+                let relations = self.relations_snapshot();
+                if let Some(resolved) = k.resolve(|name| relations.get(name).and_then(as_relation))
+                {
                     return Ok(resolved);
                 }
             }
@@ -788,7 +842,8 @@ impl Compiler {
         let ctx = Arc::new(RenderCtx {
             execute: true,
             node_name: name.to_string(),
-            this: None,
+            this: Value::from(()),
+            relations: self.relations_snapshot(),
             config: Mutex::new(Config::default()),
             refs: Mutex::new(Vec::new()),
             source_refs: Mutex::new(Vec::new()),
@@ -947,35 +1002,35 @@ fn ref_fn(ctx: Arc<RenderCtx>) -> Value {
                 }
             };
             if !ctx.execute {
-                let index = match ctx.refs.lock() {
-                    Ok(mut refs) => {
-                        refs.push(RefCall {
-                            package,
-                            name: name.clone(),
-                        });
-                        refs.len() - 1
-                    }
-                    Err(_) => usize::MAX,
-                };
+                if let Ok(mut refs) = ctx.refs.lock() {
+                    refs.push(RefCall {
+                        package,
+                        name: name.clone(),
+                    });
+                }
+                // The relation as known before parsing ([`Compiler::parse`] checks it later);
+                // an unknown name is reported after parsing, with its file and line.
+                if let Some(known) = ctx.relations.get(&name) {
+                    return Ok(known.clone());
+                }
+                reuse::block();
                 let q = &ctx.shared.quoting;
                 let placeholder = Relation::new(q.as_ref(), None, "__ref__", &name, "table");
-                return Ok(Value::from_object(ParseRef { index, placeholder }));
+                return Ok(Value::from_object(placeholder));
             }
             let rel = ctx
-                .shared
                 .relations
-                .read()
-                .ok()
-                .and_then(|r| r.get(&name).cloned())
+                .get(&name)
+                .cloned()
                 .ok_or_else(|| jerr(format!("ref('{name}'): no such model or seed")))?;
-            if rel.kind == "cte" {
+            if as_relation(&rel).is_some_and(|r| r.kind == "cte") {
                 if let Ok(mut e) = ctx.ephemerals.lock() {
                     if !e.contains(&name) {
                         e.push(name);
                     }
                 }
             }
-            Ok(Value::from_object(rel))
+            Ok(rel)
         },
     )
 }
@@ -1254,51 +1309,27 @@ impl Object for AdapterObject {
     }
 }
 
-/// What `ref()` returns while parsing. Written out by `{{ }}`, it is a marker that compile
-/// replaces with the relation ([`reuse`], the environment's formatter); anything else done
-/// with it needs the real relation, so the node is rendered again at compile time.
-#[derive(Debug)]
-struct ParseRef {
-    index: usize,
-    placeholder: Relation,
-}
-
-impl Object for ParseRef {
-    fn repr(self: &Arc<Self>) -> minijinja::value::ObjectRepr {
-        minijinja::value::ObjectRepr::Plain
-    }
-
-    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        reuse::block();
-        Arc::new(self.placeholder.clone()).get_value(key)
-    }
-
-    fn call_method(
-        self: &Arc<Self>,
-        state: &State,
-        method: &str,
-        args: &[Value],
-    ) -> std::result::Result<Value, JError> {
-        reuse::block();
-        Arc::new(self.placeholder.clone()).call_method(state, method, args)
-    }
-
-    /// Turned into a string other than by `{{ }}` (a filter, `~`): what it becomes would
-    /// differ at compile time.
-    fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        reuse::block();
-        f.write_str(&self.placeholder.rendered)
-    }
-}
-
-/// A parse-time context value (`this`, `model`) that compile time sees differently: any use
-/// of it means the parse render is not kept.
+/// `model` while parsing: compile time sees the node's final config, so reading it means the
+/// parse render is not kept. Type tests (`is mapping`) see what compile time sees.
 #[derive(Debug)]
 struct BlocksReuse(Value);
 
 impl Object for BlocksReuse {
     fn repr(self: &Arc<Self>) -> minijinja::value::ObjectRepr {
-        minijinja::value::ObjectRepr::Plain
+        use minijinja::value::{ObjectRepr, ValueKind};
+        match self.0.kind() {
+            ValueKind::Map => ObjectRepr::Map,
+            ValueKind::Seq => ObjectRepr::Seq,
+            _ => ObjectRepr::Plain,
+        }
+    }
+
+    fn enumerate(self: &Arc<Self>) -> minijinja::value::Enumerator {
+        reuse::block();
+        match self.0.try_iter() {
+            Ok(items) => minijinja::value::Enumerator::Values(items.collect()),
+            Err(_) => minijinja::value::Enumerator::NonEnumerable,
+        }
     }
 
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {

@@ -44,6 +44,14 @@ impl Quoting for DoubleQuotes {
 }
 
 impl Relation {
+    /// The same name and text, whatever the kind (a view that became a table renders alike).
+    pub fn same_name(&self, other: &Relation) -> bool {
+        self.database == other.database
+            && self.schema == other.schema
+            && self.identifier == other.identifier
+            && self.rendered == other.rendered
+    }
+
     pub fn new(
         q: &dyn Quoting,
         database: Option<&str>,
@@ -99,10 +107,14 @@ impl Object for Relation {
             "database" => Some(Value::from(self.database.clone())),
             "schema" => Some(Value::from(self.schema.clone())),
             "identifier" | "name" | "table" => Some(Value::from(self.identifier.clone())),
-            "type" => Some(Value::from(self.kind.clone())),
-            "is_table" => Some(Value::from(self.kind == "table")),
-            "is_view" => Some(Value::from(self.kind == "view")),
-            "is_cte" => Some(Value::from(self.kind == "cte")),
+            "type" | "is_table" | "is_view" | "is_cte" => {
+                // A model's kind may still change with its in-file config while parsing.
+                super::reuse::kind_read();
+                Some(match key.as_str()? {
+                    "type" => Value::from(self.kind.clone()),
+                    other => Value::from(other.strip_prefix("is_") == Some(self.kind.as_str())),
+                })
+            }
             _ => None,
         }
     }

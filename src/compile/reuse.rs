@@ -1,15 +1,14 @@
 //! Rendering each template once.
 //!
 //! `parse` renders every node to find its refs and in-file config; `compile` used to render it
-//! again with the real relations. Most models render the same both times, except for their
-//! `ref()`s, so the parse render is kept, with each `ref()` written as a marker, and compile
-//! only swaps the markers for relations. A render is kept only when nothing in it could come
-//! out differently at compile time: anything that reads the warehouse, `execute`, `this`,
-//! `model`, `is_incremental()`, a relation's attributes, or config a `config()` call changed.
-//! Those uses are noticed while rendering (on this thread) and the node is rendered again.
+//! again. Parse now renders with the relations as the config known before parsing names them,
+//! and a render is kept for compile when (a) nothing in it could come out differently at
+//! compile time, and (b) after parsing, every relation it saw is still the same (an in-file
+//! `config(alias=...)` can rename one). (a) is watched while rendering, on this thread: the
+//! warehouse, `execute`, `model`, `is_incremental()`, config read after a `config()` call
+//! block keeping; (b) is checked in `Compiler::parse`.
 
 use std::cell::Cell;
-use std::collections::HashMap;
 
 use crate::compile::Relation;
 
@@ -19,10 +18,18 @@ struct Watch {
     blocked: bool,
     config_read: bool,
     config_written: bool,
+    kind_read: bool,
 }
 
 thread_local! {
-    static WATCH: Cell<Watch> = const { Cell::new(Watch { active: false, blocked: false, config_read: false, config_written: false }) };
+    static WATCH: Cell<Watch> = const { Cell::new(Watch { active: false, blocked: false, config_read: false, config_written: false, kind_read: false }) };
+}
+
+/// What a watched render that can be kept depended on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Seen {
+    /// Whether it read a relation's kind (`type`, `is_view`, ...), not just its name.
+    pub kind_read: bool,
 }
 
 fn update(f: impl FnOnce(&mut Watch)) {
@@ -45,11 +52,15 @@ pub fn begin() {
     });
 }
 
-/// Stop watching; whether the render's output can stand for the compiled one.
-pub fn end() -> bool {
+/// Stop watching; what the render depended on when its output can stand for the compiled
+/// one (given the same relations), None when it cannot.
+pub fn end() -> Option<Seen> {
     WATCH.with(|w| {
         let v = w.replace(Watch::default());
-        v.active && !v.blocked && !(v.config_read && v.config_written)
+        let reusable = v.active && !v.blocked && !(v.config_read && v.config_written);
+        reusable.then_some(Seen {
+            kind_read: v.kind_read,
+        })
     })
 }
 
@@ -68,14 +79,9 @@ pub fn config_written() {
     update(|w| w.config_written = true);
 }
 
-const OPEN: char = '\u{1}';
-const CLOSE: char = '\u{2}';
-
-/// What `{{ ref(...) }}` writes while parsing: `r` and the index of the ref call, between two
-/// control characters that SQL text does not contain. (The letter makes a case-changing
-/// filter over a macro's output spoil the marker, which then falls back to a compile render.)
-pub fn marker(index: usize) -> String {
-    format!("{OPEN}r{index}{CLOSE}")
+/// A relation's kind was read.
+pub fn kind_read() {
+    update(|w| w.kind_read = true);
 }
 
 /// A parse render kept for compile.
@@ -84,38 +90,27 @@ pub struct Kept {
     /// The checksum of the code it was rendered from.
     pub checksum: String,
     pub sql: String,
-    /// The names of the `ref()` calls, in call order (markers index into it).
+    /// The names of the `ref()` calls, in call order.
     pub refs: Vec<String>,
+    pub seen: Seen,
 }
 
 impl Kept {
-    /// The compiled SQL, and the ephemeral models it refers to (in call order, as a compile
-    /// render records them). None when a marker cannot be resolved (a template that changed
-    /// the marker text, or an unknown model): the caller renders again and reports properly.
-    pub fn resolve(&self, relations: &HashMap<String, Relation>) -> Option<(String, Vec<String>)> {
-        let mut out = String::with_capacity(self.sql.len() + 32 * self.refs.len());
-        let mut rest = self.sql.as_str();
-        while let Some(start) = rest.find(OPEN) {
-            out.push_str(&rest[..start]);
-            let after = &rest[start + OPEN.len_utf8()..];
-            let end = after.find(CLOSE)?;
-            let index: usize = after[..end].strip_prefix('r')?.parse().ok()?;
-            let rel = relations.get(self.refs.get(index)?)?;
-            out.push_str(&rel.rendered);
-            rest = &after[end + CLOSE.len_utf8()..];
-        }
-        if rest.contains(CLOSE) {
-            return None;
-        }
-        out.push_str(rest);
+    /// The compiled SQL and the ephemeral models it refers to (in call order, as a compile
+    /// render records them). None when a ref is not a model any more: the caller renders
+    /// again and reports it properly.
+    pub fn resolve<'a>(
+        &self,
+        relation: impl Fn(&str) -> Option<&'a Relation>,
+    ) -> Option<(String, Vec<String>)> {
         let mut ephemerals: Vec<String> = Vec::new();
         for name in &self.refs {
-            let rel = relations.get(name)?;
+            let rel = relation(name)?;
             if rel.kind == "cte" && !ephemerals.contains(name) {
                 ephemerals.push(name.clone());
             }
         }
-        Some((out, ephemerals))
+        Some((self.sql.clone(), ephemerals))
     }
 }
 
@@ -123,6 +118,7 @@ impl Kept {
 mod tests {
     use super::*;
     use crate::compile::DoubleQuotes;
+    use std::collections::HashMap;
 
     fn relations() -> HashMap<String, Relation> {
         let mut m = HashMap::new();
@@ -142,52 +138,42 @@ mod tests {
             checksum: String::new(),
             sql,
             refs: refs.iter().map(|s| s.to_string()).collect(),
+            seen: Seen { kind_read: false },
         }
     }
 
     #[test]
-    fn markers_become_relations_and_ephemerals_are_listed() {
-        let sql = format!("select * from {} join {} using (id)", marker(0), marker(1));
-        let (out, eph) = kept(sql, &["a", "e"])
-            .resolve(&relations())
-            .expect("resolves");
-        assert_eq!(
-            out,
-            r#"select * from "main"."a" join "main"."__dbt__cte__e" using (id)"#
-        );
+    fn ephemerals_are_listed_once_in_call_order_and_unknown_refs_are_not_resolved() {
+        let k = kept("select 1".into(), &["e", "a", "e"]);
+        let rels = relations();
+        let (sql, eph) = k.resolve(|n| rels.get(n)).expect("resolves");
+        assert_eq!(sql, "select 1");
         assert_eq!(eph, ["e"]);
-    }
-
-    #[test]
-    fn a_damaged_marker_or_unknown_model_is_not_resolved() {
-        let upper = format!("select * from {}", marker(0)).to_uppercase();
-        assert!(kept(upper, &["a"]).resolve(&relations()).is_none());
-        let broken = format!("select * from {}", marker(0).replace('\u{2}', ""));
-        assert!(kept(broken, &["a"]).resolve(&relations()).is_none());
-        assert!(kept(format!("select * from {}", marker(3)), &["a"])
-            .resolve(&relations())
-            .is_none());
-        assert!(kept(format!("select * from {}", marker(0)), &["nope"])
-            .resolve(&relations())
+        assert!(kept("select 1".into(), &["a", "nope"])
+            .resolve(|n| rels.get(n))
             .is_none());
     }
 
     #[test]
     fn the_watch_blocks_on_warehouse_use_and_on_config_read_after_write() {
+        let plain = Some(Seen { kind_read: false });
         begin();
-        assert!(end(), "nothing happened: reusable");
+        assert_eq!(end(), plain, "nothing happened: reusable");
         begin();
         config_read();
-        assert!(end(), "a read alone is fine");
+        assert_eq!(end(), plain, "a read alone is fine");
         begin();
         config_read();
         config_written();
-        assert!(!end());
+        assert_eq!(end(), None);
         begin();
         block();
-        assert!(!end());
+        assert_eq!(end(), None);
         block(); // outside a watch: no effect
         begin();
-        assert!(end());
+        kind_read();
+        assert_eq!(end(), Some(Seen { kind_read: true }));
+        begin();
+        assert_eq!(end(), plain);
     }
 }

@@ -81,7 +81,8 @@ fn jaffle_shop_compiles_to_the_same_sql() {
 #[test]
 fn what_only_compile_time_knows_is_rendered_again() {
     let p = TestProject::new("once", "");
-    // Kept: plain refs, an ephemeral model and the model that inlines it.
+    // Kept: plain refs, and what is exact at parse time because refs and `this` answer with
+    // the relations (checked after parse).
     p.write("models/a.sql", "select 1 as id\n");
     p.write("models/b.sql", "select * from {{ ref('a') }}\n");
     p.write(
@@ -89,8 +90,16 @@ fn what_only_compile_time_knows_is_rendered_again() {
         "{{ config(materialized='ephemeral') }}\nselect 2 as id\n",
     );
     p.write("models/h.sql", "select * from {{ ref('g') }}\n");
-    // Rendered again: `this`, is_incremental(), a relation's attribute, config read after a
-    // config() call, run_query, and `execute`.
+    // An ephemeral model known as one before parsing (YAML config) keeps its render, and so
+    // does the model that inlines it.
+    p.write("models/g2.sql", "select 3 as id\n");
+    p.write(
+        "models/props.yml",
+        "version: 2\nmodels:\n  - name: g2\n    config: {materialized: ephemeral}\n",
+    );
+    p.write("models/h2.sql", "select * from {{ ref('g2') }}\n");
+    // Rendered again: is_incremental(), config read after a config() call, run_query,
+    // `execute`.
     p.write(
         "models/c.sql",
         "select '{{ this }}' as me from {{ ref('a') }}\n",
@@ -116,8 +125,7 @@ fn what_only_compile_time_knows_is_rendered_again() {
         "models/x.sql",
         "select {{ 1 if execute else 0 }} as executed\n",
     );
-    // Rendered again too: a ref turned into a string other than by {{ }} (a filter, `~`),
-    // whose text would differ once it is the real relation.
+    // Kept as well: string work on a ref sees the real relation's text.
     p.write(
         "models/u.sql",
         "select '{{ ref(\"a\") | replace(\'\"\', \'\') | upper }}' as bare\n",
@@ -127,7 +135,9 @@ fn what_only_compile_time_knows_is_rendered_again() {
         "select '{{ \"in \" ~ ref(\"a\") }}' as joined\n",
     );
     let kept = same_sql_either_way(&p);
-    assert_eq!(kept, 4, "a, b, g and h only");
+    // g turns ephemeral in its own file, so the relation h saw at parse time is not the one
+    // compile gives it: both render again, like d, f, q and x.
+    assert_eq!(kept, 8, "a, b, c, e, u, w, g2 and h2");
 
     p.strata(&["build"]).assert_ok();
     let me = p.scalar("once", "select me from c");
@@ -137,6 +147,10 @@ fn what_only_compile_time_knows_is_rendered_again() {
     assert_eq!(p.scalar("once", "select answer from q"), "42");
     assert_eq!(p.scalar("once", "select executed from x"), "1");
     assert_eq!(p.scalar("once", "select id from h"), "2");
+    assert_eq!(p.scalar("once", "select id from h2"), "3");
+    assert!(p
+        .read("target/compiled/once/models/h2.sql")
+        .contains("__dbt__cte__g2"));
     let a = p
         .scalar("once", "select me from c")
         .replace("\"c\"", "\"a\"");
@@ -145,4 +159,58 @@ fn what_only_compile_time_knows_is_rendered_again() {
         a.replace('"', "").to_uppercase()
     );
     assert_eq!(p.scalar("once", "select joined from w"), format!("in {a}"));
+}
+
+/// Whatever a template does with a ref's text, a kept render must equal a second render,
+/// including when an in-file config() renames the model after others saw its name.
+#[test]
+fn string_work_on_refs_and_renamed_models_compile_like_a_second_render() {
+    let p = TestProject::new("strs", "");
+    p.write("models/a.sql", "select 1 as id, 'x' as name\n");
+    p.write(
+        "macros/rel.sql",
+        "{% macro rel(x) %}{{ x }}{% endmacro %}\n\
+         {% test named(model, column_name) %}\n\
+         select * from {{ model }} where '{{ model.split('.') | last }}' = 'nope'\n\
+         {% endtest %}\n",
+    );
+    let cases = [
+        ("set_block", "{% set r %}{{ ref('a') }}{% endset %}select '{{ r | replace('\"', '') }}' as v"),
+        ("method", "{% set r %}{{ ref('a') }}{% endset %}select '{{ r.replace('\"', '') }}' as v"),
+        ("filter_block", "{% filter replace('\"', '') %}select 1 as v from {{ ref('a') }}{% endfilter %}"),
+        ("macro_output", "select '{{ rel(ref('a')) | replace('\"', '') }}' as v"),
+        ("tojson", "{% set r %}{{ ref('a') }}{% endset %}select 1 as v -- {{ r | tojson }}"),
+        ("lower", "{% set r %}{{ ref('a') }}{% endset %}select '{{ r | lower | replace('\"', '') }}' as v"),
+        ("length", "{% set r %}{{ ref('a') }}{% endset %}select {{ r | length }} as v"),
+        ("slice", "{% set r %}{{ ref('a') }}{% endset %}select '{{ r[:6] | replace('\"', '') }}' as v"),
+        ("split", "select '{{ (ref('a') | string).split('.') | last | replace('\"', '') }}' as v"),
+        ("contains", "{% set r %}{{ ref('a') }}{% endset %}select {{ 1 if '\"' in r else 0 }} as v"),
+        ("iterable", "select {{ 1 if ref('a') is iterable else 0 }} as v"),
+        ("model_mapping", "select {{ 1 if model is mapping else 0 }} as v"),
+        ("renamed", "{{ config(alias='renamed') }}select 7 as v"),
+        ("uses_renamed", "select v from {{ ref('renamed_source') }}"),
+        ("renamed_source", "{{ config(alias='elsewhere') }}select 8 as v"),
+        // A table by its own file (views by default); a model that reads its kind at parse
+        // time saw a view, so it must render again.
+        ("a_table", "{{ config(materialized='table') }}select 9 as v"),
+        ("kind_of_table", "select '{{ ref('a_table').type }}' as v"),
+    ];
+    for (name, sql) in cases {
+        p.write(&format!("models/{name}.sql"), &format!("{sql}\n"));
+    }
+    p.write(
+        "models/props.yml",
+        "version: 2\nmodels:\n  - name: a\n    columns:\n      - name: name\n        tests: [named]\n",
+    );
+    p.write(
+        "tests/this_is_none.sql",
+        "select 1 as failure where {{ 'false' if this is none else 'true' }}\n",
+    );
+    same_sql_either_way(&p);
+    let uses = p.read("target/compiled/strs/models/uses_renamed.sql");
+    assert!(uses.contains("\"elsewhere\""), "{uses}");
+    p.strata(&["build"]).assert_ok();
+    assert_eq!(p.scalar("strs", "select v from set_block"), "strs.main.a");
+    assert_eq!(p.scalar("strs", "select v from uses_renamed"), "8");
+    assert_eq!(p.scalar("strs", "select v from kind_of_table"), "table");
 }
