@@ -40,6 +40,23 @@ fn engine_error(e: duckdb::Error) -> Error {
     Error::Adapter(e.to_string())
 }
 
+/// A command that ends before the background open has finished (`strata ls` on a new project)
+/// must not leave a half-created database file behind: the process exits right after the
+/// adapter is dropped, so the drop waits for the open.
+impl Drop for DuckDbAdapter {
+    fn drop(&mut self) {
+        let root = match self.root.get_mut() {
+            Ok(root) => root,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Root::Opening(handle) = root {
+            if let Some(handle) = handle.take() {
+                let _ = handle.join();
+            }
+        }
+    }
+}
+
 impl DuckDbAdapter {
     /// Start opening the database on a thread of its own (opening a file with many tables
     /// takes a while), so loading and parsing the project overlap with it.
