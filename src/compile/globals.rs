@@ -59,11 +59,18 @@ pub fn env_var(name: String, default: Option<Value>) -> Result<Value, JError> {
     }
 }
 
-pub fn log_fn(msg: Value, info: Option<bool>) -> Value {
-    if info.unwrap_or(false) {
+/// dbt's `log(msg, info=False)`, `info` given by position or keyword: with it the message is
+/// printed (without it, dbt writes only to its debug log, which Strata does not keep).
+pub fn log_fn(msg: Value, info: Option<bool>, kwargs: Kwargs) -> Result<Value, JError> {
+    let info = match kwargs.get::<Option<bool>>("info")? {
+        Some(i) => i,
+        None => info.unwrap_or(false),
+    };
+    kwargs.assert_all_used()?;
+    if info {
         eprintln!("{msg}");
     }
-    Value::from("")
+    Ok(Value::from(""))
 }
 
 pub fn fromjson(text: String, default: Option<Value>) -> Result<Value, JError> {
