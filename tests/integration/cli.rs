@@ -124,3 +124,37 @@ fn maintain_on_duckdb_says_it_needs_iceberg_tables() {
     assert_ne!(run.code, 0, "{}", run.output());
     run.assert_contains("strata maintain needs Iceberg tables: the duckdb target has none");
 }
+
+/// dbt's `log()`: `info=True` by keyword (the usual spelling) or by position prints the
+/// message; without it nothing is printed.
+#[test]
+fn log_prints_with_info_by_keyword_or_position() {
+    let p = TestProject::new("logs", "");
+    p.write(
+        "models/a.sql",
+        "{{ log('keyword info', info=True) }}{{ log('positional info', True) }}\
+         {{ log('debug only') }}select 1 as id\n",
+    );
+    let run = p.strata(&["compile"]);
+    run.assert_ok()
+        .assert_contains("keyword info")
+        .assert_contains("positional info");
+    assert!(!run.output().contains("debug only"), "{}", run.output());
+    p.write("models/a.sql", "{{ log('x', infos=True) }}select 1 as id\n");
+    p.strata(&["compile"])
+        .assert_code(2)
+        .assert_contains("infos");
+}
+
+/// Quick commands exit at once, while the DuckDB file they started opening in the
+/// background is still being created; it must not be left half-written (the next command
+/// used to fail with "not a valid DuckDB database file"). Timing-dependent, so repeated.
+#[test]
+fn a_quick_command_leaves_no_half_created_database() {
+    for _ in 0..20 {
+        let p = TestProject::new("quick", "");
+        p.write("models/a.sql", "select 1 as id\n");
+        p.strata(&["ls"]).assert_ok();
+        p.strata(&["run"]).assert_ok();
+    }
+}
