@@ -973,6 +973,7 @@ fn macro_function(template: String, name: String, mentions_execute: bool) -> Val
             let m = mstate
                 .lookup(&hidden)
                 .ok_or_else(|| jerr(format!("macro '{name}' not found in {template}")))?;
+            let args = with_caller_body(state, &args)?;
             match m.call(mstate, &args) {
                 Ok(v) => Ok(v),
                 Err(e) => match globals::take_return(&e) {
@@ -982,6 +983,39 @@ fn macro_function(template: String, name: String, mentions_execute: bool) -> Val
             }
         },
     )
+}
+
+/// `{% call my_macro() %}body{% endcall %}`: the body (`caller`) belongs to the calling
+/// template's state, and each macro runs in a state of its own, where minijinja cannot call
+/// it. So the body is rendered here, in the caller's state, and `caller()` returns it. (It is
+/// rendered once even when the macro calls `caller()` twice; `caller(args)` is not supported.)
+fn with_caller_body(state: &State, args: &[Value]) -> std::result::Result<Vec<Value>, JError> {
+    let (positional, Some(kwargs)) = globals::split_args(args)? else {
+        return Ok(args.to_vec());
+    };
+    let Ok(caller) = kwargs.peek::<Value>("caller") else {
+        return Ok(args.to_vec());
+    };
+    let body = caller.call(state, &[])?;
+    let mut pairs: Vec<(String, Value)> = Vec::new();
+    for key in kwargs.args() {
+        if key == "caller" {
+            let body = body.clone();
+            let f = move |rest: Rest<Value>| -> std::result::Result<Value, JError> {
+                if rest.is_empty() {
+                    Ok(body.clone())
+                } else {
+                    Err(jerr("caller() takes no arguments in Strata"))
+                }
+            };
+            pairs.push((key.to_string(), Value::from_function(f)));
+        } else {
+            pairs.push((key.to_string(), kwargs.peek::<Value>(key)?));
+        }
+    }
+    let mut out = positional;
+    out.push(Value::from(Kwargs::from_iter(pairs)));
+    Ok(out)
 }
 
 fn ref_fn(ctx: Arc<RenderCtx>) -> Value {

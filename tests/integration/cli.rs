@@ -158,3 +158,26 @@ fn a_quick_command_leaves_no_half_created_database() {
         p.strata(&["run"]).assert_ok();
     }
 }
+
+/// `{% call my_macro() %}body{% endcall %}` on a project macro: `caller()` inside the macro
+/// gives the body (it failed with "template state went away").
+#[test]
+fn call_blocks_reach_project_macros() {
+    let p = TestProject::new("calls", "");
+    p.write(
+        "macros/wrap.sql",
+        "{% macro wrap(alias) %}select *, '{{ alias }}' as tag from ({{ caller() }}) as {{ alias }}{% endmacro %}\n\
+         {% macro twice() %}{{ caller() }} union all {{ caller() }}{% endmacro %}\n",
+    );
+    p.write(
+        "models/a.sql",
+        "{% call wrap('sub') %}select 1 as id{% endcall %}\n",
+    );
+    p.write(
+        "models/b.sql",
+        "{% call twice() %}select id from {{ ref('a') }}{% endcall %}\n",
+    );
+    p.strata(&["build"]).assert_ok();
+    assert_eq!(p.scalar("calls", "select tag from a where id = 1"), "sub");
+    assert_eq!(p.scalar("calls", "select count(*) from b"), "2");
+}
