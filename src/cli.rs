@@ -401,7 +401,7 @@ fn list(
     types: Vec<String>,
     output: &str,
 ) -> Result<i32> {
-    let session = Session::open(
+    let session = Session::open_offline(
         load,
         Flags {
             full_refresh: false,

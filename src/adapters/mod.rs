@@ -142,9 +142,13 @@ pub struct SeedFile {
 }
 
 /// Connect to the target's engine.
-pub fn connect(target: &Target) -> Result<Arc<dyn Adapter>> {
+/// The adapter for `target`. With `open_now` an embedded database starts opening at once (in
+/// the background); without it, when a statement first needs it (`strata ls` needs none).
+pub fn connect(target: &Target, open_now: bool) -> Result<Arc<dyn Adapter>> {
     match target.adapter_type.as_str() {
-        "duckdb" => Ok(Arc::new(duckdb::DuckDbAdapter::open(target)?.shared())),
+        "duckdb" => Ok(Arc::new(
+            duckdb::DuckDbAdapter::open(target, open_now)?.shared(),
+        )),
         "athena" => Ok(Arc::new(athena::AthenaAdapter::open(target)?)),
         other => Err(Error::Usage(format!(
             "target '{}' has type '{other}', which this build of strata cannot run (supported: duckdb, athena)",

@@ -90,10 +90,25 @@ pub fn phase(name: &str, since: &mut Instant) {
 
 impl Session {
     pub fn open(load: &LoadOptions, flags: Flags, printer: Arc<Printer>) -> Result<Self> {
+        Self::open_with(load, flags, printer, true)
+    }
+
+    /// A session for commands that read the project only (`ls`): the warehouse is opened
+    /// only if something asks it.
+    pub fn open_offline(load: &LoadOptions, flags: Flags, printer: Arc<Printer>) -> Result<Self> {
+        Self::open_with(load, flags, printer, false)
+    }
+
+    fn open_with(
+        load: &LoadOptions,
+        flags: Flags,
+        printer: Arc<Printer>,
+        open_warehouse: bool,
+    ) -> Result<Self> {
         let mut t = Instant::now();
         let mut project = project::load(load, &Compiler::render_text)?;
         phase("load", &mut t);
-        let adapter = adapters::connect(&project.target)?;
+        let adapter = adapters::connect(&project.target, open_warehouse)?;
         phase("connect", &mut t);
         let compiler = Compiler::new(&project, &adapter.dialect(), flags)?;
         phase("environment", &mut t);

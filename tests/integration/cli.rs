@@ -149,12 +149,18 @@ fn log_prints_with_info_by_keyword_or_position() {
 /// Quick commands exit at once, while the DuckDB file they started opening in the
 /// background is still being created; it must not be left half-written (the next command
 /// used to fail with "not a valid DuckDB database file"). Timing-dependent, so repeated.
+/// `ls` needs no warehouse and does not open (or create) one at all, as `dbt ls`.
 #[test]
 fn a_quick_command_leaves_no_half_created_database() {
     for _ in 0..20 {
         let p = TestProject::new("quick", "");
         p.write("models/a.sql", "select 1 as id\n");
+        p.write("macros/noop.sql", "{% macro noop() %}{% endmacro %}\n");
         p.strata(&["ls"]).assert_ok();
+        assert!(!p.db_path("quick").exists(), "ls created the database");
+        // run-operation of a macro that asks nothing of the warehouse exits as soon as it
+        // has rendered it, while the database is still being created.
+        p.strata(&["run-operation", "noop"]).assert_ok();
         p.strata(&["run"]).assert_ok();
     }
 }

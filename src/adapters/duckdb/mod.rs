@@ -20,9 +20,12 @@ const DUCKDB_MACROS: &[(&str, &str)] = &[
     ("cross_db.sql", include_str!("macros/cross_db.sql")),
 ];
 
-/// The database handle, or the thread still opening it.
+type Opener = Box<dyn FnOnce() -> Result<Connection> + Send>;
+
+/// The database handle, the thread still opening it, or how to open it when first needed.
 enum Root {
     Opening(Option<std::thread::JoinHandle<Result<Connection>>>),
+    Later(Option<Opener>),
     Open(Connection),
 }
 
@@ -59,8 +62,9 @@ impl Drop for DuckDbAdapter {
 
 impl DuckDbAdapter {
     /// Start opening the database on a thread of its own (opening a file with many tables
-    /// takes a while), so loading and parsing the project overlap with it.
-    pub fn open(target: &Target) -> Result<Self> {
+    /// takes a while), so loading and parsing the project overlap with it; or, when `now` is
+    /// false (`strata ls`), only when a statement first needs it.
+    pub fn open(target: &Target, now: bool) -> Result<Self> {
         let path = target.setting_str("path").unwrap_or(":memory:").to_string();
         if path != ":memory:" {
             if let Some(parent) = Path::new(&path).parent() {
@@ -74,7 +78,7 @@ impl DuckDbAdapter {
             .get("duckdb_threads")
             .and_then(|v| v.as_u64());
         let opening_path = path.clone();
-        let opening = std::thread::spawn(move || -> Result<Connection> {
+        let opener = move || -> Result<Connection> {
             let path = opening_path;
             let root = if path == ":memory:" {
                 Connection::open_in_memory()
@@ -87,10 +91,15 @@ impl DuckDbAdapter {
                     .map_err(engine_error)?;
             }
             Ok(root)
-        });
+        };
+        let root = if now {
+            Root::Opening(Some(std::thread::spawn(opener)))
+        } else {
+            Root::Later(Some(Box::new(opener)))
+        };
         Ok(DuckDbAdapter {
             path,
-            root: Mutex::new(Root::Opening(Some(opening))),
+            root: Mutex::new(root),
             pool: Mutex::new(Vec::new()),
             running: Mutex::new(Vec::new()),
             engine_nanos: std::sync::atomic::AtomicU64::new(0),
@@ -105,17 +114,25 @@ impl DuckDbAdapter {
             .root
             .lock()
             .map_err(|_| Error::Adapter("DuckDB connection lock poisoned".into()))?;
-        if let Root::Opening(handle) = &mut *root {
-            let opened = handle
-                .take()
-                .ok_or_else(|| Error::Adapter("DuckDB failed to open earlier".into()))?
-                .join()
-                .map_err(|_| Error::Adapter("opening DuckDB panicked".into()))?;
-            *root = Root::Open(opened?);
+        let failed_earlier = || Error::Adapter("DuckDB failed to open earlier".into());
+        match &mut *root {
+            Root::Opening(handle) => {
+                let opened = handle
+                    .take()
+                    .ok_or_else(failed_earlier)?
+                    .join()
+                    .map_err(|_| Error::Adapter("opening DuckDB panicked".into()))?;
+                *root = Root::Open(opened?);
+            }
+            Root::Later(opener) => {
+                let open = opener.take().ok_or_else(failed_earlier)?;
+                *root = Root::Open(open()?);
+            }
+            Root::Open(_) => {}
         }
         match &*root {
             Root::Open(c) => c.try_clone().map_err(engine_error),
-            Root::Opening(_) => Err(Error::Adapter("DuckDB is not open".into())),
+            _ => Err(Error::Adapter("DuckDB is not open".into())),
         }
     }
 
