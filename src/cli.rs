@@ -232,14 +232,15 @@ fn run(cli: Cli, printer: Arc<Printer>) -> Result<i32> {
     // the project folder, as in dbt; run from there.
     let dir = &cli.global.project_dir;
     let dir = dir.canonicalize().map_err(|e| Error::io(dir, e))?;
-    std::env::set_current_dir(&dir).map_err(|e| Error::io(&dir, e))?;
     // Paths given relative to where strata was started are resolved before the move.
+    let started_in = std::env::current_dir().map_err(|e| Error::io(".", e))?;
     let mut global = cli.global.clone();
     if let Some(p) = &global.profiles_dir {
         if p.is_relative() {
-            global.profiles_dir = std::env::current_dir().ok().map(|_| p.clone());
+            global.profiles_dir = Some(started_in.join(p));
         }
     }
+    std::env::set_current_dir(&dir).map_err(|e| Error::io(&dir, e))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -251,7 +251,9 @@ fn manifest_rest(session: &Session) -> Vec<(&'static str, Value)> {
         }
     }
     let mut docs = Map::new();
-    for (name, body) in &p.docs {
+    let mut by_name: Vec<_> = p.docs.iter().collect();
+    by_name.sort();
+    for (name, body) in by_name {
         let id = format!("doc.{}.{}", p.name(), name);
         docs.insert(
             id.clone(),

@@ -973,7 +973,14 @@ fn macro_function(template: String, name: String, mentions_execute: bool) -> Val
             let m = mstate
                 .lookup(&hidden)
                 .ok_or_else(|| jerr(format!("macro '{name}' not found in {template}")))?;
-            let args = with_caller_body(state, &args)?;
+            // Only a macro that uses `caller` gets the body (others refuse the keyword, as in
+            // Jinja), so a body nobody asks for is not rendered.
+            let uses_caller = m.get_attr("caller").is_ok_and(|v| v.is_true());
+            let args = if uses_caller {
+                with_caller_body(state, &args)?
+            } else {
+                args.to_vec()
+            };
             match m.call(mstate, &args) {
                 Ok(v) => Ok(v),
                 Err(e) => match globals::take_return(&e) {
@@ -987,8 +994,11 @@ fn macro_function(template: String, name: String, mentions_execute: bool) -> Val
 
 /// `{% call my_macro() %}body{% endcall %}`: the body (`caller`) belongs to the calling
 /// template's state, and each macro runs in a state of its own, where minijinja cannot call
-/// it. So the body is rendered here, in the caller's state, and `caller()` returns it. (It is
-/// rendered once even when the macro calls `caller()` twice; `caller(args)` is not supported.)
+/// it. So the body is rendered here, in the caller's state, before the macro runs, and
+/// `caller()` returns that text. Unlike dbt, the body is rendered once and first, even if the
+/// macro calls `caller()` twice, late, or only on one branch: what the body does (a
+/// `run_query`, a `ref`) happens once, before the macro's own statements. `caller(args)` is
+/// refused.
 fn with_caller_body(state: &State, args: &[Value]) -> std::result::Result<Vec<Value>, JError> {
     let (positional, Some(kwargs)) = globals::split_args(args)? else {
         return Ok(args.to_vec());

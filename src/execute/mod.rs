@@ -417,13 +417,18 @@ async fn prime_cache(session: &Session, ids: &[String], create: bool) -> Result<
 }
 
 /// The static phase: compile each node, check its SQL, write it under target/compiled.
-/// Returns every error found, so one run reports them all; nothing has executed.
+/// Returns every error found (with its node's id, in node order), so one run reports them
+/// all; nothing has executed.
 async fn prepare(
     session: &Session,
     ids: &[String],
     cache: RelationCache,
     full_refresh: bool,
-) -> Result<(RelationCache, HashMap<String, Prepared>, Vec<Error>)> {
+) -> Result<(
+    RelationCache,
+    HashMap<String, Prepared>,
+    Vec<(String, Error)>,
+)> {
     let project = session.project.clone();
     let compiler = session.compiler.clone();
     let adapter = session.adapter.clone();
@@ -458,7 +463,7 @@ async fn prepare(
                 Ok(p) => {
                     prepared.insert(node.unique_id.clone(), p);
                 }
-                Err(e) => errors.push(e),
+                Err(e) => errors.push((node.unique_id.clone(), e)),
             }
         }
         (cache, prepared, errors)
@@ -525,11 +530,22 @@ pub async fn compile_only(session: &Session, ids: &[String], full_refresh: bool)
     let (_, early_prepared, mut errors) = early?;
     let (_, late_prepared, late_errors) = prepare(session, &late, cache?, full_refresh).await?;
     phase("compile+check+write", &mut t);
+    // Report in node order, as if all had compiled in one pass.
     errors.extend(late_errors);
-    if let Some(e) = first_error(errors, &session.printer) {
+    let position: HashMap<&str, usize> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (id.as_str(), i))
+        .collect();
+    errors.sort_by_key(|(id, _)| position.get(id.as_str()).copied().unwrap_or(usize::MAX));
+    if let Some(e) = first_error(without_ids(errors), &session.printer) {
         return Err(e);
     }
     Ok(early_prepared.len() + late_prepared.len())
+}
+
+fn without_ids(errors: Vec<(String, Error)>) -> Vec<Error> {
+    errors.into_iter().map(|(_, e)| e).collect()
 }
 
 fn first_error(errors: Vec<Error>, printer: &Printer) -> Option<Error> {
@@ -574,7 +590,7 @@ pub async fn execute(
     check_coverage(session, cmd == Command::Test).await?;
     let cache = prime_cache(session, &executable, creates).await?;
     let (cache, prepared, errors) = prepare(session, &executable, cache, opts.full_refresh).await?;
-    if let Some(e) = first_error(errors, &session.printer) {
+    if let Some(e) = first_error(without_ids(errors), &session.printer) {
         return Err(e);
     }
     let state = Arc::new(RunState {
@@ -1209,7 +1225,7 @@ pub fn print_summary(session: &Session, outcome: &RunOutcome) {
 pub async fn compile_one(session: &Session, id: &str) -> Result<String> {
     let cache = prime_cache(session, &[id.to_string()], false).await?;
     let (_, mut prepared, errors) = prepare(session, &[id.to_string()], cache, false).await?;
-    if let Some(e) = first_error(errors, &session.printer) {
+    if let Some(e) = first_error(without_ids(errors), &session.printer) {
         return Err(e);
     }
     prepared

@@ -267,10 +267,19 @@ fn files_under(project: &Project, dir: &str, exts: &[&str]) -> Result<Vec<(PathB
     if !base.is_dir() {
         return Ok(Vec::new());
     }
+    // Matched as a path from the project root without `.` parts, as dbt does (so `models/x/`
+    // matches with `model-paths: ["./models"]` too).
     let ignored = |entry: &walkdir::DirEntry| {
+        let path = entry.path();
+        let rel: PathBuf = path
+            .strip_prefix(&project.root)
+            .unwrap_or(path)
+            .components()
+            .filter(|c| !matches!(c, std::path::Component::CurDir))
+            .collect();
         project
             .ignore
-            .matched(entry.path(), entry.file_type().is_dir())
+            .matched(&rel, entry.file_type().is_dir())
             .is_ignore()
     };
     let mut out = Vec::new();
@@ -641,22 +650,23 @@ fn load_properties(project: &mut Project, render_text: &RenderText) -> Result<()
     dirs.extend(project.file.test_paths.clone());
     dirs.sort();
     dirs.dedup();
-    let mut texts = Vec::new();
+    let mut files = Vec::new();
     for dir in dirs {
         for (abs, _) in files_under(project, &dir, &["yml", "yaml"])? {
-            texts.push((rel_to_root(&project.root, &abs), read(&abs)?));
+            files.push((rel_to_root(&project.root, &abs), abs));
         }
     }
     // YAML parsing is most of loading a large project (a few multi-megabyte schema.yml
-    // files): parse on every core, then apply in file order.
-    let parsed = crate::parallel::map_each(&texts, |(rel, text)| -> Result<PropertiesFile> {
+    // files): read and parse on every core, then apply (and report errors) in file order.
+    let parsed = crate::parallel::map_each(&files, |(rel, abs)| -> Result<PropertiesFile> {
+        let text = read(abs)?;
         if text.trim().is_empty() {
             Ok(PropertiesFile::default())
         } else {
-            serde_yaml_ng::from_str(text).map_err(|e| Error::yaml(rel, &e))
+            serde_yaml_ng::from_str(&text).map_err(|e| Error::yaml(rel, &e))
         }
     });
-    for ((rel, _), file) in texts.iter().zip(parsed) {
+    for ((rel, _), file) in files.iter().zip(parsed) {
         let file = file?;
         for mut patch in file.models.into_iter().chain(file.seeds) {
             patch.patch_path = rel.clone();

@@ -187,3 +187,54 @@ fn call_blocks_reach_project_macros() {
     assert_eq!(p.scalar("calls", "select tag from a where id = 1"), "sub");
     assert_eq!(p.scalar("calls", "select count(*) from b"), "2");
 }
+
+/// `--profiles-dir` relative to where strata was started (it was resolved after moving into
+/// the project folder, so the profile was silently not found and the default target used).
+#[test]
+fn a_relative_profiles_dir_is_read_from_where_strata_started() {
+    let p = TestProject::empty();
+    p.write("proj/project.yml", "name: rel\nprofile: rel\n");
+    p.write("proj/models/a.sql", "select 1 as id\n");
+    p.write(
+        "profs/profiles.yml",
+        "rel:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: from_profile.duckdb\n",
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_strata"))
+        .args(["run", "--project-dir", "proj", "--profiles-dir", "profs"])
+        .current_dir(p.path())
+        .env("NO_COLOR", "1")
+        .env_remove("DBT_PROFILES_DIR")
+        .env_remove("STRATA_PROFILES_DIR")
+        .env("HOME", p.path())
+        .output()
+        .expect("strata runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    assert!(p.path().join("proj/from_profile.duckdb").exists(), "{text}");
+    assert!(!p.path().join("proj/target/rel.duckdb").exists(), "{text}");
+}
+
+/// A call block whose macro never calls `caller()` on that branch: the body is not rendered
+/// when the macro does not use `caller` at all (a ref in it would make a false cycle).
+#[test]
+fn a_call_body_is_not_rendered_for_a_macro_without_caller() {
+    let p = TestProject::new("nocaller", "");
+    p.write(
+        "macros/m.sql",
+        "{% macro plain() %}select 1 as id{% endmacro %}\n",
+    );
+    p.write(
+        "models/a.sql",
+        "{% call plain() %}select * from {{ ref('b') }}{% endcall %}\n",
+    );
+    p.write("models/b.sql", "select * from {{ ref('a') }}\n");
+    // As in Jinja, a call block on a macro without `caller` is refused; not a cycle.
+    let run = p.strata(&["compile"]);
+    assert_eq!(run.code, 2, "{}", run.output());
+    run.assert_contains("caller");
+    assert!(!run.output().contains("cycle"), "{}", run.output());
+}

@@ -135,3 +135,40 @@ fn a_bad_dbtignore_pattern_names_the_file_and_line() {
         .assert_contains("line 3");
     nothing_built(&p, "ign");
 }
+
+/// Errors of several files come in file order: the first broken YAML file is the one
+/// reported, even when a later file cannot be read at all.
+#[test]
+fn the_first_broken_yaml_file_is_the_one_reported() {
+    let p = TestProject::new("yamls", "");
+    p.write("models/m.sql", "select 1 as id\n");
+    p.write(
+        "models/a.yml",
+        "version: 2\nmodels:\n  - name: m\n    columns: [\n",
+    );
+    std::fs::write(p.path().join("models/z.yml"), b"\xff\xfe not utf-8").expect("write");
+    p.strata(&["compile"])
+        .assert_code(2)
+        .assert_contains("models/a.yml");
+    nothing_built(&p, "yamls");
+}
+
+/// With several broken nodes, `compile` names the first in node order (some are compiled
+/// while the warehouse opens, the rest after it).
+#[test]
+fn compile_reports_the_first_broken_node_first() {
+    let p = TestProject::new("order", "");
+    p.write(
+        "models/a_late.sql",
+        "{% if execute %}{{ nope() }}{% endif %}select 1 as id\n",
+    );
+    p.write("models/b_early.sql", "selec 1 as id frm\n");
+    let run = p.strata(&["compile"]);
+    run.assert_code(2);
+    let output = run.output();
+    let fatal = output
+        .lines()
+        .find(|l| l.contains("  error: "))
+        .unwrap_or("");
+    assert!(fatal.contains("models/a_late.sql"), "{output}");
+}

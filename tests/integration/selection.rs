@@ -219,3 +219,16 @@ fn dbtignore_keeps_files_out_of_the_project() {
         .assert_code(2)
         .assert_contains("models/scratch/draft.sql");
 }
+
+/// `.dbtignore` patterns are paths from the project root even when `model-paths` is
+/// written `./models` (dbt drops the leading `./`).
+#[test]
+fn dbtignore_matches_with_dot_slash_model_paths() {
+    let p = TestProject::new("ign2", "model-paths: [\"./models\"]\n");
+    p.write("models/keep/k.sql", "select 1 as x\n");
+    p.write("models/staging/s.sql", "select 2 as x\n");
+    p.write(".dbtignore", "models/staging/\n");
+    let ls = p.strata(&["ls", "--output", "path"]);
+    ls.assert_ok();
+    assert_eq!(ls.stdout.lines().collect::<Vec<_>>(), ["models/keep/k.sql"]);
+}
