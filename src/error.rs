@@ -119,8 +119,20 @@ impl Error {
         } else {
             String::new()
         };
+        // Inside a macro (templates named `file#macro`), point at the macro's file and line,
+        // and say where it was called from.
+        let (path, message) = match err.name().and_then(|n| n.split_once('#')) {
+            Some((file, name)) => (
+                PathBuf::from(file),
+                format!(
+                    "{message} (in macro {name}, called from {})",
+                    path.as_ref().display()
+                ),
+            ),
+            None => (path.as_ref().to_path_buf(), message),
+        };
         Error::Template {
-            path: path.as_ref().to_path_buf(),
+            path,
             line: err.line().unwrap_or(1),
             message,
             detail,

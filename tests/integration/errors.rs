@@ -172,3 +172,23 @@ fn compile_reports_the_first_broken_node_first() {
         .unwrap_or("");
     assert!(fatal.contains("models/a_late.sql"), "{output}");
 }
+
+/// An error inside a project macro points at the macro's file and line, and names the model
+/// that called it (it used to give the model's file with the macro's line number).
+#[test]
+fn an_error_in_a_macro_names_the_macro_file_line_and_caller() {
+    let p = TestProject::new("macro_err", "");
+    p.write(
+        "macros/helpers.sql",
+        "{% macro fine() %}1{% endmacro %}\n\n{% macro broken() %}\n  {{ nope() }}\n{% endmacro %}\n",
+    );
+    p.write(
+        "models/z.sql",
+        "select {{ fine() }} as a, {{ broken() }} as b\n",
+    );
+    p.strata(&["compile"])
+        .assert_code(2)
+        .assert_contains("macros/helpers.sql:4: template error")
+        .assert_contains("(in macro broken, called from models/z.sql)");
+    nothing_built(&p, "macro_err");
+}
