@@ -424,6 +424,7 @@ async fn prepare(
     ids: &[String],
     cache: RelationCache,
     full_refresh: bool,
+    keep_sql: bool,
 ) -> Result<(
     RelationCache,
     HashMap<String, Prepared>,
@@ -454,7 +455,15 @@ async fn prepare(
             }
             write_compiled(&project, node, &p.sql)?;
             check_sql(&project, adapter.as_ref(), node, &p.sql)?;
-            Ok(p)
+            // `compile` only writes the SQL: do not hold every node's text until the end.
+            Ok(if keep_sql {
+                p
+            } else {
+                Prepared {
+                    sql: String::new(),
+                    ..p
+                }
+            })
         });
         let mut prepared = HashMap::new();
         let mut errors = Vec::new();
@@ -524,11 +533,18 @@ pub async fn compile_only(session: &Session, ids: &[String], full_refresh: bool)
     });
     let (cache, early) = tokio::join!(
         prime_cache(session, &late, false),
-        prepare(session, &early, RelationCache::default(), full_refresh)
+        prepare(
+            session,
+            &early,
+            RelationCache::default(),
+            full_refresh,
+            false
+        )
     );
     phase("catalog + compile of nodes that need none", &mut t);
     let (_, early_prepared, mut errors) = early?;
-    let (_, late_prepared, late_errors) = prepare(session, &late, cache?, full_refresh).await?;
+    let (_, late_prepared, late_errors) =
+        prepare(session, &late, cache?, full_refresh, false).await?;
     phase("compile+check+write", &mut t);
     // Report in node order, as if all had compiled in one pass.
     errors.extend(late_errors);
@@ -589,7 +605,8 @@ pub async fn execute(
     // columns the warehouse actually has.
     check_coverage(session, cmd == Command::Test).await?;
     let cache = prime_cache(session, &executable, creates).await?;
-    let (cache, prepared, errors) = prepare(session, &executable, cache, opts.full_refresh).await?;
+    let (cache, prepared, errors) =
+        prepare(session, &executable, cache, opts.full_refresh, true).await?;
     if let Some(e) = first_error(without_ids(errors), &session.printer) {
         return Err(e);
     }
@@ -1224,7 +1241,7 @@ pub fn print_summary(session: &Session, outcome: &RunOutcome) {
 /// Compile one node as `run` would, for `show`.
 pub async fn compile_one(session: &Session, id: &str) -> Result<String> {
     let cache = prime_cache(session, &[id.to_string()], false).await?;
-    let (_, mut prepared, errors) = prepare(session, &[id.to_string()], cache, false).await?;
+    let (_, mut prepared, errors) = prepare(session, &[id.to_string()], cache, false, true).await?;
     if let Some(e) = first_error(without_ids(errors), &session.printer) {
         return Err(e);
     }
