@@ -237,8 +237,7 @@ impl Compiler {
                 );
                 env.add_template_owned(template_name.clone(), padded)
                     .map_err(|e| Error::template(&file_name, &e))?;
-                // `execute` is a plain boolean, so its use is found in the source instead.
-                let mentions_execute = block.contains("execute");
+                let mentions_execute = reuse::mentions_execute(&block);
                 let v = macro_function(template_name, name.clone(), mentions_execute);
                 env.add_global(name.clone(), v.clone());
                 macro_values.insert(name, v);
@@ -308,18 +307,20 @@ impl Compiler {
     /// Whether compiling `node` needs nothing from the warehouse: its parse render stands and
     /// it inlines no ephemeral model (whose render might).
     pub fn needs_no_warehouse(&self, node: &Node) -> bool {
-        let kept = self.kept.read().ok();
-        let Some(k) = kept.as_ref().and_then(|k| k.get(&node.unique_id)) else {
-            return false;
-        };
         let relations = self.relations_snapshot();
-        k.checksum == node.checksum
-            && k.refs.iter().all(|r| {
-                relations
-                    .get(r)
-                    .and_then(as_relation)
-                    .is_some_and(|rel| rel.kind != "cte")
-            })
+        self.with_kept(node, |k| {
+            k.ephemerals(|name| relations.get(name).and_then(as_relation))
+                .is_some_and(|e| e.is_empty())
+        })
+        .unwrap_or(false)
+    }
+
+    /// `f` over the kept parse render of `node`, if there is one for its current code.
+    fn with_kept<T>(&self, node: &Node, f: impl FnOnce(&reuse::Kept) -> T) -> Option<T> {
+        let kept = self.kept.read().ok()?;
+        kept.get(&node.unique_id)
+            .filter(|k| k.checksum == node.checksum)
+            .map(f)
     }
 
     fn relations_snapshot(&self) -> Arc<Relations> {
@@ -381,7 +382,8 @@ impl Compiler {
             let ctx = self.render_ctx(node, false, None, CompileOptions::default());
             reuse::begin();
             let rendered = self.render_node_code(node, &ctx);
-            let seen = reuse::end().filter(|_| keep_renders && !node.raw_code.contains("execute"));
+            let seen =
+                reuse::end().filter(|_| keep_renders && !reuse::mentions_execute(&node.raw_code));
             let sql = rendered.map_err(|e| Error::template(&node.original_file_path, &e))?;
             let config = ctx.config.lock().map(|c| c.clone()).unwrap_or_default();
             let refs = ctx.refs.lock().map(|r| r.clone()).unwrap_or_default();
@@ -417,30 +419,13 @@ impl Compiler {
         self.assign_relations(project)?;
         // A kept render stands only if every relation it saw (its refs, its own `this`) is
         // the one compile would give it.
-        let fin = self.relations_snapshot();
-        // Names whose relation changed, and those whose kind alone changed.
-        let mut renamed: HashSet<&str> = HashSet::new();
-        let mut rekinded: HashSet<&str> = HashSet::new();
-        for name in speculative.keys().chain(fin.keys()) {
-            let a = speculative.get(name).and_then(as_relation);
-            match (a, fin.get(name).and_then(as_relation)) {
-                (Some(a), Some(b)) if a.same_name(b) => {
-                    if a.kind != b.kind {
-                        rekinded.insert(name);
-                    }
-                }
-                _ => {
-                    renamed.insert(name);
-                }
-            }
-        }
+        let parsed = self.relations_snapshot();
+        let changes = reuse::Changes::between(&speculative, &parsed);
         kept.retain(|id, k| {
-            let Some(node) = project.nodes.get(id) else {
-                return false;
-            };
-            let changed =
-                |name: &str| renamed.contains(name) || k.seen.kind_read && rekinded.contains(name);
-            !changed(&node.name) && !k.refs.iter().any(|r| changed(r))
+            project
+                .nodes
+                .get(id)
+                .is_some_and(|node| changes.leave_standing(k, &node.name))
         });
         if let Ok(mut k) = self.kept.write() {
             *k = kept;
@@ -736,17 +721,12 @@ impl Compiler {
         opts: &CompileOptions,
     ) -> Result<(String, Vec<String>)> {
         if opts.extra.is_empty() {
-            let kept = self.kept.read().ok();
-            let hit = kept
-                .as_ref()
-                .and_then(|k| k.get(&node.unique_id))
-                .filter(|k| k.checksum == node.checksum);
-            if let Some(k) = hit {
-                let relations = self.relations_snapshot();
-                if let Some(resolved) = k.resolve(|name| relations.get(name).and_then(as_relation))
-                {
-                    return Ok(resolved);
-                }
+            let relations = self.relations_snapshot();
+            let kept = self.with_kept(node, |k| {
+                k.resolve(|name| relations.get(name).and_then(as_relation))
+            });
+            if let Some(Some(resolved)) = kept {
+                return Ok(resolved);
             }
         }
         let ctx = self.render_ctx(node, true, None, opts.clone());
@@ -1052,21 +1032,18 @@ fn ref_fn(ctx: Arc<RenderCtx>) -> Value {
                         name: name.clone(),
                     });
                 }
-                // The relation as known before parsing ([`Compiler::parse`] checks it later);
-                // an unknown name is reported after parsing, with its file and line.
-                if let Some(known) = ctx.relations.get(&name) {
-                    return Ok(known.clone());
+            }
+            // While parsing, the relation as known before parsing ([`Compiler::parse`] checks
+            // it later); an unknown name is reported after parsing, with its file and line.
+            let Some(rel) = ctx.relations.get(&name).cloned() else {
+                if ctx.execute {
+                    return Err(jerr(format!("ref('{name}'): no such model or seed")));
                 }
                 reuse::block();
                 let q = &ctx.shared.quoting;
                 let placeholder = Relation::new(q.as_ref(), None, "__ref__", &name, "table");
                 return Ok(Value::from_object(placeholder));
-            }
-            let rel = ctx
-                .relations
-                .get(&name)
-                .cloned()
-                .ok_or_else(|| jerr(format!("ref('{name}'): no such model or seed")))?;
+            };
             if as_relation(&rel).is_some_and(|r| r.kind == "cte") {
                 if let Ok(mut e) = ctx.ephemerals.lock() {
                     if !e.contains(&name) {
@@ -1086,30 +1063,26 @@ fn source_fn(ctx: Arc<RenderCtx>) -> Value {
                 if let Ok(mut s) = ctx.source_refs.lock() {
                     s.push((source.clone(), table.clone()));
                 }
-                // Sources are known before parsing: the parse render can be the final one.
-                if let Some(rel) = ctx.shared.sources.get(&(source.clone(), table.clone())) {
-                    return Ok(Value::from_object(rel.clone()));
-                }
-                reuse::block();
-                let q = &ctx.shared.quoting;
-                return Ok(Value::from_object(Relation::new(
-                    q.as_ref(),
-                    None,
-                    &source,
-                    &table,
-                    "table",
+            }
+            // Sources are known before parsing, so parsing sees the final relation; an unknown
+            // one is reported after parsing, with its file and line.
+            if let Some(rel) = ctx.shared.sources.get(&(source.clone(), table.clone())) {
+                return Ok(Value::from_object(rel.clone()));
+            }
+            if ctx.execute {
+                return Err(jerr(format!(
+                    "source('{source}', '{table}'): no such source table"
                 )));
             }
-            ctx.shared
-                .sources
-                .get(&(source.clone(), table.clone()))
-                .cloned()
-                .map(Value::from_object)
-                .ok_or_else(|| {
-                    jerr(format!(
-                        "source('{source}', '{table}'): no such source table"
-                    ))
-                })
+            reuse::block();
+            let q = &ctx.shared.quoting;
+            Ok(Value::from_object(Relation::new(
+                q.as_ref(),
+                None,
+                &source,
+                &table,
+                "table",
+            )))
         },
     )
 }

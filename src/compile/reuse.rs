@@ -9,6 +9,9 @@
 //! block keeping; (b) is checked in `Compiler::parse`.
 
 use std::cell::Cell;
+use std::collections::{HashMap, HashSet};
+
+use minijinja::Value;
 
 use crate::compile::Relation;
 
@@ -96,13 +99,12 @@ pub struct Kept {
 }
 
 impl Kept {
-    /// The compiled SQL and the ephemeral models it refers to (in call order, as a compile
-    /// render records them). None when a ref is not a model any more: the caller renders
-    /// again and reports it properly.
-    pub fn resolve<'a>(
+    /// The ephemeral models it refers to, in call order (as a compile render records them).
+    /// None when a ref is not a model any more: the caller renders again and reports it.
+    pub fn ephemerals<'a>(
         &self,
         relation: impl Fn(&str) -> Option<&'a Relation>,
-    ) -> Option<(String, Vec<String>)> {
+    ) -> Option<Vec<String>> {
         let mut ephemerals: Vec<String> = Vec::new();
         for name in &self.refs {
             let rel = relation(name)?;
@@ -110,8 +112,63 @@ impl Kept {
                 ephemerals.push(name.clone());
             }
         }
-        Some((self.sql.clone(), ephemerals))
+        Some(ephemerals)
     }
+
+    /// The compiled SQL and its ephemeral models (see [`Kept::ephemerals`]).
+    pub fn resolve<'a>(
+        &self,
+        relation: impl Fn(&str) -> Option<&'a Relation>,
+    ) -> Option<(String, Vec<String>)> {
+        Some((self.sql.clone(), self.ephemerals(relation)?))
+    }
+}
+
+/// What parsing changed in the relations the renders saw: in-file config can rename a model
+/// (alias, schema, database, ephemeral) or change only its kind (view or table).
+pub struct Changes<'a> {
+    renamed: HashSet<&'a str>,
+    rekinded: HashSet<&'a str>,
+}
+
+impl<'a> Changes<'a> {
+    /// Compare relations (template values holding `Relation`s) before and after parsing.
+    pub fn between(before: &'a HashMap<String, Value>, after: &'a HashMap<String, Value>) -> Self {
+        let relation = |v: &'a Value| v.downcast_object_ref::<Relation>();
+        let mut changes = Changes {
+            renamed: HashSet::new(),
+            rekinded: HashSet::new(),
+        };
+        for name in before.keys().chain(after.keys()) {
+            let a = before.get(name).and_then(relation);
+            match (a, after.get(name).and_then(relation)) {
+                (Some(a), Some(b)) if a.same_name(b) => {
+                    if a.kind != b.kind {
+                        changes.rekinded.insert(name);
+                    }
+                }
+                _ => {
+                    changes.renamed.insert(name);
+                }
+            }
+        }
+        changes
+    }
+
+    /// Whether `kept`, the render of the node named `own_name`, saw only relations that are
+    /// still what it saw (its refs, and itself as `this`).
+    pub fn leave_standing(&self, kept: &Kept, own_name: &str) -> bool {
+        let changed = |name: &str| {
+            self.renamed.contains(name) || kept.seen.kind_read && self.rekinded.contains(name)
+        };
+        !changed(own_name) && !kept.refs.iter().any(|r| changed(r))
+    }
+}
+
+/// Whether a template's source mentions `execute`: a plain boolean that no hook sees read,
+/// so a render that may branch on it is not kept.
+pub fn mentions_execute(source: &str) -> bool {
+    source.contains("execute")
 }
 
 #[cfg(test)]
@@ -152,6 +209,35 @@ mod tests {
         assert!(kept("select 1".into(), &["a", "nope"])
             .resolve(|n| rels.get(n))
             .is_none());
+    }
+
+    #[test]
+    fn a_render_stands_unless_a_relation_it_saw_was_renamed_or_its_read_kind_changed() {
+        let rel = |ident: &str, kind: &str| {
+            Value::from_object(Relation::new(&DoubleQuotes, None, "main", ident, kind))
+        };
+        let before: HashMap<String, Value> = [
+            ("a".to_string(), rel("a", "view")),
+            ("b".to_string(), rel("b", "view")),
+            ("c".to_string(), rel("c", "view")),
+        ]
+        .into();
+        let after: HashMap<String, Value> = [
+            ("a".to_string(), rel("a", "view")),
+            ("b".to_string(), rel("renamed", "view")),
+            ("c".to_string(), rel("c", "table")),
+        ]
+        .into();
+        let changes = Changes::between(&before, &after);
+        let mut k = kept(String::new(), &["a"]);
+        assert!(changes.leave_standing(&k, "x"));
+        assert!(!changes.leave_standing(&k, "b"), "its own name changed");
+        k.refs = vec!["b".into()];
+        assert!(!changes.leave_standing(&k, "x"));
+        k.refs = vec!["c".into()];
+        assert!(changes.leave_standing(&k, "x"), "kind not read");
+        k.seen.kind_read = true;
+        assert!(!changes.leave_standing(&k, "x"));
     }
 
     #[test]
