@@ -26,18 +26,6 @@ fn metadata(session: &Session, schema: &str) -> Value {
     })
 }
 
-fn columns_json(cols: &[crate::project::Column]) -> Value {
-    let mut m = Map::new();
-    for c in cols {
-        m.insert(
-            c.name.clone(),
-            json!({"name": c.name, "description": c.description, "meta": c.meta,
-                   "data_type": c.data_type, "tags": c.tags, "constraints": [], "quote": null}),
-        );
-    }
-    Value::Object(m)
-}
-
 /// A column in dbt's manifest shape.
 #[derive(Serialize)]
 struct ColumnJson<'a> {
@@ -233,7 +221,7 @@ fn manifest_rest(session: &Session) -> Vec<(&'static str, Value)> {
                 "database": s.database, "schema": s.schema, "identifier": s.identifier,
                 "description": s.description, "source_description": s.source_description,
                 "loader": s.loader.clone().unwrap_or_default(), "loaded_at_field": s.loaded_at_field,
-                "freshness": s.freshness, "columns": columns_json(&s.columns), "config": s.config.0,
+                "freshness": s.freshness, "columns": ColumnsJson(&s.columns), "config": s.config.0,
                 "tags": s.tags, "meta": s.config.get("meta").cloned().unwrap_or(json!({})),
                 "relation_name": rel.map(|r| r.rendered),
             }),

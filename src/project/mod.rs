@@ -259,28 +259,22 @@ fn read(path: &Path) -> Result<String> {
     std::fs::read_to_string(path).map_err(|e| Error::io(path, e))
 }
 
-/// Files under `root/dir` with one of `exts`, sorted, as (absolute, relative-to-dir) paths.
 /// The files with one of `exts` under the project folder `dir`, in name order, as (absolute,
 /// relative to `dir`) pairs; what `.dbtignore` matches is skipped, folders and all.
 fn files_under(project: &Project, dir: &str, exts: &[&str]) -> Result<Vec<(PathBuf, PathBuf)>> {
+    // Without `.` parts (`./models`), so `.dbtignore` patterns match paths from the root, as
+    // in dbt.
+    let dir: PathBuf = Path::new(dir)
+        .components()
+        .filter(|c| !matches!(c, std::path::Component::CurDir))
+        .collect();
     let base = project.root.join(dir);
     if !base.is_dir() {
         return Ok(Vec::new());
     }
-    // Matched as a path from the project root without `.` parts, as dbt does (so `models/x/`
-    // matches with `model-paths: ["./models"]` too).
     let ignored = |entry: &walkdir::DirEntry| {
-        let path = entry.path();
-        let rel: PathBuf = path
-            .strip_prefix(&project.root)
-            .unwrap_or(path)
-            .components()
-            .filter(|c| !matches!(c, std::path::Component::CurDir))
-            .collect();
-        project
-            .ignore
-            .matched(&rel, entry.file_type().is_dir())
-            .is_ignore()
+        let is_dir = entry.file_type().is_dir();
+        project.ignore.matched(entry.path(), is_dir).is_ignore()
     };
     let mut out = Vec::new();
     let walk = walkdir::WalkDir::new(&base).sort_by_file_name().into_iter();

@@ -1,28 +1,14 @@
 //! A plain dbt project for DuckDB (dbt_project.yml, profiles.yml, seeds, staging views,
 //! marts tables, schema.yml with the four generic tests, a doc block) builds unmodified.
 
-use crate::common::{flat, TestProject};
-
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    for entry in walkdir::WalkDir::new(from) {
-        let entry = entry.expect("walk");
-        let rel = entry.path().strip_prefix(from).expect("rel");
-        let dest = to.join(rel);
-        if entry.file_type().is_dir() {
-            std::fs::create_dir_all(&dest).expect("mkdir");
-        } else {
-            std::fs::copy(entry.path(), &dest).expect("copy");
-        }
-    }
-}
+use crate::common::{copy_tree, flat, repo_root, TestProject};
 
 #[test]
 fn jaffle_shop_builds_unmodified() {
     let p = TestProject::empty();
-    copy_dir(
-        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/jaffle_shop"),
-        p.path(),
-    );
+    copy_tree(&repo_root().join("examples/jaffle_shop"), p.path(), &|_| {
+        true
+    });
     let r = p.strata(&["build"]);
     r.assert_ok()
         .assert_contains("Found 5 models, 17 data tests, 3 seeds")
