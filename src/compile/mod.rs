@@ -956,6 +956,9 @@ fn macro_function(template: String, name: String, mentions_execute: bool) -> Val
             // Only a macro that uses `caller` gets the body (others refuse the keyword, as in
             // Jinja), so a body nobody asks for is not rendered.
             let uses_caller = m.get_attr("caller").is_ok_and(|v| v.is_true());
+            let with_body = globals::split_args(&args)?
+                .1
+                .is_some_and(|k| k.has("caller"));
             let args = if uses_caller {
                 with_caller_body(state, &args)?
             } else {
@@ -965,6 +968,17 @@ fn macro_function(template: String, name: String, mentions_execute: bool) -> Val
                 Ok(v) => Ok(v),
                 Err(e) => match globals::take_return(&e) {
                     Some(v) => Ok(v),
+                    // minijinja's words for calling the missing `caller`; say what to do.
+                    None if uses_caller
+                        && !with_body
+                        && e.detail() == Some("value of type undefined is not callable") =>
+                    {
+                        Err(jerr(format!(
+                            "macro '{name}' calls caller(): use it as \
+                             {{% call {name}(...) %}}...{{% endcall %}}"
+                        ))
+                        .with_source(e))
+                    }
                     None => Err(e),
                 },
             }

@@ -238,3 +238,21 @@ fn a_call_body_is_not_rendered_for_a_macro_without_caller() {
     run.assert_contains("caller");
     assert!(!run.output().contains("cycle"), "{}", run.output());
 }
+
+/// A macro that calls caller() used without a call block says how to use it (minijinja's
+/// own words were "value of type undefined is not callable").
+#[test]
+fn a_caller_macro_without_a_call_block_says_how_to_call_it() {
+    let p = TestProject::new("nobody", "");
+    p.write(
+        "macros/wrap.sql",
+        "{% macro wrap() %}select * from ({{ caller() }}) t{% endmacro %}\n",
+    );
+    p.write("models/a.sql", "{{ wrap() }}\n");
+    p.strata(&["compile"])
+        .assert_code(2)
+        .assert_contains("models/a.sql:1")
+        .assert_contains(
+            "macro 'wrap' calls caller(): use it as {% call wrap(...) %}...{% endcall %}",
+        );
+}
