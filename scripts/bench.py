@@ -119,6 +119,10 @@ def bench_compile(args, strata, dbt, env, dbt_env):
         wall, mem, _ = measure([strata, "compile"], path, args.runs, env=env)
         row(f"strata compile, {n} models", wall, "s", "< 1 s" if n == 10000 else None)
         row(f"  peak memory", mem, "MB", "< 300 MB")
+        # What a first run (or one after `strata clean`) costs: nothing remembered.
+        cwall, cmem, _ = measure([strata, "compile", "--no-partial-parse"], path, args.runs, env=env)
+        row(f"strata compile --no-partial-parse, {n} models", cwall, "s")
+        row(f"  peak memory", cmem, "MB")
         if dbt and n <= args.dbt_max_models:
             dwall, dmem, _ = measure([dbt, "compile"], path, max(1, args.runs // 2), env=dbt_env)
             row(f"dbt compile, {n} models", dwall, "s")

@@ -45,6 +45,10 @@ pub struct GlobalArgs {
     /// text for people, json (one object per line) for schedulers.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+    /// Work everything out again: neither use nor keep target/partial_parse/ (YAML parses,
+    /// SQL checks and compiled files remembered from earlier runs).
+    #[arg(long, global = true)]
+    pub no_partial_parse: bool,
 }
 
 #[derive(Debug, Args, Clone, Default)]
@@ -212,6 +216,7 @@ fn load_options(g: &GlobalArgs) -> Result<LoadOptions> {
         profiles_dir: g.profiles_dir.clone(),
         target: g.target.clone(),
         cli_vars: parse_mapping("--vars", g.vars.as_deref())?,
+        no_partial_parse: g.no_partial_parse,
     })
 }
 

@@ -16,6 +16,7 @@ use crate::adapters::{self, Adapter};
 use crate::compile::{self, CompileOptions, Compiler, Flags, Relation, Table, Warehouse};
 use crate::error::{Error, Location, Result};
 use crate::graph::{Graph, SelectionSpec};
+use crate::memo::{self, Digest, Hits};
 use crate::project::{self, LoadOptions, Node, Project, ResourceType};
 use crate::sql;
 
@@ -89,6 +90,12 @@ pub fn phase(name: &str, since: &mut Instant) {
 }
 
 impl Session {
+    /// Keep what compiling taught the memo for the next run (best effort; once per command).
+    pub fn save_memo(&self) {
+        // Room for every node's SQL a few times over: edits add entries, old ones go.
+        self.project.memo.save(3 * self.project.nodes.len() + 1000);
+    }
+
     pub fn open(load: &LoadOptions, flags: Flags, printer: Arc<Printer>) -> Result<Self> {
         Self::open_with(load, flags, printer, true)
     }
@@ -107,7 +114,12 @@ impl Session {
     ) -> Result<Self> {
         let mut t = Instant::now();
         let mut project = project::load(load, &Compiler::render_text)?;
-        phase("load", &mut t);
+        let hits = &project.memo.hits;
+        let load = format!(
+            "load ({} YAML parses from partial_parse)",
+            Hits::get(&hits.parses)
+        );
+        phase(&load, &mut t);
         let adapter = adapters::connect(&project.target, open_warehouse)?;
         phase("connect", &mut t);
         let compiler = Compiler::new(&project, &adapter.dialect(), flags)?;
@@ -331,8 +343,18 @@ fn compile_node(
 }
 
 /// Parse compiled SQL with the adapter's sqlparser dialect; errors point into the compiled file.
-fn check_sql(project: &Project, adapter: &dyn Adapter, node: &Node, sql_text: &str) -> Result<()> {
-    if node.resource_type == ResourceType::Seed || sql::is_blank(sql_text) {
+/// `digest` is the text's hash: SQL that passed before (same text, same adapter) passes again.
+fn check_sql(
+    project: &Project,
+    adapter: &dyn Adapter,
+    node: &Node,
+    sql_text: &str,
+    digest: &Digest,
+) -> Result<()> {
+    if node.resource_type == ResourceType::Seed
+        || project.memo.was_checked(digest)
+        || sql::is_blank(sql_text)
+    {
         return Ok(());
     }
     let dialect = adapter.sql_dialect();
@@ -348,19 +370,27 @@ fn check_sql(project: &Project, adapter: &dyn Adapter, node: &Node, sql_text: &s
             f.message,
             node.original_file_path.display()
         ),
-    })
+    })?;
+    project.memo.record_checked(*digest);
+    Ok(())
 }
 
-fn write_compiled(project: &Project, node: &Node, sql_text: &str) -> Result<()> {
+/// Write the node's compiled SQL (`digest` is the text's hash) unless the file holds it.
+fn write_compiled(project: &Project, node: &Node, sql_text: &str, digest: &Digest) -> Result<()> {
     let path = compiled_path(project, node);
-    // Rewriting an unchanged file costs a flush on ext4 (truncate + write); skip it.
-    if std::fs::read(&path).is_ok_and(|old| old == sql_text.as_bytes()) {
+    // Rewriting an unchanged file costs a flush on ext4 (truncate + write); skip it. The memo
+    // knows most files from a stat; others are read back and compared.
+    if project.memo.holds(&path, digest) {
         return Ok(());
     }
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    if !std::fs::read(&path).is_ok_and(|old| old == sql_text.as_bytes()) {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        }
+        std::fs::write(&path, sql_text).map_err(|e| Error::io(&path, e))?;
     }
-    std::fs::write(&path, sql_text).map_err(|e| Error::io(&path, e))
+    project.memo.record_written(&path, *digest);
+    Ok(())
 }
 
 /// The outcome of a command over its selected nodes.
@@ -453,8 +483,9 @@ async fn prepare(
             if p.recompile && p.sql.is_empty() {
                 return Ok(p); // deferred: compiled and checked right before it runs
             }
-            write_compiled(&project, node, &p.sql)?;
-            check_sql(&project, adapter.as_ref(), node, &p.sql)?;
+            let digest = memo::digest(p.sql.as_bytes());
+            write_compiled(&project, node, &p.sql, &digest)?;
+            check_sql(&project, adapter.as_ref(), node, &p.sql, &digest)?;
             // `compile` only writes the SQL: do not hold every node's text until the end.
             Ok(if keep_sql {
                 p
@@ -545,7 +576,14 @@ pub async fn compile_only(session: &Session, ids: &[String], full_refresh: bool)
     let (_, early_prepared, mut errors) = early?;
     let (_, late_prepared, late_errors) =
         prepare(session, &late, cache?, full_refresh, false).await?;
-    phase("compile+check+write", &mut t);
+    let hits = &session.project.memo.hits;
+    let compiled = format!(
+        "compile+check+write ({} SQL checks and {} compiled files from partial_parse)",
+        Hits::get(&hits.checks),
+        Hits::get(&hits.files)
+    );
+    phase(&compiled, &mut t);
+    session.save_memo();
     // Report in node order, as if all had compiled in one pass.
     errors.extend(late_errors);
     let position: HashMap<&str, usize> = ids
@@ -607,6 +645,7 @@ pub async fn execute(
     let cache = prime_cache(session, &executable, creates).await?;
     let (cache, prepared, errors) =
         prepare(session, &executable, cache, opts.full_refresh, true).await?;
+    session.save_memo();
     if let Some(e) = first_error(without_ids(errors), &session.printer) {
         return Err(e);
     }
@@ -921,8 +960,9 @@ async fn run_node(state: Arc<RunState>, id: String, index: usize, total: usize) 
         .await;
         match r {
             Ok(Ok(p)) => {
-                let _ = write_compiled(&s.project, node, &p.sql);
-                if let Err(e) = check_sql(&s.project, s.adapter.as_ref(), node, &p.sql) {
+                let digest = memo::digest(p.sql.as_bytes());
+                let _ = write_compiled(&s.project, node, &p.sql, &digest);
+                if let Err(e) = check_sql(&s.project, s.adapter.as_ref(), node, &p.sql, &digest) {
                     return finish_error(&state, node, index, total, &desc, t0, e, Some(p.sql));
                 }
                 prepared = Some(p);

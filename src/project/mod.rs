@@ -10,6 +10,7 @@ pub mod properties;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
 use serde_json::{Map, Value};
@@ -20,6 +21,7 @@ pub use profiles::Target;
 use properties::{ColumnSpec, NodePatch, PropertiesFile, SourceSpec, TestSpec};
 
 use crate::error::{Error, Result};
+use crate::memo::Memo;
 
 /// Renders a YAML text (profiles, source properties) with `var()`/`env_var()`: (file, text, vars).
 pub type RenderText = dyn Fn(&Path, &str, &Map<String, Value>) -> Result<String>;
@@ -187,6 +189,8 @@ pub struct LoadOptions {
     pub target: Option<String>,
     /// `--vars`, already parsed.
     pub cli_vars: Map<String, Value>,
+    /// `--no-partial-parse`: neither use nor keep `target/partial_parse/`.
+    pub no_partial_parse: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -206,6 +210,8 @@ pub struct Project {
     pub ignore: Gitignore,
     /// Generic tests waiting for their template (kept with the YAML they came from).
     pub(crate) pending_tests: Vec<PendingTest>,
+    /// What earlier runs worked out (YAML parses, SQL checks, compiled files).
+    pub memo: Arc<Memo>,
 }
 
 #[derive(Debug, Clone)]
@@ -370,7 +376,12 @@ pub fn load(opts: &LoadOptions, render_text: &RenderText) -> Result<Project> {
         docs: HashMap::new(),
         ignore: load_ignore(&root)?,
         pending_tests: Vec::new(),
+        memo: Arc::new(Memo::off()),
     };
+    if !opts.no_partial_parse {
+        let adapter = project.target.adapter_type.clone();
+        project.memo = Arc::new(Memo::open(&project.target_dir(), &adapter));
+    }
 
     load_macros(&mut project)?;
     load_docs(&mut project)?;
@@ -652,14 +663,21 @@ fn load_properties(project: &mut Project, render_text: &RenderText) -> Result<()
     }
     // YAML parsing is most of loading a large project (a few multi-megabyte schema.yml
     // files): read and parse on every core, then apply (and report errors) in file order.
+    // An unchanged file's parse comes from the memo (JSON, read many times faster).
+    let memo = &project.memo;
     let parsed = crate::parallel::map_each(&files, |(rel, abs)| -> Result<PropertiesFile> {
         let text = read(abs)?;
         if text.trim().is_empty() {
-            Ok(PropertiesFile::default())
-        } else {
-            serde_yaml_ng::from_str(&text).map_err(|e| Error::yaml(rel, &e))
+            return Ok(PropertiesFile::default());
         }
+        if let Some(parsed) = memo.parsed(&text) {
+            return Ok(parsed);
+        }
+        let parsed = serde_yaml_ng::from_str(&text).map_err(|e| Error::yaml(rel, &e))?;
+        memo.keep_parsed(&text, &parsed);
+        Ok(parsed)
     });
+    memo.forget_unused_parses();
     for ((rel, _), file) in files.iter().zip(parsed) {
         let file = file?;
         for mut patch in file.models.into_iter().chain(file.seeds) {

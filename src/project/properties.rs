@@ -3,10 +3,11 @@
 
 use std::path::PathBuf;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-#[derive(Debug, Default, Deserialize)]
+/// Serialize: the memo keeps a parsed file (as JSON) for the next run.
+#[derive(Debug, Default, Deserialize, Serialize)]
 pub struct PropertiesFile {
     #[serde(default)]
     pub models: Vec<NodePatch>,
@@ -17,7 +18,7 @@ pub struct PropertiesFile {
 }
 
 /// Properties that a YAML file adds to a model or seed defined elsewhere.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 pub struct NodePatch {
     pub name: String,
     #[serde(default)]
@@ -38,7 +39,7 @@ pub struct NodePatch {
     pub patch_path: PathBuf,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 pub struct ColumnSpec {
     pub name: String,
     #[serde(default)]
@@ -55,7 +56,7 @@ pub struct ColumnSpec {
     pub data_tests: Vec<Value>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 pub struct SourceSpec {
     pub name: String,
     #[serde(default)]
@@ -80,7 +81,7 @@ pub struct SourceSpec {
     pub tables: Vec<SourceTableSpec>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 pub struct SourceTableSpec {
     pub name: String,
     #[serde(default)]

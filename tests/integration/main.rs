@@ -14,6 +14,7 @@ mod dbt_project;
 mod errors;
 mod materializations;
 mod msk_iam;
+mod partial_parse;
 mod reference_project;
 mod render_once;
 mod rights;
