@@ -376,6 +376,7 @@ async fn dispatch(cmd: Cmd, g: GlobalArgs, printer: Arc<Printer>) -> Result<i32>
                 target_dir.join("compiled").display()
             ),
         );
+        session.leave();
         return Ok(0);
     }
     let outcome = execute::execute(&session, command, &ids, &opts).await?;
@@ -397,6 +398,7 @@ async fn dispatch(cmd: Cmd, g: GlobalArgs, printer: Arc<Printer>) -> Result<i32>
             outcome.results.len()
         );
     }
+    session.leave();
     Ok(if outcome.failed() { 1 } else { 0 })
 }
 

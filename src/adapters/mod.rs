@@ -99,6 +99,12 @@ pub trait Adapter: Send + Sync {
     /// Time spent inside the engine's statements so far (to tell runner overhead apart).
     fn engine_time(&self) -> std::time::Duration;
 
+    /// May the process end without closing the adapter? Only when closing would do nothing
+    /// the exit does not (waits for a connection still being opened).
+    fn may_exit_without_closing(&self) -> bool {
+        false
+    }
+
     /// The most partitions one CTAS or INSERT may write (Athena: 100); the materializations
     /// split larger writes into batches of partitions.
     fn max_partitions_per_write(&self) -> Option<usize> {

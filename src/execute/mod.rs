@@ -90,6 +90,16 @@ pub fn phase(name: &str, since: &mut Instant) {
 }
 
 impl Session {
+    /// End the command without tearing the session down when that is safe: the OS frees the
+    /// memory and releases the database file faster than dropping every tree and closing the
+    /// engine (about 20 ms of a 0.23 s compile of 1,000 models). Committed work is in the
+    /// database file already; see [`Adapter::may_exit_without_closing`].
+    pub fn leave(self) {
+        if self.adapter.may_exit_without_closing() {
+            std::mem::forget(self);
+        }
+    }
+
     /// Keep what compiling taught the memo for the next run (best effort; once per command).
     pub fn save_memo(&self) {
         // Room for every node's SQL a few times over: edits add entries, old ones go.
@@ -113,15 +123,17 @@ impl Session {
         open_warehouse: bool,
     ) -> Result<Self> {
         let mut t = Instant::now();
-        let mut project = project::load(load, &Compiler::render_text)?;
+        // The warehouse starts opening (on its own thread) before the files are read.
+        let mut project = project::open(load, &Compiler::render_text)?;
+        let adapter = adapters::connect(&project.target, open_warehouse)?;
+        phase("project file, profile, connect", &mut t);
+        project::load_files(&mut project, &Compiler::render_text)?;
         let hits = &project.memo.hits;
         let load = format!(
             "load ({} YAML parses from partial_parse)",
             Hits::get(&hits.parses)
         );
         phase(&load, &mut t);
-        let adapter = adapters::connect(&project.target, open_warehouse)?;
-        phase("connect", &mut t);
         let compiler = Compiler::new(&project, &adapter.dialect(), flags)?;
         phase("environment", &mut t);
         compiler.parse(&mut project)?;

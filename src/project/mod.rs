@@ -341,6 +341,15 @@ fn fqn_for(project: &str, rel: &Path, name: &str) -> Vec<String> {
 /// with `env_var()`/`var()`; it comes from the compile module so that both share one Jinja
 /// dialect.
 pub fn load(opts: &LoadOptions, render_text: &RenderText) -> Result<Project> {
+    let mut project = open(opts, render_text)?;
+    load_files(&mut project, render_text)?;
+    Ok(project)
+}
+
+/// The project file, vars and target, without the resource files yet: enough to start
+/// connecting to the warehouse (opening a large DuckDB file takes a while) before
+/// [`load_files`].
+pub fn open(opts: &LoadOptions, render_text: &RenderText) -> Result<Project> {
     let root = opts.project_dir.clone();
     let file_path = ProjectFile::find(&root)?;
     let file = ProjectFile::load(&file_path)?;
@@ -382,14 +391,17 @@ pub fn load(opts: &LoadOptions, render_text: &RenderText) -> Result<Project> {
         let adapter = project.target.adapter_type.clone();
         project.memo = Arc::new(Memo::open(&project.target_dir(), &adapter));
     }
-
-    load_macros(&mut project)?;
-    load_docs(&mut project)?;
-    load_models(&mut project)?;
-    load_seeds(&mut project)?;
-    load_singular_tests(&mut project)?;
-    load_properties(&mut project, render_text)?;
     Ok(project)
+}
+
+/// Macros, docs, models, seeds, tests and YAML properties of a project from [`open`].
+pub fn load_files(project: &mut Project, render_text: &RenderText) -> Result<()> {
+    load_macros(project)?;
+    load_docs(project)?;
+    load_models(project)?;
+    load_seeds(project)?;
+    load_singular_tests(project)?;
+    load_properties(project, render_text)
 }
 
 fn load_macros(project: &mut Project) -> Result<()> {

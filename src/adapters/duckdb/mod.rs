@@ -136,6 +136,32 @@ impl DuckDbAdapter {
         }
     }
 
+    /// True when closing would only spend time: the open has finished (waited for), nothing
+    /// is running, and there is no write-ahead log for the close to fold into the file
+    /// (nothing was written, or it is checkpointed already). A file with a log is closed
+    /// properly, so the database file alone stays complete (people copy it).
+    fn settled(&self) -> bool {
+        let Ok(mut root) = self.root.lock() else {
+            return false;
+        };
+        if let Root::Opening(handle) = &mut *root {
+            match handle.take().map(|h| h.join()) {
+                Some(Ok(Ok(conn))) => *root = Root::Open(conn),
+                _ => return false,
+            }
+        }
+        if self.running.lock().map_or(true, |r| !r.is_empty()) {
+            return false;
+        }
+        match &*root {
+            Root::Open(_) if self.path != ":memory:" => {
+                let wal = format!("{}.wal", self.path);
+                std::fs::metadata(wal).map_or(true, |m| m.len() == 0)
+            }
+            _ => true,
+        }
+    }
+
     fn give_back(&self, conn: Connection) {
         if let Ok(mut p) = self.pool.lock() {
             p.push(conn);
@@ -430,6 +456,10 @@ impl Adapter for SharedDuckDb {
                 h.interrupt();
             }
         }
+    }
+
+    fn may_exit_without_closing(&self) -> bool {
+        self.0.settled()
     }
 
     fn engine_time(&self) -> std::time::Duration {
