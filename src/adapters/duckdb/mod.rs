@@ -93,7 +93,12 @@ impl DuckDbAdapter {
             Ok(root)
         };
         let root = if now {
-            Root::Opening(Some(std::thread::spawn(opener)))
+            // Everything after loading waits for the catalog: the open keeps its core.
+            let held = crate::parallel::hold_core();
+            Root::Opening(Some(std::thread::spawn(move || {
+                let _held = held;
+                opener()
+            })))
         } else {
             Root::Later(Some(Box::new(opener)))
         };
