@@ -8,9 +8,10 @@
 //! - the compiled files written, with a hash of their content, their length and modification
 //!   time, so an unchanged file is known from one `stat` instead of being read back.
 //!
-//! Every entry is keyed by content, and the whole folder by the running executable, so a hit
-//! gives the answer the work would give. A missing, stale or unreadable memo only costs time:
-//! nothing here fails a command.
+//! Every entry is keyed by content, and kept in a folder named after the running executable
+//! (another build may parse or check differently; its folder is removed), so a hit gives the
+//! answer the work would give. A missing, stale or unreadable memo only costs time: nothing
+//! here fails a command.
 
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
@@ -51,6 +52,11 @@ fn unhex(s: &str) -> Option<Digest> {
     Some(d)
 }
 
+/// A file stat taken less than this before the memo was saved is not trusted: a later write
+/// in the same timestamp tick (1 ns to 2 s, by filesystem) could leave length and time as
+/// they were (git's "racily clean" entries). Such files are read back and compared instead.
+const RACY_NS: u128 = 2_000_000_000;
+
 /// A file's content hash as last written or read, with what `stat` said then.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct FileStamp {
@@ -78,6 +84,11 @@ pub struct Memo {
     adapter: String,
     checked: HashSet<Digest>,
     written: HashMap<PathBuf, FileStamp>,
+    /// When `written` was saved (its file's modification time).
+    written_at: u128,
+    /// The folder exists and is ours (created on the first write, so a project that fails to
+    /// load leaves nothing behind).
+    ready: std::sync::OnceLock<bool>,
     new_checked: Mutex<Vec<Digest>>,
     new_written: Mutex<Vec<(PathBuf, FileStamp)>>,
     used_yaml: Mutex<HashSet<String>>,
@@ -102,15 +113,17 @@ impl Hits {
     }
 }
 
-/// Who wrote the memo: another build of strata may parse or check differently.
+/// Who writes the memo, as a folder name: another build of strata may parse or check
+/// differently.
 fn executable_identity() -> String {
     let exe = std::env::current_exe().ok();
     let stamp = exe.as_deref().and_then(stat);
-    format!(
+    let who = format!(
         "strata {} {:?}",
         env!("CARGO_PKG_VERSION"),
         stamp.unwrap_or((0, 0))
-    )
+    );
+    hex(&digest(who.as_bytes()))
 }
 
 impl Memo {
@@ -119,22 +132,10 @@ impl Memo {
         Memo::default()
     }
 
-    /// Open the memo under `target_dir` for `adapter`; a memo written by another executable
-    /// is thrown away.
+    /// Open the memo under `target_dir` for `adapter` (nothing is written until a run has
+    /// something to keep).
     pub fn open(target_dir: &Path, adapter: &str) -> Self {
-        let dir = target_dir.join(DIR);
-        let identity = executable_identity();
-        let stamp_path = dir.join("identity");
-        let same = std::fs::read_to_string(&stamp_path).is_ok_and(|s| s == identity);
-        if !same {
-            let _ = std::fs::remove_dir_all(&dir);
-            if std::fs::create_dir_all(dir.join("yaml")).is_err()
-                || write_atomically(&stamp_path, identity.as_bytes()).is_err()
-            {
-                // Not writable (a read-only checkout): work as if switched off.
-                return Memo::off();
-            }
-        }
+        let dir = target_dir.join(DIR).join(executable_identity());
         let checked_file = dir.join(format!("checked_sql.{adapter}"));
         let checked = std::fs::read(checked_file)
             .map(|bytes| {
@@ -144,16 +145,39 @@ impl Memo {
                     .collect()
             })
             .unwrap_or_default();
-        let written = std::fs::read_to_string(dir.join("written"))
+        let written_path = dir.join("written");
+        let written = std::fs::read_to_string(&written_path)
             .map(|text| text.lines().filter_map(parse_written_line).collect())
             .unwrap_or_default();
+        let written_at = stat(&written_path).map_or(0, |(_, t)| t);
         Memo {
             dir: Some(dir),
             adapter: adapter.to_string(),
             checked,
             written,
+            written_at,
             ..Memo::default()
         }
+    }
+
+    /// The folder to write into: created on first use, the folders of other executables
+    /// removed (a process of another build still running keeps writing into its own).
+    fn ready_dir(&self) -> Option<&Path> {
+        let dir = self.dir.as_deref()?;
+        let ready = *self.ready.get_or_init(|| {
+            if dir.join("yaml").is_dir() {
+                return true;
+            }
+            if let Some(parent) = dir.parent() {
+                if let Ok(entries) = std::fs::read_dir(parent) {
+                    for entry in entries.flatten() {
+                        let _ = std::fs::remove_dir_all(entry.path());
+                    }
+                }
+            }
+            std::fs::create_dir_all(dir.join("yaml")).is_ok()
+        });
+        ready.then_some(dir)
     }
 
     pub fn is_on(&self) -> bool {
@@ -175,7 +199,7 @@ impl Memo {
 
     /// Remember a YAML file's parse (as JSON: exact for what YAML gives, and fast to read).
     pub fn keep_parsed<T: Serialize>(&self, text: &str, parsed: &T) {
-        let Some(dir) = &self.dir else { return };
+        let Some(dir) = self.ready_dir() else { return };
         let name = format!("{}.json", hex(&digest(text.as_bytes())));
         if let Ok(json) = serde_json::to_vec(parsed) {
             if write_atomically(&dir.join("yaml").join(&name), &json).is_ok() {
@@ -189,6 +213,9 @@ impl Memo {
     /// Drop remembered parses no file of this project has any more (edited or removed).
     pub fn forget_unused_parses(&self) {
         let Some(dir) = &self.dir else { return };
+        if !dir.is_dir() {
+            return;
+        }
         let Ok(used) = self.used_yaml.lock() else {
             return;
         };
@@ -222,10 +249,13 @@ impl Memo {
     }
 
     /// Does `path` still hold the content with hash `content`, as this memo last saw it?
-    /// One `stat`: a file edited or replaced since has another length or modification time.
+    /// One `stat`: a file edited or replaced since has another length or modification time
+    /// (stats taken too close to the memo's save are not trusted, see [`RACY_NS`]).
     pub fn holds(&self, path: &Path, content: &Digest) -> bool {
         let hit = match self.written.get(path) {
-            Some(s) if s.digest == *content => stat(path) == Some((s.len, s.mtime_ns)),
+            Some(s) if s.digest == *content && self.trusted(s) => {
+                stat(path) == Some((s.len, s.mtime_ns))
+            }
             _ => false,
         };
         if hit {
@@ -247,7 +277,11 @@ impl Memo {
             len,
             mtime_ns,
         };
-        if self.written.get(path) == Some(&stamp) {
+        if self
+            .written
+            .get(path)
+            .is_some_and(|s| *s == stamp && self.trusted(s))
+        {
             return;
         }
         if let Ok(mut new) = self.new_written.lock() {
@@ -255,10 +289,16 @@ impl Memo {
         }
     }
 
+    fn trusted(&self, s: &FileStamp) -> bool {
+        s.mtime_ns + RACY_NS < self.written_at
+    }
+
     /// Write what this run learned. `limit` bounds the checked-SQL list (old entries are
     /// dropped when it would grow past it, so edits do not pile up forever).
     pub fn save(&self, limit: usize) {
-        let Some(dir) = &self.dir else { return };
+        if self.dir.is_none() {
+            return;
+        }
         let new_checked = self
             .new_checked
             .lock()
@@ -269,6 +309,7 @@ impl Memo {
             .filter(|d| !self.checked.contains(d))
             .collect();
         if !fresh.is_empty() {
+            let Some(dir) = self.ready_dir() else { return };
             let keep_old = self.checked.len() + fresh.len() <= limit;
             let mut bytes = Vec::with_capacity(16 * (self.checked.len() + fresh.len()));
             if keep_old {
@@ -288,7 +329,16 @@ impl Memo {
             .map(|mut v| std::mem::take(&mut *v))
             .unwrap_or_default();
         if !new_written.is_empty() {
-            let mut all = self.written.clone();
+            let Some(dir) = self.ready_dir() else { return };
+            // Files this run did not look at stay remembered while they exist (a run of a
+            // selection); removed models' files are forgotten.
+            let touched: HashSet<&Path> = new_written.iter().map(|(p, _)| p.as_path()).collect();
+            let mut all: HashMap<PathBuf, FileStamp> = self
+                .written
+                .iter()
+                .filter(|(p, _)| touched.contains(p.as_path()) || p.exists())
+                .map(|(p, s)| (p.clone(), *s))
+                .collect();
             all.extend(new_written);
             let mut text = String::with_capacity(all.len() * 96);
             for (path, s) in &all {
@@ -347,12 +397,20 @@ mod tests {
         assert_ne!(digest(b"select 1"), digest(b"select 2"));
     }
 
+    /// Write `text` to `path` with a modification time `secs_ago` in the past.
+    fn write_aged(path: &Path, text: &str, secs_ago: u64) {
+        std::fs::write(path, text).unwrap();
+        let then = SystemTime::now() - std::time::Duration::from_secs(secs_ago);
+        let f = std::fs::File::options().write(true).open(path).unwrap();
+        f.set_modified(then).unwrap();
+    }
+
     #[test]
     fn remembers_checks_parses_and_files_across_opens() {
         let tmp = tempfile::tempdir().unwrap();
         let target = tmp.path().join("target");
         let file = tmp.path().join("a.sql");
-        std::fs::write(&file, "select 1").unwrap();
+        write_aged(&file, "select 1", 60);
         let sql = digest(b"select 1");
 
         let memo = Memo::open(&target, "duckdb");
@@ -372,8 +430,28 @@ mod tests {
         assert!(!Memo::open(&target, "athena").was_checked(&sql));
 
         // A file changed behind the memo's back is not taken for the one it saw.
-        std::fs::write(&file, "select 10").unwrap();
+        write_aged(&file, "select 10", 60);
         assert!(!memo.holds(&file, &sql));
+    }
+
+    #[test]
+    fn a_file_stat_taken_just_before_saving_is_not_trusted() {
+        let tmp = tempfile::tempdir().unwrap();
+        let target = tmp.path().join("target");
+        let file = tmp.path().join("a.sql");
+        std::fs::write(&file, "select 1").unwrap();
+        let sql = digest(b"select 1");
+        let memo = Memo::open(&target, "duckdb");
+        memo.record_written(&file, sql);
+        memo.save(100);
+        // Same length, same timestamp tick: only reading would tell; so it is read.
+        let memo = Memo::open(&target, "duckdb");
+        assert!(!memo.holds(&file, &sql));
+        // Recorded again once the file is old enough, it is trusted from then on.
+        write_aged(&file, "select 1", 60);
+        memo.record_written(&file, sql);
+        memo.save(100);
+        assert!(Memo::open(&target, "duckdb").holds(&file, &sql));
     }
 
     #[test]
@@ -381,11 +459,18 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let target = tmp.path().join("target");
         let sql = digest(b"select 1");
+        let other = target.join(DIR).join("0123456789abcdef0123456789abcdef");
+        std::fs::create_dir_all(other.join("yaml")).unwrap();
+        std::fs::write(other.join("checked_sql.duckdb"), sql).unwrap();
         let memo = Memo::open(&target, "duckdb");
-        memo.record_checked(sql);
+        assert!(
+            !memo.was_checked(&sql),
+            "another build's checks are not ours"
+        );
+        memo.record_checked(digest(b"select 2"));
         memo.save(100);
-        std::fs::write(target.join(DIR).join("identity"), "strata 0.0.0 (1, 2)").unwrap();
-        assert!(!Memo::open(&target, "duckdb").was_checked(&sql));
+        assert!(!other.exists(), "the other build's folder is removed");
+        assert!(Memo::open(&target, "duckdb").was_checked(&digest(b"select 2")));
     }
 
     #[test]

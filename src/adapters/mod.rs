@@ -150,6 +150,15 @@ pub struct SeedFile {
 /// Connect to the target's engine.
 /// The adapter for `target`. With `open_now` an embedded database starts opening at once (in
 /// the background); without it, when a statement first needs it (`strata ls` needs none).
+/// Is there a database file to open, which takes a while when large (its catalog and table
+/// statistics are read)? Then connecting is worth starting before the project's files load.
+pub fn has_database_to_open(target: &Target) -> bool {
+    target.adapter_type == "duckdb"
+        && target
+            .setting_str("path")
+            .is_some_and(|p| p != ":memory:" && std::path::Path::new(p).is_file())
+}
+
 pub fn connect(target: &Target, open_now: bool) -> Result<Arc<dyn Adapter>> {
     match target.adapter_type.as_str() {
         "duckdb" => Ok(Arc::new(

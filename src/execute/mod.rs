@@ -123,11 +123,18 @@ impl Session {
         open_warehouse: bool,
     ) -> Result<Self> {
         let mut t = Instant::now();
-        // The warehouse starts opening (on its own thread) before the files are read.
         let mut project = project::open(load, &Compiler::render_text)?;
-        let adapter = adapters::connect(&project.target, open_warehouse)?;
-        phase("project file, profile, connect", &mut t);
+        // An existing database file starts opening (on its own thread) before the files are
+        // read; a new one is created only once the project has loaded. Either way a broken
+        // project is reported before a connection problem.
+        let early = (open_warehouse && adapters::has_database_to_open(&project.target))
+            .then(|| adapters::connect(&project.target, true));
+        phase("project file, profile", &mut t);
         project::load_files(&mut project, &Compiler::render_text)?;
+        let adapter = match early {
+            Some(connected) => connected?,
+            None => adapters::connect(&project.target, open_warehouse)?,
+        };
         let hits = &project.memo.hits;
         let load = format!(
             "load ({} YAML parses from partial_parse)",

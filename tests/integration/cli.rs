@@ -258,36 +258,50 @@ fn a_caller_macro_without_a_call_block_says_how_to_call_it() {
 }
 
 /// Commands that wrote nothing end without closing DuckDB (faster); one that wrote closes it,
-/// so the database file alone, without its write-ahead log, holds everything built.
+/// so the database file alone, without its write-ahead log, holds everything built. Also
+/// with a `~` path, which DuckDB expands and the file system does not.
 #[test]
 fn the_database_file_alone_holds_what_a_build_wrote() {
-    let p = TestProject::new("whole", "");
-    p.write("models/orders.sql", "select 1 as id, 'open' as status\n");
-    p.write(
-        "models/totals.sql",
-        "select count(*) as n from {{ ref('orders') }}\n",
-    );
-    p.write(
-        "models/schema.yml",
-        "version: 2\nmodels:\n  - name: totals\n    config: {materialized: table}\n    columns:\n      - name: n\n        tests: [not_null]\n",
-    );
-    p.strata(&["build"]).assert_ok();
-    let db = p.db_path("whole");
-    let wal = db.with_extension("duckdb.wal");
-    assert!(
-        std::fs::metadata(&wal).map_or(true, |m| m.len() == 0),
-        "a write-ahead log was left behind"
-    );
-    let copy = p.path().join("copy.duckdb");
-    std::fs::copy(&db, &copy).expect("copy the database file");
-    assert_eq!(p.query_file(&copy, "select n from totals"), vec![vec!["1"]]);
+    for (path, file) in [
+        ("", "target/whole.duckdb"),
+        ("~/home.duckdb", "home.duckdb"),
+    ] {
+        let p = TestProject::new("whole", "profile: whole\n");
+        if !path.is_empty() {
+            p.write(
+                "profiles.yml",
+                &format!("whole:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: \"{path}\"\n"),
+            );
+        }
+        p.write("models/orders.sql", "select 1 as id, 'open' as status\n");
+        p.write(
+            "models/totals.sql",
+            "select count(*) as n from {{ ref('orders') }}\n",
+        );
+        p.write(
+            "models/schema.yml",
+            "version: 2\nmodels:\n  - name: totals\n    config: {materialized: table}\n    columns:\n      - name: n\n        tests: [not_null]\n",
+        );
+        p.strata(&["build"]).assert_ok();
+        let db = p.path().join(file);
+        let no_log = || {
+            std::fs::read_dir(p.path().join(file).parent().expect("folder"))
+                .expect("list")
+                .flatten()
+                .all(|e| !e.file_name().to_string_lossy().contains(".wal"))
+        };
+        assert!(no_log(), "a write-ahead log was left behind ({file})");
+        let copy = p.path().join("copy.duckdb");
+        std::fs::copy(&db, &copy).expect("copy the database file");
+        assert_eq!(p.query_file(&copy, "select n from totals"), vec![vec!["1"]]);
 
-    // compile and test write nothing: still no log, and the file still opens.
-    p.strata(&["compile"]).assert_ok();
-    p.strata(&["test"]).assert_ok();
-    assert!(std::fs::metadata(&wal).map_or(true, |m| m.len() == 0));
-    assert_eq!(
-        p.query("whole", "select count(*) from orders"),
-        vec![vec!["1"]]
-    );
+        // compile and test write nothing: still no log, and the file still opens.
+        p.strata(&["compile"]).assert_ok();
+        p.strata(&["test"]).assert_ok();
+        assert!(no_log(), "{file}");
+        assert_eq!(
+            p.query_file(&db, "select count(*) from orders"),
+            vec![vec!["1"]]
+        );
+    }
 }

@@ -40,6 +40,35 @@ fn compiled(p: &TestProject) -> BTreeMap<String, String> {
     out
 }
 
+/// How many YAML parses the memo keeps (under the folder of the running executable).
+fn yaml_entries(p: &TestProject) -> usize {
+    let root = p.path().join("target/partial_parse");
+    let mut n = 0;
+    for build in std::fs::read_dir(&root).expect("partial_parse").flatten() {
+        n += std::fs::read_dir(build.path().join("yaml"))
+            .expect("yaml memo")
+            .count();
+    }
+    n
+}
+
+/// Set every compiled file's modification time a minute back: stats taken within two
+/// seconds of the memo's save are not trusted (a same-length write in the same tick would
+/// look unchanged), which a test running commands back to back always is.
+fn age_compiled(p: &TestProject) {
+    let then = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
+    for entry in walkdir::WalkDir::new(p.path().join("target/compiled")) {
+        let entry = entry.expect("walk");
+        if entry.file_type().is_file() {
+            let f = std::fs::File::options()
+                .write(true)
+                .open(entry.path())
+                .expect("open");
+            f.set_modified(then).expect("set mtime");
+        }
+    }
+}
+
 /// manifest.json without what differs on every invocation.
 fn manifest(p: &TestProject) -> serde_json::Value {
     let mut m: serde_json::Value =
@@ -61,9 +90,7 @@ fn an_unchanged_project_is_remembered_and_compiles_the_same() {
     let first = compile(&p, &[]);
     assert_eq!(hits(&first, "YAML parses"), 0);
     assert_eq!(hits(&first, "SQL checks"), 0);
-    let yaml_files = std::fs::read_dir(p.path().join("target/partial_parse/yaml"))
-        .expect("yaml memo")
-        .count();
+    let yaml_files = yaml_entries(&p);
     assert!(yaml_files > 0, "the YAML parses are kept");
 
     let second = compile(&p, &[]);
@@ -72,7 +99,12 @@ fn an_unchanged_project_is_remembered_and_compiles_the_same() {
     let checkable = files.values().filter(|s| !strata::sql::is_blank(s)).count();
     assert!(checkable > 0);
     assert_eq!(hits(&second, "SQL checks"), checkable, "{}", second.stderr);
-    assert_eq!(hits(&second, "compiled files"), files.len());
+    // Just written, the files are read back (see age_compiled); older, a stat will do.
+    assert_eq!(hits(&second, "compiled files"), 0);
+    age_compiled(&p);
+    compile(&p, &[]);
+    let third = compile(&p, &[]);
+    assert_eq!(hits(&third, "compiled files"), files.len());
     assert_eq!(compiled(&p), files, "same compiled SQL as without the memo");
     assert_eq!(manifest(&p), nodes, "same manifest as without the memo");
 }
@@ -107,10 +139,7 @@ fn an_edited_yaml_file_is_parsed_again() {
     assert_eq!(hits(&run, "YAML parses"), 0);
     assert_eq!(description(&p), "second words");
     // The first text's parse is gone; the second one is kept.
-    let kept = std::fs::read_dir(p.path().join("target/partial_parse/yaml"))
-        .expect("yaml memo")
-        .count();
-    assert_eq!(kept, 1);
+    assert_eq!(yaml_entries(&p), 1);
 
     // Broken YAML after a good parse still names the file and line.
     p.write(
@@ -140,9 +169,22 @@ fn edited_sql_is_checked_again() {
 fn a_compiled_file_changed_by_hand_is_written_again() {
     let p = small_project();
     compile(&p, &[]);
+    age_compiled(&p);
+    compile(&p, &[]);
     let path = "target/compiled/memo/models/orders.sql";
+    assert_eq!(
+        hits(&compile(&p, &[]), "compiled files"),
+        1,
+        "known from a stat"
+    );
     let sql = p.read(path);
-    p.write(path, "select 'edited by hand'\n");
+    // Same length, another text: the new modification time gives it away.
+    let edited: String = sql
+        .chars()
+        .map(|c| if c == '1' { '7' } else { c })
+        .collect();
+    assert_ne!(edited, sql);
+    p.write(path, &edited);
     let run = compile(&p, &[]);
     assert_eq!(hits(&run, "compiled files"), 0);
     assert_eq!(p.read(path), sql);
@@ -150,4 +192,48 @@ fn a_compiled_file_changed_by_hand_is_written_again() {
     std::fs::remove_file(p.path().join(path)).expect("remove");
     compile(&p, &[]);
     assert_eq!(p.read(path), sql);
+}
+
+/// JSON keeps the memo's parses; a float read back must be the float YAML gave (a last-digit
+/// change renamed a test and changed its SQL).
+#[test]
+fn floats_in_yaml_come_back_exactly() {
+    let p = TestProject::new("memo", "");
+    p.write("models/m1.sql", "select 1.602176634e-19 as a\n");
+    let mut yaml = String::from("version: 2\nmodels:\n  - name: m1\n    meta:\n");
+    for (i, x) in [
+        0.1,
+        1.602176634e-19,
+        6.02214076e23,
+        1e300,
+        0.30000000000000004,
+    ]
+    .iter()
+    .enumerate()
+    {
+        yaml.push_str(&format!("      f{i}: {x:e}\n"));
+    }
+    yaml.push_str("    columns:\n      - name: a\n        tests:\n          - accepted_values: {values: [1.602176634e-19], quote: false}\n");
+    p.write("models/schema.yml", &yaml);
+    compile(&p, &["--no-partial-parse"]);
+    let (files, nodes) = (compiled(&p), manifest(&p));
+    compile(&p, &[]);
+    let run = compile(&p, &[]);
+    assert_eq!(hits(&run, "YAML parses"), 1);
+    assert_eq!(compiled(&p), files);
+    assert_eq!(manifest(&p), nodes);
+}
+
+/// A project that does not load leaves no database and no memo behind (as before it
+/// connected), and its error comes first.
+#[test]
+fn a_broken_project_creates_nothing() {
+    let p = TestProject::new("memo", "");
+    p.write("models/m1.sql", "select 1 as a\n");
+    p.write("models/schema.yml", "version: 2\nmodels: [unclosed\n");
+    p.strata(&["compile"])
+        .assert_code(2)
+        .assert_contains("models/schema.yml");
+    assert!(!p.path().join("target/memo.duckdb").exists());
+    assert!(!p.path().join("target/partial_parse").exists());
 }

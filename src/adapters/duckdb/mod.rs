@@ -159,10 +159,15 @@ impl DuckDbAdapter {
             return false;
         }
         match &*root {
-            Root::Open(_) if self.path != ":memory:" => {
-                let wal = format!("{}.wal", self.path);
-                std::fs::metadata(wal).map_or(true, |m| m.len() == 0)
-            }
+            // Ask DuckDB, not the file system: it expands `~` in the path, and attached
+            // databases have logs of their own.
+            Root::Open(conn) => conn
+                .query_row(
+                    "select count(*) from pragma_database_size() where wal_size <> '0 bytes'",
+                    [],
+                    |row| row.get::<_, i64>(0),
+                )
+                .is_ok_and(|logs| logs == 0),
             _ => true,
         }
     }
