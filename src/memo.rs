@@ -171,7 +171,12 @@ impl Memo {
             if let Some(parent) = dir.parent() {
                 if let Ok(entries) = std::fs::read_dir(parent) {
                     for entry in entries.flatten() {
-                        let _ = std::fs::remove_dir_all(entry.path());
+                        let path = entry.path();
+                        if path.is_dir() {
+                            let _ = std::fs::remove_dir_all(path);
+                        } else {
+                            let _ = std::fs::remove_file(path);
+                        }
                     }
                 }
             }
@@ -331,12 +336,13 @@ impl Memo {
         if !new_written.is_empty() {
             let Some(dir) = self.ready_dir() else { return };
             // Files this run did not look at stay remembered while they exist (a run of a
-            // selection); removed models' files are forgotten.
+            // selection) and only if trusted already: saving now moves the save time on, which
+            // would make a racy record look old enough without anyone having read the file.
             let touched: HashSet<&Path> = new_written.iter().map(|(p, _)| p.as_path()).collect();
             let mut all: HashMap<PathBuf, FileStamp> = self
                 .written
                 .iter()
-                .filter(|(p, _)| touched.contains(p.as_path()) || p.exists())
+                .filter(|(p, s)| touched.contains(p.as_path()) || (self.trusted(s) && p.exists()))
                 .map(|(p, s)| (p.clone(), *s))
                 .collect();
             all.extend(new_written);

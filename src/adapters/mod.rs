@@ -153,10 +153,7 @@ pub struct SeedFile {
 /// Is there a database file to open, which takes a while when large (its catalog and table
 /// statistics are read)? Then connecting is worth starting before the project's files load.
 pub fn has_database_to_open(target: &Target) -> bool {
-    target.adapter_type == "duckdb"
-        && target
-            .setting_str("path")
-            .is_some_and(|p| p != ":memory:" && std::path::Path::new(p).is_file())
+    target.adapter_type == "duckdb" && duckdb::file_on_disk(target).is_some_and(|p| p.is_file())
 }
 
 pub fn connect(target: &Target, open_now: bool) -> Result<Arc<dyn Adapter>> {

@@ -291,6 +291,7 @@ fn the_database_file_alone_holds_what_a_build_wrote() {
                 .all(|e| !e.file_name().to_string_lossy().contains(".wal"))
         };
         assert!(no_log(), "a write-ahead log was left behind ({file})");
+        assert!(!p.path().join("~").exists(), "a folder named ~ was created");
         let copy = p.path().join("copy.duckdb");
         std::fs::copy(&db, &copy).expect("copy the database file");
         assert_eq!(p.query_file(&copy, "select n from totals"), vec![vec!["1"]]);

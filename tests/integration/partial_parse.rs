@@ -224,8 +224,8 @@ fn floats_in_yaml_come_back_exactly() {
     assert_eq!(manifest(&p), nodes);
 }
 
-/// A project that does not load leaves no database and no memo behind (as before it
-/// connected), and its error comes first.
+/// A project that does not load leaves no database behind (as before it connected), its
+/// error comes first, and with its only YAML file broken there is nothing to remember.
 #[test]
 fn a_broken_project_creates_nothing() {
     let p = TestProject::new("memo", "");
@@ -236,4 +236,35 @@ fn a_broken_project_creates_nothing() {
         .assert_contains("models/schema.yml");
     assert!(!p.path().join("target/memo.duckdb").exists());
     assert!(!p.path().join("target/partial_parse").exists());
+}
+
+/// A compiled file changed in the same timestamp tick as the memo's stat of it (same length,
+/// same time) is read back on the next run, and a run of a selection in between does not
+/// make that record trusted.
+#[test]
+fn a_racy_record_stays_untrusted_through_a_selection_run() {
+    let p = small_project();
+    p.write("models/other.sql", "select 2 as id\n");
+    compile(&p, &[]);
+    let path = p.path().join("target/compiled/memo/models/orders.sql");
+    let sql = std::fs::read_to_string(&path).expect("compiled");
+    let mtime = std::fs::metadata(&path)
+        .and_then(|m| m.modified())
+        .expect("mtime");
+    let edited: String = sql
+        .chars()
+        .map(|c| if c == '1' { '7' } else { c })
+        .collect();
+    assert_ne!(edited, sql);
+    std::fs::write(&path, &edited).expect("edit");
+    let f = std::fs::File::options()
+        .write(true)
+        .open(&path)
+        .expect("open");
+    f.set_modified(mtime).expect("same tick");
+    drop(f);
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    compile(&p, &["--select", "other"]);
+    compile(&p, &[]);
+    assert_eq!(std::fs::read_to_string(&path).expect("compiled"), sql);
 }

@@ -66,8 +66,8 @@ impl DuckDbAdapter {
     /// false (`strata ls`), only when a statement first needs it.
     pub fn open(target: &Target, now: bool) -> Result<Self> {
         let path = target.setting_str("path").unwrap_or(":memory:").to_string();
-        if path != ":memory:" {
-            if let Some(parent) = Path::new(&path).parent() {
+        if let Some(file) = file_on_disk(target) {
+            if let Some(parent) = file.parent() {
                 if !parent.as_os_str().is_empty() {
                     std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
                 }
@@ -205,6 +205,19 @@ impl DuckDbAdapter {
         })
         .await
         .map_err(|e| Error::Adapter(format!("DuckDB worker failed: {e}")))?
+    }
+}
+
+/// Where the target's database file is, as DuckDB opens it (`~/` is the home folder); `None`
+/// in memory.
+pub fn file_on_disk(target: &Target) -> Option<std::path::PathBuf> {
+    let path = target.setting_str("path").unwrap_or(":memory:");
+    if path == ":memory:" {
+        return None;
+    }
+    match (path.strip_prefix("~/"), std::env::var_os("HOME")) {
+        (Some(rest), Some(home)) => Some(Path::new(&home).join(rest)),
+        _ => Some(path.into()),
     }
 }
 
