@@ -306,3 +306,49 @@ fn the_database_file_alone_holds_what_a_build_wrote() {
         );
     }
 }
+
+/// dbt-duckdb's profile keys: `settings:` reach every connection (models run on pooled
+/// ones), `extensions:` are loaded (json is built into the library: no download), and
+/// problems name the profile.
+#[test]
+fn duckdb_profile_settings_and_extensions() {
+    let p = TestProject::new("tuned", "profile: tuned\n");
+    let profile = |extra: &str| {
+        format!("tuned:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: tuned.duckdb\n{extra}")
+    };
+    p.write(
+        "profiles.yml",
+        &profile("      settings:\n        TimeZone: America/New_York\n        threads: 2\n      extensions: [json]\n"),
+    );
+    p.write(
+        "models/m.sql",
+        "{{ config(materialized='table') }}\nselect current_setting('TimeZone') as tz, current_setting('threads') as threads, json_extract('{\"a\": 7}', '$.a')::int as a\n",
+    );
+    p.strata(&["run"]).assert_ok();
+    assert_eq!(
+        p.query_file(
+            &p.path().join("tuned.duckdb"),
+            "select tz, threads, a from m"
+        ),
+        vec![vec!["America/New_York", "2", "7"]]
+    );
+
+    // An extension to install comes from the configured repository (a closed local port
+    // here, so nothing leaves the machine) and its failure says which one.
+    p.write(
+        "profiles.yml",
+        &profile("      settings:\n        custom_extension_repository: 'http://127.0.0.1:9'\n      extensions: [no_such_extension]\n"),
+    );
+    p.strata(&["run"])
+        .assert_code(2)
+        .assert_contains("extension 'no_such_extension'");
+
+    p.write(
+        "profiles.yml",
+        &profile("      settings:\n        \"memory_limit; drop table m\": 1GB\n"),
+    );
+    p.strata(&["run"])
+        .assert_code(2)
+        .assert_contains("profiles.yml")
+        .assert_contains("not a DuckDB setting name");
+}

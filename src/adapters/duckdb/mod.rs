@@ -29,7 +29,125 @@ enum Root {
     Open(Connection),
 }
 
+/// What dbt-duckdb's profile keys ask of every connection: `settings:` (a `SET` each) and of
+/// the database: `extensions:` (installed unless DuckDB has them already, then loaded).
+#[derive(Debug, Clone, Default)]
+struct Setup {
+    /// `SET key = value; ...`, run on every connection (some settings are per connection).
+    settings: String,
+    /// (name, repository) pairs.
+    extensions: Vec<(String, Option<String>)>,
+}
+
+impl Setup {
+    fn from_target(target: &Target) -> Result<Self> {
+        let where_ = || {
+            target
+                .profiles_path
+                .clone()
+                .unwrap_or_else(|| "profiles.yml".into())
+        };
+        let bad =
+            |what: String| Error::config(where_(), format!("target '{}': {what}", target.name));
+        let mut setup = Setup::default();
+        match target.settings.get("settings") {
+            None | Some(serde_json::Value::Null) => {}
+            Some(serde_json::Value::Object(map)) => {
+                for (key, value) in map {
+                    let valid = key
+                        .chars()
+                        .next()
+                        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                        && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+                    if !valid {
+                        return Err(bad(format!(
+                            "`settings:` key '{key}' is not a DuckDB setting name"
+                        )));
+                    }
+                    let literal = match value {
+                        serde_json::Value::String(s) => format!("'{}'", s.replace('\'', "''")),
+                        serde_json::Value::Number(n) => n.to_string(),
+                        serde_json::Value::Bool(b) => b.to_string(),
+                        other => {
+                            return Err(bad(format!(
+                                "`settings: {key}` must be a string, number or boolean, not {other}"
+                            )))
+                        }
+                    };
+                    setup
+                        .settings
+                        .push_str(&format!("SET {key} = {literal};\n"));
+                }
+            }
+            Some(other) => return Err(bad(format!("`settings:` must be a mapping, not {other}"))),
+        }
+        match target.settings.get("extensions") {
+            None | Some(serde_json::Value::Null) => {}
+            Some(serde_json::Value::Array(items)) => {
+                for item in items {
+                    let (name, repo) = match item {
+                        serde_json::Value::String(name) => (name.clone(), None),
+                        serde_json::Value::Object(map) => (
+                            map.get("name")
+                                .and_then(|v| v.as_str())
+                                .unwrap_or_default()
+                                .to_string(),
+                            map.get("repo").and_then(|v| v.as_str()).map(str::to_string),
+                        ),
+                        _ => (String::new(), None),
+                    };
+                    if name.is_empty()
+                        || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                    {
+                        return Err(bad(format!(
+                            "`extensions:` items are names (httpfs) or {{name, repo}} maps, not {item}"
+                        )));
+                    }
+                    setup.extensions.push((name, repo));
+                }
+            }
+            Some(other) => return Err(bad(format!("`extensions:` must be a list, not {other}"))),
+        }
+        Ok(setup)
+    }
+
+    fn apply_settings(&self, conn: &Connection) -> Result<()> {
+        if self.settings.is_empty() {
+            return Ok(());
+        }
+        conn.execute_batch(&self.settings)
+            .map_err(|e| Error::Adapter(format!("profile `settings:` refused by DuckDB: {e}")))
+    }
+
+    fn load_extensions(&self, conn: &Connection) -> Result<()> {
+        for (name, repo) in &self.extensions {
+            let fail = |e: duckdb::Error| {
+                Error::Adapter(format!("extension '{name}' (profile `extensions:`): {e}"))
+            };
+            // INSTALL downloads even extensions built into the library: ask first.
+            let installed: bool = conn
+                .query_row(
+                    "select count(*) > 0 from duckdb_extensions() where extension_name = ? and (installed or loaded)",
+                    [name],
+                    |row| row.get(0),
+                )
+                .map_err(fail)?;
+            if !installed {
+                let from = repo
+                    .as_ref()
+                    .map(|r| format!(" FROM '{}'", r.replace('\'', "''")))
+                    .unwrap_or_default();
+                conn.execute_batch(&format!("INSTALL {name}{from}"))
+                    .map_err(fail)?;
+            }
+            conn.execute_batch(&format!("LOAD {name}")).map_err(fail)?;
+        }
+        Ok(())
+    }
+}
+
 pub struct DuckDbAdapter {
+    setup: Setup,
     path: String,
     root: Mutex<Root>,
     pool: Mutex<Vec<Connection>>,
@@ -77,6 +195,8 @@ impl DuckDbAdapter {
             .settings
             .get("duckdb_threads")
             .and_then(|v| v.as_u64());
+        let setup = Setup::from_target(target)?;
+        let opening_setup = setup.clone();
         let opening_path = path.clone();
         let opener = move || -> Result<Connection> {
             let path = opening_path;
@@ -90,6 +210,8 @@ impl DuckDbAdapter {
                 root.execute_batch(&format!("SET threads = {threads}"))
                     .map_err(engine_error)?;
             }
+            opening_setup.apply_settings(&root)?;
+            opening_setup.load_extensions(&root)?;
             Ok(root)
         };
         let root = if now {
@@ -103,6 +225,7 @@ impl DuckDbAdapter {
             Root::Later(Some(Box::new(opener)))
         };
         Ok(DuckDbAdapter {
+            setup,
             path,
             root: Mutex::new(root),
             pool: Mutex::new(Vec::new()),
@@ -136,7 +259,11 @@ impl DuckDbAdapter {
             Root::Open(_) => {}
         }
         match &*root {
-            Root::Open(c) => c.try_clone().map_err(engine_error),
+            Root::Open(c) => {
+                let conn = c.try_clone().map_err(engine_error)?;
+                self.setup.apply_settings(&conn)?;
+                Ok(conn)
+            }
             _ => Err(Error::Adapter("DuckDB is not open".into())),
         }
     }
