@@ -307,9 +307,10 @@ fn the_database_file_alone_holds_what_a_build_wrote() {
     }
 }
 
-/// dbt-duckdb's profile keys: `settings:` reach every connection (models run on pooled
-/// ones), `extensions:` are loaded (json is built into the library: no download), and
-/// problems name the profile.
+/// dbt-duckdb's profile keys: `config_options:` when the database opens, `extensions:`
+/// loaded (json is built into the library: no download), `settings:` after them, the
+/// per-connection ones (search_path) on every pooled connection models run on; problems
+/// name the profile and the key.
 #[test]
 fn duckdb_profile_settings_and_extensions() {
     let p = TestProject::new("tuned", "profile: tuned\n");
@@ -318,30 +319,51 @@ fn duckdb_profile_settings_and_extensions() {
     };
     p.write(
         "profiles.yml",
-        &profile("      settings:\n        TimeZone: America/New_York\n        threads: 2\n      extensions: [json]\n"),
+        &profile(concat!(
+            "      config_options:\n        allow_unsigned_extensions: true\n",
+            "      extensions: [json]\n",
+            "      settings:\n        default_order: DESC\n        search_path: main\n        threads: 2\n",
+        )),
     );
     p.write(
         "models/m.sql",
-        "{{ config(materialized='table') }}\nselect current_setting('TimeZone') as tz, current_setting('threads') as threads, json_extract('{\"a\": 7}', '$.a')::int as a\n",
+        concat!(
+            "{{ config(materialized='table') }}\n",
+            "select current_setting('allow_unsigned_extensions')::varchar as unsigned_ok,\n",
+            "  current_setting('default_order') as ord, current_setting('search_path') as path,\n",
+            "  current_setting('threads')::varchar as threads, json_extract('{\"a\": 7}', '$.a')::int as a\n",
+        ),
     );
-    p.strata(&["run"]).assert_ok();
+    p.strata(&["run", "--threads", "3"]).assert_ok();
     assert_eq!(
         p.query_file(
             &p.path().join("tuned.duckdb"),
-            "select tz, threads, a from m"
+            "select unsigned_ok, ord, path, threads, a from m"
         ),
-        vec![vec!["America/New_York", "2", "7"]]
+        vec![vec!["true", "DESC", "main", "2", "7"]]
     );
 
-    // An extension to install comes from the configured repository (a closed local port
-    // here, so nothing leaves the machine) and its failure says which one.
+    // An extension from a repository (a closed local port: nothing leaves the machine) that
+    // cannot be installed says which one, and where it was asked for.
     p.write(
         "profiles.yml",
-        &profile("      settings:\n        custom_extension_repository: 'http://127.0.0.1:9'\n      extensions: [no_such_extension]\n"),
+        &profile(
+            "      extensions:\n        - {name: no_such_extension, repo: 'http://127.0.0.1:9'}\n",
+        ),
     );
     p.strata(&["run"])
         .assert_code(2)
+        .assert_contains("profiles.yml")
         .assert_contains("extension 'no_such_extension'");
+
+    // A value DuckDB refuses names the key.
+    p.write(
+        "profiles.yml",
+        &profile("      settings:\n        threads: lots\n"),
+    );
+    p.strata(&["run"])
+        .assert_code(2)
+        .assert_contains("`settings: threads`");
 
     p.write(
         "profiles.yml",

@@ -29,125 +29,187 @@ enum Root {
     Open(Connection),
 }
 
-/// What dbt-duckdb's profile keys ask of every connection: `settings:` (a `SET` each) and of
-/// the database: `extensions:` (installed unless DuckDB has them already, then loaded).
+/// dbt-duckdb's profile keys for DuckDB itself: `config_options:` (given when the database
+/// opens: some settings DuckDB takes only then), `extensions:` (installed unless DuckDB has
+/// them already, then loaded) and `settings:` (a `SET` each, after the extensions, as
+/// dbt-duckdb does; the ones DuckDB keeps per connection again on every pooled connection).
 #[derive(Debug, Clone, Default)]
 struct Setup {
-    /// `SET key = value; ...`, run on every connection (some settings are per connection).
-    settings: String,
-    /// (name, repository) pairs.
+    /// The profile file, for errors.
+    profile: std::path::PathBuf,
+    /// `target 'dev'`, for errors.
+    target: String,
+    config_options: Vec<(String, String)>,
+    /// (key, SQL literal).
+    settings: Vec<(String, String)>,
+    /// (name, repository as SQL: an alias such as `community` bare, a URL or path quoted).
     extensions: Vec<(String, Option<String>)>,
+}
+
+fn is_name(s: &str) -> bool {
+    s.chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+fn sql_string(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// dbt-duckdb pastes `repo` into `INSTALL x FROM <repo>` as written: a bare alias
+/// (`community`, `core_nightly`) or a quoted URL or path. Quotes written into the value are
+/// taken as that quoting.
+fn repo_sql(repo: &str) -> String {
+    let bare = repo.trim().trim_matches(|c| c == '\'' || c == '"');
+    if is_name(bare) {
+        bare.to_string()
+    } else {
+        sql_string(bare)
+    }
 }
 
 impl Setup {
     fn from_target(target: &Target) -> Result<Self> {
-        let where_ = || {
-            target
+        let mut setup = Setup {
+            profile: target
                 .profiles_path
                 .clone()
-                .unwrap_or_else(|| "profiles.yml".into())
+                .unwrap_or_else(|| "profiles.yml".into()),
+            target: format!("target '{}'", target.name),
+            ..Setup::default()
         };
-        let bad =
-            |what: String| Error::config(where_(), format!("target '{}': {what}", target.name));
-        let mut setup = Setup::default();
-        match target.settings.get("settings") {
-            None | Some(serde_json::Value::Null) => {}
-            Some(serde_json::Value::Object(map)) => {
-                for (key, value) in map {
-                    let valid = key
-                        .chars()
-                        .next()
-                        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-                        && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-                    if !valid {
-                        return Err(bad(format!(
-                            "`settings:` key '{key}' is not a DuckDB setting name"
-                        )));
-                    }
-                    let literal = match value {
-                        serde_json::Value::String(s) => format!("'{}'", s.replace('\'', "''")),
-                        serde_json::Value::Number(n) => n.to_string(),
-                        serde_json::Value::Bool(b) => b.to_string(),
-                        other => {
-                            return Err(bad(format!(
-                                "`settings: {key}` must be a string, number or boolean, not {other}"
-                            )))
-                        }
-                    };
-                    setup
-                        .settings
-                        .push_str(&format!("SET {key} = {literal};\n"));
+        for (section, into_sql) in [("config_options", false), ("settings", true)] {
+            let map = match target.settings.get(section) {
+                None | Some(serde_json::Value::Null) => continue,
+                Some(serde_json::Value::Object(map)) => map,
+                Some(other) => {
+                    return Err(setup.error(format!("`{section}:` must be a mapping, not {other}")))
                 }
+            };
+            for (key, value) in map {
+                if !is_name(key) {
+                    return Err(setup.error(format!(
+                        "`{section}:` key '{key}' is not a DuckDB setting name"
+                    )));
+                }
+                let text = match value {
+                    serde_json::Value::String(s) if into_sql => sql_string(s),
+                    serde_json::Value::String(s) => s.clone(),
+                    serde_json::Value::Number(n) => n.to_string(),
+                    serde_json::Value::Bool(b) => b.to_string(),
+                    other => {
+                        return Err(setup.error(format!(
+                            "`{section}: {key}` must be a string, number or boolean, not {other}"
+                        )))
+                    }
+                };
+                let list = if into_sql {
+                    &mut setup.settings
+                } else {
+                    &mut setup.config_options
+                };
+                list.push((key.clone(), text));
             }
-            Some(other) => return Err(bad(format!("`settings:` must be a mapping, not {other}"))),
         }
         match target.settings.get("extensions") {
             None | Some(serde_json::Value::Null) => {}
             Some(serde_json::Value::Array(items)) => {
                 for item in items {
                     let (name, repo) = match item {
-                        serde_json::Value::String(name) => (name.clone(), None),
+                        serde_json::Value::String(name) => (name.as_str(), None),
                         serde_json::Value::Object(map) => (
-                            map.get("name")
-                                .and_then(|v| v.as_str())
-                                .unwrap_or_default()
-                                .to_string(),
-                            map.get("repo").and_then(|v| v.as_str()).map(str::to_string),
+                            map.get("name").and_then(|v| v.as_str()).unwrap_or_default(),
+                            map.get("repo").and_then(|v| v.as_str()).map(repo_sql),
                         ),
-                        _ => (String::new(), None),
+                        _ => ("", None),
                     };
-                    if name.is_empty()
-                        || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-                    {
-                        return Err(bad(format!(
+                    if !is_name(name) {
+                        return Err(setup.error(format!(
                             "`extensions:` items are names (httpfs) or {{name, repo}} maps, not {item}"
                         )));
                     }
-                    setup.extensions.push((name, repo));
+                    setup.extensions.push((name.to_string(), repo));
                 }
             }
-            Some(other) => return Err(bad(format!("`extensions:` must be a list, not {other}"))),
+            Some(other) => {
+                return Err(setup.error(format!("`extensions:` must be a list, not {other}")))
+            }
         }
         Ok(setup)
     }
 
-    fn apply_settings(&self, conn: &Connection) -> Result<()> {
-        if self.settings.is_empty() {
-            return Ok(());
-        }
-        conn.execute_batch(&self.settings)
-            .map_err(|e| Error::Adapter(format!("profile `settings:` refused by DuckDB: {e}")))
+    fn error(&self, message: String) -> Error {
+        Error::config(&self.profile, format!("{}: {message}", self.target))
     }
 
-    fn load_extensions(&self, conn: &Connection) -> Result<()> {
+    /// The options DuckDB takes only when the database opens.
+    fn open_config(&self) -> Result<duckdb::Config> {
+        let mut config = duckdb::Config::default();
+        for (key, value) in &self.config_options {
+            config = config
+                .with(key, value)
+                .map_err(|e| self.error(format!("`config_options: {key}`: {e}")))?;
+        }
+        Ok(config)
+    }
+
+    /// Extensions, then settings, on the database's first connection.
+    fn prepare(&self, conn: &Connection) -> Result<()> {
         for (name, repo) in &self.extensions {
-            let fail = |e: duckdb::Error| {
-                Error::Adapter(format!("extension '{name}' (profile `extensions:`): {e}"))
+            let fail = |e: duckdb::Error| self.error(format!("extension '{name}': {e}"));
+            let install = match repo {
+                Some(repo) => Some(format!("INSTALL {name} FROM {repo}")),
+                None => {
+                    // INSTALL downloads even extensions built into the library: ask first.
+                    let present: bool = conn
+                        .query_row(
+                            "select count(*) > 0 from duckdb_extensions() \
+                             where extension_name = ? and (installed or loaded)",
+                            [name],
+                            |row| row.get(0),
+                        )
+                        .map_err(fail)?;
+                    (!present).then(|| format!("INSTALL {name}"))
+                }
             };
-            // INSTALL downloads even extensions built into the library: ask first.
-            let installed: bool = conn
-                .query_row(
-                    "select count(*) > 0 from duckdb_extensions() where extension_name = ? and (installed or loaded)",
-                    [name],
-                    |row| row.get(0),
-                )
-                .map_err(fail)?;
-            if !installed {
-                let from = repo
-                    .as_ref()
-                    .map(|r| format!(" FROM '{}'", r.replace('\'', "''")))
-                    .unwrap_or_default();
-                conn.execute_batch(&format!("INSTALL {name}{from}"))
-                    .map_err(fail)?;
+            if let Some(install) = install {
+                conn.execute_batch(&install).map_err(fail)?;
             }
             conn.execute_batch(&format!("LOAD {name}")).map_err(fail)?;
         }
+        for (key, value) in &self.settings {
+            conn.execute_batch(&format!("SET {key} = {value}"))
+                .map_err(|e| self.error(format!("`settings: {key}`: {e}")))?;
+        }
         Ok(())
+    }
+
+    /// The `SET`s a new connection needs again: settings DuckDB keeps per connection
+    /// (`search_path`, `schema`, ...). Global ones stay set (and some, such as
+    /// `temp_directory` or `lock_configuration`, refuse a second `SET`).
+    fn per_connection(&self, conn: &Connection) -> String {
+        let mut sql = String::new();
+        for (key, value) in &self.settings {
+            let local = conn
+                .query_row(
+                    "select scope = 'LOCAL' from duckdb_settings() where lower(name) = lower(?)",
+                    [key],
+                    |row| row.get::<_, bool>(0),
+                )
+                .unwrap_or(false);
+            if local {
+                sql.push_str(&format!("SET {key} = {value};\n"));
+            }
+        }
+        sql
     }
 }
 
 pub struct DuckDbAdapter {
     setup: Setup,
+    /// `Setup::per_connection`, worked out once on the first connection.
+    per_connection: std::sync::OnceLock<String>,
     path: String,
     root: Mutex<Root>,
     pool: Mutex<Vec<Connection>>,
@@ -200,18 +262,18 @@ impl DuckDbAdapter {
         let opening_path = path.clone();
         let opener = move || -> Result<Connection> {
             let path = opening_path;
+            let config = opening_setup.open_config()?;
             let root = if path == ":memory:" {
-                Connection::open_in_memory()
+                Connection::open_in_memory_with_flags(config)
             } else {
-                Connection::open(&path)
+                Connection::open_with_flags(&path, config)
             }
             .map_err(|e| Error::Adapter(format!("cannot open DuckDB database '{path}': {e}")))?;
             if let Some(threads) = threads {
                 root.execute_batch(&format!("SET threads = {threads}"))
                     .map_err(engine_error)?;
             }
-            opening_setup.apply_settings(&root)?;
-            opening_setup.load_extensions(&root)?;
+            opening_setup.prepare(&root)?;
             Ok(root)
         };
         let root = if now {
@@ -226,6 +288,7 @@ impl DuckDbAdapter {
         };
         Ok(DuckDbAdapter {
             setup,
+            per_connection: std::sync::OnceLock::new(),
             path,
             root: Mutex::new(root),
             pool: Mutex::new(Vec::new()),
@@ -261,7 +324,13 @@ impl DuckDbAdapter {
         match &*root {
             Root::Open(c) => {
                 let conn = c.try_clone().map_err(engine_error)?;
-                self.setup.apply_settings(&conn)?;
+                let again = self
+                    .per_connection
+                    .get_or_init(|| self.setup.per_connection(c));
+                if !again.is_empty() {
+                    conn.execute_batch(again)
+                        .map_err(|e| self.setup.error(format!("`settings:`: {e}")))?;
+                }
                 Ok(conn)
             }
             _ => Err(Error::Adapter("DuckDB is not open".into())),
