@@ -321,8 +321,11 @@ fn duckdb_profile_settings_and_extensions() {
         "profiles.yml",
         &profile(concat!(
             "      config_options:\n        allow_unsigned_extensions: true\n",
-            "      extensions: [json]\n",
-            "      settings:\n        default_order: DESC\n        search_path: main\n        threads: 2\n",
+            // json is built in: used as it is, whatever the repository.
+            "      extensions:\n        - {name: json, repo: 'http://127.0.0.1:9'}\n",
+            // lock_configuration first in the file, applied last; search_path is kept per
+            // connection (set again on each), the others for the whole database.
+            "      settings:\n        lock_configuration: true\n        default_order: DESC\n        search_path: main\n        threads: 2\n",
         )),
     );
     p.write(

@@ -44,6 +44,9 @@ struct Setup {
     settings: Vec<(String, String)>,
     /// (name, repository as SQL: an alias such as `community` bare, a URL or path quoted).
     extensions: Vec<(String, Option<String>)>,
+    /// The settings DuckDB would not take for the whole database, found while preparing the
+    /// first connection (on the opening thread; shared with the adapter's copy).
+    per_connection: Arc<std::sync::OnceLock<Vec<(String, String)>>>,
 }
 
 fn is_name(s: &str) -> bool {
@@ -158,58 +161,63 @@ impl Setup {
     fn prepare(&self, conn: &Connection) -> Result<()> {
         for (name, repo) in &self.extensions {
             let fail = |e: duckdb::Error| self.error(format!("extension '{name}': {e}"));
+            // INSTALL downloads even extensions built into the library: ask first. One
+            // already loaded (built in) is used as it is; one only installed is installed
+            // again from a `repo:` given, as dbt-duckdb does.
+            let (installed, loaded): (bool, bool) = conn
+                .query_row(
+                    "select count(*) filter (where installed) > 0, count(*) filter (where loaded) > 0 \
+                     from duckdb_extensions() where extension_name = ?",
+                    [name],
+                    |row| Ok((row.get(0)?, row.get(1)?)),
+                )
+                .map_err(fail)?;
             let install = match repo {
+                _ if loaded => None,
                 Some(repo) => Some(format!("INSTALL {name} FROM {repo}")),
-                None => {
-                    // INSTALL downloads even extensions built into the library: ask first.
-                    let present: bool = conn
-                        .query_row(
-                            "select count(*) > 0 from duckdb_extensions() \
-                             where extension_name = ? and (installed or loaded)",
-                            [name],
-                            |row| row.get(0),
-                        )
-                        .map_err(fail)?;
-                    (!present).then(|| format!("INSTALL {name}"))
-                }
+                None => (!installed).then(|| format!("INSTALL {name}")),
             };
             if let Some(install) = install {
-                conn.execute_batch(&install).map_err(fail)?;
+                conn.execute(&install, []).map_err(fail)?;
             }
-            conn.execute_batch(&format!("LOAD {name}")).map_err(fail)?;
+            conn.execute(&format!("LOAD {name}"), []).map_err(fail)?;
         }
-        for (key, value) in &self.settings {
-            conn.execute_batch(&format!("SET {key} = {value}"))
-                .map_err(|e| self.error(format!("`settings: {key}`: {e}")))?;
+        // Settings are set for the whole database where DuckDB allows it, so every later
+        // connection starts with them; the ones it keeps per connection only (search_path,
+        // enable_progress_bar, ...) are set again on each new connection. lock_configuration
+        // goes last, or it would refuse the rest.
+        let mut local = Vec::new();
+        let (lock, settings): (Vec<_>, Vec<_>) = self
+            .settings
+            .iter()
+            .partition(|(key, _)| key.eq_ignore_ascii_case("lock_configuration"));
+        for (key, value) in settings.into_iter().chain(lock) {
+            let refused = |e: duckdb::Error| self.error(format!("`settings: {key}`: {e}"));
+            if conn
+                .execute(&format!("SET GLOBAL {key} = {value}"), [])
+                .is_err()
+            {
+                conn.execute(&format!("SET {key} = {value}"), [])
+                    .map_err(refused)?;
+                local.push((key.clone(), value.clone()));
+            }
         }
+        let _ = self.per_connection.set(local);
         Ok(())
     }
 
-    /// The `SET`s a new connection needs again: settings DuckDB keeps per connection
-    /// (`search_path`, `schema`, ...). Global ones stay set (and some, such as
-    /// `temp_directory` or `lock_configuration`, refuse a second `SET`).
-    fn per_connection(&self, conn: &Connection) -> String {
-        let mut sql = String::new();
-        for (key, value) in &self.settings {
-            let local = conn
-                .query_row(
-                    "select scope = 'LOCAL' from duckdb_settings() where lower(name) = lower(?)",
-                    [key],
-                    |row| row.get::<_, bool>(0),
-                )
-                .unwrap_or(false);
-            if local {
-                sql.push_str(&format!("SET {key} = {value};\n"));
-            }
+    /// Set the per-connection settings on a new connection.
+    fn prepare_connection(&self, conn: &Connection) -> Result<()> {
+        for (key, value) in self.per_connection.get().into_iter().flatten() {
+            conn.execute(&format!("SET {key} = {value}"), [])
+                .map_err(|e| self.error(format!("`settings: {key}`: {e}")))?;
         }
-        sql
+        Ok(())
     }
 }
 
 pub struct DuckDbAdapter {
     setup: Setup,
-    /// `Setup::per_connection`, worked out once on the first connection.
-    per_connection: std::sync::OnceLock<String>,
     path: String,
     root: Mutex<Root>,
     pool: Mutex<Vec<Connection>>,
@@ -268,7 +276,20 @@ impl DuckDbAdapter {
             } else {
                 Connection::open_with_flags(&path, config)
             }
-            .map_err(|e| Error::Adapter(format!("cannot open DuckDB database '{path}': {e}")))?;
+            .map_err(|e| {
+                let options = if opening_setup.config_options.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        " (with the `config_options:` of {}, {})",
+                        opening_setup.profile.display(),
+                        opening_setup.target
+                    )
+                };
+                Error::Adapter(format!(
+                    "cannot open DuckDB database '{path}'{options}: {e}"
+                ))
+            })?;
             if let Some(threads) = threads {
                 root.execute_batch(&format!("SET threads = {threads}"))
                     .map_err(engine_error)?;
@@ -288,7 +309,6 @@ impl DuckDbAdapter {
         };
         Ok(DuckDbAdapter {
             setup,
-            per_connection: std::sync::OnceLock::new(),
             path,
             root: Mutex::new(root),
             pool: Mutex::new(Vec::new()),
@@ -324,13 +344,7 @@ impl DuckDbAdapter {
         match &*root {
             Root::Open(c) => {
                 let conn = c.try_clone().map_err(engine_error)?;
-                let again = self
-                    .per_connection
-                    .get_or_init(|| self.setup.per_connection(c));
-                if !again.is_empty() {
-                    conn.execute_batch(again)
-                        .map_err(|e| self.setup.error(format!("`settings:`: {e}")))?;
-                }
+                self.setup.prepare_connection(&conn)?;
                 Ok(conn)
             }
             _ => Err(Error::Adapter("DuckDB is not open".into())),
