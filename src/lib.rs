@@ -3,7 +3,8 @@
 //! The pipeline, module by module: [`project`] reads the files, [`compile`] renders the
 //! templates, [`graph`] orders and selects the nodes, [`sql`] checks the compiled SQL,
 //! [`adapters`] talk to the engine, [`execute`] builds the selection, [`artifacts`] writes
-//! what happened; [`memo`] keeps what an unchanged project need not work out again. [`cli`] maps the command line onto them.
+//! what happened; [`memo`] keeps what an unchanged project need not work out again. [`cli`]
+//! maps the command line onto them.
 
 pub mod adapters;
 pub mod artifacts;

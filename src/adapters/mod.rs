@@ -147,15 +147,15 @@ pub struct SeedFile {
     pub columns: Vec<ColumnInfo>,
 }
 
-/// Connect to the target's engine.
-/// The adapter for `target`. With `open_now` an embedded database starts opening at once (in
-/// the background); without it, when a statement first needs it (`strata ls` needs none).
 /// Is there a database file to open, which takes a while when large (its catalog and table
 /// statistics are read)? Then connecting is worth starting before the project's files load.
 pub fn has_database_to_open(target: &Target) -> bool {
     target.adapter_type == "duckdb" && duckdb::file_on_disk(target).is_some_and(|p| p.is_file())
 }
 
+/// Connect to the target's engine.
+/// The adapter for `target`. With `open_now` an embedded database starts opening at once (in
+/// the background); without it, when a statement first needs it (`strata ls` needs none).
 pub fn connect(target: &Target, open_now: bool) -> Result<Arc<dyn Adapter>> {
     match target.adapter_type.as_str() {
         "duckdb" => Ok(Arc::new(

@@ -5,7 +5,7 @@
 //! (tests/integration/common/aws.rs). What only real Athena can verify is listed in the README.
 
 use crate::common::aws::{self, Fault, Proxy, Rule};
-use crate::common::{reference_copy, repo_root, TestProject};
+use crate::common::{reference_copy, repo_root, write_rights_procedures, TestProject};
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -674,16 +674,7 @@ fn athena_rights_project(region: &str) -> (TestProject, Proxy, String, String) {
         "models/user_daily.sql",
         "select user_id, count(*) as n from {{ ref('events') }} group by 1\n",
     );
-    p.write(
-        "models/rights/erasure.sql",
-        "{{ config(materialized='procedure', right_types=['ERASURE', 'SA_WITHDRAW']) }}\n\
-         {{ rights_delete(rights.batch, rights.declared, rights.right_types) }}\n",
-    );
-    p.write(
-        "models/rights/access.sql",
-        "{{ config(materialized='procedure', right_types=['ACCESS']) }}\n\
-         {{ rights_export(rights.batch, rights.declared, rights.right_types, rights.access_path) }}\n",
-    );
+    write_rights_procedures(&p);
     p.write(
         "models/schema.yml",
         "version: 2\nmodels:\n  - name: events\n    meta: {personal_data: {subject_key: user_id}}\n  \

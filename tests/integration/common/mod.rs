@@ -189,6 +189,20 @@ pub fn flat(rows: &[Vec<String>]) -> String {
         .join("|")
 }
 
+/// The erasure (ERASURE, SA_WITHDRAW) and ACCESS procedures, as a project writes them.
+pub fn write_rights_procedures(p: &TestProject) {
+    p.write(
+        "models/rights/erasure.sql",
+        "{{ config(materialized='procedure', right_types=['ERASURE', 'SA_WITHDRAW']) }}\n\
+         {{ rights_delete(rights.batch, rights.declared, rights.right_types) }}\n",
+    );
+    p.write(
+        "models/rights/access.sql",
+        "{{ config(materialized='procedure', right_types=['ACCESS']) }}\n\
+         {{ rights_export(rights.batch, rights.declared, rights.right_types, rights.access_path) }}\n",
+    );
+}
+
 pub const PROJECT_YML: &str = "models:\n  gdpr:\n    +materialized: table\n";
 
 /// A small project with personal data in a seed and two models, the two procedures, and a
@@ -216,16 +230,7 @@ pub fn rights_project(rights_yml: &str) -> TestProject {
         "models/totals.sql",
         "select count(*) as n from {{ ref('events') }}\n",
     );
-    p.write(
-        "models/rights/erasure.sql",
-        "{{ config(materialized='procedure', right_types=['ERASURE', 'SA_WITHDRAW']) }}\n\
-         {{ rights_delete(rights.batch, rights.declared, rights.right_types) }}\n",
-    );
-    p.write(
-        "models/rights/access.sql",
-        "{{ config(materialized='procedure', right_types=['ACCESS']) }}\n\
-         {{ rights_export(rights.batch, rights.declared, rights.right_types, rights.access_path) }}\n",
-    );
+    write_rights_procedures(&p);
     p.write(
         "models/schema.yml",
         r#"version: 2
