@@ -82,10 +82,8 @@ pub struct Memo {
     dir: Option<PathBuf>,
     /// The adapter the SQL checks were made for (another adapter parses another dialect).
     adapter: String,
-    checked: HashSet<Digest>,
-    written: HashMap<PathBuf, FileStamp>,
-    /// When `written` was saved (its file's modification time).
-    written_at: u128,
+    /// The lists of earlier runs, read when compiling first asks (`strata ls` never does).
+    lists: std::sync::OnceLock<Lists>,
     /// The folder exists and is ours (created on the first write, so a project that fails to
     /// load leaves nothing behind).
     ready: std::sync::OnceLock<bool>,
@@ -94,6 +92,42 @@ pub struct Memo {
     used_yaml: Mutex<HashSet<String>>,
     /// Hits, for `STRATA_PROFILE=1` (what the tests and benchmarks look at).
     pub hits: Hits,
+}
+
+/// What earlier runs checked and wrote.
+#[derive(Debug, Default)]
+struct Lists {
+    checked: HashSet<Digest>,
+    written: HashMap<PathBuf, FileStamp>,
+    /// When `written` was saved (its file's modification time).
+    written_at: u128,
+}
+
+impl Lists {
+    fn read(dir: &Path, adapter: &str) -> Self {
+        let checked = std::fs::read(dir.join(format!("checked_sql.{adapter}")))
+            .map(|bytes| {
+                bytes
+                    .chunks_exact(16)
+                    .filter_map(|c| c.try_into().ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let written_path = dir.join("written");
+        let written = std::fs::read_to_string(&written_path)
+            .map(|text| text.lines().filter_map(parse_written_line).collect())
+            .unwrap_or_default();
+        let written_at = stat(&written_path).map_or(0, |(_, t)| t);
+        Lists {
+            checked,
+            written,
+            written_at,
+        }
+    }
+
+    fn trusted(&self, s: &FileStamp) -> bool {
+        s.mtime_ns + RACY_NS < self.written_at
+    }
 }
 
 #[derive(Debug, Default)]
@@ -135,29 +169,18 @@ impl Memo {
     /// Open the memo under `target_dir` for `adapter` (nothing is written until a run has
     /// something to keep).
     pub fn open(target_dir: &Path, adapter: &str) -> Self {
-        let dir = target_dir.join(DIR).join(executable_identity());
-        let checked_file = dir.join(format!("checked_sql.{adapter}"));
-        let checked = std::fs::read(checked_file)
-            .map(|bytes| {
-                bytes
-                    .chunks_exact(16)
-                    .filter_map(|c| c.try_into().ok())
-                    .collect()
-            })
-            .unwrap_or_default();
-        let written_path = dir.join("written");
-        let written = std::fs::read_to_string(&written_path)
-            .map(|text| text.lines().filter_map(parse_written_line).collect())
-            .unwrap_or_default();
-        let written_at = stat(&written_path).map_or(0, |(_, t)| t);
         Memo {
-            dir: Some(dir),
+            dir: Some(target_dir.join(DIR).join(executable_identity())),
             adapter: adapter.to_string(),
-            checked,
-            written,
-            written_at,
             ..Memo::default()
         }
+    }
+
+    fn lists(&self) -> &Lists {
+        self.lists.get_or_init(|| match &self.dir {
+            Some(dir) => Lists::read(dir, &self.adapter),
+            None => Lists::default(),
+        })
     }
 
     /// The folder to write into: created on first use, the folders of other executables
@@ -237,7 +260,7 @@ impl Memo {
 
     /// Did this exact SQL pass the check before?
     pub fn was_checked(&self, sql: &Digest) -> bool {
-        let hit = self.checked.contains(sql);
+        let hit = self.lists().checked.contains(sql);
         if hit {
             Hits::add(&self.hits.checks);
         }
@@ -257,8 +280,9 @@ impl Memo {
     /// One `stat`: a file edited or replaced since has another length or modification time
     /// (stats taken too close to the memo's save are not trusted, see [`RACY_NS`]).
     pub fn holds(&self, path: &Path, content: &Digest) -> bool {
-        let hit = match self.written.get(path) {
-            Some(s) if s.digest == *content && self.trusted(s) => {
+        let lists = self.lists();
+        let hit = match lists.written.get(path) {
+            Some(s) if s.digest == *content && lists.trusted(s) => {
                 stat(path) == Some((s.len, s.mtime_ns))
             }
             _ => false,
@@ -282,10 +306,11 @@ impl Memo {
             len,
             mtime_ns,
         };
-        if self
+        let lists = self.lists();
+        if lists
             .written
             .get(path)
-            .is_some_and(|s| *s == stamp && self.trusted(s))
+            .is_some_and(|s| *s == stamp && lists.trusted(s))
         {
             return;
         }
@@ -294,16 +319,13 @@ impl Memo {
         }
     }
 
-    fn trusted(&self, s: &FileStamp) -> bool {
-        s.mtime_ns + RACY_NS < self.written_at
-    }
-
     /// Write what this run learned. `limit` bounds the checked-SQL list (old entries are
     /// dropped when it would grow past it, so edits do not pile up forever).
     pub fn save(&self, limit: usize) {
         if self.dir.is_none() {
             return;
         }
+        let lists = self.lists();
         let new_checked = self
             .new_checked
             .lock()
@@ -311,14 +333,14 @@ impl Memo {
             .unwrap_or_default();
         let fresh: Vec<Digest> = new_checked
             .into_iter()
-            .filter(|d| !self.checked.contains(d))
+            .filter(|d| !lists.checked.contains(d))
             .collect();
         if !fresh.is_empty() {
             let Some(dir) = self.ready_dir() else { return };
-            let keep_old = self.checked.len() + fresh.len() <= limit;
-            let mut bytes = Vec::with_capacity(16 * (self.checked.len() + fresh.len()));
+            let keep_old = lists.checked.len() + fresh.len() <= limit;
+            let mut bytes = Vec::with_capacity(16 * (lists.checked.len() + fresh.len()));
             if keep_old {
-                for d in &self.checked {
+                for d in &lists.checked {
                     bytes.extend_from_slice(d);
                 }
             }
@@ -339,10 +361,10 @@ impl Memo {
             // selection) and only if trusted already: saving now moves the save time on, which
             // would make a racy record look old enough without anyone having read the file.
             let touched: HashSet<&Path> = new_written.iter().map(|(p, _)| p.as_path()).collect();
-            let mut all: HashMap<PathBuf, FileStamp> = self
+            let mut all: HashMap<PathBuf, FileStamp> = lists
                 .written
                 .iter()
-                .filter(|(p, s)| touched.contains(p.as_path()) || (self.trusted(s) && p.exists()))
+                .filter(|(p, s)| touched.contains(p.as_path()) || (lists.trusted(s) && p.exists()))
                 .map(|(p, s)| (p.clone(), *s))
                 .collect();
             all.extend(new_written);

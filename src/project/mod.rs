@@ -337,18 +337,11 @@ fn fqn_for(project: &str, rel: &Path, name: &str) -> Vec<String> {
     fqn
 }
 
-/// Load a project from disk. `render_text` renders a YAML text (profiles, source properties)
-/// with `env_var()`/`var()`; it comes from the compile module so that both share one Jinja
-/// dialect.
-pub fn load(opts: &LoadOptions, render_text: &RenderText) -> Result<Project> {
-    let mut project = open(opts, render_text)?;
-    load_files(&mut project, render_text)?;
-    Ok(project)
-}
-
-/// The project file, vars and target, without the resource files yet: enough to start
-/// connecting to the warehouse (opening a large DuckDB file takes a while) before
-/// [`load_files`].
+/// Loading a project from disk, step one: the project file, vars and target, without the
+/// resource files yet, which is enough to start connecting to the warehouse (opening a large
+/// DuckDB file takes a while) before [`load_files`]. `render_text` renders a YAML text
+/// (profiles, source properties) with `env_var()`/`var()`; it comes from the compile module
+/// so that both share one Jinja dialect.
 pub fn open(opts: &LoadOptions, render_text: &RenderText) -> Result<Project> {
     let root = opts.project_dir.clone();
     let file_path = ProjectFile::find(&root)?;

@@ -216,6 +216,25 @@ impl Setup {
     }
 }
 
+fn failed_earlier() -> Error {
+    Error::Adapter("DuckDB failed to open earlier".into())
+}
+
+impl Root {
+    /// Wait for a background open to finish (Opening becomes Open, or its error).
+    fn wait_for_open(&mut self) -> Result<()> {
+        if let Root::Opening(handle) = self {
+            let opened = handle
+                .take()
+                .ok_or_else(failed_earlier)?
+                .join()
+                .map_err(|_| Error::Adapter("opening DuckDB panicked".into()))?;
+            *self = Root::Open(opened?);
+        }
+        Ok(())
+    }
+}
+
 pub struct DuckDbAdapter {
     setup: Setup,
     path: String,
@@ -325,22 +344,11 @@ impl DuckDbAdapter {
             .root
             .lock()
             .map_err(|_| Error::Adapter("DuckDB connection lock poisoned".into()))?;
-        let failed_earlier = || Error::Adapter("DuckDB failed to open earlier".into());
-        match &mut *root {
-            Root::Opening(handle) => {
-                let opened = handle
-                    .take()
-                    .ok_or_else(failed_earlier)?
-                    .join()
-                    .map_err(|_| Error::Adapter("opening DuckDB panicked".into()))?;
-                *root = Root::Open(opened?);
-            }
-            Root::Later(opener) => {
-                let open = opener.take().ok_or_else(failed_earlier)?;
-                *root = Root::Open(open()?);
-            }
-            Root::Open(_) => {}
+        if let Root::Later(opener) = &mut *root {
+            let open = opener.take().ok_or_else(failed_earlier)?;
+            *root = Root::Open(open()?);
         }
+        root.wait_for_open()?;
         match &*root {
             Root::Open(c) => {
                 let conn = c.try_clone().map_err(engine_error)?;
@@ -359,11 +367,8 @@ impl DuckDbAdapter {
         let Ok(mut root) = self.root.lock() else {
             return false;
         };
-        if let Root::Opening(handle) = &mut *root {
-            match handle.take().map(|h| h.join()) {
-                Some(Ok(Ok(conn))) => *root = Root::Open(conn),
-                _ => return false,
-            }
+        if root.wait_for_open().is_err() {
+            return false;
         }
         if self.running.lock().map_or(true, |r| !r.is_empty()) {
             return false;
