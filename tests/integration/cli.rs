@@ -376,4 +376,17 @@ fn duckdb_profile_settings_and_extensions() {
         .assert_code(2)
         .assert_contains("profiles.yml")
         .assert_contains("not a DuckDB setting name");
+
+    // Shapes dbt-duckdb would not take either are refused with what was expected.
+    p.write(
+        "profiles.yml",
+        &profile("      settings:\n        memory_limit: [1GB]\n"),
+    );
+    p.strata(&["run"])
+        .assert_code(2)
+        .assert_contains("`settings: memory_limit` must be a string, number or boolean");
+    p.write("profiles.yml", &profile("      extensions: httpfs\n"));
+    p.strata(&["run"])
+        .assert_code(2)
+        .assert_contains("`extensions:` must be a list");
 }
