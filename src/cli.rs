@@ -1,7 +1,7 @@
 //! The command line: dbt's commands and flags, mapped onto the library. Exit codes follow
 //! dbt: 0 everything succeeded, 1 a node failed, 2 the project or the command is broken.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
@@ -30,25 +30,76 @@ pub struct Cli {
 
 #[derive(Debug, Args, Clone)]
 pub struct GlobalArgs {
-    /// The project folder (holding project.yml or dbt_project.yml).
-    #[arg(long, global = true, env = "STRATA_PROJECT_DIR", default_value = ".")]
-    pub project_dir: PathBuf,
+    /// The project folder (holding project.yml or dbt_project.yml) [env: STRATA_PROJECT_DIR,
+    /// DBT_PROJECT_DIR] [default: .]
+    #[arg(long, global = true)]
+    pub project_dir: Option<PathBuf>,
     /// Where to look for profiles.yml before the project folder and ~/.dbt.
     #[arg(long, global = true)]
     pub profiles_dir: Option<PathBuf>,
-    /// The target (an output of the project's profile).
+    /// The target (an output of the project's profile) [env: STRATA_TARGET, DBT_TARGET].
     #[arg(long, short = 't', global = true)]
     pub target: Option<String>,
     /// Variables as YAML or JSON, e.g. '{"start_date": "2026-01-01"}'.
     #[arg(long, global = true)]
     pub vars: Option<String>,
-    /// text for people, json (one object per line) for schedulers.
-    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
-    pub log_format: LogFormat,
+    /// text for people, json (one object per line) for schedulers [env: STRATA_LOG_FORMAT,
+    /// DBT_LOG_FORMAT] [default: text].
+    #[arg(long, global = true, value_enum)]
+    pub log_format: Option<LogFormat>,
+    /// Use and keep target/partial_parse/ (the default) [env: STRATA_PARTIAL_PARSE,
+    /// DBT_PARTIAL_PARSE].
+    #[arg(long, global = true, overrides_with = "no_partial_parse")]
+    pub partial_parse: bool,
     /// Work everything out again: neither use nor keep target/partial_parse/ (YAML parses,
     /// SQL checks and compiled files remembered from earlier runs).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, overrides_with = "partial_parse")]
     pub no_partial_parse: bool,
+}
+
+impl GlobalArgs {
+    /// Fill what the command line left out from the environment, as dbt does: Strata's own
+    /// variable first, then dbt's (so a scheduler's DBT_TARGET or DBT_PARTIAL_PARSE works).
+    pub fn fill_from_env(&mut self, var: impl Fn(&str) -> Option<String>) -> Result<()> {
+        let from_env = |name: &str| {
+            [format!("STRATA_{name}"), format!("DBT_{name}")]
+                .into_iter()
+                .find_map(|key| var(&key).filter(|v| !v.trim().is_empty()).map(|v| (key, v)))
+        };
+        if self.project_dir.is_none() {
+            self.project_dir = from_env("PROJECT_DIR").map(|(_, v)| PathBuf::from(v));
+        }
+        if self.target.is_none() {
+            self.target = from_env("TARGET").map(|(_, v)| v);
+        }
+        if self.log_format.is_none() {
+            if let Some((key, v)) = from_env("LOG_FORMAT") {
+                let format = match v.trim().to_ascii_lowercase().as_str() {
+                    // dbt's `default` is its text log.
+                    "text" | "default" => LogFormat::Text,
+                    "json" => LogFormat::Json,
+                    _ => return Err(Error::Usage(format!("{key}={v:?}: expected text or json"))),
+                };
+                self.log_format = Some(format);
+            }
+        }
+        if !self.partial_parse && !self.no_partial_parse {
+            if let Some((key, v)) = from_env("PARTIAL_PARSE") {
+                self.no_partial_parse = !parse_bool(&v)
+                    .ok_or_else(|| Error::Usage(format!("{key}={v:?}: expected true or false")))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A boolean as dbt's command line reads one from the environment (click's spellings).
+fn parse_bool(v: &str) -> Option<bool> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "t" | "yes" | "y" | "on" => Some(true),
+        "0" | "false" | "f" | "no" | "n" | "off" => Some(false),
+        _ => None,
+    }
 }
 
 #[derive(Debug, Args, Clone, Default)]
@@ -221,9 +272,10 @@ fn load_options(g: &GlobalArgs) -> Result<LoadOptions> {
 }
 
 /// Run the command line; returns the process exit code.
-pub fn main_with(cli: Cli) -> i32 {
-    let printer = Arc::new(Printer::new(cli.global.log_format));
-    match run(cli, printer.clone()) {
+pub fn main_with(mut cli: Cli) -> i32 {
+    let env = cli.global.fill_from_env(|key| std::env::var(key).ok());
+    let printer = Arc::new(Printer::new(cli.global.log_format.unwrap_or_default()));
+    match env.and_then(|()| run(cli, printer.clone())) {
         Ok(code) => code,
         Err(e) => {
             printer.error("fatal", &format!("error: {e}"));
@@ -235,7 +287,7 @@ pub fn main_with(cli: Cli) -> i32 {
 fn run(cli: Cli, printer: Arc<Printer>) -> Result<i32> {
     // Paths inside a project (sources' external locations, the DuckDB file) are relative to
     // the project folder, as in dbt; run from there.
-    let dir = &cli.global.project_dir;
+    let dir = cli.global.project_dir.as_deref().unwrap_or(Path::new("."));
     let dir = dir.canonicalize().map_err(|e| Error::io(dir, e))?;
     // Paths given relative to where strata was started are resolved before the move.
     let started_in = std::env::current_dir().map_err(|e| Error::io(".", e))?;

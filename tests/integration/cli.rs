@@ -1,7 +1,7 @@
 //! The rest of the command line: JSON logs, compile-time queries, run-operation, clean,
 //! debug, --fail-fast, vars and two-argument refs.
 
-use crate::common::{flat, TestProject};
+use crate::common::{flat, hermetic, TestProject};
 
 #[test]
 fn json_logs_are_one_object_per_line() {
@@ -199,12 +199,12 @@ fn a_relative_profiles_dir_is_read_from_where_strata_started() {
         "profs/profiles.yml",
         "rel:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: from_profile.duckdb\n",
     );
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_strata"))
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_strata"));
+    hermetic(&mut cmd);
+    let out = cmd
         .args(["run", "--project-dir", "proj", "--profiles-dir", "profs"])
         .current_dir(p.path())
         .env("NO_COLOR", "1")
-        .env_remove("DBT_PROFILES_DIR")
-        .env_remove("STRATA_PROFILES_DIR")
         .env("HOME", p.path())
         .output()
         .expect("strata runs");
@@ -389,4 +389,91 @@ fn duckdb_profile_settings_and_extensions() {
     p.strata(&["run"])
         .assert_code(2)
         .assert_contains("`extensions:` must be a list");
+}
+
+/// What dbt reads from the environment when the command line says nothing (schedulers set
+/// DBT_TARGET or DBT_PARTIAL_PARSE): Strata's own name first, then dbt's, the flag over both.
+#[test]
+fn the_environment_fills_in_target_log_format_partial_parse_and_project_dir() {
+    let p = TestProject::new("envs", "profile: envs\n");
+    p.write(
+        "profiles.yml",
+        "envs:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: dev.duckdb\n    ci:\n      type: duckdb\n      path: ci.duckdb\n",
+    );
+    p.write("models/m.sql", "select '{{ target.name }}' as t\n");
+    let compiled_target = |args: &[&str], envs: &[(&str, &str)]| {
+        let mut all = vec!["compile"];
+        all.extend_from_slice(args);
+        p.strata_env(&all, envs).assert_ok();
+        p.read("target/compiled/envs/models/m.sql")
+    };
+    assert!(compiled_target(&[], &[]).contains("'dev'"));
+    assert!(compiled_target(&[], &[("DBT_TARGET", "ci")]).contains("'ci'"));
+    assert!(
+        compiled_target(&[], &[("DBT_TARGET", "ci"), ("STRATA_TARGET", "dev")]).contains("'dev'")
+    );
+    assert!(compiled_target(&["-t", "ci"], &[("STRATA_TARGET", "dev")]).contains("'ci'"));
+
+    let json = p.strata_env(&["compile"], &[("DBT_LOG_FORMAT", "json")]);
+    json.assert_ok();
+    assert!(
+        json.stdout
+            .lines()
+            .all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()),
+        "{}",
+        json.stdout
+    );
+    let text = p.strata_env(
+        &["compile", "--log-format", "text"],
+        &[("DBT_LOG_FORMAT", "json")],
+    );
+    assert!(
+        !text.stdout.trim_start().starts_with('{'),
+        "{}",
+        text.stdout
+    );
+    p.strata_env(&["compile"], &[("DBT_LOG_FORMAT", "xml")])
+        .assert_code(2)
+        .assert_contains("DBT_LOG_FORMAT=\"xml\": expected text or json");
+
+    let memo = p.path().join("target/partial_parse");
+    let forget = || std::fs::remove_dir_all(&memo).ok();
+    forget();
+    p.strata_env(&["compile"], &[("DBT_PARTIAL_PARSE", "false")])
+        .assert_ok();
+    assert!(!memo.exists(), "DBT_PARTIAL_PARSE=false keeps nothing");
+    p.strata_env(
+        &["compile", "--partial-parse"],
+        &[("DBT_PARTIAL_PARSE", "0")],
+    )
+    .assert_ok();
+    assert!(memo.exists(), "--partial-parse wins over the environment");
+    forget();
+    p.strata(&["compile", "--partial-parse", "--no-partial-parse"])
+        .assert_ok();
+    assert!(!memo.exists(), "the last of the two flags wins");
+    p.strata_env(&["compile"], &[("DBT_PARTIAL_PARSE", "True")])
+        .assert_ok();
+    assert!(memo.exists());
+    p.strata_env(&["compile"], &[("DBT_PARTIAL_PARSE", "perhaps")])
+        .assert_code(2)
+        .assert_contains("DBT_PARTIAL_PARSE=\"perhaps\": expected true or false");
+
+    // No --project-dir: DBT_PROJECT_DIR names the project.
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_strata"));
+    hermetic(&mut cmd);
+    let out = cmd
+        .args(["compile", "-t", "ci"])
+        .current_dir(std::env::temp_dir())
+        .env("NO_COLOR", "1")
+        .env("HOME", p.path())
+        .env("DBT_PROJECT_DIR", p.path())
+        .output()
+        .expect("strata runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(p.read("target/compiled/envs/models/m.sql").contains("'ci'"));
 }

@@ -1,7 +1,7 @@
 //! `strata rights consume` against a real Kafka-protocol broker on 127.0.0.1 (Tansu, started
 //! by scripts/test.sh, which exports STRATA_TEST_KAFKA_BROKERS).
 
-use crate::common::{rights_project, TestProject};
+use crate::common::{hermetic, rights_project, TestProject};
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
@@ -102,6 +102,7 @@ fn request(id: &str, guid: &str, kind: &str) -> String {
 
 fn consume_cmd(p: &TestProject, t: &Topics, extra: &[&str]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_strata"));
+    hermetic(&mut c);
     c.args([
         "rights",
         "consume",

@@ -38,6 +38,21 @@ pub fn reference_copy() -> TestProject {
     p
 }
 
+/// The variables through which the caller's environment would steer strata (its own and
+/// dbt's spellings), removed so a test sees only what it sets.
+pub fn hermetic(cmd: &mut Command) {
+    for name in [
+        "PROFILES_DIR",
+        "PROJECT_DIR",
+        "TARGET",
+        "LOG_FORMAT",
+        "PARTIAL_PARSE",
+    ] {
+        cmd.env_remove(format!("STRATA_{name}"))
+            .env_remove(format!("DBT_{name}"));
+    }
+}
+
 pub struct TestProject {
     pub dir: tempfile::TempDir,
 }
@@ -131,10 +146,9 @@ impl TestProject {
             .arg("--project-dir")
             .arg(self.dir.path())
             .env("NO_COLOR", "1")
-            .env_remove("DBT_PROFILES_DIR")
-            .env_remove("STRATA_PROFILES_DIR")
-            .env("HOME", self.dir.path())
-            .envs(envs.iter().copied());
+            .env("HOME", self.dir.path());
+        hermetic(&mut cmd);
+        cmd.envs(envs.iter().copied());
         cmd
     }
 
