@@ -4,7 +4,8 @@
 //! bound as parameters), one query reads the ledger and checks existence across all
 //! relations, one ledger write before and one after, and per procedure R statements plus one
 //! verification: 2R + 2 for a batch of erasures, O(R), not O(N x R). Each request still gets
-//! its own answer.
+//! its own answer. (A batch holding an ACCESS and an erasure of one subject runs as two, in
+//! the order they were sent.)
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -314,78 +315,135 @@ impl RightsEngine {
             finished_at: now_epoch(),
         };
 
-        // One answer per request_id: the first occurrence decides, repeats get the same.
+        // One answer per request_id: the first occurrence decides, exact repeats get the
+        // same answer, and a reused id carrying another subject or right type gets an error
+        // (never the first request's answer: that would report an erasure that did not run).
         let mut unique: Vec<&RightsRequest> = Vec::new();
-        let mut seen = HashSet::new();
+        let mut first: HashMap<&str, &RightsRequest> = HashMap::new();
         let mut outcomes: HashMap<String, Outcome> = HashMap::new();
-        for r in requests {
-            if !self.valid_guid(&r.guid) {
-                outcomes
-                    .entry(r.request_id.clone())
-                    .or_insert_with(|| Outcome::error("invalid guid"));
-                continue;
-            }
-            if seen.insert(r.request_id.clone()) {
-                unique.push(r);
+        let mut reused: HashSet<usize> = HashSet::new();
+        for (i, r) in requests.iter().enumerate() {
+            match first.get(r.request_id.as_str()) {
+                Some(f) if f.guid != r.guid || f.right_type != r.right_type => {
+                    reused.insert(i);
+                }
+                Some(_) => {}
+                None => {
+                    first.insert(&r.request_id, r);
+                    if self.valid_guid(&r.guid) {
+                        unique.push(r);
+                    } else {
+                        outcomes.insert(r.request_id.clone(), Outcome::error("invalid guid"));
+                    }
+                }
             }
         }
 
+        // An ACCESS and an erasure of the same subject run in the order they were sent: the
+        // batch is cut where one would otherwise overtake the other.
+        for segment in in_order_segments(&unique) {
+            self.process_segment(&segment, &mut outcomes, &mut metrics)
+                .await?;
+        }
+
+        let results = requests
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let o = if reused.contains(&i) {
+                    Outcome::error(REUSED_ID)
+                } else {
+                    outcomes
+                        .get(&r.request_id)
+                        .cloned()
+                        .unwrap_or_else(|| Outcome::error("not processed"))
+                };
+                result_of(r, o)
+            })
+            .collect();
+        metrics.statements = self.statement_count() - before;
+        metrics.total_ms = t0.elapsed().as_secs_f64() * 1000.0;
+        Ok((results, metrics))
+    }
+
+    /// Answer requests with distinct ids (no subject both exported and erased): load them as
+    /// the batch, answer replays from the ledger, run the rest.
+    async fn process_segment(
+        &self,
+        unique: &[&RightsRequest],
+        outcomes: &mut HashMap<String, Outcome>,
+        metrics: &mut BatchMetrics,
+    ) -> Result<()> {
+        if unique.is_empty() {
+            return Ok(());
+        }
         // Load the batch, then ask the ledger and the declared relations in one query:
-        // finished requests are answered as before; started ones keep what the existence
-        // check said the first time (their rows may be gone by now).
+        // requests finished with a final answer (200, 201) are answered as before; a failed
+        // one runs again; started ones keep what the existence check said the first time
+        // (their rows may be gone by now).
         let mut started_had_data: HashMap<String, bool> = HashMap::new();
         let mut with_data: HashSet<String> = HashSet::new();
-        if !unique.is_empty() {
-            self.load_batch(&unique).await?;
-            let t = Instant::now();
-            let all_types = [RightType::Access, RightType::Erasure, RightType::SaWithdraw];
-            let names: Vec<&str> = all_types.iter().map(|t| t.as_str()).collect();
-            let q = self.render(
-                "rights_batch_state",
-                &[
-                    ("batch", rel(&self.batch)),
-                    ("ledger", rel(&self.ledger)),
-                    ("declared", self.declared_value.clone()),
-                    ("right_types", Value::from(names)),
-                ],
-            )?;
-            let rows = self
-                .exec(&q, &[], true)
-                .await?
-                .table
-                .unwrap_or_default()
-                .rows;
-            metrics.existence_ms = t.elapsed().as_secs_f64() * 1000.0;
-            for row in rows {
-                let s = |i: usize| {
-                    row.get(i)
-                        .and_then(|v| v.as_str())
-                        .unwrap_or_default()
-                        .to_string()
-                };
-                let flag = |i: usize| row.get(i).and_then(|v| v.as_bool()).unwrap_or(false);
-                let rid = s(0);
-                if flag(7) {
-                    with_data.insert(s(1));
+        self.load_batch(unique).await?;
+        let t = Instant::now();
+        let all_types = [RightType::Access, RightType::Erasure, RightType::SaWithdraw];
+        let names: Vec<&str> = all_types.iter().map(|t| t.as_str()).collect();
+        let q = self.render(
+            "rights_batch_state",
+            &[
+                ("batch", rel(&self.batch)),
+                ("ledger", rel(&self.ledger)),
+                ("declared", self.declared_value.clone()),
+                ("right_types", Value::from(names)),
+            ],
+        )?;
+        let rows = self
+            .exec(&q, &[], true)
+            .await?
+            .table
+            .unwrap_or_default()
+            .rows;
+        metrics.existence_ms += t.elapsed().as_secs_f64() * 1000.0;
+        let by_id: HashMap<&str, &RightsRequest> =
+            unique.iter().map(|r| (r.request_id.as_str(), *r)).collect();
+        for row in rows {
+            let s = |i: usize| {
+                row.get(i)
+                    .and_then(|v| v.as_str())
+                    .unwrap_or_default()
+                    .to_string()
+            };
+            let flag = |i: usize| row.get(i).and_then(|v| v.as_bool()).unwrap_or(false);
+            let rid = s(0);
+            if flag(7) {
+                with_data.insert(s(1));
+            }
+            let phase = s(2);
+            if phase.is_empty() {
+                continue;
+            }
+            // The ledger knows this id from another request: the batch table marked it
+            // answered, so no procedure touches its subject.
+            if by_id
+                .get(rid.as_str())
+                .is_some_and(|r| s(8) != r.guid || s(9) != r.right_type.as_str())
+            {
+                outcomes.insert(rid, Outcome::error(REUSED_ID));
+                continue;
+            }
+            match phase.as_str() {
+                "finished" if is_final(&s(4)) => {
+                    let attachments: Vec<String> = serde_json::from_str(&s(6)).unwrap_or_default();
+                    outcomes.entry(rid).or_insert(Outcome {
+                        code: s(4),
+                        reason: s(5),
+                        attachments,
+                    });
                 }
-                match s(2).as_str() {
-                    "finished" => {
-                        let attachments: Vec<String> =
-                            serde_json::from_str(&s(6)).unwrap_or_default();
-                        outcomes.insert(
-                            rid,
-                            Outcome {
-                                code: s(4),
-                                reason: s(5),
-                                attachments,
-                            },
-                        );
-                    }
-                    "started" => {
-                        started_had_data.insert(rid, flag(3));
-                    }
-                    _ => {}
+                "started" => {
+                    let had = started_had_data.entry(rid).or_insert(false);
+                    *had |= flag(3);
                 }
+                _ => {}
             }
         }
         let to_run: Vec<&RightsRequest> = unique
@@ -393,50 +451,38 @@ impl RightsEngine {
             .copied()
             .filter(|r| !outcomes.contains_key(&r.request_id))
             .collect();
-
-        if !to_run.is_empty() {
-            let fresh = self
-                .execute_batch(
-                    &to_run,
-                    &unique,
-                    &started_had_data,
-                    &with_data,
-                    &mut metrics,
-                )
-                .await;
-            match fresh {
-                Ok(map) => outcomes.extend(map),
-                Err(e) => {
-                    for r in &to_run {
-                        outcomes.insert(
-                            r.request_id.clone(),
-                            Outcome::error(format!("batch failed: {e}")),
-                        );
-                    }
-                }
-            }
-            // Record what was answered (also failures: a replay gets the same code).
-            let finished: Vec<(&RightsRequest, &Outcome)> = to_run
-                .iter()
-                .filter_map(|r| outcomes.get(&r.request_id).map(|o| (*r, o)))
-                .collect();
-            self.write_ledger("finished", &finished, &HashMap::new())
-                .await?;
+        if to_run.is_empty() {
+            return Ok(());
         }
-
-        let results = requests
+        let had: HashMap<String, bool> = to_run
             .iter()
             .map(|r| {
-                let o = outcomes
-                    .get(&r.request_id)
-                    .cloned()
-                    .unwrap_or_else(|| Outcome::error("not processed"));
-                result_of(r, o)
+                let before = started_had_data.get(&r.request_id).copied();
+                (
+                    r.request_id.clone(),
+                    before.unwrap_or(false) || with_data.contains(&r.guid),
+                )
             })
             .collect();
-        metrics.statements = self.statement_count() - before;
-        metrics.total_ms = t0.elapsed().as_secs_f64() * 1000.0;
-        Ok((results, metrics))
+        let fresh = self.execute_batch(&to_run, unique, &had, metrics).await;
+        match fresh {
+            Ok(map) => outcomes.extend(map),
+            Err(e) => {
+                for r in &to_run {
+                    outcomes.insert(
+                        r.request_id.clone(),
+                        Outcome::error(format!("batch failed: {e}")),
+                    );
+                }
+            }
+        }
+        // Record what was answered (failures too: the answer says what happened, and a
+        // resubmission runs again because only 200 and 201 are final).
+        let finished: Vec<(&RightsRequest, &Outcome)> = to_run
+            .iter()
+            .filter_map(|r| outcomes.get(&r.request_id).map(|o| (*r, o)))
+            .collect();
+        self.write_ledger("finished", &finished, &had).await
     }
 
     async fn write_ledger(
@@ -517,28 +563,17 @@ impl RightsEngine {
         &self,
         to_run: &[&RightsRequest],
         unique: &[&RightsRequest],
-        started_had_data: &HashMap<String, bool>,
-        with_data: &HashSet<String>,
+        had: &HashMap<String, bool>,
         metrics: &mut BatchMetrics,
     ) -> Result<HashMap<String, Outcome>> {
-        let has = |r: &RightsRequest| {
-            started_had_data
-                .get(&r.request_id)
-                .copied()
-                .unwrap_or(false)
-                || with_data.contains(&r.guid)
-        };
-        let had: HashMap<String, bool> = to_run
-            .iter()
-            .map(|r| (r.request_id.clone(), has(r)))
-            .collect();
+        let has = |r: &RightsRequest| had.get(&r.request_id).copied().unwrap_or(false);
         let pending = Outcome {
             code: String::new(),
             reason: String::new(),
             attachments: Vec::new(),
         };
         let rows: Vec<(&RightsRequest, &Outcome)> = to_run.iter().map(|r| (*r, &pending)).collect();
-        self.write_ledger("started", &rows, &had).await?;
+        self.write_ledger("started", &rows, had).await?;
 
         let mut outcomes = HashMap::new();
         for r in to_run {
@@ -587,7 +622,7 @@ impl RightsEngine {
                 };
                 outcomes.insert(r.request_id.clone(), o);
             }
-            metrics.deletion_ms = t.elapsed().as_secs_f64() * 1000.0;
+            metrics.deletion_ms += t.elapsed().as_secs_f64() * 1000.0;
         }
 
         // ACCESS: export each declared relation's rows, one folder per subject.
@@ -627,7 +662,7 @@ impl RightsEngine {
                     }
                 }
             }
-            metrics.access_ms = t.elapsed().as_secs_f64() * 1000.0;
+            metrics.access_ms += t.elapsed().as_secs_f64() * 1000.0;
         }
         Ok(outcomes)
     }
@@ -783,6 +818,46 @@ impl RightsEngine {
             Ok(0)
         }
     }
+}
+
+const REUSED_ID: &str = "request_id already used for another request (other guid or right_type)";
+
+/// Answers that end a request: a resubmission of it is answered from the ledger. Anything
+/// else (a failure) runs again when the request comes again.
+fn is_final(code: &str) -> bool {
+    matches!(code, "200" | "201")
+}
+
+/// Split requests into runs that keep their order: a new run starts where a subject's ACCESS
+/// would share a batch with its erasure (the batch runs deletions before exports).
+fn in_order_segments<'a>(requests: &[&'a RightsRequest]) -> Vec<Vec<&'a RightsRequest>> {
+    let mut segments: Vec<Vec<&RightsRequest>> = Vec::new();
+    let mut current: Vec<&RightsRequest> = Vec::new();
+    // Per subject in the current run: (exported, erased).
+    let mut kinds: HashMap<&str, (bool, bool)> = HashMap::new();
+    for r in requests {
+        let (exported, erased) = kinds.get(r.guid.as_str()).copied().unwrap_or_default();
+        let conflict = if r.right_type.deletes() {
+            exported
+        } else {
+            erased
+        };
+        if conflict {
+            segments.push(std::mem::take(&mut current));
+            kinds.clear();
+        }
+        let k = kinds.entry(r.guid.as_str()).or_default();
+        if r.right_type.deletes() {
+            k.1 = true;
+        } else {
+            k.0 = true;
+        }
+        current.push(r);
+    }
+    if !current.is_empty() {
+        segments.push(current);
+    }
+    segments
 }
 
 /// The files written for subject `no` (under a `subject_no=<no>` folder), sorted.

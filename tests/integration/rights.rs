@@ -111,6 +111,74 @@ fn a_replayed_request_is_answered_from_the_ledger() {
     );
 }
 
+/// A request_id the ledger knows from another subject never gets that subject's answer (it
+/// would report an erasure that did not run); a failed request runs again when it comes
+/// again, and the ledger's finished row says whether the subject had data.
+#[test]
+fn reused_ids_are_refused_and_failed_requests_run_again() {
+    let p = project("");
+    assert_eq!(apply(&p, "ERASURE", "u1", "req-1")["result"]["code"], "200");
+    let reused = apply(&p, "ERASURE", "u2", "req-1");
+    assert_eq!(reused["result"]["code"], "500", "{reused}");
+    assert!(
+        reused["result"]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("already used for another request")),
+        "{reused}"
+    );
+    assert_eq!(
+        count(&p, "select count(*) from events where user_id = 'u2'"),
+        2,
+        "u2 untouched"
+    );
+    let reused_type = apply(&p, "ACCESS", "u1", "req-1");
+    assert_eq!(reused_type["result"]["code"], "500", "{reused_type}");
+
+    // A deletion that fails (here: on a variable) is answered 500 and rolled back ...
+    p.write(
+        "models/rights/erasure.sql",
+        "{{ config(materialized='procedure', right_types=['ERASURE', 'SA_WITHDRAW']) }}\n\
+         {{ rights_delete(rights.batch, rights.declared, rights.right_types) }}\n\
+         {% if var('fail_erasure', false) %}select error('injected failure');{% endif %}\n",
+    );
+    let failed = p.strata(&[
+        "rights",
+        "apply",
+        "--type",
+        "ERASURE",
+        "--guid",
+        "u2",
+        "--request-id",
+        "req-2",
+        "--vars",
+        "{fail_erasure: true}",
+    ]);
+    assert!(
+        failed.stdout.contains(r#""code":"500""#) && failed.stdout.contains("injected failure"),
+        "{}",
+        failed.output()
+    );
+    assert_eq!(
+        count(&p, "select count(*) from events where user_id = 'u2'"),
+        2
+    );
+    // ... and the same request, sent again once the cause is gone, runs.
+    assert_eq!(apply(&p, "ERASURE", "u2", "req-2")["result"]["code"], "200");
+    assert_eq!(
+        count(&p, "select count(*) from events where user_id = 'u2'"),
+        0
+    );
+    assert_eq!(
+        p.scalar(
+            "gdpr",
+            "select string_agg(code || ':' || had_data, ',' order by code) \
+             from strata_rights_ledger where request_id = 'req-2' and phase = 'finished'"
+        ),
+        "200:true,500:true",
+        "both answers recorded, with what the existence check found"
+    );
+}
+
 #[test]
 fn access_exports_exactly_the_subjects_rows() {
     let p = project("");

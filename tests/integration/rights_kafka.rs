@@ -207,6 +207,75 @@ fn consume_answers_every_request_and_survives_malformed_ones() {
     assert_eq!(read_all(&t.results, 6, Duration::from_secs(3)).len(), 5);
 }
 
+/// Within one batch: an ACCESS sent before its subject's ERASURE still exports the rows,
+/// and a request_id reused for another subject is refused without touching that subject.
+#[test]
+fn one_batch_keeps_the_order_of_a_subject_s_requests_and_ids_to_their_requests() {
+    let p = rights_project("rights:\n  session_timeout_ms: 2000\n");
+    let t = topics("order");
+    produce(
+        &t.requests,
+        &[
+            request("a1", "u2", "ACCESS"),
+            request("e1", "u2", "ERASURE"),
+            request("dup", "u1", "ERASURE"),
+            request("dup", "u3", "ERASURE"),
+            request("dup", "u1", "ERASURE"),
+        ],
+    );
+    let out = consume_cmd(
+        &p,
+        &t,
+        &["--idle-exit-seconds", "3", "--batch-wait-ms", "500"],
+    )
+    .output()
+    .expect("run consumer");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let results: Vec<serde_json::Value> = read_all(&t.results, 5, Duration::from_secs(20))
+        .iter()
+        .map(|r| serde_json::from_str(r).expect("json"))
+        .collect();
+    let find = |id: &str, guid: &str| {
+        results
+            .iter()
+            .filter(|v| v["request_id"] == id && v["guid"] == guid)
+            .map(|v| v["result"].clone())
+            .collect::<Vec<_>>()
+    };
+    let access = find("a1", "u2");
+    assert_eq!(access.len(), 1, "{results:?}");
+    assert_eq!(access[0]["code"], "200");
+    assert!(
+        access[0]["attachments"]
+            .as_array()
+            .is_some_and(|a| !a.is_empty()),
+        "the export ran before the erasure: {results:?}"
+    );
+    assert_eq!(find("e1", "u2")[0]["code"], "200");
+    let dup_u1 = find("dup", "u1");
+    assert_eq!(dup_u1.len(), 2, "{results:?}");
+    assert!(dup_u1.iter().all(|r| r["code"] == "200"), "{results:?}");
+    let dup_u3 = find("dup", "u3");
+    assert_eq!(dup_u3.len(), 1, "{results:?}");
+    assert_eq!(dup_u3[0]["code"], "500", "{results:?}");
+    assert_eq!(
+        p.scalar(
+            "gdpr",
+            "select count(*) from events where user_id in ('u1', 'u2')"
+        ),
+        "0"
+    );
+    assert_eq!(
+        p.scalar("gdpr", "select count(*) from events where user_id = 'u3'"),
+        "1",
+        "the reused id erased nobody else"
+    );
+}
+
 /// A consumer killed with SIGKILL mid-batch and restarted loses no request and never
 /// answers one with two different codes.
 #[test]

@@ -35,17 +35,30 @@ create table if not exists {{ purged }} (request_id varchar, done_at bigint)
 {%- endmacro %}
 
 {#- One statement that (re)creates the batch table from `n` bound rows of 4 parameters.
-    `answered` marks requests the ledger has already finished (redeliveries): they are
-    answered from the ledger and take no part in the procedures. -#}
+    `answered` marks requests that take no part in the procedures: ones the ledger finished
+    with a final answer (200, 201: redeliveries, answered from the ledger), and ids the
+    ledger knows from another subject or right type (answered with an error). A request
+    that failed before runs again. -#}
 {% macro rights_load_batch(batch, n, ledger) -%}
 {{ adapter.dispatch('rights_load_batch')(batch, n, ledger) }}
 {%- endmacro %}
 
 {% macro default__rights_load_batch(batch, n, ledger) -%}
 create or replace table {{ batch }} as
-select cast(request_id as varchar) as request_id, cast(guid as varchar) as guid,
-       cast(right_type as varchar) as right_type, cast(subject_no as integer) as subject_no,
-       coalesce(cast(request_id as varchar) in (select request_id from {{ ledger }} where phase = 'finished' and request_id is not null), false) as answered
+{{ rights_batch_rows(n, ledger) }}
+{%- endmacro %}
+
+{#- The batch's rows: the bound values and whether each is `answered` (see above). -#}
+{% macro rights_batch_rows(n, ledger) -%}
+select cast(t.request_id as varchar) as request_id, cast(t.guid as varchar) as guid,
+       cast(t.right_type as varchar) as right_type, cast(t.subject_no as integer) as subject_no,
+       exists (
+           select 1 from {{ ledger }} as l
+           where l.request_id = cast(t.request_id as varchar)
+             and ((l.phase = 'finished' and l.code in ('200', '201'))
+                  or l.guid <> cast(t.guid as varchar)
+                  or l.right_type <> cast(t.right_type as varchar))
+       ) as answered
 from (values {% for i in range(n) %}(?, ?, ?, ?){% if not loop.last %}, {% endif %}{% endfor %})
     as t(request_id, guid, right_type, subject_no)
 {%- endmacro %}
@@ -93,7 +106,8 @@ where not b.answered
     requests only): the replay check and the existence check in one query. -#}
 {% macro rights_batch_state(batch, ledger, declared, right_types) -%}
 select r.request_id, r.guid, l.phase, l.had_data, l.code, l.reason, l.attachments,
-       r.guid in ({{ rights_subjects_with_data(batch, declared, right_types) }}) as has_data
+       r.guid in ({{ rights_subjects_with_data(batch, declared, right_types) }}) as has_data,
+       l.guid as ledger_guid, l.right_type as ledger_right_type
 from {{ batch }} as r
 left join {{ ledger }} as l on l.request_id = r.request_id
 {%- endmacro %}

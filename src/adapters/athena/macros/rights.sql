@@ -31,11 +31,7 @@ drop table if exists {{ batch.render_hive() }};
 create table {{ batch }}
 with (table_type = 'ICEBERG', is_external = false, location = '{{ athena__table_location(batch) }}/{{ new_uuid() }}', format = 'PARQUET')
 as
-select cast(request_id as varchar) as request_id, cast(guid as varchar) as guid,
-       cast(right_type as varchar) as right_type, cast(subject_no as integer) as subject_no,
-       coalesce(cast(request_id as varchar) in (select request_id from {{ ledger }} where phase = 'finished' and request_id is not null), false) as answered
-from (values {% for i in range(n) %}(?, ?, ?, ?){% if not loop.last %}, {% endif %}{% endfor %})
-    as t(request_id, guid, right_type, subject_no)
+{{ rights_batch_rows(n, ledger) }}
 {%- endmacro %}
 
 {#- ACCESS: UNLOAD writes the rows under <path>/<relation>/subject_no=N/ in S3 as JSON lines
