@@ -91,7 +91,7 @@ impl RightsEngine {
             )
         };
         let mut items = Vec::new();
-        for d in &declared {
+        for (i, d) in declared.iter().enumerate() {
             let relation = compiler.relation_of(&d.name).ok_or_else(|| {
                 Error::config(&project.file_path, format!("no relation for {}", d.name))
             })?;
@@ -116,6 +116,8 @@ impl RightsEngine {
             m.insert("relation", rel(&relation));
             m.insert("key", Value::from(d.key.clone()));
             m.insert("via", via);
+            // The batch table's column with the subjects' keys in this relation.
+            m.insert("keys_column", Value::from(format!("via_keys_{i}")));
             items.push(Value::from(m));
         }
         let mut procedures = HashMap::new();
@@ -544,6 +546,7 @@ impl RightsEngine {
                 ("batch", rel(&self.batch)),
                 ("n", Value::from(unique.len())),
                 ("ledger", rel(&self.ledger)),
+                ("declared", self.declared_value.clone()),
             ],
         )?;
         // Engines without CREATE OR REPLACE need a DROP first: only the last statement

@@ -111,6 +111,43 @@ fn a_replayed_request_is_answered_from_the_ledger() {
     );
 }
 
+/// The proof after a deletion finds rows of a relation reached through another even when
+/// that other relation no longer has the subject's rows: the batch keeps the subject's keys
+/// from before. (A procedure that forgets chat_daily used to be answered 200.)
+#[test]
+fn the_proof_finds_rows_reached_through_a_relation_that_lost_the_subject() {
+    let p = project("");
+    p.write(
+        "models/rights/erasure.sql",
+        "{{ config(materialized='procedure', right_types=['ERASURE', 'SA_WITHDRAW']) }}\n\
+         {% set subjects = rights_subjects(rights.batch, rights.right_types) %}\n\
+         delete from {{ ref('events') }} where user_id in ({{ subjects }});\n\
+         delete from {{ ref('user_daily') }} where user_id in ({{ subjects }});\n",
+    );
+    let r = apply(&p, "ERASURE", "u1", "req-1");
+    assert_eq!(r["result"]["code"], "500", "{r}");
+    assert_eq!(
+        r["result"]["reason"], "rows of the subject remain after deletion",
+        "{r}"
+    );
+    assert_eq!(
+        count(
+            &p,
+            "select count(*) from chat_daily where chat_id in ('c1', 'c2')"
+        ),
+        2,
+        "what the procedure left is what the proof found"
+    );
+    assert_eq!(
+        p.scalar(
+            "gdpr",
+            "select code from strata_rights_ledger where request_id = 'req-1' and phase = 'finished'"
+        ),
+        "500",
+        "the ledger records the failure, not an erasure"
+    );
+}
+
 /// A request_id the ledger knows from another subject never gets that subject's answer (it
 /// would report an erasure that did not run); a failed request runs again when it comes
 /// again, and the ledger's finished row says whether the subject had data.

@@ -1,8 +1,11 @@
 {#- Data-subject rights: the statements the rights engine runs, written once over the
     declared relations. `batch` is a table (request_id, guid, right_type, subject_no) of the
     requests being answered; `declared` is the list of relations with personal data, each
-    {name, relation, key, via: {relation, key, subject_key} or none}, ordered so that a
-    relation another one is reached through comes after it. Subject ids are compared as
+    {name, relation, key, via: {relation, key, subject_key} or none, keys_column}, ordered
+    so that a relation another one is reached through comes after it. For a relation
+    reached through another, the batch table's `keys_column` holds each subject's keys as
+    they were when the batch was loaded: its rows are deleted and verified by them even
+    after the relation it is reached through has lost the subject's rows. Subject ids are compared as
     text: they were bound as parameters into `batch`, never spliced into SQL. -#}
 
 {% macro rights_ledger_ddl(ledger) -%}
@@ -39,28 +42,45 @@ create table if not exists {{ purged }} (request_id varchar, done_at bigint)
     with a final answer (200, 201: redeliveries, answered from the ledger), and ids the
     ledger knows from another subject or right type (answered with an error). A request
     that failed before runs again. -#}
-{% macro rights_load_batch(batch, n, ledger) -%}
-{{ adapter.dispatch('rights_load_batch')(batch, n, ledger) }}
+{% macro rights_load_batch(batch, n, ledger, declared=[]) -%}
+{{ adapter.dispatch('rights_load_batch')(batch, n, ledger, declared) }}
 {%- endmacro %}
 
-{% macro default__rights_load_batch(batch, n, ledger) -%}
+{% macro default__rights_load_batch(batch, n, ledger, declared=[]) -%}
 create or replace table {{ batch }} as
-{{ rights_batch_rows(n, ledger) }}
+{{ rights_batch_rows(n, ledger, declared) }}
 {%- endmacro %}
 
-{#- The batch's rows: the bound values and whether each is `answered` (see above). -#}
-{% macro rights_batch_rows(n, ledger) -%}
-select cast(t.request_id as varchar) as request_id, cast(t.guid as varchar) as guid,
-       cast(t.right_type as varchar) as right_type, cast(t.subject_no as integer) as subject_no,
+{#- The batch's rows: the bound values, whether each is `answered` (see above), and for each
+    relation reached through another the subject's keys in it (`keys_column`, an array). -#}
+{% macro rights_batch_rows(n, ledger, declared=[]) -%}
+with t as (
+    select cast(request_id as varchar) as request_id, cast(guid as varchar) as guid,
+           cast(right_type as varchar) as right_type, cast(subject_no as integer) as subject_no
+    from (values {% for i in range(n) %}(?, ?, ?, ?){% if not loop.last %}, {% endif %}{% endfor %})
+        as v(request_id, guid, right_type, subject_no)
+)
+select t.request_id, t.guid, t.right_type, t.subject_no,
        exists (
            select 1 from {{ ledger }} as l
-           where l.request_id = cast(t.request_id as varchar)
+           where l.request_id = t.request_id
              and ((l.phase = 'finished' and l.code in ('200', '201'))
-                  or l.guid <> cast(t.guid as varchar)
-                  or l.right_type <> cast(t.right_type as varchar))
+                  or l.guid <> t.guid
+                  or l.right_type <> t.right_type)
        ) as answered
-from (values {% for i in range(n) %}(?, ?, ?, ?){% if not loop.last %}, {% endif %}{% endfor %})
-    as t(request_id, guid, right_type, subject_no)
+       {%- for d in declared if d.via %},
+       {{ d.keys_column }}.keys as {{ d.keys_column }}
+       {%- endfor %}
+from t
+{%- for d in declared if d.via %}
+left join (
+    select cast({{ adapter.quote(d.via.subject_key) }} as varchar) as guid,
+           array_agg(distinct cast({{ adapter.quote(d.via.key) }} as varchar)) as keys
+    from {{ d.via.relation }}
+    where cast({{ adapter.quote(d.via.subject_key) }} as varchar) in (select guid from t)
+    group by 1
+) as {{ d.keys_column }} on {{ d.keys_column }}.guid = t.guid
+{%- endfor %}
 {%- endmacro %}
 
 {#- The subjects of the batch's unanswered requests of `right_types`. -#}
@@ -68,21 +88,38 @@ from (values {% for i in range(n) %}(?, ?, ?, ?){% if not loop.last %}, {% endif
 select guid from {{ batch }} where not answered and right_type in ({% for t in right_types %}'{{ t }}'{% if not loop.last %}, {% endif %}{% endfor %})
 {%- endmacro %}
 
-{#- Rows of `d` that belong to subjects in `subjects_sql` (a query returning guids). -#}
-{% macro rights_rows_of(d, subjects_sql) -%}
+{#- The keys of `d` (reached through another relation) the batch loaded for its unanswered
+    subjects of `right_types`. -#}
+{% macro rights_captured_keys(d, batch, right_types) -%}
+select u.k from {{ batch }} as b cross join unnest(b.{{ d.keys_column }}) as u(k)
+where not b.answered and b.right_type in ({% for t in right_types %}'{{ t }}'{% if not loop.last %}, {% endif %}{% endfor %})
+{%- endmacro %}
+
+{#- Rows of `d` that belong to subjects in `subjects_sql` (a query returning guids); for a
+    relation reached through another, also rows whose key is in `keys_sql` (the keys the
+    batch captured). -#}
+{% macro rights_rows_of(d, subjects_sql, keys_sql=none) -%}
 {%- if d.via -%}
-cast({{ adapter.quote(d.key) }} as varchar) in (
+(cast({{ adapter.quote(d.key) }} as varchar) in (
     select cast({{ adapter.quote(d.via.key) }} as varchar) from {{ d.via.relation }}
     where cast({{ adapter.quote(d.via.subject_key) }} as varchar) in ({{ subjects_sql }}))
+ {%- if keys_sql %}
+ or cast({{ adapter.quote(d.key) }} as varchar) in ({{ keys_sql }})
+ {%- endif %})
 {%- else -%}
 cast({{ adapter.quote(d.key) }} as varchar) in ({{ subjects_sql }})
 {%- endif -%}
 {%- endmacro %}
 
 {#- One query over every declared relation: the subjects of `right_types` in the batch that
-    have at least one row anywhere. Uncorrelated IN subqueries, so engines hash-join them
-    instead of scanning a relation once per batch row. -#}
+    have at least one row anywhere (the existence check before, the proof after a deletion).
+    Uncorrelated IN subqueries, each scan filtered to the batch's subjects first, so engines
+    hash-join a few ids instead of scanning a relation once per batch row. A relation
+    reached through another is looked up both through it and by the keys the batch
+    captured (after a deletion the first finds nothing: the subject's rows that led there
+    are gone). -#}
 {% macro rights_subjects_with_data(batch, declared, right_types) -%}
+{%- set subjects = rights_subjects(batch, right_types) -%}
 select distinct b.guid
 from {{ batch }} as b
 where not b.answered
@@ -92,9 +129,13 @@ where not b.answered
     {% if not loop.first %}or {% endif -%}
     {%- if d.via -%}
     b.guid in (select cast({{ adapter.quote(d.via.subject_key) }} as varchar) from {{ d.via.relation }}
-               where cast({{ adapter.quote(d.via.key) }} as varchar) in (select cast({{ adapter.quote(d.key) }} as varchar) from {{ d.relation }}))
+               where cast({{ adapter.quote(d.via.subject_key) }} as varchar) in ({{ subjects }})
+                 and cast({{ adapter.quote(d.via.key) }} as varchar) in (select cast({{ adapter.quote(d.key) }} as varchar) from {{ d.relation }}))
+    or b.guid in (select c.guid from {{ batch }} as c cross join unnest(c.{{ d.keys_column }}) as u(k)
+                  where u.k in (select cast({{ adapter.quote(d.key) }} as varchar) from {{ d.relation }}))
     {%- else -%}
-    b.guid in (select cast({{ adapter.quote(d.key) }} as varchar) from {{ d.relation }})
+    b.guid in (select cast({{ adapter.quote(d.key) }} as varchar) from {{ d.relation }}
+               where cast({{ adapter.quote(d.key) }} as varchar) in ({{ subjects }}))
     {%- endif -%}
     {%- endfor %}
     {%- if not declared %} false{% endif %}
@@ -117,7 +158,7 @@ left join {{ ledger }} as l on l.request_id = r.request_id
 {% macro rights_delete(batch, declared, right_types) -%}
 {%- set subjects = rights_subjects(batch, right_types) -%}
 {%- for d in declared %}
-delete from {{ d.relation }} where {{ rights_rows_of(d, subjects) }};
+delete from {{ d.relation }} where {{ rights_rows_of(d, subjects, rights_captured_keys(d, batch, right_types) if d.via else none) }};
 {%- endfor %}
 {%- endmacro %}
 

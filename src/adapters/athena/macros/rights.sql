@@ -26,12 +26,12 @@ tblproperties ('table_type' = 'ICEBERG', 'format' = 'parquet')
 {%- endmacro %}
 
 {#- Athena has no CREATE OR REPLACE TABLE: drop, then CTAS from the bound values. -#}
-{% macro athena__rights_load_batch(batch, n, ledger) -%}
+{% macro athena__rights_load_batch(batch, n, ledger, declared=[]) -%}
 drop table if exists {{ batch.render_hive() }};
 create table {{ batch }}
 with (table_type = 'ICEBERG', is_external = false, location = '{{ athena__table_location(batch) }}/{{ new_uuid() }}', format = 'PARQUET')
 as
-{{ rights_batch_rows(n, ledger) }}
+{{ rights_batch_rows(n, ledger, declared) }}
 {%- endmacro %}
 
 {#- ACCESS: UNLOAD writes the rows under <path>/<relation>/subject_no=N/ in S3 as JSON lines
