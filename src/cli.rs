@@ -641,7 +641,18 @@ async fn rights(load: &LoadOptions, printer: Arc<Printer>, cmd: RightsCmd) -> Re
         &session.project.file_path,
     )?;
     let engine = RightsEngine::new(&session, config).await?;
-    let outcome = rights_with(&engine, &printer, cmd).await;
+    // Requests are answered only once what the warehouse holds is covered.
+    let answers = matches!(cmd, RightsCmd::Apply { .. } | RightsCmd::Consume { .. });
+    let outcome = if answers {
+        match crate::rights::declare::check_warehouse(&session, &engine.config, engine.declared())
+            .await
+        {
+            Ok(()) => rights_with(&engine, &printer, cmd).await,
+            Err(e) => Err(e),
+        }
+    } else {
+        rights_with(&engine, &printer, cmd).await
+    };
     // This process's batch table goes, whatever happened.
     engine.close().await;
     outcome

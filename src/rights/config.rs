@@ -48,6 +48,11 @@ pub struct RightsConfig {
     /// Column names that hold a subject id: a relation with one must declare its personal data.
     #[serde(default = "d_subject_columns")]
     pub subject_columns: Vec<String>,
+    /// Tables in the project's schemas that no model or seed builds but that have a
+    /// subject column, each with the reason it holds no one's personal data (otherwise
+    /// requests are refused until it is dropped or declared).
+    #[serde(default)]
+    pub exempt_relations: std::collections::BTreeMap<String, String>,
     /// A subject id must match this before any SQL runs.
     #[serde(default = "d_pattern")]
     pub subject_id_pattern: String,
@@ -95,6 +100,7 @@ impl Default for RightsConfig {
     fn default() -> Self {
         RightsConfig {
             subject_columns: d_subject_columns(),
+            exempt_relations: Default::default(),
             subject_id_pattern: d_pattern(),
             brokers: None,
             request_topic: d_request_topic(),

@@ -16,10 +16,15 @@
 //!     personal_data: {exempt: "aggregates over all users; no subject ids"}
 //! ```
 
+use std::collections::{BTreeSet, HashSet};
+
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::config::RightsConfig;
+use crate::compile::Relation;
 use crate::error::{Error, Result};
+use crate::execute::Session;
 use crate::project::{Node, Project, ResourceType};
 
 /// How rows of a relation reach a subject through another relation.
@@ -197,6 +202,111 @@ pub fn coverage(
         }
     }
     errors
+}
+
+/// Before answering requests, the check against what the warehouse holds (the YAML may list
+/// fewer columns than a model has, and a table outlives the model that built it): every
+/// built relation of the project with a subject column declares its personal data, each
+/// `via` names columns its relation has, and no other table in the project's schemas has a
+/// subject column unless `rights.exempt_relations` says why. An erasure is only "200" if
+/// every place that can hold the subject was looked at.
+pub async fn check_warehouse(
+    session: &Session,
+    config: &RightsConfig,
+    declared: &[Declared],
+) -> Result<()> {
+    crate::execute::check_coverage(session, true).await?;
+    let project = &session.project;
+    let names = |cols: &[crate::adapters::ColumnInfo]| {
+        cols.iter()
+            .map(|c| c.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    for d in declared {
+        let Some(via) = &d.via else { continue };
+        let Some(r) = session.compiler.relation_of(&via.relation) else {
+            continue;
+        };
+        // Not built yet: nothing can be reached through it, and the deletes say so.
+        let cols = match session.adapter.get_columns(&r).await {
+            Ok(c) if !c.is_empty() => c,
+            _ => continue,
+        };
+        for (what, col) in [("key", &via.key), ("subject_key", &via.subject_key)] {
+            if !cols.iter().any(|c| c.name.eq_ignore_ascii_case(col)) {
+                return Err(Error::config(
+                    node_location(&project.nodes[&d.unique_id]),
+                    format!(
+                        "{}: personal_data.via.{what} '{col}' is not a column of {} (columns: {})",
+                        d.name,
+                        via.relation,
+                        names(&cols)
+                    ),
+                ));
+            }
+        }
+    }
+
+    // Tables in the project's schemas that none of its nodes builds.
+    let mut schemas: BTreeSet<(String, String)> = BTreeSet::new();
+    let mut built: HashSet<(String, String, String)> = HashSet::new();
+    let key = |r: &Relation| {
+        (
+            r.database.clone().unwrap_or_default().to_lowercase(),
+            r.schema.to_lowercase(),
+            r.identifier.to_lowercase(),
+        )
+    };
+    schemas.insert((
+        project.target.database.clone(),
+        project.target.schema.clone(),
+    ));
+    for node in project.nodes.values() {
+        if !node.is_relational() {
+            continue;
+        }
+        if let Some(r) = session.compiler.relation_of(&node.name) {
+            schemas.insert((r.database.clone().unwrap_or_default(), r.schema.clone()));
+            built.insert(key(&r));
+        }
+    }
+    let quoting = session.adapter.dialect().quoting;
+    for (database, schema) in &schemas {
+        let Ok(relations) = session.adapter.list_relations(database, schema).await else {
+            continue;
+        };
+        for (name, kind) in relations {
+            let r = Relation::new(quoting.as_ref(), Some(database), schema, &name, "table");
+            if kind == "view"
+                || built.contains(&key(&r))
+                || name.to_lowercase().starts_with("strata_rights_")
+                || config.exempt_relations.contains_key(&name)
+            {
+                continue;
+            }
+            let cols = session.adapter.get_columns(&r).await?;
+            let found: Vec<String> = config
+                .subject_columns
+                .iter()
+                .filter(|s| cols.iter().any(|c| c.name.eq_ignore_ascii_case(s)))
+                .map(|s| format!("'{s}'"))
+                .collect();
+            if !found.is_empty() {
+                return Err(Error::config(
+                    &project.file_path,
+                    format!(
+                        "table {schema}.{name} has subject column {} but no model or seed of \
+                         this project builds it (a model removed or renamed leaves its table \
+                         behind), so an erasure would not reach it: drop it, or list it under \
+                         rights.exempt_relations with the reason it holds no one's data",
+                        found.join(", ")
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Columns a node declares in YAML, if it declares any.

@@ -1,7 +1,7 @@
 //! Data-subject rights through `strata rights apply` on DuckDB: every request type, 201 for
 //! unknown subjects, full erasure including rows only bronze has, hostile ids, replays.
 
-use crate::common::{rights_project as project, TestProject};
+use crate::common::{rights_project as project, TestProject, PROJECT_YML};
 
 fn apply(p: &TestProject, kind: &str, guid: &str, request_id: &str) -> serde_json::Value {
     let r = p.strata(&[
@@ -393,6 +393,56 @@ fn undeclared_personal_data_is_an_error() {
     p.strata(&["test"])
         .assert_code(2)
         .assert_contains("declares no personal data");
+}
+
+/// `rights apply` / `consume` answer nothing until what the warehouse holds is covered: a
+/// model whose YAML lists no columns, a table left behind by a removed model, and a `via`
+/// naming a column its relation lacks are each refused before any SQL touches a subject.
+#[test]
+fn requests_wait_until_the_warehouse_is_covered() {
+    let p = project("");
+    let refused = |needle: &str| {
+        p.strata(&["rights", "apply", "--type", "ERASURE", "--guid", "u1"])
+            .assert_code(2)
+            .assert_contains(needle);
+        assert_eq!(
+            count(&p, "select count(*) from events where user_id = 'u1'"),
+            2,
+            "nothing was erased"
+        );
+    };
+    p.write(
+        "models/user_export.sql",
+        "select user_id, count(*) as events from {{ ref('events') }} group by user_id\n",
+    );
+    p.strata(&["run"]).assert_ok();
+    refused("user_export has subject column 'user_id' but declares no personal data");
+
+    p.remove("models/user_export.sql");
+    refused(
+        "table main.user_export has subject column 'user_id' but no model or seed of this \
+         project builds it",
+    );
+    p.write(
+        "project.yml",
+        &format!(
+            "name: gdpr\n{PROJECT_YML}rights:\n  exempt_relations:\n    user_export: a copy kept for the auditors\n"
+        ),
+    );
+    assert_eq!(apply(&p, "ERASURE", "u3", "req-1")["result"]["code"], "200");
+
+    let schema = p.read("models/schema.yml");
+    p.write(
+        "models/schema.yml",
+        &schema.replace("key: chat_id, subject_key", "key: chat_idd, subject_key"),
+    );
+    refused("personal_data.via.key 'chat_idd' is not a column of events");
+    assert!(
+        p.strata(&["rights", "apply", "--type", "ERASURE", "--guid", "u1"])
+            .output()
+            .contains("schema.yml"),
+        "the error names the file"
+    );
 }
 
 #[test]
