@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
-use rdkafka::message::{Message, OwnedMessage};
+use rdkafka::message::{Header, Headers, Message, OwnedHeaders, OwnedMessage};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::util::Timeout;
 use rdkafka::{Offset, TopicPartitionList};
@@ -156,12 +156,47 @@ async fn next_batch(
     Ok(Some(batch))
 }
 
-async fn send(producer: &Producer_, topic: &str, key: &str, payload: &[u8]) -> Result<()> {
+/// Put a message nobody can be answered for on the dead-letter topic as it came (its key,
+/// payload, null or not, and headers), with headers saying why and where it came from.
+async fn dead_letter(
+    producer: &Producer_,
+    topic: &str,
+    m: &OwnedMessage,
+    reason: &str,
+) -> Result<()> {
+    let mut headers = OwnedHeaders::new();
+    if let Some(original) = m.headers() {
+        for h in original.iter() {
+            headers = headers.insert(Header {
+                key: h.key,
+                value: h.value,
+            });
+        }
+    }
+    let partition = m.partition().to_string();
+    let offset = m.offset().to_string();
+    let at = super::message::now_epoch().to_string();
+    for (key, value) in [
+        ("strata-error", reason),
+        ("strata-source-topic", m.topic()),
+        ("strata-source-partition", partition.as_str()),
+        ("strata-source-offset", offset.as_str()),
+        ("strata-dead-lettered-at", at.as_str()),
+    ] {
+        headers = headers.insert(Header {
+            key,
+            value: Some(value),
+        });
+    }
+    let fallback_key = format!("{}-{partition}-{offset}", m.topic());
+    let mut record: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(topic)
+        .key(m.key().unwrap_or(fallback_key.as_bytes()))
+        .headers(headers);
+    if let Some(payload) = m.payload() {
+        record = record.payload(payload);
+    }
     producer
-        .send(
-            FutureRecord::to(topic).key(key).payload(payload),
-            Timeout::After(Duration::from_secs(30)),
-        )
+        .send(record, Timeout::After(Duration::from_secs(30)))
         .await
         .map(|_| ())
         .map_err(|(e, _)| kafka(e))
@@ -186,9 +221,14 @@ async fn answer(
                 Some(result) => early.push(result),
                 None => {
                     // Nothing to answer to: keep the message for a person to look at.
-                    let key = format!("{}-{}-{}", m.topic(), m.partition(), m.offset());
-                    send(producer, &opts.dead_letter_topic, &key, payload).await?;
-                    eprintln!("rights: dead-lettered {key}: {}", bad.reason);
+                    dead_letter(producer, &opts.dead_letter_topic, m, &bad.reason).await?;
+                    eprintln!(
+                        "rights: dead-lettered {}-{}-{}: {}",
+                        m.topic(),
+                        m.partition(),
+                        m.offset(),
+                        bad.reason
+                    );
                     dead += 1;
                 }
             },

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::Message;
+use rdkafka::message::{Headers, Message};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 
 fn brokers() -> String {
@@ -205,6 +205,81 @@ fn consume_answers_every_request_and_survives_malformed_ones() {
     assert!(again.status.success());
     assert!(String::from_utf8_lossy(&again.stdout).contains("Answered 0 requests"));
     assert_eq!(read_all(&t.results, 6, Duration::from_secs(3)).len(), 5);
+}
+
+/// A message that cannot be answered (no readable request_id) reaches the dead-letter
+/// topic as it came, a null payload still null, with headers saying why and from where.
+#[test]
+fn dead_letters_keep_the_message_and_say_why() {
+    let p = rights_project("rights:\n  session_timeout_ms: 2000\n");
+    let t = topics("dlq");
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", brokers())
+        .create()
+        .expect("producer");
+    producer
+        .send(
+            BaseRecord::to(&t.requests)
+                .key("k-bad")
+                .payload("{this is not json"),
+        )
+        .expect("enqueue");
+    producer
+        .send(BaseRecord::<str, str>::to(&t.requests).key("k-null"))
+        .expect("enqueue");
+    producer.flush(Duration::from_secs(10)).expect("flush");
+    let out = consume_cmd(&p, &t, &["--idle-exit-seconds", "3"])
+        .output()
+        .expect("run consumer");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let c: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers())
+        .set("group.id", format!("reader-{}", uuid::Uuid::new_v4()))
+        .set("auto.offset.reset", "earliest")
+        .set("session.timeout.ms", "2000")
+        .set("heartbeat.interval.ms", "200")
+        .create()
+        .expect("consumer");
+    c.subscribe(&[t.dead.as_str()]).expect("subscribe");
+    let mut dead: HashMap<String, (Option<Vec<u8>>, HashMap<String, String>)> = HashMap::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline && dead.len() < 2 {
+        if let Some(Ok(m)) = c.poll(Duration::from_millis(200)) {
+            let headers = m
+                .headers()
+                .map(|h| {
+                    h.iter()
+                        .map(|h| {
+                            let v = String::from_utf8_lossy(h.value.unwrap_or_default());
+                            (h.key.to_string(), v.into_owned())
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            let key = String::from_utf8_lossy(m.key().unwrap_or_default()).into_owned();
+            dead.insert(key, (m.payload().map(<[u8]>::to_vec), headers));
+        }
+    }
+    let (payload, headers) = dead.get("k-bad").expect("the bad message is dead-lettered");
+    assert_eq!(payload.as_deref(), Some(&b"{this is not json"[..]));
+    assert!(
+        headers["strata-error"].starts_with("malformed JSON"),
+        "{headers:?}"
+    );
+    assert_eq!(headers["strata-source-topic"], t.requests);
+    assert_eq!(headers["strata-source-offset"], "0");
+    assert!(headers["strata-dead-lettered-at"].parse::<i64>().is_ok());
+    let (payload, headers) = dead
+        .get("k-null")
+        .expect("the null message is dead-lettered");
+    assert_eq!(payload, &None, "a null payload stays null");
+    assert!(!headers["strata-error"].is_empty(), "{headers:?}");
+    assert_eq!(headers["strata-source-offset"], "1");
 }
 
 /// Within one batch: an ACCESS sent before its subject's ERASURE still exports the rows,
