@@ -246,7 +246,9 @@ fn dead_letters_keep_the_message_and_say_why() {
         .create()
         .expect("consumer");
     c.subscribe(&[t.dead.as_str()]).expect("subscribe");
-    let mut dead: HashMap<String, (Option<Vec<u8>>, HashMap<String, String>)> = HashMap::new();
+    // key -> (payload, headers)
+    type DeadLetter = (Option<Vec<u8>>, HashMap<String, String>);
+    let mut dead: HashMap<String, DeadLetter> = HashMap::new();
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline && dead.len() < 2 {
         if let Some(Ok(m)) = c.poll(Duration::from_millis(200)) {
