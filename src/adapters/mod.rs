@@ -105,6 +105,13 @@ pub trait Adapter: Send + Sync {
         false
     }
 
+    /// Make rows deleted so far unreadable in storage, beyond what the `rights_purge` macro
+    /// did (DuckDB keeps freed blocks, old bytes and all, inside its file). Returns whether
+    /// anything was rewritten. No other statement may run meanwhile.
+    async fn reclaim_storage(&self) -> Result<bool> {
+        Ok(false)
+    }
+
     /// The most partitions one CTAS or INSERT may write (Athena: 100); the materializations
     /// split larger writes into batches of partitions.
     fn max_partitions_per_write(&self) -> Option<usize> {

@@ -768,6 +768,8 @@ impl RightsEngine {
             ],
         )?;
         self.run_script(&script).await?;
+        // DuckDB: the file is rewritten so freed blocks holding erased rows go with it.
+        self.adapter.reclaim_storage().await?;
         // Where the engine keeps history, prove nothing from before the erasures is left
         // before recording the purge (a later purge_if_due tries again otherwise).
         for r in &relations {

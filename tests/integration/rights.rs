@@ -1,7 +1,7 @@
 //! Data-subject rights through `strata rights apply` on DuckDB: every request type, 201 for
 //! unknown subjects, full erasure including rows only bronze has, hostile ids, replays.
 
-use crate::common::{rights_project as project, TestProject, PROJECT_YML};
+use crate::common::{flat, rights_project as project, TestProject, PROJECT_YML};
 
 fn apply(p: &TestProject, kind: &str, guid: &str, request_id: &str) -> serde_json::Value {
     let r = p.strata(&[
@@ -333,7 +333,32 @@ fn malformed_requests_get_a_500_with_a_reason() {
 #[test]
 fn purge_rewrites_what_erasures_touched() {
     let p = project("rights:\n  purge_deadline_hours: 0\n");
+    p.write(
+        "models/chats.sql",
+        "{{ config(materialized='view') }}\nselect distinct chat_id from {{ ref('events') }}\n",
+    );
+    p.strata(&["run", "-s", "chats"]).assert_ok();
+    // A value only u1's row holds, written into the file itself (not only its log).
+    let marker = "zq7-only-in-u1s-message";
+    p.query(
+        "gdpr",
+        &format!("insert into events values ('u1', 'c1', '{marker}'); checkpoint"),
+    );
+    let in_file = || {
+        let db = p.db_path("gdpr");
+        let mut wal = db.clone().into_os_string();
+        wal.push(".wal");
+        [db, wal.into()].iter().any(|f| {
+            std::fs::read(f)
+                .is_ok_and(|bytes| bytes.windows(marker.len()).any(|w| w == marker.as_bytes()))
+        })
+    };
+    assert!(in_file());
     assert_eq!(apply(&p, "ERASURE", "u1", "p-1")["result"]["code"], "200");
+    assert!(
+        in_file(),
+        "DuckDB keeps a deleted row's bytes in the file until it is rewritten"
+    );
     assert_eq!(apply(&p, "ERASURE", "u2", "p-2")["result"]["code"], "200");
     assert_eq!(
         apply(&p, "ERASURE", "nobody", "p-3")["result"]["code"],
@@ -342,6 +367,23 @@ fn purge_rewrites_what_erasures_touched() {
     p.strata(&["rights", "purge"])
         .assert_ok()
         .assert_contains("Purged the tables of 2 erasures");
+    assert!(
+        !in_file(),
+        "after the purge the erased row is gone from the file"
+    );
+    assert_eq!(
+        flat(&p.query(
+            "gdpr",
+            "select count(*), count(distinct user_id) from events"
+        )),
+        "1,1",
+        "everything else is still there"
+    );
+    assert_eq!(
+        flat(&p.query("gdpr", "select chat_id from chats")),
+        "c4",
+        "views too"
+    );
     p.strata(&["rights", "purge"])
         .assert_ok()
         .assert_contains("Purged the tables of 0 erasures");

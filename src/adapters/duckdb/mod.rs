@@ -56,6 +56,10 @@ fn is_name(s: &str) -> bool {
         && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
+fn quote_ident(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
 fn sql_string(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
@@ -238,6 +242,7 @@ impl Root {
 pub struct DuckDbAdapter {
     setup: Setup,
     path: String,
+    threads: Option<u64>,
     root: Mutex<Root>,
     pool: Mutex<Vec<Connection>>,
     /// Interrupt handles of the connections running a statement now.
@@ -267,6 +272,37 @@ impl Drop for DuckDbAdapter {
     }
 }
 
+/// Open the database itself (the first connection): with the profile's `config_options`,
+/// `threads`, extensions and settings.
+fn open_root(path: &str, setup: &Setup, threads: Option<u64>) -> Result<Connection> {
+    let config = setup.open_config()?;
+    let root = if path == ":memory:" {
+        Connection::open_in_memory_with_flags(config)
+    } else {
+        Connection::open_with_flags(path, config)
+    }
+    .map_err(|e| {
+        let options = if setup.config_options.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " (with the `config_options:` of {}, {})",
+                setup.profile.display(),
+                setup.target
+            )
+        };
+        Error::Adapter(format!(
+            "cannot open DuckDB database '{path}'{options}: {e}"
+        ))
+    })?;
+    if let Some(threads) = threads {
+        root.execute_batch(&format!("SET threads = {threads}"))
+            .map_err(engine_error)?;
+    }
+    setup.prepare(&root)?;
+    Ok(root)
+}
+
 impl DuckDbAdapter {
     /// Start opening the database on a thread of its own (opening a file with many tables
     /// takes a while), so loading and parsing the project overlap with it; or, when `now` is
@@ -287,35 +323,7 @@ impl DuckDbAdapter {
         let setup = Setup::from_target(target)?;
         let opening_setup = setup.clone();
         let opening_path = path.clone();
-        let opener = move || -> Result<Connection> {
-            let path = opening_path;
-            let config = opening_setup.open_config()?;
-            let root = if path == ":memory:" {
-                Connection::open_in_memory_with_flags(config)
-            } else {
-                Connection::open_with_flags(&path, config)
-            }
-            .map_err(|e| {
-                let options = if opening_setup.config_options.is_empty() {
-                    String::new()
-                } else {
-                    format!(
-                        " (with the `config_options:` of {}, {})",
-                        opening_setup.profile.display(),
-                        opening_setup.target
-                    )
-                };
-                Error::Adapter(format!(
-                    "cannot open DuckDB database '{path}'{options}: {e}"
-                ))
-            })?;
-            if let Some(threads) = threads {
-                root.execute_batch(&format!("SET threads = {threads}"))
-                    .map_err(engine_error)?;
-            }
-            opening_setup.prepare(&root)?;
-            Ok(root)
-        };
+        let opener = move || open_root(&opening_path, &opening_setup, threads);
         let root = if now {
             // Everything after loading waits for the catalog: the open keeps its core.
             let held = crate::parallel::hold_core();
@@ -329,6 +337,7 @@ impl DuckDbAdapter {
         Ok(DuckDbAdapter {
             setup,
             path,
+            threads,
             root: Mutex::new(root),
             pool: Mutex::new(Vec::new()),
             running: Mutex::new(Vec::new()),
@@ -393,6 +402,74 @@ impl DuckDbAdapter {
         }
     }
 
+    /// Copy the whole database into a new file and put the copy in the old one's place, so
+    /// that deleted rows leave the file: DuckDB keeps freed blocks, with their old bytes,
+    /// inside the file for reuse (a checkpoint does not clear them). Every connection is
+    /// closed for the swap and the database opened again. The original stays whole until
+    /// the copy is complete (the rename is atomic); a copy left by a crash is discarded.
+    fn compact(&self) -> Result<bool> {
+        let Some(file) = on_disk(&self.path) else {
+            return Ok(false);
+        };
+        let mut root = self
+            .root
+            .lock()
+            .map_err(|_| Error::Adapter("DuckDB connection lock poisoned".into()))?;
+        if let Root::Later(opener) = &mut *root {
+            let open = opener.take().ok_or_else(failed_earlier)?;
+            *root = Root::Open(open()?);
+        }
+        root.wait_for_open()?;
+        if self.running.lock().map_or(true, |r| !r.is_empty()) {
+            return Err(Error::Adapter(
+                "cannot rewrite the DuckDB file while statements run".into(),
+            ));
+        }
+        let Root::Open(conn) = &*root else {
+            return Err(Error::Adapter("DuckDB is not open".into()));
+        };
+        let name = file.file_name().map(|n| n.to_string_lossy().into_owned());
+        let copy = file.with_file_name(format!("{}.compact", name.unwrap_or_default()));
+        let wal_of = |p: &Path| {
+            let mut w = p.as_os_str().to_owned();
+            w.push(".wal");
+            std::path::PathBuf::from(w)
+        };
+        for stale in [&copy, &wal_of(&copy)] {
+            if stale.exists() {
+                std::fs::remove_file(stale).map_err(|e| Error::io(stale, e))?;
+            }
+        }
+        let database: String = conn
+            .query_row("select current_database()", [], |r| r.get(0))
+            .map_err(engine_error)?;
+        conn.execute_batch(&format!(
+            "attach {} as strata_compact; copy from database {} to strata_compact; \
+             detach strata_compact;",
+            sql_string(&copy.to_string_lossy()),
+            quote_ident(&database)
+        ))
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&copy);
+            Error::Adapter(format!("cannot copy {} to rewrite it: {e}", file.display()))
+        })?;
+        // Close: pooled clones first, then the database's own connection (DuckDB closes the
+        // file when the last one goes, folding in its log).
+        if let Ok(mut pool) = self.pool.lock() {
+            pool.clear();
+        }
+        if let Root::Open(conn) = std::mem::replace(&mut *root, Root::Later(None)) {
+            conn.close().map_err(|(_, e)| engine_error(e))?;
+        }
+        std::fs::rename(&copy, &file).map_err(|e| Error::io(&file, e))?;
+        let wal = wal_of(&file);
+        if wal.exists() {
+            std::fs::remove_file(&wal).map_err(|e| Error::io(&wal, e))?;
+        }
+        *root = Root::Open(open_root(&self.path, &self.setup, self.threads)?);
+        Ok(true)
+    }
+
     /// Run `f` with a pooled connection on the blocking pool.
     async fn with_conn<T, F>(self: &Arc<Self>, f: F) -> Result<T>
     where
@@ -426,7 +503,10 @@ impl DuckDbAdapter {
 /// Where the target's database file is, as DuckDB opens it (`~/` is the home folder); `None`
 /// in memory.
 pub fn file_on_disk(target: &Target) -> Option<std::path::PathBuf> {
-    let path = target.setting_str("path").unwrap_or(":memory:");
+    on_disk(target.setting_str("path").unwrap_or(":memory:"))
+}
+
+fn on_disk(path: &str) -> Option<std::path::PathBuf> {
     if path == ":memory:" {
         return None;
     }
@@ -698,6 +778,13 @@ impl Adapter for SharedDuckDb {
 
     fn may_exit_without_closing(&self) -> bool {
         self.0.settled()
+    }
+
+    async fn reclaim_storage(&self) -> Result<bool> {
+        let this = self.0.clone();
+        tokio::task::spawn_blocking(move || this.compact())
+            .await
+            .map_err(|e| Error::Adapter(format!("DuckDB worker failed: {e}")))?
     }
 
     fn engine_time(&self) -> std::time::Duration {

@@ -40,7 +40,8 @@ copy (
 {%- endfor %}
 {%- endmacro %}
 
-{#- After deletes, rewrite the tables so deleted rows are gone from the file too. -#}
+{#- After deletes, fold the log into the file; the adapter then copies the database into a
+    new file (freed blocks keep old bytes, so only a rewrite makes erased rows leave it). -#}
 {% macro duckdb__rights_purge(relations, properties=[]) -%}
 checkpoint
 {%- endmacro %}
