@@ -571,7 +571,7 @@ impl Compiler {
         let node_value = model_value(node);
         let mut extra = vec![("node", node_value)];
         extra.extend(args.iter().map(|(k, v)| (*k, v.clone())));
-        self.call_macro_with(&ctx, name, &extra)
+        self.call_macro_with(&ctx, name, &extra, true)
             .map_err(|e| Error::template(&node.original_file_path, &e))
     }
 
@@ -676,12 +676,14 @@ impl Compiler {
         ctx: &Arc<RenderCtx>,
         name: &str,
         args: &[(&str, Value)],
+        pass_node: bool,
     ) -> std::result::Result<String, JError> {
         let model = args
             .iter()
             .find(|(k, _)| *k == "node")
             .map(|(_, v)| v.clone())
             .unwrap_or(Value::from(()));
+        let model_arg = model.clone();
         let mut values: BTreeMap<String, Value> = Self::context_values(ctx, model)
             .into_iter()
             .map(|(k, v)| (k.to_string(), v))
@@ -691,6 +693,13 @@ impl Compiler {
             let var = format!("__arg_{k}");
             call.push(format!("{k}={var}"));
             values.insert(var, v.clone());
+        }
+        // dbt passes the node to `generate_schema_name(custom_schema_name, node)` and its
+        // kin; a project macro declared without `node` is called without it (see
+        // macro_function).
+        if pass_node {
+            values.insert("__arg_node".into(), model_arg);
+            call.push("node=__arg_node".into());
         }
         let source = format!("{{{{ {name}({}) }}}}", call.join(", "));
         with_warehouse(ctx.warehouse.clone(), || {
@@ -771,7 +780,7 @@ impl Compiler {
         let ctx = self.render_ctx(node, true, None, opts);
         let mut all = vec![("node", model_value(node))];
         all.extend(args.iter().map(|(k, v)| (*k, v.clone())));
-        self.call_macro_with(&ctx, name, &all).map_err(|e| {
+        self.call_macro_with(&ctx, name, &all, false).map_err(|e| {
             Error::template(
                 format!("macro {name} (for {})", node.original_file_path.display()),
                 &e,
@@ -964,6 +973,7 @@ fn macro_function(template: String, name: String, mentions_execute: bool) -> Val
             } else {
                 args.to_vec()
             };
+            let args = without_undeclared_node(&m, args)?;
             match m.call(mstate, &args) {
                 Ok(v) => Ok(v),
                 Err(e) => match globals::take_return(&e) {
@@ -984,6 +994,31 @@ fn macro_function(template: String, name: String, mentions_execute: bool) -> Val
             }
         },
     )
+}
+
+/// The runner calls `generate_schema_name` and `generate_alias_name` with `node=` as dbt
+/// does; a project's macro declared without that parameter gets the call without it.
+fn without_undeclared_node(m: &Value, args: Vec<Value>) -> std::result::Result<Vec<Value>, JError> {
+    let declared = m.get_attr("arguments").ok().is_some_and(|a| {
+        a.try_iter()
+            .is_ok_and(|mut it| it.any(|v| v.as_str() == Some("node")))
+    });
+    let (pos, kwargs) = globals::split_args(&args)?;
+    match kwargs {
+        Some(k) if !declared && k.has("node") => {
+            let rest: Vec<(String, Value)> = k
+                .args()
+                .filter(|name| *name != "node")
+                .map(|name| Ok((name.to_string(), k.peek::<Value>(name)?)))
+                .collect::<std::result::Result<_, JError>>()?;
+            let mut out = pos;
+            if !rest.is_empty() {
+                out.push(Value::from(minijinja::value::Kwargs::from_iter(rest)));
+            }
+            Ok(out)
+        }
+        _ => Ok(args),
+    }
 }
 
 /// `{% call my_macro() %}body{% endcall %}`: the body (`caller`) belongs to the calling

@@ -79,3 +79,45 @@ fn jaffle_shop_builds_unmodified() {
     assert_eq!(seed["adapter_response"]["rows_affected"], 8);
     assert!(seed["timing"].as_array().is_some_and(|t| t.len() == 2));
 }
+
+/// dbt calls `generate_schema_name(custom_schema_name, node)` and
+/// `generate_alias_name(custom_alias_name, node)` with the node; older overrides declare no
+/// `node` and are called without it.
+#[test]
+fn schema_and_alias_macros_get_the_node() {
+    let p = TestProject::new("names", "models:\n  names:\n    +materialized: table\n");
+    p.write("seeds/s.csv", "id\n1\n");
+    p.write("models/x_m.sql", "select 1 as id\n");
+    p.write(
+        "models/other.sql",
+        "{{ config(schema='extra') }}\nselect 2 as id\n",
+    );
+    p.write(
+        "macros/names.sql",
+        "{% macro generate_schema_name(custom_schema_name, node) -%}\n\
+         {%- if node.resource_type == 'seed' -%}seeds\n\
+         {%- elif custom_schema_name is none -%}{{ target.schema }}\n\
+         {%- else -%}{{ custom_schema_name | trim }}{%- endif -%}\n\
+         {%- endmacro %}\n\
+         {% macro generate_alias_name(custom_alias_name=none, node=none) -%}\n\
+         {%- if node.name.startswith('x_') -%}{{ node.name[2:] }}\n\
+         {%- else -%}{{ custom_alias_name or node.name }}{%- endif -%}\n\
+         {%- endmacro %}\n",
+    );
+    p.strata(&["build"]).assert_ok();
+    let tables = "select table_schema || '.' || table_name from information_schema.tables \
+                  order by 1";
+    assert_eq!(
+        flat(&p.query("names", tables)),
+        "extra.other|main.m|seeds.s"
+    );
+
+    let old = TestProject::new("old", "");
+    old.write("models/a.sql", "{{ config(schema='x') }}\nselect 1 as id\n");
+    old.write(
+        "macros/names.sql",
+        "{% macro generate_schema_name(custom_schema_name) -%}fixed{%- endmacro %}\n",
+    );
+    old.strata(&["run"]).assert_ok();
+    assert_eq!(flat(&old.query("old", tables)), "fixed.a");
+}
