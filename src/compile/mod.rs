@@ -412,10 +412,25 @@ impl Compiler {
                 kept.insert(id, k);
             }
         }
-        // Disabled nodes leave the project (and tests on them go with them).
-        project.nodes.retain(|_, n| n.config.enabled());
+        // Disabled nodes leave the project, and generic tests declared on them go with them
+        // (as in dbt); anything else that refers to one is told it is disabled.
+        let disabled: HashMap<String, String> = project
+            .nodes
+            .values()
+            .filter(|n| !n.config.enabled())
+            .map(|n| (n.unique_id.clone(), n.name.clone()))
+            .collect();
+        project.nodes.retain(|_, n| {
+            let on_disabled = n
+                .test_metadata
+                .as_ref()
+                .and_then(|t| t.attached_node.as_ref())
+                .is_some_and(|a| disabled.contains_key(a));
+            n.config.enabled() && !on_disabled
+        });
         self.render_descriptions(project)?;
-        self.resolve_dependencies(project)?;
+        let disabled_names: HashSet<String> = disabled.into_values().collect();
+        self.resolve_dependencies(project, &disabled_names)?;
         self.assign_relations(project)?;
         // A kept render stands only if every relation it saw (its refs, its own `this`) is
         // the one compile would give it.
@@ -465,7 +480,11 @@ impl Compiler {
         Ok(())
     }
 
-    fn resolve_dependencies(&self, project: &mut Project) -> Result<()> {
+    fn resolve_dependencies(
+        &self,
+        project: &mut Project,
+        disabled: &HashSet<String>,
+    ) -> Result<()> {
         let names: Vec<String> = project
             .nodes
             .values()
@@ -478,6 +497,18 @@ impl Compiler {
             for r in &node.refs {
                 match project.find_ref(&r.name, r.package.as_deref()) {
                     Some(target) => deps.push(target.unique_id.clone()),
+                    None if disabled.contains(&r.name) => {
+                        let mut e = unknown_ref(node, "ref", &r.name, &r.name, &[]);
+                        if let Error::Reference { message, .. } = &mut e {
+                            *message = format!(
+                                "{} '{}' refers to '{}', which is disabled",
+                                node.resource_type.as_str(),
+                                node.name,
+                                r.name
+                            );
+                        }
+                        return Err(e);
+                    }
                     None => return Err(unknown_ref(node, "ref", &r.name, &r.name, &names)),
                 }
             }

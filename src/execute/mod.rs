@@ -131,6 +131,9 @@ impl Session {
             .then(|| adapters::connect(&project.target, true));
         phase("project file, profile", &mut t);
         project::load_files(&mut project, &Compiler::render_text)?;
+        for w in &project.warnings {
+            printer.warn("project_warning", w);
+        }
         let adapter = match early {
             Some(connected) => connected?,
             None => adapters::connect(&project.target, open_warehouse)?,

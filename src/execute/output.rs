@@ -120,6 +120,21 @@ impl Printer {
         }
     }
 
+    /// Something the user should fix that does not stop the command (dbt's `[WARNING]`).
+    pub fn warn(&self, event: &str, msg: &str) {
+        match self.format {
+            LogFormat::Text => self.emit(&format!(
+                "{}  {}",
+                Self::stamp(),
+                self.paint(&format!("[WARNING]: {msg}"), Tone::Warn)
+            )),
+            LogFormat::Json => self.emit(
+                &json!({"ts": chrono::Utc::now().to_rfc3339(), "level": "warn", "event": event, "msg": msg})
+                    .to_string(),
+            ),
+        }
+    }
+
     pub fn error(&self, event: &str, msg: &str) {
         match self.format {
             LogFormat::Text => self.emit(&format!("{}  {}", Self::stamp(), self.paint(msg, Tone::Bad))),

@@ -174,7 +174,8 @@ pub struct ProjectFile {
     pub models: Map<String, Value>,
     #[serde(default)]
     pub seeds: Map<String, Value>,
-    #[serde(default, alias = "tests")]
+    /// `data_tests:` (dbt 1.8+), or the older `tests:`.
+    #[serde(default, alias = "tests", alias = "data_tests")]
     pub data_tests: Map<String, Value>,
     #[serde(default)]
     pub on_run_start: Hooks,

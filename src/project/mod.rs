@@ -212,6 +212,8 @@ pub struct Project {
     pub(crate) pending_tests: Vec<PendingTest>,
     /// What earlier runs worked out (YAML parses, SQL checks, compiled files).
     pub memo: Arc<Memo>,
+    /// Problems that do not stop loading (dbt warns about them), for the command to print.
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -379,6 +381,7 @@ pub fn open(opts: &LoadOptions, render_text: &RenderText) -> Result<Project> {
         ignore: load_ignore(&root)?,
         pending_tests: Vec::new(),
         memo: Arc::new(Memo::off()),
+        warnings: Vec::new(),
     };
     if !opts.no_partial_parse {
         let adapter = project.target.adapter_type.clone();
@@ -398,7 +401,21 @@ pub fn load_files(project: &mut Project, render_text: &RenderText) -> Result<()>
 }
 
 fn load_macros(project: &mut Project) -> Result<()> {
-    for dir in project.file.macro_paths.clone() {
+    // As in dbt, generic tests may also live in `<test-path>/generic/`.
+    let generic = project
+        .file
+        .test_paths
+        .iter()
+        .map(|t| format!("{}/generic", t.trim_end_matches('/')))
+        .filter(|d| project.root.join(d).is_dir());
+    let dirs: Vec<String> = project
+        .file
+        .macro_paths
+        .iter()
+        .cloned()
+        .chain(generic)
+        .collect();
+    for dir in dirs {
         for (abs, _) in files_under(project, &dir, &["sql", "jinja", "j2"])? {
             let text = read(&abs)?;
             let source = rewrite_test_blocks(&text);
@@ -643,7 +660,16 @@ fn load_seeds(project: &mut Project) -> Result<()> {
 fn load_singular_tests(project: &mut Project) -> Result<()> {
     let tree = project.file.data_tests.clone();
     for dir in project.file.test_paths.clone() {
+        let generic: PathBuf = Path::new(&dir)
+            .components()
+            .filter(|c| !matches!(c, std::path::Component::CurDir))
+            .collect::<PathBuf>()
+            .join("generic");
         for (abs, rel) in files_under(project, &dir, &["sql"])? {
+            // Generic test definitions (loaded as macros), not singular tests.
+            if rel_to_root(&project.root, &abs).starts_with(&generic) {
+                continue;
+            }
             let raw = read(&abs)?;
             let name = stem(&rel);
             let mut node = new_node(project, ResourceType::Test, &name, &rel, &abs, raw, &tree);
@@ -709,16 +735,16 @@ fn apply_patch(project: &mut Project, patch: NodePatch) -> Result<()> {
     let uid = [ResourceType::Model, ResourceType::Seed]
         .iter()
         .map(|rt| format!("{}.{}.{}", rt.as_str(), name, patch.name))
-        .find(|id| project.nodes.contains_key(id))
-        .ok_or_else(|| {
-            Error::config(
-                &patch.patch_path,
-                format!(
-                    "properties for '{}', but no model or seed has that name",
-                    patch.name
-                ),
-            )
-        })?;
+        .find(|id| project.nodes.contains_key(id));
+    let Some(uid) = uid else {
+        // dbt warns and goes on: a renamed or deleted model's YAML should not stop a build.
+        project.warnings.push(format!(
+            "{}: properties for '{}', but no model or seed has that name (ignored)",
+            patch.patch_path.display(),
+            patch.name
+        ));
+        return Ok(());
+    };
     let yaml = patch.patch_path.clone();
     let model_tests = tests_of(&patch.tests, &patch.data_tests, &yaml)?;
     let mut column_tests = Vec::new();

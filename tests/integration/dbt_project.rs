@@ -121,3 +121,43 @@ fn schema_and_alias_macros_get_the_node() {
     old.strata(&["run"]).assert_ok();
     assert_eq!(flat(&old.query("old", tables)), "fixed.a");
 }
+
+/// As in dbt: a disabled model takes the generic tests declared on it along; YAML for a
+/// model that does not exist is a warning; `data_tests:` in the project file configures
+/// tests; generic tests may live in `tests/generic/`.
+#[test]
+fn disabled_models_stray_properties_project_test_config_and_generic_test_folder() {
+    let p = TestProject::new("dis", "data_tests:\n  dis:\n    +severity: warn\n");
+    p.write("models/kept.sql", "select 1 as id union all select 3\n");
+    p.write(
+        "models/gone.sql",
+        "{{ config(enabled=false) }}\nselect 1 as id\n",
+    );
+    p.write(
+        "tests/generic/is_even.sql",
+        "{% test is_even(model, column_name) %}\n\
+         select * from {{ model }} where {{ column_name }} % 2 <> 0\n\
+         {% endtest %}\n",
+    );
+    p.write(
+        "models/s.yml",
+        "version: 2\nmodels:\n\
+         \x20 - name: gone\n    columns: [{name: id, data_tests: [unique]}]\n\
+         \x20 - name: not_a_model\n    description: left behind by a rename\n\
+         \x20 - name: kept\n    columns: [{name: id, data_tests: [is_even]}]\n",
+    );
+    let r = p.strata(&["build"]);
+    r.assert_code(0)
+        .assert_contains("[WARNING]: models/s.yml: properties for 'not_a_model'")
+        .assert_contains("WARN 2 is_even_kept_id");
+    assert!(!r.output().contains("unique_gone_id"), "{}", r.output());
+    assert!(
+        !p.path().join("target/compiled/dis/tests/generic").exists(),
+        "a generic test definition is not a singular test"
+    );
+
+    p.write("models/uses_gone.sql", "select * from {{ ref('gone') }}\n");
+    p.strata(&["build"])
+        .assert_code(2)
+        .assert_contains("model 'uses_gone' refers to 'gone', which is disabled");
+}
