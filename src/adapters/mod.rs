@@ -68,6 +68,14 @@ pub trait Adapter: Send + Sync {
     /// The sqlparser dialect used to check compiled SQL before it is sent.
     fn sql_dialect(&self) -> Box<dyn sqlparser::dialect::Dialect + Send + Sync>;
 
+    /// Does the engine's own parser accept `sql` (parsing only, nothing runs)? Asked when
+    /// sqlparser refuses compiled SQL: sqlparser does not know every engine's syntax
+    /// (DuckDB's list comprehensions, `**`, `#1`, ...). `None`: the engine cannot say without
+    /// running it, so sqlparser's refusal stands.
+    fn parses(&self, _sql: &str) -> Option<std::result::Result<(), String>> {
+        None
+    }
+
     /// Run one statement; with `fetch`, return its rows.
     async fn execute(&self, sql: &str, fetch: bool) -> Result<ExecResult>;
 

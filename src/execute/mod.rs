@@ -380,19 +380,28 @@ fn check_sql(
         return Ok(());
     }
     let dialect = adapter.sql_dialect();
-    sql::check(dialect.as_ref(), sql_text).map_err(|f| Error::SqlParse {
-        location: Location {
-            path: compiled_path(project, node),
-            line: f.line,
-            column: f.column,
-        },
-        dialect: adapter.adapter_type().to_string(),
-        message: format!(
-            "{} (model source: {})",
-            f.message,
-            node.original_file_path.display()
-        ),
-    })?;
+    if let Err(f) = sql::check(dialect.as_ref(), sql_text) {
+        // sqlparser does not know all of the engine's syntax: the engine's parser decides.
+        let message = match adapter.parses(sql_text) {
+            Some(Ok(())) => None,
+            Some(Err(engine)) => Some(format!("{engine} (sqlparser: {})", f.message)),
+            None => Some(f.message),
+        };
+        if let Some(message) = message {
+            return Err(Error::SqlParse {
+                location: Location {
+                    path: compiled_path(project, node),
+                    line: f.line,
+                    column: f.column,
+                },
+                dialect: adapter.adapter_type().to_string(),
+                message: format!(
+                    "{message} (model source: {})",
+                    node.original_file_path.display()
+                ),
+            });
+        }
+    }
     project.memo.record_checked(*digest);
     Ok(())
 }
@@ -1333,15 +1342,19 @@ pub async fn render_inline(session: &Session, text: &str) -> Result<String> {
 /// The first `limit` rows of a query.
 pub async fn preview(session: &Session, sql_text: &str, limit: usize) -> Result<Table> {
     let dialect = session.adapter.sql_dialect();
-    sql::check(dialect.as_ref(), sql_text).map_err(|f| Error::SqlParse {
-        location: Location {
-            path: "<show>".into(),
-            line: f.line,
-            column: f.column,
-        },
-        dialect: session.adapter.adapter_type().to_string(),
-        message: f.message,
-    })?;
+    if let Err(f) = sql::check(dialect.as_ref(), sql_text) {
+        if !matches!(session.adapter.parses(sql_text), Some(Ok(()))) {
+            return Err(Error::SqlParse {
+                location: Location {
+                    path: "<show>".into(),
+                    line: f.line,
+                    column: f.column,
+                },
+                dialect: session.adapter.adapter_type().to_string(),
+                message: f.message,
+            });
+        }
+    }
     let body = sql_text.trim().trim_end_matches(';');
     let wrapped = format!("select * from (\n{body}\n) as strata_show limit {limit}");
     let r = session.adapter.execute(&wrapped, true).await?;

@@ -97,8 +97,37 @@ fn sql_that_does_not_parse_is_reported_before_anything_runs() {
     let r = p.strata(&["run"]);
     r.assert_code(2)
         .assert_contains("target/compiled/parse/models/bad.sql:2:")
-        .assert_contains("compiled SQL does not parse (duckdb dialect)");
+        .assert_contains("compiled SQL does not parse (duckdb dialect)")
+        .assert_contains("syntax error at or near \"=\"");
     nothing_built(&p, "parse");
+}
+
+/// sqlparser does not know all of DuckDB's syntax; what DuckDB's own parser accepts builds
+/// (dbt sends it unchecked), and only what DuckDB refuses stops the run.
+#[test]
+fn duckdb_syntax_sqlparser_does_not_know_still_builds() {
+    let p = TestProject::new("ddb", "models:\n  ddb:\n    +materialized: table\n");
+    p.write(
+        "models/base.sql",
+        "select 1 as a, 10 as b union all select 2, 20\n",
+    );
+    let models = [
+        ("comprehension", "select [x * 2 for x in [1, 2, 3]] as l"),
+        ("power", "select 2 ** 3 as p"),
+        ("positional", "select #1 from {{ ref('base') }}"),
+        ("glob", "select 'abc' glob 'a*' as g"),
+        ("sampled", "select * from {{ ref('base') }} using sample 100%"),
+        (
+            "as_of",
+            "select l.a, r.b from {{ ref('base') }} as l asof join {{ ref('base') }} as r on l.a >= r.a",
+        ),
+    ];
+    for (name, sql) in models {
+        p.write(&format!("models/{name}.sql"), &format!("{sql}\n"));
+    }
+    p.strata(&["run"]).assert_ok();
+    assert_eq!(p.scalar("ddb", "select p from power"), "8.0");
+    assert_eq!(p.scalar("ddb", "select count(*) from as_of"), "2");
 }
 
 #[test]

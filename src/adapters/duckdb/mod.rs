@@ -780,6 +780,23 @@ impl Adapter for SharedDuckDb {
         self.0.settled()
     }
 
+    fn parses(&self, sql: &str) -> Option<std::result::Result<(), String>> {
+        // json_serialize_sql parses without binding: no table needs to exist. Statements it
+        // does not serialize (PIVOT, DELETE, ...) parsed before it said so.
+        let conn = self.0.take_conn().ok()?;
+        let out = conn.query_row("select json_serialize_sql(?::varchar)", [sql], |r| {
+            r.get::<_, String>(0)
+        });
+        self.0.give_back(conn);
+        let json: serde_json::Value = serde_json::from_str(&out.ok()?).ok()?;
+        if json["error"].as_bool() == Some(true) && json["error_type"] == "parser" {
+            let message = json["error_message"].as_str().unwrap_or("syntax error");
+            Some(Err(message.to_string()))
+        } else {
+            Some(Ok(()))
+        }
+    }
+
     async fn reclaim_storage(&self) -> Result<bool> {
         let this = self.0.clone();
         tokio::task::spawn_blocking(move || this.compact())
