@@ -5,7 +5,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use minijinja::value::{from_args, Kwargs, Object, Value};
+use minijinja::value::{from_args, Kwargs, Object, Rest, Value};
 use minijinja::{Error as JError, ErrorKind, State};
 use serde_json::Map;
 
@@ -85,6 +85,70 @@ pub fn tojson(value: Value) -> Result<Value, JError> {
     serde_json::to_string(&value)
         .map(Value::from)
         .map_err(|e| JError::new(ErrorKind::InvalidOperation, format!("tojson: {e}")))
+}
+
+/// dbt's `fromyaml(text, default=None)`.
+pub fn fromyaml(text: String, default: Option<Value>) -> Result<Value, JError> {
+    match serde_yaml_ng::from_str::<serde_json::Value>(&text) {
+        Ok(v) => Ok(Value::from_serialize(&v)),
+        Err(e) => default
+            .ok_or_else(|| JError::new(ErrorKind::InvalidOperation, format!("fromyaml: {e}"))),
+    }
+}
+
+/// dbt's `toyaml(value)`.
+pub fn toyaml(value: Value) -> Result<Value, JError> {
+    serde_yaml_ng::to_string(&value)
+        .map(Value::from)
+        .map_err(|e| JError::new(ErrorKind::InvalidOperation, format!("toyaml: {e}")))
+}
+
+/// dbt's `local_md5(text)`: the hex MD5 of the text (dbt uses it for stable names).
+pub fn local_md5(text: String) -> String {
+    use md5::Digest;
+    md5::Md5::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Python's `zip(a, b, ...)`: lists of the n-th items, as long as the shortest input.
+pub fn zip(lists: Rest<Value>) -> Result<Value, JError> {
+    let lists: Vec<Vec<Value>> = lists
+        .iter()
+        .map(|l| Ok(l.try_iter()?.collect()))
+        .collect::<Result<_, JError>>()?;
+    let n = lists.iter().map(Vec::len).min().unwrap_or(0);
+    Ok(Value::from(
+        (0..n)
+            .map(|i| Value::from(lists.iter().map(|l| l[i].clone()).collect::<Vec<_>>()))
+            .collect::<Vec<_>>(),
+    ))
+}
+
+/// dbt's `set(iterable)`: the distinct items (in first-seen order: templates iterate it).
+pub fn set(items: Value) -> Result<Value, JError> {
+    let mut out: Vec<Value> = Vec::new();
+    for v in items.try_iter()? {
+        if !out.contains(&v) {
+            out.push(v);
+        }
+    }
+    Ok(Value::from(out))
+}
+
+/// dbt's `print(msg)`: to standard output.
+pub fn print_fn(msg: Value) -> Value {
+    println!("{msg}");
+    Value::from("")
+}
+
+/// dbt's `before_begin(sql)` / `after_commit(sql)` / `in_transaction(sql)`: a hook as
+/// `{sql, transaction}` (see config::hook_sql).
+pub fn hook_in(transaction: bool) -> impl Fn(String) -> Value + Send + Sync + 'static {
+    move |sql: String| {
+        Value::from_serialize(serde_json::json!({"sql": sql, "transaction": transaction}))
+    }
 }
 
 /// `exceptions.raise_compiler_error(msg)` and `exceptions.warn(msg)`.

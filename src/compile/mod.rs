@@ -162,6 +162,15 @@ impl Compiler {
         env.add_function("new_uuid", || uuid::Uuid::new_v4().to_string());
         env.add_function("fromjson", globals::fromjson);
         env.add_function("tojson", globals::tojson);
+        env.add_function("fromyaml", globals::fromyaml);
+        env.add_function("toyaml", globals::toyaml);
+        env.add_function("local_md5", globals::local_md5);
+        env.add_function("zip", globals::zip);
+        env.add_function("set", globals::set);
+        env.add_function("print", globals::print_fn);
+        env.add_function("before_begin", globals::hook_in(false));
+        env.add_function("after_commit", globals::hook_in(false));
+        env.add_function("in_transaction", globals::hook_in(true));
         env.add_global("exceptions", Value::from_object(globals::Exceptions));
         let now = chrono::Utc::now();
         env.add_global(
@@ -1287,8 +1296,13 @@ impl Object for ConfigObject {
         match method {
             "get" => {
                 let (key, default): (String, Option<Value>) = from_args(args)?;
+                let key = project::config::normalise_key(&key);
+                // dbt's config always holds a materialization (the default is a view).
+                if key == "materialized" {
+                    return Ok(Value::from(config.materialized()));
+                }
                 Ok(config
-                    .get(&project::config::normalise_key(&key))
+                    .get(&key)
                     .map(Value::from_serialize)
                     .or(default)
                     .unwrap_or(Value::from(())))

@@ -127,7 +127,8 @@ impl Materializer<'_> {
     }
 
     async fn hooks(&self, node: &Node, key: &str) -> Result<()> {
-        for (i, hook) in node.config.list(key).iter().enumerate() {
+        let hooks = crate::project::config::hook_sql(node.config.get(key));
+        for (i, hook) in hooks.iter().enumerate() {
             let sql = self.compiler.render_for_node(
                 node,
                 &format!("{} {key}[{i}]", node.original_file_path.display()),

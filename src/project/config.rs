@@ -127,23 +127,30 @@ fn default_target() -> String {
     "target".into()
 }
 
-/// One hook or a list of hooks.
+/// One hook or a list of hooks, each SQL text or dbt's `{sql: ..., transaction: ...}`.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(untagged)]
-pub enum Hooks {
-    #[default]
-    None,
-    One(String),
-    Many(Vec<String>),
-}
+#[serde(transparent)]
+pub struct Hooks(Value);
 
 impl Hooks {
     pub fn list(&self) -> Vec<String> {
-        match self {
-            Hooks::None => Vec::new(),
-            Hooks::One(s) => vec![s.clone()],
-            Hooks::Many(v) => v.clone(),
-        }
+        hook_sql(Some(&self.0))
+    }
+}
+
+/// The SQL of hooks given as text, as `{sql, transaction}` mappings (what dbt's
+/// `before_begin()` / `after_commit()` return; Strata runs no model inside a transaction of
+/// its own, so both run where they stand), or a list of either.
+pub fn hook_sql(v: Option<&Value>) -> Vec<String> {
+    let one = |x: &Value| match x {
+        Value::String(s) => Some(s.clone()),
+        Value::Object(o) => o.get("sql").and_then(Value::as_str).map(str::to_string),
+        _ => None,
+    };
+    match v {
+        Some(Value::Array(a)) => a.iter().filter_map(one).collect(),
+        Some(x) => one(x).into_iter().collect(),
+        None => Vec::new(),
     }
 }
 

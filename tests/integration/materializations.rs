@@ -344,3 +344,50 @@ fn hooks_run_in_order() {
         "pre|post 1|end"
     );
 }
+
+/// Hooks written as dbt's `{sql, transaction}` mappings (by hand or by `before_begin()` /
+/// `after_commit()`) run like text hooks; they used to be skipped without a word.
+#[test]
+fn hooks_given_as_mappings_run() {
+    let p = TestProject::new(
+        "dicthooks",
+        "on-run-start:\n  - {sql: 'create table if not exists audit (msg varchar)', transaction: false}\n\
+         models:\n  dicthooks:\n    +post-hook:\n      - {sql: \"insert into audit values ('project post')\", transaction: true}\n",
+    );
+    p.write(
+        "models/t.sql",
+        "{{ config(materialized='table', pre_hook=before_begin(\"insert into audit values ('pre')\"), \
+         post_hook=[after_commit(\"insert into audit values ('post')\")]) }}\nselect 1 as x\n",
+    );
+    p.strata(&["run"]).assert_ok();
+    assert_eq!(
+        flat(&p.query("dicthooks", "select msg from audit order by rowid")),
+        "pre|project post|post"
+    );
+}
+
+/// Functions of dbt's Jinja context that macros in the wild use.
+#[test]
+fn dbt_context_functions() {
+    let p = TestProject::new("ctx", "");
+    p.write(
+        "models/m.sql",
+        "{% set cfg = fromyaml('a: 1\\nb: [x, y]') %}\n\
+         {% set pairs = zip(['p', 'q'], [1, 2, 3]) %}\n\
+         select '{{ cfg.b[1] }}' as from_yaml,\n\
+         '{{ toyaml({'k': 'v'}) | trim }}' as to_yaml,\n\
+         '{{ local_md5('strata') }}' as md5,\n\
+         '{% for a, b in pairs %}{{ a }}{{ b }}{% endfor %}' as zipped,\n\
+         '{{ set([3, 1, 3, 2]) | join(',') }}' as distinct_items,\n\
+         '{{ config.get('materialized') }}' as materialized\n",
+    );
+    p.strata(&["run"]).assert_ok();
+    assert_eq!(
+        flat(&p.query("ctx", "select * from m")),
+        // md5('strata') as Python's hashlib gives it.
+        format!(
+            "y,k: v,{},p1q2,3,1,2,view",
+            "77194479b2a7c2698a54a10abfeeda85"
+        )
+    );
+}
