@@ -848,7 +848,7 @@ fn add_source(
             ],
         };
         let target_expr = format!("source('{}', '{}')", spec.name, table.name);
-        let target_name = format!("source_{}_{}", spec.name, table.name);
+        let target_name = format!("{}_{}", spec.name, table.name);
         let mut pending = Vec::new();
         for t in tests_of(&table.tests, &table.data_tests, yaml)? {
             pending.push((None, t));
@@ -885,11 +885,14 @@ pub(crate) fn materialize_pending_tests(project: &mut Project) -> Result<()> {
             kwargs.insert("column_name".into(), Value::String(c.clone()));
         }
         kwargs.extend(p.spec.args.clone());
-        let name = p
-            .spec
-            .custom_name
-            .clone()
-            .unwrap_or_else(|| generic_test_name(&p.spec.test_name, &p.target_name, &kwargs));
+        let on_source = p.target_expr.starts_with("source(");
+        let (short, full) =
+            generic_test_names(&p.spec.test_name, on_source, &p.target_name, &kwargs);
+        // A `name:` given in the YAML is the test's name, file and alias.
+        let (name, file_stem) = match &p.spec.custom_name {
+            Some(custom) => (custom.clone(), custom.clone()),
+            None => (full, short),
+        };
         let mut call_args = vec![format!("model=get_where_subquery({})", p.target_expr)];
         for (k, v) in &kwargs {
             call_args.push(format!("{k}={}", jinja_literal(v)));
@@ -902,9 +905,22 @@ pub(crate) fn materialize_pending_tests(project: &mut Project) -> Result<()> {
             .next()
             .unwrap_or(&p.spec.test_name);
         let raw_code = format!("{{{{ test_{macro_name}({}) }}}}", call_args.join(", "));
-        let hash = &checksum(&format!("{name}{raw_code}"))[..10];
-        let rel = PathBuf::from(&name).with_extension("sql");
-        let fqn = vec![project.name().to_string(), name.clone()];
+        let namespace = p
+            .spec
+            .test_name
+            .rsplit_once('.')
+            .map(|(ns, _)| ns.to_string());
+        let mut hashed_kwargs = kwargs.clone();
+        hashed_kwargs.insert(
+            "model".into(),
+            Value::String(format!("{{{{ get_where_subquery({}) }}}}", p.target_expr)),
+        );
+        let hash = test_hash(&name, macro_name, &hashed_kwargs, namespace.as_deref());
+        let rel = PathBuf::from(format!("{file_stem}.sql"));
+        // dbt: the project, the folders of the YAML file under its resource path, the name.
+        let mut fqn = vec![project.name().to_string()];
+        fqn.extend(yaml_folders(project, &p.yaml_path));
+        fqn.push(name.clone());
         let mut config = config::tree_config(&tree, &fqn);
         config.0.insert("materialized".into(), "test".into());
         config.merge(&p.spec.config);
@@ -938,55 +954,182 @@ pub(crate) fn materialize_pending_tests(project: &mut Project) -> Result<()> {
     Ok(())
 }
 
-/// dbt's generated test name: `<test>_<model>_<flattened args>`.
-fn generic_test_name(test: &str, target: &str, kwargs: &Map<String, Value>) -> String {
-    // As dbt: arguments in name order, each value's runs of other characters made one '_'.
+/// dbt's generated test names (`synthesize_generic_test_names`): the full name
+/// `<test>_<model>_<arguments>` (arguments in name order, list and mapping values
+/// flattened, each run of other characters made one '_'), sources as
+/// `source_<test>_<source>_<table>_...`; the short one, for files and aliases, is the full
+/// name or, from 64 characters, its first 30 identifying characters and an MD5 of it.
+fn generic_test_names(
+    test: &str,
+    on_source: bool,
+    target: &str,
+    kwargs: &Map<String, Value>,
+) -> (String, String) {
     fn clean(s: &str) -> String {
         let mut out = String::with_capacity(s.len());
+        let mut in_run = false;
         for c in s.chars() {
             if c.is_ascii_alphanumeric() || c == '_' {
                 out.push(c);
-            } else if !out.ends_with('_') || out.is_empty() {
+                in_run = false;
+            } else if !in_run {
                 out.push('_');
+                in_run = true;
             }
         }
         out
     }
-    let scalar = |x: &Value| match x {
-        Value::String(s) => s.clone(),
-        Value::Bool(b) => {
-            if *b {
-                "True".into()
-            } else {
-                "False".into()
-            }
-        }
-        other => other.to_string(),
-    };
-    let mut keys: Vec<&String> = kwargs.keys().collect();
+    let mut keys: Vec<&String> = kwargs.keys().filter(|k| *k != "model").collect();
     keys.sort();
     let mut parts = Vec::new();
     for k in keys {
         match &kwargs[k] {
-            Value::Array(a) => parts.extend(a.iter().map(|x| clean(&scalar(x)))),
-            v => parts.push(clean(&scalar(v))),
+            Value::Array(a) => parts.extend(a.iter().map(|x| clean(&py_str(x)))),
+            Value::Object(o) => parts.extend(o.values().map(|x| clean(&py_str(x)))),
+            v => parts.push(clean(&py_str(v))),
         }
     }
-    let head = format!("{}_{}", test.rsplit('.').next().unwrap_or(test), target);
-    let name = if parts.is_empty() {
-        head
+    let test = test.rsplit('.').next().unwrap_or(test);
+    let test_type = if on_source {
+        format!("source_{test}")
     } else {
-        format!("{head}_{}", parts.join("__"))
+        test.to_string()
     };
-    if name.len() > 64 {
-        format!(
-            "{}_{}",
-            &name[..name.floor_char_boundary(40)],
-            &checksum(&name)[..16]
-        )
+    let identifier = format!("{test_type}_{target}");
+    let full = format!("{identifier}_{}", parts.join("__"));
+    let short = if full.len() >= 64 {
+        let head: String = identifier.chars().take(30).collect();
+        format!("{head}_{}", md5_hex(&full))
     } else {
-        name
+        full.clone()
+    };
+    (short, full)
+}
+
+/// A YAML value as Python's `str()` gives it (dbt builds names and hashes from those).
+fn py_str(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Bool(true) => "True".into(),
+        Value::Bool(false) => "False".into(),
+        Value::Null => "None".into(),
+        Value::Array(a) => format!("[{}]", a.iter().map(py_repr).collect::<Vec<_>>().join(", ")),
+        Value::Object(o) => format!(
+            "{{{}}}",
+            o.iter()
+                .map(|(k, v)| format!("{}: {}", py_repr_str(k), py_repr(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Value::Number(n) => n.to_string(),
     }
+}
+
+fn py_repr(v: &Value) -> String {
+    match v {
+        Value::String(s) => py_repr_str(s),
+        other => py_str(other),
+    }
+}
+
+/// Python's `repr()` of a string: single quotes unless only double quotes avoid escaping.
+fn py_repr_str(s: &str) -> String {
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push(quote);
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c == quote => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
+            c => out.push(c),
+        }
+    }
+    out.push(quote);
+    out
+}
+
+fn md5_hex(text: &str) -> String {
+    use md5::Digest;
+    md5::Md5::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The last 10 hex digits of unique_id, as dbt computes them: the MD5 of the name and the
+/// Python repr of the test metadata with every leaf made a string and keys sorted.
+fn test_hash(
+    name: &str,
+    test: &str,
+    kwargs: &Map<String, Value>,
+    namespace: Option<&str>,
+) -> String {
+    fn hashable(v: &Value) -> String {
+        match v {
+            Value::Object(o) => {
+                let mut keys: Vec<&String> = o.keys().collect();
+                keys.sort();
+                let items: Vec<String> = keys
+                    .iter()
+                    .map(|k| format!("{}: {}", py_repr_str(k), hashable(&o[*k])))
+                    .collect();
+                format!("{{{}}}", items.join(", "))
+            }
+            Value::Array(a) => format!(
+                "[{}]",
+                a.iter().map(hashable).collect::<Vec<_>>().join(", ")
+            ),
+            other => py_repr_str(&py_str(other)),
+        }
+    }
+    let metadata = serde_json::json!({
+        "name": test,
+        "kwargs": Value::Object(kwargs.clone()),
+        "namespace": namespace.map_or(Value::Null, |n| Value::String(n.into())),
+    });
+    let digest = md5_hex(&format!("{name}{}", hashable(&metadata)));
+    digest[digest.len() - 10..].to_string()
+}
+
+/// The folders of a YAML file below the resource path that holds it (`models/staging/x.yml`
+/// -> `staging`), the middle of a generic test's fqn as in dbt.
+fn yaml_folders(project: &Project, yaml: &Path) -> Vec<String> {
+    let f = &project.file;
+    let roots = f
+        .model_paths
+        .iter()
+        .chain(&f.seed_paths)
+        .chain(&f.test_paths);
+    let below = roots
+        .filter_map(|r| {
+            let r: PathBuf = Path::new(r)
+                .components()
+                .filter(|c| !matches!(c, std::path::Component::CurDir))
+                .collect();
+            yaml.strip_prefix(&r).ok()
+        })
+        .min_by_key(|rest| rest.components().count());
+    below
+        .and_then(Path::parent)
+        .map(|dir| {
+            dir.components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// A YAML test argument as Jinja source. Strings that are `ref(...)`/`source(...)` calls stay
@@ -1065,18 +1208,28 @@ mod tests {
         let mut kw = Map::new();
         kw.insert("column_name".into(), Value::from("status"));
         kw.insert("values".into(), serde_json::json!(["placed", "shipped"]));
-        assert_eq!(
-            generic_test_name("accepted_values", "orders", &kw),
-            "accepted_values_orders_status__placed__shipped"
-        );
+        let (short, full) = generic_test_names("accepted_values", false, "orders", &kw);
+        assert_eq!(full, "accepted_values_orders_status__placed__shipped");
+        assert_eq!(short, full);
         let mut kw = Map::new();
         kw.insert("column_name".into(), Value::from("customer_id"));
         kw.insert("to".into(), Value::from("ref('customers')"));
         kw.insert("field".into(), Value::from("id"));
-        assert_eq!(
-            generic_test_name("relationships", "orders", &kw),
-            "relationships_orders_customer_id__id__ref_customers_"
-        );
+        let (_, full) = generic_test_names("relationships", false, "orders", &kw);
+        assert_eq!(full, "relationships_orders_customer_id__id__ref_customers_");
+        // Runs of other characters become one '_', literal underscores stay (re.sub).
+        let mut kw = Map::new();
+        kw.insert("column_name".into(), Value::from("a_-b"));
+        kw.insert("flag".into(), Value::from(true));
+        let (_, full) = generic_test_names("t", true, "src_tbl", &kw);
+        assert_eq!(full, "source_t_src_tbl_a__b__True");
+    }
+
+    #[test]
+    fn python_reprs_for_dbt_hashes() {
+        assert_eq!(py_repr_str("ref('x')"), "\"ref('x')\"");
+        assert_eq!(py_repr_str("a\\b\n"), "'a\\\\b\\n'");
+        assert_eq!(py_repr_str("both ' and \""), "'both \\' and \"'");
     }
 
     #[test]

@@ -161,3 +161,51 @@ fn disabled_models_stray_properties_project_test_config_and_generic_test_folder(
         .assert_code(2)
         .assert_contains("model 'uses_gone' refers to 'gone', which is disabled");
 }
+
+/// Generic tests get dbt's names, unique_ids, file names and fqns (tools and selectors use
+/// them): compared with the manifest dbt-core 1.12.6 wrote for the same jaffle_shop
+/// (tests/golden/dbt_jaffle_shop_tests.json: unique_id, name, path, fqn), and with the ids
+/// dbt gave two source tests.
+#[test]
+fn generic_test_names_and_ids_match_dbt() {
+    let p = TestProject::empty();
+    copy_tree(&repo_root().join("examples/jaffle_shop"), p.path(), &|_| {
+        true
+    });
+    p.strata(&["compile"]).assert_ok();
+    let manifest: serde_json::Value =
+        serde_json::from_str(&p.read("target/manifest.json")).expect("manifest");
+    let mut ours: Vec<serde_json::Value> = manifest["nodes"]
+        .as_object()
+        .expect("nodes")
+        .iter()
+        .filter(|(_, n)| n["resource_type"] == "test")
+        .map(|(id, n)| serde_json::json!([id, n["name"], n["path"], n["fqn"]]))
+        .collect();
+    ours.sort_by_key(|v| v[0].as_str().unwrap_or_default().to_string());
+    let dbt: Vec<serde_json::Value> = serde_json::from_str(
+        &std::fs::read_to_string(repo_root().join("tests/golden/dbt_jaffle_shop_tests.json"))
+            .expect("golden"),
+    )
+    .expect("json");
+    assert_eq!(ours, dbt);
+    assert!(p
+        .path()
+        .join("target/compiled/jaffle_shop/models/schema.yml/accepted_values_orders_1ce6ab157c285f7cd2ac656013faf758.sql")
+        .exists());
+
+    let s = TestProject::new("p4", "");
+    s.write(
+        "models/sources.yml",
+        "version: 2\nsources:\n  - name: rawsrc\n    tables:\n      - name: data\n        \
+         columns:\n          - name: id\n            data_tests: [unique, not_null]\n",
+    );
+    let ls = s.strata(&["ls", "--resource-type", "test", "--output", "json"]);
+    ls.assert_ok();
+    for id in [
+        "test.p4.source_unique_rawsrc_data_id.904915b382",
+        "test.p4.source_not_null_rawsrc_data_id.dec04d042c",
+    ] {
+        ls.assert_contains(id);
+    }
+}

@@ -1713,32 +1713,6 @@ select
     case when count(*) != 0 then true else false end as should_error
 from (
 
-select ingest_date
-from "athena_analytics_landing"."chat_events"
-where ingest_date is null
-
-
-) dbt_internal_test;
-
-select
-    count(*) as failures,
-    case when count(*) != 0 then true else false end as should_warn,
-    case when count(*) != 0 then true else false end as should_error
-from (
-
-select ingest_date
-from "athena_analytics_landing"."reasoning_steps"
-where ingest_date is null
-
-
-) dbt_internal_test;
-
-select
-    count(*) as failures,
-    case when count(*) != 0 then true else false end as should_warn,
-    case when count(*) != 0 then true else false end as should_error
-from (
-
 select tool_category
 from "athena_analytics"."tool_catalog"
 where tool_category is null
@@ -1816,6 +1790,32 @@ from child
 left join parent
     on child.from_field = parent.to_field
 where parent.to_field is null
+
+
+) dbt_internal_test;
+
+select
+    count(*) as failures,
+    case when count(*) != 0 then true else false end as should_warn,
+    case when count(*) != 0 then true else false end as should_error
+from (
+
+select ingest_date
+from "athena_analytics_landing"."chat_events"
+where ingest_date is null
+
+
+) dbt_internal_test;
+
+select
+    count(*) as failures,
+    case when count(*) != 0 then true else false end as should_warn,
+    case when count(*) != 0 then true else false end as should_error
+from (
+
+select ingest_date
+from "athena_analytics_landing"."reasoning_steps"
+where ingest_date is null
 
 
 ) dbt_internal_test;
