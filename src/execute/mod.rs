@@ -813,15 +813,27 @@ fn execution_deps(
                 .get(id)
                 .is_some_and(|n| n.resource_type == ResourceType::Test)
         };
+        // Sources are never executed, so their tests are found through the graph: a model
+        // that selects from a tested source waits for the source's tests too.
+        let sources_of = |id: &String| -> BTreeSet<String> {
+            session
+                .graph
+                .parents(id)
+                .into_iter()
+                .filter(|p| session.project.sources.contains_key(p))
+                .collect()
+        };
         for t in ids.iter().filter(|id| is_test(id)) {
-            let read: BTreeSet<String> = deps.get(t).cloned().unwrap_or_default();
+            let mut read: BTreeSet<String> = deps.get(t).cloned().unwrap_or_default();
+            read.extend(sources_of(t));
             if read.is_empty() {
                 continue;
             }
             for child in ids.iter().filter(|c| !is_test(c)) {
                 let waits_on_tested = deps
                     .get(child)
-                    .is_some_and(|d| d.iter().any(|p| read.contains(p)));
+                    .is_some_and(|d| d.iter().any(|p| read.contains(p)))
+                    || sources_of(child).iter().any(|s| read.contains(s));
                 if !waits_on_tested {
                     continue;
                 }

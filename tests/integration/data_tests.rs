@@ -193,6 +193,35 @@ fn build_skips_children_of_a_failed_test_and_runs_the_rest() {
     assert_eq!(side_exists, "0");
 }
 
+/// In `build`, a failing test on a source skips the models that select from it (and theirs),
+/// as in dbt; they used to build, one of them before the source's test had finished.
+#[test]
+fn build_skips_models_reading_a_source_whose_test_failed() {
+    let p = TestProject::new(
+        "srcb",
+        "on-run-start: \"create table if not exists src_data as select * from (values (1), (1), (2)) t(id)\"\n",
+    );
+    p.write(
+        "models/sources.yml",
+        "version: 2\nsources:\n  - name: raw\n    schema: main\n    tables:\n      - name: src_data\n        \
+         columns:\n          - name: id\n            data_tests: [unique]\n",
+    );
+    p.write(
+        "models/from_src.sql",
+        "select id from {{ source('raw', 'src_data') }}\n",
+    );
+    p.write("models/below.sql", "select * from {{ ref('from_src') }}\n");
+    p.write("models/unrelated.sql", "select 1 as x\n");
+    p.strata(&["build"]).assert_code(1);
+    assert_eq!(
+        status_of(&p, "test.srcb.source_unique_raw_src_data_id"),
+        ("fail".to_string(), Some(1))
+    );
+    assert_eq!(status_of(&p, "model.srcb.from_src").0, "skipped");
+    assert_eq!(status_of(&p, "model.srcb.below").0, "skipped");
+    assert_eq!(status_of(&p, "model.srcb.unrelated").0, "success");
+}
+
 /// Two singular tests that each read the shared parent and one of two siblings must not make
 /// the siblings wait on each other (a deadlock in an earlier scheduler).
 #[test]
