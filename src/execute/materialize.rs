@@ -735,8 +735,104 @@ impl Materializer<'_> {
         self.run_all(node, &statements, true).await
     }
 
-    /// Run a data test: count the failing rows and compare with warn_if / error_if.
+    /// `store_failures` (or `store_failures_as: table | view`): where the test's failing
+    /// rows are kept, as dbt names it: `<target schema>_dbt_test__audit` (or the test's
+    /// `schema`), the test's file name as the identifier. `None`: not stored.
+    fn audit_relation(&self, node: &Node) -> Option<Relation> {
+        let stored_as = match node
+            .config
+            .get("store_failures_as")
+            .and_then(|v| v.as_str())
+        {
+            Some(kind @ ("table" | "view")) => kind,
+            Some(_) => return None,
+            None => {
+                let on = match node.config.get("store_failures") {
+                    Some(serde_json::Value::Bool(b)) => *b,
+                    Some(serde_json::Value::String(s)) => s.eq_ignore_ascii_case("true"),
+                    _ => false,
+                };
+                if !on {
+                    return None;
+                }
+                "table"
+            }
+        };
+        let target = &self.project.target;
+        let custom = node.config.str("schema").unwrap_or("dbt_test__audit");
+        let schema = format!("{}_{}", target.schema, custom.trim());
+        let identifier = node
+            .config
+            .str("alias")
+            .map(str::to_string)
+            .or_else(|| {
+                node.path
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+            })
+            .unwrap_or_else(|| node.name.clone());
+        let q = self.adapter.dialect().quoting;
+        Some(Relation::new(
+            q.as_ref(),
+            Some(&target.database),
+            &schema,
+            &identifier,
+            stored_as,
+        ))
+    }
+
+    /// Run a data test: count the failing rows and compare with warn_if / error_if. With
+    /// store_failures, the failing rows are written to the audit relation first and counted
+    /// from there.
     pub async fn test(&self, node: &Node, compiled_sql: &str) -> Result<Built> {
+        let audit = self.audit_relation(node);
+        let mut stored = ExecResult::default();
+        let counted_sql = match &audit {
+            Some(relation) => {
+                self.adapter
+                    .create_schema(
+                        relation.database.as_deref().unwrap_or_default(),
+                        &relation.schema,
+                    )
+                    .await?;
+                let database = relation.database.as_deref().unwrap_or_default();
+                let existing = self
+                    .adapter
+                    .list_relations(database, &relation.schema)
+                    .await?
+                    .into_iter()
+                    .find(|(name, _)| name.eq_ignore_ascii_case(&relation.identifier));
+                let mut statements = Vec::new();
+                if let Some((_, kind)) = existing {
+                    let old = Relation {
+                        kind,
+                        ..relation.clone()
+                    };
+                    statements.extend(self.render(
+                        node,
+                        "drop_relation",
+                        &[("relation", rel_value(&old))],
+                    )?);
+                }
+                let create = if relation.kind == "view" {
+                    "create_view_as"
+                } else {
+                    "create_table_as"
+                };
+                statements.extend(self.render(
+                    node,
+                    create,
+                    &[
+                        ("relation", rel_value(relation)),
+                        ("sql", Value::from(compiled_sql)),
+                    ],
+                )?);
+                stored = self.run_all(node, &statements, false).await?;
+                format!("select * from {relation}")
+            }
+            None => compiled_sql.to_string(),
+        };
+        let compiled_sql = counted_sql.as_str();
         let limit = node
             .config
             .get("limit")
@@ -777,14 +873,16 @@ impl Materializer<'_> {
             .first()
             .and_then(|v| v.as_u64().or_else(|| v.as_f64().map(|f| f as u64)));
         let flag = |i: usize| row.get(i).and_then(|v| v.as_bool()).unwrap_or(false);
+        let mut response = ExecResult {
+            table: None,
+            ..response
+        };
+        response.absorb(&stored);
         Ok(Built {
             failures: Some(failures.unwrap_or(0)),
             should_warn: flag(1),
             should_error: flag(2),
-            response: ExecResult {
-                table: None,
-                ..response
-            },
+            response,
         })
     }
 }

@@ -241,3 +241,44 @@ fn build_with_tests_across_siblings_completes() {
     p.write("models/schema.yml", "version: 2\nmodels:\n  - name: base\n    columns:\n      - name: id\n        tests: [unique]\n");
     p.strata(&["build"]).assert_ok().assert_contains("PASS=6");
 }
+
+/// `store_failures` keeps a failing test's rows in `<schema>_dbt_test__audit.<test name>`,
+/// as dbt does (it used to be accepted and ignored); `store_failures_as: view` keeps a view.
+#[test]
+fn store_failures_keeps_the_failing_rows() {
+    let p = TestProject::new("sf", "data_tests:\n  sf:\n    +store_failures: true\n");
+    p.write(
+        "models/m.sql",
+        "select * from (values (1), (1), (2), (3), (3)) t(id)\n",
+    );
+    p.write(
+        "models/schema.yml",
+        "version: 2\nmodels:\n  - name: m\n    columns:\n      - name: id\n        data_tests:\n          - unique\n          - not_null:\n              config: {store_failures_as: view}\n",
+    );
+    p.strata(&["build"]).assert_code(1);
+    assert_eq!(
+        p.scalar(
+            "sf",
+            "select string_agg(unique_field::varchar || 'x' || n_records::varchar, ',' order by unique_field) \
+             from main_dbt_test__audit.unique_m_id"
+        ),
+        "1x2,3x2"
+    );
+    assert_eq!(
+        p.scalar(
+            "sf",
+            "select table_type from information_schema.tables where table_schema = 'main_dbt_test__audit' \
+             and table_name = 'not_null_m_id'"
+        ),
+        "VIEW"
+    );
+    // Stored again on the next run (replaced, not appended).
+    p.strata(&["test"]).assert_code(1);
+    assert_eq!(
+        p.scalar(
+            "sf",
+            "select count(*) from main_dbt_test__audit.unique_m_id"
+        ),
+        "2"
+    );
+}
