@@ -150,6 +150,9 @@ pub enum Cmd {
         /// name, path, selector or json.
         #[arg(long, short = 'o', default_value = "selector")]
         output: String,
+        /// With `--output json`: only these keys (dbt's --output-keys).
+        #[arg(long, num_args = 1.., value_delimiter = ',')]
+        output_keys: Vec<String>,
     },
     /// Compile a model (or inline SQL) and print the rows it returns.
     Show {
@@ -317,8 +320,16 @@ async fn dispatch(cmd: Cmd, g: GlobalArgs, printer: Arc<Printer>) -> Result<i32>
             selection,
             resource_type,
             output,
+            output_keys,
         } => {
-            return list(&load, printer, selection, resource_type, &output);
+            return list(
+                &load,
+                printer,
+                selection,
+                resource_type,
+                &output,
+                &output_keys,
+            );
         }
         Cmd::Show {
             selection,
@@ -460,6 +471,7 @@ fn list(
     sel: SelectArgs,
     types: Vec<String>,
     output: &str,
+    output_keys: &[String],
 ) -> Result<i32> {
     let session = Session::open_offline(
         load,
@@ -509,26 +521,71 @@ fn list(
                 .cloned(),
         );
     }
+    // dbt lists in unique_id order, nodes and sources together.
+    ids.sort();
+    // dbt's keys for `--output json` (or the --output-keys asked for).
+    let keep = |mut v: Value| -> String {
+        const DBT_KEYS: &[&str] = &[
+            "name",
+            "resource_type",
+            "package_name",
+            "original_file_path",
+            "unique_id",
+            "alias",
+            "config",
+            "tags",
+            "depends_on",
+            "source_name",
+        ];
+        if let Value::Object(m) = &mut v {
+            m.retain(|k, _| {
+                if output_keys.is_empty() {
+                    DBT_KEYS.contains(&k.as_str())
+                } else {
+                    output_keys.iter().any(|o| o == k)
+                }
+            });
+        }
+        v.to_string()
+    };
     let mut out = String::new();
     for id in &ids {
         let line = if let Some(n) = session.project.nodes.get(id) {
             match output {
                 "name" => n.name.clone(),
                 "path" => n.original_file_path.display().to_string(),
-                "json" => json!({"name": n.name, "resource_type": n.resource_type.as_str(),
-                                 "unique_id": n.unique_id, "original_file_path": n.original_file_path,
-                                 "tags": n.config.tags(), "config": n.config.0}).to_string(),
+                "json" => {
+                    let alias = match session.compiler.relation_of(&n.name) {
+                        Some(r) if n.is_relational() => r.identifier,
+                        _ => n
+                            .path
+                            .file_stem()
+                            .map(|s| s.to_string_lossy().into_owned())
+                            .unwrap_or_else(|| n.name.clone()),
+                    };
+                    let mut config = n.config.0.clone();
+                    config
+                        .entry("materialized")
+                        .or_insert_with(|| n.config.materialized().into());
+                    config.entry("enabled").or_insert(Value::Bool(true));
+                    keep(
+                        json!({"name": n.name, "resource_type": n.resource_type.as_str(),
+                        "package_name": n.package_name, "original_file_path": n.original_file_path,
+                        "unique_id": n.unique_id, "alias": alias, "config": config,
+                        "tags": n.config.tags(), "fqn": n.fqn, "path": n.path,
+                        "depends_on": {"macros": [], "nodes": n.depends_on}}),
+                    )
+                }
                 _ => n.fqn.join("."),
             }
         } else if let Some(s) = session.project.sources.get(id) {
             match output {
                 "name" => format!("{}.{}", s.source_name, s.name),
                 "path" => s.original_file_path.display().to_string(),
-                "json" => {
-                    json!({"name": s.name, "source_name": s.source_name, "resource_type": "source",
-                                 "unique_id": s.unique_id})
-                    .to_string()
-                }
+                "json" => keep(json!({"name": s.name, "source_name": s.source_name,
+                    "resource_type": "source", "package_name": session.project.name(),
+                    "original_file_path": s.original_file_path, "unique_id": s.unique_id,
+                    "config": s.config.0, "tags": s.tags, "fqn": s.fqn})),
                 _ => format!("source:{}", s.fqn.join(".")),
             }
         } else {

@@ -209,3 +209,55 @@ fn generic_test_names_and_ids_match_dbt() {
         ls.assert_contains(id);
     }
 }
+
+/// `ls` lists what dbt lists, in dbt's order (tests/golden/dbt_jaffle_shop_ls.txt is
+/// dbt-core 1.12.6's `dbt ls` of the same project), and `--output json` carries dbt's keys
+/// (or those of --output-keys).
+#[test]
+fn ls_matches_dbt() {
+    let p = TestProject::empty();
+    copy_tree(&repo_root().join("examples/jaffle_shop"), p.path(), &|_| {
+        true
+    });
+    let ls = p.strata(&["ls"]);
+    ls.assert_ok();
+    let dbt = std::fs::read_to_string(repo_root().join("tests/golden/dbt_jaffle_shop_ls.txt"))
+        .expect("golden");
+    assert_eq!(ls.stdout, dbt);
+
+    let json = p.strata(&[
+        "ls",
+        "-s",
+        "orders",
+        "--resource-type",
+        "model",
+        "--output",
+        "json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(json.stdout.trim()).expect("one object");
+    assert_eq!(v["alias"], "orders");
+    assert_eq!(v["package_name"], "jaffle_shop");
+    assert_eq!(
+        v["depends_on"]["nodes"],
+        serde_json::json!([
+            "model.jaffle_shop.stg_orders",
+            "model.jaffle_shop.stg_payments"
+        ])
+    );
+    assert_eq!(v["config"]["materialized"], "table");
+    let keys = p.strata(&[
+        "ls",
+        "-s",
+        "orders",
+        "--resource-type",
+        "model",
+        "--output",
+        "json",
+        "--output-keys",
+        "name,unique_id",
+    ]);
+    assert_eq!(
+        keys.stdout.trim(),
+        r#"{"name":"orders","unique_id":"model.jaffle_shop.orders"}"#
+    );
+}
