@@ -391,9 +391,18 @@ impl Compiler {
             let ctx = self.render_ctx(node, false, None, CompileOptions::default());
             reuse::begin();
             let rendered = self.render_node_code(node, &ctx);
-            let seen =
+            let mut seen =
                 reuse::end().filter(|_| keep_renders && !reuse::mentions_execute(&node.raw_code));
-            let sql = rendered.map_err(|e| Error::template(&node.original_file_path, &e))?;
+            let sql = match rendered {
+                Ok(sql) => sql,
+                // As dbt's parser: a call to something undefined does not stop the project;
+                // the node fails when it is compiled (only if it is selected).
+                Err(e) if defers_to_compile(&e) => {
+                    seen = None;
+                    String::new()
+                }
+                Err(e) => return Err(Error::template(&node.original_file_path, &e)),
+            };
             let config = ctx.config.lock().map(|c| c.clone()).unwrap_or_default();
             let refs = ctx.refs.lock().map(|r| r.clone()).unwrap_or_default();
             let sources = ctx
@@ -980,6 +989,25 @@ fn unknown_ref(node: &Node, what: &str, name: &str, needle: &str, known: &[Strin
             },
         ),
     }
+}
+
+/// Errors a parse render leaves to the node's compile: calling a function, macro or method
+/// that does not exist, or using an undefined value. Syntax errors and raised compiler
+/// errors stop the project at parse, as in dbt.
+fn defers_to_compile(e: &JError) -> bool {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(j) = err.downcast_ref::<JError>() {
+            if matches!(
+                j.kind(),
+                ErrorKind::UnknownFunction | ErrorKind::UnknownMethod | ErrorKind::UndefinedError
+            ) {
+                return true;
+            }
+        }
+        cur = err.source();
+    }
+    false
 }
 
 fn macro_function(template: String, name: String, mentions_execute: bool) -> Value {

@@ -102,6 +102,23 @@ fn sql_that_does_not_parse_is_reported_before_anything_runs() {
     nothing_built(&p, "parse");
 }
 
+/// A model calling a macro that does not exist does not stop runs that do not select it
+/// (dbt's parser lets it through too); a run that selects it stops before anything is
+/// executed, naming the file and line.
+#[test]
+fn an_unknown_macro_only_stops_runs_that_select_its_model() {
+    let p = TestProject::new("um", "");
+    p.write("models/ok.sql", "select 1 as id\n");
+    p.write("models/down.sql", "select * from {{ ref('ok') }}\n");
+    p.write("models/v.sql", "select {{ nosuch_macro() }} as a\n");
+    p.strata(&["run", "-s", "ok+"]).assert_ok();
+    p.strata(&["ls"]).assert_ok().assert_contains("um.v");
+    p.strata(&["run"])
+        .assert_code(2)
+        .assert_contains("models/v.sql:1")
+        .assert_contains("unknown function");
+}
+
 /// sqlparser does not know all of DuckDB's syntax; what DuckDB's own parser accepts builds
 /// (dbt sends it unchecked), and only what DuckDB refuses stops the run.
 #[test]
