@@ -877,6 +877,18 @@ impl Compiler {
         text: &str,
         warehouse: Option<Arc<dyn Warehouse>>,
     ) -> Result<String> {
+        self.render_free_with(name, text, warehouse, Vec::new())
+    }
+
+    /// [`render_free`](Self::render_free) with more names in the context (a project hook's
+    /// `results`, `schemas`, `database_schemas`).
+    pub fn render_free_with(
+        &self,
+        name: &str,
+        text: &str,
+        warehouse: Option<Arc<dyn Warehouse>>,
+        extra: Vec<(&'static str, Value)>,
+    ) -> Result<String> {
         let ctx = Arc::new(RenderCtx {
             execute: true,
             node_name: name.to_string(),
@@ -892,11 +904,17 @@ impl Compiler {
             extra: Vec::new(),
             shared: self.shared.clone(),
         });
-        let values = Self::context_values(&ctx, Value::from(()));
+        let mut values = Self::context_values(&ctx, Value::from(()));
+        values.extend(extra);
         with_warehouse(ctx.warehouse.clone(), || {
             self.env.render_named_str(name, text, values)
         })
         .map_err(|e| Error::template(name, &e))
+    }
+
+    /// A node as templates see it (`model`, a hook result's `node`).
+    pub fn node_value(node: &Node) -> Value {
+        model_value(node)
     }
 }
 

@@ -7,7 +7,7 @@ pub mod materialize;
 pub mod output;
 pub mod results;
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -696,6 +696,7 @@ pub async fn execute(
         session,
         "on-run-start",
         &session.project.file.on_run_start.list(),
+        hook_context(session, &executable, &[]),
     )
     .await?;
 
@@ -726,6 +727,7 @@ pub async fn execute(
             session,
             "on-run-end",
             &session.project.file.on_run_end.list(),
+            hook_context(session, &executable, &results),
         )
         .await?;
     }
@@ -751,7 +753,75 @@ async fn shutdown_signal() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
-async fn run_hooks(session: &Session, name: &str, hooks: &[String]) -> Result<()> {
+/// What dbt gives project hooks: `schemas` and `database_schemas` the run's relations live
+/// in, and (on-run-end) `results`, one per node: status, message, failures,
+/// execution_time, adapter_response and the node.
+fn hook_context(
+    session: &Session,
+    ids: &[String],
+    results: &[NodeResult],
+) -> Vec<(&'static str, minijinja::value::Value)> {
+    use minijinja::value::Value as J;
+    let mut pairs: BTreeSet<(String, String)> = BTreeSet::new();
+    for id in ids {
+        let Some(node) = session.project.nodes.get(id) else {
+            continue;
+        };
+        if !node.is_relational() {
+            continue;
+        }
+        if let Some(r) = session.compiler.relation_of(&node.name) {
+            pairs.insert((r.database.clone().unwrap_or_default(), r.schema.clone()));
+        }
+    }
+    let schemas: BTreeSet<String> = pairs.iter().map(|(_, s)| s.clone()).collect();
+    let results: Vec<J> = results
+        .iter()
+        .map(|r| {
+            let node = session
+                .project
+                .nodes
+                .get(&r.unique_id)
+                .map(Compiler::node_value)
+                .unwrap_or_else(|| J::from(()));
+            let mut m: BTreeMap<&str, J> = BTreeMap::new();
+            m.insert("status", J::from(r.status.as_str()));
+            m.insert("message", J::from(r.message.clone()));
+            m.insert("failures", J::from(r.failures));
+            m.insert("execution_time", J::from(r.execution_time));
+            m.insert("thread_id", J::from(r.thread_id.clone()));
+            m.insert(
+                "adapter_response",
+                J::from_serialize(serde_json::json!({
+                    "rows_affected": r.adapter.rows_affected,
+                    "query_id": r.adapter.query_id,
+                })),
+            );
+            m.insert("node", node);
+            J::from(m)
+        })
+        .collect();
+    vec![
+        ("schemas", J::from(schemas.into_iter().collect::<Vec<_>>())),
+        (
+            "database_schemas",
+            J::from(
+                pairs
+                    .into_iter()
+                    .map(|(d, s)| J::from(vec![J::from(d), J::from(s)]))
+                    .collect::<Vec<_>>(),
+            ),
+        ),
+        ("results", J::from(results)),
+    ]
+}
+
+async fn run_hooks(
+    session: &Session,
+    name: &str,
+    hooks: &[String],
+    context: Vec<(&'static str, minijinja::value::Value)>,
+) -> Result<()> {
     for (i, hook) in hooks.iter().enumerate() {
         let compiler = session.compiler.clone();
         let bridge: Arc<dyn Warehouse> = Arc::new(Bridge {
@@ -762,10 +832,12 @@ async fn run_hooks(session: &Session, name: &str, hooks: &[String]) -> Result<()
         let label = format!("{name}[{i}]");
         let text = hook.clone();
         let label2 = label.clone();
-        let sql_text =
-            tokio::task::spawn_blocking(move || compiler.render_free(&label2, &text, Some(bridge)))
-                .await
-                .map_err(|e| Error::Adapter(e.to_string()))??;
+        let extra = context.clone();
+        let sql_text = tokio::task::spawn_blocking(move || {
+            compiler.render_free_with(&label2, &text, Some(bridge), extra)
+        })
+        .await
+        .map_err(|e| Error::Adapter(e.to_string()))??;
         for stmt in sql::split_statements(&sql_text) {
             session
                 .adapter

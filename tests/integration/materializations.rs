@@ -391,3 +391,26 @@ fn dbt_context_functions() {
         )
     );
 }
+
+/// on-run-end sees dbt's `results` (status, node, ...) and `schemas`; on-run-start sees
+/// `schemas` (grants on them are the usual use).
+#[test]
+fn project_hooks_see_results_and_schemas() {
+    let p = TestProject::new(
+        "rh",
+        "on-run-start: \"create table if not exists audit as select '{{ schemas | join(',') }}' as msg\"\n\
+         on-run-end:\n  - \"{% for r in results %}insert into audit values ('{{ r.node.name }}={{ r.status }}');{% endfor %}\"\n\
+         \x20 - \"insert into audit values ('{{ database_schemas | length }} {{ results | length }}')\"\n",
+    );
+    p.write("models/good.sql", "select 1 as x\n");
+    p.write(
+        "models/custom.sql",
+        "{{ config(schema='extra') }}\nselect 2 as x\n",
+    );
+    p.write("models/bad.sql", "select * from no_such_table\n");
+    p.strata(&["run"]).assert_code(1);
+    assert_eq!(
+        flat(&p.query("rh", "select msg from audit order by msg")),
+        "2 3|bad=error|custom=success|good=success|main,main_extra"
+    );
+}
