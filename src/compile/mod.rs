@@ -182,6 +182,15 @@ impl Compiler {
             Value::from(uuid::Uuid::new_v4().to_string()),
         );
         env.add_global("project_name", Value::from(project.name()));
+        // The subject ids the rights engine accepts (rights_valid_subject_id).
+        let rights = crate::rights::RightsConfig::from_project(
+            project.file.rights.as_ref(),
+            &project.file_path,
+        )?;
+        env.add_global(
+            "rights_subject_id_pattern",
+            Value::from(rights.subject_id_pattern),
+        );
         let mut target = project.target.settings.clone();
         for secret in ["password", "aws_secret_access_key", "token"] {
             target.remove(secret);

@@ -487,6 +487,34 @@ fn requests_wait_until_the_warehouse_is_covered() {
     );
 }
 
+/// `rights_valid_subject_id(expr)` tells ids the rights engine accepts from ids no request
+/// could name (the reference project's staging quarantines the latter as invalid_user_id).
+#[test]
+fn subject_ids_no_request_could_name_are_told_apart() {
+    let p = TestProject::new("ids", "rights:\n  subject_id_pattern: '^u[0-9]+$'\n");
+    p.write(
+        "models/m.sql",
+        "select id, {{ rights_valid_subject_id('id') }} as ok \
+         from (values (1, 'u1'), (2, 'x'), (3, 'u1; drop'), (4, null)) t(n, id) order by n\n",
+    );
+    p.strata(&["run"]).assert_ok();
+    assert_eq!(
+        flat(&p.query("ids", "select ok from m")),
+        "true|false|false|false"
+    );
+    let d = TestProject::new("dflt", "");
+    d.write(
+        "models/m.sql",
+        "select {{ rights_valid_subject_id(\"'jane+test@example.com'\") }} as plus, \
+         {{ rights_valid_subject_id(\"'8f3e602c-5cd9-4914-bf49-2e62322e5b24'\") }} as guid\n",
+    );
+    d.strata(&["run"]).assert_ok();
+    assert_eq!(
+        flat(&d.query("dflt", "select plus, guid from m")),
+        "false,true"
+    );
+}
+
 #[test]
 fn msk_iam_without_a_region_is_a_clear_error() {
     let p = project("rights:\n  security_protocol: SASL_SSL\n  sasl_mechanism: AWS_MSK_IAM\n");

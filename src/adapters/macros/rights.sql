@@ -196,3 +196,14 @@ select guid from {{ ledger }} where phase = 'finished' and code in ('200', '201'
 select cast(null as varchar) as guid where false
 {%- endif -%}
 {%- endmacro %}
+
+{#- TRUE when `expr` is a subject id the rights engine accepts (`rights.subject_id_pattern`):
+    staging models quarantine the others, so nothing is loaded that no erasure request
+    could name. -#}
+{% macro rights_valid_subject_id(expr) -%}
+{{ adapter.dispatch('rights_valid_subject_id')(expr) }}
+{%- endmacro %}
+
+{% macro default__rights_valid_subject_id(expr) -%}
+coalesce(regexp_full_match({{ expr }}, '{{ rights_subject_id_pattern | replace("'", "''") }}'), false)
+{%- endmacro %}

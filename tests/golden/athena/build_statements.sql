@@ -182,6 +182,8 @@ select
         when not is_json_object then 'invalid_json'
         when event_id is null then 'missing_event_id'
         when user_id is null then 'missing_user_id'
+        -- an id no erasure request could name (rights.subject_id_pattern) is never loaded
+        when not coalesce(regexp_like(user_id, '^(?:^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$)$'), false) then 'invalid_user_id'
         when event_type is null then 'missing_event_type'
         when created_at_text is null then 'missing_created_at'
         when created_at is null then 'invalid_created_at'
@@ -322,6 +324,8 @@ select
         when not is_json_object then 'invalid_json'
         when event_id is null then 'missing_event_id'
         when user_id is null then 'missing_user_id'
+        -- an id no erasure request could name (rights.subject_id_pattern) is never loaded
+        when not coalesce(regexp_like(user_id, '^(?:^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$)$'), false) then 'invalid_user_id'
         when event_type is null then 'missing_event_type'
         when created_at_text is null then 'missing_created_at'
         when created_at is null then 'invalid_created_at'
@@ -448,6 +452,8 @@ select
         when not is_json_object then 'invalid_json'
         when event_id is null then 'missing_event_id'
         when user_id is null then 'missing_user_id'
+        -- an id no erasure request could name (rights.subject_id_pattern) is never loaded
+        when not coalesce(regexp_like(user_id, '^(?:^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$)$'), false) then 'invalid_user_id'
         when event_type is null then 'missing_event_type'
         when created_at_text is null then 'missing_created_at'
         when created_at is null then 'invalid_created_at'
@@ -531,6 +537,8 @@ select
         when not is_json_object then 'invalid_json'
         when event_id is null then 'missing_event_id'
         when user_id is null then 'missing_user_id'
+        -- an id no erasure request could name (rights.subject_id_pattern) is never loaded
+        when not coalesce(regexp_like(user_id, '^(?:^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$)$'), false) then 'invalid_user_id'
         when step_index_text is null then 'missing_step_index'
         when step_index is null or step_index < 0 then 'invalid_step_index'
         when created_at_text is null then 'missing_created_at'
@@ -666,6 +674,8 @@ select
         when not is_json_object then 'invalid_json'
         when event_id is null then 'missing_event_id'
         when user_id is null then 'missing_user_id'
+        -- an id no erasure request could name (rights.subject_id_pattern) is never loaded
+        when not coalesce(regexp_like(user_id, '^(?:^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$)$'), false) then 'invalid_user_id'
         when event_type is null then 'missing_event_type'
         when created_at_text is null then 'missing_created_at'
         when created_at is null then 'invalid_created_at'
@@ -749,6 +759,8 @@ select
         when not is_json_object then 'invalid_json'
         when event_id is null then 'missing_event_id'
         when user_id is null then 'missing_user_id'
+        -- an id no erasure request could name (rights.subject_id_pattern) is never loaded
+        when not coalesce(regexp_like(user_id, '^(?:^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$)$'), false) then 'invalid_user_id'
         when step_index_text is null then 'missing_step_index'
         when step_index is null or step_index < 0 then 'invalid_step_index'
         when created_at_text is null then 'missing_created_at'
@@ -862,6 +874,8 @@ select
         when not is_json_object then 'invalid_json'
         when event_id is null then 'missing_event_id'
         when user_id is null then 'missing_user_id'
+        -- an id no erasure request could name (rights.subject_id_pattern) is never loaded
+        when not coalesce(regexp_like(user_id, '^(?:^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$)$'), false) then 'invalid_user_id'
         when step_index_text is null then 'missing_step_index'
         when step_index is null or step_index < 0 then 'invalid_step_index'
         when created_at_text is null then 'missing_created_at'
@@ -990,6 +1004,8 @@ select
         when not is_json_object then 'invalid_json'
         when event_id is null then 'missing_event_id'
         when user_id is null then 'missing_user_id'
+        -- an id no erasure request could name (rights.subject_id_pattern) is never loaded
+        when not coalesce(regexp_like(user_id, '^(?:^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$)$'), false) then 'invalid_user_id'
         when step_index_text is null then 'missing_step_index'
         when step_index is null or step_index < 0 then 'invalid_step_index'
         when created_at_text is null then 'missing_created_at'
@@ -1066,7 +1082,7 @@ with all_values as (
 )
 select *
 from all_values
-where value_field not in ('invalid_json', 'missing_event_id', 'missing_user_id', 'missing_event_type', 'missing_step_index', 'invalid_step_index', 'missing_created_at', 'invalid_created_at', 'missing_chat_id', 'missing_setting_name')
+where value_field not in ('invalid_json', 'missing_event_id', 'missing_user_id', 'invalid_user_id', 'missing_event_type', 'missing_step_index', 'invalid_step_index', 'missing_created_at', 'invalid_created_at', 'missing_chat_id', 'missing_setting_name')
 
 
 ) dbt_internal_test;
@@ -1242,6 +1258,8 @@ select
         when not is_json_object then 'invalid_json'
         when event_id is null then 'missing_event_id'
         when user_id is null then 'missing_user_id'
+        -- an id no erasure request could name (rights.subject_id_pattern) is never loaded
+        when not coalesce(regexp_like(user_id, '^(?:^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$)$'), false) then 'invalid_user_id'
         when event_type is null then 'missing_event_type'
         when created_at_text is null then 'missing_created_at'
         when created_at is null then 'invalid_created_at'
@@ -1325,6 +1343,8 @@ select
         when not is_json_object then 'invalid_json'
         when event_id is null then 'missing_event_id'
         when user_id is null then 'missing_user_id'
+        -- an id no erasure request could name (rights.subject_id_pattern) is never loaded
+        when not coalesce(regexp_like(user_id, '^(?:^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$)$'), false) then 'invalid_user_id'
         when step_index_text is null then 'missing_step_index'
         when step_index is null or step_index < 0 then 'invalid_step_index'
         when created_at_text is null then 'missing_created_at'

@@ -81,3 +81,8 @@ where committed_at <= from_unixtime({{ before_epoch }})
       select snapshot_id from {{ adapter.quote(relation.schema) }}.{{ adapter.quote(relation.identifier ~ '$snapshots') }}
       order by committed_at desc limit 1)
 {%- endmacro %}
+
+{#- Trino's regexp_like finds a match anywhere: anchor the whole pattern. -#}
+{% macro athena__rights_valid_subject_id(expr) -%}
+coalesce(regexp_like({{ expr }}, '^(?:{{ rights_subject_id_pattern | replace("'", "''") }})$'), false)
+{%- endmacro %}

@@ -77,6 +77,8 @@ select
         when not is_json_object then 'invalid_json'
         when event_id is null then 'missing_event_id'
         when user_id is null then 'missing_user_id'
+        -- an id no erasure request could name (rights.subject_id_pattern) is never loaded
+        when not coalesce(regexp_like(user_id, '^(?:^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$)$'), false) then 'invalid_user_id'
         when event_type is null then 'missing_event_type'
         when created_at_text is null then 'missing_created_at'
         when created_at is null then 'invalid_created_at'

@@ -69,6 +69,8 @@ select
         when not is_json_object then 'invalid_json'
         when event_id is null then 'missing_event_id'
         when user_id is null then 'missing_user_id'
+        -- an id no erasure request could name (rights.subject_id_pattern) is never loaded
+        when not coalesce(regexp_like(user_id, '^(?:^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$)$'), false) then 'invalid_user_id'
         when step_index_text is null then 'missing_step_index'
         when step_index is null or step_index < 0 then 'invalid_step_index'
         when created_at_text is null then 'missing_created_at'
