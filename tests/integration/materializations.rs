@@ -414,3 +414,29 @@ fn project_hooks_see_results_and_schemas() {
         "2 3|bad=error|custom=success|good=success|main,main_extra"
     );
 }
+
+/// Seeds read dates in ISO form only: 01/02/2024 could be either day, so it stays text (as
+/// dbt keeps it) instead of DuckDB's silent day-first guess.
+#[test]
+fn seeds_do_not_guess_the_order_of_day_and_month() {
+    let p = TestProject::new("sd", "");
+    p.write(
+        "seeds/days.csv",
+        "n,slashed,iso,stamp\n1,01/02/2024,2024-01-02,2024-01-02 10:00:00\n\
+         2,03/04/2024,2024-03-04,2024-03-04 11:30:00\n",
+    );
+    p.strata(&["seed"]).assert_ok();
+    assert_eq!(
+        flat(&p.query(
+            "sd",
+            "select column_name, split_part(data_type, ' ', 1) from information_schema.columns \
+             where table_name = 'days' order by ordinal_position"
+        )),
+        // (with ICU loaded an ISO timestamp is read WITH TIME ZONE)
+        "n,BIGINT|slashed,VARCHAR|iso,DATE|stamp,TIMESTAMP"
+    );
+    assert_eq!(
+        p.scalar("sd", "select slashed from days where n = 1"),
+        "01/02/2024"
+    );
+}

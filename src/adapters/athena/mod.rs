@@ -189,7 +189,10 @@ fn seed_to_parquet(
     } else {
         format!(", types = {{{}}}", types.join(", "))
     };
-    let read = format!("read_csv('{path}', header = true, auto_detect = true{types})");
+    // ISO dates only (see duckdb__load_csv: no day-first guesses).
+    let read = format!(
+        "read_csv('{path}', header = true, auto_detect = true, dateformat = '%Y-%m-%d'{types})"
+    );
     let mut stmt = conn
         .prepare(&format!("describe select * from {read}"))
         .map_err(|e| fail(&e))?;

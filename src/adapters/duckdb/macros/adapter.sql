@@ -12,9 +12,13 @@ create or replace view {{ relation }} as (
 )
 {%- endmacro %}
 
+{#- Dates are recognised in ISO form only: DuckDB's sniffer would read 01/02/2024
+    day-first without a word (dbt keeps such a column as text). (Timestamps keep DuckDB's
+    detection: its ISO-only setting refuses '2026-01-01 10:00:00' for a TIMESTAMP column.) -#}
 {% macro duckdb__load_csv(relation, path, column_types, columns=[]) -%}
 create table {{ relation }} as
-select * from read_csv('{{ path | replace("'", "''") }}', header = true, auto_detect = true
+select * from read_csv('{{ path | replace("'", "''") }}', header = true, auto_detect = true,
+    dateformat = '%Y-%m-%d'
 {%- if column_types %}, types = {
 {%- for name, type in column_types | items %}'{{ name | replace("'", "''") }}': '{{ type | replace("'", "''") }}'{% if not loop.last %}, {% endif %}{% endfor -%}
 }{% endif %})
