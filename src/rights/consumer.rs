@@ -202,6 +202,22 @@ async fn dead_letter(
         .map_err(|(e, _)| kafka(e))
 }
 
+/// A purge that fails is reported and tried again at the next check: requests keep being
+/// answered (the purge is recorded only once it succeeds, so nothing is lost).
+async fn purge_if_due(engine: &RightsEngine, printer: &Printer) {
+    match engine.purge_if_due().await {
+        Ok(0) => {}
+        Ok(n) => printer.info(
+            "rights_purge",
+            &format!("Purged the tables of {n} erasures (deadline)"),
+        ),
+        Err(e) => printer.error(
+            "rights_purge_failed",
+            &format!("purge failed (tried again at the next check): {e}"),
+        ),
+    }
+}
+
 /// Answer one batch of raw messages; returns the metrics, the result codes and how many
 /// went to dead letters.
 async fn answer(
@@ -378,13 +394,7 @@ pub async fn consume(
     loop {
         if last_purge_check.elapsed() >= Duration::from_secs(300) {
             last_purge_check = Instant::now();
-            let n = engine.purge_if_due().await?;
-            if n > 0 {
-                printer.info(
-                    "rights_purge",
-                    &format!("Purged the tables of {n} erasures (deadline)"),
-                );
-            }
+            purge_if_due(engine, &printer).await;
         }
         let batch = tokio::select! {
             b = next_batch(&consumer, opts) => b?,
@@ -457,13 +467,7 @@ pub async fn consume(
             break;
         }
     }
-    let n = engine.purge_if_due().await?;
-    if n > 0 {
-        printer.info(
-            "rights_purge",
-            &format!("Purged the tables of {n} erasures (deadline)"),
-        );
-    }
+    purge_if_due(engine, &printer).await;
     stats.elapsed = started.elapsed();
     Ok(stats)
 }

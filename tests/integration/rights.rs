@@ -487,6 +487,54 @@ fn requests_wait_until_the_warehouse_is_covered() {
     );
 }
 
+/// The purge's rewrite keeps what the file was: a symbolic link stays a link (the real file
+/// is rewritten, not replaced beside it), its permissions stay, and a database with a
+/// foreign key (which DuckDB's COPY FROM DATABASE refuses) is rewritten through
+/// EXPORT / IMPORT.
+#[test]
+fn purge_rewrites_the_real_file_and_keeps_permissions_and_foreign_keys() {
+    use std::os::unix::fs::PermissionsExt;
+    let p = project("rights:\n  purge_deadline_hours: 0\n");
+    let link = p.db_path("gdpr");
+    let real = p.path().join("store/real.duckdb");
+    std::fs::create_dir_all(real.parent().expect("parent")).expect("mkdir");
+    std::fs::rename(&link, &real).expect("move");
+    std::os::unix::fs::symlink(&real, &link).expect("symlink");
+    std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let marker = "zq8-only-in-u1s-message";
+    p.query(
+        "gdpr",
+        &format!(
+            "create table parent (id int primary key); \
+             create table child (id int, parent_id int references parent (id)); \
+             insert into parent values (1); insert into child values (10, 1); \
+             insert into events values ('u1', 'c1', '{marker}'); checkpoint"
+        ),
+    );
+    let in_real = || {
+        std::fs::read(&real)
+            .expect("read")
+            .windows(marker.len())
+            .any(|w| w == marker.as_bytes())
+    };
+    assert!(in_real());
+    assert_eq!(apply(&p, "ERASURE", "u1", "fk-1")["result"]["code"], "200");
+    p.strata(&["rights", "purge"])
+        .assert_ok()
+        .assert_contains("Purged the tables of 1 erasures");
+    assert!(!in_real(), "the real file was rewritten");
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .expect("link")
+            .file_type()
+            .is_symlink(),
+        "the link is still a link"
+    );
+    let mode = std::fs::metadata(&real).expect("meta").permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "permissions kept");
+    assert_eq!(flat(&p.query("gdpr", "select * from child")), "10,1");
+}
+
 /// `rights_valid_subject_id(expr)` tells ids the rights engine accepts from ids no request
 /// could name (the reference project's staging quarantines the latter as invalid_user_id).
 #[test]

@@ -411,6 +411,21 @@ impl DuckDbAdapter {
         let Some(file) = on_disk(&self.path) else {
             return Ok(false);
         };
+        // The file itself, not a symbolic link to it (renaming over the link would leave
+        // the erased rows in the real file); another hard link would keep them too.
+        let file = file.canonicalize().map_err(|e| Error::io(&file, e))?;
+        let meta = std::fs::metadata(&file).map_err(|e| Error::io(&file, e))?;
+        {
+            use std::os::unix::fs::MetadataExt;
+            if meta.nlink() > 1 {
+                return Err(Error::Adapter(format!(
+                    "{} has {} hard links: rewriting it would leave the erased rows in the \
+                     others; remove the other links and purge again",
+                    file.display(),
+                    meta.nlink()
+                )));
+            }
+        }
         let mut root = self
             .root
             .lock()
@@ -443,16 +458,51 @@ impl DuckDbAdapter {
         let database: String = conn
             .query_row("select current_database()", [], |r| r.get(0))
             .map_err(engine_error)?;
-        conn.execute_batch(&format!(
-            "attach {} as strata_compact; copy from database {} to strata_compact; \
-             detach strata_compact;",
-            sql_string(&copy.to_string_lossy()),
+        let attach = format!(
+            "attach {} as strata_compact",
+            sql_string(&copy.to_string_lossy())
+        );
+        let copied = conn.execute_batch(&format!(
+            "{attach}; copy from database {} to strata_compact; detach strata_compact;",
             quote_ident(&database)
-        ))
-        .map_err(|e| {
+        ));
+        if let Err(first) = copied {
+            // COPY FROM DATABASE copies tables in an order a foreign key can refuse;
+            // EXPORT / IMPORT DATABASE orders them by their dependencies.
+            let _ = conn.execute_batch("detach database if exists strata_compact");
             let _ = std::fs::remove_file(&copy);
-            Error::Adapter(format!("cannot copy {} to rewrite it: {e}", file.display()))
-        })?;
+            let export = file.with_file_name(format!(
+                "{}.export",
+                file.file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            ));
+            let _ = std::fs::remove_dir_all(&export);
+            // One statement at a time: IMPORT reads the exported files when it is parsed.
+            let dir = sql_string(&export.to_string_lossy());
+            let imported = [
+                format!("export database {dir} (format parquet)"),
+                attach.clone(),
+                "use strata_compact".to_string(),
+                format!("import database {dir}"),
+                format!("use {}", quote_ident(&database)),
+                "detach strata_compact".to_string(),
+            ]
+            .iter()
+            .try_for_each(|statement| conn.execute_batch(statement));
+            let _ = std::fs::remove_dir_all(&export);
+            if let Err(second) = imported {
+                let _ = conn.execute_batch(&format!("use {}", quote_ident(&database)));
+                let _ = conn.execute_batch("detach database if exists strata_compact");
+                let _ = std::fs::remove_file(&copy);
+                return Err(Error::Adapter(format!(
+                    "cannot copy {} to rewrite it: {first}; nor export and import it: {second}",
+                    file.display()
+                )));
+            }
+        }
+        // The copy is read and written by whoever could the original.
+        std::fs::set_permissions(&copy, meta.permissions()).map_err(|e| Error::io(&copy, e))?;
         // Close: pooled clones first, then the database's own connection (DuckDB closes the
         // file when the last one goes, folding in its log).
         if let Ok(mut pool) = self.pool.lock() {
