@@ -394,7 +394,7 @@ pub async fn consume(
     loop {
         if last_purge_check.elapsed() >= Duration::from_secs(300) {
             last_purge_check = Instant::now();
-            purge_if_due(engine, &printer).await;
+            purge_if_due(engine, printer).await;
         }
         let batch = tokio::select! {
             b = next_batch(&consumer, opts) => b?,
@@ -467,7 +467,7 @@ pub async fn consume(
             break;
         }
     }
-    purge_if_due(engine, &printer).await;
+    purge_if_due(engine, printer).await;
     stats.elapsed = started.elapsed();
     Ok(stats)
 }
