@@ -173,6 +173,17 @@ impl RightsEngine {
             .await?;
         let ddl = engine.render("rights_ledger_ddl", &[("ledger", rel(&engine.ledger))])?;
         engine.run_script(&ddl).await?;
+        let ledger_columns = engine.adapter.get_columns(&engine.ledger).await?;
+        if !ledger_columns
+            .iter()
+            .any(|c| c.name.eq_ignore_ascii_case("via_keys"))
+        {
+            let add = engine.render(
+                "rights_ledger_add_via_keys",
+                &[("ledger", rel(&engine.ledger))],
+            )?;
+            engine.run_script(&add).await?;
+        }
         // One row per purged erasure (request ids: several can finish in the same second).
         let purge_ddl = engine.render("rights_purged_ddl", &[("purged", rel(&engine.purges))])?;
         engine.run_script(&purge_ddl).await?;
@@ -407,6 +418,15 @@ impl RightsEngine {
         metrics.existence_ms += t.elapsed().as_secs_f64() * 1000.0;
         let by_id: HashMap<&str, &RightsRequest> =
             unique.iter().map(|r| (r.request_id.as_str(), *r)).collect();
+        // The keys the batch captured per relation reached through another (columns 10..),
+        // kept with the started row as `<relation> chr(30) <key>` items joined by chr(31).
+        let via_names: Vec<&str> = self
+            .declared
+            .iter()
+            .filter(|d| d.via.is_some())
+            .map(|d| d.name.as_str())
+            .collect();
+        let mut via_keys: HashMap<String, String> = HashMap::new();
         for row in rows {
             let s = |i: usize| {
                 row.get(i)
@@ -418,6 +438,20 @@ impl RightsEngine {
             let rid = s(0);
             if flag(7) {
                 with_data.insert(s(1));
+            }
+            if !via_keys.contains_key(&rid) {
+                let items: Vec<String> = via_names
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(i, name)| {
+                        s(10 + i)
+                            .split('\u{1f}')
+                            .filter(|k| !k.is_empty())
+                            .map(|k| format!("{name}\u{1e}{k}"))
+                            .collect::<Vec<_>>()
+                    })
+                    .collect();
+                via_keys.insert(rid.clone(), items.join("\u{1f}"));
             }
             let phase = s(2);
             if phase.is_empty() {
@@ -466,7 +500,9 @@ impl RightsEngine {
                 )
             })
             .collect();
-        let fresh = self.execute_batch(&to_run, unique, &had, metrics).await;
+        let fresh = self
+            .execute_batch(&to_run, unique, &had, &via_keys, metrics)
+            .await;
         match fresh {
             Ok(map) => outcomes.extend(map),
             Err(e) => {
@@ -484,7 +520,8 @@ impl RightsEngine {
             .iter()
             .filter_map(|r| outcomes.get(&r.request_id).map(|o| (*r, o)))
             .collect();
-        self.write_ledger("finished", &finished, &had).await
+        self.write_ledger("finished", &finished, &had, &HashMap::new())
+            .await
     }
 
     async fn write_ledger(
@@ -492,11 +529,12 @@ impl RightsEngine {
         phase: &str,
         rows: &[(&RightsRequest, &Outcome)],
         had: &HashMap<String, bool>,
+        via_keys: &HashMap<String, String>,
     ) -> Result<()> {
         if rows.is_empty() {
             return Ok(());
         }
-        let mut params = Vec::with_capacity(rows.len() * 11);
+        let mut params = Vec::with_capacity(rows.len() * 12);
         let now = now_epoch().to_string();
         for (r, o) in rows {
             params.extend([
@@ -515,12 +553,14 @@ impl RightsEngine {
                     .join(","),
                 r.created_at.to_string(),
                 now.clone(),
+                via_keys.get(&r.request_id).cloned().unwrap_or_default(),
             ]);
         }
-        let row =
-            "(?, ?, ?, ?, cast(? as boolean), ?, ?, ?, ?, cast(? as bigint), cast(? as bigint))";
+        let row = "(?, ?, ?, ?, cast(? as boolean), ?, ?, ?, ?, cast(? as bigint), \
+                   cast(? as bigint), nullif(?, ''))";
         let q = format!(
-            "insert into {} values {}",
+            "insert into {} (request_id, guid, right_type, phase, had_data, code, reason, \
+             attachments, relations, created_at, finished_at, via_keys) values {}",
             self.ledger,
             vec![row; rows.len()].join(", ")
         );
@@ -567,6 +607,7 @@ impl RightsEngine {
         to_run: &[&RightsRequest],
         unique: &[&RightsRequest],
         had: &HashMap<String, bool>,
+        via_keys: &HashMap<String, String>,
         metrics: &mut BatchMetrics,
     ) -> Result<HashMap<String, Outcome>> {
         let has = |r: &RightsRequest| had.get(&r.request_id).copied().unwrap_or(false);
@@ -576,7 +617,7 @@ impl RightsEngine {
             attachments: Vec::new(),
         };
         let rows: Vec<(&RightsRequest, &Outcome)> = to_run.iter().map(|r| (*r, &pending)).collect();
-        self.write_ledger("started", &rows, had).await?;
+        self.write_ledger("started", &rows, had, via_keys).await?;
 
         let mut outcomes = HashMap::new();
         for r in to_run {

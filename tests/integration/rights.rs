@@ -1,7 +1,9 @@
 //! Data-subject rights through `strata rights apply` on DuckDB: every request type, 201 for
 //! unknown subjects, full erasure including rows only bronze has, hostile ids, replays.
 
-use crate::common::{flat, rights_project as project, TestProject, PROJECT_YML};
+use crate::common::{
+    flat, rights_project as project, write_rights_procedures, TestProject, PROJECT_YML,
+};
 
 fn apply(p: &TestProject, kind: &str, guid: &str, request_id: &str) -> serde_json::Value {
     let r = p.strata(&[
@@ -145,6 +147,50 @@ fn the_proof_finds_rows_reached_through_a_relation_that_lost_the_subject() {
         ),
         "500",
         "the ledger records the failure, not an erasure"
+    );
+
+    // events no longer leads to u1's chats, but the ledger kept the keys the failed attempt
+    // captured: a new request for u1 (with the declared procedure) still finds and erases
+    // them (it used to answer 201 No Data, and a retry 200, with both rows left).
+    write_rights_procedures(&p);
+    let again = apply(&p, "ERASURE", "u1", "req-2");
+    assert_eq!(again["result"]["code"], "200", "{again}");
+    assert_eq!(
+        count(
+            &p,
+            "select count(*) from chat_daily where chat_id in ('c1', 'c2')"
+        ),
+        0
+    );
+    assert_eq!(apply(&p, "ERASURE", "u1", "req-1")["result"]["code"], "200");
+}
+
+/// A ledger written before `via_keys` existed gets the column and keeps its answers.
+#[test]
+fn an_older_ledger_gets_the_via_keys_column() {
+    let p = project("");
+    p.query(
+        "gdpr",
+        "create table strata_rights_ledger (request_id varchar, guid varchar, right_type varchar, \
+         phase varchar, had_data boolean, code varchar, reason varchar, attachments varchar, \
+         relations varchar, created_at bigint, finished_at bigint); \
+         insert into strata_rights_ledger values ('old-1', 'u3', 'ERASURE', 'finished', true, \
+         '200', 'Success', '[]', 'events', 0, 0)",
+    );
+    assert_eq!(apply(&p, "ERASURE", "u3", "old-1")["result"]["code"], "200");
+    assert_eq!(
+        count(&p, "select count(*) from events where user_id = 'u3'"),
+        1,
+        "answered from the old ledger, not run again"
+    );
+    assert_eq!(apply(&p, "ERASURE", "u1", "new-1")["result"]["code"], "200");
+    assert_eq!(
+        count(
+            &p,
+            "select count(*) from strata_rights_ledger where request_id = 'new-1' \
+             and phase = 'started' and via_keys like 'chat_daily%'"
+        ),
+        1
     );
 }
 

@@ -24,8 +24,38 @@ create table if not exists {{ ledger }} (
     attachments varchar,
     relations varchar,
     created_at bigint,
-    finished_at bigint
+    finished_at bigint,
+    via_keys varchar
 )
+{%- endmacro %}
+
+{#- Ledgers made before `via_keys` existed get the column (see rights_keys_text). -#}
+{% macro rights_ledger_add_via_keys(ledger) -%}
+{{ adapter.dispatch('rights_ledger_add_via_keys')(ledger) }}
+{%- endmacro %}
+
+{% macro default__rights_ledger_add_via_keys(ledger) -%}
+alter table {{ ledger }} add column via_keys varchar
+{%- endmacro %}
+
+{#- The ledger keeps, with each started erasure, the keys the batch captured in relations
+    reached through another (`via_keys`: items `<relation> chr(30) <key>` joined by
+    chr(31)), so a later attempt for the subject still finds what an unfinished one left
+    in such a relation after the relation it goes through lost the subject's rows. -#}
+{% macro rights_keys_text(array_expr) -%}
+{{ adapter.dispatch('rights_keys_text')(array_expr) }}
+{%- endmacro %}
+
+{% macro default__rights_keys_text(array_expr) -%}
+array_to_string({{ array_expr }}, chr(31))
+{%- endmacro %}
+
+{% macro rights_split_keys(text_expr) -%}
+{{ adapter.dispatch('rights_split_keys')(text_expr) }}
+{%- endmacro %}
+
+{% macro default__rights_split_keys(text_expr) -%}
+string_split({{ text_expr }}, chr(31))
 {%- endmacro %}
 
 {#- Erasures whose tables were purged (OPTIMIZE + VACUUM on Iceberg) since. -#}
@@ -74,11 +104,22 @@ select t.request_id, t.guid, t.right_type, t.subject_no,
 from t
 {%- for d in declared if d.via %}
 left join (
-    select cast({{ adapter.quote(d.via.subject_key) }} as varchar) as guid,
-           array_agg(distinct cast({{ adapter.quote(d.via.key) }} as varchar)) as keys
-    from {{ d.via.relation }}
-    where cast({{ adapter.quote(d.via.subject_key) }} as varchar) in (select guid from t)
-    group by 1
+    select guid, array_agg(distinct k) as keys
+    from (
+        select cast({{ adapter.quote(d.via.subject_key) }} as varchar) as guid,
+               cast({{ adapter.quote(d.via.key) }} as varchar) as k
+        from {{ d.via.relation }}
+        where cast({{ adapter.quote(d.via.subject_key) }} as varchar) in (select guid from t)
+        union all
+        select l.guid, substr(u.item, {{ d.name | length + 2 }}) as k
+        from {{ ledger }} as l
+        cross join unnest({{ rights_split_keys('l.via_keys') }}) as u(item)
+        where l.phase = 'started' and l.via_keys is not null
+          and l.guid in (select guid from t)
+          and starts_with(u.item, '{{ d.name }}' || chr(30))
+    ) as found
+    where k is not null
+    group by guid
 ) as {{ d.keys_column }} on {{ d.keys_column }}.guid = t.guid
 {%- endfor %}
 {%- endmacro %}
@@ -149,6 +190,9 @@ where not b.answered
 select r.request_id, r.guid, l.phase, l.had_data, l.code, l.reason, l.attachments,
        r.guid in ({{ rights_subjects_with_data(batch, declared, right_types) }}) as has_data,
        l.guid as ledger_guid, l.right_type as ledger_right_type
+       {%- for d in declared if d.via %},
+       {{ rights_keys_text('r.' ~ d.keys_column) }} as {{ d.keys_column }}
+       {%- endfor %}
 from {{ batch }} as r
 left join {{ ledger }} as l on l.request_id = r.request_id
 {%- endmacro %}

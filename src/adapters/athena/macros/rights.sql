@@ -13,7 +13,8 @@ create table if not exists {{ ledger.render_hive() }} (
     attachments string,
     relations string,
     created_at bigint,
-    finished_at bigint
+    finished_at bigint,
+    via_keys string
 )
 location '{{ athena__table_location(ledger) }}'
 tblproperties ('table_type' = 'ICEBERG', 'format' = 'parquet')
@@ -85,4 +86,16 @@ where committed_at <= from_unixtime({{ before_epoch }})
 {#- Trino's regexp_like finds a match anywhere: anchor the whole pattern. -#}
 {% macro athena__rights_valid_subject_id(expr) -%}
 coalesce(regexp_like({{ expr }}, '^(?:{{ rights_subject_id_pattern | replace("'", "''") }})$'), false)
+{%- endmacro %}
+
+{% macro athena__rights_ledger_add_via_keys(ledger) -%}
+alter table {{ ledger.render_hive() }} add columns (via_keys string)
+{%- endmacro %}
+
+{% macro athena__rights_keys_text(array_expr) -%}
+array_join({{ array_expr }}, chr(31))
+{%- endmacro %}
+
+{% macro athena__rights_split_keys(text_expr) -%}
+split({{ text_expr }}, chr(31))
 {%- endmacro %}
