@@ -91,6 +91,12 @@ pub trait Adapter: Send + Sync {
         fetch: bool,
     ) -> Result<ExecResult>;
 
+    /// The schemas (Athena: Glue databases) of a database; empty where the adapter cannot
+    /// list them.
+    async fn list_schemas(&self, _database: &str) -> Result<Vec<String>> {
+        Ok(Vec::new())
+    }
+
     /// Relations in a schema: (identifier, `table` | `view`).
     async fn list_relations(&self, database: &str, schema: &str) -> Result<Vec<(String, String)>>;
 

@@ -229,10 +229,10 @@ pub async fn check_warehouse(
             continue;
         };
         // Not built yet: nothing can be reached through it, and the deletes say so.
-        let cols = match session.adapter.get_columns(&r).await {
-            Ok(c) if !c.is_empty() => c,
-            _ => continue,
-        };
+        let cols = session.adapter.get_columns(&r).await?;
+        if cols.is_empty() {
+            continue;
+        }
         for (what, col) in [("key", &via.key), ("subject_key", &via.subject_key)] {
             if !cols.iter().any(|c| c.name.eq_ignore_ascii_case(col)) {
                 return Err(Error::config(
@@ -271,17 +271,31 @@ pub async fn check_warehouse(
             built.insert(key(&r));
         }
     }
+    // Beyond the schemas the project builds into now: every schema of a DuckDB file (it is
+    // the project's), and on shared catalogs the ones named like the project's (a removed
+    // model's custom schema `<target>_x`, store_failures' `<target>_dbt_test__audit`).
+    let database = project.target.database.clone();
+    let prefix = format!("{}_", project.target.schema.to_lowercase());
+    let own_file = session.adapter.adapter_type() == "duckdb";
+    for s in session.adapter.list_schemas(&database).await? {
+        if own_file || s.to_lowercase().starts_with(&prefix) {
+            schemas.insert((database.clone(), s));
+        }
+    }
+    let exempt = |schema: &str, name: &str| {
+        config.exempt_relations.keys().any(|e| {
+            e.eq_ignore_ascii_case(name) || e.eq_ignore_ascii_case(&format!("{schema}.{name}"))
+        })
+    };
     let quoting = session.adapter.dialect().quoting;
     for (database, schema) in &schemas {
-        let Ok(relations) = session.adapter.list_relations(database, schema).await else {
-            continue;
-        };
+        let relations = session.adapter.list_relations(database, schema).await?;
         for (name, kind) in relations {
             let r = Relation::new(quoting.as_ref(), Some(database), schema, &name, "table");
             if kind == "view"
                 || built.contains(&key(&r))
                 || name.to_lowercase().starts_with("strata_rights_")
-                || config.exempt_relations.contains_key(&name)
+                || exempt(schema, &name)
             {
                 continue;
             }

@@ -519,6 +519,21 @@ fn requests_wait_until_the_warehouse_is_covered() {
     );
     assert_eq!(apply(&p, "ERASURE", "u3", "req-1")["result"]["code"], "200");
 
+    // A removed model that had its own schema leaves its table where no model builds now.
+    p.write(
+        "models/elsewhere.sql",
+        "{{ config(schema='extra') }}\nselect user_id from {{ ref('events') }}\n",
+    );
+    p.write(
+        "models/more.yml",
+        "version: 2\nmodels:\n  - name: elsewhere\n    meta: {personal_data: {subject_key: user_id}}\n",
+    );
+    p.strata(&["run", "-s", "elsewhere"]).assert_ok();
+    p.remove("models/elsewhere.sql");
+    p.remove("models/more.yml");
+    refused("table main_extra.elsewhere has subject column 'user_id' but no model or seed");
+    p.query("gdpr", "drop table main_extra.elsewhere");
+
     let schema = p.read("models/schema.yml");
     p.write(
         "models/schema.yml",

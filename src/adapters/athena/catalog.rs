@@ -54,6 +54,26 @@ pub async fn list_relations(glue: &Client, database: &str) -> Result<Vec<(String
     Ok(out)
 }
 
+/// The Glue databases of the catalog.
+pub async fn list_databases(glue: &Client) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    let mut next: Option<String> = None;
+    loop {
+        let page = glue
+            .get_databases()
+            .set_next_token(next.take())
+            .send()
+            .await
+            .map_err(|e| glue_error("GetDatabases", &e))?;
+        out.extend(page.database_list().iter().map(|d| d.name().to_string()));
+        match page.next_token() {
+            Some(t) if !t.is_empty() => next = Some(t.to_string()),
+            _ => break,
+        }
+    }
+    Ok(out)
+}
+
 /// Columns in table order, then the partition keys (Hive tables keep them apart).
 pub async fn get_columns(glue: &Client, database: &str, table: &str) -> Result<Vec<ColumnInfo>> {
     let out = match glue

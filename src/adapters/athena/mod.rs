@@ -298,6 +298,10 @@ impl Adapter for AthenaAdapter {
         c.queries.run(sql, &literals, fetch).await
     }
 
+    async fn list_schemas(&self, _database: &str) -> Result<Vec<String>> {
+        catalog::list_databases(&self.clients().await?.glue).await
+    }
+
     async fn list_relations(&self, _database: &str, schema: &str) -> Result<Vec<(String, String)>> {
         catalog::list_relations(&self.clients().await?.glue, schema).await
     }

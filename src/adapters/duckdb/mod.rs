@@ -745,6 +745,30 @@ impl Adapter for SharedDuckDb {
             .await
     }
 
+    async fn list_schemas(&self, database: &str) -> Result<Vec<String>> {
+        let params = vec![database.to_string()];
+        let r = self
+            .0
+            .with_conn(move |c| {
+                run(
+                    c,
+                    "select schema_name from information_schema.schemata where catalog_name = ? \
+                     and schema_name not in ('information_schema', 'pg_catalog')",
+                    &params,
+                    true,
+                )
+            })
+            .await?;
+        Ok(r.table
+            .map(|t| {
+                t.rows
+                    .into_iter()
+                    .filter_map(|row| Some(row.first()?.as_str()?.to_string()))
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
     async fn list_relations(&self, database: &str, schema: &str) -> Result<Vec<(String, String)>> {
         let params = vec![database.to_string(), schema.to_string()];
         let r = self
