@@ -454,7 +454,9 @@ impl RightsEngine {
                 via_keys.insert(rid.clone(), items.join("\u{1f}"));
             }
             let phase = s(2);
-            if phase.is_empty() {
+            // As the batch table's `answered` (rights_batch_rows): only started and
+            // finished rows count.
+            if !matches!(phase.as_str(), "started" | "finished") {
                 continue;
             }
             // The ledger knows this id from another request: the batch table marked it

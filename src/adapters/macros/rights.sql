@@ -71,7 +71,8 @@ create table if not exists {{ purged }} (request_id varchar, done_at bigint)
     `answered` marks requests that take no part in the procedures: ones the ledger finished
     with a final answer (200, 201: redeliveries, answered from the ledger), and ids the
     ledger knows from another subject or right type (answered with an error). A request
-    that failed before runs again. -#}
+    that failed before runs again. (RightsEngine::process_segment decides the same from
+    the same rows: keep the two in step.) -#}
 {% macro rights_load_batch(batch, n, ledger, declared=[]) -%}
 {{ adapter.dispatch('rights_load_batch')(batch, n, ledger, declared) }}
 {%- endmacro %}
@@ -95,8 +96,9 @@ select t.request_id, t.guid, t.right_type, t.subject_no,
            select 1 from {{ ledger }} as l
            where l.request_id = t.request_id
              and ((l.phase = 'finished' and l.code in ('200', '201'))
-                  or l.guid <> t.guid
-                  or l.right_type <> t.right_type)
+                  or (l.phase in ('started', 'finished')
+                      and (coalesce(l.guid, '') <> t.guid
+                           or coalesce(l.right_type, '') <> t.right_type)))
        ) as answered
        {%- for d in declared if d.via %},
        {{ d.keys_column }}.keys as {{ d.keys_column }}
