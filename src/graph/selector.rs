@@ -218,10 +218,9 @@ impl Selector {
                         (ResourceType::Test, None) => "singular",
                         _ => continue,
                     };
-                    if t == v
-                        || (v == "data" && t == "singular")
-                        || (v == "schema" && t == "generic")
-                    {
+                    // dbt 1.8+: `data` is every data test (singular and generic); the
+                    // older `schema` means generic ones.
+                    if t == v || v == "data" || (v == "schema" && t == "generic") {
                         out.insert(n.unique_id.clone());
                     }
                 }

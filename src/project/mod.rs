@@ -225,6 +225,9 @@ pub(crate) struct PendingTest {
     pub target_name: String,
     pub attached_node: String,
     pub yaml_path: PathBuf,
+    /// Tags the test inherits, as in dbt: its column's (and for a source, the source's and
+    /// table's too).
+    pub tags: Vec<String>,
 }
 
 impl Project {
@@ -750,7 +753,7 @@ fn apply_patch(project: &mut Project, patch: NodePatch) -> Result<()> {
     let mut column_tests = Vec::new();
     for c in &patch.columns {
         for t in tests_of(&c.tests, &c.data_tests, &yaml)? {
-            column_tests.push((c.name.clone(), t));
+            column_tests.push((c.name.clone(), c.tags.clone(), t));
         }
     }
     let Some(node) = project.nodes.get_mut(&uid) else {
@@ -768,10 +771,10 @@ fn apply_patch(project: &mut Project, patch: NodePatch) -> Result<()> {
     }
     node.config.merge(&overlay);
     let target_expr = format!("ref('{}')", patch.name);
-    for (column, spec) in column_tests
+    for (column, tags, spec) in column_tests
         .into_iter()
-        .map(|(c, t)| (Some(c), t))
-        .chain(model_tests.into_iter().map(|t| (None, t)))
+        .map(|(c, tags, t)| (Some(c), tags, t))
+        .chain(model_tests.into_iter().map(|t| (None, Vec::new(), t)))
     {
         project.pending_tests.push(PendingTest {
             spec,
@@ -780,6 +783,7 @@ fn apply_patch(project: &mut Project, patch: NodePatch) -> Result<()> {
             target_name: patch.name.clone(),
             attached_node: uid.clone(),
             yaml_path: yaml.clone(),
+            tags,
         });
     }
     Ok(())
@@ -851,14 +855,16 @@ fn add_source(
         let target_name = format!("{}_{}", spec.name, table.name);
         let mut pending = Vec::new();
         for t in tests_of(&table.tests, &table.data_tests, yaml)? {
-            pending.push((None, t));
+            pending.push((None, Vec::new(), t));
         }
         for c in &table.columns {
             for t in tests_of(&c.tests, &c.data_tests, yaml)? {
-                pending.push((Some(c.name.clone()), t));
+                pending.push((Some(c.name.clone()), c.tags.clone(), t));
             }
         }
-        for (column, spec) in pending {
+        for (column, column_tags, spec) in pending {
+            let mut tags = source.tags.clone();
+            tags.extend(column_tags);
             project.pending_tests.push(PendingTest {
                 spec,
                 column,
@@ -866,6 +872,7 @@ fn add_source(
                 target_name: target_name.clone(),
                 attached_node: unique_id.clone(),
                 yaml_path: yaml.to_path_buf(),
+                tags,
             });
         }
         project.sources.insert(unique_id, source);
@@ -923,6 +930,11 @@ pub(crate) fn materialize_pending_tests(project: &mut Project) -> Result<()> {
         fqn.push(name.clone());
         let mut config = config::tree_config(&tree, &fqn);
         config.0.insert("materialized".into(), "test".into());
+        if !p.tags.is_empty() {
+            let mut inherited = Map::new();
+            inherited.insert("tags".into(), serde_json::json!(p.tags));
+            config.merge(&inherited);
+        }
         config.merge(&p.spec.config);
         let node = Node {
             unique_id: format!("test.{}.{}.{}", project.name(), name, hash),

@@ -232,3 +232,34 @@ fn dbtignore_matches_with_dot_slash_model_paths() {
     ls.assert_ok();
     assert_eq!(ls.stdout.lines().collect::<Vec<_>>(), ["models/keep/k.sql"]);
 }
+
+/// As in dbt: a generic test inherits its column's tags (and a source's), and
+/// `test_type:data` is every data test, singular and generic.
+#[test]
+fn tests_inherit_column_and_source_tags_and_data_means_all_data_tests() {
+    let p = TestProject::new("tt", "");
+    p.write("models/m.sql", "select 1 as id\n");
+    p.write(
+        "tests/one_row.sql",
+        "select * from {{ ref('m') }} where false\n",
+    );
+    p.write(
+        "models/s.yml",
+        "version: 2\nmodels:\n  - name: m\n    tags: [model_tag]\n    columns:\n      - name: id\n        tags: [col_tag]\n        data_tests: [unique, {not_null: {config: {tags: [own]}}}]\n\
+         sources:\n  - name: raw\n    tags: [src_tag]\n    tables:\n      - name: t\n        columns:\n          - name: id\n            data_tests: [unique]\n",
+    );
+    assert_eq!(
+        ls(&p, &["-s", "tag:col_tag"]),
+        "not_null_m_id unique_m_id"
+    );
+    assert_eq!(ls(&p, &["-s", "tag:own"]), "not_null_m_id");
+    assert_eq!(
+        ls(&p, &["-s", "tag:src_tag", "--resource-type", "test"]),
+        "source_unique_raw_t_id"
+    );
+    assert_eq!(
+        ls(&p, &["-s", "test_type:data"]),
+        "not_null_m_id one_row source_unique_raw_t_id unique_m_id"
+    );
+    assert_eq!(ls(&p, &["-s", "test_type:singular"]), "one_row");
+}
