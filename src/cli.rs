@@ -125,6 +125,9 @@ pub struct ExecArgs {
     /// Stop at the first failure.
     #[arg(long, short = 'x')]
     pub fail_fast: bool,
+    /// Treat warnings as errors: a test that would warn fails (dbt's --warn-error).
+    #[arg(long)]
+    pub warn_error: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -420,6 +423,7 @@ async fn dispatch(cmd: Cmd, g: GlobalArgs, printer: Arc<Printer>) -> Result<i32>
         threads: exec.threads,
         full_refresh: exec.full_refresh,
         fail_fast: exec.fail_fast,
+        warn_error: exec.warn_error,
     };
     let ids = session.select(command, &opts, None)?;
     if ids.is_empty() {

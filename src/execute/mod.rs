@@ -65,6 +65,8 @@ pub struct RunOptions {
     pub threads: Option<usize>,
     pub full_refresh: bool,
     pub fail_fast: bool,
+    /// dbt's `--warn-error`: a test that would warn fails instead.
+    pub warn_error: bool,
 }
 
 /// A loaded, parsed project with its engine: what every command starts from.
@@ -276,6 +278,7 @@ struct RunState {
     session: SessionRef,
     cache: RelationCache,
     full_refresh: bool,
+    warn_error: bool,
     prepared: HashMap<String, Prepared>,
 }
 
@@ -689,6 +692,7 @@ pub async fn execute(
         },
         cache,
         full_refresh: opts.full_refresh,
+        warn_error: opts.warn_error,
         prepared,
     });
 
@@ -1150,6 +1154,18 @@ async fn run_node(state: Arc<RunState>, id: String, index: usize, total: usize) 
                 format!(
                     "Got {n} result{}, configured to fail if {cond}",
                     if n == 1 { "" } else { "s" }
+                ),
+            )
+        } else if state.warn_error && built.should_warn {
+            (
+                Status::Fail,
+                format!("FAIL {n} {}", node.name),
+                format!("FAIL {n}"),
+                Tone::Bad,
+                format!(
+                    "Got {n} result{}, configured to warn if {} (a failure with --warn-error)",
+                    if n == 1 { "" } else { "s" },
+                    node.config.str("warn_if").unwrap_or("!= 0")
                 ),
             )
         } else if built.should_warn {

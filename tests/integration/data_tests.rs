@@ -282,3 +282,23 @@ fn store_failures_keeps_the_failing_rows() {
         "2"
     );
 }
+
+/// `--warn-error`: a test that would warn fails, and build skips what sits below it.
+#[test]
+fn warn_error_makes_warning_tests_fail() {
+    let p = TestProject::new("we", "data_tests:\n  we:\n    +severity: warn\n");
+    p.write("models/m.sql", "select 1 as id union all select 1\n");
+    p.write("models/below.sql", "select * from {{ ref('m') }}\n");
+    p.write(
+        "models/schema.yml",
+        "version: 2\nmodels:\n  - name: m\n    columns:\n      - name: id\n        data_tests: [unique]\n",
+    );
+    p.strata(&["build"]).assert_code(0);
+    assert_eq!(status_of(&p, "test.we.unique_m_id").0, "warn");
+    p.strata(&["build", "--warn-error"]).assert_code(1);
+    assert_eq!(
+        status_of(&p, "test.we.unique_m_id"),
+        ("fail".to_string(), Some(1))
+    );
+    assert_eq!(status_of(&p, "model.we.below").0, "skipped");
+}

@@ -248,10 +248,7 @@ fn tests_inherit_column_and_source_tags_and_data_means_all_data_tests() {
         "version: 2\nmodels:\n  - name: m\n    tags: [model_tag]\n    columns:\n      - name: id\n        tags: [col_tag]\n        data_tests: [unique, {not_null: {config: {tags: [own]}}}]\n\
          sources:\n  - name: raw\n    tags: [src_tag]\n    tables:\n      - name: t\n        columns:\n          - name: id\n            data_tests: [unique]\n",
     );
-    assert_eq!(
-        ls(&p, &["-s", "tag:col_tag"]),
-        "not_null_m_id unique_m_id"
-    );
+    assert_eq!(ls(&p, &["-s", "tag:col_tag"]), "not_null_m_id unique_m_id");
     assert_eq!(ls(&p, &["-s", "tag:own"]), "not_null_m_id");
     assert_eq!(
         ls(&p, &["-s", "tag:src_tag", "--resource-type", "test"]),
