@@ -75,8 +75,8 @@ impl GlobalArgs {
         if self.log_format.is_none() {
             if let Some((key, v)) = from_env("LOG_FORMAT") {
                 let format = match v.trim().to_ascii_lowercase().as_str() {
-                    // dbt's `default` is its text log.
-                    "text" | "default" => LogFormat::Text,
+                    // dbt's `default` and `debug` are its text log.
+                    "text" | "default" | "debug" => LogFormat::Text,
                     "json" => LogFormat::Json,
                     _ => return Err(Error::Usage(format!("{key}={v:?}: expected text or json"))),
                 };

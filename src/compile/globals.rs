@@ -139,7 +139,9 @@ pub fn set(items: Value) -> Result<Value, JError> {
 
 /// dbt's `print(msg)`: to standard output.
 pub fn print_fn(msg: Value) -> Value {
-    println!("{msg}");
+    use std::io::Write;
+    // A closed pipe (`strata ... | head`) is not the template's problem.
+    let _ = writeln!(std::io::stdout(), "{msg}");
     Value::from("")
 }
 

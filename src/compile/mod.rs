@@ -441,12 +441,20 @@ impl Compiler {
         }
         // Disabled nodes leave the project, and generic tests declared on them go with them
         // (as in dbt); anything else that refers to one is told it is disabled.
-        let disabled: HashMap<String, String> = project
+        let mut disabled: HashMap<String, String> = project
             .nodes
             .values()
             .filter(|n| !n.config.enabled())
             .map(|n| (n.unique_id.clone(), n.name.clone()))
             .collect();
+        disabled.extend(
+            project
+                .sources
+                .values()
+                .filter(|s| !s.config.enabled())
+                .map(|s| (s.unique_id.clone(), format!("{}.{}", s.source_name, s.name))),
+        );
+        project.sources.retain(|_, s| s.config.enabled());
         project.nodes.retain(|_, n| {
             let on_disabled = n
                 .test_metadata
@@ -455,6 +463,39 @@ impl Compiler {
                 .is_some_and(|a| disabled.contains_key(a));
             n.config.enabled() && !on_disabled
         });
+        // A test that refers to a model, seed or source that is disabled or missing is left
+        // out with a warning, as in dbt (a relationships test `to:` a disabled model).
+        let dangling: Vec<(String, String)> = project
+            .nodes
+            .values()
+            .filter(|n| n.resource_type == ResourceType::Test)
+            .filter_map(|n| {
+                let missing = n
+                    .refs
+                    .iter()
+                    .find(|r| project.find_ref(&r.name, r.package.as_deref()).is_none())
+                    .map(|r| r.name.clone())
+                    .or_else(|| {
+                        n.source_refs
+                            .iter()
+                            .find(|(s, t)| project.find_source(s, t).is_none())
+                            .map(|(s, t)| format!("{s}.{t}"))
+                    })?;
+                Some((
+                    n.unique_id.clone(),
+                    format!(
+                        "{}: test '{}' refers to '{missing}', which is disabled or not in this \
+                     project (the test is left out)",
+                        n.original_file_path.display(),
+                        n.name
+                    ),
+                ))
+            })
+            .collect();
+        for (id, warning) in dangling {
+            project.nodes.remove(&id);
+            project.warnings.push(warning);
+        }
         self.render_descriptions(project)?;
         let disabled_names: HashSet<String> = disabled.into_values().collect();
         self.resolve_dependencies(project, &disabled_names)?;
@@ -749,7 +790,13 @@ impl Compiler {
         let mut call = Vec::new();
         for (k, v) in args.iter().filter(|(k, _)| *k != "node") {
             let var = format!("__arg_{k}");
-            call.push(format!("{k}={var}"));
+            // dbt calls generate_schema_name / generate_alias_name by position (their first
+            // parameter may have any name); other macros by keyword.
+            if pass_node {
+                call.push(var.clone());
+            } else {
+                call.push(format!("{k}={var}"));
+            }
             values.insert(var, v.clone());
         }
         // dbt passes the node to `generate_schema_name(custom_schema_name, node)` and its

@@ -133,9 +133,6 @@ impl Session {
             .then(|| adapters::connect(&project.target, true));
         phase("project file, profile", &mut t);
         project::load_files(&mut project, &Compiler::render_text)?;
-        for w in &project.warnings {
-            printer.warn("project_warning", w);
-        }
         let adapter = match early {
             Some(connected) => connected?,
             None => adapters::connect(&project.target, open_warehouse)?,
@@ -149,6 +146,9 @@ impl Session {
         let compiler = Compiler::new(&project, &adapter.dialect(), flags)?;
         phase("environment", &mut t);
         compiler.parse(&mut project)?;
+        for w in &project.warnings {
+            printer.warn("project_warning", w);
+        }
         let rendered_once = format!("parse ({} renders kept for compile)", compiler.kept());
         phase(&rendered_once, &mut t);
         let graph = Graph::build(&project)?;
@@ -891,13 +891,23 @@ fn execution_deps(
         };
         // Sources are never executed, so their tests are found through the graph: a model
         // that selects from a tested source waits for the source's tests too.
+        // (through ephemeral and other unexecuted parents, as the nearest executed
+        // ancestors are found above)
         let sources_of = |id: &String| -> BTreeSet<String> {
-            session
-                .graph
-                .parents(id)
-                .into_iter()
-                .filter(|p| session.project.sources.contains_key(p))
-                .collect()
+            let mut out = BTreeSet::new();
+            let mut stack = session.graph.parents(id);
+            let mut seen = HashSet::new();
+            while let Some(p) = stack.pop() {
+                if !seen.insert(p.clone()) {
+                    continue;
+                }
+                if session.project.sources.contains_key(&p) {
+                    out.insert(p);
+                } else if !set.contains(&p) {
+                    stack.extend(session.graph.parents(&p));
+                }
+            }
+            out
         };
         for t in ids.iter().filter(|id| is_test(id)) {
             let mut read: BTreeSet<String> = deps.get(t).cloned().unwrap_or_default();

@@ -121,18 +121,19 @@ impl Printer {
     }
 
     /// Something the user should fix that does not stop the command (dbt's `[WARNING]`).
+    /// On standard error, so `strata ls --output json | jq` reads only the listing.
     pub fn warn(&self, event: &str, msg: &str) {
-        match self.format {
-            LogFormat::Text => self.emit(&format!(
+        let line = match self.format {
+            LogFormat::Text => format!(
                 "{}  {}",
                 Self::stamp(),
                 self.paint(&format!("[WARNING]: {msg}"), Tone::Warn)
-            )),
-            LogFormat::Json => self.emit(
-                &json!({"ts": chrono::Utc::now().to_rfc3339(), "level": "warn", "event": event, "msg": msg})
-                    .to_string(),
             ),
-        }
+            LogFormat::Json => json!({"ts": chrono::Utc::now().to_rfc3339(), "level": "warn", "event": event, "msg": msg})
+                .to_string(),
+        };
+        let _guard = self.lock.lock();
+        let _ = writeln!(std::io::stderr().lock(), "{line}");
     }
 
     pub fn error(&self, event: &str, msg: &str) {

@@ -1001,12 +1001,19 @@ fn generic_test_names(
             v => parts.push(clean(&py_str(v))),
         }
     }
-    let test = test.rsplit('.').next().unwrap_or(test);
-    let test_type = if on_source {
+    let (namespace, test) = match test.rsplit_once('.') {
+        Some((ns, t)) => (Some(ns), t),
+        None => (None, test),
+    };
+    let mut test_type = if on_source {
         format!("source_{test}")
     } else {
         test.to_string()
     };
+    // `dbt_utils.x`: dbt puts the package in front (after `source_`).
+    if let Some(ns) = namespace {
+        test_type = format!("{ns}_{test_type}");
+    }
     let identifier = format!("{test_type}_{target}");
     let full = format!("{identifier}_{}", parts.join("__"));
     let short = if full.len() >= 64 {
@@ -1235,6 +1242,21 @@ mod tests {
         kw.insert("flag".into(), Value::from(true));
         let (_, full) = generic_test_names("t", true, "src_tbl", &kw);
         assert_eq!(full, "source_t_src_tbl_a__b__True");
+    }
+
+    #[test]
+    fn namespaced_tests_are_named_and_hashed_as_dbt_does() {
+        // dbt-core 1.12.6 named `mypkg.t2` on model `a` with `arg: ns`
+        // test.tn.mypkg_t2_a_ns.e59ebc6b85.
+        let mut kw = Map::new();
+        kw.insert("arg".into(), Value::from("ns"));
+        let (_, full) = generic_test_names("mypkg.t2", false, "a", &kw);
+        assert_eq!(full, "mypkg_t2_a_ns");
+        kw.insert(
+            "model".into(),
+            Value::from("{{ get_where_subquery(ref('a')) }}"),
+        );
+        assert_eq!(test_hash(&full, "t2", &kw, Some("mypkg")), "e59ebc6b85");
     }
 
     #[test]

@@ -432,6 +432,14 @@ fn the_environment_fills_in_target_log_format_partial_parse_and_project_dir() {
         "{}",
         text.stdout
     );
+    // dbt's `debug` is a text log too: a scheduler's DBT_LOG_FORMAT=debug must not break us.
+    let debug = p.strata_env(&["compile"], &[("DBT_LOG_FORMAT", "debug")]);
+    debug.assert_ok();
+    assert!(
+        !debug.stdout.trim_start().starts_with('{'),
+        "{}",
+        debug.stdout
+    );
     p.strata_env(&["compile"], &[("DBT_LOG_FORMAT", "xml")])
         .assert_code(2)
         .assert_contains("DBT_LOG_FORMAT=\"xml\": expected text or json");

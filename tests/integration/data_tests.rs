@@ -212,7 +212,14 @@ fn build_skips_models_reading_a_source_whose_test_failed() {
     );
     p.write("models/below.sql", "select * from {{ ref('from_src') }}\n");
     p.write("models/unrelated.sql", "select 1 as x\n");
+    // Through an ephemeral model too.
+    p.write(
+        "models/eph.sql",
+        "{{ config(materialized='ephemeral') }}\nselect id from {{ source('raw', 'src_data') }}\n",
+    );
+    p.write("models/via_eph.sql", "select * from {{ ref('eph') }}\n");
     p.strata(&["build"]).assert_code(1);
+    assert_eq!(status_of(&p, "model.srcb.via_eph").0, "skipped");
     assert_eq!(
         status_of(&p, "test.srcb.source_unique_raw_src_data_id"),
         ("fail".to_string(), Some(1))

@@ -120,6 +120,21 @@ fn schema_and_alias_macros_get_the_node() {
     );
     old.strata(&["run"]).assert_ok();
     assert_eq!(flat(&old.query("old", tables)), "fixed.a");
+
+    // dbt passes the arguments by position (any parameter name), and dbt's defaults are
+    // there to fall back on.
+    let pos = TestProject::new("pos", "");
+    pos.write("seeds/s.csv", "id\n1\n");
+    pos.write("models/a.sql", "{{ config(schema='x') }}\nselect 1 as id\n");
+    pos.write(
+        "macros/names.sql",
+        "{% macro generate_schema_name(schema_name, node) -%}\n\
+         {%- if node.resource_type == 'seed' -%}raw\n\
+         {%- else -%}{{ default__generate_schema_name(schema_name, node) }}{%- endif -%}\n\
+         {%- endmacro %}\n",
+    );
+    pos.strata(&["build"]).assert_ok();
+    assert_eq!(flat(&pos.query("pos", tables)), "main_x.a|raw.s");
 }
 
 /// As in dbt: a disabled model takes the generic tests declared on it along; YAML for a
@@ -155,6 +170,23 @@ fn disabled_models_stray_properties_project_test_config_and_generic_test_folder(
         !p.path().join("target/compiled/dis/tests/generic").exists(),
         "a generic test definition is not a singular test"
     );
+
+    // A relationships test `to:` the disabled model, and a disabled source's test, are left
+    // out (with a warning for the first), as dbt does.
+    p.write(
+        "models/more.yml",
+        "version: 2\nmodels:\n  - name: kept\n    columns: [{name: id, data_tests: [{relationships: {to: ref('gone'), field: id}}]}]\n\
+         sources:\n  - name: raw\n    tables:\n      - name: t\n        config: {enabled: false}\n        columns: [{name: id, data_tests: [unique]}]\n",
+    );
+    let r = p.strata(&["build"]);
+    r.assert_code(0)
+        .assert_contains("refers to 'gone', which is disabled or not in this project");
+    assert!(
+        !r.output().contains("source_unique_raw_t_id"),
+        "{}",
+        r.output()
+    );
+    p.remove("models/more.yml");
 
     p.write("models/uses_gone.sql", "select * from {{ ref('gone') }}\n");
     p.strata(&["build"])

@@ -201,3 +201,21 @@ inner join (
 {% macro default__table_health_sql(relation) -%}
 {{ exceptions.raise_compiler_error("strata maintain needs Iceberg tables; the " ~ adapter.type() ~ " adapter has no snapshot metadata") }}
 {%- endmacro %}
+
+{#- dbt's defaults behind generate_schema_name / generate_alias_name, for a project's
+    override to fall back on (Strata computes the defaults itself when nothing is
+    overridden). -#}
+{% macro default__generate_schema_name(custom_schema_name, node) -%}
+{%- if custom_schema_name is none -%}{{ target.schema }}
+{%- else -%}{{ target.schema }}_{{ custom_schema_name | trim }}{%- endif -%}
+{%- endmacro %}
+
+{% macro generate_schema_name_for_env(custom_schema_name, node) -%}
+{%- if target.name == 'prod' and custom_schema_name is not none -%}{{ custom_schema_name | trim }}
+{%- else -%}{{ target.schema }}{%- endif -%}
+{%- endmacro %}
+
+{% macro default__generate_alias_name(custom_alias_name=none, node=none) -%}
+{%- if custom_alias_name -%}{{ custom_alias_name | trim }}
+{%- else -%}{{ node.name }}{%- endif -%}
+{%- endmacro %}

@@ -101,6 +101,111 @@ alter table `athena_analytics`.`user_right_types__strata_tmp` rename to `athena_
 
 select count(*) from "athena_analytics"."user_right_types";
 
+select
+    count(*) as failures,
+    case when count(*) != 0 then true else false end as should_warn,
+    case when count(*) != 0 then true else false end as should_error
+from (
+
+with all_values as (
+    select
+        value_type as value_field,
+        count(*) as n_records
+    from "athena_analytics"."setting_catalog"
+    group by value_type
+)
+select *
+from all_values
+where value_field not in ('string', 'boolean', 'integer')
+
+
+) dbt_internal_test;
+
+select
+    count(*) as failures,
+    case when count(*) != 0 then true else false end as should_warn,
+    case when count(*) != 0 then true else false end as should_error
+from (
+
+with all_values as (
+    select
+        right_type as value_field,
+        count(*) as n_records
+    from "athena_analytics"."user_right_types"
+    group by right_type
+)
+select *
+from all_values
+where value_field not in ('ACCESS', 'ERASURE', 'SA_WITHDRAW')
+
+
+) dbt_internal_test;
+
+select
+    count(*) as failures,
+    case when count(*) != 0 then true else false end as should_warn,
+    case when count(*) != 0 then true else false end as should_error
+from (
+
+select setting_name
+from "athena_analytics"."setting_catalog"
+where setting_name is null
+
+
+) dbt_internal_test;
+
+select
+    count(*) as failures,
+    case when count(*) != 0 then true else false end as should_warn,
+    case when count(*) != 0 then true else false end as should_error
+from (
+
+select tool_category
+from "athena_analytics"."tool_catalog"
+where tool_category is null
+
+
+) dbt_internal_test;
+
+select
+    count(*) as failures,
+    case when count(*) != 0 then true else false end as should_warn,
+    case when count(*) != 0 then true else false end as should_error
+from (
+
+select tool_name
+from "athena_analytics"."tool_catalog"
+where tool_name is null
+
+
+) dbt_internal_test;
+
+select
+    count(*) as failures,
+    case when count(*) != 0 then true else false end as should_warn,
+    case when count(*) != 0 then true else false end as should_error
+from (
+
+select right_type
+from "athena_analytics"."user_right_types"
+where right_type is null
+
+
+) dbt_internal_test;
+
+select
+    count(*) as failures,
+    case when count(*) != 0 then true else false end as should_warn,
+    case when count(*) != 0 then true else false end as should_error
+from (
+
+select ingest_date
+from "athena_analytics_landing"."chat_events"
+where ingest_date is null
+
+
+) dbt_internal_test;
+
 select count(*) as partitions from (
     select distinct "partition_date" from (
 
@@ -370,6 +475,167 @@ from ranked as r
 where arrival_rank = 1;
 
 alter table `athena_analytics`.`bronze_chat_events__strata_tmp` rename to `athena_analytics`.`bronze_chat_events`;
+
+select
+    count(*) as failures,
+    case when count(*) != 0 then true else false end as should_warn,
+    case when count(*) != 0 then true else false end as should_error
+from (
+
+with all_values as (
+    select
+        event_type as value_field,
+        count(*) as n_records
+    from "athena_analytics"."bronze_chat_events"
+    group by event_type
+)
+select *
+from all_values
+where value_field not in ('chat_started', 'message', 'setting_changed')
+
+
+) dbt_internal_test;
+
+select
+    count(*) as failures,
+    case when count(*) != 0 then true else false end as should_warn,
+    case when count(*) != 0 then true else false end as should_error
+from (
+
+select chat_id
+from (select * from "athena_analytics"."bronze_chat_events" where event_type in ('chat_started', 'message')) dbt_subquery
+where chat_id is null
+
+
+) dbt_internal_test;
+
+select
+    count(*) as failures,
+    case when count(*) != 0 then true else false end as should_warn,
+    case when count(*) != 0 then true else false end as should_error
+from (
+
+select created_at
+from "athena_analytics"."bronze_chat_events"
+where created_at is null
+
+
+) dbt_internal_test;
+
+select
+    count(*) as failures,
+    case when count(*) != 0 then true else false end as should_warn,
+    case when count(*) != 0 then true else false end as should_error
+from (
+
+select event_id
+from "athena_analytics"."bronze_chat_events"
+where event_id is null
+
+
+) dbt_internal_test;
+
+select
+    count(*) as failures,
+    case when count(*) != 0 then true else false end as should_warn,
+    case when count(*) != 0 then true else false end as should_error
+from (
+
+select event_type
+from "athena_analytics"."bronze_chat_events"
+where event_type is null
+
+
+) dbt_internal_test;
+
+select
+    count(*) as failures,
+    case when count(*) != 0 then true else false end as should_warn,
+    case when count(*) != 0 then true else false end as should_error
+from (
+
+select ingest_date
+from "athena_analytics"."bronze_chat_events"
+where ingest_date is null
+
+
+) dbt_internal_test;
+
+select
+    count(*) as failures,
+    case when count(*) != 0 then true else false end as should_warn,
+    case when count(*) != 0 then true else false end as should_error
+from (
+
+select partition_date
+from "athena_analytics"."bronze_chat_events"
+where partition_date is null
+
+
+) dbt_internal_test;
+
+select
+    count(*) as failures,
+    case when count(*) != 0 then true else false end as should_warn,
+    case when count(*) != 0 then true else false end as should_error
+from (
+
+select setting_name
+from (select * from "athena_analytics"."bronze_chat_events" where event_type = 'setting_changed') dbt_subquery
+where setting_name is null
+
+
+) dbt_internal_test;
+
+select
+    count(*) as failures,
+    case when count(*) != 0 then true else false end as should_warn,
+    case when count(*) != 0 then true else false end as should_error
+from (
+
+select user_id
+from "athena_analytics"."bronze_chat_events"
+where user_id is null
+
+
+) dbt_internal_test;
+
+select
+    count(*) as failures,
+    case when count(*) != 0 then true else false end as should_warn,
+    case when count(*) != 0 then true else false end as should_error
+from (
+
+with child as (
+    select tool_name as from_field
+    from "athena_analytics"."bronze_chat_events"
+    where tool_name is not null
+),
+parent as (
+    select tool_name as to_field
+    from "athena_analytics"."tool_catalog"
+)
+select from_field
+from child
+left join parent
+    on child.from_field = parent.to_field
+where parent.to_field is null
+
+
+) dbt_internal_test;
+
+select
+    count(*) as failures,
+    case when count(*) != 0 then true else false end as should_warn,
+    case when count(*) != 0 then true else false end as should_error
+from (
+
+select ingest_date
+from "athena_analytics_landing"."reasoning_steps"
+where ingest_date is null
+
+
+) dbt_internal_test;
 
 select count(*) as partitions from (
     select distinct "ingest_date" from (
@@ -1055,26 +1321,6 @@ from (
 
 with all_values as (
     select
-        event_type as value_field,
-        count(*) as n_records
-    from "athena_analytics"."bronze_chat_events"
-    group by event_type
-)
-select *
-from all_values
-where value_field not in ('chat_started', 'message', 'setting_changed')
-
-
-) dbt_internal_test;
-
-select
-    count(*) as failures,
-    case when count(*) != 0 then true else false end as should_warn,
-    case when count(*) != 0 then true else false end as should_error
-from (
-
-with all_values as (
-    select
         quarantine_reason as value_field,
         count(*) as n_records
     from "athena_analytics"."bronze_quarantined_events"
@@ -1123,46 +1369,6 @@ with all_values as (
 select *
 from all_values
 where value_field not in ('plan', 'tool_select', 'tool_call', 'read_result', 'answer')
-
-
-) dbt_internal_test;
-
-select
-    count(*) as failures,
-    case when count(*) != 0 then true else false end as should_warn,
-    case when count(*) != 0 then true else false end as should_error
-from (
-
-with all_values as (
-    select
-        value_type as value_field,
-        count(*) as n_records
-    from "athena_analytics"."setting_catalog"
-    group by value_type
-)
-select *
-from all_values
-where value_field not in ('string', 'boolean', 'integer')
-
-
-) dbt_internal_test;
-
-select
-    count(*) as failures,
-    case when count(*) != 0 then true else false end as should_warn,
-    case when count(*) != 0 then true else false end as should_error
-from (
-
-with all_values as (
-    select
-        right_type as value_field,
-        count(*) as n_records
-    from "athena_analytics"."user_right_types"
-    group by right_type
-)
-select *
-from all_values
-where value_field not in ('ACCESS', 'ERASURE', 'SA_WITHDRAW')
 
 
 ) dbt_internal_test;
@@ -1499,110 +1705,6 @@ select
     case when count(*) != 0 then true else false end as should_error
 from (
 
-select chat_id
-from (select * from "athena_analytics"."bronze_chat_events" where event_type in ('chat_started', 'message')) dbt_subquery
-where chat_id is null
-
-
-) dbt_internal_test;
-
-select
-    count(*) as failures,
-    case when count(*) != 0 then true else false end as should_warn,
-    case when count(*) != 0 then true else false end as should_error
-from (
-
-select created_at
-from "athena_analytics"."bronze_chat_events"
-where created_at is null
-
-
-) dbt_internal_test;
-
-select
-    count(*) as failures,
-    case when count(*) != 0 then true else false end as should_warn,
-    case when count(*) != 0 then true else false end as should_error
-from (
-
-select event_id
-from "athena_analytics"."bronze_chat_events"
-where event_id is null
-
-
-) dbt_internal_test;
-
-select
-    count(*) as failures,
-    case when count(*) != 0 then true else false end as should_warn,
-    case when count(*) != 0 then true else false end as should_error
-from (
-
-select event_type
-from "athena_analytics"."bronze_chat_events"
-where event_type is null
-
-
-) dbt_internal_test;
-
-select
-    count(*) as failures,
-    case when count(*) != 0 then true else false end as should_warn,
-    case when count(*) != 0 then true else false end as should_error
-from (
-
-select ingest_date
-from "athena_analytics"."bronze_chat_events"
-where ingest_date is null
-
-
-) dbt_internal_test;
-
-select
-    count(*) as failures,
-    case when count(*) != 0 then true else false end as should_warn,
-    case when count(*) != 0 then true else false end as should_error
-from (
-
-select partition_date
-from "athena_analytics"."bronze_chat_events"
-where partition_date is null
-
-
-) dbt_internal_test;
-
-select
-    count(*) as failures,
-    case when count(*) != 0 then true else false end as should_warn,
-    case when count(*) != 0 then true else false end as should_error
-from (
-
-select setting_name
-from (select * from "athena_analytics"."bronze_chat_events" where event_type = 'setting_changed') dbt_subquery
-where setting_name is null
-
-
-) dbt_internal_test;
-
-select
-    count(*) as failures,
-    case when count(*) != 0 then true else false end as should_warn,
-    case when count(*) != 0 then true else false end as should_error
-from (
-
-select user_id
-from "athena_analytics"."bronze_chat_events"
-where user_id is null
-
-
-) dbt_internal_test;
-
-select
-    count(*) as failures,
-    case when count(*) != 0 then true else false end as should_warn,
-    case when count(*) != 0 then true else false end as should_error
-from (
-
 select ingest_date
 from "athena_analytics"."bronze_quarantined_events"
 where ingest_date is null
@@ -1720,82 +1822,6 @@ select
     case when count(*) != 0 then true else false end as should_error
 from (
 
-select setting_name
-from "athena_analytics"."setting_catalog"
-where setting_name is null
-
-
-) dbt_internal_test;
-
-select
-    count(*) as failures,
-    case when count(*) != 0 then true else false end as should_warn,
-    case when count(*) != 0 then true else false end as should_error
-from (
-
-select tool_category
-from "athena_analytics"."tool_catalog"
-where tool_category is null
-
-
-) dbt_internal_test;
-
-select
-    count(*) as failures,
-    case when count(*) != 0 then true else false end as should_warn,
-    case when count(*) != 0 then true else false end as should_error
-from (
-
-select tool_name
-from "athena_analytics"."tool_catalog"
-where tool_name is null
-
-
-) dbt_internal_test;
-
-select
-    count(*) as failures,
-    case when count(*) != 0 then true else false end as should_warn,
-    case when count(*) != 0 then true else false end as should_error
-from (
-
-select right_type
-from "athena_analytics"."user_right_types"
-where right_type is null
-
-
-) dbt_internal_test;
-
-select
-    count(*) as failures,
-    case when count(*) != 0 then true else false end as should_warn,
-    case when count(*) != 0 then true else false end as should_error
-from (
-
-with child as (
-    select tool_name as from_field
-    from "athena_analytics"."bronze_chat_events"
-    where tool_name is not null
-),
-parent as (
-    select tool_name as to_field
-    from "athena_analytics"."tool_catalog"
-)
-select from_field
-from child
-left join parent
-    on child.from_field = parent.to_field
-where parent.to_field is null
-
-
-) dbt_internal_test;
-
-select
-    count(*) as failures,
-    case when count(*) != 0 then true else false end as should_warn,
-    case when count(*) != 0 then true else false end as should_error
-from (
-
 with child as (
     select event_id as from_field
     from "athena_analytics"."bronze_reasoning_steps"
@@ -1810,32 +1836,6 @@ from child
 left join parent
     on child.from_field = parent.to_field
 where parent.to_field is null
-
-
-) dbt_internal_test;
-
-select
-    count(*) as failures,
-    case when count(*) != 0 then true else false end as should_warn,
-    case when count(*) != 0 then true else false end as should_error
-from (
-
-select ingest_date
-from "athena_analytics_landing"."chat_events"
-where ingest_date is null
-
-
-) dbt_internal_test;
-
-select
-    count(*) as failures,
-    case when count(*) != 0 then true else false end as should_warn,
-    case when count(*) != 0 then true else false end as should_error
-from (
-
-select ingest_date
-from "athena_analytics_landing"."reasoning_steps"
-where ingest_date is null
 
 
 ) dbt_internal_test;
