@@ -127,7 +127,11 @@ impl Materializer<'_> {
     }
 
     async fn hooks(&self, node: &Node, key: &str) -> Result<()> {
-        let hooks = crate::project::config::hook_sql(node.config.get(key));
+        // dbt's order: pre-hooks outside the transaction (before_begin) run first,
+        // post-hooks outside it (after_commit) last; otherwise as listed.
+        let mut hooks = crate::project::config::hooks_with_transaction(node.config.get(key));
+        hooks.sort_by_key(|(_, transaction)| (key == "pre_hook") == *transaction);
+        let hooks: Vec<String> = hooks.into_iter().map(|(sql, _)| sql).collect();
         for (i, hook) in hooks.iter().enumerate() {
             let sql = self.compiler.render_for_node(
                 node,

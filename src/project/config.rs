@@ -142,9 +142,23 @@ impl Hooks {
 /// `before_begin()` / `after_commit()` return; Strata runs no model inside a transaction of
 /// its own, so both run where they stand), or a list of either.
 pub fn hook_sql(v: Option<&Value>) -> Vec<String> {
+    hooks_with_transaction(v)
+        .into_iter()
+        .map(|(sql, _)| sql)
+        .collect()
+}
+
+/// Hooks with their `transaction` flag (true unless a mapping says false).
+pub fn hooks_with_transaction(v: Option<&Value>) -> Vec<(String, bool)> {
     let one = |x: &Value| match x {
-        Value::String(s) => Some(s.clone()),
-        Value::Object(o) => o.get("sql").and_then(Value::as_str).map(str::to_string),
+        Value::String(s) => Some((s.clone(), true)),
+        Value::Object(o) => o.get("sql").and_then(Value::as_str).map(|sql| {
+            let transaction = o
+                .get("transaction")
+                .and_then(Value::as_bool)
+                .unwrap_or(true);
+            (sql.to_string(), transaction)
+        }),
         _ => None,
     };
     match v {

@@ -360,9 +360,23 @@ fn hooks_given_as_mappings_run() {
          post_hook=[after_commit(\"insert into audit values ('post')\")]) }}\nselect 1 as x\n",
     );
     p.strata(&["run"]).assert_ok();
+    // (after_commit runs after the transactional post-hooks, as in dbt)
     assert_eq!(
         flat(&p.query("dicthooks", "select msg from audit order by rowid")),
         "pre|project post|post"
+    );
+    // dbt's order: before_begin pre-hooks first, after_commit post-hooks last.
+    p.write(
+        "models/t.sql",
+        "{{ config(materialized='table', \
+         pre_hook=[\"insert into audit values ('pre plain')\", before_begin(\"insert into audit values ('pre outside')\")], \
+         post_hook=[after_commit(\"insert into audit values ('post outside')\"), \"insert into audit values ('post plain')\"]) }}\nselect 1 as x\n",
+    );
+    p.query("dicthooks", "delete from audit");
+    p.strata(&["run"]).assert_ok();
+    assert_eq!(
+        flat(&p.query("dicthooks", "select msg from audit order by rowid")),
+        "pre outside|pre plain|project post|post plain|post outside"
     );
 }
 
