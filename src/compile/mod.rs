@@ -235,7 +235,21 @@ impl Compiler {
             })
             .collect();
         let mut project_macros = HashSet::new();
+        let mut defined_in: HashMap<&str, &Path> = HashMap::new();
         for f in &project.macro_files {
+            // dbt refuses two macros of one name in a project (which one a call reaches
+            // would depend on the order files are read).
+            for name in &f.macro_names {
+                if let Some(first) = defined_in.insert(name, &f.path) {
+                    return Err(Error::config(
+                        &f.path,
+                        format!(
+                            "macro '{name}' is defined here and in {}: keep one",
+                            first.display()
+                        ),
+                    ));
+                }
+            }
             project_macros.extend(f.macro_names.iter().cloned());
             files.push((
                 f.template_name.clone(),

@@ -960,8 +960,22 @@ pub(crate) fn materialize_pending_tests(project: &mut Project) -> Result<()> {
                 attached_node: Some(p.attached_node.clone()),
             }),
         };
-        // Two identical declarations make one test, as in dbt.
-        project.nodes.entry(node.unique_id.clone()).or_insert(node);
+        // dbt 1.12 refuses two tests of one name (it could not tell them apart).
+        if let Some(other) = project
+            .nodes
+            .values()
+            .find(|n| n.resource_type == ResourceType::Test && n.name == node.name)
+        {
+            return Err(Error::config(
+                &p.yaml_path,
+                format!(
+                    "two data tests are named '{}' (the other is in {}): give one a `name:`",
+                    node.name,
+                    other.original_file_path.display()
+                ),
+            ));
+        }
+        project.nodes.insert(node.unique_id.clone(), node);
     }
     Ok(())
 }

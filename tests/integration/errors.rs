@@ -238,3 +238,28 @@ fn an_error_in_a_macro_names_the_macro_file_line_and_caller() {
         .assert_contains("(in macro broken, called from models/z.sql)");
     nothing_built(&p, "macro_err");
 }
+
+/// As dbt 1.12: two tests of one name, or two macros of one name, are refused (which one
+/// runs would otherwise be an accident of reading order).
+#[test]
+fn two_tests_or_two_macros_of_one_name_are_refused() {
+    let p = TestProject::new("dup", "");
+    p.write("models/a.sql", "select 1 as id\n");
+    p.write(
+        "models/s.yml",
+        "version: 2\nmodels:\n  - name: a\n    columns:\n      - name: id\n        data_tests: [unique, {unique: {config: {severity: warn}}}]\n",
+    );
+    p.strata(&["ls"])
+        .assert_code(2)
+        .assert_contains("models/s.yml")
+        .assert_contains("two data tests are named 'unique_a_id'");
+    p.remove("models/s.yml");
+    p.write("macros/one.sql", "{% macro twice() %}1{% endmacro %}\n");
+    p.write(
+        "tests/generic/two.sql",
+        "{% macro twice() %}2{% endmacro %}\n",
+    );
+    p.strata(&["ls"])
+        .assert_code(2)
+        .assert_contains("macro 'twice' is defined here and in");
+}
