@@ -688,6 +688,26 @@ impl Compiler {
             .map_err(|e| Error::template(&node.original_file_path, &e))
     }
 
+    /// The schema a node with custom schema `custom` lands in: the project's
+    /// generate_schema_name when it has one, else dbt's default (`<target>_<custom>`).
+    pub fn schema_for(&self, node: &Node, custom: Option<&str>) -> Result<String> {
+        if self.project_macros.contains("generate_schema_name") {
+            return Ok(self
+                .call_macro_text(
+                    "generate_schema_name",
+                    node,
+                    &[("custom_schema_name", Value::from(custom))],
+                )?
+                .trim()
+                .to_string());
+        }
+        let target = &self.shared.target;
+        Ok(match custom {
+            Some(c) => format!("{}_{}", target.schema, c.trim()),
+            None => target.schema.clone(),
+        })
+    }
+
     /// The relation a model or seed materializes.
     pub fn relation_of(&self, node_name: &str) -> Option<Relation> {
         self.relations_snapshot()

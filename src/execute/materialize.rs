@@ -742,14 +742,14 @@ impl Materializer<'_> {
     /// `store_failures` (or `store_failures_as: table | view`): where the test's failing
     /// rows are kept, as dbt names it: `<target schema>_dbt_test__audit` (or the test's
     /// `schema`), the test's file name as the identifier. `None`: not stored.
-    fn audit_relation(&self, node: &Node) -> Option<Relation> {
+    fn audit_relation(&self, node: &Node) -> Result<Option<Relation>> {
         let stored_as = match node
             .config
             .get("store_failures_as")
             .and_then(|v| v.as_str())
         {
             Some(kind @ ("table" | "view")) => kind,
-            Some(_) => return None,
+            Some(_) => return Ok(None),
             None => {
                 let on = match node.config.get("store_failures") {
                     Some(serde_json::Value::Bool(b)) => *b,
@@ -757,14 +757,16 @@ impl Materializer<'_> {
                     _ => false,
                 };
                 if !on {
-                    return None;
+                    return Ok(None);
                 }
                 "table"
             }
         };
         let target = &self.project.target;
+        // dbt: the test's schema config (default dbt_test__audit) through
+        // generate_schema_name, the project's own if it has one.
         let custom = node.config.str("schema").unwrap_or("dbt_test__audit");
-        let schema = format!("{}_{}", target.schema, custom.trim());
+        let schema = self.compiler.schema_for(node, Some(custom))?;
         let identifier = node
             .config
             .str("alias")
@@ -776,20 +778,20 @@ impl Materializer<'_> {
             })
             .unwrap_or_else(|| node.name.clone());
         let q = self.adapter.dialect().quoting;
-        Some(Relation::new(
+        Ok(Some(Relation::new(
             q.as_ref(),
             Some(&target.database),
             &schema,
             &identifier,
             stored_as,
-        ))
+        )))
     }
 
     /// Run a data test: count the failing rows and compare with warn_if / error_if. With
     /// store_failures, the failing rows are written to the audit relation first and counted
     /// from there.
     pub async fn test(&self, node: &Node, compiled_sql: &str) -> Result<Built> {
-        let audit = self.audit_relation(node);
+        let audit = self.audit_relation(node)?;
         let mut stored = ExecResult::default();
         let counted_sql = match &audit {
             Some(relation) => {

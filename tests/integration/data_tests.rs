@@ -288,6 +288,19 @@ fn store_failures_keeps_the_failing_rows() {
         ),
         "2"
     );
+
+    // The audit schema goes through the project's generate_schema_name, as in dbt.
+    p.write(
+        "macros/schema.sql",
+        "{% macro generate_schema_name(custom_schema_name, node) -%}\n\
+         {{ custom_schema_name | trim if custom_schema_name else target.schema }}\n\
+         {%- endmacro %}\n",
+    );
+    p.strata(&["test"]).assert_code(1);
+    assert_eq!(
+        p.scalar("sf", "select count(*) from dbt_test__audit.unique_m_id"),
+        "2"
+    );
 }
 
 /// `--warn-error`: a test that would warn fails, and build skips what sits below it.
