@@ -432,11 +432,15 @@ pub struct RunOutcome {
     pub results: Vec<NodeResult>,
     pub elapsed: f64,
     pub interrupted: bool,
+    /// An on-run-end hook failed (the nodes' results still stand and are written).
+    pub end_hook_error: Option<String>,
 }
 
 impl RunOutcome {
     pub fn failed(&self) -> bool {
-        self.interrupted || self.results.iter().any(|r| r.status.is_failure())
+        self.interrupted
+            || self.end_hook_error.is_some()
+            || self.results.iter().any(|r| r.status.is_failure())
     }
 }
 
@@ -726,19 +730,27 @@ pub async fn execute(
             (Vec::new(), true)
         }
     };
+    // As dbt: a failing on-run-end hook fails the command (exit 1), but what the nodes did
+    // is still reported and written to run_results.json.
+    let mut end_hook_error = None;
     if !interrupted {
-        run_hooks(
+        if let Err(e) = run_hooks(
             session,
             "on-run-end",
             &session.project.file.on_run_end.list(),
             hook_context(session, &executable, &results),
         )
-        .await?;
+        .await
+        {
+            session.printer.error("hook_failed", &format!("error: {e}"));
+            end_hook_error = Some(e.to_string());
+        }
     }
     Ok(RunOutcome {
         results,
         elapsed: started.elapsed().as_secs_f64(),
         interrupted,
+        end_hook_error,
     })
 }
 

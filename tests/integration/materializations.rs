@@ -454,3 +454,16 @@ fn seeds_do_not_guess_the_order_of_day_and_month() {
         "01/02/2024"
     );
 }
+
+/// A failing on-run-end hook fails the command (exit 1, as dbt) without losing what the
+/// nodes did: the summary and run_results.json are still written.
+#[test]
+fn a_failing_on_run_end_hook_still_reports_the_run() {
+    let p = TestProject::new("endfail", "on-run-end: \"select * from no_such_table\"\n");
+    p.write("models/m.sql", "select 1 as x\n");
+    let r = p.strata(&["run"]);
+    r.assert_code(1).assert_contains("no_such_table");
+    let results: serde_json::Value =
+        serde_json::from_str(&p.read("target/run_results.json")).expect("run_results.json");
+    assert_eq!(results["results"][0]["status"], "success");
+}
