@@ -885,6 +885,13 @@ fn add_source(
 pub(crate) fn materialize_pending_tests(project: &mut Project) -> Result<()> {
     let pending = std::mem::take(&mut project.pending_tests);
     let tree = project.file.data_tests.clone();
+    // Test names so far (singular tests are already nodes), and where each came from.
+    let mut test_names: HashMap<String, PathBuf> = project
+        .nodes
+        .values()
+        .filter(|n| n.resource_type == ResourceType::Test)
+        .map(|n| (n.name.clone(), n.original_file_path.clone()))
+        .collect();
     for p in pending {
         // column_name first: dbt's generated names list it before the other arguments.
         let mut kwargs = Map::new();
@@ -961,17 +968,13 @@ pub(crate) fn materialize_pending_tests(project: &mut Project) -> Result<()> {
             }),
         };
         // dbt 1.12 refuses two tests of one name (it could not tell them apart).
-        if let Some(other) = project
-            .nodes
-            .values()
-            .find(|n| n.resource_type == ResourceType::Test && n.name == node.name)
-        {
+        if let Some(other) = test_names.insert(node.name.clone(), p.yaml_path.clone()) {
             return Err(Error::config(
                 &p.yaml_path,
                 format!(
                     "two data tests are named '{}' (the other is in {}): give one a `name:`",
                     node.name,
-                    other.original_file_path.display()
+                    other.display()
                 ),
             ));
         }
