@@ -542,13 +542,18 @@ fn list(
             "source_name",
         ];
         if let Value::Object(m) = &mut v {
-            m.retain(|k, _| {
-                if output_keys.is_empty() {
-                    DBT_KEYS.contains(&k.as_str())
-                } else {
-                    output_keys.iter().any(|o| o == k)
+            if output_keys.is_empty() {
+                m.retain(|k, _| DBT_KEYS.contains(&k.as_str()));
+            } else {
+                // In the order asked for, as dbt prints them.
+                let mut ordered = Map::new();
+                for k in output_keys {
+                    if let Some(value) = m.remove(k) {
+                        ordered.insert(k.clone(), value);
+                    }
                 }
-            });
+                *m = ordered;
+            }
         }
         v.to_string()
     };

@@ -1465,7 +1465,12 @@ pub async fn render_inline(session: &Session, text: &str) -> Result<String> {
 pub async fn preview(session: &Session, sql_text: &str, limit: usize) -> Result<Table> {
     let dialect = session.adapter.sql_dialect();
     if let Err(f) = sql::check(dialect.as_ref(), sql_text) {
-        if !matches!(session.adapter.parses(sql_text), Some(Ok(()))) {
+        let message = match session.adapter.parses(sql_text) {
+            Some(Ok(())) => None,
+            Some(Err(engine)) => Some(format!("{engine} (sqlparser: {})", f.message)),
+            None => Some(f.message),
+        };
+        if let Some(message) = message {
             return Err(Error::SqlParse {
                 location: Location {
                     path: "<show>".into(),
@@ -1473,7 +1478,7 @@ pub async fn preview(session: &Session, sql_text: &str, limit: usize) -> Result<
                     column: f.column,
                 },
                 dialect: session.adapter.adapter_type().to_string(),
-                message: f.message,
+                message,
             });
         }
     }

@@ -286,10 +286,11 @@ fn ls_matches_dbt() {
         "--output",
         "json",
         "--output-keys",
-        "name,unique_id",
+        "unique_id,name",
     ]);
     assert_eq!(
         keys.stdout.trim(),
-        r#"{"name":"orders","unique_id":"model.jaffle_shop.orders"}"#
+        r#"{"unique_id":"model.jaffle_shop.orders","name":"orders"}"#,
+        "the keys in the order asked for"
     );
 }

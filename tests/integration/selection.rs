@@ -171,6 +171,10 @@ fn show_prints_rows_of_a_model_or_inline_sql() {
     p.strata(&["show", "-s", "tag:daily"])
         .assert_code(2)
         .assert_contains("exactly one model (2 matched)");
+    // A query neither parser takes: DuckDB's message says where.
+    p.strata(&["show", "--inline", "select 1 from where"])
+        .assert_code(2)
+        .assert_contains("syntax error at or near \"where\"");
 }
 
 #[test]
