@@ -128,6 +128,30 @@ pub struct ExecArgs {
     /// Treat warnings as errors: a test that would warn fails (dbt's --warn-error).
     #[arg(long)]
     pub warn_error: bool,
+    /// Only these resource types (model, seed, test).
+    #[arg(long, num_args = 1.., value_delimiter = ',')]
+    pub resource_type: Vec<String>,
+    /// Leave out these resource types (model, seed, test).
+    #[arg(long, num_args = 1.., value_delimiter = ',')]
+    pub exclude_resource_type: Vec<String>,
+}
+
+/// dbt's resource type names for --resource-type / --exclude-resource-type (types Strata
+/// does not have, such as unit_test or snapshot, select nothing).
+fn resource_types(flag: &str, names: &[String]) -> Result<Vec<ResourceType>> {
+    names
+        .iter()
+        .filter_map(|n| match n.as_str() {
+            "model" => Some(Ok(ResourceType::Model)),
+            "seed" => Some(Ok(ResourceType::Seed)),
+            "test" | "data_test" => Some(Ok(ResourceType::Test)),
+            "unit_test" | "snapshot" | "source" | "analysis" | "exposure" | "metric"
+            | "saved_query" | "semantic_model" | "function" => None,
+            other => Some(Err(Error::Usage(format!(
+                "{flag}: unknown resource type '{other}'"
+            )))),
+        })
+        .collect()
 }
 
 #[derive(Debug, Subcommand)]
@@ -424,6 +448,15 @@ async fn dispatch(cmd: Cmd, g: GlobalArgs, printer: Arc<Printer>) -> Result<i32>
         full_refresh: exec.full_refresh,
         fail_fast: exec.fail_fast,
         warn_error: exec.warn_error,
+        resource_types: if exec.resource_type.is_empty() {
+            None
+        } else {
+            Some(resource_types("--resource-type", &exec.resource_type)?)
+        },
+        exclude_resource_types: resource_types(
+            "--exclude-resource-type",
+            &exec.exclude_resource_type,
+        )?,
     };
     let ids = session.select(command, &opts, None)?;
     if ids.is_empty() {

@@ -67,6 +67,11 @@ pub struct RunOptions {
     pub fail_fast: bool,
     /// dbt's `--warn-error`: a test that would warn fails instead.
     pub warn_error: bool,
+    /// dbt's `--resource-type` / `--exclude-resource-type` (model, seed, test): narrow
+    /// what the command acts on.
+    /// (`None`: no `--resource-type`; `Some` of no type: types Strata does not have.)
+    pub resource_types: Option<Vec<ResourceType>>,
+    pub exclude_resource_types: Vec<ResourceType>,
 }
 
 /// A loaded, parsed project with its engine: what every command starts from.
@@ -209,10 +214,14 @@ impl Session {
             .into_iter()
             .filter(|id| chosen.contains(id))
             .filter(|id| {
-                self.project
-                    .nodes
-                    .get(id)
-                    .is_some_and(|n| types.contains(&n.resource_type))
+                self.project.nodes.get(id).is_some_and(|n| {
+                    types.contains(&n.resource_type)
+                        && opts
+                            .resource_types
+                            .as_ref()
+                            .is_none_or(|only| only.contains(&n.resource_type))
+                        && !opts.exclude_resource_types.contains(&n.resource_type)
+                })
             })
             .collect())
     }

@@ -264,3 +264,52 @@ fn tests_inherit_column_and_source_tags_and_data_means_all_data_tests() {
     );
     assert_eq!(ls(&p, &["-s", "test_type:singular"]), "one_row");
 }
+
+/// dbt's `--resource-type` / `--exclude-resource-type` on build (types Strata does not
+/// have, such as unit_test, select nothing).
+#[test]
+fn build_by_resource_type() {
+    let p = TestProject::new("rt", "");
+    p.write("seeds/s.csv", "id\n1\n");
+    p.write("models/m.sql", "select * from {{ ref('s') }}\n");
+    p.write(
+        "models/x.yml",
+        "version: 2\nmodels:\n  - name: m\n    columns: [{name: id, data_tests: [unique]}]\n",
+    );
+    let ran = |args: &[&str]| {
+        let mut all = vec!["build"];
+        all.extend_from_slice(args);
+        p.strata(&all).assert_ok();
+        let v: serde_json::Value =
+            serde_json::from_str(&p.read("target/run_results.json")).expect("json");
+        let mut ids: Vec<String> = v["results"]
+            .as_array()
+            .expect("results")
+            .iter()
+            .map(|r| {
+                r["unique_id"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .split('.')
+                    .next()
+                    .unwrap_or_default()
+                    .to_string()
+            })
+            .collect();
+        ids.sort();
+        ids.join(",")
+    };
+    assert_eq!(ran(&[]), "model,seed,test");
+    assert_eq!(ran(&["--resource-type", "seed", "model"]), "model,seed");
+    assert_eq!(ran(&["--exclude-resource-type", "test"]), "model,seed");
+    assert_eq!(
+        ran(&["--exclude-resource-type", "unit_test"]),
+        "model,seed,test"
+    );
+    p.strata(&["build", "--resource-type", "unit_test"])
+        .assert_ok()
+        .assert_contains("Nothing to do");
+    p.strata(&["build", "--resource-type", "widget"])
+        .assert_code(2)
+        .assert_contains("--resource-type: unknown resource type 'widget'");
+}
