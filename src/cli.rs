@@ -266,7 +266,8 @@ pub enum RightsCmd {
         request_topic: Option<String>,
     },
     /// Rewrite the tables erasures touched, so deleted rows leave storage (Iceberg: OPTIMIZE
-    /// and VACUUM).
+    /// and VACUUM; DuckDB: a fresh copy of the file), and delete ACCESS exports past
+    /// `rights.access_retention_hours`.
     Purge,
     /// List the relations that declare personal data and how each reaches the subject.
     Declared,
@@ -863,6 +864,11 @@ async fn rights_with(
         RightsCmd::Purge => {
             let n = engine.purge().await?;
             printer.info("purge", &format!("Purged the tables of {n} erasures"));
+            let swept = engine.sweep_exports().await?;
+            printer.info(
+                "exports_removed",
+                &format!("Removed the ACCESS exports of {swept} requests (past their retention)"),
+            );
             Ok(0)
         }
         RightsCmd::Declared => {

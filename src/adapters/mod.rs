@@ -145,6 +145,29 @@ pub trait Adapter: Send + Sync {
         Ok(files)
     }
 
+    /// Delete files [`list_files`](Self::list_files) named (ACCESS exports past their
+    /// retention); one already gone is not an error. Returns how many were deleted.
+    async fn delete_files(&self, files: &[String]) -> Result<usize> {
+        let mut deleted = 0;
+        for f in files {
+            let path = std::path::Path::new(f);
+            match std::fs::remove_file(path) {
+                Ok(()) => deleted += 1,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::io(path, e)),
+            }
+            // Folders left empty (subject, relation, batch) go too; others stay.
+            let mut dir = path.parent();
+            for _ in 0..3 {
+                match dir {
+                    Some(d) if std::fs::remove_dir(d).is_ok() => dir = d.parent(),
+                    _ => break,
+                }
+            }
+        }
+        Ok(deleted)
+    }
+
     /// Make a seed's CSV file readable by the engine (Athena: upload it to S3) and say where
     /// the `load_csv` macro finds it.
     async fn stage_seed(

@@ -35,6 +35,9 @@ fn d_access_path() -> String {
 fn d_purge_deadline_hours() -> u64 {
     24
 }
+fn d_access_retention_hours() -> u64 {
+    72
+}
 fn d_session_timeout_ms() -> u64 {
     10_000
 }
@@ -86,6 +89,10 @@ pub struct RightsConfig {
     /// Deleted rows live on in older Iceberg snapshots: purge touched tables within this.
     #[serde(default = "d_purge_deadline_hours")]
     pub purge_deadline_hours: u64,
+    /// ACCESS exports are copies of a subject's data: they are deleted this long after they
+    /// were made (time for the requester to collect them), erased subject or not.
+    #[serde(default = "d_access_retention_hours")]
+    pub access_retention_hours: u64,
     #[serde(default = "d_service_name")]
     pub service_name: String,
     /// Serve Prometheus metrics on 127.0.0.1:PORT while consuming.
@@ -114,6 +121,7 @@ impl Default for RightsConfig {
             aws_region: None,
             access_path: d_access_path(),
             purge_deadline_hours: d_purge_deadline_hours(),
+            access_retention_hours: d_access_retention_hours(),
             service_name: d_service_name(),
             metrics_port: None,
             session_timeout_ms: d_session_timeout_ms(),

@@ -205,6 +205,17 @@ async fn dead_letter(
 /// A purge that fails is reported and tried again at the next check: requests keep being
 /// answered (the purge is recorded only once it succeeds, so nothing is lost).
 async fn purge_if_due(engine: &RightsEngine, printer: &Printer) {
+    match engine.sweep_exports().await {
+        Ok(0) => {}
+        Ok(n) => printer.info(
+            "rights_exports_removed",
+            &format!("Removed the ACCESS exports of {n} requests (past their retention)"),
+        ),
+        Err(e) => printer.error(
+            "rights_exports_failed",
+            &format!("removing old ACCESS exports failed (tried again later): {e}"),
+        ),
+    }
     match engine.purge_if_due().await {
         Ok(0) => {}
         Ok(n) => printer.info(

@@ -855,6 +855,57 @@ impl RightsEngine {
 
     /// Purge when the oldest unpurged erasure has used half of `purge_deadline_hours`, so a
     /// consumer that runs at least that often keeps the deadline. Returns erasures purged.
+    /// Delete the ACCESS exports older than `rights.access_retention_hours` (the files their
+    /// answers listed) and record them as purged. Returns how many requests' exports went.
+    pub async fn sweep_exports(&self) -> Result<usize> {
+        let cutoff = now_epoch() - (self.config.access_retention_hours as i64) * 3600;
+        let q = format!(
+            "select request_id, attachments from {ledger} \
+             where phase = 'finished' and code = '200' and right_type = 'ACCESS' \
+               and finished_at <= cast(? as bigint) \
+               and request_id not in (select request_id from {purges})",
+            ledger = self.ledger,
+            purges = self.purges
+        );
+        let rows = self
+            .exec(&q, &[cutoff.to_string()], true)
+            .await?
+            .table
+            .unwrap_or_default()
+            .rows;
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let mut ids = Vec::new();
+        let mut files = Vec::new();
+        for row in rows {
+            let Some(id) = row.first().and_then(|v| v.as_str()) else {
+                continue;
+            };
+            let listed = row.get(1).and_then(|v| v.as_str()).unwrap_or("[]");
+            let attachments: Vec<String> = serde_json::from_str(listed).map_err(|e| {
+                Error::Adapter(format!(
+                    "the ledger's attachments of {id} are not a JSON list ({e}): {listed}"
+                ))
+            })?;
+            files.extend(attachments);
+            ids.push(id.to_string());
+        }
+        self.adapter.delete_files(&files).await?;
+        let now = now_epoch().to_string();
+        let mut params = Vec::with_capacity(ids.len() * 2);
+        for id in &ids {
+            params.extend([id.clone(), now.clone()]);
+        }
+        let q = format!(
+            "insert into {} values {}",
+            self.purges,
+            vec!["(?, cast(? as bigint))"; ids.len()].join(", ")
+        );
+        self.exec(&q, &params, false).await?;
+        Ok(ids.len())
+    }
+
     pub async fn purge_if_due(&self) -> Result<usize> {
         let Some((_, oldest, _, _)) = self.pending_purge().await? else {
             return Ok(0);

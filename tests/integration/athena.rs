@@ -900,3 +900,56 @@ fn rights_access_on_athena_unloads_to_s3() {
         "on the athena target ACCESS exports go to S3, so it must be an s3:// prefix",
     );
 }
+
+/// On Athena the exports past their retention are S3 objects: the purge deletes them
+/// (DeleteObjects) and records the request as purged.
+#[test]
+fn rights_purge_deletes_old_access_exports_from_s3() {
+    let region = "eu-north-1";
+    let (p, _proxy, _schema, bucket) = athena_rights_project(region);
+    let yml = p.read("project.yml");
+    p.write(
+        "project.yml",
+        &format!("{yml}  access_retention_hours: 0\n"),
+    );
+    let endpoint = aws::moto_endpoint();
+    let auth = "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0";
+    for key in [
+        "exports/b1/events/subject_no=0/a.json",
+        "exports/b1/keep.json",
+    ] {
+        let (status, _) = aws::http(
+            "PUT",
+            &format!("{endpoint}/{bucket}/{key}"),
+            &[("Authorization", auth)],
+            b"{}",
+        );
+        assert_eq!(status, 200);
+    }
+    let empty = || (vec![], vec![]);
+    // ledger DDL, its via_keys column, purged DDL, the pending-erasures query (none), the
+    // exports past retention (one request, one file), then the purged record.
+    let attachments = format!("[\"s3://{bucket}/exports/b1/events/subject_no=0/a.json\"]");
+    let attachments: &'static str = Box::leak(attachments.into_boxed_str());
+    aws::preset_results(
+        &endpoint,
+        region,
+        vec![
+            empty(),
+            empty(),
+            empty(),
+            (vec!["relations", "min", "max", "count"], vec![]),
+            (
+                vec!["request_id", "attachments"],
+                vec![vec!["a9", attachments]],
+            ),
+        ],
+    );
+    p.strata_env(&["rights", "purge"], AWS_ENV)
+        .assert_ok()
+        .assert_contains("Removed the ACCESS exports of 1 requests");
+    assert_eq!(
+        aws::list_objects(&endpoint, &bucket, "exports/"),
+        vec!["exports/b1/keep.json".to_string()]
+    );
+}

@@ -548,6 +548,40 @@ fn requests_wait_until_the_warehouse_is_covered() {
     );
 }
 
+/// ACCESS exports are copies of a subject's data: a purge deletes those older than
+/// `rights.access_retention_hours` (default 72), once, and leaves younger ones.
+#[test]
+fn access_exports_are_deleted_after_their_retention() {
+    let p = project("");
+    let files = |r: &serde_json::Value| -> Vec<String> {
+        r["result"]["attachments"]
+            .as_array()
+            .expect("attachments")
+            .iter()
+            .filter_map(|f| f.as_str().map(str::to_string))
+            .collect()
+    };
+    let young = apply(&p, "ACCESS", "u1", "acc-1");
+    let young = files(&young);
+    assert!(!young.is_empty());
+    p.strata(&["rights", "purge"])
+        .assert_ok()
+        .assert_contains("Removed the ACCESS exports of 0 requests");
+    assert!(young.iter().all(|f| std::path::Path::new(f).exists()));
+
+    p.write(
+        "project.yml",
+        &format!("name: gdpr\n{PROJECT_YML}rights:\n  access_retention_hours: 0\n"),
+    );
+    p.strata(&["rights", "purge"])
+        .assert_ok()
+        .assert_contains("Removed the ACCESS exports of 1 requests");
+    assert!(young.iter().all(|f| !std::path::Path::new(f).exists()));
+    p.strata(&["rights", "purge"])
+        .assert_ok()
+        .assert_contains("Removed the ACCESS exports of 0 requests");
+}
+
 /// The purge's rewrite keeps what the file was: a symbolic link stays a link (the real file
 /// is rewritten, not replaced beside it), its permissions stay, and a database with a
 /// foreign key (which DuckDB's COPY FROM DATABASE refuses) is rewritten through

@@ -349,6 +349,53 @@ impl Adapter for AthenaAdapter {
     }
 
     /// Every object under the S3 prefix `location`, as s3:// URIs.
+    async fn delete_files(&self, files: &[String]) -> Result<usize> {
+        use aws_sdk_s3::types::{Delete, ObjectIdentifier};
+        let s3 = &self.clients().await?.s3;
+        let mut by_bucket: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+        for f in files {
+            let (bucket, key) = split_s3(f)?;
+            by_bucket.entry(bucket).or_default().push(key);
+        }
+        let mut deleted = 0;
+        for (bucket, keys) in by_bucket {
+            // DeleteObjects takes at most 1,000 keys.
+            for chunk in keys.chunks(1000) {
+                let objects = chunk
+                    .iter()
+                    .map(|k| ObjectIdentifier::builder().key(*k).build())
+                    .collect::<std::result::Result<Vec<_>, _>>()
+                    .map_err(|e| Error::Adapter(format!("deleting from s3://{bucket}: {e}")))?;
+                let delete = Delete::builder()
+                    .set_objects(Some(objects))
+                    .quiet(true)
+                    .build()
+                    .map_err(|e| Error::Adapter(format!("deleting from s3://{bucket}: {e}")))?;
+                let out = s3
+                    .delete_objects()
+                    .bucket(bucket)
+                    .delete(delete)
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        Error::Adapter(format!(
+                            "deleting from s3://{bucket} failed: {}",
+                            aws_sdk_s3::error::DisplayErrorContext(&e)
+                        ))
+                    })?;
+                if let Some(err) = out.errors().first() {
+                    return Err(Error::Adapter(format!(
+                        "deleting s3://{bucket}/{} failed: {}",
+                        err.key().unwrap_or_default(),
+                        err.message().unwrap_or_default()
+                    )));
+                }
+                deleted += chunk.len();
+            }
+        }
+        Ok(deleted)
+    }
+
     async fn list_files(&self, location: &str) -> Result<Vec<String>> {
         let (bucket, prefix) = split_s3(location)?;
         let s3 = &self.clients().await?.s3;
