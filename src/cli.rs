@@ -55,6 +55,11 @@ pub struct GlobalArgs {
     /// SQL checks and compiled files remembered from earlier runs).
     #[arg(long, global = true, overrides_with = "partial_parse")]
     pub no_partial_parse: bool,
+    /// Treat warnings as errors: a test that would warn fails, and a project warning (a test
+    /// on a missing model, YAML for no model) stops the command [env: STRATA_WARN_ERROR,
+    /// DBT_WARN_ERROR].
+    #[arg(long, global = true)]
+    pub warn_error: bool,
 }
 
 impl GlobalArgs {
@@ -81,6 +86,12 @@ impl GlobalArgs {
                     _ => return Err(Error::Usage(format!("{key}={v:?}: expected text or json"))),
                 };
                 self.log_format = Some(format);
+            }
+        }
+        if !self.warn_error {
+            if let Some((key, v)) = from_env("WARN_ERROR") {
+                self.warn_error = parse_bool(&v)
+                    .ok_or_else(|| Error::Usage(format!("{key}={v:?}: expected true or false")))?;
             }
         }
         if !self.partial_parse && !self.no_partial_parse {
@@ -125,9 +136,6 @@ pub struct ExecArgs {
     /// Stop at the first failure.
     #[arg(long, short = 'x')]
     pub fail_fast: bool,
-    /// Treat warnings as errors: a test that would warn fails (dbt's --warn-error).
-    #[arg(long)]
-    pub warn_error: bool,
     /// Only these resource types (model, seed, test).
     #[arg(long, num_args = 1.., value_delimiter = ',')]
     pub resource_type: Vec<String>,
@@ -299,6 +307,7 @@ fn load_options(g: &GlobalArgs) -> Result<LoadOptions> {
         target: g.target.clone(),
         cli_vars: parse_mapping("--vars", g.vars.as_deref())?,
         no_partial_parse: g.no_partial_parse,
+        warn_error: g.warn_error,
     })
 }
 
@@ -448,7 +457,7 @@ async fn dispatch(cmd: Cmd, g: GlobalArgs, printer: Arc<Printer>) -> Result<i32>
         threads: exec.threads,
         full_refresh: exec.full_refresh,
         fail_fast: exec.fail_fast,
-        warn_error: exec.warn_error,
+        warn_error: g.warn_error,
         resource_types: if exec.resource_type.is_empty() {
             None
         } else {

@@ -479,6 +479,12 @@ impl Compiler {
         });
         // A test that refers to a model, seed or source that is disabled or missing is left
         // out with a warning, as in dbt (a relationships test `to:` a disabled model).
+        let names: Vec<String> = project
+            .nodes
+            .values()
+            .filter(|n| matches!(n.resource_type, ResourceType::Model | ResourceType::Seed))
+            .map(|n| n.name.clone())
+            .collect();
         let dangling: Vec<(String, String)> = project
             .nodes
             .values()
@@ -495,11 +501,18 @@ impl Compiler {
                             .find(|(s, t)| project.find_source(s, t).is_none())
                             .map(|(s, t)| format!("{s}.{t}"))
                     })?;
+                let closest = names
+                    .iter()
+                    .map(|k| (strsim::jaro_winkler(k, &missing), k))
+                    .filter(|(score, _)| *score > 0.8)
+                    .max_by(|a, b| a.0.total_cmp(&b.0))
+                    .map(|(_, k)| format!("; did you mean '{k}'?"))
+                    .unwrap_or_default();
                 Some((
                     n.unique_id.clone(),
                     format!(
                         "{}: test '{}' refers to '{missing}', which is disabled or not in this \
-                     project (the test is left out)",
+                         project (the test is left out{closest})",
                         n.original_file_path.display(),
                         n.name
                     ),
@@ -1175,10 +1188,13 @@ fn macro_function(template: String, name: String, mentions_execute: bool) -> Val
 /// The runner calls `generate_schema_name` and `generate_alias_name` with `node=` as dbt
 /// does; a project's macro declared without that parameter gets the call without it.
 fn without_undeclared_node(m: &Value, args: Vec<Value>) -> std::result::Result<Vec<Value>, JError> {
-    let declared = m.get_attr("arguments").ok().is_some_and(|a| {
-        a.try_iter()
-            .is_ok_and(|mut it| it.any(|v| v.as_str() == Some("node")))
-    });
+    let params: Vec<String> = m
+        .get_attr("arguments")
+        .ok()
+        .and_then(|a| a.try_iter().ok())
+        .map(|it| it.filter_map(|v| v.as_str().map(str::to_string)).collect())
+        .unwrap_or_default();
+    let declared = params.iter().any(|p| p == "node");
     let (pos, kwargs) = globals::split_args(&args)?;
     match kwargs {
         Some(k) if !declared && k.has("node") => {
@@ -1188,6 +1204,11 @@ fn without_undeclared_node(m: &Value, args: Vec<Value>) -> std::result::Result<V
                 .map(|name| Ok((name.to_string(), k.peek::<Value>(name)?)))
                 .collect::<std::result::Result<_, JError>>()?;
             let mut out = pos;
+            // dbt passes the node by position: a macro whose parameter after the given ones
+            // has another name (`generate_schema_name(schema_override, nd)`) gets it there.
+            if params.len() > out.len() {
+                out.push(k.peek::<Value>("node")?);
+            }
             if !rest.is_empty() {
                 out.push(Value::from(minijinja::value::Kwargs::from_iter(rest)));
             }

@@ -742,7 +742,7 @@ impl Materializer<'_> {
     /// `store_failures` (or `store_failures_as: table | view`): where the test's failing
     /// rows are kept, as dbt names it: `<target schema>_dbt_test__audit` (or the test's
     /// `schema`), the test's file name as the identifier. `None`: not stored.
-    fn audit_relation(&self, node: &Node) -> Result<Option<Relation>> {
+    pub fn audit_relation(&self, node: &Node) -> Result<Option<Relation>> {
         let stored_as = match node
             .config
             .get("store_failures_as")
@@ -795,12 +795,7 @@ impl Materializer<'_> {
         let mut stored = ExecResult::default();
         let counted_sql = match &audit {
             Some(relation) => {
-                self.adapter
-                    .create_schema(
-                        relation.database.as_deref().unwrap_or_default(),
-                        &relation.schema,
-                    )
-                    .await?;
+                // (its schema was made before the run: execute)
                 let database = relation.database.as_deref().unwrap_or_default();
                 let existing = self
                     .adapter

@@ -130,6 +130,7 @@ impl Session {
         open_warehouse: bool,
     ) -> Result<Self> {
         let mut t = Instant::now();
+        let warn_error = load.warn_error;
         let mut project = project::open(load, &Compiler::render_text)?;
         // An existing database file starts opening (on its own thread) before the files are
         // read; a new one is created only once the project has loaded. Either way a broken
@@ -151,6 +152,11 @@ impl Session {
         let compiler = Compiler::new(&project, &adapter.dialect(), flags)?;
         phase("environment", &mut t);
         compiler.parse(&mut project)?;
+        if let (true, Some(w)) = (warn_error, project.warnings.first()) {
+            return Err(Error::Usage(format!(
+                "{w} (a warning, made an error by --warn-error)"
+            )));
+        }
         for w in &project.warnings {
             printer.warn("project_warning", w);
         }
@@ -716,6 +722,27 @@ pub async fn execute(
         hook_context(session, &executable, &[]),
     )
     .await?;
+
+    // The schemas store_failures writes to, made once before tests run side by side (two
+    // tests creating one schema at the same time conflict in DuckDB's catalog).
+    {
+        let m = state.materializer();
+        let mut made = BTreeSet::new();
+        for id in &executable {
+            let Some(node) = session.project.nodes.get(id) else {
+                continue;
+            };
+            if node.resource_type != ResourceType::Test {
+                continue;
+            }
+            if let Some(r) = m.audit_relation(node)? {
+                let database = r.database.clone().unwrap_or_default();
+                if made.insert((database.clone(), r.schema.clone())) {
+                    session.adapter.create_schema(&database, &r.schema).await?;
+                }
+            }
+        }
+    }
 
     let deps = execution_deps(session, &executable, cmd == Command::Build);
     let threads = opts
@@ -1378,7 +1405,9 @@ pub fn print_summary(session: &Session, outcome: &RunOutcome) {
         );
     }
     let count = |s: Status| outcome.results.iter().filter(|r| r.status == s).count();
-    let errors = count(Status::Error) + count(Status::Fail);
+    // A failed on-run-end hook is an error of the run, as dbt counts it.
+    let hook_errors = usize::from(outcome.end_hook_error.is_some());
+    let errors = count(Status::Error) + count(Status::Fail) + hook_errors;
     let warns = count(Status::Warn);
     if outcome.interrupted {
         p.error("summary", "Interrupted: running statements were cancelled.");
@@ -1393,6 +1422,9 @@ pub fn print_summary(session: &Session, outcome: &RunOutcome) {
                 if warns == 1 { "" } else { "s" }
             ),
         );
+        if let Some(e) = &outcome.end_hook_error {
+            p.error("failure", &format!("  Error in on-run-end: {e}"));
+        }
         for r in outcome.results.iter().filter(|r| r.status.is_failure()) {
             let Some(n) = session.project.nodes.get(&r.unique_id) else {
                 continue;
@@ -1435,7 +1467,7 @@ pub fn print_summary(session: &Session, outcome: &RunOutcome) {
             warns,
             errors,
             count(Status::Skipped),
-            outcome.results.len()
+            outcome.results.len() + hook_errors
         ),
     );
 }

@@ -191,6 +191,8 @@ pub struct LoadOptions {
     pub cli_vars: Map<String, Value>,
     /// `--no-partial-parse`: neither use nor keep `target/partial_parse/`.
     pub no_partial_parse: bool,
+    /// `--warn-error`: a project warning stops the command.
+    pub warn_error: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -421,7 +423,7 @@ fn load_macros(project: &mut Project) -> Result<()> {
     for dir in dirs {
         for (abs, _) in files_under(project, &dir, &["sql", "jinja", "j2"])? {
             let text = read(&abs)?;
-            let source = rewrite_test_blocks(&text);
+            let source = rewrite_test_blocks(&blank_comments(&text));
             let macro_names = macro_names(&source);
             let rel = rel_to_root(&project.root, &abs);
             project.macro_files.push(MacroFile {
@@ -433,6 +435,26 @@ fn load_macros(project: &mut Project) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Jinja comments (`{# ... #}`) blanked, their newlines kept (so template lines stay the
+/// file's): a macro commented out is not a definition.
+pub fn blank_comments(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("{#") {
+        out.push_str(&rest[..start]);
+        let Some(len) = rest[start..].find("#}") else {
+            // Unclosed: leave it for the template parser to report.
+            out.push_str(&rest[start..]);
+            return out;
+        };
+        let comment = &rest[start..start + len + 2];
+        out.extend(comment.chars().filter(|c| *c == '\n'));
+        rest = &rest[start + len + 2..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// `{% test name(args) %}...{% endtest %}` is a macro named `test_name` (as in dbt).
@@ -885,13 +907,8 @@ fn add_source(
 pub(crate) fn materialize_pending_tests(project: &mut Project) -> Result<()> {
     let pending = std::mem::take(&mut project.pending_tests);
     let tree = project.file.data_tests.clone();
-    // Test names so far (singular tests are already nodes), and where each came from.
-    let mut test_names: HashMap<String, PathBuf> = project
-        .nodes
-        .values()
-        .filter(|n| n.resource_type == ResourceType::Test)
-        .map(|n| (n.name.clone(), n.original_file_path.clone()))
-        .collect();
+    // Generic tests' unique_ids so far, and where each came from.
+    let mut test_names: HashMap<String, PathBuf> = HashMap::new();
     for p in pending {
         // column_name first: dbt's generated names list it before the other arguments.
         let mut kwargs = Map::new();
@@ -967,8 +984,9 @@ pub(crate) fn materialize_pending_tests(project: &mut Project) -> Result<()> {
                 attached_node: Some(p.attached_node.clone()),
             }),
         };
-        // dbt 1.12 refuses two tests of one name (it could not tell them apart).
-        if let Some(other) = test_names.insert(node.name.clone(), p.yaml_path.clone()) {
+        // dbt 1.12 refuses two tests with one unique_id (same name and arguments: it could
+        // not tell them apart); tests that only share a name are fine.
+        if let Some(other) = test_names.insert(node.unique_id.clone(), p.yaml_path.clone()) {
             return Err(Error::config(
                 &p.yaml_path,
                 format!(

@@ -135,6 +135,22 @@ fn schema_and_alias_macros_get_the_node() {
     );
     pos.strata(&["build"]).assert_ok();
     assert_eq!(flat(&pos.query("pos", tables)), "main_x.a|raw.s");
+    // The node comes by position too, whatever the parameter's name.
+    pos.write(
+        "macros/names.sql",
+        "{% macro generate_schema_name(schema_override, nd) -%}\n\
+         {%- if nd.resource_type == 'seed' -%}raw2{%- else -%}{{ target.schema }}{%- endif -%}\n\
+         {%- endmacro %}\n",
+    );
+    pos.strata(&["build"]).assert_ok();
+    assert_eq!(
+        flat(&pos.query(
+            "pos",
+            "select table_schema || '.' || table_name from information_schema.tables \
+             where table_schema in ('main', 'raw2') order by 1"
+        )),
+        "main.a|raw2.s"
+    );
 }
 
 /// As in dbt: a disabled model takes the generic tests declared on it along; YAML for a
@@ -181,6 +197,14 @@ fn disabled_models_stray_properties_project_test_config_and_generic_test_folder(
     let r = p.strata(&["build"]);
     r.assert_code(0)
         .assert_contains("refers to 'gone', which is disabled or not in this project");
+    // --warn-error (dbt's flag, before or after the command, or DBT_WARN_ERROR) makes the
+    // warning stop the command, as dbt does.
+    p.strata(&["--warn-error", "ls"])
+        .assert_code(2)
+        .assert_contains("made an error by --warn-error");
+    p.strata(&["build", "--warn-error"]).assert_code(2);
+    p.strata_env(&["ls"], &[("DBT_WARN_ERROR", "true")])
+        .assert_code(2);
     assert!(
         !r.output().contains("source_unique_raw_t_id"),
         "{}",

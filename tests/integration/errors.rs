@@ -262,4 +262,22 @@ fn two_tests_or_two_macros_of_one_name_are_refused() {
     p.strata(&["ls"])
         .assert_code(2)
         .assert_contains("macro 'twice' is defined here and in");
+    // A definition inside a Jinja comment is no definition.
+    p.write(
+        "tests/generic/two.sql",
+        "{# old: {% macro twice() %}2{% endmacro %} #}\n",
+    );
+    p.strata(&["ls"]).assert_ok();
+
+    // Two different tests that happen to share a name are fine (dbt builds them): only the
+    // same test twice (same name and arguments, one unique_id) is refused.
+    let q = TestProject::new("same", "");
+    q.write("models/orders.sql", "select 1 as customer_id\n");
+    q.write("models/orders_customer.sql", "select 1 as id\n");
+    q.write(
+        "models/s.yml",
+        "version: 2\nmodels:\n  - name: orders\n    columns: [{name: customer_id, data_tests: [not_null]}]\n\
+         \x20 - name: orders_customer\n    columns: [{name: id, data_tests: [not_null]}]\n",
+    );
+    q.strata(&["build"]).assert_ok().assert_contains("PASS=4");
 }

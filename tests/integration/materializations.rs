@@ -462,7 +462,10 @@ fn a_failing_on_run_end_hook_still_reports_the_run() {
     let p = TestProject::new("endfail", "on-run-end: \"select * from no_such_table\"\n");
     p.write("models/m.sql", "select 1 as x\n");
     let r = p.strata(&["run"]);
-    r.assert_code(1).assert_contains("no_such_table");
+    r.assert_code(1)
+        .assert_contains("no_such_table")
+        .assert_contains("Completed with 1 error")
+        .assert_contains("ERROR=1");
     let results: serde_json::Value =
         serde_json::from_str(&p.read("target/run_results.json")).expect("run_results.json");
     assert_eq!(results["results"][0]["status"], "success");

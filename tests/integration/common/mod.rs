@@ -47,6 +47,7 @@ pub fn hermetic(cmd: &mut Command) {
         "TARGET",
         "LOG_FORMAT",
         "PARTIAL_PARSE",
+        "WARN_ERROR",
     ] {
         cmd.env_remove(format!("STRATA_{name}"))
             .env_remove(format!("DBT_{name}"));
