@@ -180,8 +180,11 @@ pub enum Cmd {
         #[command(flatten)]
         selection: SelectArgs,
         /// Only these resource types (model, seed, test, source).
-        #[arg(long, num_args = 1..)]
+        #[arg(long, num_args = 1.., value_delimiter = ',')]
         resource_type: Vec<String>,
+        /// Leave out these resource types.
+        #[arg(long, num_args = 1.., value_delimiter = ',')]
+        exclude_resource_type: Vec<String>,
         /// name, path, selector or json.
         #[arg(long, short = 'o', default_value = "selector")]
         output: String,
@@ -356,6 +359,7 @@ async fn dispatch(cmd: Cmd, g: GlobalArgs, printer: Arc<Printer>) -> Result<i32>
         Cmd::Ls {
             selection,
             resource_type,
+            exclude_resource_type,
             output,
             output_keys,
         } => {
@@ -363,7 +367,7 @@ async fn dispatch(cmd: Cmd, g: GlobalArgs, printer: Arc<Printer>) -> Result<i32>
                 &load,
                 printer,
                 selection,
-                resource_type,
+                (resource_type, exclude_resource_type),
                 &output,
                 &output_keys,
             );
@@ -516,7 +520,7 @@ fn list(
     load: &LoadOptions,
     printer: Arc<Printer>,
     sel: SelectArgs,
-    types: Vec<String>,
+    (types, excluded): (Vec<String>, Vec<String>),
     output: &str,
     output_keys: &[String],
 ) -> Result<i32> {
@@ -528,23 +532,15 @@ fn list(
         },
         printer,
     )?;
-    let mut rts = Vec::new();
-    let mut want_sources = types.is_empty();
-    for t in &types {
-        match t.as_str() {
-            "model" => rts.push(ResourceType::Model),
-            "seed" => rts.push(ResourceType::Seed),
-            "test" => rts.push(ResourceType::Test),
-            "source" => want_sources = true,
-            other => {
-                return Err(Error::Usage(format!(
-                    "--resource-type: unknown type '{other}'"
-                )))
-            }
-        }
-    }
+    let mut rts = resource_types("--resource-type", &types)?;
+    let mut want_sources = types.is_empty() || types.iter().any(|t| t == "source");
     if types.is_empty() {
         rts = vec![ResourceType::Model, ResourceType::Seed, ResourceType::Test];
+    }
+    let left_out = resource_types("--exclude-resource-type", &excluded)?;
+    rts.retain(|t| !left_out.contains(t));
+    if excluded.iter().any(|t| t == "source") {
+        want_sources = false;
     }
     let opts = RunOptions {
         select: sel.select.clone(),

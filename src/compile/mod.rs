@@ -102,6 +102,7 @@ const CONTEXT_NAMES: &[&str] = &[
     "this",
     "model",
     "is_incremental",
+    "should_store_failures",
     "execute",
     "run_query",
     "statement",
@@ -789,6 +790,24 @@ impl Compiler {
             }),
         );
         m.insert("execute", Value::from(ctx.execute));
+        // dbt's should_store_failures(): the node's store_failures / store_failures_as.
+        let of = ctx.clone();
+        m.insert(
+            "should_store_failures",
+            // (known before parsing for generic tests, and config() calls above it in a
+            // singular test have updated it: a parse render that used it stands)
+            Value::from_function(move || {
+                let config = of.config.lock().map(|c| c.clone()).unwrap_or_default();
+                match config.get("store_failures_as").and_then(|v| v.as_str()) {
+                    Some(kind) => matches!(kind, "table" | "view"),
+                    None => match config.get("store_failures") {
+                        Some(serde_json::Value::Bool(b)) => *b,
+                        Some(serde_json::Value::String(s)) => s.eq_ignore_ascii_case("true"),
+                        _ => false,
+                    },
+                }
+            }),
+        );
         m.insert("run_query", run_query_fn(ctx.clone()));
         m.insert("statement", statement_fn(ctx.clone()));
         m.insert("load_result", load_result_fn(ctx.clone()));

@@ -815,10 +815,21 @@ fn hook_context(
 ) -> Vec<(&'static str, minijinja::value::Value)> {
     use minijinja::value::Value as J;
     let mut pairs: BTreeSet<(String, String)> = BTreeSet::new();
+    let m = Materializer {
+        project: &session.project,
+        compiler: &session.compiler,
+        adapter: &session.adapter,
+        cache: &RelationCache::default(),
+        full_refresh: false,
+    };
     for id in ids {
         let Some(node) = session.project.nodes.get(id) else {
             continue;
         };
+        // Tests that store their failures write to a schema too (dbt lists it).
+        if let Ok(Some(audit)) = m.audit_relation(node) {
+            pairs.insert((audit.database.clone().unwrap_or_default(), audit.schema));
+        }
         if !node.is_relational() {
             continue;
         }

@@ -253,10 +253,14 @@ fn build_with_tests_across_siblings_completes() {
 /// as dbt does (it used to be accepted and ignored); `store_failures_as: view` keeps a view.
 #[test]
 fn store_failures_keeps_the_failing_rows() {
-    let p = TestProject::new("sf", "data_tests:\n  sf:\n    +store_failures: true\n");
+    let p = TestProject::new(
+        "sf",
+        "data_tests:\n  sf:\n    +store_failures: true\n\
+         on-run-end: \"create or replace table main.ran_schemas as select '{{ schemas | join(',') }}' as s\"\n",
+    );
     p.write(
         "models/m.sql",
-        "select * from (values (1), (1), (2), (3), (3)) t(id)\n",
+        "select id, 'x' as other from (values (1), (1), (2), (3), (3)) t(id)\n",
     );
     p.write(
         "models/schema.yml",
@@ -278,6 +282,20 @@ fn store_failures_keeps_the_failing_rows() {
              and table_name = 'not_null_m_id'"
         ),
         "VIEW"
+    );
+    // not_null keeps whole rows when it stores them (dbt's should_store_failures()).
+    assert_eq!(
+        p.scalar(
+            "sf",
+            "select count(*) from information_schema.columns \
+             where table_schema = 'main_dbt_test__audit' and table_name = 'not_null_m_id'"
+        ),
+        "2"
+    );
+    // on-run-end's `schemas` lists the audit schema too, as dbt's does.
+    assert_eq!(
+        p.scalar("sf", "select s from main.ran_schemas"),
+        "main,main_dbt_test__audit"
     );
     // Stored again on the next run (replaced, not appended).
     p.strata(&["test"]).assert_code(1);

@@ -312,4 +312,7 @@ fn build_by_resource_type() {
     p.strata(&["build", "--resource-type", "widget"])
         .assert_code(2)
         .assert_contains("--resource-type: unknown resource type 'widget'");
+    // ls takes the same names.
+    assert_eq!(ls(&p, &["--resource-type", "unit_test"]), "");
+    assert_eq!(ls(&p, &["--exclude-resource-type", "test", "seed"]), "m");
 }

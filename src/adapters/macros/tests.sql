@@ -29,8 +29,9 @@ from (
 {{ adapter.dispatch('test_not_null')(model, column_name) }}
 {% endtest %}
 
+{#- As dbt: stored failures keep the whole row (should_store_failures()). -#}
 {% macro default__test_not_null(model, column_name) -%}
-select {{ column_name }}
+select {{ '*' if should_store_failures() else column_name }}
 from {{ model }}
 where {{ column_name }} is null
 {%- endmacro %}
