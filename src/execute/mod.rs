@@ -447,14 +447,15 @@ pub struct RunOutcome {
     pub results: Vec<NodeResult>,
     pub elapsed: f64,
     pub interrupted: bool,
-    /// An on-run-end hook failed (the nodes' results still stand and are written).
-    pub end_hook_error: Option<String>,
+    /// Project hooks that failed (their errors name the hook; the nodes'
+    /// results still stand and are written).
+    pub hook_errors: Vec<String>,
 }
 
 impl RunOutcome {
     pub fn failed(&self) -> bool {
         self.interrupted
-            || self.end_hook_error.is_some()
+            || !self.hook_errors.is_empty()
             || self.results.iter().any(|r| r.status.is_failure())
     }
 }
@@ -715,13 +716,20 @@ pub async fn execute(
         prepared,
     });
 
-    run_hooks(
+    // As dbt: a failing on-run-start hook skips every node, on-run-end still runs, and the
+    // command fails (exit 1) with what happened written to run_results.json.
+    let mut hook_errors = Vec::new();
+    if let Err(e) = run_hooks(
         session,
         "on-run-start",
         &session.project.file.on_run_start.list(),
         hook_context(session, &executable, &[]),
     )
-    .await?;
+    .await
+    {
+        session.printer.error("hook_failed", &format!("error: {e}"));
+        hook_errors.push(e.to_string());
+    }
 
     // The schemas store_failures writes to, made once before tests run side by side (two
     // tests creating one schema at the same time conflict in DuckDB's catalog).
@@ -751,13 +759,24 @@ pub async fn execute(
         .unwrap_or(4)
         .max(1);
 
-    let scheduler = schedule(
-        state.clone(),
-        executable.clone(),
-        deps,
-        threads,
-        opts.fail_fast,
-    );
+    let start_failed = !hook_errors.is_empty();
+    let scheduler = async {
+        if start_failed {
+            executable
+                .iter()
+                .map(|id| NodeResult::skipped(id, "skipped: an on-run-start hook failed".into()))
+                .collect()
+        } else {
+            schedule(
+                state.clone(),
+                executable.clone(),
+                deps,
+                threads,
+                opts.fail_fast,
+            )
+            .await
+        }
+    };
     let (results, interrupted) = tokio::select! {
         r = scheduler => (r, false),
         _ = shutdown_signal() => {
@@ -768,7 +787,6 @@ pub async fn execute(
     };
     // As dbt: a failing on-run-end hook fails the command (exit 1), but what the nodes did
     // is still reported and written to run_results.json.
-    let mut end_hook_error = None;
     if !interrupted {
         if let Err(e) = run_hooks(
             session,
@@ -779,14 +797,14 @@ pub async fn execute(
         .await
         {
             session.printer.error("hook_failed", &format!("error: {e}"));
-            end_hook_error = Some(e.to_string());
+            hook_errors.push(e.to_string());
         }
     }
     Ok(RunOutcome {
         results,
         elapsed: started.elapsed().as_secs_f64(),
         interrupted,
-        end_hook_error,
+        hook_errors,
     })
 }
 
@@ -1417,7 +1435,7 @@ pub fn print_summary(session: &Session, outcome: &RunOutcome) {
     }
     let count = |s: Status| outcome.results.iter().filter(|r| r.status == s).count();
     // A failed on-run-end hook is an error of the run, as dbt counts it.
-    let hook_errors = usize::from(outcome.end_hook_error.is_some());
+    let hook_errors = outcome.hook_errors.len();
     let errors = count(Status::Error) + count(Status::Fail) + hook_errors;
     let warns = count(Status::Warn);
     if outcome.interrupted {
@@ -1433,8 +1451,8 @@ pub fn print_summary(session: &Session, outcome: &RunOutcome) {
                 if warns == 1 { "" } else { "s" }
             ),
         );
-        if let Some(e) = &outcome.end_hook_error {
-            p.error("failure", &format!("  Error in on-run-end: {e}"));
+        for e in &outcome.hook_errors {
+            p.error("failure", &format!("  Error in {e}"));
         }
         for r in outcome.results.iter().filter(|r| r.status.is_failure()) {
             let Some(n) = session.project.nodes.get(&r.unique_id) else {

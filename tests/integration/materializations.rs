@@ -470,3 +470,29 @@ fn a_failing_on_run_end_hook_still_reports_the_run() {
         serde_json::from_str(&p.read("target/run_results.json")).expect("run_results.json");
     assert_eq!(results["results"][0]["status"], "success");
 }
+
+/// A failing on-run-start hook skips every node, on-run-end still runs, and the command
+/// fails (exit 1) with run_results.json written, as in dbt.
+#[test]
+fn a_failing_on_run_start_hook_skips_the_nodes() {
+    let p = TestProject::new(
+        "startfail",
+        "on-run-start: \"select * from no_such_table\"\non-run-end: \"create table ended as select 1 as x\"\n",
+    );
+    p.write("models/m.sql", "select 1 as x\n");
+    p.strata(&["run"])
+        .assert_code(1)
+        .assert_contains("no_such_table")
+        .assert_contains("Completed with 1 error");
+    let results: serde_json::Value =
+        serde_json::from_str(&p.read("target/run_results.json")).expect("run_results.json");
+    assert_eq!(results["results"][0]["status"], "skipped");
+    assert_eq!(p.scalar("startfail", "select count(*) from ended"), "1");
+    assert_eq!(
+        p.scalar(
+            "startfail",
+            "select count(*) from information_schema.tables where table_name = 'm'"
+        ),
+        "0"
+    );
+}
