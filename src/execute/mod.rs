@@ -397,31 +397,35 @@ fn check_sql(
     {
         return Ok(());
     }
-    let dialect = adapter.sql_dialect();
-    if let Err(f) = sql::check(dialect.as_ref(), sql_text) {
-        // sqlparser does not know all of the engine's syntax: the engine's parser decides.
-        let message = match adapter.parses(sql_text) {
-            Some(Ok(())) => None,
-            Some(Err(engine)) => Some(format!("{engine} (sqlparser: {})", f.message)),
-            None => Some(f.message),
-        };
-        if let Some(message) = message {
-            return Err(Error::SqlParse {
-                location: Location {
-                    path: compiled_path(project, node),
-                    line: f.line,
-                    column: f.column,
-                },
-                dialect: adapter.adapter_type().to_string(),
-                message: format!(
-                    "{message} (model source: {})",
-                    node.original_file_path.display()
-                ),
-            });
-        }
+    if let Some((f, message)) = refused_sql(adapter, sql_text) {
+        return Err(Error::SqlParse {
+            location: Location {
+                path: compiled_path(project, node),
+                line: f.line,
+                column: f.column,
+            },
+            dialect: adapter.adapter_type().to_string(),
+            message: format!(
+                "{message} (model source: {})",
+                node.original_file_path.display()
+            ),
+        });
     }
     project.memo.record_checked(*digest);
     Ok(())
+}
+
+/// Where sqlparser refuses `sql_text` and the engine's own parser does not overrule it
+/// (sqlparser does not know all of every engine's syntax): where, and why.
+fn refused_sql(adapter: &dyn Adapter, sql_text: &str) -> Option<(sql::ParseFailure, String)> {
+    let dialect = adapter.sql_dialect();
+    let f = sql::check(dialect.as_ref(), sql_text).err()?;
+    let message = match adapter.parses(sql_text) {
+        Some(Ok(())) => return None,
+        Some(Err(engine)) => format!("{engine} (sqlparser: {})", f.message),
+        None => f.message.clone(),
+    };
+    Some((f, message))
 }
 
 /// Write the node's compiled SQL (`digest` is the text's hash) unless the file holds it.
@@ -1533,24 +1537,16 @@ pub async fn render_inline(session: &Session, text: &str) -> Result<String> {
 
 /// The first `limit` rows of a query.
 pub async fn preview(session: &Session, sql_text: &str, limit: usize) -> Result<Table> {
-    let dialect = session.adapter.sql_dialect();
-    if let Err(f) = sql::check(dialect.as_ref(), sql_text) {
-        let message = match session.adapter.parses(sql_text) {
-            Some(Ok(())) => None,
-            Some(Err(engine)) => Some(format!("{engine} (sqlparser: {})", f.message)),
-            None => Some(f.message),
-        };
-        if let Some(message) = message {
-            return Err(Error::SqlParse {
-                location: Location {
-                    path: "<show>".into(),
-                    line: f.line,
-                    column: f.column,
-                },
-                dialect: session.adapter.adapter_type().to_string(),
-                message,
-            });
-        }
+    if let Some((f, message)) = refused_sql(session.adapter.as_ref(), sql_text) {
+        return Err(Error::SqlParse {
+            location: Location {
+                path: "<show>".into(),
+                line: f.line,
+                column: f.column,
+            },
+            dialect: session.adapter.adapter_type().to_string(),
+            message,
+        });
     }
     let body = sql_text.trim().trim_end_matches(';');
     let wrapped = format!("select * from (\n{body}\n) as strata_show limit {limit}");

@@ -345,10 +345,8 @@ impl DuckDbAdapter {
         })
     }
 
-    fn take_conn(&self) -> Result<Connection> {
-        if let Some(c) = self.pool.lock().ok().and_then(|mut p| p.pop()) {
-            return Ok(c);
-        }
+    /// The database handle, opened (now, or by the thread opening it) and locked.
+    fn opened_root(&self) -> Result<std::sync::MutexGuard<'_, Root>> {
         let mut root = self
             .root
             .lock()
@@ -358,6 +356,14 @@ impl DuckDbAdapter {
             *root = Root::Open(open()?);
         }
         root.wait_for_open()?;
+        Ok(root)
+    }
+
+    fn take_conn(&self) -> Result<Connection> {
+        if let Some(c) = self.pool.lock().ok().and_then(|mut p| p.pop()) {
+            return Ok(c);
+        }
+        let root = self.opened_root()?;
         match &*root {
             Root::Open(c) => {
                 let conn = c.try_clone().map_err(engine_error)?;
@@ -426,15 +432,7 @@ impl DuckDbAdapter {
                 )));
             }
         }
-        let mut root = self
-            .root
-            .lock()
-            .map_err(|_| Error::Adapter("DuckDB connection lock poisoned".into()))?;
-        if let Root::Later(opener) = &mut *root {
-            let open = opener.take().ok_or_else(failed_earlier)?;
-            *root = Root::Open(open()?);
-        }
-        root.wait_for_open()?;
+        let mut root = self.opened_root()?;
         if self.running.lock().map_or(true, |r| !r.is_empty()) {
             return Err(Error::Adapter(
                 "cannot rewrite the DuckDB file while statements run".into(),
