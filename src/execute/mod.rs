@@ -720,6 +720,31 @@ pub async fn execute(
         prepared,
     });
 
+    // The schemas the run writes to (the hooks' `schemas`): its relations', and those
+    // store_failures writes to, which are made now, once, before tests run side by side (two
+    // tests creating one schema at the same time conflict in DuckDB's catalog).
+    let mut schemas: BTreeSet<(String, String)> = BTreeSet::new();
+    {
+        let m = state.materializer();
+        for id in &executable {
+            let Some(node) = session.project.nodes.get(id) else {
+                continue;
+            };
+            if let Some(r) = m.audit_relation(node)? {
+                let database = r.database.clone().unwrap_or_default();
+                if schemas.insert((database.clone(), r.schema.clone())) {
+                    session.adapter.create_schema(&database, &r.schema).await?;
+                }
+            } else if let Some(r) = session
+                .compiler
+                .relation_of(&node.name)
+                .filter(|_| node.is_relational())
+            {
+                schemas.insert((r.database.clone().unwrap_or_default(), r.schema));
+            }
+        }
+    }
+
     // As dbt: a failing on-run-start hook skips every node, on-run-end still runs, and the
     // command fails (exit 1) with what happened written to run_results.json.
     let mut hook_errors = Vec::new();
@@ -727,33 +752,12 @@ pub async fn execute(
         session,
         "on-run-start",
         &session.project.file.on_run_start.list(),
-        hook_context(session, &executable, &[]),
+        hook_context(session, &schemas, &[]),
     )
     .await
     {
         session.printer.error("hook_failed", &format!("error: {e}"));
         hook_errors.push(e.to_string());
-    }
-
-    // The schemas store_failures writes to, made once before tests run side by side (two
-    // tests creating one schema at the same time conflict in DuckDB's catalog).
-    {
-        let m = state.materializer();
-        let mut made = BTreeSet::new();
-        for id in &executable {
-            let Some(node) = session.project.nodes.get(id) else {
-                continue;
-            };
-            if node.resource_type != ResourceType::Test {
-                continue;
-            }
-            if let Some(r) = m.audit_relation(node)? {
-                let database = r.database.clone().unwrap_or_default();
-                if made.insert((database.clone(), r.schema.clone())) {
-                    session.adapter.create_schema(&database, &r.schema).await?;
-                }
-            }
-        }
     }
 
     let deps = execution_deps(session, &executable, cmd == Command::Build);
@@ -796,7 +800,7 @@ pub async fn execute(
             session,
             "on-run-end",
             &session.project.file.on_run_end.list(),
-            hook_context(session, &executable, &results),
+            hook_context(session, &schemas, &results),
         )
         .await
         {
@@ -827,39 +831,16 @@ async fn shutdown_signal() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
-/// What dbt gives project hooks: `schemas` and `database_schemas` the run's relations live
-/// in, and (on-run-end) `results`, one per node: status, message, failures,
-/// execution_time, adapter_response and the node.
+/// What dbt gives project hooks: `schemas` and `database_schemas` the run writes to
+/// (`pairs`: database, schema), and (on-run-end) `results`, one per node: status, message,
+/// failures, execution_time, adapter_response and the node.
 fn hook_context(
     session: &Session,
-    ids: &[String],
+    pairs: &BTreeSet<(String, String)>,
     results: &[NodeResult],
 ) -> Vec<(&'static str, minijinja::value::Value)> {
     use minijinja::value::Value as J;
-    let mut pairs: BTreeSet<(String, String)> = BTreeSet::new();
-    let m = Materializer {
-        project: &session.project,
-        compiler: &session.compiler,
-        adapter: &session.adapter,
-        cache: &RelationCache::default(),
-        full_refresh: false,
-    };
-    for id in ids {
-        let Some(node) = session.project.nodes.get(id) else {
-            continue;
-        };
-        // Tests that store their failures write to a schema too (dbt lists it).
-        if let Ok(Some(audit)) = m.audit_relation(node) {
-            pairs.insert((audit.database.clone().unwrap_or_default(), audit.schema));
-        }
-        if !node.is_relational() {
-            continue;
-        }
-        if let Some(r) = session.compiler.relation_of(&node.name) {
-            pairs.insert((r.database.clone().unwrap_or_default(), r.schema.clone()));
-        }
-    }
-    let schemas: BTreeSet<String> = pairs.iter().map(|(_, s)| s.clone()).collect();
+    let schemas: BTreeSet<&String> = pairs.iter().map(|(_, s)| s).collect();
     let results: Vec<J> = results
         .iter()
         .map(|r| {
@@ -887,13 +868,21 @@ fn hook_context(
         })
         .collect();
     vec![
-        ("schemas", J::from(schemas.into_iter().collect::<Vec<_>>())),
+        (
+            "schemas",
+            J::from(
+                schemas
+                    .into_iter()
+                    .map(|s| J::from(s.as_str()))
+                    .collect::<Vec<_>>(),
+            ),
+        ),
         (
             "database_schemas",
             J::from(
                 pairs
-                    .into_iter()
-                    .map(|(d, s)| J::from(vec![J::from(d), J::from(s)]))
+                    .iter()
+                    .map(|(d, s)| J::from(vec![J::from(d.as_str()), J::from(s.as_str())]))
                     .collect::<Vec<_>>(),
             ),
         ),

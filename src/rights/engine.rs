@@ -853,8 +853,6 @@ impl RightsEngine {
         Ok(count)
     }
 
-    /// Purge when the oldest unpurged erasure has used half of `purge_deadline_hours`, so a
-    /// consumer that runs at least that often keeps the deadline. Returns erasures purged.
     /// Delete the ACCESS exports older than `rights.access_retention_hours` (the files their
     /// answers listed) and record them as purged. Returns how many requests' exports went.
     pub async fn sweep_exports(&self) -> Result<usize> {
@@ -906,6 +904,8 @@ impl RightsEngine {
         Ok(ids.len())
     }
 
+    /// Purge when the oldest unpurged erasure has used half of `purge_deadline_hours`, so a
+    /// consumer that runs at least that often keeps the deadline. Returns erasures purged.
     pub async fn purge_if_due(&self) -> Result<usize> {
         let Some((_, oldest, _, _)) = self.pending_purge().await? else {
             return Ok(0);
