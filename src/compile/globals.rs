@@ -105,11 +105,7 @@ pub fn toyaml(value: Value) -> Result<Value, JError> {
 
 /// dbt's `local_md5(text)`: the hex MD5 of the text (dbt uses it for stable names).
 pub fn local_md5(text: String) -> String {
-    use md5::Digest;
-    md5::Md5::digest(text.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::project::md5_hex(&text)
 }
 
 /// Python's `zip(a, b, ...)`: lists of the n-th items, as long as the shortest input.

@@ -797,15 +797,9 @@ impl Compiler {
             // (known before parsing for generic tests, and config() calls above it in a
             // singular test have updated it: a parse render that used it stands)
             Value::from_function(move || {
-                let config = of.config.lock().map(|c| c.clone()).unwrap_or_default();
-                match config.get("store_failures_as").and_then(|v| v.as_str()) {
-                    Some(kind) => matches!(kind, "table" | "view"),
-                    None => match config.get("store_failures") {
-                        Some(serde_json::Value::Bool(b)) => *b,
-                        Some(serde_json::Value::String(s)) => s.eq_ignore_ascii_case("true"),
-                        _ => false,
-                    },
-                }
+                of.config
+                    .lock()
+                    .is_ok_and(|c| c.store_failures_as().is_some())
             }),
         );
         m.insert("run_query", run_query_fn(ctx.clone()));

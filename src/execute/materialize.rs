@@ -743,24 +743,8 @@ impl Materializer<'_> {
     /// rows are kept, as dbt names it: `<target schema>_dbt_test__audit` (or the test's
     /// `schema`), the test's file name as the identifier. `None`: not stored.
     pub fn audit_relation(&self, node: &Node) -> Result<Option<Relation>> {
-        let stored_as = match node
-            .config
-            .get("store_failures_as")
-            .and_then(|v| v.as_str())
-        {
-            Some(kind @ ("table" | "view")) => kind,
-            Some(_) => return Ok(None),
-            None => {
-                let on = match node.config.get("store_failures") {
-                    Some(serde_json::Value::Bool(b)) => *b,
-                    Some(serde_json::Value::String(s)) => s.eq_ignore_ascii_case("true"),
-                    _ => false,
-                };
-                if !on {
-                    return Ok(None);
-                }
-                "table"
-            }
+        let Some(stored_as) = node.config.store_failures_as() else {
+            return Ok(None);
         };
         let target = &self.project.target;
         // dbt: the test's schema config (default dbt_test__audit) through

@@ -109,41 +109,31 @@ impl Printer {
         chrono::Local::now().format("%H:%M:%S").to_string()
     }
 
+    /// One log line: the time and `text` (painted `tone`) for people, or a JSON object with
+    /// `level` and `event` for schedulers.
+    fn line(&self, level: &str, event: &str, msg: &str, text: &str, tone: Tone) -> String {
+        match self.format {
+            LogFormat::Text => format!("{}  {}", Self::stamp(), self.paint(text, tone)),
+            LogFormat::Json => json!({"ts": chrono::Utc::now().to_rfc3339(), "level": level, "event": event, "msg": msg})
+                .to_string(),
+        }
+    }
+
     /// A plain informational line (`event` names it in JSON).
     pub fn info(&self, event: &str, msg: &str) {
-        match self.format {
-            LogFormat::Text => self.emit(&format!("{}  {msg}", Self::stamp())),
-            LogFormat::Json => self.emit(
-                &json!({"ts": chrono::Utc::now().to_rfc3339(), "level": "info", "event": event, "msg": msg})
-                    .to_string(),
-            ),
-        }
+        self.emit(&self.line("info", event, msg, msg, Tone::Plain));
     }
 
     /// Something the user should fix that does not stop the command (dbt's `[WARNING]`).
     /// On standard error, so `strata ls --output json | jq` reads only the listing.
     pub fn warn(&self, event: &str, msg: &str) {
-        let line = match self.format {
-            LogFormat::Text => format!(
-                "{}  {}",
-                Self::stamp(),
-                self.paint(&format!("[WARNING]: {msg}"), Tone::Warn)
-            ),
-            LogFormat::Json => json!({"ts": chrono::Utc::now().to_rfc3339(), "level": "warn", "event": event, "msg": msg})
-                .to_string(),
-        };
+        let line = self.line("warn", event, msg, &format!("[WARNING]: {msg}"), Tone::Warn);
         let _guard = self.lock.lock();
         let _ = writeln!(std::io::stderr().lock(), "{line}");
     }
 
     pub fn error(&self, event: &str, msg: &str) {
-        match self.format {
-            LogFormat::Text => self.emit(&format!("{}  {}", Self::stamp(), self.paint(msg, Tone::Bad))),
-            LogFormat::Json => self.emit(
-                &json!({"ts": chrono::Utc::now().to_rfc3339(), "level": "error", "event": event, "msg": msg})
-                    .to_string(),
-            ),
-        }
+        self.emit(&self.line("error", event, msg, msg, Tone::Bad));
     }
 
     /// `3 of 12 START sql table model main.orders ..... [RUN]`

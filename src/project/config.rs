@@ -26,6 +26,21 @@ impl Config {
         self.0.get(key).and_then(Value::as_str)
     }
 
+    /// How a test keeps its failing rows (dbt's `store_failures_as`, or `store_failures:
+    /// true` for a table): `Some("table" | "view")`, or `None` (not kept).
+    pub fn store_failures_as(&self) -> Option<&'static str> {
+        match self.str("store_failures_as") {
+            Some("table") => Some("table"),
+            Some("view") => Some("view"),
+            Some(_) => None,
+            None => match self.0.get("store_failures") {
+                Some(Value::Bool(true)) => Some("table"),
+                Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => Some("table"),
+                _ => None,
+            },
+        }
+    }
+
     pub fn materialized(&self) -> &str {
         self.str("materialized").unwrap_or("view")
     }

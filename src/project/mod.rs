@@ -1115,7 +1115,8 @@ fn py_repr_str(s: &str) -> String {
     out
 }
 
-fn md5_hex(text: &str) -> String {
+/// The hex MD5 of `text` (dbt's test-name hashes, and its `local_md5()`).
+pub(crate) fn md5_hex(text: &str) -> String {
     use md5::Digest;
     md5::Md5::digest(text.as_bytes())
         .iter()

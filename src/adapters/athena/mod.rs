@@ -348,7 +348,6 @@ impl Adapter for AthenaAdapter {
             .unwrap_or_default()
     }
 
-    /// Every object under the S3 prefix `location`, as s3:// URIs.
     async fn delete_files(&self, files: &[String]) -> Result<usize> {
         use aws_sdk_s3::types::{Delete, ObjectIdentifier};
         let s3 = &self.clients().await?.s3;
@@ -396,6 +395,7 @@ impl Adapter for AthenaAdapter {
         Ok(deleted)
     }
 
+    /// Every object under the S3 prefix `location`, as s3:// URIs.
     async fn list_files(&self, location: &str) -> Result<Vec<String>> {
         let (bucket, prefix) = split_s3(location)?;
         let s3 = &self.clients().await?.s3;

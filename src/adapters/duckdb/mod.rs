@@ -11,7 +11,7 @@ use duckdb::types::{TimeUnit, Value as DValue};
 use duckdb::Connection;
 
 use super::{Adapter, ColumnInfo, ExecResult, COMMON_MACROS};
-use crate::compile::{Dialect, DoubleQuotes, Relation, Table};
+use crate::compile::{Dialect, DoubleQuotes, Quoting, Relation, Table};
 use crate::error::{Error, Result};
 use crate::project::Target;
 
@@ -54,10 +54,6 @@ fn is_name(s: &str) -> bool {
         .next()
         .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
-fn quote_ident(s: &str) -> String {
-    format!("\"{}\"", s.replace('"', "\"\""))
 }
 
 fn sql_string(s: &str) -> String {
@@ -441,8 +437,11 @@ impl DuckDbAdapter {
         let Root::Open(conn) = &*root else {
             return Err(Error::Adapter("DuckDB is not open".into()));
         };
-        let name = file.file_name().map(|n| n.to_string_lossy().into_owned());
-        let copy = file.with_file_name(format!("{}.compact", name.unwrap_or_default()));
+        let name = file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let copy = file.with_file_name(format!("{name}.compact"));
         let wal_of = |p: &Path| {
             let mut w = p.as_os_str().to_owned();
             w.push(".wal");
@@ -462,19 +461,14 @@ impl DuckDbAdapter {
         );
         let copied = conn.execute_batch(&format!(
             "{attach}; copy from database {} to strata_compact; detach strata_compact;",
-            quote_ident(&database)
+            DoubleQuotes.quote(&database)
         ));
         if let Err(first) = copied {
             // COPY FROM DATABASE copies tables in an order a foreign key can refuse;
             // EXPORT / IMPORT DATABASE orders them by their dependencies.
             let _ = conn.execute_batch("detach database if exists strata_compact");
             let _ = std::fs::remove_file(&copy);
-            let export = file.with_file_name(format!(
-                "{}.export",
-                file.file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default()
-            ));
+            let export = file.with_file_name(format!("{name}.export"));
             let _ = std::fs::remove_dir_all(&export);
             // One statement at a time: IMPORT reads the exported files when it is parsed.
             let dir = sql_string(&export.to_string_lossy());
@@ -483,14 +477,14 @@ impl DuckDbAdapter {
                 attach.clone(),
                 "use strata_compact".to_string(),
                 format!("import database {dir}"),
-                format!("use {}", quote_ident(&database)),
+                format!("use {}", DoubleQuotes.quote(&database)),
                 "detach strata_compact".to_string(),
             ]
             .iter()
             .try_for_each(|statement| conn.execute_batch(statement));
             let _ = std::fs::remove_dir_all(&export);
             if let Err(second) = imported {
-                let _ = conn.execute_batch(&format!("use {}", quote_ident(&database)));
+                let _ = conn.execute_batch(&format!("use {}", DoubleQuotes.quote(&database)));
                 let _ = conn.execute_batch("detach database if exists strata_compact");
                 let _ = std::fs::remove_file(&copy);
                 return Err(Error::Adapter(format!(
@@ -831,7 +825,6 @@ impl Adapter for SharedDuckDb {
 
     async fn create_schema(&self, database: &str, schema: &str) -> Result<()> {
         let q = DoubleQuotes;
-        use crate::compile::Quoting;
         let sql = format!(
             "create schema if not exists {}.{}",
             q.quote(database),
