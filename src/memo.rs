@@ -212,29 +212,41 @@ impl Memo {
         self.dir.is_some()
     }
 
-    /// A YAML file's parse from an earlier run, if its text was parsed before.
-    pub fn parsed<T: DeserializeOwned>(&self, text: &str) -> Option<T> {
-        let dir = self.dir.as_ref()?;
+    /// A YAML file's parse: the one an earlier run kept for this text, or `parse(text)`,
+    /// then kept (as JSON: exact for what YAML gives, and fast to read). The text is hashed
+    /// once (schema files run to megabytes), and not at all with the memo off.
+    pub fn parsed_or<T, E>(
+        &self,
+        text: &str,
+        parse: impl FnOnce(&str) -> std::result::Result<T, E>,
+    ) -> std::result::Result<T, E>
+    where
+        T: DeserializeOwned + Serialize,
+    {
+        let Some(dir) = self.dir.as_ref() else {
+            return parse(text);
+        };
         let name = format!("{}.json", hex(&digest(text.as_bytes())));
-        let bytes = std::fs::read(dir.join("yaml").join(&name)).ok()?;
-        let value = serde_json::from_slice(&bytes).ok()?;
-        if let Ok(mut used) = self.used_yaml.lock() {
-            used.insert(name);
+        let kept = std::fs::read(dir.join("yaml").join(&name))
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok());
+        if let Some(value) = kept {
+            self.use_yaml(name);
+            Hits::add(&self.hits.parses);
+            return Ok(value);
         }
-        Hits::add(&self.hits.parses);
-        Some(value)
+        let value = parse(text)?;
+        if let (Some(dir), Ok(json)) = (self.ready_dir(), serde_json::to_vec(&value)) {
+            if write_atomically(&dir.join("yaml").join(&name), &json).is_ok() {
+                self.use_yaml(name);
+            }
+        }
+        Ok(value)
     }
 
-    /// Remember a YAML file's parse (as JSON: exact for what YAML gives, and fast to read).
-    pub fn keep_parsed<T: Serialize>(&self, text: &str, parsed: &T) {
-        let Some(dir) = self.ready_dir() else { return };
-        let name = format!("{}.json", hex(&digest(text.as_bytes())));
-        if let Ok(json) = serde_json::to_vec(parsed) {
-            if write_atomically(&dir.join("yaml").join(&name), &json).is_ok() {
-                if let Ok(mut used) = self.used_yaml.lock() {
-                    used.insert(name);
-                }
-            }
+    fn use_yaml(&self, name: String) {
+        if let Ok(mut used) = self.used_yaml.lock() {
+            used.insert(name);
         }
     }
 
@@ -441,19 +453,25 @@ mod tests {
         write_aged(&file, "select 1", 60);
         let sql = digest(b"select 1");
 
+        let parses = std::cell::Cell::new(0);
+        let parse = |_: &str| -> Result<Vec<String>, ()> {
+            parses.set(parses.get() + 1);
+            Ok(vec!["a".to_string()])
+        };
         let memo = Memo::open(&target, "duckdb");
         assert!(!memo.was_checked(&sql));
-        assert_eq!(memo.parsed::<Vec<String>>("- a"), None);
+        assert_eq!(memo.parsed_or("- a", parse), Ok(vec!["a".to_string()]));
+        assert_eq!(parses.get(), 1, "nothing kept yet: parsed");
         memo.record_checked(sql);
         memo.record_written(&file, sql);
-        memo.keep_parsed("- a", &vec!["a".to_string()]);
         memo.save(100);
 
         let memo = Memo::open(&target, "duckdb");
         assert!(memo.was_checked(&sql));
         assert!(memo.holds(&file, &sql));
         assert!(!memo.holds(&file, &digest(b"other")));
-        assert_eq!(memo.parsed::<Vec<String>>("- a"), Some(vec!["a".into()]));
+        assert_eq!(memo.parsed_or("- a", parse), Ok(vec!["a".to_string()]));
+        assert_eq!(parses.get(), 1, "the kept parse was used");
         // Checks are per adapter: Athena's dialect is another parser.
         assert!(!Memo::open(&target, "athena").was_checked(&sql));
 
@@ -522,8 +540,14 @@ mod tests {
     #[test]
     fn switched_off_it_keeps_nothing() {
         let memo = Memo::off();
-        memo.keep_parsed("- a", &vec!["a".to_string()]);
-        assert_eq!(memo.parsed::<Vec<String>>("- a"), None);
+        let parses = std::cell::Cell::new(0);
+        let parse = |_: &str| -> Result<Vec<String>, ()> {
+            parses.set(parses.get() + 1);
+            Ok(vec!["a".to_string()])
+        };
+        assert!(memo.parsed_or("- a", parse).is_ok());
+        assert!(memo.parsed_or("- a", parse).is_ok());
+        assert_eq!(parses.get(), 2, "nothing kept: parsed each time");
         assert!(!memo.is_on());
     }
 }

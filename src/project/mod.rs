@@ -726,12 +726,9 @@ fn load_properties(project: &mut Project, render_text: &RenderText) -> Result<()
         if text.trim().is_empty() {
             return Ok(PropertiesFile::default());
         }
-        if let Some(parsed) = memo.parsed(&text) {
-            return Ok(parsed);
-        }
-        let parsed = serde_yaml_ng::from_str(&text).map_err(|e| Error::yaml(rel, &e))?;
-        memo.keep_parsed(&text, &parsed);
-        Ok(parsed)
+        memo.parsed_or(&text, |t| {
+            serde_yaml_ng::from_str(t).map_err(|e| Error::yaml(rel, &e))
+        })
     });
     memo.forget_unused_parses();
     for ((rel, _), file) in files.iter().zip(parsed) {
