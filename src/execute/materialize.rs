@@ -779,16 +779,10 @@ impl Materializer<'_> {
         let mut stored = ExecResult::default();
         let counted_sql = match &audit {
             Some(relation) => {
-                // (its schema was made before the run: execute)
-                let database = relation.database.as_deref().unwrap_or_default();
-                let existing = self
-                    .adapter
-                    .list_relations(database, &relation.schema)
-                    .await?
-                    .into_iter()
-                    .find(|(name, _)| name.eq_ignore_ascii_case(&relation.identifier));
+                // The run made the audit schema and listed it before tests started
+                // (execute): the cache knows what stands there.
                 let mut statements = Vec::new();
-                if let Some((_, kind)) = existing {
+                if let Some(kind) = self.cache.kind(relation) {
                     let old = Relation {
                         kind,
                         ..relation.clone()
@@ -813,6 +807,7 @@ impl Materializer<'_> {
                     ],
                 )?);
                 stored = self.run_all(node, &statements, false).await?;
+                self.cache.set(relation, Some(&relation.kind));
                 format!("select * from {relation}")
             }
             None => compiled_sql.to_string(),

@@ -734,6 +734,9 @@ pub async fn execute(
                 let database = r.database.clone().unwrap_or_default();
                 if schemas.insert((database.clone(), r.schema.clone())) {
                     session.adapter.create_schema(&database, &r.schema).await?;
+                    // What the schema holds, for the tests to replace without a lookup each.
+                    let found = session.adapter.list_relations(&database, &r.schema).await?;
+                    state.cache.insert_all(&r.schema, found);
                 }
             } else if let Some(r) = session
                 .compiler
