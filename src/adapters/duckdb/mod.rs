@@ -47,6 +47,8 @@ struct Setup {
     /// The settings DuckDB would not take for the whole database, found while preparing the
     /// first connection (on the opening thread; shared with the adapter's copy).
     per_connection: Arc<std::sync::OnceLock<Vec<(String, String)>>>,
+    /// The profile's `duckdb_threads`, set when the database opens.
+    threads: Option<u64>,
 }
 
 fn is_name(s: &str) -> bool {
@@ -80,6 +82,10 @@ impl Setup {
                 .clone()
                 .unwrap_or_else(|| "profiles.yml".into()),
             target: format!("target '{}'", target.name),
+            threads: target
+                .settings
+                .get("duckdb_threads")
+                .and_then(|v| v.as_u64()),
             ..Setup::default()
         };
         for (section, into_sql) in [("config_options", false), ("settings", true)] {
@@ -238,7 +244,6 @@ impl Root {
 pub struct DuckDbAdapter {
     setup: Setup,
     path: String,
-    threads: Option<u64>,
     root: Mutex<Root>,
     pool: Mutex<Vec<Connection>>,
     /// Interrupt handles of the connections running a statement now.
@@ -269,8 +274,8 @@ impl Drop for DuckDbAdapter {
 }
 
 /// Open the database itself (the first connection): with the profile's `config_options`,
-/// `threads`, extensions and settings.
-fn open_root(path: &str, setup: &Setup, threads: Option<u64>) -> Result<Connection> {
+/// `duckdb_threads`, extensions and settings.
+fn open_root(path: &str, setup: &Setup) -> Result<Connection> {
     let config = setup.open_config()?;
     let root = if path == ":memory:" {
         Connection::open_in_memory_with_flags(config)
@@ -291,7 +296,7 @@ fn open_root(path: &str, setup: &Setup, threads: Option<u64>) -> Result<Connecti
             "cannot open DuckDB database '{path}'{options}: {e}"
         ))
     })?;
-    if let Some(threads) = threads {
+    if let Some(threads) = setup.threads {
         root.execute_batch(&format!("SET threads = {threads}"))
             .map_err(engine_error)?;
     }
@@ -305,21 +310,17 @@ impl DuckDbAdapter {
     /// false (`strata ls`), only when a statement first needs it.
     pub fn open(target: &Target, now: bool) -> Result<Self> {
         let path = target.setting_str("path").unwrap_or(":memory:").to_string();
-        if let Some(file) = file_on_disk(target) {
+        if let Some(file) = on_disk(&path) {
             if let Some(parent) = file.parent() {
                 if !parent.as_os_str().is_empty() {
                     std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
                 }
             }
         }
-        let threads = target
-            .settings
-            .get("duckdb_threads")
-            .and_then(|v| v.as_u64());
         let setup = Setup::from_target(target)?;
         let opening_setup = setup.clone();
         let opening_path = path.clone();
-        let opener = move || open_root(&opening_path, &opening_setup, threads);
+        let opener = move || open_root(&opening_path, &opening_setup);
         let root = if now {
             // Everything after loading waits for the catalog: the open keeps its core.
             let held = crate::parallel::hold_core();
@@ -333,7 +334,6 @@ impl DuckDbAdapter {
         Ok(DuckDbAdapter {
             setup,
             path,
-            threads,
             root: Mutex::new(root),
             pool: Mutex::new(Vec::new()),
             running: Mutex::new(Vec::new()),
@@ -508,7 +508,7 @@ impl DuckDbAdapter {
         if wal.exists() {
             std::fs::remove_file(&wal).map_err(|e| Error::io(&wal, e))?;
         }
-        *root = Root::Open(open_root(&self.path, &self.setup, self.threads)?);
+        *root = Root::Open(open_root(&self.path, &self.setup)?);
         Ok(true)
     }
 
