@@ -799,7 +799,7 @@ impl Compiler {
             Value::from_function(move || {
                 of.config
                     .lock()
-                    .is_ok_and(|c| c.store_failures_as().is_some())
+                    .is_ok_and(|c| matches!(c.store_failures_as(), Ok(Some(_))))
             }),
         );
         m.insert("run_query", run_query_fn(ctx.clone()));

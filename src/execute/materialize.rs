@@ -743,7 +743,11 @@ impl Materializer<'_> {
     /// rows are kept, as dbt names it: `<target schema>_dbt_test__audit` (or the test's
     /// `schema`), the test's file name as the identifier. `None`: not stored.
     pub fn audit_relation(&self, node: &Node) -> Result<Option<Relation>> {
-        let Some(stored_as) = node.config.store_failures_as() else {
+        let stored_as = node
+            .config
+            .store_failures_as()
+            .map_err(|m| Error::config(&node.original_file_path, format!("{}: {m}", node.name)))?;
+        let Some(stored_as) = stored_as else {
             return Ok(None);
         };
         let target = &self.project.target;

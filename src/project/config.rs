@@ -27,17 +27,21 @@ impl Config {
     }
 
     /// How a test keeps its failing rows (dbt's `store_failures_as`, or `store_failures:
-    /// true` for a table): `Some("table" | "view")`, or `None` (not kept).
-    pub fn store_failures_as(&self) -> Option<&'static str> {
-        match self.str("store_failures_as") {
-            Some("table") => Some("table"),
-            Some("view") => Some("view"),
-            Some(_) => None,
-            None => match self.0.get("store_failures") {
+    /// true` for a table): `Some("table" | "view")`, or `None` (not kept, also for dbt's
+    /// `ephemeral`). Another value is refused, as dbt does, rather than storing nothing.
+    pub fn store_failures_as(&self) -> std::result::Result<Option<&'static str>, String> {
+        match self.0.get("store_failures_as") {
+            Some(Value::String(s)) if s == "table" => Ok(Some("table")),
+            Some(Value::String(s)) if s == "view" => Ok(Some("view")),
+            Some(Value::String(s)) if s == "ephemeral" => Ok(None),
+            Some(Value::Null) | None => Ok(match self.0.get("store_failures") {
                 Some(Value::Bool(true)) => Some("table"),
                 Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => Some("table"),
                 _ => None,
-            },
+            }),
+            Some(other) => Err(format!(
+                "store_failures_as is {other}: expected table, view or ephemeral"
+            )),
         }
     }
 

@@ -319,6 +319,16 @@ fn store_failures_keeps_the_failing_rows() {
         p.scalar("sf", "select count(*) from dbt_test__audit.unique_m_id"),
         "2"
     );
+
+    // A misspelt store_failures_as is refused (it used to store nothing, silently).
+    p.write(
+        "models/schema.yml",
+        "version: 2\nmodels:\n  - name: m\n    columns:\n      - name: id\n        data_tests:\n          - not_null:\n              config: {store_failures_as: tabel}\n",
+    );
+    p.strata(&["test"])
+        .assert_code(2)
+        .assert_contains("models/schema.yml")
+        .assert_contains("store_failures_as is \"tabel\": expected table, view or ephemeral");
 }
 
 /// `--warn-error`: a test that would warn fails, and build skips what sits below it.
