@@ -58,6 +58,12 @@ pub struct ColumnInfo {
     pub data_type: String,
 }
 
+/// The one literal-quoting function of the adapters: a SQL string literal (for the few
+/// values that cannot travel as parameters: paths, ids over Athena's parameter limit).
+pub fn quote_literal(value: &str) -> String {
+    format!("'{}'", value.replace('\'', "''"))
+}
+
 #[async_trait]
 pub trait Adapter: Send + Sync {
     fn adapter_type(&self) -> &str;

@@ -19,6 +19,7 @@ use tokio::sync::OnceCell;
 pub use settings::AthenaSettings;
 
 use super::{Adapter, ColumnInfo, ExecResult, SeedFile, COMMON_MACROS};
+use crate::adapters::quote_literal;
 use crate::compile::{Dialect, Quoting, Relation};
 use crate::error::{Error, Result};
 use crate::project::Target;
@@ -521,11 +522,6 @@ fn inline_parameters(sql: &str, literals: &[String]) -> Result<String> {
         ));
     }
     Ok(out)
-}
-
-/// The one literal-quoting function of the Athena adapter: a SQL string literal.
-pub fn quote_literal(value: &str) -> String {
-    format!("'{}'", value.replace('\'', "''"))
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use duckdb::types::{TimeUnit, Value as DValue};
 use duckdb::Connection;
 
-use super::{Adapter, ColumnInfo, ExecResult, COMMON_MACROS};
+use super::{quote_literal, Adapter, ColumnInfo, ExecResult, COMMON_MACROS};
 use crate::compile::{Dialect, DoubleQuotes, Quoting, Relation, Table};
 use crate::error::{Error, Result};
 use crate::project::Target;
@@ -58,10 +58,6 @@ fn is_name(s: &str) -> bool {
         && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-fn sql_string(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
-}
-
 /// dbt-duckdb pastes `repo` into `INSTALL x FROM <repo>` as written: a bare alias
 /// (`community`, `core_nightly`) or a quoted URL or path. Quotes written into the value are
 /// taken as that quoting.
@@ -70,7 +66,7 @@ fn repo_sql(repo: &str) -> String {
     if is_name(bare) {
         bare.to_string()
     } else {
-        sql_string(bare)
+        quote_literal(bare)
     }
 }
 
@@ -103,7 +99,7 @@ impl Setup {
                     )));
                 }
                 let text = match value {
-                    serde_json::Value::String(s) if into_sql => sql_string(s),
+                    serde_json::Value::String(s) if into_sql => quote_literal(s),
                     serde_json::Value::String(s) => s.clone(),
                     serde_json::Value::Number(n) => n.to_string(),
                     serde_json::Value::Bool(b) => b.to_string(),
@@ -457,7 +453,7 @@ impl DuckDbAdapter {
             .map_err(engine_error)?;
         let attach = format!(
             "attach {} as strata_compact",
-            sql_string(&copy.to_string_lossy())
+            quote_literal(&copy.to_string_lossy())
         );
         let copied = conn.execute_batch(&format!(
             "{attach}; copy from database {} to strata_compact; detach strata_compact;",
@@ -471,7 +467,7 @@ impl DuckDbAdapter {
             let export = file.with_file_name(format!("{name}.export"));
             let _ = std::fs::remove_dir_all(&export);
             // One statement at a time: IMPORT reads the exported files when it is parsed.
-            let dir = sql_string(&export.to_string_lossy());
+            let dir = quote_literal(&export.to_string_lossy());
             let imported = [
                 format!("export database {dir} (format parquet)"),
                 attach.clone(),
