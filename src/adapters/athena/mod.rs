@@ -120,6 +120,17 @@ impl AthenaAdapter {
 }
 
 /// `s3://bucket/key` -> (bucket, key).
+/// An S3 call's failure, with the SDK's whole error chain.
+fn s3_error<E>(what: &str, e: &aws_sdk_s3::error::SdkError<E>) -> Error
+where
+    E: std::error::Error + 'static,
+{
+    Error::Adapter(format!(
+        "{what} failed: {}",
+        aws_sdk_s3::error::DisplayErrorContext(e)
+    ))
+}
+
 fn split_s3(uri: &str) -> Result<(&str, &str)> {
     let rest = uri
         .strip_prefix("s3://")
@@ -377,12 +388,7 @@ impl Adapter for AthenaAdapter {
                     .delete(delete)
                     .send()
                     .await
-                    .map_err(|e| {
-                        Error::Adapter(format!(
-                            "deleting from s3://{bucket} failed: {}",
-                            aws_sdk_s3::error::DisplayErrorContext(&e)
-                        ))
-                    })?;
+                    .map_err(|e| s3_error(&format!("deleting from s3://{bucket}"), &e))?;
                 if let Some(err) = out.errors().first() {
                     return Err(Error::Adapter(format!(
                         "deleting s3://{bucket}/{} failed: {}",
@@ -410,12 +416,7 @@ impl Adapter for AthenaAdapter {
                 .set_continuation_token(token.take())
                 .send()
                 .await
-                .map_err(|e| {
-                    Error::Adapter(format!(
-                        "listing {location} failed: {}",
-                        aws_sdk_s3::error::DisplayErrorContext(&e)
-                    ))
-                })?;
+                .map_err(|e| s3_error(&format!("listing {location}"), &e))?;
             for o in page.contents() {
                 if let Some(k) = o.key() {
                     out.push(format!("s3://{bucket}/{k}"));
@@ -465,11 +466,10 @@ impl Adapter for AthenaAdapter {
             .send()
             .await
             .map_err(|e| {
-                Error::Adapter(format!(
-                    "uploading seed {} to s3://{bucket}/{key} failed: {}",
-                    csv.display(),
-                    aws_sdk_s3::error::DisplayErrorContext(&e)
-                ))
+                s3_error(
+                    &format!("uploading seed {} to s3://{bucket}/{key}", csv.display()),
+                    &e,
+                )
             })?;
         Ok(SeedFile {
             location: format!("{folder}/"),
