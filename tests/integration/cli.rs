@@ -466,6 +466,9 @@ fn the_environment_fills_in_target_log_format_partial_parse_and_project_dir() {
     p.strata_env(&["compile"], &[("DBT_PARTIAL_PARSE", "perhaps")])
         .assert_code(2)
         .assert_contains("DBT_PARTIAL_PARSE=\"perhaps\": expected true or false");
+    p.strata_env(&["compile"], &[("DBT_WARN_ERROR", "sometimes")])
+        .assert_code(2)
+        .assert_contains("DBT_WARN_ERROR=\"sometimes\": expected true or false");
 
     // No --project-dir: DBT_PROJECT_DIR names the project.
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_strata"));
