@@ -12,6 +12,7 @@ use crate::compile::Flags;
 use crate::error::{Error, Result};
 use crate::execute::output::{LogFormat, Printer};
 use crate::execute::{self, Command, RunOptions, Session};
+use crate::graph::{IndirectSelection, PreviousState};
 use crate::project::{LoadOptions, ResourceType};
 
 #[derive(Debug, Parser)]
@@ -60,6 +61,17 @@ pub struct GlobalArgs {
     /// DBT_WARN_ERROR].
     #[arg(long, global = true)]
     pub warn_error: bool,
+    /// The artifacts (manifest.json, run_results.json) of an earlier run, for the `state:`
+    /// and `result:` selectors: `--select state:modified+ --state prod-artifacts/`
+    /// [env: STRATA_STATE, DBT_STATE].
+    #[arg(long, global = true)]
+    pub state: Option<PathBuf>,
+    /// Which tests come along with the selected nodes: eager (any node they test is
+    /// selected), cautious (all are), buildable (all are selected or upstream of the
+    /// selection), empty (none) [env: STRATA_INDIRECT_SELECTION, DBT_INDIRECT_SELECTION]
+    /// [default: eager].
+    #[arg(long, global = true, value_enum)]
+    pub indirect_selection: Option<IndirectSelection>,
 }
 
 impl GlobalArgs {
@@ -76,6 +88,18 @@ impl GlobalArgs {
         }
         if self.target.is_none() {
             self.target = from_env("TARGET").map(|(_, v)| v);
+        }
+        if self.state.is_none() {
+            self.state = from_env("STATE").map(|(_, v)| PathBuf::from(v));
+        }
+        if self.indirect_selection.is_none() {
+            if let Some((key, v)) = from_env("INDIRECT_SELECTION") {
+                self.indirect_selection = Some(IndirectSelection::parse(&v).ok_or_else(|| {
+                    Error::Usage(format!(
+                        "{key}={v:?}: expected eager, cautious, buildable or empty"
+                    ))
+                })?);
+            }
         }
         if self.log_format.is_none() {
             if let Some((key, v)) = from_env("LOG_FORMAT") {
@@ -121,6 +145,9 @@ pub struct SelectArgs {
     /// Nodes to leave out.
     #[arg(long, num_args = 1..)]
     pub exclude: Vec<String>,
+    /// A named selection from the project's selectors.yml (instead of --select/--exclude).
+    #[arg(long)]
+    pub selector: Option<String>,
 }
 
 #[derive(Debug, Args, Clone, Default)]
@@ -335,9 +362,12 @@ fn run(cli: Cli, printer: Arc<Printer>) -> Result<i32> {
     // Paths given relative to where strata was started are resolved before the move.
     let started_in = std::env::current_dir().map_err(|e| Error::io(".", e))?;
     let mut global = cli.global.clone();
-    if let Some(p) = &global.profiles_dir {
+    for p in [&mut global.profiles_dir, &mut global.state]
+        .into_iter()
+        .flatten()
+    {
         if p.is_relative() {
-            global.profiles_dir = Some(started_in.join(p));
+            *p = started_in.join(&*p);
         }
     }
     std::env::set_current_dir(&dir).map_err(|e| Error::io(&dir, e))?;
@@ -348,8 +378,30 @@ fn run(cli: Cli, printer: Arc<Printer>) -> Result<i32> {
     runtime.block_on(dispatch(cli.command, global, printer))
 }
 
+/// The selection flags every selecting command shares.
+fn selection_options(
+    sel: &SelectArgs,
+    g: &GlobalArgs,
+    state: &Option<Arc<PreviousState>>,
+) -> RunOptions {
+    RunOptions {
+        select: sel.select.clone(),
+        exclude: sel.exclude.clone(),
+        selector: sel.selector.clone(),
+        indirect_selection: g.indirect_selection.unwrap_or_default(),
+        state: state.clone(),
+        warn_error: g.warn_error,
+        ..Default::default()
+    }
+}
+
 async fn dispatch(cmd: Cmd, g: GlobalArgs, printer: Arc<Printer>) -> Result<i32> {
     let load = load_options(&g)?;
+    // Read before this command writes its own artifacts: `--state target/` is allowed.
+    let state = match &g.state {
+        Some(dir) => Some(Arc::new(PreviousState::load(dir)?)),
+        None => None,
+    };
     let (command, exec) = match cmd {
         Cmd::Run(a) => (Command::Run, a),
         Cmd::Test(a) => (Command::Test, a),
@@ -366,7 +418,7 @@ async fn dispatch(cmd: Cmd, g: GlobalArgs, printer: Arc<Printer>) -> Result<i32>
             return list(
                 &load,
                 printer,
-                selection,
+                selection_options(&selection, &g, &state),
                 (resource_type, exclude_resource_type),
                 &output,
                 &output_keys,
@@ -376,7 +428,10 @@ async fn dispatch(cmd: Cmd, g: GlobalArgs, printer: Arc<Printer>) -> Result<i32>
             selection,
             inline,
             limit,
-        } => return show(&load, printer, selection, inline, limit).await,
+        } => {
+            let opts = selection_options(&selection, &g, &state);
+            return show(&load, printer, opts, inline, limit).await;
+        }
         Cmd::Clean => return clean(&load, &printer),
         Cmd::Rights(r) => return rights(&load, printer, r).await,
         Cmd::Debug => return debug(&load, printer).await,
@@ -393,11 +448,7 @@ async fn dispatch(cmd: Cmd, g: GlobalArgs, printer: Arc<Printer>) -> Result<i32>
                 },
                 printer.clone(),
             )?;
-            let opts = RunOptions {
-                select: selection.select.clone(),
-                exclude: selection.exclude.clone(),
-                ..Default::default()
-            };
+            let opts = selection_options(&selection, &g, &state);
             let what = execute::maintain::MaintainOptions {
                 optimize: !skip_optimize,
                 vacuum: !skip_vacuum,
@@ -456,12 +507,9 @@ async fn dispatch(cmd: Cmd, g: GlobalArgs, printer: Arc<Printer>) -> Result<i32>
     artifacts::write_manifest(&target_dir.join("manifest.json"), &session)?;
     execute::phase("manifest", &mut t);
     let opts = RunOptions {
-        select: exec.selection.select.clone(),
-        exclude: exec.selection.exclude.clone(),
         threads: exec.threads,
         full_refresh: exec.full_refresh,
         fail_fast: exec.fail_fast,
-        warn_error: g.warn_error,
         resource_types: if exec.resource_type.is_empty() {
             None
         } else {
@@ -471,6 +519,7 @@ async fn dispatch(cmd: Cmd, g: GlobalArgs, printer: Arc<Printer>) -> Result<i32>
             "--exclude-resource-type",
             &exec.exclude_resource_type,
         )?,
+        ..selection_options(&exec.selection, &g, &state)
     };
     let ids = session.select(command, &opts, None)?;
     if ids.is_empty() {
@@ -519,7 +568,7 @@ async fn dispatch(cmd: Cmd, g: GlobalArgs, printer: Arc<Printer>) -> Result<i32>
 fn list(
     load: &LoadOptions,
     printer: Arc<Printer>,
-    sel: SelectArgs,
+    opts: RunOptions,
     (types, excluded): (Vec<String>, Vec<String>),
     output: &str,
     output_keys: &[String],
@@ -542,25 +591,15 @@ fn list(
     if excluded.iter().any(|t| t == "source") {
         want_sources = false;
     }
-    let opts = RunOptions {
-        select: sel.select.clone(),
-        exclude: sel.exclude.clone(),
-        ..Default::default()
-    };
-    let mut ids = session.select(Command::List, &opts, Some(&rts))?;
+    let chosen = session.resolve_selection(&opts)?;
+    let mut ids = session.nodes_in(chosen.as_ref(), Command::List, &opts, Some(&rts));
     if want_sources {
-        let spec = crate::graph::SelectionSpec::parse(&sel.select)?;
-        let chosen = if spec.is_empty() {
-            session.project.sources.keys().cloned().collect()
-        } else {
-            spec.resolve(&session.project, &session.graph)?
-        };
         ids.extend(
             session
                 .project
                 .sources
                 .keys()
-                .filter(|k| chosen.contains(*k))
+                .filter(|k| chosen.as_ref().is_none_or(|c| c.contains(*k)))
                 .cloned(),
         );
     }
@@ -649,7 +688,7 @@ fn list(
 async fn show(
     load: &LoadOptions,
     printer: Arc<Printer>,
-    sel: SelectArgs,
+    opts: RunOptions,
     inline: Option<String>,
     limit: usize,
 ) -> Result<i32> {
@@ -667,10 +706,6 @@ async fn show(
             execute::render_inline(&session, &text).await?,
         ),
         None => {
-            let opts = RunOptions {
-                select: sel.select.clone(),
-                ..Default::default()
-            };
             let ids = session.select(Command::Compile, &opts, Some(&[ResourceType::Model]))?;
             let [id] = ids.as_slice() else {
                 return Err(Error::Usage(format!(

@@ -1,6 +1,7 @@
 //! `manifest.json` and `run_results.json` in dbt's shapes (schema v12 / v6), so tools that
 //! read dbt artifacts can read ours.
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -229,12 +230,18 @@ fn manifest_rest(session: &Session) -> Vec<(&'static str, Value)> {
     }
     let mut macros = Map::new();
     for f in &p.macro_files {
+        // macro_sql is what `state:modified` compares with the next run's macros.
+        let blocks: HashMap<String, String> = crate::project::macro_blocks(&f.source)
+            .into_iter()
+            .map(|(name, block, _)| (name, block))
+            .collect();
         for m in &f.macro_names {
             let id = format!("macro.{}.{}", p.name(), m);
             macros.insert(
                 id.clone(),
                 json!({"unique_id": id, "name": m, "package_name": p.name(),
-                       "original_file_path": f.path, "path": f.path, "resource_type": "macro"}),
+                       "original_file_path": f.path, "path": f.path, "resource_type": "macro",
+                       "macro_sql": blocks.get(m)}),
             );
         }
     }

@@ -15,7 +15,8 @@ use std::time::Instant;
 use crate::adapters::{self, Adapter};
 use crate::compile::{self, CompileOptions, Compiler, Flags, Relation, Table, Warehouse};
 use crate::error::{Error, Location, Result};
-use crate::graph::{Graph, SelectionSpec};
+use crate::graph::selectors_file::Selectors;
+use crate::graph::{Graph, IndirectSelection, PreviousState, SelectContext, Selection};
 use crate::memo::{self, Digest, Hits};
 use crate::project::{self, LoadOptions, Node, Project, ResourceType};
 use crate::sql;
@@ -72,6 +73,12 @@ pub struct RunOptions {
     /// (`None`: no `--resource-type`; `Some` of no type: types Strata does not have.)
     pub resource_types: Option<Vec<ResourceType>>,
     pub exclude_resource_types: Vec<ResourceType>,
+    /// `--selector`: a selection from selectors.yml.
+    pub selector: Option<String>,
+    /// `--indirect-selection`: which tests come along with the nodes they test.
+    pub indirect_selection: IndirectSelection,
+    /// `--state`: the earlier run `state:` and `result:` selectors compare with.
+    pub state: Option<Arc<PreviousState>>,
 }
 
 /// A loaded, parsed project with its engine: what every command starts from.
@@ -176,49 +183,31 @@ impl Session {
     }
 
     /// The nodes a command acts on, parents before children. Tests follow the nodes they test
-    /// (dbt's eager indirect selection): a test is in when any node it tests is selected.
+    /// (indirect selection, dbt's eager by default: a test is in when any node it tests is
+    /// selected).
     pub fn select(
         &self,
         cmd: Command,
         opts: &RunOptions,
         types: Option<&[ResourceType]>,
     ) -> Result<Vec<String>> {
+        let chosen = self.resolve_selection(opts)?;
+        Ok(self.nodes_in(chosen.as_ref(), cmd, opts, types))
+    }
+
+    /// The nodes of `chosen` (all when `None`) the command acts on, in graph order.
+    pub fn nodes_in(
+        &self,
+        chosen: Option<&BTreeSet<String>>,
+        cmd: Command,
+        opts: &RunOptions,
+        types: Option<&[ResourceType]>,
+    ) -> Vec<String> {
         let types = types.unwrap_or(cmd.resource_types());
-        let select = SelectionSpec::parse(&opts.select)?;
-        let exclude = SelectionSpec::parse(&opts.exclude)?;
-        let mut chosen: BTreeSet<String> = if select.is_empty() {
-            self.project.nodes.keys().cloned().collect()
-        } else {
-            select.resolve(&self.project, &self.graph)?
-        };
-        if !select.is_empty() {
-            let mut tests = Vec::new();
-            for node in self.project.nodes.values() {
-                if node.resource_type == ResourceType::Test
-                    && node.depends_on.iter().any(|d| chosen.contains(d))
-                {
-                    tests.push(node.unique_id.clone());
-                }
-            }
-            chosen.extend(tests);
-        }
-        if !exclude.is_empty() {
-            let excluded = exclude.resolve(&self.project, &self.graph)?;
-            chosen.retain(|id| !excluded.contains(id));
-            // Tests of excluded nodes go with them.
-            chosen.retain(|id| match self.project.nodes.get(id) {
-                Some(n) if n.resource_type == ResourceType::Test => !n
-                    .depends_on
-                    .iter()
-                    .any(|d| excluded.contains(d) && !d.starts_with("source.")),
-                _ => true,
-            });
-        }
-        Ok(self
-            .graph
+        self.graph
             .topo_order()
             .into_iter()
-            .filter(|id| chosen.contains(id))
+            .filter(|id| chosen.is_none_or(|c| c.contains(id)))
             .filter(|id| {
                 self.project.nodes.get(id).is_some_and(|n| {
                     types.contains(&n.resource_type)
@@ -229,7 +218,64 @@ impl Session {
                         && !opts.exclude_resource_types.contains(&n.resource_type)
                 })
             })
-            .collect())
+            .collect()
+    }
+
+    /// The nodes and sources `--select`/`--exclude`, `--selector` or the project's default
+    /// selector choose; `None` when nothing narrows the selection (everything).
+    pub fn resolve_selection(&self, opts: &RunOptions) -> Result<Option<BTreeSet<String>>> {
+        let named = |name: &str| -> Result<Selection> {
+            match self.selectors(opts.indirect_selection)? {
+                Some(file) => file.get(name).cloned(),
+                None => Err(Error::Usage(format!(
+                    "--selector {name}: the project has no selectors.yml"
+                ))),
+            }
+        };
+        let selection = match &opts.selector {
+            Some(_) if !opts.select.is_empty() || !opts.exclude.is_empty() => {
+                return Err(Error::Usage(
+                    "--selector cannot be combined with --select or --exclude".into(),
+                ))
+            }
+            Some(name) => Some(named(name)?),
+            None => {
+                match Selection::from_cli(&opts.select, &opts.exclude, opts.indirect_selection)? {
+                    Some(s) => Some(s),
+                    None => self
+                        .selectors(opts.indirect_selection)?
+                        .and_then(|f| f.default_selection().map(|(_, s)| s.clone())),
+                }
+            }
+        };
+        let Some(selection) = selection else {
+            return Ok(None);
+        };
+        let ctx = SelectContext {
+            project: &self.project,
+            graph: &self.graph,
+            state: opts.state.as_deref(),
+        };
+        let mut unmatched = Vec::new();
+        let chosen = selection.resolve(&ctx, &mut unmatched)?;
+        for word in unmatched {
+            let msg = format!("The selection criterion '{word}' does not match any enabled nodes");
+            if opts.warn_error {
+                return Err(Error::Usage(format!(
+                    "{msg} (a warning, made an error by --warn-error)"
+                )));
+            }
+            self.printer.warn("no_nodes_for_selection", &msg);
+        }
+        Ok(Some(chosen))
+    }
+
+    /// The project's selectors.yml, rendered with `var()`/`env_var()` as dbt does.
+    fn selectors(&self, mode: IndirectSelection) -> Result<Option<Selectors>> {
+        let vars = &self.project.vars;
+        Selectors::load(&self.project.root, mode, &|path, text| {
+            Compiler::render_text(path, text, vars)
+        })
     }
 }
 

@@ -2,6 +2,8 @@
 //! parent to child. Cycles are reported with their path.
 
 pub mod selector;
+pub mod selectors_file;
+pub mod state;
 
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 
@@ -11,7 +13,8 @@ use petgraph::Direction;
 use crate::error::{Error, Result};
 use crate::project::Project;
 
-pub use selector::{SelectionSpec, Selector};
+pub use selector::{IndirectSelection, SelectContext, Selection, Selector};
+pub use state::PreviousState;
 
 pub struct Graph {
     graph: DiGraph<String, ()>,

@@ -1,13 +1,15 @@
 //! dbt's node selection syntax: `model`, `+model`, `model+`, `2+model`, `@model`,
 //! `tag:x`, `path:models/staging`, `source:s`, `config.materialized:table`,
-//! `resource_type:test`, `test_type:generic`, `fqn:`, `package:`; a space is a union, a comma
-//! an intersection; `--exclude` takes the same syntax.
+//! `resource_type:test`, `test_type:generic`, `fqn:`, `package:`, `state:` and `result:`
+//! (with `--state`); a space is a union, a comma an intersection; `--exclude` takes the same
+//! syntax.
 
 use std::collections::BTreeSet;
 
 use crate::error::{Error, Result};
 use crate::project::{Project, ResourceType};
 
+use super::state::PreviousState;
 use super::Graph;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -22,50 +24,212 @@ pub struct Selector {
     pub at: bool,
 }
 
-/// A union of intersections of selectors.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct SelectionSpec {
-    pub union: Vec<Vec<Selector>>,
+/// Which tests come along with the nodes they test (dbt's `--indirect-selection`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum IndirectSelection {
+    /// A test is in when any node it tests is selected.
+    #[default]
+    Eager,
+    /// A test is in when every node it tests is selected.
+    Cautious,
+    /// ... or every node it tests is selected or upstream of the selection.
+    Buildable,
+    /// No test comes along.
+    Empty,
 }
 
-impl SelectionSpec {
-    /// Parse the values of one `--select`/`--exclude` option.
-    pub fn parse(args: &[String]) -> Result<Self> {
-        let mut union = Vec::new();
-        for arg in args {
-            for word in arg.split_whitespace() {
+impl IndirectSelection {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "eager" => Some(Self::Eager),
+            "cautious" => Some(Self::Cautious),
+            "buildable" => Some(Self::Buildable),
+            "empty" => Some(Self::Empty),
+            _ => None,
+        }
+    }
+}
+
+/// What a selection is resolved against.
+pub struct SelectContext<'a> {
+    pub project: &'a Project,
+    pub graph: &'a Graph,
+    /// `--state`: the earlier run `state:` and `result:` compare with.
+    pub state: Option<&'a PreviousState>,
+}
+
+/// dbt's set operations over selectors: `--select a b,c --exclude d` is
+/// `(a | (b & c)) - d`; selectors.yml writes the same with `union`, `intersection` and
+/// `exclude`. Each selector brings its tests along (indirect selection) before the sets
+/// are combined, as in dbt.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Selection {
+    Criteria(Selector, IndirectSelection),
+    /// `raw` is the command-line word, when it comes from one: a word that selects nothing
+    /// is worth a warning.
+    Union(Vec<Selection>, IndirectSelection),
+    Intersection(Vec<Selection>, IndirectSelection, Option<String>),
+    /// The first minus the second.
+    Difference(Box<Selection>, Box<Selection>),
+    /// `method: selector` in selectors.yml: another selector's nodes, tests included.
+    Named(Box<Selection>),
+}
+
+/// Nodes chosen directly and tests held back until all of their parents show up
+/// (`cautious`/`buildable`).
+type Picked = (BTreeSet<String>, BTreeSet<String>);
+
+impl Selection {
+    /// `--select`/`--exclude` as dbt reads them: words split on spaces form a union, commas
+    /// an intersection. `None` when neither selects anything (everything is selected).
+    pub fn from_cli(
+        select: &[String],
+        exclude: &[String],
+        mode: IndirectSelection,
+    ) -> Result<Option<Self>> {
+        let union = |args: &[String]| -> Result<Option<Selection>> {
+            let mut parts = Vec::new();
+            for word in args.iter().flat_map(|a| a.split_whitespace()) {
                 let inter = word
                     .split(',')
                     .filter(|s| !s.is_empty())
-                    .map(Selector::parse)
+                    .map(|s| Ok(Selection::Criteria(Selector::parse(s)?, mode)))
                     .collect::<Result<Vec<_>>>()?;
                 if !inter.is_empty() {
-                    union.push(inter);
+                    parts.push(Selection::Intersection(inter, mode, Some(word.to_string())));
                 }
             }
-        }
-        Ok(SelectionSpec { union })
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.union.is_empty()
-    }
-
-    pub fn resolve(&self, project: &Project, graph: &Graph) -> Result<BTreeSet<String>> {
-        let mut out = BTreeSet::new();
-        for inter in &self.union {
-            let mut acc: Option<BTreeSet<String>> = None;
-            for sel in inter {
-                let set = sel.resolve(project, graph)?;
-                acc = Some(match acc {
-                    None => set,
-                    Some(a) => a.intersection(&set).cloned().collect(),
-                });
+            Ok((!parts.is_empty()).then_some(Selection::Union(parts, mode)))
+        };
+        let included = union(select)?;
+        let excluded = union(exclude)?;
+        Ok(match (included, excluded) {
+            (None, None) => None,
+            (Some(i), None) => Some(i),
+            (i, Some(e)) => {
+                let everything = Selection::Criteria(Selector::everything(), mode);
+                Some(Selection::Difference(
+                    Box::new(i.unwrap_or(everything)),
+                    Box::new(e),
+                ))
             }
-            out.extend(acc.unwrap_or_default());
-        }
-        Ok(out)
+        })
     }
+
+    /// The nodes and sources selected. Command-line words that matched nothing are added to
+    /// `unmatched` (dbt warns about them).
+    pub fn resolve(
+        &self,
+        ctx: &SelectContext,
+        unmatched: &mut Vec<String>,
+    ) -> Result<BTreeSet<String>> {
+        Ok(self.pick(ctx, unmatched)?.0)
+    }
+
+    fn pick(&self, ctx: &SelectContext, unmatched: &mut Vec<String>) -> Result<Picked> {
+        let (parts, mode, raw): (Vec<&Selection>, IndirectSelection, Option<&String>) = match self {
+            Selection::Criteria(selector, mode) => {
+                let selected = selector.resolve(ctx)?;
+                return Ok(expand(ctx, selected, *mode));
+            }
+            Selection::Named(inner) => {
+                return Ok((inner.resolve(ctx, unmatched)?, BTreeSet::new()))
+            }
+            Selection::Union(parts, mode) => (parts.iter().collect(), *mode, None),
+            Selection::Intersection(parts, mode, raw) => {
+                (parts.iter().collect(), *mode, raw.as_ref())
+            }
+            Selection::Difference(a, b) => (vec![&**a, &**b], IndirectSelection::Eager, None),
+        };
+        let mut directs = Vec::new();
+        let mut withs = Vec::new();
+        for part in parts {
+            let (direct, held) = part.pick(ctx, unmatched)?;
+            withs.push(direct.union(&held).cloned().collect::<BTreeSet<_>>());
+            directs.push(direct);
+        }
+        let combine = |sets: Vec<BTreeSet<String>>| -> BTreeSet<String> {
+            let mut it = sets.into_iter();
+            let Some(first) = it.next() else {
+                return BTreeSet::new();
+            };
+            match self {
+                Selection::Union(..) => it.fold(first, |a, b| &a | &b),
+                Selection::Intersection(..) => it.fold(first, |a, b| &a & &b),
+                _ => it.fold(first, |a, b| &a - &b),
+            }
+        };
+        let held = combine(withs);
+        let direct = incorporate(ctx, combine(directs), &held, mode);
+        if let (Some(raw), true) = (raw, direct.is_empty()) {
+            unmatched.push(raw.clone());
+        }
+        Ok((direct, held))
+    }
+}
+
+/// The tests of `selected` nodes, by `mode` (dbt's expand_selection): those that are in go
+/// into the first set, those waiting for more of their parents into the second.
+fn expand(ctx: &SelectContext, selected: BTreeSet<String>, mode: IndirectSelection) -> Picked {
+    let mut held = BTreeSet::new();
+    if mode == IndirectSelection::Empty {
+        return (selected, held);
+    }
+    let upstream = (mode == IndirectSelection::Buildable).then(|| with_ancestors(ctx, &selected));
+    let mut direct = selected.clone();
+    for id in &selected {
+        for child in ctx.graph.children(id) {
+            let Some(test) = ctx.project.nodes.get(&child) else {
+                continue;
+            };
+            if test.resource_type != ResourceType::Test || direct.contains(&child) {
+                continue;
+            }
+            let all_in = |set: &BTreeSet<String>| test.depends_on.iter().all(|d| set.contains(d));
+            if mode == IndirectSelection::Eager
+                || all_in(&selected)
+                || upstream.as_ref().is_some_and(all_in)
+            {
+                direct.insert(child);
+            } else {
+                held.insert(child);
+            }
+        }
+    }
+    (direct, held)
+}
+
+/// Tests held back by `cautious`/`buildable` join once the combined selection holds all of
+/// their parents (dbt's incorporate_indirect_nodes).
+fn incorporate(
+    ctx: &SelectContext,
+    mut direct: BTreeSet<String>,
+    held: &BTreeSet<String>,
+    mode: IndirectSelection,
+) -> BTreeSet<String> {
+    let within = match mode {
+        IndirectSelection::Cautious => direct.clone(),
+        IndirectSelection::Buildable => with_ancestors(ctx, &direct),
+        _ => return direct,
+    };
+    for id in held {
+        if let Some(test) = ctx.project.nodes.get(id) {
+            if test.depends_on.iter().all(|d| within.contains(d)) {
+                direct.insert(id.clone());
+            }
+        }
+    }
+    direct
+}
+
+/// The nodes, everything upstream of them, and every source (dbt's `buildable` set).
+fn with_ancestors(ctx: &SelectContext, nodes: &BTreeSet<String>) -> BTreeSet<String> {
+    let mut out = nodes.clone();
+    for id in nodes {
+        out.extend(ctx.graph.ancestors(id, None));
+    }
+    out.extend(ctx.project.sources.keys().cloned());
+    out
 }
 
 fn parse_depth(s: &str, selector: &str) -> Result<Option<usize>> {
@@ -122,6 +286,12 @@ impl Selector {
             });
         }
         let (method, value) = match s.split_once(':') {
+            Some(("", _)) => {
+                return Err(Error::Selector {
+                    selector: text.to_string(),
+                    message: "no method before ':'".into(),
+                })
+            }
             Some((m, v)) => (m.to_string(), v.to_string()),
             None => {
                 let method = if s.contains('/') || s.ends_with(".sql") || s.ends_with(".csv") {
@@ -143,7 +313,21 @@ impl Selector {
         })
     }
 
-    fn direct(&self, project: &Project) -> Result<BTreeSet<String>> {
+    /// Every node and source (what `--exclude` alone subtracts from).
+    pub fn everything() -> Self {
+        Selector {
+            method: String::new(),
+            value: String::new(),
+            parents: false,
+            parents_depth: None,
+            children: false,
+            children_depth: None,
+            at: false,
+        }
+    }
+
+    fn direct(&self, ctx: &SelectContext) -> Result<BTreeSet<String>> {
+        let project = ctx.project;
         let v = self.value.as_str();
         let mut out = BTreeSet::new();
         let err = |m: &str| Error::Selector {
@@ -151,6 +335,27 @@ impl Selector {
             message: m.to_string(),
         };
         match self.method.as_str() {
+            "" => {
+                out.extend(project.nodes.keys().cloned());
+                out.extend(project.sources.keys().cloned());
+            }
+            "state" | "result" => {
+                let Some(state) = ctx.state else {
+                    return Err(err(
+                        "needs --state <dir>: the target/ folder (manifest.json, \
+                         run_results.json) of the run to compare with",
+                    ));
+                };
+                let found = if self.method == "state" {
+                    state.select_state(v, project)?
+                } else {
+                    state.select_result(v)?
+                };
+                // Removed nodes are in the earlier artifacts only.
+                out.extend(found.into_iter().filter(|id| {
+                    project.nodes.contains_key(id) || project.sources.contains_key(id)
+                }));
+            }
             "fqn" => {
                 for n in project.nodes.values() {
                     if fqn_matches(&n.fqn, &n.name, v) {
@@ -259,8 +464,10 @@ impl Selector {
         Ok(out)
     }
 
-    pub fn resolve(&self, project: &Project, graph: &Graph) -> Result<BTreeSet<String>> {
-        let direct = self.direct(project)?;
+    /// The nodes this selector names, with the parents and children its `+`/`@` ask for.
+    pub fn resolve(&self, ctx: &SelectContext) -> Result<BTreeSet<String>> {
+        let graph = ctx.graph;
+        let direct = self.direct(ctx)?;
         let mut out = direct.clone();
         for id in &direct {
             if self.parents {
@@ -351,9 +558,21 @@ mod tests {
 
     #[test]
     fn union_and_intersection() {
-        let spec = SelectionSpec::parse(&["a b,tag:x".into(), "c".into()]).unwrap();
-        assert_eq!(spec.union.len(), 3);
-        assert_eq!(spec.union[1].len(), 2);
+        let mode = IndirectSelection::Eager;
+        let sel = Selection::from_cli(&["a b,tag:x".into(), "c".into()], &[], mode)
+            .unwrap()
+            .unwrap();
+        let Selection::Union(parts, _) = sel else {
+            panic!("not a union: {sel:?}")
+        };
+        assert_eq!(parts.len(), 3);
+        assert!(
+            matches!(&parts[1], Selection::Intersection(i, _, Some(raw)) if i.len() == 2 && raw == "b,tag:x")
+        );
+        let only_exclude = Selection::from_cli(&[], &["d".into()], mode).unwrap();
+        assert!(matches!(only_exclude, Some(Selection::Difference(..))));
+        assert_eq!(Selection::from_cli(&[], &[], mode).unwrap(), None);
+        assert!(Selector::parse(":x").is_err());
     }
 
     #[test]

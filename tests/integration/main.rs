@@ -20,3 +20,4 @@ mod render_once;
 mod rights;
 mod rights_kafka;
 mod selection;
+mod state;

@@ -316,3 +316,152 @@ fn build_by_resource_type() {
     assert_eq!(ls(&p, &["--resource-type", "unit_test"]), "");
     assert_eq!(ls(&p, &["--exclude-resource-type", "test", "seed"]), "m");
 }
+
+/// a <- b, a relationships test from b to a (two parents), one test on each model.
+fn tested_pair() -> TestProject {
+    let p = TestProject::new("pair", "");
+    p.write("models/a.sql", "select 1 as id\n");
+    p.write("models/b.sql", "select id from {{ ref('a') }}\n");
+    p.write(
+        "models/schema.yml",
+        "version: 2\nmodels:\n  - name: a\n    columns:\n      - name: id\n        data_tests: [not_null]\n  - name: b\n    columns:\n      - name: id\n        data_tests:\n          - unique\n          - relationships: {to: ref('a'), field: id}\n",
+    );
+    p
+}
+
+const REL: &str = "relationships_b_id__id__ref_a_";
+
+/// dbt's `--indirect-selection` (and DBT_INDIRECT_SELECTION): which tests come along.
+#[test]
+fn indirect_selection_modes() {
+    let p = tested_pair();
+    let tests = |args: &[&str]| ls(&p, &[args, &["--resource-type", "test"]].concat());
+    // eager: any parent selected.
+    assert_eq!(tests(&["-s", "a"]), format!("not_null_a_id {REL}"));
+    // cautious: every parent selected, also when they come from two selectors.
+    assert_eq!(
+        tests(&["-s", "a", "--indirect-selection", "cautious"]),
+        "not_null_a_id"
+    );
+    assert_eq!(
+        tests(&["-s", "a", "b", "--indirect-selection", "cautious"]),
+        format!("not_null_a_id {REL} unique_b_id")
+    );
+    // buildable: parents selected or upstream of the selection (a is upstream of b).
+    assert_eq!(
+        tests(&["-s", "b", "--indirect-selection", "cautious"]),
+        "unique_b_id"
+    );
+    assert_eq!(
+        tests(&["-s", "b", "--indirect-selection", "buildable"]),
+        format!("{REL} unique_b_id")
+    );
+    assert_eq!(tests(&["-s", "a", "--indirect-selection", "empty"]), "");
+    // Excluding a model takes its tests along, the two-parent one too (eager).
+    assert_eq!(tests(&["-s", "a", "b", "--exclude", "a"]), "unique_b_id");
+    assert_eq!(tests(&["--exclude", "b"]), "not_null_a_id");
+    // From the environment, as dbt reads it.
+    let r = p.strata_env(
+        &[
+            "ls",
+            "--output",
+            "name",
+            "-s",
+            "a",
+            "--resource-type",
+            "test",
+        ],
+        &[("DBT_INDIRECT_SELECTION", "cautious")],
+    );
+    r.assert_ok();
+    assert_eq!(r.stdout.trim(), "not_null_a_id");
+    p.strata_env(&["ls"], &[("DBT_INDIRECT_SELECTION", "lazy")])
+        .assert_code(2)
+        .assert_contains("DBT_INDIRECT_SELECTION=\"lazy\": expected eager, cautious");
+    // And it changes what `test` runs.
+    p.strata(&["run"]).assert_ok();
+    let r = p.strata(&["test", "-s", "a", "--indirect-selection", "cautious"]);
+    r.assert_ok();
+    assert!(
+        r.stdout.contains("not_null_a_id") && !r.stdout.contains(REL),
+        "{}",
+        r.stdout
+    );
+}
+
+/// `--selector` reads selectors.yml (union, intersection, exclude, selector references,
+/// graph flags, per-selector indirect_selection, `default: true`).
+#[test]
+fn selectors_file() {
+    let p = tested_pair();
+    p.write(
+        "models/c.sql",
+        "{{ config(tags=['nightly']) }}\nselect * from {{ ref('b') }}\n",
+    );
+    p.write(
+        "selectors.yml",
+        r#"
+selectors:
+  - name: upstream_of_c
+    definition:
+      method: fqn
+      value: c
+      parents: true
+      indirect_selection: empty
+  - name: b_and_below_but_not_c
+    definition:
+      union:
+        - "b+"
+        - exclude:
+            - tag: nightly
+  - name: c_and_upstream
+    default: true
+    definition:
+      intersection:
+        - selector: upstream_of_c
+        - method: fqn
+          value: a
+          children: true
+"#,
+    );
+    assert_eq!(ls(&p, &["--selector", "upstream_of_c"]), "a b c");
+    assert_eq!(
+        ls(&p, &["--selector", "b_and_below_but_not_c"]),
+        format!("b {REL} unique_b_id")
+    );
+    // With no selection the default selector applies; --select replaces it.
+    assert_eq!(ls(&p, &[]), "a b c");
+    assert_eq!(ls(&p, &["-s", "a"]), format!("a not_null_a_id {REL}"));
+    // run uses it too.
+    p.strata(&["run", "-s", "a"]).assert_ok();
+    let r = p.strata(&["run", "--selector", "b_and_below_but_not_c"]);
+    r.assert_ok().assert_contains("model main.b");
+    assert!(!r.stdout.contains("main.c "), "{}", r.stdout);
+    p.strata(&["ls", "--selector", "nope"])
+        .assert_code(2)
+        .assert_contains("--selector nope: no selector of that name in selectors.yml (it has: b_and_below_but_not_c, c_and_upstream, upstream_of_c)");
+    p.strata(&["ls", "--selector", "upstream_of_c", "-s", "a"])
+        .assert_code(2)
+        .assert_contains("--selector cannot be combined with --select or --exclude");
+    p.write("selectors.yml", "selectors:\n  - name: x\n    definition:\n      union: [a, {exclude: [b]}, {exclude: [c]}]\n");
+    p.strata(&["ls"]).assert_code(2).assert_contains(
+        "selectors.yml: selector 'x': more than one `exclude` in one `union` list",
+    );
+}
+
+/// dbt warns about a selection word that matches nothing; --warn-error makes it an error.
+#[test]
+fn a_selector_that_matches_nothing_is_reported() {
+    let p = tested_pair();
+    let r = p.strata(&["ls", "-s", "a", "tag:nothing_has_it"]);
+    r.assert_ok();
+    assert!(
+        r.stderr.contains("[WARNING]: The selection criterion 'tag:nothing_has_it' does not match any enabled nodes"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stdout.contains("pair.a"), "{}", r.stdout);
+    p.strata(&["--warn-error", "run", "-s", "tag:nothing_has_it"])
+        .assert_code(2)
+        .assert_contains("made an error by --warn-error");
+}

@@ -1,0 +1,477 @@
+//! `--state <dir>`: the artifacts of an earlier invocation (its `manifest.json`, and
+//! `run_results.json` when there is one), for dbt's `state:` and `result:` selector methods.
+//! This is what "slim CI" runs on: `strata build --select state:modified+ --state prod/`
+//! builds what a change touches and what sits below it.
+//!
+//! The comparison follows dbt's (`state:modified` is new, or a changed body, config,
+//! relation, persisted description, contract or macro). Both manifests are Strata's, so each
+//! side's fields come from the same code; configs are compared as written to the manifest.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use crate::error::{Error, Result};
+use crate::project::{macro_blocks, Node, Project, ResourceType, Source};
+
+/// What `--state` points at, read before this invocation writes its own artifacts (the
+/// folder may be this project's `target/`).
+#[derive(Debug)]
+pub struct PreviousState {
+    dir: PathBuf,
+    manifest: Option<PreviousManifest>,
+    /// unique_id -> status, from run_results.json.
+    results: Option<HashMap<String, String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct PreviousManifest {
+    #[serde(default)]
+    nodes: HashMap<String, PreviousNode>,
+    #[serde(default)]
+    sources: HashMap<String, PreviousSource>,
+    #[serde(default)]
+    macros: HashMap<String, PreviousMacro>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct PreviousNode {
+    #[serde(default)]
+    raw_code: String,
+    #[serde(default)]
+    checksum: Checksum,
+    #[serde(default)]
+    config: Map<String, Value>,
+    #[serde(default)]
+    fqn: Vec<String>,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    columns: Map<String, Value>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct Checksum {
+    #[serde(default)]
+    checksum: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct PreviousSource {
+    #[serde(default)]
+    database: Option<String>,
+    #[serde(default)]
+    schema: String,
+    #[serde(default)]
+    identifier: String,
+    #[serde(default)]
+    fqn: Vec<String>,
+    #[serde(default)]
+    config: Map<String, Value>,
+    #[serde(default)]
+    freshness: Option<Value>,
+    #[serde(default)]
+    loaded_at_field: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct PreviousMacro {
+    #[serde(default)]
+    macro_sql: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RunResultsFile {
+    #[serde(default)]
+    results: Vec<RunResult>,
+}
+
+#[derive(Deserialize)]
+struct RunResult {
+    unique_id: String,
+    status: String,
+}
+
+/// dbt's `state:` values.
+const STATE_CHECKS: &[&str] = &[
+    "new",
+    "old",
+    "modified",
+    "unmodified",
+    "modified.body",
+    "modified.configs",
+    "modified.persisted_descriptions",
+    "modified.relation",
+    "modified.macros",
+    "modified.contract",
+];
+
+/// Config keys a `modified.configs` comparison leaves out: the relation's names have their
+/// own check (`modified.relation`), and tags or a group do not change what is built (dbt).
+const CONFIG_KEYS_NOT_COMPARED: &[&str] = &["alias", "schema", "database", "tags", "group"];
+
+/// For a test only these settings count: they change what the test reports (dbt).
+const TEST_CONFIG_KEYS_COMPARED: &[&str] = &[
+    "severity",
+    "where",
+    "limit",
+    "fail_calc",
+    "warn_if",
+    "error_if",
+    "store_failures",
+    "store_failures_as",
+    "sql_header",
+];
+
+impl PreviousState {
+    /// Read the artifacts in `dir`. A folder with neither file is refused: a typo in
+    /// `--state` would otherwise make every node look new.
+    pub fn load(dir: &Path) -> Result<Self> {
+        let manifest_path = dir.join("manifest.json");
+        let results_path = dir.join("run_results.json");
+        let manifest = read_json::<PreviousManifest>(&manifest_path)?;
+        let results = read_json::<RunResultsFile>(&results_path)?.map(|r| {
+            r.results
+                .into_iter()
+                .map(|r| (r.unique_id, r.status))
+                .collect()
+        });
+        if manifest.is_none() && results.is_none() {
+            return Err(Error::Usage(format!(
+                "--state {}: no manifest.json or run_results.json there (the target/ folder \
+                 of the run to compare with)",
+                dir.display()
+            )));
+        }
+        Ok(PreviousState {
+            dir: dir.to_path_buf(),
+            manifest,
+            results,
+        })
+    }
+
+    fn manifest(&self, selector: &str) -> Result<&PreviousManifest> {
+        self.manifest.as_ref().ok_or_else(|| Error::Selector {
+            selector: selector.to_string(),
+            message: format!("no manifest.json in --state {}", self.dir.display()),
+        })
+    }
+
+    /// The nodes and sources of `project` that `state:<check>` selects.
+    pub fn select_state(&self, check: &str, project: &Project) -> Result<BTreeSet<String>> {
+        let selector = format!("state:{check}");
+        if !STATE_CHECKS.contains(&check) {
+            return Err(Error::Selector {
+                selector,
+                message: format!("expected one of {}", STATE_CHECKS.join(", ")),
+            });
+        }
+        let old = self.manifest(&selector)?;
+        let macros = if matches!(check, "modified" | "unmodified" | "modified.macros") {
+            Some(MacroChanges::new(project, old))
+        } else {
+            None
+        };
+        let mut out = BTreeSet::new();
+        for node in project.nodes.values() {
+            let prev = old.nodes.get(&node.unique_id);
+            let modified_macros = || macros.as_ref().is_some_and(|m| m.touches(&node.raw_code));
+            let hit = match (check, prev) {
+                ("new", p) => p.is_none(),
+                ("old", p) => p.is_some(),
+                ("modified.macros", _) => modified_macros(),
+                (_, None) => check != "unmodified",
+                ("modified", Some(p)) => node_changed(node, p) || modified_macros(),
+                ("unmodified", Some(p)) => !node_changed(node, p) && !modified_macros(),
+                ("modified.body", Some(p)) => !same_body(node, p),
+                ("modified.configs", Some(p)) => !same_config(node, p),
+                ("modified.persisted_descriptions", Some(p)) => {
+                    !same_persisted_descriptions(node, p)
+                }
+                ("modified.relation", Some(p)) => !same_relation(node, p),
+                ("modified.contract", Some(p)) => !same_contract(node, p),
+                _ => false,
+            };
+            if hit {
+                out.insert(node.unique_id.clone());
+            }
+        }
+        for source in project.sources.values() {
+            let prev = old.sources.get(&source.unique_id);
+            // Sources have no body, macros or contract: only these checks apply (dbt).
+            let hit = match (check, prev) {
+                ("new", p) => p.is_none(),
+                ("old", p) => p.is_some(),
+                ("modified", p) => p.is_none_or(|p| !same_source(source, p)),
+                ("unmodified", p) => p.is_some_and(|p| same_source(source, p)),
+                _ => false,
+            };
+            if hit {
+                out.insert(source.unique_id.clone());
+            }
+        }
+        Ok(out)
+    }
+
+    /// The nodes whose status in the earlier run_results.json was `status` (`result:error`,
+    /// `result:fail`, ...).
+    pub fn select_result(&self, status: &str) -> Result<BTreeSet<String>> {
+        let results = self.results.as_ref().ok_or_else(|| Error::Selector {
+            selector: format!("result:{status}"),
+            message: format!("no run_results.json in --state {}", self.dir.display()),
+        })?;
+        Ok(results
+            .iter()
+            .filter(|(_, s)| s.as_str() == status)
+            .map(|(id, _)| id.clone())
+            .collect())
+    }
+}
+
+fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Option<T>> {
+    let text = match std::fs::read(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io(path, e)),
+    };
+    serde_json::from_slice(&text).map(Some).map_err(|e| {
+        Error::Usage(format!(
+            "{}:{}:{}: not a readable artifact: {e}",
+            path.display(),
+            e.line(),
+            e.column()
+        ))
+    })
+}
+
+/// Everything `state:modified` compares but the macros.
+fn node_changed(node: &Node, prev: &PreviousNode) -> bool {
+    !(same_body(node, prev)
+        && same_config(node, prev)
+        && same_persisted_descriptions(node, prev)
+        && node.fqn == prev.fqn
+        && same_relation(node, prev)
+        && same_contract(node, prev))
+}
+
+fn same_body(node: &Node, prev: &PreviousNode) -> bool {
+    // A seed's body is its CSV, known by the checksum of its content.
+    if node.resource_type == ResourceType::Seed {
+        node.checksum == prev.checksum.checksum
+    } else {
+        node.raw_code == prev.raw_code
+    }
+}
+
+fn same_config(node: &Node, prev: &PreviousNode) -> bool {
+    let new = &node.config.0;
+    let old = &prev.config;
+    let compared = |key: &&String| {
+        if node.resource_type == ResourceType::Test {
+            TEST_CONFIG_KEYS_COMPARED.contains(&key.as_str())
+        } else {
+            !CONFIG_KEYS_NOT_COMPARED.contains(&key.as_str())
+        }
+    };
+    new.keys()
+        .chain(old.keys())
+        .filter(compared)
+        .all(|k| new.get(k) == old.get(k))
+}
+
+/// The configured database, schema and alias (not the names generate_schema_name makes of
+/// them, so comparing with another target's artifacts does not flag every node).
+fn same_relation(node: &Node, prev: &PreviousNode) -> bool {
+    ["database", "schema", "alias"]
+        .iter()
+        .all(|k| node.config.0.get(*k) == prev.config.get(*k))
+}
+
+fn persist_docs(config: &Map<String, Value>, what: &str) -> bool {
+    config
+        .get("persist_docs")
+        .and_then(|p| p.get(what))
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
+}
+
+/// Descriptions only count where they are written to the warehouse (`persist_docs`).
+fn same_persisted_descriptions(node: &Node, prev: &PreviousNode) -> bool {
+    let config = &node.config.0;
+    if persist_docs(config, "relation") && node.description != prev.description {
+        return false;
+    }
+    if persist_docs(config, "columns") {
+        let new: HashMap<&str, &str> = node
+            .columns
+            .iter()
+            .map(|c| (c.name.as_str(), c.description.as_str()))
+            .collect();
+        let old: HashMap<&str, &str> = prev
+            .columns
+            .iter()
+            .map(|(name, c)| {
+                let d = c.get("description").and_then(Value::as_str).unwrap_or("");
+                (name.as_str(), d)
+            })
+            .collect();
+        if new != old {
+            return false;
+        }
+    }
+    true
+}
+
+fn contract_enforced(config: &Map<String, Value>) -> bool {
+    config
+        .get("contract")
+        .and_then(|c| c.get("enforced"))
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
+}
+
+/// An enforced contract is its columns' names and types.
+fn same_contract(node: &Node, prev: &PreviousNode) -> bool {
+    let (new_on, old_on) = (
+        contract_enforced(&node.config.0),
+        contract_enforced(&prev.config),
+    );
+    if !new_on && !old_on {
+        return true;
+    }
+    if new_on != old_on {
+        return false;
+    }
+    let new: Vec<(String, Option<String>)> = node
+        .columns
+        .iter()
+        .map(|c| (c.name.clone(), c.data_type.clone()))
+        .collect();
+    let old: Vec<(String, Option<String>)> = prev
+        .columns
+        .iter()
+        .map(|(name, c)| {
+            let t = c.get("data_type").and_then(Value::as_str).map(String::from);
+            (name.clone(), t)
+        })
+        .collect();
+    let sorted = |mut v: Vec<(String, Option<String>)>| {
+        v.sort();
+        v
+    };
+    sorted(new) == sorted(old)
+}
+
+fn same_source(source: &Source, prev: &PreviousSource) -> bool {
+    source.database == prev.database
+        && source.schema == prev.schema
+        && source.identifier == prev.identifier
+        && source.fqn == prev.fqn
+        && source.config.0 == prev.config
+        && source.freshness == prev.freshness
+        && source.loaded_at_field == prev.loaded_at_field
+}
+
+/// The project's macros that changed since the earlier manifest (added, edited or removed),
+/// and a way to tell whether a template calls one of them, directly or through other macros.
+struct MacroChanges {
+    /// Name -> body of every project macro today.
+    bodies: HashMap<String, String>,
+    /// Names whose body differs from the earlier manifest's (or that are new there).
+    changed: HashSet<String>,
+}
+
+impl MacroChanges {
+    fn new(project: &Project, old: &PreviousManifest) -> Self {
+        let package = project.name();
+        let mut bodies = HashMap::new();
+        for file in &project.macro_files {
+            for (name, block, _) in macro_blocks(&file.source) {
+                bodies.insert(name, block);
+            }
+        }
+        let mut changed = HashSet::new();
+        for (name, body) in &bodies {
+            let id = format!("macro.{package}.{name}");
+            let before = old.macros.get(&id).and_then(|m| m.macro_sql.as_deref());
+            if before != Some(body.as_str()) {
+                changed.insert(name.clone());
+            }
+        }
+        // A removed macro that something still calls is a change too (the call now fails
+        // or falls back to a built-in).
+        let prefix = format!("macro.{package}.");
+        for id in old.macros.keys() {
+            if let Some(name) = id.strip_prefix(&prefix) {
+                if !bodies.contains_key(name) {
+                    changed.insert(name.to_string());
+                }
+            }
+        }
+        MacroChanges { bodies, changed }
+    }
+
+    /// Whether `template` calls a changed macro, following the macros it calls. Calls are
+    /// found by name (`name(`), so a call in a branch that is never taken counts too: in a
+    /// CI selection, building one node more is cheaper than missing one.
+    fn touches(&self, template: &str) -> bool {
+        if self.changed.is_empty() {
+            return false;
+        }
+        let mut seen = HashSet::new();
+        let mut queue: Vec<&str> = called_names(template);
+        while let Some(name) = queue.pop() {
+            if !seen.insert(name) {
+                continue;
+            }
+            if self.changed.contains(name) {
+                return true;
+            }
+            if let Some(body) = self.bodies.get(name) {
+                queue.extend(called_names(body));
+            }
+        }
+        false
+    }
+}
+
+/// Identifiers directly followed (after spaces) by `(`.
+fn called_names(text: &str) -> Vec<&str> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        let c = bytes[i];
+        if c.is_ascii_alphabetic() || c == b'_' {
+            let start = i;
+            while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_') {
+                i += 1;
+            }
+            let mut j = i;
+            while j < bytes.len() && bytes[j].is_ascii_whitespace() {
+                j += 1;
+            }
+            if bytes.get(j) == Some(&b'(') {
+                out.push(&text[start..i]);
+            }
+        } else {
+            i += 1;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn called_names_finds_calls_not_words() {
+        assert_eq!(
+            called_names("{{ cents_to_dollars ('x') }} from orders where f(1) and g"),
+            vec!["cents_to_dollars", "f"]
+        );
+    }
+}

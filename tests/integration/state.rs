@@ -1,0 +1,214 @@
+//! Slim CI: `--state <dir>` with the `state:` and `result:` selectors compares this project
+//! with the artifacts of an earlier run.
+
+use crate::common::TestProject;
+
+fn project() -> TestProject {
+    let p = TestProject::new("ci", "models:\n  ci:\n    +materialized: table\n");
+    p.write("seeds/countries.csv", "code,name\nfr,France\n");
+    p.write(
+        "models/sources.yml",
+        "version: 2\nsources:\n  - name: land\n    schema: main\n    tables: [{name: raw_events}]\n",
+    );
+    p.write("macros/money.sql", "{% macro cents(x) %}({{ x }} / 100.0){% endmacro %}\n{% macro unused() %}1{% endmacro %}\n");
+    p.write("models/base.sql", "select 1 as id, 250 as amount_cents\n");
+    p.write(
+        "models/priced.sql",
+        "select id, {{ cents('amount_cents') }} as amount from {{ ref('base') }}\n",
+    );
+    p.write("models/plain.sql", "select id from {{ ref('base') }}\n");
+    p.write(
+        "models/downstream.sql",
+        "select * from {{ ref('plain') }}\n",
+    );
+    p.write("models/styled.sql", "select 2 as id\n");
+    p.write(
+        "models/schema.yml",
+        "version: 2\nmodels:\n  - name: base\n    columns:\n      - name: id\n        data_tests: [unique]\n",
+    );
+    p
+}
+
+fn names(p: &TestProject, args: &[&str]) -> String {
+    let mut all = vec!["ls", "--output", "name"];
+    all.extend_from_slice(args);
+    let r = p.strata(&all);
+    r.assert_ok();
+    let mut names: Vec<&str> = r.stdout.lines().filter(|l| !l.is_empty()).collect();
+    names.sort();
+    names.join(" ")
+}
+
+/// Keep this run's artifacts as "production's" in `prod/`.
+fn save_state(p: &TestProject) {
+    std::fs::create_dir_all(p.path().join("prod")).expect("mkdir");
+    for f in ["manifest.json", "run_results.json"] {
+        let from = p.path().join("target").join(f);
+        if from.exists() {
+            std::fs::copy(&from, p.path().join("prod").join(f)).expect("copy");
+        }
+    }
+}
+
+#[test]
+fn state_modified_selects_what_a_change_touches() {
+    let p = project();
+    p.strata(&["build"]).assert_ok();
+    save_state(&p);
+    let prod = p.path().join("prod").display().to_string();
+    let st = ["--state", prod.as_str()];
+    // Nothing changed: nothing is modified, everything is old.
+    assert_eq!(
+        names(&p, &[&["-s", "state:modified"][..], &st].concat()),
+        ""
+    );
+    assert_eq!(names(&p, &[&["-s", "state:new"][..], &st].concat()), "");
+
+    p.write(
+        "models/plain.sql",
+        "select id, 1 as flag from {{ ref('base') }}\n",
+    );
+    p.write("models/brand_new.sql", "select 3 as id\n");
+    // A config set in YAML: the model's file (its body) stays as it was.
+    p.write(
+        "models/schema.yml",
+        "version: 2\nmodels:\n  - name: base\n    columns:\n      - name: id\n        data_tests: [unique]\n  - name: styled\n    config: {materialized: view}\n",
+    );
+    p.write("macros/money.sql", "{% macro cents(x) %}({{ x }} / 100.00){% endmacro %}\n{% macro unused() %}1{% endmacro %}\n");
+    p.write("seeds/countries.csv", "code,name\nfr,France\nde,Germany\n");
+    p.write(
+        "models/sources.yml",
+        "version: 2\nsources:\n  - name: land\n    schema: landing\n    tables: [{name: raw_events}]\n",
+    );
+    let sel = |s: &str| names(&p, &[&["-s", s][..], &st].concat());
+    assert_eq!(
+        sel("state:modified"),
+        "brand_new countries land.raw_events plain priced styled"
+    );
+    assert_eq!(sel("state:new"), "brand_new");
+    assert_eq!(sel("state:modified.body"), "brand_new countries plain");
+    assert_eq!(sel("state:modified.configs"), "brand_new styled");
+    assert_eq!(sel("state:modified.macros"), "priced");
+    assert_eq!(sel("state:unmodified"), "base downstream unique_base_id");
+    assert_eq!(sel("state:old,tag:nothing"), "");
+    // The usual CI call: what changed and everything below it.
+    assert_eq!(
+        names(
+            &p,
+            &[
+                &["-s", "state:modified+", "--resource-type", "model"][..],
+                &st
+            ]
+            .concat()
+        ),
+        "brand_new downstream plain priced styled"
+    );
+    let r = p.strata(
+        &[
+            &["build", "-s", "state:modified+", "--exclude", "source:*"][..],
+            &st,
+        ]
+        .concat(),
+    );
+    r.assert_ok();
+    for built in [
+        "main.plain",
+        "main.downstream",
+        "main.brand_new",
+        "main.priced",
+    ] {
+        assert!(r.stdout.contains(built), "{built} not built:\n{}", r.stdout);
+    }
+    assert!(
+        !r.stdout.contains("main.base "),
+        "base was built:\n{}",
+        r.stdout
+    );
+    // A relation setting is a `modified.relation` change, not a config one.
+    p.write(
+        "models/downstream.sql",
+        "{{ config(alias='downstream_v2') }}\nselect * from {{ ref('plain') }}\n",
+    );
+    assert_eq!(sel("state:modified.relation"), "brand_new downstream");
+}
+
+/// `--state target`: the earlier artifacts are read before this command writes its own.
+#[test]
+fn state_can_be_the_target_folder_it_overwrites() {
+    let p = project();
+    p.strata(&["run"]).assert_ok();
+    p.write(
+        "models/plain.sql",
+        "select id, 2 as flag from {{ ref('base') }}\n",
+    );
+    let target = p.path().join("target").display().to_string();
+    let r = p.strata(&["run", "-s", "state:modified", "--state", &target]);
+    r.assert_ok();
+    assert!(r.stdout.contains("main.plain"), "{}", r.stdout);
+    assert!(r.stdout.contains("PASS=1"), "{}", r.stdout);
+    // Now target/ holds the edited project: nothing is modified against it.
+    let r = p.strata(&["run", "-s", "state:modified", "--state", &target]);
+    r.assert_ok().assert_contains("Nothing to do");
+}
+
+/// `result:error+` re-runs what failed last time and what it held up (dbt's retry idiom).
+#[test]
+fn result_selects_by_the_earlier_status() {
+    let p = project();
+    p.write(
+        "models/plain.sql",
+        "select id, nonexistent_column from {{ ref('base') }}\n",
+    );
+    p.strata(&["build"]).assert_code(1);
+    save_state(&p);
+    let prod = p.path().join("prod").display().to_string();
+    let st = ["--state", prod.as_str()];
+    assert_eq!(
+        names(&p, &[&["-s", "result:error"][..], &st].concat()),
+        "plain"
+    );
+    assert_eq!(
+        names(&p, &[&["-s", "result:skipped"][..], &st].concat()),
+        "downstream"
+    );
+    assert_eq!(
+        names(&p, &[&["-s", "result:pass"][..], &st].concat()),
+        "unique_base_id"
+    );
+    p.write("models/plain.sql", "select id from {{ ref('base') }}\n");
+    let r = p.strata(&[&["build", "-s", "result:error+"][..], &st].concat());
+    r.assert_ok();
+    assert!(r.stdout.contains("PASS=2"), "{}", r.stdout);
+    assert!(r.stdout.contains("main.downstream"), "{}", r.stdout);
+}
+
+#[test]
+fn state_selectors_need_a_state_folder() {
+    let p = project();
+    p.strata(&["ls", "-s", "state:modified"])
+        .assert_code(2)
+        .assert_contains("invalid selector 'state:modified': needs --state <dir>");
+    let dir = |d: &str| p.path().join(d).display().to_string();
+    std::fs::create_dir_all(p.path().join("empty")).expect("mkdir");
+    p.strata(&["ls", "-s", "state:modified", "--state", &dir("empty")])
+        .assert_code(2)
+        .assert_contains("no manifest.json or run_results.json there");
+    p.strata(&["ls", "-s", "state:changed", "--state", &dir("target")])
+        .assert_code(2)
+        .assert_contains("no manifest.json or run_results.json there");
+    p.strata(&["run"]).assert_ok();
+    p.strata(&["ls", "-s", "state:changed", "--state", &dir("target")])
+        .assert_code(2)
+        .assert_contains("'state:changed': expected one of new, old, modified");
+    p.write("prod/manifest.json", "{\"nodes\": [1,\n");
+    p.strata(&["ls", "-s", "state:new", "--state", &dir("prod")])
+        .assert_code(2)
+        .assert_contains("manifest.json:");
+    // DBT_STATE works as dbt's does.
+    let r = p.strata_env(
+        &["ls", "--output", "name", "-s", "state:new"],
+        &[("DBT_STATE", &dir("target"))],
+    );
+    r.assert_ok();
+    assert_eq!(r.stdout.trim(), "");
+}
