@@ -72,6 +72,14 @@ pub struct GlobalArgs {
     /// [default: eager].
     #[arg(long, global = true, value_enum)]
     pub indirect_selection: Option<IndirectSelection>,
+    /// Read the models and seeds this command does not select from where the --state run
+    /// built them, when this target does not have them [env: STRATA_DEFER, DBT_DEFER].
+    #[arg(long, global = true)]
+    pub defer: bool,
+    /// With --defer: read unselected models from the --state run even when this target has
+    /// them [env: STRATA_FAVOR_STATE, DBT_FAVOR_STATE].
+    #[arg(long, global = true)]
+    pub favor_state: bool,
 }
 
 impl GlobalArgs {
@@ -88,6 +96,18 @@ impl GlobalArgs {
         }
         if self.target.is_none() {
             self.target = from_env("TARGET").map(|(_, v)| v);
+        }
+        for (name, flag) in [
+            ("DEFER", &mut self.defer),
+            ("FAVOR_STATE", &mut self.favor_state),
+        ] {
+            if !*flag {
+                if let Some((key, v)) = from_env(name) {
+                    *flag = parse_bool(&v).ok_or_else(|| {
+                        Error::Usage(format!("{key}={v:?}: expected true or false"))
+                    })?;
+                }
+            }
         }
         if self.state.is_none() {
             self.state = from_env("STATE").map(|(_, v)| PathBuf::from(v));
@@ -522,6 +542,20 @@ async fn dispatch(cmd: Cmd, g: GlobalArgs, printer: Arc<Printer>) -> Result<i32>
         ..selection_options(&exec.selection, &g, &state)
     };
     let ids = session.select(command, &opts, None)?;
+    if g.defer {
+        let Some(state) = &state else {
+            return Err(Error::Usage(
+                "--defer needs --state <dir>: the artifacts of the run to read unselected \
+                 models from"
+                    .into(),
+            ));
+        };
+        let n = session.defer(&ids, state, g.favor_state).await?;
+        printer.info(
+            "defer",
+            &format!("Deferred {n} unselected model(s) and seed(s) to the --state run's relations"),
+        );
+    }
     if ids.is_empty() {
         // The personal-data check does not depend on there being nodes to run.
         if matches!(command, Command::Test | Command::Compile | Command::Build) {

@@ -722,6 +722,46 @@ impl Compiler {
         })
     }
 
+    /// `--defer`: refs to these models and seeds (by name) read the relations an earlier
+    /// run built instead of this target's. Parse renders that saw one of them are compiled
+    /// again.
+    pub fn defer_to(&self, project: &Project, deferred: Vec<(String, Relation)>) {
+        let before = self.relations_snapshot();
+        let mut after: Relations = (*before).clone();
+        for (name, rel) in deferred {
+            after.insert(name, Value::from_object(rel));
+        }
+        let changes = reuse::Changes::between(&before, &after);
+        if let Ok(mut kept) = self.kept.write() {
+            kept.retain(|id, k| {
+                project
+                    .nodes
+                    .get(id)
+                    .is_some_and(|node| changes.leave_standing(k, &node.name))
+            });
+        }
+        if let Ok(mut rel) = self.shared.relations.write() {
+            *rel = Arc::new(after);
+        }
+    }
+
+    /// A relation named as this target quotes names.
+    pub fn relation(
+        &self,
+        database: Option<&str>,
+        schema: &str,
+        identifier: &str,
+        kind: &str,
+    ) -> Relation {
+        Relation::new(
+            self.shared.quoting.as_ref(),
+            database,
+            schema,
+            identifier,
+            kind,
+        )
+    }
+
     /// The relation a model or seed materializes.
     pub fn relation_of(&self, node_name: &str) -> Option<Relation> {
         self.relations_snapshot()

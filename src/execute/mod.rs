@@ -270,6 +270,56 @@ impl Session {
         Ok(Some(chosen))
     }
 
+    /// dbt's `--defer`: the models and seeds a command does not select are read where the
+    /// `--state` run built them, when this target has no such relation (or always, with
+    /// `favor_state`). Slim CI builds the changed models in its own schema on top of
+    /// production's. Returns how many were deferred.
+    pub async fn defer(
+        &self,
+        selected: &[String],
+        state: &PreviousState,
+        favor_state: bool,
+    ) -> Result<usize> {
+        let selected: HashSet<&str> = selected.iter().map(String::as_str).collect();
+        let mut listed: HashMap<(String, String), HashSet<String>> = HashMap::new();
+        let mut deferred = Vec::new();
+        for node in self.project.nodes.values() {
+            if selected.contains(node.unique_id.as_str()) || node.is_ephemeral() {
+                continue;
+            }
+            let Some((database, schema, identifier, is_view)) = state.relation_of(&node.unique_id)
+            else {
+                continue;
+            };
+            let Some(current) = self.compiler.relation_of(&node.name) else {
+                continue;
+            };
+            if !favor_state {
+                let db = current.database.clone().unwrap_or_default();
+                let key = (db.clone(), current.schema.clone());
+                if !listed.contains_key(&key) {
+                    // A schema that does not exist yet holds nothing.
+                    let names = self
+                        .adapter
+                        .list_relations(&db, &current.schema)
+                        .await
+                        .unwrap_or_default();
+                    let names = names.into_iter().map(|(n, _)| n.to_lowercase()).collect();
+                    listed.insert(key.clone(), names);
+                }
+                if listed[&key].contains(&current.identifier.to_lowercase()) {
+                    continue;
+                }
+            }
+            let kind = if is_view { "view" } else { "table" };
+            let rel = self.compiler.relation(database, schema, identifier, kind);
+            deferred.push((node.name.clone(), rel));
+        }
+        let n = deferred.len();
+        self.compiler.defer_to(&self.project, deferred);
+        Ok(n)
+    }
+
     /// The project's selectors.yml, rendered with `var()`/`env_var()` as dbt does.
     fn selectors(&self, mode: IndirectSelection) -> Result<Option<Selectors>> {
         let vars = &self.project.vars;

@@ -39,6 +39,14 @@ struct PreviousManifest {
 #[derive(Debug, Default, Deserialize)]
 struct PreviousNode {
     #[serde(default)]
+    resource_type: String,
+    #[serde(default)]
+    database: Option<String>,
+    #[serde(default)]
+    schema: String,
+    #[serde(default)]
+    alias: String,
+    #[serde(default)]
     raw_code: String,
     #[serde(default)]
     checksum: Checksum,
@@ -213,6 +221,26 @@ impl PreviousState {
             }
         }
         Ok(out)
+    }
+
+    /// Where the earlier run built a model or seed (for `--defer`): database, schema,
+    /// identifier and whether it is a view. None for anything else, or an ephemeral model.
+    pub fn relation_of(&self, unique_id: &str) -> Option<(Option<&str>, &str, &str, bool)> {
+        let node = self.manifest.as_ref()?.nodes.get(unique_id)?;
+        let materialized = node.config.get("materialized").and_then(Value::as_str);
+        if !matches!(node.resource_type.as_str(), "model" | "seed")
+            || materialized == Some("ephemeral")
+            || node.schema.is_empty()
+            || node.alias.is_empty()
+        {
+            return None;
+        }
+        Some((
+            node.database.as_deref(),
+            &node.schema,
+            &node.alias,
+            materialized == Some("view"),
+        ))
     }
 
     /// The nodes whose status in the earlier run_results.json was `status` (`result:error`,

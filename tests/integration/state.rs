@@ -1,7 +1,7 @@
 //! Slim CI: `--state <dir>` with the `state:` and `result:` selectors compares this project
 //! with the artifacts of an earlier run.
 
-use crate::common::TestProject;
+use crate::common::{flat, TestProject};
 
 fn project() -> TestProject {
     let p = TestProject::new("ci", "models:\n  ci:\n    +materialized: table\n");
@@ -211,4 +211,79 @@ fn state_selectors_need_a_state_folder() {
     );
     r.assert_ok();
     assert_eq!(r.stdout.trim(), "");
+}
+
+/// `--defer`: a CI target builds only what changed and reads the rest from production's
+/// relations (from the --state manifest), unless it has them itself (or `--favor-state`).
+#[test]
+fn defer_reads_unselected_models_from_the_state_run() {
+    let p = TestProject::new("ci", "profile: ci\n");
+    p.write(
+        "profiles.yml",
+        "ci:\n  target: prod\n  outputs:\n    prod: {type: duckdb, path: target/wh.duckdb, schema: prod}\n    ci: {type: duckdb, path: target/wh.duckdb, schema: ci}\n",
+    );
+    p.write("models/base.sql", "select 1 as id\n");
+    p.write(
+        "models/plain.sql",
+        "select id, '{{ target.name }}' as built_in from {{ ref('base') }}\n",
+    );
+    p.write(
+        "models/downstream.sql",
+        "select id, built_in from {{ ref('plain') }}\n",
+    );
+    p.strata(&["run", "--target", "prod"]).assert_ok();
+    save_state(&p);
+    let prod = p.path().join("prod").display().to_string();
+    p.write(
+        "models/downstream.sql",
+        "select id, built_in, 2 as version from {{ ref('plain') }}\n",
+    );
+    let ci = |extra: &[&str]| {
+        let mut args = vec![
+            "run",
+            "--target",
+            "ci",
+            "-s",
+            "state:modified",
+            "--state",
+            &prod,
+        ];
+        args.extend_from_slice(extra);
+        p.strata(&args)
+    };
+    // Without --defer the CI schema lacks plain.
+    ci(&[]).assert_code(1);
+    ci(&["--defer"])
+        .assert_ok()
+        .assert_contains("Deferred 2 unselected");
+    assert!(
+        p.read("target/compiled/ci/models/downstream.sql")
+            .contains(r#""wh"."prod"."plain""#),
+        "{}",
+        p.read("target/compiled/ci/models/downstream.sql")
+    );
+    let db = p.path().join("target/wh.duckdb");
+    let built =
+        |p: &TestProject| flat(&p.query_file(&db, "select built_in, version from ci.downstream"));
+    assert_eq!(built(&p), "prod,2");
+    // Only the selected model landed in the CI schema.
+    assert_eq!(
+        flat(&p.query_file(
+            &db,
+            "select table_name from information_schema.tables where table_schema = 'ci' order by 1"
+        )),
+        "downstream"
+    );
+    // Once CI has its own plain, that one is read; --favor-state reads production's anyway.
+    p.strata(&[
+        "run", "--target", "ci", "-s", "plain", "--defer", "--state", &prod,
+    ])
+    .assert_ok();
+    ci(&["--defer"]).assert_ok();
+    assert_eq!(built(&p), "ci,2");
+    ci(&["--defer", "--favor-state"]).assert_ok();
+    assert_eq!(built(&p), "prod,2");
+    p.strata(&["run", "--target", "ci", "--defer"])
+        .assert_code(2)
+        .assert_contains("--defer needs --state <dir>");
 }
