@@ -11,6 +11,7 @@
 //! a project macro overrides a built-in of the same name.
 
 mod globals;
+mod mutable;
 pub mod relation;
 pub mod reuse;
 pub mod table;
@@ -153,6 +154,7 @@ impl Compiler {
         env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
         env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
         minijinja_contrib::add_to_environment(&mut env);
+        env.add_function(mutable::WRAPPER, mutable::wrap);
 
         let vars = Arc::new(project.vars.clone());
         env.add_global("var", globals::var_fn(vars));
@@ -266,7 +268,10 @@ impl Compiler {
                 let padded = format!(
                     "{}{}",
                     "\n".repeat(line - 1),
-                    hide_macro_definitions(&block, std::slice::from_ref(&name))
+                    mutable::wrap_literals(&hide_macro_definitions(
+                        &block,
+                        std::slice::from_ref(&name)
+                    ))
                 );
                 env.add_template_owned(template_name.clone(), padded)
                     .map_err(|e| Error::template(&file_name, &e))?;
@@ -866,7 +871,8 @@ impl Compiler {
         let values = Self::context_values(ctx, model_value(node));
         let name = node.original_file_path.to_string_lossy();
         with_warehouse(ctx.warehouse.clone(), || {
-            self.env.render_named_str(&name, &node.raw_code, values)
+            let code = mutable::wrap_literals(&node.raw_code);
+            self.env.render_named_str(&name, &code, values)
         })
     }
 
@@ -998,7 +1004,7 @@ impl Compiler {
         let ctx = self.render_ctx(node, true, None, CompileOptions::default());
         let values = Self::context_values(&ctx, model_value(node));
         self.env
-            .render_named_str(name, text, values)
+            .render_named_str(name, &mutable::wrap_literals(text), values)
             .map_err(|e| Error::template(name, &e))
     }
 
@@ -1063,7 +1069,8 @@ impl Compiler {
         let mut values = Self::context_values(&ctx, Value::from(()));
         values.extend(extra);
         with_warehouse(ctx.warehouse.clone(), || {
-            self.env.render_named_str(name, text, values)
+            self.env
+                .render_named_str(name, &mutable::wrap_literals(text), values)
         })
         .map_err(|e| Error::template(name, &e))
     }

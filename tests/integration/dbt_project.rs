@@ -318,3 +318,49 @@ fn ls_matches_dbt() {
         "the keys in the order asked for"
     );
 }
+
+/// Jinja2's mutable lists and dicts, as dbt macros use them: `{% do cols.append(x) %}`,
+/// `{% do cfg.update({...}) %}`, then `config(**cfg)`; errors keep the file's lines.
+#[test]
+fn lists_and_dicts_change_in_place_as_in_jinja2() {
+    let p = TestProject::new("mut", "");
+    p.write(
+        "macros/columns.sql",
+        "{% macro suffixed(names, suffix) %}\n  {% set out = [] %}\n  {% for n in names %}\n    {% do out.append(n ~ suffix) %}\n  {% endfor %}\n  {{ return(out) }}\n{% endmacro %}\n",
+    );
+    p.write(
+        "models/m.sql",
+        "{% set cfg = {'materialized': 'table'} %}\n{% do cfg.update({'tags': ['nightly']}) %}\n{{ config(**cfg) }}\n{% set cols = suffixed(['a', 'b'], '_x') %}\n{% do cols.extend(['c_x']) %}\nselect {% for c in cols %}1 as {{ c }}{{ ',' if not loop.last }} {% endfor %}\n",
+    );
+    p.strata(&["run"]).assert_ok();
+    assert_eq!(
+        flat(&p.query("mut", "select * from main.m")),
+        "1,1,1",
+        "three columns"
+    );
+    assert_eq!(
+        flat(&p.query(
+            "mut",
+            "select column_name from information_schema.columns where table_name = 'm' order by 1"
+        )),
+        "a_x|b_x|c_x"
+    );
+    assert_eq!(
+        flat(&p.query(
+            "mut",
+            "select table_type from information_schema.tables where table_name = 'm'"
+        )),
+        "BASE TABLE"
+    );
+    let r = p.strata(&["ls", "-s", "tag:nightly", "--output", "name"]);
+    r.assert_ok();
+    assert_eq!(r.stdout.trim(), "m");
+    // An error after a wrapped literal still points at its own line.
+    p.write(
+        "models/m.sql",
+        "{% set cols = [\n  'a'\n] %}\n{% do cols.remove('zz') %}\nselect 1\n",
+    );
+    p.strata(&["compile"])
+        .assert_code(2)
+        .assert_contains("models/m.sql:4");
+}

@@ -1,0 +1,377 @@
+//! Lists and dicts that `{% do x.append(...) %}` and `{% do d.update(...) %}` can change, as
+//! in Jinja2 (dbt macros lean on both). MiniJinja's own values are immutable, so a list or
+//! dict literal assigned with `{% set name = [...] %}` / `{% set name = {...} %}` is wrapped
+//! in `__strata_mutable(...)` when the template is loaded (the file's lines and the
+//! manifest's raw code stay as written), which makes it one of the objects below.
+
+use std::borrow::Cow;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use minijinja::value::{Enumerator, Object, ObjectRepr, Value};
+use minijinja::{Error, ErrorKind, State};
+
+/// The global that wraps literals.
+pub const WRAPPER: &str = "__strata_mutable";
+
+/// `__strata_mutable(value)`: a sequence becomes a [`List`], a mapping a [`Dict`]; anything
+/// else is returned as it is. Only list and dict literals reach it ([`wrap_literals`]).
+pub fn wrap(value: Value) -> Value {
+    if value
+        .as_object()
+        .is_some_and(|o| o.downcast_ref::<List>().is_some() || o.downcast_ref::<Dict>().is_some())
+    {
+        return value;
+    }
+    match value.kind() {
+        minijinja::value::ValueKind::Seq => {
+            let items = value.try_iter().map(|i| i.collect()).unwrap_or_default();
+            Value::from_object(List(Mutex::new(items)))
+        }
+        minijinja::value::ValueKind::Map => {
+            let pairs = value
+                .try_iter()
+                .map(|keys| {
+                    keys.map(|k| {
+                        let v = value.get_item(&k).unwrap_or_default();
+                        (k, v)
+                    })
+                    .collect()
+                })
+                .unwrap_or_default();
+            Value::from_object(Dict(Mutex::new(pairs)))
+        }
+        _ => value,
+    }
+}
+
+/// Wrap the right-hand side of `{% set name = [...] %}` and `{% set name = {...} %}` tags.
+/// Returns the text unchanged (borrowed) when there is nothing to wrap. `{% raw %}` blocks
+/// are left alone.
+pub fn wrap_literals(source: &str) -> Cow<'_, str> {
+    if !source.contains("set") {
+        return Cow::Borrowed(source);
+    }
+    let mut out = String::new();
+    let mut copied = 0;
+    let mut pos = 0;
+    let mut in_raw = false;
+    while let Some(rel) = source[pos..].find("{%") {
+        let open = pos + rel;
+        let Some(close_rel) = source[open + 2..].find("%}") else {
+            break;
+        };
+        let close = open + 2 + close_rel;
+        let inner = &source[open + 2..close];
+        let body = inner.trim_start_matches(['-', '+']).trim();
+        let body = body.trim_end_matches(['-', '+']).trim_end();
+        pos = close + 2;
+        if in_raw {
+            in_raw = body != "endraw";
+            continue;
+        }
+        if body == "raw" {
+            in_raw = true;
+            continue;
+        }
+        let Some(rest) = body.strip_prefix("set ") else {
+            continue;
+        };
+        let Some(eq) = rest.find('=') else {
+            continue; // a block set: `{% set x %}...{% endset %}`
+        };
+        let target = rest[..eq].trim();
+        let expr = rest[eq + 1..].trim();
+        let simple_target = !target.is_empty()
+            && target
+                .chars()
+                .all(|c| c.is_alphanumeric() || c == '_' || c == '.');
+        let literal = is_one_literal(expr);
+        if !simple_target || !literal || rest[eq + 1..].starts_with('=') {
+            continue;
+        }
+        // Byte offsets of the expression inside `source`.
+        let expr_start = expr.as_ptr() as usize - source.as_ptr() as usize;
+        let expr_end = expr_start + expr.len();
+        out.push_str(&source[copied..expr_start]);
+        out.push_str(WRAPPER);
+        out.push('(');
+        out.push_str(expr);
+        out.push(')');
+        copied = expr_end;
+    }
+    if copied == 0 {
+        return Cow::Borrowed(source);
+    }
+    out.push_str(&source[copied..]);
+    Cow::Owned(out)
+}
+
+/// Whether `expr` is one list or dict literal: its opening bracket closes at its end (not
+/// `[a, b][0]` or `{...}['k']`, whose values are something else).
+fn is_one_literal(expr: &str) -> bool {
+    let bytes = expr.as_bytes();
+    if !matches!(bytes.first(), Some(b'[' | b'{')) {
+        return false;
+    }
+    let mut depth = 0usize;
+    let mut quote: Option<u8> = None;
+    let mut escaped = false;
+    for (i, &c) in bytes.iter().enumerate() {
+        if let Some(q) = quote {
+            if escaped {
+                escaped = false;
+            } else if c == b'\\' {
+                escaped = true;
+            } else if c == q {
+                quote = None;
+            }
+            continue;
+        }
+        match c {
+            b'\'' | b'"' => quote = Some(c),
+            b'[' | b'{' | b'(' => depth += 1,
+            b']' | b'}' | b')' => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    return i == bytes.len() - 1;
+                }
+            }
+            _ => {}
+        }
+    }
+    false
+}
+
+fn bad(msg: impl Into<String>) -> Error {
+    Error::new(ErrorKind::InvalidOperation, msg.into())
+}
+
+fn arity(method: &str, args: &[Value], n: usize) -> Result<(), Error> {
+    if args.len() != n {
+        return Err(bad(format!(
+            "{method}() takes {n} argument(s), {} given",
+            args.len()
+        )));
+    }
+    Ok(())
+}
+
+/// A Python-style list.
+#[derive(Debug)]
+pub struct List(Mutex<Vec<Value>>);
+
+impl List {
+    fn items(&self) -> MutexGuard<'_, Vec<Value>> {
+        // A panic while the lock was held cannot leave the Vec half-changed (each method
+        // changes it in one call), so a poisoned lock is still usable.
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Object for List {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Seq
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let items = self.items();
+        let i = i64::try_from(key.clone()).ok()?;
+        let i = if i < 0 { items.len() as i64 + i } else { i };
+        items.get(usize::try_from(i).ok()?).cloned()
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Values(self.items().clone())
+    }
+
+    fn enumerator_len(self: &Arc<Self>) -> Option<usize> {
+        Some(self.items().len())
+    }
+
+    fn call_method(
+        self: &Arc<Self>,
+        _state: &State<'_, '_>,
+        method: &str,
+        args: &[Value],
+    ) -> Result<Value, Error> {
+        let mut items = self.items();
+        match method {
+            "append" => {
+                arity(method, args, 1)?;
+                items.push(args[0].clone());
+            }
+            "extend" => {
+                arity(method, args, 1)?;
+                let more = args[0]
+                    .try_iter()
+                    .map_err(|_| bad("extend() needs a sequence"))?;
+                items.extend(more);
+            }
+            "insert" => {
+                arity(method, args, 2)?;
+                let i =
+                    i64::try_from(args[0].clone()).map_err(|_| bad("insert() needs an index"))?;
+                let len = items.len() as i64;
+                let i = if i < 0 { (len + i).max(0) } else { i.min(len) };
+                items.insert(i as usize, args[1].clone());
+            }
+            "pop" => {
+                let i = match args {
+                    [] => items.len() as i64 - 1,
+                    [i] => i64::try_from(i.clone()).map_err(|_| bad("pop() needs an index"))?,
+                    _ => return Err(bad("pop() takes at most 1 argument")),
+                };
+                let len = items.len() as i64;
+                let i = if i < 0 { len + i } else { i };
+                if i < 0 || i >= len {
+                    return Err(bad("pop index out of range"));
+                }
+                return Ok(items.remove(i as usize));
+            }
+            "remove" => {
+                arity(method, args, 1)?;
+                let Some(i) = items.iter().position(|v| v == &args[0]) else {
+                    return Err(bad(format!("list.remove({}): not in list", args[0])));
+                };
+                items.remove(i);
+            }
+            "index" => {
+                arity(method, args, 1)?;
+                return items
+                    .iter()
+                    .position(|v| v == &args[0])
+                    .map(Value::from)
+                    .ok_or_else(|| bad(format!("{} is not in list", args[0])));
+            }
+            "count" => {
+                arity(method, args, 1)?;
+                return Ok(Value::from(items.iter().filter(|v| *v == &args[0]).count()));
+            }
+            "clear" => items.clear(),
+            "reverse" => items.reverse(),
+            "copy" => return Ok(Value::from_object(List(Mutex::new(items.clone())))),
+            _ => return Err(Error::from(ErrorKind::UnknownMethod)),
+        }
+        Ok(Value::from(()))
+    }
+}
+
+/// A Python-style dict (insertion order kept; dbt macros build small ones).
+#[derive(Debug)]
+pub struct Dict(Mutex<Vec<(Value, Value)>>);
+
+impl Dict {
+    fn pairs(&self) -> MutexGuard<'_, Vec<(Value, Value)>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+fn set_pair(pairs: &mut Vec<(Value, Value)>, key: Value, value: Value) {
+    match pairs.iter_mut().find(|(k, _)| *k == key) {
+        Some(slot) => slot.1 = value,
+        None => pairs.push((key, value)),
+    }
+}
+
+impl Object for Dict {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Map
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        self.pairs()
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Values(self.pairs().iter().map(|(k, _)| k.clone()).collect())
+    }
+
+    fn enumerator_len(self: &Arc<Self>) -> Option<usize> {
+        Some(self.pairs().len())
+    }
+
+    fn call_method(
+        self: &Arc<Self>,
+        _state: &State<'_, '_>,
+        method: &str,
+        args: &[Value],
+    ) -> Result<Value, Error> {
+        let mut pairs = self.pairs();
+        match method {
+            "update" => {
+                for other in args {
+                    let keys = other
+                        .try_iter()
+                        .map_err(|_| bad("update() needs a mapping"))?;
+                    for k in keys {
+                        let v = other.get_item(&k).unwrap_or_default();
+                        set_pair(&mut pairs, k, v);
+                    }
+                }
+            }
+            "pop" => {
+                let (key, default) = match args {
+                    [k] => (k, None),
+                    [k, d] => (k, Some(d.clone())),
+                    _ => return Err(bad("pop() takes 1 or 2 arguments")),
+                };
+                return match pairs.iter().position(|(k, _)| k == key) {
+                    Some(i) => Ok(pairs.remove(i).1),
+                    None => default.ok_or_else(|| bad(format!("pop({key}): no such key"))),
+                };
+            }
+            "setdefault" => {
+                let (key, default) = match args {
+                    [k] => (k.clone(), Value::from(())),
+                    [k, d] => (k.clone(), d.clone()),
+                    _ => return Err(bad("setdefault() takes 1 or 2 arguments")),
+                };
+                if let Some((_, v)) = pairs.iter().find(|(k, _)| *k == key) {
+                    return Ok(v.clone());
+                }
+                pairs.push((key, default.clone()));
+                return Ok(default);
+            }
+            "clear" => pairs.clear(),
+            "copy" => return Ok(Value::from_object(Dict(Mutex::new(pairs.clone())))),
+            // items/keys/values/get: the pycompat callback answers them from the mapping.
+            _ => return Err(Error::from(ErrorKind::UnknownMethod)),
+        }
+        Ok(Value::from(()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wraps_only_literal_assignments() {
+        let src = "{% set a = [] %}{%- set b = {'k': 1} -%}{% set c = x %}{% set d %}[]{% endset %}{% if a == [] %}{% endif %}";
+        assert_eq!(
+            wrap_literals(src),
+            "{% set a = __strata_mutable([]) %}{%- set b = __strata_mutable({'k': 1}) -%}{% set c = x %}{% set d %}[]{% endset %}{% if a == [] %}{% endif %}"
+        );
+        assert!(matches!(wrap_literals("select 1"), Cow::Borrowed(_)));
+        let raw = "{% raw %}{% set a = [] %}{% endraw %}";
+        assert_eq!(wrap_literals(raw), raw);
+        // Not one literal: an item of one, a sum.
+        for src in [
+            "{% set a = [x, y][0] %}",
+            "{% set a = {'k': 1}['k'] %}",
+            "{% set a = [1] + [2] %}",
+        ] {
+            assert_eq!(wrap_literals(src), src);
+        }
+        assert_eq!(
+            wrap_literals("{% set a = [']', \"[\"] %}"),
+            "{% set a = __strata_mutable([']', \"[\"]) %}"
+        );
+        // Line breaks stay where they were.
+        let multi = "{% set cols = [\n 'a',\n 'b'\n] %}";
+        assert_eq!(wrap_literals(multi).matches('\n').count(), 3);
+    }
+}
