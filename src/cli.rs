@@ -148,6 +148,17 @@ impl GlobalArgs {
     }
 }
 
+/// A boolean flag of one command from the environment (`STRATA_<name>`, then `DBT_<name>`).
+fn env_flag(name: &str) -> Result<bool> {
+    for key in [format!("STRATA_{name}"), format!("DBT_{name}")] {
+        if let Some(v) = std::env::var(&key).ok().filter(|v| !v.trim().is_empty()) {
+            return parse_bool(&v)
+                .ok_or_else(|| Error::Usage(format!("{key}={v:?}: expected true or false")));
+        }
+    }
+    Ok(false)
+}
+
 /// A boolean as dbt's command line reads one from the environment (click's spellings).
 fn parse_bool(v: &str) -> Option<bool> {
     match v.trim().to_ascii_lowercase().as_str() {
@@ -183,6 +194,10 @@ pub struct ExecArgs {
     /// Stop at the first failure.
     #[arg(long, short = 'x')]
     pub fail_fast: bool,
+    /// Read no rows through ref() and source(): builds every model's shape in seconds, for
+    /// CI [env: STRATA_EMPTY, DBT_EMPTY].
+    #[arg(long)]
+    pub empty: bool,
     /// Only these resource types (model, seed, test).
     #[arg(long, num_args = 1.., value_delimiter = ',')]
     pub resource_type: Vec<String>,
@@ -465,6 +480,7 @@ async fn dispatch(cmd: Cmd, g: GlobalArgs, printer: Arc<Printer>) -> Result<i32>
                 Flags {
                     full_refresh: false,
                     which: "maintain".into(),
+                    ..Default::default()
                 },
                 printer.clone(),
             )?;
@@ -487,6 +503,7 @@ async fn dispatch(cmd: Cmd, g: GlobalArgs, printer: Arc<Printer>) -> Result<i32>
                 Flags {
                     full_refresh: false,
                     which: "run-operation".into(),
+                    ..Default::default()
                 },
                 printer.clone(),
             )?;
@@ -497,9 +514,11 @@ async fn dispatch(cmd: Cmd, g: GlobalArgs, printer: Arc<Printer>) -> Result<i32>
             return Ok(0);
         }
     };
+    let empty = exec.empty || env_flag("EMPTY")?;
     let flags = Flags {
         full_refresh: exec.full_refresh,
         which: command.name().into(),
+        empty,
     };
     let session = Session::open(&load, flags, printer.clone())?;
     let p = &session.project;
@@ -612,6 +631,7 @@ fn list(
         Flags {
             full_refresh: false,
             which: "ls".into(),
+            ..Default::default()
         },
         printer,
     )?;
@@ -731,6 +751,7 @@ async fn show(
         Flags {
             full_refresh: false,
             which: "show".into(),
+            ..Default::default()
         },
         printer.clone(),
     )?;
@@ -807,6 +828,7 @@ async fn rights(load: &LoadOptions, printer: Arc<Printer>, cmd: RightsCmd) -> Re
         Flags {
             full_refresh: false,
             which: "rights".into(),
+            ..Default::default()
         },
         printer.clone(),
     )?;
@@ -992,6 +1014,7 @@ async fn debug(load: &LoadOptions, printer: Arc<Printer>) -> Result<i32> {
         Flags {
             full_refresh: false,
             which: "debug".into(),
+            ..Default::default()
         },
         printer.clone(),
     )?;

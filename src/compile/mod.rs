@@ -57,6 +57,8 @@ pub struct Dialect {
 pub struct Flags {
     pub full_refresh: bool,
     pub which: String,
+    /// dbt's `--empty`: `ref()` and `source()` give no rows (a schema-only build).
+    pub empty: bool,
 }
 
 type Relations = HashMap<String, Value>;
@@ -74,6 +76,8 @@ struct Shared {
     relations: RwLock<Arc<Relations>>,
     /// (source, table) -> relation.
     sources: HashMap<(String, String), Relation>,
+    /// `--empty`: refs and sources render as empty subqueries.
+    empty: bool,
 }
 
 /// Per-render state behind the context functions.
@@ -210,6 +214,7 @@ impl Compiler {
             Value::from_serialize(serde_json::json!({
                 "FULL_REFRESH": flags.full_refresh,
                 "WHICH": flags.which,
+                "EMPTY": flags.empty,
             })),
         );
         let docs = Arc::new(project.docs.clone());
@@ -297,6 +302,7 @@ impl Compiler {
             target: project.target.clone(),
             relations: RwLock::new(Arc::new(HashMap::new())),
             sources: HashMap::new(),
+            empty: flags.empty,
         });
         let mut compiler = Compiler {
             env,
@@ -1357,9 +1363,18 @@ fn ref_fn(ctx: Arc<RenderCtx>) -> Value {
                     }
                 }
             }
-            Ok(rel)
+            Ok(limited(&ctx.shared, rel))
         },
     )
+}
+
+/// With `--empty`, what `ref()`/`source()` give reads no rows (dbt's render_limited); its
+/// name parts stay for macros that look the relation up.
+fn limited(shared: &Shared, rel: Value) -> Value {
+    match as_relation(&rel) {
+        Some(r) if shared.empty => Value::from_object(r.selecting_nothing()),
+        _ => rel,
+    }
 }
 
 fn source_fn(ctx: Arc<RenderCtx>) -> Value {
@@ -1373,7 +1388,7 @@ fn source_fn(ctx: Arc<RenderCtx>) -> Value {
             // Sources are known before parsing, so parsing sees the final relation; an unknown
             // one is reported after parsing, with its file and line.
             if let Some(rel) = ctx.shared.sources.get(&(source.clone(), table.clone())) {
-                return Ok(Value::from_object(rel.clone()));
+                return Ok(limited(&ctx.shared, Value::from_object(rel.clone())));
             }
             if ctx.execute {
                 return Err(jerr(format!(

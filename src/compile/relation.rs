@@ -79,6 +79,14 @@ impl Relation {
         }
     }
 
+    /// The relation as an empty subquery with its columns (`--empty`).
+    pub fn selecting_nothing(&self) -> Self {
+        Relation {
+            rendered: format!("(select * from {} where false limit 0)", self.rendered),
+            ..self.clone()
+        }
+    }
+
     /// The same relation under another identifier (temporary and backup tables).
     pub fn with_identifier(&self, q: &dyn Quoting, identifier: &str) -> Self {
         Relation::new(

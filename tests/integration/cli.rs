@@ -488,3 +488,51 @@ fn the_environment_fills_in_target_log_format_partial_parse_and_project_dir() {
     );
     assert!(p.read("target/compiled/envs/models/m.sql").contains("'ci'"));
 }
+
+/// dbt's `--empty` (and DBT_EMPTY): every model is built with its columns and no rows, refs
+/// and sources read as empty subqueries, seeds load no rows, tests run.
+#[test]
+fn empty_builds_the_shape_of_every_model() {
+    let p = TestProject::new("shape", "");
+    p.write("seeds/raw.csv", "id,name\n1,a\n2,b\n");
+    p.write(
+        "models/sources.yml",
+        "version: 2\nsources:\n  - name: landed\n    schema: main\n    tables: [{name: raw}]\n",
+    );
+    p.write("models/v.sql", "select id, name from {{ ref('raw') }}\n");
+    p.write(
+        "models/t.sql",
+        "{{ config(materialized='table') }}\nselect v.id, s.name from {{ ref('v') }} v join {{ source('landed', 'raw') }} s using (id)\n",
+    );
+    p.write(
+        "models/i.sql",
+        "{{ config(materialized='incremental', unique_key='id') }}\nselect * from {{ ref('t') }}\n",
+    );
+    p.write(
+        "models/schema.yml",
+        "version: 2\nmodels:\n  - name: t\n    columns:\n      - name: id\n        data_tests: [not_null]\n",
+    );
+    p.strata(&["build", "--empty"])
+        .assert_ok()
+        .assert_contains("PASS=5");
+    let count = |rel: &str| p.scalar("shape", &format!("select count(*) from main.{rel}"));
+    for rel in ["raw", "v", "t", "i"] {
+        assert_eq!(count(rel), "0", "{rel}");
+    }
+    assert_eq!(
+        flat(&p.query("shape", "select column_name, data_type from information_schema.columns where table_name = 'i' order by ordinal_position")),
+        "id,BIGINT|name,VARCHAR"
+    );
+    let compiled = p.read("target/compiled/shape/models/t.sql");
+    assert!(
+        compiled.contains(r#"(select * from "shape"."main"."v" where false limit 0) v"#)
+            && compiled.contains(r#"(select * from "main"."raw" where false limit 0) s"#),
+        "{compiled}"
+    );
+    // Without it, the same relations fill up.
+    p.strata(&["build"]).assert_ok();
+    assert_eq!(count("i"), "2");
+    let r = p.strata_env(&["build", "--full-refresh"], &[("DBT_EMPTY", "true")]);
+    r.assert_ok();
+    assert_eq!(count("i"), "0");
+}

@@ -115,6 +115,9 @@ select
     cast({{ adapter.quote(c.name) }} as {{ athena_types.get(c.data_type, c.data_type) }}) as {{ adapter.quote(c.name) }}{% if not loop.last %},{% endif %}
 {%- endfor %}
 from {{ adapter.quote(relation.schema) }}.{{ adapter.quote(relation.identifier ~ '__strata_csv') }}
+{%- if flags.EMPTY %}
+where false
+{%- endif %}
 {%- endset %}
 {{ create_table_as(relation, select_sql) }};
 drop table `{{ raw }}`

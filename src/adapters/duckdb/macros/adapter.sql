@@ -14,7 +14,8 @@ create or replace view {{ relation }} as (
 
 {#- Dates are recognised in ISO form only: DuckDB's sniffer would read 01/02/2024
     day-first without a word (dbt keeps such a column as text). (Timestamps keep DuckDB's
-    detection: its ISO-only setting refuses '2026-01-01 10:00:00' for a TIMESTAMP column.) -#}
+    detection: its ISO-only setting refuses '2026-01-01 10:00:00' for a TIMESTAMP column.)
+    With --empty the table gets the file's columns and no rows, as in dbt. -#}
 {% macro duckdb__load_csv(relation, path, column_types, columns=[]) -%}
 create table {{ relation }} as
 select * from read_csv('{{ path | replace("'", "''") }}', header = true, auto_detect = true,
@@ -22,6 +23,9 @@ select * from read_csv('{{ path | replace("'", "''") }}', header = true, auto_de
 {%- if column_types %}, types = {
 {%- for name, type in column_types | items %}'{{ name | replace("'", "''") }}': '{{ type | replace("'", "''") }}'{% if not loop.last %}, {% endif %}{% endfor -%}
 }{% endif %})
+{%- if flags.EMPTY %}
+limit 0
+{%- endif %}
 {%- endmacro %}
 
 {#- ACCESS exports: COPY ... PARTITION_BY writes <path>/<relation>/subject_no=N/*.csv. -#}
