@@ -645,6 +645,8 @@ fn list(
     if excluded.iter().any(|t| t == "source") {
         want_sources = false;
     }
+    let want_exposures = (types.is_empty() || types.iter().any(|t| t == "exposure"))
+        && !excluded.iter().any(|t| t == "exposure");
     let chosen = session.resolve_selection(&opts)?;
     let mut ids = session.nodes_in(chosen.as_ref(), Command::List, &opts, Some(&rts));
     if want_sources {
@@ -657,7 +659,17 @@ fn list(
                 .cloned(),
         );
     }
-    // dbt lists in unique_id order, nodes and sources together.
+    if want_exposures {
+        ids.extend(
+            session
+                .project
+                .exposures
+                .keys()
+                .filter(|k| chosen.as_ref().is_none_or(|c| c.contains(*k)))
+                .cloned(),
+        );
+    }
+    // dbt lists in unique_id order, nodes, sources and exposures together.
     ids.sort();
     // dbt's keys for `--output json` (or the --output-keys asked for).
     let keep = |mut v: Value| -> String {
@@ -728,6 +740,19 @@ fn list(
                     "original_file_path": s.original_file_path, "unique_id": s.unique_id,
                     "config": s.config.0, "tags": s.tags, "fqn": s.fqn})),
                 _ => format!("source:{}", s.fqn.join(".")),
+            }
+        } else if let Some(e) = session.project.exposures.get(id) {
+            let tags = &e.spec.tags;
+            match output {
+                "name" => e.name.clone(),
+                "path" => e.original_file_path.display().to_string(),
+                "json" => keep(json!({"name": e.name, "resource_type": "exposure",
+                    "package_name": session.project.name(),
+                    "original_file_path": e.original_file_path, "unique_id": e.unique_id,
+                    "tags": tags, "config": {"enabled": true, "tags": tags, "meta": e.spec.meta},
+                    "depends_on": {"macros": [], "nodes": e.depends_on}, "fqn": e.fqn})),
+                // dbt names the package and the exposure here, not the whole fqn.
+                _ => format!("exposure:{}.{}", session.project.name(), e.name),
             }
         } else {
             continue;

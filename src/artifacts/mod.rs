@@ -228,6 +228,25 @@ fn manifest_rest(session: &Session) -> Vec<(&'static str, Value)> {
             }),
         );
     }
+    let mut exposures = Map::new();
+    for e in p.exposures.values() {
+        let x = &e.spec;
+        exposures.insert(
+            e.unique_id.clone(),
+            json!({
+                "name": e.name, "resource_type": "exposure", "package_name": p.name(),
+                "path": e.path, "original_file_path": e.original_file_path,
+                "unique_id": e.unique_id, "fqn": e.fqn, "type": x.kind, "owner": x.owner,
+                "description": x.description, "label": x.label, "maturity": x.maturity,
+                "meta": x.meta, "tags": x.tags,
+                "config": {"enabled": true, "tags": x.tags, "meta": x.meta},
+                "url": x.url, "depends_on": {"macros": [], "nodes": e.depends_on},
+                "refs": e.refs.iter().map(|r| json!({"name": r.name, "package": r.package, "version": null})).collect::<Vec<_>>(),
+                "sources": e.source_refs.iter().map(|(s, t)| json!([s, t])).collect::<Vec<_>>(),
+                "metrics": [],
+            }),
+        );
+    }
     let mut macros = Map::new();
     for f in &p.macro_files {
         // macro_sql is what `state:modified` compares with the next run's macros.
@@ -268,7 +287,7 @@ fn manifest_rest(session: &Session) -> Vec<(&'static str, Value)> {
         ("sources", Value::Object(sources)),
         ("macros", Value::Object(macros)),
         ("docs", Value::Object(docs)),
-        ("exposures", json!({})),
+        ("exposures", Value::Object(exposures)),
         ("metrics", json!({})),
         ("groups", json!({})),
         ("selectors", json!({})),

@@ -640,6 +640,63 @@ impl Compiler {
                 n.depends_on = deps;
             }
         }
+        self.resolve_exposures(project, disabled)
+    }
+
+    /// What each exposure depends on, as unique ids. One that depends on a disabled model
+    /// leaves with a warning (as a test would); an unknown name is an error.
+    fn resolve_exposures(&self, project: &mut Project, disabled: &HashSet<String>) -> Result<()> {
+        let mut resolved = Vec::new();
+        let mut dropped = Vec::new();
+        for e in project.exposures.values() {
+            let mut deps = Vec::new();
+            let mut missing = None;
+            for r in &e.refs {
+                match project.find_ref(&r.name, r.package.as_deref()) {
+                    Some(n) => deps.push(n.unique_id.clone()),
+                    None if disabled.contains(&r.name) => missing = Some(r.name.clone()),
+                    None => {
+                        return Err(Error::config(
+                            &e.original_file_path,
+                            format!(
+                                "exposure '{}' depends on '{}', which is not a model or seed",
+                                e.name, r.name
+                            ),
+                        ))
+                    }
+                }
+            }
+            for (s, t) in &e.source_refs {
+                match project.find_source(s, t) {
+                    Some(src) => deps.push(src.unique_id.clone()),
+                    None => {
+                        return Err(Error::config(
+                            &e.original_file_path,
+                            format!(
+                                "exposure '{}' depends on source('{s}', '{t}'), which is not \
+                                 declared",
+                                e.name
+                            ),
+                        ))
+                    }
+                }
+            }
+            match missing {
+                Some(name) => dropped.push((e.unique_id.clone(), e.name.clone(), name)),
+                None => resolved.push((e.unique_id.clone(), deps)),
+            }
+        }
+        for (id, deps) in resolved {
+            if let Some(e) = project.exposures.get_mut(&id) {
+                e.depends_on = deps;
+            }
+        }
+        for (id, exposure, model) in dropped {
+            project.exposures.remove(&id);
+            project.warnings.push(format!(
+                "exposure '{exposure}' depends on '{model}', which is disabled: the exposure is left out"
+            ));
+        }
         Ok(())
     }
 

@@ -1,4 +1,4 @@
-//! The dependency graph (petgraph): nodes and sources as vertices, `ref`/`source` edges from
+//! The dependency graph (petgraph): nodes, sources and exposures as vertices, `ref`/`source` edges from
 //! parent to child. Cycles are reported with their path.
 
 pub mod selector;
@@ -25,12 +25,23 @@ impl Graph {
     pub fn build(project: &Project) -> Result<Self> {
         let mut graph = DiGraph::new();
         let mut index = HashMap::new();
-        for id in project.sources.keys().chain(project.nodes.keys()) {
+        let ids = project.sources.keys().chain(project.nodes.keys());
+        for id in ids.chain(project.exposures.keys()) {
             index.insert(id.clone(), graph.add_node(id.clone()));
         }
-        for node in project.nodes.values() {
-            let child = index[&node.unique_id];
-            for dep in &node.depends_on {
+        let edges = project
+            .nodes
+            .values()
+            .map(|n| (&n.unique_id, &n.depends_on))
+            .chain(
+                project
+                    .exposures
+                    .values()
+                    .map(|e| (&e.unique_id, &e.depends_on)),
+            );
+        for (id, depends_on) in edges {
+            let child = index[id];
+            for dep in depends_on {
                 if let Some(&parent) = index.get(dep) {
                     graph.update_edge(parent, child, ());
                 }

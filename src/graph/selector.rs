@@ -1,8 +1,8 @@
 //! dbt's node selection syntax: `model`, `+model`, `model+`, `2+model`, `@model`,
 //! `tag:x`, `path:models/staging`, `source:s`, `config.materialized:table`,
-//! `resource_type:test`, `test_type:generic`, `fqn:`, `package:`, `state:` and `result:`
-//! (with `--state`); a space is a union, a comma an intersection; `--exclude` takes the same
-//! syntax.
+//! `resource_type:test`, `test_type:generic`, `fqn:`, `package:`, `exposure:`, `state:` and
+//! `result:` (with `--state`); a space is a union, a comma an intersection; `--exclude` takes
+//! the same syntax.
 
 use std::collections::BTreeSet;
 
@@ -338,6 +338,14 @@ impl Selector {
             "" => {
                 out.extend(project.nodes.keys().cloned());
                 out.extend(project.sources.keys().cloned());
+                out.extend(project.exposures.keys().cloned());
+            }
+            "exposure" => {
+                for e in project.exposures.values() {
+                    if glob(v, &e.name) {
+                        out.insert(e.unique_id.clone());
+                    }
+                }
             }
             "state" | "result" => {
                 let Some(state) = ctx.state else {
@@ -352,14 +360,17 @@ impl Selector {
                     state.select_result(v)?
                 };
                 // Removed nodes are in the earlier artifacts only.
-                out.extend(found.into_iter().filter(|id| {
-                    project.nodes.contains_key(id) || project.sources.contains_key(id)
-                }));
+                out.extend(found.into_iter().filter(|id| ctx.graph.contains(id)));
             }
             "fqn" => {
                 for n in project.nodes.values() {
                     if fqn_matches(&n.fqn, &n.name, v) {
                         out.insert(n.unique_id.clone());
+                    }
+                }
+                for e in project.exposures.values() {
+                    if fqn_matches(&e.fqn, &e.name, v) {
+                        out.insert(e.unique_id.clone());
                     }
                 }
             }
@@ -374,21 +385,32 @@ impl Selector {
                         out.insert(s.unique_id.clone());
                     }
                 }
+                for e in project.exposures.values() {
+                    if e.spec.tags.iter().any(|t| glob(v, t)) {
+                        out.insert(e.unique_id.clone());
+                    }
+                }
             }
             "path" | "file" => {
                 let want = v.trim_end_matches('/');
-                for n in project.nodes.values() {
-                    let p = n.original_file_path.to_string_lossy();
-                    let hit = if self.method == "file" {
-                        n.original_file_path
-                            .file_name()
+                let hit = |path: &std::path::Path| {
+                    if self.method == "file" {
+                        path.file_name()
                             .is_some_and(|f| glob(want, &f.to_string_lossy()))
                     } else {
+                        let p = path.to_string_lossy();
                         glob(want, &p) || p.starts_with(&format!("{want}/"))
-                    };
+                    }
+                };
+                for n in project.nodes.values() {
                     // Generic tests live in YAML; they follow their model (indirect selection).
-                    if hit && n.test_metadata.is_none() {
+                    if hit(&n.original_file_path) && n.test_metadata.is_none() {
                         out.insert(n.unique_id.clone());
+                    }
+                }
+                for e in project.exposures.values() {
+                    if hit(&e.original_file_path) {
+                        out.insert(e.unique_id.clone());
                     }
                 }
             }
@@ -412,8 +434,10 @@ impl Selector {
                         out.insert(n.unique_id.clone());
                     }
                 }
-                if v == "source" {
-                    out.extend(project.sources.keys().cloned());
+                match v {
+                    "source" => out.extend(project.sources.keys().cloned()),
+                    "exposure" => out.extend(project.exposures.keys().cloned()),
+                    _ => {}
                 }
             }
             "test_type" => {
@@ -441,6 +465,7 @@ impl Selector {
                 if glob(v, project.name()) {
                     out.extend(project.nodes.keys().cloned());
                     out.extend(project.sources.keys().cloned());
+                    out.extend(project.exposures.keys().cloned());
                 }
             }
             m if m.starts_with("config.") => {

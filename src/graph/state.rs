@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
-use crate::project::{macro_blocks, Node, Project, ResourceType, Source};
+use crate::project::{macro_blocks, Exposure, Node, Project, ResourceType, Source};
 
 /// What `--state` points at, read before this invocation writes its own artifacts (the
 /// folder may be this project's `target/`).
@@ -34,6 +34,8 @@ struct PreviousManifest {
     sources: HashMap<String, PreviousSource>,
     #[serde(default)]
     macros: HashMap<String, PreviousMacro>,
+    #[serde(default)]
+    exposures: HashMap<String, Map<String, Value>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -220,6 +222,19 @@ impl PreviousState {
                 out.insert(source.unique_id.clone());
             }
         }
+        for exposure in project.exposures.values() {
+            let prev = old.exposures.get(&exposure.unique_id);
+            let hit = match (check, prev) {
+                ("new", p) => p.is_none(),
+                ("old", p) => p.is_some(),
+                ("modified", p) => p.is_none_or(|p| !same_exposure(exposure, p)),
+                ("unmodified", p) => p.is_some_and(|p| same_exposure(exposure, p)),
+                _ => false,
+            };
+            if hit {
+                out.insert(exposure.unique_id.clone());
+            }
+        }
         Ok(out)
     }
 
@@ -400,6 +415,31 @@ fn same_source(source: &Source, prev: &PreviousSource) -> bool {
         && source.config.0 == prev.config
         && source.freshness == prev.freshness
         && source.loaded_at_field == prev.loaded_at_field
+}
+
+/// dbt compares what an exposure reads and how it is described.
+fn same_exposure(exposure: &Exposure, prev: &Map<String, Value>) -> bool {
+    let x = &exposure.spec;
+    let text = |key: &str| prev.get(key).and_then(Value::as_str);
+    let nodes: Vec<&str> = prev
+        .get("depends_on")
+        .and_then(|d| d.get("nodes"))
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    nodes
+        == exposure
+            .depends_on
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+        && text("type") == Some(x.kind.as_str())
+        && text("description") == Some(x.description.as_str())
+        && text("label") == x.label.as_deref()
+        && text("maturity") == x.maturity.as_deref()
+        && text("url") == x.url.as_deref()
+        && prev.get("owner") == Some(&Value::Object(x.owner.clone()))
+        && prev.get("tags") == Some(&serde_json::json!(x.tags))
 }
 
 /// The project's macros that changed since the earlier manifest (added, edited or removed),

@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 
 pub use config::{Config, ProjectFile};
 pub use profiles::Target;
-use properties::{ColumnSpec, NodePatch, PropertiesFile, SourceSpec, TestSpec};
+use properties::{ColumnSpec, ExposureSpec, NodePatch, PropertiesFile, SourceSpec, TestSpec};
 
 use crate::error::{Error, Result};
 use crate::memo::Memo;
@@ -170,6 +170,23 @@ pub struct Source {
     pub fqn: Vec<String>,
 }
 
+/// An exposure (`exposures:` in YAML): nothing runs it; it is listed, selected
+/// (`+exposure:weekly_kpis` builds what a dashboard reads) and written to the manifest.
+#[derive(Debug, Clone)]
+pub struct Exposure {
+    pub unique_id: String,
+    pub name: String,
+    pub fqn: Vec<String>,
+    /// The YAML file, from the project root; `path` from its resource folder.
+    pub original_file_path: PathBuf,
+    pub path: PathBuf,
+    pub spec: ExposureSpec,
+    pub refs: Vec<RefCall>,
+    pub source_refs: Vec<(String, String)>,
+    /// Resolved by the compiler once it knows which nodes are enabled.
+    pub depends_on: Vec<String>,
+}
+
 /// A file of macros (`{% macro %}` and `{% test %}` blocks).
 #[derive(Debug, Clone)]
 pub struct MacroFile {
@@ -206,6 +223,7 @@ pub struct Project {
     pub cli_vars: Map<String, Value>,
     pub nodes: BTreeMap<String, Node>,
     pub sources: BTreeMap<String, Source>,
+    pub exposures: BTreeMap<String, Exposure>,
     pub macro_files: Vec<MacroFile>,
     pub docs: HashMap<String, String>,
     /// Paths `.dbtignore` excludes from every resource folder (gitignore syntax, as in dbt).
@@ -381,6 +399,7 @@ pub fn open(opts: &LoadOptions, render_text: &RenderText) -> Result<Project> {
         cli_vars: opts.cli_vars.clone(),
         nodes: BTreeMap::new(),
         sources: BTreeMap::new(),
+        exposures: BTreeMap::new(),
         macro_files: Vec::new(),
         docs: HashMap::new(),
         ignore: load_ignore(&root)?,
@@ -740,8 +759,104 @@ fn load_properties(project: &mut Project, render_text: &RenderText) -> Result<()
         for source in file.sources {
             add_source(project, source, rel, render_text)?;
         }
+        for exposure in file.exposures {
+            add_exposure(project, exposure, rel)?;
+        }
     }
     Ok(())
+}
+
+fn add_exposure(project: &mut Project, spec: ExposureSpec, yaml: &Path) -> Result<()> {
+    if spec.config.get("enabled") == Some(&Value::Bool(false)) {
+        return Ok(());
+    }
+    let unique_id = format!("exposure.{}.{}", project.name(), spec.name);
+    if project.exposures.contains_key(&unique_id) {
+        return Err(Error::config(
+            yaml,
+            format!("exposure '{}' is defined twice", spec.name),
+        ));
+    }
+    let mut refs = Vec::new();
+    let mut source_refs = Vec::new();
+    for dep in &spec.depends_on {
+        match parse_dependency(dep) {
+            Some(Dependency::Ref(r)) => refs.push(r),
+            Some(Dependency::Source(s, t)) => source_refs.push((s, t)),
+            None => {
+                return Err(Error::config(
+                    yaml,
+                    format!(
+                        "exposure '{}': depends_on entry {dep:?} is not ref('...') or \
+                         source('...', '...')",
+                        spec.name
+                    ),
+                ))
+            }
+        }
+    }
+    // Paths and fqn as dbt has them: from the resource folder the file sits in.
+    let folder = project
+        .file
+        .model_paths
+        .iter()
+        .chain(&project.file.seed_paths)
+        .chain(&project.file.test_paths)
+        .map(|d| Path::new(d.trim_end_matches('/')))
+        .find(|d| yaml.starts_with(d));
+    let path = folder
+        .and_then(|d| yaml.strip_prefix(d).ok())
+        .unwrap_or(yaml)
+        .to_path_buf();
+    let exposure = Exposure {
+        unique_id: unique_id.clone(),
+        name: spec.name.clone(),
+        fqn: fqn_for(project.name(), &path, &spec.name),
+        original_file_path: yaml.to_path_buf(),
+        path,
+        spec,
+        refs,
+        source_refs,
+        depends_on: Vec::new(),
+    };
+    project.exposures.insert(unique_id, exposure);
+    Ok(())
+}
+
+enum Dependency {
+    Ref(RefCall),
+    Source(String, String),
+}
+
+/// `ref('x')`, `ref('pkg', 'x')` or `source('s', 't')` (either quote), as exposures list
+/// what they depend on.
+fn parse_dependency(text: &str) -> Option<Dependency> {
+    let text = text.trim();
+    let (func, rest) = text.split_once('(')?;
+    let args = rest.trim_end().strip_suffix(')')?;
+    let args: Vec<String> = args
+        .split(',')
+        .map(|a| {
+            let a = a.trim();
+            let unquoted = a
+                .strip_prefix('\'')
+                .and_then(|a| a.strip_suffix('\''))
+                .or_else(|| a.strip_prefix('"').and_then(|a| a.strip_suffix('"')))?;
+            Some(unquoted.to_string())
+        })
+        .collect::<Option<_>>()?;
+    match (func.trim(), args.as_slice()) {
+        ("ref", [name]) => Some(Dependency::Ref(RefCall {
+            package: None,
+            name: name.clone(),
+        })),
+        ("ref", [package, name]) => Some(Dependency::Ref(RefCall {
+            package: Some(package.clone()),
+            name: name.clone(),
+        })),
+        ("source", [s, t]) => Some(Dependency::Source(s.clone(), t.clone())),
+        _ => None,
+    }
 }
 
 fn tests_of(tests: &[Value], data_tests: &[Value], yaml: &Path) -> Result<Vec<TestSpec>> {

@@ -15,6 +15,36 @@ pub struct PropertiesFile {
     pub seeds: Vec<NodePatch>,
     #[serde(default)]
     pub sources: Vec<SourceSpec>,
+    #[serde(default)]
+    pub exposures: Vec<ExposureSpec>,
+}
+
+/// A downstream use of the project (a dashboard, a notebook, an application): what it
+/// depends on, for `+exposure:name` selection and the manifest.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct ExposureSpec {
+    pub name: String,
+    #[serde(default, rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub owner: Map<String, Value>,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub label: Option<String>,
+    #[serde(default)]
+    pub maturity: Option<String>,
+    #[serde(default)]
+    pub url: Option<String>,
+    /// `ref('model')`, `ref('package', 'model')`, `source('source', 'table')`.
+    #[serde(default)]
+    pub depends_on: Vec<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub meta: Map<String, Value>,
+    #[serde(default)]
+    pub config: Map<String, Value>,
 }
 
 /// Properties that a YAML file adds to a model or seed defined elsewhere.

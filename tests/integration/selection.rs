@@ -465,3 +465,84 @@ fn a_selector_that_matches_nothing_is_reported() {
         .assert_code(2)
         .assert_contains("made an error by --warn-error");
 }
+
+/// Exposures: listed as dbt lists them and selectable (`+exposure:x` builds what a
+/// dashboard reads); nothing runs them.
+#[test]
+fn exposures_are_listed_and_select_what_they_read() {
+    let p = project();
+    p.write(
+        "models/marts/exposures.yml",
+        "version: 2\nexposures:\n  - name: kpis\n    type: dashboard\n    owner: {name: Data, email: d@example.com}\n    tags: [bi]\n    depends_on:\n      - ref('mart_a')\n      - \"source('land', 'events')\"\n  - name: retired\n    type: notebook\n    owner: {email: d@example.com}\n    config: {enabled: false}\n    depends_on: [ref('other')]\n",
+    );
+    let r = p.strata(&["ls", "--resource-type", "exposure"]);
+    r.assert_ok();
+    assert_eq!(r.stdout.trim(), "exposure:sel.kpis");
+    assert_eq!(
+        ls(
+            &p,
+            &["-s", "+exposure:kpis", "--resource-type", "model", "seed"]
+        ),
+        "mart_a raw stg_a"
+    );
+    assert_eq!(ls(&p, &["-s", "tag:bi"]), "kpis");
+    assert_eq!(ls(&p, &["-s", "path:models/marts/exposures.yml"]), "kpis");
+    assert_eq!(
+        ls(&p, &["-s", "mart_a+", "--resource-type", "exposure"]),
+        "kpis"
+    );
+    assert_eq!(
+        ls(
+            &p,
+            &[
+                "-s",
+                "+exposure:kpis",
+                "--exclude-resource-type",
+                "exposure",
+                "test",
+                "source"
+            ]
+        ),
+        "mart_a raw stg_a"
+    );
+    let r = p.strata(&["build", "-s", "+exposure:kpis"]);
+    r.assert_ok().assert_contains("PASS=4"); // raw, stg_a, mart_a, its not_null test
+    let manifest: serde_json::Value =
+        serde_json::from_str(&p.read("target/manifest.json")).expect("manifest");
+    let e = &manifest["exposures"]["exposure.sel.kpis"];
+    assert_eq!(
+        e["depends_on"]["nodes"],
+        serde_json::json!(["model.sel.mart_a", "source.sel.land.events"])
+    );
+    assert_eq!(e["fqn"], serde_json::json!(["sel", "marts", "kpis"]));
+    assert_eq!(e["owner"]["email"], "d@example.com");
+    assert!(manifest["exposures"].get("exposure.sel.retired").is_none());
+    // A name that is no model is an error naming the file; a disabled one a warning.
+    p.write(
+        "models/marts/exposures.yml",
+        "version: 2\nexposures:\n  - name: kpis\n    type: dashboard\n    owner: {email: d@example.com}\n    depends_on: [ref('mart_typo')]\n",
+    );
+    p.strata(&["ls"])
+        .assert_code(2)
+        .assert_contains("models/marts/exposures.yml")
+        .assert_contains("exposure 'kpis' depends on 'mart_typo', which is not a model or seed");
+    p.write(
+        "models/marts/exposures.yml",
+        "version: 2\nexposures:\n  - name: kpis\n    type: dashboard\n    owner: {email: d@example.com}\n    depends_on: [mart_a]\n",
+    );
+    p.strata(&["ls"])
+        .assert_code(2)
+        .assert_contains("depends_on entry \"mart_a\" is not ref('...')");
+    p.write(
+        "models/other.sql",
+        "{{ config(enabled=false) }}\nselect 1 as x\n",
+    );
+    p.write(
+        "models/marts/exposures.yml",
+        "version: 2\nexposures:\n  - name: kpis\n    type: dashboard\n    owner: {email: d@example.com}\n    depends_on: [ref('other')]\n",
+    );
+    let r = p.strata(&["ls", "--resource-type", "exposure"]);
+    r.assert_ok()
+        .assert_contains("exposure 'kpis' depends on 'other', which is disabled");
+    assert_eq!(r.stdout.trim(), "");
+}

@@ -287,3 +287,27 @@ fn defer_reads_unselected_models_from_the_state_run() {
         .assert_code(2)
         .assert_contains("--defer needs --state <dir>");
 }
+
+/// Exposures are new, old and modified too (what they read, how they are described).
+#[test]
+fn state_compares_exposures() {
+    let p = project();
+    let exposure = |url: &str| {
+        format!("version: 2\nexposures:\n  - name: board\n    type: dashboard\n    url: {url}\n    owner: {{email: d@example.com}}\n    depends_on: [ref('plain')]\n")
+    };
+    p.write("models/exposures.yml", &exposure("https://bi/1"));
+    p.strata(&["run"]).assert_ok();
+    save_state(&p);
+    let prod = p.path().join("prod").display().to_string();
+    let sel = |s: &str| {
+        names(
+            &p,
+            &["-s", s, "--state", &prod, "--resource-type", "exposure"],
+        )
+    };
+    assert_eq!(sel("state:modified"), "");
+    assert_eq!(sel("state:old"), "board");
+    p.write("models/exposures.yml", &exposure("https://bi/2"));
+    assert_eq!(sel("state:modified"), "board");
+    assert_eq!(sel("state:unmodified"), "");
+}
