@@ -254,6 +254,11 @@ pub enum Cmd {
         #[arg(long, num_args = 1.., value_delimiter = ',')]
         output_keys: Vec<String>,
     },
+    /// Source commands: `strata source freshness`.
+    Source {
+        #[command(subcommand)]
+        command: SourceCmd,
+    },
     /// Compile a model (or inline SQL) and print the rows it returns.
     Show {
         #[command(flatten)]
@@ -290,6 +295,20 @@ pub enum Cmd {
         /// Arguments as YAML or JSON.
         #[arg(long)]
         args: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SourceCmd {
+    /// How long ago each source was loaded, against its freshness thresholds; writes
+    /// target/sources.json. Exit 1 when one is stale (past error_after) or cannot be read.
+    #[command(alias = "snapshot-freshness")]
+    Freshness {
+        #[command(flatten)]
+        selection: SelectArgs,
+        /// Where to write the results instead of target/sources.json.
+        #[arg(long, short = 'o')]
+        output: Option<PathBuf>,
     },
 }
 
@@ -468,6 +487,12 @@ async fn dispatch(cmd: Cmd, g: GlobalArgs, printer: Arc<Printer>) -> Result<i32>
             return show(&load, printer, opts, inline, limit).await;
         }
         Cmd::Clean => return clean(&load, &printer),
+        Cmd::Source {
+            command: SourceCmd::Freshness { selection, output },
+        } => {
+            let opts = selection_options(&selection, &g, &state);
+            return source_freshness(&load, printer, opts, output).await;
+        }
         Cmd::Rights(r) => return rights(&load, printer, r).await,
         Cmd::Debug => return debug(&load, printer).await,
         Cmd::Maintain {
@@ -762,6 +787,61 @@ fn list(
     }
     print!("{out}");
     Ok(0)
+}
+
+async fn source_freshness(
+    load: &LoadOptions,
+    printer: Arc<Printer>,
+    opts: RunOptions,
+    output: Option<PathBuf>,
+) -> Result<i32> {
+    let session = Session::open(
+        load,
+        Flags {
+            full_refresh: false,
+            which: "freshness".into(),
+            ..Default::default()
+        },
+        printer.clone(),
+    )?;
+    let started = std::time::Instant::now();
+    let chosen = session.resolve_selection(&opts)?;
+    let ids: Vec<String> = session
+        .project
+        .sources
+        .keys()
+        .filter(|id| chosen.as_ref().is_none_or(|c| c.contains(*id)))
+        .cloned()
+        .collect();
+    let results = execute::freshness::check(&session, &ids).await?;
+    let elapsed = started.elapsed().as_secs_f64();
+    let path = output.unwrap_or_else(|| session.project.target_dir().join("sources.json"));
+    artifacts::write_json(
+        &path,
+        &execute::freshness::sources_json(&session, &results, elapsed),
+    )?;
+    if results.is_empty() {
+        printer.info(
+            "no_nodes",
+            "Nothing to do: no selected source has freshness to check (freshness with \
+             warn_after or error_after, and a loaded_at_field).",
+        );
+        return Ok(0);
+    }
+    printer.info(
+        "finished",
+        &format!(
+            "Finished running {} sources in {elapsed:.2}s.",
+            results.len()
+        ),
+    );
+    for r in results.iter().filter(|r| r.failed()) {
+        let why = r.message.as_deref().unwrap_or("stale: past error_after");
+        printer.error("freshness_error", &format!("{}: {why}", r.unique_id));
+    }
+    let warned = results.iter().any(|r| r.status == "warn");
+    let failed = results.iter().any(|r| r.failed()) || (opts.warn_error && warned);
+    Ok(i32::from(failed))
 }
 
 async fn show(

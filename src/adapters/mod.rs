@@ -229,4 +229,5 @@ pub const COMMON_MACROS: &[(&str, &str)] = &[
     ("tests.sql", include_str!("macros/tests.sql")),
     ("cross_db.sql", include_str!("macros/cross_db.sql")),
     ("rights.sql", include_str!("macros/rights.sql")),
+    ("freshness.sql", include_str!("macros/freshness.sql")),
 ];

@@ -2,6 +2,7 @@
 //! statement before anything executes, then build the selection in graph order with up to
 //! `--threads` nodes at a time. A failed node skips its descendants; the rest goes on.
 
+pub mod freshness;
 pub mod maintain;
 pub mod materialize;
 pub mod output;

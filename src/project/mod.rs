@@ -974,7 +974,12 @@ fn add_source(
                 .loaded_at_field
                 .clone()
                 .or_else(|| spec.loaded_at_field.clone()),
-            freshness: table.freshness.clone().or_else(|| spec.freshness.clone()),
+            // A table's own freshness replaces its source's; `null` turns it off.
+            freshness: match &table.freshness {
+                Some(Value::Null) => None,
+                Some(f) => Some(f.clone()),
+                None => spec.freshness.clone(),
+            },
             config: Config(rendered),
             columns: table.columns.iter().map(Column::from).collect(),
             tags,

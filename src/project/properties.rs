@@ -120,7 +120,13 @@ pub struct SourceTableSpec {
     pub description: String,
     #[serde(default)]
     pub loaded_at_field: Option<String>,
-    #[serde(default)]
+    /// `freshness: null` turns the source's freshness off for this table: kept apart from
+    /// leaving it out (`Some(Null)` against `None`).
+    #[serde(
+        default,
+        deserialize_with = "explicit_null",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub freshness: Option<Value>,
     #[serde(default)]
     pub config: Map<String, Value>,
@@ -134,6 +140,10 @@ pub struct SourceTableSpec {
     pub tests: Vec<Value>,
     #[serde(default)]
     pub data_tests: Vec<Value>,
+}
+
+fn explicit_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
 }
 
 /// One data test as written in YAML: `- unique`, `- accepted_values: {values: [...]}`, or the

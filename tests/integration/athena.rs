@@ -953,3 +953,40 @@ fn rights_purge_deletes_old_access_exports_from_s3() {
         vec!["exports/b1/keep.json".to_string()]
     );
 }
+
+/// `source freshness` on Athena: Trino's to_unixtime over the loaded_at field, the answer
+/// read back into the verdict (moto answers with the preset row).
+#[test]
+fn source_freshness_on_athena() {
+    let p = TestProject::new("athena_fresh", "profile: athena_fresh\n");
+    p.write(
+        "models/sources.yml",
+        "version: 2\nsources:\n  - name: raw\n    schema: raw\n    loaded_at_field: ingested_at\n    freshness: {error_after: {count: 1, period: hour}}\n    tables:\n      - name: events\n",
+    );
+    let proxy = Proxy::start(&aws::moto_endpoint(), vec![]);
+    let region = "ca-west-1";
+    let schema = unique("fresh");
+    athena_profile(&p, "athena_fresh", &proxy.url, region, &schema, "");
+    // Loaded two hours before the clock: past error_after.
+    aws::preset_results(
+        &aws::moto_endpoint(),
+        region,
+        vec![(
+            vec!["max_loaded_at:double", "snapshotted_at:double"],
+            vec![vec!["1795700000.5", "1795707200.5"]],
+        )],
+    );
+    p.strata_env(&["source", "freshness"], AWS_ENV)
+        .assert_code(1)
+        .assert_contains("ERROR STALE freshness of raw.events");
+    let started = proxy.started_queries();
+    let query = started.last().expect("a query");
+    assert!(
+        query.contains("to_unixtime(cast(max(ingested_at) as timestamp(6))) as max_loaded_at")
+            && query.contains("from \"raw\".\"events\""),
+        "{query}"
+    );
+    let results: serde_json::Value =
+        serde_json::from_str(&p.read("target/sources.json")).expect("sources.json");
+    assert_eq!(results["results"][0]["max_loaded_at_time_ago_in_s"], 7200.0);
+}

@@ -12,6 +12,7 @@ mod cli;
 mod data_tests;
 mod dbt_project;
 mod errors;
+mod freshness;
 mod materializations;
 mod msk_iam;
 mod partial_parse;

@@ -17,3 +17,8 @@ date_diff('{{ datepart }}', {{ first_date }}, {{ second_date }})
 {% macro athena__hash(field) -%}
 to_hex(md5(to_utf8(cast({{ field }} as varchar))))
 {%- endmacro %}
+
+{#- Seconds since 1970 (freshness): Trino's to_unixtime, dates and timestamps alike. -#}
+{% macro athena__epoch_seconds(expression) -%}
+to_unixtime(cast({{ expression }} as timestamp(6)))
+{%- endmacro %}

@@ -1,0 +1,329 @@
+//! `strata source freshness`: how long ago each source table was last loaded (the newest
+//! value of its `loaded_at_field`, or what its `loaded_at_query` returns) against its
+//! `freshness` thresholds, as dbt checks it; results go to `target/sources.json`.
+
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use minijinja::Value;
+use serde_json::{json, Value as Json};
+
+use crate::error::{Error, Result};
+use crate::execute::output::Tone;
+use crate::execute::Session;
+use crate::project::{Node, Source};
+
+/// A threshold such as `{count: 12, period: hour}`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Threshold {
+    pub count: u64,
+    pub period: String,
+}
+
+impl Threshold {
+    fn seconds(&self) -> f64 {
+        let unit = match self.period.as_str() {
+            "minute" => 60.0,
+            "hour" => 3600.0,
+            _ => 86400.0,
+        };
+        self.count as f64 * unit
+    }
+
+    fn json(&self) -> Json {
+        json!({"count": self.count, "period": self.period})
+    }
+}
+
+/// A source table's `freshness:` (the table's own replaces its source's, as in dbt).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Criteria {
+    pub warn_after: Option<Threshold>,
+    pub error_after: Option<Threshold>,
+    pub filter: Option<String>,
+}
+
+impl Criteria {
+    /// None when the source has no freshness to check (none set, or thresholds without a
+    /// count).
+    pub fn of(source: &Source) -> Result<Option<Self>> {
+        let Some(Json::Object(f)) = &source.freshness else {
+            return Ok(None);
+        };
+        let bad = |m: String| {
+            Error::config(
+                &source.original_file_path,
+                format!(
+                    "source {}.{}: freshness {m}",
+                    source.source_name, source.name
+                ),
+            )
+        };
+        let threshold = |key: &str| -> Result<Option<Threshold>> {
+            let Some(t) = f.get(key).filter(|t| !t.is_null()) else {
+                return Ok(None);
+            };
+            let count = match t.get("count") {
+                None | Some(Json::Null) => return Ok(None),
+                Some(c) => c
+                    .as_u64()
+                    .ok_or_else(|| bad(format!("{key}.count should be a whole number, not {c}")))?,
+            };
+            let period = t.get("period").and_then(Json::as_str).unwrap_or_default();
+            if !matches!(period, "minute" | "hour" | "day") {
+                return Err(bad(format!(
+                    "{key}.period should be minute, hour or day, not {:?}",
+                    period
+                )));
+            }
+            Ok(Some(Threshold {
+                count,
+                period: period.to_string(),
+            }))
+        };
+        let criteria = Criteria {
+            warn_after: threshold("warn_after")?,
+            error_after: threshold("error_after")?,
+            filter: f.get("filter").and_then(Json::as_str).map(String::from),
+        };
+        Ok((criteria.warn_after.is_some() || criteria.error_after.is_some()).then_some(criteria))
+    }
+
+    /// dbt's rule: past error_after is an error, else past warn_after a warning.
+    pub fn status(&self, age_seconds: f64) -> &'static str {
+        let past = |t: &Option<Threshold>| t.as_ref().is_some_and(|t| age_seconds > t.seconds());
+        if past(&self.error_after) {
+            "error"
+        } else if past(&self.warn_after) {
+            "warn"
+        } else {
+            "pass"
+        }
+    }
+}
+
+/// One source's check.
+#[derive(Debug, Clone)]
+pub struct Freshness {
+    pub unique_id: String,
+    /// pass, warn, error (stale) or runtime error.
+    pub status: &'static str,
+    pub max_loaded_at: Option<DateTime<Utc>>,
+    pub snapshotted_at: Option<DateTime<Utc>>,
+    pub age_seconds: Option<f64>,
+    pub criteria: Criteria,
+    pub message: Option<String>,
+    pub seconds: f64,
+}
+
+impl Freshness {
+    pub fn failed(&self) -> bool {
+        matches!(self.status, "error" | "runtime error")
+    }
+}
+
+/// Check the selected sources that have freshness to check, one after another, printing a
+/// line for each as dbt does.
+pub async fn check(session: &Session, source_ids: &[String]) -> Result<Vec<Freshness>> {
+    let project = &session.project;
+    let mut todo = Vec::new();
+    for id in source_ids {
+        let Some(source) = project.sources.get(id) else {
+            continue;
+        };
+        if let Some(criteria) = Criteria::of(source)? {
+            todo.push((source, criteria));
+        }
+    }
+    let printer = &session.printer;
+    let total = todo.len();
+    let mut out = Vec::new();
+    for (i, (source, criteria)) in todo.into_iter().enumerate() {
+        let index = i + 1;
+        let label = format!("freshness of {}.{}", source.source_name, source.name);
+        printer.node_started(index, total, &source.unique_id, &label);
+        let started = Instant::now();
+        let result = measure(session, source, &criteria).await;
+        let seconds = started.elapsed().as_secs_f64();
+        let checked = match result {
+            Ok((max_loaded_at, snapshotted_at)) => {
+                let age = match (max_loaded_at, snapshotted_at) {
+                    (Some(m), Some(s)) => {
+                        Some((s - m).num_microseconds().unwrap_or(i64::MAX) as f64 / 1e6)
+                    }
+                    _ => None,
+                };
+                Freshness {
+                    unique_id: source.unique_id.clone(),
+                    // A table with no rows was never loaded: stale (dbt).
+                    status: age.map_or("error", |a| criteria.status(a)),
+                    max_loaded_at,
+                    snapshotted_at,
+                    age_seconds: age,
+                    criteria,
+                    message: None,
+                    seconds,
+                }
+            }
+            Err(e) => Freshness {
+                unique_id: source.unique_id.clone(),
+                status: "runtime error",
+                max_loaded_at: None,
+                snapshotted_at: None,
+                age_seconds: None,
+                criteria,
+                message: Some(e.to_string()),
+                seconds,
+            },
+        };
+        let (badge, tone) = match checked.status {
+            "pass" => ("PASS", Tone::Good),
+            "warn" => ("WARN", Tone::Warn),
+            "error" => ("ERROR STALE", Tone::Bad),
+            _ => ("ERROR", Tone::Bad),
+        };
+        printer.node_finished(
+            index,
+            total,
+            &source.unique_id,
+            checked.status,
+            &format!("{badge} {label}"),
+            badge,
+            tone,
+            seconds,
+            checked.message.as_deref(),
+        );
+        out.push(checked);
+    }
+    Ok(out)
+}
+
+/// The newest load time and the warehouse's clock, from the adapter's collect_freshness
+/// template (or the source's loaded_at_query).
+async fn measure(
+    session: &Session,
+    source: &Source,
+    criteria: &Criteria,
+) -> Result<(Option<DateTime<Utc>>, Option<DateTime<Utc>>)> {
+    let relation = session
+        .compiler
+        .source_relation(&source.source_name, &source.name)
+        .ok_or_else(|| Error::Adapter(format!("no relation for {}", source.unique_id)))?;
+    let node = Node {
+        original_file_path: source.original_file_path.clone(),
+        ..Node::synthetic(session.project.name(), "freshness")
+    };
+    let query = source.config.get("loaded_at_query").and_then(Json::as_str);
+    let sql = match (query, &source.loaded_at_field) {
+        (Some(q), _) => session.compiler.call_macro(
+            &node,
+            "collect_freshness_custom_sql",
+            &[
+                ("source", Value::from_object(relation)),
+                ("loaded_at_query", Value::from(q)),
+            ],
+            Default::default(),
+        )?,
+        (None, Some(field)) => session.compiler.call_macro(
+            &node,
+            "collect_freshness",
+            &[
+                ("source", Value::from_object(relation)),
+                ("loaded_at_field", Value::from(field.as_str())),
+                ("filter", Value::from(criteria.filter.clone())),
+            ],
+            Default::default(),
+        )?,
+        (None, None) => {
+            return Err(Error::Adapter(format!(
+                "could not compute freshness for source {}.{}: no loaded_at_field (and {} \
+                 has no table metadata to read it from)",
+                source.source_name,
+                source.name,
+                session.adapter.adapter_type()
+            )))
+        }
+    };
+    let result = session.adapter.execute(sql.trim(), true).await?;
+    let row = result
+        .table
+        .and_then(|t| t.rows.into_iter().next())
+        .unwrap_or_default();
+    let instant = |i: usize| -> Option<DateTime<Utc>> {
+        let secs = row.get(i)?.as_f64()?;
+        DateTime::from_timestamp_micros((secs * 1e6).round() as i64)
+    };
+    Ok((instant(0), instant(1)))
+}
+
+/// target/sources.json in dbt's shape (schema v3).
+pub fn sources_json(session: &Session, results: &[Freshness], elapsed: f64) -> Json {
+    let iso = |t: Option<DateTime<Utc>>| {
+        t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, false))
+    };
+    let rows: Vec<Json> = results
+        .iter()
+        .map(|r| {
+            let c = &r.criteria;
+            let criteria = json!({
+                "warn_after": c.warn_after.as_ref().map(Threshold::json).unwrap_or(json!({})),
+                "error_after": c.error_after.as_ref().map(Threshold::json).unwrap_or(json!({})),
+                "filter": c.filter,
+            });
+            if r.status == "runtime error" {
+                json!({"unique_id": r.unique_id, "status": r.status, "error": r.message,
+                       "criteria": criteria, "execution_time": r.seconds, "timing": []})
+            } else {
+                // dbt writes an empty table's load time as the first instant there is.
+                let max =
+                    iso(r.max_loaded_at).unwrap_or_else(|| "0001-01-01T00:00:00+00:00".into());
+                json!({"unique_id": r.unique_id, "max_loaded_at": max,
+                       "snapshotted_at": iso(r.snapshotted_at),
+                       "max_loaded_at_time_ago_in_s": r.age_seconds,
+                       "status": r.status, "criteria": criteria,
+                       "adapter_response": {"_message": "OK"}, "timing": [],
+                       "thread_id": "Thread-1", "execution_time": r.seconds})
+            }
+        })
+        .collect();
+    json!({
+        "metadata": {
+            "dbt_schema_version": "https://schemas.getdbt.com/dbt/sources/v3.json",
+            "dbt_version": "1.10.0",
+            "strata_version": env!("CARGO_PKG_VERSION"),
+            "generated_at": Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            "invocation_id": session.invocation_id,
+            "env": {},
+        },
+        "results": rows,
+        "elapsed_time": elapsed,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thresholds_decide_as_dbt_does() {
+        let c = Criteria {
+            warn_after: Some(Threshold {
+                count: 1,
+                period: "hour".into(),
+            }),
+            error_after: Some(Threshold {
+                count: 2,
+                period: "day".into(),
+            }),
+            filter: None,
+        };
+        assert_eq!(c.status(3599.0), "pass");
+        assert_eq!(c.status(3601.0), "warn");
+        assert_eq!(c.status(2.0 * 86400.0 + 1.0), "error");
+        let warn_only = Criteria {
+            error_after: None,
+            ..c
+        };
+        assert_eq!(warn_only.status(1e9), "warn");
+    }
+}
