@@ -214,9 +214,10 @@ fn resource_types(flag: &str, names: &[String]) -> Result<Vec<ResourceType>> {
         .filter_map(|n| match n.as_str() {
             "model" => Some(Ok(ResourceType::Model)),
             "seed" => Some(Ok(ResourceType::Seed)),
+            "snapshot" => Some(Ok(ResourceType::Snapshot)),
             "test" | "data_test" => Some(Ok(ResourceType::Test)),
-            "unit_test" | "snapshot" | "source" | "analysis" | "exposure" | "metric"
-            | "saved_query" | "semantic_model" | "function" => None,
+            "unit_test" | "source" | "analysis" | "exposure" | "metric" | "saved_query"
+            | "semantic_model" | "function" => None,
             other => Some(Err(Error::Usage(format!(
                 "{flag}: unknown resource type '{other}'"
             )))),
@@ -234,6 +235,8 @@ pub enum Cmd {
     Seed(ExecArgs),
     /// Seeds, models and tests in graph order; what sits below a failure is skipped.
     Build(ExecArgs),
+    /// Record changes of the snapshots' queries (type-2 history tables).
+    Snapshot(ExecArgs),
     /// Render models and tests to target/compiled and check their SQL, without running them.
     Compile(ExecArgs),
     /// List the selected nodes.
@@ -461,6 +464,7 @@ async fn dispatch(cmd: Cmd, g: GlobalArgs, printer: Arc<Printer>) -> Result<i32>
         Cmd::Test(a) => (Command::Test, a),
         Cmd::Seed(a) => (Command::Seed, a),
         Cmd::Build(a) => (Command::Build, a),
+        Cmd::Snapshot(a) => (Command::Snapshot, a),
         Cmd::Compile(a) => (Command::Compile, a),
         Cmd::Ls {
             selection,
@@ -663,7 +667,12 @@ fn list(
     let mut rts = resource_types("--resource-type", &types)?;
     let mut want_sources = types.is_empty() || types.iter().any(|t| t == "source");
     if types.is_empty() {
-        rts = vec![ResourceType::Model, ResourceType::Seed, ResourceType::Test];
+        rts = vec![
+            ResourceType::Model,
+            ResourceType::Seed,
+            ResourceType::Snapshot,
+            ResourceType::Test,
+        ];
     }
     let left_out = resource_types("--exclude-resource-type", &excluded)?;
     rts.retain(|t| !left_out.contains(t));

@@ -230,4 +230,5 @@ pub const COMMON_MACROS: &[(&str, &str)] = &[
     ("cross_db.sql", include_str!("macros/cross_db.sql")),
     ("rights.sql", include_str!("macros/rights.sql")),
     ("freshness.sql", include_str!("macros/freshness.sql")),
+    ("snapshot.sql", include_str!("macros/snapshot.sql")),
 ];

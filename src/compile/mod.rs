@@ -494,7 +494,7 @@ impl Compiler {
         let names: Vec<String> = project
             .nodes
             .values()
-            .filter(|n| matches!(n.resource_type, ResourceType::Model | ResourceType::Seed))
+            .filter(|n| n.is_relational_kind())
             .map(|n| n.name.clone())
             .collect();
         let dangling: Vec<(String, String)> = project
@@ -595,7 +595,7 @@ impl Compiler {
         let names: Vec<String> = project
             .nodes
             .values()
-            .filter(|n| matches!(n.resource_type, ResourceType::Model | ResourceType::Seed))
+            .filter(|n| n.is_relational_kind())
             .map(|n| n.name.clone())
             .collect();
         let mut updates = Vec::new();
@@ -659,9 +659,9 @@ impl Compiler {
                         return Err(Error::config(
                             &e.original_file_path,
                             format!(
-                                "exposure '{}' depends on '{}', which is not a model or seed",
-                                e.name, r.name
-                            ),
+                            "exposure '{}' depends on '{}', which is not a model, seed or snapshot",
+                            e.name, r.name
+                        ),
                         ))
                     }
                 }
@@ -707,7 +707,7 @@ impl Compiler {
         let custom_alias_macro = self.project_macros.contains("generate_alias_name");
         let mut map = HashMap::new();
         for node in project.nodes.values() {
-            if !matches!(node.resource_type, ResourceType::Model | ResourceType::Seed) {
+            if !node.is_relational_kind() {
                 continue;
             }
             if node.is_ephemeral() {
@@ -716,7 +716,13 @@ impl Compiler {
                 continue;
             }
             let custom = node.config.str("schema");
-            let schema = if custom_schema_macro {
+            // A snapshot's legacy target_schema is the schema itself (dbt before 1.9).
+            let legacy_target = (node.resource_type == ResourceType::Snapshot)
+                .then(|| node.config.str("target_schema"))
+                .flatten();
+            let schema = if let Some(schema) = legacy_target {
+                schema.to_string()
+            } else if custom_schema_macro {
                 self.call_macro_text(
                     "generate_schema_name",
                     node,
@@ -741,7 +747,15 @@ impl Compiler {
             } else {
                 node.alias().to_string()
             };
-            let database = node.config.str("database").unwrap_or(&target.database);
+            let database = node
+                .config
+                .str("database")
+                .or_else(|| {
+                    (node.resource_type == ResourceType::Snapshot)
+                        .then(|| node.config.str("target_database"))
+                        .flatten()
+                })
+                .unwrap_or(&target.database);
             let kind = match node.config.materialized() {
                 "view" => "view",
                 _ => "table",
@@ -1229,7 +1243,7 @@ fn unknown_ref(node: &Node, what: &str, name: &str, needle: &str, known: &[Strin
             if what == "source" {
                 "a declared source table"
             } else {
-                "a model or seed"
+                "a model, seed or snapshot"
             },
         ),
     }

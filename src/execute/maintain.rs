@@ -30,8 +30,11 @@ pub struct MaintainOptions {
 }
 
 fn is_table(node: &Node) -> bool {
-    matches!(node.resource_type, ResourceType::Model | ResourceType::Seed)
-        && matches!(node.config.materialized(), "table" | "incremental" | "seed")
+    node.is_relational_kind()
+        && matches!(
+            node.config.materialized(),
+            "table" | "incremental" | "seed" | "snapshot"
+        )
 }
 
 impl Session {

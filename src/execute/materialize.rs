@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use minijinja::value::Value;
-use serde_json::json;
+use serde_json::{json, Value as Json};
 
 use crate::adapters::{Adapter, ColumnInfo, ExecResult};
 use crate::compile::{CompileOptions, Compiler, Relation};
@@ -151,6 +151,7 @@ impl Materializer<'_> {
             "table" => self.table(node, compiled_sql).await?,
             "incremental" => self.incremental(node, compiled_sql).await?,
             "seed" => self.seed(node).await?,
+            "snapshot" => self.snapshot(node, compiled_sql).await?,
             "ephemeral" => Built::default(),
             other => {
                 return Err(Error::Config {
@@ -292,6 +293,124 @@ impl Materializer<'_> {
                 .await?;
             response.rows_affected = count.table.and_then(|t| t.rows.first()?.first()?.as_u64());
         }
+        Ok(Built {
+            response,
+            ..Default::default()
+        })
+    }
+
+    /// A snapshot (dbt's type-2 history): create it on the first run; afterwards stage what
+    /// changed next to it, add columns the query gained, and merge.
+    async fn snapshot(&self, node: &Node, compiled_sql: &str) -> Result<Built> {
+        let target = self.target(node)?;
+        let spec = SnapshotSpec::of(node)?;
+        let common = |mut args: Vec<(&'static str, Value)>| {
+            args.extend([
+                ("sql", Value::from(compiled_sql)),
+                ("strategy", Value::from(spec.strategy.as_str())),
+                ("unique_key", spec.unique_key.clone()),
+                ("updated_at", Value::from(spec.updated_at.clone())),
+            ]);
+            args
+        };
+        if self.cache.kind(&target).is_none() {
+            let table = Relation {
+                kind: "table".into(),
+                ..target.clone()
+            };
+            let create = self.render(
+                node,
+                "snapshot_create",
+                &common(vec![("relation", rel_value(&table))]),
+            )?;
+            let response = self.run_all(node, &create, true).await?;
+            self.cache.set(&target, Some("table"));
+            return Ok(Built {
+                response,
+                ..Default::default()
+            });
+        }
+        let existing = self.adapter.get_columns(&target).await?;
+        let is_meta = |name: &str| {
+            [
+                "dbt_scd_id",
+                "dbt_updated_at",
+                "dbt_valid_from",
+                "dbt_valid_to",
+            ]
+            .iter()
+            .any(|m| m.eq_ignore_ascii_case(name))
+        };
+        let check_cols: Vec<String> = match &spec.check_cols {
+            Some(cols) => cols.clone(),
+            // check_cols: all -> every column the snapshot keeps from its query.
+            None => existing
+                .iter()
+                .filter(|c| !is_meta(&c.name))
+                .map(|c| c.name.clone())
+                .collect(),
+        };
+        let staging = self.temp_relation(node, &target, "snapshot")?;
+        let mut args = common(vec![
+            ("target", rel_value(&target)),
+            ("check_cols", strings(&check_cols)),
+            (
+                "invalidate_hard_deletes",
+                Value::from(spec.invalidate_hard_deletes),
+            ),
+        ]);
+        args.push(("relation", rel_value(&staging)));
+        let mut response = self
+            .create_temp(node, &staging, "snapshot_staging", &args)
+            .await?;
+        let result = async {
+            // Columns the query gained since the snapshot was made are added to it (dbt).
+            let staged = self.adapter.get_columns(&staging).await?;
+            let has = |cols: &[ColumnInfo], name: &str| {
+                cols.iter().any(|c| c.name.eq_ignore_ascii_case(name))
+            };
+            let added: Vec<&ColumnInfo> = staged
+                .iter()
+                .filter(|c| !has(&existing, &c.name))
+                .filter(|c| !["dbt_change_type", "dbt_unique_key"].contains(&c.name.as_str()))
+                .collect();
+            let mut statements = Vec::new();
+            if !added.is_empty() {
+                let cols: Vec<Json> = added
+                    .iter()
+                    .map(|c| json!({"name": c.name, "data_type": c.data_type}))
+                    .collect();
+                statements.extend(self.render(
+                    node,
+                    "alter_relation_add_columns",
+                    &[
+                        ("relation", rel_value(&target)),
+                        ("columns", Value::from_serialize(&cols)),
+                    ],
+                )?);
+            }
+            let columns: Vec<String> = existing
+                .iter()
+                .map(|c| c.name.clone())
+                .chain(added.iter().map(|c| c.name.clone()))
+                .collect();
+            statements.extend(self.render(
+                node,
+                "snapshot_merge",
+                &[
+                    ("target", rel_value(&target)),
+                    ("staging", rel_value(&staging)),
+                    ("columns", strings(&columns)),
+                ],
+            )?);
+            self.run_all(node, &statements, true).await
+        }
+        .await;
+        let drop = self.render(node, "drop_relation", &[("relation", rel_value(&staging))])?;
+        let dropped = self.run_all(node, &drop, false).await;
+        response.absorb(&result?);
+        dropped?;
+        response.rows_affected = None;
         Ok(Built {
             response,
             ..Default::default()
@@ -908,4 +1027,81 @@ pub fn compiled_path(project: &Project, node: &Node) -> std::path::PathBuf {
         .join("compiled")
         .join(project.name())
         .join(rel)
+}
+
+/// A snapshot's settings, checked before anything runs.
+struct SnapshotSpec {
+    strategy: String,
+    /// A column name (or expression), or a list of them.
+    unique_key: Value,
+    /// The timestamp strategy's column.
+    updated_at: Option<String>,
+    /// The check strategy's columns; None for `all`.
+    check_cols: Option<Vec<String>>,
+    invalidate_hard_deletes: bool,
+}
+
+impl SnapshotSpec {
+    fn of(node: &Node) -> Result<Self> {
+        let bad = |m: String| Error::Config {
+            path: node.original_file_path.clone(),
+            message: format!("snapshot '{}': {m}", node.name),
+        };
+        let c = &node.config;
+        let unique_key = match c.get("unique_key") {
+            Some(Json::String(k)) => Value::from(k.as_str()),
+            Some(Json::Array(keys)) if !keys.is_empty() && keys.iter().all(Json::is_string) => {
+                Value::from_serialize(keys)
+            }
+            _ => {
+                return Err(bad(
+                    "needs a unique_key (a column, or a list of columns)".into()
+                ))
+            }
+        };
+        let strategy = c.str("strategy").unwrap_or_default().to_string();
+        let (updated_at, check_cols) = match strategy.as_str() {
+            "timestamp" => match c.str("updated_at") {
+                Some(u) => (Some(u.to_string()), None),
+                None => return Err(bad("the timestamp strategy needs updated_at".into())),
+            },
+            "check" => match c.get("check_cols") {
+                Some(Json::String(all)) if all == "all" => (None, None),
+                Some(Json::Array(cols)) if !cols.is_empty() => {
+                    let cols: Option<Vec<String>> =
+                        cols.iter().map(|c| c.as_str().map(String::from)).collect();
+                    (
+                        None,
+                        Some(cols.ok_or_else(|| bad("check_cols should name columns".into()))?),
+                    )
+                }
+                _ => {
+                    return Err(bad(
+                        "the check strategy needs check_cols ('all' or a list)".into()
+                    ))
+                }
+            },
+            other => {
+                return Err(bad(format!(
+                    "strategy {other:?}: expected timestamp or check"
+                )))
+            }
+        };
+        let invalidate_hard_deletes = match c.str("hard_deletes") {
+            None | Some("ignore") => c.get("invalidate_hard_deletes") == Some(&Json::Bool(true)),
+            Some("invalidate") => true,
+            Some(other) => {
+                return Err(bad(format!(
+                    "hard_deletes {other:?}: Strata does ignore and invalidate"
+                )))
+            }
+        };
+        Ok(SnapshotSpec {
+            strategy,
+            unique_key,
+            updated_at,
+            check_cols,
+            invalidate_hard_deletes,
+        })
+    }
 }

@@ -34,6 +34,7 @@ pub enum Command {
     Build,
     Compile,
     List,
+    Snapshot,
 }
 
 impl Command {
@@ -45,6 +46,7 @@ impl Command {
             Command::Build => "build",
             Command::Compile => "compile",
             Command::List => "ls",
+            Command::Snapshot => "snapshot",
         }
     }
 
@@ -53,9 +55,24 @@ impl Command {
             Command::Run => &[ResourceType::Model],
             Command::Test => &[ResourceType::Test],
             Command::Seed => &[ResourceType::Seed],
-            Command::Build => &[ResourceType::Model, ResourceType::Seed, ResourceType::Test],
-            Command::Compile => &[ResourceType::Model, ResourceType::Test],
-            Command::List => &[ResourceType::Model, ResourceType::Seed, ResourceType::Test],
+            Command::Build => &[
+                ResourceType::Model,
+                ResourceType::Seed,
+                ResourceType::Snapshot,
+                ResourceType::Test,
+            ],
+            Command::Compile => &[
+                ResourceType::Model,
+                ResourceType::Snapshot,
+                ResourceType::Test,
+            ],
+            Command::List => &[
+                ResourceType::Model,
+                ResourceType::Seed,
+                ResourceType::Snapshot,
+                ResourceType::Test,
+            ],
+            Command::Snapshot => &[ResourceType::Snapshot],
         }
     }
 }
@@ -569,6 +586,7 @@ fn describe(compiler: &Compiler, node: &Node) -> String {
     match node.resource_type {
         ResourceType::Model => format!("sql {} model {rel}", node.config.materialized()),
         ResourceType::Seed => format!("seed file {rel}"),
+        ResourceType::Snapshot => format!("snapshot {rel}"),
         ResourceType::Test => format!("test {}", node.name),
         ResourceType::Operation => node.name.clone(),
     }
@@ -1372,6 +1390,7 @@ async fn run_node(state: Arc<RunState>, id: String, index: usize, total: usize) 
     } else {
         let verb = match node.resource_type {
             ResourceType::Seed => "loaded",
+            ResourceType::Snapshot => "snapshotted",
             _ => "created",
         };
         let mut badge = match (node.resource_type, built.response.rows_affected) {
@@ -1384,7 +1403,11 @@ async fn run_node(state: Arc<RunState>, id: String, index: usize, total: usize) 
         }
         (
             Status::Success,
-            format!("OK {verb} {desc}"),
+            // dbt: "START snapshot s.x", then "OK snapshotted s.x".
+            format!(
+                "OK {verb} {}",
+                desc.strip_prefix("snapshot ").unwrap_or(&desc)
+            ),
             badge,
             Tone::Good,
             built.response.message.clone(),
@@ -1430,6 +1453,10 @@ fn finish_error(
     let what = match node.resource_type {
         ResourceType::Seed => format!("ERROR loading {desc}"),
         ResourceType::Test => format!("ERROR {}", node.name),
+        ResourceType::Snapshot => format!(
+            "ERROR snapshotting {}",
+            desc.strip_prefix("snapshot ").unwrap_or(desc)
+        ),
         _ => format!("ERROR creating {desc}"),
     };
     let message = e.to_string();
@@ -1488,6 +1515,7 @@ pub fn print_summary(session: &Session, outcome: &RunOutcome) {
                 ResourceType::Model => format!("{} model", n.config.materialized()),
                 ResourceType::Test => "data test".to_string(),
                 ResourceType::Seed => "seed".to_string(),
+                ResourceType::Snapshot => "snapshot".to_string(),
                 ResourceType::Operation => "hook".to_string(),
             };
             *kinds.entry(k).or_default() += 1;

@@ -243,7 +243,7 @@ impl PreviousState {
     pub fn relation_of(&self, unique_id: &str) -> Option<(Option<&str>, &str, &str, bool)> {
         let node = self.manifest.as_ref()?.nodes.get(unique_id)?;
         let materialized = node.config.get("materialized").and_then(Value::as_str);
-        if !matches!(node.resource_type.as_str(), "model" | "seed")
+        if !matches!(node.resource_type.as_str(), "model" | "seed" | "snapshot")
             || materialized == Some("ephemeral")
             || node.schema.is_empty()
             || node.alias.is_empty()

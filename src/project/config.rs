@@ -142,6 +142,9 @@ fn default_seeds() -> Vec<String> {
 fn default_tests() -> Vec<String> {
     vec!["tests".into()]
 }
+fn default_snapshots() -> Vec<String> {
+    vec!["snapshots".into()]
+}
 fn default_target() -> String {
     "target".into()
 }
@@ -204,6 +207,8 @@ pub struct ProjectFile {
     pub seed_paths: Vec<String>,
     #[serde(default = "default_tests")]
     pub test_paths: Vec<String>,
+    #[serde(default = "default_snapshots")]
+    pub snapshot_paths: Vec<String>,
     #[serde(default = "default_target")]
     pub target_path: String,
     #[serde(default)]
@@ -214,6 +219,8 @@ pub struct ProjectFile {
     pub models: Map<String, Value>,
     #[serde(default)]
     pub seeds: Map<String, Value>,
+    #[serde(default)]
+    pub snapshots: Map<String, Value>,
     /// `data_tests:` (dbt 1.8+), or the older `tests:`.
     #[serde(default, alias = "tests", alias = "data_tests")]
     pub data_tests: Map<String, Value>,

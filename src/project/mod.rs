@@ -30,6 +30,7 @@ pub type RenderText = dyn Fn(&Path, &str, &Map<String, Value>) -> Result<String>
 pub enum ResourceType {
     Model,
     Seed,
+    Snapshot,
     Test,
     Operation,
 }
@@ -39,6 +40,7 @@ impl ResourceType {
         match self {
             ResourceType::Model => "model",
             ResourceType::Seed => "seed",
+            ResourceType::Snapshot => "snapshot",
             ResourceType::Test => "test",
             ResourceType::Operation => "operation",
         }
@@ -142,10 +144,20 @@ impl Node {
         self.resource_type == ResourceType::Model && self.config.materialized() == "ephemeral"
     }
 
-    /// Models and seeds make relations; tests and hooks do not.
+    /// A model, seed or snapshot: what `ref()` names (ephemeral models included).
+    pub fn is_relational_kind(&self) -> bool {
+        matches!(
+            self.resource_type,
+            ResourceType::Model | ResourceType::Seed | ResourceType::Snapshot
+        )
+    }
+
+    /// Models, seeds and snapshots make relations; tests and hooks do not.
     pub fn is_relational(&self) -> bool {
-        matches!(self.resource_type, ResourceType::Model | ResourceType::Seed)
-            && !self.is_ephemeral()
+        matches!(
+            self.resource_type,
+            ResourceType::Model | ResourceType::Seed | ResourceType::Snapshot
+        ) && !self.is_ephemeral()
     }
 }
 
@@ -259,20 +271,24 @@ impl Project {
         self.root.join(&self.file.target_path)
     }
 
-    /// Find a model or seed by the name `ref()` uses.
+    /// Find a model, seed or snapshot by the name `ref()` uses.
     pub fn find_ref(&self, name: &str, package: Option<&str>) -> Option<&Node> {
         if let Some(p) = package {
             if p != self.name() {
                 return None;
             }
         }
-        [ResourceType::Model, ResourceType::Seed]
-            .iter()
-            .filter_map(|rt| {
-                self.nodes
-                    .get(&format!("{}.{}.{}", rt.as_str(), self.name(), name))
-            })
-            .next()
+        [
+            ResourceType::Model,
+            ResourceType::Seed,
+            ResourceType::Snapshot,
+        ]
+        .iter()
+        .filter_map(|rt| {
+            self.nodes
+                .get(&format!("{}.{}.{}", rt.as_str(), self.name(), name))
+        })
+        .next()
     }
 
     pub fn find_source(&self, source: &str, table: &str) -> Option<&Source> {
@@ -420,6 +436,7 @@ pub fn load_files(project: &mut Project, render_text: &RenderText) -> Result<()>
     load_docs(project)?;
     load_models(project)?;
     load_seeds(project)?;
+    load_snapshots(project)?;
     load_singular_tests(project)?;
     load_properties(project, render_text)
 }
@@ -699,6 +716,86 @@ fn load_seeds(project: &mut Project) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// `{% snapshot name %} ... {% endsnapshot %}` blocks in the snapshot folders, each a node
+/// whose code is the block's query (dbt's fqn: folders, file name, snapshot name).
+fn load_snapshots(project: &mut Project) -> Result<()> {
+    let tree = project.file.snapshots.clone();
+    for dir in project.file.snapshot_paths.clone() {
+        for (abs, rel) in files_under(project, &dir, &["sql"])? {
+            let text = blank_comments(&read(&abs)?);
+            let blocks = snapshot_blocks(&text)
+                .map_err(|m| Error::config(rel_to_root(&project.root, &abs), m))?;
+            for (name, body) in blocks {
+                let in_file = rel.with_file_name(stem(&rel)).join(&name);
+                let mut node = new_node(
+                    project,
+                    ResourceType::Snapshot,
+                    &name,
+                    &rel,
+                    &abs,
+                    body,
+                    &tree,
+                );
+                node.fqn = fqn_for(project.name(), &in_file, &name);
+                node.fqn.pop();
+                node.fqn.push(name.clone());
+                node.config = config::tree_config(&tree, &node.fqn);
+                node.config
+                    .0
+                    .entry("materialized")
+                    .or_insert("snapshot".into());
+                insert_unique(project, node)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The (name, query) of each snapshot block; the query keeps its line breaks, padded so
+/// that template lines stay the file's.
+fn snapshot_blocks(text: &str) -> std::result::Result<Vec<(String, String)>, String> {
+    let mut out = Vec::new();
+    let mut pos = 0;
+    while let Some(rel) = text[pos..].find("{%") {
+        let open = pos + rel;
+        let Some(close_rel) = text[open..].find("%}") else {
+            break;
+        };
+        let close = open + close_rel + 2;
+        let inner = text[open + 2..close - 2].trim_matches(|c: char| c == '-' || c.is_whitespace());
+        pos = close;
+        let Some(name) = inner.strip_prefix("snapshot ") else {
+            continue;
+        };
+        let name = name.trim().to_string();
+        if name.is_empty() || !name.chars().all(|c| c.is_alphanumeric() || c == '_') {
+            return Err(format!(
+                "'{{% snapshot {name} %}}': a snapshot needs a plain name"
+            ));
+        }
+        let mut end = None;
+        let mut search = close;
+        while let Some(r) = text[search..].find("{%") {
+            let o = search + r;
+            let Some(c) = text[o..].find("%}") else { break };
+            let tag = text[o + 2..o + c].trim_matches(|c: char| c == '-' || c.is_whitespace());
+            if tag == "endsnapshot" {
+                end = Some((o, o + c + 2));
+                break;
+            }
+            search = o + c + 2;
+        }
+        let Some((body_end, after)) = end else {
+            return Err(format!("snapshot '{name}' has no {{% endsnapshot %}}"));
+        };
+        let line = text[..close].matches('\n').count();
+        let body = format!("{}{}", "\n".repeat(line), &text[close..body_end]);
+        out.push((name, body));
+        pos = after;
+    }
+    Ok(out)
 }
 
 fn load_singular_tests(project: &mut Project) -> Result<()> {

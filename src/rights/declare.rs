@@ -25,7 +25,7 @@ use super::config::RightsConfig;
 use crate::compile::Relation;
 use crate::error::{Error, Result};
 use crate::execute::Session;
-use crate::project::{Node, Project, ResourceType};
+use crate::project::{Node, Project};
 
 /// How rows of a relation reach a subject through another relation.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -98,7 +98,7 @@ fn node_location(node: &Node) -> std::path::PathBuf {
 pub fn declared(project: &Project) -> Result<Vec<Declared>> {
     let mut out = Vec::new();
     for node in project.nodes.values() {
-        if !matches!(node.resource_type, ResourceType::Model | ResourceType::Seed) {
+        if !node.is_relational_kind() {
             continue;
         }
         let pd = declaration(node)
@@ -151,9 +151,7 @@ pub fn coverage(
 ) -> Vec<Error> {
     let mut errors = Vec::new();
     for node in project.nodes.values() {
-        if !matches!(node.resource_type, ResourceType::Model | ResourceType::Seed)
-            || node.is_ephemeral()
-        {
+        if !node.is_relational_kind() || node.is_ephemeral() {
             continue;
         }
         let Some(cols) = columns_of(node) else {

@@ -990,3 +990,89 @@ fn source_freshness_on_athena() {
         serde_json::from_str(&p.read("target/sources.json")).expect("sources.json");
     assert_eq!(results["results"][0]["max_loaded_at_time_ago_in_s"], 7200.0);
 }
+
+/// A snapshot on Athena: the first run creates an Iceberg table from the query with dbt's
+/// columns; a later run stages the changes in a table beside it and MERGEs (Iceberg), then
+/// drops the staging table.
+#[test]
+fn snapshots_on_athena_merge_into_iceberg() {
+    let p = TestProject::new("athena_snap", "profile: athena_snap\n");
+    p.write(
+        "models/sources.yml",
+        "version: 2\nsources:\n  - name: raw\n    schema: raw\n    tables: [{name: users}]\n",
+    );
+    p.write(
+        "snapshots/users.sql",
+        "{% snapshot users_snapshot %}\n{{ config(unique_key='id', strategy='timestamp', updated_at='updated_at') }}\nselect id, email, updated_at from {{ source('raw', 'users') }}\n{% endsnapshot %}\n",
+    );
+    let proxy = Proxy::start(&aws::moto_endpoint(), vec![]);
+    let region = "eu-south-1";
+    let schema = unique("snap");
+    athena_profile(&p, "athena_snap", &proxy.url, region, &schema, "");
+    p.strata_env(&["snapshot"], AWS_ENV).assert_ok();
+    let created = proxy.started_queries();
+    let create = created
+        .iter()
+        .find(|q| q.starts_with(&format!("create table \"{schema}\".\"users_snapshot\"")))
+        .unwrap_or_else(|| panic!("{created:#?}"));
+    assert!(create.contains("table_type = 'ICEBERG'"), "{create}");
+    assert!(
+        create.contains("to_hex(md5(to_utf8(cast(coalesce(cast(id as varchar), '') || '|' || coalesce(cast(updated_at as varchar), '') as varchar)))) as dbt_scd_id")
+            && create.contains("nullif(updated_at, updated_at) as dbt_valid_to"),
+        "{create}"
+    );
+    // The next run finds the snapshot (and, as moto runs no SQL, a staging table we make).
+    let cols = [
+        ("id", "bigint"),
+        ("email", "string"),
+        ("updated_at", "timestamp"),
+        ("dbt_scd_id", "string"),
+        ("dbt_updated_at", "timestamp"),
+        ("dbt_valid_from", "timestamp"),
+        ("dbt_valid_to", "timestamp"),
+    ];
+    aws::glue_iceberg_table(
+        &aws::moto_endpoint(),
+        region,
+        &schema,
+        "users_snapshot",
+        &cols,
+    );
+    let mut staged = cols.to_vec();
+    staged.extend([("dbt_change_type", "string"), ("dbt_unique_key", "bigint")]);
+    aws::glue_iceberg_table(
+        &aws::moto_endpoint(),
+        region,
+        &schema,
+        "users_snapshot__strata_snapshot",
+        &staged,
+    );
+    let before = proxy.started_queries().len();
+    p.strata_env(&["snapshot"], AWS_ENV).assert_ok();
+    let queries = proxy.started_queries()[before..].to_vec();
+    let stage = format!("\"{schema}\".\"users_snapshot__strata_snapshot\"");
+    let at = |prefix: &str| {
+        queries
+            .iter()
+            .position(|q| q.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no {prefix}: {queries:#?}"))
+    };
+    let staging = at(&format!("create table {stage}"));
+    assert!(
+        queries[staging].contains("where dbt_valid_to is null"),
+        "{}",
+        queries[staging]
+    );
+    let merge = at(&format!(
+        "merge into \"{schema}\".\"users_snapshot\" as dbt_internal_target"
+    ));
+    assert!(
+        queries[merge].contains("then insert (\"id\", \"email\", \"updated_at\", \"dbt_scd_id\", \"dbt_updated_at\", \"dbt_valid_from\", \"dbt_valid_to\")"),
+        "{}",
+        queries[merge]
+    );
+    // Athena's DDL quotes with backticks.
+    let drop = format!("drop table if exists `{schema}`.`users_snapshot__strata_snapshot`");
+    assert_eq!(queries.last(), Some(&drop), "{queries:#?}");
+    assert!(staging < merge, "{queries:#?}");
+}

@@ -37,7 +37,7 @@ fn an_unknown_ref_names_file_line_and_the_closest_model() {
         "select 1 as id\n\nfrom {{ ref('customer') }}\n",
     );
     p.strata(&["compile"]).assert_code(2).assert_contains(
-        "models/orders.sql:3:13: model 'orders' refers to 'customer', which is not a model or seed in this project (did you mean 'customers'?)",
+        "models/orders.sql:3:13: model 'orders' refers to 'customer', which is not a model, seed or snapshot in this project (did you mean 'customers'?)",
     );
     let p2 = TestProject::new("srcs", "");
     p2.write(

@@ -21,4 +21,5 @@ mod render_once;
 mod rights;
 mod rights_kafka;
 mod selection;
+mod snapshots;
 mod state;

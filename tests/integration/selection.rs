@@ -525,7 +525,9 @@ fn exposures_are_listed_and_select_what_they_read() {
     p.strata(&["ls"])
         .assert_code(2)
         .assert_contains("models/marts/exposures.yml")
-        .assert_contains("exposure 'kpis' depends on 'mart_typo', which is not a model or seed");
+        .assert_contains(
+            "exposure 'kpis' depends on 'mart_typo', which is not a model, seed or snapshot",
+        );
     p.write(
         "models/marts/exposures.yml",
         "version: 2\nexposures:\n  - name: kpis\n    type: dashboard\n    owner: {email: d@example.com}\n    depends_on: [mart_a]\n",

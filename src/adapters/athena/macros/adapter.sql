@@ -138,3 +138,16 @@ select
     (select count(*) from {{ adapter.quote(relation.schema) }}.{{ adapter.quote(relation.identifier ~ '$snapshots') }}) as snapshots,
     (select count(*) from {{ adapter.quote(relation.schema) }}.{{ adapter.quote(relation.identifier ~ '$files') }}) as files
 {%- endmacro %}
+
+{#- Snapshots on Iceberg: one MERGE closes the changed versions and inserts the new ones. -#}
+{% macro athena__snapshot_merge(target, staging, columns) -%}
+merge into {{ target }} as dbt_internal_target
+using {{ staging }} as dbt_internal_source
+on dbt_internal_source.dbt_scd_id = dbt_internal_target.dbt_scd_id
+when matched and dbt_internal_target.dbt_valid_to is null
+    and dbt_internal_source.dbt_change_type in ('update', 'delete')
+    then update set dbt_valid_to = dbt_internal_source.dbt_valid_to
+when not matched and dbt_internal_source.dbt_change_type = 'insert'
+    then insert ({% for c in columns %}{{ adapter.quote(c) }}{% if not loop.last %}, {% endif %}{% endfor %})
+    values ({% for c in columns %}dbt_internal_source.{{ adapter.quote(c) }}{% if not loop.last %}, {% endif %}{% endfor %})
+{%- endmacro %}

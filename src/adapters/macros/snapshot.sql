@@ -1,0 +1,141 @@
+{#- Snapshots (dbt's type-2 slowly changing dimensions). The first run copies the query's
+    rows with dbt_scd_id, dbt_updated_at, dbt_valid_from and an open dbt_valid_to; later
+    runs stage what changed (snapshot_staging, into a table next to the snapshot), then
+    snapshot_merge closes the changed rows' current versions and inserts the new ones.
+    `strategy` is timestamp (a row changed when its updated_at moved past the current
+    version's dbt_valid_from) or check (when one of check_cols differs; versions are stamped
+    with the snapshot time). -#}
+
+{% macro snapshot_get_time() -%}{{ adapter.dispatch('snapshot_get_time')() }}{%- endmacro %}
+{% macro default__snapshot_get_time() -%}cast({{ current_timestamp() }} as {{ type_timestamp() }}){%- endmacro %}
+
+{#- The unique key as one value: a column (or expression), or several joined with '|'. -#}
+{% macro snapshot_unique_key(unique_key) -%}
+{%- if unique_key is string -%}{{ unique_key }}
+{%- else -%}
+{%- for k in unique_key %}coalesce(cast({{ k }} as {{ type_string() }}), ''){% if not loop.last %} || '|' || {% endif %}{% endfor -%}
+{%- endif -%}
+{%- endmacro %}
+
+{% macro snapshot_scd_id(unique_key, updated_at) -%}
+{{ hash("coalesce(cast(" ~ snapshot_unique_key(unique_key) ~ " as " ~ type_string() ~ "), '') || '|' || coalesce(cast(" ~ updated_at ~ " as " ~ type_string() ~ "), '')") }}
+{%- endmacro %}
+
+{% macro snapshot_updated_at(strategy, updated_at) -%}
+{%- if strategy == 'timestamp' -%}{{ updated_at }}{%- else -%}{{ snapshot_get_time() }}{%- endif -%}
+{%- endmacro %}
+
+{% macro snapshot_row_changed(strategy, updated_at, check_cols) -%}
+{%- if strategy == 'timestamp' -%}
+snapshotted_data.dbt_valid_from < source_data.{{ updated_at }}
+{%- else -%}
+{%- for c in check_cols %}snapshotted_data.{{ adapter.quote(c) }} is distinct from source_data.{{ adapter.quote(c) }}{% if not loop.last %} or {% endif %}{% endfor -%}
+{%- endif -%}
+{%- endmacro %}
+
+{% macro snapshot_create(relation, sql, strategy, unique_key, updated_at) -%}
+{%- set stamp = snapshot_updated_at(strategy, updated_at) -%}
+{%- set select_sql -%}
+select *,
+    {{ snapshot_scd_id(unique_key, stamp) }} as dbt_scd_id,
+    {{ stamp }} as dbt_updated_at,
+    {{ stamp }} as dbt_valid_from,
+    nullif({{ stamp }}, {{ stamp }}) as dbt_valid_to
+from (
+{{ sql }}
+) as snapshot_query
+{%- endset %}
+{{ create_table_as(relation, select_sql) }}
+{%- endmacro %}
+
+{% macro snapshot_staging(relation, sql, target, strategy, unique_key, updated_at, check_cols, invalidate_hard_deletes) -%}
+{%- set stamp = snapshot_updated_at(strategy, updated_at) -%}
+{%- set key = snapshot_unique_key(unique_key) -%}
+{%- set row_changed = snapshot_row_changed(strategy, updated_at, check_cols) -%}
+{%- set select_sql -%}
+with snapshot_query as (
+{{ sql }}
+),
+snapshotted_data as (
+    select *, {{ key }} as dbt_unique_key
+    from {{ target }}
+    where dbt_valid_to is null
+),
+insertions_source_data as (
+    select *, {{ key }} as dbt_unique_key,
+        {{ stamp }} as dbt_updated_at,
+        {{ stamp }} as dbt_valid_from,
+        nullif({{ stamp }}, {{ stamp }}) as dbt_valid_to,
+        {{ snapshot_scd_id(unique_key, stamp) }} as dbt_scd_id
+    from snapshot_query
+),
+updates_source_data as (
+    select *, {{ key }} as dbt_unique_key,
+        {{ stamp }} as dbt_updated_at,
+        {{ stamp }} as dbt_valid_from,
+        {{ stamp }} as dbt_valid_to
+    from snapshot_query
+),
+{%- if invalidate_hard_deletes %}
+deletes_source_data as (
+    select *, {{ key }} as dbt_unique_key
+    from snapshot_query
+),
+{%- endif %}
+insertions as (
+    select 'insert' as dbt_change_type, source_data.*
+    from insertions_source_data as source_data
+    left outer join snapshotted_data
+        on snapshotted_data.dbt_unique_key = source_data.dbt_unique_key
+    where snapshotted_data.dbt_unique_key is null
+       or ({{ row_changed }})
+),
+updates as (
+    select 'update' as dbt_change_type, source_data.*, snapshotted_data.dbt_scd_id
+    from updates_source_data as source_data
+    join snapshotted_data
+        on snapshotted_data.dbt_unique_key = source_data.dbt_unique_key
+    where ({{ row_changed }})
+)
+{%- if invalidate_hard_deletes %},
+deletes as (
+    select 'delete' as dbt_change_type, source_data.*,
+        {{ snapshot_get_time() }} as dbt_valid_from,
+        {{ snapshot_get_time() }} as dbt_updated_at,
+        {{ snapshot_get_time() }} as dbt_valid_to,
+        snapshotted_data.dbt_scd_id
+    from snapshotted_data
+    left join deletes_source_data as source_data
+        on snapshotted_data.dbt_unique_key = source_data.dbt_unique_key
+    where source_data.dbt_unique_key is null
+)
+{%- endif %}
+select * from insertions
+union all
+select * from updates
+{%- if invalidate_hard_deletes %}
+union all
+select * from deletes
+{%- endif %}
+{%- endset %}
+{{ create_table_as(relation, select_sql, temporary=true) }}
+{%- endmacro %}
+
+{#- Close the changed rows' current versions, insert the new ones (`columns`: the
+    snapshot's columns, in its order). -#}
+{% macro snapshot_merge(target, staging, columns) -%}
+{{ adapter.dispatch('snapshot_merge')(target, staging, columns) }}
+{%- endmacro %}
+
+{% macro default__snapshot_merge(target, staging, columns) -%}
+update {{ target }} as dbt_internal_target
+set dbt_valid_to = dbt_internal_source.dbt_valid_to
+from {{ staging }} as dbt_internal_source
+where dbt_internal_source.dbt_scd_id = dbt_internal_target.dbt_scd_id
+  and dbt_internal_source.dbt_change_type in ('update', 'delete')
+  and dbt_internal_target.dbt_valid_to is null;
+insert into {{ target }} ({% for c in columns %}{{ adapter.quote(c) }}{% if not loop.last %}, {% endif %}{% endfor %})
+select {% for c in columns %}dbt_internal_source.{{ adapter.quote(c) }}{% if not loop.last %}, {% endif %}{% endfor %}
+from {{ staging }} as dbt_internal_source
+where dbt_internal_source.dbt_change_type = 'insert'
+{%- endmacro %}

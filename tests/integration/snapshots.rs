@@ -1,0 +1,129 @@
+//! Snapshots (`strata snapshot`, and in `build`): dbt's type-2 history tables, checked
+//! against the rows and dbt_scd_id values dbt-core 1.12 + dbt-duckdb write for the same
+//! project.
+
+use crate::common::{flat, TestProject};
+
+fn project() -> TestProject {
+    let p = TestProject::new("sn", "");
+    p.write(
+        "models/sources.yml",
+        "version: 2\nsources:\n  - name: app\n    schema: main\n    tables: [{name: users}]\n",
+    );
+    p.write(
+        "snapshots/users.sql",
+        "{% snapshot users_ts %}\n{{ config(target_schema='snapshots', unique_key='id', strategy='timestamp', updated_at='updated_at', invalidate_hard_deletes=True) }}\nselect * from {{ source('app', 'users') }}\n{% endsnapshot %}\n\n{% snapshot users_check %}\n{{ config(target_schema='snapshots', unique_key='id', strategy='check', check_cols=['email']) }}\nselect * from {{ source('app', 'users') }}\n{% endsnapshot %}\n",
+    );
+    p.write(
+        "models/current_users.sql",
+        "select id, email from {{ ref('users_ts') }} where dbt_valid_to is null\n",
+    );
+    std::fs::create_dir_all(p.path().join("target")).expect("mkdir");
+    sql(&p, "create table main.users as select * from (values (1, 'a@x', timestamp '2026-01-01 00:00:00'), (2, 'b@x', timestamp '2026-01-01 00:00:00'), (3, 'c@x', timestamp '2026-01-01 00:00:00')) t(id, email, updated_at)");
+    p
+}
+
+fn sql(p: &TestProject, statements: &str) {
+    duckdb::Connection::open(p.db_path("sn"))
+        .expect("open")
+        .execute_batch(statements)
+        .expect("sql");
+}
+
+#[test]
+fn snapshots_keep_history_as_dbt_does() {
+    let p = project();
+    let r = p.strata(&["build"]);
+    r.assert_ok()
+        .assert_contains("START snapshot snapshots.users_ts")
+        .assert_contains("OK snapshotted snapshots.users_ts");
+    // The model reading the snapshot runs after it.
+    assert_eq!(
+        flat(&p.query("sn", "select * from main.current_users order by id")),
+        "1,a@x|2,b@x|3,c@x"
+    );
+    // One changed, one deleted, one new row, and a new column.
+    sql(
+        &p,
+        "update main.users set email = 'a2@x', updated_at = timestamp '2026-02-01 00:00:00' where id = 1;
+         delete from main.users where id = 2;
+         insert into main.users values (4, 'd@x', timestamp '2026-02-01 00:00:00');
+         alter table main.users add column plan varchar;",
+    );
+    p.strata(&["snapshot"])
+        .assert_ok()
+        .assert_contains("PASS=2");
+    assert_eq!(
+        flat(&p.query(
+            "sn",
+            "select id, email, dbt_scd_id, dbt_valid_from, dbt_valid_to is null from snapshots.users_ts order by id, dbt_valid_from"
+        )),
+        "1,a@x,53f6e6a23dae12b0512ebdf6d433712c,2026-01-01 00:00:00,false|\
+         1,a2@x,869733b5f9d6232f924a2293482fda09,2026-02-01 00:00:00,true|\
+         2,b@x,7dd44d76bed60acec6c3e3b8be6d56cd,2026-01-01 00:00:00,false|\
+         3,c@x,cb8aa796c69bbe53558c8f5a29a8b108,2026-01-01 00:00:00,true|\
+         4,d@x,7b8be6493cbb42526d7ecbd9c7af8f46,2026-02-01 00:00:00,true"
+    );
+    // The closed version ends where the new one starts.
+    assert_eq!(
+        p.scalar(
+            "sn",
+            "select dbt_valid_to from snapshots.users_ts where id = 1 and email = 'a@x'"
+        ),
+        "2026-02-01 00:00:00"
+    );
+    // check strategy, without invalidating deletes: id 2 stays current.
+    assert_eq!(
+        flat(&p.query("sn", "select id, email, dbt_valid_to is null from snapshots.users_check order by id, dbt_valid_from")),
+        "1,a@x,false|1,a2@x,true|2,b@x,true|3,c@x,true|4,d@x,true"
+    );
+    assert_eq!(
+        p.scalar("sn", "select string_agg(column_name, ',' order by ordinal_position) from information_schema.columns where table_name = 'users_ts'"),
+        "id,email,updated_at,dbt_scd_id,dbt_updated_at,dbt_valid_from,dbt_valid_to,plan"
+    );
+    // Nothing changed: nothing new.
+    p.strata(&["snapshot"]).assert_ok();
+    assert_eq!(
+        p.scalar("sn", "select count(*) from snapshots.users_ts"),
+        "5"
+    );
+    // No staging table is left behind.
+    assert_eq!(
+        p.scalar(
+            "sn",
+            "select count(*) from information_schema.tables where table_name like '%strata%'"
+        ),
+        "0"
+    );
+    let r = p.strata(&["ls", "--resource-type", "snapshot"]);
+    r.assert_ok();
+    assert_eq!(r.stdout.trim(), "sn.users.users_check\nsn.users.users_ts");
+    // `run` leaves snapshots alone.
+    p.strata(&["run"]).assert_ok().assert_contains("PASS=1");
+}
+
+#[test]
+fn snapshot_settings_are_checked() {
+    let p = project();
+    p.remove("models/current_users.sql");
+    p.write(
+        "snapshots/users.sql",
+        "{% snapshot s %}\n{{ config(target_schema='snapshots', strategy='timestamp', updated_at='updated_at') }}\nselect 1 as id\n{% endsnapshot %}\n",
+    );
+    p.strata(&["snapshot"])
+        .assert_code(1)
+        .assert_contains("snapshots/users.sql")
+        .assert_contains("snapshot 's': needs a unique_key");
+    p.write(
+        "snapshots/users.sql",
+        "{% snapshot s %}\n{{ config(unique_key='id', strategy='check') }}\nselect 1 as id\n{% endsnapshot %}\n",
+    );
+    p.strata(&["snapshot"])
+        .assert_code(1)
+        .assert_contains("the check strategy needs check_cols");
+    p.write("snapshots/users.sql", "{% snapshot s %}\nselect 1 as id\n");
+    p.strata(&["ls"])
+        .assert_code(2)
+        .assert_contains("snapshots/users.sql")
+        .assert_contains("snapshot 's' has no {% endsnapshot %}");
+}
