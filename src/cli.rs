@@ -11,7 +11,7 @@ use crate::artifacts;
 use crate::compile::Flags;
 use crate::error::{Error, Result};
 use crate::execute::output::{LogFormat, Printer};
-use crate::execute::{self, Command, RunOptions, Session};
+use crate::execute::{self, Command, RunOptions, Session, WarnErrorOptions};
 use crate::graph::{IndirectSelection, PreviousState};
 use crate::project::{LoadOptions, ResourceType};
 
@@ -61,6 +61,11 @@ pub struct GlobalArgs {
     /// DBT_WARN_ERROR].
     #[arg(long, global = true)]
     pub warn_error: bool,
+    /// Which warnings are errors, by dbt's event names: '{error: all}' or
+    /// '{error: [NoNodesForSelectionCriteria], warn: [...]}' [env: STRATA_WARN_ERROR_OPTIONS,
+    /// DBT_WARN_ERROR_OPTIONS].
+    #[arg(long, global = true)]
+    pub warn_error_options: Option<String>,
     /// The artifacts (manifest.json, run_results.json) of an earlier run, for the `state:`
     /// and `result:` selectors: `--select state:modified+ --state prod-artifacts/`
     /// [env: STRATA_STATE, DBT_STATE].
@@ -107,6 +112,15 @@ impl GlobalArgs {
                         Error::Usage(format!("{key}={v:?}: expected true or false"))
                     })?;
                 }
+            }
+        }
+        if self.warn_error_options.is_none() {
+            self.warn_error_options = from_env("WARN_ERROR_OPTIONS").map(|(_, v)| v);
+        }
+        if let Some(text) = &self.warn_error_options {
+            // `error: all` is --warn-error.
+            if WarnErrorOptions::parse(text)?.all {
+                self.warn_error = true;
             }
         }
         if self.state.is_none() {
@@ -448,6 +462,11 @@ fn selection_options(
         indirect_selection: g.indirect_selection.unwrap_or_default(),
         state: state.clone(),
         warn_error: g.warn_error,
+        warn_error_options: g
+            .warn_error_options
+            .as_deref()
+            .and_then(|t| WarnErrorOptions::parse(t).ok())
+            .unwrap_or_default(),
         ..Default::default()
     }
 }
@@ -609,7 +628,27 @@ async fn dispatch(cmd: Cmd, g: GlobalArgs, printer: Arc<Printer>) -> Result<i32>
         if matches!(command, Command::Test | Command::Compile | Command::Build) {
             execute::check_coverage(&session, command != Command::Compile).await?;
         }
-        printer.info("no_nodes", "Nothing to do: the selection matched no nodes.");
+        // dbt rewrites run_results.json with no results: a later `result:` selection or an
+        // uploaded artifact must not see the previous run's.
+        if command != Command::Compile {
+            let outcome = execute::RunOutcome {
+                results: Vec::new(),
+                elapsed: 0.0,
+                interrupted: false,
+                hook_errors: Vec::new(),
+            };
+            artifacts::write_json(
+                &target_dir.join("run_results.json"),
+                &artifacts::run_results(&session, &outcome, run_args(command, &opts, &load, &g)),
+            )?;
+        }
+        let msg = "Nothing to do. Try checking your model configs and model specification args";
+        if opts.warning_is_error("NothingToDo") {
+            return Err(Error::Usage(format!(
+                "{msg} (a warning, made an error by --warn-error)"
+            )));
+        }
+        printer.warn("nothing_to_do", msg);
         return Ok(0);
     }
     if command == Command::Compile {
@@ -625,14 +664,9 @@ async fn dispatch(cmd: Cmd, g: GlobalArgs, printer: Arc<Printer>) -> Result<i32>
         return Ok(0);
     }
     let outcome = execute::execute(&session, command, &ids, &opts).await?;
-    let args = json!({
-        "which": command.name(), "select": opts.select, "exclude": opts.exclude,
-        "full_refresh": opts.full_refresh, "threads": opts.threads, "vars": load.cli_vars,
-        "target": g.target,
-    });
     artifacts::write_json(
         &target_dir.join("run_results.json"),
-        &artifacts::run_results(&session, &outcome, args),
+        &artifacts::run_results(&session, &outcome, run_args(command, &opts, &load, &g)),
     )?;
     execute::print_summary(&session, &outcome);
     if std::env::var_os("STRATA_PROFILE").is_some() {
@@ -645,6 +679,15 @@ async fn dispatch(cmd: Cmd, g: GlobalArgs, printer: Arc<Printer>) -> Result<i32>
     }
     session.leave();
     Ok(if outcome.failed() { 1 } else { 0 })
+}
+
+/// The invocation's arguments as run_results.json records them.
+fn run_args(command: Command, opts: &RunOptions, load: &LoadOptions, g: &GlobalArgs) -> Value {
+    json!({
+        "which": command.name(), "select": opts.select, "exclude": opts.exclude,
+        "full_refresh": opts.full_refresh, "threads": opts.threads, "vars": load.cli_vars,
+        "target": g.target,
+    })
 }
 
 fn list(
@@ -705,6 +748,16 @@ fn list(
     }
     // dbt lists in unique_id order, nodes, sources and exposures together.
     ids.sort();
+    if ids.is_empty() {
+        if opts.warning_is_error("NoNodesSelected") {
+            return Err(Error::Usage(
+                "No nodes selected! (a warning, made an error by --warn-error)".into(),
+            ));
+        }
+        session
+            .printer
+            .warn("no_nodes_selected", "No nodes selected!");
+    }
     // dbt's keys for `--output json` (or the --output-keys asked for).
     let keep = |mut v: Value| -> String {
         const DBT_KEYS: &[&str] = &[

@@ -86,6 +86,8 @@ pub struct RunOptions {
     pub fail_fast: bool,
     /// dbt's `--warn-error`: a test that would warn fails instead.
     pub warn_error: bool,
+    /// dbt's `--warn-error-options`: warnings made errors (or kept warnings) by name.
+    pub warn_error_options: WarnErrorOptions,
     /// dbt's `--resource-type` / `--exclude-resource-type` (model, seed, test): narrow
     /// what the command acts on.
     /// (`None`: no `--resource-type`; `Some` of no type: types Strata does not have.)
@@ -97,6 +99,65 @@ pub struct RunOptions {
     pub indirect_selection: IndirectSelection,
     /// `--state`: the earlier run `state:` and `result:` selectors compare with.
     pub state: Option<Arc<PreviousState>>,
+}
+
+/// dbt's `--warn-error-options`: `{error: all | [names], warn: [names]}` (the older
+/// `include` / `exclude` too). Strata names its selection warnings as dbt does:
+/// NoNodesForSelectionCriteria, NothingToDo.
+#[derive(Debug, Clone, Default)]
+pub struct WarnErrorOptions {
+    pub all: bool,
+    pub error: Vec<String>,
+    pub warn: Vec<String>,
+}
+
+impl WarnErrorOptions {
+    pub fn parse(text: &str) -> Result<Self> {
+        let bad = |m: String| Error::Usage(format!("--warn-error-options: {m}"));
+        let v: serde_json::Value = serde_yaml_ng::from_str(text)
+            .map_err(|e| bad(format!("not a YAML or JSON mapping: {e}")))?;
+        let Some(map) = v.as_object() else {
+            return Err(bad("expected a mapping like '{error: all}'".into()));
+        };
+        if let Some(k) = map
+            .keys()
+            .find(|k| !["error", "include", "warn", "exclude", "silence"].contains(&k.as_str()))
+        {
+            return Err(bad(format!("unknown key '{k}' (error, warn, silence)")));
+        }
+        let names = |keys: &[&str]| -> Result<Vec<String>> {
+            let mut out = Vec::new();
+            for key in keys {
+                match map.get(*key) {
+                    None | Some(serde_json::Value::Null) => {}
+                    Some(serde_json::Value::String(s)) => out.push(s.clone()),
+                    Some(serde_json::Value::Array(a)) => {
+                        for n in a {
+                            let n = n
+                                .as_str()
+                                .ok_or_else(|| bad(format!("{key}: names are strings, not {n}")))?;
+                            out.push(n.to_string());
+                        }
+                    }
+                    Some(other) => return Err(bad(format!("{key}: expected a list, not {other}"))),
+                }
+            }
+            Ok(out)
+        };
+        let error = names(&["error", "include"])?;
+        let warn = names(&["warn", "exclude"])?;
+        let all = error.iter().any(|n| n == "all" || n == "*");
+        Ok(WarnErrorOptions { all, error, warn })
+    }
+}
+
+impl RunOptions {
+    /// Whether the warning `event` (dbt's event name) is an error in this invocation.
+    pub fn warning_is_error(&self, event: &str) -> bool {
+        let kept = self.warn_error_options.warn.iter().any(|n| n == event);
+        ((self.warn_error || self.warn_error_options.all) && !kept)
+            || self.warn_error_options.error.iter().any(|n| n == event)
+    }
 }
 
 /// A loaded, parsed project with its engine: what every command starts from.
@@ -242,27 +303,37 @@ impl Session {
     /// The nodes and sources `--select`/`--exclude`, `--selector` or the project's default
     /// selector choose; `None` when nothing narrows the selection (everything).
     pub fn resolve_selection(&self, opts: &RunOptions) -> Result<Option<BTreeSet<String>>> {
-        let named = |name: &str| -> Result<Selection> {
-            match self.selectors(opts.indirect_selection)? {
-                Some(file) => file.get(name).cloned(),
-                None => Err(Error::Usage(format!(
-                    "--selector {name}: the project has no selectors.yml"
-                ))),
-            }
-        };
+        // The file is read (and checked) on every command, as dbt does.
+        let file = self.selectors(opts.indirect_selection)?;
         let selection = match &opts.selector {
-            Some(_) if !opts.select.is_empty() || !opts.exclude.is_empty() => {
-                return Err(Error::Usage(
-                    "--selector cannot be combined with --select or --exclude".into(),
-                ))
+            Some(name) => {
+                if !opts.select.is_empty() || !opts.exclude.is_empty() {
+                    self.printer.warn(
+                        "selector_overrides",
+                        "The --select and --exclude arguments are being ignored because \
+                         --selector is provided",
+                    );
+                }
+                let Some(file) = &file else {
+                    return Err(Error::Usage(format!(
+                        "--selector {name}: the project has no selectors.yml"
+                    )));
+                };
+                Some(file.get(name)?.clone())
             }
-            Some(name) => Some(named(name)?),
             None => {
                 match Selection::from_cli(&opts.select, &opts.exclude, opts.indirect_selection)? {
                     Some(s) => Some(s),
-                    None => self
-                        .selectors(opts.indirect_selection)?
-                        .and_then(|f| f.default_selection().map(|(_, s)| s.clone())),
+                    None => match file.as_ref().and_then(|f| f.default_selection()) {
+                        Some((name, s)) => {
+                            self.printer.note(
+                                "default_selector",
+                                &format!("Using default selector {name}"),
+                            );
+                            Some(s.clone())
+                        }
+                        None => None,
+                    },
                 }
             }
         };
@@ -273,12 +344,13 @@ impl Session {
             project: &self.project,
             graph: &self.graph,
             state: opts.state.as_deref(),
+            selectors: file.as_ref(),
         };
         let mut unmatched = Vec::new();
         let chosen = selection.resolve(&ctx, &mut unmatched)?;
         for word in unmatched {
             let msg = format!("The selection criterion '{word}' does not match any enabled nodes");
-            if opts.warn_error {
+            if opts.warning_is_error("NoNodesForSelectionCriteria") {
                 return Err(Error::Usage(format!(
                     "{msg} (a warning, made an error by --warn-error)"
                 )));

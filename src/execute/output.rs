@@ -132,6 +132,13 @@ impl Printer {
         let _ = writeln!(std::io::stderr().lock(), "{line}");
     }
 
+    /// An informational line on standard error (what `ls` says besides its listing).
+    pub fn note(&self, event: &str, msg: &str) {
+        let line = self.line("info", event, msg, msg, Tone::Plain);
+        let _guard = self.lock.lock();
+        let _ = writeln!(std::io::stderr().lock(), "{line}");
+    }
+
     pub fn error(&self, event: &str, msg: &str) {
         self.emit(&self.line("error", event, msg, msg, Tone::Bad));
     }

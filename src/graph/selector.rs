@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 use crate::error::{Error, Result};
 use crate::project::{Project, ResourceType};
 
+use super::selectors_file::Selectors;
 use super::state::PreviousState;
 use super::Graph;
 
@@ -56,6 +57,31 @@ pub struct SelectContext<'a> {
     pub graph: &'a Graph,
     /// `--state`: the earlier run `state:` and `result:` compare with.
     pub state: Option<&'a PreviousState>,
+    /// selectors.yml, for `method: selector` references.
+    pub selectors: Option<&'a Selectors>,
+}
+
+/// The selector methods Strata knows (selectors.yml is checked against them when read).
+pub const METHODS: &[&str] = &[
+    "fqn",
+    "tag",
+    "path",
+    "file",
+    "source",
+    "resource_type",
+    "test_type",
+    "test_name",
+    "package",
+    "exposure",
+    "state",
+    "result",
+    "config",
+    "selector",
+];
+
+/// Whether `method` (as written, `config.materialized` included) is one Strata knows.
+pub fn known_method(method: &str) -> bool {
+    METHODS.contains(&method.split('.').next().unwrap_or(method))
 }
 
 /// dbt's set operations over selectors: `--select a b,c --exclude d` is
@@ -71,8 +97,9 @@ pub enum Selection {
     Intersection(Vec<Selection>, IndirectSelection, Option<String>),
     /// The first minus the second.
     Difference(Box<Selection>, Box<Selection>),
-    /// `method: selector` in selectors.yml: another selector's nodes, tests included.
-    Named(Box<Selection>),
+    /// `method: selector` in selectors.yml: another selector's nodes, tests included
+    /// (looked up when used, so it may be defined further down).
+    Named(String),
 }
 
 /// Nodes chosen directly and tests held back until all of their parents show up
@@ -132,8 +159,12 @@ impl Selection {
                 let selected = selector.resolve(ctx)?;
                 return Ok(expand(ctx, selected, *mode));
             }
-            Selection::Named(inner) => {
-                return Ok((inner.resolve(ctx, unmatched)?, BTreeSet::new()))
+            Selection::Named(name) => {
+                let inner = ctx
+                    .selectors
+                    .ok_or_else(|| Error::Usage(format!("selector '{name}': no selectors.yml")))?
+                    .get(name)?;
+                return Ok((inner.resolve(ctx, unmatched)?, BTreeSet::new()));
             }
             Selection::Union(parts, mode) => (parts.iter().collect(), *mode, None),
             Selection::Intersection(parts, mode, raw) => {
@@ -402,9 +433,16 @@ impl Selector {
                         glob(want, &p) || p.starts_with(&format!("{want}/"))
                     }
                 };
+                // Generic tests match by the YAML file that defines them, and a YAML file
+                // named exactly selects the nodes it describes, as in dbt.
+                let described = |n: &crate::project::Node| {
+                    self.method == "path"
+                        && n.patch_path
+                            .as_ref()
+                            .is_some_and(|p| p.to_string_lossy() == want)
+                };
                 for n in project.nodes.values() {
-                    // Generic tests live in YAML; they follow their model (indirect selection).
-                    if hit(&n.original_file_path) && n.test_metadata.is_none() {
+                    if hit(&n.original_file_path) || described(n) {
                         out.insert(n.unique_id.clone());
                     }
                 }

@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
 
-use super::selector::{IndirectSelection, Selection, Selector};
+use super::selector::{known_method, IndirectSelection, Selection, Selector, METHODS};
 
 /// The selectors of a project, in file order.
 #[derive(Debug, Default)]
@@ -30,10 +30,15 @@ impl Selectors {
                 .unwrap_or_default();
             Error::Usage(format!("{}{at}: {e}", path.display()))
         })?;
-        let list = match doc.get("selectors") {
-            Some(Value::Array(list)) => list.clone(),
-            None | Some(Value::Null) => Vec::new(),
-            Some(_) => return Err(bad("`selectors:` should be a list".into())),
+        let list = match (&doc, doc.get("selectors")) {
+            (Value::Null, _) => Vec::new(),
+            (Value::Object(_), Some(Value::Array(list))) => list.clone(),
+            (Value::Object(_), None | Some(Value::Null)) => Vec::new(),
+            _ => {
+                return Err(bad(
+                    "expected `selectors:` with a list of {name, definition} entries".into(),
+                ))
+            }
         };
         let mut out = Selectors {
             path: path.to_path_buf(),
@@ -47,9 +52,7 @@ impl Selectors {
             let Some(definition) = entry.get("definition") else {
                 return Err(in_selector("no `definition`".into()));
             };
-            if out.by_name.contains_key(name) {
-                return Err(in_selector("defined twice".into()));
-            }
+            // A name defined twice: the later definition counts (dbt).
             let selection = out
                 .definition(definition, mode, true)
                 .map_err(&in_selector)?;
@@ -74,6 +77,51 @@ impl Selectors {
         Ok(out)
     }
 
+    /// `method: selector` references may point anywhere in the file (they are resolved when
+    /// used, as in dbt), but not in a circle: checked before `start` is used.
+    pub fn check_references(&self, start: &str) -> Result<()> {
+        fn refs(sel: &Selection, out: &mut Vec<String>) {
+            match sel {
+                Selection::Named(n) => out.push(n.clone()),
+                Selection::Criteria(..) => {}
+                Selection::Union(parts, _) | Selection::Intersection(parts, ..) => {
+                    parts.iter().for_each(|p| refs(p, out))
+                }
+                Selection::Difference(a, b) => {
+                    refs(a, out);
+                    refs(b, out);
+                }
+            }
+        }
+        {
+            let start = &start.to_string();
+            // Depth-first, the path kept for the message.
+            let mut stack = vec![(start.clone(), vec![start.clone()])];
+            while let Some((name, path)) = stack.pop() {
+                let Some(sel) = self.by_name.get(&name) else {
+                    continue;
+                };
+                let mut next = Vec::new();
+                refs(sel, &mut next);
+                for n in next {
+                    let mut longer = path.clone();
+                    longer.push(n.clone());
+                    if n == *start {
+                        return Err(Error::Usage(format!(
+                            "{}: selector '{start}' refers to itself: {}",
+                            self.path.display(),
+                            longer.join(" -> ")
+                        )));
+                    }
+                    if !path.contains(&n) {
+                        stack.push((n, longer));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// `selectors.yml` of the project at `root`, if it has one.
     pub fn load(
         root: &Path,
@@ -92,6 +140,9 @@ impl Selectors {
 
     /// The selection named `name` (`--selector name`).
     pub fn get(&self, name: &str) -> Result<&Selection> {
+        if self.by_name.contains_key(name) {
+            self.check_references(name)?;
+        }
         self.by_name.get(name).ok_or_else(|| {
             let mut known: Vec<&str> = self.by_name.keys().map(String::as_str).collect();
             known.sort();
@@ -121,9 +172,20 @@ impl Selectors {
     ) -> std::result::Result<Selection, String> {
         match def {
             // One selector in the command-line syntax (no spaces or commas, as in dbt).
-            Value::String(s) => Selector::parse(s)
-                .map(|sel| Selection::Criteria(sel, mode))
-                .map_err(|e| e.to_string()),
+            Value::String(s) => {
+                let sel = Selector::parse(s).map_err(|e| e.to_string())?;
+                if sel.method == "selector" {
+                    return Ok(Selection::Named(sel.value));
+                }
+                if !known_method(&sel.method) {
+                    return Err(format!(
+                        "'{s}': unknown selector method '{}' (known: {})",
+                        sel.method,
+                        METHODS.join(", ")
+                    ));
+                }
+                Ok(Selection::Criteria(sel, mode))
+            }
             Value::Object(m) if m.contains_key("union") || m.contains_key("intersection") => {
                 if root && m.len() > 1 {
                     return Err(format!(
@@ -198,6 +260,9 @@ impl Selectors {
         m: &Map<String, Value>,
         mode: IndirectSelection,
     ) -> std::result::Result<Selection, String> {
+        if m.len() == 1 && m.contains_key("exclude") {
+            return Err("`exclude` belongs in a `union` or `intersection` list".into());
+        }
         let (method, value) = if m.len() == 1 {
             let (k, v) = m.iter().next().ok_or("an empty mapping")?;
             (k.clone(), v.clone())
@@ -223,11 +288,13 @@ impl Selectors {
             }
         };
         if method == "selector" {
-            let named = self
-                .by_name
-                .get(&value)
-                .ok_or_else(|| format!("`selector: {value}`: no selector of that name above it"))?;
-            return Ok(Selection::Named(Box::new(named.clone())));
+            return Ok(Selection::Named(value));
+        }
+        if !known_method(&method) {
+            return Err(format!(
+                "unknown selector method '{method}' (known: {})",
+                METHODS.join(", ")
+            ));
         }
         let flag = |key: &str| -> std::result::Result<bool, String> {
             match m.get(key) {
@@ -256,15 +323,16 @@ impl Selectors {
                 ))
             }
         };
-        let parents_depth = depth("parents_depth")?;
-        let children_depth = depth("children_depth")?;
+        // A depth counts only with its `parents: true` / `children: true` (dbt).
+        let parents = flag("parents")?;
+        let children = flag("children")?;
         let selector = Selector {
             method,
             value,
-            parents: flag("parents")? || parents_depth.is_some(),
-            parents_depth,
-            children: flag("children")? || children_depth.is_some(),
-            children_depth,
+            parents,
+            parents_depth: depth("parents_depth")?.filter(|_| parents),
+            children,
+            children_depth: depth("children_depth")?.filter(|_| children),
             at: flag("childrens_parents")?,
         };
         let criteria = Selection::Criteria(selector, mode);
@@ -338,12 +406,41 @@ selectors:
     }
 
     #[test]
+    fn a_depth_needs_its_direction() {
+        let s = parse("selectors:\n  - name: a\n    definition: {method: fqn, value: x, parents_depth: 1}\n  - name: b\n    definition: {method: fqn, value: x, children: true, children_depth: 2}\n").unwrap();
+        assert!(
+            matches!(s.get("a").unwrap(), Selection::Criteria(sel, _) if !sel.parents && sel.parents_depth.is_none())
+        );
+        assert!(
+            matches!(s.get("b").unwrap(), Selection::Criteria(sel, _) if sel.children && sel.children_depth == Some(2))
+        );
+    }
+
+    #[test]
     fn refuses_what_dbt_refuses() {
         let err = |t: &str| parse(t).unwrap_err().to_string();
+        let circle = parse(
+            "selectors:\n  - name: a\n    definition: {selector: b}\n  - name: b\n    definition: {selector: a}\n  - name: c\n    definition: x\n",
+        )
+        .unwrap();
+        assert!(circle.get("c").is_ok());
+        assert!(circle
+            .get("a")
+            .unwrap_err()
+            .to_string()
+            .contains("selector 'a' refers to itself: a -> b -> a"));
         assert!(
-            err("selectors:\n  - name: a\n    definition:\n      selector: b\n")
-                .contains("no selector of that name above it")
+            err("selectors:\n  - name: a\n    definition: {method: colour, value: red}\n")
+                .contains("unknown selector method 'colour'")
         );
+        assert!(err("- name: a\n  definition: x\n").contains("expected `selectors:`"));
+        // As in dbt: a reference further down resolves; a second definition wins.
+        let later = parse(
+            "selectors:\n  - name: a\n    definition: {selector: b}\n  - name: b\n    definition: x\n  - name: b\n    definition: y\n",
+        )
+        .unwrap();
+        assert!(matches!(later.get("a").unwrap(), Selection::Named(n) if n == "b"));
+        assert!(matches!(later.get("b").unwrap(), Selection::Criteria(s, _) if s.value == "y"));
         assert!(
             err("selectors:\n  - name: a\n    definition: {union: [x], intersection: [y]}\n")
                 .contains("only one `union` or `intersection`")

@@ -210,12 +210,14 @@ impl PreviousState {
         }
         for source in project.sources.values() {
             let prev = old.sources.get(&source.unique_id);
-            // Sources have no body, macros or contract: only these checks apply (dbt).
+            // Sources have no body, macros or contract (dbt).
             let hit = match (check, prev) {
                 ("new", p) => p.is_none(),
                 ("old", p) => p.is_some(),
                 ("modified", p) => p.is_none_or(|p| !same_source(source, p)),
                 ("unmodified", p) => p.is_some_and(|p| same_source(source, p)),
+                ("modified.configs", p) => p.is_none_or(|p| !same_source_config(source, p)),
+                ("modified.relation", p) => p.is_none_or(|p| !same_source_relation(source, p)),
                 _ => false,
             };
             if hit {
@@ -300,11 +302,15 @@ fn node_changed(node: &Node, prev: &PreviousNode) -> bool {
 }
 
 fn same_body(node: &Node, prev: &PreviousNode) -> bool {
-    // A seed's body is its CSV, known by the checksum of its content.
-    if node.resource_type == ResourceType::Seed {
-        node.checksum == prev.checksum.checksum
-    } else {
-        node.raw_code == prev.raw_code
+    match node.resource_type {
+        // A seed's body is its CSV, known by the checksum of its content.
+        ResourceType::Seed => node.checksum == prev.checksum.checksum,
+        // dbt writes a generic test's YAML config into its code (`{{ config(severity=...) }}`),
+        // so a changed severity or threshold is a body change there too.
+        ResourceType::Test if node.test_metadata.is_some() => {
+            node.raw_code == prev.raw_code && same_config(node, prev)
+        }
+        _ => node.raw_code == prev.raw_code,
     }
 }
 
@@ -408,11 +414,18 @@ fn same_contract(node: &Node, prev: &PreviousNode) -> bool {
 }
 
 fn same_source(source: &Source, prev: &PreviousSource) -> bool {
+    same_source_relation(source, prev) && source.fqn == prev.fqn && same_source_config(source, prev)
+}
+
+fn same_source_relation(source: &Source, prev: &PreviousSource) -> bool {
     source.database == prev.database
         && source.schema == prev.schema
         && source.identifier == prev.identifier
-        && source.fqn == prev.fqn
-        && source.config.0 == prev.config
+}
+
+/// Config, freshness and loaded_at_field (dbt keeps the last two in a source's config).
+fn same_source_config(source: &Source, prev: &PreviousSource) -> bool {
+    source.config.0 == prev.config
         && source.freshness == prev.freshness
         && source.loaded_at_field == prev.loaded_at_field
 }

@@ -440,9 +440,30 @@ selectors:
     p.strata(&["ls", "--selector", "nope"])
         .assert_code(2)
         .assert_contains("--selector nope: no selector of that name in selectors.yml (it has: b_and_below_but_not_c, c_and_upstream, upstream_of_c)");
-    p.strata(&["ls", "--selector", "upstream_of_c", "-s", "a"])
-        .assert_code(2)
-        .assert_contains("--selector cannot be combined with --select or --exclude");
+    // As dbt: --selector wins over --select/--exclude, with a warning.
+    let r = p.strata(&[
+        "ls",
+        "--output",
+        "name",
+        "--selector",
+        "upstream_of_c",
+        "-s",
+        "a",
+    ]);
+    r.assert_ok().assert_contains(
+        "[WARNING]: The --select and --exclude arguments are being ignored because --selector is provided",
+    );
+    assert_eq!(
+        r.stdout.split_whitespace().collect::<Vec<_>>(),
+        ["a", "b", "c"]
+    );
+    // The default selector is named on standard error, not in the listing.
+    let r = p.strata(&["ls", "--output", "name"]);
+    assert!(
+        r.stderr.contains("Using default selector c_and_upstream"),
+        "{}",
+        r.stderr
+    );
     p.write("selectors.yml", "selectors:\n  - name: x\n    definition:\n      union: [a, {exclude: [b]}, {exclude: [c]}]\n");
     p.strata(&["ls"]).assert_code(2).assert_contains(
         "selectors.yml: selector 'x': more than one `exclude` in one `union` list",
@@ -547,4 +568,91 @@ fn exposures_are_listed_and_select_what_they_read() {
     r.assert_ok()
         .assert_contains("exposure 'kpis' depends on 'other', which is disabled");
     assert_eq!(r.stdout.trim(), "");
+}
+
+/// As dbt: nothing to run is a warning (an error under --warn-error or
+/// --warn-error-options), and run_results.json is rewritten with no results.
+#[test]
+fn nothing_to_do_is_reported_and_run_results_rewritten() {
+    let p = tested_pair();
+    p.strata(&["build"]).assert_ok();
+    let results = |p: &TestProject| -> usize {
+        let v: serde_json::Value =
+            serde_json::from_str(&p.read("target/run_results.json")).expect("run_results");
+        v["results"].as_array().map_or(0, Vec::len)
+    };
+    assert_eq!(results(&p), 5);
+    // `a` is a model: `test -s a,resource_type:model` selects nothing to test.
+    let r = p.strata(&[
+        "test",
+        "-s",
+        "a,resource_type:model",
+        "--indirect-selection",
+        "empty",
+    ]);
+    r.assert_ok().assert_contains(
+        "[WARNING]: Nothing to do. Try checking your model configs and model specification args",
+    );
+    assert_eq!(results(&p), 0);
+    p.strata(&[
+        "--warn-error",
+        "test",
+        "-s",
+        "a",
+        "--indirect-selection",
+        "empty",
+    ])
+    .assert_code(2)
+    .assert_contains("Nothing to do");
+    p.strata(&[
+        "test",
+        "-s",
+        "a",
+        "--indirect-selection",
+        "empty",
+        "--warn-error-options",
+        "{error: [NothingToDo]}",
+    ])
+    .assert_code(2);
+    // Named warnings can stay warnings under error: all.
+    p.strata(&[
+        "ls",
+        "-s",
+        "nosuch",
+        "--warn-error-options",
+        "{error: all, warn: [NoNodesForSelectionCriteria, NoNodesSelected]}",
+    ])
+    .assert_ok()
+    .assert_contains("[WARNING]: No nodes selected!");
+    p.strata(&["ls", "-s", "nosuch", "--warn-error-options", "{error: all}"])
+        .assert_code(2);
+    p.strata(&["ls", "--warn-error-options", "{errors: all}"])
+        .assert_code(2)
+        .assert_contains("--warn-error-options: unknown key 'errors'");
+}
+
+/// `path:`/`file:` reach generic tests by the YAML that defines them, and a YAML path the
+/// nodes it describes (dbt's patch path).
+#[test]
+fn path_selects_by_yaml_too() {
+    let p = tested_pair();
+    assert_eq!(
+        ls(
+            &p,
+            &["-s", "file:schema.yml", "--indirect-selection", "empty"]
+        ),
+        format!("not_null_a_id {REL} unique_b_id")
+    );
+    assert_eq!(
+        ls(
+            &p,
+            &[
+                "-s",
+                "path:models/schema.yml",
+                "--indirect-selection",
+                "empty"
+            ]
+        ),
+        format!("a b not_null_a_id {REL} unique_b_id")
+    );
 }
