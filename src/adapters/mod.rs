@@ -119,6 +119,25 @@ pub trait Adapter: Send + Sync {
     /// Time spent inside the engine's statements so far (to tell runner overhead apart).
     fn engine_time(&self) -> std::time::Duration;
 
+    /// The columns (names and the engine's types) a query returns, without running it for
+    /// its rows: model contracts compare them with the YAML. By default a `where false`
+    /// query whose result reports its types.
+    async fn query_columns(&self, sql: &str) -> Result<Vec<ColumnInfo>> {
+        let probe = format!("select * from (\n{sql}\n) as strata_contract_probe where false");
+        let table = self.execute(&probe, true).await?.table.unwrap_or_default();
+        if table.column_types.len() != table.columns.len() {
+            return Err(crate::error::Error::Adapter(
+                "this engine does not report the types of a query's columns".into(),
+            ));
+        }
+        Ok(table
+            .columns
+            .into_iter()
+            .zip(table.column_types)
+            .map(|(name, data_type)| ColumnInfo { name, data_type })
+            .collect())
+    }
+
     /// May the process end without closing the adapter? Only when closing would do nothing
     /// the exit does not (waits for a connection still being opened).
     fn may_exit_without_closing(&self) -> bool {

@@ -10,6 +10,8 @@ use minijinja::value::{Enumerator, Object, ObjectRepr, Value};
 pub struct Table {
     pub columns: Vec<String>,
     pub rows: Vec<Vec<serde_json::Value>>,
+    /// The engine's type of each column, where it reports them with the rows (Athena).
+    pub column_types: Vec<String>,
 }
 
 impl Table {

@@ -1076,3 +1076,34 @@ fn snapshots_on_athena_merge_into_iceberg() {
     assert_eq!(queries.last(), Some(&drop), "{queries:#?}");
     assert!(staging < merge, "{queries:#?}");
 }
+
+/// An enforced contract on Athena: the column types come from the result metadata of two
+/// `where false` probes (the contract's casts, then the model), before anything is built.
+#[test]
+fn contracts_on_athena_read_types_from_result_metadata() {
+    let p = TestProject::new("athena_ct", "profile: athena_ct\n");
+    p.write(
+        "models/schema.yml",
+        "version: 2\nmodels:\n  - name: m\n    config: {contract: {enforced: true}, materialized: table}\n    columns:\n      - {name: id, data_type: bigint}\n",
+    );
+    p.write("models/m.sql", "select 1 as id\n");
+    let proxy = Proxy::start(&aws::moto_endpoint(), vec![]);
+    let region = "me-south-1";
+    let schema = unique("ct");
+    athena_profile(&p, "athena_ct", &proxy.url, region, &schema, "");
+    aws::preset_results(
+        &aws::moto_endpoint(),
+        region,
+        vec![(vec!["id:bigint"], vec![]), (vec!["id:integer"], vec![])],
+    );
+    p.strata_env(&["run"], AWS_ENV)
+        .assert_code(1)
+        .assert_contains("| id          | integer         | bigint        | data type mismatch |");
+    let started = proxy.started_queries();
+    assert!(
+        started[0].contains("select cast(null as bigint) as \"id\"")
+            && started[0].ends_with("as strata_contract_probe where false"),
+        "{started:#?}"
+    );
+    assert_eq!(started.len(), 2, "nothing built: {started:#?}");
+}

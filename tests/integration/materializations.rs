@@ -496,3 +496,42 @@ fn a_failing_on_run_start_hook_skips_the_nodes() {
         "0"
     );
 }
+
+/// An enforced contract: the model's columns must be the YAML's by name and type (as the
+/// engine names types: `int` is `integer`), or the model fails before it is built and what
+/// reads it is skipped; the report is dbt's table.
+#[test]
+fn enforced_contracts_fail_models_whose_columns_differ() {
+    let p = TestProject::new("ct", "");
+    p.write(
+        "models/schema.yml",
+        "version: 2\nmodels:\n  - name: ok_alias\n    config: {contract: {enforced: true}, materialized: table}\n    columns:\n      - {name: id, data_type: int}\n      - {name: name, data_type: text}\n  - name: bad_type\n    config: {contract: {enforced: true}, materialized: table}\n    columns:\n      - {name: id, data_type: bigint}\n  - name: bad_cols\n    config: {contract: {enforced: true}}\n    columns:\n      - {name: id, data_type: integer}\n      - {name: gone, data_type: varchar}\n  - name: untyped\n    config: {contract: {enforced: true}}\n    columns:\n      - {name: id}\n",
+    );
+    p.write("models/ok_alias.sql", "select 1 as id, 'x' as name\n");
+    p.write("models/bad_type.sql", "select 1 as id\n");
+    p.write("models/bad_cols.sql", "select 1 as id, 2 as extra\n");
+    p.write("models/untyped.sql", "select 1 as id\n");
+    p.write("models/child.sql", "select * from {{ ref('bad_type') }}\n");
+    let r = p.strata(&["run"]);
+    r.assert_code(1)
+        .assert_contains("PASS=1 WARN=0 ERROR=3 SKIP=1")
+        .assert_contains("This model has an enforced contract that failed.")
+        .assert_contains("| id          | INTEGER         | BIGINT        | data type mismatch |")
+        .assert_contains(
+            "| gone        |                 | VARCHAR       | missing in definition |",
+        )
+        .assert_contains(
+            "| extra       | INTEGER         |               | missing in contract   |",
+        )
+        .assert_contains(
+            "contracted models require data_type to be defined for each column; missing for: id",
+        );
+    // Nothing was built for the failing ones.
+    assert_eq!(
+        flat(&p.query(
+            "ct",
+            "select table_name from information_schema.tables order by 1"
+        )),
+        "ok_alias"
+    );
+}

@@ -358,6 +358,7 @@ impl QueryRunner {
                     for c in meta.column_info() {
                         table.columns.push(c.name().to_string());
                         types.push(c.r#type().to_ascii_lowercase());
+                        table.column_types.push(c.r#type().to_string());
                     }
                 }
             }

@@ -653,7 +653,7 @@ fn run(conn: &Connection, sql: &str, params: &[String], fetch: bool) -> Result<E
     let columns = rows.as_ref().map(|s| s.column_names()).unwrap_or_default();
     let mut table = Table {
         columns: columns.clone(),
-        rows: Vec::new(),
+        ..Table::default()
     };
     while let Some(row) = rows.next().map_err(engine_error)? {
         let mut out = Vec::with_capacity(columns.len());
@@ -779,6 +779,28 @@ impl Adapter for SharedDuckDb {
                         let name = row.first()?.as_str()?.to_string();
                         let kind = row.get(1)?.as_str()?.to_string();
                         Some((name, kind))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    async fn query_columns(&self, sql: &str) -> Result<Vec<ColumnInfo>> {
+        let describe =
+            format!("describe (select * from (\n{sql}\n) as strata_contract_probe where false)");
+        let r = self
+            .0
+            .with_conn(move |c| run(c, &describe, &[], true))
+            .await?;
+        Ok(r.table
+            .map(|t| {
+                t.rows
+                    .into_iter()
+                    .filter_map(|row| {
+                        Some(ColumnInfo {
+                            name: row.first()?.as_str()?.to_string(),
+                            data_type: row.get(1)?.as_str()?.to_string(),
+                        })
                     })
                     .collect()
             })
