@@ -287,6 +287,14 @@ pub enum Cmd {
         #[arg(long, default_value_t = 5)]
         limit: usize,
     },
+    /// Run the previous run, build, test, seed or snapshot again from where it failed: the
+    /// nodes that errored, failed or were skipped (target/run_results.json, or --state),
+    /// with that command's target, vars and --full-refresh.
+    Retry {
+        /// How many nodes to build at the same time (instead of the previous run's).
+        #[arg(long)]
+        threads: Option<usize>,
+    },
     /// Remove the project's clean-targets.
     Clean,
     /// Show the project, the target and whether the engine answers.
@@ -471,7 +479,98 @@ fn selection_options(
     }
 }
 
-async fn dispatch(cmd: Cmd, g: GlobalArgs, printer: Arc<Printer>) -> Result<i32> {
+/// What `strata retry` takes from the previous run's run_results.json.
+struct Retry {
+    command: Command,
+    exec: ExecArgs,
+    ids: std::collections::BTreeSet<String>,
+}
+
+/// Read the previous run (dbt retry): its command, arguments and the nodes to run again.
+/// The previous target and vars apply (vars given now win), as in dbt.
+fn previous_run(g: &mut GlobalArgs, threads: Option<usize>) -> Result<Retry> {
+    let dir = match &g.state {
+        Some(state) => state.clone(),
+        None => {
+            let file = crate::project::ProjectFile::load(&crate::project::ProjectFile::find(
+                Path::new("."),
+            )?)?;
+            PathBuf::from(file.target_path)
+        }
+    };
+    let path = dir.join("run_results.json");
+    let text = std::fs::read_to_string(&path).map_err(|_| {
+        Error::Usage(format!(
+            "retry: could not find a previous run in '{}' (no run_results.json)",
+            dir.display()
+        ))
+    })?;
+    let previous: Value = serde_json::from_str(&text)
+        .map_err(|e| Error::Usage(format!("{}: not a run_results.json: {e}", path.display())))?;
+    let args = &previous["args"];
+    let which = args["which"].as_str().unwrap_or_default();
+    let command = match which {
+        "run" => Command::Run,
+        "test" => Command::Test,
+        "seed" => Command::Seed,
+        "build" => Command::Build,
+        "snapshot" => Command::Snapshot,
+        other => {
+            return Err(Error::Usage(format!(
+                "retry: the previous command ({other:?}) is not one retry runs again (run, \
+                 test, seed, build, snapshot)"
+            )))
+        }
+    };
+    let mut retryable = vec![
+        "error",
+        "fail",
+        "skipped",
+        "runtime error",
+        "partial success",
+    ];
+    if g.warn_error {
+        retryable.push("warn");
+    }
+    let ids = previous["results"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| r["status"].as_str().is_some_and(|s| retryable.contains(&s)))
+        .filter_map(|r| r["unique_id"].as_str().map(String::from))
+        .filter(|id| !id.starts_with("operation."))
+        .collect();
+    if g.target.is_none() {
+        g.target = args["target"].as_str().map(String::from);
+    }
+    if g.vars.is_none() {
+        if let Some(vars) = args["vars"].as_object().filter(|v| !v.is_empty()) {
+            g.vars = Some(Value::Object(vars.clone()).to_string());
+        }
+    }
+    let exec = ExecArgs {
+        threads: threads.or_else(|| args["threads"].as_u64().map(|t| t as usize)),
+        full_refresh: args["full_refresh"].as_bool().unwrap_or(false),
+        ..Default::default()
+    };
+    Ok(Retry { command, exec, ids })
+}
+
+async fn dispatch(cmd: Cmd, mut g: GlobalArgs, printer: Arc<Printer>) -> Result<i32> {
+    let (cmd, retry) = match cmd {
+        Cmd::Retry { threads } => {
+            let r = previous_run(&mut g, threads)?;
+            let cmd = match r.command {
+                Command::Test => Cmd::Test(r.exec.clone()),
+                Command::Seed => Cmd::Seed(r.exec.clone()),
+                Command::Build => Cmd::Build(r.exec.clone()),
+                Command::Snapshot => Cmd::Snapshot(r.exec.clone()),
+                _ => Cmd::Run(r.exec.clone()),
+            };
+            (cmd, Some(r.ids))
+        }
+        other => (other, None),
+    };
     let load = load_options(&g)?;
     // Read before this command writes its own artifacts: `--state target/` is allowed.
     let state = match &g.state {
@@ -510,6 +609,8 @@ async fn dispatch(cmd: Cmd, g: GlobalArgs, printer: Arc<Printer>) -> Result<i32>
             return show(&load, printer, opts, inline, limit).await;
         }
         Cmd::Clean => return clean(&load, &printer),
+        // Turned into the previous command above.
+        Cmd::Retry { .. } => return Err(Error::Usage("retry: nothing to retry".into())),
         Cmd::Source {
             command: SourceCmd::Freshness { selection, output },
         } => {
@@ -606,6 +707,7 @@ async fn dispatch(cmd: Cmd, g: GlobalArgs, printer: Arc<Printer>) -> Result<i32>
             "--exclude-resource-type",
             &exec.exclude_resource_type,
         )?,
+        retry_ids: retry,
         ..selection_options(&exec.selection, &g, &state)
     };
     let ids = session.select(command, &opts, None)?;

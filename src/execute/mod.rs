@@ -99,6 +99,8 @@ pub struct RunOptions {
     pub indirect_selection: IndirectSelection,
     /// `--state`: the earlier run `state:` and `result:` selectors compare with.
     pub state: Option<Arc<PreviousState>>,
+    /// `retry`: exactly these nodes (what the previous run did not finish).
+    pub retry_ids: Option<BTreeSet<String>>,
 }
 
 /// dbt's `--warn-error-options`: `{error: all | [names], warn: [names]}` (the older
@@ -303,6 +305,9 @@ impl Session {
     /// The nodes and sources `--select`/`--exclude`, `--selector` or the project's default
     /// selector choose; `None` when nothing narrows the selection (everything).
     pub fn resolve_selection(&self, opts: &RunOptions) -> Result<Option<BTreeSet<String>>> {
+        if let Some(ids) = &opts.retry_ids {
+            return Ok(Some(ids.clone()));
+        }
         // The file is read (and checked) on every command, as dbt does.
         let file = self.selectors(opts.indirect_selection)?;
         let selection = match &opts.selector {

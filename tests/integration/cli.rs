@@ -536,3 +536,42 @@ fn empty_builds_the_shape_of_every_model() {
     r.assert_ok();
     assert_eq!(count("i"), "0");
 }
+
+/// `retry` (dbt retry): the previous command again, only for what errored, failed or was
+/// skipped, with that run's vars; nothing to retry when it passed.
+#[test]
+fn retry_runs_the_unfinished_part_of_the_previous_run() {
+    let p = TestProject::new("rt", "");
+    p.write("models/ok.sql", "select 1 as id\n");
+    p.write(
+        "models/broken.sql",
+        "select {{ var('col') }} from {{ ref('ok') }}\n",
+    );
+    p.write("models/after.sql", "select * from {{ ref('broken') }}\n");
+    p.write(
+        "models/schema.yml",
+        "version: 2\nmodels:\n  - name: after\n    columns:\n      - name: id\n        data_tests: [not_null]\n",
+    );
+    p.strata(&["build", "--vars", "{col: no_such_column}"])
+        .assert_code(1)
+        .assert_contains("PASS=1 WARN=0 ERROR=1 SKIP=2");
+    p.strata(&["retry"])
+        .assert_code(1)
+        .assert_contains("PASS=0 WARN=0 ERROR=1 SKIP=2");
+    // The previous vars come along unless given again.
+    let r = p.strata(&["retry", "--vars", "{col: id}"]);
+    r.assert_ok()
+        .assert_contains("PASS=3 WARN=0 ERROR=0 SKIP=0");
+    assert!(
+        !r.stdout.contains("main.ok "),
+        "ok ran again:\n{}",
+        r.stdout
+    );
+    p.strata(&["retry"])
+        .assert_ok()
+        .assert_contains("Nothing to do");
+    p.remove("target/run_results.json");
+    p.strata(&["retry"])
+        .assert_code(2)
+        .assert_contains("retry: could not find a previous run in 'target'");
+}
