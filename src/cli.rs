@@ -229,9 +229,10 @@ fn resource_types(flag: &str, names: &[String]) -> Result<Vec<ResourceType>> {
             "model" => Some(Ok(ResourceType::Model)),
             "seed" => Some(Ok(ResourceType::Seed)),
             "snapshot" => Some(Ok(ResourceType::Snapshot)),
+            "unit_test" => Some(Ok(ResourceType::UnitTest)),
             "test" | "data_test" => Some(Ok(ResourceType::Test)),
-            "unit_test" | "source" | "analysis" | "exposure" | "metric" | "saved_query"
-            | "semantic_model" | "function" => None,
+            "source" | "analysis" | "exposure" | "metric" | "saved_query" | "semantic_model"
+            | "function" => None,
             other => Some(Err(Error::Usage(format!(
                 "{flag}: unknown resource type '{other}'"
             )))),
@@ -817,6 +818,7 @@ fn list(
             ResourceType::Seed,
             ResourceType::Snapshot,
             ResourceType::Test,
+            ResourceType::UnitTest,
         ];
     }
     let left_out = resource_types("--exclude-resource-type", &excluded)?;
@@ -892,7 +894,24 @@ fn list(
     };
     let mut out = String::new();
     for id in &ids {
-        let line = if let Some(n) = session.project.nodes.get(id) {
+        let unit_test = session
+            .project
+            .nodes
+            .get(id)
+            .filter(|n| n.resource_type == ResourceType::UnitTest);
+        let line = if let Some(n) = unit_test {
+            match output {
+                "name" => n.name.clone(),
+                "path" => n.original_file_path.display().to_string(),
+                "json" => keep(json!({"name": n.name, "resource_type": "unit_test",
+                    "package_name": n.package_name, "original_file_path": n.original_file_path,
+                    "unique_id": n.unique_id,
+                    "depends_on": {"macros": [], "nodes": n.depends_on},
+                    "config": {"tags": n.config.tags(), "meta": n.config.get("meta").cloned().unwrap_or(json!({})), "enabled": true},
+                    "fqn": n.fqn})),
+                _ => format!("unit_test:{}.{}", session.project.name(), n.name),
+            }
+        } else if let Some(n) = session.project.nodes.get(id) {
             match output {
                 "name" => n.name.clone(),
                 "path" => n.original_file_path.display().to_string(),

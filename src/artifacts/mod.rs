@@ -228,6 +228,22 @@ fn manifest_rest(session: &Session) -> Vec<(&'static str, Value)> {
             }),
         );
     }
+    let mut unit_tests = Map::new();
+    for (id, spec) in &p.unit_tests {
+        let Some(n) = p.nodes.get(id) else { continue };
+        unit_tests.insert(
+            id.clone(),
+            json!({
+                "name": n.name, "resource_type": "unit_test", "package_name": p.name(),
+                "path": n.path, "original_file_path": n.original_file_path, "unique_id": id,
+                "fqn": n.fqn, "description": spec.description, "model": spec.model,
+                "given": spec.given, "expect": spec.expect, "overrides": spec.overrides,
+                "depends_on": {"macros": [], "nodes": n.depends_on},
+                "config": {"tags": n.config.tags(), "meta": n.config.get("meta").cloned().unwrap_or(json!({})), "enabled": true},
+                "checksum": {"name": "sha256", "checksum": n.checksum},
+            }),
+        );
+    }
     let mut exposures = Map::new();
     for e in p.exposures.values() {
         let x = &e.spec;
@@ -297,7 +313,7 @@ fn manifest_rest(session: &Session) -> Vec<(&'static str, Value)> {
         ("group_map", json!({})),
         ("saved_queries", json!({})),
         ("semantic_models", json!({})),
-        ("unit_tests", json!({})),
+        ("unit_tests", Value::Object(unit_tests)),
     ]
 }
 
@@ -307,7 +323,12 @@ fn manifest_rest(session: &Session) -> Vec<(&'static str, Value)> {
 pub fn write_manifest(path: &Path, session: &Session) -> Result<()> {
     let p = &session.project;
     let compiler: &Compiler = &session.compiler;
-    let nodes: Vec<&Node> = p.nodes.values().collect();
+    // Unit tests have their own section, as in dbt.
+    let nodes: Vec<&Node> = p
+        .nodes
+        .values()
+        .filter(|n| n.resource_type != ResourceType::UnitTest)
+        .collect();
     write_with(path, |out| {
         out.write_all(b"{")?;
         for (i, (key, value)) in manifest_rest(session).iter().enumerate() {

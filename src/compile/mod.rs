@@ -96,6 +96,7 @@ struct RenderCtx {
     warehouse: Option<Arc<dyn Warehouse>>,
     results: Mutex<HashMap<String, Value>>,
     extra: Vec<(&'static str, Value)>,
+    fixtures: Option<Arc<Fixtures>>,
     shared: Arc<Shared>,
 }
 
@@ -122,8 +123,19 @@ const CONTEXT_NAMES: &[&str] = &[
 pub struct CompileOptions {
     pub is_incremental: bool,
     pub warehouse: Option<Arc<dyn Warehouse>>,
-    /// Further context names (the rights procedures get `rights`).
+    /// Further context names (the rights procedures get `rights`; a unit test `var`).
     pub extra: Vec<(&'static str, Value)>,
+    /// Unit tests: what `ref('name')`, `source('s', 't')` and `this` give instead (the
+    /// fixtures' CTEs).
+    pub fixtures: Option<Arc<Fixtures>>,
+}
+
+/// The relations a unit test puts in place of the model's inputs.
+#[derive(Debug, Default)]
+pub struct Fixtures {
+    pub refs: HashMap<String, Relation>,
+    pub sources: HashMap<(String, String), Relation>,
+    pub this: Option<Relation>,
 }
 
 pub struct Compiler {
@@ -599,8 +611,28 @@ impl Compiler {
             .map(|n| n.name.clone())
             .collect();
         let mut updates = Vec::new();
+        let mut dropped = Vec::new();
         for node in project.nodes.values() {
             let mut deps = Vec::new();
+            // A unit test depends on its model (the graph runs it before the model).
+            if let Some(spec) = project.unit_tests.get(&node.unique_id) {
+                match project.find_ref(&spec.model, None) {
+                    Some(model) => deps.push(model.unique_id.clone()),
+                    None if disabled.contains(&spec.model) => {
+                        dropped.push((node.unique_id.clone(), spec.model.clone()));
+                    }
+                    None => {
+                        return Err(Error::config(
+                            &node.original_file_path,
+                            format!(
+                                "unit test '{}' is for model '{}', which is not a model in this \
+                                 project",
+                                node.name, spec.model
+                            ),
+                        ))
+                    }
+                }
+            }
             for r in &node.refs {
                 match project.find_ref(&r.name, r.package.as_deref()) {
                     Some(target) => deps.push(target.unique_id.clone()),
@@ -639,6 +671,14 @@ impl Compiler {
             if let Some(n) = project.nodes.get_mut(&id) {
                 n.depends_on = deps;
             }
+        }
+        for (id, model) in dropped {
+            project.nodes.remove(&id);
+            project.unit_tests.remove(&id);
+            project.warnings.push(format!(
+                "unit test '{}' is for model '{model}', which is disabled: the test is left out",
+                id.rsplit('.').next().unwrap_or(&id)
+            ));
         }
         self.resolve_exposures(project, disabled)
     }
@@ -844,6 +884,17 @@ impl Compiler {
         )
     }
 
+    /// A `var()` over the project's vars with `overrides` on top (a unit test's vars).
+    pub fn var_function(
+        &self,
+        project: &Project,
+        overrides: &Map<String, serde_json::Value>,
+    ) -> Value {
+        let mut vars = project.vars.clone();
+        vars.extend(overrides.clone());
+        globals::var_fn(Arc::new(vars))
+    }
+
     /// The relation a model or seed materializes.
     pub fn relation_of(&self, node_name: &str) -> Option<Relation> {
         self.relations_snapshot()
@@ -867,7 +918,8 @@ impl Compiler {
         opts: CompileOptions,
     ) -> Arc<RenderCtx> {
         let relations = self.relations_snapshot();
-        let this = match this {
+        let fixture_this = opts.fixtures.as_ref().and_then(|f| f.this.clone());
+        let this = match this.or(fixture_this) {
             Some(rel) => Value::from_object(rel),
             None => relations
                 .get(&node.name)
@@ -887,6 +939,7 @@ impl Compiler {
             warehouse: opts.warehouse,
             results: Mutex::new(HashMap::new()),
             extra: opts.extra,
+            fixtures: opts.fixtures,
             shared: self.shared.clone(),
         })
     }
@@ -1017,7 +1070,7 @@ impl Compiler {
         node: &Node,
         opts: &CompileOptions,
     ) -> Result<(String, Vec<String>)> {
-        if opts.extra.is_empty() {
+        if opts.extra.is_empty() && opts.fixtures.is_none() {
             let relations = self.relations_snapshot();
             let kept = self.with_kept(node, |k| {
                 k.resolve(|name| relations.get(name).and_then(as_relation))
@@ -1141,6 +1194,7 @@ impl Compiler {
             warehouse,
             results: Mutex::new(HashMap::new()),
             extra: Vec::new(),
+            fixtures: None,
             shared: self.shared.clone(),
         });
         let mut values = Self::context_values(&ctx, Value::from(()));
@@ -1416,6 +1470,9 @@ fn ref_fn(ctx: Arc<RenderCtx>) -> Value {
                     });
                 }
             }
+            if let Some(f) = ctx.fixtures.as_ref().and_then(|f| f.refs.get(&name)) {
+                return Ok(Value::from_object(f.clone()));
+            }
             // While parsing, the relation as known before parsing ([`Compiler::parse`] checks
             // it later); an unknown name is reported after parsing, with its file and line.
             let Some(rel) = ctx.relations.get(&name).cloned() else {
@@ -1455,6 +1512,10 @@ fn source_fn(ctx: Arc<RenderCtx>) -> Value {
                 if let Ok(mut s) = ctx.source_refs.lock() {
                     s.push((source.clone(), table.clone()));
                 }
+            }
+            let key = (source.clone(), table.clone());
+            if let Some(f) = ctx.fixtures.as_ref().and_then(|f| f.sources.get(&key)) {
+                return Ok(Value::from_object(f.clone()));
             }
             // Sources are known before parsing, so parsing sees the final relation; an unknown
             // one is reported after parsing, with its file and line.

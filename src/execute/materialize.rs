@@ -300,6 +300,11 @@ impl Materializer<'_> {
         })
     }
 
+    /// A unit test: the model on fixture rows, compared with the expected rows.
+    pub async fn unit_test(&self, node: &Node) -> Result<Built> {
+        super::unit_test::run(self, node).await
+    }
+
     /// An enforced contract (`contract: {enforced: true}`): the query's columns must be the
     /// YAML's, by name and type, before anything is built. Types are compared as the engine
     /// names them: the contract's are read from `select cast(null as <type>) ...`, so
@@ -1154,7 +1159,10 @@ pub fn check_scan_budget(node: &Node, response: &ExecResult) -> Result<()> {
 
 /// Where a node's compiled SQL is written: `target/compiled/<project>/<original path>`.
 pub fn compiled_path(project: &Project, node: &Node) -> std::path::PathBuf {
-    let rel = if node.test_metadata.is_some() {
+    // Generic and unit tests live in YAML: dbt writes them below the YAML file's name.
+    let rel = if node.test_metadata.is_some()
+        || node.resource_type == crate::project::ResourceType::UnitTest
+    {
         node.original_file_path.join(&node.path)
     } else {
         node.original_file_path.clone()

@@ -7,6 +7,7 @@ pub mod maintain;
 pub mod materialize;
 pub mod output;
 pub mod results;
+pub mod unit_test;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -53,13 +54,14 @@ impl Command {
     fn resource_types(&self) -> &'static [ResourceType] {
         match self {
             Command::Run => &[ResourceType::Model],
-            Command::Test => &[ResourceType::Test],
+            Command::Test => &[ResourceType::UnitTest, ResourceType::Test],
             Command::Seed => &[ResourceType::Seed],
             Command::Build => &[
                 ResourceType::Model,
                 ResourceType::Seed,
                 ResourceType::Snapshot,
                 ResourceType::Test,
+                ResourceType::UnitTest,
             ],
             Command::Compile => &[
                 ResourceType::Model,
@@ -71,6 +73,7 @@ impl Command {
                 ResourceType::Seed,
                 ResourceType::Snapshot,
                 ResourceType::Test,
+                ResourceType::UnitTest,
             ],
             Command::Snapshot => &[ResourceType::Snapshot],
         }
@@ -556,7 +559,7 @@ fn compile_node(
     let opts = CompileOptions {
         is_incremental: is_incremental_now(node, rel.as_ref(), cache, full_refresh),
         warehouse: Some(bridge.clone() as Arc<dyn Warehouse>),
-        extra: Vec::new(),
+        ..Default::default()
     };
     match compiler.compile(project, node, opts) {
         Ok(sql) => Ok(Prepared {
@@ -655,6 +658,18 @@ impl RunOutcome {
     }
 }
 
+/// `model::test`, as dbt prints a unit test.
+fn unit_test_label(node: &Node) -> String {
+    let model = node
+        .fqn
+        .iter()
+        .rev()
+        .nth(1)
+        .map(String::as_str)
+        .unwrap_or("");
+    format!("{model}::{}", node.name)
+}
+
 fn describe(compiler: &Compiler, node: &Node) -> String {
     let rel = compiler
         .relation_of(&node.name)
@@ -665,6 +680,7 @@ fn describe(compiler: &Compiler, node: &Node) -> String {
         ResourceType::Seed => format!("seed file {rel}"),
         ResourceType::Snapshot => format!("snapshot {rel}"),
         ResourceType::Test => format!("test {}", node.name),
+        ResourceType::UnitTest => format!("unit_test {}", unit_test_label(node)),
         ResourceType::Operation => node.name.clone(),
     }
 }
@@ -719,7 +735,11 @@ async fn prepare(
         let nodes: Vec<&Node> = ids
             .iter()
             .filter_map(|id| project.nodes.get(id))
-            .filter(|n| n.resource_type != ResourceType::Seed && !n.is_ephemeral())
+            // Seeds load files; unit tests compile their model on fixtures when they run.
+            .filter(|n| {
+                !matches!(n.resource_type, ResourceType::Seed | ResourceType::UnitTest)
+                    && !n.is_ephemeral()
+            })
             .collect();
         let outcomes = crate::parallel::map(&nodes, |node| -> Result<Prepared> {
             let c = Compiling {
@@ -1381,6 +1401,7 @@ async fn run_node(state: Arc<RunState>, id: String, index: usize, total: usize) 
     let m = state.materializer();
     let outcome = match node.resource_type {
         ResourceType::Test => m.test(node, &sql_text).await,
+        ResourceType::UnitTest => m.unit_test(node).await,
         _ => m.build(node, &sql_text).await,
     };
     let exec_done = now_rfc3339();
@@ -1412,7 +1433,25 @@ async fn run_node(state: Arc<RunState>, id: String, index: usize, total: usize) 
         .relation_of(&node.name)
         .filter(|r| r.kind != "cte")
         .map(|r| r.rendered);
-    let (status, headline, badge, tone, message) = if node.resource_type == ResourceType::Test {
+    let (status, headline, badge, tone, message) = if node.resource_type == ResourceType::UnitTest {
+        let label = unit_test_label(node);
+        match built.failures.unwrap_or(0) {
+            0 => (
+                Status::Pass,
+                format!("PASS {label}"),
+                "PASS".into(),
+                Tone::Good,
+                "PASS".into(),
+            ),
+            n => (
+                Status::Fail,
+                format!("FAIL {n} {label}"),
+                format!("FAIL {n}"),
+                Tone::Bad,
+                built.response.message.clone(),
+            ),
+        }
+    } else if node.resource_type == ResourceType::Test {
         let n = built.failures.unwrap_or(0);
         let severity = node
             .config
@@ -1593,6 +1632,7 @@ pub fn print_summary(session: &Session, outcome: &RunOutcome) {
                 ResourceType::Test => "data test".to_string(),
                 ResourceType::Seed => "seed".to_string(),
                 ResourceType::Snapshot => "snapshot".to_string(),
+                ResourceType::UnitTest => "unit test".to_string(),
                 ResourceType::Operation => "hook".to_string(),
             };
             *kinds.entry(k).or_default() += 1;

@@ -32,6 +32,7 @@ impl Graph {
         let edges = project
             .nodes
             .values()
+            .filter(|n| !project.unit_tests.contains_key(&n.unique_id))
             .map(|n| (&n.unique_id, &n.depends_on))
             .chain(
                 project
@@ -46,6 +47,30 @@ impl Graph {
                     graph.update_edge(parent, child, ());
                 }
             }
+        }
+        // A unit test runs after its model's parents (it reads their columns) and before
+        // its model, which a failing unit test then skips (dbt's build order).
+        for id in project.unit_tests.keys() {
+            let (Some(&test), Some(model)) = (
+                index.get(id),
+                project.nodes.get(id).and_then(|n| n.depends_on.first()),
+            ) else {
+                continue;
+            };
+            let Some(&model_index) = index.get(model) else {
+                continue;
+            };
+            let parents = project
+                .nodes
+                .get(model)
+                .map(|m| m.depends_on.as_slice())
+                .unwrap_or(&[]);
+            for parent in parents {
+                if let Some(&p) = index.get(parent) {
+                    graph.update_edge(p, test, ());
+                }
+            }
+            graph.update_edge(test, model_index, ());
         }
         let g = Graph { graph, index };
         if let Some(cycle) = g.find_cycle() {

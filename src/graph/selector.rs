@@ -208,6 +208,17 @@ fn expand(ctx: &SelectContext, selected: BTreeSet<String>, mode: IndirectSelecti
     }
     let upstream = (mode == IndirectSelection::Buildable).then(|| with_ancestors(ctx, &selected));
     let mut direct = selected.clone();
+    // A model's unit tests (their one parent is the model, in every mode but empty).
+    for (id, test) in ctx
+        .project
+        .unit_tests
+        .keys()
+        .filter_map(|id| Some((id, ctx.project.nodes.get(id)?)))
+    {
+        if test.depends_on.iter().any(|d| selected.contains(d)) {
+            direct.insert(id.clone());
+        }
+    }
     for id in &selected {
         for child in ctx.graph.children(id) {
             let Some(test) = ctx.project.nodes.get(&child) else {
@@ -483,11 +494,12 @@ impl Selector {
                     let t = match (&n.resource_type, &n.test_metadata) {
                         (ResourceType::Test, Some(_)) => "generic",
                         (ResourceType::Test, None) => "singular",
+                        (ResourceType::UnitTest, _) => "unit",
                         _ => continue,
                     };
                     // dbt 1.8+: `data` is every data test (singular and generic); the
                     // older `schema` means generic ones.
-                    if t == v || v == "data" || (v == "schema" && t == "generic") {
+                    if t == v || (v == "data" && t != "unit") || (v == "schema" && t == "generic") {
                         out.insert(n.unique_id.clone());
                     }
                 }

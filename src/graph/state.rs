@@ -36,6 +36,8 @@ struct PreviousManifest {
     macros: HashMap<String, PreviousMacro>,
     #[serde(default)]
     exposures: HashMap<String, Map<String, Value>>,
+    #[serde(default)]
+    unit_tests: HashMap<String, PreviousNode>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -186,7 +188,10 @@ impl PreviousState {
         };
         let mut out = BTreeSet::new();
         for node in project.nodes.values() {
-            let prev = old.nodes.get(&node.unique_id);
+            let prev = old
+                .nodes
+                .get(&node.unique_id)
+                .or_else(|| old.unit_tests.get(&node.unique_id));
             let modified_macros = || macros.as_ref().is_some_and(|m| m.touches(&node.raw_code));
             let hit = match (check, prev) {
                 ("new", p) => p.is_none(),
@@ -303,8 +308,9 @@ fn node_changed(node: &Node, prev: &PreviousNode) -> bool {
 
 fn same_body(node: &Node, prev: &PreviousNode) -> bool {
     match node.resource_type {
-        // A seed's body is its CSV, known by the checksum of its content.
-        ResourceType::Seed => node.checksum == prev.checksum.checksum,
+        // A seed's body is its CSV, known by the checksum of its content; a unit test's
+        // is its YAML definition.
+        ResourceType::Seed | ResourceType::UnitTest => node.checksum == prev.checksum.checksum,
         // dbt writes a generic test's YAML config into its code (`{{ config(severity=...) }}`),
         // so a changed severity or threshold is a body change there too.
         ResourceType::Test if node.test_metadata.is_some() => {
@@ -318,7 +324,10 @@ fn same_config(node: &Node, prev: &PreviousNode) -> bool {
     let new = &node.config.0;
     let old = &prev.config;
     let compared = |key: &&String| {
-        if node.resource_type == ResourceType::Test {
+        if matches!(
+            node.resource_type,
+            ResourceType::Test | ResourceType::UnitTest
+        ) {
             TEST_CONFIG_KEYS_COMPARED.contains(&key.as_str())
         } else {
             !CONFIG_KEYS_NOT_COMPARED.contains(&key.as_str())

@@ -19,6 +19,7 @@ use sha2::{Digest, Sha256};
 pub use config::{Config, ProjectFile};
 pub use profiles::Target;
 use properties::{ColumnSpec, ExposureSpec, NodePatch, PropertiesFile, SourceSpec, TestSpec};
+pub use properties::{Fixture, UnitTestSpec};
 
 use crate::error::{Error, Result};
 use crate::memo::Memo;
@@ -32,6 +33,7 @@ pub enum ResourceType {
     Seed,
     Snapshot,
     Test,
+    UnitTest,
     Operation,
 }
 
@@ -42,6 +44,7 @@ impl ResourceType {
             ResourceType::Seed => "seed",
             ResourceType::Snapshot => "snapshot",
             ResourceType::Test => "test",
+            ResourceType::UnitTest => "unit_test",
             ResourceType::Operation => "operation",
         }
     }
@@ -236,6 +239,8 @@ pub struct Project {
     pub nodes: BTreeMap<String, Node>,
     pub sources: BTreeMap<String, Source>,
     pub exposures: BTreeMap<String, Exposure>,
+    /// Unit tests by unique id (their nodes are in `nodes`).
+    pub unit_tests: BTreeMap<String, UnitTestSpec>,
     pub macro_files: Vec<MacroFile>,
     pub docs: HashMap<String, String>,
     /// Paths `.dbtignore` excludes from every resource folder (gitignore syntax, as in dbt).
@@ -416,6 +421,7 @@ pub fn open(opts: &LoadOptions, render_text: &RenderText) -> Result<Project> {
         nodes: BTreeMap::new(),
         sources: BTreeMap::new(),
         exposures: BTreeMap::new(),
+        unit_tests: BTreeMap::new(),
         macro_files: Vec::new(),
         docs: HashMap::new(),
         ignore: load_ignore(&root)?,
@@ -859,6 +865,9 @@ fn load_properties(project: &mut Project, render_text: &RenderText) -> Result<()
         for exposure in file.exposures {
             add_exposure(project, exposure, rel)?;
         }
+        for unit_test in file.unit_tests {
+            add_unit_test(project, unit_test, rel)?;
+        }
     }
     Ok(())
 }
@@ -917,6 +926,44 @@ fn add_exposure(project: &mut Project, spec: ExposureSpec, yaml: &Path) -> Resul
         depends_on: Vec::new(),
     };
     project.exposures.insert(unique_id, exposure);
+    Ok(())
+}
+
+fn add_unit_test(project: &mut Project, spec: UnitTestSpec, yaml: &Path) -> Result<()> {
+    if spec.config.get("enabled") == Some(&Value::Bool(false)) {
+        return Ok(());
+    }
+    let unique_id = format!("unit_test.{}.{}.{}", project.name(), spec.model, spec.name);
+    let mut fqn = yaml_folders(project, yaml);
+    fqn.insert(0, project.name().to_string());
+    fqn.push(spec.model.clone());
+    fqn.push(spec.name.clone());
+    let mut config = Config::default();
+    config.merge(&spec.config);
+    config.0.entry("materialized").or_insert("unit".into());
+    let node = Node {
+        unique_id: unique_id.clone(),
+        resource_type: ResourceType::UnitTest,
+        // dbt's compiled file: <yaml>/models/<test>.sql.
+        path: PathBuf::from("models").join(format!("{}.sql", spec.name)),
+        original_file_path: yaml.to_path_buf(),
+        fqn,
+        config,
+        description: spec.description.clone(),
+        checksum: checksum(&serde_json::to_string(&spec).unwrap_or_default()),
+        ..Node::synthetic(project.name(), &spec.name)
+    };
+    if project.nodes.contains_key(&unique_id) {
+        return Err(Error::config(
+            yaml,
+            format!(
+                "unit test '{}' of model '{}' is defined twice",
+                spec.name, spec.model
+            ),
+        ));
+    }
+    project.nodes.insert(unique_id.clone(), node);
+    project.unit_tests.insert(unique_id, spec);
     Ok(())
 }
 

@@ -17,6 +17,41 @@ pub struct PropertiesFile {
     pub sources: Vec<SourceSpec>,
     #[serde(default)]
     pub exposures: Vec<ExposureSpec>,
+    #[serde(default)]
+    pub unit_tests: Vec<UnitTestSpec>,
+}
+
+/// A unit test (dbt 1.8): a model run on fixture rows for its inputs, its output compared
+/// with the expected rows.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct UnitTestSpec {
+    pub name: String,
+    pub model: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub given: Vec<Fixture>,
+    pub expect: Fixture,
+    /// `vars`, `macros` (is_incremental) and `env_vars` the model sees under test.
+    #[serde(default)]
+    pub overrides: Map<String, Value>,
+    #[serde(default)]
+    pub config: Map<String, Value>,
+}
+
+/// Rows for an input (`input: ref('x')`, `source('s', 't')` or `this`) or the expectation:
+/// `rows` as a list of mappings (dict), CSV text (csv) or a query (sql).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct Fixture {
+    #[serde(default)]
+    pub input: Option<String>,
+    #[serde(default)]
+    pub rows: Value,
+    #[serde(default)]
+    pub format: Option<String>,
+    /// `fixture: name`: the rows in `tests/fixtures/name.csv` (or .sql).
+    #[serde(default)]
+    pub fixture: Option<String>,
 }
 
 /// A downstream use of the project (a dashboard, a notebook, an application): what it

@@ -23,3 +23,4 @@ mod rights_kafka;
 mod selection;
 mod snapshots;
 mod state;
+mod unit_tests;

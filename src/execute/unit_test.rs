@@ -1,0 +1,412 @@
+//! Unit tests (dbt 1.8 `unit_tests:`): the model's SQL compiled with each `given` input
+//! replaced by a CTE of fixture rows, run, and its output compared with the `expect` rows.
+//! Fixture columns take the types of the real input relations (which must exist: build them,
+//! or `strata build --empty`), expected values the types of the model's output, so that `1`
+//! and `'1'` compare as the model would produce them.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde_json::Value as Json;
+
+use crate::adapters::{quote_literal, ColumnInfo};
+use crate::compile::{CompileOptions, Fixtures, Relation};
+use crate::error::{Error, Result};
+use crate::execute::materialize::{Built, Materializer};
+use crate::project::{Fixture, Node};
+
+/// One fixture as rows of (column, value), in the order written.
+type Rows = Vec<Vec<(String, Json)>>;
+
+pub async fn run(m: &Materializer<'_>, node: &Node) -> Result<Built> {
+    let spec = m
+        .project
+        .unit_tests
+        .get(&node.unique_id)
+        .ok_or_else(|| Error::Adapter(format!("no unit test {}", node.unique_id)))?;
+    let bad = |msg: String| Error::Config {
+        path: node.original_file_path.clone(),
+        message: format!("unit test '{}': {msg}", spec.name),
+    };
+    let model = m
+        .project
+        .find_ref(&spec.model, None)
+        .ok_or_else(|| bad(format!("no model '{}'", spec.model)))?;
+    let q = m.adapter.dialect().quoting;
+
+    // The inputs: each becomes a CTE with the real relation's columns.
+    let mut fixtures = Fixtures::default();
+    let mut ctes = Vec::new();
+    for given in &spec.given {
+        let input = given.input.as_deref().unwrap_or_default().trim();
+        let (real, name) = input_relation(m, input, &spec.model).map_err(&bad)?;
+        let columns = m.adapter.get_columns(&real).await?;
+        if columns.is_empty() {
+            return Err(bad(format!(
+                "cannot read the columns of {input} ({real}): build it first (strata build \
+                 --empty builds every relation's shape)"
+            )));
+        }
+        let cte = format!("__dbt__cte__{name}");
+        let body = match given.format.as_deref().unwrap_or("dict") {
+            "sql" => sql_rows(m, given).map_err(&bad)?,
+            _ => select_rows(&columns, &rows_of(m, given).map_err(&bad)?, &*q),
+        };
+        ctes.push(format!(
+            "{} as (\n-- Fixture for {name}\n{body}\n)",
+            q.quote(&cte)
+        ));
+        let fixture = Relation::raw(&cte, &q.quote(&cte), "table");
+        match parse_input(input) {
+            Some(Input::Ref(r)) => {
+                fixtures.refs.insert(r, fixture);
+            }
+            Some(Input::Source(s, t)) => {
+                fixtures.sources.insert((s, t), fixture);
+            }
+            Some(Input::This) => fixtures.this = Some(fixture),
+            None => {}
+        }
+    }
+
+    // The model on the fixtures, with the test's overrides.
+    let overrides = &spec.overrides;
+    let is_incremental = overrides
+        .get("macros")
+        .and_then(|mm| mm.get("is_incremental"))
+        .and_then(Json::as_bool)
+        .unwrap_or(false);
+    let mut extra = Vec::new();
+    if let Some(Json::Object(vars)) = overrides.get("vars") {
+        extra.push(("var", m.compiler.var_function(m.project, vars)));
+    }
+    let model_sql = m.compiler.compile(
+        m.project,
+        model,
+        CompileOptions {
+            is_incremental,
+            extra,
+            fixtures: Some(Arc::new(fixtures)),
+            ..Default::default()
+        },
+    )?;
+    let with = if ctes.is_empty() {
+        String::new()
+    } else {
+        format!("with {},\n", ctes.join(",\n"))
+    };
+    let actual_cte = format!(
+        "{}dbt_internal_unit_test_actual as (\n{model_sql}\n)",
+        if with.is_empty() { "with " } else { "" }
+    );
+    let output = m
+        .adapter
+        .query_columns(&format!(
+            "{with}{actual_cte}\nselect * from dbt_internal_unit_test_actual"
+        ))
+        .await?;
+
+    // The expectation, typed as the model's output.
+    let (expected_sql, expected_columns) = match spec.expect.format.as_deref().unwrap_or("dict") {
+        "sql" => {
+            let sql = sql_rows(m, &spec.expect).map_err(&bad)?;
+            let cols = m.adapter.query_columns(&sql).await?;
+            (sql, cols.into_iter().map(|c| c.name).collect::<Vec<_>>())
+        }
+        _ => {
+            let rows = rows_of(m, &spec.expect).map_err(&bad)?;
+            let mut names: Vec<String> = Vec::new();
+            for row in &rows {
+                for (c, _) in row {
+                    if !names.iter().any(|n| n.eq_ignore_ascii_case(c)) {
+                        names.push(c.clone());
+                    }
+                }
+            }
+            let mut typed = Vec::new();
+            for n in &names {
+                let Some(col) = output.iter().find(|o| o.name.eq_ignore_ascii_case(n)) else {
+                    return Err(bad(format!(
+                        "expect names column '{n}', which model '{}' does not return (it \
+                         returns {})",
+                        spec.model,
+                        output
+                            .iter()
+                            .map(|c| c.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )));
+                };
+                typed.push(col.clone());
+            }
+            (select_rows(&typed, &rows, &*q), names)
+        }
+    };
+    let list = expected_columns
+        .iter()
+        .map(|c| q.quote(c))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let actual_sql =
+        format!("{with}{actual_cte}\nselect {list} from dbt_internal_unit_test_actual");
+    // What ran, where dbt writes it (target/compiled/<project>/<yaml>/models/<test>.sql).
+    let compiled = crate::execute::materialize::compiled_path(m.project, node);
+    if let Some(dir) = compiled.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    }
+    std::fs::write(&compiled, &actual_sql).map_err(|e| Error::io(&compiled, e))?;
+    let actual = m.adapter.execute(&actual_sql, true).await?;
+    let expected = m
+        .adapter
+        .execute(
+            &format!("select {list} from (\n{expected_sql}\n) as dbt_internal_unit_test_expected"),
+            true,
+        )
+        .await?;
+    let actual_rows = actual.table.map(|t| t.rows).unwrap_or_default();
+    let expected_rows = expected.table.map(|t| t.rows).unwrap_or_default();
+    let (missing, extra_rows) = difference(&expected_rows, &actual_rows);
+    let mut built = Built::default();
+    // A changed row is one difference (a missing and an extra row), as dbt counts.
+    let n = missing.len().max(extra_rows.len());
+    if n > 0 {
+        built.failures = Some(n as u64);
+        built.should_error = true;
+        built.response.message = diff_report(&expected_columns, &missing, &extra_rows);
+    } else {
+        built.failures = Some(0);
+    }
+    Ok(built)
+}
+
+enum Input {
+    Ref(String),
+    Source(String, String),
+    This,
+}
+
+fn parse_input(text: &str) -> Option<Input> {
+    if text == "this" {
+        return Some(Input::This);
+    }
+    let (func, rest) = text.split_once('(')?;
+    let args: Vec<String> = rest
+        .trim_end()
+        .strip_suffix(')')?
+        .split(',')
+        .map(|a| a.trim().trim_matches(|c| c == '\'' || c == '"').to_string())
+        .collect();
+    match (func.trim(), args.as_slice()) {
+        ("ref", [name]) | ("ref", [_, name]) => Some(Input::Ref(name.clone())),
+        ("source", [s, t]) => Some(Input::Source(s.clone(), t.clone())),
+        _ => None,
+    }
+}
+
+/// The real relation behind an input, and the name its CTE takes.
+fn input_relation(
+    m: &Materializer<'_>,
+    input: &str,
+    model: &str,
+) -> std::result::Result<(Relation, String), String> {
+    let rel = match parse_input(input) {
+        Some(Input::Ref(name)) => m
+            .compiler
+            .relation_of(&name)
+            .map(|r| (r, name.clone()))
+            .ok_or_else(|| format!("given input {input}: no model or seed '{name}'"))?,
+        Some(Input::Source(s, t)) => m
+            .compiler
+            .source_relation(&s, &t)
+            .map(|r| (r, format!("{s}_{t}")))
+            .ok_or_else(|| format!("given input {input}: no such source table"))?,
+        Some(Input::This) => m
+            .compiler
+            .relation_of(model)
+            .map(|r| (r, format!("{model}_this")))
+            .ok_or_else(|| format!("given input this: no relation for '{model}'"))?,
+        None => {
+            return Err(format!(
+                "given input {input:?}: expected ref('...'), source('...', '...') or this"
+            ))
+        }
+    };
+    Ok(rel)
+}
+
+/// A fixture's rows: a list of mappings (dict), CSV text (csv), or a file under
+/// tests/fixtures (`fixture: name`).
+fn rows_of(m: &Materializer<'_>, f: &Fixture) -> std::result::Result<Rows, String> {
+    let format = f.format.as_deref().unwrap_or("dict");
+    let text = match (&f.fixture, &f.rows) {
+        (Some(name), _) => Some(read_fixture(m, name, "csv")?),
+        (None, Json::String(s)) => Some(s.clone()),
+        _ => None,
+    };
+    match (format, text) {
+        ("csv", Some(text)) => {
+            let mut reader = csv::ReaderBuilder::new().from_reader(text.trim().as_bytes());
+            let headers: Vec<String> = reader
+                .headers()
+                .map_err(|e| format!("csv rows: {e}"))?
+                .iter()
+                .map(|h| h.trim().to_string())
+                .collect();
+            let mut rows = Vec::new();
+            for record in reader.records() {
+                let record = record.map_err(|e| format!("csv rows: {e}"))?;
+                rows.push(
+                    headers
+                        .iter()
+                        .zip(record.iter())
+                        .filter(|(_, v)| !v.is_empty())
+                        .map(|(h, v)| (h.clone(), Json::String(v.to_string())))
+                        .collect(),
+                );
+            }
+            Ok(rows)
+        }
+        ("dict", None) => match &f.rows {
+            Json::Null => Ok(Vec::new()),
+            Json::Array(items) => items
+                .iter()
+                .map(|r| match r {
+                    Json::Object(map) => {
+                        Ok(map.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                    }
+                    other => Err(format!("rows: each row is a mapping, not {other}")),
+                })
+                .collect(),
+            other => Err(format!("rows: expected a list of mappings, not {other}")),
+        },
+        (format, _) => Err(format!(
+            "format {format:?}: expected dict, csv or sql (with rows to match)"
+        )),
+    }
+}
+
+/// `format: sql`: the rows as a query.
+fn sql_rows(m: &Materializer<'_>, f: &Fixture) -> std::result::Result<String, String> {
+    match (&f.fixture, &f.rows) {
+        (Some(name), _) => read_fixture(m, name, "sql"),
+        (None, Json::String(sql)) => Ok(sql.clone()),
+        _ => Err("format sql: rows should be a query".into()),
+    }
+}
+
+fn read_fixture(
+    m: &Materializer<'_>,
+    name: &str,
+    ext: &str,
+) -> std::result::Result<String, String> {
+    for dir in &m.project.file.test_paths {
+        let path = m
+            .project
+            .root
+            .join(dir)
+            .join("fixtures")
+            .join(format!("{name}.{ext}"));
+        if path.is_file() {
+            return std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()));
+        }
+    }
+    Err(format!(
+        "fixture '{name}': no {name}.{ext} under <test-path>/fixtures"
+    ))
+}
+
+/// `select cast(v as type) as c, ... union all ...` over every column (missing ones null);
+/// no rows is a `where false` query that still has the columns.
+fn select_rows(columns: &[ColumnInfo], rows: &Rows, q: &dyn crate::compile::Quoting) -> String {
+    let select = |row: Option<&Vec<(String, Json)>>| {
+        let cells: Vec<String> = columns
+            .iter()
+            .map(|c| {
+                let value = row
+                    .and_then(|r| r.iter().find(|(k, _)| k.eq_ignore_ascii_case(&c.name)))
+                    .map(|(_, v)| literal(v))
+                    .unwrap_or_else(|| "null".into());
+                format!("cast({value} as {}) as {}", c.data_type, q.quote(&c.name))
+            })
+            .collect();
+        format!("select {}", cells.join(", "))
+    };
+    if rows.is_empty() {
+        return format!("{} where false", select(None));
+    }
+    rows.iter()
+        .map(|r| select(Some(r)))
+        .collect::<Vec<_>>()
+        .join("\nunion all\n")
+}
+
+fn literal(v: &Json) -> String {
+    match v {
+        Json::Null => "null".into(),
+        Json::Bool(b) => b.to_string(),
+        Json::Number(n) => n.to_string(),
+        Json::String(s) => quote_literal(s),
+        other => quote_literal(&other.to_string()),
+    }
+}
+
+/// Rows expected but not produced, and produced but not expected (multisets).
+fn difference(expected: &[Vec<Json>], actual: &[Vec<Json>]) -> (Vec<Vec<Json>>, Vec<Vec<Json>>) {
+    let key = |r: &Vec<Json>| serde_json::to_string(r).unwrap_or_default();
+    let mut left: HashMap<String, usize> = HashMap::new();
+    for r in actual {
+        *left.entry(key(r)).or_default() += 1;
+    }
+    let mut missing = Vec::new();
+    for r in expected {
+        match left.get_mut(&key(r)) {
+            Some(n) if *n > 0 => *n -= 1,
+            _ => missing.push(r.clone()),
+        }
+    }
+    let mut extra = Vec::new();
+    for r in actual {
+        if let Some(n) = left.get_mut(&key(r)) {
+            if *n > 0 {
+                *n -= 1;
+                extra.push(r.clone());
+            }
+        }
+    }
+    (missing, extra)
+}
+
+fn diff_report(columns: &[String], missing: &[Vec<Json>], extra: &[Vec<Json>]) -> String {
+    let cell = |v: &Json| match v {
+        Json::Null => "null".to_string(),
+        Json::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let mut out = format!(
+        "actual differs from expected:\n\n   | {} |",
+        columns.join(" | ")
+    );
+    for (mark, rows) in [("+", missing), ("-", extra)] {
+        for r in rows {
+            let cells: Vec<String> = r.iter().map(cell).collect();
+            out.push_str(&format!("\n{mark}  | {} |", cells.join(" | ")));
+        }
+    }
+    out.push_str("\n\n(+ expected, not returned; - returned, not expected)");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn rows_compare_as_multisets() {
+        let e = vec![vec![json!(1)], vec![json!(1)], vec![json!(2)]];
+        let a = vec![vec![json!(1)], vec![json!(3)], vec![json!(2)]];
+        let (missing, extra) = difference(&e, &a);
+        assert_eq!(missing, vec![vec![json!(1)]]);
+        assert_eq!(extra, vec![vec![json!(3)]]);
+    }
+}

@@ -1,0 +1,119 @@
+//! Unit tests (dbt 1.8 `unit_tests:`): a model run on fixture rows and compared with the
+//! expected rows, before the model is built.
+
+use crate::common::{flat, TestProject};
+
+fn project() -> TestProject {
+    let p = TestProject::new("ut", "");
+    p.write("seeds/factors.csv", "k,f\na,3\n");
+    p.write(
+        "models/stg.sql",
+        "select 1 as id, 'a@x.com' as email, 10 as amount\n",
+    );
+    p.write(
+        "models/dim.sql",
+        "select s.id, s.email, s.amount * {{ var('factor', 2) }} as doubled, s.email like '%@%' as valid, f.f\nfrom {{ ref('stg') }} s left join {{ ref('factors') }} f on true\n",
+    );
+    p.write(
+        "models/ut.yml",
+        r#"version: 2
+unit_tests:
+  - name: doubles
+    model: dim
+    given:
+      - input: ref('stg')
+        rows:
+          - {id: 1, amount: 5, email: a@b}
+          - {id: 2, amount: 7}
+      - input: ref('factors')
+        format: csv
+        rows: |
+          k,f
+          z,9
+    expect:
+      rows:
+        - {id: 1, doubled: 10, valid: true, f: 9}
+        - {id: 2, doubled: 14, valid: null, f: 9}
+  - name: with_vars
+    model: dim
+    overrides:
+      vars: {factor: 3}
+    given:
+      - input: ref('stg')
+        rows: [{id: 1, amount: 5}]
+      - input: ref('factors')
+        rows: []
+    expect:
+      rows: [{id: 1, doubled: 15, f: null}]
+"#,
+    );
+    p
+}
+
+#[test]
+fn unit_tests_compare_the_model_on_fixtures_with_the_expected_rows() {
+    let p = project();
+    let r = p.strata(&["build"]);
+    r.assert_ok()
+        .assert_contains("START unit_test dim::doubles")
+        .assert_contains("PASS dim::with_vars")
+        .assert_contains("PASS=5");
+    // The fixtures' types are the real inputs' (id INTEGER, email VARCHAR, f BIGINT).
+    let compiled = p.read("target/compiled/ut/models/ut.yml/models/doubles.sql");
+    assert!(
+        compiled.contains(r#"cast(5 as INTEGER) as "amount""#),
+        "{compiled}"
+    );
+    assert!(
+        compiled.contains(r#"cast(null as VARCHAR) as "email""#),
+        "{compiled}"
+    );
+    let r = p.strata(&["ls", "--resource-type", "unit_test"]);
+    assert_eq!(
+        r.stdout.trim(),
+        "unit_test:ut.doubles\nunit_test:ut.with_vars"
+    );
+    // `run` does not run them; `test -s dim` does (they come with their model).
+    p.strata(&["run"]).assert_ok().assert_contains("PASS=2");
+    p.strata(&["test", "-s", "dim"])
+        .assert_ok()
+        .assert_contains("PASS=2");
+    p.strata(&["test", "-s", "test_type:unit"])
+        .assert_ok()
+        .assert_contains("PASS=2");
+}
+
+#[test]
+fn a_failing_unit_test_shows_the_difference_and_skips_its_model() {
+    let p = project();
+    p.strata(&["build"]).assert_ok();
+    // The model changes; the expectation does not.
+    p.write(
+        "models/dim.sql",
+        "select s.id, s.email, s.amount * 2 + 1 as doubled, s.email like '%@%' as valid, f.f\nfrom {{ ref('stg') }} s left join {{ ref('factors') }} f on true\n",
+    );
+    let r = p.strata(&["build", "-s", "dim"]);
+    r.assert_code(1)
+        .assert_contains("FAIL 2 dim::doubles")
+        .assert_contains("actual differs from expected:")
+        .assert_contains("+  | 1 | 10 | true | 9 |")
+        .assert_contains("-  | 1 | 11 | true | 9 |")
+        .assert_contains("SKIP");
+    // The model was not rebuilt.
+    assert_eq!(flat(&p.query("ut", "select doubled from main.dim")), "20");
+    // Mistakes are named.
+    p.write(
+        "models/ut.yml",
+        "version: 2\nunit_tests:\n  - name: t\n    model: dim\n    given: [{input: ref('stg'), rows: [{id: 1}]}]\n    expect: {rows: [{no_such: 1}]}\n",
+    );
+    p.strata(&["test"]).assert_code(1).assert_contains(
+        "unit test 't': expect names column 'no_such', which model 'dim' does not return",
+    );
+    p.write(
+        "models/ut.yml",
+        "version: 2\nunit_tests:\n  - name: t\n    model: nope\n    given: []\n    expect: {rows: []}\n",
+    );
+    p.strata(&["ls"])
+        .assert_code(2)
+        .assert_contains("unit test 't' is for model 'nope', which is not a model in this project");
+}
