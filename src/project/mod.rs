@@ -831,6 +831,7 @@ fn load_properties(project: &mut Project, render_text: &RenderText) -> Result<()
     let mut dirs = project.file.model_paths.clone();
     dirs.extend(project.file.seed_paths.clone());
     dirs.extend(project.file.test_paths.clone());
+    dirs.extend(project.file.snapshot_paths.clone());
     dirs.sort();
     dirs.dedup();
     let mut files = Vec::new();
@@ -855,7 +856,12 @@ fn load_properties(project: &mut Project, render_text: &RenderText) -> Result<()
     memo.forget_unused_parses();
     for ((rel, _), file) in files.iter().zip(parsed) {
         let file = file?;
-        for mut patch in file.models.into_iter().chain(file.seeds) {
+        for mut patch in file
+            .models
+            .into_iter()
+            .chain(file.seeds)
+            .chain(file.snapshots)
+        {
             patch.patch_path = rel.clone();
             apply_patch(project, patch)?;
         }
@@ -1013,14 +1019,18 @@ fn tests_of(tests: &[Value], data_tests: &[Value], yaml: &Path) -> Result<Vec<Te
 
 fn apply_patch(project: &mut Project, patch: NodePatch) -> Result<()> {
     let name = project.name().to_string();
-    let uid = [ResourceType::Model, ResourceType::Seed]
-        .iter()
-        .map(|rt| format!("{}.{}.{}", rt.as_str(), name, patch.name))
-        .find(|id| project.nodes.contains_key(id));
+    let uid = [
+        ResourceType::Model,
+        ResourceType::Seed,
+        ResourceType::Snapshot,
+    ]
+    .iter()
+    .map(|rt| format!("{}.{}.{}", rt.as_str(), name, patch.name))
+    .find(|id| project.nodes.contains_key(id));
     let Some(uid) = uid else {
         // dbt warns and goes on: a renamed or deleted model's YAML should not stop a build.
         project.warnings.push(format!(
-            "{}: properties for '{}', but no model or seed has that name (ignored)",
+            "{}: properties for '{}', but no model, seed or snapshot has that name (ignored)",
             patch.patch_path.display(),
             patch.name
         ));

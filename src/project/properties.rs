@@ -14,6 +14,8 @@ pub struct PropertiesFile {
     #[serde(default)]
     pub seeds: Vec<NodePatch>,
     #[serde(default)]
+    pub snapshots: Vec<NodePatch>,
+    #[serde(default)]
     pub sources: Vec<SourceSpec>,
     #[serde(default)]
     pub exposures: Vec<ExposureSpec>,

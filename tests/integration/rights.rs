@@ -675,3 +675,54 @@ fn msk_iam_without_a_region_is_a_clear_error() {
     assert_ne!(run.code, 0, "{}", run.output());
     run.assert_contains("MSK IAM needs the cluster's region: rights.aws_region, or AWS_REGION");
 }
+
+/// A snapshot keeps the history of personal data: it must be declared like any relation,
+/// and an erasure deletes the subject's rows from it, every version.
+#[test]
+fn erasure_covers_snapshot_history() {
+    let p = project("");
+    p.write(
+        "snapshots/events_history.sql",
+        "{% snapshot events_history %}\n{{ config(unique_key=['user_id', 'chat_id', 'msg'], strategy='check', check_cols='all') }}\nselect * from {{ ref('events') }}\n{% endsnapshot %}\n",
+    );
+    p.strata(&["snapshot"]).assert_ok();
+    assert_eq!(
+        count(
+            &p,
+            "select count(*) from events_history where user_id = 'u1'"
+        ),
+        2
+    );
+    p.strata(&["rights", "apply", "--type", "ERASURE", "--guid", "u1"])
+        .assert_code(2)
+        .assert_contains(
+            "events_history has subject column 'user_id' but declares no personal data",
+        );
+    assert_eq!(
+        count(
+            &p,
+            "select count(*) from events_history where user_id = 'u1'"
+        ),
+        2
+    );
+    p.write(
+        "snapshots/schema.yml",
+        "version: 2\nsnapshots:\n  - name: events_history\n    meta: {personal_data: {subject_key: user_id}}\n",
+    );
+    let r = apply(&p, "ERASURE", "u1", "req-snap");
+    assert_eq!(r["result"]["code"], "200", "{r}");
+    assert_eq!(
+        count(
+            &p,
+            "select count(*) from events_history where user_id = 'u1'"
+        ),
+        0
+    );
+    assert_eq!(
+        count(
+            &p,
+            "select count(*) from events_history where user_id = 'u2'"
+        ),
+        2
+    );
+}
