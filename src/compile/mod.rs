@@ -171,6 +171,8 @@ impl Compiler {
         env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
         minijinja_contrib::add_to_environment(&mut env);
         env.add_function(mutable::WRAPPER, mutable::wrap);
+        env.add_function("namespace", mutable::namespace);
+        env.set_formatter(mutable::formatter);
 
         let vars = Arc::new(project.vars.clone());
         env.add_global("var", globals::var_fn(vars));

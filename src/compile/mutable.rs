@@ -7,40 +7,123 @@
 use std::borrow::Cow;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use indexmap::IndexMap;
 use minijinja::value::{Enumerator, Object, ObjectRepr, Value};
 use minijinja::{Error, ErrorKind, State};
 
 /// The global that wraps literals.
 pub const WRAPPER: &str = "__strata_mutable";
 
-/// `__strata_mutable(value)`: a sequence becomes a [`List`], a mapping a [`Dict`]; anything
-/// else is returned as it is. Only list and dict literals reach it ([`wrap_literals`]).
+/// `__strata_mutable(value)`: a list becomes a [`List`] and a dict a [`Dict`], their
+/// nested lists and dicts too; anything else (a string, a relation, a number, a list or
+/// dict already changeable) is returned as it is.
 pub fn wrap(value: Value) -> Value {
+    if let Some(items) = value.downcast_object_ref::<Vec<Value>>() {
+        let items = items.iter().cloned().map(wrap).collect();
+        return Value::from_object(List(Mutex::new(items)));
+    }
+    // What `a + b` and similar make of two lists: a lazy sequence, now a list.
     if value
         .as_object()
-        .is_some_and(|o| o.downcast_ref::<List>().is_some() || o.downcast_ref::<Dict>().is_some())
+        .is_some_and(|o| o.repr() == ObjectRepr::Iterable)
     {
-        return value;
+        let items = value
+            .try_iter()
+            .map(|i| i.map(wrap).collect())
+            .unwrap_or_default();
+        return Value::from_object(List(Mutex::new(items)));
     }
+    if let Some(map) = value.downcast_object_ref::<IndexMap<Value, Value>>() {
+        let pairs = map
+            .iter()
+            .map(|(k, v)| (k.clone(), wrap(v.clone())))
+            .collect();
+        return Value::from_object(Dict(Mutex::new(pairs)));
+    }
+    value
+}
+
+/// `namespace(...)` whose initial lists and dicts can change (`ns.items.append(x)`).
+pub fn namespace(defaults: Option<Value>) -> Result<Value, Error> {
+    let Some(defaults) = defaults else {
+        return minijinja::functions::namespace(None);
+    };
+    let pairs: Vec<(Value, Value)> = defaults
+        .try_iter()
+        .map(|keys| {
+            keys.map(|k| {
+                let v = defaults.get_item(&k).unwrap_or_default();
+                (k, wrap(v))
+            })
+            .collect()
+        })
+        .map_err(|_| bad("namespace() takes keyword arguments or a dict"))?;
+    minijinja::functions::namespace(Some(Value::from_object(Dict(Mutex::new(pairs)))))
+}
+
+/// Lists and dicts print as Python prints them (dbt renders `{{ cols }}` through Python):
+/// `['a', 'b']`, `{'k': None}`; everything else as MiniJinja does.
+pub fn formatter(out: &mut minijinja::Output, state: &State, value: &Value) -> Result<(), Error> {
+    use minijinja::value::ValueKind;
+    if matches!(value.kind(), ValueKind::Seq | ValueKind::Map) && !value.is_safe() {
+        let mut text = String::new();
+        python_repr(value, &mut text);
+        return out.write_str(&text).map_err(|e| bad(e.to_string()));
+    }
+    minijinja::escape_formatter(out, state, value)
+}
+
+fn python_repr(value: &Value, out: &mut String) {
+    use minijinja::value::ValueKind;
     match value.kind() {
-        minijinja::value::ValueKind::Seq => {
-            let items = value.try_iter().map(|i| i.collect()).unwrap_or_default();
-            Value::from_object(List(Mutex::new(items)))
+        ValueKind::Undefined | ValueKind::None => out.push_str("None"),
+        ValueKind::Bool => out.push_str(if value.is_true() { "True" } else { "False" }),
+        ValueKind::String => {
+            let s = value.as_str().unwrap_or_default();
+            let quote = if s.contains('\'') && !s.contains('"') {
+                '"'
+            } else {
+                '\''
+            };
+            out.push(quote);
+            for c in s.chars() {
+                match c {
+                    '\\' => out.push_str("\\\\"),
+                    '\n' => out.push_str("\\n"),
+                    '\t' => out.push_str("\\t"),
+                    '\r' => out.push_str("\\r"),
+                    c if c == quote => {
+                        out.push('\\');
+                        out.push(c);
+                    }
+                    c => out.push(c),
+                }
+            }
+            out.push(quote);
         }
-        minijinja::value::ValueKind::Map => {
-            let pairs = value
-                .try_iter()
-                .map(|keys| {
-                    keys.map(|k| {
-                        let v = value.get_item(&k).unwrap_or_default();
-                        (k, v)
-                    })
-                    .collect()
-                })
-                .unwrap_or_default();
-            Value::from_object(Dict(Mutex::new(pairs)))
+        ValueKind::Seq => {
+            out.push('[');
+            for (i, item) in value.try_iter().into_iter().flatten().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                python_repr(&item, out);
+            }
+            out.push(']');
         }
-        _ => value,
+        ValueKind::Map => {
+            out.push('{');
+            for (i, key) in value.try_iter().into_iter().flatten().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                python_repr(&key, out);
+                out.push_str(": ");
+                python_repr(&value.get_item(&key).unwrap_or_default(), out);
+            }
+            out.push('}');
+        }
+        _ => out.push_str(&value.to_string()),
     }
 }
 
@@ -81,12 +164,13 @@ pub fn wrap_literals(source: &str) -> Cow<'_, str> {
         };
         let target = rest[..eq].trim();
         let expr = rest[eq + 1..].trim();
+        // `name`, `ns.attr` or `a, b` (unpacking) on the left; anything on the right: what
+        // is not a list or dict passes through unchanged.
         let simple_target = !target.is_empty()
             && target
                 .chars()
-                .all(|c| c.is_alphanumeric() || c == '_' || c == '.');
-        let literal = is_one_literal(expr);
-        if !simple_target || !literal || rest[eq + 1..].starts_with('=') {
+                .all(|c| c.is_alphanumeric() || c == '_' || c == '.' || c == ',' || c == ' ');
+        if !simple_target || expr.is_empty() || rest[eq + 1..].starts_with('=') {
             continue;
         }
         // Byte offsets of the expression inside `source`.
@@ -104,42 +188,6 @@ pub fn wrap_literals(source: &str) -> Cow<'_, str> {
     }
     out.push_str(&source[copied..]);
     Cow::Owned(out)
-}
-
-/// Whether `expr` is one list or dict literal: its opening bracket closes at its end (not
-/// `[a, b][0]` or `{...}['k']`, whose values are something else).
-fn is_one_literal(expr: &str) -> bool {
-    let bytes = expr.as_bytes();
-    if !matches!(bytes.first(), Some(b'[' | b'{')) {
-        return false;
-    }
-    let mut depth = 0usize;
-    let mut quote: Option<u8> = None;
-    let mut escaped = false;
-    for (i, &c) in bytes.iter().enumerate() {
-        if let Some(q) = quote {
-            if escaped {
-                escaped = false;
-            } else if c == b'\\' {
-                escaped = true;
-            } else if c == q {
-                quote = None;
-            }
-            continue;
-        }
-        match c {
-            b'\'' | b'"' => quote = Some(c),
-            b'[' | b'{' | b'(' => depth += 1,
-            b']' | b'}' | b')' => {
-                depth = depth.saturating_sub(1);
-                if depth == 0 {
-                    return i == bytes.len() - 1;
-                }
-            }
-            _ => {}
-        }
-    }
-    false
 }
 
 fn bad(msg: impl Into<String>) -> Error {
@@ -198,14 +246,14 @@ impl Object for List {
         match method {
             "append" => {
                 arity(method, args, 1)?;
-                items.push(args[0].clone());
+                items.push(wrap(args[0].clone()));
             }
             "extend" => {
                 arity(method, args, 1)?;
                 let more = args[0]
                     .try_iter()
                     .map_err(|_| bad("extend() needs a sequence"))?;
-                items.extend(more);
+                items.extend(more.map(wrap));
             }
             "insert" => {
                 arity(method, args, 2)?;
@@ -213,7 +261,7 @@ impl Object for List {
                     i64::try_from(args[0].clone()).map_err(|_| bad("insert() needs an index"))?;
                 let len = items.len() as i64;
                 let i = if i < 0 { (len + i).max(0) } else { i.min(len) };
-                items.insert(i as usize, args[1].clone());
+                items.insert(i as usize, wrap(args[1].clone()));
             }
             "pop" => {
                 let i = match args {
@@ -308,7 +356,7 @@ impl Object for Dict {
                         .map_err(|_| bad("update() needs a mapping"))?;
                     for k in keys {
                         let v = other.get_item(&k).unwrap_or_default();
-                        set_pair(&mut pairs, k, v);
+                        set_pair(&mut pairs, k, wrap(v));
                     }
                 }
             }
@@ -326,7 +374,7 @@ impl Object for Dict {
             "setdefault" => {
                 let (key, default) = match args {
                     [k] => (k.clone(), Value::from(())),
-                    [k, d] => (k.clone(), d.clone()),
+                    [k, d] => (k.clone(), wrap(d.clone())),
                     _ => return Err(bad("setdefault() takes 1 or 2 arguments")),
                 };
                 if let Some((_, v)) = pairs.iter().find(|(k, _)| *k == key) {
@@ -349,29 +397,43 @@ mod tests {
     use super::*;
 
     #[test]
-    fn wraps_only_literal_assignments() {
-        let src = "{% set a = [] %}{%- set b = {'k': 1} -%}{% set c = x %}{% set d %}[]{% endset %}{% if a == [] %}{% endif %}";
+    fn wraps_the_right_hand_side_of_sets() {
+        let src = "{% set a = [] %}{%- set b = {'k': 1} -%}{% set ns.x, y = f(1) %}{% set d %}[]{% endset %}{% if a == [] %}{% endif %}";
         assert_eq!(
             wrap_literals(src),
-            "{% set a = __strata_mutable([]) %}{%- set b = __strata_mutable({'k': 1}) -%}{% set c = x %}{% set d %}[]{% endset %}{% if a == [] %}{% endif %}"
+            "{% set a = __strata_mutable([]) %}{%- set b = __strata_mutable({'k': 1}) -%}{% set ns.x, y = __strata_mutable(f(1)) %}{% set d %}[]{% endset %}{% if a == [] %}{% endif %}"
         );
         assert!(matches!(wrap_literals("select 1"), Cow::Borrowed(_)));
         let raw = "{% raw %}{% set a = [] %}{% endraw %}";
         assert_eq!(wrap_literals(raw), raw);
-        // Not one literal: an item of one, a sum.
-        for src in [
-            "{% set a = [x, y][0] %}",
-            "{% set a = {'k': 1}['k'] %}",
-            "{% set a = [1] + [2] %}",
-        ] {
-            assert_eq!(wrap_literals(src), src);
-        }
-        assert_eq!(
-            wrap_literals("{% set a = [']', \"[\"] %}"),
-            "{% set a = __strata_mutable([']', \"[\"]) %}"
-        );
         // Line breaks stay where they were.
         let multi = "{% set cols = [\n 'a',\n 'b'\n] %}";
         assert_eq!(wrap_literals(multi).matches('\n').count(), 3);
+    }
+
+    #[test]
+    fn only_plain_lists_and_dicts_change_kind() {
+        let list = wrap(Value::from(vec![Value::from(vec![Value::from(1)])]));
+        let outer = list.downcast_object_ref::<List>().expect("a List");
+        assert!(
+            outer.items()[0].downcast_object_ref::<List>().is_some(),
+            "nested too"
+        );
+        let s = Value::from("text");
+        assert_eq!(wrap(s.clone()), s);
+        // A changeable list stays the same object (aliasing as in Python).
+        let again = wrap(list.clone());
+        assert!(std::ptr::eq(
+            again.downcast_object_ref::<List>().expect("List"),
+            outer
+        ));
+    }
+
+    #[test]
+    fn python_repr_of_containers() {
+        let mut out = String::new();
+        let v = Value::from_serialize(serde_json::json!({"a": [1, "it's", null, true], "b": "x"}));
+        python_repr(&v, &mut out);
+        assert_eq!(out, r#"{'a': [1, "it's", None, True], 'b': 'x'}"#);
     }
 }

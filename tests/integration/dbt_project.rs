@@ -364,3 +364,29 @@ fn lists_and_dicts_change_in_place_as_in_jinja2() {
         .assert_code(2)
         .assert_contains("models/m.sql:4");
 }
+
+/// The dbt_utils-style patterns: lists inside namespace() and dicts, setdefault(...).append,
+/// grouping into a dict of lists in a macro, a list made by `+`; lists and dicts print as
+/// Python prints them.
+#[test]
+fn nested_and_computed_lists_change_in_place_and_print_as_python() {
+    let p = TestProject::new("mut2", "");
+    p.write(
+        "macros/group.sql",
+        "{% macro group_by_prefix(names) %}\n{% set groups = {} %}\n{% for n in names %}\n  {% set key = n[:1] %}\n  {% if key in groups %}{% do groups[key].append(n) %}{% else %}{% do groups.update({key: [n]}) %}{% endif %}\n{% endfor %}\n{{ return(groups) }}\n{% endmacro %}\n",
+    );
+    p.write(
+        "models/m.sql",
+        "{% set ns = namespace(items=[]) %}{% for i in range(3) %}{% do ns.items.append(i) %}{% endfor %}\
+         {% set d = {} %}{% do d.setdefault('a', []).append(1) %}{% do d.setdefault('a', []).append(3) %}\
+         {% set nested = {'a': []} %}{% do nested['a'].append('x') %}\
+         {% set more = ns.items + [9] %}{% do more.append(10) %}\
+         {% set g = group_by_prefix(['ab', 'ac', 'b']) %}\
+         select '{{ ns.items }}' as ns_items, $${{ d }}$$ as d, $${{ nested }}$$ as nested, '{{ more | join(\",\") }}' as more, $${{ g }}$$ as g\n",
+    );
+    p.strata(&["run"]).assert_ok();
+    assert_eq!(
+        flat(&p.query("mut2", "select * from main.m")),
+        "[0, 1, 2],{'a': [1, 3]},{'a': ['x']},0,1,2,9,10,{'a': ['ab', 'ac'], 'b': ['b']}"
+    );
+}
