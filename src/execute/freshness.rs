@@ -213,7 +213,7 @@ async fn measure(
         original_file_path: source.original_file_path.clone(),
         ..Node::synthetic(session.project.name(), "freshness")
     };
-    let query = source.config.get("loaded_at_query").and_then(Json::as_str);
+    let query = source.loaded_at_query.as_deref();
     let sql = match (query, &source.loaded_at_field) {
         (Some(q), _) => session.compiler.call_macro(
             &node,
@@ -256,34 +256,39 @@ async fn measure(
     Ok((instant(0), instant(1)))
 }
 
+/// From 0001-01-01 to 1970-01-01, in seconds (dbt's "never loaded" instant).
+const SECONDS_FROM_YEAR_ONE_TO_1970: f64 = 62_135_596_800.0;
+
 /// target/sources.json in dbt's shape (schema v3).
 pub fn sources_json(session: &Session, results: &[Freshness], elapsed: f64) -> Json {
     let iso = |t: Option<DateTime<Utc>>| {
         t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, false))
     };
+    // As dbt: sources that could not be read are reported on the console, not here.
     let rows: Vec<Json> = results
         .iter()
+        .filter(|r| r.status != "runtime error")
         .map(|r| {
             let c = &r.criteria;
+            let unset = json!({"count": null, "period": null});
             let criteria = json!({
-                "warn_after": c.warn_after.as_ref().map(Threshold::json).unwrap_or(json!({})),
-                "error_after": c.error_after.as_ref().map(Threshold::json).unwrap_or(json!({})),
+                "warn_after": c.warn_after.as_ref().map(Threshold::json).unwrap_or(unset.clone()),
+                "error_after": c.error_after.as_ref().map(Threshold::json).unwrap_or(unset),
                 "filter": c.filter,
             });
-            if r.status == "runtime error" {
-                json!({"unique_id": r.unique_id, "status": r.status, "error": r.message,
-                       "criteria": criteria, "execution_time": r.seconds, "timing": []})
-            } else {
-                // dbt writes an empty table's load time as the first instant there is.
-                let max =
-                    iso(r.max_loaded_at).unwrap_or_else(|| "0001-01-01T00:00:00+00:00".into());
-                json!({"unique_id": r.unique_id, "max_loaded_at": max,
-                       "snapshotted_at": iso(r.snapshotted_at),
-                       "max_loaded_at_time_ago_in_s": r.age_seconds,
-                       "status": r.status, "criteria": criteria,
-                       "adapter_response": {"_message": "OK"}, "timing": [],
-                       "thread_id": "Thread-1", "execution_time": r.seconds})
-            }
+            // dbt writes an empty table's load time as the first instant there is, and its
+            // age from there.
+            let max = iso(r.max_loaded_at).unwrap_or_else(|| "0001-01-01T00:00:00+00:00".into());
+            let age = r.age_seconds.or_else(|| {
+                r.snapshotted_at
+                    .map(|s| s.timestamp_micros() as f64 / 1e6 + SECONDS_FROM_YEAR_ONE_TO_1970)
+            });
+            json!({"unique_id": r.unique_id, "max_loaded_at": max,
+                   "snapshotted_at": iso(r.snapshotted_at),
+                   "max_loaded_at_time_ago_in_s": age,
+                   "status": r.status, "criteria": criteria,
+                   "adapter_response": {"_message": "OK"}, "timing": [],
+                   "thread_id": "Thread-1", "execution_time": r.seconds})
         })
         .collect();
     json!({
@@ -293,6 +298,7 @@ pub fn sources_json(session: &Session, results: &[Freshness], elapsed: f64) -> J
             "strata_version": env!("CARGO_PKG_VERSION"),
             "generated_at": Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
             "invocation_id": session.invocation_id,
+            "invocation_started_at": session.started.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
             "env": {},
         },
         "results": rows,

@@ -221,6 +221,9 @@ pub struct ProjectFile {
     pub seeds: Map<String, Value>,
     #[serde(default)]
     pub snapshots: Map<String, Value>,
+    /// Config for sources (`+freshness`, `+loaded_at_field`, ...), by source and table.
+    #[serde(default)]
+    pub sources: Map<String, Value>,
     /// `data_tests:` (dbt 1.8+), or the older `tests:`.
     #[serde(default, alias = "tests", alias = "data_tests")]
     pub data_tests: Map<String, Value>,

@@ -177,6 +177,8 @@ pub struct Source {
     pub source_description: String,
     pub loader: Option<String>,
     pub loaded_at_field: Option<String>,
+    /// A query returning the newest load time (instead of a field).
+    pub loaded_at_query: Option<String>,
     pub freshness: Option<Value>,
     pub config: Config,
     pub columns: Vec<Column>,
@@ -1077,6 +1079,33 @@ fn apply_patch(project: &mut Project, patch: NodePatch) -> Result<()> {
     Ok(())
 }
 
+/// The last layer's string value of `key`.
+fn layered_str(layers: &[Map<String, Value>], key: &str) -> Option<String> {
+    layers
+        .iter()
+        .rev()
+        .find_map(|l| l.get(key).and_then(Value::as_str).map(String::from))
+}
+
+/// Freshness merged key by key over the layers (a table's warn_after keeps its source's
+/// error_after); `freshness: null` on the table (its keys or config) turns it off.
+fn layered_freshness(layers: &[Map<String, Value>]) -> Option<Value> {
+    let mut merged: Option<Map<String, Value>> = None;
+    for (i, layer) in layers.iter().enumerate() {
+        match layer.get("freshness") {
+            Some(Value::Null) if i >= 3 => return None,
+            Some(Value::Object(m)) => {
+                let acc = merged.get_or_insert_with(Map::new);
+                for (k, v) in m {
+                    acc.insert(k.clone(), v.clone());
+                }
+            }
+            _ => {}
+        }
+    }
+    merged.map(Value::Object)
+}
+
 fn add_source(
     project: &mut Project,
     spec: SourceSpec,
@@ -1112,6 +1141,42 @@ fn add_source(
             rendered.insert(k.clone(), v);
         }
         let identifier = render(table.identifier.as_deref().unwrap_or(&table.name))?;
+        // Freshness settings, weakest first: the project file's `sources:`, the source's
+        // keys and config, the table's keys and config (dbt's layering).
+        let fqn = vec![
+            project.name().to_string(),
+            spec.name.clone(),
+            table.name.clone(),
+        ];
+        let tree = config::tree_config(&project.file.sources, &fqn);
+        let own = |freshness: &Option<Value>, field: &Option<String>, query: &Option<String>| {
+            let mut m = Map::new();
+            if let Some(f) = freshness {
+                m.insert("freshness".into(), f.clone());
+            }
+            if let Some(f) = field {
+                m.insert("loaded_at_field".into(), Value::String(f.clone()));
+            }
+            if let Some(q) = query {
+                m.insert("loaded_at_query".into(), Value::String(q.clone()));
+            }
+            m
+        };
+        let layers = [
+            tree.0.clone(),
+            own(
+                &spec.freshness,
+                &spec.loaded_at_field,
+                &spec.loaded_at_query,
+            ),
+            spec.config.clone(),
+            own(
+                &table.freshness,
+                &table.loaded_at_field,
+                &table.loaded_at_query,
+            ),
+            table.config.clone(),
+        ];
         let mut tags = spec.tags.clone();
         tags.extend(table.tags.clone());
         let source = Source {
@@ -1124,16 +1189,9 @@ fn add_source(
             description: table.description.clone(),
             source_description: spec.description.clone(),
             loader: spec.loader.clone(),
-            loaded_at_field: table
-                .loaded_at_field
-                .clone()
-                .or_else(|| spec.loaded_at_field.clone()),
-            // A table's own freshness replaces its source's; `null` turns it off.
-            freshness: match &table.freshness {
-                Some(Value::Null) => None,
-                Some(f) => Some(f.clone()),
-                None => spec.freshness.clone(),
-            },
+            loaded_at_field: layered_str(&layers, "loaded_at_field"),
+            loaded_at_query: layered_str(&layers, "loaded_at_query"),
+            freshness: layered_freshness(&layers),
             config: Config(rendered),
             columns: table.columns.iter().map(Column::from).collect(),
             tags,

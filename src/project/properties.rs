@@ -137,6 +137,8 @@ pub struct SourceSpec {
     #[serde(default)]
     pub loaded_at_field: Option<String>,
     #[serde(default)]
+    pub loaded_at_query: Option<String>,
+    #[serde(default)]
     pub freshness: Option<Value>,
     #[serde(default)]
     pub config: Map<String, Value>,
@@ -157,6 +159,8 @@ pub struct SourceTableSpec {
     pub description: String,
     #[serde(default)]
     pub loaded_at_field: Option<String>,
+    #[serde(default)]
+    pub loaded_at_query: Option<String>,
     /// `freshness: null` turns the source's freshness off for this table: kept apart from
     /// leaving it out (`Some(Null)` against `None`).
     #[serde(

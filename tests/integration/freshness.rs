@@ -105,3 +105,54 @@ fn freshness_passes_warns_and_fails_as_dbt_does() {
         .assert_contains("models/sources.yml")
         .assert_contains("warn_after.period should be minute, hour or day, not \"week\"");
 }
+
+/// Freshness settings layer as in dbt: the project file's `sources:`, the source's keys and
+/// config, the table's keys and config; a table's warn_after keeps its source's
+/// error_after; loaded_at_field and loaded_at_query may sit in config or at the top.
+#[test]
+fn freshness_settings_layer_as_dbt_layers_them() {
+    let p = TestProject::new(
+        "fr",
+        "sources:\n  fr:\n    projected:\n      +freshness: {warn_after: {count: 1, period: minute}}\n      +loaded_at_field: loaded_at\n",
+    );
+    p.write(
+        "models/sources.yml",
+        "version: 2\nsources:\n  - name: land\n    schema: main\n    config:\n      loaded_at_field: loaded_at\n      freshness: {warn_after: {count: 1, period: hour}, error_after: {count: 2, period: day}}\n    tables:\n      - name: three_days\n        freshness: {warn_after: {count: 5, period: day}}\n      - name: by_config\n        config: {loaded_at_field: cast(loaded_at as timestamp), freshness: {error_after: {count: 1, period: minute}}}\n      - name: by_query\n        loaded_at_query: select max(loaded_at) from main.three_days\n  - name: projected\n    schema: main\n    tables: [{name: fresh_enough}]\n",
+    );
+    std::fs::create_dir_all(p.path().join("target")).expect("mkdir");
+    duckdb::Connection::open(p.db_path("fr"))
+        .expect("open")
+        .execute_batch(
+            "create table main.three_days as select (now() - interval 3 day)::timestamp as loaded_at;
+             create table main.by_config as select (now() - interval 10 minute)::varchar as loaded_at;
+             create table main.by_query as select 1 as x;
+             create table main.fresh_enough as select (now() - interval 5 minute)::timestamp as loaded_at;",
+        )
+        .expect("tables");
+    let r = p.strata(&["source", "freshness"]);
+    r.assert_code(1);
+    for line in [
+        // warn_after 5 days from the table, error_after 2 days from the source's config.
+        "ERROR STALE freshness of land.three_days",
+        "ERROR STALE freshness of land.by_config",
+        // The query sees the three-day-old row: past the source's error_after too.
+        "ERROR STALE freshness of land.by_query",
+        "WARN freshness of projected.fresh_enough",
+    ] {
+        assert!(r.stdout.contains(line), "{line}:\n{}", r.stdout);
+    }
+    let results: serde_json::Value =
+        serde_json::from_str(&p.read("target/sources.json")).expect("sources.json");
+    let three = results["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .find(|r| r["unique_id"] == "source.fr.land.three_days")
+        .cloned()
+        .expect("three_days");
+    assert_eq!(
+        three["criteria"],
+        serde_json::json!({"warn_after": {"count": 5, "period": "day"}, "error_after": {"count": 2, "period": "day"}, "filter": null})
+    );
+    assert!(results["metadata"]["invocation_started_at"].is_string());
+}
