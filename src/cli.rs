@@ -677,20 +677,23 @@ async fn dispatch(cmd: Cmd, mut g: GlobalArgs, printer: Arc<Printer>) -> Result<
         &format!("Running with strata={}", env!("CARGO_PKG_VERSION")),
     );
     let count = |rt: ResourceType| p.nodes.values().filter(|n| n.resource_type == rt).count();
-    printer.info(
-        "startup",
-        &format!(
-            "Found {} models, {} data tests, {} seeds, {} sources, {} macros",
-            count(ResourceType::Model),
-            count(ResourceType::Test),
-            count(ResourceType::Seed),
-            p.sources.len(),
-            p.macro_files
-                .iter()
-                .map(|f| f.macro_names.len())
-                .sum::<usize>()
-        ),
-    );
+    // dbt's line: the kinds there are, singular or plural.
+    let macros: usize = p.macro_files.iter().map(|f| f.macro_names.len()).sum();
+    let found: Vec<String> = [
+        (count(ResourceType::Model), "model"),
+        (count(ResourceType::Snapshot), "snapshot"),
+        (count(ResourceType::Seed), "seed"),
+        (count(ResourceType::Test), "data test"),
+        (count(ResourceType::UnitTest), "unit test"),
+        (p.sources.len(), "source"),
+        (p.exposures.len(), "exposure"),
+        (macros, "macro"),
+    ]
+    .into_iter()
+    .filter(|(n, _)| *n > 0)
+    .map(|(n, what)| format!("{n} {what}{}", if n == 1 { "" } else { "s" }))
+    .collect();
+    printer.info("startup", &format!("Found {}", found.join(", ")));
     let target_dir = p.target_dir();
     let mut t = std::time::Instant::now();
     artifacts::write_manifest(&target_dir.join("manifest.json"), &session)?;

@@ -483,14 +483,24 @@ impl Materializer<'_> {
             .iter()
             .any(|m| m.eq_ignore_ascii_case(name))
         };
-        let check_cols: Vec<String> = match &spec.check_cols {
-            Some(cols) => cols.clone(),
-            // check_cols: all -> every column the snapshot keeps from its query.
-            None => existing
-                .iter()
-                .filter(|c| !is_meta(&c.name))
-                .map(|c| c.name.clone())
-                .collect(),
+        let has = |cols: &[ColumnInfo], name: &str| {
+            cols.iter().any(|c| c.name.eq_ignore_ascii_case(name))
+        };
+        let (check_cols, column_added): (Vec<String>, bool) = match &spec.check_cols {
+            Some(cols) => (cols.clone(), false),
+            // check_cols: all -> the query's columns; one the snapshot lacks makes every
+            // row a new version (dbt), so the new column's values are recorded.
+            None if spec.strategy == "check" => {
+                let query = self.adapter.query_columns(compiled_sql).await?;
+                let added = query.iter().any(|c| !has(&existing, &c.name));
+                let cols = query
+                    .iter()
+                    .filter(|c| !is_meta(&c.name) && has(&existing, &c.name))
+                    .map(|c| c.name.clone())
+                    .collect();
+                (cols, added)
+            }
+            None => (Vec::new(), false),
         };
         let staging = self.temp_relation(node, &target, "snapshot")?;
         let mut args = common(vec![
@@ -500,6 +510,7 @@ impl Materializer<'_> {
                 "invalidate_hard_deletes",
                 Value::from(spec.invalidate_hard_deletes),
             ),
+            ("column_added", Value::from(column_added)),
         ]);
         args.push(("relation", rel_value(&staging)));
         let mut response = self
@@ -508,9 +519,6 @@ impl Materializer<'_> {
         let result = async {
             // Columns the query gained since the snapshot was made are added to it (dbt).
             let staged = self.adapter.get_columns(&staging).await?;
-            let has = |cols: &[ColumnInfo], name: &str| {
-                cols.iter().any(|c| c.name.eq_ignore_ascii_case(name))
-            };
             let added: Vec<&ColumnInfo> = staged
                 .iter()
                 .filter(|c| !has(&existing, &c.name))
@@ -1159,8 +1167,11 @@ pub fn check_scan_budget(node: &Node, response: &ExecResult) -> Result<()> {
 
 /// Where a node's compiled SQL is written: `target/compiled/<project>/<original path>`.
 pub fn compiled_path(project: &Project, node: &Node) -> std::path::PathBuf {
-    // Generic and unit tests live in YAML: dbt writes them below the YAML file's name.
-    let rel = if node.test_metadata.is_some()
+    // Generic and unit tests live in YAML, snapshots several to a file: dbt writes them
+    // below the file's name.
+    let rel = if node.resource_type == crate::project::ResourceType::Snapshot {
+        node.original_file_path.join(format!("{}.sql", node.name))
+    } else if node.test_metadata.is_some()
         || node.resource_type == crate::project::ResourceType::UnitTest
     {
         node.original_file_path.join(&node.path)
@@ -1174,8 +1185,8 @@ pub fn compiled_path(project: &Project, node: &Node) -> std::path::PathBuf {
         .join(rel)
 }
 
-/// A snapshot's settings, checked before anything runs.
-struct SnapshotSpec {
+/// A snapshot's settings, checked when the project is read (as dbt checks them at parse).
+pub struct SnapshotSpec {
     strategy: String,
     /// A column name (or expression), or a list of them.
     unique_key: Value,
@@ -1187,7 +1198,7 @@ struct SnapshotSpec {
 }
 
 impl SnapshotSpec {
-    fn of(node: &Node) -> Result<Self> {
+    pub fn of(node: &Node) -> Result<Self> {
         let bad = |m: String| Error::Config {
             path: node.original_file_path.clone(),
             message: format!("snapshot '{}': {m}", node.name),
@@ -1210,13 +1221,16 @@ impl SnapshotSpec {
                 Some(u) => (Some(u.to_string()), None),
                 None => return Err(bad("the timestamp strategy needs updated_at".into())),
             },
+            // check may still name updated_at: versions then start at its value (dbt).
             "check" => match c.get("check_cols") {
-                Some(Json::String(all)) if all == "all" => (None, None),
+                Some(Json::String(all)) if all == "all" => {
+                    (c.str("updated_at").map(String::from), None)
+                }
                 Some(Json::Array(cols)) if !cols.is_empty() => {
                     let cols: Option<Vec<String>> =
                         cols.iter().map(|c| c.as_str().map(String::from)).collect();
                     (
-                        None,
+                        c.str("updated_at").map(String::from),
                         Some(cols.ok_or_else(|| bad("check_cols should name columns".into()))?),
                     )
                 }

@@ -253,6 +253,12 @@ impl Session {
         }
         let rendered_once = format!("parse ({} renders kept for compile)", compiler.kept());
         phase(&rendered_once, &mut t);
+        // Snapshot settings are checked before anything runs (dbt: at parse).
+        for node in project.nodes.values() {
+            if node.resource_type == ResourceType::Snapshot {
+                materialize::SnapshotSpec::of(node)?;
+            }
+        }
         let graph = Graph::build(&project)?;
         phase("graph", &mut t);
         Ok(Session {

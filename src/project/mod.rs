@@ -858,6 +858,11 @@ fn load_properties(project: &mut Project, render_text: &RenderText) -> Result<()
     memo.forget_unused_parses();
     for ((rel, _), file) in files.iter().zip(parsed) {
         let file = file?;
+        for patch in &file.snapshots {
+            if let Some(relation) = &patch.relation {
+                add_yaml_snapshot(project, &patch.name, relation, rel)?;
+            }
+        }
         for mut patch in file
             .models
             .into_iter()
@@ -934,6 +939,45 @@ fn add_exposure(project: &mut Project, spec: ExposureSpec, yaml: &Path) -> Resul
         depends_on: Vec::new(),
     };
     project.exposures.insert(unique_id, exposure);
+    Ok(())
+}
+
+/// A snapshot written in YAML (`snapshots: - name: x, relation: ref('y'), config: ...`):
+/// the query is `select * from` the relation; its config comes with the YAML patch.
+fn add_yaml_snapshot(project: &mut Project, name: &str, relation: &str, yaml: &Path) -> Result<()> {
+    let unique_id = format!("snapshot.{}.{}", project.name(), name);
+    if project.nodes.contains_key(&unique_id) {
+        return Err(Error::config(
+            yaml,
+            format!(
+                "snapshot '{name}' is defined in a snapshot file and here (relation:): keep one"
+            ),
+        ));
+    }
+    if parse_dependency(relation).is_none() {
+        return Err(Error::config(
+            yaml,
+            format!("snapshot '{name}': relation {relation:?} is not ref('...') or source('...', '...')"),
+        ));
+    }
+    let mut fqn = yaml_folders(project, yaml);
+    fqn.insert(0, project.name().to_string());
+    fqn.push(name.to_string());
+    let raw_code = format!("select * from {{{{ {} }}}}", relation.trim());
+    let mut config = config::tree_config(&project.file.snapshots, &fqn);
+    config.0.entry("materialized").or_insert("snapshot".into());
+    let node = Node {
+        unique_id: unique_id.clone(),
+        resource_type: ResourceType::Snapshot,
+        path: yaml.to_path_buf(),
+        original_file_path: yaml.to_path_buf(),
+        fqn,
+        checksum: checksum(&raw_code),
+        raw_code,
+        config,
+        ..Node::synthetic(project.name(), name)
+    };
+    project.nodes.insert(unique_id, node);
     Ok(())
 }
 

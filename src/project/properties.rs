@@ -102,6 +102,10 @@ pub struct NodePatch {
     pub tags: Option<Value>,
     #[serde(default)]
     pub meta: Map<String, Value>,
+    /// A snapshot defined in YAML (dbt 1.9): what it records, `ref('x')` or
+    /// `source('s', 't')`.
+    #[serde(default)]
+    pub relation: Option<String>,
     #[serde(skip)]
     pub patch_path: PathBuf,
 }

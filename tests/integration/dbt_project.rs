@@ -11,7 +11,7 @@ fn jaffle_shop_builds_unmodified() {
     });
     let r = p.strata(&["build"]);
     r.assert_ok()
-        .assert_contains("Found 5 models, 17 data tests, 3 seeds")
+        .assert_contains("Found 5 models, 3 seeds, 17 data tests")
         .assert_contains("OK created sql view model main.stg_orders")
         .assert_contains("OK created sql table model main.customers")
         .assert_contains("PASS relationships_orders_customer_id__customer_id__ref_customers_");

@@ -110,20 +110,77 @@ fn snapshot_settings_are_checked() {
         "snapshots/users.sql",
         "{% snapshot s %}\n{{ config(target_schema='snapshots', strategy='timestamp', updated_at='updated_at') }}\nselect 1 as id\n{% endsnapshot %}\n",
     );
-    p.strata(&["snapshot"])
-        .assert_code(1)
+    // Checked when the project is read, as dbt does: nothing runs, ls neither.
+    p.strata(&["ls"])
+        .assert_code(2)
         .assert_contains("snapshots/users.sql")
         .assert_contains("snapshot 's': needs a unique_key");
     p.write(
         "snapshots/users.sql",
         "{% snapshot s %}\n{{ config(unique_key='id', strategy='check') }}\nselect 1 as id\n{% endsnapshot %}\n",
     );
-    p.strata(&["snapshot"])
-        .assert_code(1)
+    p.strata(&["run"])
+        .assert_code(2)
         .assert_contains("the check strategy needs check_cols");
     p.write("snapshots/users.sql", "{% snapshot s %}\nselect 1 as id\n");
     p.strata(&["ls"])
         .assert_code(2)
         .assert_contains("snapshots/users.sql")
         .assert_contains("snapshot 's' has no {% endsnapshot %}");
+}
+
+/// check_cols 'all': when the query gains a column every current row becomes a new
+/// version (dbt), so the new column's values are recorded; with updated_at set, the check
+/// strategy stamps versions with it.
+#[test]
+fn check_all_records_a_new_column_and_updated_at_stamps_versions() {
+    let p = project();
+    p.write(
+        "snapshots/users.sql",
+        "{% snapshot users_all %}\n{{ config(target_schema='snapshots', unique_key='id', strategy='check', check_cols='all', updated_at='updated_at') }}\nselect * from {{ source('app', 'users') }}\n{% endsnapshot %}\n",
+    );
+    p.remove("models/current_users.sql");
+    p.strata(&["snapshot"]).assert_ok();
+    assert_eq!(
+        p.scalar("sn", "select min(dbt_valid_from) from snapshots.users_all"),
+        "2026-01-01 00:00:00"
+    );
+    sql(&p, "alter table main.users add column plan varchar; update main.users set plan = 'pro' where id = 3;");
+    p.strata(&["snapshot"]).assert_ok();
+    assert_eq!(
+        flat(&p.query("sn", "select id, plan, dbt_valid_to is null from snapshots.users_all order by id, dbt_valid_to nulls last")),
+        "1,NULL,false|1,NULL,true|2,NULL,false|2,NULL,true|3,NULL,false|3,pro,true"
+    );
+}
+
+/// `snapshots:` in YAML: properties and tests for snapshots from files, and snapshots
+/// defined there (dbt 1.9 `relation:`), configured from the YAML.
+#[test]
+fn snapshots_in_yaml_get_tests_and_can_be_defined_there() {
+    let p = project();
+    p.remove("models/current_users.sql");
+    p.write(
+        "snapshots/props.yml",
+        "version: 2\nsnapshots:\n  - name: users_ts\n    description: history of users\n    columns:\n      - name: dbt_scd_id\n        data_tests: [unique]\n  - name: users_from_yaml\n    relation: source('app', 'users')\n    config: {schema: hist, unique_key: id, strategy: timestamp, updated_at: updated_at}\n    columns:\n      - name: id\n        data_tests: [not_null]\n",
+    );
+    let r = p.strata(&["ls", "--output", "name"]);
+    r.assert_ok();
+    for name in [
+        "users_from_yaml",
+        "unique_users_ts_dbt_scd_id",
+        "not_null_users_from_yaml_id",
+    ] {
+        assert!(r.stdout.lines().any(|l| l == name), "{name}:\n{}", r.stdout);
+    }
+    p.strata(&["build"]).assert_ok().assert_contains("PASS=5");
+    assert_eq!(
+        p.scalar("sn", "select count(*) from main_hist.users_from_yaml"),
+        "3"
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_str(&p.read("target/manifest.json")).expect("manifest");
+    assert_eq!(
+        manifest["nodes"]["snapshot.sn.users_ts"]["description"],
+        "history of users"
+    );
 }

@@ -21,13 +21,18 @@
 {{ hash("coalesce(cast(" ~ snapshot_unique_key(unique_key) ~ " as " ~ type_string() ~ "), '') || '|' || coalesce(cast(" ~ updated_at ~ " as " ~ type_string() ~ "), '')") }}
 {%- endmacro %}
 
+{#- The time a version starts: the updated_at column (timestamp strategy, or check with
+    updated_at set), else the snapshot's run time. -#}
 {% macro snapshot_updated_at(strategy, updated_at) -%}
-{%- if strategy == 'timestamp' -%}{{ updated_at }}{%- else -%}{{ snapshot_get_time() }}{%- endif -%}
+{%- if updated_at -%}{{ updated_at }}{%- else -%}{{ snapshot_get_time() }}{%- endif -%}
 {%- endmacro %}
 
-{% macro snapshot_row_changed(strategy, updated_at, check_cols) -%}
+{#- check_cols 'all' and the query gained a column: every row is a new version (dbt). -#}
+{% macro snapshot_row_changed(strategy, updated_at, check_cols, column_added=false) -%}
 {%- if strategy == 'timestamp' -%}
 snapshotted_data.dbt_valid_from < source_data.{{ updated_at }}
+{%- elif column_added -%}
+true
 {%- else -%}
 {%- for c in check_cols %}snapshotted_data.{{ adapter.quote(c) }} is distinct from source_data.{{ adapter.quote(c) }}{% if not loop.last %} or {% endif %}{% endfor -%}
 {%- endif -%}
@@ -48,10 +53,10 @@ from (
 {{ create_table_as(relation, select_sql) }}
 {%- endmacro %}
 
-{% macro snapshot_staging(relation, sql, target, strategy, unique_key, updated_at, check_cols, invalidate_hard_deletes) -%}
+{% macro snapshot_staging(relation, sql, target, strategy, unique_key, updated_at, check_cols, invalidate_hard_deletes, column_added=false) -%}
 {%- set stamp = snapshot_updated_at(strategy, updated_at) -%}
 {%- set key = snapshot_unique_key(unique_key) -%}
-{%- set row_changed = snapshot_row_changed(strategy, updated_at, check_cols) -%}
+{%- set row_changed = snapshot_row_changed(strategy, updated_at, check_cols, column_added) -%}
 {%- set select_sql -%}
 with snapshot_query as (
 {{ sql }}
