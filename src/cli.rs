@@ -85,6 +85,10 @@ pub struct GlobalArgs {
     /// them [env: STRATA_FAVOR_STATE, DBT_FAVOR_STATE].
     #[arg(long, global = true)]
     pub favor_state: bool,
+    /// The artifacts --defer reads relations from, when they are not --state's
+    /// [env: STRATA_DEFER_STATE, DBT_DEFER_STATE].
+    #[arg(long, global = true)]
+    pub defer_state: Option<PathBuf>,
 }
 
 impl GlobalArgs {
@@ -125,6 +129,9 @@ impl GlobalArgs {
         }
         if self.state.is_none() {
             self.state = from_env("STATE").map(|(_, v)| PathBuf::from(v));
+        }
+        if self.defer_state.is_none() {
+            self.defer_state = from_env("DEFER_STATE").map(|(_, v)| PathBuf::from(v));
         }
         if self.indirect_selection.is_none() {
             if let Some((key, v)) = from_env("INDIRECT_SELECTION") {
@@ -442,9 +449,13 @@ fn run(cli: Cli, printer: Arc<Printer>) -> Result<i32> {
     // Paths given relative to where strata was started are resolved before the move.
     let started_in = std::env::current_dir().map_err(|e| Error::io(".", e))?;
     let mut global = cli.global.clone();
-    for p in [&mut global.profiles_dir, &mut global.state]
-        .into_iter()
-        .flatten()
+    for p in [
+        &mut global.profiles_dir,
+        &mut global.state,
+        &mut global.defer_state,
+    ]
+    .into_iter()
+    .flatten()
     {
         if p.is_relative() {
             *p = started_in.join(&*p);
@@ -716,10 +727,14 @@ async fn dispatch(cmd: Cmd, mut g: GlobalArgs, printer: Arc<Printer>) -> Result<
     };
     let ids = session.select(command, &opts, None)?;
     if g.defer {
-        let Some(state) = &state else {
+        let defer_state = match &g.defer_state {
+            Some(dir) => Some(Arc::new(PreviousState::load(dir)?)),
+            None => state.clone(),
+        };
+        let Some(state) = &defer_state else {
             return Err(Error::Usage(
-                "--defer needs --state <dir>: the artifacts of the run to read unselected \
-                 models from"
+                "--defer needs --state <dir> (or --defer-state): the artifacts of the run to \
+                 read unselected models from"
                     .into(),
             ));
         };

@@ -336,8 +336,11 @@ impl Selector {
             }
             Some((m, v)) => (m.to_string(), v.to_string()),
             None => {
-                let method = if s.contains('/') || s.ends_with(".sql") || s.ends_with(".csv") {
+                // dbt: something with a slash is a path, a bare file name a file.
+                let method = if s.contains('/') || s.contains('\\') {
                     "path"
+                } else if [".sql", ".py", ".csv"].iter().any(|e| s.ends_with(e)) {
+                    "file"
                 } else {
                     "fqn"
                 };
@@ -460,6 +463,11 @@ impl Selector {
                 for e in project.exposures.values() {
                     if hit(&e.original_file_path) {
                         out.insert(e.unique_id.clone());
+                    }
+                }
+                for src in project.sources.values() {
+                    if hit(&src.original_file_path) {
+                        out.insert(src.unique_id.clone());
                     }
                 }
             }
@@ -627,6 +635,7 @@ mod tests {
         assert_eq!((s.method.as_str(), s.value.as_str()), ("tag", "daily"));
         let s = Selector::parse("models/staging").unwrap();
         assert_eq!(s.method, "path");
+        assert_eq!(Selector::parse("orders.sql").unwrap().method, "file");
         assert!(Selector::parse("+").is_err());
         assert!(Selector::parse("@a+").is_err());
     }

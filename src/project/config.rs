@@ -221,6 +221,8 @@ pub struct ProjectFile {
     pub seeds: Map<String, Value>,
     #[serde(default)]
     pub snapshots: Map<String, Value>,
+    #[serde(default)]
+    pub exposures: Map<String, Value>,
     /// Config for sources (`+freshness`, `+loaded_at_field`, ...), by source and table.
     #[serde(default)]
     pub sources: Map<String, Value>,

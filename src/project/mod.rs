@@ -896,9 +896,30 @@ fn add_exposure(project: &mut Project, spec: ExposureSpec, yaml: &Path) -> Resul
             format!("exposure '{}' is defined twice", spec.name),
         ));
     }
+    let bad = |m: String| Error::config(yaml, format!("exposure '{}': {m}", spec.name));
+    const TYPES: &[&str] = &["dashboard", "notebook", "analysis", "ml", "application"];
+    if !TYPES.contains(&spec.kind.as_str()) {
+        return Err(bad(format!(
+            "type {:?}: expected one of {}",
+            spec.kind,
+            TYPES.join(", ")
+        )));
+    }
+    if !spec.owner.contains_key("name") && !spec.owner.contains_key("email") {
+        return Err(bad("owner needs a name or an email".into()));
+    }
     let mut refs = Vec::new();
     let mut source_refs = Vec::new();
     for dep in &spec.depends_on {
+        // A unique id works too (model.<project>.<name>), as in dbt.
+        if let Some(Dependency::Ref(r)) = dependency_by_id(dep, project.name()) {
+            refs.push(r);
+            continue;
+        }
+        if let Some(Dependency::Source(src, t)) = dependency_by_id(dep, project.name()) {
+            source_refs.push((src, t));
+            continue;
+        }
         match parse_dependency(dep) {
             Some(Dependency::Ref(r)) => refs.push(r),
             Some(Dependency::Source(s, t)) => source_refs.push((s, t)),
@@ -927,10 +948,28 @@ fn add_exposure(project: &mut Project, spec: ExposureSpec, yaml: &Path) -> Resul
         .and_then(|d| yaml.strip_prefix(d).ok())
         .unwrap_or(yaml)
         .to_path_buf();
+    let fqn = fqn_for(project.name(), &path, &spec.name);
+    // Tags and meta from the project file's exposures: tree, config and the keys.
+    let mut config = config::tree_config(&project.file.exposures, &fqn);
+    config.merge(&spec.config);
+    if !config.enabled() {
+        return Ok(());
+    }
+    let mut spec = spec;
+    for t in config.tags() {
+        if !spec.tags.contains(&t) {
+            spec.tags.push(t);
+        }
+    }
+    if let Some(Value::Object(meta)) = config.get("meta") {
+        for (k, v) in meta {
+            spec.meta.entry(k.clone()).or_insert(v.clone());
+        }
+    }
     let exposure = Exposure {
         unique_id: unique_id.clone(),
         name: spec.name.clone(),
-        fqn: fqn_for(project.name(), &path, &spec.name),
+        fqn,
         original_file_path: yaml.to_path_buf(),
         path,
         spec,
@@ -1017,6 +1056,23 @@ fn add_unit_test(project: &mut Project, spec: UnitTestSpec, yaml: &Path) -> Resu
     project.nodes.insert(unique_id.clone(), node);
     project.unit_tests.insert(unique_id, spec);
     Ok(())
+}
+
+/// `model.<project>.<name>` (or seed, snapshot) and `source.<project>.<source>.<table>`.
+fn dependency_by_id(text: &str, project: &str) -> Option<Dependency> {
+    let parts: Vec<&str> = text.trim().split('.').collect();
+    match parts.as_slice() {
+        [kind, p, name] if *p == project && ["model", "seed", "snapshot"].contains(kind) => {
+            Some(Dependency::Ref(RefCall {
+                package: None,
+                name: name.to_string(),
+            }))
+        }
+        ["source", p, s, t] if *p == project => {
+            Some(Dependency::Source(s.to_string(), t.to_string()))
+        }
+        _ => None,
+    }
 }
 
 enum Dependency {

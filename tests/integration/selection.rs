@@ -656,3 +656,32 @@ fn path_selects_by_yaml_too() {
         format!("a b not_null_a_id {REL} unique_b_id")
     );
 }
+
+/// Exposures take tags and meta from their config and the project file's exposures:
+/// tree; their type and owner are checked; depends_on may name unique ids.
+#[test]
+fn exposure_config_and_checks() {
+    let p = TestProject::new("ex", "exposures:\n  ex:\n    +tags: [from_project]\n");
+    p.write("models/a.sql", "select 1 as id\n");
+    p.write(
+        "models/exposures.yml",
+        "version: 2\nexposures:\n  - name: board\n    type: ml\n    owner: {name: DS}\n    config: {tags: [ml], meta: {team: ds}}\n    depends_on: [model.ex.a]\n",
+    );
+    assert_eq!(ls(&p, &["-s", "tag:ml"]), "board");
+    assert_eq!(ls(&p, &["-s", "tag:from_project"]), "board");
+    assert_eq!(ls(&p, &["-s", "+exposure:board"]), "a board");
+    p.write(
+        "models/exposures.yml",
+        "version: 2\nexposures:\n  - name: board\n    type: nope\n    owner: {name: DS}\n    depends_on: [ref('a')]\n",
+    );
+    p.strata(&["ls"])
+        .assert_code(2)
+        .assert_contains("exposure 'board': type \"nope\": expected one of dashboard, notebook, analysis, ml, application");
+    p.write(
+        "models/exposures.yml",
+        "version: 2\nexposures:\n  - name: board\n    type: dashboard\n    owner: {}\n    depends_on: [ref('a')]\n",
+    );
+    p.strata(&["ls"])
+        .assert_code(2)
+        .assert_contains("exposure 'board': owner needs a name or an email");
+}

@@ -290,6 +290,20 @@ fn defer_reads_unselected_models_from_the_state_run() {
     p.strata(&["run", "--target", "ci", "--defer"])
         .assert_code(2)
         .assert_contains("--defer needs --state <dir>");
+    // --defer-state names the deferral's artifacts apart from --state (dbt's flag).
+    p.strata(&[
+        "run",
+        "--target",
+        "ci",
+        "-s",
+        "downstream",
+        "--defer",
+        "--favor-state",
+        "--defer-state",
+        &prod,
+    ])
+    .assert_ok();
+    assert_eq!(built(&p), "prod,2");
 }
 
 /// Exposures are new, old and modified too (what they read, how they are described).
