@@ -675,6 +675,14 @@ async fn dispatch(cmd: Cmd, mut g: GlobalArgs, printer: Arc<Printer>) -> Result<
             return Ok(0);
         }
     };
+    if command == Command::Snapshot && exec.full_refresh {
+        // A snapshot's history cannot be rebuilt from its query (dbt refuses it too).
+        return Err(Error::Usage(
+            "snapshot does not take --full-refresh: its history cannot be rebuilt from the \
+             query (drop the table to start over)"
+                .into(),
+        ));
+    }
     let empty = exec.empty || env_flag("EMPTY")?;
     let flags = Flags {
         full_refresh: exec.full_refresh,
@@ -1067,10 +1075,14 @@ async fn show(
             execute::render_inline(&session, &text).await?,
         ),
         None => {
-            let ids = session.select(Command::Compile, &opts, Some(&[ResourceType::Model]))?;
+            let ids = session.select(
+                Command::Compile,
+                &opts,
+                Some(&[ResourceType::Model, ResourceType::Snapshot]),
+            )?;
             let [id] = ids.as_slice() else {
                 return Err(Error::Usage(format!(
-                    "show: --select must name exactly one model ({} matched); or use --inline",
+                    "show: --select must name exactly one model or snapshot ({} matched); or use --inline",
                     ids.len()
                 )));
             };

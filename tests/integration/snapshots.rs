@@ -100,6 +100,13 @@ fn snapshots_keep_history_as_dbt_does() {
     assert_eq!(r.stdout.trim(), "sn.users.users_check\nsn.users.users_ts");
     // `run` leaves snapshots alone.
     p.strata(&["run"]).assert_ok().assert_contains("PASS=1");
+    // As dbt: no --full-refresh for snapshots; show previews a snapshot's query.
+    p.strata(&["snapshot", "--full-refresh"])
+        .assert_code(2)
+        .assert_contains("snapshot does not take --full-refresh");
+    p.strata(&["show", "-s", "users_check", "--limit", "10"])
+        .assert_ok()
+        .assert_contains("a2@x");
 }
 
 #[test]
