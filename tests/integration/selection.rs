@@ -1,6 +1,6 @@
 //! Node selection through `strata ls` and `strata run`.
 
-use crate::common::TestProject;
+use crate::common::{ls_names as ls, TestProject};
 
 fn project() -> TestProject {
     let p = TestProject::new(
@@ -31,16 +31,6 @@ fn project() -> TestProject {
     p.write("models/other.sql", "select 1 as x\n");
     p.write("models/schema.yml", "version: 2\nmodels:\n  - name: mart_a\n    columns:\n      - name: id\n        tests: [not_null]\n");
     p
-}
-
-fn ls(p: &TestProject, args: &[&str]) -> String {
-    let mut all = vec!["ls", "--output", "name"];
-    all.extend_from_slice(args);
-    let r = p.strata(&all);
-    r.assert_ok();
-    let mut names: Vec<&str> = r.stdout.lines().filter(|l| !l.is_empty()).collect();
-    names.sort();
-    names.join(" ")
 }
 
 #[test]
@@ -170,7 +160,7 @@ fn show_prints_rows_of_a_model_or_inline_sql() {
         .assert_contains("| id |");
     p.strata(&["show", "-s", "tag:daily"])
         .assert_code(2)
-        .assert_contains("exactly one model (2 matched)");
+        .assert_contains("exactly one model or snapshot (2 matched)");
     // A query neither parser takes: DuckDB's message says where.
     p.strata(&["show", "--inline", "select 1 from where"])
         .assert_code(2)

@@ -1,7 +1,7 @@
 //! Slim CI: `--state <dir>` with the `state:` and `result:` selectors compares this project
 //! with the artifacts of an earlier run.
 
-use crate::common::{flat, TestProject};
+use crate::common::{flat, ls_names as names, TestProject};
 
 fn project() -> TestProject {
     let p = TestProject::new("ci", "models:\n  ci:\n    +materialized: table\n");
@@ -27,16 +27,6 @@ fn project() -> TestProject {
         "version: 2\nmodels:\n  - name: base\n    columns:\n      - name: id\n        data_tests: [unique]\n",
     );
     p
-}
-
-fn names(p: &TestProject, args: &[&str]) -> String {
-    let mut all = vec!["ls", "--output", "name"];
-    all.extend_from_slice(args);
-    let r = p.strata(&all);
-    r.assert_ok();
-    let mut names: Vec<&str> = r.stdout.lines().filter(|l| !l.is_empty()).collect();
-    names.sort();
-    names.join(" ")
 }
 
 /// Keep this run's artifacts as "production's" in `prod/`.

@@ -792,19 +792,7 @@ impl Adapter for SharedDuckDb {
             .0
             .with_conn(move |c| run(c, &describe, &[], true))
             .await?;
-        Ok(r.table
-            .map(|t| {
-                t.rows
-                    .into_iter()
-                    .filter_map(|row| {
-                        Some(ColumnInfo {
-                            name: row.first()?.as_str()?.to_string(),
-                            data_type: row.get(1)?.as_str()?.to_string(),
-                        })
-                    })
-                    .collect()
-            })
-            .unwrap_or_default())
+        Ok(column_infos(r))
     }
 
     async fn get_columns(&self, relation: &Relation) -> Result<Vec<ColumnInfo>> {
@@ -826,19 +814,7 @@ impl Adapter for SharedDuckDb {
                 )
             })
             .await?;
-        Ok(r.table
-            .map(|t| {
-                t.rows
-                    .into_iter()
-                    .filter_map(|row| {
-                        Some(ColumnInfo {
-                            name: row.first()?.as_str()?.to_string(),
-                            data_type: row.get(1)?.as_str()?.to_string(),
-                        })
-                    })
-                    .collect()
-            })
-            .unwrap_or_default())
+        Ok(column_infos(r))
     }
 
     async fn create_schema(&self, database: &str, schema: &str) -> Result<()> {
@@ -905,4 +881,21 @@ impl Adapter for SharedDuckDb {
             .unwrap_or_default();
         Ok(format!("duckdb {version} at {}", self.0.path))
     }
+}
+
+/// (name, type) rows, as DESCRIBE and information_schema.columns return them.
+fn column_infos(r: ExecResult) -> Vec<ColumnInfo> {
+    r.table
+        .map(|t| {
+            t.rows
+                .into_iter()
+                .filter_map(|row| {
+                    Some(ColumnInfo {
+                        name: row.first()?.as_str()?.to_string(),
+                        data_type: row.get(1)?.as_str()?.to_string(),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }

@@ -196,6 +196,17 @@ impl TestProject {
     }
 }
 
+/// What `strata ls --output name` lists with `args`, sorted, space-separated.
+pub fn ls_names(p: &TestProject, args: &[&str]) -> String {
+    let mut all = vec!["ls", "--output", "name"];
+    all.extend_from_slice(args);
+    let r = p.strata(&all);
+    r.assert_ok();
+    let mut names: Vec<&str> = r.stdout.lines().filter(|l| !l.is_empty()).collect();
+    names.sort();
+    names.join(" ")
+}
+
 /// rows as a compact string for assertions: "1,a|2,b"
 pub fn flat(rows: &[Vec<String>]) -> String {
     rows.iter()
