@@ -452,6 +452,10 @@ impl Materializer<'_> {
                 ("strategy", Value::from(spec.strategy.as_str())),
                 ("unique_key", spec.unique_key.clone()),
                 ("updated_at", Value::from(spec.updated_at.clone())),
+                (
+                    "valid_to_current",
+                    Value::from(spec.valid_to_current.clone()),
+                ),
             ]);
             args
         };
@@ -551,6 +555,10 @@ impl Materializer<'_> {
                     ("target", rel_value(&target)),
                     ("staging", rel_value(&staging)),
                     ("columns", strings(&columns)),
+                    (
+                        "valid_to_current",
+                        Value::from(spec.valid_to_current.clone()),
+                    ),
                 ],
             )?);
             self.run_all(node, &statements, true).await
@@ -1195,6 +1203,8 @@ pub struct SnapshotSpec {
     /// The check strategy's columns; None for `all`.
     check_cols: Option<Vec<String>>,
     invalidate_hard_deletes: bool,
+    /// dbt_valid_to_current: what marks a current version instead of NULL (SQL).
+    valid_to_current: Option<String>,
 }
 
 impl SnapshotSpec {
@@ -1261,6 +1271,7 @@ impl SnapshotSpec {
             updated_at,
             check_cols,
             invalidate_hard_deletes,
+            valid_to_current: c.str("dbt_valid_to_current").map(String::from),
         })
     }
 }

@@ -191,3 +191,22 @@ fn snapshots_in_yaml_get_tests_and_can_be_defined_there() {
         "history of users"
     );
 }
+
+/// dbt_valid_to_current: current versions carry that value instead of NULL, and are still
+/// found as current on the next run (same rows as dbt-core 1.12 + dbt-duckdb).
+#[test]
+fn valid_to_current_marks_current_versions() {
+    let p = project();
+    p.remove("models/current_users.sql");
+    p.write(
+        "snapshots/users.sql",
+        "{% snapshot users_v %}\n{{ config(target_schema='snapshots', unique_key='id', strategy='timestamp', updated_at='updated_at', dbt_valid_to_current=\"cast('9999-12-31' as timestamp)\") }}\nselect * from {{ source('app', 'users') }}\n{% endsnapshot %}\n",
+    );
+    p.strata(&["snapshot"]).assert_ok();
+    sql(&p, "update main.users set email = 'a2@x', updated_at = timestamp '2026-02-01 00:00:00' where id = 1;");
+    p.strata(&["snapshot"]).assert_ok();
+    assert_eq!(
+        flat(&p.query("sn", "select id, email, dbt_valid_to from snapshots.users_v order by id, dbt_valid_from")),
+        "1,a@x,2026-02-01 00:00:00|1,a2@x,9999-12-31 00:00:00|2,b@x,9999-12-31 00:00:00|3,c@x,9999-12-31 00:00:00"
+    );
+}

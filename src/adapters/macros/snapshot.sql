@@ -38,14 +38,26 @@ true
 {%- endif -%}
 {%- endmacro %}
 
-{% macro snapshot_create(relation, sql, strategy, unique_key, updated_at) -%}
+{#- The open end of a current version: NULL, or dbt_valid_to_current (an expression such
+    as cast('9999-12-31' as timestamp)) when the snapshot sets it. -#}
+{% macro snapshot_open_end(stamp, valid_to_current=none) -%}
+{%- if valid_to_current -%}coalesce(nullif({{ stamp }}, {{ stamp }}), {{ valid_to_current }})
+{%- else -%}nullif({{ stamp }}, {{ stamp }}){%- endif -%}
+{%- endmacro %}
+
+{% macro snapshot_is_current(column, valid_to_current=none) -%}
+{%- if valid_to_current -%}({{ column }} is null or {{ column }} = {{ valid_to_current }})
+{%- else -%}{{ column }} is null{%- endif -%}
+{%- endmacro %}
+
+{% macro snapshot_create(relation, sql, strategy, unique_key, updated_at, valid_to_current=none) -%}
 {%- set stamp = snapshot_updated_at(strategy, updated_at) -%}
 {%- set select_sql -%}
 select *,
     {{ snapshot_scd_id(unique_key, stamp) }} as dbt_scd_id,
     {{ stamp }} as dbt_updated_at,
     {{ stamp }} as dbt_valid_from,
-    nullif({{ stamp }}, {{ stamp }}) as dbt_valid_to
+    {{ snapshot_open_end(stamp, valid_to_current) }} as dbt_valid_to
 from (
 {{ sql }}
 ) as snapshot_query
@@ -53,7 +65,7 @@ from (
 {{ create_table_as(relation, select_sql) }}
 {%- endmacro %}
 
-{% macro snapshot_staging(relation, sql, target, strategy, unique_key, updated_at, check_cols, invalidate_hard_deletes, column_added=false) -%}
+{% macro snapshot_staging(relation, sql, target, strategy, unique_key, updated_at, check_cols, invalidate_hard_deletes, column_added=false, valid_to_current=none) -%}
 {%- set stamp = snapshot_updated_at(strategy, updated_at) -%}
 {%- set key = snapshot_unique_key(unique_key) -%}
 {%- set row_changed = snapshot_row_changed(strategy, updated_at, check_cols, column_added) -%}
@@ -64,13 +76,13 @@ with snapshot_query as (
 snapshotted_data as (
     select *, {{ key }} as dbt_unique_key
     from {{ target }}
-    where dbt_valid_to is null
+    where {{ snapshot_is_current('dbt_valid_to', valid_to_current) }}
 ),
 insertions_source_data as (
     select *, {{ key }} as dbt_unique_key,
         {{ stamp }} as dbt_updated_at,
         {{ stamp }} as dbt_valid_from,
-        nullif({{ stamp }}, {{ stamp }}) as dbt_valid_to,
+        {{ snapshot_open_end(stamp, valid_to_current) }} as dbt_valid_to,
         {{ snapshot_scd_id(unique_key, stamp) }} as dbt_scd_id
     from snapshot_query
 ),
@@ -128,17 +140,17 @@ select * from deletes
 
 {#- Close the changed rows' current versions, insert the new ones (`columns`: the
     snapshot's columns, in its order). -#}
-{% macro snapshot_merge(target, staging, columns) -%}
-{{ adapter.dispatch('snapshot_merge')(target, staging, columns) }}
+{% macro snapshot_merge(target, staging, columns, valid_to_current=none) -%}
+{{ adapter.dispatch('snapshot_merge')(target, staging, columns, valid_to_current) }}
 {%- endmacro %}
 
-{% macro default__snapshot_merge(target, staging, columns) -%}
+{% macro default__snapshot_merge(target, staging, columns, valid_to_current=none) -%}
 update {{ target }} as dbt_internal_target
 set dbt_valid_to = dbt_internal_source.dbt_valid_to
 from {{ staging }} as dbt_internal_source
 where dbt_internal_source.dbt_scd_id = dbt_internal_target.dbt_scd_id
   and dbt_internal_source.dbt_change_type in ('update', 'delete')
-  and dbt_internal_target.dbt_valid_to is null;
+  and {{ snapshot_is_current('dbt_internal_target.dbt_valid_to', valid_to_current) }};
 insert into {{ target }} ({% for c in columns %}{{ adapter.quote(c) }}{% if not loop.last %}, {% endif %}{% endfor %})
 select {% for c in columns %}dbt_internal_source.{{ adapter.quote(c) }}{% if not loop.last %}, {% endif %}{% endfor %}
 from {{ staging }} as dbt_internal_source

@@ -140,11 +140,11 @@ select
 {%- endmacro %}
 
 {#- Snapshots on Iceberg: one MERGE closes the changed versions and inserts the new ones. -#}
-{% macro athena__snapshot_merge(target, staging, columns) -%}
+{% macro athena__snapshot_merge(target, staging, columns, valid_to_current=none) -%}
 merge into {{ target }} as dbt_internal_target
 using {{ staging }} as dbt_internal_source
 on dbt_internal_source.dbt_scd_id = dbt_internal_target.dbt_scd_id
-when matched and dbt_internal_target.dbt_valid_to is null
+when matched and {{ snapshot_is_current('dbt_internal_target.dbt_valid_to', valid_to_current) }}
     and dbt_internal_source.dbt_change_type in ('update', 'delete')
     then update set dbt_valid_to = dbt_internal_source.dbt_valid_to
 when not matched and dbt_internal_source.dbt_change_type = 'insert'
