@@ -456,6 +456,7 @@ impl Materializer<'_> {
                     "valid_to_current",
                     Value::from(spec.valid_to_current.clone()),
                 ),
+                ("new_record", Value::from(spec.new_record)),
             ]);
             args
         };
@@ -506,6 +507,25 @@ impl Materializer<'_> {
             }
             None => (Vec::new(), false),
         };
+        // new_record: a deletion row carries the last values of the query's columns (NULL
+        // for a column the snapshot does not have yet).
+        let deleted_columns: Vec<String> = if spec.new_record {
+            let q = self.adapter.dialect().quoting;
+            self.adapter
+                .query_columns(compiled_sql)
+                .await?
+                .iter()
+                .map(|c| {
+                    if has(&existing, &c.name) {
+                        format!("snapshotted_data.{}", q.quote(&c.name))
+                    } else {
+                        format!("null as {}", q.quote(&c.name))
+                    }
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         let staging = self.temp_relation(node, &target, "snapshot")?;
         let mut args = common(vec![
             ("target", rel_value(&target)),
@@ -515,6 +535,7 @@ impl Materializer<'_> {
                 Value::from(spec.invalidate_hard_deletes),
             ),
             ("column_added", Value::from(column_added)),
+            ("deleted_columns", strings(&deleted_columns)),
         ]);
         args.push(("relation", rel_value(&staging)));
         let mut response = self
@@ -1205,6 +1226,8 @@ pub struct SnapshotSpec {
     invalidate_hard_deletes: bool,
     /// dbt_valid_to_current: what marks a current version instead of NULL (SQL).
     valid_to_current: Option<String>,
+    /// hard_deletes: new_record (a deletion is a row with dbt_is_deleted = 'True').
+    new_record: bool,
 }
 
 impl SnapshotSpec {
@@ -1258,10 +1281,10 @@ impl SnapshotSpec {
         };
         let invalidate_hard_deletes = match c.str("hard_deletes") {
             None | Some("ignore") => c.get("invalidate_hard_deletes") == Some(&Json::Bool(true)),
-            Some("invalidate") => true,
+            Some("invalidate") | Some("new_record") => true,
             Some(other) => {
                 return Err(bad(format!(
-                    "hard_deletes {other:?}: Strata does ignore and invalidate"
+                    "hard_deletes {other:?}: expected ignore, invalidate or new_record"
                 )))
             }
         };
@@ -1272,6 +1295,7 @@ impl SnapshotSpec {
             check_cols,
             invalidate_hard_deletes,
             valid_to_current: c.str("dbt_valid_to_current").map(String::from),
+            new_record: c.str("hard_deletes") == Some("new_record"),
         })
     }
 }

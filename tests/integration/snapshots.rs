@@ -210,3 +210,32 @@ fn valid_to_current_marks_current_versions() {
         "1,a@x,2026-02-01 00:00:00|1,a2@x,9999-12-31 00:00:00|2,b@x,9999-12-31 00:00:00|3,c@x,9999-12-31 00:00:00"
     );
 }
+
+/// hard_deletes: new_record: a deleted key gets a row with dbt_is_deleted = 'True' (once),
+/// and a new version when it comes back (the same rows as dbt-core 1.12 + dbt-duckdb).
+#[test]
+fn new_record_keeps_a_row_for_each_deletion() {
+    let p = project();
+    p.remove("models/current_users.sql");
+    p.write(
+        "snapshots/users.sql",
+        "{% snapshot users_nr %}\n{{ config(target_schema='snapshots', unique_key='id', strategy='timestamp', updated_at='updated_at', hard_deletes='new_record') }}\nselect * from {{ source('app', 'users') }}\n{% endsnapshot %}\n",
+    );
+    p.strata(&["snapshot"]).assert_ok();
+    sql(&p, "delete from main.users where id = 2;");
+    p.strata(&["snapshot"]).assert_ok();
+    p.strata(&["snapshot"]).assert_ok();
+    sql(
+        &p,
+        "insert into main.users values (2, 'b2@x', timestamp '2026-03-01 00:00:00');",
+    );
+    p.strata(&["snapshot"]).assert_ok();
+    assert_eq!(
+        flat(&p.query("sn", "select id, email, dbt_is_deleted, dbt_valid_to is null from snapshots.users_nr where id = 2 order by dbt_is_deleted, email")),
+        "2,b2@x,False,true|2,b@x,False,false|2,b@x,True,false"
+    );
+    assert_eq!(
+        p.scalar("sn", "select count(*) from snapshots.users_nr"),
+        "5"
+    );
+}

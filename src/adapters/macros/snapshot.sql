@@ -50,7 +50,7 @@ true
 {%- else -%}{{ column }} is null{%- endif -%}
 {%- endmacro %}
 
-{% macro snapshot_create(relation, sql, strategy, unique_key, updated_at, valid_to_current=none) -%}
+{% macro snapshot_create(relation, sql, strategy, unique_key, updated_at, valid_to_current=none, new_record=false) -%}
 {%- set stamp = snapshot_updated_at(strategy, updated_at) -%}
 {%- set select_sql -%}
 select *,
@@ -58,6 +58,9 @@ select *,
     {{ stamp }} as dbt_updated_at,
     {{ stamp }} as dbt_valid_from,
     {{ snapshot_open_end(stamp, valid_to_current) }} as dbt_valid_to
+    {%- if new_record %},
+    'False' as dbt_is_deleted
+    {%- endif %}
 from (
 {{ sql }}
 ) as snapshot_query
@@ -65,10 +68,16 @@ from (
 {{ create_table_as(relation, select_sql) }}
 {%- endmacro %}
 
-{% macro snapshot_staging(relation, sql, target, strategy, unique_key, updated_at, check_cols, invalidate_hard_deletes, column_added=false, valid_to_current=none) -%}
+{#- hard_deletes: new_record keeps a row for a deletion (dbt_is_deleted = 'True', the last
+    values, stamped with the run time); a key that comes back gets a new version.
+    `deleted_columns`: per query column, what the deletion row carries. -#}
+{% macro snapshot_staging(relation, sql, target, strategy, unique_key, updated_at, check_cols, invalidate_hard_deletes, column_added=false, valid_to_current=none, new_record=false, deleted_columns=[]) -%}
 {%- set stamp = snapshot_updated_at(strategy, updated_at) -%}
 {%- set key = snapshot_unique_key(unique_key) -%}
 {%- set row_changed = snapshot_row_changed(strategy, updated_at, check_cols, column_added) -%}
+{%- set live = "coalesce(snapshotted_data.dbt_is_deleted, 'False') = 'False'" -%}
+{%- set revived = "coalesce(snapshotted_data.dbt_is_deleted, 'False') = 'True'" -%}
+{%- set is_deleted = ", 'False' as dbt_is_deleted" if new_record else "" -%}
 {%- set select_sql -%}
 with snapshot_query as (
 {{ sql }}
@@ -84,6 +93,7 @@ insertions_source_data as (
         {{ stamp }} as dbt_valid_from,
         {{ snapshot_open_end(stamp, valid_to_current) }} as dbt_valid_to,
         {{ snapshot_scd_id(unique_key, stamp) }} as dbt_scd_id
+        {{- is_deleted }}
     from snapshot_query
 ),
 updates_source_data as (
@@ -106,13 +116,16 @@ insertions as (
         on snapshotted_data.dbt_unique_key = source_data.dbt_unique_key
     where snapshotted_data.dbt_unique_key is null
        or ({{ row_changed }})
+       {%- if new_record %} or {{ revived }}{% endif %}
 ),
 updates as (
     select 'update' as dbt_change_type, source_data.*, snapshotted_data.dbt_scd_id
+        {{- is_deleted }}
     from updates_source_data as source_data
     join snapshotted_data
         on snapshotted_data.dbt_unique_key = source_data.dbt_unique_key
     where ({{ row_changed }})
+       {%- if new_record %} or {{ revived }}{% endif %}
 )
 {%- if invalidate_hard_deletes %},
 deletes as (
@@ -121,10 +134,30 @@ deletes as (
         {{ snapshot_get_time() }} as dbt_updated_at,
         {{ snapshot_get_time() }} as dbt_valid_to,
         snapshotted_data.dbt_scd_id
+        {{- is_deleted }}
     from snapshotted_data
     left join deletes_source_data as source_data
         on snapshotted_data.dbt_unique_key = source_data.dbt_unique_key
     where source_data.dbt_unique_key is null
+      {%- if new_record %} and {{ live }}{% endif %}
+)
+{%- endif %}
+{%- if new_record %},
+deletion_records as (
+    select 'insert' as dbt_change_type,
+        {%- for c in deleted_columns %}
+        {{ c }},
+        {%- endfor %}
+        snapshotted_data.dbt_unique_key,
+        {{ snapshot_get_time() }} as dbt_updated_at,
+        {{ snapshot_get_time() }} as dbt_valid_from,
+        {{ snapshot_open_end(snapshot_get_time(), valid_to_current) }} as dbt_valid_to,
+        {{ hash("coalesce(cast(snapshotted_data.dbt_unique_key as " ~ type_string() ~ "), '') || '|' || coalesce(cast(" ~ snapshot_get_time() ~ " as " ~ type_string() ~ "), '')") }} as dbt_scd_id,
+        'True' as dbt_is_deleted
+    from snapshotted_data
+    left join deletes_source_data as source_data
+        on snapshotted_data.dbt_unique_key = source_data.dbt_unique_key
+    where source_data.dbt_unique_key is null and {{ live }}
 )
 {%- endif %}
 select * from insertions
@@ -133,6 +166,10 @@ select * from updates
 {%- if invalidate_hard_deletes %}
 union all
 select * from deletes
+{%- endif %}
+{%- if new_record %}
+union all
+select * from deletion_records
 {%- endif %}
 {%- endset %}
 {{ create_table_as(relation, select_sql, temporary=true) }}
