@@ -759,7 +759,7 @@ async fn dispatch(cmd: Cmd, mut g: GlobalArgs, printer: Arc<Printer>) -> Result<
         }
         // dbt rewrites run_results.json with no results: a later `result:` selection or an
         // uploaded artifact must not see the previous run's.
-        if command != Command::Compile {
+        {
             let outcome = execute::RunOutcome {
                 results: Vec::new(),
                 elapsed: 0.0,
@@ -781,7 +781,26 @@ async fn dispatch(cmd: Cmd, mut g: GlobalArgs, printer: Arc<Printer>) -> Result<
         return Ok(0);
     }
     if command == Command::Compile {
+        let started = std::time::Instant::now();
         let n = execute::compile_only(&session, &ids, exec.full_refresh).await?;
+        // dbt's compile writes run_results.json too: every selected node compiled.
+        let outcome = execute::RunOutcome {
+            results: ids
+                .iter()
+                .map(|id| execute::results::NodeResult {
+                    status: execute::results::Status::Success,
+                    message: None,
+                    ..execute::results::NodeResult::skipped(id, String::new())
+                })
+                .collect(),
+            elapsed: started.elapsed().as_secs_f64(),
+            interrupted: false,
+            hook_errors: Vec::new(),
+        };
+        artifacts::write_json(
+            &target_dir.join("run_results.json"),
+            &artifacts::run_results(&session, &outcome, run_args(command, &opts, &load, &g)),
+        )?;
         printer.info(
             "compiled",
             &format!(

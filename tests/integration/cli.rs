@@ -575,3 +575,35 @@ fn retry_runs_the_unfinished_part_of_the_previous_run() {
         .assert_code(2)
         .assert_contains("retry: could not find a previous run in 'target'");
 }
+
+/// `compile` writes run_results.json as dbt does (every compiled node a success), so a
+/// later `result:` selection reads this invocation, not an older one.
+#[test]
+fn compile_writes_run_results() {
+    let p = TestProject::new("cr", "");
+    p.write("models/a.sql", "select 1 as id\n");
+    p.write("models/b.sql", "select * from {{ ref('a') }}\n");
+    p.strata(&["compile"]).assert_ok();
+    let v: serde_json::Value =
+        serde_json::from_str(&p.read("target/run_results.json")).expect("run_results");
+    let mut got: Vec<(String, String)> = v["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|r| {
+            (
+                r["unique_id"].as_str().unwrap_or("").to_string(),
+                r["status"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            ("model.cr.a".to_string(), "success".to_string()),
+            ("model.cr.b".to_string(), "success".to_string())
+        ]
+    );
+    assert_eq!(v["args"]["which"], "compile");
+}
