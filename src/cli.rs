@@ -527,10 +527,11 @@ fn previous_run(g: &mut GlobalArgs, threads: Option<usize>) -> Result<Retry> {
         "seed" => Command::Seed,
         "build" => Command::Build,
         "snapshot" => Command::Snapshot,
+        "compile" => Command::Compile,
         other => {
             return Err(Error::Usage(format!(
                 "retry: the previous command ({other:?}) is not one retry runs again (run, \
-                 test, seed, build, snapshot)"
+                 test, seed, build, snapshot, compile)"
             )))
         }
     };
@@ -577,6 +578,7 @@ async fn dispatch(cmd: Cmd, mut g: GlobalArgs, printer: Arc<Printer>) -> Result<
                 Command::Seed => Cmd::Seed(r.exec.clone()),
                 Command::Build => Cmd::Build(r.exec.clone()),
                 Command::Snapshot => Cmd::Snapshot(r.exec.clone()),
+                Command::Compile => Cmd::Compile(r.exec.clone()),
                 _ => Cmd::Run(r.exec.clone()),
             };
             (cmd, Some(r.ids))

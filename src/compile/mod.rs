@@ -886,6 +886,27 @@ impl Compiler {
         )
     }
 
+    /// An `env_var()` that answers `overrides` first (a unit test's env_vars).
+    pub fn env_var_function(overrides: &Map<String, serde_json::Value>) -> Value {
+        let overrides = overrides.clone();
+        Value::from_function(
+            move |state: &State, args: Rest<Value>| -> std::result::Result<Value, JError> {
+                if let Some(v) = args
+                    .first()
+                    .and_then(|n| n.as_str())
+                    .and_then(|n| overrides.get(n))
+                {
+                    return Ok(match v {
+                        serde_json::Value::String(s) => Value::from(s.clone()),
+                        other => Value::from(other.to_string()),
+                    });
+                }
+                let f = Value::from_function(globals::env_var);
+                f.call(state, &args)
+            },
+        )
+    }
+
     /// A `var()` over the project's vars with `overrides` on top (a unit test's vars).
     pub fn var_function(
         &self,

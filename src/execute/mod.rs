@@ -1575,6 +1575,7 @@ fn finish_error(
     let what = match node.resource_type {
         ResourceType::Seed => format!("ERROR loading {desc}"),
         ResourceType::Test => format!("ERROR {}", node.name),
+        ResourceType::UnitTest => format!("ERROR {}", unit_test_label(node)),
         ResourceType::Snapshot => format!(
             "ERROR snapshotting {}",
             desc.strip_prefix("snapshot ").unwrap_or(desc)

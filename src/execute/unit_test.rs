@@ -40,17 +40,35 @@ pub async fn run(m: &Materializer<'_>, node: &Node) -> Result<Built> {
     for given in &spec.given {
         let input = given.input.as_deref().unwrap_or_default().trim();
         let (real, name) = input_relation(m, input, &spec.model).map_err(&bad)?;
-        let columns = m.adapter.get_columns(&real).await?;
-        if columns.is_empty() {
-            return Err(bad(format!(
-                "cannot read the columns of {input} ({real}): build it first (strata build \
-                 --empty builds every relation's shape)"
-            )));
-        }
         let cte = format!("__dbt__cte__{name}");
         let body = match given.format.as_deref().unwrap_or("dict") {
+            // A query brings its own columns (an ephemeral input has no table to read).
             "sql" => sql_rows(m, given).map_err(&bad)?,
-            _ => select_rows(&columns, &rows_of(m, given).map_err(&bad)?, &*q),
+            _ => {
+                let columns = m.adapter.get_columns(&real).await?;
+                if columns.is_empty() {
+                    return Err(bad(format!(
+                        "cannot read the columns of {input} ({real}): build it first (strata \
+                         build --empty builds every relation's shape)"
+                    )));
+                }
+                let rows = rows_of(m, given).map_err(&bad)?;
+                for row in &rows {
+                    for (c, _) in row {
+                        if !columns.iter().any(|col| col.name.eq_ignore_ascii_case(c)) {
+                            return Err(bad(format!(
+                                "invalid column name '{c}' in the fixture for {input} (it has {})",
+                                columns
+                                    .iter()
+                                    .map(|c| c.name.as_str())
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            )));
+                        }
+                    }
+                }
+                select_rows(&columns, &rows, &*q)
+            }
         };
         ctes.push(format!(
             "{} as (\n-- Fixture for {name}\n{body}\n)",
@@ -69,6 +87,29 @@ pub async fn run(m: &Materializer<'_>, node: &Node) -> Result<Built> {
         }
     }
 
+    // Every input of the model needs rows, as in dbt (else the test would read whatever
+    // the warehouse holds); ephemeral models are compiled in and need theirs only if given.
+    for r in &model.refs {
+        let ephemeral = m
+            .project
+            .find_ref(&r.name, None)
+            .is_some_and(|n| n.is_ephemeral());
+        if !fixtures.refs.contains_key(&r.name) && !ephemeral {
+            return Err(bad(format!(
+                "model '{}' reads ref('{}'), which the test gives no rows for (add it under given:)",
+                spec.model, r.name
+            )));
+        }
+    }
+    for (src, t) in &model.source_refs {
+        if !fixtures.sources.contains_key(&(src.clone(), t.clone())) {
+            return Err(bad(format!(
+                "model '{}' reads source('{src}', '{t}'), which the test gives no rows for (add it under given:)",
+                spec.model
+            )));
+        }
+    }
+
     // The model on the fixtures, with the test's overrides.
     let overrides = &spec.overrides;
     let is_incremental = overrides
@@ -79,6 +120,9 @@ pub async fn run(m: &Materializer<'_>, node: &Node) -> Result<Built> {
     let mut extra = Vec::new();
     if let Some(Json::Object(vars)) = overrides.get("vars") {
         extra.push(("var", m.compiler.var_function(m.project, vars)));
+    }
+    if let Some(Json::Object(env)) = overrides.get("env_vars") {
+        extra.push(("env_var", crate::compile::Compiler::env_var_function(env)));
     }
     let model_sql = m.compiler.compile(
         m.project,
@@ -142,6 +186,27 @@ pub async fn run(m: &Materializer<'_>, node: &Node) -> Result<Built> {
             (select_rows(&typed, &rows, &*q), names)
         }
     };
+    // No expected rows (and so no columns): the model must return none.
+    if expected_columns.is_empty() {
+        let sql = format!("{with}{actual_cte}\nselect count(*) from dbt_internal_unit_test_actual");
+        let n = m
+            .adapter
+            .execute(&sql, true)
+            .await?
+            .table
+            .and_then(|t| t.rows.first()?.first()?.as_u64())
+            .unwrap_or(0);
+        let mut built = Built {
+            failures: Some(n),
+            should_error: n > 0,
+            ..Default::default()
+        };
+        if n > 0 {
+            built.response.message =
+                format!("actual differs from expected:\n\nexpected no rows, got {n}");
+        }
+        return Ok(built);
+    }
     let list = expected_columns
         .iter()
         .map(|c| q.quote(c))

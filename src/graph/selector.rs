@@ -73,6 +73,7 @@ pub const METHODS: &[&str] = &[
     "test_name",
     "package",
     "exposure",
+    "unit_test",
     "state",
     "result",
     "config",
@@ -384,6 +385,15 @@ impl Selector {
                 out.extend(project.nodes.keys().cloned());
                 out.extend(project.sources.keys().cloned());
                 out.extend(project.exposures.keys().cloned());
+            }
+            "unit_test" => {
+                for id in project.unit_tests.keys() {
+                    if let Some(n) = project.nodes.get(id) {
+                        if glob(v, &n.name) {
+                            out.insert(id.clone());
+                        }
+                    }
+                }
             }
             "exposure" => {
                 for e in project.exposures.values() {

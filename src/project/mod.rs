@@ -814,9 +814,12 @@ fn load_singular_tests(project: &mut Project) -> Result<()> {
             .filter(|c| !matches!(c, std::path::Component::CurDir))
             .collect::<PathBuf>()
             .join("generic");
+        let fixtures = generic.with_file_name("fixtures");
         for (abs, rel) in files_under(project, &dir, &["sql"])? {
-            // Generic test definitions (loaded as macros), not singular tests.
-            if rel_to_root(&project.root, &abs).starts_with(&generic) {
+            // Generic test definitions (loaded as macros) and unit-test fixtures, not
+            // singular tests.
+            let from_root = rel_to_root(&project.root, &abs);
+            if from_root.starts_with(&generic) || from_root.starts_with(&fixtures) {
                 continue;
             }
             let raw = read(&abs)?;

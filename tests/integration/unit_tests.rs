@@ -104,7 +104,7 @@ fn a_failing_unit_test_shows_the_difference_and_skips_its_model() {
     // Mistakes are named.
     p.write(
         "models/ut.yml",
-        "version: 2\nunit_tests:\n  - name: t\n    model: dim\n    given: [{input: ref('stg'), rows: [{id: 1}]}]\n    expect: {rows: [{no_such: 1}]}\n",
+        "version: 2\nunit_tests:\n  - name: t\n    model: dim\n    given: [{input: ref('stg'), rows: [{id: 1}]}, {input: ref('factors'), rows: []}]\n    expect: {rows: [{no_such: 1}]}\n",
     );
     p.strata(&["test"]).assert_code(1).assert_contains(
         "unit test 't': expect names column 'no_such', which model 'dim' does not return",
@@ -116,4 +116,54 @@ fn a_failing_unit_test_shows_the_difference_and_skips_its_model() {
     p.strata(&["ls"])
         .assert_code(2)
         .assert_contains("unit test 't' is for model 'nope', which is not a model in this project");
+}
+
+/// From the review against dbt: fixture files are not singular tests, every input needs
+/// rows, an empty expectation means no rows, a fixture column the input lacks is refused,
+/// sources without a database are read, `unit_test:` selects, env_vars overrides apply.
+#[test]
+fn unit_test_inputs_are_checked_as_dbt_checks_them() {
+    let p = TestProject::new("ut2", "");
+    p.write("seeds/raw_orders.csv", "id,amount\n1,10\n");
+    p.write(
+        "models/sources.yml",
+        "version: 2\nsources:\n  - name: raw\n    schema: main\n    tables: [{name: raw_orders}]\n",
+    );
+    p.write(
+        "models/orders.sql",
+        "select id, amount * 2 as doubled, '{{ env_var('MY_ENV', 'dflt') }}' as e from {{ source('raw', 'raw_orders') }}\n",
+    );
+    p.write(
+        "tests/fixtures/expected_orders.sql",
+        "select 1 as id, 10 as doubled\n",
+    );
+    p.write(
+        "models/ut.yml",
+        "version: 2\nunit_tests:\n  - name: from_file\n    model: orders\n    overrides: {env_vars: {MY_ENV: hello}}\n    given:\n      - input: source('raw', 'raw_orders')\n        rows: [{id: 1, amount: 5}]\n    expect:\n      format: sql\n      fixture: expected_orders\n  - name: nothing_in\n    model: orders\n    given:\n      - input: source('raw', 'raw_orders')\n        rows: []\n    expect: {rows: []}\n  - name: env\n    model: orders\n    overrides: {env_vars: {MY_ENV: hello}}\n    given:\n      - input: source('raw', 'raw_orders')\n        rows: [{id: 1}]\n    expect: {rows: [{e: hello}]}\n",
+    );
+    // The source is the seed's table: load it first (nothing links the two in the graph).
+    p.strata(&["seed"]).assert_ok();
+    let r = p.strata(&["build"]);
+    r.assert_ok().assert_contains("PASS=5");
+    assert!(
+        !r.stdout.contains("expected_orders"),
+        "a fixture ran as a test:\n{}",
+        r.stdout
+    );
+    assert_eq!(
+        crate::common::ls_names(&p, &["-s", "unit_test:nothing*"]),
+        "nothing_in"
+    );
+    p.write(
+        "models/ut.yml",
+        "version: 2\nunit_tests:\n  - name: no_input\n    model: orders\n    given: []\n    expect: {rows: [{id: 1}]}\n  - name: bad_col\n    model: orders\n    given:\n      - input: source('raw', 'raw_orders')\n        rows: [{nope: 1}]\n    expect: {rows: []}\n",
+    );
+    p.strata(&["test"])
+        .assert_code(1)
+        .assert_contains(
+            "model 'orders' reads source('raw', 'raw_orders'), which the test gives no rows for",
+        )
+        .assert_contains(
+            "invalid column name 'nope' in the fixture for source('raw', 'raw_orders')",
+        );
 }

@@ -796,6 +796,8 @@ impl Adapter for SharedDuckDb {
     }
 
     async fn get_columns(&self, relation: &Relation) -> Result<Vec<ColumnInfo>> {
+        // A relation named without its database (a source without `database:`) is in the
+        // current one.
         let params = vec![
             relation.database.clone().unwrap_or_default(),
             relation.schema.clone(),
@@ -807,7 +809,8 @@ impl Adapter for SharedDuckDb {
                 run(
                     c,
                     "select column_name, data_type from information_schema.columns \
-                     where table_catalog = ? and table_schema = ? and table_name = ? \
+                     where table_catalog = coalesce(nullif(?, ''), current_database()) \
+                       and table_schema = ? and table_name = ? \
                      order by ordinal_position",
                     &params,
                     true,
