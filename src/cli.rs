@@ -768,9 +768,11 @@ async fn dispatch(cmd: Cmd, mut g: GlobalArgs, printer: Arc<Printer>) -> Result<
                 interrupted: false,
                 hook_errors: Vec::new(),
             };
-            artifacts::write_json(
+            artifacts::write_run_results(
                 &target_dir.join("run_results.json"),
-                &artifacts::run_results(&session, &outcome, run_args(command, &opts, &load, &g)),
+                &session,
+                &outcome,
+                &run_args(command, &opts, &load, &g),
             )?;
         }
         let msg = "Nothing to do. Try checking your model configs and model specification args";
@@ -799,9 +801,11 @@ async fn dispatch(cmd: Cmd, mut g: GlobalArgs, printer: Arc<Printer>) -> Result<
             interrupted: false,
             hook_errors: Vec::new(),
         };
-        artifacts::write_json(
+        artifacts::write_run_results(
             &target_dir.join("run_results.json"),
-            &artifacts::run_results(&session, &outcome, run_args(command, &opts, &load, &g)),
+            &session,
+            &outcome,
+            &run_args(command, &opts, &load, &g),
         )?;
         printer.info(
             "compiled",
@@ -814,9 +818,11 @@ async fn dispatch(cmd: Cmd, mut g: GlobalArgs, printer: Arc<Printer>) -> Result<
         return Ok(0);
     }
     let outcome = execute::execute(&session, command, &ids, &opts).await?;
-    artifacts::write_json(
+    artifacts::write_run_results(
         &target_dir.join("run_results.json"),
-        &artifacts::run_results(&session, &outcome, run_args(command, &opts, &load, &g)),
+        &session,
+        &outcome,
+        &run_args(command, &opts, &load, &g),
     )?;
     execute::print_summary(&session, &outcome);
     if std::env::var_os("STRATA_PROFILE").is_some() {
