@@ -736,6 +736,11 @@ async fn dispatch(cmd: Cmd, mut g: GlobalArgs, printer: Arc<Printer>) -> Result<
         ..selection_options(&exec.selection, &g, &state)
     };
     let ids = session.select(command, &opts, None)?;
+    let args = run_args(command, &opts, &load, &g);
+    let results_path = target_dir.join("run_results.json");
+    let write_results = |outcome: &execute::RunOutcome| {
+        artifacts::write_run_results(&results_path, &session, outcome, &args)
+    };
     if g.defer {
         let defer_state = match &g.defer_state {
             Some(dir) => Some(Arc::new(PreviousState::load(dir)?)),
@@ -761,20 +766,7 @@ async fn dispatch(cmd: Cmd, mut g: GlobalArgs, printer: Arc<Printer>) -> Result<
         }
         // dbt rewrites run_results.json with no results: a later `result:` selection or an
         // uploaded artifact must not see the previous run's.
-        {
-            let outcome = execute::RunOutcome {
-                results: Vec::new(),
-                elapsed: 0.0,
-                interrupted: false,
-                hook_errors: Vec::new(),
-            };
-            artifacts::write_run_results(
-                &target_dir.join("run_results.json"),
-                &session,
-                &outcome,
-                &run_args(command, &opts, &load, &g),
-            )?;
-        }
+        write_results(&execute::RunOutcome::of(Vec::new(), 0.0))?;
         let msg = "Nothing to do. Try checking your model configs and model specification args";
         if opts.warning_is_error("NothingToDo") {
             return Err(Error::Usage(format!(
@@ -788,25 +780,14 @@ async fn dispatch(cmd: Cmd, mut g: GlobalArgs, printer: Arc<Printer>) -> Result<
         let started = std::time::Instant::now();
         let n = execute::compile_only(&session, &ids, exec.full_refresh).await?;
         // dbt's compile writes run_results.json too: every selected node compiled.
-        let outcome = execute::RunOutcome {
-            results: ids
-                .iter()
-                .map(|id| execute::results::NodeResult {
-                    status: execute::results::Status::Success,
-                    message: None,
-                    ..execute::results::NodeResult::skipped(id, String::new())
-                })
-                .collect(),
-            elapsed: started.elapsed().as_secs_f64(),
-            interrupted: false,
-            hook_errors: Vec::new(),
-        };
-        artifacts::write_run_results(
-            &target_dir.join("run_results.json"),
-            &session,
-            &outcome,
-            &run_args(command, &opts, &load, &g),
-        )?;
+        let compiled = ids
+            .iter()
+            .map(|id| execute::results::NodeResult::compiled(id))
+            .collect();
+        write_results(&execute::RunOutcome::of(
+            compiled,
+            started.elapsed().as_secs_f64(),
+        ))?;
         printer.info(
             "compiled",
             &format!(
@@ -818,12 +799,7 @@ async fn dispatch(cmd: Cmd, mut g: GlobalArgs, printer: Arc<Printer>) -> Result<
         return Ok(0);
     }
     let outcome = execute::execute(&session, command, &ids, &opts).await?;
-    artifacts::write_run_results(
-        &target_dir.join("run_results.json"),
-        &session,
-        &outcome,
-        &run_args(command, &opts, &load, &g),
-    )?;
+    write_results(&outcome)?;
     execute::print_summary(&session, &outcome);
     if std::env::var_os("STRATA_PROFILE").is_some() {
         eprintln!(

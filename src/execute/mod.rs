@@ -657,6 +657,16 @@ pub struct RunOutcome {
 }
 
 impl RunOutcome {
+    /// Results that ran to the end (no hooks failed, nothing interrupted).
+    pub fn of(results: Vec<NodeResult>, elapsed: f64) -> Self {
+        RunOutcome {
+            results,
+            elapsed,
+            interrupted: false,
+            hook_errors: Vec::new(),
+        }
+    }
+
     pub fn failed(&self) -> bool {
         self.interrupted
             || !self.hook_errors.is_empty()

@@ -55,6 +55,15 @@ pub struct NodeResult {
 }
 
 impl NodeResult {
+    /// A node that compiled (what `compile` records of each node).
+    pub fn compiled(unique_id: &str) -> Self {
+        NodeResult {
+            status: Status::Success,
+            message: None,
+            ..NodeResult::skipped(unique_id, String::new())
+        }
+    }
+
     pub fn skipped(unique_id: &str, message: String) -> Self {
         NodeResult {
             unique_id: unique_id.to_string(),
