@@ -491,12 +491,18 @@ impl Materializer<'_> {
         let has = |cols: &[ColumnInfo], name: &str| {
             cols.iter().any(|c| c.name.eq_ignore_ascii_case(name))
         };
+        // The query's columns, read once when check_cols 'all' or new_record needs them.
+        let check_all = spec.check_cols.is_none() && spec.strategy == "check";
+        let query = if check_all || spec.new_record {
+            self.adapter.query_columns(compiled_sql).await?
+        } else {
+            Vec::new()
+        };
         let (check_cols, column_added): (Vec<String>, bool) = match &spec.check_cols {
             Some(cols) => (cols.clone(), false),
             // check_cols: all -> the query's columns; one the snapshot lacks makes every
             // row a new version (dbt), so the new column's values are recorded.
-            None if spec.strategy == "check" => {
-                let query = self.adapter.query_columns(compiled_sql).await?;
+            None if check_all => {
                 let added = query.iter().any(|c| !has(&existing, &c.name));
                 let cols = query
                     .iter()
@@ -511,9 +517,7 @@ impl Materializer<'_> {
         // for a column the snapshot does not have yet).
         let deleted_columns: Vec<String> = if spec.new_record {
             let q = self.adapter.dialect().quoting;
-            self.adapter
-                .query_columns(compiled_sql)
-                .await?
+            query
                 .iter()
                 .map(|c| {
                     if has(&existing, &c.name) {
@@ -1279,6 +1283,15 @@ impl SnapshotSpec {
                 )))
             }
         };
+        // Settings Strata does not carry out are refused rather than ignored: the table
+        // would not have what the project expects.
+        if c.get("snapshot_meta_column_names").is_some() {
+            return Err(bad(
+                "snapshot_meta_column_names is not supported: the columns are dbt_scd_id, \
+                 dbt_updated_at, dbt_valid_from, dbt_valid_to"
+                    .into(),
+            ));
+        }
         let invalidate_hard_deletes = match c.str("hard_deletes") {
             None | Some("ignore") => c.get("invalidate_hard_deletes") == Some(&Json::Bool(true)),
             Some("invalidate") | Some("new_record") => true,

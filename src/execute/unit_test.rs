@@ -112,6 +112,23 @@ pub async fn run(m: &Materializer<'_>, node: &Node) -> Result<Built> {
 
     // The model on the fixtures, with the test's overrides.
     let overrides = &spec.overrides;
+    // Overrides Strata does not carry out are refused, not ignored (the test would compare
+    // the model as it really runs, and pass or fail for the wrong reason).
+    if let Some(Json::Object(macros)) = overrides.get("macros") {
+        if let Some(other) = macros.keys().find(|k| *k != "is_incremental") {
+            return Err(bad(format!(
+                "overrides.macros.{other}: only is_incremental can be overridden"
+            )));
+        }
+    }
+    if let Some(key) = overrides
+        .keys()
+        .find(|k| !["vars", "macros", "env_vars"].contains(&k.as_str()))
+    {
+        return Err(bad(format!(
+            "overrides.{key}: expected vars, macros or env_vars"
+        )));
+    }
     let is_incremental = overrides
         .get("macros")
         .and_then(|mm| mm.get("is_incremental"))

@@ -129,6 +129,13 @@ fn snapshot_settings_are_checked() {
     p.strata(&["run"])
         .assert_code(2)
         .assert_contains("the check strategy needs check_cols");
+    p.write(
+        "snapshots/users.sql",
+        "{% snapshot s %}\n{{ config(unique_key='id', strategy='check', check_cols='all', snapshot_meta_column_names={'dbt_valid_from': 'valid_from'}) }}\nselect 1 as id\n{% endsnapshot %}\n",
+    );
+    p.strata(&["ls"])
+        .assert_code(2)
+        .assert_contains("snapshot_meta_column_names is not supported");
     p.write("snapshots/users.sql", "{% snapshot s %}\nselect 1 as id\n");
     p.strata(&["ls"])
         .assert_code(2)

@@ -166,4 +166,12 @@ fn unit_test_inputs_are_checked_as_dbt_checks_them() {
         .assert_contains(
             "invalid column name 'nope' in the fixture for source('raw', 'raw_orders')",
         );
+    // An override Strata does not carry out is refused, not ignored.
+    p.write(
+        "models/ut.yml",
+        "version: 2\nunit_tests:\n  - name: m\n    model: orders\n    overrides: {macros: {cents: 42}}\n    given:\n      - input: source('raw', 'raw_orders')\n        rows: [{id: 1}]\n    expect: {rows: [{id: 1}]}\n",
+    );
+    p.strata(&["test"])
+        .assert_code(1)
+        .assert_contains("overrides.macros.cents: only is_incremental can be overridden");
 }
