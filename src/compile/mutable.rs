@@ -11,6 +11,8 @@ use indexmap::IndexMap;
 use minijinja::value::{Enumerator, Object, ObjectRepr, Value};
 use minijinja::{Error, ErrorKind, State};
 
+use super::jerr;
+
 /// The global that wraps literals.
 pub const WRAPPER: &str = "__strata_mutable";
 
@@ -57,7 +59,7 @@ pub fn namespace(defaults: Option<Value>) -> Result<Value, Error> {
             })
             .collect()
         })
-        .map_err(|_| bad("namespace() takes keyword arguments or a dict"))?;
+        .map_err(|_| jerr("namespace() takes keyword arguments or a dict"))?;
     minijinja::functions::namespace(Some(Value::from_object(Dict(Mutex::new(pairs)))))
 }
 
@@ -68,7 +70,7 @@ pub fn formatter(out: &mut minijinja::Output, state: &State, value: &Value) -> R
     if matches!(value.kind(), ValueKind::Seq | ValueKind::Map) && !value.is_safe() {
         let mut text = String::new();
         python_repr(value, &mut text);
-        return out.write_str(&text).map_err(|e| bad(e.to_string()));
+        return out.write_str(&text).map_err(|e| jerr(e.to_string()));
     }
     minijinja::escape_formatter(out, state, value)
 }
@@ -190,13 +192,9 @@ pub fn wrap_literals(source: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-fn bad(msg: impl Into<String>) -> Error {
-    Error::new(ErrorKind::InvalidOperation, msg.into())
-}
-
 fn arity(method: &str, args: &[Value], n: usize) -> Result<(), Error> {
     if args.len() != n {
-        return Err(bad(format!(
+        return Err(jerr(format!(
             "{method}() takes {n} argument(s), {} given",
             args.len()
         )));
@@ -252,13 +250,13 @@ impl Object for List {
                 arity(method, args, 1)?;
                 let more = args[0]
                     .try_iter()
-                    .map_err(|_| bad("extend() needs a sequence"))?;
+                    .map_err(|_| jerr("extend() needs a sequence"))?;
                 items.extend(more.map(wrap));
             }
             "insert" => {
                 arity(method, args, 2)?;
                 let i =
-                    i64::try_from(args[0].clone()).map_err(|_| bad("insert() needs an index"))?;
+                    i64::try_from(args[0].clone()).map_err(|_| jerr("insert() needs an index"))?;
                 let len = items.len() as i64;
                 let i = if i < 0 { (len + i).max(0) } else { i.min(len) };
                 items.insert(i as usize, wrap(args[1].clone()));
@@ -266,20 +264,20 @@ impl Object for List {
             "pop" => {
                 let i = match args {
                     [] => items.len() as i64 - 1,
-                    [i] => i64::try_from(i.clone()).map_err(|_| bad("pop() needs an index"))?,
-                    _ => return Err(bad("pop() takes at most 1 argument")),
+                    [i] => i64::try_from(i.clone()).map_err(|_| jerr("pop() needs an index"))?,
+                    _ => return Err(jerr("pop() takes at most 1 argument")),
                 };
                 let len = items.len() as i64;
                 let i = if i < 0 { len + i } else { i };
                 if i < 0 || i >= len {
-                    return Err(bad("pop index out of range"));
+                    return Err(jerr("pop index out of range"));
                 }
                 return Ok(items.remove(i as usize));
             }
             "remove" => {
                 arity(method, args, 1)?;
                 let Some(i) = items.iter().position(|v| v == &args[0]) else {
-                    return Err(bad(format!("list.remove({}): not in list", args[0])));
+                    return Err(jerr(format!("list.remove({}): not in list", args[0])));
                 };
                 items.remove(i);
             }
@@ -289,7 +287,7 @@ impl Object for List {
                     .iter()
                     .position(|v| v == &args[0])
                     .map(Value::from)
-                    .ok_or_else(|| bad(format!("{} is not in list", args[0])));
+                    .ok_or_else(|| jerr(format!("{} is not in list", args[0])));
             }
             "count" => {
                 arity(method, args, 1)?;
@@ -353,7 +351,7 @@ impl Object for Dict {
                 for other in args {
                     let keys = other
                         .try_iter()
-                        .map_err(|_| bad("update() needs a mapping"))?;
+                        .map_err(|_| jerr("update() needs a mapping"))?;
                     for k in keys {
                         let v = other.get_item(&k).unwrap_or_default();
                         set_pair(&mut pairs, k, wrap(v));
@@ -364,18 +362,18 @@ impl Object for Dict {
                 let (key, default) = match args {
                     [k] => (k, None),
                     [k, d] => (k, Some(d.clone())),
-                    _ => return Err(bad("pop() takes 1 or 2 arguments")),
+                    _ => return Err(jerr("pop() takes 1 or 2 arguments")),
                 };
                 return match pairs.iter().position(|(k, _)| k == key) {
                     Some(i) => Ok(pairs.remove(i).1),
-                    None => default.ok_or_else(|| bad(format!("pop({key}): no such key"))),
+                    None => default.ok_or_else(|| jerr(format!("pop({key}): no such key"))),
                 };
             }
             "setdefault" => {
                 let (key, default) = match args {
                     [k] => (k.clone(), Value::from(())),
                     [k, d] => (k.clone(), wrap(d.clone())),
-                    _ => return Err(bad("setdefault() takes 1 or 2 arguments")),
+                    _ => return Err(jerr("setdefault() takes 1 or 2 arguments")),
                 };
                 if let Some((_, v)) = pairs.iter().find(|(k, _)| *k == key) {
                     return Ok(v.clone());

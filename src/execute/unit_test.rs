@@ -13,7 +13,7 @@ use crate::adapters::{quote_literal, ColumnInfo};
 use crate::compile::{CompileOptions, Fixtures, Relation};
 use crate::error::{Error, Result};
 use crate::execute::materialize::{Built, Materializer};
-use crate::project::{Fixture, Node};
+use crate::project::{parse_dependency, Dependency, Fixture, Node};
 
 /// One fixture as rows of (column, value), in the order written.
 type Rows = Vec<Vec<(String, Json)>>;
@@ -267,21 +267,14 @@ enum Input {
     This,
 }
 
+/// `this`, or the ref()/source() text the project reads elsewhere too.
 fn parse_input(text: &str) -> Option<Input> {
     if text == "this" {
         return Some(Input::This);
     }
-    let (func, rest) = text.split_once('(')?;
-    let args: Vec<String> = rest
-        .trim_end()
-        .strip_suffix(')')?
-        .split(',')
-        .map(|a| a.trim().trim_matches(|c| c == '\'' || c == '"').to_string())
-        .collect();
-    match (func.trim(), args.as_slice()) {
-        ("ref", [name]) | ("ref", [_, name]) => Some(Input::Ref(name.clone())),
-        ("source", [s, t]) => Some(Input::Source(s.clone(), t.clone())),
-        _ => None,
+    match parse_dependency(text)? {
+        Dependency::Ref(r) => Some(Input::Ref(r.name)),
+        Dependency::Source(s, t) => Some(Input::Source(s, t)),
     }
 }
 

@@ -23,13 +23,7 @@ impl Selectors {
     /// `text` is the file's content after Jinja (dbt renders `env_var()`/`var()` in it too).
     pub fn parse(path: &Path, text: &str, mode: IndirectSelection) -> Result<Self> {
         let bad = |msg: String| Error::Usage(format!("{}: {msg}", path.display()));
-        let doc: Value = serde_yaml_ng::from_str(text).map_err(|e| {
-            let at = e
-                .location()
-                .map(|l| format!(":{}:{}", l.line(), l.column()))
-                .unwrap_or_default();
-            Error::Usage(format!("{}{at}: {e}", path.display()))
-        })?;
+        let doc: Value = serde_yaml_ng::from_str(text).map_err(|e| Error::yaml(path, &e))?;
         let list = match (&doc, doc.get("selectors")) {
             (Value::Null, _) => Vec::new(),
             (Value::Object(_), Some(Value::Array(list))) => list.clone(),

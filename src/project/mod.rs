@@ -1078,14 +1078,16 @@ fn dependency_by_id(text: &str, project: &str) -> Option<Dependency> {
     }
 }
 
-enum Dependency {
+/// What `ref('...')` / `source('...', '...')` text names (exposures, unit-test inputs,
+/// YAML snapshots).
+pub enum Dependency {
     Ref(RefCall),
     Source(String, String),
 }
 
 /// `ref('x')`, `ref('pkg', 'x')` or `source('s', 't')` (either quote), as exposures list
 /// what they depend on.
-fn parse_dependency(text: &str) -> Option<Dependency> {
+pub fn parse_dependency(text: &str) -> Option<Dependency> {
     let text = text.trim();
     let (func, rest) = text.split_once('(')?;
     let args = rest.trim_end().strip_suffix(')')?;
