@@ -95,11 +95,7 @@ impl GlobalArgs {
     /// Fill what the command line left out from the environment, as dbt does: Strata's own
     /// variable first, then dbt's (so a scheduler's DBT_TARGET or DBT_PARTIAL_PARSE works).
     pub fn fill_from_env(&mut self, var: impl Fn(&str) -> Option<String>) -> Result<()> {
-        let from_env = |name: &str| {
-            [format!("STRATA_{name}"), format!("DBT_{name}")]
-                .into_iter()
-                .find_map(|key| var(&key).filter(|v| !v.trim().is_empty()).map(|v| (key, v)))
-        };
+        let from_env = |name: &str| env_setting(&var, name);
         if self.project_dir.is_none() {
             self.project_dir = from_env("PROJECT_DIR").map(|(_, v)| PathBuf::from(v));
         }
@@ -171,13 +167,19 @@ impl GlobalArgs {
 
 /// A boolean flag of one command from the environment (`STRATA_<name>`, then `DBT_<name>`).
 fn env_flag(name: &str) -> Result<bool> {
-    for key in [format!("STRATA_{name}"), format!("DBT_{name}")] {
-        if let Some(v) = std::env::var(&key).ok().filter(|v| !v.trim().is_empty()) {
-            return parse_bool(&v)
-                .ok_or_else(|| Error::Usage(format!("{key}={v:?}: expected true or false")));
-        }
+    match env_setting(&|key: &str| std::env::var(key).ok(), name) {
+        Some((key, v)) => parse_bool(&v)
+            .ok_or_else(|| Error::Usage(format!("{key}={v:?}: expected true or false"))),
+        None => Ok(false),
     }
-    Ok(false)
+}
+
+/// A setting from the environment as dbt reads it: `STRATA_<name>`, then `DBT_<name>`
+/// (empty counts as unset); the variable's name comes along for messages.
+fn env_setting(var: &impl Fn(&str) -> Option<String>, name: &str) -> Option<(String, String)> {
+    [format!("STRATA_{name}"), format!("DBT_{name}")]
+        .into_iter()
+        .find_map(|key| var(&key).filter(|v| !v.trim().is_empty()).map(|v| (key, v)))
 }
 
 /// A boolean as dbt's command line reads one from the environment (click's spellings).
