@@ -13,10 +13,12 @@ pub mod compile;
 pub mod error;
 pub mod execute;
 pub mod graph;
+pub mod materialize;
 pub mod memo;
 pub mod parallel;
 pub mod project;
 pub mod rights;
+pub mod session;
 pub mod sql;
 
 pub use error::{Error, Result};

@@ -10,9 +10,10 @@ use serde_json::{json, Map, Value};
 
 use crate::compile::Compiler;
 use crate::error::{Error, Result};
-use crate::execute::materialize::compiled_path;
-use crate::execute::{RunOutcome, Session};
+use crate::materialize::compiled_path;
 use crate::project::{Node, Project, ResourceType};
+use crate::session::results::RunOutcome;
+use crate::session::Session;
 
 fn metadata(session: &Session, schema: &str) -> Value {
     json!({
@@ -388,7 +389,7 @@ struct AdapterResponseJson<'a> {
 struct ResultJson<'a> {
     unique_id: &'a str,
     status: &'static str,
-    timing: &'a [crate::execute::results::Timing],
+    timing: &'a [crate::session::results::Timing],
     thread_id: &'a str,
     execution_time: f64,
     adapter_response: AdapterResponseJson<'a>,

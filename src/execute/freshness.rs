@@ -9,9 +9,9 @@ use minijinja::Value;
 use serde_json::{json, Value as Json};
 
 use crate::error::{Error, Result};
-use crate::execute::output::Tone;
-use crate::execute::Session;
 use crate::project::{Node, Source};
+use crate::session::printer::Tone;
+use crate::session::Session;
 
 /// A threshold such as `{count: 12, period: hour}`.
 #[derive(Debug, Clone, PartialEq)]

@@ -4,10 +4,10 @@
 
 use minijinja::value::Value;
 
-use super::{Command, RunOptions, Session};
 use crate::compile::{CompileOptions, Relation};
 use crate::error::{Error, Result};
 use crate::project::{Node, ResourceType};
+use crate::session::{Command, RunOptions, Session};
 use crate::sql;
 
 /// What maintenance did to one table.

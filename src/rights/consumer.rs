@@ -18,7 +18,7 @@ use super::engine::{BatchMetrics, RightsEngine};
 use super::message::{parse_request, RightsRequest, RightsResult};
 use super::msk::{self, KafkaContext};
 use crate::error::{Error, Result};
-use crate::execute::output::Printer;
+use crate::session::printer::Printer;
 
 /// Where to connect and how to batch; the `rights:` settings overlaid with the command line.
 #[derive(Debug, Clone)]

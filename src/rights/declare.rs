@@ -24,8 +24,8 @@ use serde_json::Value;
 use super::config::RightsConfig;
 use crate::compile::Relation;
 use crate::error::{Error, Result};
-use crate::execute::Session;
 use crate::project::{Node, Project};
+use crate::session::Session;
 
 /// How rows of a relation reach a subject through another relation.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -213,7 +213,7 @@ pub async fn check_warehouse(
     config: &RightsConfig,
     declared: &[Declared],
 ) -> Result<()> {
-    crate::execute::check_coverage(session, true).await?;
+    super::coverage::check(session, true).await?;
     let project = &session.project;
     let names = |cols: &[crate::adapters::ColumnInfo]| {
         cols.iter()

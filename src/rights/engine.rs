@@ -21,8 +21,8 @@ use super::message::{now_epoch, Outcome, RightType, RightsRequest, RightsResult}
 use crate::adapters::{Adapter, ExecResult};
 use crate::compile::{CompileOptions, Compiler, Relation};
 use crate::error::{Error, Result};
-use crate::execute::Session;
 use crate::project::{Node, Project, ResourceType};
+use crate::session::Session;
 use crate::sql;
 
 /// Timings of one batch, for the metrics the reference document asks for.

@@ -2,6 +2,7 @@
 //! SA_WITHDRAW procedures as parameterised model runs, and the request/result messages.
 
 pub mod config;
+pub mod coverage;
 pub mod declare;
 pub mod engine;
 pub mod message;

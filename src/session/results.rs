@@ -79,3 +79,31 @@ impl NodeResult {
         }
     }
 }
+
+/// The outcome of a command over its selected nodes.
+pub struct RunOutcome {
+    pub results: Vec<NodeResult>,
+    pub elapsed: f64,
+    pub interrupted: bool,
+    /// Project hooks that failed (their errors name the hook; the nodes'
+    /// results still stand and are written).
+    pub hook_errors: Vec<String>,
+}
+
+impl RunOutcome {
+    /// Results that ran to the end (no hooks failed, nothing interrupted).
+    pub fn of(results: Vec<NodeResult>, elapsed: f64) -> Self {
+        RunOutcome {
+            results,
+            elapsed,
+            interrupted: false,
+            hook_errors: Vec::new(),
+        }
+    }
+
+    pub fn failed(&self) -> bool {
+        self.interrupted
+            || !self.hook_errors.is_empty()
+            || self.results.iter().any(|r| r.status.is_failure())
+    }
+}

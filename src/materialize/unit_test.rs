@@ -9,10 +9,10 @@ use std::sync::Arc;
 
 use serde_json::Value as Json;
 
+use super::{Built, Materializer};
 use crate::adapters::{quote_literal, ColumnInfo};
 use crate::compile::{CompileOptions, Fixtures, Relation};
 use crate::error::{Error, Result};
-use crate::execute::materialize::{Built, Materializer};
 use crate::project::{parse_dependency, Dependency, Fixture, Node};
 
 /// One fixture as rows of (column, value), in the order written.
@@ -232,7 +232,7 @@ pub async fn run(m: &Materializer<'_>, node: &Node) -> Result<Built> {
     let actual_sql =
         format!("{with}{actual_cte}\nselect {list} from dbt_internal_unit_test_actual");
     // What ran, where dbt writes it (target/compiled/<project>/<yaml>/models/<test>.sql).
-    let compiled = crate::execute::materialize::compiled_path(m.project, node);
+    let compiled = super::compiled_path(m.project, node);
     if let Some(dir) = compiled.parent() {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     }

@@ -34,6 +34,24 @@ pub enum Tone {
 const WIDTH: usize = 80;
 
 impl Printer {
+    /// Of several errors that stop a command, print all but the first (and how many there
+    /// were) and return the first, which the command ends with.
+    pub fn first_error(&self, errors: Vec<crate::error::Error>) -> Option<crate::error::Error> {
+        let n = errors.len();
+        let mut iter = errors.into_iter();
+        let first = iter.next()?;
+        for e in iter {
+            self.error("compile_error", &e.to_string());
+        }
+        if n > 1 {
+            self.error(
+                "compile_error",
+                &format!("{n} nodes failed to compile; nothing was executed"),
+            );
+        }
+        Some(first)
+    }
+
     pub fn new(format: LogFormat) -> Self {
         let color = format == LogFormat::Text
             && std::io::stdout().is_terminal()

@@ -1,0 +1,241 @@
+//! `incremental`: new rows into a temporary table, then append, merge, delete+insert or
+//! insert_overwrite, after `on_schema_change`.
+
+use minijinja::value::Value;
+use serde_json::json;
+
+use super::{rel_value, strings, Built, Materializer};
+use crate::adapters::{ColumnInfo, ExecResult};
+use crate::compile::Relation;
+use crate::error::{Error, Result};
+use crate::project::Node;
+
+impl Materializer<'_> {
+    pub(super) async fn incremental(&self, node: &Node, compiled_sql: &str) -> Result<Built> {
+        let target = self.target(node)?;
+        let existing = self.cache.kind(&target);
+        let full_refresh = self.full_refresh
+            && node.config.get("full_refresh").and_then(|v| v.as_bool()) != Some(false)
+            || node.config.get("full_refresh").and_then(|v| v.as_bool()) == Some(true);
+        if existing.as_deref() != Some("table") || full_refresh {
+            return self.table(node, compiled_sql).await;
+        }
+        let unique_key = node.config.list("unique_key");
+        let strategy = node
+            .config
+            .str("incremental_strategy")
+            .map(str::to_string)
+            .unwrap_or_else(|| {
+                if unique_key.is_empty() {
+                    "append".into()
+                } else {
+                    "delete+insert".into()
+                }
+            });
+        let mut partitions = node.config.list("partitioned_by");
+        if partitions.is_empty() {
+            partitions = node.config.list("partition_by");
+        }
+        let config_error = |message: String| Error::Config {
+            path: node.original_file_path.clone(),
+            message,
+        };
+        match strategy.as_str() {
+            "merge" | "delete+insert" if unique_key.is_empty() => {
+                return Err(config_error(format!("incremental_strategy '{strategy}' needs a unique_key")))
+            }
+            "insert_overwrite" if partitions.is_empty() => {
+                return Err(config_error(
+                    "incremental_strategy 'insert_overwrite' needs partitioned_by (the partition columns to replace)".into(),
+                ))
+            }
+            "append" | "merge" | "delete+insert" | "insert_overwrite" => {}
+            other => {
+                return Err(config_error(format!(
+                    "unknown incremental_strategy '{other}' (append, merge, delete+insert, insert_overwrite)"
+                )))
+            }
+        }
+
+        let tmp = self.temp_relation(node, &target, "tmp")?;
+        let mut response = self
+            .create_temp(
+                node,
+                &tmp,
+                "create_table_as",
+                &[
+                    ("sql", Value::from(compiled_sql)),
+                    ("temporary", Value::from(true)),
+                ],
+            )
+            .await?;
+        let result = self
+            .apply_increment(node, &target, &tmp, &strategy, &unique_key, &partitions)
+            .await;
+        if result.is_err() {
+            let drop = self.render(node, "drop_relation", &[("relation", rel_value(&tmp))])?;
+            let _ = self.run_all(node, &drop, false).await;
+        }
+        response.absorb(&result?);
+        Ok(Built {
+            response,
+            ..Default::default()
+        })
+    }
+
+    pub(super) async fn apply_increment(
+        &self,
+        node: &Node,
+        target: &Relation,
+        tmp: &Relation,
+        strategy: &str,
+        unique_key: &[String],
+        partitions: &[String],
+    ) -> Result<ExecResult> {
+        let new_cols = self.adapter.get_columns(tmp).await?;
+        let old_cols = self.adapter.get_columns(target).await?;
+        let has = |cols: &[ColumnInfo], name: &str| {
+            cols.iter().any(|c| c.name.eq_ignore_ascii_case(name))
+        };
+        let added: Vec<&ColumnInfo> = new_cols
+            .iter()
+            .filter(|c| !has(&old_cols, &c.name))
+            .collect();
+        let removed: Vec<&ColumnInfo> = old_cols
+            .iter()
+            .filter(|c| !has(&new_cols, &c.name))
+            .collect();
+        let on_change = node.config.str("on_schema_change").unwrap_or("ignore");
+        let mut statements = Vec::new();
+        let col_values = |cols: &[&ColumnInfo]| {
+            Value::from_serialize(
+                cols.iter()
+                    .map(|c| json!({"name": c.name, "data_type": c.data_type}))
+                    .collect::<Vec<_>>(),
+            )
+        };
+        let dest: Vec<String> = match on_change {
+            "ignore" => old_cols.iter().map(|c| c.name.clone()).collect(),
+            "fail" => {
+                if !added.is_empty() || !removed.is_empty() {
+                    let names = |v: &[&ColumnInfo]| v.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ");
+                    return Err(Error::Adapter(format!(
+                        "the columns of incremental model '{}' changed and on_schema_change is 'fail' \
+                         (new: [{}]; removed: [{}]); run with --full-refresh or choose \
+                         append_new_columns / sync_all_columns",
+                        node.name,
+                        names(&added),
+                        names(&removed)
+                    )));
+                }
+                old_cols.iter().map(|c| c.name.clone()).collect()
+            }
+            "append_new_columns" => {
+                if !added.is_empty() {
+                    statements.extend(self.render(
+                        node,
+                        "alter_relation_add_columns",
+                        &[("relation", rel_value(target)), ("columns", col_values(&added))],
+                    )?);
+                }
+                old_cols
+                    .iter()
+                    .filter(|c| has(&new_cols, &c.name))
+                    .map(|c| c.name.clone())
+                    .chain(added.iter().map(|c| c.name.clone()))
+                    .collect()
+            }
+            "sync_all_columns" => {
+                if !added.is_empty() {
+                    statements.extend(self.render(
+                        node,
+                        "alter_relation_add_columns",
+                        &[("relation", rel_value(target)), ("columns", col_values(&added))],
+                    )?);
+                }
+                if !removed.is_empty() {
+                    statements.extend(self.render(
+                        node,
+                        "alter_relation_drop_columns",
+                        &[("relation", rel_value(target)), ("columns", col_values(&removed))],
+                    )?);
+                }
+                for c in &new_cols {
+                    let changed = old_cols
+                        .iter()
+                        .find(|o| o.name.eq_ignore_ascii_case(&c.name))
+                        .is_some_and(|o| !o.data_type.eq_ignore_ascii_case(&c.data_type));
+                    if changed {
+                        statements.extend(self.render(
+                            node,
+                            "alter_column_type",
+                            &[
+                                ("relation", rel_value(target)),
+                                ("column_name", Value::from(c.name.clone())),
+                                ("new_type", Value::from(c.data_type.clone())),
+                            ],
+                        )?);
+                    }
+                }
+                new_cols.iter().map(|c| c.name.clone()).collect()
+            }
+            other => {
+                return Err(Error::Config {
+                    path: node.original_file_path.clone(),
+                    message: format!(
+                        "unknown on_schema_change '{other}' (ignore, fail, append_new_columns, sync_all_columns)"
+                    ),
+                })
+            }
+        };
+        let (macro_name, args): (&str, Vec<(&str, Value)>) = match strategy {
+            "append" => ("get_incremental_append_sql", vec![]),
+            "merge" => (
+                "get_incremental_merge_sql",
+                vec![("unique_key", strings(unique_key))],
+            ),
+            "delete+insert" => (
+                "get_incremental_delete_insert_sql",
+                vec![("unique_key", strings(unique_key))],
+            ),
+            _ => (
+                "get_incremental_insert_overwrite_sql",
+                vec![("partition_by", strings(partitions))],
+            ),
+        };
+        // Appends and partition overwrites split by partition where the engine limits
+        // partitions per write; merge and delete+insert match keys across partitions, so
+        // they run whole.
+        let batching = match (strategy, self.batched_partitions(node)) {
+            ("append" | "insert_overwrite", Some((cols, limit))) => {
+                let source_sql = format!("select * from {tmp}");
+                let (n, _) = self
+                    .partition_batches(node, &source_sql, &cols, limit)
+                    .await?;
+                (n > 1).then_some((cols, limit, n, source_sql))
+            }
+            _ => None,
+        };
+        let sources: Vec<Relation> = match &batching {
+            None => vec![tmp.clone()],
+            Some((cols, limit, n, source_sql)) => (0..*n)
+                .map(|batch| {
+                    let sql = self.batch_sql(node, source_sql, cols, batch, *limit)?;
+                    Ok(Relation::raw(
+                        &tmp.identifier,
+                        &format!("(\n{sql}\n)"),
+                        "cte",
+                    ))
+                })
+                .collect::<Result<_>>()?,
+        };
+        for source in &sources {
+            let mut all = vec![("target", rel_value(target)), ("source", rel_value(source))];
+            all.extend(args.iter().cloned());
+            all.push(("dest_columns", strings(&dest)));
+            statements.extend(self.render(node, macro_name, &all)?);
+        }
+        statements.extend(self.render(node, "drop_relation", &[("relation", rel_value(tmp))])?);
+        self.run_all(node, &statements, true).await
+    }
+}

@@ -1,0 +1,239 @@
+//! Materializations: the order of statements that builds each kind of node. The SQL of each
+//! statement comes from the adapter's macro templates (which a project may override).
+//!
+//! One file per materialization (`view`, `table`, `incremental`, `snapshot`, `seed`, data
+//! `test`, `unit_test`), with the steps they share: enforced contracts (`contract`),
+//! temporary tables and swaps (`table`), Athena's partition limit (`partition`).
+
+mod contract;
+mod incremental;
+mod partition;
+mod seed;
+mod snapshot;
+mod table;
+mod test;
+pub mod unit_test;
+mod view;
+
+pub use snapshot::SnapshotSpec;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use minijinja::value::Value;
+
+use crate::adapters::{Adapter, ExecResult};
+use crate::compile::{CompileOptions, Compiler, Relation};
+use crate::error::{Error, Result};
+use crate::project::{Node, Project};
+use crate::sql;
+
+/// Relations known to exist, keyed by (schema, identifier), valued by kind.
+#[derive(Default)]
+pub struct RelationCache(Mutex<HashMap<(String, String), String>>);
+
+impl RelationCache {
+    pub fn kind(&self, rel: &Relation) -> Option<String> {
+        self.0
+            .lock()
+            .ok()?
+            .get(&(rel.schema.to_lowercase(), rel.identifier.to_lowercase()))
+            .cloned()
+    }
+
+    pub fn set(&self, rel: &Relation, kind: Option<&str>) {
+        if let Ok(mut m) = self.0.lock() {
+            let key = (rel.schema.to_lowercase(), rel.identifier.to_lowercase());
+            match kind {
+                Some(k) => {
+                    m.insert(key, k.to_string());
+                }
+                None => {
+                    m.remove(&key);
+                }
+            }
+        }
+    }
+
+    pub fn insert_all(&self, schema: &str, items: Vec<(String, String)>) {
+        if let Ok(mut m) = self.0.lock() {
+            for (name, kind) in items {
+                m.insert((schema.to_lowercase(), name.to_lowercase()), kind);
+            }
+        }
+    }
+}
+
+/// Everything a materialization needs.
+pub struct Materializer<'a> {
+    pub project: &'a Project,
+    pub compiler: &'a Compiler,
+    pub adapter: &'a Arc<dyn Adapter>,
+    pub cache: &'a RelationCache,
+    pub full_refresh: bool,
+}
+
+/// What building a node did.
+#[derive(Debug, Default)]
+pub struct Built {
+    pub response: ExecResult,
+    /// For tests: the number of failing rows, and whether to warn or fail.
+    pub failures: Option<u64>,
+    pub should_warn: bool,
+    pub should_error: bool,
+}
+
+fn rel_value(r: &Relation) -> Value {
+    Value::from_object(r.clone())
+}
+
+fn strings(v: &[String]) -> Value {
+    Value::from(v.to_vec())
+}
+
+impl Materializer<'_> {
+    pub(super) fn render(
+        &self,
+        node: &Node,
+        name: &str,
+        args: &[(&str, Value)],
+    ) -> Result<Vec<String>> {
+        let text = self
+            .compiler
+            .call_macro(node, name, args, CompileOptions::default())?;
+        Ok(sql::split_statements(&text))
+    }
+
+    pub(super) async fn run_all(
+        &self,
+        node: &Node,
+        statements: &[String],
+        atomic: bool,
+    ) -> Result<ExecResult> {
+        if statements.is_empty() {
+            return Ok(ExecResult::default());
+        }
+        let r = if atomic && statements.len() > 1 {
+            self.adapter.execute_atomic(statements).await
+        } else {
+            let mut total = ExecResult::default();
+            for s in statements {
+                let r = self.adapter.execute(s, false).await;
+                match r {
+                    Ok(r) => total.absorb(&r),
+                    Err(e) => return Err(self.annotate(node, e)),
+                }
+            }
+            Ok(total)
+        };
+        r.map_err(|e| self.annotate(node, e))
+    }
+
+    /// Engine errors name the node's compiled SQL so the reader can open it.
+    pub(super) fn annotate(&self, node: &Node, e: Error) -> Error {
+        match e {
+            Error::Adapter(msg) => Error::Adapter(format!(
+                "{msg}\n  compiled SQL: {}",
+                compiled_path(self.project, node).display()
+            )),
+            other => other,
+        }
+    }
+
+    pub(super) fn target(&self, node: &Node) -> Result<Relation> {
+        self.compiler
+            .relation_of(&node.name)
+            .ok_or_else(|| Error::Adapter(format!("no relation for {}", node.unique_id)))
+    }
+
+    pub(super) async fn hooks(&self, node: &Node, key: &str) -> Result<()> {
+        // dbt's order: pre-hooks outside the transaction (before_begin) run first,
+        // post-hooks outside it (after_commit) last; otherwise as listed.
+        let mut hooks = crate::project::config::hooks_with_transaction(node.config.get(key));
+        hooks.sort_by_key(|(_, transaction)| (key == "pre_hook") == *transaction);
+        let hooks: Vec<String> = hooks.into_iter().map(|(sql, _)| sql).collect();
+        for (i, hook) in hooks.iter().enumerate() {
+            let sql = self.compiler.render_for_node(
+                node,
+                &format!("{} {key}[{i}]", node.original_file_path.display()),
+                hook,
+            )?;
+            let statements = sql::split_statements(&sql);
+            self.run_all(node, &statements, false).await?;
+        }
+        Ok(())
+    }
+
+    pub async fn build(&self, node: &Node, compiled_sql: &str) -> Result<Built> {
+        self.check_contract(node, compiled_sql).await?;
+        self.hooks(node, "pre_hook").await?;
+        let built = match node.config.materialized() {
+            "view" => self.view(node, compiled_sql).await?,
+            "table" => self.table(node, compiled_sql).await?,
+            "incremental" => self.incremental(node, compiled_sql).await?,
+            "seed" => self.seed(node).await?,
+            "snapshot" => self.snapshot(node, compiled_sql).await?,
+            "ephemeral" => Built::default(),
+            other => {
+                return Err(Error::Config {
+                    path: node.original_file_path.clone(),
+                    message: format!(
+                        "unknown materialization '{other}' (view, table, incremental, ephemeral)"
+                    ),
+                })
+            }
+        };
+        self.hooks(node, "post_hook").await?;
+        Ok(built)
+    }
+
+    /// A unit test: the model on fixture rows, compared with the expected rows.
+    pub async fn unit_test(&self, node: &Node) -> Result<Built> {
+        unit_test::run(self, node).await
+    }
+}
+
+/// `max_bytes_scanned` (model config): fail the model when its statements scanned more.
+pub fn check_scan_budget(node: &Node, response: &ExecResult) -> Result<()> {
+    let Some(value) = node.config.get("max_bytes_scanned") else {
+        return Ok(());
+    };
+    let Some(budget) = value.as_u64() else {
+        return Err(Error::Config {
+            path: node.original_file_path.clone(),
+            message: format!(
+                "max_bytes_scanned must be a whole number of bytes, not {value} \
+                 (to stop a query before it scans too much, set the work group's \
+                 BytesScannedCutoffPerQuery)"
+            ),
+        });
+    };
+    match response.bytes_scanned {
+        Some(scanned) if scanned > budget => Err(Error::Adapter(format!(
+            "{} scanned {scanned} bytes, more than its max_bytes_scanned budget of {budget} \
+             (the statements ran; raise the budget or make the model read less)",
+            node.name
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Where a node's compiled SQL is written: `target/compiled/<project>/<original path>`.
+pub fn compiled_path(project: &Project, node: &Node) -> std::path::PathBuf {
+    // Generic and unit tests live in YAML, snapshots several to a file: dbt writes them
+    // below the file's name.
+    let rel = if node.resource_type == crate::project::ResourceType::Snapshot {
+        node.original_file_path.join(format!("{}.sql", node.name))
+    } else if node.test_metadata.is_some()
+        || node.resource_type == crate::project::ResourceType::UnitTest
+    {
+        node.original_file_path.join(&node.path)
+    } else {
+        node.original_file_path.clone()
+    };
+    project
+        .target_dir()
+        .join("compiled")
+        .join(project.name())
+        .join(rel)
+}

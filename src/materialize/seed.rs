@@ -1,0 +1,52 @@
+//! `seed`: the adapter stages the CSV file, a temporary table loads it, and it is swapped in.
+
+use minijinja::value::Value;
+use serde_json::json;
+
+use super::{Built, Materializer};
+use crate::error::Result;
+use crate::project::Node;
+
+impl Materializer<'_> {
+    pub(super) async fn seed(&self, node: &Node) -> Result<Built> {
+        let target = self.target(node)?;
+        let tmp = self.temp_relation(node, &target, "tmp")?;
+        let path = self.project.root.join(&node.original_file_path);
+        let path = path.canonicalize().unwrap_or(path);
+        let column_types = node
+            .config
+            .get("column_types")
+            .cloned()
+            .unwrap_or(json!({}));
+        let staged = self
+            .adapter
+            .stage_seed(&path, &target, &column_types)
+            .await
+            .map_err(|e| self.annotate(node, e))?;
+        let mut response = self
+            .create_temp(
+                node,
+                &tmp,
+                "load_csv",
+                &[
+                    ("path", Value::from(staged.location)),
+                    ("column_types", Value::from_serialize(&column_types)),
+                    ("columns", Value::from_serialize(&staged.columns)),
+                ],
+            )
+            .await?;
+        response.absorb(&self.swap_in(node, &target, &tmp).await?);
+        // Engines differ in what CREATE TABLE AS reports; count the loaded rows.
+        {
+            let count = self
+                .adapter
+                .execute(&format!("select count(*) from {target}"), true)
+                .await?;
+            response.rows_affected = count.table.and_then(|t| t.rows.first()?.first()?.as_u64());
+        }
+        Ok(Built {
+            response,
+            ..Default::default()
+        })
+    }
+}
