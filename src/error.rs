@@ -64,6 +64,11 @@ pub enum Error {
 
     #[error("{0}")]
     Usage(String),
+
+    /// Strata's own failure (a worker task that panicked, a broken invariant): not the
+    /// project's fault, and worth a bug report.
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 impl Error {
@@ -142,12 +147,16 @@ impl Error {
 
 /// 1-based line and column of a byte offset in `text`.
 pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
+    let mut end = offset.min(text.len());
+    // An offset inside a multi-byte character counts from the character's start.
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let before = &text[..end];
     let line = before.matches('\n').count() + 1;
-    let column = before
-        .rfind('\n')
-        .map_or(before.len(), |i| before.len() - i - 1)
-        + 1;
+    // Columns count characters, as editors do.
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let column = before[line_start..].chars().count() + 1;
     (line, column)
 }
 
@@ -161,5 +170,15 @@ mod tests {
         assert_eq!(line_col(text, 0), (1, 1));
         assert_eq!(line_col(text, 4), (2, 2));
         assert_eq!(line_col(text, 6), (3, 1));
+    }
+
+    #[test]
+    fn line_col_counts_characters_and_never_splits_one() {
+        let text = "select 'пользователи', x";
+        // After the closing quote: 21 characters in, though 31 bytes.
+        let offset = text.find(',').unwrap();
+        assert_eq!(line_col(text, offset), (1, 22));
+        // An offset inside the two-byte 'п' counts from its start instead of panicking.
+        assert_eq!(line_col(text, 9), (1, 9));
     }
 }

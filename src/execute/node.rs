@@ -9,8 +9,8 @@ use super::summary::human_bytes;
 use super::RunState;
 use crate::compile::Compiler;
 use crate::error::Error;
-use crate::materialize::{self};
-use crate::memo::{self};
+use crate::materialize::{self, Built};
+use crate::memo;
 use crate::project::{Node, ResourceType};
 use crate::session::printer::Tone;
 use crate::session::results::{NodeResult, Status, Timing};
@@ -53,6 +53,15 @@ pub(super) fn now_rfc3339() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
+/// Where a node stands in the run's output: its line number, the total, its description
+/// and when it started.
+pub(super) struct Slot {
+    pub(super) index: usize,
+    pub(super) total: usize,
+    pub(super) desc: String,
+    pub(super) started: Instant,
+}
+
 pub(super) async fn run_node(
     state: Arc<RunState>,
     id: String,
@@ -63,62 +72,25 @@ pub(super) async fn run_node(
     let Some(node) = s.project.nodes.get(&id) else {
         return NodeResult::skipped(&id, "node vanished".into());
     };
-    let desc = describe(&s.compiler, node);
-    s.printer.node_started(index, total, &id, &desc);
-    let t0 = Instant::now();
+    let slot = Slot {
+        index,
+        total,
+        desc: describe(&s.compiler, node),
+        started: Instant::now(),
+    };
+    s.printer.node_started(index, total, &id, &slot.desc);
     let compile_started = now_rfc3339();
-
-    // Compile again right before running when the template read the warehouse.
-    let mut prepared = state.prepared.get(&id).cloned();
-    if prepared.as_ref().is_some_and(|p| p.recompile) {
-        let st = state.clone();
-        let nid = id.clone();
-        let handle = tokio::runtime::Handle::current();
-        let r = tokio::task::spawn_blocking(move || {
-            let n = &st.session.project.nodes[&nid];
-            let c = Compiling {
-                project: &st.session.project,
-                compiler: &st.session.compiler,
-                adapter: &st.session.adapter,
-                cache: &st.cache,
-                full_refresh: st.full_refresh,
-            };
-            compile_node(&c, n, handle, false)
-        })
-        .await;
-        match r {
-            Ok(Ok(p)) => {
-                let digest = memo::digest(p.sql.as_bytes());
-                let _ = write_compiled(&s.project, node, &p.sql, &digest);
-                if let Err(e) = check_sql(&s.project, s.adapter.as_ref(), node, &p.sql, &digest) {
-                    return finish_error(&state, node, index, total, &desc, t0, e, Some(p.sql));
-                }
-                prepared = Some(p);
-            }
-            Ok(Err(e)) => return finish_error(&state, node, index, total, &desc, t0, e, None),
-            Err(e) => {
-                return finish_error(
-                    &state,
-                    node,
-                    index,
-                    total,
-                    &desc,
-                    t0,
-                    Error::Adapter(e.to_string()),
-                    None,
-                )
-            }
-        }
-    }
+    let sql_text = match compiled_sql(&state, node).await {
+        Ok(sql_text) => sql_text,
+        Err((e, sql_text)) => return finish_error(&state, node, &slot, e, sql_text),
+    };
     let compile_done = now_rfc3339();
-    let sql_text = prepared.map(|p| p.sql).unwrap_or_default();
     let m = state.materializer();
     let outcome = match node.resource_type {
         ResourceType::Test => m.test(node, &sql_text).await,
         ResourceType::UnitTest => m.unit_test(node).await,
         _ => m.build(node, &sql_text).await,
     };
-    let exec_done = now_rfc3339();
     let timing = vec![
         Timing {
             name: "compile",
@@ -128,96 +100,183 @@ pub(super) async fn run_node(
         Timing {
             name: "execute",
             started_at: compile_done,
-            completed_at: exec_done,
+            completed_at: now_rfc3339(),
         },
     ];
     let built = match outcome {
         Ok(b) => b,
-        Err(e) => return finish_error(&state, node, index, total, &desc, t0, e, Some(sql_text)),
+        Err(e) => return finish_error(&state, node, &slot, e, Some(sql_text)),
     };
     // Over its scan budget: the model fails, and its result still says what it scanned.
     if let Err(e) = materialize::check_scan_budget(node, &built.response) {
-        let mut r = finish_error(&state, node, index, total, &desc, t0, e, Some(sql_text));
+        let mut r = finish_error(&state, node, &slot, e, Some(sql_text));
         r.adapter = built.response;
         return r;
     }
-    let secs = t0.elapsed().as_secs_f64();
-    let relation_name = s
-        .compiler
-        .relation_of(&node.name)
-        .filter(|r| r.kind != "cte")
-        .map(|r| r.rendered);
-    let (status, headline, badge, tone, message) = if node.resource_type == ResourceType::UnitTest {
+    let secs = slot.started.elapsed().as_secs_f64();
+    let verdict = Verdict::of(node, &built, state.warn_error, &slot.desc);
+    s.printer.node_finished(
+        index,
+        total,
+        &id,
+        verdict.status.as_str(),
+        &verdict.headline,
+        &verdict.badge,
+        verdict.tone,
+        secs,
+        Some(&verdict.message),
+    );
+    NodeResult {
+        unique_id: id.clone(),
+        status: verdict.status,
+        message: Some(verdict.message),
+        failures: built.failures,
+        execution_time: secs,
+        timing,
+        thread_id: thread_id(index),
+        adapter: built.response,
+        compiled_code: Some(sql_text),
+        relation_name: s
+            .compiler
+            .relation_of(&node.name)
+            .filter(|r| r.kind != "cte")
+            .map(|r| r.rendered),
+    }
+}
+
+/// dbt's thread names, `Thread-1` to `Thread-64`, by the node's line number.
+fn thread_id(index: usize) -> String {
+    format!("Thread-{}", index.saturating_sub(1) % 64 + 1)
+}
+
+/// The node's SQL as prepared, compiled (and checked) again right before it runs when its
+/// template read the warehouse. On failure: the error, and the SQL if there was some.
+async fn compiled_sql(
+    state: &Arc<RunState>,
+    node: &Node,
+) -> std::result::Result<String, (Error, Option<String>)> {
+    let Some(prepared) = state.prepared.get(&node.unique_id).cloned() else {
+        return Ok(String::new());
+    };
+    if !prepared.recompile {
+        return Ok(prepared.sql);
+    }
+    let s = &state.session;
+    let st = state.clone();
+    let id = node.unique_id.clone();
+    let handle = tokio::runtime::Handle::current();
+    let compiled = tokio::task::spawn_blocking(move || {
+        let node = st
+            .session
+            .project
+            .nodes
+            .get(&id)
+            .ok_or_else(|| Error::Internal(format!("{id} left the project mid-run")))?;
+        let c = Compiling {
+            project: &st.session.project,
+            compiler: &st.session.compiler,
+            adapter: &st.session.adapter,
+            cache: &st.cache,
+            full_refresh: st.full_refresh,
+        };
+        compile_node(&c, node, handle, false)
+    })
+    .await;
+    let p = match compiled {
+        Ok(Ok(p)) => p,
+        Ok(Err(e)) => return Err((e, None)),
+        Err(e) => return Err((Error::Internal(format!("compile task failed: {e}")), None)),
+    };
+    let digest = memo::digest(p.sql.as_bytes());
+    let _ = write_compiled(&s.project, node, &p.sql, &digest);
+    match check_sql(&s.project, s.adapter.as_ref(), node, &p.sql, &digest) {
+        Ok(()) => Ok(p.sql),
+        Err(e) => Err((e, Some(p.sql))),
+    }
+}
+
+/// What a finished node's result says and how its line reads: a pure function of the
+/// node, what building it did, and `--warn-error`.
+#[derive(Debug, PartialEq)]
+pub(super) struct Verdict {
+    pub(super) status: Status,
+    pub(super) headline: String,
+    pub(super) badge: String,
+    pub(super) tone: Tone,
+    pub(super) message: String,
+}
+
+impl Verdict {
+    pub(super) fn of(node: &Node, built: &Built, warn_error: bool, desc: &str) -> Verdict {
+        match node.resource_type {
+            ResourceType::UnitTest => Self::unit_test(node, built),
+            ResourceType::Test => Self::data_test(node, built, warn_error),
+            _ => Self::built(node, built, desc),
+        }
+    }
+
+    fn unit_test(node: &Node, built: &Built) -> Verdict {
         let label = unit_test_label(node);
         match built.failures.unwrap_or(0) {
-            0 => (
-                Status::Pass,
-                format!("PASS {label}"),
-                "PASS".into(),
-                Tone::Good,
-                "PASS".into(),
-            ),
-            n => (
-                Status::Fail,
-                format!("FAIL {n} {label}"),
-                format!("FAIL {n}"),
-                Tone::Bad,
-                built.response.message.clone(),
-            ),
+            0 => Verdict::pass(label),
+            n => Verdict {
+                status: Status::Fail,
+                headline: format!("FAIL {n} {label}"),
+                badge: format!("FAIL {n}"),
+                tone: Tone::Bad,
+                message: built.response.message.clone(),
+            },
         }
-    } else if node.resource_type == ResourceType::Test {
+    }
+
+    fn data_test(node: &Node, built: &Built, warn_error: bool) -> Verdict {
         let n = built.failures.unwrap_or(0);
+        let results = format!("Got {n} result{}", if n == 1 { "" } else { "s" });
         let severity = node
             .config
             .str("severity")
             .unwrap_or("error")
             .to_lowercase();
-        let cond = node.config.str("error_if").unwrap_or("!= 0");
+        let error_if = node.config.str("error_if").unwrap_or("!= 0");
+        let warn_if = node.config.str("warn_if").unwrap_or("!= 0");
+        let failed = |message: String| Verdict {
+            status: Status::Fail,
+            headline: format!("FAIL {n} {}", node.name),
+            badge: format!("FAIL {n}"),
+            tone: Tone::Bad,
+            message,
+        };
         if severity == "error" && built.should_error {
-            (
-                Status::Fail,
-                format!("FAIL {n} {}", node.name),
-                format!("FAIL {n}"),
-                Tone::Bad,
-                format!(
-                    "Got {n} result{}, configured to fail if {cond}",
-                    if n == 1 { "" } else { "s" }
-                ),
-            )
-        } else if state.warn_error && built.should_warn {
-            (
-                Status::Fail,
-                format!("FAIL {n} {}", node.name),
-                format!("FAIL {n}"),
-                Tone::Bad,
-                format!(
-                    "Got {n} result{}, configured to warn if {} (a failure with --warn-error)",
-                    if n == 1 { "" } else { "s" },
-                    node.config.str("warn_if").unwrap_or("!= 0")
-                ),
-            )
+            failed(format!("{results}, configured to fail if {error_if}"))
+        } else if warn_error && built.should_warn {
+            failed(format!(
+                "{results}, configured to warn if {warn_if} (a failure with --warn-error)"
+            ))
         } else if built.should_warn {
-            (
-                Status::Warn,
-                format!("WARN {n} {}", node.name),
-                format!("WARN {n}"),
-                Tone::Warn,
-                format!(
-                    "Got {n} result{}, configured to warn if {}",
-                    if n == 1 { "" } else { "s" },
-                    node.config.str("warn_if").unwrap_or("!= 0")
-                ),
-            )
+            Verdict {
+                status: Status::Warn,
+                headline: format!("WARN {n} {}", node.name),
+                badge: format!("WARN {n}"),
+                tone: Tone::Warn,
+                message: format!("{results}, configured to warn if {warn_if}"),
+            }
         } else {
-            (
-                Status::Pass,
-                format!("PASS {}", node.name),
-                "PASS".into(),
-                Tone::Good,
-                "PASS".into(),
-            )
+            Verdict::pass(node.name.clone())
         }
-    } else {
+    }
+
+    fn pass(label: String) -> Verdict {
+        Verdict {
+            status: Status::Pass,
+            headline: format!("PASS {label}"),
+            badge: "PASS".into(),
+            tone: Tone::Good,
+            message: "PASS".into(),
+        }
+    }
+
+    /// A model, seed or snapshot that built.
+    fn built(node: &Node, built: &Built, desc: &str) -> Verdict {
         let verb = match node.resource_type {
             ResourceType::Seed => "loaded",
             ResourceType::Snapshot => "snapshotted",
@@ -231,55 +290,29 @@ pub(super) async fn run_node(
         if let Some(bytes) = built.response.bytes_scanned {
             badge.push_str(&format!(", {} scanned", human_bytes(bytes)));
         }
-        (
-            Status::Success,
+        Verdict {
+            status: Status::Success,
             // dbt: "START snapshot s.x", then "OK snapshotted s.x".
-            format!(
+            headline: format!(
                 "OK {verb} {}",
-                desc.strip_prefix("snapshot ").unwrap_or(&desc)
+                desc.strip_prefix("snapshot ").unwrap_or(desc)
             ),
             badge,
-            Tone::Good,
-            built.response.message.clone(),
-        )
-    };
-    s.printer.node_finished(
-        index,
-        total,
-        &id,
-        status.as_str(),
-        &headline,
-        &badge,
-        tone,
-        secs,
-        Some(&message),
-    );
-    NodeResult {
-        unique_id: id.clone(),
-        status,
-        message: Some(message),
-        failures: built.failures,
-        execution_time: secs,
-        timing,
-        thread_id: format!("Thread-{}", (index - 1) % 64 + 1),
-        adapter: built.response,
-        compiled_code: Some(sql_text),
-        relation_name,
+            tone: Tone::Good,
+            message: built.response.message.clone(),
+        }
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 pub(super) fn finish_error(
     state: &RunState,
     node: &Node,
-    index: usize,
-    total: usize,
-    desc: &str,
-    t0: Instant,
+    slot: &Slot,
     e: Error,
     sql_text: Option<String>,
 ) -> NodeResult {
-    let secs = t0.elapsed().as_secs_f64();
+    let secs = slot.started.elapsed().as_secs_f64();
+    let desc = slot.desc.as_str();
     let what = match node.resource_type {
         ResourceType::Seed => format!("ERROR loading {desc}"),
         ResourceType::Test => format!("ERROR {}", node.name),
@@ -292,8 +325,8 @@ pub(super) fn finish_error(
     };
     let message = e.to_string();
     state.session.printer.node_finished(
-        index,
-        total,
+        slot.index,
+        slot.total,
         &node.unique_id,
         "error",
         &what,
@@ -309,7 +342,7 @@ pub(super) fn finish_error(
         failures: None,
         execution_time: secs,
         timing: Vec::new(),
-        thread_id: format!("Thread-{}", (index - 1) % 64 + 1),
+        thread_id: thread_id(slot.index),
         adapter: Default::default(),
         compiled_code: sql_text,
         relation_name: state
@@ -317,5 +350,89 @@ pub(super) fn finish_error(
             .compiler
             .relation_of(&node.name)
             .map(|r| r.rendered),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::adapters::ExecResult;
+    use serde_json::json;
+
+    fn node(kind: ResourceType, config: serde_json::Value) -> Node {
+        let mut n = Node::synthetic("p", "not_null_orders_id");
+        n.resource_type = kind;
+        n.fqn = vec!["p".into(), "orders".into(), "not_null_orders_id".into()];
+        if let serde_json::Value::Object(map) = config {
+            n.config.0 = map;
+        }
+        n
+    }
+
+    fn test_result(failures: u64, should_warn: bool, should_error: bool) -> Built {
+        Built {
+            failures: Some(failures),
+            should_warn,
+            should_error,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_data_test_fails_warns_or_passes_as_its_thresholds_say() {
+        let t = node(ResourceType::Test, json!({}));
+        let v = Verdict::of(&t, &test_result(3, true, true), false, "");
+        assert_eq!(v.status, Status::Fail);
+        assert_eq!(v.headline, "FAIL 3 not_null_orders_id");
+        assert_eq!(v.message, "Got 3 results, configured to fail if != 0");
+
+        let warn_only = node(ResourceType::Test, json!({"severity": "warn"}));
+        let v = Verdict::of(&warn_only, &test_result(1, true, true), false, "");
+        assert_eq!((v.status, v.tone), (Status::Warn, Tone::Warn));
+        assert_eq!(v.message, "Got 1 result, configured to warn if != 0");
+
+        // --warn-error makes the warning a failure.
+        let v = Verdict::of(&warn_only, &test_result(1, true, true), true, "");
+        assert_eq!(v.status, Status::Fail);
+        assert!(
+            v.message.ends_with("(a failure with --warn-error)"),
+            "{}",
+            v.message
+        );
+
+        let v = Verdict::of(&t, &test_result(0, false, false), true, "");
+        assert_eq!(
+            (v.status, v.headline.as_str()),
+            (Status::Pass, "PASS not_null_orders_id")
+        );
+    }
+
+    #[test]
+    fn a_unit_test_is_labelled_by_its_model() {
+        let t = node(ResourceType::UnitTest, json!({}));
+        let v = Verdict::of(&t, &test_result(0, false, false), false, "");
+        assert_eq!(v.headline, "PASS orders::not_null_orders_id");
+        let v = Verdict::of(&t, &test_result(2, false, false), false, "");
+        assert_eq!((v.status, v.badge.as_str()), (Status::Fail, "FAIL 2"));
+    }
+
+    #[test]
+    fn a_seed_reports_its_rows_and_a_scan_its_bytes() {
+        let seed = node(ResourceType::Seed, json!({}));
+        let built = Built {
+            response: ExecResult {
+                rows_affected: Some(12),
+                bytes_scanned: Some(2048),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let v = Verdict::of(&seed, &built, false, "seed file s.raw");
+        assert_eq!(v.status, Status::Success);
+        assert_eq!(v.headline, "OK loaded seed file s.raw");
+        assert_eq!(v.badge, "INSERT 12, 2.0 KB scanned");
+        let snap = node(ResourceType::Snapshot, json!({}));
+        let v = Verdict::of(&snap, &Built::default(), false, "snapshot s.orders_history");
+        assert_eq!(v.headline, "OK snapshotted s.orders_history");
     }
 }

@@ -253,7 +253,7 @@ pub(super) async fn prepare(
         (cache, prepared, errors)
     })
     .await
-    .map_err(|e| Error::Adapter(format!("compile worker failed: {e}")))
+    .map_err(|e| Error::Internal(format!("compile worker failed: {e}")))
     .map(Ok)?
 }
 

@@ -23,7 +23,7 @@ pub struct Printer {
     lock: Mutex<()>,
 }
 
-#[derive(Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tone {
     Good,
     Bad,
