@@ -99,3 +99,18 @@ pub(super) async fn run_hooks(
     }
     Ok(())
 }
+
+/// Run project hooks; a failure is printed and added to `errors` (the run goes on, as dbt's
+/// does, and fails at the end).
+pub(super) async fn run_project_hooks(
+    session: &Session,
+    name: &str,
+    hooks: &[String],
+    context: Vec<(&'static str, minijinja::value::Value)>,
+    errors: &mut Vec<String>,
+) {
+    if let Err(e) = run_hooks(session, name, hooks, context).await {
+        session.printer.error("hook_failed", &format!("error: {e}"));
+        errors.push(e.to_string());
+    }
+}

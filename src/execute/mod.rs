@@ -44,7 +44,7 @@ use crate::memo::Hits;
 use crate::project::Project;
 use crate::session::printer::Printer;
 use crate::session::results::NodeResult;
-use hooks::{hook_context, run_hooks};
+use hooks::{hook_context, run_project_hooks};
 use prepare::{prepare, prime_cache, without_ids, Prepared};
 use schedule::{execution_deps, schedule, shutdown_signal};
 
@@ -170,48 +170,21 @@ pub async fn execute(
         prepared,
     });
 
-    // The schemas the run writes to (the hooks' `schemas`): its relations', and those
-    // store_failures writes to, which are made now, once, before tests run side by side (two
-    // tests creating one schema at the same time conflict in DuckDB's catalog).
-    let mut schemas: BTreeSet<(String, String)> = BTreeSet::new();
-    {
-        let m = state.materializer();
-        for id in &executable {
-            let Some(node) = session.project.nodes.get(id) else {
-                continue;
-            };
-            if let Some(r) = m.audit_relation(node)? {
-                let database = r.database.clone().unwrap_or_default();
-                if schemas.insert((database.clone(), r.schema.clone())) {
-                    session.adapter.create_schema(&database, &r.schema).await?;
-                    // What the schema holds, for the tests to replace without a lookup each.
-                    let found = session.adapter.list_relations(&database, &r.schema).await?;
-                    state.cache.insert_all(&r.schema, found);
-                }
-            } else if let Some(r) = session
-                .compiler
-                .relation_of(&node.name)
-                .filter(|_| node.is_relational())
-            {
-                schemas.insert((r.database.clone().unwrap_or_default(), r.schema));
-            }
-        }
-    }
+    let schemas = written_schemas(session, &state, &executable).await?;
 
     // As dbt: a failing on-run-start hook skips every node, on-run-end still runs, and the
     // command fails (exit 1) with what happened written to run_results.json.
     let mut hook_errors = Vec::new();
-    if let Err(e) = run_hooks(
+    let start_hooks = session.project.file.on_run_start.list();
+    let context = hook_context(session, &schemas, &[]);
+    run_project_hooks(
         session,
         "on-run-start",
-        &session.project.file.on_run_start.list(),
-        hook_context(session, &schemas, &[]),
+        &start_hooks,
+        context,
+        &mut hook_errors,
     )
-    .await
-    {
-        session.printer.error("hook_failed", &format!("error: {e}"));
-        hook_errors.push(e.to_string());
-    }
+    .await;
 
     let deps = execution_deps(session, &executable, cmd == Command::Build);
     let threads = opts
@@ -249,17 +222,9 @@ pub async fn execute(
     // As dbt: a failing on-run-end hook fails the command (exit 1), but what the nodes did
     // is still reported and written to run_results.json.
     if !interrupted {
-        if let Err(e) = run_hooks(
-            session,
-            "on-run-end",
-            &session.project.file.on_run_end.list(),
-            hook_context(session, &schemas, &results),
-        )
-        .await
-        {
-            session.printer.error("hook_failed", &format!("error: {e}"));
-            hook_errors.push(e.to_string());
-        }
+        let end_hooks = session.project.file.on_run_end.list();
+        let context = hook_context(session, &schemas, &results);
+        run_project_hooks(session, "on-run-end", &end_hooks, context, &mut hook_errors).await;
     }
     Ok(RunOutcome {
         results,
@@ -267,4 +232,37 @@ pub async fn execute(
         interrupted,
         hook_errors,
     })
+}
+
+/// The schemas the run writes to (the hooks' `schemas`): its relations', and those
+/// store_failures writes to, which are made now, once, before tests run side by side (two
+/// tests creating one schema at the same time conflict in DuckDB's catalog).
+async fn written_schemas(
+    session: &Session,
+    state: &RunState,
+    executable: &[String],
+) -> Result<BTreeSet<(String, String)>> {
+    let mut schemas: BTreeSet<(String, String)> = BTreeSet::new();
+    let m = state.materializer();
+    for id in executable {
+        let Some(node) = session.project.nodes.get(id) else {
+            continue;
+        };
+        if let Some(r) = m.audit_relation(node)? {
+            let database = r.database.clone().unwrap_or_default();
+            if schemas.insert((database.clone(), r.schema.clone())) {
+                session.adapter.create_schema(&database, &r.schema).await?;
+                // What the schema holds, for the tests to replace without a lookup each.
+                let found = session.adapter.list_relations(&database, &r.schema).await?;
+                state.cache.insert_all(&r.schema, found);
+            }
+        } else if let Some(r) = session
+            .compiler
+            .relation_of(&node.name)
+            .filter(|_| node.is_relational())
+        {
+            schemas.insert((r.database.clone().unwrap_or_default(), r.schema));
+        }
+    }
+    Ok(schemas)
 }

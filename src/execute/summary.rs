@@ -91,39 +91,7 @@ pub fn print_summary(session: &Session, outcome: &RunOutcome) {
         for e in &outcome.hook_errors {
             p.error("failure", &format!("  Error in {e}"));
         }
-        for r in outcome.results.iter().filter(|r| r.status.is_failure()) {
-            let Some(n) = session.project.nodes.get(&r.unique_id) else {
-                continue;
-            };
-            let kind = if r.status == Status::Fail {
-                "Failure"
-            } else {
-                "Error"
-            };
-            p.error(
-                "failure",
-                &format!(
-                    "  {kind} in {} {} ({})",
-                    n.resource_type.as_str(),
-                    n.name,
-                    n.original_file_path.display()
-                ),
-            );
-            if let Some(m) = &r.message {
-                for line in m.lines() {
-                    p.error("failure", &format!("    {line}"));
-                }
-            }
-            if r.status == Status::Fail {
-                p.error(
-                    "failure",
-                    &format!(
-                        "    compiled code at {}",
-                        compiled_path(&session.project, n).display()
-                    ),
-                );
-            }
-        }
+        print_failures(session, outcome);
     }
     p.info(
         "summary",
@@ -136,4 +104,42 @@ pub fn print_summary(session: &Session, outcome: &RunOutcome) {
             outcome.results.len() + hook_errors
         ),
     );
+}
+
+/// Each failed node: what and where it is, its message, and its compiled SQL for a test.
+fn print_failures(session: &Session, outcome: &RunOutcome) {
+    let p = &session.printer;
+    for r in outcome.results.iter().filter(|r| r.status.is_failure()) {
+        let Some(n) = session.project.nodes.get(&r.unique_id) else {
+            continue;
+        };
+        let kind = if r.status == Status::Fail {
+            "Failure"
+        } else {
+            "Error"
+        };
+        p.error(
+            "failure",
+            &format!(
+                "  {kind} in {} {} ({})",
+                n.resource_type.as_str(),
+                n.name,
+                n.original_file_path.display()
+            ),
+        );
+        if let Some(m) = &r.message {
+            for line in m.lines() {
+                p.error("failure", &format!("    {line}"));
+            }
+        }
+        if r.status == Status::Fail {
+            p.error(
+                "failure",
+                &format!(
+                    "    compiled code at {}",
+                    compiled_path(&session.project, n).display()
+                ),
+            );
+        }
+    }
 }

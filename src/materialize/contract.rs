@@ -69,78 +69,93 @@ impl Materializer<'_> {
             .query_columns(compiled_sql)
             .await
             .map_err(|e| self.annotate(node, e))?;
-        let find = |cols: &[ColumnInfo], name: &str| {
-            cols.iter()
-                .find(|c| c.name.eq_ignore_ascii_case(name))
-                .map(|c| c.data_type.clone())
-        };
-        let mut rows = Vec::new();
-        for c in &expected {
-            match find(&actual, &c.name) {
-                None => rows.push((
-                    c.name.clone(),
-                    String::new(),
-                    c.data_type.clone(),
-                    "missing in definition",
-                )),
-                Some(t) if !t.eq_ignore_ascii_case(&c.data_type) => {
-                    rows.push((c.name.clone(), t, c.data_type.clone(), "data type mismatch"))
-                }
-                Some(_) => {}
-            }
-        }
-        for c in &actual {
-            if find(&expected, &c.name).is_none() {
-                rows.push((
-                    c.name.clone(),
-                    c.data_type.clone(),
-                    String::new(),
-                    "missing in contract",
-                ));
-            }
-        }
+        let rows = mismatches(&expected, &actual);
         if rows.is_empty() {
             return Ok(());
         }
-        // dbt's table, columns padded to their widest cell.
-        let header = [
-            "column_name",
-            "definition_type",
-            "contract_type",
-            "mismatch_reason",
-        ];
-        let cells: Vec<[String; 4]> = rows
-            .into_iter()
-            .map(|(n, d, c, w)| [n, d, c, w.to_string()])
-            .collect();
-        let width = |i: usize| {
-            cells
-                .iter()
-                .map(|r| r[i].chars().count())
-                .chain([header[i].len()])
-                .max()
-                .unwrap_or(0)
-        };
-        let widths: Vec<usize> = (0..4).map(width).collect();
-        let line = |r: [&str; 4]| {
-            let padded: Vec<String> = r
-                .iter()
-                .zip(&widths)
-                .map(|(c, w)| format!("{c:<w$}"))
-                .collect();
-            format!("| {} |", padded.join(" | "))
-        };
-        let mut table = line(header);
-        let dashes: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
-        table.push_str(&format!("\n| {} |", dashes.join(" | ")));
-        for r in &cells {
-            table.push('\n');
-            table.push_str(&line([&r[0], &r[1], &r[2], &r[3]]));
-        }
+        let table = mismatch_table(rows);
         Err(Error::Adapter(format!(
             "This model has an enforced contract that failed.\nPlease ensure the name, \
              data_type, and number of columns in your contract match the columns in your \
              model's definition.\n\n{table}"
         )))
     }
+}
+
+/// One row of dbt's mismatch table: column, its type in the query, in the contract, why.
+type Mismatch = (String, String, String, &'static str);
+
+/// Where the query's columns (`actual`) differ from the contract's (`expected`), by name
+/// (case-insensitive) and type, in dbt's order: the contract's columns first.
+fn mismatches(expected: &[ColumnInfo], actual: &[ColumnInfo]) -> Vec<Mismatch> {
+    let find = |cols: &[ColumnInfo], name: &str| {
+        cols.iter()
+            .find(|c| c.name.eq_ignore_ascii_case(name))
+            .map(|c| c.data_type.clone())
+    };
+    let mut rows = Vec::new();
+    for c in expected {
+        match find(actual, &c.name) {
+            None => rows.push((
+                c.name.clone(),
+                String::new(),
+                c.data_type.clone(),
+                "missing in definition",
+            )),
+            Some(t) if !t.eq_ignore_ascii_case(&c.data_type) => {
+                rows.push((c.name.clone(), t, c.data_type.clone(), "data type mismatch"))
+            }
+            Some(_) => {}
+        }
+    }
+    for c in actual {
+        if find(expected, &c.name).is_none() {
+            rows.push((
+                c.name.clone(),
+                c.data_type.clone(),
+                String::new(),
+                "missing in contract",
+            ));
+        }
+    }
+    rows
+}
+
+/// dbt's table of mismatches, columns padded to their widest cell.
+fn mismatch_table(rows: Vec<Mismatch>) -> String {
+    let header = [
+        "column_name",
+        "definition_type",
+        "contract_type",
+        "mismatch_reason",
+    ];
+    let cells: Vec<[String; 4]> = rows
+        .into_iter()
+        .map(|(n, d, c, w)| [n, d, c, w.to_string()])
+        .collect();
+    let width = |i: usize| {
+        cells
+            .iter()
+            .map(|r| r[i].chars().count())
+            .chain([header[i].len()])
+            .max()
+            .unwrap_or(0)
+    };
+    let widths: Vec<usize> = (0..4).map(width).collect();
+    let line = |r: [&str; 4]| {
+        let padded: Vec<String> = r
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        format!("| {} |", padded.join(" | "))
+    };
+    let mut table = line(header);
+    let dashes: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
+    table.push_str(&format!("\n| {} |", dashes.join(" | ")));
+    for r in &cells {
+        table.push('\n');
+        table.push_str(&line([&r[0], &r[1], &r[2], &r[3]]));
+    }
+    table
 }

@@ -92,6 +92,67 @@ impl Materializer<'_> {
         unique_key: &[String],
         partitions: &[String],
     ) -> Result<ExecResult> {
+        let (dest, mut statements) = self.schema_change(node, target, tmp).await?;
+        let (macro_name, args): (&str, Vec<(&str, Value)>) = match strategy {
+            "append" => ("get_incremental_append_sql", vec![]),
+            "merge" => (
+                "get_incremental_merge_sql",
+                vec![("unique_key", strings(unique_key))],
+            ),
+            "delete+insert" => (
+                "get_incremental_delete_insert_sql",
+                vec![("unique_key", strings(unique_key))],
+            ),
+            _ => (
+                "get_incremental_insert_overwrite_sql",
+                vec![("partition_by", strings(partitions))],
+            ),
+        };
+        // Appends and partition overwrites split by partition where the engine limits
+        // partitions per write; merge and delete+insert match keys across partitions, so
+        // they run whole.
+        let batching = match (strategy, self.batched_partitions(node)) {
+            ("append" | "insert_overwrite", Some((cols, limit))) => {
+                let source_sql = format!("select * from {tmp}");
+                let (n, _) = self
+                    .partition_batches(node, &source_sql, &cols, limit)
+                    .await?;
+                (n > 1).then_some((cols, limit, n, source_sql))
+            }
+            _ => None,
+        };
+        let sources: Vec<Relation> = match &batching {
+            None => vec![tmp.clone()],
+            Some((cols, limit, n, source_sql)) => (0..*n)
+                .map(|batch| {
+                    let sql = self.batch_sql(node, source_sql, cols, batch, *limit)?;
+                    Ok(Relation::raw(
+                        &tmp.identifier,
+                        &format!("(\n{sql}\n)"),
+                        "cte",
+                    ))
+                })
+                .collect::<Result<_>>()?,
+        };
+        for source in &sources {
+            let mut all = vec![("target", rel_value(target)), ("source", rel_value(source))];
+            all.extend(args.iter().cloned());
+            all.push(("dest_columns", strings(&dest)));
+            statements.extend(self.render(node, macro_name, &all)?);
+        }
+        statements.extend(self.render(node, "drop_relation", &[("relation", rel_value(tmp))])?);
+        self.run_all(node, &statements, true).await
+    }
+
+    /// `on_schema_change`: the statements that bring `target`'s columns in line with the new
+    /// rows in `tmp` (ignore, fail, append_new_columns, sync_all_columns), and the columns
+    /// the increment then writes.
+    async fn schema_change(
+        &self,
+        node: &Node,
+        target: &Relation,
+        tmp: &Relation,
+    ) -> Result<(Vec<String>, Vec<String>)> {
         let new_cols = self.adapter.get_columns(tmp).await?;
         let old_cols = self.adapter.get_columns(target).await?;
         let has = |cols: &[ColumnInfo], name: &str| {
@@ -188,54 +249,6 @@ impl Materializer<'_> {
                 })
             }
         };
-        let (macro_name, args): (&str, Vec<(&str, Value)>) = match strategy {
-            "append" => ("get_incremental_append_sql", vec![]),
-            "merge" => (
-                "get_incremental_merge_sql",
-                vec![("unique_key", strings(unique_key))],
-            ),
-            "delete+insert" => (
-                "get_incremental_delete_insert_sql",
-                vec![("unique_key", strings(unique_key))],
-            ),
-            _ => (
-                "get_incremental_insert_overwrite_sql",
-                vec![("partition_by", strings(partitions))],
-            ),
-        };
-        // Appends and partition overwrites split by partition where the engine limits
-        // partitions per write; merge and delete+insert match keys across partitions, so
-        // they run whole.
-        let batching = match (strategy, self.batched_partitions(node)) {
-            ("append" | "insert_overwrite", Some((cols, limit))) => {
-                let source_sql = format!("select * from {tmp}");
-                let (n, _) = self
-                    .partition_batches(node, &source_sql, &cols, limit)
-                    .await?;
-                (n > 1).then_some((cols, limit, n, source_sql))
-            }
-            _ => None,
-        };
-        let sources: Vec<Relation> = match &batching {
-            None => vec![tmp.clone()],
-            Some((cols, limit, n, source_sql)) => (0..*n)
-                .map(|batch| {
-                    let sql = self.batch_sql(node, source_sql, cols, batch, *limit)?;
-                    Ok(Relation::raw(
-                        &tmp.identifier,
-                        &format!("(\n{sql}\n)"),
-                        "cte",
-                    ))
-                })
-                .collect::<Result<_>>()?,
-        };
-        for source in &sources {
-            let mut all = vec![("target", rel_value(target)), ("source", rel_value(source))];
-            all.extend(args.iter().cloned());
-            all.push(("dest_columns", strings(&dest)));
-            statements.extend(self.render(node, macro_name, &all)?);
-        }
-        statements.extend(self.render(node, "drop_relation", &[("relation", rel_value(tmp))])?);
-        self.run_all(node, &statements, true).await
+        Ok((dest, statements))
     }
 }
