@@ -9,11 +9,13 @@ use sha2::{Digest, Sha256};
 use super::Project;
 use crate::error::{Error, Result};
 
+/// The hex SHA-256 of `text`: a node's checksum (what `state:modified` compares).
 pub fn checksum(text: &str) -> String {
     let digest = Sha256::digest(text.as_bytes());
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// A project file's text; the error names the file.
 pub(super) fn read(path: &Path) -> Result<String> {
     std::fs::read_to_string(path).map_err(|e| Error::io(path, e))
 }

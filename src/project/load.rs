@@ -1,5 +1,6 @@
 //! Loading a project from disk: the project file and target ([`open`]), then the macro,
-//! docs, model, seed, snapshot, test and YAML files ([`load_files`]).
+//! docs, model, seed, snapshot, test and YAML files ([`load_files`]), YAML snapshots
+//! (`relation:`) included.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};

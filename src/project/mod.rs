@@ -4,10 +4,10 @@
 //! seed and test, the sources, the macro files and the doc blocks. Rendering (which fills in
 //! each node's refs and in-file config) is the compile module's job.
 //!
-//! One file per job: the data ([`types`]), files and paths ([`files`]), the Jinja tag
-//! scanner and block finders ([`jinja_blocks`]), loading ([`load`]), YAML properties
-//! ([`patch`], [`sources`], [`exposures`], [`unit_tests`]), generic tests
-//! ([`generic_tests`]) and `ref()`/`source()` text ([`dependency`]).
+//! One file per job: the data (`types`), files and paths (`files`), the Jinja tag scanner
+//! and block finders ([`jinja_blocks`]), loading (`load`), YAML properties (`patch`,
+//! `sources`, `exposures`, `unit_tests`), generic tests (`generic_tests`) and
+//! `ref()`/`source()` text (`dependency`).
 
 pub mod config;
 mod dependency;
