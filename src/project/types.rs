@@ -1,0 +1,291 @@
+//! The project's data: resource kinds, nodes, sources, exposures, macro files and the
+//! [`Project`] that holds them all.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use ignore::gitignore::Gitignore;
+use serde_json::{Map, Value};
+
+use super::config::{Config, ProjectFile};
+use super::profiles::Target;
+use super::properties::{ColumnSpec, ExposureSpec, TestSpec, UnitTestSpec};
+use crate::memo::Memo;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ResourceType {
+    Model,
+    Seed,
+    Snapshot,
+    Test,
+    UnitTest,
+    Operation,
+}
+
+impl ResourceType {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ResourceType::Model => "model",
+            ResourceType::Seed => "seed",
+            ResourceType::Snapshot => "snapshot",
+            ResourceType::Test => "test",
+            ResourceType::UnitTest => "unit_test",
+            ResourceType::Operation => "operation",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Column {
+    pub name: String,
+    pub description: String,
+    pub data_type: Option<String>,
+    pub meta: Map<String, Value>,
+    pub tags: Vec<String>,
+}
+
+impl From<&ColumnSpec> for Column {
+    fn from(c: &ColumnSpec) -> Self {
+        Column {
+            name: c.name.clone(),
+            description: c.description.clone(),
+            data_type: c.data_type.clone(),
+            meta: c.meta.clone(),
+            tags: c.tags.clone(),
+        }
+    }
+}
+
+/// A `ref()` call: the model name and, for two-argument refs, the package.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RefCall {
+    pub package: Option<String>,
+    pub name: String,
+}
+
+/// What a generic test node was made from.
+#[derive(Debug, Clone)]
+pub struct TestMetadata {
+    pub name: String,
+    pub kwargs: Map<String, Value>,
+    pub column_name: Option<String>,
+    /// The model, seed or source the test was declared on.
+    pub attached_node: Option<String>,
+}
+
+/// A model, seed, test or hook: something the runner compiles and executes.
+#[derive(Debug, Clone)]
+pub struct Node {
+    pub unique_id: String,
+    pub name: String,
+    pub resource_type: ResourceType,
+    pub package_name: String,
+    /// Path inside its resource folder (`staging/stg_orders.sql`).
+    pub path: PathBuf,
+    /// Path from the project root (`models/staging/stg_orders.sql`).
+    pub original_file_path: PathBuf,
+    pub fqn: Vec<String>,
+    pub raw_code: String,
+    pub config: Config,
+    pub description: String,
+    pub columns: Vec<Column>,
+    pub patch_path: Option<PathBuf>,
+    /// Filled in by the parse render.
+    pub refs: Vec<RefCall>,
+    pub source_refs: Vec<(String, String)>,
+    /// Unique ids of the nodes and sources this node depends on (resolved refs/sources).
+    pub depends_on: Vec<String>,
+    pub test_metadata: Option<TestMetadata>,
+    pub checksum: String,
+}
+
+impl Node {
+    /// A node that is not in the project (inline SQL, the rights engine's macro calls).
+    pub fn synthetic(project: &str, name: &str) -> Self {
+        Node {
+            unique_id: format!("operation.{project}.{name}"),
+            name: name.to_string(),
+            resource_type: ResourceType::Operation,
+            package_name: project.to_string(),
+            path: PathBuf::from(name),
+            original_file_path: PathBuf::from(format!("<{name}>")),
+            fqn: vec![project.to_string(), name.to_string()],
+            raw_code: String::new(),
+            config: Config::default(),
+            description: String::new(),
+            columns: Vec::new(),
+            patch_path: None,
+            refs: Vec::new(),
+            source_refs: Vec::new(),
+            depends_on: Vec::new(),
+            test_metadata: None,
+            checksum: String::new(),
+        }
+    }
+
+    /// The name of the relation this node materializes (`alias` config, else its name).
+    pub fn alias(&self) -> &str {
+        self.config.str("alias").unwrap_or(&self.name)
+    }
+
+    pub fn is_ephemeral(&self) -> bool {
+        self.resource_type == ResourceType::Model && self.config.materialized() == "ephemeral"
+    }
+
+    /// A model, seed or snapshot: what `ref()` names (ephemeral models included).
+    pub fn is_relational_kind(&self) -> bool {
+        matches!(
+            self.resource_type,
+            ResourceType::Model | ResourceType::Seed | ResourceType::Snapshot
+        )
+    }
+
+    /// Models, seeds and snapshots make relations; tests and hooks do not.
+    pub fn is_relational(&self) -> bool {
+        matches!(
+            self.resource_type,
+            ResourceType::Model | ResourceType::Seed | ResourceType::Snapshot
+        ) && !self.is_ephemeral()
+    }
+}
+
+/// A table declared under `sources:`.
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub unique_id: String,
+    pub source_name: String,
+    pub name: String,
+    pub identifier: String,
+    pub schema: String,
+    pub database: Option<String>,
+    pub description: String,
+    pub source_description: String,
+    pub loader: Option<String>,
+    pub loaded_at_field: Option<String>,
+    /// A query returning the newest load time (instead of a field).
+    pub loaded_at_query: Option<String>,
+    pub freshness: Option<Value>,
+    pub config: Config,
+    pub columns: Vec<Column>,
+    pub tags: Vec<String>,
+    pub original_file_path: PathBuf,
+    pub fqn: Vec<String>,
+}
+
+/// An exposure (`exposures:` in YAML): nothing runs it; it is listed, selected
+/// (`+exposure:weekly_kpis` builds what a dashboard reads) and written to the manifest.
+#[derive(Debug, Clone)]
+pub struct Exposure {
+    pub unique_id: String,
+    pub name: String,
+    pub fqn: Vec<String>,
+    /// The YAML file, from the project root; `path` from its resource folder.
+    pub original_file_path: PathBuf,
+    pub path: PathBuf,
+    pub spec: ExposureSpec,
+    pub refs: Vec<RefCall>,
+    pub source_refs: Vec<(String, String)>,
+    /// Resolved by the compiler once it knows which nodes are enabled.
+    pub depends_on: Vec<String>,
+}
+
+/// A file of macros (`{% macro %}` and `{% test %}` blocks).
+#[derive(Debug, Clone)]
+pub struct MacroFile {
+    /// Template name in the Jinja environment (its path from the project root).
+    pub template_name: String,
+    pub path: PathBuf,
+    /// Source with `{% test x %}` rewritten to `{% macro test_x %}` (what dbt does too).
+    pub source: String,
+    pub macro_names: Vec<String>,
+}
+
+/// Options that shape how a project is loaded.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    pub project_dir: PathBuf,
+    pub profiles_dir: Option<PathBuf>,
+    pub target: Option<String>,
+    /// `--vars`, already parsed.
+    pub cli_vars: Map<String, Value>,
+    /// `--no-partial-parse`: neither use nor keep `target/partial_parse/`.
+    pub no_partial_parse: bool,
+    /// `--warn-error`: a project warning stops the command.
+    pub warn_error: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Project {
+    pub root: PathBuf,
+    pub file: ProjectFile,
+    pub file_path: PathBuf,
+    pub target: Target,
+    /// Project vars overlaid with `--vars`.
+    pub vars: Map<String, Value>,
+    pub cli_vars: Map<String, Value>,
+    pub nodes: BTreeMap<String, Node>,
+    pub sources: BTreeMap<String, Source>,
+    pub exposures: BTreeMap<String, Exposure>,
+    /// Unit tests by unique id (their nodes are in `nodes`).
+    pub unit_tests: BTreeMap<String, UnitTestSpec>,
+    pub macro_files: Vec<MacroFile>,
+    pub docs: HashMap<String, String>,
+    /// Paths `.dbtignore` excludes from every resource folder (gitignore syntax, as in dbt).
+    pub ignore: Gitignore,
+    /// Generic tests waiting for their template (kept with the YAML they came from).
+    pub(crate) pending_tests: Vec<PendingTest>,
+    /// What earlier runs worked out (YAML parses, SQL checks, compiled files).
+    pub memo: Arc<Memo>,
+    /// Problems that do not stop loading (dbt warns about them), for the command to print.
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct PendingTest {
+    pub spec: TestSpec,
+    pub column: Option<String>,
+    /// `ref('x')` or `source('s', 't')`, as Jinja.
+    pub target_expr: String,
+    pub target_name: String,
+    pub attached_node: String,
+    pub yaml_path: PathBuf,
+    /// Tags the test inherits, as in dbt: its column's (and for a source, the source's and
+    /// table's too).
+    pub tags: Vec<String>,
+}
+
+impl Project {
+    pub fn name(&self) -> &str {
+        &self.file.name
+    }
+
+    pub fn target_dir(&self) -> PathBuf {
+        self.root.join(&self.file.target_path)
+    }
+
+    /// Find a model, seed or snapshot by the name `ref()` uses.
+    pub fn find_ref(&self, name: &str, package: Option<&str>) -> Option<&Node> {
+        if let Some(p) = package {
+            if p != self.name() {
+                return None;
+            }
+        }
+        [
+            ResourceType::Model,
+            ResourceType::Seed,
+            ResourceType::Snapshot,
+        ]
+        .iter()
+        .filter_map(|rt| {
+            self.nodes
+                .get(&format!("{}.{}.{}", rt.as_str(), self.name(), name))
+        })
+        .next()
+    }
+
+    pub fn find_source(&self, source: &str, table: &str) -> Option<&Source> {
+        self.sources
+            .get(&format!("source.{}.{}.{}", self.name(), source, table))
+    }
+}
