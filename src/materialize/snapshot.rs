@@ -4,7 +4,7 @@ use minijinja::value::Value;
 use serde_json::{json, Value as Json};
 
 use super::{rel_value, strings, Built, Materializer};
-use crate::adapters::ColumnInfo;
+use crate::adapters::{ColumnInfo, ExecResult};
 use crate::compile::Relation;
 use crate::error::{Error, Result};
 use crate::project::Node;
@@ -15,20 +15,7 @@ impl Materializer<'_> {
     pub(super) async fn snapshot(&self, node: &Node, compiled_sql: &str) -> Result<Built> {
         let target = self.target(node)?;
         let spec = SnapshotSpec::of(node)?;
-        let common = |mut args: Vec<(&'static str, Value)>| {
-            args.extend([
-                ("sql", Value::from(compiled_sql)),
-                ("strategy", Value::from(spec.strategy.as_str())),
-                ("unique_key", spec.unique_key.clone()),
-                ("updated_at", Value::from(spec.updated_at.clone())),
-                (
-                    "valid_to_current",
-                    Value::from(spec.valid_to_current.clone()),
-                ),
-                ("new_record", Value::from(spec.new_record)),
-            ]);
-            args
-        };
+        let common = |args| spec.template_args(compiled_sql, args);
         if self.cache.kind(&target).is_none() {
             let table = Relation {
                 kind: "table".into(),
@@ -114,50 +101,9 @@ impl Materializer<'_> {
         let mut response = self
             .create_temp(node, &staging, "snapshot_staging", &args)
             .await?;
-        let result = async {
-            // Columns the query gained since the snapshot was made are added to it (dbt).
-            let staged = self.adapter.get_columns(&staging).await?;
-            let added: Vec<&ColumnInfo> = staged
-                .iter()
-                .filter(|c| !has(&existing, &c.name))
-                .filter(|c| !["dbt_change_type", "dbt_unique_key"].contains(&c.name.as_str()))
-                .collect();
-            let mut statements = Vec::new();
-            if !added.is_empty() {
-                let cols: Vec<Json> = added
-                    .iter()
-                    .map(|c| json!({"name": c.name, "data_type": c.data_type}))
-                    .collect();
-                statements.extend(self.render(
-                    node,
-                    "alter_relation_add_columns",
-                    &[
-                        ("relation", rel_value(&target)),
-                        ("columns", Value::from_serialize(&cols)),
-                    ],
-                )?);
-            }
-            let columns: Vec<String> = existing
-                .iter()
-                .map(|c| c.name.clone())
-                .chain(added.iter().map(|c| c.name.clone()))
-                .collect();
-            statements.extend(self.render(
-                node,
-                "snapshot_merge",
-                &[
-                    ("target", rel_value(&target)),
-                    ("staging", rel_value(&staging)),
-                    ("columns", strings(&columns)),
-                    (
-                        "valid_to_current",
-                        Value::from(spec.valid_to_current.clone()),
-                    ),
-                ],
-            )?);
-            self.run_all(node, &statements, true).await
-        }
-        .await;
+        let result = self
+            .merge_staged(node, &target, &staging, &existing, &spec)
+            .await;
         let drop = self.render(node, "drop_relation", &[("relation", rel_value(&staging))])?;
         let dropped = self.run_all(node, &drop, false).await;
         response.absorb(&result?);
@@ -167,6 +113,62 @@ impl Materializer<'_> {
             response,
             ..Default::default()
         })
+    }
+
+    /// Add the columns the query gained since the snapshot was made (dbt), then merge the
+    /// staged changes into it.
+    async fn merge_staged(
+        &self,
+        node: &Node,
+        target: &Relation,
+        staging: &Relation,
+        existing: &[ColumnInfo],
+        spec: &SnapshotSpec,
+    ) -> Result<ExecResult> {
+        let has = |cols: &[ColumnInfo], name: &str| {
+            cols.iter().any(|c| c.name.eq_ignore_ascii_case(name))
+        };
+        // Columns the query gained since the snapshot was made are added to it (dbt).
+        let staged = self.adapter.get_columns(staging).await?;
+        let added: Vec<&ColumnInfo> = staged
+            .iter()
+            .filter(|c| !has(existing, &c.name))
+            .filter(|c| !["dbt_change_type", "dbt_unique_key"].contains(&c.name.as_str()))
+            .collect();
+        let mut statements = Vec::new();
+        if !added.is_empty() {
+            let cols: Vec<Json> = added
+                .iter()
+                .map(|c| json!({"name": c.name, "data_type": c.data_type}))
+                .collect();
+            statements.extend(self.render(
+                node,
+                "alter_relation_add_columns",
+                &[
+                    ("relation", rel_value(target)),
+                    ("columns", Value::from_serialize(&cols)),
+                ],
+            )?);
+        }
+        let columns: Vec<String> = existing
+            .iter()
+            .map(|c| c.name.clone())
+            .chain(added.iter().map(|c| c.name.clone()))
+            .collect();
+        statements.extend(self.render(
+            node,
+            "snapshot_merge",
+            &[
+                ("target", rel_value(target)),
+                ("staging", rel_value(staging)),
+                ("columns", strings(&columns)),
+                (
+                    "valid_to_current",
+                    Value::from(spec.valid_to_current.clone()),
+                ),
+            ],
+        )?);
+        self.run_all(node, &statements, true).await
     }
 }
 
@@ -187,6 +189,26 @@ pub struct SnapshotSpec {
 }
 
 impl SnapshotSpec {
+    /// The arguments every snapshot template gets, after `args`.
+    fn template_args<'a>(
+        &self,
+        compiled_sql: &str,
+        mut args: Vec<(&'a str, Value)>,
+    ) -> Vec<(&'a str, Value)> {
+        args.extend([
+            ("sql", Value::from(compiled_sql)),
+            ("strategy", Value::from(self.strategy.as_str())),
+            ("unique_key", self.unique_key.clone()),
+            ("updated_at", Value::from(self.updated_at.clone())),
+            (
+                "valid_to_current",
+                Value::from(self.valid_to_current.clone()),
+            ),
+            ("new_record", Value::from(self.new_record)),
+        ]);
+        args
+    }
+
     pub fn of(node: &Node) -> Result<Self> {
         let bad = |m: String| Error::Config {
             path: node.original_file_path.clone(),

@@ -13,7 +13,7 @@ use super::{Built, Materializer};
 use crate::adapters::{quote_literal, ColumnInfo};
 use crate::compile::{CompileOptions, Fixtures, Relation};
 use crate::error::{Error, Result};
-use crate::project::{parse_dependency, Dependency, Fixture, Node};
+use crate::project::{parse_dependency, Dependency, Fixture, Node, UnitTestSpec};
 
 /// One fixture as rows of (column, value), in the order written.
 type Rows = Vec<Vec<(String, Json)>>;
@@ -23,7 +23,7 @@ pub async fn run(m: &Materializer<'_>, node: &Node) -> Result<Built> {
         .project
         .unit_tests
         .get(&node.unique_id)
-        .ok_or_else(|| Error::Adapter(format!("no unit test {}", node.unique_id)))?;
+        .ok_or_else(|| Error::Internal(format!("no unit test {}", node.unique_id)))?;
     let bad = |msg: String| Error::Config {
         path: node.original_file_path.clone(),
         message: format!("unit test '{}': {msg}", spec.name),
@@ -33,124 +33,9 @@ pub async fn run(m: &Materializer<'_>, node: &Node) -> Result<Built> {
         .find_ref(&spec.model, None)
         .ok_or_else(|| bad(format!("no model '{}'", spec.model)))?;
     let q = m.adapter.dialect().quoting;
-
-    // The inputs: each becomes a CTE with the real relation's columns.
-    let mut fixtures = Fixtures::default();
-    let mut ctes = Vec::new();
-    for given in &spec.given {
-        let input = given.input.as_deref().unwrap_or_default().trim();
-        let (real, name) = input_relation(m, input, &spec.model).map_err(&bad)?;
-        let cte = format!("__dbt__cte__{name}");
-        let body = match given.format.as_deref().unwrap_or("dict") {
-            // A query brings its own columns (an ephemeral input has no table to read).
-            "sql" => sql_rows(m, given).map_err(&bad)?,
-            _ => {
-                let columns = m.adapter.get_columns(&real).await?;
-                if columns.is_empty() {
-                    return Err(bad(format!(
-                        "cannot read the columns of {input} ({real}): build it first (strata \
-                         build --empty builds every relation's shape)"
-                    )));
-                }
-                let rows = rows_of(m, given).map_err(&bad)?;
-                for row in &rows {
-                    for (c, _) in row {
-                        if !columns.iter().any(|col| col.name.eq_ignore_ascii_case(c)) {
-                            return Err(bad(format!(
-                                "invalid column name '{c}' in the fixture for {input} (it has {})",
-                                columns
-                                    .iter()
-                                    .map(|c| c.name.as_str())
-                                    .collect::<Vec<_>>()
-                                    .join(", ")
-                            )));
-                        }
-                    }
-                }
-                select_rows(&columns, &rows, &*q)
-            }
-        };
-        ctes.push(format!(
-            "{} as (\n-- Fixture for {name}\n{body}\n)",
-            q.quote(&cte)
-        ));
-        let fixture = Relation::raw(&cte, &q.quote(&cte), "table");
-        match parse_input(input) {
-            Some(Input::Ref(r)) => {
-                fixtures.refs.insert(r, fixture);
-            }
-            Some(Input::Source(s, t)) => {
-                fixtures.sources.insert((s, t), fixture);
-            }
-            Some(Input::This) => fixtures.this = Some(fixture),
-            None => {}
-        }
-    }
-
-    // Every input of the model needs rows, as in dbt (else the test would read whatever
-    // the warehouse holds); ephemeral models are compiled in and need theirs only if given.
-    for r in &model.refs {
-        let ephemeral = m
-            .project
-            .find_ref(&r.name, None)
-            .is_some_and(|n| n.is_ephemeral());
-        if !fixtures.refs.contains_key(&r.name) && !ephemeral {
-            return Err(bad(format!(
-                "model '{}' reads ref('{}'), which the test gives no rows for (add it under given:)",
-                spec.model, r.name
-            )));
-        }
-    }
-    for (src, t) in &model.source_refs {
-        if !fixtures.sources.contains_key(&(src.clone(), t.clone())) {
-            return Err(bad(format!(
-                "model '{}' reads source('{src}', '{t}'), which the test gives no rows for (add it under given:)",
-                spec.model
-            )));
-        }
-    }
-
-    // The model on the fixtures, with the test's overrides.
-    let overrides = &spec.overrides;
-    // Overrides Strata does not carry out are refused, not ignored (the test would compare
-    // the model as it really runs, and pass or fail for the wrong reason).
-    if let Some(Json::Object(macros)) = overrides.get("macros") {
-        if let Some(other) = macros.keys().find(|k| *k != "is_incremental") {
-            return Err(bad(format!(
-                "overrides.macros.{other}: only is_incremental can be overridden"
-            )));
-        }
-    }
-    if let Some(key) = overrides
-        .keys()
-        .find(|k| !["vars", "macros", "env_vars"].contains(&k.as_str()))
-    {
-        return Err(bad(format!(
-            "overrides.{key}: expected vars, macros or env_vars"
-        )));
-    }
-    let is_incremental = overrides
-        .get("macros")
-        .and_then(|mm| mm.get("is_incremental"))
-        .and_then(Json::as_bool)
-        .unwrap_or(false);
-    let mut extra = Vec::new();
-    if let Some(Json::Object(vars)) = overrides.get("vars") {
-        extra.push(("var", m.compiler.var_function(m.project, vars)));
-    }
-    if let Some(Json::Object(env)) = overrides.get("env_vars") {
-        extra.push(("env_var", crate::compile::Compiler::env_var_function(env)));
-    }
-    let model_sql = m.compiler.compile(
-        m.project,
-        model,
-        CompileOptions {
-            is_incremental,
-            extra,
-            fixtures: Some(Arc::new(fixtures)),
-            ..Default::default()
-        },
-    )?;
+    let (fixtures, ctes) = fixture_ctes(m, spec, &bad).await?;
+    every_input_given(spec, model, m, &fixtures, &bad)?;
+    let model_sql = model_on_fixtures(m, spec, model, fixtures, &bad)?;
     let with = if ctes.is_empty() {
         String::new()
     } else {
@@ -167,42 +52,7 @@ pub async fn run(m: &Materializer<'_>, node: &Node) -> Result<Built> {
         ))
         .await?;
 
-    // The expectation, typed as the model's output.
-    let (expected_sql, expected_columns) = match spec.expect.format.as_deref().unwrap_or("dict") {
-        "sql" => {
-            let sql = sql_rows(m, &spec.expect).map_err(&bad)?;
-            let cols = m.adapter.query_columns(&sql).await?;
-            (sql, cols.into_iter().map(|c| c.name).collect::<Vec<_>>())
-        }
-        _ => {
-            let rows = rows_of(m, &spec.expect).map_err(&bad)?;
-            let mut names: Vec<String> = Vec::new();
-            for row in &rows {
-                for (c, _) in row {
-                    if !names.iter().any(|n| n.eq_ignore_ascii_case(c)) {
-                        names.push(c.clone());
-                    }
-                }
-            }
-            let mut typed = Vec::new();
-            for n in &names {
-                let Some(col) = output.iter().find(|o| o.name.eq_ignore_ascii_case(n)) else {
-                    return Err(bad(format!(
-                        "expect names column '{n}', which model '{}' does not return (it \
-                         returns {})",
-                        spec.model,
-                        output
-                            .iter()
-                            .map(|c| c.name.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )));
-                };
-                typed.push(col.clone());
-            }
-            (select_rows(&typed, &rows, &*q), names)
-        }
-    };
+    let (expected_sql, expected_columns) = expectation(m, spec, &output, &bad).await?;
     // No expected rows (and so no columns): the model must return none.
     if expected_columns.is_empty() {
         let sql = format!("{with}{actual_cte}\nselect count(*) from dbt_internal_unit_test_actual");
@@ -259,6 +109,196 @@ pub async fn run(m: &Materializer<'_>, node: &Node) -> Result<Built> {
         built.failures = Some(0);
     }
     Ok(built)
+}
+
+/// Each `given` input as a CTE of its fixture rows (typed as the real relation's columns),
+/// and what `ref`/`source`/`this` give in the model instead of the real relations.
+async fn fixture_ctes(
+    m: &Materializer<'_>,
+    spec: &UnitTestSpec,
+    bad: &impl Fn(String) -> Error,
+) -> Result<(Fixtures, Vec<String>)> {
+    let q = m.adapter.dialect().quoting;
+    let mut fixtures = Fixtures::default();
+    let mut ctes = Vec::new();
+    for given in &spec.given {
+        let input = given.input.as_deref().unwrap_or_default().trim();
+        let (real, name) = input_relation(m, input, &spec.model).map_err(bad)?;
+        let cte = format!("__dbt__cte__{name}");
+        let body = match given.format.as_deref().unwrap_or("dict") {
+            // A query brings its own columns (an ephemeral input has no table to read).
+            "sql" => sql_rows(m, given).map_err(bad)?,
+            _ => {
+                let columns = m.adapter.get_columns(&real).await?;
+                if columns.is_empty() {
+                    return Err(bad(format!(
+                        "cannot read the columns of {input} ({real}): build it first (strata \
+                         build --empty builds every relation's shape)"
+                    )));
+                }
+                let rows = rows_of(m, given).map_err(bad)?;
+                for row in &rows {
+                    for (c, _) in row {
+                        if !columns.iter().any(|col| col.name.eq_ignore_ascii_case(c)) {
+                            return Err(bad(format!(
+                                "invalid column name '{c}' in the fixture for {input} (it has {})",
+                                columns
+                                    .iter()
+                                    .map(|c| c.name.as_str())
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            )));
+                        }
+                    }
+                }
+                select_rows(&columns, &rows, &*q)
+            }
+        };
+        ctes.push(format!(
+            "{} as (\n-- Fixture for {name}\n{body}\n)",
+            q.quote(&cte)
+        ));
+        let fixture = Relation::raw(&cte, &q.quote(&cte), "table");
+        match parse_input(input) {
+            Some(Input::Ref(r)) => {
+                fixtures.refs.insert(r, fixture);
+            }
+            Some(Input::Source(s, t)) => {
+                fixtures.sources.insert((s, t), fixture);
+            }
+            Some(Input::This) => fixtures.this = Some(fixture),
+            None => {}
+        }
+    }
+    Ok((fixtures, ctes))
+}
+
+/// Every input of the model needs rows, as in dbt (else the test would read whatever the
+/// warehouse holds); ephemeral models are compiled in and need theirs only if given.
+fn every_input_given(
+    spec: &UnitTestSpec,
+    model: &Node,
+    m: &Materializer<'_>,
+    fixtures: &Fixtures,
+    bad: &impl Fn(String) -> Error,
+) -> Result<()> {
+    for r in &model.refs {
+        let ephemeral = m
+            .project
+            .find_ref(&r.name, None)
+            .is_some_and(|n| n.is_ephemeral());
+        if !fixtures.refs.contains_key(&r.name) && !ephemeral {
+            return Err(bad(format!(
+                "model '{}' reads ref('{}'), which the test gives no rows for (add it under given:)",
+                spec.model, r.name
+            )));
+        }
+    }
+    for (src, t) in &model.source_refs {
+        if !fixtures.sources.contains_key(&(src.clone(), t.clone())) {
+            return Err(bad(format!(
+                "model '{}' reads source('{src}', '{t}'), which the test gives no rows for (add it under given:)",
+                spec.model
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The model compiled on the fixtures, with the test's overrides (vars, env_vars,
+/// is_incremental).
+fn model_on_fixtures(
+    m: &Materializer<'_>,
+    spec: &UnitTestSpec,
+    model: &Node,
+    fixtures: Fixtures,
+    bad: &impl Fn(String) -> Error,
+) -> Result<String> {
+    let overrides = &spec.overrides;
+    // Overrides Strata does not carry out are refused, not ignored (the test would compare
+    // the model as it really runs, and pass or fail for the wrong reason).
+    if let Some(Json::Object(macros)) = overrides.get("macros") {
+        if let Some(other) = macros.keys().find(|k| *k != "is_incremental") {
+            return Err(bad(format!(
+                "overrides.macros.{other}: only is_incremental can be overridden"
+            )));
+        }
+    }
+    if let Some(key) = overrides
+        .keys()
+        .find(|k| !["vars", "macros", "env_vars"].contains(&k.as_str()))
+    {
+        return Err(bad(format!(
+            "overrides.{key}: expected vars, macros or env_vars"
+        )));
+    }
+    let is_incremental = overrides
+        .get("macros")
+        .and_then(|mm| mm.get("is_incremental"))
+        .and_then(Json::as_bool)
+        .unwrap_or(false);
+    let mut extra = Vec::new();
+    if let Some(Json::Object(vars)) = overrides.get("vars") {
+        extra.push(("var", m.compiler.var_function(m.project, vars)));
+    }
+    if let Some(Json::Object(env)) = overrides.get("env_vars") {
+        extra.push(("env_var", crate::compile::Compiler::env_var_function(env)));
+    }
+    m.compiler.compile(
+        m.project,
+        model,
+        CompileOptions {
+            is_incremental,
+            extra,
+            fixtures: Some(Arc::new(fixtures)),
+            ..Default::default()
+        },
+    )
+}
+
+/// The expectation as a query typed as the model's `output`, and its column names.
+async fn expectation(
+    m: &Materializer<'_>,
+    spec: &UnitTestSpec,
+    output: &[ColumnInfo],
+    bad: &impl Fn(String) -> Error,
+) -> Result<(String, Vec<String>)> {
+    let q = m.adapter.dialect().quoting;
+    Ok(match spec.expect.format.as_deref().unwrap_or("dict") {
+        "sql" => {
+            let sql = sql_rows(m, &spec.expect).map_err(bad)?;
+            let cols = m.adapter.query_columns(&sql).await?;
+            (sql, cols.into_iter().map(|c| c.name).collect::<Vec<_>>())
+        }
+        _ => {
+            let rows = rows_of(m, &spec.expect).map_err(bad)?;
+            let mut names: Vec<String> = Vec::new();
+            for row in &rows {
+                for (c, _) in row {
+                    if !names.iter().any(|n| n.eq_ignore_ascii_case(c)) {
+                        names.push(c.clone());
+                    }
+                }
+            }
+            let mut typed = Vec::new();
+            for n in &names {
+                let Some(col) = output.iter().find(|o| o.name.eq_ignore_ascii_case(n)) else {
+                    return Err(bad(format!(
+                        "expect names column '{n}', which model '{}' does not return (it \
+                         returns {})",
+                        spec.model,
+                        output
+                            .iter()
+                            .map(|c| c.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )));
+                };
+                typed.push(col.clone());
+            }
+            (select_rows(&typed, &rows, &*q), names)
+        }
+    })
 }
 
 enum Input {
