@@ -486,3 +486,76 @@ impl Settings {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn filled(vars: &[(&str, &str)], argv: &[&str]) -> Result<GlobalArgs> {
+        let mut global = Cli::parse_from(argv).global;
+        let vars: std::collections::HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        global.fill_from_env(|key| vars.get(key).cloned())?;
+        Ok(global)
+    }
+
+    #[test]
+    fn strata_variables_win_over_dbt_ones_and_empty_counts_as_unset() {
+        let g = filled(
+            &[
+                ("STRATA_TARGET", " "),
+                ("DBT_TARGET", "prod"),
+                ("STRATA_LOG_FORMAT", "debug"),
+                ("DBT_LOG_FORMAT", "json"),
+                ("DBT_PARTIAL_PARSE", "off"),
+                ("STRATA_DEFER", "yes"),
+            ],
+            &["strata", "ls"],
+        )
+        .unwrap();
+        assert_eq!(g.target.as_deref(), Some("prod"));
+        assert_eq!(g.log_format, Some(LogFormat::Text));
+        assert!(g.no_partial_parse);
+        assert!(g.defer);
+    }
+
+    #[test]
+    fn the_command_line_wins_over_the_environment() {
+        let g = filled(
+            &[("STRATA_TARGET", "prod"), ("DBT_PARTIAL_PARSE", "false")],
+            &["strata", "ls", "--target", "dev", "--partial-parse"],
+        )
+        .unwrap();
+        assert_eq!(g.target.as_deref(), Some("dev"));
+        assert!(!g.no_partial_parse);
+    }
+
+    #[test]
+    fn a_bad_value_names_the_variable_and_what_was_expected() {
+        let err = |key: &str, value: &str| {
+            filled(&[(key, value)], &["strata", "ls"])
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default()
+        };
+        assert!(err("DBT_WARN_ERROR", "maybe")
+            .contains("DBT_WARN_ERROR=\"maybe\": expected true or false"));
+        assert!(err("STRATA_LOG_FORMAT", "xml")
+            .contains("STRATA_LOG_FORMAT=\"xml\": expected text or json"));
+        assert!(err("STRATA_INDIRECT_SELECTION", "bad").contains(
+            "STRATA_INDIRECT_SELECTION=\"bad\": expected eager, cautious, buildable or empty"
+        ));
+    }
+
+    #[test]
+    fn warn_error_options_error_all_is_warn_error() {
+        let g = filled(
+            &[("DBT_WARN_ERROR_OPTIONS", "{error: all}")],
+            &["strata", "ls"],
+        )
+        .unwrap();
+        assert!(g.warn_error);
+    }
+}

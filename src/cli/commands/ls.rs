@@ -382,3 +382,47 @@ impl<'a> ExposureJson<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn exposure_json() -> Value {
+        let nodes = vec!["model.p.a".to_string()];
+        let tags = vec!["bi".to_string()];
+        let meta = Map::new();
+        serde_json::to_value(ExposureJson {
+            name: "kpis",
+            resource_type: "exposure",
+            package_name: "p",
+            original_file_path: Path::new("models/x.yml"),
+            unique_id: "exposure.p.kpis",
+            tags: &tags,
+            config: ExposureConfig {
+                enabled: true,
+                tags: &tags,
+                meta: &meta,
+            },
+            depends_on: DependsOn::nodes(&nodes),
+            fqn: &[],
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn prints_dbt_keys_in_the_order_of_the_shape() {
+        assert_eq!(
+            json_line(exposure_json(), &[]),
+            r#"{"name":"kpis","resource_type":"exposure","package_name":"p","original_file_path":"models/x.yml","unique_id":"exposure.p.kpis","tags":["bi"],"config":{"enabled":true,"tags":["bi"],"meta":{}},"depends_on":{"macros":[],"nodes":["model.p.a"]}}"#
+        );
+    }
+
+    #[test]
+    fn prints_output_keys_in_the_order_asked_for() {
+        let keys = ["fqn", "bogus", "name", "depends_on"].map(String::from);
+        assert_eq!(
+            json_line(exposure_json(), &keys),
+            r#"{"fqn":[],"name":"kpis","depends_on":{"macros":[],"nodes":["model.p.a"]}}"#
+        );
+    }
+}
