@@ -2,7 +2,7 @@
 //! dbt: 0 everything succeeded, 1 a node failed, 2 the project or the command is broken.
 //!
 //! `args` turns the raw arguments and their STRATA_/DBT_ environment fallbacks into checked
-//! settings; `commands` has one module per command, and [`run`] hands the settings to one.
+//! settings; `commands` has one module per command, and `dispatch` hands the settings to one.
 
 mod args;
 mod commands;
