@@ -1,0 +1,229 @@
+//! `rights`: the data-subject rights commands (apply, consume, submit, purge, declared),
+//! run with a rights engine over the project's warehouse.
+
+use std::sync::Arc;
+
+use serde_json::json;
+
+use crate::cli::args::RightsCmd;
+use crate::error::{Error, Result};
+use crate::execute::output::Printer;
+use crate::execute::Session;
+use crate::project::LoadOptions;
+use crate::rights::{message, RightsConfig, RightsEngine, RightsRequest};
+
+use super::flags_for;
+
+pub(crate) async fn rights(
+    load: &LoadOptions,
+    printer: Arc<Printer>,
+    cmd: RightsCmd,
+) -> Result<i32> {
+    let session = Session::open(load, flags_for("rights"), printer.clone())?;
+    let config = RightsConfig::from_project(
+        session.project.file.rights.as_ref(),
+        &session.project.file_path,
+    )?;
+    let engine = RightsEngine::new(&session, config).await?;
+    // Requests are answered only once what the warehouse holds is covered.
+    let answers = matches!(cmd, RightsCmd::Apply { .. } | RightsCmd::Consume { .. });
+    let outcome = if answers {
+        match crate::rights::declare::check_warehouse(&session, &engine.config, engine.declared())
+            .await
+        {
+            Ok(()) => rights_with(&engine, &printer, cmd).await,
+            Err(e) => Err(e),
+        }
+    } else {
+        rights_with(&engine, &printer, cmd).await
+    };
+    // This process's batch table goes, whatever happened.
+    engine.close().await;
+    outcome
+}
+
+async fn rights_with(engine: &RightsEngine, printer: &Arc<Printer>, cmd: RightsCmd) -> Result<i32> {
+    match cmd {
+        RightsCmd::Apply {
+            right_type,
+            guid,
+            request_id,
+        } => apply(engine, right_type, guid, request_id).await,
+        RightsCmd::Consume {
+            brokers,
+            request_topic,
+            result_topic,
+            dead_letter_topic,
+            group_id,
+            batch_size,
+            batch_wait_ms,
+            idle_exit_seconds,
+            metrics_port,
+        } => {
+            let flags = ConsumeFlags {
+                brokers,
+                request_topic,
+                result_topic,
+                dead_letter_topic,
+                group_id,
+                batch_size,
+                batch_wait_ms,
+                idle_exit_seconds,
+                metrics_port,
+            };
+            consume_requests(engine, printer, flags).await
+        }
+        RightsCmd::Submit {
+            brokers,
+            request_topic,
+        } => submit(engine, printer, brokers, request_topic).await,
+        RightsCmd::Purge => purge(engine, printer).await,
+        RightsCmd::Declared => {
+            declared(engine);
+            Ok(0)
+        }
+    }
+}
+
+/// `rights apply`: answer one request without Kafka and print the result message; exit 1
+/// when the answer is a failure (code 500).
+async fn apply(
+    engine: &RightsEngine,
+    right_type: String,
+    guid: String,
+    request_id: Option<String>,
+) -> Result<i32> {
+    let payload = json!({
+        "request_id": request_id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+        "guid": guid,
+        "right_type": right_type,
+        "created_at": message::now_epoch(),
+    });
+    let bytes = serde_json::to_vec(&payload).map_err(|e| Error::Usage(e.to_string()))?;
+    let result = match message::parse_request(&bytes, &|g| engine.valid_guid(g)) {
+        Ok(req) => {
+            let (mut results, _) = engine
+                .process(std::slice::from_ref::<RightsRequest>(&req))
+                .await?;
+            results
+                .pop()
+                .ok_or_else(|| Error::Adapter("no result".into()))?
+        }
+        Err(m) => m
+            .answer(&engine.config.service_name)
+            .ok_or_else(|| Error::Usage(m.reason.clone()))?,
+    };
+    println!(
+        "{}",
+        serde_json::to_string(&result).map_err(|e| Error::Adapter(e.to_string()))?
+    );
+    Ok(if result.result.code == "500" { 1 } else { 0 })
+}
+
+/// `rights consume`'s flags; each one left out is the project's `rights:` setting.
+struct ConsumeFlags {
+    brokers: Option<String>,
+    request_topic: Option<String>,
+    result_topic: Option<String>,
+    dead_letter_topic: Option<String>,
+    group_id: Option<String>,
+    batch_size: Option<usize>,
+    batch_wait_ms: Option<u64>,
+    idle_exit_seconds: Option<u64>,
+    metrics_port: Option<u16>,
+}
+
+/// `rights consume`: answer requests from Kafka until stopped (or idle).
+async fn consume_requests(
+    engine: &RightsEngine,
+    printer: &Arc<Printer>,
+    flags: ConsumeFlags,
+) -> Result<i32> {
+    use crate::rights::consumer::{consume, ConsumeOptions};
+    let c = &engine.config;
+    let brokers = flags.brokers.or_else(|| c.brokers.clone()).ok_or_else(|| {
+        Error::Usage(
+            "rights consume: no brokers (give --brokers or set rights.brokers in project.yml)"
+                .into(),
+        )
+    })?;
+    let opts = ConsumeOptions {
+        brokers,
+        request_topic: flags
+            .request_topic
+            .unwrap_or_else(|| c.request_topic.clone()),
+        result_topic: flags.result_topic.unwrap_or_else(|| c.result_topic.clone()),
+        dead_letter_topic: flags
+            .dead_letter_topic
+            .unwrap_or_else(|| c.dead_letter_topic.clone()),
+        group_id: flags.group_id.unwrap_or_else(|| c.group_id.clone()),
+        batch_size: flags.batch_size.unwrap_or(c.batch_size).max(1),
+        batch_wait: std::time::Duration::from_millis(
+            flags.batch_wait_ms.unwrap_or(c.batch_wait_ms),
+        ),
+        idle_exit: flags.idle_exit_seconds.map(std::time::Duration::from_secs),
+        security_protocol: c.security_protocol.clone(),
+        sasl_mechanism: c.sasl_mechanism.clone(),
+        aws_region: c.aws_region.clone(),
+        session_timeout_ms: c.session_timeout_ms,
+        metrics_port: flags.metrics_port.or(c.metrics_port),
+    };
+    let stats = consume(engine, &opts, printer).await?;
+    printer.info(
+        "rights_done",
+        &format!(
+            "Answered {} requests in {} batches ({} dead-lettered) in {:.1}s",
+            stats.requests,
+            stats.batches,
+            stats.dead_lettered,
+            stats.elapsed.as_secs_f64()
+        ),
+    );
+    Ok(0)
+}
+
+/// `rights submit`: publish the requests on stdin (JSON lines) to the request topic.
+async fn submit(
+    engine: &RightsEngine,
+    printer: &Printer,
+    brokers: Option<String>,
+    request_topic: Option<String>,
+) -> Result<i32> {
+    let c = &engine.config;
+    let brokers = brokers.or_else(|| c.brokers.clone()).ok_or_else(|| {
+        Error::Usage("rights submit: no brokers (give --brokers or set rights.brokers)".into())
+    })?;
+    let topic = request_topic.unwrap_or_else(|| c.request_topic.clone());
+    let n = crate::rights::consumer::submit(&brokers, &topic, std::io::stdin().lock()).await?;
+    printer.info(
+        "rights_submit",
+        &format!("Published {n} requests to {topic}"),
+    );
+    Ok(0)
+}
+
+/// `rights purge`: rewrite the tables erasures touched, and delete expired ACCESS exports.
+async fn purge(engine: &RightsEngine, printer: &Printer) -> Result<i32> {
+    let n = engine.purge().await?;
+    printer.info("purge", &format!("Purged the tables of {n} erasures"));
+    let swept = engine.sweep_exports().await?;
+    printer.info(
+        "exports_removed",
+        &format!("Removed the ACCESS exports of {swept} requests (past their retention)"),
+    );
+    Ok(0)
+}
+
+/// `rights declared`: the relations that declare personal data, and how each reaches the
+/// subject.
+fn declared(engine: &RightsEngine) {
+    for d in engine.declared() {
+        match &d.via {
+            Some(v) => println!(
+                "{}: {} via {}.{} -> {}",
+                d.name, d.key, v.relation, v.key, v.subject_key
+            ),
+            None => println!("{}: {}", d.name, d.key),
+        }
+    }
+}
