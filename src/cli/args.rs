@@ -8,10 +8,10 @@ use clap::{Args, Parser, Subcommand};
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
-use crate::execute::output::LogFormat;
-use crate::execute::{RunOptions, WarnErrorOptions};
 use crate::graph::{IndirectSelection, PreviousState};
 use crate::project::{LoadOptions, ResourceType};
+use crate::session::printer::LogFormat;
+use crate::session::{RunOptions, WarnErrorOptions};
 
 #[derive(Debug, Parser)]
 #[command(

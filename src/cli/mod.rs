@@ -15,8 +15,8 @@ pub use commands::show::format_table;
 
 use crate::error::{Error, Result};
 use crate::execute::maintain::MaintainOptions;
-use crate::execute::output::Printer;
-use crate::execute::Command;
+use crate::session::printer::Printer;
+use crate::session::Command;
 use args::Settings;
 use commands::ls::TypeFilter;
 use commands::{build, clean, debug, ls, maintain, retry, rights, run_operation, show, source};

@@ -21,17 +21,6 @@ pub use operation::run_operation;
 pub use show::{compile_one, preview, render_inline};
 pub use summary::{human_bytes, print_summary};
 
-// Transitional paths for callers not yet moved to `crate::session` (the command line).
-pub use crate::rights::coverage::check as check_coverage;
-pub use crate::session::results::RunOutcome;
-pub use crate::session::{phase, Command, RunOptions, Session, WarnErrorOptions};
-pub mod output {
-    pub use crate::session::printer::*;
-}
-pub mod results {
-    pub use crate::session::results::*;
-}
-
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Instant;
@@ -43,7 +32,8 @@ use crate::materialize::{Materializer, RelationCache};
 use crate::memo::Hits;
 use crate::project::Project;
 use crate::session::printer::Printer;
-use crate::session::results::NodeResult;
+use crate::session::results::{NodeResult, RunOutcome};
+use crate::session::{phase, Command, RunOptions, Session};
 use hooks::{hook_context, run_project_hooks};
 use prepare::{prepare, prime_cache, without_ids, Prepared};
 use schedule::{execution_deps, schedule, shutdown_signal};
@@ -80,7 +70,6 @@ impl RunState {
 /// Compile only (`strata compile`): writes target/compiled and checks the SQL.
 pub async fn compile_only(session: &Session, ids: &[String], full_refresh: bool) -> Result<usize> {
     let mut t = Instant::now();
-    crate::rights::coverage::check(session, false).await?;
     // Nodes whose parse render stands need nothing from the warehouse: compile them while
     // it opens (a large DuckDB file takes a tenth of a second) and lists its relations.
     let (early, late): (Vec<String>, Vec<String>) = ids.iter().cloned().partition(|id| {
@@ -147,9 +136,6 @@ pub async fn execute(
         .cloned()
         .collect();
     let creates = cmd != Command::Test;
-    // Personal data must be declared before anything is built; `test` also checks the
-    // columns the warehouse actually has.
-    crate::rights::coverage::check(session, cmd == Command::Test).await?;
     let cache = prime_cache(session, &executable, creates).await?;
     let (cache, prepared, errors) =
         prepare(session, &executable, cache, opts.full_refresh, true).await?;

@@ -12,10 +12,13 @@ use crate::artifacts;
 use crate::cli::args::{env_flag, resource_types, ExecArgs, GlobalArgs, Settings};
 use crate::compile::Flags;
 use crate::error::{Error, Result};
-use crate::execute::output::Printer;
-use crate::execute::{self, Command, RunOptions, RunOutcome, Session};
+use crate::execute;
 use crate::graph::PreviousState;
 use crate::project::{LoadOptions, ResourceType};
+use crate::rights;
+use crate::session::printer::Printer;
+use crate::session::results::{NodeResult, RunOutcome};
+use crate::session::{phase, Command, RunOptions, Session};
 
 /// Run one of the building commands; `retry_ids` narrows it to the nodes `retry` runs
 /// again.
@@ -45,7 +48,7 @@ pub(crate) async fn run(
     let target_dir = session.project.target_dir();
     let mut t = std::time::Instant::now();
     artifacts::write_manifest(&target_dir.join("manifest.json"), &session)?;
-    execute::phase("manifest", &mut t);
+    phase("manifest", &mut t);
     let opts = run_options(&exec, retry_ids, settings)?;
     let ids = session.select(command, &opts, None)?;
     let args = run_args(command, &opts, &settings.load, &settings.global);
@@ -64,6 +67,9 @@ pub(crate) async fn run(
         session.leave();
         return Ok(0);
     }
+    // Personal data must be declared before anything is built; `test` also checks the
+    // columns the warehouse actually has.
+    rights::coverage::check(&session, command == Command::Test).await?;
     let outcome = execute::execute(&session, command, &ids, &opts).await?;
     write_results(&outcome)?;
     execute::print_summary(&session, &outcome);
@@ -179,7 +185,7 @@ async fn nothing_to_do(
 ) -> Result<i32> {
     // The personal-data check does not depend on there being nodes to run.
     if matches!(command, Command::Test | Command::Compile | Command::Build) {
-        execute::check_coverage(session, command != Command::Compile).await?;
+        rights::coverage::check(session, command != Command::Compile).await?;
     }
     // dbt rewrites run_results.json with no results: a later `result:` selection or an
     // uploaded artifact must not see the previous run's.
@@ -204,12 +210,10 @@ async fn compile_selected(
     printer: &Printer,
 ) -> Result<()> {
     let started = std::time::Instant::now();
+    rights::coverage::check(session, false).await?;
     let n = execute::compile_only(session, ids, exec.full_refresh).await?;
     // dbt's compile writes run_results.json too: every selected node compiled.
-    let compiled = ids
-        .iter()
-        .map(|id| execute::results::NodeResult::compiled(id))
-        .collect();
+    let compiled = ids.iter().map(|id| NodeResult::compiled(id)).collect();
     write_results(&RunOutcome::of(compiled, started.elapsed().as_secs_f64()))?;
     printer.info(
         "compiled",

@@ -1,8 +1,8 @@
 //! `clean`: remove the project's clean-targets, never anything outside the project.
 
 use crate::error::{Error, Result};
-use crate::execute::output::Printer;
 use crate::project::{LoadOptions, ProjectFile};
+use crate::session::printer::Printer;
 
 pub(crate) fn clean(load: &LoadOptions, printer: &Printer) -> Result<i32> {
     let path = ProjectFile::find(&load.project_dir)?;

@@ -3,9 +3,9 @@
 use std::sync::Arc;
 
 use crate::error::Result;
-use crate::execute::output::Printer;
-use crate::execute::Session;
 use crate::project::LoadOptions;
+use crate::session::printer::Printer;
+use crate::session::Session;
 
 use super::flags_for;
 

@@ -9,9 +9,9 @@ use serde_json::{Map, Value};
 
 use crate::cli::args::resource_types;
 use crate::error::{Error, Result};
-use crate::execute::output::Printer;
-use crate::execute::{Command, RunOptions, Session};
 use crate::project::{Exposure, LoadOptions, Node, ResourceType, Source};
+use crate::session::printer::Printer;
+use crate::session::{Command, RunOptions, Session};
 
 use super::flags_for;
 

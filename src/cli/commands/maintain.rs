@@ -4,9 +4,9 @@ use std::sync::Arc;
 
 use crate::error::Result;
 use crate::execute::maintain::MaintainOptions;
-use crate::execute::output::Printer;
-use crate::execute::{RunOptions, Session};
 use crate::project::LoadOptions;
+use crate::session::printer::Printer;
+use crate::session::{RunOptions, Session};
 
 use super::flags_for;
 

@@ -10,8 +10,8 @@ use serde_json::{Map, Value};
 
 use crate::cli::args::{ExecArgs, GlobalArgs};
 use crate::error::{Error, Result};
-use crate::execute::Command;
 use crate::project::ProjectFile;
+use crate::session::Command;
 
 /// What `strata retry` takes from the previous run's run_results.json.
 pub(crate) struct Retry {

@@ -7,10 +7,10 @@ use serde_json::json;
 
 use crate::cli::args::RightsCmd;
 use crate::error::{Error, Result};
-use crate::execute::output::Printer;
-use crate::execute::Session;
 use crate::project::LoadOptions;
 use crate::rights::{message, RightsConfig, RightsEngine, RightsRequest};
+use crate::session::printer::Printer;
+use crate::session::Session;
 
 use super::flags_for;
 

@@ -4,9 +4,10 @@ use std::sync::Arc;
 
 use crate::cli::args::parse_mapping;
 use crate::error::Result;
-use crate::execute::output::Printer;
-use crate::execute::{self, Session};
+use crate::execute;
 use crate::project::LoadOptions;
+use crate::session::printer::Printer;
+use crate::session::Session;
 
 use super::flags_for;
 

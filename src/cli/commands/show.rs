@@ -5,9 +5,10 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::error::{Error, Result};
-use crate::execute::output::Printer;
-use crate::execute::{self, Command, RunOptions, Session};
+use crate::execute;
 use crate::project::{LoadOptions, ResourceType};
+use crate::session::printer::Printer;
+use crate::session::{Command, RunOptions, Session};
 
 use super::flags_for;
 

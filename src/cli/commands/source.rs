@@ -6,9 +6,10 @@ use std::sync::Arc;
 
 use crate::artifacts;
 use crate::error::Result;
-use crate::execute::output::Printer;
-use crate::execute::{self, RunOptions, Session};
+use crate::execute;
 use crate::project::LoadOptions;
+use crate::session::printer::Printer;
+use crate::session::{RunOptions, Session};
 
 use super::flags_for;
 
