@@ -42,19 +42,24 @@ pub(super) fn inject_ctes(sql: &str, ctes: &[(String, String)]) -> String {
     let defs = defs.join(",\n");
     // Join an existing leading WITH (after any comments), else start one.
     let skip = crate::sql::leading_trivia_len(sql);
-    let (lead, trimmed) = sql.split_at(skip);
-    let starts_with_with = trimmed.len() > 4
-        && trimmed[..4].eq_ignore_ascii_case("with")
-        && trimmed[4..].starts_with(|c: char| c.is_whitespace());
-    if starts_with_with {
-        let rest = &trimmed[4..];
-        let after = rest.trim_start();
-        let recursive = after.len() > 9 && after[..9].eq_ignore_ascii_case("recursive");
+    let (lead, trimmed) = sql.split_at_checked(skip).unwrap_or(("", sql));
+    let after_with =
+        strip_keyword(trimmed, "with").filter(|rest| rest.starts_with(|c: char| c.is_whitespace()));
+    if let Some(rest) = after_with {
+        let recursive =
+            strip_keyword(rest.trim_start(), "recursive").is_some_and(|r| !r.is_empty());
         if !recursive {
             return format!("{lead}with {defs},{rest}");
         }
     }
     format!("{lead}with {defs}\n{trimmed}")
+}
+
+/// `text` after its leading `keyword` (ASCII, in any case), if it starts with it. Never cuts
+/// a character in two: SQL may hold any text right after a keyword.
+fn strip_keyword<'a>(text: &'a str, keyword: &str) -> Option<&'a str> {
+    let (head, rest) = text.split_at_checked(keyword.len())?;
+    head.eq_ignore_ascii_case(keyword).then_some(rest)
 }
 
 #[cfg(test)]
@@ -75,6 +80,35 @@ mod tests {
         assert_eq!(
             inject_ctes("select * from __dbt__cte__a", &ctes),
             "with __dbt__cte__a as (\nselect 1 as x\n)\nselect * from __dbt__cte__a"
+        );
+    }
+
+    #[test]
+    fn ctes_splice_into_sql_with_multibyte_text_after_the_keywords() {
+        let ctes = vec![("__dbt__cte__a".to_string(), "select 1 as x".to_string())];
+        // Cyrillic right after `with`: byte 9 falls inside a character.
+        assert_eq!(
+            inject_ctes(
+                "with пользователи as (select 1) select * from пользователи",
+                &ctes
+            ),
+            "with __dbt__cte__a as (\nselect 1 as x\n), пользователи as (select 1) select * \
+             from пользователи"
+        );
+        // Byte 4 inside a character, in SQL that starts with no WITH.
+        assert_eq!(
+            inject_ctes("witч 1", &ctes),
+            "with __dbt__cte__a as (\nselect 1 as x\n)\nwitч 1"
+        );
+        assert_eq!(
+            inject_ctes("select 'é' from __dbt__cte__a", &ctes),
+            "with __dbt__cte__a as (\nselect 1 as x\n)\nselect 'é' from __dbt__cte__a"
+        );
+        // A recursive WITH cannot take the CTEs (they go in a WITH of their own), in any case.
+        assert_eq!(
+            inject_ctes("WITH RECURSIVE r as (select 1) select * from r", &ctes),
+            "with __dbt__cte__a as (\nselect 1 as x\n)\nWITH RECURSIVE r as (select 1) \
+             select * from r"
         );
     }
 }
