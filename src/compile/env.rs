@@ -98,7 +98,7 @@ impl Compiler {
 }
 
 /// Jinja as dbt speaks it: lenient undefined values, no escaping, Python's methods, and
-/// list and dict literals that templates may change in place ([`mutable`]).
+/// list and dict literals that templates may change in place (`mutable`).
 fn base_environment() -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Lenient);

@@ -10,7 +10,7 @@
 //! Macros (the project's and the adapter's built-in SQL templates) are environment globals;
 //! a project macro overrides a built-in of the same name.
 //!
-//! Layout, one job per file: [`env`](self) sets up the environment, `macros` wraps and calls
+//! Layout, one job per file: `env` sets up the environment, `macros` wraps and calls
 //! macros, `context/` holds the per-render context objects (`ref`, `config`, `adapter` ...),
 //! `naming` names relations, `parse` is the parse pass, `render` the compile-mode renders,
 //! `ctes` splices ephemeral models in as CTEs.
