@@ -3,6 +3,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::fmt::Write;
 use std::sync::Arc;
 
 use minijinja::value::{from_args, Kwargs, Object, Rest, Value};
@@ -202,7 +203,16 @@ impl Object for Timestamp {
         match method {
             "strftime" => {
                 let (fmt,): (String,) = from_args(args)?;
-                Ok(Value::from(self.0.format(&fmt).to_string()))
+                // chrono reports a pattern it cannot read only while formatting, and
+                // `to_string()` would panic on that: write into a String and say which.
+                let mut out = String::new();
+                write!(out, "{}", self.0.format(&fmt)).map_err(|_| {
+                    JError::new(
+                        ErrorKind::InvalidOperation,
+                        format!("strftime: '{fmt}' is not a valid date format"),
+                    )
+                })?;
+                Ok(Value::from(out))
             }
             "isoformat" => Ok(Value::from(
                 self.0.format("%Y-%m-%dT%H:%M:%S%.6f+00:00").to_string(),
@@ -237,5 +247,35 @@ pub fn split_args(args: &[Value]) -> Result<(Vec<Value>, Option<Kwargs>), JError
             Ok((pos.to_vec(), Some(Kwargs::try_from(last.clone())?)))
         }
         _ => Ok((args.to_vec(), None)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn render_with_timestamp(template: &str) -> Result<String, JError> {
+        let mut env = minijinja::Environment::new();
+        let at = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap_or_default();
+        env.add_global("run_started_at", Value::from_object(Timestamp(at)));
+        env.render_str(template, ())
+    }
+
+    #[test]
+    fn strftime_with_an_invalid_pattern_is_an_error_naming_it() {
+        for pattern in ["%Q", "%", "%Y-%"] {
+            let template = format!("{{{{ run_started_at.strftime('{pattern}') }}}}");
+            match render_with_timestamp(&template) {
+                Ok(out) => panic!("'{pattern}' rendered as {out:?}"),
+                Err(e) => assert!(
+                    e.to_string().contains(&format!("'{pattern}'")),
+                    "{pattern}: {e}"
+                ),
+            }
+        }
+        assert_eq!(
+            render_with_timestamp("{{ run_started_at.strftime('%Y-%m-%d %%') }}").ok(),
+            Some("2023-11-14 %".to_string())
+        );
     }
 }

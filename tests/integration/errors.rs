@@ -281,3 +281,35 @@ fn two_tests_or_two_macros_of_one_name_are_refused() {
     );
     q.strata(&["build"]).assert_ok().assert_contains("PASS=4");
 }
+
+#[test]
+fn a_bad_strftime_pattern_is_an_error_not_a_panic() {
+    let p = TestProject::new("dates", "");
+    p.write(
+        "models/m.sql",
+        "select '{{ run_started_at.strftime(\"%Q\") }}' as started\n",
+    );
+    p.strata(&["compile"])
+        .assert_code(2)
+        .assert_contains("models/m.sql")
+        .assert_contains("strftime: '%Q' is not a valid date format");
+}
+
+#[test]
+fn multibyte_text_after_with_takes_the_ephemeral_ctes() {
+    let p = TestProject::new("cyrillic", "");
+    p.write(
+        "models/eph.sql",
+        "{{ config(materialized='ephemeral') }}\nselect 1 as id\n",
+    );
+    p.write(
+        "models/m.sql",
+        "with пользователи as (select * from {{ ref('eph') }})\nselect * from пользователи\n",
+    );
+    p.strata(&["compile"]).assert_ok();
+    let compiled = p.read("target/compiled/cyrillic/models/m.sql");
+    assert!(
+        compiled.starts_with("with __dbt__cte__eph as (\nselect 1 as id\n), пользователи as ("),
+        "{compiled}"
+    );
+}

@@ -1,0 +1,117 @@
+//! `adapter`: `dispatch`, `quote`, `type`, and the warehouse look-ups `get_relation` and
+//! `get_columns_in_relation` (through the warehouse of the render on this thread).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use minijinja::value::{from_args, Object, Value};
+use minijinja::{Error as JError, ErrorKind, State};
+
+use super::refs::relation_arg;
+use crate::compile::{globals, jerr, reuse, Quoting, Relation, Warehouse};
+
+/// `adapter`: `dispatch`, `quote`, `get_relation`, `get_columns_in_relation`, `type`.
+#[derive(Debug)]
+pub(in crate::compile) struct AdapterObject {
+    pub(in crate::compile) adapter_type: String,
+    pub(in crate::compile) quoting: Arc<dyn Quoting>,
+}
+
+impl std::fmt::Debug for dyn Quoting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Quoting")
+    }
+}
+
+impl Object for AdapterObject {
+    fn call_method(
+        self: &Arc<Self>,
+        state: &State,
+        method: &str,
+        args: &[Value],
+    ) -> std::result::Result<Value, JError> {
+        match method {
+            "dispatch" => {
+                let (pos, _kw) = globals::split_args(args)?;
+                let name = pos
+                    .first()
+                    .and_then(|v| v.as_str())
+                    .ok_or_else(|| jerr("adapter.dispatch needs a macro name"))?;
+                for prefix in [self.adapter_type.as_str(), "default"] {
+                    if let Some(m) = state.lookup(&format!("{prefix}__{name}")) {
+                        if !m.is_undefined() {
+                            return Ok(m);
+                        }
+                    }
+                }
+                Err(jerr(format!(
+                    "adapter.dispatch('{name}'): no macro {}__{name} or default__{name}",
+                    self.adapter_type
+                )))
+            }
+            "quote" => {
+                let (ident,): (String,) = from_args(args)?;
+                Ok(Value::from(self.quoting.quote(&ident)))
+            }
+            "type" => Ok(Value::from(self.adapter_type.clone())),
+            "get_relation" | "get_columns_in_relation" => {
+                reuse::block();
+                let rel = relation_arg(method, args, self.quoting.as_ref())?;
+                let ctx = warehouse_of(state)?;
+                let Some(ctx) = ctx else {
+                    return Ok(if method == "get_relation" {
+                        Value::from(())
+                    } else {
+                        Value::from(Vec::<Value>::new())
+                    });
+                };
+                if method == "get_relation" {
+                    let kind = ctx.get_relation_kind(&rel).map_err(jerr)?;
+                    Ok(match kind {
+                        Some(k) => Value::from_object(Relation { kind: k, ..rel }),
+                        None => Value::from(()),
+                    })
+                } else {
+                    let cols = ctx.get_columns(&rel).map_err(jerr)?;
+                    Ok(Value::from(
+                        cols.into_iter()
+                            .map(|(name, dtype)| {
+                                let mut m = BTreeMap::new();
+                                m.insert("name", Value::from(name.clone()));
+                                m.insert("column", Value::from(name));
+                                m.insert("data_type", Value::from(dtype.clone()));
+                                m.insert("dtype", Value::from(dtype));
+                                Value::from(m)
+                            })
+                            .collect::<Vec<_>>(),
+                    ))
+                }
+            }
+            _ => Err(JError::new(
+                ErrorKind::UnknownMethod,
+                format!("adapter has no method '{method}'"),
+            )),
+        }
+    }
+}
+
+/// The warehouse of the render `state` belongs to, reached through its `run_query` closure's
+/// context. Kept simple: the thread-local set by the executor while it compiles.
+fn warehouse_of(_state: &State) -> std::result::Result<Option<Arc<dyn Warehouse>>, JError> {
+    Ok(CURRENT_WAREHOUSE.with(|w| w.borrow().clone()))
+}
+
+thread_local! {
+    static CURRENT_WAREHOUSE: std::cell::RefCell<Option<Arc<dyn Warehouse>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Make `adapter.get_relation`/`get_columns_in_relation` reach `warehouse` on this thread.
+pub(in crate::compile) fn with_warehouse<T>(
+    warehouse: Option<Arc<dyn Warehouse>>,
+    f: impl FnOnce() -> T,
+) -> T {
+    let prev = CURRENT_WAREHOUSE.with(|w| std::mem::replace(&mut *w.borrow_mut(), warehouse));
+    let out = f();
+    CURRENT_WAREHOUSE.with(|w| *w.borrow_mut() = prev);
+    out
+}

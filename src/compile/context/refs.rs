@@ -1,0 +1,149 @@
+//! `ref()` and `source()`: record what a node reads while parsing, answer with relations
+//! (or a unit test's fixtures) while compiling; `adapter` methods' relation arguments.
+
+use std::sync::Arc;
+
+use minijinja::value::{Rest, Value};
+use minijinja::Error as JError;
+
+use super::RenderCtx;
+use crate::compile::{as_relation, globals, jerr, reuse, Quoting, Relation, Shared};
+use crate::project::RefCall;
+
+pub(super) fn ref_fn(ctx: Arc<RenderCtx>) -> Value {
+    Value::from_function(
+        move |args: Rest<Value>| -> std::result::Result<Value, JError> {
+            let (pos, _kwargs) = globals::split_args(&args)?;
+            let strs: Vec<String> = pos
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect();
+            let (package, name) = match strs.as_slice() {
+                [name] => (None, name.clone()),
+                [package, name] => (Some(package.clone()), name.clone()),
+                _ => {
+                    return Err(jerr(
+                        "ref() takes a model name, or a package and a model name",
+                    ))
+                }
+            };
+            if !ctx.execute {
+                if let Ok(mut refs) = ctx.refs.lock() {
+                    refs.push(RefCall {
+                        package,
+                        name: name.clone(),
+                    });
+                }
+            }
+            if let Some(f) = ctx.fixtures.as_ref().and_then(|f| f.refs.get(&name)) {
+                return Ok(Value::from_object(f.clone()));
+            }
+            // While parsing, the relation as known before parsing ([`Compiler::parse`] checks
+            // it later); an unknown name is reported after parsing, with its file and line.
+            let Some(rel) = ctx.relations.get(&name).cloned() else {
+                if ctx.execute {
+                    return Err(jerr(format!("ref('{name}'): no such model or seed")));
+                }
+                reuse::block();
+                let q = &ctx.shared.quoting;
+                let placeholder = Relation::new(q.as_ref(), None, "__ref__", &name, "table");
+                return Ok(Value::from_object(placeholder));
+            };
+            if as_relation(&rel).is_some_and(|r| r.kind == "cte") {
+                if let Ok(mut e) = ctx.ephemerals.lock() {
+                    if !e.contains(&name) {
+                        e.push(name);
+                    }
+                }
+            }
+            Ok(limited(&ctx.shared, rel))
+        },
+    )
+}
+
+/// With `--empty`, what `ref()`/`source()` give reads no rows (dbt's render_limited); its
+/// name parts stay for macros that look the relation up.
+fn limited(shared: &Shared, rel: Value) -> Value {
+    match as_relation(&rel) {
+        Some(r) if shared.empty => Value::from_object(r.selecting_nothing()),
+        _ => rel,
+    }
+}
+
+pub(super) fn source_fn(ctx: Arc<RenderCtx>) -> Value {
+    Value::from_function(
+        move |source: String, table: String| -> std::result::Result<Value, JError> {
+            if !ctx.execute {
+                if let Ok(mut s) = ctx.source_refs.lock() {
+                    s.push((source.clone(), table.clone()));
+                }
+            }
+            let key = (source.clone(), table.clone());
+            if let Some(f) = ctx.fixtures.as_ref().and_then(|f| f.sources.get(&key)) {
+                return Ok(Value::from_object(f.clone()));
+            }
+            // Sources are known before parsing, so parsing sees the final relation; an unknown
+            // one is reported after parsing, with its file and line.
+            if let Some(rel) = ctx.shared.sources.get(&(source.clone(), table.clone())) {
+                return Ok(limited(&ctx.shared, Value::from_object(rel.clone())));
+            }
+            if ctx.execute {
+                return Err(jerr(format!(
+                    "source('{source}', '{table}'): no such source table"
+                )));
+            }
+            reuse::block();
+            let q = &ctx.shared.quoting;
+            Ok(Value::from_object(Relation::new(
+                q.as_ref(),
+                None,
+                &source,
+                &table,
+                "table",
+            )))
+        },
+    )
+}
+
+pub(super) fn relation_arg(
+    method: &str,
+    args: &[Value],
+    q: &dyn Quoting,
+) -> std::result::Result<Relation, JError> {
+    let (pos, kw) = globals::split_args(args)?;
+    if method == "get_columns_in_relation" {
+        let v = pos
+            .first()
+            .ok_or_else(|| jerr("get_columns_in_relation needs a relation"))?;
+        let get = |k: &str| {
+            v.get_attr(k)
+                .ok()
+                .and_then(|x| x.as_str().map(str::to_string))
+        };
+        let schema = get("schema").unwrap_or_default();
+        let identifier = get("identifier").unwrap_or_default();
+        return Ok(Relation::new(
+            q,
+            get("database").as_deref(),
+            &schema,
+            &identifier,
+            "table",
+        ));
+    }
+    let mut vals: Vec<Option<String>> =
+        pos.iter().map(|v| v.as_str().map(str::to_string)).collect();
+    if let Some(kw) = kw {
+        for (i, k) in ["database", "schema", "identifier"].iter().enumerate() {
+            if let Ok(Some(v)) = kw.get::<Option<String>>(k) {
+                if vals.len() <= i {
+                    vals.resize(i + 1, None);
+                }
+                vals[i] = Some(v);
+            }
+        }
+    }
+    let db = vals.first().cloned().flatten();
+    let schema = vals.get(1).cloned().flatten().unwrap_or_default();
+    let ident = vals.get(2).cloned().flatten().unwrap_or_default();
+    Ok(Relation::new(q, db.as_deref(), &schema, &ident, "table"))
+}

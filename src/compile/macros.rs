@@ -1,0 +1,327 @@
+//! Macros as template globals: one template per macro behind a wrapper function (which
+//! implements `return()`, `{% call %}` bodies, project overrides and dbt's `node=`), and the
+//! calls the runner makes to macros.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::Path;
+use std::sync::Arc;
+
+use minijinja::value::{Kwargs, Rest, Value};
+use minijinja::{Environment, Error as JError, State};
+
+use super::context::{model_value, with_warehouse, RenderCtx, CONTEXT_NAMES};
+use super::{globals, jerr, mutable, reuse, CompileOptions, Compiler, Dialect};
+use crate::error::{Error, Result};
+use crate::project::{self, Node, Project};
+
+/// Register every macro (the adapter's built-ins first, then the project's, so a project
+/// macro replaces a built-in) as a global. Returns the names the project defines and each
+/// macro's wrapper by name (the `dbt` namespace).
+pub(super) fn add_macros(
+    env: &mut Environment<'static>,
+    project: &Project,
+    dialect: &Dialect,
+) -> Result<(HashSet<String>, HashMap<String, Value>)> {
+    let mut files: Vec<(String, String)> = dialect
+        .builtin_macros
+        .iter()
+        .map(|(name, src)| {
+            (
+                format!("<builtin>/{}/{name}", dialect.adapter_type),
+                project::rewrite_test_blocks(src),
+            )
+        })
+        .collect();
+    let project_macros = project_macro_names(project)?;
+    files.extend(
+        project
+            .macro_files
+            .iter()
+            .map(|f| (f.template_name.clone(), f.source.clone())),
+    );
+    let mut macro_values: HashMap<String, Value> = HashMap::new();
+    // One template per macro: calling a macro evaluates only its own definition, not
+    // the whole file. Padding keeps template line numbers equal to the file's.
+    for (file_name, source) in files {
+        for (name, block, line) in project::macro_blocks(&source) {
+            let template_name = format!("{file_name}#{name}");
+            let padded = format!(
+                "{}{}",
+                "\n".repeat(line.saturating_sub(1)),
+                mutable::wrap_literals(&hide_macro_definitions(
+                    &block,
+                    std::slice::from_ref(&name)
+                ))
+            );
+            env.add_template_owned(template_name.clone(), padded)
+                .map_err(|e| Error::template(&file_name, &e))?;
+            let mentions_execute = reuse::mentions_execute(&block);
+            let v = macro_function(template_name, name.clone(), mentions_execute);
+            env.add_global(name.clone(), v.clone());
+            macro_values.insert(name, v);
+        }
+    }
+    Ok((project_macros, macro_values))
+}
+
+/// The macros the project defines. dbt refuses two macros of one name in a project (which
+/// one a call reaches would depend on the order files are read).
+fn project_macro_names(project: &Project) -> Result<HashSet<String>> {
+    let mut project_macros = HashSet::new();
+    let mut defined_in: HashMap<&str, &Path> = HashMap::new();
+    for f in &project.macro_files {
+        for name in &f.macro_names {
+            if let Some(first) = defined_in.insert(name, &f.path) {
+                return Err(Error::config(
+                    &f.path,
+                    format!(
+                        "macro '{name}' is defined here and in {}: keep one",
+                        first.display()
+                    ),
+                ));
+            }
+        }
+        project_macros.extend(f.macro_names.iter().cloned());
+    }
+    Ok(project_macros)
+}
+
+impl Compiler {
+    /// Whether the project itself defines macro `name` or its adapter-specific variant
+    /// (`<type>__name`), overriding the built-in.
+    pub fn project_overrides(&self, name: &str) -> bool {
+        self.project_macros.contains(name)
+            || self
+                .project_macros
+                .contains(&format!("{}__{name}", self.shared.adapter_type))
+    }
+
+    pub fn has_macro(&self, name: &str) -> bool {
+        self.env.globals().any(|(k, _)| k == name)
+    }
+
+    pub(super) fn call_macro_text(
+        &self,
+        name: &str,
+        node: &Node,
+        args: &[(&str, Value)],
+    ) -> Result<String> {
+        let ctx = self.render_ctx(node, false, None, CompileOptions::default());
+        let node_value = model_value(node);
+        let mut extra = vec![("node", node_value)];
+        extra.extend(args.iter().map(|(k, v)| (*k, v.clone())));
+        self.call_macro_with(&ctx, name, &extra, true)
+            .map_err(|e| Error::template(&node.original_file_path, &e))
+    }
+
+    fn call_macro_with(
+        &self,
+        ctx: &Arc<RenderCtx>,
+        name: &str,
+        args: &[(&str, Value)],
+        pass_node: bool,
+    ) -> std::result::Result<String, JError> {
+        let model = args
+            .iter()
+            .find(|(k, _)| *k == "node")
+            .map(|(_, v)| v.clone())
+            .unwrap_or(Value::from(()));
+        let model_arg = model.clone();
+        let mut values: BTreeMap<String, Value> = Self::context_values(ctx, model)
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
+        let mut call = Vec::new();
+        for (k, v) in args.iter().filter(|(k, _)| *k != "node") {
+            let var = format!("__arg_{k}");
+            // dbt calls generate_schema_name / generate_alias_name by position (their first
+            // parameter may have any name); other macros by keyword.
+            if pass_node {
+                call.push(var.clone());
+            } else {
+                call.push(format!("{k}={var}"));
+            }
+            values.insert(var, v.clone());
+        }
+        // dbt passes the node to `generate_schema_name(custom_schema_name, node)` and its
+        // kin; a project macro declared without `node` is called without it (see
+        // macro_function).
+        if pass_node {
+            values.insert("__arg_node".into(), model_arg);
+            call.push("node=__arg_node".into());
+        }
+        let source = format!("{{{{ {name}({}) }}}}", call.join(", "));
+        with_warehouse(ctx.warehouse.clone(), || {
+            self.env
+                .render_named_str(&format!("<call {name}>"), &source, values)
+        })
+    }
+
+    /// Render a built-in or project macro for a node (materialization SQL templates).
+    pub fn call_macro(
+        &self,
+        node: &Node,
+        name: &str,
+        args: &[(&str, Value)],
+        opts: CompileOptions,
+    ) -> Result<String> {
+        let ctx = self.render_ctx(node, true, None, opts);
+        let mut all = vec![("node", model_value(node))];
+        all.extend(args.iter().map(|(k, v)| (*k, v.clone())));
+        self.call_macro_with(&ctx, name, &all, false).map_err(|e| {
+            Error::template(
+                format!("macro {name} (for {})", node.original_file_path.display()),
+                &e,
+            )
+        })
+    }
+}
+
+/// Macro definitions are renamed so that calls from inside a macro file also go through
+/// the global wrapper (which implements `return()` and project overrides).
+fn hide_macro_definitions(source: &str, names: &[String]) -> String {
+    let mut out = source.to_string();
+    for name in names {
+        for lead in ["{% macro ", "{%- macro ", "{%macro "] {
+            out = out.replace(&format!("{lead}{name}("), &format!("{lead}__m_{name}("));
+        }
+    }
+    out
+}
+
+fn macro_function(template: String, name: String, mentions_execute: bool) -> Value {
+    Value::from_function(
+        move |state: &State, args: Rest<Value>| -> std::result::Result<Value, JError> {
+            if mentions_execute {
+                reuse::block();
+            }
+            let tmpl = state.env().get_template(&template)?;
+            let mut ctx: BTreeMap<&str, Value> = BTreeMap::new();
+            for n in CONTEXT_NAMES {
+                if let Some(v) = state.lookup(n) {
+                    ctx.insert(n, v);
+                }
+            }
+            // Evaluating a macro file only defines its macros; its output is empty.
+            let captured = tmpl.render_captured(ctx)?;
+            let mstate = captured.state();
+            let hidden = format!("__m_{name}");
+            let m = mstate
+                .lookup(&hidden)
+                .ok_or_else(|| jerr(format!("macro '{name}' not found in {template}")))?;
+            // Only a macro that uses `caller` gets the body (others refuse the keyword, as in
+            // Jinja), so a body nobody asks for is not rendered.
+            let uses_caller = m.get_attr("caller").is_ok_and(|v| v.is_true());
+            let with_body = globals::split_args(&args)?
+                .1
+                .is_some_and(|k| k.has("caller"));
+            let args = if uses_caller {
+                with_caller_body(state, &args)?
+            } else {
+                args.to_vec()
+            };
+            let args = without_undeclared_node(&m, args)?;
+            match m.call(mstate, &args) {
+                Ok(v) => Ok(v),
+                Err(e) => match globals::take_return(&e) {
+                    Some(v) => Ok(v),
+                    // minijinja's words for calling the missing `caller`; say what to do.
+                    None if uses_caller
+                        && !with_body
+                        && e.detail() == Some("value of type undefined is not callable") =>
+                    {
+                        Err(jerr(format!(
+                            "macro '{name}' calls caller(): use it as \
+                             {{% call {name}(...) %}}...{{% endcall %}}"
+                        ))
+                        .with_source(e))
+                    }
+                    None => Err(e),
+                },
+            }
+        },
+    )
+}
+
+/// The runner calls `generate_schema_name` and `generate_alias_name` with `node=` as dbt
+/// does; a project's macro declared without that parameter gets the call without it.
+fn without_undeclared_node(m: &Value, args: Vec<Value>) -> std::result::Result<Vec<Value>, JError> {
+    let params: Vec<String> = m
+        .get_attr("arguments")
+        .ok()
+        .and_then(|a| a.try_iter().ok())
+        .map(|it| it.filter_map(|v| v.as_str().map(str::to_string)).collect())
+        .unwrap_or_default();
+    let declared = params.iter().any(|p| p == "node");
+    let (pos, kwargs) = globals::split_args(&args)?;
+    match kwargs {
+        Some(k) if !declared && k.has("node") => {
+            let rest: Vec<(String, Value)> = k
+                .args()
+                .filter(|name| *name != "node")
+                .map(|name| Ok((name.to_string(), k.peek::<Value>(name)?)))
+                .collect::<std::result::Result<_, JError>>()?;
+            let mut out = pos;
+            // dbt passes the node by position: a macro whose parameter after the given ones
+            // has another name (`generate_schema_name(schema_override, nd)`) gets it there.
+            if params.len() > out.len() {
+                out.push(k.peek::<Value>("node")?);
+            }
+            if !rest.is_empty() {
+                out.push(Value::from(minijinja::value::Kwargs::from_iter(rest)));
+            }
+            Ok(out)
+        }
+        _ => Ok(args),
+    }
+}
+
+/// `{% call my_macro() %}body{% endcall %}`: the body (`caller`) belongs to the calling
+/// template's state, and each macro runs in a state of its own, where minijinja cannot call
+/// it. So the body is rendered here, in the caller's state, before the macro runs, and
+/// `caller()` returns that text. Unlike dbt, the body is rendered once and first, even if the
+/// macro calls `caller()` twice, late, or only on one branch: what the body does (a
+/// `run_query`, a `ref`) happens once, before the macro's own statements. `caller(args)` is
+/// refused.
+fn with_caller_body(state: &State, args: &[Value]) -> std::result::Result<Vec<Value>, JError> {
+    let (positional, Some(kwargs)) = globals::split_args(args)? else {
+        return Ok(args.to_vec());
+    };
+    let Ok(caller) = kwargs.peek::<Value>("caller") else {
+        return Ok(args.to_vec());
+    };
+    let body = caller.call(state, &[])?;
+    let mut pairs: Vec<(String, Value)> = Vec::new();
+    for key in kwargs.args() {
+        if key == "caller" {
+            let body = body.clone();
+            let f = move |rest: Rest<Value>| -> std::result::Result<Value, JError> {
+                if rest.is_empty() {
+                    Ok(body.clone())
+                } else {
+                    Err(jerr("caller() takes no arguments in Strata"))
+                }
+            };
+            pairs.push((key.to_string(), Value::from_function(f)));
+        } else {
+            pairs.push((key.to_string(), kwargs.peek::<Value>(key)?));
+        }
+    }
+    let mut out = positional;
+    out.push(Value::from(Kwargs::from_iter(pairs)));
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn macro_definitions_are_hidden_behind_wrappers() {
+        let src =
+            "{% macro a(x) %}{{ b(x) }}{% endmacro %}{%- macro b(y) -%}{{ y }}{%- endmacro %}";
+        let out = hide_macro_definitions(src, &["a".into(), "b".into()]);
+        assert!(out.contains("{% macro __m_a(x) %}{{ b(x) }}"));
+        assert!(out.contains("{%- macro __m_b(y)"));
+    }
+}
