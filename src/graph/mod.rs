@@ -1,6 +1,7 @@
 //! The dependency graph (petgraph): nodes, sources and exposures as vertices, `ref`/`source` edges from
 //! parent to child. Cycles are reported with their path.
 
+pub mod glob;
 pub mod selection;
 pub mod selector;
 pub mod selectors_file;

@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 use crate::error::{Error, Result};
 use crate::project::{Project, ResourceType};
 
+use super::glob::Pattern;
 use super::selectors_file::Selectors;
 use super::state::PreviousState;
 use super::Graph;
@@ -16,6 +17,8 @@ use super::Graph;
 // The syntax types live in `selection` (selectors_file reads them too); re-exported here so
 // `graph::selector::{Selection, Selector, ...}` keeps working.
 pub use super::selection::{known_method, IndirectSelection, Selection, Selector, METHODS};
+// The glob matcher moved to `glob` (on globset); its old path stays.
+pub use super::glob::glob;
 
 /// What a selection is resolved against.
 pub struct SelectContext<'a> {
@@ -168,6 +171,8 @@ impl Selector {
     fn direct(&self, ctx: &SelectContext) -> Result<BTreeSet<String>> {
         let project = ctx.project;
         let v = self.value.as_str();
+        // Compiled once, matched against every node.
+        let pattern = Pattern::new(v);
         let mut out = BTreeSet::new();
         match self.method.as_str() {
             "" => {
@@ -178,7 +183,7 @@ impl Selector {
             "unit_test" => {
                 for id in project.unit_tests.keys() {
                     if let Some(n) = project.nodes.get(id) {
-                        if glob(v, &n.name) {
+                        if pattern.matches(&n.name) {
                             out.insert(id.clone());
                         }
                     }
@@ -186,25 +191,26 @@ impl Selector {
             }
             "exposure" => {
                 for e in project.exposures.values() {
-                    if glob(v, &e.name) {
+                    if pattern.matches(&e.name) {
                         out.insert(e.unique_id.clone());
                     }
                 }
             }
             "state" | "result" => self.by_state(ctx, &mut out)?,
             "fqn" => {
+                let fqn = FqnPattern::new(v);
                 for n in project.nodes.values() {
-                    if fqn_matches(&n.fqn, &n.name, v) {
+                    if fqn.matches(&n.fqn, &n.name) {
                         out.insert(n.unique_id.clone());
                     }
                 }
                 for e in project.exposures.values() {
-                    if fqn_matches(&e.fqn, &e.name, v) {
+                    if fqn.matches(&e.fqn, &e.name) {
                         out.insert(e.unique_id.clone());
                     }
                 }
             }
-            "tag" => by_tag(project, v, &mut out),
+            "tag" => by_tag(project, &pattern, &mut out),
             "path" | "file" => self.by_path(project, &mut out),
             "source" => by_source(project, v, &mut out),
             "resource_type" => {
@@ -222,19 +228,24 @@ impl Selector {
             "test_type" => by_test_type(project, v, &mut out),
             "test_name" => {
                 for n in project.nodes.values() {
-                    if n.test_metadata.as_ref().is_some_and(|m| glob(v, &m.name)) {
+                    if n.test_metadata
+                        .as_ref()
+                        .is_some_and(|m| pattern.matches(&m.name))
+                    {
                         out.insert(n.unique_id.clone());
                     }
                 }
             }
             "package" => {
-                if glob(v, project.name()) {
+                if pattern.matches(project.name()) {
                     out.extend(project.nodes.keys().cloned());
                     out.extend(project.sources.keys().cloned());
                     out.extend(project.exposures.keys().cloned());
                 }
             }
-            m if m.starts_with("config.") => by_config(project, &m["config.".len()..], v, &mut out),
+            m if m.starts_with("config.") => {
+                by_config(project, &m["config.".len()..], v, &pattern, &mut out)
+            }
             other => return Err(self.error(&format!("unknown selector method '{other}'"))),
         }
         Ok(out)
@@ -269,13 +280,14 @@ impl Selector {
     /// `path:` (a file or folder, relative to the project) and `file:` (a file name).
     fn by_path(&self, project: &Project, out: &mut BTreeSet<String>) {
         let want = self.value.trim_end_matches('/');
+        let pattern = Pattern::new(want);
         let hit = |path: &std::path::Path| {
             if self.method == "file" {
                 path.file_name()
-                    .is_some_and(|f| glob(want, &f.to_string_lossy()))
+                    .is_some_and(|f| pattern.matches(&f.to_string_lossy()))
             } else {
                 let p = path.to_string_lossy();
-                glob(want, &p) || p.starts_with(&format!("{want}/"))
+                pattern.matches(&p) || p.starts_with(&format!("{want}/"))
             }
         };
         // Generic tests match by the YAML file that defines them, and a YAML file
@@ -327,19 +339,19 @@ impl Selector {
 }
 
 /// `tag:`: nodes, sources and exposures with a matching tag.
-fn by_tag(project: &Project, v: &str, out: &mut BTreeSet<String>) {
+fn by_tag(project: &Project, pattern: &Pattern, out: &mut BTreeSet<String>) {
     for n in project.nodes.values() {
-        if n.config.tags().iter().any(|t| glob(v, t)) {
+        if n.config.tags().iter().any(|t| pattern.matches(t)) {
             out.insert(n.unique_id.clone());
         }
     }
     for s in project.sources.values() {
-        if s.tags.iter().any(|t| glob(v, t)) {
+        if s.tags.iter().any(|t| pattern.matches(t)) {
             out.insert(s.unique_id.clone());
         }
     }
     for e in project.exposures.values() {
-        if e.spec.tags.iter().any(|t| glob(v, t)) {
+        if e.spec.tags.iter().any(|t| pattern.matches(t)) {
             out.insert(e.unique_id.clone());
         }
     }
@@ -347,12 +359,11 @@ fn by_tag(project: &Project, v: &str, out: &mut BTreeSet<String>) {
 
 /// `source:src`, `source:src.table` or `source:project.src.table`.
 fn by_source(project: &Project, v: &str, out: &mut BTreeSet<String>) {
-    let parts: Vec<&str> = v.split('.').collect();
+    let parts: Vec<Pattern> = v.split('.').map(Pattern::new).collect();
     for s in project.sources.values() {
         let hit = match parts.as_slice() {
-            [src] => glob(src, &s.source_name),
-            [src, table] => glob(src, &s.source_name) && glob(table, &s.name),
-            [_, src, table] => glob(src, &s.source_name) && glob(table, &s.name),
+            [src] => src.matches(&s.source_name),
+            [src, table] | [_, src, table] => src.matches(&s.source_name) && table.matches(&s.name),
             _ => false,
         };
         if hit {
@@ -380,16 +391,16 @@ fn by_test_type(project: &Project, v: &str, out: &mut BTreeSet<String>) {
 
 /// `config.<key>:<value>`: a string (or a string in a list) matching the value, or any
 /// other JSON value written exactly.
-fn by_config(project: &Project, key: &str, v: &str, out: &mut BTreeSet<String>) {
+fn by_config(project: &Project, key: &str, v: &str, pattern: &Pattern, out: &mut BTreeSet<String>) {
     let key = crate::project::config::normalise_key(key);
     for n in project.nodes.values() {
         let hit = match n.config.get(&key) {
-            Some(serde_json::Value::String(s)) => glob(v, s),
-            Some(serde_json::Value::Array(a)) => {
-                a.iter().any(|x| x.as_str().is_some_and(|s| glob(v, s)))
-            }
+            Some(serde_json::Value::String(s)) => pattern.matches(s),
+            Some(serde_json::Value::Array(a)) => a
+                .iter()
+                .any(|x| x.as_str().is_some_and(|s| pattern.matches(s))),
             Some(other) => serde_json::to_string(other).ok().as_deref() == Some(v),
-            None => key == "materialized" && glob(v, n.config.materialized()),
+            None => key == "materialized" && pattern.matches(n.config.materialized()),
         };
         if hit {
             out.insert(n.unique_id.clone());
@@ -397,53 +408,34 @@ fn by_config(project: &Project, key: &str, v: &str, out: &mut BTreeSet<String>) 
     }
 }
 
-/// Shell-style `*` and `?` matching.
-pub fn glob(pattern: &str, text: &str) -> bool {
-    if !pattern.contains(['*', '?']) {
-        return pattern == text;
-    }
-    let p: Vec<char> = pattern.chars().collect();
-    let t: Vec<char> = text.chars().collect();
-    let (mut pi, mut ti) = (0, 0);
-    let (mut star, mut mark) = (None, 0);
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some(pi);
-            mark = ti;
-            pi += 1;
-        } else if let Some(s) = star {
-            pi = s + 1;
-            mark += 1;
-            ti = mark;
-        } else {
-            return false;
-        }
-    }
-    while pi < p.len() && p[pi] == '*' {
-        pi += 1;
-    }
-    pi == p.len()
-}
-
 /// dbt's fqn method: the node's name, or a dotted prefix of its fqn (with or without the
 /// project name), each part possibly a glob.
-fn fqn_matches(fqn: &[String], name: &str, value: &str) -> bool {
-    if glob(value, name) {
-        return true;
-    }
-    let parts: Vec<&str> = value.split('.').collect();
-    let try_from = |start: usize| -> bool {
-        let rest = &fqn[start..];
-        if parts.len() > rest.len() {
-            return false;
+struct FqnPattern {
+    whole: Pattern,
+    parts: Vec<Pattern>,
+}
+
+impl FqnPattern {
+    fn new(value: &str) -> Self {
+        FqnPattern {
+            whole: Pattern::new(value),
+            parts: value.split('.').map(Pattern::new).collect(),
         }
-        parts.iter().zip(rest).all(|(p, f)| glob(p, f))
-            && (parts.len() == rest.len() || parts.len() < rest.len())
-    };
-    try_from(0) || (fqn.len() > 1 && try_from(1))
+    }
+
+    fn matches(&self, fqn: &[String], name: &str) -> bool {
+        if self.whole.matches(name) {
+            return true;
+        }
+        let try_from = |start: usize| -> bool {
+            let rest = &fqn[start..];
+            if self.parts.len() > rest.len() {
+                return false;
+            }
+            self.parts.iter().zip(rest).all(|(p, f)| p.matches(f))
+        };
+        try_from(0) || (fqn.len() > 1 && try_from(1))
+    }
 }
 
 #[cfg(test)]
@@ -456,6 +448,8 @@ mod tests {
         assert!(!glob("stg_*", "orders"));
         assert!(glob("a?c", "abc"));
         let fqn: Vec<String> = ["proj", "staging", "stg_orders"].map(String::from).to_vec();
+        let fqn_matches =
+            |fqn: &[String], name: &str, value: &str| FqnPattern::new(value).matches(fqn, name);
         assert!(fqn_matches(&fqn, "stg_orders", "staging"));
         assert!(fqn_matches(&fqn, "stg_orders", "proj.staging.*"));
         assert!(fqn_matches(&fqn, "stg_orders", "stg_orders"));
