@@ -1,6 +1,8 @@
 //! The dependency graph (petgraph): nodes, sources and exposures as vertices, `ref`/`source` edges from
 //! parent to child. Cycles are reported with their path.
 
+pub mod glob;
+pub mod selection;
 pub mod selector;
 pub mod selectors_file;
 pub mod state;
@@ -13,7 +15,8 @@ use petgraph::Direction;
 use crate::error::{Error, Result};
 use crate::project::Project;
 
-pub use selector::{IndirectSelection, SelectContext, Selection, Selector};
+pub use selection::{IndirectSelection, Selection, Selector};
+pub use selector::SelectContext;
 pub use state::PreviousState;
 
 pub struct Graph {

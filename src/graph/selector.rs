@@ -1,55 +1,24 @@
-//! dbt's node selection syntax: `model`, `+model`, `model+`, `2+model`, `@model`,
-//! `tag:x`, `path:models/staging`, `source:s`, `config.materialized:table`,
-//! `resource_type:test`, `test_type:generic`, `fqn:`, `package:`, `exposure:`, `state:` and
-//! `result:` (with `--state`); a space is a union, a comma an intersection; `--exclude` takes
-//! the same syntax.
+//! Resolving dbt's node selection against a project: which nodes `model`, `+model`,
+//! `model+`, `2+model`, `@model`, `tag:x`, `path:models/staging`, `source:s`,
+//! `config.materialized:table`, `resource_type:test`, `test_type:generic`, `fqn:`,
+//! `package:`, `exposure:`, `state:` and `result:` (with `--state`) pick, with the tests
+//! that come along (indirect selection). The syntax itself is parsed in `selection`.
 
 use std::collections::BTreeSet;
 
 use crate::error::{Error, Result};
 use crate::project::{Project, ResourceType};
 
+use super::glob::Pattern;
 use super::selectors_file::Selectors;
 use super::state::PreviousState;
 use super::Graph;
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct Selector {
-    pub method: String,
-    pub value: String,
-    pub parents: bool,
-    pub parents_depth: Option<usize>,
-    pub children: bool,
-    pub children_depth: Option<usize>,
-    /// `@`: the node, its descendants and every ancestor of those.
-    pub at: bool,
-}
-
-/// Which tests come along with the nodes they test (dbt's `--indirect-selection`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum IndirectSelection {
-    /// A test is in when any node it tests is selected.
-    #[default]
-    Eager,
-    /// A test is in when every node it tests is selected.
-    Cautious,
-    /// ... or every node it tests is selected or upstream of the selection.
-    Buildable,
-    /// No test comes along.
-    Empty,
-}
-
-impl IndirectSelection {
-    pub fn parse(text: &str) -> Option<Self> {
-        match text.trim().to_ascii_lowercase().as_str() {
-            "eager" => Some(Self::Eager),
-            "cautious" => Some(Self::Cautious),
-            "buildable" => Some(Self::Buildable),
-            "empty" => Some(Self::Empty),
-            _ => None,
-        }
-    }
-}
+// The syntax types live in `selection` (selectors_file reads them too); re-exported here so
+// `graph::selector::{Selection, Selector, ...}` keeps working.
+pub use super::selection::{known_method, IndirectSelection, Selection, Selector, METHODS};
+// The glob matcher moved to `glob` (on globset); its old path stays.
+pub use super::glob::glob;
 
 /// What a selection is resolved against.
 pub struct SelectContext<'a> {
@@ -61,89 +30,11 @@ pub struct SelectContext<'a> {
     pub selectors: Option<&'a Selectors>,
 }
 
-/// The selector methods Strata knows (selectors.yml is checked against them when read).
-pub const METHODS: &[&str] = &[
-    "fqn",
-    "tag",
-    "path",
-    "file",
-    "source",
-    "resource_type",
-    "test_type",
-    "test_name",
-    "package",
-    "exposure",
-    "unit_test",
-    "state",
-    "result",
-    "config",
-    "selector",
-];
-
-/// Whether `method` (as written, `config.materialized` included) is one Strata knows.
-pub fn known_method(method: &str) -> bool {
-    METHODS.contains(&method.split('.').next().unwrap_or(method))
-}
-
-/// dbt's set operations over selectors: `--select a b,c --exclude d` is
-/// `(a | (b & c)) - d`; selectors.yml writes the same with `union`, `intersection` and
-/// `exclude`. Each selector brings its tests along (indirect selection) before the sets
-/// are combined, as in dbt.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Selection {
-    Criteria(Selector, IndirectSelection),
-    /// `raw` is the command-line word, when it comes from one: a word that selects nothing
-    /// is worth a warning.
-    Union(Vec<Selection>, IndirectSelection),
-    Intersection(Vec<Selection>, IndirectSelection, Option<String>),
-    /// The first minus the second.
-    Difference(Box<Selection>, Box<Selection>),
-    /// `method: selector` in selectors.yml: another selector's nodes, tests included
-    /// (looked up when used, so it may be defined further down).
-    Named(String),
-}
-
 /// Nodes chosen directly and tests held back until all of their parents show up
 /// (`cautious`/`buildable`).
 type Picked = (BTreeSet<String>, BTreeSet<String>);
 
 impl Selection {
-    /// `--select`/`--exclude` as dbt reads them: words split on spaces form a union, commas
-    /// an intersection. `None` when neither selects anything (everything is selected).
-    pub fn from_cli(
-        select: &[String],
-        exclude: &[String],
-        mode: IndirectSelection,
-    ) -> Result<Option<Self>> {
-        let union = |args: &[String]| -> Result<Option<Selection>> {
-            let mut parts = Vec::new();
-            for word in args.iter().flat_map(|a| a.split_whitespace()) {
-                let inter = word
-                    .split(',')
-                    .filter(|s| !s.is_empty())
-                    .map(|s| Ok(Selection::Criteria(Selector::parse(s)?, mode)))
-                    .collect::<Result<Vec<_>>>()?;
-                if !inter.is_empty() {
-                    parts.push(Selection::Intersection(inter, mode, Some(word.to_string())));
-                }
-            }
-            Ok((!parts.is_empty()).then_some(Selection::Union(parts, mode)))
-        };
-        let included = union(select)?;
-        let excluded = union(exclude)?;
-        Ok(match (included, excluded) {
-            (None, None) => None,
-            (Some(i), None) => Some(i),
-            (i, Some(e)) => {
-                let everything = Selection::Criteria(Selector::everything(), mode);
-                Some(Selection::Difference(
-                    Box::new(i.unwrap_or(everything)),
-                    Box::new(e),
-                ))
-            }
-        })
-    }
-
     /// The nodes and sources selected. Command-line words that matched nothing are added to
     /// `unmatched` (dbt warns about them).
     pub fn resolve(
@@ -275,111 +166,14 @@ fn with_ancestors(ctx: &SelectContext, nodes: &BTreeSet<String>) -> BTreeSet<Str
     out
 }
 
-fn parse_depth(s: &str, selector: &str) -> Result<Option<usize>> {
-    if s.is_empty() {
-        return Ok(None);
-    }
-    s.parse().map(Some).map_err(|_| Error::Selector {
-        selector: selector.to_string(),
-        message: format!("'{s}' is not a depth"),
-    })
-}
-
 impl Selector {
-    pub fn parse(text: &str) -> Result<Self> {
-        let mut s = text;
-        let at = s.starts_with('@');
-        if at {
-            s = &s[1..];
-        }
-        let lead_digits: String = s.chars().take_while(char::is_ascii_digit).collect();
-        let mut parents = false;
-        let mut parents_depth = None;
-        if s[lead_digits.len()..].starts_with('+') {
-            parents = true;
-            parents_depth = parse_depth(&lead_digits, text)?;
-            s = &s[lead_digits.len() + 1..];
-        }
-        let mut children = false;
-        let mut children_depth = None;
-        let trail_digits: String = s
-            .chars()
-            .rev()
-            .take_while(char::is_ascii_digit)
-            .collect::<String>()
-            .chars()
-            .rev()
-            .collect();
-        let body = &s[..s.len() - trail_digits.len()];
-        if let Some(b) = body.strip_suffix('+') {
-            children = true;
-            children_depth = parse_depth(&trail_digits, text)?;
-            s = b;
-        }
-        if s.is_empty() {
-            return Err(Error::Selector {
-                selector: text.to_string(),
-                message: "nothing to select".into(),
-            });
-        }
-        if at && (parents || children) {
-            return Err(Error::Selector {
-                selector: text.to_string(),
-                message: "'@' cannot be combined with '+'".into(),
-            });
-        }
-        let (method, value) = match s.split_once(':') {
-            Some(("", _)) => {
-                return Err(Error::Selector {
-                    selector: text.to_string(),
-                    message: "no method before ':'".into(),
-                })
-            }
-            Some((m, v)) => (m.to_string(), v.to_string()),
-            None => {
-                // dbt: something with a slash is a path, a bare file name a file.
-                let method = if s.contains('/') || s.contains('\\') {
-                    "path"
-                } else if [".sql", ".py", ".csv"].iter().any(|e| s.ends_with(e)) {
-                    "file"
-                } else {
-                    "fqn"
-                };
-                (method.to_string(), s.to_string())
-            }
-        };
-        Ok(Selector {
-            method,
-            value,
-            parents,
-            parents_depth,
-            children,
-            children_depth,
-            at,
-        })
-    }
-
-    /// Every node and source (what `--exclude` alone subtracts from).
-    pub fn everything() -> Self {
-        Selector {
-            method: String::new(),
-            value: String::new(),
-            parents: false,
-            parents_depth: None,
-            children: false,
-            children_depth: None,
-            at: false,
-        }
-    }
-
+    /// The nodes this selector's method and value pick, before `+`/`@`.
     fn direct(&self, ctx: &SelectContext) -> Result<BTreeSet<String>> {
         let project = ctx.project;
         let v = self.value.as_str();
+        // Compiled once, matched against every node.
+        let pattern = Pattern::new(v);
         let mut out = BTreeSet::new();
-        let err = |m: &str| Error::Selector {
-            selector: format!("{}:{}", self.method, self.value),
-            message: m.to_string(),
-        };
         match self.method.as_str() {
             "" => {
                 out.extend(project.nodes.keys().cloned());
@@ -389,7 +183,7 @@ impl Selector {
             "unit_test" => {
                 for id in project.unit_tests.keys() {
                     if let Some(n) = project.nodes.get(id) {
-                        if glob(v, &n.name) {
+                        if pattern.matches(&n.name) {
                             out.insert(id.clone());
                         }
                     }
@@ -397,104 +191,28 @@ impl Selector {
             }
             "exposure" => {
                 for e in project.exposures.values() {
-                    if glob(v, &e.name) {
+                    if pattern.matches(&e.name) {
                         out.insert(e.unique_id.clone());
                     }
                 }
             }
-            "state" | "result" => {
-                let Some(state) = ctx.state else {
-                    return Err(err(
-                        "needs --state <dir>: the target/ folder (manifest.json, \
-                         run_results.json) of the run to compare with",
-                    ));
-                };
-                let found = if self.method == "state" {
-                    state.select_state(v, project)?
-                } else {
-                    state.select_result(v)?
-                };
-                // Removed nodes are in the earlier artifacts only.
-                out.extend(found.into_iter().filter(|id| ctx.graph.contains(id)));
-            }
+            "state" | "result" => self.by_state(ctx, &mut out)?,
             "fqn" => {
+                let fqn = FqnPattern::new(v);
                 for n in project.nodes.values() {
-                    if fqn_matches(&n.fqn, &n.name, v) {
+                    if fqn.matches(&n.fqn, &n.name) {
                         out.insert(n.unique_id.clone());
                     }
                 }
                 for e in project.exposures.values() {
-                    if fqn_matches(&e.fqn, &e.name, v) {
+                    if fqn.matches(&e.fqn, &e.name) {
                         out.insert(e.unique_id.clone());
                     }
                 }
             }
-            "tag" => {
-                for n in project.nodes.values() {
-                    if n.config.tags().iter().any(|t| glob(v, t)) {
-                        out.insert(n.unique_id.clone());
-                    }
-                }
-                for s in project.sources.values() {
-                    if s.tags.iter().any(|t| glob(v, t)) {
-                        out.insert(s.unique_id.clone());
-                    }
-                }
-                for e in project.exposures.values() {
-                    if e.spec.tags.iter().any(|t| glob(v, t)) {
-                        out.insert(e.unique_id.clone());
-                    }
-                }
-            }
-            "path" | "file" => {
-                let want = v.trim_end_matches('/');
-                let hit = |path: &std::path::Path| {
-                    if self.method == "file" {
-                        path.file_name()
-                            .is_some_and(|f| glob(want, &f.to_string_lossy()))
-                    } else {
-                        let p = path.to_string_lossy();
-                        glob(want, &p) || p.starts_with(&format!("{want}/"))
-                    }
-                };
-                // Generic tests match by the YAML file that defines them, and a YAML file
-                // named exactly selects the nodes it describes, as in dbt.
-                let described = |n: &crate::project::Node| {
-                    self.method == "path"
-                        && n.patch_path
-                            .as_ref()
-                            .is_some_and(|p| p.to_string_lossy() == want)
-                };
-                for n in project.nodes.values() {
-                    if hit(&n.original_file_path) || described(n) {
-                        out.insert(n.unique_id.clone());
-                    }
-                }
-                for e in project.exposures.values() {
-                    if hit(&e.original_file_path) {
-                        out.insert(e.unique_id.clone());
-                    }
-                }
-                for src in project.sources.values() {
-                    if hit(&src.original_file_path) {
-                        out.insert(src.unique_id.clone());
-                    }
-                }
-            }
-            "source" => {
-                let parts: Vec<&str> = v.split('.').collect();
-                for s in project.sources.values() {
-                    let hit = match parts.as_slice() {
-                        [src] => glob(src, &s.source_name),
-                        [src, table] => glob(src, &s.source_name) && glob(table, &s.name),
-                        [_, src, table] => glob(src, &s.source_name) && glob(table, &s.name),
-                        _ => false,
-                    };
-                    if hit {
-                        out.insert(s.unique_id.clone());
-                    }
-                }
-            }
+            "tag" => by_tag(project, &pattern, &mut out),
+            "path" | "file" => self.by_path(project, &mut out),
+            "source" => by_source(project, v, &mut out),
             "resource_type" => {
                 for n in project.nodes.values() {
                     if n.resource_type.as_str() == v {
@@ -507,54 +225,94 @@ impl Selector {
                     _ => {}
                 }
             }
-            "test_type" => {
-                for n in project.nodes.values() {
-                    let t = match (&n.resource_type, &n.test_metadata) {
-                        (ResourceType::Test, Some(_)) => "generic",
-                        (ResourceType::Test, None) => "singular",
-                        (ResourceType::UnitTest, _) => "unit",
-                        _ => continue,
-                    };
-                    // dbt 1.8+: `data` is every data test (singular and generic); the
-                    // older `schema` means generic ones.
-                    if t == v || (v == "data" && t != "unit") || (v == "schema" && t == "generic") {
-                        out.insert(n.unique_id.clone());
-                    }
-                }
-            }
+            "test_type" => by_test_type(project, v, &mut out),
             "test_name" => {
                 for n in project.nodes.values() {
-                    if n.test_metadata.as_ref().is_some_and(|m| glob(v, &m.name)) {
+                    if n.test_metadata
+                        .as_ref()
+                        .is_some_and(|m| pattern.matches(&m.name))
+                    {
                         out.insert(n.unique_id.clone());
                     }
                 }
             }
             "package" => {
-                if glob(v, project.name()) {
+                if pattern.matches(project.name()) {
                     out.extend(project.nodes.keys().cloned());
                     out.extend(project.sources.keys().cloned());
                     out.extend(project.exposures.keys().cloned());
                 }
             }
             m if m.starts_with("config.") => {
-                let key = crate::project::config::normalise_key(&m["config.".len()..]);
-                for n in project.nodes.values() {
-                    let hit = match n.config.get(&key) {
-                        Some(serde_json::Value::String(s)) => glob(v, s),
-                        Some(serde_json::Value::Array(a)) => {
-                            a.iter().any(|x| x.as_str().is_some_and(|s| glob(v, s)))
-                        }
-                        Some(other) => serde_json::to_string(other).ok().as_deref() == Some(v),
-                        None => key == "materialized" && glob(v, n.config.materialized()),
-                    };
-                    if hit {
-                        out.insert(n.unique_id.clone());
-                    }
-                }
+                by_config(project, &m["config.".len()..], v, &pattern, &mut out)
             }
-            other => return Err(err(&format!("unknown selector method '{other}'"))),
+            other => return Err(self.error(&format!("unknown selector method '{other}'"))),
         }
         Ok(out)
+    }
+
+    fn error(&self, message: &str) -> Error {
+        Error::Selector {
+            selector: format!("{}:{}", self.method, self.value),
+            message: message.to_string(),
+        }
+    }
+
+    /// `state:` and `result:`: what `--state` says changed or ended so.
+    fn by_state(&self, ctx: &SelectContext, out: &mut BTreeSet<String>) -> Result<()> {
+        let Some(state) = ctx.state else {
+            return Err(self.error(
+                "needs --state <dir>: the target/ folder (manifest.json, \
+                 run_results.json) of the run to compare with",
+            ));
+        };
+        let v = self.value.as_str();
+        let found = if self.method == "state" {
+            state.select_state(v, ctx.project)?
+        } else {
+            state.select_result(v)?
+        };
+        // Removed nodes are in the earlier artifacts only.
+        out.extend(found.into_iter().filter(|id| ctx.graph.contains(id)));
+        Ok(())
+    }
+
+    /// `path:` (a file or folder, relative to the project) and `file:` (a file name).
+    fn by_path(&self, project: &Project, out: &mut BTreeSet<String>) {
+        let want = self.value.trim_end_matches('/');
+        let pattern = Pattern::new(want);
+        let hit = |path: &std::path::Path| {
+            if self.method == "file" {
+                path.file_name()
+                    .is_some_and(|f| pattern.matches(&f.to_string_lossy()))
+            } else {
+                let p = path.to_string_lossy();
+                pattern.matches(&p) || p.starts_with(&format!("{want}/"))
+            }
+        };
+        // Generic tests match by the YAML file that defines them, and a YAML file
+        // named exactly selects the nodes it describes, as in dbt.
+        let described = |n: &crate::project::Node| {
+            self.method == "path"
+                && n.patch_path
+                    .as_ref()
+                    .is_some_and(|p| p.to_string_lossy() == want)
+        };
+        for n in project.nodes.values() {
+            if hit(&n.original_file_path) || described(n) {
+                out.insert(n.unique_id.clone());
+            }
+        }
+        for e in project.exposures.values() {
+            if hit(&e.original_file_path) {
+                out.insert(e.unique_id.clone());
+            }
+        }
+        for src in project.sources.values() {
+            if hit(&src.original_file_path) {
+                out.insert(src.unique_id.clone());
+            }
+        }
     }
 
     /// The nodes this selector names, with the parents and children its `+`/`@` ask for.
@@ -580,53 +338,104 @@ impl Selector {
     }
 }
 
-/// Shell-style `*` and `?` matching.
-pub fn glob(pattern: &str, text: &str) -> bool {
-    if !pattern.contains(['*', '?']) {
-        return pattern == text;
-    }
-    let p: Vec<char> = pattern.chars().collect();
-    let t: Vec<char> = text.chars().collect();
-    let (mut pi, mut ti) = (0, 0);
-    let (mut star, mut mark) = (None, 0);
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some(pi);
-            mark = ti;
-            pi += 1;
-        } else if let Some(s) = star {
-            pi = s + 1;
-            mark += 1;
-            ti = mark;
-        } else {
-            return false;
+/// `tag:`: nodes, sources and exposures with a matching tag.
+fn by_tag(project: &Project, pattern: &Pattern, out: &mut BTreeSet<String>) {
+    for n in project.nodes.values() {
+        if n.config.tags().iter().any(|t| pattern.matches(t)) {
+            out.insert(n.unique_id.clone());
         }
     }
-    while pi < p.len() && p[pi] == '*' {
-        pi += 1;
+    for s in project.sources.values() {
+        if s.tags.iter().any(|t| pattern.matches(t)) {
+            out.insert(s.unique_id.clone());
+        }
     }
-    pi == p.len()
+    for e in project.exposures.values() {
+        if e.spec.tags.iter().any(|t| pattern.matches(t)) {
+            out.insert(e.unique_id.clone());
+        }
+    }
+}
+
+/// `source:src`, `source:src.table` or `source:project.src.table`.
+fn by_source(project: &Project, v: &str, out: &mut BTreeSet<String>) {
+    let parts: Vec<Pattern> = v.split('.').map(Pattern::new).collect();
+    for s in project.sources.values() {
+        let hit = match parts.as_slice() {
+            [src] => src.matches(&s.source_name),
+            [src, table] | [_, src, table] => src.matches(&s.source_name) && table.matches(&s.name),
+            _ => false,
+        };
+        if hit {
+            out.insert(s.unique_id.clone());
+        }
+    }
+}
+
+/// `test_type:generic|singular|unit|data|schema`.
+fn by_test_type(project: &Project, v: &str, out: &mut BTreeSet<String>) {
+    for n in project.nodes.values() {
+        let t = match (&n.resource_type, &n.test_metadata) {
+            (ResourceType::Test, Some(_)) => "generic",
+            (ResourceType::Test, None) => "singular",
+            (ResourceType::UnitTest, _) => "unit",
+            _ => continue,
+        };
+        // dbt 1.8+: `data` is every data test (singular and generic); the
+        // older `schema` means generic ones.
+        if t == v || (v == "data" && t != "unit") || (v == "schema" && t == "generic") {
+            out.insert(n.unique_id.clone());
+        }
+    }
+}
+
+/// `config.<key>:<value>`: a string (or a string in a list) matching the value, or any
+/// other JSON value written exactly.
+fn by_config(project: &Project, key: &str, v: &str, pattern: &Pattern, out: &mut BTreeSet<String>) {
+    let key = crate::project::config::normalise_key(key);
+    for n in project.nodes.values() {
+        let hit = match n.config.get(&key) {
+            Some(serde_json::Value::String(s)) => pattern.matches(s),
+            Some(serde_json::Value::Array(a)) => a
+                .iter()
+                .any(|x| x.as_str().is_some_and(|s| pattern.matches(s))),
+            Some(other) => serde_json::to_string(other).ok().as_deref() == Some(v),
+            None => key == "materialized" && pattern.matches(n.config.materialized()),
+        };
+        if hit {
+            out.insert(n.unique_id.clone());
+        }
+    }
 }
 
 /// dbt's fqn method: the node's name, or a dotted prefix of its fqn (with or without the
 /// project name), each part possibly a glob.
-fn fqn_matches(fqn: &[String], name: &str, value: &str) -> bool {
-    if glob(value, name) {
-        return true;
-    }
-    let parts: Vec<&str> = value.split('.').collect();
-    let try_from = |start: usize| -> bool {
-        let rest = &fqn[start..];
-        if parts.len() > rest.len() {
-            return false;
+struct FqnPattern {
+    whole: Pattern,
+    parts: Vec<Pattern>,
+}
+
+impl FqnPattern {
+    fn new(value: &str) -> Self {
+        FqnPattern {
+            whole: Pattern::new(value),
+            parts: value.split('.').map(Pattern::new).collect(),
         }
-        parts.iter().zip(rest).all(|(p, f)| glob(p, f))
-            && (parts.len() == rest.len() || parts.len() < rest.len())
-    };
-    try_from(0) || (fqn.len() > 1 && try_from(1))
+    }
+
+    fn matches(&self, fqn: &[String], name: &str) -> bool {
+        if self.whole.matches(name) {
+            return true;
+        }
+        let try_from = |start: usize| -> bool {
+            let rest = &fqn[start..];
+            if self.parts.len() > rest.len() {
+                return false;
+            }
+            self.parts.iter().zip(rest).all(|(p, f)| p.matches(f))
+        };
+        try_from(0) || (fqn.len() > 1 && try_from(1))
+    }
 }
 
 #[cfg(test)]
@@ -634,47 +443,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn parses_graph_operators() {
-        let s = Selector::parse("2+orders+1").unwrap();
-        assert!(s.parents && s.children);
-        assert_eq!(s.parents_depth, Some(2));
-        assert_eq!(s.children_depth, Some(1));
-        assert_eq!(s.value, "orders");
-        let s = Selector::parse("@tag:daily").unwrap();
-        assert!(s.at);
-        assert_eq!((s.method.as_str(), s.value.as_str()), ("tag", "daily"));
-        let s = Selector::parse("models/staging").unwrap();
-        assert_eq!(s.method, "path");
-        assert_eq!(Selector::parse("orders.sql").unwrap().method, "file");
-        assert!(Selector::parse("+").is_err());
-        assert!(Selector::parse("@a+").is_err());
-    }
-
-    #[test]
-    fn union_and_intersection() {
-        let mode = IndirectSelection::Eager;
-        let sel = Selection::from_cli(&["a b,tag:x".into(), "c".into()], &[], mode)
-            .unwrap()
-            .unwrap();
-        let Selection::Union(parts, _) = sel else {
-            panic!("not a union: {sel:?}")
-        };
-        assert_eq!(parts.len(), 3);
-        assert!(
-            matches!(&parts[1], Selection::Intersection(i, _, Some(raw)) if i.len() == 2 && raw == "b,tag:x")
-        );
-        let only_exclude = Selection::from_cli(&[], &["d".into()], mode).unwrap();
-        assert!(matches!(only_exclude, Some(Selection::Difference(..))));
-        assert_eq!(Selection::from_cli(&[], &[], mode).unwrap(), None);
-        assert!(Selector::parse(":x").is_err());
-    }
-
-    #[test]
     fn globs_and_fqn() {
         assert!(glob("stg_*", "stg_orders"));
         assert!(!glob("stg_*", "orders"));
         assert!(glob("a?c", "abc"));
         let fqn: Vec<String> = ["proj", "staging", "stg_orders"].map(String::from).to_vec();
+        let fqn_matches =
+            |fqn: &[String], name: &str, value: &str| FqnPattern::new(value).matches(fqn, name);
         assert!(fqn_matches(&fqn, "stg_orders", "staging"));
         assert!(fqn_matches(&fqn, "stg_orders", "proj.staging.*"));
         assert!(fqn_matches(&fqn, "stg_orders", "stg_orders"));

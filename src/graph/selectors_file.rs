@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
 
-use super::selector::{known_method, IndirectSelection, Selection, Selector, METHODS};
+use super::selection::{known_method, IndirectSelection, Selection, Selector, METHODS};
 
 /// The selectors of a project, in file order.
 #[derive(Debug, Default)]

@@ -1,62 +1,12 @@
 //! Static checks on compiled SQL before anything reaches the warehouse: statement splitting
 //! and a parse with sqlparser in the adapter's dialect.
 
+mod split;
+
 use sqlparser::dialect::Dialect;
 use sqlparser::parser::Parser;
 
-/// Split a script on `;` outside quotes and comments. Empty statements are dropped; the
-/// statements keep their original text (so the warehouse sees what the template wrote).
-pub fn split_statements(sql: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut start = 0;
-    let bytes = sql.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'\'' | b'"' | b'`' => {
-                let q = bytes[i];
-                i += 1;
-                while i < bytes.len() {
-                    if bytes[i] == q {
-                        // A doubled quote is an escaped quote.
-                        if i + 1 < bytes.len() && bytes[i + 1] == q {
-                            i += 2;
-                            continue;
-                        }
-                        break;
-                    }
-                    i += 1;
-                }
-            }
-            b'-' if bytes.get(i + 1) == Some(&b'-') => {
-                while i < bytes.len() && bytes[i] != b'\n' {
-                    i += 1;
-                }
-            }
-            b'/' if bytes.get(i + 1) == Some(&b'*') => {
-                i += 2;
-                while i + 1 < bytes.len() && !(bytes[i] == b'*' && bytes[i + 1] == b'/') {
-                    i += 1;
-                }
-                i += 1;
-            }
-            b';' => {
-                push_statement(&mut out, &sql[start..i]);
-                start = i + 1;
-            }
-            _ => {}
-        }
-        i += 1;
-    }
-    push_statement(&mut out, &sql[start.min(sql.len())..]);
-    out
-}
-
-fn push_statement(out: &mut Vec<String>, text: &str) {
-    if !is_blank(text) {
-        out.push(text.trim().to_string());
-    }
-}
+pub use split::split_statements;
 
 /// Byte length of the whitespace and comments at the start of `text`.
 pub fn leading_trivia_len(text: &str) -> usize {
@@ -141,17 +91,6 @@ fn parse_position(message: &str) -> Option<(usize, usize)> {
 mod tests {
     use super::*;
     use sqlparser::dialect::DuckDbDialect;
-
-    #[test]
-    fn splits_outside_quotes_and_comments() {
-        let s = "select 'a;b'; -- c;d\nselect \"x;\" /* ; */ from t;\n;  ";
-        assert_eq!(
-            split_statements(s),
-            vec!["select 'a;b'", "-- c;d\nselect \"x;\" /* ; */ from t"]
-        );
-        assert_eq!(split_statements("select 'it''s;'"), vec!["select 'it''s;'"]);
-        assert!(split_statements("-- only a comment\n").is_empty());
-    }
 
     #[test]
     fn leading_trivia_skips_comments() {

@@ -6,6 +6,7 @@
 
 mod catalog;
 mod query;
+mod retry;
 mod settings;
 
 use std::path::Path;

@@ -14,6 +14,7 @@ use aws_sdk_athena::types::{
 };
 use aws_sdk_athena::Client;
 
+use super::retry::Backoff;
 use super::settings::AthenaSettings;
 use crate::adapters::ExecResult;
 use crate::compile::Table;
@@ -100,50 +101,45 @@ impl QueryRunner {
         Duration::from_millis(self.engine_millis.load(Ordering::Relaxed))
     }
 
-    /// Jittered exponential backoff: uniformly random in [0, base * 2^attempt], capped at 20 s
-    /// ("full jitter", so that parallel model builds do not retry in lockstep).
-    fn backoff(&self, attempt: u32) -> Duration {
-        let cap = Duration::from_secs(20);
-        let max = self
-            .settings
-            .retry_base_delay
-            .saturating_mul(1u32 << attempt.min(16))
-            .min(cap);
-        let millis = max.as_millis() as u64;
-        Duration::from_millis(fastrand::u64(0..=millis))
+    /// The retries of API calls and of queries that failed in a way worth another try.
+    fn backoff(&self) -> Backoff {
+        Backoff {
+            retries: self.settings.num_retries,
+            base_delay: self.settings.retry_base_delay,
+        }
     }
 
     /// Run `sql` (with `params` as ExecutionParameters, already SQL literals); with `fetch`,
     /// read every result page.
     pub async fn run(&self, sql: &str, params: &[String], fetch: bool) -> Result<ExecResult> {
-        let mut attempt = 0;
-        loop {
-            match self.run_once(sql, params).await? {
-                Ok(done) => {
-                    let mut result = ExecResult {
-                        bytes_scanned: done.bytes_scanned,
-                        engine_ms: done.engine_millis,
-                        query_id: Some(done.id.clone()),
-                        message: "OK".into(),
-                        ..Default::default()
-                    };
-                    if let Some(ms) = done.engine_millis {
-                        self.engine_millis.fetch_add(ms, Ordering::Relaxed);
-                    }
-                    if fetch {
-                        let table = self.results(&done.id, done.statement_type).await?;
-                        result.rows_affected = Some(table.rows.len() as u64);
-                        result.table = Some(table);
-                    }
-                    return Ok(result);
-                }
-                Err(failure) if failure.retryable && attempt < self.settings.num_retries => {
-                    attempt += 1;
-                    tokio::time::sleep(self.backoff(attempt)).await;
-                }
-                Err(failure) => return Err(Error::Adapter(failure.message)),
+        let once = move || async move {
+            match self.run_once(sql, params).await {
+                Ok(outcome) => outcome.map_err(RunFailure::Query),
+                Err(e) => Err(RunFailure::Api(e)),
             }
+        };
+        let retryable = |f: &RunFailure| matches!(f, RunFailure::Query(q) if q.retryable);
+        let done = match self.backoff().retry(once, retryable).await {
+            Ok(done) => done,
+            Err(RunFailure::Query(failure)) => return Err(Error::Adapter(failure.message)),
+            Err(RunFailure::Api(e)) => return Err(e),
+        };
+        let mut result = ExecResult {
+            bytes_scanned: done.bytes_scanned,
+            engine_ms: done.engine_millis,
+            query_id: Some(done.id.clone()),
+            message: "OK".into(),
+            ..Default::default()
+        };
+        if let Some(ms) = done.engine_millis {
+            self.engine_millis.fetch_add(ms, Ordering::Relaxed);
         }
+        if fetch {
+            let table = self.results(&done.id, done.statement_type).await?;
+            result.rows_affected = Some(table.rows.len() as u64);
+            result.table = Some(table);
+        }
+        Ok(result)
     }
 
     /// Start the query (retrying throttled starts) and wait for it to end. The outer `Err` is
@@ -208,10 +204,9 @@ impl QueryRunner {
     }
 
     async fn start(&self, sql: &str, params: &[String]) -> Result<String> {
-        let mut attempt = 0;
         // The same token on every attempt: Athena starts the query once.
         let token = uuid::Uuid::new_v4().to_string();
-        loop {
+        let send = || {
             let mut req = self
                 .client
                 .start_query_execution()
@@ -234,50 +229,38 @@ impl QueryRunner {
             if !params.is_empty() {
                 req = req.set_execution_parameters(Some(params.to_vec()));
             }
-            match req.send().await {
-                Ok(out) => {
-                    return out
-                        .query_execution_id()
-                        .map(str::to_string)
-                        .ok_or_else(|| Error::Adapter("Athena returned no query id".into()))
-                }
-                Err(e)
-                    if is_retryable(&e)
-                        && attempt < self.settings.num_retries
-                        && !self.is_stopping() =>
-                {
-                    attempt += 1;
-                    tokio::time::sleep(self.backoff(attempt)).await;
-                }
-                Err(e) => return Err(api_error("StartQueryExecution", &e)),
-            }
-        }
+            req.send()
+        };
+        let out = self
+            .backoff()
+            .retry(send, |e| is_retryable(e) && !self.is_stopping())
+            .await
+            .map_err(|e| api_error("StartQueryExecution", &e))?;
+        out.query_execution_id()
+            .map(str::to_string)
+            .ok_or_else(|| Error::Adapter("Athena returned no query id".into()))
     }
 
     /// Poll until the query ends: the interval doubles from `poll_interval` up to
     /// `max_poll_interval`.
     async fn wait(&self, id: &str) -> Result<Result<Finished, QueryFailure>> {
         let mut interval = self.settings.poll_interval;
-        let mut throttled = 0;
         loop {
-            let out = match self
-                .client
-                .get_query_execution()
-                .query_execution_id(id)
-                .send()
+            // Each poll has its own retries: a throttled poll after a good one starts again
+            // from the first delay.
+            let out = self
+                .backoff()
+                .retry(
+                    || {
+                        self.client
+                            .get_query_execution()
+                            .query_execution_id(id)
+                            .send()
+                    },
+                    is_retryable,
+                )
                 .await
-            {
-                Ok(out) => {
-                    throttled = 0;
-                    out
-                }
-                Err(e) if is_retryable(&e) && throttled < self.settings.num_retries => {
-                    throttled += 1;
-                    tokio::time::sleep(self.backoff(throttled)).await;
-                    continue;
-                }
-                Err(e) => return Err(api_error(&format!("GetQueryExecution({id})"), &e)),
-            };
+                .map_err(|e| api_error(&format!("GetQueryExecution({id})"), &e))?;
             let qe = out.query_execution().ok_or_else(|| {
                 Error::Adapter(format!("Athena query {id}: no execution returned"))
             })?;
@@ -333,25 +316,19 @@ impl QueryRunner {
         let mut next: Option<String> = None;
         let mut first_page = true;
         loop {
-            let mut attempt = 0;
-            let out = loop {
-                match self
-                    .client
+            let page = || {
+                self.client
                     .get_query_results()
                     .query_execution_id(id)
                     .max_results(1000)
                     .set_next_token(next.clone())
                     .send()
-                    .await
-                {
-                    Ok(out) => break out,
-                    Err(e) if is_retryable(&e) && attempt < self.settings.num_retries => {
-                        attempt += 1;
-                        tokio::time::sleep(self.backoff(attempt)).await;
-                    }
-                    Err(e) => return Err(api_error(&format!("GetQueryResults({id})"), &e)),
-                }
             };
+            let out = self
+                .backoff()
+                .retry(page, is_retryable)
+                .await
+                .map_err(|e| api_error(&format!("GetQueryResults({id})"), &e))?;
             let Some(rs) = out.result_set() else { break };
             if first_page {
                 if let Some(meta) = rs.result_set_metadata() {
@@ -412,6 +389,13 @@ impl QueryRunner {
 struct QueryFailure {
     retryable: bool,
     message: String,
+}
+
+/// Why one run of a query gave no result: the query failed (maybe worth another run), or an
+/// API call did (its own retries are spent).
+enum RunFailure {
+    Query(QueryFailure),
+    Api(Error),
 }
 
 /// Athena returns every value as text; give numbers and booleans their JSON type.
