@@ -364,7 +364,7 @@ mod tests {
         n.resource_type = kind;
         n.fqn = vec!["p".into(), "orders".into(), "not_null_orders_id".into()];
         if let serde_json::Value::Object(map) = config {
-            n.config.0 = map;
+            n.config = crate::project::Config::from(map);
         }
         n
     }

@@ -321,7 +321,7 @@ fn same_body(node: &Node, prev: &PreviousNode) -> bool {
 }
 
 fn same_config(node: &Node, prev: &PreviousNode) -> bool {
-    let new = &node.config.0;
+    let new = &node.config.entries();
     let old = &prev.config;
     let compared = |key: &&String| {
         if matches!(
@@ -344,7 +344,7 @@ fn same_config(node: &Node, prev: &PreviousNode) -> bool {
 fn same_relation(node: &Node, prev: &PreviousNode) -> bool {
     ["database", "schema", "alias"]
         .iter()
-        .all(|k| node.config.0.get(*k) == prev.config.get(*k))
+        .all(|k| node.config.entries().get(*k) == prev.config.get(*k))
 }
 
 fn persist_docs(config: &Map<String, Value>, what: &str) -> bool {
@@ -357,7 +357,7 @@ fn persist_docs(config: &Map<String, Value>, what: &str) -> bool {
 
 /// Descriptions only count where they are written to the warehouse (`persist_docs`).
 fn same_persisted_descriptions(node: &Node, prev: &PreviousNode) -> bool {
-    let config = &node.config.0;
+    let config = &node.config.entries();
     if persist_docs(config, "relation") && node.description != prev.description {
         return false;
     }
@@ -393,7 +393,7 @@ fn contract_enforced(config: &Map<String, Value>) -> bool {
 /// An enforced contract is its columns' names and types.
 fn same_contract(node: &Node, prev: &PreviousNode) -> bool {
     let (new_on, old_on) = (
-        contract_enforced(&node.config.0),
+        contract_enforced(node.config.entries()),
         contract_enforced(&prev.config),
     );
     if !new_on && !old_on {
@@ -434,7 +434,7 @@ fn same_source_relation(source: &Source, prev: &PreviousSource) -> bool {
 
 /// Config, freshness and loaded_at_field (dbt keeps the last two in a source's config).
 fn same_source_config(source: &Source, prev: &PreviousSource) -> bool {
-    source.config.0 == prev.config
+    *source.config.entries() == prev.config
         && source.freshness == prev.freshness
         && source.loaded_at_field == prev.loaded_at_field
 }

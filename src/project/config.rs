@@ -11,13 +11,29 @@ use crate::error::{Error, Result};
 /// A node's config: the merged key/value map, with typed accessors for the keys the
 /// runner itself acts on. Keys are normalised to snake_case (`pre-hook` -> `pre_hook`).
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Config(pub Map<String, Value>);
+pub struct Config(Map<String, Value>);
 
 /// Keys whose values accumulate across layers instead of being replaced.
 const ADDITIVE_LISTS: &[&str] = &["tags", "pre_hook", "post_hook"];
 const MERGED_MAPS: &[&str] = &["meta", "table_properties", "column_types"];
 
+impl From<Map<String, Value>> for Config {
+    fn from(entries: Map<String, Value>) -> Self {
+        Config(entries)
+    }
+}
+
 impl Config {
+    /// Every key and value, in the order they were set (for manifests, `ls`, `model.config`).
+    pub fn entries(&self) -> &Map<String, Value> {
+        &self.0
+    }
+
+    /// Set `key` unless a layer set it already (a resource type's own materialization).
+    pub fn set_default(&mut self, key: &str, value: Value) {
+        self.0.entry(normalise_key(key)).or_insert(value);
+    }
+
     pub fn get(&self, key: &str) -> Option<&Value> {
         self.0.get(key)
     }

@@ -81,7 +81,7 @@ fn test_node(project: &Project, p: &PendingTest, tree: &Map<String, Value>) -> N
     fqn.extend(yaml_folders(project, &p.yaml_path));
     fqn.push(name.clone());
     let mut config = config::tree_config(tree, &fqn);
-    config.0.insert("materialized".into(), "test".into());
+    config.set("materialized", "test".into());
     if !p.tags.is_empty() {
         let mut inherited = Map::new();
         inherited.insert("tags".into(), serde_json::json!(p.tags));

@@ -216,7 +216,7 @@ fn load_seeds(project: &mut Project) -> Result<()> {
                 String::new(),
                 &tree,
             );
-            node.config.0.entry("materialized").or_insert("seed".into());
+            node.config.set_default("materialized", "seed".into());
             let bytes = std::fs::read(&abs).map_err(|e| Error::io(&abs, e))?;
             node.checksum = checksum(&String::from_utf8_lossy(&bytes));
             insert_unique(project, node)?;
@@ -249,10 +249,7 @@ fn load_snapshots(project: &mut Project) -> Result<()> {
                 node.fqn.pop();
                 node.fqn.push(name.clone());
                 node.config = config::tree_config(&tree, &node.fqn);
-                node.config
-                    .0
-                    .entry("materialized")
-                    .or_insert("snapshot".into());
+                node.config.set_default("materialized", "snapshot".into());
                 insert_unique(project, node)?;
             }
         }
@@ -279,7 +276,7 @@ fn load_singular_tests(project: &mut Project) -> Result<()> {
             let raw = read(&abs)?;
             let name = stem(&rel);
             let mut node = new_node(project, ResourceType::Test, &name, &rel, &abs, raw, &tree);
-            node.config.0.entry("materialized").or_insert("test".into());
+            node.config.set_default("materialized", "test".into());
             insert_unique(project, node)?;
         }
     }
@@ -365,7 +362,7 @@ fn add_yaml_snapshot(project: &mut Project, name: &str, relation: &str, yaml: &P
     fqn.push(name.to_string());
     let raw_code = format!("select * from {{{{ {} }}}}", relation.trim());
     let mut config = config::tree_config(&project.file.snapshots, &fqn);
-    config.0.entry("materialized").or_insert("snapshot".into());
+    config.set_default("materialized", "snapshot".into());
     let node = Node {
         unique_id: unique_id.clone(),
         resource_type: ResourceType::Snapshot,

@@ -84,7 +84,7 @@ fn source_table(
         }
     }
     let mut rendered = Map::new();
-    for (k, v) in &config.0 {
+    for (k, v) in config.entries() {
         let v = match v {
             Value::String(s) => Value::String(render(s)?),
             other => other.clone(),
@@ -113,7 +113,7 @@ fn source_table(
         loaded_at_field: layered_str(&layers, "loaded_at_field"),
         loaded_at_query: layered_str(&layers, "loaded_at_query"),
         freshness: layered_freshness(&layers),
-        config: Config(rendered),
+        config: Config::from(rendered),
         columns: table.columns.iter().map(Column::from).collect(),
         tags,
         original_file_path: yaml.to_path_buf(),
@@ -144,7 +144,7 @@ fn freshness_layers(
         m
     };
     [
-        tree.0,
+        tree.entries().clone(),
         own(
             &spec.freshness,
             &spec.loaded_at_field,

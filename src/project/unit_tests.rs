@@ -19,7 +19,7 @@ pub(super) fn add_unit_test(project: &mut Project, spec: UnitTestSpec, yaml: &Pa
     fqn.push(spec.name.clone());
     let mut config = Config::default();
     config.merge(&spec.config);
-    config.0.entry("materialized").or_insert("unit".into());
+    config.set_default("materialized", "unit".into());
     let node = Node {
         unique_id: unique_id.clone(),
         resource_type: ResourceType::UnitTest,

@@ -251,7 +251,7 @@ impl<'a> NodeJson<'a> {
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_else(|| n.name.clone()),
         };
-        let mut config = n.config.0.clone();
+        let mut config = n.config.entries().clone();
         config
             .entry("materialized")
             .or_insert_with(|| n.config.materialized().into());
@@ -336,7 +336,7 @@ impl<'a> SourceJson<'a> {
             package_name: project,
             original_file_path: &s.original_file_path,
             unique_id: &s.unique_id,
-            config: &s.config.0,
+            config: s.config.entries(),
             tags: &s.tags,
             fqn: &s.fqn,
         }

@@ -6,7 +6,7 @@ use minijinja::value::Value;
 use serde_json::Map;
 
 use crate::compile::Compiler;
-use crate::project::{Config, Node};
+use crate::project::Node;
 
 impl Compiler {
     /// A node as templates see it (`model`, a hook result's `node`).
@@ -41,16 +41,9 @@ pub(in crate::compile) fn model_value(node: &Node) -> Value {
         original_file_path: &node.original_file_path,
         path: &node.path,
         fqn: &node.fqn,
-        config: config_entries(&node.config),
+        config: node.config.entries(),
         tags: node.config.tags(),
         description: &node.description,
         alias: node.alias(),
     })
-}
-
-/// All of a config's keys and values (`model.config`). The one place compile reads
-/// `Config`'s inner map: `Config` has no accessor for the whole map yet (one belongs in
-/// project/config.rs, e.g. `Config::entries`).
-fn config_entries(config: &Config) -> &Map<String, serde_json::Value> {
-    &config.0
 }
