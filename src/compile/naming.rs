@@ -8,7 +8,7 @@ use minijinja::value::Value;
 
 use super::{as_relation, reuse, Compiler, Relation, Relations};
 use crate::error::Result;
-use crate::project::{Node, Project, ResourceType};
+use crate::project::{Materialization, Node, Project, ResourceType};
 
 impl Compiler {
     pub(super) fn set_sources(&mut self, project: &Project) {
@@ -98,8 +98,8 @@ impl Compiler {
                     .flatten()
             })
             .unwrap_or(&self.shared.target.database);
-        let kind = match node.config.materialized() {
-            "view" => "view",
+        let kind = match node.config.materialization() {
+            Materialization::View => "view",
             _ => "table",
         };
         Ok(self.relation(Some(database), &schema, &alias, kind))

@@ -30,7 +30,7 @@ use crate::compile::Compiler;
 use crate::error::Result;
 use crate::materialize::{Materializer, RelationCache};
 use crate::memo::Hits;
-use crate::project::Project;
+use crate::project::{Materialization, Project};
 use crate::session::printer::Printer;
 use crate::session::results::{NodeResult, RunOutcome};
 use crate::session::{phase, Command, RunOptions, Session};
@@ -127,11 +127,9 @@ pub async fn execute(
     let executable: Vec<String> = ids
         .iter()
         .filter(|id| {
-            session
-                .project
-                .nodes
-                .get(*id)
-                .is_some_and(|n| !n.is_ephemeral() && n.config.materialized() != "procedure")
+            session.project.nodes.get(*id).is_some_and(|n| {
+                !n.is_ephemeral() && n.config.materialization() != Materialization::Procedure
+            })
         })
         .cloned()
         .collect();

@@ -10,7 +10,7 @@ use crate::compile::{CompileOptions, Compiler, Relation, Warehouse};
 use crate::error::{Error, Location, Result};
 use crate::materialize::{compiled_path, RelationCache};
 use crate::memo::{self, Digest};
-use crate::project::{Node, Project, ResourceType};
+use crate::project::{Materialization, Node, Project, ResourceType};
 use crate::session::{Bridge, Session};
 use crate::sql;
 
@@ -43,7 +43,7 @@ pub(super) fn is_incremental_now(
         Some(f) => f,
         None => full_refresh,
     };
-    node.config.materialized() == "incremental"
+    node.config.materialization() == Materialization::Incremental
         && !refresh
         && rel.is_some_and(|r| cache.kind(r).as_deref() == Some("table"))
 }

@@ -5,7 +5,7 @@ use serde_json::Value as Json;
 use super::Materializer;
 use crate::adapters::ColumnInfo;
 use crate::error::{Error, Result};
-use crate::project::Node;
+use crate::project::{Materialization, Node};
 
 impl Materializer<'_> {
     /// An enforced contract (`contract: {enforced: true}`): the query's columns must be the
@@ -26,7 +26,10 @@ impl Materializer<'_> {
             path: node.original_file_path.clone(),
             message: format!("model '{}': {m}", node.name),
         };
-        if !matches!(node.config.materialized(), "table" | "view" | "incremental") {
+        if !matches!(
+            node.config.materialization(),
+            Materialization::Table | Materialization::View | Materialization::Incremental
+        ) {
             return Err(config_error(format!(
                 "a contract is enforced on table, view and incremental models, not {}",
                 node.config.materialized()

@@ -25,7 +25,7 @@ use minijinja::value::Value;
 use crate::adapters::{Adapter, ExecResult};
 use crate::compile::{CompileOptions, Compiler, Relation};
 use crate::error::{Error, Result};
-use crate::project::{Node, Project};
+use crate::project::{Materialization, Node, Project};
 use crate::sql;
 
 /// Relations known to exist, keyed by (schema, identifier), valued by kind.
@@ -167,20 +167,21 @@ impl Materializer<'_> {
     pub async fn build(&self, node: &Node, compiled_sql: &str) -> Result<Built> {
         self.check_contract(node, compiled_sql).await?;
         self.hooks(node, "pre_hook").await?;
-        let built = match node.config.materialized() {
-            "view" => self.view(node, compiled_sql).await?,
-            "table" => self.table(node, compiled_sql).await?,
-            "incremental" => self.incremental(node, compiled_sql).await?,
-            "seed" => self.seed(node).await?,
-            "snapshot" => self.snapshot(node, compiled_sql).await?,
-            "ephemeral" => Built::default(),
-            other => {
+        let built = match node.config.materialization() {
+            Materialization::View => self.view(node, compiled_sql).await?,
+            Materialization::Table => self.table(node, compiled_sql).await?,
+            Materialization::Incremental => self.incremental(node, compiled_sql).await?,
+            Materialization::Seed => self.seed(node).await?,
+            Materialization::Snapshot => self.snapshot(node, compiled_sql).await?,
+            Materialization::Ephemeral => Built::default(),
+            _ => {
+                let other = node.config.materialized();
                 return Err(Error::Config {
                     path: node.original_file_path.clone(),
                     message: format!(
                         "unknown materialization '{other}' (view, table, incremental, ephemeral)"
                     ),
-                })
+                });
             }
         };
         self.hooks(node, "post_hook").await?;

@@ -61,8 +61,14 @@ impl Config {
         }
     }
 
+    /// The `materialized` name as written (dbt's default: view), for output.
     pub fn materialized(&self) -> &str {
         self.str("materialized").unwrap_or("view")
+    }
+
+    /// How the node is built, for the code that decides it.
+    pub fn materialization(&self) -> Materialization<'_> {
+        Materialization::of(self.materialized())
     }
 
     pub fn enabled(&self) -> bool {
@@ -127,6 +133,41 @@ impl Config {
             } else {
                 self.0.insert(key, v.clone());
             }
+        }
+    }
+}
+
+/// How a node is built (dbt's `materialized`); the resource types that are not models get
+/// theirs from the loader (seed, snapshot, test, unit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Materialization<'a> {
+    View,
+    Table,
+    Incremental,
+    Ephemeral,
+    Seed,
+    Snapshot,
+    Test,
+    Unit,
+    /// A data-subject rights procedure: runs only as a rights request.
+    Procedure,
+    /// A name Strata does not build (a custom materialization): refused when built.
+    Other(&'a str),
+}
+
+impl<'a> Materialization<'a> {
+    pub fn of(name: &'a str) -> Self {
+        match name {
+            "view" => Materialization::View,
+            "table" => Materialization::Table,
+            "incremental" => Materialization::Incremental,
+            "ephemeral" => Materialization::Ephemeral,
+            "seed" => Materialization::Seed,
+            "snapshot" => Materialization::Snapshot,
+            "test" => Materialization::Test,
+            "unit" => Materialization::Unit,
+            "procedure" => Materialization::Procedure,
+            other => Materialization::Other(other),
         }
     }
 }

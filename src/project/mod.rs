@@ -29,7 +29,7 @@ use serde_json::{Map, Value};
 
 use crate::error::Result;
 
-pub use config::{Config, ProjectFile};
+pub use config::{Config, Materialization, ProjectFile};
 pub use dependency::{parse_dependency, Dependency};
 pub use files::checksum;
 pub(crate) use generic_tests::{materialize_pending_tests, md5_hex};

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use ignore::gitignore::Gitignore;
 use serde_json::{Map, Value};
 
-use super::config::{Config, ProjectFile};
+use super::config::{Config, Materialization, ProjectFile};
 use super::profiles::Target;
 use super::properties::{ColumnSpec, ExposureSpec, TestSpec, UnitTestSpec};
 use crate::memo::Memo;
@@ -130,7 +130,8 @@ impl Node {
     }
 
     pub fn is_ephemeral(&self) -> bool {
-        self.resource_type == ResourceType::Model && self.config.materialized() == "ephemeral"
+        self.resource_type == ResourceType::Model
+            && self.config.materialization() == Materialization::Ephemeral
     }
 
     /// A model, seed or snapshot: what `ref()` names (ephemeral models included).
