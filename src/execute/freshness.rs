@@ -17,21 +17,73 @@ use crate::session::Session;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Threshold {
     pub count: u64,
-    pub period: String,
+    pub period: Period,
+}
+
+/// The unit of a freshness threshold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Period {
+    Minute,
+    Hour,
+    Day,
+}
+
+impl Period {
+    fn parse(text: &str) -> Option<Self> {
+        match text {
+            "minute" => Some(Period::Minute),
+            "hour" => Some(Period::Hour),
+            "day" => Some(Period::Day),
+            _ => None,
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Period::Minute => "minute",
+            Period::Hour => "hour",
+            Period::Day => "day",
+        }
+    }
+
+    fn seconds(self) -> f64 {
+        match self {
+            Period::Minute => 60.0,
+            Period::Hour => 3600.0,
+            Period::Day => 86400.0,
+        }
+    }
 }
 
 impl Threshold {
     fn seconds(&self) -> f64 {
-        let unit = match self.period.as_str() {
-            "minute" => 60.0,
-            "hour" => 3600.0,
-            _ => 86400.0,
-        };
-        self.count as f64 * unit
+        self.count as f64 * self.period.seconds()
     }
 
     fn json(&self) -> Json {
-        json!({"count": self.count, "period": self.period})
+        json!({"count": self.count, "period": self.period.as_str()})
+    }
+}
+
+/// What a source's check came to (dbt's freshness statuses).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FreshnessStatus {
+    Pass,
+    Warn,
+    /// Stale: past `error_after`, or never loaded.
+    Error,
+    /// The load time could not be read.
+    RuntimeError,
+}
+
+impl FreshnessStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FreshnessStatus::Pass => "pass",
+            FreshnessStatus::Warn => "warn",
+            FreshnessStatus::Error => "error",
+            FreshnessStatus::RuntimeError => "runtime error",
+        }
     }
 }
 
@@ -69,17 +121,14 @@ impl Criteria {
                     .as_u64()
                     .ok_or_else(|| bad(format!("{key}.count should be a whole number, not {c}")))?,
             };
-            let period = t.get("period").and_then(Json::as_str).unwrap_or_default();
-            if !matches!(period, "minute" | "hour" | "day") {
+            let written = t.get("period").and_then(Json::as_str).unwrap_or_default();
+            let Some(period) = Period::parse(written) else {
                 return Err(bad(format!(
                     "{key}.period should be minute, hour or day, not {:?}",
-                    period
+                    written
                 )));
-            }
-            Ok(Some(Threshold {
-                count,
-                period: period.to_string(),
-            }))
+            };
+            Ok(Some(Threshold { count, period }))
         };
         let criteria = Criteria {
             warn_after: threshold("warn_after")?,
@@ -90,14 +139,14 @@ impl Criteria {
     }
 
     /// dbt's rule: past error_after is an error, else past warn_after a warning.
-    pub fn status(&self, age_seconds: f64) -> &'static str {
+    pub fn status(&self, age_seconds: f64) -> FreshnessStatus {
         let past = |t: &Option<Threshold>| t.as_ref().is_some_and(|t| age_seconds > t.seconds());
         if past(&self.error_after) {
-            "error"
+            FreshnessStatus::Error
         } else if past(&self.warn_after) {
-            "warn"
+            FreshnessStatus::Warn
         } else {
-            "pass"
+            FreshnessStatus::Pass
         }
     }
 }
@@ -106,8 +155,7 @@ impl Criteria {
 #[derive(Debug, Clone)]
 pub struct Freshness {
     pub unique_id: String,
-    /// pass, warn, error (stale) or runtime error.
-    pub status: &'static str,
+    pub status: FreshnessStatus,
     pub max_loaded_at: Option<DateTime<Utc>>,
     pub snapshotted_at: Option<DateTime<Utc>>,
     pub age_seconds: Option<f64>,
@@ -118,7 +166,10 @@ pub struct Freshness {
 
 impl Freshness {
     pub fn failed(&self) -> bool {
-        matches!(self.status, "error" | "runtime error")
+        matches!(
+            self.status,
+            FreshnessStatus::Error | FreshnessStatus::RuntimeError
+        )
     }
 }
 
@@ -156,7 +207,7 @@ pub async fn check(session: &Session, source_ids: &[String]) -> Result<Vec<Fresh
                 Freshness {
                     unique_id: source.unique_id.clone(),
                     // A table with no rows was never loaded: stale (dbt).
-                    status: age.map_or("error", |a| criteria.status(a)),
+                    status: age.map_or(FreshnessStatus::Error, |a| criteria.status(a)),
                     max_loaded_at,
                     snapshotted_at,
                     age_seconds: age,
@@ -167,7 +218,7 @@ pub async fn check(session: &Session, source_ids: &[String]) -> Result<Vec<Fresh
             }
             Err(e) => Freshness {
                 unique_id: source.unique_id.clone(),
-                status: "runtime error",
+                status: FreshnessStatus::RuntimeError,
                 max_loaded_at: None,
                 snapshotted_at: None,
                 age_seconds: None,
@@ -177,16 +228,16 @@ pub async fn check(session: &Session, source_ids: &[String]) -> Result<Vec<Fresh
             },
         };
         let (badge, tone) = match checked.status {
-            "pass" => ("PASS", Tone::Good),
-            "warn" => ("WARN", Tone::Warn),
-            "error" => ("ERROR STALE", Tone::Bad),
-            _ => ("ERROR", Tone::Bad),
+            FreshnessStatus::Pass => ("PASS", Tone::Good),
+            FreshnessStatus::Warn => ("WARN", Tone::Warn),
+            FreshnessStatus::Error => ("ERROR STALE", Tone::Bad),
+            FreshnessStatus::RuntimeError => ("ERROR", Tone::Bad),
         };
         printer.node_finished(
             index,
             total,
             &source.unique_id,
-            checked.status,
+            checked.status.as_str(),
             &format!("{badge} {label}"),
             badge,
             tone,
@@ -267,7 +318,7 @@ pub fn sources_json(session: &Session, results: &[Freshness], elapsed: f64) -> J
     // As dbt: sources that could not be read are reported on the console, not here.
     let rows: Vec<Json> = results
         .iter()
-        .filter(|r| r.status != "runtime error")
+        .filter(|r| r.status != FreshnessStatus::RuntimeError)
         .map(|r| {
             let c = &r.criteria;
             let unset = json!({"count": null, "period": null});
@@ -286,7 +337,7 @@ pub fn sources_json(session: &Session, results: &[Freshness], elapsed: f64) -> J
             json!({"unique_id": r.unique_id, "max_loaded_at": max,
                    "snapshotted_at": iso(r.snapshotted_at),
                    "max_loaded_at_time_ago_in_s": age,
-                   "status": r.status, "criteria": criteria,
+                   "status": r.status.as_str(), "criteria": criteria,
                    "adapter_response": {"_message": "OK"}, "timing": [],
                    "thread_id": "Thread-1", "execution_time": r.seconds})
         })
@@ -315,21 +366,21 @@ mod tests {
         let c = Criteria {
             warn_after: Some(Threshold {
                 count: 1,
-                period: "hour".into(),
+                period: Period::Hour,
             }),
             error_after: Some(Threshold {
                 count: 2,
-                period: "day".into(),
+                period: Period::Day,
             }),
             filter: None,
         };
-        assert_eq!(c.status(3599.0), "pass");
-        assert_eq!(c.status(3601.0), "warn");
-        assert_eq!(c.status(2.0 * 86400.0 + 1.0), "error");
+        assert_eq!(c.status(3599.0), FreshnessStatus::Pass);
+        assert_eq!(c.status(3601.0), FreshnessStatus::Warn);
+        assert_eq!(c.status(2.0 * 86400.0 + 1.0), FreshnessStatus::Error);
         let warn_only = Criteria {
             error_after: None,
             ..c
         };
-        assert_eq!(warn_only.status(1e9), "warn");
+        assert_eq!(warn_only.status(1e9), FreshnessStatus::Warn);
     }
 }

@@ -55,7 +55,9 @@ pub(crate) async fn freshness(
         let why = r.message.as_deref().unwrap_or("stale: past error_after");
         printer.error("freshness_error", &format!("{}: {why}", r.unique_id));
     }
-    let warned = results.iter().any(|r| r.status == "warn");
+    let warned = results
+        .iter()
+        .any(|r| r.status == execute::freshness::FreshnessStatus::Warn);
     let failed = results.iter().any(|r| r.failed()) || (opts.warn_error && warned);
     Ok(i32::from(failed))
 }
