@@ -287,14 +287,14 @@ async fn schemas_and_built(
             built.insert(relation_key(&r));
         }
     }
-    // Beyond the schemas the project builds into now: every schema of a DuckDB file (it is
-    // the project's), and on shared catalogs the ones named like the project's (a removed
+    // Beyond the schemas the project builds into now: every schema of a database the project
+    // owns (a DuckDB file), and on shared catalogs the ones named like the project's (a removed
     // model's custom schema `<target>_x`, store_failures' `<target>_dbt_test__audit`).
     let database = project.target.database.clone();
     let prefix = format!("{}_", project.target.schema.to_lowercase());
-    let own_file = session.adapter.adapter_type() == "duckdb";
+    let own_database = session.adapter.owns_database();
     for s in session.adapter.list_schemas(&database).await? {
-        if own_file || s.to_lowercase().starts_with(&prefix) {
+        if own_database || s.to_lowercase().starts_with(&prefix) {
             schemas.insert((database.clone(), s));
         }
     }

@@ -859,6 +859,10 @@ impl Adapter for SharedDuckDb {
         }
     }
 
+    fn owns_database(&self) -> bool {
+        true
+    }
+
     async fn reclaim_storage(&self) -> Result<bool> {
         let this = self.0.clone();
         tokio::task::spawn_blocking(move || this.compact())

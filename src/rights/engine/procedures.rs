@@ -218,12 +218,13 @@ impl RightsEngine {
         if base.starts_with("s3://") {
             return Ok(format!("{}/{id}", base.trim_end_matches('/')));
         }
-        if self.adapter.adapter_type() == "athena" {
+        if self.adapter.writes_files_only_to_object_store() {
             return Err(Error::config(
                 &self.project.file_path,
                 format!(
-                    "rights.access_path is '{base}': on the athena target ACCESS exports go to S3, \
-                     so it must be an s3:// prefix"
+                    "rights.access_path is '{base}': on the {} target ACCESS exports go to S3, \
+                     so it must be an s3:// prefix",
+                    self.adapter.adapter_type()
                 ),
             ));
         }
