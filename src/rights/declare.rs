@@ -19,12 +19,10 @@
 use std::collections::{BTreeSet, HashSet};
 
 use serde::Deserialize;
-use serde_json::Value;
 
-use super::config::RightsConfig;
 use crate::compile::Relation;
 use crate::error::{Error, Result};
-use crate::project::{Node, Project};
+use crate::project::{Node, Project, RightsConfig};
 use crate::session::Session;
 
 /// How rows of a relation reach a subject through another relation.
@@ -357,17 +355,4 @@ pub fn yaml_columns(node: &Node) -> Option<Vec<String>> {
     } else {
         Some(node.columns.iter().map(|c| c.name.clone()).collect())
     }
-}
-
-/// Subject columns from `rights.subject_columns` (default user_id and guid).
-pub fn subject_columns(settings: Option<&Value>) -> Vec<String> {
-    settings
-        .and_then(|r| r.get("subject_columns"))
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_else(|| vec!["user_id".into(), "guid".into()])
 }

@@ -24,13 +24,12 @@ use std::sync::Arc;
 use minijinja::value::Value;
 use regex::Regex;
 
-use super::config::RightsConfig;
 use super::declare::{self, Declared};
 use super::message::RightType;
 use crate::adapters::{Adapter, ExecResult};
 use crate::compile::{CompileOptions, Compiler, Relation};
 use crate::error::{Error, Result};
-use crate::project::{Node, Project, ResourceType};
+use crate::project::{Node, Project, ResourceType, RightsConfig};
 use crate::session::Session;
 use crate::sql;
 
