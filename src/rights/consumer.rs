@@ -51,10 +51,6 @@ pub struct ConsumeStats {
     pub elapsed: Duration,
 }
 
-fn kafka(e: rdkafka::error::KafkaError) -> Error {
-    Error::Adapter(format!("kafka: {e}"))
-}
-
 type Consumer_ = StreamConsumer<KafkaContext>;
 type Producer_ = FutureProducer<KafkaContext>;
 
@@ -114,8 +110,8 @@ pub async fn consumer(opts: &ConsumeOptions) -> Result<Consumer_> {
             (opts.session_timeout_ms / 10).max(100).to_string(),
         )
         .create_with_context(context(opts).await?)
-        .map_err(kafka)?;
-    c.subscribe(&[&opts.request_topic]).map_err(kafka)?;
+        .map_err(Error::kafka)?;
+    c.subscribe(&[&opts.request_topic]).map_err(Error::kafka)?;
     Ok(c)
 }
 
@@ -125,7 +121,7 @@ pub async fn producer(opts: &ConsumeOptions) -> Result<Producer_> {
         .set("enable.idempotence", "false")
         .set("message.timeout.ms", "30000")
         .create_with_context(context(opts).await?)
-        .map_err(kafka)
+        .map_err(Error::kafka)
 }
 
 /// Read up to `batch_size` messages: wait for the first, then at most `batch_wait` more.
@@ -136,10 +132,10 @@ async fn next_batch(
 ) -> Result<Option<Vec<OwnedMessage>>> {
     let first = match opts.idle_exit {
         Some(idle) => match tokio::time::timeout(idle, consumer.recv()).await {
-            Ok(m) => m.map_err(kafka)?.detach(),
+            Ok(m) => m.map_err(Error::kafka)?.detach(),
             Err(_) => return Ok(None),
         },
-        None => consumer.recv().await.map_err(kafka)?.detach(),
+        None => consumer.recv().await.map_err(Error::kafka)?.detach(),
     };
     let mut batch = vec![first];
     let deadline = Instant::now() + opts.batch_wait;
@@ -149,7 +145,7 @@ async fn next_batch(
             break;
         }
         match tokio::time::timeout(left, consumer.recv()).await {
-            Ok(m) => batch.push(m.map_err(kafka)?.detach()),
+            Ok(m) => batch.push(m.map_err(Error::kafka)?.detach()),
             Err(_) => break,
         }
     }
@@ -199,7 +195,7 @@ async fn dead_letter(
         .send(record, Timeout::After(Duration::from_secs(30)))
         .await
         .map(|_| ())
-        .map_err(|(e, _)| kafka(e))
+        .map_err(|(e, _)| Error::kafka(e))
 }
 
 /// A purge that fails is reported and tried again at the next check: requests keep being
@@ -270,13 +266,15 @@ async fn answer(
         let record = FutureRecord::to(&opts.result_topic)
             .key(&r.request_id)
             .payload(&body);
-        let delivery = producer.send_result(record).map_err(|(e, _)| kafka(e))?;
+        let delivery = producer
+            .send_result(record)
+            .map_err(|(e, _)| Error::kafka(e))?;
         deliveries.push(delivery);
     }
     for d in deliveries {
         d.await
-            .map_err(|_| Error::Adapter("kafka: result delivery was cancelled".into()))?
-            .map_err(|(e, _)| kafka(e))?;
+            .map_err(|_| Error::kafka_message("result delivery was cancelled"))?
+            .map_err(|(e, _)| Error::kafka(e))?;
     }
     let codes = results.iter().map(|r| r.result.code.clone()).collect();
     Ok((metrics, codes, dead))
@@ -293,9 +291,11 @@ fn commit(consumer: &Consumer_, batch: &[OwnedMessage]) -> Result<()> {
     let mut tpl = TopicPartitionList::new();
     for ((topic, partition), offset) in next {
         tpl.add_partition_offset(&topic, partition, Offset::Offset(offset))
-            .map_err(kafka)?;
+            .map_err(Error::kafka)?;
     }
-    consumer.commit(&tpl, CommitMode::Sync).map_err(kafka)
+    consumer
+        .commit(&tpl, CommitMode::Sync)
+        .map_err(Error::kafka)
 }
 
 /// Consumer lag (messages not yet committed) over the assigned partitions.
@@ -352,13 +352,17 @@ pub async fn submit(brokers: &str, topic: &str, input: impl std::io::BufRead) ->
             .unwrap_or_default()
             .to_string();
         let record = FutureRecord::to(topic).key(&key).payload(&line);
-        deliveries.push(producer.send_result(record).map_err(|(e, _)| kafka(e))?);
+        deliveries.push(
+            producer
+                .send_result(record)
+                .map_err(|(e, _)| Error::kafka(e))?,
+        );
     }
     let n = deliveries.len();
     for d in deliveries {
         d.await
-            .map_err(|_| Error::Adapter("kafka: delivery was cancelled".into()))?
-            .map_err(|(e, _)| kafka(e))?;
+            .map_err(|_| Error::kafka_message("delivery was cancelled"))?
+            .map_err(|(e, _)| Error::kafka(e))?;
     }
     Ok(n)
 }
