@@ -65,6 +65,15 @@ pub enum Error {
     #[error("{0}")]
     Usage(String),
 
+    /// A Kafka client failure (`strata rights consume` / `submit`): the client's error where
+    /// there is one (`source`), else what went wrong (a delivery that was cancelled).
+    #[error("kafka: {message}")]
+    Kafka {
+        message: String,
+        #[source]
+        source: Option<rdkafka::error::KafkaError>,
+    },
+
     /// Strata's own failure (a worker task that panicked, a broken invariant): not the
     /// project's fault, and worth a bug report.
     #[error("internal error: {0}")]
@@ -83,6 +92,22 @@ impl Error {
         Error::Config {
             path: path.as_ref().to_path_buf(),
             message: message.into(),
+        }
+    }
+
+    /// Wrap an error of the Kafka client.
+    pub fn kafka(source: rdkafka::error::KafkaError) -> Self {
+        Error::Kafka {
+            message: source.to_string(),
+            source: Some(source),
+        }
+    }
+
+    /// A Kafka failure the client reports no error for.
+    pub fn kafka_message(message: impl Into<String>) -> Self {
+        Error::Kafka {
+            message: message.into(),
+            source: None,
         }
     }
 
@@ -180,5 +205,17 @@ mod tests {
         assert_eq!(line_col(text, offset), (1, 22));
         // An offset inside the two-byte 'п' counts from its start instead of panicking.
         assert_eq!(line_col(text, 9), (1, 9));
+    }
+
+    #[test]
+    fn kafka_errors_read_as_before_and_keep_their_source() {
+        let e = Error::kafka(rdkafka::error::KafkaError::Canceled);
+        assert_eq!(
+            e.to_string(),
+            format!("kafka: {}", rdkafka::error::KafkaError::Canceled)
+        );
+        assert!(std::error::Error::source(&e).is_some());
+        let e = Error::kafka_message("delivery was cancelled");
+        assert_eq!(e.to_string(), "kafka: delivery was cancelled");
     }
 }

@@ -151,6 +151,20 @@ pub trait Adapter: Send + Sync {
         Ok(false)
     }
 
+    /// Is the whole database the project's own (DuckDB: its file), rather than a catalog
+    /// shared with others? Then every schema in it is the project's, and the rights check
+    /// looks in all of them for tables that could hold a subject's rows.
+    fn owns_database(&self) -> bool {
+        false
+    }
+
+    /// Does the engine write query results to files only under an object-store prefix
+    /// (Athena's UNLOAD: `s3://`), never to a local folder? Then ACCESS exports need an
+    /// object-store `rights.access_path`.
+    fn writes_files_only_to_object_store(&self) -> bool {
+        false
+    }
+
     /// The most partitions one CTAS or INSERT may write (Athena: 100); the materializations
     /// split larger writes into batches of partitions.
     fn max_partitions_per_write(&self) -> Option<usize> {
@@ -251,3 +265,21 @@ pub const COMMON_MACROS: &[(&str, &str)] = &[
     ("freshness.sql", include_str!("macros/freshness.sql")),
     ("snapshot.sql", include_str!("macros/snapshot.sql")),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the rights engine asked with `adapter_type() == "duckdb"` before: a DuckDB file is
+    /// the project's own, and exports go to local folders.
+    #[test]
+    fn duckdb_owns_its_database_and_writes_local_files() {
+        let mut target = Target::default_duckdb("p", "target");
+        target.settings.insert("path".into(), ":memory:".into());
+        let Ok(adapter) = connect(&target, false) else {
+            panic!("an in-memory DuckDB target connects");
+        };
+        assert!(adapter.owns_database());
+        assert!(!adapter.writes_files_only_to_object_store());
+    }
+}

@@ -18,6 +18,7 @@ use super::jinja_blocks::{
 };
 use super::patch::apply_patch;
 use super::properties::PropertiesFile;
+use super::rights;
 use super::sources::add_source;
 use super::unit_tests::add_unit_test;
 use super::{
@@ -71,6 +72,7 @@ pub fn open(opts: &LoadOptions, render_text: &RenderText) -> Result<Project> {
         pending_tests: Vec::new(),
         memo: Arc::new(Memo::off()),
         warnings: Vec::new(),
+        rights: None,
     };
     if !opts.no_partial_parse {
         let adapter = project.target.adapter_type.clone();
@@ -79,7 +81,8 @@ pub fn open(opts: &LoadOptions, render_text: &RenderText) -> Result<Project> {
     Ok(project)
 }
 
-/// Macros, docs, models, seeds, tests and YAML properties of a project from [`open`].
+/// Macros, docs, models, seeds, tests and YAML properties of a project from [`open`], and
+/// its `rights:` settings.
 pub fn load_files(project: &mut Project, render_text: &RenderText) -> Result<()> {
     load_macros(project)?;
     load_docs(project)?;
@@ -87,7 +90,11 @@ pub fn load_files(project: &mut Project, render_text: &RenderText) -> Result<()>
     load_seeds(project)?;
     load_snapshots(project)?;
     load_singular_tests(project)?;
-    load_properties(project, render_text)
+    load_properties(project, render_text)?;
+    // Parsed after the resource files (it used to be read only when compiling began), so a
+    // project with several problems still reports a broken file first.
+    project.rights = rights::of_project_file(project.file.rights.as_ref(), &project.file_path)?;
+    Ok(())
 }
 
 fn load_macros(project: &mut Project) -> Result<()> {

@@ -6,8 +6,8 @@
 //!
 //! One file per job: the data (`types`), files and paths (`files`), the Jinja tag scanner
 //! and block finders ([`jinja_blocks`]), loading (`load`), YAML properties (`patch`,
-//! `sources`, `exposures`, `unit_tests`), generic tests (`generic_tests`) and
-//! `ref()`/`source()` text (`dependency`).
+//! `sources`, `exposures`, `unit_tests`), generic tests (`generic_tests`),
+//! `ref()`/`source()` text (`dependency`) and the `rights:` settings ([`rights`]).
 
 pub mod config;
 mod dependency;
@@ -19,6 +19,7 @@ mod load;
 mod patch;
 pub mod profiles;
 pub mod properties;
+pub mod rights;
 mod sources;
 mod types;
 mod unit_tests;
@@ -39,6 +40,7 @@ pub use jinja_blocks::{
 pub use load::{load_files, open};
 pub use profiles::Target;
 pub use properties::{Fixture, UnitTestSpec};
+pub use rights::RightsConfig;
 pub(crate) use types::PendingTest;
 pub use types::{
     Column, Exposure, LoadOptions, MacroFile, Node, Project, RefCall, ResourceType, Source,

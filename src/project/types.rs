@@ -240,6 +240,9 @@ pub struct Project {
     pub memo: Arc<Memo>,
     /// Problems that do not stop loading (dbt warns about them), for the command to print.
     pub warnings: Vec<String>,
+    /// The `rights:` section, parsed (by [`load_files`](super::load_files)); `None` without
+    /// one.
+    pub rights: Option<super::RightsConfig>,
 }
 
 #[derive(Debug, Clone)]

@@ -51,10 +51,6 @@ pub struct ConsumeStats {
     pub elapsed: Duration,
 }
 
-fn kafka(e: rdkafka::error::KafkaError) -> Error {
-    Error::Adapter(format!("kafka: {e}"))
-}
-
 type Consumer_ = StreamConsumer<KafkaContext>;
 type Producer_ = FutureProducer<KafkaContext>;
 
@@ -114,8 +110,8 @@ pub async fn consumer(opts: &ConsumeOptions) -> Result<Consumer_> {
             (opts.session_timeout_ms / 10).max(100).to_string(),
         )
         .create_with_context(context(opts).await?)
-        .map_err(kafka)?;
-    c.subscribe(&[&opts.request_topic]).map_err(kafka)?;
+        .map_err(Error::kafka)?;
+    c.subscribe(&[&opts.request_topic]).map_err(Error::kafka)?;
     Ok(c)
 }
 
@@ -125,7 +121,7 @@ pub async fn producer(opts: &ConsumeOptions) -> Result<Producer_> {
         .set("enable.idempotence", "false")
         .set("message.timeout.ms", "30000")
         .create_with_context(context(opts).await?)
-        .map_err(kafka)
+        .map_err(Error::kafka)
 }
 
 /// Read up to `batch_size` messages: wait for the first, then at most `batch_wait` more.
@@ -136,10 +132,10 @@ async fn next_batch(
 ) -> Result<Option<Vec<OwnedMessage>>> {
     let first = match opts.idle_exit {
         Some(idle) => match tokio::time::timeout(idle, consumer.recv()).await {
-            Ok(m) => m.map_err(kafka)?.detach(),
+            Ok(m) => m.map_err(Error::kafka)?.detach(),
             Err(_) => return Ok(None),
         },
-        None => consumer.recv().await.map_err(kafka)?.detach(),
+        None => consumer.recv().await.map_err(Error::kafka)?.detach(),
     };
     let mut batch = vec![first];
     let deadline = Instant::now() + opts.batch_wait;
@@ -149,7 +145,7 @@ async fn next_batch(
             break;
         }
         match tokio::time::timeout(left, consumer.recv()).await {
-            Ok(m) => batch.push(m.map_err(kafka)?.detach()),
+            Ok(m) => batch.push(m.map_err(Error::kafka)?.detach()),
             Err(_) => break,
         }
     }
@@ -199,7 +195,7 @@ async fn dead_letter(
         .send(record, Timeout::After(Duration::from_secs(30)))
         .await
         .map(|_| ())
-        .map_err(|(e, _)| kafka(e))
+        .map_err(|(e, _)| Error::kafka(e))
 }
 
 /// A purge that fails is reported and tried again at the next check: requests keep being
@@ -270,13 +266,15 @@ async fn answer(
         let record = FutureRecord::to(&opts.result_topic)
             .key(&r.request_id)
             .payload(&body);
-        let delivery = producer.send_result(record).map_err(|(e, _)| kafka(e))?;
+        let delivery = producer
+            .send_result(record)
+            .map_err(|(e, _)| Error::kafka(e))?;
         deliveries.push(delivery);
     }
     for d in deliveries {
         d.await
-            .map_err(|_| Error::Adapter("kafka: result delivery was cancelled".into()))?
-            .map_err(|(e, _)| kafka(e))?;
+            .map_err(|_| Error::kafka_message("result delivery was cancelled"))?
+            .map_err(|(e, _)| Error::kafka(e))?;
     }
     let codes = results.iter().map(|r| r.result.code.clone()).collect();
     Ok((metrics, codes, dead))
@@ -293,9 +291,11 @@ fn commit(consumer: &Consumer_, batch: &[OwnedMessage]) -> Result<()> {
     let mut tpl = TopicPartitionList::new();
     for ((topic, partition), offset) in next {
         tpl.add_partition_offset(&topic, partition, Offset::Offset(offset))
-            .map_err(kafka)?;
+            .map_err(Error::kafka)?;
     }
-    consumer.commit(&tpl, CommitMode::Sync).map_err(kafka)
+    consumer
+        .commit(&tpl, CommitMode::Sync)
+        .map_err(Error::kafka)
 }
 
 /// Consumer lag (messages not yet committed) over the assigned partitions.
@@ -352,19 +352,59 @@ pub async fn submit(brokers: &str, topic: &str, input: impl std::io::BufRead) ->
             .unwrap_or_default()
             .to_string();
         let record = FutureRecord::to(topic).key(&key).payload(&line);
-        deliveries.push(producer.send_result(record).map_err(|(e, _)| kafka(e))?);
+        deliveries.push(
+            producer
+                .send_result(record)
+                .map_err(|(e, _)| Error::kafka(e))?,
+        );
     }
     let n = deliveries.len();
     for d in deliveries {
         d.await
-            .map_err(|_| Error::Adapter("kafka: delivery was cancelled".into()))?
-            .map_err(|(e, _)| kafka(e))?;
+            .map_err(|_| Error::kafka_message("delivery was cancelled"))?
+            .map_err(|(e, _)| Error::kafka(e))?;
     }
     Ok(n)
 }
 
 /// How often the consumer lag is read from the broker.
 const LAG_EVERY: Duration = Duration::from_secs(5);
+
+/// The consumer lag, read on a blocking thread at most every [`LAG_EVERY`]: the lag takes
+/// broker round trips (committed offsets, high watermarks; over a second on some brokers),
+/// so each batch reports the latest value instead of waiting for a fresh one.
+#[derive(Default)]
+struct LagWatch {
+    reading: Option<tokio::task::JoinHandle<Option<i64>>>,
+    read_at: Option<Instant>,
+    current: Option<i64>,
+}
+
+impl LagWatch {
+    /// Take a finished reading, start the next one when due; returns the latest lag.
+    async fn latest(
+        &mut self,
+        consumer: &std::sync::Arc<Consumer_>,
+        served: &super::metrics::Metrics,
+    ) -> Option<i64> {
+        if self.reading.as_ref().is_some_and(|h| h.is_finished()) {
+            if let Some(h) = self.reading.take() {
+                self.current = h.await.ok().flatten();
+            }
+        }
+        if self.reading.is_none() && self.read_at.is_none_or(|t| t.elapsed() >= LAG_EVERY) {
+            let c = consumer.clone();
+            let gauge = served.clone();
+            self.reading = Some(tokio::task::spawn_blocking(move || {
+                let l = lag(&c);
+                gauge.set_lag(l);
+                l
+            }));
+            self.read_at = Some(Instant::now());
+        }
+        self.current
+    }
+}
 
 /// Run until SIGTERM / Ctrl-C (or `idle_exit`). A batch being answered is finished; a batch
 /// being collected is abandoned without committing, so its messages come again.
@@ -375,12 +415,7 @@ pub async fn consume(
 ) -> Result<ConsumeStats> {
     let consumer = std::sync::Arc::new(consumer(opts).await?);
     let producer = producer(opts).await?;
-    // The lag takes broker round trips (committed offsets, high watermarks; over a second
-    // on some brokers): it is read on a blocking thread at most every few seconds, and each
-    // batch reports the latest value instead of waiting for a fresh one.
-    let mut lag_reading: Option<tokio::task::JoinHandle<Option<i64>>> = None;
-    let mut lag_read_at: Option<Instant> = None;
-    let mut current_lag: Option<i64> = None;
+    let mut lag = LagWatch::default();
     let started = Instant::now();
     let mut stats = ConsumeStats::default();
     let served = super::metrics::Metrics::default();
@@ -425,21 +460,7 @@ pub async fn consume(
         let t = Instant::now();
         commit(&consumer, &batch)?;
         let commit_ms = t.elapsed().as_secs_f64() * 1000.0;
-        if lag_reading.as_ref().is_some_and(|h| h.is_finished()) {
-            if let Some(h) = lag_reading.take() {
-                current_lag = h.await.ok().flatten();
-            }
-        }
-        if lag_reading.is_none() && lag_read_at.is_none_or(|t| t.elapsed() >= LAG_EVERY) {
-            let c = consumer.clone();
-            let gauge = served.clone();
-            lag_reading = Some(tokio::task::spawn_blocking(move || {
-                let l = lag(&c);
-                gauge.set_lag(l);
-                l
-            }));
-            lag_read_at = Some(Instant::now());
-        }
+        let current_lag = lag.latest(&consumer, &served).await;
         served.record(
             &metrics,
             &codes.iter().map(String::as_str).collect::<Vec<_>>(),
@@ -449,27 +470,14 @@ pub async fn consume(
         stats.batches += 1;
         stats.requests += batch.len();
         stats.dead_lettered += dead;
-        let elapsed = started.elapsed().as_secs_f64().max(1e-9);
-        printer.info(
-            "rights_batch",
-            &format!(
-                "batch {}: {} requests, {} statements, existence {:.1} ms, deletion {:.1} ms, access {:.1} ms, \
-                 total {:.1} ms ({:.1} ms/request), results acknowledged in {:.1} ms, offsets committed in {:.1} ms, \
-                 throughput {:.0} requests/hour, lag {}",
-                stats.batches,
-                metrics.requests,
-                metrics.statements,
-                metrics.existence_ms,
-                metrics.deletion_ms,
-                metrics.access_ms,
-                metrics.total_ms,
-                metrics.total_ms / (batch.len().max(1) as f64),
-                publish_ms,
-                commit_ms,
-                stats.requests as f64 / elapsed * 3600.0,
-                current_lag.map(|l| l.to_string()).unwrap_or_else(|| "?".into())
-            ),
-        );
+        let report = BatchReport {
+            metrics: &metrics,
+            messages: batch.len(),
+            publish_ms,
+            commit_ms,
+            lag: current_lag,
+        };
+        printer.info("rights_batch", &report.line(&stats, started.elapsed()));
         if futures_ready(&mut stop).await {
             printer.info(
                 "rights_stop",
@@ -481,6 +489,40 @@ pub async fn consume(
     purge_if_due(engine, printer).await;
     stats.elapsed = started.elapsed();
     Ok(stats)
+}
+
+/// What one answered batch took, for its `rights_batch` line.
+struct BatchReport<'a> {
+    metrics: &'a BatchMetrics,
+    messages: usize,
+    publish_ms: f64,
+    commit_ms: f64,
+    lag: Option<i64>,
+}
+
+impl BatchReport<'_> {
+    /// The line, with the run's totals so far (`stats`, over `elapsed`).
+    fn line(&self, stats: &ConsumeStats, elapsed: Duration) -> String {
+        let metrics = self.metrics;
+        let elapsed = elapsed.as_secs_f64().max(1e-9);
+        format!(
+            "batch {}: {} requests, {} statements, existence {:.1} ms, deletion {:.1} ms, access {:.1} ms, \
+             total {:.1} ms ({:.1} ms/request), results acknowledged in {:.1} ms, offsets committed in {:.1} ms, \
+             throughput {:.0} requests/hour, lag {}",
+            stats.batches,
+            metrics.requests,
+            metrics.statements,
+            metrics.existence_ms,
+            metrics.deletion_ms,
+            metrics.access_ms,
+            metrics.total_ms,
+            metrics.total_ms / (self.messages.max(1) as f64),
+            self.publish_ms,
+            self.commit_ms,
+            stats.requests as f64 / elapsed * 3600.0,
+            self.lag.map(|l| l.to_string()).unwrap_or_else(|| "?".into())
+        )
+    }
 }
 
 /// Whether the stop signal has fired, without waiting for it.

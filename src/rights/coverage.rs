@@ -10,13 +10,9 @@ use crate::session::Session;
 pub async fn check(session: &Session, from_warehouse: bool) -> Result<()> {
     // Only projects that handle data-subject rights (a `rights:` section) are held to it;
     // a plain dbt project with a user_id column builds as it does in dbt.
-    if session.project.file.rights.is_none() {
+    let Some(settings) = &session.project.rights else {
         return Ok(());
-    }
-    let settings = crate::rights::RightsConfig::from_project(
-        session.project.file.rights.as_ref(),
-        &session.project.file_path,
-    )?;
+    };
     let mut columns: HashMap<String, Vec<String>> = HashMap::new();
     for node in session.project.nodes.values() {
         let mut cols: Vec<String> = node.columns.iter().map(|c| c.name.clone()).collect();

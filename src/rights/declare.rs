@@ -19,12 +19,10 @@
 use std::collections::{BTreeSet, HashSet};
 
 use serde::Deserialize;
-use serde_json::Value;
 
-use super::config::RightsConfig;
 use crate::compile::Relation;
 use crate::error::{Error, Result};
-use crate::project::{Node, Project};
+use crate::project::{Node, Project, RightsConfig};
 use crate::session::Session;
 
 /// How rows of a relation reach a subject through another relation.
@@ -214,13 +212,21 @@ pub async fn check_warehouse(
     declared: &[Declared],
 ) -> Result<()> {
     super::coverage::check(session, true).await?;
+    check_via_columns(session, declared).await?;
+    let (schemas, built) = schemas_and_built(session).await?;
+    check_unbuilt_tables(session, config, &schemas, &built).await
+}
+
+fn column_names(cols: &[crate::adapters::ColumnInfo]) -> String {
+    cols.iter()
+        .map(|c| c.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Each `via` names a key and a subject_key its relation has (once that relation is built).
+async fn check_via_columns(session: &Session, declared: &[Declared]) -> Result<()> {
     let project = &session.project;
-    let names = |cols: &[crate::adapters::ColumnInfo]| {
-        cols.iter()
-            .map(|c| c.name.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
     for d in declared {
         let Some(via) = &d.via else { continue };
         let Some(r) = session.compiler.relation_of(&via.relation) else {
@@ -239,23 +245,33 @@ pub async fn check_warehouse(
                         "{}: personal_data.via.{what} '{col}' is not a column of {} (columns: {})",
                         d.name,
                         via.relation,
-                        names(&cols)
+                        column_names(&cols)
                     ),
                 ));
             }
         }
     }
+    Ok(())
+}
 
-    // Tables in the project's schemas that none of its nodes builds.
+/// A relation as (database, schema, identifier), lowercased, to compare catalog names.
+type RelationKey = (String, String, String);
+
+fn relation_key(r: &Relation) -> RelationKey {
+    (
+        r.database.clone().unwrap_or_default().to_lowercase(),
+        r.schema.to_lowercase(),
+        r.identifier.to_lowercase(),
+    )
+}
+
+/// The (database, schema) pairs to look for tables in, and the relations the project builds.
+async fn schemas_and_built(
+    session: &Session,
+) -> Result<(BTreeSet<(String, String)>, HashSet<RelationKey>)> {
+    let project = &session.project;
     let mut schemas: BTreeSet<(String, String)> = BTreeSet::new();
-    let mut built: HashSet<(String, String, String)> = HashSet::new();
-    let key = |r: &Relation| {
-        (
-            r.database.clone().unwrap_or_default().to_lowercase(),
-            r.schema.to_lowercase(),
-            r.identifier.to_lowercase(),
-        )
-    };
+    let mut built: HashSet<RelationKey> = HashSet::new();
     schemas.insert((
         project.target.database.clone(),
         project.target.schema.clone(),
@@ -266,32 +282,43 @@ pub async fn check_warehouse(
         }
         if let Some(r) = session.compiler.relation_of(&node.name) {
             schemas.insert((r.database.clone().unwrap_or_default(), r.schema.clone()));
-            built.insert(key(&r));
+            built.insert(relation_key(&r));
         }
     }
-    // Beyond the schemas the project builds into now: every schema of a DuckDB file (it is
-    // the project's), and on shared catalogs the ones named like the project's (a removed
+    // Beyond the schemas the project builds into now: every schema of a database the project
+    // owns (a DuckDB file), and on shared catalogs the ones named like the project's (a removed
     // model's custom schema `<target>_x`, store_failures' `<target>_dbt_test__audit`).
     let database = project.target.database.clone();
     let prefix = format!("{}_", project.target.schema.to_lowercase());
-    let own_file = session.adapter.adapter_type() == "duckdb";
+    let own_database = session.adapter.owns_database();
     for s in session.adapter.list_schemas(&database).await? {
-        if own_file || s.to_lowercase().starts_with(&prefix) {
+        if own_database || s.to_lowercase().starts_with(&prefix) {
             schemas.insert((database.clone(), s));
         }
     }
+    Ok((schemas, built))
+}
+
+/// No table in `schemas` that the project does not build has a subject column, unless it is
+/// exempt (`rights.exempt_relations`) or the engine's own bookkeeping.
+async fn check_unbuilt_tables(
+    session: &Session,
+    config: &RightsConfig,
+    schemas: &BTreeSet<(String, String)>,
+    built: &HashSet<RelationKey>,
+) -> Result<()> {
     let exempt = |schema: &str, name: &str| {
         config.exempt_relations.keys().any(|e| {
             e.eq_ignore_ascii_case(name) || e.eq_ignore_ascii_case(&format!("{schema}.{name}"))
         })
     };
     let quoting = session.adapter.dialect().quoting;
-    for (database, schema) in &schemas {
+    for (database, schema) in schemas {
         let relations = session.adapter.list_relations(database, schema).await?;
         for (name, kind) in relations {
             let r = Relation::new(quoting.as_ref(), Some(database), schema, &name, "table");
             if kind == "view"
-                || built.contains(&key(&r))
+                || built.contains(&relation_key(&r))
                 || name.to_lowercase().starts_with("strata_rights_")
                 || exempt(schema, &name)
             {
@@ -306,7 +333,7 @@ pub async fn check_warehouse(
                 .collect();
             if !found.is_empty() {
                 return Err(Error::config(
-                    &project.file_path,
+                    &session.project.file_path,
                     format!(
                         "table {schema}.{name} has subject column {} but no model or seed of \
                          this project builds it (a model removed or renamed leaves its table \
@@ -328,17 +355,4 @@ pub fn yaml_columns(node: &Node) -> Option<Vec<String>> {
     } else {
         Some(node.columns.iter().map(|c| c.name.clone()).collect())
     }
-}
-
-/// Subject columns from `rights.subject_columns` (default user_id and guid).
-pub fn subject_columns(settings: Option<&Value>) -> Vec<String> {
-    settings
-        .and_then(|r| r.get("subject_columns"))
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_else(|| vec!["user_id".into(), "guid".into()])
 }

@@ -432,6 +432,10 @@ impl Adapter for AthenaAdapter {
         Ok(out)
     }
 
+    fn writes_files_only_to_object_store(&self) -> bool {
+        true
+    }
+
     fn max_partitions_per_write(&self) -> Option<usize> {
         Some(MAX_PARTITIONS_PER_WRITE)
     }

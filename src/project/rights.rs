@@ -1,4 +1,5 @@
-//! The `rights:` section of project.yml (every key optional), overridable on the command line.
+//! The `rights:` section of project.yml (every key optional), overridable on the command line:
+//! a project setting, parsed once when the project loads (`Project::rights`).
 
 use serde::Deserialize;
 
@@ -130,11 +131,56 @@ impl Default for RightsConfig {
 }
 
 impl RightsConfig {
+    /// The settings of a `rights:` section (`None`: every default); errors name `path`.
     pub fn from_project(value: Option<&serde_json::Value>, path: &std::path::Path) -> Result<Self> {
         match value {
             None | Some(serde_json::Value::Null) => Ok(Self::default()),
             Some(v) => serde_json::from_value(v.clone())
                 .map_err(|e| Error::config(path, format!("rights: {e}"))),
         }
+    }
+}
+
+/// The project's rights settings: `None` without a `rights:` section (a plain dbt project,
+/// which the personal-data checks leave alone).
+pub(super) fn of_project_file(
+    section: Option<&serde_json::Value>,
+    path: &std::path::Path,
+) -> Result<Option<RightsConfig>> {
+    section
+        .map(|v| RightsConfig::from_project(Some(v), path))
+        .transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn no_section_is_none_and_an_empty_one_has_the_defaults() {
+        let path = std::path::Path::new("project.yml");
+        assert!(matches!(of_project_file(None, path), Ok(None)));
+        let Ok(Some(c)) = of_project_file(Some(&serde_json::Value::Null), path) else {
+            panic!("a null section has the defaults");
+        };
+        assert_eq!(c.subject_columns, vec!["user_id", "guid"]);
+        let Ok(Some(c)) = of_project_file(Some(&json!({"batch_size": 7})), path) else {
+            panic!("a section with a known key parses");
+        };
+        assert_eq!((c.batch_size, c.batch_wait_ms), (7, 1000));
+    }
+
+    #[test]
+    fn errors_in_the_section_name_project_yml() {
+        let path = std::path::Path::new("project.yml");
+        let err = of_project_file(Some(&json!({"batch_sise": 7})), path)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            err.starts_with("project.yml: rights: unknown field `batch_sise`"),
+            "{err}"
+        );
     }
 }
