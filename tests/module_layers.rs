@@ -345,11 +345,7 @@ fn cycles_among(edges: &BTreeMap<String, BTreeSet<String>>) -> Vec<Vec<String>> 
     out
 }
 
-// Ignored until the module splits of issue 13 are merged: the cycles left are outside
-// src/graph, src/sql and src/adapters/athena (run with --ignored to list them).
 #[test]
-#[ignore = "cycles left for the other splits of issue 13: compile <-> rights, execute <-> rights, \
-            adapters -> compile -> rights -> adapters, execute/materialize <-> execute/unit_test"]
 fn modules_do_not_import_each_other_in_a_circle() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut files = Vec::new();

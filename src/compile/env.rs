@@ -12,7 +12,7 @@ use serde_json::Map;
 use super::context::AdapterObject;
 use super::{globals, jerr, macros, mutable, Compiler, Dialect, Flags, Shared};
 use crate::error::{Error, Result};
-use crate::project::Project;
+use crate::project::{Project, RightsConfig};
 
 impl Compiler {
     pub fn new(project: &Project, dialect: &Dialect, flags: Flags) -> Result<Self> {
@@ -150,14 +150,11 @@ fn add_run_globals(env: &mut Environment<'static>, project: &Project, flags: &Fl
     );
     env.add_global("project_name", Value::from(project.name()));
     // The subject ids the rights engine accepts (rights_valid_subject_id).
-    let rights = crate::rights::RightsConfig::from_project(
-        project.file.rights.as_ref(),
-        &project.file_path,
-    )?;
-    env.add_global(
-        "rights_subject_id_pattern",
-        Value::from(rights.subject_id_pattern),
-    );
+    let pattern = match &project.rights {
+        Some(rights) => rights.subject_id_pattern.clone(),
+        None => RightsConfig::default().subject_id_pattern,
+    };
+    env.add_global("rights_subject_id_pattern", Value::from(pattern));
     env.add_global("target", target_value(project));
     env.add_global(
         "flags",

@@ -8,7 +8,7 @@ use serde_json::json;
 use crate::cli::args::RightsCmd;
 use crate::error::{Error, Result};
 use crate::project::LoadOptions;
-use crate::rights::{message, RightsConfig, RightsEngine, RightsRequest};
+use crate::rights::{message, RightsEngine, RightsRequest};
 use crate::session::printer::Printer;
 use crate::session::Session;
 
@@ -20,15 +20,12 @@ pub(crate) async fn rights(
     cmd: RightsCmd,
 ) -> Result<i32> {
     let session = Session::open(load, flags_for("rights"), printer.clone())?;
-    let config = RightsConfig::from_project(
-        session.project.file.rights.as_ref(),
-        &session.project.file_path,
-    )?;
+    let config = session.project.rights.clone().unwrap_or_default();
     let engine = RightsEngine::new(&session, config).await?;
     // Requests are answered only once what the warehouse holds is covered.
     let answers = matches!(cmd, RightsCmd::Apply { .. } | RightsCmd::Consume { .. });
     let outcome = if answers {
-        match crate::rights::declare::check_warehouse(&session, &engine.config, engine.declared())
+        match crate::rights::coverage::check_warehouse(&session, &engine.config, engine.declared())
             .await
         {
             Ok(()) => rights_with(&engine, &printer, cmd).await,
