@@ -88,6 +88,8 @@ def main():
     ap.add_argument("--compare-dbt", metavar="VENV", help="a virtualenv with dbt-core and dbt-duckdb")
     ap.add_argument("--rights-brokers", help="a Kafka broker for the rights benchmark (bench.sh starts one)")
     ap.add_argument("--rights-rows", type=int, default=1_000_000)
+    ap.add_argument("--baseline", metavar="BINARY",
+                    help="another strata binary: section 'ab' times both, alternating, each on its own copy")
     ap.add_argument("--dbt-max-models", type=int, default=1000,
                     help="compare with dbt up to this size (dbt takes minutes beyond)")
     args = ap.parse_args()
@@ -105,6 +107,8 @@ def main():
         bench_compile(args, strata, dbt, env, dbt_env)
     if "build" in sections:
         bench_build(args, strata, dbt, env, dbt_env)
+    if "ab" in sections and args.baseline:
+        bench_ab(args, strata, os.path.abspath(args.baseline), env)
     if "incremental" in sections:
         bench_incremental(args, strata, env)
     if "rights" in sections and args.rights_brokers:
@@ -148,6 +152,50 @@ def bench_build(args, strata, dbt, env, dbt_env):
         dwall, _, _ = measure([dbt, "build"], path, 1, before=fresh_db(path), env=dbt_env)
         row(f"dbt build, {n} models", dwall, "s")
         row(f"  ratio dbt / strata", dwall / wall, "x", ">= 20 x")
+
+
+def bench_ab(args, strata, baseline, env):
+    """This binary against `baseline` on the same machine in the same minutes: runs
+    alternate (which goes first alternates too), each binary on its own copy of the project
+    so each keeps its own partial-parse memo and database, as a user's project would."""
+    print("\nA/B. this binary (new) against --baseline (old), alternating runs")
+    sizes = [int(x) for x in args.models.split(",")]
+    n_build = args.build_models
+    for n in sorted(set(sizes + [n_build])):
+        src = project(args.cache, n)
+        copies = {}
+        for name, binary in (("new", strata), ("old", baseline)):
+            dest = os.path.join(args.cache, f"ab_{name}_{n}")
+            shutil.rmtree(dest, ignore_errors=True)
+            shutil.copytree(src, dest, ignore=shutil.ignore_patterns("target", "*.duckdb", "*.wal"))
+            # The compile benchmark reads a built database, as `strata compile` on a real
+            # project does.
+            run([binary, "build"], dest, env)
+            copies[name] = (binary, dest)
+        measurements = [("compile", ["compile"], None)] if n in sizes else []
+        if n == n_build:
+            measurements.append(("build", ["build"], fresh_db))
+        for label, argv, before in measurements:
+            walls = {"new": [], "old": []}
+            for name in ("new", "old"):  # warm-up
+                binary, dest = copies[name]
+                if before:
+                    before(dest)()
+                run([binary, *argv], dest, env)
+            for i in range(args.runs):
+                order = ("new", "old") if i % 2 == 0 else ("old", "new")
+                for name in order:
+                    binary, dest = copies[name]
+                    if before:
+                        before(dest)()
+                    w, _, _ = run([binary, *argv], dest, env)
+                    walls[name].append(w)
+            new, old = statistics.median(walls["new"]), statistics.median(walls["old"])
+            row(f"{label}, {n} models: new", new, "s")
+            row(f"{label}, {n} models: old", old, "s")
+            row(f"  new / old", new / old, "x")
+            print(f"    runs new: {', '.join(f'{w:.3f}' for w in walls['new'])}; "
+                  f"old: {', '.join(f'{w:.3f}' for w in walls['old'])}")
 
 
 def bench_incremental(args, strata, env):
