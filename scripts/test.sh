@@ -13,7 +13,15 @@ export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 # One build per run: incremental compilation's caches would only take disk.
 export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
 
-step() { printf '\n== %s\n' "$*"; }
+# Each stage says how long the one before it took (CI has a time budget).
+STAGE_STARTED=$SECONDS
+STAGE=""
+step() {
+  [[ -n $STAGE ]] && printf '== %s took %ds\n' "$STAGE" $((SECONDS - STAGE_STARTED))
+  STAGE=$*
+  STAGE_STARTED=$SECONDS
+  printf '\n== %s\n' "$*"
+}
 
 step "system packages"
 # rdkafka's `ssl` feature links the system OpenSSL (found with pkg-config).
@@ -55,3 +63,4 @@ echo "aws emulator: $STRATA_TEST_AWS_ENDPOINT"
 
 step "tests"
 scripts/with-duckdb cargo test --locked --no-fail-fast
+step "done"
