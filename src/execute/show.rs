@@ -3,8 +3,11 @@
 use std::sync::Arc;
 
 use super::prepare::{prepare, prime_cache, refused_sql, without_ids};
-use crate::compile::{Table, Warehouse};
+use minijinja::value::Value;
+
+use crate::compile::{CompileOptions, Table, Warehouse};
 use crate::error::{Error, Location, Result};
+use crate::project::Node;
 use crate::session::{Bridge, Session};
 
 /// Compile one node as `run` would, for `show`.
@@ -50,7 +53,13 @@ pub async fn preview(session: &Session, sql_text: &str, limit: usize) -> Result<
         });
     }
     let body = sql_text.trim().trim_end_matches(';');
-    let wrapped = format!("select * from (\n{body}\n) as strata_show limit {limit}");
+    let node = Node::synthetic(session.project.name(), "show");
+    let wrapped = session.compiler.call_macro(
+        &node,
+        "get_limit_subquery_sql",
+        &[("sql", Value::from(body)), ("limit", Value::from(limit))],
+        CompileOptions::default(),
+    )?;
     let r = session.adapter.execute(&wrapped, true).await?;
     Ok(r.table.unwrap_or_default())
 }

@@ -113,7 +113,8 @@ impl Materializer<'_> {
         // they run whole.
         let batching = match (strategy, self.batched_partitions(node)) {
             ("append" | "insert_overwrite", Some((cols, limit))) => {
-                let source_sql = format!("select * from {tmp}");
+                let source_sql =
+                    self.sql_of(node, "select_all_from", &[("relation", rel_value(tmp))])?;
                 let (n, _) = self
                     .partition_batches(node, &source_sql, &cols, limit)
                     .await?;

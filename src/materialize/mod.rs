@@ -92,16 +92,20 @@ fn strings(v: &[String]) -> Value {
 }
 
 impl Materializer<'_> {
+    /// One template's SQL text for `node` (a query other templates take as input).
+    pub(super) fn sql_of(&self, node: &Node, name: &str, args: &[(&str, Value)]) -> Result<String> {
+        self.compiler
+            .call_macro(node, name, args, CompileOptions::default())
+    }
+
+    /// A template's statements for `node`.
     pub(super) fn render(
         &self,
         node: &Node,
         name: &str,
         args: &[(&str, Value)],
     ) -> Result<Vec<String>> {
-        let text = self
-            .compiler
-            .call_macro(node, name, args, CompileOptions::default())?;
-        Ok(sql::split_statements(&text))
+        Ok(sql::split_statements(&self.sql_of(node, name, args)?))
     }
 
     pub(super) async fn run_all(

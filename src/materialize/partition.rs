@@ -113,7 +113,7 @@ impl Materializer<'_> {
             .await?;
         response.absorb(&counted);
         let drop_stage = self.render(node, "drop_relation", &[("relation", rel_value(&stage))])?;
-        let staged = format!("select * from {stage}");
+        let staged = self.sql_of(node, "select_all_from", &[("relation", rel_value(&stage))])?;
         let result = async {
             let first = self.batch_sql(node, &staged, &cols, 0, limit)?;
             let mut r = self
@@ -121,7 +121,11 @@ impl Materializer<'_> {
                 .await?;
             for batch in 1..n {
                 let rows = self.batch_sql(node, &staged, &cols, batch, limit)?;
-                let insert = format!("insert into {tmp}\n{rows}");
+                let insert = self.sql_of(
+                    node,
+                    "insert_into_from",
+                    &[("relation", rel_value(tmp)), ("sql", Value::from(rows))],
+                )?;
                 match self.run_all(node, &[insert], false).await {
                     Ok(x) => r.absorb(&x),
                     Err(e) => {

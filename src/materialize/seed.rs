@@ -3,7 +3,7 @@
 use minijinja::value::Value;
 use serde_json::json;
 
-use super::{Built, Materializer};
+use super::{rel_value, Built, Materializer};
 use crate::error::Result;
 use crate::project::Node;
 
@@ -40,7 +40,10 @@ impl Materializer<'_> {
         {
             let count = self
                 .adapter
-                .execute(&format!("select count(*) from {target}"), true)
+                .execute(
+                    &self.sql_of(node, "count_rows_sql", &[("relation", rel_value(&target))])?,
+                    true,
+                )
                 .await?;
             response.rows_affected = count.table.and_then(|t| t.rows.first()?.first()?.as_u64());
         }

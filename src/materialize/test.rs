@@ -82,7 +82,11 @@ impl Materializer<'_> {
                 )?);
                 stored = self.run_all(node, &statements, false).await?;
                 self.cache.set(relation, Some(&relation.kind));
-                format!("select * from {relation}")
+                self.sql_of(
+                    node,
+                    "select_all_from",
+                    &[("relation", rel_value(relation))],
+                )?
             }
             None => compiled_sql.to_string(),
         };

@@ -219,3 +219,44 @@ inner join (
 {%- if custom_alias_name -%}{{ custom_alias_name | trim }}
 {%- else -%}{{ node.name }}{%- endif -%}
 {%- endmacro %}
+
+{#- Small statements the materializations need, so that no SQL is written in Rust. -#}
+
+{#- Every row of `relation`, as a query (the source of an increment, a staged batch). -#}
+{% macro select_all_from(relation) -%}
+{{ adapter.dispatch('select_all_from')(relation) }}
+{%- endmacro %}
+
+{% macro default__select_all_from(relation) -%}
+select * from {{ relation }}
+{%- endmacro %}
+
+{#- Add the rows of `sql` to `relation` (a partition batch after the first). -#}
+{% macro insert_into_from(relation, sql) -%}
+{{ adapter.dispatch('insert_into_from')(relation, sql) }}
+{%- endmacro %}
+
+{% macro default__insert_into_from(relation, sql) -%}
+insert into {{ relation }}
+{{ sql }}
+{%- endmacro %}
+
+{#- How many rows `relation` has (a seed's loaded rows). -#}
+{% macro count_rows_sql(relation) -%}
+{{ adapter.dispatch('count_rows_sql')(relation) }}
+{%- endmacro %}
+
+{% macro default__count_rows_sql(relation) -%}
+select count(*) from {{ relation }}
+{%- endmacro %}
+
+{#- dbt's name: the first `limit` rows of `sql` (strata show). -#}
+{% macro get_limit_subquery_sql(sql, limit) -%}
+{{ adapter.dispatch('get_limit_subquery_sql')(sql, limit) }}
+{%- endmacro %}
+
+{% macro default__get_limit_subquery_sql(sql, limit) -%}
+select * from (
+{{ sql }}
+) as strata_show limit {{ limit }}
+{%- endmacro %}
