@@ -33,10 +33,10 @@ use crate::memo::Hits;
 use crate::project::{Materialization, Project};
 use crate::session::printer::Printer;
 use crate::session::results::{NodeResult, RunOutcome};
-use crate::session::{phase, Command, RunOptions, Session};
+use crate::session::{phase, shutdown_signal, Command, RunOptions, Session};
 use hooks::{hook_context, run_project_hooks};
 use prepare::{prepare, prime_cache, without_ids, Prepared};
-use schedule::{execution_deps, schedule, shutdown_signal};
+use schedule::{execution_deps, schedule};
 
 /// State shared by the tasks of one run.
 struct RunState {

@@ -176,6 +176,17 @@ impl Materializer<'_> {
                     .collect::<Vec<_>>(),
             )
         };
+        // Add or drop `cols` (nothing when there are none).
+        let alter_columns = |macro_name: &str, cols: &[&ColumnInfo]| -> Result<Vec<String>> {
+            if cols.is_empty() {
+                return Ok(Vec::new());
+            }
+            let args = [
+                ("relation", rel_value(target)),
+                ("columns", col_values(cols)),
+            ];
+            self.render(node, macro_name, &args)
+        };
         let dest: Vec<String> = match on_change {
             "ignore" => old_cols.iter().map(|c| c.name.clone()).collect(),
             "fail" => {
@@ -193,13 +204,7 @@ impl Materializer<'_> {
                 old_cols.iter().map(|c| c.name.clone()).collect()
             }
             "append_new_columns" => {
-                if !added.is_empty() {
-                    statements.extend(self.render(
-                        node,
-                        "alter_relation_add_columns",
-                        &[("relation", rel_value(target)), ("columns", col_values(&added))],
-                    )?);
-                }
+                statements.extend(alter_columns("alter_relation_add_columns", &added)?);
                 old_cols
                     .iter()
                     .filter(|c| has(&new_cols, &c.name))
@@ -208,20 +213,8 @@ impl Materializer<'_> {
                     .collect()
             }
             "sync_all_columns" => {
-                if !added.is_empty() {
-                    statements.extend(self.render(
-                        node,
-                        "alter_relation_add_columns",
-                        &[("relation", rel_value(target)), ("columns", col_values(&added))],
-                    )?);
-                }
-                if !removed.is_empty() {
-                    statements.extend(self.render(
-                        node,
-                        "alter_relation_drop_columns",
-                        &[("relation", rel_value(target)), ("columns", col_values(&removed))],
-                    )?);
-                }
+                statements.extend(alter_columns("alter_relation_add_columns", &added)?);
+                statements.extend(alter_columns("alter_relation_drop_columns", &removed)?);
                 for c in &new_cols {
                     let changed = old_cols
                         .iter()

@@ -426,7 +426,7 @@ pub async fn consume(
             &format!("Metrics at http://127.0.0.1:{port}/metrics"),
         );
     }
-    let stop = shutdown();
+    let stop = crate::session::shutdown_signal();
     tokio::pin!(stop);
     printer.info(
         "rights_consume",
@@ -532,19 +532,4 @@ async fn futures_ready<F: std::future::Future<Output = ()> + Unpin>(f: &mut F) -
         _ = f => true,
         _ = std::future::ready(()) => false,
     }
-}
-
-async fn shutdown() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {},
-                _ = term.recv() => {},
-            }
-            return;
-        }
-    }
-    let _ = tokio::signal::ctrl_c().await;
 }

@@ -7,12 +7,14 @@ pub mod options;
 pub mod printer;
 pub mod results;
 mod selection;
+mod signal;
 
 use std::sync::Arc;
 use std::time::Instant;
 
 pub use bridge::Bridge;
 pub use options::{Command, RunOptions, WarnErrorOptions};
+pub use signal::shutdown_signal;
 
 use crate::adapters::{self, Adapter};
 use crate::compile::{Compiler, Flags};
