@@ -258,3 +258,53 @@ select cast(null as varchar) as guid where false
 {% macro default__rights_valid_subject_id(expr) -%}
 coalesce(regexp_full_match({{ expr }}, '{{ rights_subject_id_pattern | replace("'", "''") }}'), false)
 {%- endmacro %}
+
+{#- The ledger's bookkeeping. Values are bound parameters (`?`); `rows` is how many rows of
+    them a statement carries. Erasures count as done once finished with 200; a purge records
+    the requests it covered in `purges`. -#}
+
+{% macro rights_ledger_insert(ledger, rows) -%}
+{{ adapter.dispatch('rights_ledger_insert')(ledger, rows) }}
+{%- endmacro %}
+
+{% macro default__rights_ledger_insert(ledger, rows) -%}
+insert into {{ ledger }} (request_id, guid, right_type, phase, had_data, code, reason, attachments, relations, created_at, finished_at, via_keys) values
+{%- for i in range(rows) %}{% if not loop.first %},{% endif %} (?, ?, ?, ?, cast(? as boolean), ?, ?, ?, ?, cast(? as bigint), cast(? as bigint), nullif(?, '')){% endfor %}
+{%- endmacro %}
+
+{#- Erasures answered 200 and not purged yet, by the relations they touched. -#}
+{% macro rights_pending_purge_sql(ledger, purges) -%}
+{{ adapter.dispatch('rights_pending_purge_sql')(ledger, purges) }}
+{%- endmacro %}
+
+{% macro default__rights_pending_purge_sql(ledger, purges) -%}
+select relations, min(finished_at), max(finished_at), count(*) from {{ ledger }} where phase = 'finished' and code = '200' and right_type in ('ERASURE', 'SA_WITHDRAW') and request_id not in (select request_id from {{ purges }}) group by relations
+{%- endmacro %}
+
+{#- Record the erasures finished by the bound time as purged (at the bound time). -#}
+{% macro rights_record_purge(ledger, purges) -%}
+{{ adapter.dispatch('rights_record_purge')(ledger, purges) }}
+{%- endmacro %}
+
+{% macro default__rights_record_purge(ledger, purges) -%}
+insert into {{ purges }} select distinct request_id, cast(? as bigint) from {{ ledger }} where phase = 'finished' and code = '200' and right_type in ('ERASURE', 'SA_WITHDRAW') and finished_at <= cast(? as bigint) and request_id not in (select request_id from {{ purges }})
+{%- endmacro %}
+
+{#- ACCESS answers finished by the bound time whose exports are still there. -#}
+{% macro rights_expired_exports_sql(ledger, purges) -%}
+{{ adapter.dispatch('rights_expired_exports_sql')(ledger, purges) }}
+{%- endmacro %}
+
+{% macro default__rights_expired_exports_sql(ledger, purges) -%}
+select request_id, attachments from {{ ledger }} where phase = 'finished' and code = '200' and right_type = 'ACCESS' and finished_at <= cast(? as bigint) and request_id not in (select request_id from {{ purges }})
+{%- endmacro %}
+
+{#- Record `rows` requests (request_id, time) as purged. -#}
+{% macro rights_record_purged(purges, rows) -%}
+{{ adapter.dispatch('rights_record_purged')(purges, rows) }}
+{%- endmacro %}
+
+{% macro default__rights_record_purged(purges, rows) -%}
+insert into {{ purges }} values
+{%- for i in range(rows) %}{% if not loop.first %},{% endif %} (?, cast(? as bigint)){% endfor %}
+{%- endmacro %}

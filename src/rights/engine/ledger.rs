@@ -193,14 +193,13 @@ impl RightsEngine {
                 via_keys.get(&r.request_id).cloned().unwrap_or_default(),
             ]);
         }
-        let row = "(?, ?, ?, ?, cast(? as boolean), ?, ?, ?, ?, cast(? as bigint), \
-                   cast(? as bigint), nullif(?, ''))";
-        let q = format!(
-            "insert into {} (request_id, guid, right_type, phase, had_data, code, reason, \
-             attachments, relations, created_at, finished_at, via_keys) values {}",
-            self.ledger,
-            vec![row; rows.len()].join(", ")
-        );
+        let q = self.render(
+            "rights_ledger_insert",
+            &[
+                ("ledger", rel(&self.ledger)),
+                ("rows", Value::from(rows.len())),
+            ],
+        )?;
         self.exec(&q, &params, false).await?;
         Ok(())
     }

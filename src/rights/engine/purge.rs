@@ -21,14 +21,10 @@ impl RightsEngine {
     /// Erasures answered 200 since the last purge. The ledger records the relations of each
     /// erasure.
     async fn pending_purge(&self) -> Result<Option<PendingPurge>> {
-        let q = format!(
-            "select relations, min(finished_at), max(finished_at), count(*) from {ledger} \
-             where phase = 'finished' and code = '200' and right_type in ('ERASURE', 'SA_WITHDRAW') \
-               and request_id not in (select request_id from {purges}) \
-             group by relations",
-            ledger = self.ledger,
-            purges = self.purges
-        );
+        let q = self.render(
+            "rights_pending_purge_sql",
+            &[("ledger", rel(&self.ledger)), ("purges", rel(&self.purges))],
+        )?;
         let rows = self
             .exec(&q, &[], true)
             .await?
@@ -109,13 +105,10 @@ impl RightsEngine {
         // before recording the purge (a later purge_if_due tries again otherwise).
         self.verify_purged(&relations, newest).await?;
         // Mark what was pending when the purge started (not erasures finished since).
-        let q = format!(
-            "insert into {purges} select distinct request_id, cast(? as bigint) from {ledger} \
-             where phase = 'finished' and code = '200' and right_type in ('ERASURE', 'SA_WITHDRAW') \
-               and finished_at <= cast(? as bigint) and request_id not in (select request_id from {purges})",
-            purges = self.purges,
-            ledger = self.ledger
-        );
+        let q = self.render(
+            "rights_record_purge",
+            &[("ledger", rel(&self.ledger)), ("purges", rel(&self.purges))],
+        )?;
         self.exec(&q, &[now_epoch().to_string(), newest.to_string()], false)
             .await?;
         Ok(count)
@@ -160,14 +153,10 @@ impl RightsEngine {
     /// answers listed) and record them as purged. Returns how many requests' exports went.
     pub async fn sweep_exports(&self) -> Result<usize> {
         let cutoff = now_epoch() - (self.config.access_retention_hours as i64) * 3600;
-        let q = format!(
-            "select request_id, attachments from {ledger} \
-             where phase = 'finished' and code = '200' and right_type = 'ACCESS' \
-               and finished_at <= cast(? as bigint) \
-               and request_id not in (select request_id from {purges})",
-            ledger = self.ledger,
-            purges = self.purges
-        );
+        let q = self.render(
+            "rights_expired_exports_sql",
+            &[("ledger", rel(&self.ledger)), ("purges", rel(&self.purges))],
+        )?;
         let rows = self
             .exec(&q, &[cutoff.to_string()], true)
             .await?
@@ -198,11 +187,13 @@ impl RightsEngine {
         for id in &ids {
             params.extend([id.clone(), now.clone()]);
         }
-        let q = format!(
-            "insert into {} values {}",
-            self.purges,
-            vec!["(?, cast(? as bigint))"; ids.len()].join(", ")
-        );
+        let q = self.render(
+            "rights_record_purged",
+            &[
+                ("purges", rel(&self.purges)),
+                ("rows", Value::from(ids.len())),
+            ],
+        )?;
         self.exec(&q, &params, false).await?;
         Ok(ids.len())
     }
