@@ -38,7 +38,7 @@ pub use jinja_blocks::{
     blank_comments, doc_blocks, macro_blocks, macro_names, rewrite_test_blocks,
 };
 pub use load::{load_files, open};
-pub use profiles::Target;
+pub use profiles::{Target, TargetOutput, TargetRules};
 pub use properties::{Fixture, UnitTestSpec};
 pub use rights::RightsConfig;
 pub(crate) use types::PendingTest;
