@@ -6,6 +6,7 @@
 
 pub mod athena;
 pub mod duckdb;
+mod targets;
 
 use std::sync::Arc;
 
@@ -15,6 +16,7 @@ use serde::Serialize;
 use crate::compile::{Dialect, Relation, Table};
 use crate::error::{Error, Result};
 use crate::project::Target;
+pub use targets::{default_target, TARGET_RULES};
 
 /// What one statement (or one atomic group of statements) did.
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
@@ -274,7 +276,7 @@ mod tests {
     /// the project's own, and exports go to local folders.
     #[test]
     fn duckdb_owns_its_database_and_writes_local_files() {
-        let mut target = Target::default_duckdb("p", "target");
+        let mut target = default_target("p", "target");
         target.settings.insert("path".into(), ":memory:".into());
         let Ok(adapter) = connect(&target, false) else {
             panic!("an in-memory DuckDB target connects");

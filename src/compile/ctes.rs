@@ -46,8 +46,10 @@ pub(super) fn inject_ctes(sql: &str, ctes: &[(String, String)]) -> String {
     let after_with =
         strip_keyword(trimmed, "with").filter(|rest| rest.starts_with(|c: char| c.is_whitespace()));
     if let Some(rest) = after_with {
-        let recursive =
-            strip_keyword(rest.trim_start(), "recursive").is_some_and(|r| !r.is_empty());
+        // RECURSIVE as a whole word: `with recursive_x as (...)` is an ordinary WITH.
+        let recursive = strip_keyword(rest.trim_start(), "recursive")
+            .and_then(|r| r.chars().next())
+            .is_some_and(|next| !(next.is_alphanumeric() || next == '_' || next == '$'));
         if !recursive {
             return format!("{lead}with {defs},{rest}");
         }
@@ -108,6 +110,29 @@ mod tests {
         assert_eq!(
             inject_ctes("WITH RECURSIVE r as (select 1) select * from r", &ctes),
             "with __dbt__cte__a as (\nselect 1 as x\n)\nWITH RECURSIVE r as (select 1) \
+             select * from r"
+        );
+    }
+
+    #[test]
+    fn a_cte_named_recursive_something_is_an_ordinary_with() {
+        let ctes = vec![("__dbt__cte__a".to_string(), "select 1 as x".to_string())];
+        assert_eq!(
+            inject_ctes(
+                "with recursive_x as (select 2) select * from recursive_x",
+                &ctes
+            ),
+            "with __dbt__cte__a as (\nselect 1 as x\n), recursive_x as (select 2) select * \
+             from recursive_x"
+        );
+        assert_eq!(
+            inject_ctes("with Recursive1 as (select 2) select 1", &ctes),
+            "with __dbt__cte__a as (\nselect 1 as x\n), Recursive1 as (select 2) select 1"
+        );
+        // The keyword itself, followed by a line break, is still recursive.
+        assert_eq!(
+            inject_ctes("with recursive\nr as (select 1) select * from r", &ctes),
+            "with __dbt__cte__a as (\nselect 1 as x\n)\nwith recursive\nr as (select 1) \
              select * from r"
         );
     }

@@ -46,7 +46,7 @@ impl Compiler {
             project_macros,
             kept: RwLock::new(HashMap::new()),
         };
-        compiler.set_sources(project);
+        compiler.set_sources(project, dialect.reads_external_locations);
         Ok(compiler)
     }
 

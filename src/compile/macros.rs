@@ -12,7 +12,7 @@ use minijinja::{Environment, Error as JError, State};
 use super::context::{model_value, with_warehouse, RenderCtx, CONTEXT_NAMES};
 use super::{globals, jerr, mutable, reuse, CompileOptions, Compiler, Dialect};
 use crate::error::{Error, Result};
-use crate::project::{self, Node, Project};
+use crate::project::{self, jinja_blocks, Node, Project};
 
 /// Register every macro (the adapter's built-ins first, then the project's, so a project
 /// macro replaces a built-in) as a global. Returns the names the project defines and each
@@ -178,14 +178,26 @@ impl Compiler {
 }
 
 /// Macro definitions are renamed so that calls from inside a macro file also go through
-/// the global wrapper (which implements `return()` and project overrides).
+/// the global wrapper (which implements `return()` and project overrides). Only real
+/// `{% macro %}` tags are renamed (any spacing or whitespace control), not text in raw blocks
+/// or comments.
 fn hide_macro_definitions(source: &str, names: &[String]) -> String {
-    let mut out = source.to_string();
-    for name in names {
-        for lead in ["{% macro ", "{%- macro ", "{%macro "] {
-            out = out.replace(&format!("{lead}{name}("), &format!("{lead}__m_{name}("));
+    let mut out = String::with_capacity(source.len());
+    let mut copied = 0;
+    for tag in jinja_blocks::tags(source) {
+        let defined = tag
+            .args
+            .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .next()
+            .unwrap_or_default();
+        if tag.name != "macro" || !names.iter().any(|n| n == defined) {
+            continue;
         }
+        out.push_str(source.get(copied..tag.args_start).unwrap_or_default());
+        out.push_str("__m_");
+        copied = tag.args_start;
     }
+    out.push_str(source.get(copied..).unwrap_or_default());
     out
 }
 
@@ -323,5 +335,27 @@ mod tests {
         let out = hide_macro_definitions(src, &["a".into(), "b".into()]);
         assert!(out.contains("{% macro __m_a(x) %}{{ b(x) }}"));
         assert!(out.contains("{%- macro __m_b(y)"));
+        assert_eq!(
+            hide_macro_definitions("{%macro a() %}", &["a".into()]),
+            "{%macro __m_a() %}"
+        );
+    }
+
+    #[test]
+    fn any_spelling_of_a_macro_tag_is_hidden_but_not_raw_text_or_comments() {
+        let names = ["x".to_string()];
+        assert_eq!(
+            hide_macro_definitions("{%+ macro x() %}{% endmacro %}", &names),
+            "{%+ macro __m_x() %}{% endmacro %}"
+        );
+        assert_eq!(
+            hide_macro_definitions("{%  macro x() %}{% endmacro %}", &names),
+            "{%  macro __m_x() %}{% endmacro %}"
+        );
+        let raw = "{% raw %}{% macro x() %}{% endraw %}{# {% macro x() %} #}";
+        assert_eq!(hide_macro_definitions(raw, &names), raw);
+        // Another macro whose name starts the same is not renamed.
+        let other = "{% macro xy() %}{% endmacro %}";
+        assert_eq!(hide_macro_definitions(other, &names), other);
     }
 }

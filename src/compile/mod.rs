@@ -59,6 +59,9 @@ pub struct Dialect {
     pub quoting: Arc<dyn Quoting>,
     /// (file name, source) of the adapter's built-in macro templates.
     pub builtin_macros: Vec<(String, String)>,
+    /// A source with an `external_location` config reads from that location (a file path
+    /// or a table function) instead of its schema and identifier (dbt-duckdb's convention).
+    pub reads_external_locations: bool,
 }
 
 /// Flags visible to templates (`flags.FULL_REFRESH`, ...).

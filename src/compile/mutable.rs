@@ -12,6 +12,7 @@ use minijinja::value::{Enumerator, Object, ObjectRepr, Value};
 use minijinja::{Error, ErrorKind, State};
 
 use super::jerr;
+use crate::project::jinja_blocks;
 
 /// The global that wraps literals.
 pub const WRAPPER: &str = "__strata_mutable";
@@ -130,65 +131,48 @@ fn python_repr(value: &Value, out: &mut String) {
 }
 
 /// Wrap the right-hand side of `{% set name = [...] %}` and `{% set name = {...} %}` tags.
-/// Returns the text unchanged (borrowed) when there is nothing to wrap. `{% raw %}` blocks
-/// are left alone.
+/// Returns the text unchanged (borrowed) when there is nothing to wrap. Tags are found by
+/// the project's one tag scanner: `{% raw %}` blocks, comments and strings are left alone.
 pub fn wrap_literals(source: &str) -> Cow<'_, str> {
     if !source.contains("set") {
         return Cow::Borrowed(source);
     }
     let mut out = String::new();
     let mut copied = 0;
-    let mut pos = 0;
-    let mut in_raw = false;
-    while let Some(rel) = source[pos..].find("{%") {
-        let open = pos + rel;
-        let Some(close_rel) = source[open + 2..].find("%}") else {
-            break;
-        };
-        let close = open + 2 + close_rel;
-        let inner = &source[open + 2..close];
-        let body = inner.trim_start_matches(['-', '+']).trim();
-        let body = body.trim_end_matches(['-', '+']).trim_end();
-        pos = close + 2;
-        if in_raw {
-            in_raw = body != "endraw";
+    for tag in jinja_blocks::tags(source) {
+        if tag.name != "set" {
             continue;
         }
-        if body == "raw" {
-            in_raw = true;
-            continue;
-        }
-        let Some(rest) = body.strip_prefix("set ") else {
-            continue;
-        };
-        let Some(eq) = rest.find('=') else {
+        let Some(eq) = tag.args.find('=') else {
             continue; // a block set: `{% set x %}...{% endset %}`
         };
-        let target = rest[..eq].trim();
-        let expr = rest[eq + 1..].trim();
+        let (Some(target), Some(after_eq)) = (tag.args.get(..eq), tag.args.get(eq + 1..)) else {
+            continue;
+        };
+        let target = target.trim();
+        let expr = after_eq.trim();
         // `name`, `ns.attr` or `a, b` (unpacking) on the left; anything on the right: what
         // is not a list or dict passes through unchanged.
         let simple_target = !target.is_empty()
             && target
                 .chars()
                 .all(|c| c.is_alphanumeric() || c == '_' || c == '.' || c == ',' || c == ' ');
-        if !simple_target || expr.is_empty() || rest[eq + 1..].starts_with('=') {
+        if !simple_target || expr.is_empty() || after_eq.starts_with('=') {
             continue;
         }
         // Byte offsets of the expression inside `source`.
-        let expr_start = expr.as_ptr() as usize - source.as_ptr() as usize;
-        let expr_end = expr_start + expr.len();
-        out.push_str(&source[copied..expr_start]);
+        let expr_start = tag.args_start + eq + 1 + (after_eq.len() - after_eq.trim_start().len());
+        out.push_str(source.get(copied..expr_start).unwrap_or_default());
         out.push_str(WRAPPER);
         out.push('(');
         out.push_str(expr);
         out.push(')');
-        copied = expr_end;
+        copied = expr_start + expr.len();
     }
     if copied == 0 {
         return Cow::Borrowed(source);
     }
-    out.push_str(&source[copied..]);
+    out.push_str(source.get(copied..).unwrap_or_default());
     Cow::Owned(out)
 }
 
@@ -407,6 +391,22 @@ mod tests {
         // Line breaks stay where they were.
         let multi = "{% set cols = [\n 'a',\n 'b'\n] %}";
         assert_eq!(wrap_literals(multi).matches('\n').count(), 3);
+    }
+
+    #[test]
+    fn strings_and_comments_do_not_end_or_start_tags() {
+        // A `%}` inside a string is not the tag's end.
+        assert_eq!(
+            wrap_literals(r#"{% set x = "%}" %}"#),
+            r#"{% set x = __strata_mutable("%}") %}"#
+        );
+        assert_eq!(
+            wrap_literals("{% set x = ['%}', 'ё'] -%}"),
+            "{% set x = __strata_mutable(['%}', 'ё']) -%}"
+        );
+        // A comment's text is not a tag.
+        let comment = "{# {% set y = [] %} #}select 1";
+        assert_eq!(wrap_literals(comment), comment);
     }
 
     #[test]

@@ -11,17 +11,19 @@ use crate::error::Result;
 use crate::project::{Materialization, Node, Project, ResourceType};
 
 impl Compiler {
-    pub(super) fn set_sources(&mut self, project: &Project) {
+    /// Each source's relation; with `reads_external_locations` (the adapter's
+    /// [`Dialect`](super::Dialect)) a source's `external_location` is read instead.
+    pub(super) fn set_sources(&mut self, project: &Project, reads_external_locations: bool) {
         let q = self.shared.quoting.clone();
         let mut sources = HashMap::new();
         for s in project.sources.values() {
-            // dbt-duckdb's convention: a source with `external_location` reads from it.
-            let rel = match (
-                s.config.str("external_location"),
-                self.shared.adapter_type.as_str(),
-            ) {
-                (Some(loc), "duckdb") => Relation::raw(&s.identifier, loc, "external"),
-                _ => Relation::new(
+            let external = s
+                .config
+                .str("external_location")
+                .filter(|_| reads_external_locations);
+            let rel = match external {
+                Some(loc) => Relation::raw(&s.identifier, loc, "external"),
+                None => Relation::new(
                     q.as_ref(),
                     s.database.as_deref(),
                     &s.schema,

@@ -14,6 +14,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
+use crate::project::jinja_blocks::tokens;
 use crate::project::{macro_blocks, Exposure, Node, Project, ResourceType, Source};
 
 /// What `--state` points at, read before this invocation writes its own artifacts (the
@@ -527,9 +528,18 @@ impl MacroChanges {
     }
 }
 
-/// Identifiers directly followed (after spaces) by `(`.
+/// Identifiers directly followed (after spaces) by `(` in the Jinja code of `text` (its
+/// `{{ }}` expressions and `{% %}` tags): SQL text, comments and raw blocks call no macro.
 fn called_names(text: &str) -> Vec<&str> {
-    let bytes = text.as_bytes();
+    tokens(text)
+        .filter_map(|token| token.code(text))
+        .flat_map(names_before_parens)
+        .collect()
+}
+
+/// Identifiers directly followed (after spaces) by `(`.
+fn names_before_parens(code: &str) -> Vec<&str> {
+    let bytes = code.as_bytes();
     let mut out = Vec::new();
     let mut i = 0;
     while i < bytes.len() {
@@ -544,7 +554,7 @@ fn called_names(text: &str) -> Vec<&str> {
                 j += 1;
             }
             if bytes.get(j) == Some(&b'(') {
-                out.push(&text[start..i]);
+                out.extend(code.get(start..i));
             }
         } else {
             i += 1;
@@ -561,7 +571,18 @@ mod tests {
     fn called_names_finds_calls_not_words() {
         assert_eq!(
             called_names("{{ cents_to_dollars ('x') }} from orders where f(1) and g"),
-            vec!["cents_to_dollars", "f"]
+            vec!["cents_to_dollars"]
         );
+        assert_eq!(
+            called_names("{% set x = f(1) %}{%- call g () -%}{% endcall %}{{ h(i(2)) }}"),
+            vec!["f", "g", "h", "i"]
+        );
+    }
+
+    #[test]
+    fn sql_comments_and_raw_blocks_call_no_macro() {
+        let text = "select coalesce(a, b) from t {# {{ old_macro() }} #}\
+                    {% raw %}{{ raw_macro() }}{% endraw %} where ё(1)";
+        assert!(called_names(text).is_empty());
     }
 }

@@ -22,6 +22,8 @@ pub struct Tag<'a> {
     pub name: &'a str,
     /// What follows the name, trimmed, without the whitespace control (`a(x)`).
     pub args: &'a str,
+    /// Byte offset of `args` in the source (for rewriting part of a tag in place).
+    pub args_start: usize,
     /// `{%-`: whitespace before the tag is removed.
     pub trim_before: bool,
     /// `-%}`: whitespace after the tag is removed.
@@ -36,22 +38,27 @@ impl<'a> Tag<'a> {
             Some(body) => (inner.starts_with('-'), body),
             None => (false, inner),
         };
+        let control_len = inner.len() - body.len();
         let (trim_after, body) = match body.strip_suffix(['-', '+']) {
             Some(rest) => (body.ends_with('-'), rest),
             None => (false, body),
         };
+        // Whitespace control and spaces before the name.
+        let lead = control_len + body.len() - body.trim_start().len();
         let body = body.trim();
         let name_len = body
             .char_indices()
             .find(|(_, c)| !(c.is_alphanumeric() || *c == '_'))
             .map_or(body.len(), |(i, _)| i);
-        let (name, args) = body.split_at(name_len);
+        let (name, rest) = body.split_at(name_len);
+        let args = rest.trim_start();
         Tag {
             start,
             end,
             inner,
             name,
-            args: args.trim(),
+            args: args.trim_end(),
+            args_start: start + 2 + lead + name_len + (rest.len() - args.len()),
             trim_before,
             trim_after,
         }
@@ -63,14 +70,28 @@ impl<'a> Tag<'a> {
     }
 }
 
-/// What the scanner finds: a tag, or a comment (its byte range, `{#` to `#}`).
+/// What the scanner finds: a tag, a comment (its byte range, `{#` to `#}`) or an
+/// expression (its byte range, `{{` to `}}`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Token<'a> {
     Tag(Tag<'a>),
     Comment(Range<usize>),
+    Expression(Range<usize>),
 }
 
-/// The tags and comments of a Jinja text, in order. An unclosed tag, comment, expression
+impl Token<'_> {
+    /// The Jinja code a template runs: a tag's or an expression's text between its
+    /// delimiters (whitespace control included); `None` for a comment.
+    pub fn code<'s>(&self, source: &'s str) -> Option<&'s str> {
+        match self {
+            Token::Tag(tag) => Some(slice(source, tag.start + 2..tag.end.saturating_sub(2))),
+            Token::Expression(r) => Some(slice(source, r.start + 2..r.end.saturating_sub(2))),
+            Token::Comment(_) => None,
+        }
+    }
+}
+
+/// The tags, comments and expressions of a Jinja text, in order. An unclosed tag, comment, expression
 /// or raw block ends the scan (the template parser reports it).
 #[derive(Debug, Clone)]
 pub struct Tokens<'a> {
@@ -80,7 +101,7 @@ pub struct Tokens<'a> {
     in_raw: bool,
 }
 
-/// The tags and comments of `source`.
+/// The tags, comments and expressions of `source`.
 pub fn tokens(source: &str) -> Tokens<'_> {
     Tokens {
         source,
@@ -93,7 +114,7 @@ pub fn tokens(source: &str) -> Tokens<'_> {
 pub fn tags(source: &str) -> impl Iterator<Item = Tag<'_>> {
     tokens(source).filter_map(|t| match t {
         Token::Tag(tag) => Some(tag),
-        Token::Comment(_) => None,
+        Token::Comment(_) | Token::Expression(_) => None,
     })
 }
 
@@ -124,7 +145,11 @@ impl<'a> Tokens<'a> {
                     self.pos = close;
                     return Some(Token::Comment(open..close));
                 }
-                Some(b'{') => self.pos = closing(bytes, open + 2, b"}}")?,
+                Some(b'{') => {
+                    let close = closing(bytes, open + 2, b"}}")?;
+                    self.pos = close;
+                    return Some(Token::Expression(open..close));
+                }
                 Some(b'%') => {
                     let close = closing(bytes, open + 2, b"%}")?;
                     self.pos = close;
@@ -352,6 +377,10 @@ mod tests {
         assert_eq!((m.trim_before, m.trim_after), (true, false));
         assert_eq!(m.text(src), "{%- macro m(x, y='%}') +%}");
         assert_eq!(m.inner, "- macro m(x, y='%}') +");
+        assert_eq!(
+            src.get(m.args_start..m.args_start + m.args.len()),
+            Some(m.args)
+        );
         let e = &found[1];
         assert_eq!(
             (e.name, e.args, e.trim_before, e.trim_after),
@@ -368,6 +397,32 @@ mod tests {
         let src = "{{ '{% macro no() %}' }}{% set d = {'k': '%}'} %}{{ {'a': {'b': 1}}}}{% if x %}";
         assert_eq!(names(src), vec!["set", "if"]);
         assert_eq!(names(r#"{% set s = "a\"%}b" %}{% x %}"#), vec!["set", "x"]);
+    }
+
+    #[test]
+    fn args_start_is_where_the_arguments_sit() {
+        for src in [
+            "{%set x = 1%}",
+            "{%-  set   x = 1 -%}",
+            "{%+\tset\nx = 'ё' +%}",
+            "{% endif %}",
+        ] {
+            for tag in tags(src) {
+                let args = src.get(tag.args_start..tag.args_start + tag.args.len());
+                assert_eq!(args, Some(tag.args), "{src}");
+            }
+        }
+    }
+
+    #[test]
+    fn expressions_are_tokens_with_their_code() {
+        let src = "a {{ f('}}') }} {%- if g(1) %}{# {{ h() }} #}{% raw %}{{ i() }}{% endraw %}";
+        let found: Vec<Token> = tokens(src).collect();
+        assert_eq!(found[0], Token::Expression(2..15));
+        let code: Vec<&str> = found.iter().filter_map(|t| t.code(src)).collect();
+        assert_eq!(code, vec![" f('}}') ", "- if g(1) ", " raw ", " endraw "]);
+        // Unclosed: the scan ends.
+        assert_eq!(tokens("{{ f(").count(), 0);
     }
 
     #[test]

@@ -31,8 +31,13 @@ use crate::memo::Memo;
 /// resource files yet, which is enough to start connecting to the warehouse (opening a large
 /// DuckDB file takes a while) before [`load_files`]. `render_text` renders a YAML text
 /// (profiles, source properties) with `env_var()`/`var()`; it comes from the compile module
-/// so that both share one Jinja dialect.
-pub fn open(opts: &LoadOptions, render_text: &RenderText) -> Result<Project> {
+/// so that both share one Jinja dialect; `target_rules` (from the adapters) say what each
+/// engine makes of a profile's output.
+pub fn open(
+    opts: &LoadOptions,
+    render_text: &RenderText,
+    target_rules: &profiles::TargetRules,
+) -> Result<Project> {
     let root = opts.project_dir.clone();
     let file_path = ProjectFile::find(&root)?;
     let file = ProjectFile::load(&file_path)?;
@@ -53,6 +58,7 @@ pub fn open(opts: &LoadOptions, render_text: &RenderText) -> Result<Project> {
         profiles_file.as_deref(),
         opts.target.as_deref(),
         &|p, t| render_text(p, t, &vars),
+        target_rules,
     )?;
 
     let mut project = Project {

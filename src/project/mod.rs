@@ -1,13 +1,15 @@
 //! The project: everything read from disk before any template is rendered.
 //!
 //! `load` walks the project folders and returns a [`Project`] with one [`Node`] per model,
-//! seed and test, the sources, the macro files and the doc blocks. Rendering (which fills in
-//! each node's refs and in-file config) is the compile module's job.
+//! seed and test, the sources, the macro files and the doc blocks. Rendering (which finds
+//! each node's refs and in-file config) is the compile module's job; recording what it
+//! found and linking the names to unique ids is `link`'s.
 //!
 //! One file per job: the data (`types`), files and paths (`files`), the Jinja tag scanner
 //! and block finders ([`jinja_blocks`]), loading (`load`), YAML properties (`patch`,
 //! `sources`, `exposures`, `unit_tests`), generic tests (`generic_tests`),
-//! `ref()`/`source()` text (`dependency`) and the `rights:` settings ([`rights`]).
+//! `ref()`/`source()` text (`dependency`), dependency linking (`link`) and the `rights:`
+//! settings ([`rights`]).
 
 pub mod config;
 mod dependency;
@@ -15,6 +17,7 @@ mod exposures;
 mod files;
 mod generic_tests;
 pub mod jinja_blocks;
+mod link;
 mod load;
 mod patch;
 pub mod profiles;
@@ -37,8 +40,9 @@ pub(crate) use generic_tests::{materialize_pending_tests, md5_hex};
 pub use jinja_blocks::{
     blank_comments, doc_blocks, macro_blocks, macro_names, rewrite_test_blocks,
 };
+pub use link::{apply_parse, link_dependencies, NodeParse};
 pub use load::{load_files, open};
-pub use profiles::Target;
+pub use profiles::{Target, TargetOutput, TargetRules};
 pub use properties::{Fixture, UnitTestSpec};
 pub use rights::RightsConfig;
 pub(crate) use types::PendingTest;

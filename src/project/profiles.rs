@@ -1,5 +1,6 @@
-//! Targets from `profiles.yml` (dbt's format, `env_var()` rendered), or the embedded DuckDB
-//! default when the project has no profile.
+//! Targets from `profiles.yml` (dbt's format, `env_var()` rendered), or the engines' default
+//! when the project has no profile. What an engine makes of an output (its database and
+//! schema) comes from the caller as [`TargetRules`]: projects load before adapters exist.
 
 use std::path::{Path, PathBuf};
 
@@ -23,26 +24,29 @@ pub struct Target {
 }
 
 impl Target {
-    /// DuckDB in `<target-path>/<project>.duckdb`, schema `main`.
-    pub fn default_duckdb(project_name: &str, target_path: &str) -> Self {
-        let path = format!("{target_path}/{project_name}.duckdb");
-        let mut settings = Map::new();
-        settings.insert("type".into(), Value::from("duckdb"));
-        settings.insert("path".into(), Value::from(path));
-        Target {
-            name: "dev".into(),
-            adapter_type: "duckdb".into(),
-            database: project_name.into(),
-            schema: "main".into(),
-            threads: None,
-            settings,
-            profiles_path: None,
-        }
-    }
-
     pub fn setting_str(&self, key: &str) -> Option<&str> {
         self.settings.get(key).and_then(Value::as_str)
     }
+}
+
+/// What the engines know about targets, given to [`resolve_target`] by the caller (the
+/// adapters provide it; the project names no engine).
+pub struct TargetRules {
+    /// The target of a project without a profile: (project name, target path) -> target.
+    pub default_target: fn(&str, &str) -> Target,
+    /// The (database, schema) of a profile output, or the message saying what it lacks.
+    pub database_and_schema: fn(&TargetOutput) -> std::result::Result<(String, String), String>,
+}
+
+/// A profile output being resolved into a [`Target`].
+pub struct TargetOutput<'a> {
+    /// The output's name (`dev`, `prod` ...).
+    pub name: &'a str,
+    /// Its `type:`.
+    pub adapter_type: &'a str,
+    /// Every key of the output.
+    pub settings: &'a Map<String, Value>,
+    pub project_name: &'a str,
 }
 
 /// The profiles.yml search order: `--profiles-dir`, `$STRATA_PROFILES_DIR`,
@@ -74,16 +78,18 @@ pub fn resolve_target(
     profiles_file: Option<&Path>,
     target_override: Option<&str>,
     render: &dyn Fn(&Path, &str) -> Result<String>,
+    rules: &TargetRules,
 ) -> Result<Target> {
+    let default_or_error = || default_or_error(project_name, target_path, target_override, rules);
     let (Some(path), Some(profile)) = (profiles_file, profile) else {
-        return default_or_error(project_name, target_path, target_override);
+        return default_or_error();
     };
     let raw = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
     let text = render(path, &raw)?;
     let doc: Map<String, Value> =
         serde_yaml_ng::from_str(&text).map_err(|e| Error::yaml(path, &e))?;
     let Some(entry) = doc.get(profile) else {
-        return default_or_error(project_name, target_path, target_override);
+        return default_or_error();
     };
     let outputs = entry
         .get("outputs")
@@ -120,41 +126,13 @@ pub fn resolve_target(
         .get("threads")
         .and_then(Value::as_u64)
         .map(|t| t as usize);
-    let (database, schema) = match adapter_type.as_str() {
-        "duckdb" => {
-            let db_path = output
-                .get("path")
-                .and_then(Value::as_str)
-                .unwrap_or(":memory:");
-            let stem = if db_path == ":memory:" {
-                "memory".to_string()
-            } else {
-                Path::new(db_path)
-                    .file_stem()
-                    .map(|s| s.to_string_lossy().into_owned())
-                    .unwrap_or_else(|| project_name.to_string())
-            };
-            let schema = output
-                .get("schema")
-                .and_then(Value::as_str)
-                .unwrap_or("main");
-            (stem, schema.to_string())
-        }
-        _ => {
-            let database = output
-                .get("database")
-                .or_else(|| output.get("catalog"))
-                .and_then(Value::as_str)
-                .unwrap_or("awsdatacatalog")
-                .to_string();
-            let schema = output
-                .get("schema")
-                .and_then(Value::as_str)
-                .ok_or_else(|| Error::config(path, format!("target '{name}' has no `schema:`")))?
-                .to_string();
-            (database, schema)
-        }
-    };
+    let (database, schema) = (rules.database_and_schema)(&TargetOutput {
+        name: &name,
+        adapter_type: &adapter_type,
+        settings: output,
+        project_name,
+    })
+    .map_err(|message| Error::config(path, message))?;
     Ok(Target {
         name,
         adapter_type,
@@ -170,12 +148,13 @@ fn default_or_error(
     project_name: &str,
     target_path: &str,
     target_override: Option<&str>,
+    rules: &TargetRules,
 ) -> Result<Target> {
     match target_override {
         Some(t) if t != "dev" => Err(Error::Usage(format!(
             "--target {t}: no profiles.yml defines it (without a profile the only target is \
              the embedded DuckDB default, 'dev')"
         ))),
-        _ => Ok(Target::default_duckdb(project_name, target_path)),
+        _ => Ok((rules.default_target)(project_name, target_path)),
     }
 }

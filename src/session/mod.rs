@@ -81,7 +81,7 @@ impl Session {
     ) -> Result<Self> {
         let mut t = Instant::now();
         let warn_error = load.warn_error;
-        let mut project = project::open(load, &Compiler::render_text)?;
+        let mut project = project::open(load, &Compiler::render_text, &adapters::TARGET_RULES)?;
         // An existing database file starts opening (on its own thread) before the files are
         // read; a new one is created only once the project has loaded. Either way a broken
         // project is reported before a connection problem.

@@ -313,3 +313,23 @@ fn multibyte_text_after_with_takes_the_ephemeral_ctes() {
         "{compiled}"
     );
 }
+
+/// Each engine names the target from its profile output (the adapters' rules): an Athena
+/// output needs a schema, said before any file of the project is read; DuckDB's database is
+/// the file's stem and its schema `main` by default.
+#[test]
+fn a_profile_output_is_named_by_its_engine() {
+    let p = TestProject::new("prof", "profile: prof\n");
+    p.write("models/m.sql", "select {{ broken\n");
+    p.write(
+        "profiles.yml",
+        "prof:\n  target: dev\n  outputs:\n    dev:\n      type: athena\n      region_name: eu-west-1\n    local:\n      type: duckdb\n      path: wh/store.duckdb\n",
+    );
+    p.strata(&["compile"])
+        .assert_code(2)
+        .assert_contains("profiles.yml: target 'dev' has no `schema:`");
+    p.write("models/m.sql", "select 1 as x\n");
+    p.strata(&["debug", "--target", "local"])
+        .assert_ok()
+        .assert_contains("target: local (type duckdb, database store, schema main)");
+}

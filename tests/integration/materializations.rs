@@ -535,3 +535,20 @@ fn enforced_contracts_fail_models_whose_columns_differ() {
         "ok_alias"
     );
 }
+
+/// A CTE whose name starts with `recursive` is an ordinary WITH: an ephemeral model's CTE
+/// joins it (with the whole word RECURSIVE it would get a WITH of its own).
+#[test]
+fn a_cte_named_recursive_something_takes_ephemeral_ctes() {
+    let p = TestProject::new("recx", "");
+    p.write(
+        "models/eph.sql",
+        "{{ config(materialized='ephemeral') }}\nselect 41 as x\n",
+    );
+    p.write(
+        "models/m.sql",
+        "{{ config(materialized='table') }}\nwith recursive_x as (select x + 1 as x from {{ ref('eph') }})\nselect x from recursive_x\n",
+    );
+    p.strata(&["run"]).assert_code(0);
+    assert_eq!(p.scalar("recx", "select x from m"), "42");
+}

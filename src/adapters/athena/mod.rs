@@ -268,6 +268,7 @@ impl Adapter for AthenaAdapter {
             adapter_type: "athena".into(),
             quoting: Arc::new(AthenaQuoting),
             builtin_macros,
+            reads_external_locations: false,
         }
     }
 

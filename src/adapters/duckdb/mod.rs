@@ -68,6 +68,7 @@ impl Adapter for SharedDuckDb {
             adapter_type: "duckdb".into(),
             quoting: Arc::new(DoubleQuotes),
             builtin_macros,
+            reads_external_locations: true,
         }
     }
 
