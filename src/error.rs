@@ -59,8 +59,21 @@ pub enum Error {
     #[error("invalid selector '{selector}': {message}")]
     Selector { selector: String, message: String },
 
+    /// Strata's own message about running a statement or a procedure (a missing relation,
+    /// a refused rewrite, a query the engine reported as failed without an error value):
+    /// nothing underneath to keep.
     #[error("{0}")]
     Adapter(String),
+
+    /// A failure an engine or its SDK returned (DuckDB, Athena, Glue, S3): `message` is
+    /// what is printed (the engine's own words included, as the adapter phrased it);
+    /// `source` keeps the engine's error for whoever walks the chain.
+    #[error("{message}")]
+    Engine {
+        message: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 
     #[error("{0}")]
     Usage(String),
@@ -92,6 +105,31 @@ impl Error {
         Error::Config {
             path: path.as_ref().to_path_buf(),
             message: message.into(),
+        }
+    }
+
+    /// An engine's or SDK's error, printed as `message`, kept as the source.
+    pub fn engine(
+        message: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Error::Engine {
+            message: message.into(),
+            source: Box::new(source),
+        }
+    }
+
+    /// The same error with the message of a run-time failure rewritten by `annotate` (say,
+    /// the node's compiled SQL added); an engine error keeps its source. Other errors are
+    /// returned as they are: they already say where they come from.
+    pub fn map_runtime_message(self, annotate: impl FnOnce(String) -> String) -> Self {
+        match self {
+            Error::Adapter(message) => Error::Adapter(annotate(message)),
+            Error::Engine { message, source } => Error::Engine {
+                message: annotate(message),
+                source,
+            },
+            other => other,
         }
     }
 
@@ -217,5 +255,31 @@ mod tests {
         assert!(std::error::Error::source(&e).is_some());
         let e = Error::kafka_message("delivery was cancelled");
         assert_eq!(e.to_string(), "kafka: delivery was cancelled");
+    }
+
+    #[test]
+    fn engine_errors_print_their_message_and_keep_the_engine_error_as_source() {
+        let conn = duckdb::Connection::open_in_memory().unwrap();
+        let duck = conn
+            .execute_batch("select * from no_such_table")
+            .unwrap_err();
+        let words = duck.to_string();
+        let e = Error::engine(words.clone(), duck);
+        assert_eq!(e.to_string(), words);
+        let source = std::error::Error::source(&e).expect("the engine error is kept");
+        assert!(source.downcast_ref::<duckdb::Error>().is_some());
+        assert_eq!(source.to_string(), words);
+
+        // Annotating the message (a node's compiled SQL) keeps the source.
+        let e = e.map_runtime_message(|m| format!("{m}\n  compiled SQL: x.sql"));
+        assert_eq!(e.to_string(), format!("{words}\n  compiled SQL: x.sql"));
+        let source = std::error::Error::source(&e).expect("still kept");
+        assert!(source.downcast_ref::<duckdb::Error>().is_some());
+
+        // Strata's own messages have nothing underneath.
+        let own = Error::Adapter("no relation for model.p.m".into());
+        assert!(std::error::Error::source(&own).is_none());
+        let own = own.map_runtime_message(|m| format!("maintaining x: {m}"));
+        assert_eq!(own.to_string(), "maintaining x: no relation for model.p.m");
     }
 }

@@ -166,8 +166,5 @@ impl Session {
 }
 
 fn annotate(rel: &Relation, e: Error) -> Error {
-    match e {
-        Error::Adapter(m) => Error::Adapter(format!("maintaining {rel}: {m}")),
-        other => other,
-    }
+    e.map_runtime_message(|m| format!("maintaining {rel}: {m}"))
 }

@@ -131,13 +131,12 @@ impl Materializer<'_> {
 
     /// Engine errors name the node's compiled SQL so the reader can open it.
     pub(super) fn annotate(&self, node: &Node, e: Error) -> Error {
-        match e {
-            Error::Adapter(msg) => Error::Adapter(format!(
+        e.map_runtime_message(|msg| {
+            format!(
                 "{msg}\n  compiled SQL: {}",
                 compiled_path(self.project, node).display()
-            )),
-            other => other,
-        }
+            )
+        })
     }
 
     pub(super) fn target(&self, node: &Node) -> Result<Relation> {

@@ -8,11 +8,14 @@ use aws_sdk_glue::Client;
 use crate::adapters::ColumnInfo;
 use crate::error::{Error, Result};
 
-fn glue_error<E>(what: &str, e: &aws_sdk_glue::error::SdkError<E>) -> Error
+fn glue_error<E>(what: &str, e: aws_sdk_glue::error::SdkError<E>) -> Error
 where
-    E: std::error::Error + 'static,
+    E: std::error::Error + Send + Sync + 'static,
 {
-    Error::Adapter(format!("Glue {what} failed: {}", DisplayErrorContext(e)))
+    Error::engine(
+        format!("Glue {what} failed: {}", DisplayErrorContext(&e)),
+        e,
+    )
 }
 
 /// `view` for Glue's VIRTUAL_VIEW, `table` for everything else (Iceberg, Hive, external).
@@ -41,7 +44,7 @@ pub async fn list_relations(glue: &Client, database: &str) -> Result<Vec<(String
             {
                 return Ok(Vec::new())
             }
-            Err(e) => return Err(glue_error(&format!("GetTables({database})"), &e)),
+            Err(e) => return Err(glue_error(&format!("GetTables({database})"), e)),
         };
         for t in page.table_list() {
             out.push((t.name().to_string(), kind_of(t.table_type()).to_string()));
@@ -64,7 +67,7 @@ pub async fn list_databases(glue: &Client) -> Result<Vec<String>> {
             .set_next_token(next.take())
             .send()
             .await
-            .map_err(|e| glue_error("GetDatabases", &e))?;
+            .map_err(|e| glue_error("GetDatabases", e))?;
         out.extend(page.database_list().iter().map(|d| d.name().to_string()));
         match page.next_token() {
             Some(t) if !t.is_empty() => next = Some(t.to_string()),
@@ -90,7 +93,7 @@ pub async fn get_columns(glue: &Client, database: &str, table: &str) -> Result<V
         {
             return Ok(Vec::new())
         }
-        Err(e) => return Err(glue_error(&format!("GetTable({database}.{table})"), &e)),
+        Err(e) => return Err(glue_error(&format!("GetTable({database}.{table})"), e)),
     };
     let Some(t) = out.table() else {
         return Ok(Vec::new());
@@ -121,7 +124,7 @@ pub async fn create_database(glue: &Client, database: &str) -> Result<()> {
     let input = DatabaseInput::builder()
         .name(database)
         .build()
-        .map_err(|e| Error::Adapter(format!("Glue database '{database}': {e}")))?;
+        .map_err(|e| Error::engine(format!("Glue database '{database}': {e}"), e))?;
     match glue.create_database().database_input(input).send().await {
         Ok(_) => Ok(()),
         Err(e)
@@ -130,6 +133,6 @@ pub async fn create_database(glue: &Client, database: &str) -> Result<()> {
         {
             Ok(())
         }
-        Err(e) => Err(glue_error(&format!("CreateDatabase({database})"), &e)),
+        Err(e) => Err(glue_error(&format!("CreateDatabase({database})"), e)),
     }
 }

@@ -45,8 +45,9 @@ pub struct DuckDbAdapter {
     engine_nanos: std::sync::atomic::AtomicU64,
 }
 
+/// DuckDB's error in its own words, kept as the source.
 fn engine_error(e: duckdb::Error) -> Error {
-    Error::Adapter(e.to_string())
+    Error::engine(e.to_string(), e)
 }
 
 /// The adapter lives behind an `Arc`; the trait takes `&self`, so keep one inside.
