@@ -38,6 +38,7 @@ impl Materializer<'_> {
         }
         let config_error = |message: String| Error::Config {
             path: node.original_file_path.clone(),
+            position: None,
             message,
         };
         match strategy.as_str() {
@@ -243,6 +244,7 @@ impl Materializer<'_> {
             other => {
                 return Err(Error::Config {
                     path: node.original_file_path.clone(),
+                    position: None,
                     message: format!(
                         "unknown on_schema_change '{other}' (ignore, fail, append_new_columns, sync_all_columns)"
                     ),

@@ -177,6 +177,7 @@ impl Materializer<'_> {
                 let other = node.config.materialized();
                 return Err(Error::Config {
                     path: node.original_file_path.clone(),
+                    position: None,
                     message: format!(
                         "unknown materialization '{other}' (view, table, incremental, ephemeral)"
                     ),
@@ -201,6 +202,7 @@ pub fn check_scan_budget(node: &Node, response: &ExecResult) -> Result<()> {
     let Some(budget) = value.as_u64() else {
         return Err(Error::Config {
             path: node.original_file_path.clone(),
+            position: None,
             message: format!(
                 "max_bytes_scanned must be a whole number of bytes, not {value} \
                  (to stop a query before it scans too much, set the work group's \

@@ -212,6 +212,7 @@ impl SnapshotSpec {
     pub fn of(node: &Node) -> Result<Self> {
         let bad = |m: String| Error::Config {
             path: node.original_file_path.clone(),
+            position: None,
             message: format!("snapshot '{}': {m}", node.name),
         };
         let c = &node.config;

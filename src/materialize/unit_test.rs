@@ -26,6 +26,7 @@ pub async fn run(m: &Materializer<'_>, node: &Node) -> Result<Built> {
         .ok_or_else(|| Error::Internal(format!("no unit test {}", node.unique_id)))?;
     let bad = |msg: String| Error::Config {
         path: node.original_file_path.clone(),
+        position: None,
         message: format!("unit test '{}': {msg}", spec.name),
     };
     let model = m

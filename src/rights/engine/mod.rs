@@ -28,7 +28,7 @@ use super::declare::{self, Declared};
 use super::message::RightType;
 use crate::adapters::{Adapter, ExecResult};
 use crate::compile::{CompileOptions, Compiler, Relation};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, YamlStep};
 use crate::project::{Node, Project, ResourceType, RightsConfig};
 use crate::session::Session;
 use crate::sql;
@@ -187,6 +187,10 @@ fn subject_id_pattern(project: &Project, config: &RightsConfig) -> Result<Regex>
         Error::config(
             &project.file_path,
             format!("rights.subject_id_pattern: {e}"),
+        )
+        .at_yaml_key_of_file(
+            &project.file_path,
+            &[YamlStep::Key("rights"), YamlStep::Key("subject_id_pattern")],
         )
     })
 }
