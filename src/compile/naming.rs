@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use minijinja::value::Value;
 
-use super::{as_relation, reuse, Compiler, Relation, Relations};
+use super::{as_relation, reuse, Compiler, Relation, RelationKind, Relations};
 use crate::error::Result;
 use crate::project::{Materialization, Node, Project, ResourceType};
 
@@ -20,13 +20,13 @@ impl Compiler {
                 s.config.str("external_location"),
                 self.shared.adapter_type.as_str(),
             ) {
-                (Some(loc), "duckdb") => Relation::raw(&s.identifier, loc, "external"),
+                (Some(loc), "duckdb") => Relation::raw(&s.identifier, loc, RelationKind::External),
                 _ => Relation::new(
                     q.as_ref(),
                     s.database.as_deref(),
                     &s.schema,
                     &s.identifier,
-                    "table",
+                    RelationKind::Table,
                 ),
             };
             sources.insert((s.source_name.clone(), s.name.clone()), rel);
@@ -67,7 +67,7 @@ impl Compiler {
     fn node_relation(&self, node: &Node) -> Result<Relation> {
         if node.is_ephemeral() {
             let cte = format!("__dbt__cte__{}", node.name);
-            return Ok(Relation::raw(&cte, &cte, "cte"));
+            return Ok(Relation::raw(&cte, &cte, RelationKind::Cte));
         }
         let is_snapshot = node.resource_type == ResourceType::Snapshot;
         // A snapshot's legacy target_schema is the schema itself (dbt before 1.9).
@@ -99,8 +99,8 @@ impl Compiler {
             })
             .unwrap_or(&self.shared.target.database);
         let kind = match node.config.materialization() {
-            Materialization::View => "view",
-            _ => "table",
+            Materialization::View => RelationKind::View,
+            _ => RelationKind::Table,
         };
         Ok(self.relation(Some(database), &schema, &alias, kind))
     }
@@ -154,7 +154,7 @@ impl Compiler {
         database: Option<&str>,
         schema: &str,
         identifier: &str,
-        kind: &str,
+        kind: RelationKind,
     ) -> Relation {
         Relation::new(
             self.shared.quoting.as_ref(),

@@ -23,30 +23,30 @@ use std::sync::{Arc, Mutex};
 use minijinja::value::Value;
 
 use crate::adapters::{Adapter, ExecResult};
-use crate::compile::{CompileOptions, Compiler, Relation};
+use crate::compile::{CompileOptions, Compiler, Relation, RelationKind};
 use crate::error::{Error, Result};
 use crate::project::{Materialization, Node, Project};
 use crate::sql;
 
 /// Relations known to exist, keyed by (schema, identifier), valued by kind.
 #[derive(Default)]
-pub struct RelationCache(Mutex<HashMap<(String, String), String>>);
+pub struct RelationCache(Mutex<HashMap<(String, String), RelationKind>>);
 
 impl RelationCache {
-    pub fn kind(&self, rel: &Relation) -> Option<String> {
+    pub fn kind(&self, rel: &Relation) -> Option<RelationKind> {
         self.0
             .lock()
             .ok()?
             .get(&(rel.schema.to_lowercase(), rel.identifier.to_lowercase()))
-            .cloned()
+            .copied()
     }
 
-    pub fn set(&self, rel: &Relation, kind: Option<&str>) {
+    pub fn set(&self, rel: &Relation, kind: Option<RelationKind>) {
         if let Ok(mut m) = self.0.lock() {
             let key = (rel.schema.to_lowercase(), rel.identifier.to_lowercase());
             match kind {
                 Some(k) => {
-                    m.insert(key, k.to_string());
+                    m.insert(key, k);
                 }
                 None => {
                     m.remove(&key);
@@ -55,7 +55,7 @@ impl RelationCache {
         }
     }
 
-    pub fn insert_all(&self, schema: &str, items: Vec<(String, String)>) {
+    pub fn insert_all(&self, schema: &str, items: Vec<(String, RelationKind)>) {
         if let Ok(mut m) = self.0.lock() {
             for (name, kind) in items {
                 m.insert((schema.to_lowercase(), name.to_lowercase()), kind);

@@ -6,6 +6,7 @@ use aws_sdk_glue::types::DatabaseInput;
 use aws_sdk_glue::Client;
 
 use crate::adapters::ColumnInfo;
+use crate::compile::RelationKind;
 use crate::error::{Error, Result};
 
 fn glue_error<E>(what: &str, e: aws_sdk_glue::error::SdkError<E>) -> Error
@@ -18,15 +19,15 @@ where
     )
 }
 
-/// `view` for Glue's VIRTUAL_VIEW, `table` for everything else (Iceberg, Hive, external).
-fn kind_of(table_type: Option<&str>) -> &'static str {
+/// `View` for Glue's VIRTUAL_VIEW, `Table` for everything else (Iceberg, Hive, external).
+fn kind_of(table_type: Option<&str>) -> RelationKind {
     match table_type {
-        Some(t) if t.eq_ignore_ascii_case("VIRTUAL_VIEW") => "view",
-        _ => "table",
+        Some(t) if t.eq_ignore_ascii_case("VIRTUAL_VIEW") => RelationKind::View,
+        _ => RelationKind::Table,
     }
 }
 
-pub async fn list_relations(glue: &Client, database: &str) -> Result<Vec<(String, String)>> {
+pub async fn list_relations(glue: &Client, database: &str) -> Result<Vec<(String, RelationKind)>> {
     let mut out = Vec::new();
     let mut next: Option<String> = None;
     loop {
@@ -47,7 +48,7 @@ pub async fn list_relations(glue: &Client, database: &str) -> Result<Vec<(String
             Err(e) => return Err(glue_error(&format!("GetTables({database})"), e)),
         };
         for t in page.table_list() {
-            out.push((t.name().to_string(), kind_of(t.table_type()).to_string()));
+            out.push((t.name().to_string(), kind_of(t.table_type())));
         }
         match page.next_token() {
             Some(t) if !t.is_empty() => next = Some(t.to_string()),

@@ -21,7 +21,7 @@ pub use settings::AthenaSettings;
 
 use super::{Adapter, ColumnInfo, ExecResult, SeedFile, COMMON_MACROS};
 use crate::adapters::quote_literal;
-use crate::compile::{Dialect, Quoting, Relation};
+use crate::compile::{Dialect, Quoting, Relation, RelationKind};
 use crate::error::{Error, Result};
 use crate::project::Target;
 
@@ -318,7 +318,11 @@ impl Adapter for AthenaAdapter {
         catalog::list_databases(&self.clients().await?.glue).await
     }
 
-    async fn list_relations(&self, _database: &str, schema: &str) -> Result<Vec<(String, String)>> {
+    async fn list_relations(
+        &self,
+        _database: &str,
+        schema: &str,
+    ) -> Result<Vec<(String, RelationKind)>> {
         catalog::list_relations(&self.clients().await?.glue, schema).await
     }
 

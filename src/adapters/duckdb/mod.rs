@@ -19,7 +19,7 @@ use async_trait::async_trait;
 use duckdb::Connection;
 
 use super::{Adapter, ColumnInfo, ExecResult, COMMON_MACROS};
-use crate::compile::{Dialect, DoubleQuotes, Quoting, Relation};
+use crate::compile::{Dialect, DoubleQuotes, Quoting, Relation, RelationKind};
 use crate::error::{Error, Result};
 pub use connection::file_on_disk;
 use connection::Root;
@@ -119,7 +119,11 @@ impl Adapter for SharedDuckDb {
         self.schemas(database).await
     }
 
-    async fn list_relations(&self, database: &str, schema: &str) -> Result<Vec<(String, String)>> {
+    async fn list_relations(
+        &self,
+        database: &str,
+        schema: &str,
+    ) -> Result<Vec<(String, RelationKind)>> {
         self.relations(database, schema).await
     }
 

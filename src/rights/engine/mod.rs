@@ -27,7 +27,7 @@ use regex::Regex;
 use super::declare::{self, Declared};
 use super::message::RightType;
 use crate::adapters::{Adapter, ExecResult};
-use crate::compile::{CompileOptions, Compiler, Relation};
+use crate::compile::{CompileOptions, Compiler, Relation, RelationKind};
 use crate::error::{Error, Result, YamlStep};
 use crate::project::{Node, Project, ResourceType, RightsConfig};
 use crate::session::Session;
@@ -80,7 +80,7 @@ impl RightsEngine {
                 Some(&target.database),
                 &target.schema,
                 name,
-                "table",
+                RelationKind::Table,
             )
         };
         let anchor = Node::synthetic(project.name(), "rights");
@@ -136,7 +136,7 @@ impl RightsEngine {
     /// already records every answer).
     pub async fn close(&self) {
         let batch = Relation {
-            kind: "table".into(),
+            kind: RelationKind::Table,
             ..self.batch.clone()
         };
         if let Ok(sql_text) = self.render("drop_relation", &[("relation", rel(&batch))]) {
