@@ -1,7 +1,11 @@
 //! One error type for the whole runner. Each variant carries what a person needs to find
 //! the problem: a file, a line and a column where there is one.
 
+mod yaml_key;
+
 use std::path::{Path, PathBuf};
+
+pub use yaml_key::YamlStep;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -31,8 +35,14 @@ pub enum Error {
     #[error("{location}: invalid YAML: {message}")]
     Yaml { location: Location, message: String },
 
-    #[error("{path}: {message}")]
-    Config { path: PathBuf, message: String },
+    /// A setting or property that is wrong; `position` is the line and column of the
+    /// offending key when it was found in the file (see `at_yaml_key`).
+    #[error("{}: {message}", place(.path, .position))]
+    Config {
+        path: PathBuf,
+        position: Option<(usize, usize)>,
+        message: String,
+    },
 
     /// A template error; `detail` holds minijinja's excerpt of the template around the line.
     #[error("{path}:{line}: template error: {message}{detail}")]
@@ -59,8 +69,21 @@ pub enum Error {
     #[error("invalid selector '{selector}': {message}")]
     Selector { selector: String, message: String },
 
+    /// Strata's own message about running a statement or a procedure (a missing relation,
+    /// a refused rewrite, a query the engine reported as failed without an error value):
+    /// nothing underneath to keep.
     #[error("{0}")]
     Adapter(String),
+
+    /// A failure an engine or its SDK returned (DuckDB, Athena, Glue, S3): `message` is
+    /// what is printed (the engine's own words included, as the adapter phrased it);
+    /// `source` keeps the engine's error for whoever walks the chain.
+    #[error("{message}")]
+    Engine {
+        message: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 
     #[error("{0}")]
     Usage(String),
@@ -91,7 +114,62 @@ impl Error {
     pub fn config(path: impl AsRef<Path>, message: impl Into<String>) -> Self {
         Error::Config {
             path: path.as_ref().to_path_buf(),
+            position: None,
             message: message.into(),
+        }
+    }
+
+    /// A config error pointed at the key `steps` leads to in `text`, the YAML of its file:
+    /// printed as `path:line:column: message`. Without a line where the key is not found
+    /// (flow style, a value that came from elsewhere), or for other errors, or when an
+    /// earlier call already found one (so a list of candidate paths can be tried in order).
+    pub fn at_yaml_key(self, text: &str, steps: &[YamlStep]) -> Self {
+        match self {
+            Error::Config {
+                path,
+                position: None,
+                message,
+            } => Error::Config {
+                position: yaml_key::find(text, steps),
+                path,
+                message,
+            },
+            other => other,
+        }
+    }
+
+    /// `at_yaml_key` on the text of `file`, read now: errors are rare, and the settings
+    /// were parsed long before, so the text is not kept for them. A file that cannot be
+    /// read leaves the error as it is.
+    pub fn at_yaml_key_of_file(self, file: &Path, steps: &[YamlStep]) -> Self {
+        match (&self, std::fs::read_to_string(file)) {
+            (Error::Config { position: None, .. }, Ok(text)) => self.at_yaml_key(&text, steps),
+            _ => self,
+        }
+    }
+
+    /// An engine's or SDK's error, printed as `message`, kept as the source.
+    pub fn engine(
+        message: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Error::Engine {
+            message: message.into(),
+            source: Box::new(source),
+        }
+    }
+
+    /// The same error with the message of a run-time failure rewritten by `annotate` (say,
+    /// the node's compiled SQL added); an engine error keeps its source. Other errors are
+    /// returned as they are: they already say where they come from.
+    pub fn map_runtime_message(self, annotate: impl FnOnce(String) -> String) -> Self {
+        match self {
+            Error::Adapter(message) => Error::Adapter(annotate(message)),
+            Error::Engine { message, source } => Error::Engine {
+                message: annotate(message),
+                source,
+            },
+            other => other,
         }
     }
 
@@ -170,6 +248,14 @@ impl Error {
     }
 }
 
+/// `path` or `path:line:column`, the head of a config error.
+fn place(path: &Path, position: &Option<(usize, usize)>) -> String {
+    match position {
+        Some((line, column)) => format!("{}:{line}:{column}", path.display()),
+        None => path.display().to_string(),
+    }
+}
+
 /// 1-based line and column of a byte offset in `text`.
 pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let mut end = offset.min(text.len());
@@ -217,5 +303,57 @@ mod tests {
         assert!(std::error::Error::source(&e).is_some());
         let e = Error::kafka_message("delivery was cancelled");
         assert_eq!(e.to_string(), "kafka: delivery was cancelled");
+    }
+
+    #[test]
+    fn config_errors_name_the_line_of_the_key_where_it_is_found() {
+        let text = "name: ''\nrights:\n  subject_id_pattern: '['\n";
+        let plain = Error::config("project.yml", "`name` must not be empty");
+        assert_eq!(plain.to_string(), "project.yml: `name` must not be empty");
+        let e = Error::config("project.yml", "rights.subject_id_pattern: bad").at_yaml_key(
+            text,
+            &[YamlStep::Key("rights"), YamlStep::Key("subject_id_pattern")],
+        );
+        assert_eq!(
+            e.to_string(),
+            "project.yml:3:3: rights.subject_id_pattern: bad"
+        );
+        // The first path found wins; a path not there leaves the error without a line.
+        let e = Error::config("project.yml", "m")
+            .at_yaml_key(text, &[YamlStep::Key("missing")])
+            .at_yaml_key(text, &[YamlStep::Key("name")])
+            .at_yaml_key(text, &[YamlStep::Key("rights")]);
+        assert_eq!(e.to_string(), "project.yml:1:1: m");
+        let e = Error::config("project.yml", "m").at_yaml_key(text, &[YamlStep::Key("missing")]);
+        assert_eq!(e.to_string(), "project.yml: m");
+        let e = Error::config("no/such/file.yml", "m")
+            .at_yaml_key_of_file(Path::new("no/such/file.yml"), &[YamlStep::Key("name")]);
+        assert_eq!(e.to_string(), "no/such/file.yml: m");
+    }
+
+    #[test]
+    fn engine_errors_print_their_message_and_keep_the_engine_error_as_source() {
+        let conn = duckdb::Connection::open_in_memory().unwrap();
+        let duck = conn
+            .execute_batch("select * from no_such_table")
+            .unwrap_err();
+        let words = duck.to_string();
+        let e = Error::engine(words.clone(), duck);
+        assert_eq!(e.to_string(), words);
+        let source = std::error::Error::source(&e).expect("the engine error is kept");
+        assert!(source.downcast_ref::<duckdb::Error>().is_some());
+        assert_eq!(source.to_string(), words);
+
+        // Annotating the message (a node's compiled SQL) keeps the source.
+        let e = e.map_runtime_message(|m| format!("{m}\n  compiled SQL: x.sql"));
+        assert_eq!(e.to_string(), format!("{words}\n  compiled SQL: x.sql"));
+        let source = std::error::Error::source(&e).expect("still kept");
+        assert!(source.downcast_ref::<duckdb::Error>().is_some());
+
+        // Strata's own messages have nothing underneath.
+        let own = Error::Adapter("no relation for model.p.m".into());
+        assert!(std::error::Error::source(&own).is_none());
+        let own = own.map_runtime_message(|m| format!("maintaining x: {m}"));
+        assert_eq!(own.to_string(), "maintaining x: no relation for model.p.m");
     }
 }

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde::Serialize;
 
-use crate::compile::{Dialect, Relation, Table};
+use crate::compile::{Dialect, Relation, RelationKind, Table};
 use crate::error::{Error, Result};
 use crate::project::Target;
 pub use targets::{default_target, TARGET_RULES};
@@ -105,8 +105,12 @@ pub trait Adapter: Send + Sync {
         Ok(Vec::new())
     }
 
-    /// Relations in a schema: (identifier, `table` | `view`).
-    async fn list_relations(&self, database: &str, schema: &str) -> Result<Vec<(String, String)>>;
+    /// Relations in a schema: (identifier, `Table` | `View`).
+    async fn list_relations(
+        &self,
+        database: &str,
+        schema: &str,
+    ) -> Result<Vec<(String, RelationKind)>>;
 
     async fn get_columns(&self, relation: &Relation) -> Result<Vec<ColumnInfo>>;
 

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
-use crate::compile::Compiler;
+use crate::compile::{Compiler, RelationKind};
 use crate::error::{Error, Result};
 use crate::materialize::compiled_path;
 use crate::project::{Node, Project, ResourceType};
@@ -142,7 +142,9 @@ fn meta_or_empty<S: serde::Serializer>(
 fn node_json<'a>(project: &'a Project, compiler: &Compiler, node: &'a Node) -> NodeJson<'a> {
     let rel = compiler.relation_of(&node.name);
     let (database, schema, alias) = match &rel {
-        Some(r) if r.kind != "cte" => (r.database.clone(), r.schema.clone(), r.identifier.clone()),
+        Some(r) if r.kind != RelationKind::Cte => {
+            (r.database.clone(), r.schema.clone(), r.identifier.clone())
+        }
         _ => (
             Some(project.target.database.clone()),
             project.target.schema.clone(),
@@ -197,7 +199,9 @@ fn node_json<'a>(project: &'a Project, compiler: &Compiler, node: &'a Node) -> N
                 .map(Path::to_path_buf)
                 .unwrap_or(path)
         }),
-        relation_name: rel.filter(|r| r.kind != "cte").map(|r| r.rendered),
+        relation_name: rel
+            .filter(|r| r.kind != RelationKind::Cte)
+            .map(|r| r.rendered),
         test_metadata: test.map(|t| TestMetadataJson {
             name: &t.name,
             kwargs: &t.kwargs,

@@ -34,7 +34,7 @@ use std::sync::{Arc, RwLock};
 use minijinja::value::Value;
 use minijinja::{Environment, Error as JError, ErrorKind};
 
-pub use relation::{DoubleQuotes, Quoting, Relation};
+pub use relation::{DoubleQuotes, Quoting, Relation, RelationKind};
 pub use table::Table;
 
 use crate::project;
@@ -47,9 +47,11 @@ pub trait Warehouse: Send + Sync {
         &self,
         relation: &Relation,
     ) -> std::result::Result<Vec<(String, String)>, String>;
-    /// `Some("table" | "view")` when the relation exists.
-    fn get_relation_kind(&self, relation: &Relation)
-        -> std::result::Result<Option<String>, String>;
+    /// `Some(Table | View)` when the relation exists.
+    fn get_relation_kind(
+        &self,
+        relation: &Relation,
+    ) -> std::result::Result<Option<RelationKind>, String>;
 }
 
 /// The adapter facts the compiler needs: its name, its quoting, its built-in macros.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use minijinja::value::Value;
 
-use super::{as_relation, reuse, Compiler, Relation, Relations};
+use super::{as_relation, reuse, Compiler, Relation, RelationKind, Relations};
 use crate::error::Result;
 use crate::project::{Materialization, Node, Project, ResourceType};
 
@@ -22,13 +22,13 @@ impl Compiler {
                 .str("external_location")
                 .filter(|_| reads_external_locations);
             let rel = match external {
-                Some(loc) => Relation::raw(&s.identifier, loc, "external"),
+                Some(loc) => Relation::raw(&s.identifier, loc, RelationKind::External),
                 None => Relation::new(
                     q.as_ref(),
                     s.database.as_deref(),
                     &s.schema,
                     &s.identifier,
-                    "table",
+                    RelationKind::Table,
                 ),
             };
             sources.insert((s.source_name.clone(), s.name.clone()), rel);
@@ -69,7 +69,7 @@ impl Compiler {
     fn node_relation(&self, node: &Node) -> Result<Relation> {
         if node.is_ephemeral() {
             let cte = format!("__dbt__cte__{}", node.name);
-            return Ok(Relation::raw(&cte, &cte, "cte"));
+            return Ok(Relation::raw(&cte, &cte, RelationKind::Cte));
         }
         let is_snapshot = node.resource_type == ResourceType::Snapshot;
         // A snapshot's legacy target_schema is the schema itself (dbt before 1.9).
@@ -101,8 +101,8 @@ impl Compiler {
             })
             .unwrap_or(&self.shared.target.database);
         let kind = match node.config.materialization() {
-            Materialization::View => "view",
-            _ => "table",
+            Materialization::View => RelationKind::View,
+            _ => RelationKind::Table,
         };
         Ok(self.relation(Some(database), &schema, &alias, kind))
     }
@@ -156,7 +156,7 @@ impl Compiler {
         database: Option<&str>,
         schema: &str,
         identifier: &str,
-        kind: &str,
+        kind: RelationKind,
     ) -> Relation {
         Relation::new(
             self.shared.quoting.as_ref(),

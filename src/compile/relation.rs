@@ -11,10 +11,39 @@ pub struct Relation {
     pub database: Option<String>,
     pub schema: String,
     pub identifier: String,
-    /// `table`, `view`, `cte` (ephemeral) or `external` (a source read from files).
-    pub kind: String,
+    pub kind: RelationKind,
     /// The exact SQL text this relation renders as.
     pub rendered: String,
+}
+
+/// What a relation is; templates see it as `relation.type` (`as_str`) and `is_table`,
+/// `is_view`, `is_cte`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RelationKind {
+    Table,
+    View,
+    /// An ephemeral model, inlined as a CTE.
+    Cte,
+    /// A source read from files (DuckDB's `external_location`).
+    External,
+}
+
+impl RelationKind {
+    /// The word dbt's templates compare with (`relation.type == 'view'`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RelationKind::Table => "table",
+            RelationKind::View => "view",
+            RelationKind::Cte => "cte",
+            RelationKind::External => "external",
+        }
+    }
+}
+
+impl fmt::Display for RelationKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// How an adapter quotes identifiers and renders relations.
@@ -57,24 +86,24 @@ impl Relation {
         database: Option<&str>,
         schema: &str,
         identifier: &str,
-        kind: &str,
+        kind: RelationKind,
     ) -> Self {
         Relation {
             database: database.map(str::to_string),
             schema: schema.to_string(),
             identifier: identifier.to_string(),
-            kind: kind.to_string(),
+            kind,
             rendered: q.render_relation(database, schema, identifier),
         }
     }
 
     /// An ephemeral model's CTE name, or any relation that renders as raw SQL.
-    pub fn raw(identifier: &str, rendered: &str, kind: &str) -> Self {
+    pub fn raw(identifier: &str, rendered: &str, kind: RelationKind) -> Self {
         Relation {
             database: None,
             schema: String::new(),
             identifier: identifier.to_string(),
-            kind: kind.to_string(),
+            kind,
             rendered: rendered.to_string(),
         }
     }
@@ -94,7 +123,7 @@ impl Relation {
             self.database.as_deref(),
             &self.schema,
             identifier,
-            &self.kind,
+            self.kind,
         )
     }
 }
@@ -119,7 +148,7 @@ impl Object for Relation {
                 // A model's kind may still change with its in-file config while parsing.
                 super::reuse::kind_read();
                 Some(match key.as_str()? {
-                    "type" => Value::from(self.kind.clone()),
+                    "type" => Value::from(self.kind.as_str()),
                     other => Value::from(other.strip_prefix("is_") == Some(self.kind.as_str())),
                 })
             }
@@ -154,5 +183,32 @@ impl Object for Relation {
 
     fn render(self: &Arc<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.rendered)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Templates see the kind as dbt's words: `type`, `is_table`, `is_view`, `is_cte`.
+    #[test]
+    fn templates_read_the_kind_as_dbt_words() {
+        let env = minijinja::Environment::new();
+        let render = |kind: RelationKind| {
+            let r = Value::from_object(Relation::new(&DoubleQuotes, None, "main", "m", kind));
+            env.render_str(
+                "{{ r.type }} {{ r.is_table }} {{ r.is_view }} {{ r.is_cte }} {{ r.type == 'view' }}",
+                minijinja::context! { r },
+            )
+            .unwrap()
+        };
+        assert_eq!(render(RelationKind::Table), "table True False False False");
+        assert_eq!(render(RelationKind::View), "view False True False True");
+        assert_eq!(render(RelationKind::Cte), "cte False False True False");
+        assert_eq!(
+            render(RelationKind::External),
+            "external False False False False"
+        );
+        assert_eq!(RelationKind::External.to_string(), "external");
     }
 }

@@ -13,7 +13,7 @@ use std::collections::{HashMap, HashSet};
 
 use minijinja::Value;
 
-use crate::compile::Relation;
+use crate::compile::{Relation, RelationKind};
 
 #[derive(Clone, Copy, Default)]
 struct Watch {
@@ -108,7 +108,7 @@ impl Kept {
         let mut ephemerals: Vec<String> = Vec::new();
         for name in &self.refs {
             let rel = relation(name)?;
-            if rel.kind == "cte" && !ephemerals.contains(name) {
+            if rel.kind == RelationKind::Cte && !ephemerals.contains(name) {
                 ephemerals.push(name.clone());
             }
         }
@@ -181,11 +181,17 @@ mod tests {
         let mut m = HashMap::new();
         m.insert(
             "a".to_string(),
-            Relation::new(&DoubleQuotes, None, "main", "a", "table"),
+            Relation::new(&DoubleQuotes, None, "main", "a", RelationKind::Table),
         );
         m.insert(
             "e".to_string(),
-            Relation::new(&DoubleQuotes, None, "main", "__dbt__cte__e", "cte"),
+            Relation::new(
+                &DoubleQuotes,
+                None,
+                "main",
+                "__dbt__cte__e",
+                RelationKind::Cte,
+            ),
         );
         m
     }
@@ -213,19 +219,19 @@ mod tests {
 
     #[test]
     fn a_render_stands_unless_a_relation_it_saw_was_renamed_or_its_read_kind_changed() {
-        let rel = |ident: &str, kind: &str| {
+        let rel = |ident: &str, kind: RelationKind| {
             Value::from_object(Relation::new(&DoubleQuotes, None, "main", ident, kind))
         };
         let before: HashMap<String, Value> = [
-            ("a".to_string(), rel("a", "view")),
-            ("b".to_string(), rel("b", "view")),
-            ("c".to_string(), rel("c", "view")),
+            ("a".to_string(), rel("a", RelationKind::View)),
+            ("b".to_string(), rel("b", RelationKind::View)),
+            ("c".to_string(), rel("c", RelationKind::View)),
         ]
         .into();
         let after: HashMap<String, Value> = [
-            ("a".to_string(), rel("a", "view")),
-            ("b".to_string(), rel("renamed", "view")),
-            ("c".to_string(), rel("c", "table")),
+            ("a".to_string(), rel("a", RelationKind::View)),
+            ("b".to_string(), rel("renamed", RelationKind::View)),
+            ("c".to_string(), rel("c", RelationKind::Table)),
         ]
         .into();
         let changes = Changes::between(&before, &after);

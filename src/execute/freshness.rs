@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use minijinja::Value;
 use serde_json::{json, Value as Json};
 
+use crate::error::YamlStep::{Key, Named};
 use crate::error::{Error, Result};
 use crate::project::{Node, Source};
 use crate::session::printer::Tone;
@@ -102,6 +103,9 @@ impl Criteria {
         let Some(Json::Object(f)) = &source.freshness else {
             return Ok(None);
         };
+        // The table's `freshness:` replaces its source's: point at whichever is written.
+        let in_source = [Key("sources"), Named(&source.source_name)];
+        let table = [Key("tables"), Named(&source.name), Key("freshness")];
         let bad = |m: String| {
             Error::config(
                 &source.original_file_path,
@@ -109,6 +113,14 @@ impl Criteria {
                     "source {}.{}: freshness {m}",
                     source.source_name, source.name
                 ),
+            )
+            .at_yaml_key_of_file(
+                &source.original_file_path,
+                &[&in_source[..], &table].concat(),
+            )
+            .at_yaml_key_of_file(
+                &source.original_file_path,
+                &[&in_source[..], &[Key("freshness")]].concat(),
             )
         };
         let threshold = |key: &str| -> Result<Option<Threshold>> {

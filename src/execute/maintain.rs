@@ -4,7 +4,7 @@
 
 use minijinja::value::Value;
 
-use crate::compile::{CompileOptions, Relation};
+use crate::compile::{CompileOptions, Relation, RelationKind};
 use crate::error::{Error, Result};
 use crate::project::{Node, ResourceType};
 use crate::session::{Command, RunOptions, Session};
@@ -99,7 +99,7 @@ impl Session {
             Some(&[ResourceType::Model, ResourceType::Seed]),
         )?;
         let mut reports = Vec::new();
-        let mut schemas_seen: std::collections::HashMap<String, Vec<(String, String)>> =
+        let mut schemas_seen: std::collections::HashMap<String, Vec<(String, RelationKind)>> =
             Default::default();
         for id in ids {
             let Some(node) = self.project.nodes.get(&id) else {
@@ -117,8 +117,9 @@ impl Session {
                 schemas_seen.insert(rel.schema.clone(), list);
             }
             let exists = schemas_seen.get(&rel.schema).is_some_and(|l| {
-                l.iter()
-                    .any(|(n, k)| n.eq_ignore_ascii_case(&rel.identifier) && k == "table")
+                l.iter().any(|(n, k)| {
+                    n.eq_ignore_ascii_case(&rel.identifier) && *k == RelationKind::Table
+                })
             });
             if !exists {
                 self.printer
@@ -166,8 +167,5 @@ impl Session {
 }
 
 fn annotate(rel: &Relation, e: Error) -> Error {
-    match e {
-        Error::Adapter(m) => Error::Adapter(format!("maintaining {rel}: {m}")),
-        other => other,
-    }
+    e.map_runtime_message(|m| format!("maintaining {rel}: {m}"))
 }

@@ -7,7 +7,7 @@ use std::time::Instant;
 use super::prepare::{check_sql, compile_node, write_compiled, Compiling};
 use super::summary::human_bytes;
 use super::RunState;
-use crate::compile::Compiler;
+use crate::compile::{Compiler, RelationKind};
 use crate::error::Error;
 use crate::materialize::{self, Built};
 use crate::memo;
@@ -139,7 +139,7 @@ pub(super) async fn run_node(
         relation_name: s
             .compiler
             .relation_of(&node.name)
-            .filter(|r| r.kind != "cte")
+            .filter(|r| r.kind != RelationKind::Cte)
             .map(|r| r.rendered),
     }
 }

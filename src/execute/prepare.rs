@@ -6,7 +6,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use crate::adapters::Adapter;
-use crate::compile::{CompileOptions, Compiler, Relation, Warehouse};
+use crate::compile::{CompileOptions, Compiler, Relation, RelationKind, Warehouse};
 use crate::error::{Error, Location, Result};
 use crate::materialize::{compiled_path, RelationCache};
 use crate::memo::{self, Digest};
@@ -45,7 +45,7 @@ pub(super) fn is_incremental_now(
     };
     node.config.materialization() == Materialization::Incremental
         && !refresh
-        && rel.is_some_and(|r| cache.kind(r).as_deref() == Some("table"))
+        && rel.is_some_and(|r| cache.kind(r) == Some(RelationKind::Table))
 }
 
 pub(super) fn compile_node(
@@ -170,7 +170,7 @@ pub(super) async fn prime_cache(
     for id in ids {
         if let Some(n) = session.project.nodes.get(id) {
             if let Some(r) = session.compiler.relation_of(&n.name) {
-                if r.kind != "cte" {
+                if r.kind != RelationKind::Cte {
                     schemas.insert((r.database.clone().unwrap_or_default(), r.schema.clone()));
                 }
             }

@@ -24,6 +24,7 @@ impl Materializer<'_> {
         }
         let config_error = |m: String| Error::Config {
             path: node.original_file_path.clone(),
+            position: None,
             message: format!("model '{}': {m}", node.name),
         };
         if !matches!(

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use super::{rel_value, strings, Built, Materializer};
 use crate::adapters::{ColumnInfo, ExecResult};
-use crate::compile::Relation;
+use crate::compile::{Relation, RelationKind};
 use crate::error::{Error, Result};
 use crate::project::Node;
 
@@ -17,7 +17,7 @@ impl Materializer<'_> {
         let full_refresh = self.full_refresh
             && node.config.get("full_refresh").and_then(|v| v.as_bool()) != Some(false)
             || node.config.get("full_refresh").and_then(|v| v.as_bool()) == Some(true);
-        if existing.as_deref() != Some("table") || full_refresh {
+        if existing != Some(RelationKind::Table) || full_refresh {
             return self.table(node, compiled_sql).await;
         }
         let unique_key = node.config.list("unique_key");
@@ -38,6 +38,7 @@ impl Materializer<'_> {
         }
         let config_error = |message: String| Error::Config {
             path: node.original_file_path.clone(),
+            position: None,
             message,
         };
         match strategy.as_str() {
@@ -130,7 +131,7 @@ impl Materializer<'_> {
                     Ok(Relation::raw(
                         &tmp.identifier,
                         &format!("(\n{sql}\n)"),
-                        "cte",
+                        RelationKind::Cte,
                     ))
                 })
                 .collect::<Result<_>>()?,
@@ -237,6 +238,7 @@ impl Materializer<'_> {
             other => {
                 return Err(Error::Config {
                     path: node.original_file_path.clone(),
+                    position: None,
                     message: format!(
                         "unknown on_schema_change '{other}' (ignore, fail, append_new_columns, sync_all_columns)"
                     ),

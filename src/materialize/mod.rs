@@ -23,30 +23,30 @@ use std::sync::{Arc, Mutex};
 use minijinja::value::Value;
 
 use crate::adapters::{Adapter, ExecResult};
-use crate::compile::{CompileOptions, Compiler, Relation};
+use crate::compile::{CompileOptions, Compiler, Relation, RelationKind};
 use crate::error::{Error, Result};
 use crate::project::{Materialization, Node, Project};
 use crate::sql;
 
 /// Relations known to exist, keyed by (schema, identifier), valued by kind.
 #[derive(Default)]
-pub struct RelationCache(Mutex<HashMap<(String, String), String>>);
+pub struct RelationCache(Mutex<HashMap<(String, String), RelationKind>>);
 
 impl RelationCache {
-    pub fn kind(&self, rel: &Relation) -> Option<String> {
+    pub fn kind(&self, rel: &Relation) -> Option<RelationKind> {
         self.0
             .lock()
             .ok()?
             .get(&(rel.schema.to_lowercase(), rel.identifier.to_lowercase()))
-            .cloned()
+            .copied()
     }
 
-    pub fn set(&self, rel: &Relation, kind: Option<&str>) {
+    pub fn set(&self, rel: &Relation, kind: Option<RelationKind>) {
         if let Ok(mut m) = self.0.lock() {
             let key = (rel.schema.to_lowercase(), rel.identifier.to_lowercase());
             match kind {
                 Some(k) => {
-                    m.insert(key, k.to_string());
+                    m.insert(key, k);
                 }
                 None => {
                     m.remove(&key);
@@ -55,7 +55,7 @@ impl RelationCache {
         }
     }
 
-    pub fn insert_all(&self, schema: &str, items: Vec<(String, String)>) {
+    pub fn insert_all(&self, schema: &str, items: Vec<(String, RelationKind)>) {
         if let Ok(mut m) = self.0.lock() {
             for (name, kind) in items {
                 m.insert((schema.to_lowercase(), name.to_lowercase()), kind);
@@ -135,13 +135,12 @@ impl Materializer<'_> {
 
     /// Engine errors name the node's compiled SQL so the reader can open it.
     pub(super) fn annotate(&self, node: &Node, e: Error) -> Error {
-        match e {
-            Error::Adapter(msg) => Error::Adapter(format!(
+        e.map_runtime_message(|msg| {
+            format!(
                 "{msg}\n  compiled SQL: {}",
                 compiled_path(self.project, node).display()
-            )),
-            other => other,
-        }
+            )
+        })
     }
 
     pub(super) fn target(&self, node: &Node) -> Result<Relation> {
@@ -182,6 +181,7 @@ impl Materializer<'_> {
                 let other = node.config.materialized();
                 return Err(Error::Config {
                     path: node.original_file_path.clone(),
+                    position: None,
                     message: format!(
                         "unknown materialization '{other}' (view, table, incremental, ephemeral)"
                     ),
@@ -206,6 +206,7 @@ pub fn check_scan_budget(node: &Node, response: &ExecResult) -> Result<()> {
     let Some(budget) = value.as_u64() else {
         return Err(Error::Config {
             path: node.original_file_path.clone(),
+            position: None,
             message: format!(
                 "max_bytes_scanned must be a whole number of bytes, not {value} \
                  (to stop a query before it scans too much, set the work group's \

@@ -5,7 +5,7 @@ use serde_json::{json, Value as Json};
 
 use super::{rel_value, strings, Built, Materializer};
 use crate::adapters::{ColumnInfo, ExecResult};
-use crate::compile::Relation;
+use crate::compile::{Relation, RelationKind};
 use crate::error::{Error, Result};
 use crate::project::Node;
 
@@ -18,7 +18,7 @@ impl Materializer<'_> {
         let common = |args| spec.template_args(compiled_sql, args);
         if self.cache.kind(&target).is_none() {
             let table = Relation {
-                kind: "table".into(),
+                kind: RelationKind::Table,
                 ..target.clone()
             };
             let create = self.render(
@@ -27,7 +27,7 @@ impl Materializer<'_> {
                 &common(vec![("relation", rel_value(&table))]),
             )?;
             let response = self.run_all(node, &create, true).await?;
-            self.cache.set(&target, Some("table"));
+            self.cache.set(&target, Some(RelationKind::Table));
             return Ok(Built {
                 response,
                 ..Default::default()
@@ -212,6 +212,7 @@ impl SnapshotSpec {
     pub fn of(node: &Node) -> Result<Self> {
         let bad = |m: String| Error::Config {
             path: node.original_file_path.clone(),
+            position: None,
             message: format!("snapshot '{}': {m}", node.name),
         };
         let c = &node.config;

@@ -5,7 +5,7 @@ use minijinja::value::Value;
 
 use super::{rel_value, Built, Materializer};
 use crate::adapters::ExecResult;
-use crate::compile::Relation;
+use crate::compile::{Relation, RelationKind};
 use crate::error::Result;
 use crate::project::Node;
 
@@ -20,7 +20,7 @@ impl Materializer<'_> {
             && !self.compiler.project_overrides("create_table_as")
         {
             let table = Relation {
-                kind: "table".into(),
+                kind: RelationKind::Table,
                 ..target.clone()
             };
             let replace = self.render(
@@ -33,9 +33,9 @@ impl Materializer<'_> {
             )?;
             if !replace.is_empty() {
                 let mut statements = Vec::new();
-                if self.cache.kind(&target).as_deref() == Some("view") {
+                if self.cache.kind(&target) == Some(RelationKind::View) {
                     let view = Relation {
-                        kind: "view".into(),
+                        kind: RelationKind::View,
                         ..target.clone()
                     };
                     statements.extend(self.render(
@@ -46,7 +46,7 @@ impl Materializer<'_> {
                 }
                 statements.extend(replace);
                 let response = self.run_all(node, &statements, true).await?;
-                self.cache.set(&target, Some("table"));
+                self.cache.set(&target, Some(RelationKind::Table));
                 return Ok(Built {
                     response,
                     ..Default::default()
@@ -75,7 +75,7 @@ impl Materializer<'_> {
             q.as_ref(),
             &format!("{}__strata_{suffix}", target.identifier),
         );
-        r.kind = "table".into();
+        r.kind = RelationKind::Table;
         Ok(r)
     }
 
@@ -111,10 +111,10 @@ impl Materializer<'_> {
         let mut backup = None;
         if let Some(kind) = self.cache.kind(target) {
             let existing = Relation {
-                kind: kind.clone(),
+                kind,
                 ..target.clone()
             };
-            if kind == "view" {
+            if kind == RelationKind::View {
                 statements.extend(self.render(
                     node,
                     "drop_relation",
@@ -147,7 +147,7 @@ impl Materializer<'_> {
             ],
         )?);
         let mut response = self.run_all(node, &statements, true).await?;
-        self.cache.set(target, Some("table"));
+        self.cache.set(target, Some(RelationKind::Table));
         if let Some(b) = backup {
             // After the swap has committed: the old table is no longer anyone's.
             let drop = self.render(node, "drop_relation", &[("relation", rel_value(&b))])?;

@@ -4,7 +4,7 @@ use minijinja::value::Value;
 
 use super::{rel_value, Built, Materializer};
 use crate::adapters::ExecResult;
-use crate::compile::{CompileOptions, Relation};
+use crate::compile::{CompileOptions, Relation, RelationKind};
 use crate::error::{Error, Result};
 use crate::project::Node;
 
@@ -17,8 +17,10 @@ impl Materializer<'_> {
             .config
             .store_failures_as()
             .map_err(|m| Error::config(&node.original_file_path, format!("{}: {m}", node.name)))?;
-        let Some(stored_as) = stored_as else {
-            return Ok(None);
+        let stored_as = match stored_as {
+            None => return Ok(None),
+            Some("view") => RelationKind::View,
+            Some(_) => RelationKind::Table,
         };
         let target = &self.project.target;
         // dbt: the test's schema config (default dbt_test__audit) through
@@ -67,7 +69,7 @@ impl Materializer<'_> {
                         &[("relation", rel_value(&old))],
                     )?);
                 }
-                let create = if relation.kind == "view" {
+                let create = if relation.kind == RelationKind::View {
                     "create_view_as"
                 } else {
                     "create_table_as"
@@ -81,7 +83,7 @@ impl Materializer<'_> {
                     ],
                 )?);
                 stored = self.run_all(node, &statements, false).await?;
-                self.cache.set(relation, Some(&relation.kind));
+                self.cache.set(relation, Some(relation.kind));
                 self.sql_of(
                     node,
                     "select_all_from",

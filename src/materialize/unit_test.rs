@@ -11,7 +11,7 @@ use serde_json::Value as Json;
 
 use super::{Built, Materializer};
 use crate::adapters::{quote_literal, ColumnInfo};
-use crate::compile::{CompileOptions, Fixtures, Relation};
+use crate::compile::{CompileOptions, Fixtures, Relation, RelationKind};
 use crate::error::{Error, Result};
 use crate::project::{parse_dependency, Dependency, Fixture, Node, UnitTestSpec};
 
@@ -26,6 +26,7 @@ pub async fn run(m: &Materializer<'_>, node: &Node) -> Result<Built> {
         .ok_or_else(|| Error::Internal(format!("no unit test {}", node.unique_id)))?;
     let bad = |msg: String| Error::Config {
         path: node.original_file_path.clone(),
+        position: None,
         message: format!("unit test '{}': {msg}", spec.name),
     };
     let model = m
@@ -158,7 +159,7 @@ async fn fixture_ctes(
             "{} as (\n-- Fixture for {name}\n{body}\n)",
             q.quote(&cte)
         ));
-        let fixture = Relation::raw(&cte, &q.quote(&cte), "table");
+        let fixture = Relation::raw(&cte, &q.quote(&cte), RelationKind::Table);
         match parse_input(input) {
             Some(Input::Ref(r)) => {
                 fixtures.refs.insert(r, fixture);

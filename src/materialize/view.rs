@@ -3,7 +3,7 @@
 use minijinja::value::Value;
 
 use super::{rel_value, Built, Materializer};
-use crate::compile::Relation;
+use crate::compile::{Relation, RelationKind};
 use crate::error::Result;
 use crate::project::Node;
 
@@ -12,7 +12,7 @@ impl Materializer<'_> {
         let target = self.target(node)?;
         let mut statements = Vec::new();
         if let Some(kind) = self.cache.kind(&target) {
-            if kind != "view" {
+            if kind != RelationKind::View {
                 let existing = Relation {
                     kind,
                     ..target.clone()
@@ -25,7 +25,7 @@ impl Materializer<'_> {
             }
         }
         let view = Relation {
-            kind: "view".into(),
+            kind: RelationKind::View,
             ..target.clone()
         };
         statements.extend(self.render(
@@ -38,7 +38,7 @@ impl Materializer<'_> {
         )?);
         let mut response = self.run_all(node, &statements, true).await?;
         response.rows_affected = None;
-        self.cache.set(&target, Some("view"));
+        self.cache.set(&target, Some(RelationKind::View));
         Ok(Built {
             response,
             ..Default::default()

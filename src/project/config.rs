@@ -6,7 +6,7 @@ use std::path::Path;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, YamlStep};
 
 /// A node's config: the merged key/value map, with typed accessors for the keys the
 /// runner itself acts on. Keys are normalised to snake_case (`pre-hook` -> `pre_hook`).
@@ -320,7 +320,8 @@ impl ProjectFile {
         let file: ProjectFile =
             serde_yaml_ng::from_str(&text).map_err(|e| Error::yaml(path, &e))?;
         if file.name.trim().is_empty() {
-            return Err(Error::config(path, "`name` must not be empty"));
+            return Err(Error::config(path, "`name` must not be empty")
+                .at_yaml_key(&text, &[YamlStep::Key("name")]));
         }
         Ok(file)
     }

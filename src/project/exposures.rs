@@ -9,6 +9,7 @@ use super::dependency::{dependency_by_id, parse_dependency, Dependency};
 use super::files::fqn_for;
 use super::properties::ExposureSpec;
 use super::{config, Exposure, Project, RefCall};
+use crate::error::YamlStep::{Item, Key, Named};
 use crate::error::{Error, Result};
 
 /// An `exposures:` entry, checked and configured; a disabled one is left out.
@@ -23,19 +24,25 @@ pub(super) fn add_exposure(project: &mut Project, spec: ExposureSpec, yaml: &Pat
             format!("exposure '{}' is defined twice", spec.name),
         ));
     }
-    let bad = |m: String| Error::config(yaml, format!("exposure '{}': {m}", spec.name));
+    // Errors point at the exposure's key in its file (read again only for an error).
+    let file = project.root.join(yaml);
+    let bad = |m: String, key: &str| {
+        let entry = [Key("exposures"), Named(&spec.name)];
+        Error::config(yaml, format!("exposure '{}': {m}", spec.name))
+            .at_yaml_key_of_file(&file, &[&entry[..], &[Key(key)]].concat())
+            .at_yaml_key_of_file(&file, &entry)
+    };
     const TYPES: &[&str] = &["dashboard", "notebook", "analysis", "ml", "application"];
     if !TYPES.contains(&spec.kind.as_str()) {
-        return Err(bad(format!(
-            "type {:?}: expected one of {}",
-            spec.kind,
-            TYPES.join(", ")
-        )));
+        return Err(bad(
+            format!("type {:?}: expected one of {}", spec.kind, TYPES.join(", ")),
+            "type",
+        ));
     }
     if !spec.owner.contains_key("name") && !spec.owner.contains_key("email") {
-        return Err(bad("owner needs a name or an email".into()));
+        return Err(bad("owner needs a name or an email".into(), "owner"));
     }
-    let (refs, source_refs) = exposure_dependencies(&spec, project.name(), yaml)?;
+    let (refs, source_refs) = exposure_dependencies(&spec, project.name(), yaml, &file)?;
     // Paths and fqn as dbt has them: from the resource folder the file sits in.
     let folder = project
         .file
@@ -90,10 +97,11 @@ fn exposure_dependencies(
     spec: &ExposureSpec,
     project_name: &str,
     yaml: &Path,
+    file: &Path,
 ) -> Result<Dependencies> {
     let mut refs = Vec::new();
     let mut source_refs = Vec::new();
-    for dep in &spec.depends_on {
+    for (i, dep) in spec.depends_on.iter().enumerate() {
         // A unique id works too (model.<project>.<name>), as in dbt.
         if let Some(Dependency::Ref(r)) = dependency_by_id(dep, project_name) {
             refs.push(r);
@@ -114,6 +122,15 @@ fn exposure_dependencies(
                          source('...', '...')",
                         spec.name
                     ),
+                )
+                .at_yaml_key_of_file(
+                    file,
+                    &[
+                        Key("exposures"),
+                        Named(&spec.name),
+                        Key("depends_on"),
+                        Item(i),
+                    ],
                 ))
             }
         }

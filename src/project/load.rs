@@ -24,6 +24,7 @@ use super::unit_tests::add_unit_test;
 use super::{
     config, profiles, LoadOptions, MacroFile, Node, Project, ProjectFile, RenderText, ResourceType,
 };
+use crate::error::YamlStep::{Key, Named};
 use crate::error::{Error, Result};
 use crate::memo::Memo;
 
@@ -99,7 +100,8 @@ pub fn load_files(project: &mut Project, render_text: &RenderText) -> Result<()>
     load_properties(project, render_text)?;
     // Parsed after the resource files (it used to be read only when compiling began), so a
     // project with several problems still reports a broken file first.
-    project.rights = rights::of_project_file(project.file.rights.as_ref(), &project.file_path)?;
+    project.rights = rights::of_project_file(project.file.rights.as_ref(), &project.file_path)
+        .map_err(|e| e.at_yaml_key_of_file(&project.file_path, &[Key("rights")]))?;
     Ok(())
 }
 
@@ -362,12 +364,20 @@ fn add_yaml_snapshot(project: &mut Project, name: &str, relation: &str, yaml: &P
             format!(
                 "snapshot '{name}' is defined in a snapshot file and here (relation:): keep one"
             ),
+        )
+        .at_yaml_key_of_file(
+            &project.root.join(yaml),
+            &[Key("snapshots"), Named(name), Key("relation")],
         ));
     }
     if parse_dependency(relation).is_none() {
         return Err(Error::config(
             yaml,
             format!("snapshot '{name}': relation {relation:?} is not ref('...') or source('...', '...')"),
+        )
+        .at_yaml_key_of_file(
+            &project.root.join(yaml),
+            &[Key("snapshots"), Named(name), Key("relation")],
         ));
     }
     let mut fqn = yaml_folders(project, yaml);

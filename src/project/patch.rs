@@ -7,19 +7,39 @@ use serde_json::Value;
 
 use super::properties::{NodePatch, TestSpec};
 use super::{Column, PendingTest, Project, ResourceType};
+use crate::error::YamlStep::{self, Item, Key, Named};
 use crate::error::{Error, Result};
 
-/// The generic tests of a `tests:` and a `data_tests:` list (dbt takes either).
+/// The generic tests of a `tests:` and a `data_tests:` list (dbt takes either). An entry
+/// that is not a test is reported at its line in `file` (the YAML, `yaml` as printed):
+/// `owners` are the paths the lists may sit under, tried in order (a patch does not know
+/// whether it came from `models:`, `seeds:` or `snapshots:`).
 pub(super) fn tests_of(
     tests: &[Value],
     data_tests: &[Value],
     yaml: &Path,
+    file: &Path,
+    owners: &[Vec<YamlStep>],
 ) -> Result<Vec<TestSpec>> {
-    tests
-        .iter()
-        .chain(data_tests)
-        .map(|t| TestSpec::parse(t).map_err(|m| Error::config(yaml, m)))
+    let listed = |list: &'static str| move |(i, t)| (list, i, t);
+    (tests.iter().enumerate().map(listed("tests")))
+        .chain(data_tests.iter().enumerate().map(listed("data_tests")))
+        .map(|(list, i, t)| {
+            TestSpec::parse(t).map_err(|m| {
+                owners.iter().fold(Error::config(yaml, m), |e, owner| {
+                    e.at_yaml_key_of_file(file, &[&owner[..], &[Key(list), Item(i)]].concat())
+                })
+            })
+        })
         .collect()
+}
+
+/// Each of `owners` with `steps` added (one level down: `columns: - name: x`).
+pub(super) fn under<'a>(
+    owners: &[Vec<YamlStep<'a>>],
+    steps: &[YamlStep<'a>],
+) -> Vec<Vec<YamlStep<'a>>> {
+    owners.iter().map(|o| [&o[..], steps].concat()).collect()
 }
 
 pub(super) fn apply_patch(project: &mut Project, patch: NodePatch) -> Result<()> {
@@ -42,10 +62,16 @@ pub(super) fn apply_patch(project: &mut Project, patch: NodePatch) -> Result<()>
         return Ok(());
     };
     let yaml = patch.patch_path.clone();
-    let model_tests = tests_of(&patch.tests, &patch.data_tests, &yaml)?;
+    let file = project.root.join(&yaml);
+    let owners: Vec<Vec<YamlStep>> = ["models", "seeds", "snapshots"]
+        .iter()
+        .map(|section| vec![Key(section), Named(&patch.name)])
+        .collect();
+    let model_tests = tests_of(&patch.tests, &patch.data_tests, &yaml, &file, &owners)?;
     let mut column_tests = Vec::new();
     for c in &patch.columns {
-        for t in tests_of(&c.tests, &c.data_tests, &yaml)? {
+        let owners = under(&owners, &[Key("columns"), Named(&c.name)]);
+        for t in tests_of(&c.tests, &c.data_tests, &yaml, &file, &owners)? {
             column_tests.push((c.name.clone(), c.tags.clone(), t));
         }
     }

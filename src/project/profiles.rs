@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, YamlStep};
 
 /// Where and how models are materialized.
 #[derive(Debug, Clone)]
@@ -94,7 +94,10 @@ pub fn resolve_target(
     let outputs = entry
         .get("outputs")
         .and_then(Value::as_object)
-        .ok_or_else(|| Error::config(path, format!("profile '{profile}' has no `outputs:`")))?;
+        .ok_or_else(|| {
+            Error::config(path, format!("profile '{profile}' has no `outputs:`"))
+                .at_yaml_key(&text, &[YamlStep::Key(profile)])
+        })?;
     let name = match target_override {
         Some(t) => t.to_string(),
         None => entry
@@ -102,7 +105,10 @@ pub fn resolve_target(
             .and_then(Value::as_str)
             .map(str::to_string)
             .or_else(|| outputs.keys().next().cloned())
-            .ok_or_else(|| Error::config(path, format!("profile '{profile}' has no target")))?,
+            .ok_or_else(|| {
+                Error::config(path, format!("profile '{profile}' has no target"))
+                    .at_yaml_key(&text, &[YamlStep::Key(profile)])
+            })?,
     };
     let output = outputs
         .get(&name)
@@ -116,11 +122,21 @@ pub fn resolve_target(
                     known.join(", ")
                 ),
             )
+            .at_yaml_key(&text, &[YamlStep::Key(profile), YamlStep::Key("outputs")])
         })?;
     let adapter_type = output
         .get("type")
         .and_then(Value::as_str)
-        .ok_or_else(|| Error::config(path, format!("target '{name}' has no `type:`")))?
+        .ok_or_else(|| {
+            Error::config(path, format!("target '{name}' has no `type:`")).at_yaml_key(
+                &text,
+                &[
+                    YamlStep::Key(profile),
+                    YamlStep::Key("outputs"),
+                    YamlStep::Key(&name),
+                ],
+            )
+        })?
         .to_string();
     let threads = output
         .get("threads")
@@ -132,7 +148,17 @@ pub fn resolve_target(
         settings: output,
         project_name,
     })
-    .map_err(|message| Error::config(path, message))?;
+    .map_err(|message| {
+        // What an output lacks is a key of its own entry.
+        Error::config(path, message).at_yaml_key(
+            &text,
+            &[
+                YamlStep::Key(profile),
+                YamlStep::Key("outputs"),
+                YamlStep::Key(&name),
+            ],
+        )
+    })?;
     Ok(Target {
         name,
         adapter_type,

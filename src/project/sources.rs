@@ -5,10 +5,11 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 
-use super::patch::tests_of;
+use super::patch::{tests_of, under};
 use super::properties::{SourceSpec, SourceTableSpec};
 use super::{config, Column, Config, PendingTest, Project, RenderText, Source};
 use crate::error::Result;
+use crate::error::YamlStep::{Key, Named};
 
 /// The last layer's string value of `key`.
 fn layered_str(layers: &[Map<String, Value>], key: &str) -> Option<String> {
@@ -57,7 +58,7 @@ pub(super) fn add_source(
         let mut source = source_table(project, &spec, table, yaml, &render)?;
         source.schema = schema.clone();
         source.database = database.clone();
-        let tests = source_tests(&spec, table, &source, yaml)?;
+        let tests = source_tests(&spec, table, &source, yaml, &project.root.join(yaml))?;
         project.pending_tests.extend(tests);
         project.sources.insert(source.unique_id.clone(), source);
     }
@@ -167,15 +168,23 @@ fn source_tests(
     table: &SourceTableSpec,
     source: &Source,
     yaml: &Path,
+    file: &Path,
 ) -> Result<Vec<PendingTest>> {
     let target_expr = format!("source('{}', '{}')", spec.name, table.name);
     let target_name = format!("{}_{}", spec.name, table.name);
     let mut pending = Vec::new();
-    for t in tests_of(&table.tests, &table.data_tests, yaml)? {
+    let owners = vec![vec![
+        Key("sources"),
+        Named(&spec.name),
+        Key("tables"),
+        Named(&table.name),
+    ]];
+    for t in tests_of(&table.tests, &table.data_tests, yaml, file, &owners)? {
         pending.push((None, Vec::new(), t));
     }
     for c in &table.columns {
-        for t in tests_of(&c.tests, &c.data_tests, yaml)? {
+        let owners = under(&owners, &[Key("columns"), Named(&c.name)]);
+        for t in tests_of(&c.tests, &c.data_tests, yaml, file, &owners)? {
             pending.push((Some(c.name.clone()), c.tags.clone(), t));
         }
     }

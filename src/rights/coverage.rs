@@ -5,7 +5,7 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use super::declare::{declaration, declared, node_location, Declared};
-use crate::compile::Relation;
+use crate::compile::{Relation, RelationKind};
 use crate::error::{Error, Result};
 use crate::project::{Node, Project, RightsConfig};
 use crate::session::Session;
@@ -218,8 +218,14 @@ async fn check_unbuilt_tables(
     for (database, schema) in schemas {
         let relations = session.adapter.list_relations(database, schema).await?;
         for (name, kind) in relations {
-            let r = Relation::new(quoting.as_ref(), Some(database), schema, &name, "table");
-            if kind == "view"
+            let r = Relation::new(
+                quoting.as_ref(),
+                Some(database),
+                schema,
+                &name,
+                RelationKind::Table,
+            );
+            if kind == RelationKind::View
                 || built.contains(&relation_key(&r))
                 || name.to_lowercase().starts_with("strata_rights_")
                 || exempt(schema, &name)

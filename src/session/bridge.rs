@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use crate::adapters::Adapter;
-use crate::compile::{Relation, Table, Warehouse};
+use crate::compile::{Relation, RelationKind, Table, Warehouse};
 
 /// The bridge from synchronous template rendering to the async adapter. `used` records
 /// whether a render queried the warehouse (then it is compiled again just before it runs).
@@ -55,7 +55,7 @@ impl Warehouse for Bridge {
     fn get_relation_kind(
         &self,
         relation: &Relation,
-    ) -> std::result::Result<Option<String>, String> {
+    ) -> std::result::Result<Option<RelationKind>, String> {
         self.used.store(true, Ordering::Relaxed);
         let db = relation.database.clone().unwrap_or_default();
         let list = self

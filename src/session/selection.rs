@@ -5,7 +5,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 
 use super::options::{Command, RunOptions};
 use super::Session;
-use crate::compile::Compiler;
+use crate::compile::{Compiler, RelationKind};
 use crate::error::{Error, Result};
 use crate::graph::selectors_file::Selectors;
 use crate::graph::{IndirectSelection, PreviousState, SelectContext, Selection};
@@ -155,7 +155,11 @@ impl Session {
                     continue;
                 }
             }
-            let kind = if is_view { "view" } else { "table" };
+            let kind = if is_view {
+                RelationKind::View
+            } else {
+                RelationKind::Table
+            };
             let rel = self.compiler.relation(database, schema, identifier, kind);
             deferred.push((node.name.clone(), rel));
         }

@@ -327,9 +327,59 @@ fn a_profile_output_is_named_by_its_engine() {
     );
     p.strata(&["compile"])
         .assert_code(2)
-        .assert_contains("profiles.yml: target 'dev' has no `schema:`");
+        .assert_contains("profiles.yml:4:5: target 'dev' has no `schema:`");
     p.write("models/m.sql", "select 1 as x\n");
     p.strata(&["debug", "--target", "local"])
         .assert_ok()
         .assert_contains("target: local (type duckdb, database store, schema main)");
+}
+
+#[test]
+fn config_errors_about_a_yaml_key_give_its_line_and_column() {
+    let p = TestProject::empty();
+    p.write("project.yml", "# a project\nname: ''\n");
+    p.strata(&["run"])
+        .assert_code(2)
+        .assert_contains("error: project.yml:2:1: `name` must not be empty");
+
+    let p = TestProject::new("tests_yml", "");
+    p.write("models/m.sql", "select 1 as id\n");
+    p.write(
+        "models/schema.yml",
+        "version: 2\nmodels:\n  - name: m\n    columns:\n      - name: id\n        data_tests:\n          - unique\n          - accepted_values: [a, b]\n",
+    );
+    p.strata(&["run"])
+        .assert_code(2)
+        .assert_contains("models/schema.yml:8:13: test 'accepted_values' needs a map of arguments");
+
+    let p = TestProject::new("exposed", "");
+    p.write("models/a.sql", "select 1 as id\n");
+    p.write(
+        "models/exposures.yml",
+        "version: 2\nexposures:\n  - name: board\n    type: nope\n    owner: {name: DS}\n",
+    );
+    p.strata(&["ls"]).assert_code(2).assert_contains(
+        "models/exposures.yml:4:5: exposure 'board': type \"nope\": expected one of",
+    );
+
+    let p = TestProject::new("profiled", "profile: prof\n");
+    p.write("models/a.sql", "select 1 as id\n");
+    p.write(
+        "profiles.yml",
+        "prof:\n  target: dev\n  outputs:\n    dev:\n      path: x.duckdb\n",
+    );
+    p.strata(&["ls"])
+        .assert_code(2)
+        .assert_contains("profiles.yml:4:5: target 'dev' has no `type:`");
+
+    // A key written in flow style is not looked for: the error names the file only.
+    let p = TestProject::new("flow", "");
+    p.write("models/m.sql", "select 1 as id\n");
+    p.write(
+        "models/schema.yml",
+        "version: 2\nmodels: [{name: m, data_tests: [{accepted_values: [a]}]}]\n",
+    );
+    p.strata(&["run"]).assert_code(2).assert_contains(
+        "error: models/schema.yml: test 'accepted_values' needs a map of arguments",
+    );
 }

@@ -6,24 +6,28 @@ use aws_sdk_glue::types::DatabaseInput;
 use aws_sdk_glue::Client;
 
 use crate::adapters::ColumnInfo;
+use crate::compile::RelationKind;
 use crate::error::{Error, Result};
 
-fn glue_error<E>(what: &str, e: &aws_sdk_glue::error::SdkError<E>) -> Error
+fn glue_error<E>(what: &str, e: aws_sdk_glue::error::SdkError<E>) -> Error
 where
-    E: std::error::Error + 'static,
+    E: std::error::Error + Send + Sync + 'static,
 {
-    Error::Adapter(format!("Glue {what} failed: {}", DisplayErrorContext(e)))
+    Error::engine(
+        format!("Glue {what} failed: {}", DisplayErrorContext(&e)),
+        e,
+    )
 }
 
-/// `view` for Glue's VIRTUAL_VIEW, `table` for everything else (Iceberg, Hive, external).
-fn kind_of(table_type: Option<&str>) -> &'static str {
+/// `View` for Glue's VIRTUAL_VIEW, `Table` for everything else (Iceberg, Hive, external).
+fn kind_of(table_type: Option<&str>) -> RelationKind {
     match table_type {
-        Some(t) if t.eq_ignore_ascii_case("VIRTUAL_VIEW") => "view",
-        _ => "table",
+        Some(t) if t.eq_ignore_ascii_case("VIRTUAL_VIEW") => RelationKind::View,
+        _ => RelationKind::Table,
     }
 }
 
-pub async fn list_relations(glue: &Client, database: &str) -> Result<Vec<(String, String)>> {
+pub async fn list_relations(glue: &Client, database: &str) -> Result<Vec<(String, RelationKind)>> {
     let mut out = Vec::new();
     let mut next: Option<String> = None;
     loop {
@@ -41,10 +45,10 @@ pub async fn list_relations(glue: &Client, database: &str) -> Result<Vec<(String
             {
                 return Ok(Vec::new())
             }
-            Err(e) => return Err(glue_error(&format!("GetTables({database})"), &e)),
+            Err(e) => return Err(glue_error(&format!("GetTables({database})"), e)),
         };
         for t in page.table_list() {
-            out.push((t.name().to_string(), kind_of(t.table_type()).to_string()));
+            out.push((t.name().to_string(), kind_of(t.table_type())));
         }
         match page.next_token() {
             Some(t) if !t.is_empty() => next = Some(t.to_string()),
@@ -64,7 +68,7 @@ pub async fn list_databases(glue: &Client) -> Result<Vec<String>> {
             .set_next_token(next.take())
             .send()
             .await
-            .map_err(|e| glue_error("GetDatabases", &e))?;
+            .map_err(|e| glue_error("GetDatabases", e))?;
         out.extend(page.database_list().iter().map(|d| d.name().to_string()));
         match page.next_token() {
             Some(t) if !t.is_empty() => next = Some(t.to_string()),
@@ -90,7 +94,7 @@ pub async fn get_columns(glue: &Client, database: &str, table: &str) -> Result<V
         {
             return Ok(Vec::new())
         }
-        Err(e) => return Err(glue_error(&format!("GetTable({database}.{table})"), &e)),
+        Err(e) => return Err(glue_error(&format!("GetTable({database}.{table})"), e)),
     };
     let Some(t) = out.table() else {
         return Ok(Vec::new());
@@ -121,7 +125,7 @@ pub async fn create_database(glue: &Client, database: &str) -> Result<()> {
     let input = DatabaseInput::builder()
         .name(database)
         .build()
-        .map_err(|e| Error::Adapter(format!("Glue database '{database}': {e}")))?;
+        .map_err(|e| Error::engine(format!("Glue database '{database}': {e}"), e))?;
     match glue.create_database().database_input(input).send().await {
         Ok(_) => Ok(()),
         Err(e)
@@ -130,6 +134,6 @@ pub async fn create_database(glue: &Client, database: &str) -> Result<()> {
         {
             Ok(())
         }
-        Err(e) => Err(glue_error(&format!("CreateDatabase({database})"), &e)),
+        Err(e) => Err(glue_error(&format!("CreateDatabase({database})"), e)),
     }
 }

@@ -21,7 +21,7 @@ pub use settings::AthenaSettings;
 
 use super::{Adapter, ColumnInfo, ExecResult, SeedFile, COMMON_MACROS};
 use crate::adapters::quote_literal;
-use crate::compile::{Dialect, Quoting, Relation};
+use crate::compile::{Dialect, Quoting, Relation, RelationKind};
 use crate::error::{Error, Result};
 use crate::project::Target;
 
@@ -120,18 +120,21 @@ impl AthenaAdapter {
     }
 }
 
-/// `s3://bucket/key` -> (bucket, key).
 /// An S3 call's failure, with the SDK's whole error chain.
-fn s3_error<E>(what: &str, e: &aws_sdk_s3::error::SdkError<E>) -> Error
+fn s3_error<E>(what: &str, e: aws_sdk_s3::error::SdkError<E>) -> Error
 where
-    E: std::error::Error + 'static,
+    E: std::error::Error + Send + Sync + 'static,
 {
-    Error::Adapter(format!(
-        "{what} failed: {}",
-        aws_sdk_s3::error::DisplayErrorContext(e)
-    ))
+    Error::engine(
+        format!(
+            "{what} failed: {}",
+            aws_sdk_s3::error::DisplayErrorContext(&e)
+        ),
+        e,
+    )
 }
 
+/// `s3://bucket/key` -> (bucket, key).
 fn split_s3(uri: &str) -> Result<(&str, &str)> {
     let rest = uri
         .strip_prefix("s3://")
@@ -180,10 +183,10 @@ fn seed_to_parquet(
     csv: &Path,
     column_types: &serde_json::Value,
 ) -> Result<(Vec<u8>, Vec<ColumnInfo>)> {
-    let fail = |e: &dyn std::fmt::Display| {
-        Error::Adapter(format!("{}: cannot read the seed: {e}", csv.display()))
+    let fail = |e: duckdb::Error| {
+        Error::engine(format!("{}: cannot read the seed: {e}", csv.display()), e)
     };
-    let conn = duckdb::Connection::open_in_memory().map_err(|e| fail(&e))?;
+    let conn = duckdb::Connection::open_in_memory().map_err(fail)?;
     let path = csv.to_string_lossy().replace('\'', "''");
     let mut types = Vec::new();
     if let Some(map) = column_types.as_object() {
@@ -208,12 +211,12 @@ fn seed_to_parquet(
     );
     let mut stmt = conn
         .prepare(&format!("describe select * from {read}"))
-        .map_err(|e| fail(&e))?;
+        .map_err(fail)?;
     let described: Vec<(String, String)> = stmt
         .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
-        .map_err(|e| fail(&e))?
+        .map_err(fail)?
         .collect::<std::result::Result<_, _>>()
-        .map_err(|e| fail(&e))?;
+        .map_err(fail)?;
     let mut select = Vec::new();
     let mut columns = Vec::new();
     for (name, ty) in described {
@@ -239,7 +242,7 @@ fn seed_to_parquet(
         "copy (select {} from {read}) to '{out_sql}' (format parquet)",
         select.join(", ")
     ))
-    .map_err(|e| fail(&e))?;
+    .map_err(fail)?;
     let bytes = std::fs::read(&out).map_err(|e| Error::io(&out, e))?;
     let _ = std::fs::remove_dir_all(&dir);
     Ok((bytes, columns))
@@ -316,7 +319,11 @@ impl Adapter for AthenaAdapter {
         catalog::list_databases(&self.clients().await?.glue).await
     }
 
-    async fn list_relations(&self, _database: &str, schema: &str) -> Result<Vec<(String, String)>> {
+    async fn list_relations(
+        &self,
+        _database: &str,
+        schema: &str,
+    ) -> Result<Vec<(String, RelationKind)>> {
         catalog::list_relations(&self.clients().await?.glue, schema).await
     }
 
@@ -378,19 +385,19 @@ impl Adapter for AthenaAdapter {
                     .iter()
                     .map(|k| ObjectIdentifier::builder().key(*k).build())
                     .collect::<std::result::Result<Vec<_>, _>>()
-                    .map_err(|e| Error::Adapter(format!("deleting from s3://{bucket}: {e}")))?;
+                    .map_err(|e| Error::engine(format!("deleting from s3://{bucket}: {e}"), e))?;
                 let delete = Delete::builder()
                     .set_objects(Some(objects))
                     .quiet(true)
                     .build()
-                    .map_err(|e| Error::Adapter(format!("deleting from s3://{bucket}: {e}")))?;
+                    .map_err(|e| Error::engine(format!("deleting from s3://{bucket}: {e}"), e))?;
                 let out = s3
                     .delete_objects()
                     .bucket(bucket)
                     .delete(delete)
                     .send()
                     .await
-                    .map_err(|e| s3_error(&format!("deleting from s3://{bucket}"), &e))?;
+                    .map_err(|e| s3_error(&format!("deleting from s3://{bucket}"), e))?;
                 if let Some(err) = out.errors().first() {
                     return Err(Error::Adapter(format!(
                         "deleting s3://{bucket}/{} failed: {}",
@@ -418,7 +425,7 @@ impl Adapter for AthenaAdapter {
                 .set_continuation_token(token.take())
                 .send()
                 .await
-                .map_err(|e| s3_error(&format!("listing {location}"), &e))?;
+                .map_err(|e| s3_error(&format!("listing {location}"), e))?;
             for o in page.contents() {
                 if let Some(k) = o.key() {
                     out.push(format!("s3://{bucket}/{k}"));
@@ -474,7 +481,7 @@ impl Adapter for AthenaAdapter {
             .map_err(|e| {
                 s3_error(
                     &format!("uploading seed {} to s3://{bucket}/{key}", csv.display()),
-                    &e,
+                    e,
                 )
             })?;
         Ok(SeedFile {

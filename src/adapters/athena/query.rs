@@ -80,11 +80,14 @@ fn is_retryable<E: ProvideErrorMetadata, R>(e: &aws_sdk_athena::error::SdkError<
     }
 }
 
-fn api_error<E>(what: &str, e: &aws_sdk_athena::error::SdkError<E>) -> Error
+fn api_error<E>(what: &str, e: aws_sdk_athena::error::SdkError<E>) -> Error
 where
-    E: std::error::Error + 'static,
+    E: std::error::Error + Send + Sync + 'static,
 {
-    Error::Adapter(format!("Athena {what} failed: {}", DisplayErrorContext(e)))
+    Error::engine(
+        format!("Athena {what} failed: {}", DisplayErrorContext(&e)),
+        e,
+    )
 }
 
 impl QueryRunner {
@@ -235,7 +238,7 @@ impl QueryRunner {
             .backoff()
             .retry(send, |e| is_retryable(e) && !self.is_stopping())
             .await
-            .map_err(|e| api_error("StartQueryExecution", &e))?;
+            .map_err(|e| api_error("StartQueryExecution", e))?;
         out.query_execution_id()
             .map(str::to_string)
             .ok_or_else(|| Error::Adapter("Athena returned no query id".into()))
@@ -260,7 +263,7 @@ impl QueryRunner {
                     is_retryable,
                 )
                 .await
-                .map_err(|e| api_error(&format!("GetQueryExecution({id})"), &e))?;
+                .map_err(|e| api_error(&format!("GetQueryExecution({id})"), e))?;
             let qe = out.query_execution().ok_or_else(|| {
                 Error::Adapter(format!("Athena query {id}: no execution returned"))
             })?;
@@ -328,7 +331,7 @@ impl QueryRunner {
                 .backoff()
                 .retry(page, is_retryable)
                 .await
-                .map_err(|e| api_error(&format!("GetQueryResults({id})"), &e))?;
+                .map_err(|e| api_error(&format!("GetQueryResults({id})"), e))?;
             let Some(rs) = out.result_set() else { break };
             if first_page {
                 if let Some(meta) = rs.result_set_metadata() {

@@ -3,7 +3,7 @@
 use super::query::{column_infos, run};
 use super::SharedDuckDb;
 use crate::adapters::ColumnInfo;
-use crate::compile::Relation;
+use crate::compile::{Relation, RelationKind};
 use crate::error::Result;
 
 impl SharedDuckDb {
@@ -37,7 +37,7 @@ impl SharedDuckDb {
         &self,
         database: &str,
         schema: &str,
-    ) -> Result<Vec<(String, String)>> {
+    ) -> Result<Vec<(String, RelationKind)>> {
         let params = vec![database.to_string(), schema.to_string()];
         let r = self
             .0
@@ -57,7 +57,10 @@ impl SharedDuckDb {
                     .into_iter()
                     .filter_map(|row| {
                         let name = row.first()?.as_str()?.to_string();
-                        let kind = row.get(1)?.as_str()?.to_string();
+                        let kind = match row.get(1)?.as_str()? {
+                            "view" => RelationKind::View,
+                            _ => RelationKind::Table,
+                        };
                         Some((name, kind))
                     })
                     .collect()

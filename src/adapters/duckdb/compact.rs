@@ -131,10 +131,14 @@ fn copy_database(conn: &Connection, file: &Path, copy: &Path) -> Result<()> {
         let _ = conn.execute_batch(&format!("use {}", DoubleQuotes.quote(&database)));
         let _ = conn.execute_batch("detach database if exists strata_compact");
         let _ = std::fs::remove_file(copy);
-        return Err(Error::Adapter(format!(
-            "cannot copy {} to rewrite it: {first}; nor export and import it: {second}",
-            file.display()
-        )));
+        // The source is the error that ended the attempt; the message names both.
+        return Err(Error::engine(
+            format!(
+                "cannot copy {} to rewrite it: {first}; nor export and import it: {second}",
+                file.display()
+            ),
+            second,
+        ));
     }
     Ok(())
 }

@@ -75,9 +75,10 @@ pub(super) fn open_root(path: &str, setup: &Setup) -> Result<Connection> {
                 setup.target
             )
         };
-        Error::Adapter(format!(
-            "cannot open DuckDB database '{path}'{options}: {e}"
-        ))
+        Error::engine(
+            format!("cannot open DuckDB database '{path}'{options}: {e}"),
+            e,
+        )
     })?;
     if let Some(threads) = setup.threads {
         root.execute_batch(&format!("SET threads = {threads}"))

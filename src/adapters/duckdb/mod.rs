@@ -19,7 +19,7 @@ use async_trait::async_trait;
 use duckdb::Connection;
 
 use super::{Adapter, ColumnInfo, ExecResult, COMMON_MACROS};
-use crate::compile::{Dialect, DoubleQuotes, Quoting, Relation};
+use crate::compile::{Dialect, DoubleQuotes, Quoting, Relation, RelationKind};
 use crate::error::{Error, Result};
 pub use connection::file_on_disk;
 use connection::Root;
@@ -45,8 +45,9 @@ pub struct DuckDbAdapter {
     engine_nanos: std::sync::atomic::AtomicU64,
 }
 
+/// DuckDB's error in its own words, kept as the source.
 fn engine_error(e: duckdb::Error) -> Error {
-    Error::Adapter(e.to_string())
+    Error::engine(e.to_string(), e)
 }
 
 /// The adapter lives behind an `Arc`; the trait takes `&self`, so keep one inside.
@@ -119,7 +120,11 @@ impl Adapter for SharedDuckDb {
         self.schemas(database).await
     }
 
-    async fn list_relations(&self, database: &str, schema: &str) -> Result<Vec<(String, String)>> {
+    async fn list_relations(
+        &self,
+        database: &str,
+        schema: &str,
+    ) -> Result<Vec<(String, RelationKind)>> {
         self.relations(database, schema).await
     }
 

@@ -139,3 +139,23 @@ pub(super) fn column_infos(r: ExecResult) -> Vec<ColumnInfo> {
         })
         .unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Error;
+
+    #[test]
+    fn a_failed_statement_prints_duckdb_words_and_keeps_its_error_as_source() {
+        let conn = Connection::open_in_memory().unwrap();
+        let e = run(&conn, "select * from no_such_table", &[], true).unwrap_err();
+        assert!(matches!(e, Error::Engine { .. }), "{e:?}");
+        let source = std::error::Error::source(&e).expect("DuckDB's error is kept");
+        let duck = source
+            .downcast_ref::<duckdb::Error>()
+            .expect("the source is DuckDB's error");
+        // Printed as before: DuckDB's own message, nothing added.
+        assert_eq!(e.to_string(), duck.to_string());
+        assert!(e.to_string().contains("no_such_table"), "{e}");
+    }
+}

@@ -7,7 +7,7 @@ use minijinja::value::{Rest, Value};
 use minijinja::Error as JError;
 
 use super::RenderCtx;
-use crate::compile::{as_relation, globals, jerr, reuse, Quoting, Relation, Shared};
+use crate::compile::{as_relation, globals, jerr, reuse, Quoting, Relation, RelationKind, Shared};
 use crate::project::RefCall;
 
 pub(super) fn ref_fn(ctx: Arc<RenderCtx>) -> Value {
@@ -46,10 +46,11 @@ pub(super) fn ref_fn(ctx: Arc<RenderCtx>) -> Value {
                 }
                 reuse::block();
                 let q = &ctx.shared.quoting;
-                let placeholder = Relation::new(q.as_ref(), None, "__ref__", &name, "table");
+                let placeholder =
+                    Relation::new(q.as_ref(), None, "__ref__", &name, RelationKind::Table);
                 return Ok(Value::from_object(placeholder));
             };
-            if as_relation(&rel).is_some_and(|r| r.kind == "cte") {
+            if as_relation(&rel).is_some_and(|r| r.kind == RelationKind::Cte) {
                 if let Ok(mut e) = ctx.ephemerals.lock() {
                     if !e.contains(&name) {
                         e.push(name);
@@ -99,7 +100,7 @@ pub(super) fn source_fn(ctx: Arc<RenderCtx>) -> Value {
                 None,
                 &source,
                 &table,
-                "table",
+                RelationKind::Table,
             )))
         },
     )
@@ -127,7 +128,7 @@ pub(super) fn relation_arg(
             get("database").as_deref(),
             &schema,
             &identifier,
-            "table",
+            RelationKind::Table,
         ));
     }
     let mut vals: Vec<Option<String>> =
@@ -145,5 +146,11 @@ pub(super) fn relation_arg(
     let db = vals.first().cloned().flatten();
     let schema = vals.get(1).cloned().flatten().unwrap_or_default();
     let ident = vals.get(2).cloned().flatten().unwrap_or_default();
-    Ok(Relation::new(q, db.as_deref(), &schema, &ident, "table"))
+    Ok(Relation::new(
+        q,
+        db.as_deref(),
+        &schema,
+        &ident,
+        RelationKind::Table,
+    ))
 }

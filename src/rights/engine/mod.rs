@@ -27,8 +27,8 @@ use regex::Regex;
 use super::declare::{self, Declared};
 use super::message::RightType;
 use crate::adapters::{Adapter, ExecResult};
-use crate::compile::{CompileOptions, Compiler, Relation};
-use crate::error::{Error, Result};
+use crate::compile::{CompileOptions, Compiler, Relation, RelationKind};
+use crate::error::{Error, Result, YamlStep};
 use crate::project::{Node, Project, ResourceType, RightsConfig};
 use crate::session::Session;
 use crate::sql;
@@ -80,7 +80,7 @@ impl RightsEngine {
                 Some(&target.database),
                 &target.schema,
                 name,
-                "table",
+                RelationKind::Table,
             )
         };
         let anchor = Node::synthetic(project.name(), "rights");
@@ -136,7 +136,7 @@ impl RightsEngine {
     /// already records every answer).
     pub async fn close(&self) {
         let batch = Relation {
-            kind: "table".into(),
+            kind: RelationKind::Table,
             ..self.batch.clone()
         };
         if let Ok(sql_text) = self.render("drop_relation", &[("relation", rel(&batch))]) {
@@ -187,6 +187,10 @@ fn subject_id_pattern(project: &Project, config: &RightsConfig) -> Result<Regex>
         Error::config(
             &project.file_path,
             format!("rights.subject_id_pattern: {e}"),
+        )
+        .at_yaml_key_of_file(
+            &project.file_path,
+            &[YamlStep::Key("rights"), YamlStep::Key("subject_id_pattern")],
         )
     })
 }

@@ -10,7 +10,7 @@ use minijinja::value::Value;
 use super::{rel, BatchMetrics, RightsEngine};
 use crate::adapters::ExecResult;
 use crate::compile::CompileOptions;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, YamlStep};
 use crate::rights::message::{Outcome, RightType, RightsRequest};
 use crate::sql;
 
@@ -226,6 +226,10 @@ impl RightsEngine {
                      so it must be an s3:// prefix",
                     self.adapter.adapter_type()
                 ),
+            )
+            .at_yaml_key_of_file(
+                &self.project.file_path,
+                &[YamlStep::Key("rights"), YamlStep::Key("access_path")],
             ));
         }
         let dir = self.project.root.join(base).join(id);
