@@ -215,87 +215,11 @@ fn node_json<'a>(project: &'a Project, compiler: &Compiler, node: &'a Node) -> N
 /// Everything in manifest.json but `nodes` (the bulk), in the file's key order.
 fn manifest_rest(session: &Session) -> Vec<(&'static str, Value)> {
     let p = &session.project;
-    let mut sources = Map::new();
-    for s in p.sources.values() {
-        let rel = session.compiler.source_relation(&s.source_name, &s.name);
-        sources.insert(
-            s.unique_id.clone(),
-            json!({
-                "unique_id": s.unique_id, "name": s.name, "source_name": s.source_name,
-                "resource_type": "source", "package_name": p.name(), "fqn": s.fqn,
-                "original_file_path": s.original_file_path, "path": s.original_file_path,
-                "database": s.database, "schema": s.schema, "identifier": s.identifier,
-                "description": s.description, "source_description": s.source_description,
-                "loader": s.loader.clone().unwrap_or_default(), "loaded_at_field": s.loaded_at_field,
-                "freshness": s.freshness, "columns": ColumnsJson(&s.columns), "config": s.config.entries(),
-                "tags": s.tags, "meta": s.config.get("meta").cloned().unwrap_or(json!({})),
-                "relation_name": rel.map(|r| r.rendered),
-            }),
-        );
-    }
-    let mut unit_tests = Map::new();
-    for (id, spec) in &p.unit_tests {
-        let Some(n) = p.nodes.get(id) else { continue };
-        unit_tests.insert(
-            id.clone(),
-            json!({
-                "name": n.name, "resource_type": "unit_test", "package_name": p.name(),
-                "path": n.path, "original_file_path": n.original_file_path, "unique_id": id,
-                "fqn": n.fqn, "description": spec.description, "model": spec.model,
-                "given": spec.given, "expect": spec.expect, "overrides": spec.overrides,
-                "depends_on": {"macros": [], "nodes": n.depends_on},
-                "config": {"tags": n.config.tags(), "meta": n.config.get("meta").cloned().unwrap_or(json!({})), "enabled": true},
-                "checksum": {"name": "sha256", "checksum": n.checksum},
-            }),
-        );
-    }
-    let mut exposures = Map::new();
-    for e in p.exposures.values() {
-        let x = &e.spec;
-        exposures.insert(
-            e.unique_id.clone(),
-            json!({
-                "name": e.name, "resource_type": "exposure", "package_name": p.name(),
-                "path": e.path, "original_file_path": e.original_file_path,
-                "unique_id": e.unique_id, "fqn": e.fqn, "type": x.kind, "owner": x.owner,
-                "description": x.description, "label": x.label, "maturity": x.maturity,
-                "meta": x.meta, "tags": x.tags,
-                "config": {"enabled": true, "tags": x.tags, "meta": x.meta},
-                "url": x.url, "depends_on": {"macros": [], "nodes": e.depends_on},
-                "refs": e.refs.iter().map(|r| json!({"name": r.name, "package": r.package, "version": null})).collect::<Vec<_>>(),
-                "sources": e.source_refs.iter().map(|(s, t)| json!([s, t])).collect::<Vec<_>>(),
-                "metrics": [],
-            }),
-        );
-    }
-    let mut macros = Map::new();
-    for f in &p.macro_files {
-        // macro_sql is what `state:modified` compares with the next run's macros.
-        let blocks: HashMap<String, String> = crate::project::macro_blocks(&f.source)
-            .into_iter()
-            .map(|(name, block, _)| (name, block))
-            .collect();
-        for m in &f.macro_names {
-            let id = format!("macro.{}.{}", p.name(), m);
-            macros.insert(
-                id.clone(),
-                json!({"unique_id": id, "name": m, "package_name": p.name(),
-                       "original_file_path": f.path, "path": f.path, "resource_type": "macro",
-                       "macro_sql": blocks.get(m)}),
-            );
-        }
-    }
-    let mut docs = Map::new();
-    let mut by_name: Vec<_> = p.docs.iter().collect();
-    by_name.sort();
-    for (name, body) in by_name {
-        let id = format!("doc.{}.{}", p.name(), name);
-        docs.insert(
-            id.clone(),
-            json!({"unique_id": id, "name": name, "block_contents": body,
-                                        "package_name": p.name(), "resource_type": "doc"}),
-        );
-    }
+    let sources = sources_json(session);
+    let unit_tests = unit_tests_json(p);
+    let exposures = exposures_json(p);
+    let macros = macros_json(p);
+    let docs = docs_json(p);
     let (parents, children) = session.graph.maps();
     let sorted = |m: std::collections::HashMap<String, Vec<String>>| -> Value {
         let mut keys: Vec<_> = m.into_iter().collect();
@@ -320,6 +244,108 @@ fn manifest_rest(session: &Session) -> Vec<(&'static str, Value)> {
         ("semantic_models", json!({})),
         ("unit_tests", Value::Object(unit_tests)),
     ]
+}
+
+fn sources_json(session: &Session) -> Map<String, Value> {
+    let p = &session.project;
+    let mut sources = Map::new();
+    for s in p.sources.values() {
+        let rel = session.compiler.source_relation(&s.source_name, &s.name);
+        sources.insert(
+            s.unique_id.clone(),
+            json!({
+                "unique_id": s.unique_id, "name": s.name, "source_name": s.source_name,
+                "resource_type": "source", "package_name": p.name(), "fqn": s.fqn,
+                "original_file_path": s.original_file_path, "path": s.original_file_path,
+                "database": s.database, "schema": s.schema, "identifier": s.identifier,
+                "description": s.description, "source_description": s.source_description,
+                "loader": s.loader.clone().unwrap_or_default(), "loaded_at_field": s.loaded_at_field,
+                "freshness": s.freshness, "columns": ColumnsJson(&s.columns), "config": s.config.entries(),
+                "tags": s.tags, "meta": s.config.get("meta").cloned().unwrap_or(json!({})),
+                "relation_name": rel.map(|r| r.rendered),
+            }),
+        );
+    }
+    sources
+}
+
+fn unit_tests_json(p: &Project) -> Map<String, Value> {
+    let mut unit_tests = Map::new();
+    for (id, spec) in &p.unit_tests {
+        let Some(n) = p.nodes.get(id) else { continue };
+        unit_tests.insert(
+            id.clone(),
+            json!({
+                "name": n.name, "resource_type": "unit_test", "package_name": p.name(),
+                "path": n.path, "original_file_path": n.original_file_path, "unique_id": id,
+                "fqn": n.fqn, "description": spec.description, "model": spec.model,
+                "given": spec.given, "expect": spec.expect, "overrides": spec.overrides,
+                "depends_on": {"macros": [], "nodes": n.depends_on},
+                "config": {"tags": n.config.tags(), "meta": n.config.get("meta").cloned().unwrap_or(json!({})), "enabled": true},
+                "checksum": {"name": "sha256", "checksum": n.checksum},
+            }),
+        );
+    }
+    unit_tests
+}
+
+fn exposures_json(p: &Project) -> Map<String, Value> {
+    let mut exposures = Map::new();
+    for e in p.exposures.values() {
+        let x = &e.spec;
+        exposures.insert(
+            e.unique_id.clone(),
+            json!({
+                "name": e.name, "resource_type": "exposure", "package_name": p.name(),
+                "path": e.path, "original_file_path": e.original_file_path,
+                "unique_id": e.unique_id, "fqn": e.fqn, "type": x.kind, "owner": x.owner,
+                "description": x.description, "label": x.label, "maturity": x.maturity,
+                "meta": x.meta, "tags": x.tags,
+                "config": {"enabled": true, "tags": x.tags, "meta": x.meta},
+                "url": x.url, "depends_on": {"macros": [], "nodes": e.depends_on},
+                "refs": e.refs.iter().map(|r| json!({"name": r.name, "package": r.package, "version": null})).collect::<Vec<_>>(),
+                "sources": e.source_refs.iter().map(|(s, t)| json!([s, t])).collect::<Vec<_>>(),
+                "metrics": [],
+            }),
+        );
+    }
+    exposures
+}
+
+fn macros_json(p: &Project) -> Map<String, Value> {
+    let mut macros = Map::new();
+    for f in &p.macro_files {
+        // macro_sql is what `state:modified` compares with the next run's macros.
+        let blocks: HashMap<String, String> = crate::project::macro_blocks(&f.source)
+            .into_iter()
+            .map(|(name, block, _)| (name, block))
+            .collect();
+        for m in &f.macro_names {
+            let id = format!("macro.{}.{}", p.name(), m);
+            macros.insert(
+                id.clone(),
+                json!({"unique_id": id, "name": m, "package_name": p.name(),
+                       "original_file_path": f.path, "path": f.path, "resource_type": "macro",
+                       "macro_sql": blocks.get(m)}),
+            );
+        }
+    }
+    macros
+}
+
+fn docs_json(p: &Project) -> Map<String, Value> {
+    let mut docs = Map::new();
+    let mut by_name: Vec<_> = p.docs.iter().collect();
+    by_name.sort();
+    for (name, body) in by_name {
+        let id = format!("doc.{}.{}", p.name(), name);
+        docs.insert(
+            id.clone(),
+            json!({"unique_id": id, "name": name, "block_contents": body,
+                                        "package_name": p.name(), "resource_type": "doc"}),
+        );
+    }
+    docs
 }
 
 /// Write manifest.json without building it in memory first: the nodes (the bulk) are
