@@ -123,16 +123,7 @@ pub async fn execute(
     opts: &RunOptions,
 ) -> Result<RunOutcome> {
     let started = Instant::now();
-    // Ephemerals are inlined; procedures run only as rights requests (`strata rights`).
-    let executable: Vec<String> = ids
-        .iter()
-        .filter(|id| {
-            session.project.nodes.get(*id).is_some_and(|n| {
-                !n.is_ephemeral() && n.config.materialization() != Materialization::Procedure
-            })
-        })
-        .cloned()
-        .collect();
+    let executable = executable_nodes(&session.project, ids);
     let creates = cmd != Command::Test;
     let cache = prime_cache(session, &executable, creates).await?;
     let (cache, prepared, errors) =
@@ -249,4 +240,17 @@ async fn written_schemas(
         }
     }
     Ok(schemas)
+}
+
+/// The nodes a run executes: ephemerals are inlined, and procedures run only as rights
+/// requests (`strata rights`).
+fn executable_nodes(project: &Project, ids: &[String]) -> Vec<String> {
+    ids.iter()
+        .filter(|id| {
+            project.nodes.get(*id).is_some_and(|n| {
+                !n.is_ephemeral() && n.config.materialization() != Materialization::Procedure
+            })
+        })
+        .cloned()
+        .collect()
 }

@@ -170,13 +170,6 @@ impl Materializer<'_> {
             .collect();
         let on_change = node.config.str("on_schema_change").unwrap_or("ignore");
         let mut statements = Vec::new();
-        let col_values = |cols: &[&ColumnInfo]| {
-            Value::from_serialize(
-                cols.iter()
-                    .map(|c| json!({"name": c.name, "data_type": c.data_type}))
-                    .collect::<Vec<_>>(),
-            )
-        };
         // Add or drop `cols` (nothing when there are none).
         let alter_columns = |macro_name: &str, cols: &[&ColumnInfo]| -> Result<Vec<String>> {
             if cols.is_empty() {
@@ -247,4 +240,13 @@ impl Materializer<'_> {
         };
         Ok((dest, statements))
     }
+}
+
+/// Columns as the alter templates take them: `{name, data_type}` each.
+fn col_values(cols: &[&ColumnInfo]) -> Value {
+    Value::from_serialize(
+        cols.iter()
+            .map(|c| json!({"name": c.name, "data_type": c.data_type}))
+            .collect::<Vec<_>>(),
+    )
 }

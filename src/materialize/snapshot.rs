@@ -34,16 +34,6 @@ impl Materializer<'_> {
             });
         }
         let existing = self.adapter.get_columns(&target).await?;
-        let is_meta = |name: &str| {
-            [
-                "dbt_scd_id",
-                "dbt_updated_at",
-                "dbt_valid_from",
-                "dbt_valid_to",
-            ]
-            .iter()
-            .any(|m| m.eq_ignore_ascii_case(name))
-        };
         let has = |cols: &[ColumnInfo], name: &str| {
             cols.iter().any(|c| c.name.eq_ignore_ascii_case(name))
         };
@@ -62,7 +52,7 @@ impl Materializer<'_> {
                 let added = query.iter().any(|c| !has(&existing, &c.name));
                 let cols = query
                     .iter()
-                    .filter(|c| !is_meta(&c.name) && has(&existing, &c.name))
+                    .filter(|c| !is_meta_column(&c.name) && has(&existing, &c.name))
                     .map(|c| c.name.clone())
                     .collect();
                 (cols, added)
@@ -286,4 +276,16 @@ impl SnapshotSpec {
             new_record: c.str("hard_deletes") == Some("new_record"),
         })
     }
+}
+
+/// The columns a snapshot adds to the query's (dbt's names).
+fn is_meta_column(name: &str) -> bool {
+    [
+        "dbt_scd_id",
+        "dbt_updated_at",
+        "dbt_valid_from",
+        "dbt_valid_to",
+    ]
+    .iter()
+    .any(|m| m.eq_ignore_ascii_case(name))
 }
