@@ -1,5 +1,6 @@
 //! Enforced model contracts: the query's columns against the YAML's, before anything is built.
 
+use minijinja::value::Value;
 use serde_json::Value as Json;
 
 use super::Materializer;
@@ -53,19 +54,22 @@ impl Materializer<'_> {
                 }
             )));
         }
-        let q = self.adapter.dialect().quoting;
-        let declared = node
+        let declared: Vec<serde_json::Value> = node
             .columns
             .iter()
             .map(|c| {
                 let t = c.data_type.as_deref().unwrap_or_default();
-                format!("cast(null as {t}) as {}", q.quote(&c.name))
+                serde_json::json!({"name": c.name, "data_type": t})
             })
-            .collect::<Vec<_>>()
-            .join(", ");
+            .collect();
+        let probe = self.sql_of(
+            node,
+            "get_empty_schema_sql",
+            &[("columns", Value::from_serialize(&declared))],
+        )?;
         let expected = self
             .adapter
-            .query_columns(&format!("select {declared}"))
+            .query_columns(&probe)
             .await
             .map_err(|e| self.annotate(node, e))?;
         let actual = self

@@ -4,9 +4,10 @@
 //! or `strata build --empty`), expected values the types of the model's output, so that `1`
 //! and `'1'` compare as the model would produce them.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
+use minijinja::value::Value;
 use serde_json::Value as Json;
 
 use super::{Built, Materializer};
@@ -33,30 +34,29 @@ pub async fn run(m: &Materializer<'_>, node: &Node) -> Result<Built> {
         .project
         .find_ref(&spec.model, None)
         .ok_or_else(|| bad(format!("no model '{}'", spec.model)))?;
-    let q = m.adapter.dialect().quoting;
-    let (fixtures, ctes) = fixture_ctes(m, spec, &bad).await?;
+    let (fixtures, ctes) = fixture_ctes(m, node, spec, &bad).await?;
     every_input_given(spec, model, m, &fixtures, &bad)?;
     let model_sql = model_on_fixtures(m, spec, model, fixtures, &bad)?;
-    let with = if ctes.is_empty() {
-        String::new()
-    } else {
-        format!("with {},\n", ctes.join(",\n"))
+    // The model on the fixtures, selecting `select` or the given columns.
+    let on_fixtures = |columns: Option<&[String]>, select: &str| {
+        let columns = columns.map_or(Value::from(()), |c| Value::from(c.to_vec()));
+        m.sql_of(
+            node,
+            "get_unit_test_sql",
+            &[
+                ("fixtures", Value::from(ctes.clone())),
+                ("model_sql", Value::from(model_sql.as_str())),
+                ("columns", columns),
+                ("select", Value::from(select)),
+            ],
+        )
     };
-    let actual_cte = format!(
-        "{}dbt_internal_unit_test_actual as (\n{model_sql}\n)",
-        if with.is_empty() { "with " } else { "" }
-    );
-    let output = m
-        .adapter
-        .query_columns(&format!(
-            "{with}{actual_cte}\nselect * from dbt_internal_unit_test_actual"
-        ))
-        .await?;
+    let output = m.adapter.query_columns(&on_fixtures(None, "*")?).await?;
 
-    let (expected_sql, expected_columns) = expectation(m, spec, &output, &bad).await?;
+    let (expected_sql, expected_columns) = expectation(m, node, spec, &output, &bad).await?;
     // No expected rows (and so no columns): the model must return none.
     if expected_columns.is_empty() {
-        let sql = format!("{with}{actual_cte}\nselect count(*) from dbt_internal_unit_test_actual");
+        let sql = on_fixtures(None, "count(*)")?;
         let n = m
             .adapter
             .execute(&sql, true)
@@ -75,13 +75,7 @@ pub async fn run(m: &Materializer<'_>, node: &Node) -> Result<Built> {
         }
         return Ok(built);
     }
-    let list = expected_columns
-        .iter()
-        .map(|c| q.quote(c))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let actual_sql =
-        format!("{with}{actual_cte}\nselect {list} from dbt_internal_unit_test_actual");
+    let actual_sql = on_fixtures(Some(&expected_columns), "*")?;
     // What ran, where dbt writes it (target/compiled/<project>/<yaml>/models/<test>.sql).
     let compiled = super::compiled_path(m.project, node);
     if let Some(dir) = compiled.parent() {
@@ -89,13 +83,15 @@ pub async fn run(m: &Materializer<'_>, node: &Node) -> Result<Built> {
     }
     std::fs::write(&compiled, &actual_sql).map_err(|e| Error::io(&compiled, e))?;
     let actual = m.adapter.execute(&actual_sql, true).await?;
-    let expected = m
-        .adapter
-        .execute(
-            &format!("select {list} from (\n{expected_sql}\n) as dbt_internal_unit_test_expected"),
-            true,
-        )
-        .await?;
+    let expected_sql = m.sql_of(
+        node,
+        "unit_test_expected_sql",
+        &[
+            ("sql", Value::from(expected_sql)),
+            ("columns", Value::from(expected_columns.clone())),
+        ],
+    )?;
+    let expected = m.adapter.execute(&expected_sql, true).await?;
     let actual_rows = actual.table.map(|t| t.rows).unwrap_or_default();
     let expected_rows = expected.table.map(|t| t.rows).unwrap_or_default();
     let (missing, extra_rows) = difference(&expected_rows, &actual_rows);
@@ -116,9 +112,10 @@ pub async fn run(m: &Materializer<'_>, node: &Node) -> Result<Built> {
 /// and what `ref`/`source`/`this` give in the model instead of the real relations.
 async fn fixture_ctes(
     m: &Materializer<'_>,
+    node: &Node,
     spec: &UnitTestSpec,
     bad: &impl Fn(String) -> Error,
-) -> Result<(Fixtures, Vec<String>)> {
+) -> Result<(Fixtures, Vec<Value>)> {
     let q = m.adapter.dialect().quoting;
     let mut fixtures = Fixtures::default();
     let mut ctes = Vec::new();
@@ -152,13 +149,14 @@ async fn fixture_ctes(
                         }
                     }
                 }
-                select_rows(&columns, &rows, &*q)
+                fixture_rows(m, node, &columns, &rows)?
             }
         };
-        ctes.push(format!(
-            "{} as (\n-- Fixture for {name}\n{body}\n)",
-            q.quote(&cte)
-        ));
+        let mut fixture_cte = BTreeMap::new();
+        fixture_cte.insert("cte", Value::from(cte.as_str()));
+        fixture_cte.insert("name", Value::from(name.as_str()));
+        fixture_cte.insert("sql", Value::from(body));
+        ctes.push(Value::from(fixture_cte));
         let fixture = Relation::raw(&cte, &q.quote(&cte), RelationKind::Table);
         match parse_input(input) {
             Some(Input::Ref(r)) => {
@@ -260,11 +258,11 @@ fn model_on_fixtures(
 /// The expectation as a query typed as the model's `output`, and its column names.
 async fn expectation(
     m: &Materializer<'_>,
+    node: &Node,
     spec: &UnitTestSpec,
     output: &[ColumnInfo],
     bad: &impl Fn(String) -> Error,
 ) -> Result<(String, Vec<String>)> {
-    let q = m.adapter.dialect().quoting;
     Ok(match spec.expect.format.as_deref().unwrap_or("dict") {
         "sql" => {
             let sql = sql_rows(m, &spec.expect).map_err(bad)?;
@@ -297,7 +295,7 @@ async fn expectation(
                 };
                 typed.push(col.clone());
             }
-            (select_rows(&typed, &rows, &*q), names)
+            (fixture_rows(m, node, &typed, &rows)?, names)
         }
     })
 }
@@ -431,29 +429,41 @@ fn read_fixture(
     ))
 }
 
-/// `select cast(v as type) as c, ... union all ...` over every column (missing ones null);
-/// no rows is a `where false` query that still has the columns.
-fn select_rows(columns: &[ColumnInfo], rows: &Rows, q: &dyn crate::compile::Quoting) -> String {
-    let select = |row: Option<&Vec<(String, Json)>>| {
-        let cells: Vec<String> = columns
-            .iter()
-            .map(|c| {
-                let value = row
-                    .and_then(|r| r.iter().find(|(k, _)| k.eq_ignore_ascii_case(&c.name)))
-                    .map(|(_, v)| literal(v))
-                    .unwrap_or_else(|| "null".into());
-                format!("cast({value} as {}) as {}", c.data_type, q.quote(&c.name))
-            })
-            .collect();
-        format!("select {}", cells.join(", "))
-    };
-    if rows.is_empty() {
-        return format!("{} where false", select(None));
-    }
-    rows.iter()
-        .map(|r| select(Some(r)))
-        .collect::<Vec<_>>()
-        .join("\nunion all\n")
+/// `select cast(v as type) as c, ... union all ...` over every column (missing ones null),
+/// from the adapter's unit_test_fixture_rows template; no rows is a query that still has
+/// the columns. Values become SQL literals here, through the one literal-quoting function.
+fn fixture_rows(
+    m: &Materializer<'_>,
+    node: &Node,
+    columns: &[ColumnInfo],
+    rows: &Rows,
+) -> Result<String> {
+    let literals: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| {
+            columns
+                .iter()
+                .map(|c| {
+                    row.iter()
+                        .find(|(k, _)| k.eq_ignore_ascii_case(&c.name))
+                        .map(|(_, v)| literal(v))
+                        .unwrap_or_else(|| "null".into())
+                })
+                .collect()
+        })
+        .collect();
+    let columns: Vec<Json> = columns
+        .iter()
+        .map(|c| serde_json::json!({"name": c.name, "data_type": c.data_type}))
+        .collect();
+    m.sql_of(
+        node,
+        "unit_test_fixture_rows",
+        &[
+            ("columns", Value::from_serialize(&columns)),
+            ("rows", Value::from_serialize(&literals)),
+        ],
+    )
 }
 
 fn literal(v: &Json) -> String {

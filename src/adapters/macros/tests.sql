@@ -92,3 +92,59 @@ left join parent
     on child.from_field = parent.to_field
 where parent.to_field is null
 {%- endmacro %}
+
+{#- Unit tests (dbt 1.8 unit_tests:). `columns` are {name, data_type}; `rows` lists, per
+    row, one SQL literal for each column (already quoted by the runner, `null` where the
+    fixture leaves a column out). No rows: a query with the columns and no rows. -#}
+{% macro unit_test_fixture_rows(columns, rows) -%}
+{{ adapter.dispatch('unit_test_fixture_rows')(columns, rows) }}
+{%- endmacro %}
+
+{% macro default__unit_test_fixture_rows(columns, rows) -%}
+{%- if rows -%}
+{%- for row in rows %}{% if not loop.first %}
+union all
+{% endif %}select {% for c in columns %}{% if not loop.first %}, {% endif %}cast({{ row[loop.index0] }} as {{ c.data_type }}) as {{ adapter.quote(c.name) }}{% endfor %}{% endfor %}
+{%- else -%}
+select {% for c in columns %}{% if not loop.first %}, {% endif %}cast(null as {{ c.data_type }}) as {{ adapter.quote(c.name) }}{% endfor %} where false
+{%- endif %}
+{%- endmacro %}
+
+{#- The model on its fixtures: each fixture {cte, name, sql} a CTE, the model's SQL as
+    dbt_internal_unit_test_actual, then `select` from it (`*`, `count(*)`, or the
+    expected columns when `columns` is given). -#}
+{% macro get_unit_test_sql(fixtures, model_sql, columns=none, select='*') -%}
+{{ adapter.dispatch('get_unit_test_sql')(fixtures, model_sql, columns, select) }}
+{%- endmacro %}
+
+{% macro default__get_unit_test_sql(fixtures, model_sql, columns, select) -%}
+with {% for f in fixtures %}{{ adapter.quote(f.cte) }} as (
+-- Fixture for {{ f.name }}
+{{ f.sql }}
+),
+{% endfor %}dbt_internal_unit_test_actual as (
+{{ model_sql }}
+)
+select {% if columns %}{% for c in columns %}{% if not loop.first %}, {% endif %}{{ adapter.quote(c) }}{% endfor %}{% else %}{{ select }}{% endif %} from dbt_internal_unit_test_actual
+{%- endmacro %}
+
+{#- The expected rows (`sql`), in the order of `columns`. -#}
+{% macro unit_test_expected_sql(sql, columns) -%}
+{{ adapter.dispatch('unit_test_expected_sql')(sql, columns) }}
+{%- endmacro %}
+
+{% macro default__unit_test_expected_sql(sql, columns) -%}
+select {% for c in columns %}{% if not loop.first %}, {% endif %}{{ adapter.quote(c) }}{% endfor %} from (
+{{ sql }}
+) as dbt_internal_unit_test_expected
+{%- endmacro %}
+
+{#- dbt's name: a query with the contract's columns, typed, and no rows (`columns` are
+    {name, data_type}); the engine names the types it reads back. -#}
+{% macro get_empty_schema_sql(columns) -%}
+{{ adapter.dispatch('get_empty_schema_sql')(columns) }}
+{%- endmacro %}
+
+{% macro default__get_empty_schema_sql(columns) -%}
+select {% for c in columns %}{% if not loop.first %}, {% endif %}cast(null as {{ c.data_type }}) as {{ adapter.quote(c.name) }}{% endfor %}
+{%- endmacro %}
