@@ -172,9 +172,9 @@ impl Adapter for SharedDuckDb {
             r.get::<_, String>(0)
         });
         self.0.give_back(conn);
-        let json: serde_json::Value = serde_json::from_str(&out.ok()?).ok()?;
-        if json["error"].as_bool() == Some(true) && json["error_type"] == "parser" {
-            let message = json["error_message"].as_str().unwrap_or("syntax error");
+        let parsed: SerializedSql = serde_json::from_str(&out.ok()?).ok()?;
+        if parsed.error && parsed.error_type == "parser" {
+            let message = parsed.error_message.as_deref().unwrap_or("syntax error");
             Some(Err(message.to_string()))
         } else {
             Some(Ok(()))
@@ -210,4 +210,16 @@ impl Adapter for SharedDuckDb {
             .unwrap_or_default();
         Ok(format!("duckdb {version} at {}", self.0.path))
     }
+}
+
+/// What DuckDB's `json_serialize_sql` says of a statement it could not serialize (the
+/// statement itself, when it could, is not read).
+#[derive(serde::Deserialize)]
+struct SerializedSql {
+    #[serde(default)]
+    error: bool,
+    #[serde(default)]
+    error_type: String,
+    #[serde(default)]
+    error_message: Option<String>,
 }
