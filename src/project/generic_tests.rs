@@ -90,27 +90,20 @@ fn test_node(project: &Project, p: &PendingTest, tree: &Map<String, Value>) -> N
     config.merge(&p.spec.config);
     Node {
         unique_id: format!("test.{}.{}.{}", project.name(), name, hash),
-        name: name.clone(),
         resource_type: ResourceType::Test,
-        package_name: project.name().to_string(),
         path: rel,
         original_file_path: p.yaml_path.clone(),
         fqn,
         checksum: checksum(&raw_code),
         raw_code,
         config,
-        description: String::new(),
-        columns: Vec::new(),
-        patch_path: None,
-        refs: Vec::new(),
-        source_refs: Vec::new(),
-        depends_on: Vec::new(),
         test_metadata: Some(TestMetadata {
             name: p.spec.test_name.clone(),
             kwargs,
             column_name: p.column.clone(),
             attached_node: Some(p.attached_node.clone()),
         }),
+        ..Node::synthetic(project.name(), &name)
     }
 }
 

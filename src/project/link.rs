@@ -36,12 +36,7 @@ pub fn apply_parse(project: &mut Project, parsed: Vec<NodeParse>) -> HashSet<Str
 /// points at the call; a unit test or exposure on a disabled model leaves with a warning.
 /// `disabled` holds the names of what [`apply_parse`] took out.
 pub fn link_dependencies(project: &mut Project, disabled: &HashSet<String>) -> Result<()> {
-    let names: Vec<String> = project
-        .nodes
-        .values()
-        .filter(|n| n.is_relational_kind())
-        .map(|n| n.name.clone())
-        .collect();
+    let names = relational_names(project);
     let mut updates = Vec::new();
     let mut dropped = Vec::new();
     for node in project.nodes.values() {
@@ -176,12 +171,7 @@ fn drop_disabled(project: &mut Project) -> HashMap<String, String> {
 /// A test that refers to a model, seed or source that is disabled or missing is left out
 /// with a warning, as in dbt (a relationships test `to:` a disabled model).
 fn drop_dangling_tests(project: &mut Project) {
-    let names: Vec<String> = project
-        .nodes
-        .values()
-        .filter(|n| n.is_relational_kind())
-        .map(|n| n.name.clone())
-        .collect();
+    let names = relational_names(project);
     let dangling: Vec<(String, String)> = project
         .nodes
         .values()
@@ -298,4 +288,14 @@ fn unknown_ref(node: &Node, what: &str, name: &str, needle: &str, known: &[Strin
             },
         ),
     }
+}
+
+/// The names `ref()` can reach: models, seeds and snapshots.
+fn relational_names(project: &Project) -> Vec<String> {
+    project
+        .nodes
+        .values()
+        .filter(|n| n.is_relational_kind())
+        .map(|n| n.name.clone())
+        .collect()
 }
