@@ -205,6 +205,9 @@ fn default_snapshots() -> Vec<String> {
 fn default_target() -> String {
     "target".into()
 }
+fn default_packages_install_path() -> String {
+    "dbt_packages".into()
+}
 
 /// One hook or a list of hooks, each SQL text or dbt's `{sql: ..., transaction: ...}`.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -268,6 +271,16 @@ pub struct ProjectFile {
     pub snapshot_paths: Vec<String>,
     #[serde(default = "default_target")]
     pub target_path: String,
+    /// Where `strata deps` installs packages and loading finds them (dbt's default).
+    #[serde(default = "default_packages_install_path")]
+    pub packages_install_path: String,
+    /// `require-dbt-version`: a version range string or a list of them.
+    #[serde(default)]
+    pub require_dbt_version: Option<Value>,
+    /// `dispatch:` entries, `{macro_namespace, search_order}`: where
+    /// `adapter.dispatch(name, macro_namespace)` looks first (only the root project's count).
+    #[serde(default)]
+    pub dispatch: Vec<DispatchEntry>,
     #[serde(default)]
     pub clean_targets: Option<Vec<String>>,
     #[serde(default)]
@@ -293,6 +306,13 @@ pub struct ProjectFile {
     /// Strata's data-subject rights settings (see the rights module).
     #[serde(default)]
     pub rights: Option<Value>,
+}
+
+/// One `dispatch:` entry of the project file.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct DispatchEntry {
+    pub macro_namespace: String,
+    pub search_order: Vec<String>,
 }
 
 impl ProjectFile {

@@ -53,3 +53,7 @@ pub use types::{
 
 /// Renders a YAML text (profiles, source properties) with `var()`/`env_var()`: (file, text, vars).
 pub type RenderText = dyn Fn(&Path, &str, &Map<String, Value>) -> Result<String>;
+
+/// The dbt-core version whose behaviour Strata follows: what `require-dbt-version` ranges
+/// (of the project and of its packages) are checked against.
+pub const DBT_VERSION: &str = "1.12.6";
