@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use super::{CompileOptions, Compiler};
 use crate::error::Result;
-use crate::project::Project;
+use crate::project::{Project, RefCall};
 
 impl Compiler {
     /// Add the CTE of ephemeral model `name` to `ctes`, after those of the ephemeral models
@@ -21,7 +21,8 @@ impl Compiler {
         if !seen.insert(name.to_string()) {
             return Ok(());
         }
-        let Some(node) = project.find_ref(name, None) else {
+        let call = RefCall::from_relation_key(name);
+        let Some(node) = project.find_ref(&call.name, call.package.as_deref()) else {
             return Ok(());
         };
         let (sql, inner_ephemerals) = self.render_for_compile(node, opts)?;
@@ -29,7 +30,7 @@ impl Compiler {
         for inner in inner_ephemerals {
             self.collect_ephemeral(project, &inner, opts, ctes, seen)?;
         }
-        ctes.push((format!("__dbt__cte__{name}"), sql));
+        ctes.push((format!("__dbt__cte__{}", node.name), sql));
         Ok(())
     }
 }

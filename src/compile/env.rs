@@ -9,7 +9,8 @@ use minijinja::value::{Rest, Value};
 use minijinja::{Environment, Error as JError, State, UndefinedBehavior};
 use serde_json::Map;
 
-use super::context::AdapterObject;
+use super::context::{AdapterObject, PackageScope, CONTEXT_NAMES};
+use super::macros::MacroRegistry;
 use super::{globals, jerr, macros, mutable, Compiler, Dialect, Flags, Shared};
 use crate::error::{Error, Result};
 use crate::project::{Project, RightsConfig};
@@ -21,14 +22,16 @@ impl Compiler {
         add_run_globals(&mut env, project, &flags)?;
         add_doc(&mut env, project);
         // Built-in macros first, then the project's: a project macro replaces a built-in.
-        let (project_macros, macro_values) = macros::add_macros(&mut env, project, dialect)?;
-        let namespace = Value::from_object(globals::MacroNamespace(Arc::new(macro_values)));
-        env.add_global("dbt", namespace);
+        let registered = macros::add_macros(&mut env, project, dialect)?;
+        let registry = Arc::new(registered.registry);
+        add_namespaces(&mut env, &registry);
+        let package_scopes = package_scopes(project, &registry);
         env.add_global(
             "adapter",
             Value::from_object(AdapterObject {
                 adapter_type: dialect.adapter_type.clone(),
                 quoting: dialect.quoting.clone(),
+                macros: registry,
             }),
         );
 
@@ -43,7 +46,8 @@ impl Compiler {
         let mut compiler = Compiler {
             env,
             shared,
-            project_macros,
+            project_macros: registered.root_names,
+            package_scopes,
             kept: RwLock::new(HashMap::new()),
         };
         compiler.set_sources(project, dialect.reads_external_locations);
@@ -95,6 +99,36 @@ impl Compiler {
         vars.extend(overrides.clone());
         globals::var_fn(Arc::new(vars))
     }
+}
+
+/// The macro namespaces: `dbt` (the built-ins) and one per project by its name
+/// (`dbt_utils.star(...)`, `my_project.helper()`), unless that name is taken by a global.
+fn add_namespaces(env: &mut Environment<'static>, registry: &MacroRegistry) {
+    let builtins = globals::MacroNamespace(registry.builtins.clone());
+    env.add_global("dbt", Value::from_object(builtins));
+    for (name, macros) in &registry.projects {
+        let taken = env.globals().any(|(k, _)| k == name.as_str());
+        if !taken && !CONTEXT_NAMES.contains(&name.as_str()) {
+            let namespace = globals::MacroNamespace(macros.clone());
+            env.add_global(name.clone(), Value::from_object(namespace));
+        }
+    }
+}
+
+/// Each package's scope for its own nodes: its macros by bare name, and its vars.
+fn package_scopes(project: &Project, registry: &MacroRegistry) -> HashMap<String, Value> {
+    project
+        .packages
+        .iter()
+        .map(|p| {
+            let macros = registry.projects.get(&p.name).cloned().unwrap_or_default();
+            let scope = PackageScope {
+                macros: Value::from_object(globals::MacroNamespace(macros)),
+                var: globals::var_fn(Arc::new(p.vars.clone())),
+            };
+            (p.name.clone(), Value::from_object(scope))
+        })
+        .collect()
 }
 
 /// Jinja as dbt speaks it: lenient undefined values, no escaping, Python's methods, and

@@ -9,69 +9,116 @@ use std::sync::Arc;
 use minijinja::value::{Kwargs, Rest, Value};
 use minijinja::{Environment, Error as JError, State};
 
-use super::context::{model_value, with_warehouse, RenderCtx, CONTEXT_NAMES};
+use super::context::{model_value, scoped_context, with_warehouse, RenderCtx, CONTEXT_NAMES};
 use super::{globals, jerr, mutable, reuse, CompileOptions, Compiler, Dialect};
 use crate::error::{Error, Result};
 use crate::project::{self, jinja_blocks, Node, Project};
 
-/// Register every macro (the adapter's built-ins first, then the project's, so a project
-/// macro replaces a built-in) as a global. Returns the names the project defines and each
-/// macro's wrapper by name (the `dbt` namespace).
+/// Every macro, registered once: the adapter's built-ins and the root project's as globals
+/// (a root macro replaces a built-in of its name), each package's in its namespace only.
+pub(super) struct RegisteredMacros {
+    /// The names the root project defines.
+    pub(super) root_names: HashSet<String>,
+    pub(super) registry: MacroRegistry,
+}
+
+/// Macro wrappers by where they come from, for namespaces (`dbt_utils.star`, `dbt.hash`)
+/// and `adapter.dispatch`'s search.
+#[derive(Debug, Default)]
+pub(super) struct MacroRegistry {
+    pub(super) root: String,
+    /// The adapter's built-in macros: the `dbt` namespace.
+    pub(super) builtins: Arc<HashMap<String, Value>>,
+    /// Each project's macros (the root's and every package's), by project name.
+    pub(super) projects: HashMap<String, Arc<HashMap<String, Value>>>,
+    /// The root project's `dispatch:` search orders, by macro namespace.
+    pub(super) search_orders: HashMap<String, Vec<String>>,
+}
+
 pub(super) fn add_macros(
     env: &mut Environment<'static>,
     project: &Project,
     dialect: &Dialect,
-) -> Result<(HashSet<String>, HashMap<String, Value>)> {
-    let mut files: Vec<(String, String)> = dialect
-        .builtin_macros
-        .iter()
-        .map(|(name, src)| {
-            (
-                format!("<builtin>/{}/{name}", dialect.adapter_type),
-                project::rewrite_test_blocks(src),
-            )
-        })
-        .collect();
-    let project_macros = project_macro_names(project)?;
-    files.extend(
-        project
-            .macro_files
-            .iter()
-            .map(|f| (f.template_name.clone(), f.source.clone())),
-    );
-    let mut macro_values: HashMap<String, Value> = HashMap::new();
-    // One template per macro: calling a macro evaluates only its own definition, not
-    // the whole file. Padding keeps template line numbers equal to the file's.
-    for (file_name, source) in files {
-        for (name, block, line) in project::macro_blocks(&source) {
-            let template_name = format!("{file_name}#{name}");
-            let padded = format!(
-                "{}{}",
-                "\n".repeat(line.saturating_sub(1)),
-                mutable::wrap_literals(&hide_macro_definitions(
-                    &block,
-                    std::slice::from_ref(&name)
-                ))
-            );
-            env.add_template_owned(template_name.clone(), padded)
-                .map_err(|e| Error::template(&file_name, &e))?;
-            let mentions_execute = reuse::mentions_execute(&block);
-            let v = macro_function(template_name, name.clone(), mentions_execute);
-            env.add_global(name.clone(), v.clone());
-            macro_values.insert(name, v);
-        }
+) -> Result<RegisteredMacros> {
+    let mut builtins = HashMap::new();
+    for (name, src) in &dialect.builtin_macros {
+        let file_name = format!("<builtin>/{}/{name}", dialect.adapter_type);
+        register_file(
+            env,
+            &file_name,
+            &project::rewrite_test_blocks(src),
+            &mut builtins,
+        )?;
     }
-    Ok((project_macros, macro_values))
+    let root_names = project_macro_names(project)?;
+    let mut projects: HashMap<String, HashMap<String, Value>> = HashMap::new();
+    for f in &project.macro_files {
+        let macros = projects.entry(f.package.clone()).or_default();
+        register_file(env, &f.template_name, &f.source, macros)?;
+    }
+    // Built-ins first, then the root project's: a root macro replaces a built-in.
+    let root_macros = projects.remove(project.name()).unwrap_or_default();
+    for (name, v) in builtins.iter().chain(root_macros.iter()) {
+        env.add_global(name.clone(), v.clone());
+    }
+    let mut projects: HashMap<String, Arc<HashMap<String, Value>>> = projects
+        .into_iter()
+        .map(|(name, macros)| (name, Arc::new(macros)))
+        .collect();
+    for p in &project.packages {
+        projects.entry(p.name.clone()).or_default();
+    }
+    projects.insert(project.name().to_string(), Arc::new(root_macros));
+    let search_orders = project
+        .file
+        .dispatch
+        .iter()
+        .map(|d| (d.macro_namespace.clone(), d.search_order.clone()))
+        .collect();
+    Ok(RegisteredMacros {
+        root_names,
+        registry: MacroRegistry {
+            root: project.name().to_string(),
+            builtins: Arc::new(builtins),
+            projects,
+            search_orders,
+        },
+    })
 }
 
-/// The macros the project defines. dbt refuses two macros of one name in a project (which
-/// one a call reaches would depend on the order files are read).
+/// One template per macro of a file, each behind a wrapper function added to `macros`:
+/// calling a macro evaluates only its own definition, not the whole file. Padding keeps
+/// template line numbers equal to the file's.
+fn register_file(
+    env: &mut Environment<'static>,
+    file_name: &str,
+    source: &str,
+    macros: &mut HashMap<String, Value>,
+) -> Result<()> {
+    for (name, block, line) in project::macro_blocks(source) {
+        let template_name = format!("{file_name}#{name}");
+        let padded = format!(
+            "{}{}",
+            "\n".repeat(line.saturating_sub(1)),
+            mutable::wrap_literals(&hide_macro_definitions(&block, std::slice::from_ref(&name)))
+        );
+        env.add_template_owned(template_name.clone(), padded)
+            .map_err(|e| Error::template(file_name, &e))?;
+        let mentions_execute = reuse::mentions_execute(&block);
+        let v = macro_function(template_name, name.clone(), mentions_execute);
+        macros.insert(name, v);
+    }
+    Ok(())
+}
+
+/// The macros the root project defines. dbt refuses two macros of one name in a project
+/// (which one a call reaches would depend on the order files are read); packages are
+/// checked each on its own.
 fn project_macro_names(project: &Project) -> Result<HashSet<String>> {
-    let mut project_macros = HashSet::new();
-    let mut defined_in: HashMap<&str, &Path> = HashMap::new();
+    let mut defined_in: HashMap<(&str, &str), &Path> = HashMap::new();
     for f in &project.macro_files {
         for name in &f.macro_names {
-            if let Some(first) = defined_in.insert(name, &f.path) {
+            if let Some(first) = defined_in.insert((&f.package, name), &f.path) {
                 return Err(Error::config(
                     &f.path,
                     format!(
@@ -81,9 +128,13 @@ fn project_macro_names(project: &Project) -> Result<HashSet<String>> {
                 ));
             }
         }
-        project_macros.extend(f.macro_names.iter().cloned());
     }
-    Ok(project_macros)
+    Ok(project
+        .macro_files
+        .iter()
+        .filter(|f| f.package == project.name())
+        .flat_map(|f| f.macro_names.iter().cloned())
+        .collect())
 }
 
 impl Compiler {
@@ -151,6 +202,7 @@ impl Compiler {
             call.push("node=__arg_node".into());
         }
         let source = format!("{{{{ {name}({}) }}}}", call.join(", "));
+        let values = scoped_context(values.iter().map(|(k, v)| (k.as_str(), v.clone())));
         with_warehouse(ctx.warehouse.clone(), || {
             self.env
                 .render_named_str(&format!("<call {name}>"), &source, values)
@@ -215,7 +267,7 @@ fn macro_function(template: String, name: String, mentions_execute: bool) -> Val
                 }
             }
             // Evaluating a macro file only defines its macros; its output is empty.
-            let captured = tmpl.render_captured(ctx)?;
+            let captured = tmpl.render_captured(scoped_context(ctx))?;
             let mstate = captured.state();
             let hidden = format!("__m_{name}");
             let m = mstate

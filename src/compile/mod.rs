@@ -118,6 +118,8 @@ pub struct Compiler {
     env: Environment<'static>,
     shared: Arc<Shared>,
     project_macros: HashSet<String>,
+    /// By package name: what that package's nodes see (a `context::PackageScope`).
+    package_scopes: HashMap<String, Value>,
     /// Parse renders that stand for the compiled SQL, by unique id.
     kept: RwLock<HashMap<String, reuse::Kept>>,
 }

@@ -48,10 +48,17 @@ impl Compiler {
 
     /// Name every model, seed and snapshot's relation from its config as it is now.
     pub(super) fn assign_relations(&self, project: &Project) -> Result<()> {
+        // By `package.name` (two-argument refs, `this`) and by name, where the root
+        // project's node wins over a package's (dbt's search for a one-argument ref).
         let mut map = HashMap::new();
         for node in project.nodes.values() {
             if node.is_relational_kind() {
-                map.insert(node.name.clone(), self.node_relation(node)?);
+                let relation = self.node_relation(node)?;
+                let root = node.package_name == project.name();
+                if root || !map.contains_key(&node.name) {
+                    map.insert(node.name.clone(), relation.clone());
+                }
+                map.insert(node.relation_key(), relation);
             }
         }
         let map: Relations = map
@@ -134,7 +141,9 @@ impl Compiler {
         let before = self.relations_snapshot();
         let mut after: Relations = (*before).clone();
         for (name, rel) in deferred {
-            after.insert(name, Value::from_object(rel));
+            let rel = Value::from_object(rel);
+            after.insert(format!("{}.{name}", project.name()), rel.clone());
+            after.insert(name, rel);
         }
         let changes = reuse::Changes::between(&before, &after);
         if let Ok(mut kept) = self.kept.write() {
@@ -142,7 +151,7 @@ impl Compiler {
                 project
                     .nodes
                     .get(id)
-                    .is_some_and(|node| changes.leave_standing(k, &node.name))
+                    .is_some_and(|node| changes.leave_standing(k, &node.relation_key()))
             });
         }
         if let Ok(mut rel) = self.shared.relations.write() {

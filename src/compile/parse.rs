@@ -37,7 +37,7 @@ impl Compiler {
             project
                 .nodes
                 .get(id)
-                .is_some_and(|node| changes.leave_standing(k, &node.name))
+                .is_some_and(|node| changes.leave_standing(k, &node.relation_key()))
         });
         if let Ok(mut k) = self.kept.write() {
             *k = kept;
@@ -103,7 +103,7 @@ impl Compiler {
         let kept = seen.map(|seen| reuse::Kept {
             checksum: node.checksum.clone(),
             sql,
-            refs: refs.iter().map(|r| r.name.clone()).collect(),
+            refs: refs.iter().map(|r| r.relation_key()).collect(),
             seen,
         });
         let parsed = NodeParse {

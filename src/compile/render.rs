@@ -7,7 +7,7 @@ use std::sync::Arc;
 use minijinja::value::Value;
 use minijinja::Error as JError;
 
-use super::context::{model_value, with_warehouse, RenderCtx};
+use super::context::{model_value, scoped_context, with_warehouse, RenderCtx};
 use super::ctes::inject_ctes;
 use super::{as_relation, mutable, reuse, CompileOptions, Compiler, Warehouse};
 use crate::error::{Error, Result};
@@ -43,7 +43,7 @@ impl Compiler {
         node: &Node,
         ctx: &Arc<RenderCtx>,
     ) -> std::result::Result<String, JError> {
-        let values = Self::context_values(ctx, model_value(node));
+        let values = scoped_context(Self::context_values(ctx, model_value(node)));
         let name = node.original_file_path.to_string_lossy();
         with_warehouse(ctx.warehouse.clone(), || {
             let code = mutable::wrap_literals(&node.raw_code);
@@ -92,7 +92,7 @@ impl Compiler {
     /// Render text (a model's pre/post hooks) in a node's context.
     pub fn render_for_node(&self, node: &Node, name: &str, text: &str) -> Result<String> {
         let ctx = self.render_ctx(node, true, None, CompileOptions::default());
-        let values = Self::context_values(&ctx, model_value(node));
+        let values = scoped_context(Self::context_values(&ctx, model_value(node)));
         self.env
             .render_named_str(name, &mutable::wrap_literals(text), values)
             .map_err(|e| Error::template(name, &e))

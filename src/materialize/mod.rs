@@ -240,6 +240,6 @@ pub fn compiled_path(project: &Project, node: &Node) -> std::path::PathBuf {
     project
         .target_dir()
         .join("compiled")
-        .join(project.name())
+        .join(&node.package_name)
         .join(rel)
 }

@@ -11,7 +11,10 @@ impl Materializer<'_> {
     pub(super) async fn seed(&self, node: &Node) -> Result<Built> {
         let target = self.target(node)?;
         let tmp = self.temp_relation(node, &target, "tmp")?;
-        let path = self.project.root.join(&node.original_file_path);
+        let path = self
+            .project
+            .root_of(&node.package_name)
+            .join(&node.original_file_path);
         let path = path.canonicalize().unwrap_or(path);
         let column_types = node
             .config

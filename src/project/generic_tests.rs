@@ -56,19 +56,16 @@ fn test_node(project: &Project, p: &PendingTest, tree: &Map<String, Value>) -> N
     for (k, v) in &kwargs {
         call_args.push(format!("{k}={}", jinja_literal(v)));
     }
-    // `foo.bar` names a test macro in a package namespace; ours are flat.
-    let macro_name = p
-        .spec
-        .test_name
-        .rsplit('.')
-        .next()
-        .unwrap_or(&p.spec.test_name);
-    let raw_code = format!("{{{{ test_{macro_name}({}) }}}}", call_args.join(", "));
-    let namespace = p
-        .spec
-        .test_name
-        .rsplit_once('.')
-        .map(|(ns, _)| ns.to_string());
+    // `foo.bar` names test macro `test_bar` of package `foo`.
+    let (namespace, macro_name) = match p.spec.test_name.rsplit_once('.') {
+        Some((ns, name)) => (Some(ns.to_string()), name),
+        None => (None, p.spec.test_name.as_str()),
+    };
+    let callee = match &namespace {
+        Some(ns) => format!("{ns}.test_{macro_name}"),
+        None => format!("test_{macro_name}"),
+    };
+    let raw_code = format!("{{{{ {callee}({}) }}}}", call_args.join(", "));
     let mut hashed_kwargs = kwargs.clone();
     hashed_kwargs.insert(
         "model".into(),

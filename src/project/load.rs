@@ -80,6 +80,8 @@ pub fn open(
         memo: Arc::new(Memo::off()),
         warnings: Vec::new(),
         rights: None,
+        packages: Vec::new(),
+        config_overlay: None,
     };
     if !opts.no_partial_parse {
         let adapter = project.target.adapter_type.clone();
@@ -88,9 +90,15 @@ pub fn open(
     Ok(project)
 }
 
-/// Macros, docs, models, seeds, tests and YAML properties of a project from [`open`], and
-/// its `rights:` settings.
+/// Macros, docs, models, seeds, tests and YAML properties of a project from [`open`], its
+/// `rights:` settings, and its installed packages.
 pub fn load_files(project: &mut Project, render_text: &RenderText) -> Result<()> {
+    load_own_files(project, render_text)?;
+    super::packages::load_packages(project, render_text)
+}
+
+/// The files of one project (the root or a package), without its packages.
+pub(super) fn load_own_files(project: &mut Project, render_text: &RenderText) -> Result<()> {
     load_macros(project)?;
     load_docs(project)?;
     load_models(project)?;
@@ -127,6 +135,7 @@ fn load_macros(project: &mut Project) -> Result<()> {
             let macro_names = macro_names(&source);
             let rel = rel_to_root(&project.root, &abs);
             project.macro_files.push(MacroFile {
+                package: project.name().to_string(),
                 template_name: rel.to_string_lossy().into_owned(),
                 path: rel,
                 source,
@@ -159,7 +168,7 @@ fn new_node(
     tree: &Map<String, Value>,
 ) -> Node {
     let fqn = fqn_for(project.name(), rel, name);
-    let config = config::tree_config(tree, &fqn);
+    let config = layered_config(project, resource_type, tree, &fqn);
     Node {
         unique_id: format!("{}.{}.{}", resource_type.as_str(), project.name(), name),
         resource_type,
@@ -171,6 +180,27 @@ fn new_node(
         config,
         ..Node::synthetic(project.name(), name)
     }
+}
+
+/// A node's config from the project file: its own project's, then (for a package's node)
+/// the root project's, which may configure packages (`models: <package>: ...`).
+pub(super) fn layered_config(
+    project: &Project,
+    resource_type: ResourceType,
+    tree: &Map<String, Value>,
+    fqn: &[String],
+) -> config::Config {
+    let mut config = config::tree_config(tree, fqn);
+    if let Some(root) = &project.config_overlay {
+        let root_tree = match resource_type {
+            ResourceType::Seed => &root.seeds,
+            ResourceType::Snapshot => &root.snapshots,
+            ResourceType::Test => &root.data_tests,
+            _ => &root.models,
+        };
+        config.merge(config::tree_config(root_tree, fqn).entries());
+    }
+    config
 }
 
 fn insert_unique(project: &mut Project, node: Node) -> Result<()> {
@@ -263,7 +293,7 @@ fn load_snapshots(project: &mut Project) -> Result<()> {
                 node.fqn = fqn_for(project.name(), &in_file, &name);
                 node.fqn.pop();
                 node.fqn.push(name.clone());
-                node.config = config::tree_config(&tree, &node.fqn);
+                node.config = layered_config(project, ResourceType::Snapshot, &tree, &node.fqn);
                 node.config.set_default("materialized", "snapshot".into());
                 insert_unique(project, node)?;
             }

@@ -19,6 +19,7 @@ mod generic_tests;
 pub mod jinja_blocks;
 mod link;
 mod load;
+mod packages;
 mod patch;
 pub mod profiles;
 pub mod properties;
@@ -47,8 +48,8 @@ pub use properties::{Fixture, UnitTestSpec};
 pub use rights::RightsConfig;
 pub(crate) use types::PendingTest;
 pub use types::{
-    Column, Exposure, LoadOptions, MacroFile, Node, Project, RefCall, ResourceType, Source,
-    TestMetadata,
+    Column, Exposure, LoadOptions, MacroFile, Node, Package, Project, RefCall, ResourceType,
+    Source, TestMetadata,
 };
 
 /// Renders a YAML text (profiles, source properties) with `var()`/`env_var()`: (file, text, vars).

@@ -64,6 +64,31 @@ pub struct RefCall {
     pub name: String,
 }
 
+impl RefCall {
+    /// The key of the relation this ref reaches in the compiler's relations: the name, or
+    /// `package.name` for a two-argument ref.
+    pub fn relation_key(&self) -> String {
+        match &self.package {
+            Some(p) => format!("{p}.{}", self.name),
+            None => self.name.clone(),
+        }
+    }
+
+    /// The ref a [`relation_key`](Self::relation_key) stands for.
+    pub fn from_relation_key(key: &str) -> Self {
+        match key.split_once('.') {
+            Some((p, name)) => RefCall {
+                package: Some(p.to_string()),
+                name: name.to_string(),
+            },
+            None => RefCall {
+                package: None,
+                name: key.to_string(),
+            },
+        }
+    }
+}
+
 /// What a generic test node was made from.
 #[derive(Debug, Clone)]
 pub struct TestMetadata {
@@ -122,6 +147,12 @@ impl Node {
             test_metadata: None,
             checksum: String::new(),
         }
+    }
+
+    /// This node's key in the compiler's relations (`package.name`), which a two-argument
+    /// `ref()` reaches.
+    pub fn relation_key(&self) -> String {
+        format!("{}.{}", self.package_name, self.name)
     }
 
     /// The name of the relation this node materializes (`alias` config, else its name).
@@ -194,6 +225,8 @@ pub struct Exposure {
 /// A file of macros (`{% macro %}` and `{% test %}` blocks).
 #[derive(Debug, Clone)]
 pub struct MacroFile {
+    /// The project (root or installed package) the file belongs to.
+    pub package: String,
     /// Template name in the Jinja environment (its path from the project root).
     pub template_name: String,
     pub path: PathBuf,
@@ -243,6 +276,25 @@ pub struct Project {
     /// The `rights:` section, parsed (by [`load_files`](super::load_files)); `None` without
     /// one.
     pub rights: Option<super::RightsConfig>,
+    /// The installed packages (`dbt_packages/`), in load order; their nodes, sources and
+    /// macro files are in the fields above under their own package name.
+    pub packages: Vec<Package>,
+    /// While a package loads: the root project's file, whose `models: <package>:` (and seeds,
+    /// snapshots, tests) config is laid over the package's own, as in dbt.
+    pub(crate) config_overlay: Option<Arc<ProjectFile>>,
+}
+
+/// An installed package (`dbt_packages/<name>`).
+#[derive(Debug, Clone)]
+pub struct Package {
+    /// The `name:` of its project file (not its folder's name).
+    pub name: String,
+    /// Its folder (as the project sees it: `dbt_packages/dbt_utils`).
+    pub root: PathBuf,
+    pub file: ProjectFile,
+    /// What `var()` gives its nodes: the package's vars, its own block, the root's vars and
+    /// the root's block for the package, then `--vars` (later wins, as in dbt).
+    pub vars: Map<String, Value>,
 }
 
 #[derive(Debug, Clone)]
@@ -268,28 +320,44 @@ impl Project {
         self.root.join(&self.file.target_path)
     }
 
-    /// Find a model, seed or snapshot by the name `ref()` uses.
+    /// Find a model, seed or snapshot by the name `ref()` uses: in `package` only when one
+    /// is named, else in the root project first, then in the packages in load order (dbt's
+    /// search from a root node).
     pub fn find_ref(&self, name: &str, package: Option<&str>) -> Option<&Node> {
-        if let Some(p) = package {
-            if p != self.name() {
-                return None;
-            }
+        let in_package = |p: &str| {
+            [
+                ResourceType::Model,
+                ResourceType::Seed,
+                ResourceType::Snapshot,
+            ]
+            .iter()
+            .find_map(|rt| self.nodes.get(&format!("{}.{p}.{name}", rt.as_str())))
+        };
+        match package {
+            Some(p) => in_package(p),
+            None => std::iter::once(self.name())
+                .chain(self.packages.iter().map(|p| p.name.as_str()))
+                .find_map(in_package),
         }
-        [
-            ResourceType::Model,
-            ResourceType::Seed,
-            ResourceType::Snapshot,
-        ]
-        .iter()
-        .filter_map(|rt| {
-            self.nodes
-                .get(&format!("{}.{}.{}", rt.as_str(), self.name(), name))
-        })
-        .next()
     }
 
+    /// The folder a node's `original_file_path` is relative to: the root project's, or its
+    /// package's.
+    pub fn root_of(&self, package: &str) -> &std::path::Path {
+        self.packages
+            .iter()
+            .find(|p| p.name == package)
+            .map_or(self.root.as_path(), |p| p.root.as_path())
+    }
+
+    /// The names of every project: the root's first, then the packages'.
+    pub fn project_names(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.name()).chain(self.packages.iter().map(|p| p.name.as_str()))
+    }
+
+    /// A source table by name, declared in the root project or a package.
     pub fn find_source(&self, source: &str, table: &str) -> Option<&Source> {
-        self.sources
-            .get(&format!("source.{}.{}.{}", self.name(), source, table))
+        self.project_names()
+            .find_map(|p| self.sources.get(&format!("source.{p}.{source}.{table}")))
     }
 }

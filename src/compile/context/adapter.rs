@@ -8,6 +8,7 @@ use minijinja::value::{from_args, Object, Value};
 use minijinja::{Error as JError, ErrorKind, State};
 
 use super::refs::relation_arg;
+use crate::compile::macros::MacroRegistry;
 use crate::compile::{globals, jerr, reuse, Quoting, Relation, Warehouse};
 
 /// `adapter`: `dispatch`, `quote`, `get_relation`, `get_columns_in_relation`, `type`.
@@ -15,6 +16,75 @@ use crate::compile::{globals, jerr, reuse, Quoting, Relation, Warehouse};
 pub(in crate::compile) struct AdapterObject {
     pub(in crate::compile) adapter_type: String,
     pub(in crate::compile) quoting: Arc<dyn Quoting>,
+    pub(in crate::compile) macros: Arc<MacroRegistry>,
+}
+
+impl AdapterObject {
+    /// `adapter.dispatch(name, macro_namespace=None)`, as dbt resolves it: the packages to
+    /// search (the root project's `dispatch:` search order for the namespace, else the root
+    /// project then the namespace; no namespace: the caller's own names), and in each
+    /// `<adapter>__name`, then `default__name`.
+    fn dispatch(&self, state: &State, args: &[Value]) -> std::result::Result<Value, JError> {
+        let (pos, kwargs) = globals::split_args(args)?;
+        let name = pos
+            .first()
+            .and_then(|v| v.as_str())
+            .ok_or_else(|| jerr("adapter.dispatch needs a macro name"))?;
+        let namespace: Option<String> = match (pos.get(1), &kwargs) {
+            (Some(ns), _) => ns.as_str().map(str::to_string),
+            (None, Some(k)) => k.get::<Option<String>>("macro_namespace")?,
+            _ => None,
+        };
+        if let Some(k) = &kwargs {
+            if k.has("packages") {
+                return Err(jerr(
+                    "adapter.dispatch: the `packages` argument is gone (as in dbt 1.x): give \
+                     `macro_namespace` and set the search order in the `dispatch:` config",
+                ));
+            }
+        }
+        if let Some((ns, macro_name)) = name.split_once('.') {
+            return Err(jerr(format!(
+                "adapter.dispatch('{name}'): \".\" is not allowed in a macro name; did you \
+                 mean adapter.dispatch('{macro_name}', macro_namespace='{ns}')?"
+            )));
+        }
+        let registry = &self.macros;
+        let search: Vec<Option<String>> = match &namespace {
+            None => vec![None],
+            Some(ns) => match registry.search_orders.get(ns) {
+                Some(order) => order.iter().cloned().map(Some).collect(),
+                None if ns == "dbt" || registry.projects.contains_key(ns) => {
+                    vec![Some(registry.root.clone()), Some(ns.clone())]
+                }
+                None => vec![None],
+            },
+        };
+        let mut searched = Vec::new();
+        for package in &search {
+            for prefix in [self.adapter_type.as_str(), "default"] {
+                let full = format!("{prefix}__{name}");
+                let found = match package.as_deref() {
+                    None => state.lookup(&full).filter(|m| !m.is_undefined()),
+                    Some("dbt") => registry.builtins.get(&full).cloned(),
+                    Some(p) => registry.projects.get(p).and_then(|m| m.get(&full)).cloned(),
+                };
+                if let Some(m) = found {
+                    return Ok(m);
+                }
+                searched.push(match package {
+                    Some(p) => format!("'{p}.{full}'"),
+                    None => format!("'{full}'"),
+                });
+            }
+        }
+        Err(jerr(format!(
+            "In dispatch: No macro named '{name}' found within namespace: '{}'\n    \
+             Searched for: {}",
+            namespace.as_deref().unwrap_or("None"),
+            searched.join(", ")
+        )))
+    }
 }
 
 impl std::fmt::Debug for dyn Quoting {
@@ -31,24 +101,7 @@ impl Object for AdapterObject {
         args: &[Value],
     ) -> std::result::Result<Value, JError> {
         match method {
-            "dispatch" => {
-                let (pos, _kw) = globals::split_args(args)?;
-                let name = pos
-                    .first()
-                    .and_then(|v| v.as_str())
-                    .ok_or_else(|| jerr("adapter.dispatch needs a macro name"))?;
-                for prefix in [self.adapter_type.as_str(), "default"] {
-                    if let Some(m) = state.lookup(&format!("{prefix}__{name}")) {
-                        if !m.is_undefined() {
-                            return Ok(m);
-                        }
-                    }
-                }
-                Err(jerr(format!(
-                    "adapter.dispatch('{name}'): no macro {}__{name} or default__{name}",
-                    self.adapter_type
-                )))
-            }
+            "dispatch" => self.dispatch(state, args),
             "quote" => {
                 let (ident,): (String,) = from_args(args)?;
                 Ok(Value::from(self.quoting.quote(&ident)))

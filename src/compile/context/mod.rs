@@ -24,6 +24,40 @@ use config::ConfigObject;
 use refs::{ref_fn, source_fn};
 use statement::{load_result_fn, run_query_fn, statement_fn};
 
+/// The context name under which a package's node carries its [`PackageScope`] (into the
+/// macros it calls, too).
+pub(super) const PACKAGE_SCOPE: &str = "__package_scope";
+
+/// What a package's nodes see besides the globals, as dbt resolves names for them: the
+/// package's own macros by bare name (before the root project's) and `var()` over the
+/// package's vars.
+#[derive(Debug)]
+pub(super) struct PackageScope {
+    /// A namespace object over the package's macros.
+    pub(super) macros: Value,
+    pub(super) var: Value,
+}
+
+impl minijinja::value::Object for PackageScope {}
+
+/// A render's context from its names: for a package's node, laid over the package's macros
+/// (so a bare call reaches the package's macro first, then the root's and the built-ins,
+/// which are globals).
+pub(super) fn scoped_context<'a>(values: impl IntoIterator<Item = (&'a str, Value)>) -> Value {
+    let values: Value = values
+        .into_iter()
+        .map(|(k, v)| (Value::from(k), v))
+        .collect();
+    let scope = values.get_attr(PACKAGE_SCOPE).ok();
+    match scope
+        .as_ref()
+        .and_then(|s| s.downcast_object_ref::<PackageScope>())
+    {
+        Some(scope) => minijinja::value::merge_maps([scope.macros.clone(), values]),
+        None => values,
+    }
+}
+
 /// Per-render state behind the context functions.
 pub(super) struct RenderCtx {
     pub(super) execute: bool,
@@ -42,6 +76,8 @@ pub(super) struct RenderCtx {
     pub(super) extra: Vec<(&'static str, Value)>,
     pub(super) fixtures: Option<Arc<Fixtures>>,
     pub(super) shared: Arc<Shared>,
+    /// A package's node: its [`PackageScope`] (as a template value); none for the root's.
+    pub(super) package: Option<Value>,
 }
 
 impl std::fmt::Debug for RenderCtx {
@@ -68,6 +104,8 @@ pub(super) const CONTEXT_NAMES: &[&str] = &[
     "sql",
     "compiled_code",
     "rights",
+    "var",
+    PACKAGE_SCOPE,
 ];
 
 impl Compiler {
@@ -83,7 +121,7 @@ impl Compiler {
         let this = match this.or(fixture_this) {
             Some(rel) => Value::from_object(rel),
             None => relations
-                .get(&node.name)
+                .get(&node.relation_key())
                 .cloned()
                 .unwrap_or(Value::from(())),
         };
@@ -102,6 +140,7 @@ impl Compiler {
             extra: opts.extra,
             fixtures: opts.fixtures,
             shared: self.shared.clone(),
+            package: self.package_scopes.get(&node.package_name).cloned(),
         })
     }
 
@@ -126,6 +165,7 @@ impl Compiler {
             extra: Vec::new(),
             fixtures: None,
             shared: self.shared.clone(),
+            package: None,
         })
     }
 
@@ -169,6 +209,12 @@ impl Compiler {
         m.insert("statement", statement_fn(ctx.clone()));
         m.insert("load_result", load_result_fn(ctx.clone()));
         m.insert("rights", empty_rights());
+        if let Some(package) = &ctx.package {
+            if let Some(scope) = package.downcast_object_ref::<PackageScope>() {
+                m.insert("var", scope.var.clone());
+            }
+            m.insert(PACKAGE_SCOPE, package.clone());
+        }
         for (k, v) in &ctx.extra {
             m.insert(k, v.clone());
         }

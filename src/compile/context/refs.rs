@@ -27,12 +27,14 @@ pub(super) fn ref_fn(ctx: Arc<RenderCtx>) -> Value {
                     ))
                 }
             };
+            let call = RefCall {
+                package,
+                name: name.clone(),
+            };
+            let key = call.relation_key();
             if !ctx.execute {
                 if let Ok(mut refs) = ctx.refs.lock() {
-                    refs.push(RefCall {
-                        package,
-                        name: name.clone(),
-                    });
+                    refs.push(call);
                 }
             }
             if let Some(f) = ctx.fixtures.as_ref().and_then(|f| f.refs.get(&name)) {
@@ -40,7 +42,7 @@ pub(super) fn ref_fn(ctx: Arc<RenderCtx>) -> Value {
             }
             // While parsing, the relation as known before parsing ([`Compiler::parse`] checks
             // it later); an unknown name is reported after parsing, with its file and line.
-            let Some(rel) = ctx.relations.get(&name).cloned() else {
+            let Some(rel) = ctx.relations.get(&key).cloned() else {
                 if ctx.execute {
                     return Err(jerr(format!("ref('{name}'): no such model or seed")));
                 }
@@ -52,8 +54,8 @@ pub(super) fn ref_fn(ctx: Arc<RenderCtx>) -> Value {
             };
             if as_relation(&rel).is_some_and(|r| r.kind == RelationKind::Cte) {
                 if let Ok(mut e) = ctx.ephemerals.lock() {
-                    if !e.contains(&name) {
-                        e.push(name);
+                    if !e.contains(&key) {
+                        e.push(key);
                     }
                 }
             }

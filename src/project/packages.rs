@@ -1,0 +1,225 @@
+//! Installed packages (`dbt_packages/`, or the project's `packages-install-path`): each
+//! folder's project file, then its macros, models, seeds, snapshots, tests and YAML loaded
+//! into the root project under the package's own name, as dbt loads them.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+use super::files::rel_to_root;
+use super::generic_tests::materialize_pending_tests;
+use super::load::load_own_files;
+use super::{Package, Project, ProjectFile, RenderText};
+use crate::error::{Error, Result};
+use crate::memo::Memo;
+
+/// Load every installed package into `project` (after checking that what `packages.yml`
+/// or `package-lock.yml` asks for is installed).
+pub(super) fn load_packages(project: &mut Project, render_text: &RenderText) -> Result<()> {
+    let install = project.root.join(&project.file.packages_install_path);
+    let folders = installed_folders(&install)?;
+    let mut loaded: Vec<(PathBuf, ProjectFile, PathBuf)> = Vec::new();
+    for folder in folders {
+        let file_path = ProjectFile::find(&folder)?;
+        let file = ProjectFile::load(&file_path)?;
+        if file.name == project.name() {
+            return Err(Error::config(
+                &file_path,
+                format!(
+                    "package '{}' has the name of the root project: package names must be \
+                     unique in a project, rename one of them",
+                    file.name
+                ),
+            ));
+        }
+        if let Some((_, _, first)) = loaded.iter().find(|(_, f, _)| f.name == file.name) {
+            return Err(Error::config(
+                &file_path,
+                format!(
+                    "two installed packages are named '{}' (the other is {}): remove one and \
+                     run `strata deps`",
+                    file.name,
+                    first.display()
+                ),
+            ));
+        }
+        loaded.push((folder, file, file_path));
+    }
+    check_installed(project, &install, &loaded)?;
+    let root_file = Arc::new(project.file.clone());
+    for (folder, file, file_path) in loaded {
+        let vars = package_vars(&file, &project.file, &project.cli_vars);
+        let mut package = Project {
+            root: folder.clone(),
+            file: file.clone(),
+            file_path,
+            target: project.target.clone(),
+            vars: vars.clone(),
+            cli_vars: project.cli_vars.clone(),
+            nodes: Default::default(),
+            sources: Default::default(),
+            exposures: Default::default(),
+            unit_tests: Default::default(),
+            macro_files: Vec::new(),
+            docs: Default::default(),
+            ignore: super::files::load_ignore(&folder)?,
+            pending_tests: Vec::new(),
+            memo: Arc::new(Memo::off()),
+            warnings: Vec::new(),
+            rights: None,
+            packages: Vec::new(),
+            config_overlay: Some(root_file.clone()),
+        };
+        load_own_files(&mut package, render_text)?;
+        materialize_pending_tests(&mut package)?;
+        merge(project, package)?;
+        project.packages.push(Package {
+            name: file.name.clone(),
+            root: folder,
+            file,
+            vars,
+        });
+    }
+    Ok(())
+}
+
+/// The package folders under the install path, in name order (dbt skips `__` folders).
+fn installed_folders(install: &Path) -> Result<Vec<PathBuf>> {
+    let entries = match std::fs::read_dir(install) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io(install, e)),
+    };
+    let mut folders = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io(install, e))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        // is_dir follows symlinks: `local:` packages are installed as links.
+        if name.starts_with("__") || name.starts_with('.') || !entry.path().is_dir() {
+            continue;
+        }
+        folders.push(entry.path());
+    }
+    folders.sort();
+    Ok(folders)
+}
+
+/// dbt's check before it loads: every package the lock file (or, without one, the packages
+/// file) lists must be installed; else the user is told to run `strata deps`.
+fn check_installed(
+    project: &Project,
+    install: &Path,
+    loaded: &[(PathBuf, ProjectFile, PathBuf)],
+) -> Result<()> {
+    let Some((file, wanted)) = declared_packages(&project.root)? else {
+        return Ok(());
+    };
+    let installed: Vec<&str> = loaded.iter().map(|(_, f, _)| f.name.as_str()).collect();
+    let missing: Vec<&str> = wanted
+        .iter()
+        .filter_map(|w| w.as_deref())
+        .filter(|w| !installed.contains(w))
+        .collect();
+    if installed.len() >= wanted.len() && missing.is_empty() {
+        return Ok(());
+    }
+    let names = if missing.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " Following packages were not found: {}.",
+            missing.join(", ")
+        )
+    };
+    Err(Error::config(
+        project.root.join(&file),
+        format!(
+            "{} package(s) are specified here, but only {} package(s) are installed in {}.{names} \
+             Run `strata deps` to install package dependencies.",
+            wanted.len(),
+            installed.len(),
+            rel_to_root(&project.root, install).display(),
+        ),
+    ))
+}
+
+/// What the project asks to be installed: `package-lock.yml`'s entries (their `name`) when
+/// there is a lock, else the `packages:` of `dependencies.yml` or `packages.yml` (names
+/// unknown until installed). `None` when the project lists no packages.
+fn declared_packages(root: &Path) -> Result<Option<(String, Vec<Option<String>>)>> {
+    for file in ["package-lock.yml", "dependencies.yml", "packages.yml"] {
+        let path = root.join(file);
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        // packages.yml may hold Jinja (env_var); only the number of entries matters here.
+        let doc: serde_yaml_ng::Value = match serde_yaml_ng::from_str(&text) {
+            Ok(doc) => doc,
+            Err(_) if file == "packages.yml" => continue,
+            Err(e) => return Err(Error::yaml(&path, &e)),
+        };
+        let Some(list) = doc.get("packages").and_then(|p| p.as_sequence()) else {
+            continue;
+        };
+        let names = list
+            .iter()
+            .map(|entry| {
+                let name = entry.get("name").and_then(|n| n.as_str());
+                name.filter(|_| file == "package-lock.yml")
+                    .map(str::to_string)
+            })
+            .collect();
+        return Ok(Some((file.to_string(), names)));
+    }
+    Ok(None)
+}
+
+/// dbt's vars for a package's nodes, later wins: the package's vars and its own block, the
+/// root's vars and the root's block for the package, `--vars`.
+fn package_vars(
+    package: &ProjectFile,
+    root: &ProjectFile,
+    cli_vars: &Map<String, Value>,
+) -> Map<String, Value> {
+    let mut vars = package.vars.clone();
+    let block = |file: &ProjectFile| match file.vars.get(&package.name) {
+        Some(Value::Object(block)) => block.clone(),
+        _ => Map::new(),
+    };
+    vars.extend(block(package));
+    vars.extend(root.vars.clone());
+    vars.extend(block(root));
+    vars.extend(cli_vars.clone());
+    vars
+}
+
+/// A loaded package's nodes, sources, macros and docs moved into the root project.
+fn merge(project: &mut Project, package: Project) -> Result<()> {
+    for (id, node) in package.nodes {
+        if project.nodes.contains_key(&id) {
+            return Err(Error::config(
+                &node.original_file_path,
+                format!("'{id}' is defined twice"),
+            ));
+        }
+        project.nodes.insert(id, node);
+    }
+    project.sources.extend(package.sources);
+    project.exposures.extend(package.exposures);
+    project.unit_tests.extend(package.unit_tests);
+    // Macro errors name the file from the root project (`dbt_packages/x/macros/y.sql`).
+    let folder = rel_to_root(&project.root, &package.root);
+    project
+        .macro_files
+        .extend(package.macro_files.into_iter().map(|mut f| {
+            f.path = folder.join(&f.path);
+            f.template_name = f.path.to_string_lossy().into_owned();
+            f
+        }));
+    for (name, body) in package.docs {
+        project.docs.entry(name).or_insert(body);
+    }
+    project.warnings.extend(package.warnings);
+    Ok(())
+}
