@@ -9,6 +9,7 @@ use minijinja::value::{Rest, Value};
 use minijinja::{Environment, Error as JError, State, UndefinedBehavior};
 use serde_json::Map;
 
+use super::api::Api;
 use super::context::{AdapterObject, PackageScope, CONTEXT_NAMES};
 use super::macros::MacroRegistry;
 use super::{globals, jerr, macros, mutable, Compiler, Dialect, Flags, Shared};
@@ -26,12 +27,18 @@ impl Compiler {
         let registry = Arc::new(registered.registry);
         add_namespaces(&mut env, &registry);
         let package_scopes = package_scopes(project, &registry);
+        let api = Arc::new(Api {
+            quoting: dialect.quoting.clone(),
+            strings: dialect.string_columns,
+        });
+        env.add_global("api", Value::from_dyn_object(api.clone()));
         env.add_global(
             "adapter",
             Value::from_object(AdapterObject {
                 adapter_type: dialect.adapter_type.clone(),
                 quoting: dialect.quoting.clone(),
                 macros: registry,
+                api,
             }),
         );
 
@@ -168,6 +175,7 @@ fn add_functions(env: &mut Environment<'static>, project: &Project) {
     env.add_function("after_commit", globals::hook_in(false));
     env.add_function("in_transaction", globals::hook_in(true));
     env.add_global("exceptions", Value::from_object(globals::Exceptions));
+    env.add_global("modules", Value::from_object(super::modules::Modules));
 }
 
 /// What this run is: `run_started_at`, `invocation_id`, `project_name`, the rights subject

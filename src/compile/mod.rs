@@ -15,11 +15,13 @@
 //! `naming` names relations, `parse` is the parse pass, `render` the compile-mode renders,
 //! `ctes` splices ephemeral models in as CTEs.
 
+mod api;
 mod context;
 mod ctes;
 mod env;
 mod globals;
 mod macros;
+mod modules;
 mod mutable;
 mod naming;
 mod parse;
@@ -64,6 +66,17 @@ pub struct Dialect {
     /// A source with an `external_location` config reads from that location (a file path
     /// or a table function) instead of its schema and identifier (dbt-duckdb's convention).
     pub reads_external_locations: bool,
+    /// How dbt's `Column` of this adapter names string types (`column.data_type`).
+    pub string_columns: StringColumns,
+}
+
+/// An adapter's string column types, as its dbt `Column` class has them.
+#[derive(Debug, Clone, Copy)]
+pub struct StringColumns {
+    /// `string_size()` of a string column declared without a size.
+    pub default_size: u32,
+    /// `string_type(size)`.
+    pub type_of_size: fn(u32) -> String,
 }
 
 /// Flags visible to templates (`flags.FULL_REFRESH`, ...).

@@ -68,7 +68,9 @@ pub fn namespace(defaults: Option<Value>) -> Result<Value, Error> {
 /// `['a', 'b']`, `{'k': None}`; everything else as MiniJinja does.
 pub fn formatter(out: &mut minijinja::Output, state: &State, value: &Value) -> Result<(), Error> {
     use minijinja::value::ValueKind;
-    if matches!(value.kind(), ValueKind::Seq | ValueKind::Map) && !value.is_safe() {
+    // A relation is a mapping (dbt's are) that renders as its SQL name.
+    let relation = value.downcast_object_ref::<super::Relation>().is_some();
+    if matches!(value.kind(), ValueKind::Seq | ValueKind::Map) && !value.is_safe() && !relation {
         let mut text = String::new();
         python_repr(value, &mut text);
         return out.write_str(&text).map_err(|e| jerr(e.to_string()));

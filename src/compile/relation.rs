@@ -134,9 +134,11 @@ impl fmt::Display for Relation {
     }
 }
 
+/// dbt's relations are mappings whose `metadata.type` ends in "Relation": that is how
+/// packages (dbt_utils' `_is_relation`) tell a relation from a string.
 impl Object for Relation {
     fn repr(self: &Arc<Self>) -> ObjectRepr {
-        ObjectRepr::Plain
+        ObjectRepr::Map
     }
 
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
@@ -152,19 +154,25 @@ impl Object for Relation {
                     other => Value::from(other.strip_prefix("is_") == Some(self.kind.as_str())),
                 })
             }
+            "metadata" => Some(Value::from_iter([("type", Value::from("BaseRelation"))])),
+            "path" => Some(Value::from_iter([
+                ("database", Value::from(self.database.clone())),
+                ("schema", Value::from(self.schema.clone())),
+                ("identifier", Value::from(self.identifier.clone())),
+            ])),
             _ => None,
         }
     }
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
-        Enumerator::Str(&["database", "schema", "identifier", "type"])
+        Enumerator::Str(&["database", "schema", "identifier", "type", "metadata"])
     }
 
     fn call_method(
         self: &Arc<Self>,
         _state: &minijinja::State,
         method: &str,
-        _args: &[Value],
+        args: &[Value],
     ) -> Result<Value, minijinja::Error> {
         match method {
             "render" => Ok(Value::from(self.rendered.clone())),
@@ -174,6 +182,44 @@ impl Object for Relation {
                 self.schema.replace('`', "``"),
                 self.identifier.replace('`', "``")
             ))),
+            "include" => {
+                let kwargs = kwargs_of(args)?;
+                let keep = |part: &str| -> Result<bool, minijinja::Error> {
+                    Ok(kwargs.get::<Option<bool>>(part)?.unwrap_or(true))
+                };
+                let (db, schema, ident) = (keep("database")?, keep("schema")?, keep("identifier")?);
+                kwargs.assert_all_used()?;
+                Ok(Value::from_object(self.with_parts(db, schema, ident)))
+            }
+            "without_identifier" => Ok(Value::from_object(self.with_parts(true, true, false))),
+            // Strata's relations are always quoted as the adapter quotes them.
+            "quote" => Ok(Value::from_object((**self).clone())),
+            "incorporate" => {
+                let kwargs = kwargs_of(args)?;
+                let mut out = (**self).clone();
+                let path = kwargs.get::<Option<Value>>("path")?;
+                if let Some(path) = &path {
+                    let part = |k: &str| path.get_attr(k).ok().filter(|v| !v.is_undefined());
+                    if let Some(v) = part("database") {
+                        out.database = v.as_str().map(str::to_string);
+                    }
+                    if let Some(v) = part("schema").and_then(|v| v.as_str().map(str::to_string)) {
+                        out.schema = v;
+                    }
+                    if let Some(v) = part("identifier").and_then(|v| v.as_str().map(str::to_string))
+                    {
+                        out.identifier = v;
+                    }
+                }
+                if let Some(kind) = kwargs.get::<Option<String>>("type")? {
+                    out.kind = RelationKind::from_dbt(&kind);
+                }
+                kwargs.assert_all_used()?;
+                if path.is_some() {
+                    out = out.with_parts(true, true, true);
+                }
+                Ok(Value::from_object(out))
+            }
             _ => Err(minijinja::Error::new(
                 minijinja::ErrorKind::UnknownMethod,
                 format!("relation has no method '{method}'"),
@@ -183,6 +229,60 @@ impl Object for Relation {
 
     fn render(self: &Arc<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.rendered)
+    }
+}
+
+fn kwargs_of(args: &[Value]) -> Result<minijinja::value::Kwargs, minijinja::Error> {
+    match args.last() {
+        Some(last) if last.is_kwargs() => minijinja::value::Kwargs::try_from(last.clone()),
+        _ => Ok(minijinja::value::Kwargs::from_iter(std::iter::empty::<(
+            &str,
+            Value,
+        )>())),
+    }
+}
+
+impl RelationKind {
+    /// A kind from dbt's words (`api.Relation.create(type='view')`); anything else is a
+    /// table.
+    pub fn from_dbt(word: &str) -> Self {
+        match word {
+            "view" => RelationKind::View,
+            "cte" => RelationKind::Cte,
+            "external" => RelationKind::External,
+            _ => RelationKind::Table,
+        }
+    }
+}
+
+impl Relation {
+    /// The relation rendered with only some of its parts (`include(database=False)`). Both
+    /// adapters quote with double quotes, which this re-rendering uses.
+    fn with_parts(&self, database: bool, schema: bool, identifier: bool) -> Relation {
+        let parts: Vec<String> = [
+            self.database.as_deref().filter(|_| database),
+            Some(self.schema.as_str()).filter(|s| schema && !s.is_empty()),
+            Some(self.identifier.as_str()).filter(|s| identifier && !s.is_empty()),
+        ]
+        .into_iter()
+        .flatten()
+        .map(|p| DoubleQuotes.quote(p))
+        .collect();
+        Relation {
+            database: self.database.clone().filter(|_| database),
+            schema: if schema {
+                self.schema.clone()
+            } else {
+                String::new()
+            },
+            identifier: if identifier {
+                self.identifier.clone()
+            } else {
+                String::new()
+            },
+            kind: self.kind,
+            rendered: parts.join("."),
+        }
     }
 }
 

@@ -29,6 +29,38 @@ struct RowObject {
     index: usize,
 }
 
+/// `table.columns`: a sequence of columns that agate also indexes by name
+/// (`columns['total'].values()`).
+#[derive(Debug)]
+struct ColumnsObject(Arc<Table>);
+
+impl Object for ColumnsObject {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Seq
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let index = match key.as_usize() {
+            Some(i) => i,
+            None => self
+                .0
+                .columns
+                .iter()
+                .position(|c| Some(c.as_str()) == key.as_str())?,
+        };
+        (index < self.0.columns.len()).then(|| {
+            Value::from_object(ColumnObject {
+                table: self.0.clone(),
+                index,
+            })
+        })
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Seq(self.0.columns.len())
+    }
+}
+
 #[derive(Debug)]
 struct ColumnObject {
     table: Arc<Table>,
@@ -53,16 +85,7 @@ impl Object for TableObject {
                     })
                     .collect::<Vec<_>>(),
             )),
-            "columns" => Some(Value::from(
-                (0..t.columns.len())
-                    .map(|index| {
-                        Value::from_object(ColumnObject {
-                            table: t.clone(),
-                            index,
-                        })
-                    })
-                    .collect::<Vec<_>>(),
-            )),
+            "columns" => Some(Value::from_object(ColumnsObject(t.clone()))),
             "column_names" => Some(Value::from(t.columns.clone())),
             _ => None,
         }

@@ -21,7 +21,7 @@ pub use settings::AthenaSettings;
 
 use super::{Adapter, ColumnInfo, ExecResult, SeedFile, COMMON_MACROS};
 use crate::adapters::quote_literal;
-use crate::compile::{Dialect, Quoting, Relation, RelationKind};
+use crate::compile::{Dialect, Quoting, Relation, RelationKind, StringColumns};
 use crate::error::{Error, Result};
 use crate::project::Target;
 
@@ -272,6 +272,14 @@ impl Adapter for AthenaAdapter {
             quoting: Arc::new(AthenaQuoting),
             builtin_macros,
             reads_external_locations: false,
+            // dbt-athena's AthenaColumn: an unsized string is plain `varchar`.
+            string_columns: StringColumns {
+                default_size: 0,
+                type_of_size: |n| match n {
+                    0 => "varchar".to_string(),
+                    n => format!("varchar({n})"),
+                },
+            },
         }
     }
 

@@ -19,7 +19,7 @@ use async_trait::async_trait;
 use duckdb::Connection;
 
 use super::{Adapter, ColumnInfo, ExecResult, COMMON_MACROS};
-use crate::compile::{Dialect, DoubleQuotes, Quoting, Relation, RelationKind};
+use crate::compile::{Dialect, DoubleQuotes, Quoting, Relation, RelationKind, StringColumns};
 use crate::error::{Error, Result};
 pub use connection::file_on_disk;
 use connection::Root;
@@ -70,6 +70,11 @@ impl Adapter for SharedDuckDb {
             quoting: Arc::new(DoubleQuotes),
             builtin_macros,
             reads_external_locations: true,
+            // dbt's base Column: unsized strings are 256 long.
+            string_columns: StringColumns {
+                default_size: 256,
+                type_of_size: |n| format!("character varying({n})"),
+            },
         }
     }
 

@@ -1,13 +1,13 @@
 //! `adapter`: `dispatch`, `quote`, `type`, and the warehouse look-ups `get_relation` and
 //! `get_columns_in_relation` (through the warehouse of the render on this thread).
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use minijinja::value::{from_args, Object, Value};
 use minijinja::{Error as JError, ErrorKind, State};
 
 use super::refs::relation_arg;
+use crate::compile::api::Api;
 use crate::compile::macros::MacroRegistry;
 use crate::compile::{globals, jerr, reuse, Quoting, Relation, Warehouse};
 
@@ -17,6 +17,7 @@ pub(in crate::compile) struct AdapterObject {
     pub(in crate::compile) adapter_type: String,
     pub(in crate::compile) quoting: Arc<dyn Quoting>,
     pub(in crate::compile) macros: Arc<MacroRegistry>,
+    pub(in crate::compile) api: Arc<Api>,
 }
 
 impl AdapterObject {
@@ -128,14 +129,7 @@ impl Object for AdapterObject {
                     let cols = ctx.get_columns(&rel).map_err(jerr)?;
                     Ok(Value::from(
                         cols.into_iter()
-                            .map(|(name, dtype)| {
-                                let mut m = BTreeMap::new();
-                                m.insert("name", Value::from(name.clone()));
-                                m.insert("column", Value::from(name));
-                                m.insert("data_type", Value::from(dtype.clone()));
-                                m.insert("dtype", Value::from(dtype));
-                                Value::from(m)
-                            })
+                            .map(|(name, dtype)| self.api.column(name, dtype))
                             .collect::<Vec<_>>(),
                     ))
                 }
