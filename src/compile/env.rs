@@ -32,6 +32,7 @@ impl Compiler {
             strings: dialect.string_columns,
         });
         env.add_global("api", Value::from_dyn_object(api.clone()));
+        env.add_function("load_relation", super::context::load_relation);
         env.add_global(
             "adapter",
             Value::from_object(AdapterObject {

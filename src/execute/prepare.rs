@@ -229,7 +229,17 @@ pub(super) async fn prepare(
             }
             let digest = memo::digest(p.sql.as_bytes());
             write_compiled(&project, node, &p.sql, &digest)?;
-            check_sql(&project, adapter.as_ref(), node, &p.sql, &digest)?;
+            match check_sql(&project, adapter.as_ref(), node, &p.sql, &digest) {
+                // What the warehouse answered before upstream nodes are built (no columns
+                // yet) may make SQL that does not parse: it is compiled again before it runs.
+                Err(_) if p.recompile => {
+                    return Ok(Prepared {
+                        sql: String::new(),
+                        recompile: true,
+                    })
+                }
+                checked => checked?,
+            }
             // `compile` only writes the SQL: do not hold every node's text until the end.
             Ok(if keep_sql {
                 p

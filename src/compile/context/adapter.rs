@@ -142,6 +142,24 @@ impl Object for AdapterObject {
     }
 }
 
+/// dbt's `load_relation(relation)`: `adapter.get_relation` with the relation's parts (none
+/// when it does not exist in the warehouse).
+pub(in crate::compile) fn load_relation(
+    state: &State,
+    relation: Value,
+) -> std::result::Result<Value, JError> {
+    let adapter = state
+        .lookup("adapter")
+        .ok_or_else(|| jerr("load_relation: no adapter in this context"))?;
+    let part = |k: &str| relation.get_attr(k).unwrap_or(Value::from(()));
+    let kwargs = minijinja::value::Kwargs::from_iter([
+        ("database", part("database")),
+        ("schema", part("schema")),
+        ("identifier", part("identifier")),
+    ]);
+    adapter.call_method(state, "get_relation", &[Value::from(kwargs)])
+}
+
 /// The warehouse of the render `state` belongs to, reached through its `run_query` closure's
 /// context. Kept simple: the thread-local set by the executor while it compiles.
 fn warehouse_of(_state: &State) -> std::result::Result<Option<Arc<dyn Warehouse>>, JError> {

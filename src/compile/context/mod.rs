@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 
 use minijinja::value::Value;
 
-pub(super) use adapter::{with_warehouse, AdapterObject};
+pub(super) use adapter::{load_relation, with_warehouse, AdapterObject};
 pub(super) use model::model_value;
 
 use super::{reuse, CompileOptions, Compiler, Fixtures, Relation, Relations, Shared, Warehouse};
