@@ -9,7 +9,7 @@
 {#- Strata's own: Iceberg tables take microsecond timestamps only (dbt-athena writes
     `timestamp`, and casts to timestamp(6) for Iceberg tables in current_timestamp alone). -#}
 {% macro athena__type_timestamp() -%}timestamp(6){%- endmacro %}
-{% macro athena__current_timestamp() -%}cast(current_timestamp as timestamp(6)){%- endmacro %}
+{% macro athena__current_timestamp() -%}cast(now() as timestamp(6)){%- endmacro %}
 
 {% macro athena__safe_cast(field, type) -%}try_cast({{ field }} as {{ type }}){%- endmacro %}
 
