@@ -267,6 +267,18 @@ pub const COMMON_MACROS: &[(&str, &str)] = &[
     ),
     ("tests.sql", include_str!("macros/tests.sql")),
     ("cross_db.sql", include_str!("macros/cross_db.sql")),
+    (
+        "cross_db_strings.sql",
+        include_str!("macros/cross_db_strings.sql"),
+    ),
+    (
+        "cross_db_dates.sql",
+        include_str!("macros/cross_db_dates.sql"),
+    ),
+    (
+        "cross_db_sets.sql",
+        include_str!("macros/cross_db_sets.sql"),
+    ),
     ("rights.sql", include_str!("macros/rights.sql")),
     ("freshness.sql", include_str!("macros/freshness.sql")),
     ("snapshot.sql", include_str!("macros/snapshot.sql")),

@@ -1017,7 +1017,7 @@ fn snapshots_on_athena_merge_into_iceberg() {
         .unwrap_or_else(|| panic!("{created:#?}"));
     assert!(create.contains("table_type = 'ICEBERG'"), "{create}");
     assert!(
-        create.contains("to_hex(md5(to_utf8(cast(coalesce(cast(id as varchar), '') || '|' || coalesce(cast(updated_at as varchar), '') as varchar)))) as dbt_scd_id")
+        create.contains("lower(to_hex(md5(to_utf8(cast(coalesce(cast(id as VARCHAR), '') || '|' || coalesce(cast(updated_at as VARCHAR), '') as varchar))))) as dbt_scd_id")
             && create.contains("nullif(updated_at, updated_at) as dbt_valid_to"),
         "{create}"
     );

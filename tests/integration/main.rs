@@ -9,6 +9,7 @@ mod common;
 
 mod athena;
 mod cli;
+mod cross_db;
 mod data_tests;
 mod dbt_project;
 mod errors;

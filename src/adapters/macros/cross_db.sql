@@ -1,49 +1,57 @@
-{#- Cross-database helpers, as dbt's `dbt.<name>()` macros. Adapters override the
-    `default__` versions where their SQL differs. -#}
+{#- Cross-database helpers, as dbt's `dbt.<name>()` macros: data types, casts and the
+    current time. Strings, dates and sets/arrays/aggregates are in the cross_db_*.sql files
+    beside this one. Adapters override the `default__` versions where their SQL differs; the
+    defaults say what dbt-core's global project says. Entry points `return` the dispatched
+    value so that numbers and lists reach the caller unchanged. -#}
 
-{% macro current_timestamp() -%}{{ adapter.dispatch('current_timestamp')() }}{%- endmacro %}
-{% macro default__current_timestamp() -%}current_timestamp{%- endmacro %}
+{#- The type names dbt's base `Column.translate_type` gives (dbt-duckdb answers the same). -#}
+{% macro type_string() -%}{{ return(adapter.dispatch('type_string', 'dbt')()) }}{%- endmacro %}
+{% macro default__type_string() -%}TEXT{%- endmacro %}
 
-{% macro type_string() -%}{{ adapter.dispatch('type_string')() }}{%- endmacro %}
-{% macro default__type_string() -%}varchar{%- endmacro %}
-
-{% macro type_int() -%}{{ adapter.dispatch('type_int')() }}{%- endmacro %}
+{% macro type_int() -%}{{ return(adapter.dispatch('type_int', 'dbt')()) }}{%- endmacro %}
 {% macro default__type_int() -%}integer{%- endmacro %}
 
-{% macro type_bigint() -%}{{ adapter.dispatch('type_bigint')() }}{%- endmacro %}
+{% macro type_bigint() -%}{{ return(adapter.dispatch('type_bigint', 'dbt')()) }}{%- endmacro %}
 {% macro default__type_bigint() -%}bigint{%- endmacro %}
 
-{% macro type_float() -%}{{ adapter.dispatch('type_float')() }}{%- endmacro %}
-{% macro default__type_float() -%}double{%- endmacro %}
+{% macro type_float() -%}{{ return(adapter.dispatch('type_float', 'dbt')()) }}{%- endmacro %}
+{% macro default__type_float() -%}float{%- endmacro %}
 
-{% macro type_timestamp() -%}{{ adapter.dispatch('type_timestamp')() }}{%- endmacro %}
+{#- dbt's `Column.numeric_type("numeric", 28, 6)`. -#}
+{% macro type_numeric() -%}{{ return(adapter.dispatch('type_numeric', 'dbt')()) }}{%- endmacro %}
+{% macro default__type_numeric() -%}numeric(28,6){%- endmacro %}
+
+{% macro type_timestamp() -%}{{ return(adapter.dispatch('type_timestamp', 'dbt')()) }}{%- endmacro %}
 {% macro default__type_timestamp() -%}timestamp{%- endmacro %}
 
-{% macro type_boolean() -%}{{ adapter.dispatch('type_boolean')() }}{%- endmacro %}
+{% macro type_boolean() -%}{{ return(adapter.dispatch('type_boolean', 'dbt')()) }}{%- endmacro %}
 {% macro default__type_boolean() -%}boolean{%- endmacro %}
 
-{% macro safe_cast(field, type) -%}{{ adapter.dispatch('safe_cast')(field, type) }}{%- endmacro %}
-{% macro default__safe_cast(field, type) -%}try_cast({{ field }} as {{ type }}){%- endmacro %}
+{% macro cast(field, type) -%}{{ return(adapter.dispatch('cast', 'dbt')(field, type)) }}{%- endmacro %}
+{% macro default__cast(field, type) -%}cast({{ field }} as {{ type }}){%- endmacro %}
 
-{% macro dateadd(datepart, interval, from_date_or_timestamp) -%}
-{{ adapter.dispatch('dateadd')(datepart, interval, from_date_or_timestamp) }}
-{%- endmacro %}
-{% macro default__dateadd(datepart, interval, from_date_or_timestamp) -%}
-date_add('{{ datepart }}', {{ interval }}, {{ from_date_or_timestamp }})
-{%- endmacro %}
+{#- dbt's default is a plain cast: most engines have no failing-to-null cast (dbt-duckdb keeps it). -#}
+{% macro safe_cast(field, type) -%}{{ return(adapter.dispatch('safe_cast', 'dbt')(field, type)) }}{%- endmacro %}
+{% macro default__safe_cast(field, type) -%}cast({{ field }} as {{ type }}){%- endmacro %}
 
-{% macro datediff(first_date, second_date, datepart) -%}
-{{ adapter.dispatch('datediff')(first_date, second_date, datepart) }}
-{%- endmacro %}
-{% macro default__datediff(first_date, second_date, datepart) -%}
-date_diff('{{ datepart }}', {{ first_date }}, {{ second_date }})
+{#- As dbt writes it, through `api.Column` (the engine's name for a string type). -#}
+{% macro cast_bool_to_text(field) -%}{{ adapter.dispatch('cast_bool_to_text', 'dbt')(field) }}{%- endmacro %}
+{% macro default__cast_bool_to_text(field) -%}
+cast({{ field }} as {{ api.Column.translate_type('string') }})
 {%- endmacro %}
 
-{% macro date_trunc(datepart, date) -%}{{ adapter.dispatch('date_trunc')(datepart, date) }}{%- endmacro %}
-{% macro default__date_trunc(datepart, date) -%}date_trunc('{{ datepart }}', {{ date }}){%- endmacro %}
+{% macro current_timestamp() -%}{{ adapter.dispatch('current_timestamp', 'dbt')() }}{%- endmacro %}
+{% macro default__current_timestamp() -%}current_timestamp{%- endmacro %}
 
-{% macro concat(fields) -%}{{ adapter.dispatch('concat')(fields) }}{%- endmacro %}
-{% macro default__concat(fields) -%}concat({{ fields | join(', ') }}){%- endmacro %}
+{#- dbt keeps these two for projects that called dbt_utils' old current_timestamp macros. -#}
+{% macro current_timestamp_backcompat() -%}
+{{ return(adapter.dispatch('current_timestamp_backcompat', 'dbt')()) }}
+{%- endmacro %}
+{% macro default__current_timestamp_backcompat() -%}current_timestamp::timestamp{%- endmacro %}
 
-{% macro hash(field) -%}{{ adapter.dispatch('hash')(field) }}{%- endmacro %}
-{% macro default__hash(field) -%}md5(cast({{ field }} as varchar)){%- endmacro %}
+{% macro current_timestamp_in_utc_backcompat() -%}
+{{ return(adapter.dispatch('current_timestamp_in_utc_backcompat', 'dbt')()) }}
+{%- endmacro %}
+{% macro default__current_timestamp_in_utc_backcompat() -%}
+{{ return(adapter.dispatch('current_timestamp_backcompat', 'dbt')()) }}
+{%- endmacro %}
