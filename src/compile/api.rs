@@ -77,13 +77,11 @@ impl Object for ColumnFactory {
         match method {
             "create" => {
                 let (name, dtype): (String, String) = minijinja::value::from_args(args)?;
-                // dbt's Column.translate_type: STRING is TEXT.
-                let dtype = if dtype.eq_ignore_ascii_case("string") {
-                    "TEXT".to_string()
-                } else {
-                    dtype
-                };
-                Ok(self.0.column(name, dtype))
+                Ok(self.0.column(name, self.0.translate_type(dtype)))
+            }
+            "translate_type" => {
+                let (dtype,): (String,) = minijinja::value::from_args(args)?;
+                Ok(Value::from(self.0.translate_type(dtype)))
             }
             "string_type" => {
                 let (size,): (u32,) = minijinja::value::from_args(args)?;
@@ -95,6 +93,16 @@ impl Object for ColumnFactory {
 }
 
 impl Api {
+    /// dbt's `Column.translate_type`: the adapter's spelling of a type label.
+    fn translate_type(&self, dtype: String) -> String {
+        let upper = dtype.to_uppercase();
+        self.strings
+            .labels
+            .iter()
+            .find(|(label, _)| *label == upper)
+            .map_or(dtype, |(_, spelt)| spelt.to_string())
+    }
+
     /// A column as dbt's `Column(name, dtype)` (what `get_columns_in_relation` returns).
     pub(super) fn column(&self, name: String, dtype: String) -> Value {
         Value::from_object(Column {

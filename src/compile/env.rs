@@ -146,7 +146,20 @@ fn base_environment() -> Environment<'static> {
     env.set_undefined_behavior(UndefinedBehavior::Lenient);
     env.set_keep_trailing_newline(true);
     env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
-    env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+    env.set_unknown_method_callback(|state, value, method, args| {
+        if value.is_undefined() {
+            // `nope.x()`: a macro namespace (package) or object that does not exist.
+            return Err(JError::new(
+                minijinja::ErrorKind::UnknownMethod,
+                format!(
+                    "'{method}' is called on something undefined: no package, macro namespace \
+                     or object of that name (check for typos, or install the project's \
+                     packages with `strata deps`)"
+                ),
+            ));
+        }
+        minijinja_contrib::pycompat::unknown_method_callback(state, value, method, args)
+    });
     minijinja_contrib::add_to_environment(&mut env);
     env.add_function(mutable::WRAPPER, mutable::wrap);
     env.add_function("namespace", mutable::namespace);

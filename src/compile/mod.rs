@@ -77,6 +77,8 @@ pub struct StringColumns {
     pub default_size: u32,
     /// `string_type(size)`.
     pub type_of_size: fn(u32) -> String,
+    /// `Column.translate_type`: type labels spelt as this adapter spells them (upper case).
+    pub labels: &'static [(&'static str, &'static str)],
 }
 
 /// Flags visible to templates (`flags.FULL_REFRESH`, ...).

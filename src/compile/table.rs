@@ -71,9 +71,22 @@ fn cell(v: &serde_json::Value) -> Value {
     Value::from_serialize(v)
 }
 
+/// An agate table iterates (and indexes) as its rows: `{% for row in load_result(..)['table'] %}`.
 impl Object for TableObject {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Seq
+    }
+
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         let t = &self.0;
+        if let Some(index) = key.as_usize() {
+            return (index < t.rows.len()).then(|| {
+                Value::from_object(RowObject {
+                    table: t.clone(),
+                    index,
+                })
+            });
+        }
         match key.as_str()? {
             "rows" => Some(Value::from(
                 (0..t.rows.len())
@@ -92,7 +105,7 @@ impl Object for TableObject {
     }
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
-        Enumerator::Str(&["rows", "columns", "column_names"])
+        Enumerator::Seq(self.0.rows.len())
     }
 }
 

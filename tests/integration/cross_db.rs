@@ -9,10 +9,6 @@ use std::path::{Path, PathBuf};
 
 use crate::common::{aws, copy_tree, repo_root, TestProject};
 
-/// Models whose macros, as dbt writes them, need `api.Column` in the template context,
-/// which Strata does not have yet: recorded from dbt, not compared.
-const NEEDS_CONTEXT: &[&str] = &["array_default_type", "bool_text"];
-
 /// Static test credentials for moto, and no instance-metadata lookups.
 const AWS_ENV: &[(&str, &str)] = &[
     ("AWS_ACCESS_KEY_ID", "test"),
@@ -103,27 +99,11 @@ fn write_tables_as_csv(db: &Path, out: &Path) {
 #[test]
 fn duckdb_tables_match_dbt_duckdb() {
     let p = fixture_copy();
-    p.strata(&["build", "--exclude", "tag:needs_context"])
-        .assert_ok();
+    p.strata(&["build"]).assert_ok();
     let actual_dir = p.path().join("actual");
     write_tables_as_csv(&p.path().join("cross_db.duckdb"), &actual_dir);
     let actual = files_by_stem(&actual_dir, "csv");
-    let mut expected = files_by_stem(&fixture_dir().join("expected/duckdb"), "csv");
-    for name in NEEDS_CONTEXT {
-        assert!(expected.remove(*name).is_some(), "{name}: no expected file");
-    }
-    // columns.csv without the tables left out.
-    let columns = expected.get_mut("columns").expect("expected columns.csv");
-    *columns = columns
-        .lines()
-        .filter(|l| {
-            !NEEDS_CONTEXT
-                .iter()
-                .any(|n| l.starts_with(&format!("{n},")))
-        })
-        .map(|l| format!("{l}\n"))
-        .collect();
-
+    let expected = files_by_stem(&fixture_dir().join("expected/duckdb"), "csv");
     assert_eq!(
         actual.keys().collect::<Vec<_>>(),
         expected.keys().collect::<Vec<_>>(),
@@ -173,20 +153,9 @@ fn athena_profile(p: &TestProject) {
 fn athena_sql_matches_dbt_athena() {
     let p = fixture_copy();
     athena_profile(&p);
-    // date_from_parts: dbt's default `date` checks the parts with Python's datetime
-    // (`modules`), which Strata's context does not have. empty_array: compiled on its own
-    // below.
-    p.strata_env(
-        &[
-            "compile",
-            "--exclude",
-            "tag:needs_context",
-            "date_from_parts",
-            "empty_array",
-        ],
-        AWS_ENV,
-    )
-    .assert_ok();
+    // empty_array: compiled on its own below.
+    p.strata_env(&["compile", "--exclude", "empty_array"], AWS_ENV)
+        .assert_ok();
     // Strata's SQL check (sqlparser) refuses Trino's `array(integer)` type in a cast, so this
     // compile fails after writing the file; the file is compared all the same.
     p.strata_env(&["compile", "-s", "empty_array"], AWS_ENV);
@@ -194,7 +163,6 @@ fn athena_sql_matches_dbt_athena() {
     let compiled_dir = p.path().join("target/compiled/cross_db/models");
     let actual = files_by_stem(&compiled_dir, "sql");
     let mut expected = files_by_stem(&fixture_dir().join("expected/athena"), "sql");
-    expected.remove("date_from_parts");
     for (model, dbt_text, strata_text) in ATHENA_DIFFERENCES {
         let sql = expected.get_mut(*model).expect("model");
         let normalized = normalize(sql);

@@ -279,6 +279,7 @@ impl Adapter for AthenaAdapter {
                     0 => "varchar".to_string(),
                     n => format!("varchar({n})"),
                 },
+                labels: &[("STRING", "VARCHAR"), ("TEXT", "VARCHAR")],
             },
         }
     }

@@ -74,6 +74,7 @@ impl Adapter for SharedDuckDb {
             string_columns: StringColumns {
                 default_size: 256,
                 type_of_size: |n| format!("character varying({n})"),
+                labels: &[("STRING", "TEXT")],
             },
         }
     }

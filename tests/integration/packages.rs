@@ -1,0 +1,241 @@
+//! dbt packages end to end: `strata deps && strata build` on tests/fixtures/packages/shop (a
+//! root project using a utility package of our own writing, `acme_utils`, and its transitive
+//! package `acme_dates`), compared with what `dbt deps && dbt build` (dbt-core 1.12.6 +
+//! dbt-duckdb 1.11.1) gave on the same projects: every node's status, the manifest's package
+//! facts, every relation and every table's rows, and the errors of the cases under
+//! errors/. tests/fixtures/packages/record.sh made the expected files.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::common::{copy_tree, hermetic, repo_root, Run};
+
+fn fixtures() -> PathBuf {
+    repo_root().join("tests/fixtures/packages")
+}
+
+fn expected(rel: &str) -> String {
+    let path = fixtures().join("expected").join(rel);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The fixture projects (without the expected files) in a temporary folder, laid out as in
+/// the repository: `packages.yml` paths such as `../acme_utils` resolve there too.
+fn fixture_copy() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    copy_tree(&fixtures(), dir.path(), &|rel| {
+        let top = rel.components().next().map(|c| c.as_os_str());
+        !top.is_some_and(|t| t == "expected" || t == "record.sh")
+    });
+    dir
+}
+
+/// strata run from inside `project` (profiles.yml's DuckDB path is relative to it).
+fn strata_in(project: &Path, args: &[&str]) -> Run {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_strata"));
+    cmd.args(args)
+        .current_dir(project)
+        .env("NO_COLOR", "1")
+        .env("HOME", project)
+        .env("DBT_PROFILES_DIR", project);
+    hermetic(&mut cmd);
+    let out = cmd.output().expect("run strata");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// `target/run_results.json` as record.sh writes it: `unique_id,status,failures`, sorted.
+fn run_results_csv(project: &Path) -> String {
+    let text = std::fs::read_to_string(project.join("target/run_results.json")).expect("run_results");
+    let json: serde_json::Value = serde_json::from_str(&text).expect("json");
+    let mut rows: Vec<String> = json["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|r| {
+            let failures = match &r["failures"] {
+                serde_json::Value::Null => String::new(),
+                v => v.to_string(),
+            };
+            format!(
+                "{},{},{failures}",
+                r["unique_id"].as_str().unwrap_or_default(),
+                r["status"].as_str().unwrap_or_default()
+            )
+        })
+        .collect();
+    rows.sort();
+    format!("unique_id,status,failures\n{}\n", rows.join("\n"))
+}
+
+/// The package facts of every manifest node, as record.sh writes them.
+fn nodes_csv(project: &Path) -> String {
+    let text = std::fs::read_to_string(project.join("target/manifest.json")).expect("manifest");
+    let json: serde_json::Value = serde_json::from_str(&text).expect("json");
+    let nodes = json["nodes"].as_object().expect("nodes");
+    let mut rows: BTreeMap<String, String> = BTreeMap::new();
+    for (id, n) in nodes {
+        let c = &n["config"];
+        let list = |v: &serde_json::Value| -> Vec<String> {
+            v.as_array()
+                .map(|a| a.iter().filter_map(|s| s.as_str().map(String::from)).collect())
+                .unwrap_or_default()
+        };
+        let mut tags = list(&c["tags"]);
+        tags.sort();
+        let severity = if n["resource_type"] == "test" {
+            c["severity"].as_str().unwrap_or_default().to_string()
+        } else {
+            String::new()
+        };
+        rows.insert(
+            id.clone(),
+            format!(
+                "{id},{},{},{},{},{},{severity}",
+                n["package_name"].as_str().unwrap_or_default(),
+                list(&n["fqn"]).join("."),
+                n["original_file_path"].as_str().unwrap_or_default(),
+                c["materialized"].as_str().unwrap_or_default(),
+                tags.join(";"),
+            ),
+        );
+    }
+    let body: Vec<&String> = rows.values().collect();
+    format!(
+        "unique_id,package_name,fqn,original_file_path,materialized,tags,severity\n{}\n",
+        body.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("\n")
+    )
+}
+
+/// The relations of the DuckDB file, and each one's rows as DuckDB's COPY writes them (in
+/// `order by all`), by name: what record.sh dumped from dbt's file.
+fn relations_and_tables(db: &Path, out: &Path) -> (String, BTreeMap<String, String>) {
+    std::fs::create_dir_all(out).expect("mkdir");
+    let conn = duckdb::Connection::open(db).expect("open duckdb");
+    let mut stmt = conn
+        .prepare(
+            "select table_schema, table_name, table_type from information_schema.tables \
+             where table_catalog = 'shop' order by all",
+        )
+        .expect("prepare");
+    let relations: Vec<(String, String, String)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .expect("relations")
+        .map(|r| r.expect("relation"))
+        .collect();
+    let mut listing = String::from("schema,name,type\n");
+    let mut tables = BTreeMap::new();
+    for (schema, name, kind) in &relations {
+        listing.push_str(&format!("{schema},{name},{kind}\n"));
+        let file = out.join(format!("{name}.csv"));
+        conn.execute_batch(&format!(
+            "copy (select * from \"{schema}\".\"{name}\" order by all) to '{}' \
+             (header, delimiter ',')",
+            file.display()
+        ))
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+        tables.insert(name.clone(), std::fs::read_to_string(&file).expect("csv"));
+    }
+    (listing, tables)
+}
+
+#[test]
+fn deps_and_build_give_what_dbt_gives() {
+    let dir = fixture_copy();
+    let shop = dir.path().join("shop");
+    strata_in(&shop, &["deps"]).assert_ok();
+    // Both packages installed, under their project names (acme_dates is transitive).
+    for name in ["acme_utils", "acme_dates"] {
+        let installed = shop.join("dbt_packages").join(name).join("dbt_project.yml");
+        assert!(installed.is_file(), "{} not installed", installed.display());
+    }
+    // dbt's build has failing tests (and so exits 1); so does Strata's.
+    let build = strata_in(&shop, &["build"]);
+    build.assert_code(1);
+
+    assert_eq!(
+        run_results_csv(&shop),
+        expected("run_results.csv"),
+        "node statuses differ from dbt's\n{}",
+        build.output()
+    );
+    assert_eq!(nodes_csv(&shop), expected("nodes.csv"), "manifest facts differ");
+    let (relations, tables) =
+        relations_and_tables(&shop.join("shop.duckdb"), &dir.path().join("actual"));
+    assert_eq!(relations, expected("relations.csv"));
+    let differing: Vec<String> = tables
+        .iter()
+        .filter(|(name, text)| **text != expected(&format!("tables/{name}.csv")))
+        .map(|(name, text)| {
+            format!(
+                "{name}.csv\n  dbt:\n{}  strata:\n{text}",
+                expected(&format!("tables/{name}.csv"))
+            )
+        })
+        .collect();
+    assert!(
+        differing.is_empty(),
+        "{} of {} tables differ from dbt's:\n{}",
+        differing.len(),
+        tables.len(),
+        differing.join("\n")
+    );
+}
+
+/// Each error case: Strata fails where dbt fails, with dbt's facts in its words.
+#[test]
+fn package_errors_name_what_went_wrong() {
+    let dir = fixture_copy();
+    let case = |name: &str| dir.path().join("errors").join(name);
+
+    // Listed but not installed: say to run deps (dbt: "Run \"dbt deps\"").
+    strata_in(&case("not_installed"), &["build"])
+        .assert_code(2)
+        .assert_contains("packages.yml")
+        .assert_contains("1 package(s)")
+        .assert_contains("Run `strata deps`");
+
+    // A dispatch that finds nothing lists every name it tried, as dbt does.
+    let p = case("dispatch_missing");
+    strata_in(&p, &["deps"]).assert_ok();
+    strata_in(&p, &["build"]).assert_contains(
+        "In dispatch: No macro named 'no_such_macro' found within namespace: 'err_pkg'\n    \
+         Searched for: 'err_dispatch_missing.duckdb__no_such_macro', \
+         'err_dispatch_missing.default__no_such_macro', 'err_pkg.duckdb__no_such_macro', \
+         'err_pkg.default__no_such_macro'",
+    );
+
+    // A two-argument ref to a model the package does not have.
+    let p = case("missing_package_ref");
+    strata_in(&p, &["deps"]).assert_ok();
+    let r = strata_in(&p, &["build"]);
+    assert_ne!(r.code, 0, "{}", r.output());
+    r.assert_contains("models/refs_missing.sql")
+        .assert_contains("missing");
+
+    // A namespace no package has: the model fails, naming its file and line.
+    let r = strata_in(&case("unknown_namespace"), &["build"]);
+    r.assert_code(1)
+        .assert_contains("models/calls_nope.sql:2")
+        .assert_contains("nope");
+
+    // A package macro raising a compiler error fails the model that called it.
+    let p = case("package_raises");
+    strata_in(&p, &["deps"]).assert_ok();
+    strata_in(&p, &["build"])
+        .assert_code(1)
+        .assert_contains("err_pkg.column_count cannot read the columns of the ephemeral model")
+        .assert_contains("PASS=1 WARN=0 ERROR=1");
+
+    // A bare generic test name that only a package defines parses, and fails when it runs.
+    let p = case("bare_package_test");
+    strata_in(&p, &["deps"]).assert_ok();
+    strata_in(&p, &["build"])
+        .assert_code(1)
+        .assert_contains("test_has_rows")
+        .assert_contains("PASS=2 WARN=0 ERROR=1");
+}
