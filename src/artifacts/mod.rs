@@ -140,7 +140,7 @@ fn meta_or_empty<S: serde::Serializer>(
 }
 
 fn node_json<'a>(project: &'a Project, compiler: &Compiler, node: &'a Node) -> NodeJson<'a> {
-    let rel = compiler.relation_of(&node.name);
+    let rel = compiler.relation_of(&node.relation_key());
     let (database, schema, alias) = match &rel {
         Some(r) if r.kind != RelationKind::Cte => {
             (r.database.clone(), r.schema.clone(), r.identifier.clone())

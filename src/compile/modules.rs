@@ -267,6 +267,10 @@ fn python_groups(replacement: &str) -> String {
 struct Match(Vec<Option<String>>);
 
 impl Object for Match {
+    fn is_true(self: &Arc<Self>) -> bool {
+        true
+    }
+
     fn call_method(
         self: &Arc<Self>,
         _state: &State,
@@ -319,6 +323,9 @@ mod tests {
             "no match"
         );
         assert_eq!(render("{{ modules.re.search('b', 'ab').group(0) }}"), "b");
+        let m =
+            "{% set m = modules.re.match('[a-z]+', 'customers') %}{{ m.group(0) if m else '' }}";
+        assert_eq!(render(m), "customers");
         assert_eq!(
             render("{{ modules.re.findall('[0-9]+', 'a1b22') }}"),
             r#"["1", "22"]"#

@@ -108,7 +108,7 @@ impl Session {
             if !is_table(node) {
                 continue;
             }
-            let Some(rel) = self.compiler.relation_of(&node.name) else {
+            let Some(rel) = self.compiler.relation_of(&node.relation_key()) else {
                 continue;
             };
             if !schemas_seen.contains_key(&rel.schema) {

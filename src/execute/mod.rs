@@ -233,7 +233,7 @@ async fn written_schemas(
             }
         } else if let Some(r) = session
             .compiler
-            .relation_of(&node.name)
+            .relation_of(&node.relation_key())
             .filter(|_| node.is_relational())
         {
             schemas.insert((r.database.clone().unwrap_or_default(), r.schema));

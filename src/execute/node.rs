@@ -29,7 +29,7 @@ pub(super) fn unit_test_label(node: &Node) -> String {
 
 pub(super) fn describe(compiler: &Compiler, node: &Node) -> String {
     let rel = compiler
-        .relation_of(&node.name)
+        .relation_of(&node.relation_key())
         .map(|r| format!("{}.{}", r.schema, r.identifier))
         .unwrap_or_else(|| node.name.clone());
     match node.resource_type {
@@ -138,7 +138,7 @@ pub(super) async fn run_node(
         compiled_code: Some(sql_text),
         relation_name: s
             .compiler
-            .relation_of(&node.name)
+            .relation_of(&node.relation_key())
             .filter(|r| r.kind != RelationKind::Cte)
             .map(|r| r.rendered),
     }
@@ -348,7 +348,7 @@ pub(super) fn finish_error(
         relation_name: state
             .session
             .compiler
-            .relation_of(&node.name)
+            .relation_of(&node.relation_key())
             .map(|r| r.rendered),
     }
 }

@@ -61,7 +61,7 @@ pub(super) fn compile_node(
         cache,
         full_refresh,
     } = *c;
-    let rel = compiler.relation_of(&node.name);
+    let rel = compiler.relation_of(&node.relation_key());
     let bridge = Arc::new(Bridge::new(adapter.clone(), handle));
     let opts = CompileOptions {
         is_incremental: is_incremental_now(node, rel.as_ref(), cache, full_refresh),
@@ -169,7 +169,7 @@ pub(super) async fn prime_cache(
     ));
     for id in ids {
         if let Some(n) = session.project.nodes.get(id) {
-            if let Some(r) = session.compiler.relation_of(&n.name) {
+            if let Some(r) = session.compiler.relation_of(&n.relation_key()) {
                 if r.kind != RelationKind::Cte {
                     schemas.insert((r.database.clone().unwrap_or_default(), r.schema.clone()));
                 }

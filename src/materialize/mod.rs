@@ -145,7 +145,7 @@ impl Materializer<'_> {
 
     pub(super) fn target(&self, node: &Node) -> Result<Relation> {
         self.compiler
-            .relation_of(&node.name)
+            .relation_of(&node.relation_key())
             .ok_or_else(|| Error::Adapter(format!("no relation for {}", node.unique_id)))
     }
 

@@ -10,6 +10,9 @@ use super::files::{checksum, yaml_folders};
 use super::{config, Node, PendingTest, Project, ResourceType, TestMetadata};
 use crate::error::{Error, Result};
 
+/// A test's severity when nothing sets one (dbt's manifest has it in every test's config).
+pub(crate) const DEFAULT_SEVERITY: &str = "ERROR";
+
 /// Turn the pending generic tests into test nodes whose code calls the test macro.
 /// Called by the compiler once it knows which test macros exist.
 pub(crate) fn materialize_pending_tests(project: &mut Project) -> Result<()> {
@@ -85,6 +88,7 @@ fn test_node(project: &Project, p: &PendingTest, tree: &Map<String, Value>) -> N
         config.merge(&inherited);
     }
     config.merge(&p.spec.config);
+    config.set_default("severity", DEFAULT_SEVERITY.into());
     Node {
         unique_id: format!("test.{}.{}.{}", project.name(), name, hash),
         resource_type: ResourceType::Test,

@@ -322,6 +322,8 @@ fn load_singular_tests(project: &mut Project) -> Result<()> {
             let name = stem(&rel);
             let mut node = new_node(project, ResourceType::Test, &name, &rel, &abs, raw, &tree);
             node.config.set_default("materialized", "test".into());
+            node.config
+                .set_default("severity", super::generic_tests::DEFAULT_SEVERITY.into());
             insert_unique(project, node)?;
         }
     }

@@ -22,7 +22,7 @@ pub async fn check(session: &Session, from_warehouse: bool) -> Result<()> {
     for node in session.project.nodes.values() {
         let mut cols: Vec<String> = node.columns.iter().map(|c| c.name.clone()).collect();
         if from_warehouse && node.is_relational() {
-            if let Some(r) = session.compiler.relation_of(&node.name) {
+            if let Some(r) = session.compiler.relation_of(&node.relation_key()) {
                 if let Ok(found) = session.adapter.get_columns(&r).await {
                     cols.extend(found.into_iter().map(|c| c.name));
                 }
@@ -182,7 +182,7 @@ async fn schemas_and_built(
         if !node.is_relational() {
             continue;
         }
-        if let Some(r) = session.compiler.relation_of(&node.name) {
+        if let Some(r) = session.compiler.relation_of(&node.relation_key()) {
             schemas.insert((r.database.clone().unwrap_or_default(), r.schema.clone()));
             built.insert(relation_key(&r));
         }

@@ -135,7 +135,7 @@ impl Session {
             else {
                 continue;
             };
-            let Some(current) = self.compiler.relation_of(&node.name) else {
+            let Some(current) = self.compiler.relation_of(&node.relation_key()) else {
                 continue;
             };
             if !favor_state {

@@ -243,7 +243,7 @@ struct NodeJson<'a> {
 
 impl<'a> NodeJson<'a> {
     fn of(n: &'a Node, session: &Session) -> Self {
-        let alias = match session.compiler.relation_of(&n.name) {
+        let alias = match session.compiler.relation_of(&n.relation_key()) {
             Some(r) if n.is_relational() => r.identifier,
             _ => n
                 .path
