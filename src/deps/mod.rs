@@ -164,7 +164,10 @@ pub fn run(opts: DepsOptions, report: &dyn Report) -> Result<()> {
     if opts.lock_only {
         return Ok(());
     }
-    install_locked(&lock_file, &cx)
+    // With nothing declared dbt would still install a stale lock's packages; Strata
+    // installs nothing (and says so, as dbt does without a lock).
+    let lock_to_install = (!declared.entries.is_empty()).then_some(lock_file.as_path());
+    install_locked(lock_to_install, &cx)
 }
 
 /// dbt's "no packages" line (the file name is dbt's, whichever file was read).
@@ -209,15 +212,14 @@ fn write_lock(declared: &Declared, lock_file: &Path, cx: &Context) -> Result<()>
 }
 
 /// Empty the packages-install-path and install every package of the lock file.
-fn install_locked(lock_file: &Path, cx: &Context) -> Result<()> {
+fn install_locked(lock_file: Option<&Path>, cx: &Context) -> Result<()> {
     if cx.install_path.exists() {
         std::fs::remove_dir_all(&cx.install_path).map_err(|e| Error::io(&cx.install_path, e))?;
     }
     std::fs::create_dir_all(&cx.install_path).map_err(|e| Error::io(&cx.install_path, e))?;
-    let locked = if lock_file.exists() {
-        lock::read_lock(lock_file, cx.render)?
-    } else {
-        Vec::new()
+    let locked = match lock_file {
+        Some(file) if file.exists() => lock::read_lock(file, cx.render)?,
+        _ => Vec::new(),
     };
     if locked.is_empty() {
         cx.report.info(NO_PACKAGES);
@@ -253,9 +255,11 @@ fn install_locked(lock_file: &Path, cx: &Context) -> Result<()> {
     if !to_upgrade.is_empty() {
         cx.report.info("");
         cx.report.info(&format!(
-            "Updates available for packages: [{}]\nUpdate your versions in packages.yml, then run strata deps",
+            "Updates available for packages: [{}]",
             to_upgrade.join(", ")
         ));
+        cx.report
+            .info("Update your versions in packages.yml, then run strata deps");
     }
     Ok(())
 }

@@ -11,6 +11,7 @@ mod athena;
 mod cli;
 mod data_tests;
 mod dbt_project;
+mod deps;
 mod errors;
 mod freshness;
 mod materializations;
