@@ -232,14 +232,9 @@ fn text_of(v: &Value) -> Option<String> {
     }
 }
 
-/// One entry, checked as dbt's schema checks it.
-fn parse_entry(item: &Value, unrendered: Value, file: &Path) -> Result<Entry> {
-    let Some(map) = item.as_object() else {
-        return Err(malformed(
-            file,
-            &format!("{} is not valid under any of the given schemas", repr(item)),
-        ));
-    };
+/// dbt's checks before the schema (PackageConfig.validate): empty values, a hub entry's
+/// version and namespace.
+fn check_required(map: &Map<String, Value>, file: &Path) -> Result<()> {
     for (key, what) in [("package", "hub"), ("local", "local"), ("git", "git")] {
         if map.get(key).and_then(Value::as_str) == Some("") {
             return Err(malformed(
@@ -262,121 +257,144 @@ fn parse_entry(item: &Value, unrendered: Value, file: &Path) -> Result<Entry> {
             return Err(malformed(file, &format!("{package} was not found in the package index. Packages on the index require a namespace, e.g dbt-labs/dbt_utils")));
         }
     }
-    let mut shown = map.clone();
-    shown.insert("unrendered".into(), unrendered.clone());
-    let invalid = || {
+    if map.contains_key("private") {
+        return Err(malformed(file, "`private:` packages resolve through dbt Cloud's git providers, which Strata does not support; use `git:` with the repository URL instead"));
+    }
+    Ok(())
+}
+
+/// Whether the entry has only these keys.
+fn only(map: &Map<String, Value>, allowed: &[&str]) -> bool {
+    map.keys().all(|k| allowed.contains(&k.as_str()))
+}
+
+/// The value of `key` before rendering, else after.
+fn unrendered_text(unrendered: &Value, key: &str, rendered: &str) -> String {
+    unrendered
+        .get(key)
+        .and_then(Value::as_str)
+        .unwrap_or(rendered)
+        .to_string()
+}
+
+/// A git entry (`None`: it does not fit git's schema); fills dbt's contract fields.
+fn git_source(
+    map: &Map<String, Value>,
+    unrendered: &Value,
+    contract: &mut Map<String, Value>,
+) -> Option<Source> {
+    let url = map.get("git")?.as_str()?.to_string();
+    if !only(
+        map,
+        &["git", "revision", "warn-unpinned", "subdirectory", "name"],
+    ) {
+        return None;
+    }
+    let revision_value = map.get("revision").cloned().unwrap_or(Value::Null);
+    let revision = match &revision_value {
+        Value::Null => None,
+        v => Some(text_of(v)?),
+    };
+    let warn_value = map.get("warn-unpinned").cloned().unwrap_or(Value::Null);
+    let warn_unpinned = match &warn_value {
+        Value::Null => None,
+        Value::Bool(b) => Some(*b),
+        _ => return None,
+    };
+    let subdirectory = match map.get("subdirectory") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(_) => return None,
+    };
+    contract.insert("git".into(), Value::String(url.clone()));
+    contract.insert("revision".into(), revision_value);
+    contract.insert("warn-unpinned".into(), warn_value);
+    let sub_value = subdirectory
+        .clone()
+        .map(Value::String)
+        .unwrap_or(Value::Null);
+    contract.insert("subdirectory".into(), sub_value);
+    Some(Source::Git {
+        url_unrendered: unrendered_text(unrendered, "git", &url),
+        url,
+        revision,
+        warn_unpinned,
+        subdirectory,
+    })
+}
+
+/// A hub entry (`None`: it does not fit the hub's schema); fills dbt's contract fields.
+fn hub_source(map: &Map<String, Value>, contract: &mut Map<String, Value>) -> Option<Source> {
+    let package = map.get("package")?.as_str()?.to_string();
+    let version = map.get("version")?;
+    if !only(map, &["package", "version", "install_prerelease", "name"]) {
+        return None;
+    }
+    let versions = match version {
+        Value::Array(items) => items.iter().map(text_of).collect::<Option<Vec<_>>>()?,
+        v => vec![text_of(v)?],
+    };
+    let prerelease_value = map
+        .get("install_prerelease")
+        .cloned()
+        .unwrap_or(Value::Bool(false));
+    let install_prerelease = match &prerelease_value {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        _ => return None,
+    };
+    contract.insert("package".into(), Value::String(package.clone()));
+    contract.insert("version".into(), version.clone());
+    contract.insert("install_prerelease".into(), prerelease_value);
+    Some(Source::Hub {
+        package,
+        versions,
+        install_prerelease,
+    })
+}
+
+/// One entry, checked as dbt's schema checks it (the kinds tried in dbt's order).
+fn parse_entry(item: &Value, unrendered: Value, file: &Path) -> Result<Entry> {
+    let invalid = |shown: &Value| {
         malformed(
             file,
             &format!(
                 "{} is not valid under any of the given schemas",
-                repr(&Value::Object(shown.clone()))
+                repr(shown)
             ),
         )
     };
-    if map.contains_key("private") {
-        return Err(malformed(file, "`private:` packages resolve through dbt Cloud's git providers, which Strata does not support; use `git:` with the repository URL instead"));
-    }
-    let only = |allowed: &[&str]| map.keys().all(|k| allowed.contains(&k.as_str()));
+    let Some(map) = item.as_object() else {
+        return Err(invalid(item));
+    };
+    check_required(map, file)?;
+    let mut shown = map.clone();
+    shown.insert("unrendered".into(), unrendered.clone());
+    let shown = Value::Object(shown);
     let name = match map.get("name") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => Some(s.clone()),
-        Some(_) => return Err(invalid()),
+        Some(_) => return Err(invalid(&shown)),
     };
-    let string = |key: &str| map.get(key).and_then(Value::as_str).map(str::to_string);
-    let optional_string = |key: &str| -> std::result::Result<Option<String>, ()> {
-        match map.get(key) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(_) => Err(()),
-        }
-    };
+    let text = |key: &str| map.get(key).and_then(Value::as_str).map(str::to_string);
     let mut contract = Map::new();
-    let source = if let (Some(local), true) = (string("local"), only(&["local", "name"])) {
+    let source = if let (Some(local), true) = (text("local"), only(map, &["local", "name"])) {
         contract.insert("local".into(), Value::String(local.clone()));
         Source::Local { path: local }
-    } else if let (Some(tarball), Some(_), true) =
-        (string("tarball"), &name, only(&["tarball", "name"]))
+    } else if let (Some(url), Some(_), true) =
+        (text("tarball"), &name, only(map, &["tarball", "name"]))
     {
-        contract.insert("tarball".into(), Value::String(tarball.clone()));
-        let url_unrendered = unrendered
-            .get("tarball")
-            .and_then(Value::as_str)
-            .unwrap_or(&tarball)
-            .to_string();
+        contract.insert("tarball".into(), Value::String(url.clone()));
         Source::Tarball {
-            url: tarball,
-            url_unrendered,
+            url_unrendered: unrendered_text(&unrendered, "tarball", &url),
+            url,
         }
-    } else if let (Some(git), true) = (
-        string("git"),
-        only(&["git", "revision", "warn-unpinned", "subdirectory", "name"]),
-    ) {
-        let revision_value = map.get("revision").cloned().unwrap_or(Value::Null);
-        let revision = match &revision_value {
-            Value::Null => None,
-            v => Some(text_of(v).ok_or_else(invalid)?),
-        };
-        let warn_value = map.get("warn-unpinned").cloned().unwrap_or(Value::Null);
-        let warn_unpinned = match &warn_value {
-            Value::Null => None,
-            Value::Bool(b) => Some(*b),
-            _ => return Err(invalid()),
-        };
-        let subdirectory = optional_string("subdirectory").map_err(|()| invalid())?;
-        contract.insert("git".into(), Value::String(git.clone()));
-        contract.insert("revision".into(), revision_value);
-        contract.insert("warn-unpinned".into(), warn_value);
-        contract.insert(
-            "subdirectory".into(),
-            subdirectory
-                .clone()
-                .map(Value::String)
-                .unwrap_or(Value::Null),
-        );
-        let url_unrendered = unrendered
-            .get("git")
-            .and_then(Value::as_str)
-            .unwrap_or(&git)
-            .to_string();
-        Source::Git {
-            url: git,
-            url_unrendered,
-            revision,
-            warn_unpinned,
-            subdirectory,
-        }
-    } else if let (Some(package), Some(version), true) = (
-        string("package"),
-        map.get("version"),
-        only(&["package", "version", "install_prerelease", "name"]),
-    ) {
-        let versions = match version {
-            Value::Array(items) => items
-                .iter()
-                .map(text_of)
-                .collect::<Option<Vec<_>>>()
-                .ok_or_else(invalid)?,
-            v => vec![text_of(v).ok_or_else(invalid)?],
-        };
-        let prerelease_value = map
-            .get("install_prerelease")
-            .cloned()
-            .unwrap_or(Value::Bool(false));
-        let install_prerelease = match &prerelease_value {
-            Value::Null => false,
-            Value::Bool(b) => *b,
-            _ => return Err(invalid()),
-        };
-        contract.insert("package".into(), Value::String(package.clone()));
-        contract.insert("version".into(), version.clone());
-        contract.insert("install_prerelease".into(), prerelease_value);
-        Source::Hub {
-            package,
-            versions,
-            install_prerelease,
-        }
+    } else if let Some(git) = git_source(map, &unrendered, &mut contract) {
+        git
+    } else if let Some(hub) = hub_source(map, &mut contract) {
+        hub
     } else {
-        return Err(invalid());
+        return Err(invalid(&shown));
     };
     contract.insert("unrendered".into(), unrendered);
     if let Some(n) = &name {
