@@ -369,6 +369,9 @@ pub(crate) struct DepsEnv {
     pub http_timeout: std::time::Duration,
     /// False when STRATA_VERSION_CHECK / DBT_VERSION_CHECK say so.
     pub version_check: bool,
+    /// REQUESTS_CA_BUNDLE (what dbt's HTTP library reads), else SSL_CERT_FILE: root
+    /// certificates for a hub mirror behind an internal CA.
+    pub ca_bundle: Option<PathBuf>,
 }
 
 pub(crate) fn deps_env() -> Result<DepsEnv> {
@@ -385,6 +388,10 @@ pub(crate) fn deps_env() -> Result<DepsEnv> {
         downloads_dir: env_setting(&var, "DOWNLOADS_DIR", "", |v| Some(PathBuf::from(v)))?,
         http_timeout: std::time::Duration::from_secs_f64(timeout.unwrap_or(10.0)),
         version_check: env_bool(&var, "VERSION_CHECK")?.unwrap_or(true),
+        ca_bundle: ["REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"]
+            .into_iter()
+            .find_map(|k| var(k).filter(|v| !v.trim().is_empty()))
+            .map(PathBuf::from),
     })
 }
 

@@ -1,6 +1,7 @@
 //! The HTTP client of `deps`: blocking GETs with a timeout and dbt's five tries, for the hub's
 //! JSON and package tarballs.
 
+use std::path::Path;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
@@ -25,20 +26,32 @@ enum Failure {
 
 impl Http {
     /// `download_timeout` is dbt's `DBT_HTTP_TIMEOUT` for tarballs; JSON gets 30 seconds.
-    pub fn new(download_timeout: Duration) -> Self {
+    /// `ca_bundle` (a PEM file, `REQUESTS_CA_BUNDLE` as dbt's HTTP library reads it) replaces
+    /// the built-in Mozilla roots, for a mirror behind an internal CA. Proxies come from
+    /// `HTTPS_PROXY`/`NO_PROXY`.
+    pub fn new(download_timeout: Duration, ca_bundle: Option<&Path>) -> Result<Self> {
+        let roots = match ca_bundle {
+            Some(path) => Some(root_certs(path)?),
+            None => None,
+        };
         let agent = |timeout: Duration| -> ureq::Agent {
+            let mut tls = ureq::tls::TlsConfig::builder();
+            if let Some(r) = &roots {
+                tls = tls.root_certs(r.clone());
+            }
             ureq::Agent::config_builder()
                 .timeout_global(Some(timeout))
                 .http_status_as_error(false)
                 .user_agent(concat!("strata/", env!("CARGO_PKG_VERSION")))
+                .tls_config(tls.build())
                 .build()
                 .into()
         };
-        Http {
+        Ok(Http {
             json: agent(Duration::from_secs(30)),
             download: agent(download_timeout),
             pause: Duration::from_secs(1),
-        }
+        })
     }
 
     /// A JSON document, made into a `T` by `check`; a document `check` refuses is fetched
@@ -79,6 +92,31 @@ impl Http {
     }
 }
 
+/// The certificates of a PEM file.
+fn root_certs(path: &Path) -> Result<ureq::tls::RootCerts> {
+    let pem = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let mut certs = Vec::new();
+    for item in ureq::tls::parse_pem(&pem) {
+        match item {
+            Ok(ureq::tls::PemItem::Certificate(c)) => certs.push(c),
+            Ok(_) => {}
+            Err(e) => {
+                return Err(Error::config(
+                    path,
+                    format!("not a PEM certificate bundle: {e}"),
+                ))
+            }
+        }
+    }
+    if certs.is_empty() {
+        return Err(Error::config(
+            path,
+            "the CA bundle holds no PEM certificate",
+        ));
+    }
+    Ok(ureq::tls::RootCerts::new_with_certs(&certs))
+}
+
 fn http_error(url: &str, message: &str) -> Error {
     Error::Usage(format!(
         "External connection exception occurred: GET {url}: {message}"
@@ -103,4 +141,24 @@ fn fetch(agent: &ureq::Agent, url: &str, limit: u64) -> Result<Vec<u8>, Failure>
         .limit(limit)
         .read_to_vec()
         .map_err(|e| Failure::Retry(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_ca_bundle_without_certificates_is_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("ca.pem");
+        std::fs::write(&file, "not a certificate\n").unwrap();
+        let err = Http::new(Duration::from_secs(1), Some(&file))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("ca.pem") && err.contains("no PEM certificate"),
+            "{err}"
+        );
+    }
 }

@@ -59,6 +59,8 @@ pub struct DepsOptions<'a> {
     pub downloads_dir: Option<PathBuf>,
     /// `DBT_HTTP_TIMEOUT` for tarball downloads.
     pub http_timeout: Duration,
+    /// A PEM bundle of root certificates replacing the built-in ones (`REQUESTS_CA_BUNDLE`).
+    pub ca_bundle: Option<PathBuf>,
     pub render: Render<'a>,
 }
 
@@ -147,7 +149,10 @@ pub fn run(opts: DepsOptions, report: &dyn Report) -> Result<()> {
         root: opts.root.clone(),
         install_path: opts.root.join(&opts.packages_install_path),
         install_path_text: opts.packages_install_path.clone(),
-        hub: hub::Hub::new(opts.hub_url.clone(), http::Http::new(opts.http_timeout)),
+        hub: hub::Hub::new(
+            opts.hub_url.clone(),
+            http::Http::new(opts.http_timeout, opts.ca_bundle.as_deref())?,
+        ),
         hub_url: opts.hub_url.clone(),
         downloads: downloads.path.clone(),
         dbt_version,

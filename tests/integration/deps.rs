@@ -157,6 +157,7 @@ fn deps(p: &TestProject, hub: &Hub, args: &[&str]) -> Run {
         &[
             ("STRATA_PACKAGE_HUB_URL", &hub.url),
             ("DBT_PACKAGE_HUB_URL", "http://127.0.0.1:9/"),
+            ("NO_PROXY", "127.0.0.1"),
         ],
     )
 }

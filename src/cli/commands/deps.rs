@@ -52,6 +52,7 @@ pub(crate) fn deps(load: &LoadOptions, printer: &Printer, args: DepsArgs) -> Res
         hub_url: env.hub_url,
         downloads_dir: env.downloads_dir,
         http_timeout: env.http_timeout,
+        ca_bundle: env.ca_bundle,
         render: &render,
     };
     crate::deps::run(options, &PrinterReport(printer))?;
