@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 use super::http::Http;
 use super::python_text::repr_str;
 use super::version::{self, Spec};
+use super::Report;
 use crate::error::{Error, Result};
 
 pub const DEFAULT_HUB_URL: &str = "https://hub.getdbt.com/";
@@ -45,20 +46,22 @@ pub struct Chosen {
 }
 
 /// The hub client; each document is fetched once per run.
-pub struct Hub {
+pub struct Hub<'a> {
     base: String,
     http: Http,
     index: RefCell<Option<Vec<String>>>,
     packages: RefCell<HashMap<String, Map<String, Value>>>,
+    report: &'a dyn Report,
 }
 
-impl Hub {
-    pub fn new(base: String, http: Http) -> Self {
+impl<'a> Hub<'a> {
+    pub fn new(base: String, http: Http, report: &'a dyn Report) -> Self {
         Hub {
             base,
             http,
             index: RefCell::new(None),
             packages: RefCell::new(HashMap::new()),
+            report,
         }
     }
 
@@ -105,7 +108,12 @@ impl Hub {
             return Ok(v.clone());
         }
         let url = self.url(package);
-        let versions = self.http.get_json(&url, checked_versions)?;
+        let (versions, moved_to) = self.http.get_json(&url, checked_versions)?;
+        if let Some(new_name) = moved_to {
+            self.report.warn(&format!(
+                "The `{package}` package is deprecated in favor of `{new_name}`. Please update your `packages.yml` configuration to use `{new_name}` instead."
+            ));
+        }
         self.packages
             .borrow_mut()
             .insert(package.to_string(), versions.clone());
@@ -222,9 +230,13 @@ fn json_type(v: &Value) -> &'static str {
     }
 }
 
+/// What a package document says: its versions, and the package it moved to when the hub
+/// redirects it (`redirectnamespace` / `redirectname`).
+type Document = (Map<String, Value>, Option<String>);
+
 /// A package document's `versions`, checked as dbt checks it: top keys `name` and
 /// `versions`, and every version with `name`, `packages` and `downloads` among them.
-fn checked_versions(doc: Value) -> std::result::Result<Map<String, Value>, String> {
+fn checked_versions(doc: Value) -> std::result::Result<Document, String> {
     let Value::Object(mut doc) = doc else {
         return Err(format!(
             "Request error: Expected a response type of <dict> but got {} instead",
@@ -236,6 +248,19 @@ fn checked_versions(doc: Value) -> std::result::Result<Map<String, Value>, Strin
             "Request error: Expected the response to contain keys {'name', 'versions'}".into(),
         );
     }
+    let text = |key: &str| {
+        doc.get(key)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+    };
+    let moved_to = (doc.contains_key("redirectnamespace") || doc.contains_key("redirectname"))
+        .then(|| {
+            let namespace = text("redirectnamespace")
+                .or(text("namespace"))
+                .unwrap_or("");
+            let name = text("redirectname").or(text("name")).unwrap_or("");
+            format!("{namespace}/{name}")
+        });
     let Some(Value::Object(versions)) = doc.remove("versions") else {
         return Err("Request error: `versions` is not a mapping".into());
     };
@@ -249,7 +274,7 @@ fn checked_versions(doc: Value) -> std::result::Result<Map<String, Value>, Strin
             ));
         }
     }
-    Ok(versions)
+    Ok((versions, moved_to))
 }
 
 #[cfg(test)]
@@ -278,5 +303,23 @@ mod tests {
             ])),
             "http://b/"
         );
+    }
+
+    #[test]
+    fn package_documents_are_checked_and_redirects_named() {
+        let version =
+            serde_json::json!({"name": "p", "packages": [], "downloads": {"tarball": "u"}});
+        let doc = serde_json::json!({"name": "old", "namespace": "acme", "redirectname": "new", "versions": {"1.0.0": version}});
+        let (versions, moved) = checked_versions(doc).unwrap();
+        assert_eq!(versions.len(), 1);
+        assert_eq!(moved.as_deref(), Some("acme/new"));
+        let missing =
+            serde_json::json!({"name": "x", "versions": {"1.0.0": {"name": "p", "packages": []}}});
+        assert!(checked_versions(missing)
+            .unwrap_err()
+            .contains("is missing {'downloads'}"));
+        assert!(checked_versions(serde_json::json!([1]))
+            .unwrap_err()
+            .contains("<class 'list'>"));
     }
 }

@@ -70,7 +70,7 @@ pub struct Context<'a> {
     pub root: PathBuf,
     pub install_path: PathBuf,
     pub install_path_text: String,
-    pub hub: hub::Hub,
+    pub hub: hub::Hub<'a>,
     pub hub_url: String,
     pub downloads: PathBuf,
     pub dbt_version: Option<version::Spec>,
@@ -152,6 +152,7 @@ pub fn run(opts: DepsOptions, report: &dyn Report) -> Result<()> {
         hub: hub::Hub::new(
             opts.hub_url.clone(),
             http::Http::new(opts.http_timeout, opts.ca_bundle.as_deref())?,
+            report,
         ),
         hub_url: opts.hub_url.clone(),
         downloads: downloads.path.clone(),
