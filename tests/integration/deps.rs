@@ -383,6 +383,31 @@ fn a_lock_written_by_dbt_is_honoured_and_written_again_byte_for_byte() {
 }
 
 #[test]
+fn a_rendered_git_url_is_locked_unrendered_and_rendered_again_to_install() {
+    let hub = standard_hub();
+    let p = root_project(
+        "packages:\n  - git: \"{{ env_var('PKG_GIT_URL') }}\"\n    revision: v0.1.0\n",
+    );
+    let (url, tagged, _) = git_repo(p.path());
+    let env = [
+        ("STRATA_PACKAGE_HUB_URL", hub.url.as_str()),
+        ("PKG_GIT_URL", url.as_str()),
+    ];
+    p.strata_env(&["deps", "--lock"], &env).assert_ok();
+    // PyYAML quotes the template as this (checked with yaml.dump).
+    assert!(p.read("package-lock.yml").starts_with(&format!(
+        "packages:\n  - git: '{{{{ env_var(''PKG_GIT_URL'') }}}}'\n    name: git_pkg\n    revision: {tagged}\n"
+    )));
+    p.strata_env(&["deps"], &env)
+        .assert_ok()
+        .assert_contains(&format!("Installing {url}"));
+    assert!(p
+        .path()
+        .join("dbt_packages/git_pkg/sub/macros/g.sql")
+        .is_file());
+}
+
+#[test]
 fn git_branches_full_shas_unpinned_warnings_and_a_missing_revision() {
     let hub = standard_hub();
     let p = root_project("");
