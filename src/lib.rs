@@ -10,6 +10,7 @@ pub mod adapters;
 pub mod artifacts;
 pub mod cli;
 pub mod compile;
+pub mod deps;
 pub mod error;
 pub mod execute;
 pub mod graph;

@@ -318,6 +318,9 @@ pub enum Cmd {
         #[arg(long)]
         skip_vacuum: bool,
     },
+    /// Install the packages of packages.yml / dependencies.yml (hub, git, local, tarball)
+    /// into the packages-install-path, pinned in package-lock.yml, as `dbt deps` does.
+    Deps(DepsArgs),
     /// Run a macro.
     RunOperation {
         macro_name: String,
@@ -325,6 +328,71 @@ pub enum Cmd {
         #[arg(long)]
         args: Option<String>,
     },
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct DepsArgs {
+    /// Resolve the packages again even when package-lock.yml matches the packages file.
+    #[arg(long)]
+    pub upgrade: bool,
+    /// Only write package-lock.yml; install nothing.
+    #[arg(long)]
+    pub lock: bool,
+    /// Add a package to packages.yml first: NAME@VERSION (a version with commas is a
+    /// range list, e.g. dbt-labs/dbt_utils@>=1.0.0,<2.0.0).
+    #[arg(long, value_name = "NAME@VERSION")]
+    pub add_package: Option<String>,
+    /// Where --add-package's package comes from.
+    #[arg(long, value_enum, default_value = "hub")]
+    pub source: DepsSource,
+    /// Install hub versions whatever their require_dbt_version says [env:
+    /// STRATA_VERSION_CHECK=false, DBT_VERSION_CHECK=false].
+    #[arg(long)]
+    pub no_version_check: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum DepsSource {
+    #[default]
+    Hub,
+    Git,
+    Local,
+}
+
+/// The environment `deps` reads, as dbt names it (Strata's spelling first).
+pub(crate) struct DepsEnv {
+    /// STRATA_PACKAGE_HUB_URL / DBT_PACKAGE_HUB_URL, else hub.getdbt.com.
+    pub hub_url: String,
+    /// DBT_DOWNLOADS_DIR: where downloads go (kept); else a temporary folder.
+    pub downloads_dir: Option<PathBuf>,
+    /// DBT_HTTP_TIMEOUT (seconds) for tarball downloads, 10 by default.
+    pub http_timeout: std::time::Duration,
+    /// False when STRATA_VERSION_CHECK / DBT_VERSION_CHECK say so.
+    pub version_check: bool,
+    /// REQUESTS_CA_BUNDLE (what dbt's HTTP library reads), else SSL_CERT_FILE: root
+    /// certificates for a hub mirror behind an internal CA.
+    pub ca_bundle: Option<PathBuf>,
+}
+
+pub(crate) fn deps_env() -> Result<DepsEnv> {
+    let var = |key: &str| std::env::var(key).ok();
+    let seconds = |v: &str| {
+        v.trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|s| *s > 0.0 && s.is_finite())
+    };
+    let timeout = env_setting(&var, "HTTP_TIMEOUT", "a number of seconds", seconds)?;
+    Ok(DepsEnv {
+        hub_url: crate::deps::hub_url(var),
+        downloads_dir: env_setting(&var, "DOWNLOADS_DIR", "", |v| Some(PathBuf::from(v)))?,
+        http_timeout: std::time::Duration::from_secs_f64(timeout.unwrap_or(10.0)),
+        version_check: env_bool(&var, "VERSION_CHECK")?.unwrap_or(true),
+        ca_bundle: ["REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"]
+            .into_iter()
+            .find_map(|k| var(k).filter(|v| !v.trim().is_empty()))
+            .map(PathBuf::from),
+    })
 }
 
 #[derive(Debug, Subcommand)]

@@ -10,7 +10,10 @@ mod commands;
 use std::path::Path;
 use std::sync::Arc;
 
-pub use args::{parse_mapping, Cli, Cmd, ExecArgs, GlobalArgs, RightsCmd, SelectArgs, SourceCmd};
+pub use args::{
+    parse_mapping, Cli, Cmd, DepsArgs, DepsSource, ExecArgs, GlobalArgs, RightsCmd, SelectArgs,
+    SourceCmd,
+};
 pub use commands::show::format_table;
 
 use crate::error::{Error, Result};
@@ -19,7 +22,9 @@ use crate::session::printer::Printer;
 use crate::session::Command;
 use args::Settings;
 use commands::ls::TypeFilter;
-use commands::{build, clean, debug, ls, maintain, retry, rights, run_operation, show, source};
+use commands::{
+    build, clean, debug, deps, ls, maintain, retry, rights, run_operation, show, source,
+};
 
 /// Run the command line; returns the process exit code.
 pub fn main_with(mut cli: Cli) -> i32 {
@@ -102,6 +107,7 @@ async fn dispatch(cmd: Cmd, mut global: GlobalArgs, printer: Arc<Printer>) -> Re
             limit,
         } => show::show(load, printer, s.selection(&selection), inline, limit).await,
         Cmd::Clean => clean::clean(load, &printer),
+        Cmd::Deps(a) => deps::deps(load, &printer, a),
         // Turned into the previous command above.
         Cmd::Retry { .. } => Err(Error::Usage("retry: nothing to retry".into())),
         Cmd::Source {

@@ -12,6 +12,7 @@ mod cli;
 mod cross_db;
 mod data_tests;
 mod dbt_project;
+mod deps;
 mod errors;
 mod freshness;
 mod materializations;
