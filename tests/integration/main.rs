@@ -17,6 +17,7 @@ mod errors;
 mod freshness;
 mod materializations;
 mod msk_iam;
+mod packages;
 mod partial_parse;
 mod reference_project;
 mod render_once;

@@ -50,7 +50,8 @@ fn strata_in(project: &Path, args: &[&str]) -> Run {
 
 /// `target/run_results.json` as record.sh writes it: `unique_id,status,failures`, sorted.
 fn run_results_csv(project: &Path) -> String {
-    let text = std::fs::read_to_string(project.join("target/run_results.json")).expect("run_results");
+    let text =
+        std::fs::read_to_string(project.join("target/run_results.json")).expect("run_results");
     let json: serde_json::Value = serde_json::from_str(&text).expect("json");
     let mut rows: Vec<String> = json["results"]
         .as_array()
@@ -82,7 +83,11 @@ fn nodes_csv(project: &Path) -> String {
         let c = &n["config"];
         let list = |v: &serde_json::Value| -> Vec<String> {
             v.as_array()
-                .map(|a| a.iter().filter_map(|s| s.as_str().map(String::from)).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|s| s.as_str().map(String::from))
+                        .collect()
+                })
                 .unwrap_or_default()
         };
         let mut tags = list(&c["tags"]);
@@ -107,7 +112,10 @@ fn nodes_csv(project: &Path) -> String {
     let body: Vec<&String> = rows.values().collect();
     format!(
         "unique_id,package_name,fqn,original_file_path,materialized,tags,severity\n{}\n",
-        body.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("\n")
+        body.iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
     )
 }
 
@@ -163,7 +171,11 @@ fn deps_and_build_give_what_dbt_gives() {
         "node statuses differ from dbt's\n{}",
         build.output()
     );
-    assert_eq!(nodes_csv(&shop), expected("nodes.csv"), "manifest facts differ");
+    assert_eq!(
+        nodes_csv(&shop),
+        expected("nodes.csv"),
+        "manifest facts differ"
+    );
     let (relations, tables) =
         relations_and_tables(&shop.join("shop.duckdb"), &dir.path().join("actual"));
     assert_eq!(relations, expected("relations.csv"));
@@ -217,25 +229,37 @@ fn package_errors_name_what_went_wrong() {
     r.assert_contains("models/refs_missing.sql")
         .assert_contains("missing");
 
-    // A namespace no package has: the model fails, naming its file and line.
+    // A namespace no package has: the model fails, naming its file and line. (dbt fails the
+    // model when it runs; Strata compiles every selected node before it runs any, and stops
+    // there.)
     let r = strata_in(&case("unknown_namespace"), &["build"]);
-    r.assert_code(1)
-        .assert_contains("models/calls_nope.sql:2")
-        .assert_contains("nope");
+    assert_ne!(r.code, 0, "{}", r.output());
+    r.assert_contains("models/calls_nope.sql:2")
+        .assert_contains("no package, macro namespace or object of that name");
 
-    // A package macro raising a compiler error fails the model that called it.
+    // A package macro raising a compiler error fails the model that called it, naming the
+    // package's file and line and the model (before anything runs, as above).
     let p = case("package_raises");
     strata_in(&p, &["deps"]).assert_ok();
-    strata_in(&p, &["build"])
-        .assert_code(1)
+    let r = strata_in(&p, &["build"]);
+    assert_ne!(r.code, 0, "{}", r.output());
+    r.assert_contains("dbt_packages/err_pkg/macros/checks.sql:8")
         .assert_contains("err_pkg.column_count cannot read the columns of the ephemeral model")
-        .assert_contains("PASS=1 WARN=0 ERROR=1");
+        .assert_contains("models/columns_of_eph.sql");
 
-    // A bare generic test name that only a package defines parses, and fails when it runs.
+    // A package's own `local:` path resolves from the root project, as in dbt: acme_utils'
+    // `../acme_dates` is looked for beside this project, where there is none.
+    let r = strata_in(&case("transitive_path"), &["deps"]);
+    r.assert_code(2)
+        .assert_contains("transitive_path/../acme_dates")
+        .assert_contains("no dbt_project.yml");
+
+    // A bare generic test name that only a package defines: from the root it is unknown
+    // (the package's test is `err_pkg.has_rows`), as in dbt.
     let p = case("bare_package_test");
     strata_in(&p, &["deps"]).assert_ok();
-    strata_in(&p, &["build"])
-        .assert_code(1)
-        .assert_contains("test_has_rows")
-        .assert_contains("PASS=2 WARN=0 ERROR=1");
+    let r = strata_in(&p, &["build"]);
+    assert_ne!(r.code, 0, "{}", r.output());
+    r.assert_contains("models/schema.yml")
+        .assert_contains("test_has_rows is unknown");
 }
