@@ -59,6 +59,11 @@ pub struct GlobalArgs {
     /// DBT_WARN_ERROR].
     #[arg(long, global = true)]
     pub warn_error: bool,
+    /// Neither check the project's and packages' `require-dbt-version` against the dbt
+    /// version Strata follows, nor filter hub versions by theirs [env:
+    /// STRATA_VERSION_CHECK=false, DBT_VERSION_CHECK=false].
+    #[arg(long, global = true)]
+    pub no_version_check: bool,
     /// Which warnings are errors, by dbt's event names: '{error: all}' or
     /// '{error: [NoNodesForSelectionCriteria], warn: [...]}' [env: STRATA_WARN_ERROR_OPTIONS,
     /// DBT_WARN_ERROR_OPTIONS].
@@ -119,6 +124,9 @@ impl GlobalArgs {
             if WarnErrorOptions::parse(text)?.all {
                 self.warn_error = true;
             }
+        }
+        if !self.no_version_check && env_bool(&var, "VERSION_CHECK")? == Some(false) {
+            self.no_version_check = true;
         }
         if self.state.is_none() {
             self.state = env_setting(&var, "STATE", "", path)?;
@@ -345,10 +353,6 @@ pub struct DepsArgs {
     /// Where --add-package's package comes from.
     #[arg(long, value_enum, default_value = "hub")]
     pub source: DepsSource,
-    /// Install hub versions whatever their require_dbt_version says [env:
-    /// STRATA_VERSION_CHECK=false, DBT_VERSION_CHECK=false].
-    #[arg(long)]
-    pub no_version_check: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -367,8 +371,6 @@ pub(crate) struct DepsEnv {
     pub downloads_dir: Option<PathBuf>,
     /// DBT_HTTP_TIMEOUT (seconds) for tarball downloads, 10 by default.
     pub http_timeout: std::time::Duration,
-    /// False when STRATA_VERSION_CHECK / DBT_VERSION_CHECK say so.
-    pub version_check: bool,
     /// REQUESTS_CA_BUNDLE (what dbt's HTTP library reads), else SSL_CERT_FILE: root
     /// certificates for a hub mirror behind an internal CA.
     pub ca_bundle: Option<PathBuf>,
@@ -387,7 +389,6 @@ pub(crate) fn deps_env() -> Result<DepsEnv> {
         hub_url: crate::deps::hub_url(var),
         downloads_dir: env_setting(&var, "DOWNLOADS_DIR", "", |v| Some(PathBuf::from(v)))?,
         http_timeout: std::time::Duration::from_secs_f64(timeout.unwrap_or(10.0)),
-        version_check: env_bool(&var, "VERSION_CHECK")?.unwrap_or(true),
         ca_bundle: ["REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"]
             .into_iter()
             .find_map(|k| var(k).filter(|v| !v.trim().is_empty()))
@@ -521,6 +522,7 @@ impl Settings {
             cli_vars: parse_mapping("--vars", global.vars.as_deref())?,
             no_partial_parse: global.no_partial_parse,
             warn_error: global.warn_error,
+            version_check: !global.no_version_check,
         };
         let state = match &global.state {
             Some(dir) => Some(Arc::new(PreviousState::load(dir)?)),

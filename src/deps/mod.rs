@@ -28,7 +28,7 @@ pub use add::{AddPackage, AddSource};
 pub use hub::{hub_url, DEFAULT_HUB_URL};
 pub use lock::{sha1_hash, LOCK_FILE};
 pub use spec::{read_declared, Declared, Entry, Render, Source};
-pub use version::{NotAVersion, Spec as VersionSpec};
+pub use version::{admits_dbt_version, NotAVersion, Spec as VersionSpec};
 
 use crate::error::{Error, Result};
 use resolve::Pinned;

@@ -337,6 +337,15 @@ pub fn in_range(version: &Spec, range: &Range) -> bool {
     specs.len() == 1 || reduce(&specs).is_ok()
 }
 
+/// Whether `require-dbt-version` ranges (`">=1.3.0"`, `"<2.0.0"`) admit dbt `installed`.
+pub fn admits_dbt_version(required: &[String], installed: &str) -> Result<bool, NotAVersion> {
+    let specs = required
+        .iter()
+        .map(|r| Spec::parse(r))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(admits(&specs, &Spec::parse(installed)?))
+}
+
 /// Whether a `require_dbt_version` list admits `installed`.
 pub fn admits(requirements: &[Spec], installed: &Spec) -> bool {
     let mut specs = vec![installed.clone()];

@@ -82,7 +82,11 @@ pub fn open(
         rights: None,
         packages: Vec::new(),
         config_overlay: None,
+        version_check: opts.version_check,
     };
+    if project.version_check {
+        super::packages::check_dbt_version(&project.file, &project.file_path)?;
+    }
     if !opts.no_partial_parse {
         let adapter = project.target.adapter_type.clone();
         project.memo = Arc::new(Memo::open(&project.target_dir(), &adapter));

@@ -10,7 +10,8 @@ use serde_json::{Map, Value};
 use super::files::rel_to_root;
 use super::generic_tests::materialize_pending_tests;
 use super::load::load_own_files;
-use super::{Package, Project, ProjectFile, RenderText};
+use super::{Package, Project, ProjectFile, RenderText, DBT_VERSION};
+use crate::error::YamlStep::Key;
 use crate::error::{Error, Result};
 use crate::memo::Memo;
 
@@ -44,6 +45,9 @@ pub(super) fn load_packages(project: &mut Project, render_text: &RenderText) -> 
                 ),
             ));
         }
+        if project.version_check {
+            check_dbt_version(&file, &file_path)?;
+        }
         loaded.push((folder, file, file_path));
     }
     check_installed(project, &install, &loaded)?;
@@ -70,6 +74,7 @@ pub(super) fn load_packages(project: &mut Project, render_text: &RenderText) -> 
             rights: None,
             packages: Vec::new(),
             config_overlay: Some(root_file.clone()),
+            version_check: project.version_check,
         };
         load_own_files(&mut package, render_text)?;
         materialize_pending_tests(&mut package)?;
@@ -222,4 +227,45 @@ fn merge(project: &mut Project, package: Project) -> Result<()> {
     }
     project.warnings.extend(package.warnings);
     Ok(())
+}
+
+/// dbt's `require-dbt-version` check (of the root project and of every package): the dbt
+/// version Strata follows must be in the range, unless `--no-version-check`.
+pub(super) fn check_dbt_version(file: &ProjectFile, file_path: &Path) -> Result<()> {
+    let Some(required) = &file.require_dbt_version else {
+        return Ok(());
+    };
+    let ranges: Vec<String> = match required {
+        Value::String(s) => vec![s.clone()],
+        Value::Array(items) => items
+            .iter()
+            .map(|v| match v {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            })
+            .collect(),
+        other => vec![other.to_string()],
+    };
+    let at_key = |e: Error| e.at_yaml_key_of_file(file_path, &[Key("require-dbt-version")]);
+    let admitted = crate::deps::admits_dbt_version(&ranges, DBT_VERSION).map_err(|e| {
+        at_key(Error::config(
+            file_path,
+            format!("require-dbt-version: {e}"),
+        ))
+    })?;
+    if admitted {
+        return Ok(());
+    }
+    let quoted: Vec<String> = ranges.iter().map(|r| format!("'{r}'")).collect();
+    Err(at_key(Error::config(
+        file_path,
+        format!(
+            "This version of Strata (which follows dbt {DBT_VERSION}) is not supported with \
+             the '{name}' package.\n  Required version of dbt for '{name}': [{}]\nCheck for a \
+             different version of the '{name}' package, or run strata again with \
+             --no-version-check",
+            quoted.join(", "),
+            name = file.name,
+        ),
+    )))
 }

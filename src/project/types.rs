@@ -247,6 +247,8 @@ pub struct LoadOptions {
     pub no_partial_parse: bool,
     /// `--warn-error`: a project warning stops the command.
     pub warn_error: bool,
+    /// Check `require-dbt-version` (`--no-version-check` turns it off).
+    pub version_check: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -282,6 +284,8 @@ pub struct Project {
     /// While a package loads: the root project's file, whose `models: <package>:` (and seeds,
     /// snapshots, tests) config is laid over the package's own, as in dbt.
     pub(crate) config_overlay: Option<Arc<ProjectFile>>,
+    /// Check each project's `require-dbt-version` (`--no-version-check` turns it off).
+    pub(crate) version_check: bool,
 }
 
 /// An installed package (`dbt_packages/<name>`).

@@ -263,3 +263,47 @@ fn package_errors_name_what_went_wrong() {
     r.assert_contains("models/schema.yml")
         .assert_contains("test_has_rows is unknown");
 }
+
+/// `require-dbt-version` of a package (and of the root) is checked against the dbt version
+/// Strata follows, with the file and line; `--no-version-check` (or DBT_VERSION_CHECK=false)
+/// turns the check off.
+#[test]
+fn require_dbt_version_is_checked_unless_turned_off() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let write = |rel: &str, text: &str| {
+        let path = dir.path().join(rel);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, text).expect("write");
+    };
+    write("root/dbt_project.yml", "name: root\nprofile: root\n");
+    write(
+        "root/profiles.yml",
+        "root:\n  target: dev\n  outputs:\n    dev: {type: duckdb, path: dev.duckdb}\n",
+    );
+    write("root/packages.yml", "packages:\n  - local: ../old_pkg\n");
+    write("root/models/m.sql", "select 1 as x\n");
+    write(
+        "old_pkg/dbt_project.yml",
+        "name: old_pkg\nrequire-dbt-version: [\">=1.3.0\", \"<1.10.0\"]\n",
+    );
+    let root = dir.path().join("root");
+    strata_in(&root, &["deps"]).assert_ok();
+    strata_in(&root, &["build"])
+        .assert_code(2)
+        .assert_contains("dbt_packages/old_pkg/dbt_project.yml:2:1")
+        .assert_contains("not supported with the 'old_pkg' package")
+        .assert_contains("['>=1.3.0', '<1.10.0']")
+        .assert_contains("--no-version-check");
+    strata_in(&root, &["build", "--no-version-check"]).assert_ok();
+
+    // The root project's own range too.
+    write(
+        "root/dbt_project.yml",
+        "name: root\nprofile: root\nrequire-dbt-version: '>=2.0.0'\n",
+    );
+    strata_in(&root, &["build", "--no-version-check"]).assert_ok();
+    strata_in(&root, &["build"])
+        .assert_code(2)
+        .assert_contains("dbt_project.yml:3:1")
+        .assert_contains("'root' package");
+}

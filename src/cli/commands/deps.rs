@@ -45,7 +45,7 @@ pub(crate) fn deps(load: &LoadOptions, printer: &Printer, args: DepsArgs) -> Res
         root,
         project_name: file.name.clone(),
         packages_install_path: file.packages_install_path.clone(),
-        dbt_version: (env.version_check && !args.no_version_check).then(|| DBT_VERSION.to_string()),
+        dbt_version: load.version_check.then(|| DBT_VERSION.to_string()),
         upgrade: args.upgrade,
         lock_only: args.lock,
         add_package,
