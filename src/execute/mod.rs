@@ -150,7 +150,7 @@ pub async fn execute(
     // As dbt: a failing on-run-start hook skips every node, on-run-end still runs, and the
     // command fails (exit 1) with what happened written to run_results.json.
     let mut hook_errors = Vec::new();
-    let start_hooks = session.project.file.on_run_start.list();
+    let start_hooks = project_hooks(&session.project, |f| f.on_run_start.list());
     let context = hook_context(session, &schemas, &[]);
     run_project_hooks(
         session,
@@ -197,7 +197,7 @@ pub async fn execute(
     // As dbt: a failing on-run-end hook fails the command (exit 1), but what the nodes did
     // is still reported and written to run_results.json.
     if !interrupted {
-        let end_hooks = session.project.file.on_run_end.list();
+        let end_hooks = project_hooks(&session.project, |f| f.on_run_end.list());
         let context = hook_context(session, &schemas, &results);
         run_project_hooks(session, "on-run-end", &end_hooks, context, &mut hook_errors).await;
     }
@@ -207,6 +207,19 @@ pub async fn execute(
         interrupted,
         hook_errors,
     })
+}
+
+/// A run's hooks of one kind, as dbt orders them: each installed package's (by package
+/// name), then the root project's.
+fn project_hooks(
+    project: &crate::project::Project,
+    of: impl Fn(&crate::project::ProjectFile) -> Vec<String>,
+) -> Vec<String> {
+    let mut packages: Vec<&crate::project::Package> = project.packages.iter().collect();
+    packages.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut hooks: Vec<String> = packages.iter().flat_map(|p| of(&p.file)).collect();
+    hooks.extend(of(&project.file));
+    hooks
 }
 
 /// The schemas the run writes to (the hooks' `schemas`): its relations', and those

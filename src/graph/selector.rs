@@ -237,9 +237,17 @@ impl Selector {
                 }
             }
             "package" => {
+                let nodes = project.nodes.values();
+                let of_package = nodes.filter(|n| pattern.matches(&n.package_name));
+                out.extend(of_package.map(|n| n.unique_id.clone()));
+                // source.<package>.<source>.<table>
+                let sources = project.sources.keys();
+                out.extend(
+                    sources
+                        .filter(|id| id.split('.').nth(1).is_some_and(|p| pattern.matches(p)))
+                        .cloned(),
+                );
                 if pattern.matches(project.name()) {
-                    out.extend(project.nodes.keys().cloned());
-                    out.extend(project.sources.keys().cloned());
                     out.extend(project.exposures.keys().cloned());
                 }
             }

@@ -161,6 +161,24 @@ fn deps_and_build_give_what_dbt_gives() {
         let installed = shop.join("dbt_packages").join(name).join("dbt_project.yml");
         assert!(installed.is_file(), "{} not installed", installed.display());
     }
+    // `package:` selects a package's nodes.
+    let ls = strata_in(
+        &shop,
+        &[
+            "ls",
+            "-s",
+            "package:acme_utils",
+            "--resource-type",
+            "model",
+            "--output",
+            "name",
+        ],
+    );
+    ls.assert_ok();
+    assert_eq!(
+        ls.stdout.lines().collect::<Vec<_>>(),
+        ["pkg_model", "pkg_summary"]
+    );
     // dbt's build has failing tests (and so exits 1); so does Strata's.
     let build = strata_in(&shop, &["build"]);
     build.assert_code(1);
@@ -306,4 +324,39 @@ fn require_dbt_version_is_checked_unless_turned_off() {
         .assert_code(2)
         .assert_contains("dbt_project.yml:3:1")
         .assert_contains("'root' package");
+}
+
+/// A package's on-run-start hooks run too, before the root project's (dbt orders hooks by
+/// package name with the root last).
+#[test]
+fn package_hooks_run_before_the_root_projects() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let write = |rel: &str, text: &str| {
+        let path = dir.path().join(rel);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, text).expect("write");
+    };
+    write(
+        "root/dbt_project.yml",
+        "name: root\nprofile: root\non-run-start:\n  - \"create or replace table root_saw as \
+         select count(*) as n from pkg_hook_ran\"\n",
+    );
+    write(
+        "root/profiles.yml",
+        "root:\n  target: dev\n  outputs:\n    dev: {type: duckdb, path: dev.duckdb}\n",
+    );
+    write("root/packages.yml", "packages:\n  - local: ../hook_pkg\n");
+    write("root/models/m.sql", "select 1 as x\n");
+    write(
+        "hook_pkg/dbt_project.yml",
+        "name: hook_pkg\non-run-start:\n  - \"create or replace table pkg_hook_ran as select 1 as x\"\n",
+    );
+    let root = dir.path().join("root");
+    strata_in(&root, &["deps"]).assert_ok();
+    strata_in(&root, &["run"]).assert_ok();
+    let conn = duckdb::Connection::open(root.join("dev.duckdb")).expect("open");
+    let n: i64 = conn
+        .query_row("select n from root_saw", [], |r| r.get(0))
+        .expect("root hook ran after the package's");
+    assert_eq!(n, 1);
 }
