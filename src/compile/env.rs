@@ -33,6 +33,8 @@ impl Compiler {
         });
         env.add_global("api", Value::from_dyn_object(api.clone()));
         env.add_function("load_relation", super::context::load_relation);
+        let graph = Arc::new(super::graph_value::GraphGlobal::default());
+        env.add_global("graph", Value::from_dyn_object(graph.clone()));
         env.add_global(
             "adapter",
             Value::from_object(AdapterObject {
@@ -55,6 +57,7 @@ impl Compiler {
             env,
             shared,
             project_macros: registered.root_names,
+            graph,
             package_scopes,
             kept: RwLock::new(HashMap::new()),
         };

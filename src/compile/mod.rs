@@ -20,6 +20,7 @@ mod context;
 mod ctes;
 mod env;
 mod globals;
+mod graph_value;
 mod macros;
 mod modules;
 mod mutable;
@@ -133,6 +134,8 @@ pub struct Compiler {
     env: Environment<'static>,
     shared: Arc<Shared>,
     project_macros: HashSet<String>,
+    /// The `graph` global, filled once parsing is done.
+    graph: Arc<graph_value::GraphGlobal>,
     /// By package name: what that package's nodes see (a `context::PackageScope`).
     package_scopes: HashMap<String, Value>,
     /// Parse renders that stand for the compiled SQL, by unique id.

@@ -29,6 +29,7 @@ impl Compiler {
         self.render_descriptions(project)?;
         project::link_dependencies(project, &disabled)?;
         self.assign_relations(project)?;
+        self.graph.fill(project);
         // A kept render stands only if every relation it saw (its refs, its own `this`) is
         // the one compile would give it.
         let parsed = self.relations_snapshot();

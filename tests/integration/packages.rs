@@ -360,3 +360,38 @@ fn package_hooks_run_before_the_root_projects() {
         .expect("root hook ran after the package's");
     assert_eq!(n, 1);
 }
+
+/// `graph.nodes` as packages iterate it, once parsing has linked the nodes. Expected text from
+/// dbt-core 1.12.6 + dbt-duckdb 1.11.1 on the same project (`dbt build`, then
+/// target/compiled/gr/models/b.sql).
+#[test]
+fn graph_lists_the_projects_nodes_as_dbt_does() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let write = |rel: &str, text: &str| {
+        let path = dir.path().join(rel);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, text).expect("write");
+    };
+    write("dbt_project.yml", "name: gr\nprofile: gr\n");
+    write(
+        "profiles.yml",
+        "gr:\n  target: dev\n  outputs:\n    dev: {type: duckdb, path: gr.duckdb}\n",
+    );
+    write("models/a.sql", "select 1 as id\n");
+    write(
+        "models/b.sql",
+        "{%- set models = [] -%}\n\
+         {%- for n in graph.nodes.values() | selectattr(\"resource_type\", \"equalto\", \"model\") -%}\n\
+         {%- do models.append(n.name ~ ':' ~ (n.depends_on.nodes | length)) -%}\n\
+         {%- endfor -%}\n\
+         select '{{ models | sort | join(\",\") }}' as models from {{ ref('a') }}\n",
+    );
+    strata_in(dir.path(), &["build"]).assert_ok();
+    let compiled = std::fs::read_to_string(dir.path().join("target/compiled/gr/models/b.sql"))
+        .expect("compiled b");
+    // (dbt's Jinja drops the file's last newline; Strata keeps it.)
+    assert_eq!(
+        compiled.trim_end(),
+        "select 'a:0,b:1' as models from \"gr\".\"main\".\"a\""
+    );
+}
