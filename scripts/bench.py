@@ -20,7 +20,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GEN = os.path.join(ROOT, "..", "shared", "bench", "gen_project.py")
 
 
-def run(cmd, cwd, env=None):
+def run(cmd, cwd, env=None, ok_codes=(0,)):
     """Wall seconds, peak RSS in MB, stdout+stderr text of one process."""
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -29,21 +29,21 @@ def run(cmd, cwd, env=None):
     wall = time.perf_counter() - start
     code = os.waitstatus_to_exitcode(status)
     text = out.decode("utf-8", "replace")
-    if code != 0:
+    if code not in ok_codes:
         sys.exit(f"{' '.join(cmd)} failed in {cwd} (exit {code}):\n{text[-3000:]}")
     return wall, usage.ru_maxrss / 1024.0, text
 
 
-def measure(cmd, cwd, runs, before=None, env=None):
+def measure(cmd, cwd, runs, before=None, env=None, ok_codes=(0,)):
     """Warm-up once, then `runs` runs; medians of wall time and peak memory."""
     if before:
         before()
-    run(cmd, cwd, env)
+    run(cmd, cwd, env, ok_codes)
     walls, mems, last = [], [], ""
     for _ in range(runs):
         if before:
             before()
-        w, m, last = run(cmd, cwd, env)
+        w, m, last = run(cmd, cwd, env, ok_codes)
         walls.append(w)
         mems.append(m)
     return statistics.median(walls), statistics.median(mems), last
@@ -77,7 +77,7 @@ def main():
     ap.add_argument("--strata", default=os.path.join(ROOT, "target", "release", "strata"))
     ap.add_argument("--cache", default=os.path.expanduser("~/.cache/strata/bench"))
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--sections", default="compile,build,incremental,rights",
+    ap.add_argument("--sections", default="compile,build,packages,incremental,rights",
                     help="which measurements to run")
     ap.add_argument("--incremental-days", type=int, default=45,
                     help="landing days of the incremental benchmark's full build")
@@ -90,6 +90,9 @@ def main():
     ap.add_argument("--rights-rows", type=int, default=1_000_000)
     ap.add_argument("--baseline", metavar="BINARY",
                     help="another strata binary: section 'ab' times both, alternating, each on its own copy")
+    ap.add_argument("--dbt-utils", metavar="DIR",
+                    help="a dbt_utils checkout: section 'packages' installs it in the compile "
+                         "project (else tests/fixtures/packages/acme_utils)")
     ap.add_argument("--dbt-max-models", type=int, default=1000,
                     help="compare with dbt up to this size (dbt takes minutes beyond)")
     args = ap.parse_args()
@@ -109,6 +112,8 @@ def main():
         bench_build(args, strata, dbt, env, dbt_env)
     if "ab" in sections and args.baseline:
         bench_ab(args, strata, os.path.abspath(args.baseline), env)
+    if "packages" in sections:
+        bench_packages(args, strata, env)
     if "incremental" in sections:
         bench_incremental(args, strata, env)
     if "rights" in sections and args.rights_brokers:
@@ -152,6 +157,52 @@ def bench_build(args, strata, dbt, env, dbt_env):
         dwall, _, _ = measure([dbt, "build"], path, 1, before=fresh_db(path), env=dbt_env)
         row(f"dbt build, {n} models", dwall, "s")
         row(f"  ratio dbt / strata", dwall / wall, "x", ">= 20 x")
+
+
+def bench_packages(args, strata, env):
+    """What packages cost: `strata deps` before a warm build of a project with three
+    packages, and compile of the compile benchmark's project with a utility package
+    installed against without."""
+    print("\n3. packages")
+    fixtures = os.path.join(ROOT, "tests", "fixtures", "packages")
+    work = os.path.join(args.cache, "packages")
+    shutil.rmtree(work, ignore_errors=True)
+    for name in ("acme_utils", "acme_dates", "shop"):
+        shutil.copytree(os.path.join(fixtures, name), os.path.join(work, name))
+    # A third package, so the project has three (acme_utils, acme_dates, extra_pkg).
+    extra = os.path.join(work, "extra_pkg")
+    os.makedirs(os.path.join(extra, "macros"))
+    with open(os.path.join(extra, "dbt_project.yml"), "w") as f:
+        f.write("name: extra_pkg\n")
+    with open(os.path.join(extra, "macros", "m.sql"), "w") as f:
+        f.write("{% macro answer() %}42{% endmacro %}\n")
+    shop = os.path.join(work, "shop")
+    with open(os.path.join(shop, "packages.yml"), "a") as f:
+        f.write("  - local: ../extra_pkg\n")
+    run([strata, "deps"], shop, env)
+    run([strata, "build"], shop, env | {"STRATA_PROFILE": ""}, ok_codes=(0, 1))
+    deps, _, _ = measure([strata, "deps"], shop, args.runs, env=env)
+    build, _, _ = measure([strata, "build"], shop, args.runs, env=env, ok_codes=(0, 1))
+    row("strata deps, 3 local packages (lock kept)", deps, "s", "< 1 s")
+    row("strata build after it, warm, 64 nodes", build, "s")
+
+    n = int(args.models.split(",")[0])
+    plain = project(args.cache, n)
+    with_pkg = os.path.join(args.cache, f"synthetic_{n}_with_package")
+    shutil.rmtree(with_pkg, ignore_errors=True)
+    shutil.copytree(plain, with_pkg, ignore=shutil.ignore_patterns("target", "*.duckdb*"))
+    utils = os.path.abspath(args.dbt_utils) if args.dbt_utils else os.path.join(work, "acme_utils")
+    with open(os.path.join(with_pkg, "packages.yml"), "w") as f:
+        f.write(f"packages:\n  - local: {utils}\n")
+        if not args.dbt_utils:
+            f.write(f"  - local: {os.path.join(work, 'acme_dates')}\n")
+    run([strata, "deps"], with_pkg, env)
+    base, _, _ = measure([strata, "compile"], plain, args.runs, env=env)
+    pkg, _, _ = measure([strata, "compile"], with_pkg, args.runs, env=env)
+    which = "dbt_utils" if args.dbt_utils else "acme_utils + acme_dates"
+    row(f"strata compile, {n} models", base, "s")
+    row(f"  with {which} installed", pkg, "s")
+    row("  ratio", pkg / base, "x", "<= 1.10 x")
 
 
 def bench_ab(args, strata, baseline, env):
@@ -202,7 +253,7 @@ def bench_ab(args, strata, baseline, env):
 def bench_incremental(args, strata, env):
     """The reference project on ~10M landing events: a full `run`, then one more day and an
     incremental `run`, which should cost at most 10% of the full one."""
-    print("\n3. incremental (reference project)")
+    print("\n4. incremental (reference project)")
     days, per_day = args.incremental_days, args.incremental_events_per_day
     data = os.path.join(args.cache, f"landing_{days + 1}d_{per_day}")
     if not os.path.exists(os.path.join(data, ".ok")):
@@ -299,7 +350,7 @@ def bench_rights(strata, cache, brokers, rows, sizes):
         os.makedirs(os.path.dirname(full), exist_ok=True)
         with open(full, "w") as f:
             f.write(text.replace("{rows}", str(rows)))
-    print(f"\n3. rights: ERASURE through Kafka, {rows} bronze rows, 3 declared relations")
+    print(f"\n5. rights: ERASURE through Kafka, {rows} bronze rows, 3 declared relations")
     for batch, n in sizes:
         fresh_db(path)()
         run([strata, "build"], path)
