@@ -18,6 +18,7 @@ pub mod materialize;
 pub mod memo;
 pub mod parallel;
 pub mod project;
+pub mod python_text;
 pub mod rights;
 pub mod session;
 pub mod sql;

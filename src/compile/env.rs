@@ -11,7 +11,7 @@ use serde_json::Map;
 
 use super::api::Api;
 use super::context::{AdapterObject, PackageScope, CONTEXT_NAMES};
-use super::macros::MacroRegistry;
+use super::registry::MacroRegistry;
 use super::{globals, jerr, macros, mutable, Compiler, Dialect, Flags, Shared};
 use crate::error::{Error, Result};
 use crate::project::{Project, RightsConfig};

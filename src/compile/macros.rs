@@ -10,6 +10,7 @@ use minijinja::value::{Kwargs, Rest, Value};
 use minijinja::{Environment, Error as JError, State};
 
 use super::context::{model_value, scoped_context, with_warehouse, RenderCtx, CONTEXT_NAMES};
+use super::registry::MacroRegistry;
 use super::{globals, jerr, mutable, reuse, CompileOptions, Compiler, Dialect};
 use crate::error::{Error, Result};
 use crate::project::{self, jinja_blocks, Node, Project};
@@ -20,19 +21,6 @@ pub(super) struct RegisteredMacros {
     /// The names the root project defines.
     pub(super) root_names: HashSet<String>,
     pub(super) registry: MacroRegistry,
-}
-
-/// Macro wrappers by where they come from, for namespaces (`dbt_utils.star`, `dbt.hash`)
-/// and `adapter.dispatch`'s search.
-#[derive(Debug, Default)]
-pub(super) struct MacroRegistry {
-    pub(super) root: String,
-    /// The adapter's built-in macros: the `dbt` namespace.
-    pub(super) builtins: Arc<HashMap<String, Value>>,
-    /// Each project's macros (the root's and every package's), by project name.
-    pub(super) projects: HashMap<String, Arc<HashMap<String, Value>>>,
-    /// The root project's `dispatch:` search orders, by macro namespace.
-    pub(super) search_orders: HashMap<String, Vec<String>>,
 }
 
 pub(super) fn add_macros(

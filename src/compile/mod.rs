@@ -26,6 +26,7 @@ mod modules;
 mod mutable;
 mod naming;
 mod parse;
+mod registry;
 pub mod relation;
 mod render;
 pub mod reuse;

@@ -83,29 +83,9 @@ fn python_repr(value: &Value, out: &mut String) {
     match value.kind() {
         ValueKind::Undefined | ValueKind::None => out.push_str("None"),
         ValueKind::Bool => out.push_str(if value.is_true() { "True" } else { "False" }),
-        ValueKind::String => {
-            let s = value.as_str().unwrap_or_default();
-            let quote = if s.contains('\'') && !s.contains('"') {
-                '"'
-            } else {
-                '\''
-            };
-            out.push(quote);
-            for c in s.chars() {
-                match c {
-                    '\\' => out.push_str("\\\\"),
-                    '\n' => out.push_str("\\n"),
-                    '\t' => out.push_str("\\t"),
-                    '\r' => out.push_str("\\r"),
-                    c if c == quote => {
-                        out.push('\\');
-                        out.push(c);
-                    }
-                    c => out.push(c),
-                }
-            }
-            out.push(quote);
-        }
+        ValueKind::String => out.push_str(&crate::python_text::repr_str(
+            value.as_str().unwrap_or_default(),
+        )),
         ValueKind::Seq => {
             out.push('[');
             for (i, item) in value.try_iter().into_iter().flatten().enumerate() {

@@ -6,11 +6,11 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 
-use super::python_text::repr;
 use super::spec::{entries_of, read_yaml_mapping, Declared, PACKAGES_FILE};
 use super::yaml_out;
 use super::Report;
 use crate::error::{Error, Result};
+use crate::python_text::repr;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum AddSource {

@@ -7,10 +7,10 @@ use std::collections::HashMap;
 use serde_json::{Map, Value};
 
 use super::http::Http;
-use super::python_text::repr_str;
 use super::version::{self, Spec};
 use super::Report;
 use crate::error::{Error, Result};
+use crate::python_text::repr_str;
 
 pub const DEFAULT_HUB_URL: &str = "https://hub.getdbt.com/";
 

@@ -6,10 +6,10 @@ use std::path::{Path, PathBuf};
 use serde_json::{json, Map, Value};
 use sha1::{Digest, Sha1};
 
-use super::python_text::json_dumps_sorted;
 use super::spec::{entries_of, read_yaml_mapping, render_value, Entry, Render};
 use super::yaml_out;
 use crate::error::{Error, Result};
+use crate::python_text::json_dumps_sorted;
 
 pub const LOCK_FILE: &str = "package-lock.yml";
 

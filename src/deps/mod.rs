@@ -14,7 +14,6 @@ mod http;
 mod hub;
 mod install;
 mod lock;
-mod python_text;
 mod resolve;
 mod spec;
 mod tarball;
@@ -243,7 +242,7 @@ fn install_locked(lock_file: Option<&Path>, cx: &Context) -> Result<()> {
         } = &package
         {
             if latest != version {
-                to_upgrade.push(python_text::repr_str(&name));
+                to_upgrade.push(crate::python_text::repr_str(&name));
                 cx.report
                     .info(&format!("Updated version available: {latest}"));
             } else {

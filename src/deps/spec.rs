@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
-use super::python_text::{python_number, repr};
 use crate::error::{Error, Result};
+use crate::python_text::{python_number, repr};
 
 /// Renders one string value with `env_var()` / `var()` (the CLI's `--vars`); the path names
 /// the file in errors.

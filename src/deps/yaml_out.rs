@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use regex::Regex;
 use serde_json::Value;
 
-use super::python_text::python_number;
+use crate::python_text::python_number;
 
 /// The document for a top-level mapping.
 pub fn dump(value: &Value) -> String {

@@ -178,7 +178,7 @@ fn py_str(v: &Value) -> String {
         Value::Object(o) => format!(
             "{{{}}}",
             o.iter()
-                .map(|(k, v)| format!("{}: {}", py_repr_str(k), py_repr(v)))
+                .map(|(k, v)| format!("{}: {}", crate::python_text::repr_str(k), py_repr(v)))
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
@@ -188,38 +188,9 @@ fn py_str(v: &Value) -> String {
 
 fn py_repr(v: &Value) -> String {
     match v {
-        Value::String(s) => py_repr_str(s),
+        Value::String(s) => crate::python_text::repr_str(s),
         other => py_str(other),
     }
-}
-
-/// Python's `repr()` of a string: single quotes unless only double quotes avoid escaping.
-fn py_repr_str(s: &str) -> String {
-    let quote = if s.contains('\'') && !s.contains('"') {
-        '"'
-    } else {
-        '\''
-    };
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push(quote);
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c == quote => {
-                out.push('\\');
-                out.push(c);
-            }
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                out.push_str(&format!("\\x{:02x}", c as u32))
-            }
-            c => out.push(c),
-        }
-    }
-    out.push(quote);
-    out
 }
 
 /// The hex MD5 of `text` (dbt's test-name hashes, and its `local_md5()`).
@@ -246,7 +217,7 @@ fn test_hash(
                 keys.sort();
                 let items: Vec<String> = keys
                     .iter()
-                    .map(|k| format!("{}: {}", py_repr_str(k), hashable(&o[*k])))
+                    .map(|k| format!("{}: {}", crate::python_text::repr_str(k), hashable(&o[*k])))
                     .collect();
                 format!("{{{}}}", items.join(", "))
             }
@@ -254,7 +225,7 @@ fn test_hash(
                 "[{}]",
                 a.iter().map(hashable).collect::<Vec<_>>().join(", ")
             ),
-            other => py_repr_str(&py_str(other)),
+            other => crate::python_text::repr_str(&py_str(other)),
         }
     }
     let metadata = serde_json::json!({
@@ -342,9 +313,12 @@ mod tests {
 
     #[test]
     fn python_reprs_for_dbt_hashes() {
-        assert_eq!(py_repr_str("ref('x')"), "\"ref('x')\"");
-        assert_eq!(py_repr_str("a\\b\n"), "'a\\\\b\\n'");
-        assert_eq!(py_repr_str("both ' and \""), "'both \\' and \"'");
+        assert_eq!(crate::python_text::repr_str("ref('x')"), "\"ref('x')\"");
+        assert_eq!(crate::python_text::repr_str("a\\b\n"), "'a\\\\b\\n'");
+        assert_eq!(
+            crate::python_text::repr_str("both ' and \""),
+            "'both \\' and \"'"
+        );
     }
 
     #[test]

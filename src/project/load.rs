@@ -98,11 +98,11 @@ pub fn open(
 /// `rights:` settings, and its installed packages.
 pub fn load_files(project: &mut Project, render_text: &RenderText) -> Result<()> {
     load_own_files(project, render_text)?;
-    super::packages::load_packages(project, render_text)
+    super::packages::load_packages(project, render_text, load_own_files)
 }
 
 /// The files of one project (the root or a package), without its packages.
-pub(super) fn load_own_files(project: &mut Project, render_text: &RenderText) -> Result<()> {
+fn load_own_files(project: &mut Project, render_text: &RenderText) -> Result<()> {
     load_macros(project)?;
     load_docs(project)?;
     load_models(project)?;

@@ -9,15 +9,21 @@ use serde_json::{Map, Value};
 
 use super::files::rel_to_root;
 use super::generic_tests::materialize_pending_tests;
-use super::load::load_own_files;
 use super::{Package, Project, ProjectFile, RenderText, DBT_VERSION};
 use crate::error::YamlStep::Key;
 use crate::error::{Error, Result};
 use crate::memo::Memo;
 
-/// Load every installed package into `project` (after checking that what `packages.yml`
-/// or `package-lock.yml` asks for is installed).
-pub(super) fn load_packages(project: &mut Project, render_text: &RenderText) -> Result<()> {
+/// The loader of one project's own files (the root's and each package's are alike).
+pub(super) type LoadOwnFiles = fn(&mut Project, &RenderText) -> Result<()>;
+
+/// Load every installed package into `project` with `load_own_files` (after checking that
+/// what `packages.yml` or `package-lock.yml` asks for is installed).
+pub(super) fn load_packages(
+    project: &mut Project,
+    render_text: &RenderText,
+    load_own_files: LoadOwnFiles,
+) -> Result<()> {
     let install = project.root.join(&project.file.packages_install_path);
     let folders = installed_folders(&install)?;
     let mut loaded: Vec<(PathBuf, ProjectFile, PathBuf)> = Vec::new();

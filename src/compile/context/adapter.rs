@@ -8,7 +8,7 @@ use minijinja::{Error as JError, ErrorKind, State};
 
 use super::refs::relation_arg;
 use crate::compile::api::Api;
-use crate::compile::macros::MacroRegistry;
+use crate::compile::registry::MacroRegistry;
 use crate::compile::{globals, jerr, reuse, Quoting, Relation, Warehouse};
 
 /// `adapter`: `dispatch`, `quote`, `get_relation`, `get_columns_in_relation`, `type`.

@@ -1,6 +1,7 @@
 //! Values written as Python writes them, because dbt's outputs depend on it: `json.dumps(...,
-//! sort_keys=True)` is hashed into the lock file's `sha1_hash`, and `repr()` of a package
-//! entry appears in dbt's validation messages.
+//! sort_keys=True)` is hashed into the lock file's `sha1_hash`, `repr()` of a package entry
+//! appears in dbt's validation messages, and `repr()` of test arguments is hashed into generic
+//! tests' unique ids.
 
 use serde_json::Value;
 
@@ -126,6 +127,9 @@ pub fn repr_str(s: &str) -> String {
             c if c == quote => {
                 out.push('\\');
                 out.push(c);
+            }
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
             }
             c => out.push(c),
         }
