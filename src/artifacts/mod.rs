@@ -321,10 +321,10 @@ fn macros_json(p: &Project) -> Map<String, Value> {
             .map(|(name, block, _)| (name, block))
             .collect();
         for m in &f.macro_names {
-            let id = format!("macro.{}.{}", p.name(), m);
+            let id = format!("macro.{}.{}", f.package, m);
             macros.insert(
                 id.clone(),
-                json!({"unique_id": id, "name": m, "package_name": p.name(),
+                json!({"unique_id": id, "name": m, "package_name": f.package,
                        "original_file_path": f.path, "path": f.path, "resource_type": "macro",
                        "macro_sql": blocks.get(m)}),
             );

@@ -476,29 +476,30 @@ struct MacroChanges {
 
 impl MacroChanges {
     fn new(project: &Project, old: &PreviousManifest) -> Self {
-        let package = project.name();
         let mut bodies = HashMap::new();
+        let mut ids = HashSet::new();
+        let mut changed = HashSet::new();
         for file in &project.macro_files {
             for (name, block, _) in macro_blocks(&file.source) {
+                let id = format!("macro.{}.{name}", file.package);
+                let before = old.macros.get(&id).and_then(|m| m.macro_sql.as_deref());
+                if before != Some(block.as_str()) {
+                    changed.insert(name.clone());
+                }
+                ids.insert(id);
                 bodies.insert(name, block);
-            }
-        }
-        let mut changed = HashSet::new();
-        for (name, body) in &bodies {
-            let id = format!("macro.{package}.{name}");
-            let before = old.macros.get(&id).and_then(|m| m.macro_sql.as_deref());
-            if before != Some(body.as_str()) {
-                changed.insert(name.clone());
             }
         }
         // A removed macro that something still calls is a change too (the call now fails
         // or falls back to a built-in).
-        let prefix = format!("macro.{package}.");
+        let projects: Vec<&str> = project.project_names().collect();
         for id in old.macros.keys() {
-            if let Some(name) = id.strip_prefix(&prefix) {
-                if !bodies.contains_key(name) {
-                    changed.insert(name.to_string());
-                }
+            let Some((package, name)) = id.strip_prefix("macro.").and_then(|r| r.split_once('.'))
+            else {
+                continue;
+            };
+            if projects.contains(&package) && !ids.contains(id) {
+                changed.insert(name.to_string());
             }
         }
         MacroChanges { bodies, changed }
@@ -512,7 +513,7 @@ impl MacroChanges {
             return false;
         }
         let mut seen = HashSet::new();
-        let mut queue: Vec<&str> = called_names(template);
+        let mut queue: Vec<&str> = self.calls_in(template);
         while let Some(name) = queue.pop() {
             if !seen.insert(name) {
                 continue;
@@ -521,10 +522,26 @@ impl MacroChanges {
                 return true;
             }
             if let Some(body) = self.bodies.get(name) {
-                queue.extend(called_names(body));
+                queue.extend(self.calls_in(body));
             }
         }
         false
+    }
+
+    /// The macros `text` calls: by name, and through `adapter.dispatch('name', ...)` every
+    /// `<prefix>__name` implementation (as dbt's static macro extraction counts them).
+    fn calls_in<'a>(&'a self, text: &'a str) -> Vec<&'a str> {
+        let mut calls = called_names(text);
+        for target in dispatched_names(text) {
+            let suffix = format!("__{target}");
+            calls.extend(
+                self.bodies
+                    .keys()
+                    .filter(|name| name.ends_with(&suffix))
+                    .map(String::as_str),
+            );
+        }
+        calls
     }
 }
 
@@ -534,6 +551,21 @@ fn called_names(text: &str) -> Vec<&str> {
     tokens(text)
         .filter_map(|token| token.code(text))
         .flat_map(names_before_parens)
+        .collect()
+}
+
+/// The literal macro names `adapter.dispatch('name', ...)` calls in the Jinja code of `text`.
+fn dispatched_names(text: &str) -> Vec<String> {
+    static DISPATCH: std::sync::OnceLock<Option<regex::Regex>> = std::sync::OnceLock::new();
+    let Some(re) = DISPATCH.get_or_init(|| {
+        regex::Regex::new(r#"dispatch\s*\(\s*['"]([A-Za-z_][A-Za-z0-9_]*)['"]"#).ok()
+    }) else {
+        return Vec::new();
+    };
+    tokens(text)
+        .filter_map(|token| token.code(text))
+        .flat_map(|code| re.captures_iter(code).filter_map(|c| c.get(1)))
+        .map(|m| m.as_str().to_string())
         .collect()
 }
 

@@ -395,3 +395,44 @@ fn graph_lists_the_projects_nodes_as_dbt_does() {
         "select 'a:0,b:1' as models from \"gr\".\"main\".\"a\""
     );
 }
+
+/// Editing a package's macro makes `state:modified` select the models that call it, through
+/// `adapter.dispatch` too (dbt counts a dispatched macro's implementations as called).
+#[test]
+fn a_changed_package_macro_selects_its_callers() {
+    let dir = fixture_copy();
+    let shop = dir.path().join("shop");
+    strata_in(&shop, &["deps"]).assert_ok();
+    strata_in(&shop, &["build"]).assert_code(1);
+    let state = dir.path().join("state");
+    std::fs::rename(shop.join("target"), &state).expect("keep the run's artifacts");
+    let macro_file = dir.path().join("acme_utils/macros/sql/deduplicate.sql");
+    let text = std::fs::read_to_string(&macro_file).expect("read");
+    assert!(
+        text.contains("row_number() over"),
+        "fixture changed: {text}"
+    );
+    std::fs::write(
+        &macro_file,
+        text.replace("row_number() over", "row_number()  over"),
+    )
+    .expect("write");
+    let state_arg = state.to_string_lossy().into_owned();
+    let args = [
+        "ls",
+        "-s",
+        "state:modified",
+        "--state",
+        &state_arg,
+        "--resource-type",
+        "model",
+        "--output",
+        "name",
+    ];
+    let ls = strata_in(&shop, &args);
+    ls.assert_ok();
+    assert_eq!(
+        ls.stdout.lines().collect::<Vec<_>>(),
+        ["latest_order_status", "latest_order_status_portable"]
+    );
+}
