@@ -217,6 +217,8 @@ impl Object for Timestamp {
             "isoformat" => Ok(Value::from(
                 self.0.format("%Y-%m-%dT%H:%M:%S%.6f+00:00").to_string(),
             )),
+            // Times are UTC; `modules.pytz` has UTC only (see compile::modules).
+            "astimezone" | "replace" => Ok(Value::from_object(Timestamp(self.0))),
             _ => Err(JError::new(
                 ErrorKind::UnknownMethod,
                 format!("datetime has no method '{method}'"),

@@ -85,15 +85,17 @@ fn register_file(
 ) -> Result<()> {
     for (name, block, line) in project::macro_blocks(source) {
         let template_name = format!("{file_name}#{name}");
+        let catch_all = CatchAll::of(&block);
+        let hidden = hide_macro_definitions(&block, std::slice::from_ref(&name));
         let padded = format!(
             "{}{}",
             "\n".repeat(line.saturating_sub(1)),
-            mutable::wrap_literals(&hide_macro_definitions(&block, std::slice::from_ref(&name)))
+            mutable::wrap_literals(&catch_all.declare(&hidden))
         );
         env.add_template_owned(template_name.clone(), padded)
             .map_err(|e| Error::template(file_name, &e))?;
         let mentions_execute = reuse::mentions_execute(&block);
-        let v = macro_function(template_name, name.clone(), mentions_execute);
+        let v = macro_function(template_name, name.clone(), mentions_execute, catch_all);
         macros.insert(name, v);
     }
     Ok(())
@@ -241,7 +243,110 @@ fn hide_macro_definitions(source: &str, names: &[String]) -> String {
     out
 }
 
-fn macro_function(template: String, name: String, mentions_execute: bool) -> Value {
+/// Jinja2's catch-all arguments: a macro whose body mentions `kwargs` takes keyword
+/// arguments it does not declare (as a dict), one that mentions `varargs` extra positional
+/// ones (as a list). minijinja refuses both, so such a macro gets them declared as
+/// parameters (last, defaulting to none) and its wrapper packs the extras into them.
+#[derive(Debug, Clone, Copy, Default)]
+struct CatchAll {
+    kwargs: bool,
+    varargs: bool,
+}
+
+impl CatchAll {
+    fn of(block: &str) -> Self {
+        let mut out = CatchAll::default();
+        for code in jinja_blocks::tokens(block).filter_map(|t| t.code(block)) {
+            let words = code.split(|c: char| !(c.is_alphanumeric() || c == '_'));
+            for word in words {
+                out.kwargs |= word == "kwargs";
+                out.varargs |= word == "varargs";
+            }
+        }
+        out
+    }
+
+    /// The (hidden) macro's header with the catch-all parameters added.
+    fn declare(self, hidden: &str) -> String {
+        if !self.kwargs && !self.varargs {
+            return hidden.to_string();
+        }
+        let Some(tag) = jinja_blocks::tags(hidden).find(|t| t.name == "macro") else {
+            return hidden.to_string();
+        };
+        // The parameter list ends at the tag's last `)`.
+        let Some(close) = tag.args.rfind(')') else {
+            return hidden.to_string();
+        };
+        let open = tag.args.find('(').unwrap_or(close);
+        let params = tag.args.get(open + 1..close).unwrap_or_default();
+        let mut extra: Vec<&str> = Vec::new();
+        if self.varargs {
+            extra.push("varargs=none");
+        }
+        if self.kwargs {
+            extra.push("kwargs=none");
+        }
+        let comma = if params.trim().is_empty() { "" } else { ", " };
+        let at = tag.args_start + close;
+        format!(
+            "{}{comma}{}{}",
+            hidden.get(..at).unwrap_or_default(),
+            extra.join(", "),
+            hidden.get(at..).unwrap_or_default()
+        )
+    }
+
+    /// `args` with what the macro does not declare packed into `varargs` / `kwargs`.
+    fn pack(self, m: &Value, args: Vec<Value>) -> std::result::Result<Vec<Value>, JError> {
+        if !self.kwargs && !self.varargs {
+            return Ok(args);
+        }
+        let declared: Vec<String> = m
+            .get_attr("arguments")
+            .ok()
+            .and_then(|a| a.try_iter().ok())
+            .map(|it| it.filter_map(|v| v.as_str().map(str::to_string)).collect())
+            .unwrap_or_default();
+        let own: Vec<&String> = declared
+            .iter()
+            .filter(|p| !matches!(p.as_str(), "kwargs" | "varargs"))
+            .collect();
+        let (mut positional, kwargs) = globals::split_args(&args)?;
+        let extra_positional = if self.varargs && positional.len() > own.len() {
+            positional.split_off(own.len())
+        } else {
+            Vec::new()
+        };
+        let mut named: Vec<(String, Value)> = Vec::new();
+        let mut extra_named: BTreeMap<String, Value> = BTreeMap::new();
+        if let Some(k) = &kwargs {
+            for key in k.args() {
+                let value = k.peek::<Value>(key)?;
+                if self.kwargs && key != "caller" && !own.iter().any(|p| p.as_str() == key) {
+                    extra_named.insert(key.to_string(), value);
+                } else {
+                    named.push((key.to_string(), value));
+                }
+            }
+        }
+        if self.varargs {
+            named.push(("varargs".into(), Value::from(extra_positional)));
+        }
+        if self.kwargs {
+            named.push(("kwargs".into(), Value::from(extra_named)));
+        }
+        positional.push(Value::from(Kwargs::from_iter(named)));
+        Ok(positional)
+    }
+}
+
+fn macro_function(
+    template: String,
+    name: String,
+    mentions_execute: bool,
+    catch_all: CatchAll,
+) -> Value {
     Value::from_function(
         move |state: &State, args: Rest<Value>| -> std::result::Result<Value, JError> {
             if mentions_execute {
@@ -273,6 +378,7 @@ fn macro_function(template: String, name: String, mentions_execute: bool) -> Val
                 args.to_vec()
             };
             let args = without_undeclared_node(&m, args)?;
+            let args = catch_all.pack(&m, args)?;
             match m.call(mstate, &args) {
                 Ok(v) => Ok(v),
                 Err(e) => match globals::take_return(&e) {
@@ -379,6 +485,22 @@ mod tests {
             hide_macro_definitions("{%macro a() %}", &["a".into()]),
             "{%macro __m_a() %}"
         );
+    }
+
+    #[test]
+    fn macros_that_mention_kwargs_or_varargs_declare_them() {
+        let declared = |src: &str| CatchAll::of(src).declare(src);
+        assert_eq!(
+            declared("{% macro t(model, cols=[]) %}{{ kwargs.get('x') }}{% endmacro %}"),
+            "{% macro t(model, cols=[], kwargs=none) %}{{ kwargs.get('x') }}{% endmacro %}"
+        );
+        assert_eq!(
+            declared("{%- macro f() -%}{{ varargs | join(',') }}{%- endmacro %}"),
+            "{%- macro f(varargs=none) -%}{{ varargs | join(',') }}{%- endmacro %}"
+        );
+        // Only Jinja code counts: the word in SQL text or a comment does not.
+        let plain = "{% macro p(a) %}select kwargs from t {# varargs #}{% endmacro %}";
+        assert_eq!(declared(plain), plain);
     }
 
     #[test]

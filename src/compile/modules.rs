@@ -1,7 +1,8 @@
 //! `modules`: the parts of Python's standard library dbt puts in the Jinja context that
-//! packages use: `modules.datetime` (now, utcnow, strptime, date, timedelta as days) and
-//! `modules.re` (match, search, fullmatch, findall, sub, split, escape, compile), on
-//! chrono and the regex crate.
+//! packages use: `modules.datetime` (now, utcnow, strptime, fromisoformat, date),
+//! `modules.re` (match, search, fullmatch, findall, sub, split, escape, compile), on chrono
+//! and the regex crate, and `modules.pytz` for UTC (`pytz.utc`, `pytz.timezone('UTC')`):
+//! other zones need a time-zone database, which Strata does not carry.
 
 use std::sync::Arc;
 
@@ -21,6 +22,7 @@ impl Object for Modules {
         match key.as_str()? {
             "datetime" => Some(Value::from_object(DatetimeModule)),
             "re" => Some(Value::from_object(Re(None))),
+            "pytz" => Some(Value::from_object(Pytz)),
             _ => None,
         }
     }
@@ -120,6 +122,41 @@ impl Object for DateClass {
                 Ok(timestamp(today))
             }
             _ => Err(unknown("datetime.date", method)),
+        }
+    }
+}
+
+/// `modules.pytz`: UTC only.
+#[derive(Debug)]
+struct Pytz;
+
+impl Object for Pytz {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        match key.as_str()? {
+            "utc" | "UTC" => Some(Value::from("UTC")),
+            _ => None,
+        }
+    }
+
+    fn call_method(
+        self: &Arc<Self>,
+        _state: &State,
+        method: &str,
+        args: &[Value],
+    ) -> Result<Value, JError> {
+        match method {
+            "timezone" => {
+                let (zone,): (String,) = from_args(args)?;
+                if matches!(zone.as_str(), "UTC" | "utc" | "Etc/UTC" | "GMT" | "Etc/GMT") {
+                    Ok(Value::from("UTC"))
+                } else {
+                    Err(jerr(format!(
+                        "modules.pytz.timezone('{zone}'): Strata's pytz knows UTC only (it \
+                         carries no time-zone database); convert in SQL instead"
+                    )))
+                }
+            }
+            _ => Err(unknown("pytz", method)),
         }
     }
 }
@@ -334,6 +371,25 @@ mod tests {
             render("{{ modules.re.compile('X', modules.re.IGNORECASE).sub('-', 'axb') }}"),
             "a-b"
         );
+    }
+
+    #[test]
+    fn pytz_has_utc_only() {
+        let mut env = minijinja::Environment::new();
+        env.add_global("modules", Value::from_object(Modules));
+        let at = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap_or_default();
+        env.add_global("run_started_at", Value::from_object(Timestamp(at)));
+        let out = env
+            .render_str(
+                "{{ run_started_at.astimezone(modules.pytz.utc).isoformat() }}",
+                (),
+            )
+            .unwrap();
+        assert_eq!(out, "2023-11-14T22:13:20.000000+00:00");
+        let err = env
+            .render_str("{{ modules.pytz.timezone('America/New_York') }}", ())
+            .unwrap_err();
+        assert!(err.to_string().contains("UTC only"), "{err}");
     }
 
     #[test]

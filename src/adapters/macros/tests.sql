@@ -15,13 +15,17 @@ from (
 ) dbt_internal_test
 {%- endmacro %}
 
-{#- `where:` config on a test narrows the model it reads. -#}
+{#- `where:` config on a test narrows the model it reads; without one the test gets the
+    relation itself (packages' tests check `model` is a relation). -#}
 {% macro get_where_subquery(relation) -%}
 {%- set where = config.get('where') -%}
 {%- if where -%}
+{%- set filtered -%}
 (select * from {{ relation }} where {{ where }}) dbt_subquery
+{%- endset -%}
+{{ return(filtered) }}
 {%- else -%}
-{{ relation }}
+{{ return(relation) }}
 {%- endif -%}
 {%- endmacro %}
 
