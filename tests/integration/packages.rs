@@ -216,6 +216,59 @@ fn deps_and_build_give_what_dbt_gives() {
     );
 }
 
+/// The same project with acme_utils as a `git:` package (a repository made here, tagged,
+/// reached by a file:// URL): `strata deps` checks the tag out and the build is dbt's again.
+#[test]
+fn a_git_package_builds_as_the_local_one_did() {
+    let dir = fixture_copy();
+    let repo = dir.path().join("acme_utils");
+    let git = |args: &[&str]| {
+        let out = Command::new("git")
+            .args(["-c", "user.email=t@example.com", "-c", "user.name=t"])
+            .args(["-c", "init.defaultBranch=main"])
+            .args(args)
+            .current_dir(&repo)
+            .output()
+            .expect("run git");
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    git(&["init", "-q"]);
+    git(&["add", "."]);
+    git(&["commit", "-q", "-m", "acme_utils"]);
+    git(&["tag", "v1.0.0"]);
+    let shop = dir.path().join("shop");
+    std::fs::write(
+        shop.join("packages.yml"),
+        format!(
+            "packages:\n  - git: \"file://{}\"\n    revision: v1.0.0\n",
+            repo.display()
+        ),
+    )
+    .expect("write packages.yml");
+    strata_in(&shop, &["deps"]).assert_ok();
+    let lock = std::fs::read_to_string(shop.join("package-lock.yml")).expect("lock");
+    assert!(lock.contains("revision: "), "{lock}");
+    assert!(
+        !lock.contains("revision: v1.0.0"),
+        "the lock pins the commit: {lock}"
+    );
+    // A clone, not a link to the folder.
+    let installed = shop.join("dbt_packages/acme_utils");
+    assert!(!installed.is_symlink() && installed.join("dbt_project.yml").is_file());
+    let build = strata_in(&shop, &["build"]);
+    build.assert_code(1);
+    assert_eq!(
+        run_results_csv(&shop),
+        expected("run_results.csv"),
+        "node statuses differ from dbt's\n{}",
+        build.output()
+    );
+}
+
 /// Each error case: Strata fails where dbt fails, with dbt's facts in its words.
 #[test]
 fn package_errors_name_what_went_wrong() {
