@@ -187,15 +187,18 @@ def bench_packages(args, strata, env):
     row("strata build after it, warm, 64 nodes", build, "s")
 
     n = int(args.models.split(",")[0])
-    plain = project(args.cache, n)
-    with_pkg = os.path.join(args.cache, f"synthetic_{n}_with_package")
+    # Both copies alike (no database, no earlier target/), one with packages.
+    plain = os.path.join(work, f"synthetic_{n}_plain")
+    shutil.copytree(project(args.cache, n), plain,
+                    ignore=shutil.ignore_patterns("target", "*.duckdb*"))
+    # Beside acme_utils: its own `local: ../acme_dates` resolves from the root project, as
+    # in dbt.
+    with_pkg = os.path.join(work, f"synthetic_{n}")
     shutil.rmtree(with_pkg, ignore_errors=True)
-    shutil.copytree(plain, with_pkg, ignore=shutil.ignore_patterns("target", "*.duckdb*"))
-    utils = os.path.abspath(args.dbt_utils) if args.dbt_utils else os.path.join(work, "acme_utils")
+    shutil.copytree(plain, with_pkg)
+    utils = os.path.abspath(args.dbt_utils) if args.dbt_utils else "../acme_utils"
     with open(os.path.join(with_pkg, "packages.yml"), "w") as f:
         f.write(f"packages:\n  - local: {utils}\n")
-        if not args.dbt_utils:
-            f.write(f"  - local: {os.path.join(work, 'acme_dates')}\n")
     run([strata, "deps"], with_pkg, env)
     base, _, _ = measure([strata, "compile"], plain, args.runs, env=env)
     pkg, _, _ = measure([strata, "compile"], with_pkg, args.runs, env=env)
