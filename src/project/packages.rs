@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use super::files::rel_to_root;
 use super::generic_tests::materialize_pending_tests;
 use super::{Package, Project, ProjectFile, RenderText, DBT_VERSION};
-use crate::error::YamlStep::Key;
+use crate::error::YamlStep::{Key, Named};
 use crate::error::{Error, Result};
 use crate::memo::Memo;
 
@@ -143,8 +143,9 @@ fn check_installed(
             missing.join(", ")
         )
     };
-    Err(Error::config(
-        project.root.join(&file),
+    let path = project.root.join(&file);
+    let error = Error::config(
+        &path,
         format!(
             "{} package(s) are specified here, but only {} package(s) are installed in {}.{names} \
              Run `strata deps` to install package dependencies.",
@@ -152,7 +153,12 @@ fn check_installed(
             installed.len(),
             rel_to_root(&project.root, install).display(),
         ),
-    ))
+    );
+    // The line of the first missing package (a lock names them), else of `packages:`.
+    Err(match missing.first() {
+        Some(name) => error.at_yaml_key_of_file(&path, &[Key("packages"), Named(name)]),
+        None => error.at_yaml_key_of_file(&path, &[Key("packages")]),
+    })
 }
 
 /// What the project asks to be installed: `package-lock.yml`'s entries (their `name`) when

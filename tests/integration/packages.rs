@@ -278,7 +278,7 @@ fn package_errors_name_what_went_wrong() {
     // Listed but not installed: say to run deps (dbt: "Run \"dbt deps\"").
     strata_in(&case("not_installed"), &["build"])
         .assert_code(2)
-        .assert_contains("packages.yml")
+        .assert_contains("packages.yml:1:1")
         .assert_contains("1 package(s)")
         .assert_contains("Run `strata deps`");
 
