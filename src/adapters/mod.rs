@@ -6,6 +6,7 @@
 
 pub mod athena;
 pub mod duckdb;
+pub mod seed_types;
 mod targets;
 
 use std::sync::Arc;
@@ -211,6 +212,20 @@ pub trait Adapter: Send + Sync {
             }
         }
         Ok(deleted)
+    }
+
+    /// The SQL type of a seed column dbt inferred as `column` (dbt's SQL adapters' names;
+    /// an adapter whose dbt plugin names them otherwise says so).
+    fn seed_column_type(&self, column: seed_types::SeedColumn) -> &'static str {
+        use seed_types::SeedColumn;
+        match column {
+            SeedColumn::Number { decimals: false } => "integer",
+            SeedColumn::Number { decimals: true } => "float8",
+            SeedColumn::Date => "date",
+            SeedColumn::DateTime => "timestamp",
+            SeedColumn::Boolean => "boolean",
+            SeedColumn::Text => "text",
+        }
     }
 
     /// Make a seed's CSV file readable by the engine (Athena: upload it to S3) and say where

@@ -4,6 +4,7 @@ use minijinja::value::Value;
 use serde_json::json;
 
 use super::{rel_value, Built, Materializer};
+use crate::adapters::seed_types;
 use crate::error::Result;
 use crate::project::Node;
 
@@ -16,11 +17,16 @@ impl Materializer<'_> {
             .root_of(&node.package_name)
             .join(&node.original_file_path);
         let path = path.canonicalize().unwrap_or(path);
-        let column_types = node
-            .config
-            .get("column_types")
-            .cloned()
-            .unwrap_or(json!({}));
+        // dbt's inferred types, then the seed's `column_types` over them.
+        let mut column_types = serde_json::Map::new();
+        for (name, column) in seed_types::infer(&path)? {
+            let sql_type = self.adapter.seed_column_type(column);
+            column_types.insert(name, json!(sql_type));
+        }
+        if let Some(serde_json::Value::Object(configured)) = node.config.get("column_types") {
+            column_types.extend(configured.clone());
+        }
+        let column_types = serde_json::Value::Object(column_types);
         let staged = self
             .adapter
             .stage_seed(&path, &target, &column_types)

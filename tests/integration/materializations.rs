@@ -446,8 +446,10 @@ fn seeds_do_not_guess_the_order_of_day_and_month() {
             "select column_name, split_part(data_type, ' ', 1) from information_schema.columns \
              where table_name = 'days' order by ordinal_position"
         )),
-        // (with ICU loaded an ISO timestamp is read WITH TIME ZONE)
-        "n,BIGINT|slashed,VARCHAR|iso,DATE|stamp,TIMESTAMP"
+        // dbt's types (its agate inference: whole numbers are `integer`, 01/02/2024 text).
+        // (dbt-duckdb 1.11.1 itself fails on this file: its COPY takes the day-first date
+        // format it sniffed from `slashed` for `iso` too.)
+        "n,INTEGER|slashed,VARCHAR|iso,DATE|stamp,TIMESTAMP"
     );
     assert_eq!(
         p.scalar("sd", "select slashed from days where n = 1"),

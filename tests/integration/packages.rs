@@ -120,7 +120,8 @@ fn nodes_csv(project: &Path) -> String {
 }
 
 /// The relations of the DuckDB file, and each one's rows as DuckDB's COPY writes them (in
-/// `order by all`), by name: what record.sh dumped from dbt's file.
+/// `order by all`), by name, with `columns` holding every column's type: what record.sh
+/// dumped from dbt's file.
 fn relations_and_tables(db: &Path, out: &Path) -> (String, BTreeMap<String, String>) {
     std::fs::create_dir_all(out).expect("mkdir");
     let conn = duckdb::Connection::open(db).expect("open duckdb");
@@ -137,6 +138,29 @@ fn relations_and_tables(db: &Path, out: &Path) -> (String, BTreeMap<String, Stri
         .collect();
     let mut listing = String::from("schema,name,type\n");
     let mut tables = BTreeMap::new();
+    // Every column's type (seeds' inferred types show here), as `columns.csv`.
+    let mut types = conn
+        .prepare(
+            "select table_name, column_name, data_type from information_schema.columns \
+             where table_catalog = 'shop' order by table_name, ordinal_position",
+        )
+        .expect("prepare");
+    let columns: Vec<String> = types
+        .query_map([], |r| {
+            Ok(format!(
+                "{},{},{}",
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?
+            ))
+        })
+        .expect("columns")
+        .map(|r| r.expect("column"))
+        .collect();
+    tables.insert(
+        "columns".to_string(),
+        format!("table,column,type\n{}\n", columns.join("\n")),
+    );
     for (schema, name, kind) in &relations {
         listing.push_str(&format!("{schema},{name},{kind}\n"));
         let file = out.join(format!("{name}.csv"));
@@ -197,15 +221,15 @@ fn deps_and_build_give_what_dbt_gives() {
     let (relations, tables) =
         relations_and_tables(&shop.join("shop.duckdb"), &dir.path().join("actual"));
     assert_eq!(relations, expected("relations.csv"));
+    // Each table's rows (tables/<name>.csv) and every column's type (columns.csv).
+    let expected_of = |name: &str| match name {
+        "columns" => expected("columns.csv"),
+        table => expected(&format!("tables/{table}.csv")),
+    };
     let differing: Vec<String> = tables
         .iter()
-        .filter(|(name, text)| **text != expected(&format!("tables/{name}.csv")))
-        .map(|(name, text)| {
-            format!(
-                "{name}.csv\n  dbt:\n{}  strata:\n{text}",
-                expected(&format!("tables/{name}.csv"))
-            )
-        })
+        .filter(|(name, text)| **text != expected_of(name))
+        .map(|(name, text)| format!("{name}.csv\n  dbt:\n{}  strata:\n{text}", expected_of(name)))
         .collect();
     assert!(
         differing.is_empty(),

@@ -257,6 +257,19 @@ fn tempfile_dir() -> Result<std::path::PathBuf> {
 
 #[async_trait]
 impl Adapter for AthenaAdapter {
+    /// dbt-athena's names: `double` for decimals, `string` for text.
+    fn seed_column_type(&self, column: crate::adapters::seed_types::SeedColumn) -> &'static str {
+        use crate::adapters::seed_types::SeedColumn;
+        match column {
+            SeedColumn::Number { decimals: false } => "integer",
+            SeedColumn::Number { decimals: true } => "double",
+            SeedColumn::Date => "date",
+            SeedColumn::DateTime => "timestamp",
+            SeedColumn::Boolean => "boolean",
+            SeedColumn::Text => "string",
+        }
+    }
+
     fn adapter_type(&self) -> &str {
         "athena"
     }
