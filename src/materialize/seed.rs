@@ -24,6 +24,8 @@ impl Materializer<'_> {
             column_types.insert(name, json!(sql_type));
         }
         if let Some(serde_json::Value::Object(configured)) = node.config.get("column_types") {
+            // The engines match column names without case: one entry per column.
+            column_types.retain(|name, _| !configured.keys().any(|k| k.eq_ignore_ascii_case(name)));
             column_types.extend(configured.clone());
         }
         let column_types = serde_json::Value::Object(column_types);
