@@ -280,12 +280,20 @@ impl CatchAll {
         };
         let open = tag.args.find('(').unwrap_or(close);
         let params = tag.args.get(open + 1..close).unwrap_or_default();
+        let declares = |word: &str| {
+            params
+                .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .any(|w| w == word)
+        };
         let mut extra: Vec<&str> = Vec::new();
-        if self.varargs {
+        if self.varargs && !declares("varargs") {
             extra.push("varargs=none");
         }
-        if self.kwargs {
+        if self.kwargs && !declares("kwargs") {
             extra.push("kwargs=none");
+        }
+        if extra.is_empty() {
+            return hidden.to_string();
         }
         let comma = if params.trim().is_empty() { "" } else { ", " };
         let at = tag.args_start + close;
@@ -498,6 +506,9 @@ mod tests {
             declared("{%- macro f() -%}{{ varargs | join(',') }}{%- endmacro %}"),
             "{%- macro f(varargs=none) -%}{{ varargs | join(',') }}{%- endmacro %}"
         );
+        // A macro that declares one itself keeps its own.
+        let own = "{% macro k(a, kwargs={}) %}{{ kwargs }}{% endmacro %}";
+        assert_eq!(declared(own), own);
         // Only Jinja code counts: the word in SQL text or a comment does not.
         let plain = "{% macro p(a) %}select kwargs from t {# varargs #}{% endmacro %}";
         assert_eq!(declared(plain), plain);
