@@ -161,35 +161,45 @@ fn check_installed(
     })
 }
 
-/// What the project asks to be installed: `package-lock.yml`'s entries (their `name`) when
-/// there is a lock, else the `packages:` of `dependencies.yml` or `packages.yml` (names
-/// unknown until installed). `None` when the project lists no packages.
+/// What the project asks to be installed: the `packages:` of `dependencies.yml` or
+/// `packages.yml`, named by `package-lock.yml` when there is a lock (names are unknown until
+/// installed otherwise). `None` when the project lists no packages (a lock left from earlier
+/// packages asks for nothing then).
 fn declared_packages(root: &Path) -> Result<Option<(String, Vec<Option<String>>)>> {
-    for file in ["package-lock.yml", "dependencies.yml", "packages.yml"] {
-        let path = root.join(file);
-        let Ok(text) = std::fs::read_to_string(&path) else {
-            continue;
-        };
-        // packages.yml may hold Jinja (env_var); only the number of entries matters here.
-        let doc: serde_yaml_ng::Value = match serde_yaml_ng::from_str(&text) {
-            Ok(doc) => doc,
-            Err(_) if file == "packages.yml" => continue,
-            Err(e) => return Err(Error::yaml(&path, &e)),
-        };
-        let Some(list) = doc.get("packages").and_then(|p| p.as_sequence()) else {
-            continue;
-        };
-        let names = list
-            .iter()
-            .map(|entry| {
-                let name = entry.get("name").and_then(|n| n.as_str());
-                name.filter(|_| file == "package-lock.yml")
-                    .map(str::to_string)
-            })
-            .collect();
-        return Ok(Some((file.to_string(), names)));
+    let Some((file, count)) = ["dependencies.yml", "packages.yml"]
+        .into_iter()
+        .find_map(|file| Some((file, listed_packages(&root.join(file))?.len())))
+        .filter(|(_, count)| *count > 0)
+    else {
+        return Ok(None);
+    };
+    let lock = root.join("package-lock.yml");
+    if let Ok(text) = std::fs::read_to_string(&lock) {
+        let doc: serde_yaml_ng::Value =
+            serde_yaml_ng::from_str(&text).map_err(|e| Error::yaml(&lock, &e))?;
+        if let Some(list) = doc.get("packages").and_then(|p| p.as_sequence()) {
+            let names = list
+                .iter()
+                .map(|entry| {
+                    entry
+                        .get("name")
+                        .and_then(|n| n.as_str())
+                        .map(str::to_string)
+                })
+                .collect();
+            return Ok(Some(("package-lock.yml".to_string(), names)));
+        }
     }
-    Ok(None)
+    Ok(Some((file.to_string(), vec![None; count])))
+}
+
+/// The `packages:` entries of a packages file, if it has any. packages.yml may hold Jinja
+/// (`env_var`): only the number of entries matters, which the YAML shows without rendering
+/// (a file that does not parse unrendered is left to `strata deps` to report).
+fn listed_packages(path: &Path) -> Option<Vec<serde_yaml_ng::Value>> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).ok()?;
+    doc.get("packages")?.as_sequence().cloned()
 }
 
 /// dbt's vars for a package's nodes, later wins: the package's vars and its own block, the

@@ -513,3 +513,27 @@ fn a_changed_package_macro_selects_its_callers() {
         ["latest_order_status", "latest_order_status_portable"]
     );
 }
+
+/// Packages removed from packages.yml: the lock `strata deps` wrote for them asks for nothing
+/// any more (a build does not demand `strata deps` for packages nobody lists).
+#[test]
+fn a_lock_left_from_removed_packages_asks_for_nothing() {
+    let dir = fixture_copy();
+    let shop = dir.path().join("shop");
+    strata_in(&shop, &["deps"]).assert_ok();
+    assert!(shop.join("package-lock.yml").is_file());
+    std::fs::remove_dir_all(shop.join("dbt_packages")).expect("remove packages");
+    // Still listed: the lock names what is missing.
+    strata_in(&shop, &["ls"])
+        .assert_code(2)
+        .assert_contains("package-lock.yml:")
+        .assert_contains("Following packages were not found: acme_utils, acme_dates");
+    // No longer listed: a project whose packages.yml lists none, with that lock, loads.
+    let p = dir.path().join("plain");
+    std::fs::create_dir_all(p.join("models")).expect("mkdir");
+    std::fs::write(p.join("dbt_project.yml"), "name: plain\n").expect("write");
+    std::fs::write(p.join("models/m.sql"), "select 1 as x\n").expect("write");
+    std::fs::copy(shop.join("package-lock.yml"), p.join("package-lock.yml")).expect("copy");
+    std::fs::write(p.join("packages.yml"), "packages: []\n").expect("write");
+    strata_in(&p, &["ls", "--output", "name"]).assert_ok();
+}
