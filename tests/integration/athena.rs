@@ -1107,3 +1107,49 @@ fn contracts_on_athena_read_types_from_result_metadata() {
     );
     assert_eq!(started.len(), 2, "nothing built: {started:#?}");
 }
+
+/// The profile's static keys sign the calls (not the environment's); with `assume_role_arn`,
+/// the keys STS gave for the role do (dbt-athena's profile keys, honoured).
+#[test]
+fn profile_keys_and_an_assumed_role_sign_the_calls() {
+    let keys = "      aws_access_key_id: AKIAPROFILEKEY000001\n      \
+                aws_secret_access_key: profile-secret\n";
+    let (p, proxy, _) = small_project(keys, "ap-south-1", vec![]);
+    p.strata_env(&["run", "--select", "orders"], AWS_ENV)
+        .assert_ok();
+    let signers: std::collections::BTreeSet<String> = proxy
+        .calls()
+        .into_iter()
+        .filter_map(|c| c.access_key)
+        .collect();
+    assert_eq!(
+        signers.into_iter().collect::<Vec<_>>(),
+        ["AKIAPROFILEKEY000001"]
+    );
+
+    let role = format!(
+        "{keys}      assume_role_arn: arn:aws:iam::123456789012:role/dbt-runner\n      \
+         assume_role_session_name: strata-test\n"
+    );
+    let (p, proxy, _) = small_project(&role, "ap-south-1", vec![]);
+    p.strata_env(&["run", "--select", "orders"], AWS_ENV)
+        .assert_ok();
+    let signers: std::collections::BTreeSet<String> = proxy
+        .calls()
+        .into_iter()
+        .filter_map(|c| c.access_key)
+        .collect();
+    assert_eq!(signers.len(), 1, "{signers:?}");
+    let signer = signers.iter().next().expect("a signer");
+    // STS's temporary keys (moto's start ASIA), not the profile's or the environment's.
+    assert!(
+        signer.starts_with("ASIA") && signer != "AKIAPROFILEKEY000001" && signer != "test",
+        "{signer}"
+    );
+
+    // Half a key pair is refused, naming the keys.
+    let (p, _, _) = small_project("      aws_access_key_id: AKIAONLY\n", "ap-south-1", vec![]);
+    p.strata_env(&["run", "--select", "orders"], AWS_ENV)
+        .assert_code(2)
+        .assert_contains("`aws_access_key_id` and `aws_secret_access_key` go together");
+}

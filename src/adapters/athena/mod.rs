@@ -87,7 +87,34 @@ impl AthenaAdapter {
                 if let Some(ep) = &s.endpoint_url {
                     loader = loader.endpoint_url(ep);
                 }
-                let config = loader.load().await;
+                if let Some(keys) = &s.static_keys {
+                    loader = loader.credentials_provider(aws_credential_types::Credentials::new(
+                        keys.access_key_id.clone(),
+                        keys.secret_access_key.clone(),
+                        keys.session_token.clone(),
+                        None,
+                        "profiles.yml",
+                    ));
+                }
+                let mut config = loader.load().await;
+                if let Some(role) = &s.assume_role {
+                    let mut builder = aws_config::sts::AssumeRoleProvider::builder(&role.arn)
+                        .session_name(&role.session_name)
+                        .session_length(role.duration)
+                        .configure(&config);
+                    if let Some(id) = &role.external_id {
+                        builder = builder.external_id(id);
+                    }
+                    let provider = builder.build().await;
+                    config = config
+                        .into_builder()
+                        .credentials_provider(
+                            aws_credential_types::provider::SharedCredentialsProvider::new(
+                                provider,
+                            ),
+                        )
+                        .build();
+                }
                 // Query calls are retried by the runner (it knows which failures are
                 // throttling); the catalog and S3 calls by the SDK's standard mode.
                 let athena = aws_sdk_athena::config::Builder::from(&config)

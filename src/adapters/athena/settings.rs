@@ -29,6 +29,28 @@ pub struct AthenaSettings {
     pub endpoint_url: Option<String>,
     /// A named profile of the shared AWS config; otherwise the default credential chain.
     pub aws_profile_name: Option<String>,
+    /// `aws_access_key_id` + `aws_secret_access_key` (+ `aws_session_token`): these keys
+    /// instead of the credential chain, as dbt-athena takes them.
+    pub static_keys: Option<StaticKeys>,
+    /// `assume_role_arn` (+ external id, session name, duration): that role, assumed through
+    /// STS with the credentials above, is who runs the queries.
+    pub assume_role: Option<AssumeRole>,
+}
+
+#[derive(Debug, Clone)]
+pub struct StaticKeys {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub session_token: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct AssumeRole {
+    pub arn: String,
+    pub external_id: Option<String>,
+    /// dbt-athena's default: `dbt-athena`.
+    pub session_name: String,
+    pub duration: Duration,
 }
 
 impl AthenaSettings {
@@ -104,6 +126,68 @@ impl AthenaSettings {
             retry_base_delay: millis("retry_base_delay", 500)?,
             endpoint_url: s("endpoint_url"),
             aws_profile_name: s("aws_profile_name"),
+            static_keys: static_keys(target)?,
+            assume_role: assume_role(target)?,
         })
     }
+}
+
+/// The profile's static keys: both or neither (a session token only with them).
+fn static_keys(target: &Target) -> Result<Option<StaticKeys>> {
+    let s = |k: &str| target.setting_str(k).map(str::to_string);
+    let token = s("aws_session_token");
+    match (s("aws_access_key_id"), s("aws_secret_access_key")) {
+        (Some(access_key_id), Some(secret_access_key)) => Ok(Some(StaticKeys {
+            access_key_id,
+            secret_access_key,
+            session_token: token,
+        })),
+        (None, None) if token.is_none() => Ok(None),
+        _ => Err(Error::Usage(format!(
+            "target '{}': `aws_access_key_id` and `aws_secret_access_key` go together (and \
+             `aws_session_token` only with them); give both, or neither to use the AWS \
+             credential chain",
+            target.name
+        ))),
+    }
+}
+
+/// The profile's role to assume, as dbt-athena reads it.
+fn assume_role(target: &Target) -> Result<Option<AssumeRole>> {
+    let s = |k: &str| target.setting_str(k).map(str::to_string);
+    let Some(arn) = s("assume_role_arn") else {
+        for key in [
+            "assume_role_external_id",
+            "assume_role_session_name",
+            "assume_role_duration_seconds",
+        ] {
+            if target.settings.contains_key(key) {
+                return Err(Error::Usage(format!(
+                    "target '{}': `{key}` is set but `assume_role_arn` is not: name the role \
+                     to assume",
+                    target.name
+                )));
+            }
+        }
+        return Ok(None);
+    };
+    let seconds = match target.settings.get("assume_role_duration_seconds") {
+        None => 3600,
+        Some(v) => v
+            .as_u64()
+            .filter(|n| (900..=43_200).contains(n))
+            .ok_or_else(|| {
+                Error::Usage(format!(
+                "target '{}': `assume_role_duration_seconds` must be a whole number of seconds \
+                 from 900 to 43200 (STS's range), not {v}",
+                target.name
+            ))
+            })?,
+    };
+    Ok(Some(AssumeRole {
+        arn,
+        external_id: s("assume_role_external_id"),
+        session_name: s("assume_role_session_name").unwrap_or_else(|| "dbt-athena".into()),
+        duration: Duration::from_secs(seconds),
+    }))
 }

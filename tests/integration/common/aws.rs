@@ -190,6 +190,8 @@ pub struct Call {
     /// StartQueryExecution's ExecutionParameters.
     pub params: Vec<String>,
     pub faulted: bool,
+    /// The access key id the call was signed with (its Authorization header's Credential).
+    pub access_key: Option<String>,
 }
 
 #[derive(Default)]
@@ -286,6 +288,12 @@ fn serve(conn: TcpStream, upstream: &str, st: &Mutex<State>) {
             })
             .unwrap_or_default();
         let operation = target.rsplit('.').next().unwrap_or("").to_string();
+        let access_key = head.iter().find_map(|h| {
+            let (k, v) = h.split_once(':')?;
+            let credential = v.split("Credential=").nth(1)?;
+            k.eq_ignore_ascii_case("authorization")
+                .then(|| credential.split('/').next().unwrap_or("").to_string())
+        });
         let req: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
         let athena = target.starts_with("AmazonAthena.");
         let query_id = req
@@ -335,6 +343,7 @@ fn serve(conn: TcpStream, upstream: &str, st: &Mutex<State>) {
                         })
                         .unwrap_or_default(),
                     faulted: fault.is_some(),
+                    access_key: access_key.clone(),
                 });
             }
             s.calls.len().saturating_sub(1)
