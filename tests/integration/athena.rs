@@ -1153,3 +1153,24 @@ fn profile_keys_and_an_assumed_role_sign_the_calls() {
         .assert_code(2)
         .assert_contains("`aws_access_key_id` and `aws_secret_access_key` go together");
 }
+
+/// Every profile key is honoured, refused or warned about: a misspelt key or a dbt-athena
+/// key Strata does not support stops the run naming it; one that changes nothing warns.
+#[test]
+fn profile_keys_are_honoured_refused_or_warned_about() {
+    let (p, _, _) = small_project("      aws_profile: analytics\n", "ap-south-1", vec![]);
+    p.strata_env(&["run", "--select", "orders"], AWS_ENV)
+        .assert_code(2)
+        .assert_contains("profiles.yml: target 'athena': unknown setting `aws_profile`")
+        .assert_contains("(did you mean `aws_profile_name`?)");
+
+    let (p, _, _) = small_project("      s3_data_naming: schema_table\n", "ap-south-1", vec![]);
+    p.strata_env(&["run", "--select", "orders"], AWS_ENV)
+        .assert_code(2)
+        .assert_contains("`s3_data_naming` (a dbt-athena setting) is not supported by Strata yet");
+
+    let (p, _, _) = small_project("      num_iceberg_retries: 3\n", "ap-south-1", vec![]);
+    p.strata_env(&["run", "--select", "orders"], AWS_ENV)
+        .assert_ok()
+        .assert_contains("`num_iceberg_retries` has no effect on Strata's Athena adapter");
+}

@@ -53,8 +53,118 @@ pub struct AssumeRole {
     pub duration: Duration,
 }
 
+/// The profile keys the Athena target honours.
+const HONOURED: &[&str] = &[
+    "type",
+    "threads",
+    "database",
+    "catalog",
+    "schema",
+    "region_name",
+    "region",
+    "work_group",
+    "s3_staging_dir",
+    "s3_data_dir",
+    "num_retries",
+    "poll_interval",
+    "max_poll_interval",
+    "retry_base_delay",
+    "endpoint_url",
+    "aws_profile_name",
+    "aws_access_key_id",
+    "aws_secret_access_key",
+    "aws_session_token",
+    "assume_role_arn",
+    "assume_role_external_id",
+    "assume_role_session_name",
+    "assume_role_duration_seconds",
+];
+
+/// dbt-athena profile keys that change nothing here, and why (said once per run).
+const NO_EFFECT: &[(&str, &str)] = &[
+    (
+        "num_boto3_retries",
+        "Strata's num_retries covers Glue and S3 calls too",
+    ),
+    (
+        "num_iceberg_retries",
+        "Strata retries ICEBERG_COMMIT_ERROR up to num_retries",
+    ),
+    (
+        "skip_workgroup_check",
+        "Strata does not check the work group before a run",
+    ),
+    ("debug_query_state", "Strata does not log query states"),
+];
+
+/// dbt-athena profile keys Strata does not support yet, which would change where data lands
+/// or who may read it if ignored: refused.
+const REFUSED: &[(&str, &str)] = &[
+    (
+        "s3_data_naming",
+        "tables' data lands under s3_data_dir/<schema>/<table>/<uuid>/",
+    ),
+    (
+        "s3_tmp_table_dir",
+        "temporary tables' data lands under s3_data_dir",
+    ),
+    (
+        "seed_s3_upload_args",
+        "seed files are uploaded without extra S3 arguments",
+    ),
+    ("lf_tags_database", "Lake Formation tags are not applied"),
+    ("spark_work_group", "Strata runs no Python (Spark) models"),
+];
+
+/// Every key of the profile output honoured, refused or (changing nothing) warned about, as
+/// dbt refuses credentials keys it does not know: a misspelt key must not fall back silently
+/// (`aws_profile` would run as the default chain's identity).
+fn check_keys(target: &Target) -> Result<Vec<String>> {
+    let file = target
+        .profiles_path
+        .as_ref()
+        .map_or_else(|| "profiles.yml".to_string(), |p| p.display().to_string());
+    let mut warnings = Vec::new();
+    for key in target.settings.keys() {
+        if HONOURED.contains(&key.as_str()) {
+            continue;
+        }
+        if let Some((_, why)) = NO_EFFECT.iter().find(|(k, _)| k == key) {
+            warnings.push(format!(
+                "{file}: target '{}': `{key}` has no effect on Strata's Athena adapter ({why})",
+                target.name
+            ));
+            continue;
+        }
+        if let Some((_, instead)) = REFUSED.iter().find(|(k, _)| k == key) {
+            return Err(Error::Usage(format!(
+                "{file}: target '{}': `{key}` (a dbt-athena setting) is not supported by \
+                 Strata yet: remove it to go on ({instead})",
+                target.name
+            )));
+        }
+        let known = HONOURED
+            .iter()
+            .chain(NO_EFFECT.iter().map(|(k, _)| k))
+            .chain(REFUSED.iter().map(|(k, _)| k));
+        let closest = known
+            .map(|k| (strsim::jaro_winkler(k, key), *k))
+            .filter(|(similarity, _)| *similarity >= 0.85)
+            .max_by(|a, b| a.0.total_cmp(&b.0));
+        let hint = closest.map_or(String::new(), |(_, k)| format!(" (did you mean `{k}`?)"));
+        return Err(Error::Usage(format!(
+            "{file}: target '{}': unknown setting `{key}` for an athena target{hint}",
+            target.name
+        )));
+    }
+    Ok(warnings)
+}
+
 impl AthenaSettings {
     pub fn from_target(target: &Target) -> Result<Self> {
+        for warning in check_keys(target)? {
+            eprintln!("warning: {warning}");
+        }
         let s = |k: &str| target.setting_str(k).map(str::to_string);
         let missing = |k: &str| {
             Error::Usage(format!(
