@@ -95,6 +95,7 @@ const NO_EFFECT: &[(&str, &str)] = &[
         "Strata does not check the work group before a run",
     ),
     ("debug_query_state", "Strata does not log query states"),
+    ("connection_manager", "Strata calls the Athena API directly"),
 ];
 
 /// dbt-athena profile keys Strata does not support yet, which would change where data lands
