@@ -5,9 +5,9 @@
 use std::sync::Arc;
 
 use minijinja::value::{Enumerator, Object, ObjectRepr, Value};
-use minijinja::{Error as JError, ErrorKind, State};
+use minijinja::{Error as JError, State};
 
-use super::{globals, jerr, Quoting, Relation, RelationKind};
+use super::{globals, jerr, unknown_method, Quoting, Relation, RelationKind};
 
 pub use super::StringColumns;
 
@@ -39,7 +39,7 @@ impl Object for RelationFactory {
         args: &[Value],
     ) -> Result<Value, JError> {
         if method != "create" {
-            return Err(unknown("api.Relation", method));
+            return Err(unknown_method("api.Relation", method));
         }
         let (pos, kwargs) = globals::split_args(args)?;
         let part = |i: usize, name: &str| -> Result<Option<String>, JError> {
@@ -87,7 +87,7 @@ impl Object for ColumnFactory {
                 let (size,): (u32,) = minijinja::value::from_args(args)?;
                 Ok(Value::from((self.0.strings.type_of_size)(size)))
             }
-            _ => Err(unknown("api.Column", method)),
+            _ => Err(unknown_method("api.Column", method)),
         }
     }
 }
@@ -249,18 +249,11 @@ impl Object for Column {
                 let both = self.is_string() && other.is_string();
                 Value::from(both && other.string_size()? > self.string_size()?)
             }
-            _ => return Err(unknown("column", method)),
+            _ => return Err(unknown_method("column", method)),
         })
     }
 
     fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "<Column {} ({})>", self.name, self.dtype)
     }
-}
-
-fn unknown(what: &str, method: &str) -> JError {
-    JError::new(
-        ErrorKind::UnknownMethod,
-        format!("{what} has no method '{method}'"),
-    )
 }

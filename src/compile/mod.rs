@@ -146,3 +146,11 @@ pub struct Compiler {
 fn jerr(msg: impl Into<String>) -> JError {
     JError::new(ErrorKind::InvalidOperation, msg.into())
 }
+
+/// A template called a method `what` (an object of dbt's context) does not have.
+fn unknown_method(what: &str, method: &str) -> JError {
+    JError::new(
+        ErrorKind::UnknownMethod,
+        format!("{what} has no method '{method}'"),
+    )
+}

@@ -8,10 +8,10 @@ use std::sync::Arc;
 
 use chrono::{NaiveDate, NaiveDateTime, TimeZone, Utc};
 use minijinja::value::{from_args, Object, Value};
-use minijinja::{Error as JError, ErrorKind, State};
+use minijinja::{Error as JError, State};
 
 use super::globals::Timestamp;
-use super::jerr;
+use super::{jerr, unknown_method};
 
 /// The `modules` global.
 #[derive(Debug)]
@@ -89,7 +89,7 @@ impl Object for DatetimeClass {
                     .map_err(|e| jerr(format!("fromisoformat('{text}'): {e}")))?;
                 Ok(timestamp(naive))
             }
-            _ => Err(unknown("datetime.datetime", method)),
+            _ => Err(unknown_method("datetime.datetime", method)),
         }
     }
 }
@@ -121,7 +121,7 @@ impl Object for DateClass {
                     .unwrap_or_default();
                 Ok(timestamp(today))
             }
-            _ => Err(unknown("datetime.date", method)),
+            _ => Err(unknown_method("datetime.date", method)),
         }
     }
 }
@@ -156,7 +156,7 @@ impl Object for Pytz {
                     )))
                 }
             }
-            _ => Err(unknown("pytz", method)),
+            _ => Err(unknown_method("pytz", method)),
         }
     }
 }
@@ -263,7 +263,7 @@ impl Object for Re {
                     re.split(&text).map(Value::from).collect::<Vec<_>>(),
                 ))
             }
-            _ => Err(unknown("re", method)),
+            _ => Err(unknown_method("re", method)),
         }
     }
 }
@@ -323,16 +323,9 @@ impl Object for Match {
             "groups" => Ok(Value::from(
                 (1..self.0.len()).map(group).collect::<Vec<_>>(),
             )),
-            _ => Err(unknown("re match", method)),
+            _ => Err(unknown_method("re match", method)),
         }
     }
-}
-
-fn unknown(what: &str, method: &str) -> JError {
-    JError::new(
-        ErrorKind::UnknownMethod,
-        format!("{what} has no method '{method}'"),
-    )
 }
 
 #[cfg(test)]
