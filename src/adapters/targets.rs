@@ -12,7 +12,17 @@ use crate::project::{Target, TargetOutput, TargetRules};
 pub const TARGET_RULES: TargetRules = TargetRules {
     default_target,
     database_and_schema,
+    check_settings,
 };
+
+/// Each engine's check of its target's keys (Athena's: every dbt-athena key honoured, refused
+/// or warned about; DuckDB's are not checked yet).
+fn check_settings(target: &Target) -> crate::error::Result<Vec<String>> {
+    match target.adapter_type.as_str() {
+        "athena" => super::athena::settings::check_keys(target),
+        _ => Ok(Vec::new()),
+    }
+}
 
 /// DuckDB in `<target-path>/<project>.duckdb`, schema `main`.
 pub fn default_target(project_name: &str, target_path: &str) -> Target {

@@ -87,6 +87,8 @@ pub fn open(
     if project.version_check {
         super::packages::check_dbt_version(&project.file, &project.file_path)?;
     }
+    let setting_warnings = (target_rules.check_settings)(&project.target)?;
+    project.warnings.extend(setting_warnings);
     if !opts.no_partial_parse {
         let adapter = project.target.adapter_type.clone();
         project.memo = Arc::new(Memo::open(&project.target_dir(), &adapter));

@@ -36,6 +36,9 @@ pub struct TargetRules {
     pub default_target: fn(&str, &str) -> Target,
     /// The (database, schema) of a profile output, or the message saying what it lacks.
     pub database_and_schema: fn(&TargetOutput) -> std::result::Result<(String, String), String>,
+    /// Every key of the target honoured, or refused (the error), or warned about (the
+    /// warnings returned: keys that change nothing on that engine).
+    pub check_settings: fn(&Target) -> crate::error::Result<Vec<String>>,
 }
 
 /// A profile output being resolved into a [`Target`].

@@ -1173,4 +1173,8 @@ fn profile_keys_are_honoured_refused_or_warned_about() {
     p.strata_env(&["run", "--select", "orders"], AWS_ENV)
         .assert_ok()
         .assert_contains("`num_iceberg_retries` has no effect on Strata's Athena adapter");
+    // --warn-error makes that warning an error, as for any project warning.
+    p.strata_env(&["run", "--select", "orders", "--warn-error"], AWS_ENV)
+        .assert_code(2)
+        .assert_contains("made an error by --warn-error");
 }

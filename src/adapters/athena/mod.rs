@@ -7,7 +7,7 @@
 mod catalog;
 mod query;
 mod retry;
-mod settings;
+pub(crate) mod settings;
 
 use std::path::Path;
 use std::sync::Arc;

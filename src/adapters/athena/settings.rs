@@ -120,7 +120,7 @@ const REFUSED: &[(&str, &str)] = &[
 /// Every key of the profile output honoured, refused or (changing nothing) warned about, as
 /// dbt refuses credentials keys it does not know: a misspelt key must not fall back silently
 /// (`aws_profile` would run as the default chain's identity).
-fn check_keys(target: &Target) -> Result<Vec<String>> {
+pub fn check_keys(target: &Target) -> Result<Vec<String>> {
     let file = target
         .profiles_path
         .as_ref()
@@ -163,9 +163,6 @@ fn check_keys(target: &Target) -> Result<Vec<String>> {
 
 impl AthenaSettings {
     pub fn from_target(target: &Target) -> Result<Self> {
-        for warning in check_keys(target)? {
-            eprintln!("warning: {warning}");
-        }
         let s = |k: &str| target.setting_str(k).map(str::to_string);
         let missing = |k: &str| {
             Error::Usage(format!(
