@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::common::{copy_tree, hermetic, repo_root, Run};
+use crate::common::{copy_tree, hermetic, repo_root, Run, TestProject};
 
 fn fixtures() -> PathBuf {
     repo_root().join("tests/fixtures/packages")
@@ -364,20 +364,15 @@ fn package_errors_name_what_went_wrong() {
 /// turns the check off.
 #[test]
 fn require_dbt_version_is_checked_unless_turned_off() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let write = |rel: &str, text: &str| {
-        let path = dir.path().join(rel);
-        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-        std::fs::write(path, text).expect("write");
-    };
-    write("root/dbt_project.yml", "name: root\nprofile: root\n");
-    write(
+    let dir = TestProject::empty();
+    dir.write("root/dbt_project.yml", "name: root\nprofile: root\n");
+    dir.write(
         "root/profiles.yml",
         "root:\n  target: dev\n  outputs:\n    dev: {type: duckdb, path: dev.duckdb}\n",
     );
-    write("root/packages.yml", "packages:\n  - local: ../old_pkg\n");
-    write("root/models/m.sql", "select 1 as x\n");
-    write(
+    dir.write("root/packages.yml", "packages:\n  - local: ../old_pkg\n");
+    dir.write("root/models/m.sql", "select 1 as x\n");
+    dir.write(
         "old_pkg/dbt_project.yml",
         "name: old_pkg\nrequire-dbt-version: [\">=1.3.0\", \"<1.10.0\"]\n",
     );
@@ -392,7 +387,7 @@ fn require_dbt_version_is_checked_unless_turned_off() {
     strata_in(&root, &["build", "--no-version-check"]).assert_ok();
 
     // The root project's own range too.
-    write(
+    dir.write(
         "root/dbt_project.yml",
         "name: root\nprofile: root\nrequire-dbt-version: '>=2.0.0'\n",
     );
@@ -407,24 +402,19 @@ fn require_dbt_version_is_checked_unless_turned_off() {
 /// package name with the root last).
 #[test]
 fn package_hooks_run_before_the_root_projects() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let write = |rel: &str, text: &str| {
-        let path = dir.path().join(rel);
-        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-        std::fs::write(path, text).expect("write");
-    };
-    write(
+    let dir = TestProject::empty();
+    dir.write(
         "root/dbt_project.yml",
         "name: root\nprofile: root\non-run-start:\n  - \"create or replace table root_saw as \
          select count(*) as n from pkg_hook_ran\"\n",
     );
-    write(
+    dir.write(
         "root/profiles.yml",
         "root:\n  target: dev\n  outputs:\n    dev: {type: duckdb, path: dev.duckdb}\n",
     );
-    write("root/packages.yml", "packages:\n  - local: ../hook_pkg\n");
-    write("root/models/m.sql", "select 1 as x\n");
-    write(
+    dir.write("root/packages.yml", "packages:\n  - local: ../hook_pkg\n");
+    dir.write("root/models/m.sql", "select 1 as x\n");
+    dir.write(
         "hook_pkg/dbt_project.yml",
         "name: hook_pkg\non-run-start:\n  - \"create or replace table pkg_hook_ran as select 1 as x\"\n",
     );
@@ -443,19 +433,14 @@ fn package_hooks_run_before_the_root_projects() {
 /// target/compiled/gr/models/b.sql).
 #[test]
 fn graph_lists_the_projects_nodes_as_dbt_does() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let write = |rel: &str, text: &str| {
-        let path = dir.path().join(rel);
-        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-        std::fs::write(path, text).expect("write");
-    };
-    write("dbt_project.yml", "name: gr\nprofile: gr\n");
-    write(
+    let dir = TestProject::empty();
+    dir.write("dbt_project.yml", "name: gr\nprofile: gr\n");
+    dir.write(
         "profiles.yml",
         "gr:\n  target: dev\n  outputs:\n    dev: {type: duckdb, path: gr.duckdb}\n",
     );
-    write("models/a.sql", "select 1 as id\n");
-    write(
+    dir.write("models/a.sql", "select 1 as id\n");
+    dir.write(
         "models/b.sql",
         "{%- set models = [] -%}\n\
          {%- for n in graph.nodes.values() | selectattr(\"resource_type\", \"equalto\", \"model\") -%}\n\
