@@ -56,7 +56,7 @@ pub(super) fn load_packages(
         }
         loaded.push((folder, file, file_path));
     }
-    check_installed(project, &install, &loaded)?;
+    check_installed(project, render_text, &install, &loaded)?;
     let root_file = Arc::new(project.file.clone());
     for (folder, file, file_path) in loaded {
         let vars = package_vars(&file, &project.file, &project.cli_vars);
@@ -120,10 +120,11 @@ fn installed_folders(install: &Path) -> Result<Vec<PathBuf>> {
 /// file) lists must be installed; else the user is told to run `strata deps`.
 fn check_installed(
     project: &Project,
+    render_text: &RenderText,
     install: &Path,
     loaded: &[(PathBuf, ProjectFile, PathBuf)],
 ) -> Result<()> {
-    let Some((file, wanted)) = declared_packages(&project.root)? else {
+    let Some((file, wanted)) = declared_packages(project, render_text)? else {
         return Ok(());
     };
     let installed: Vec<&str> = loaded.iter().map(|(_, f, _)| f.name.as_str()).collect();
@@ -165,15 +166,17 @@ fn check_installed(
 /// `packages.yml`, named by `package-lock.yml` when there is a lock (names are unknown until
 /// installed otherwise). `None` when the project lists no packages (a lock left from earlier
 /// packages asks for nothing then).
-fn declared_packages(root: &Path) -> Result<Option<(String, Vec<Option<String>>)>> {
-    let Some((file, count)) = ["dependencies.yml", "packages.yml"]
-        .into_iter()
-        .find_map(|file| Some((file, listed_packages(&root.join(file))?.len())))
-        .filter(|(_, count)| *count > 0)
-    else {
+fn declared_packages(
+    project: &Project,
+    render_text: &RenderText,
+) -> Result<Option<(String, Vec<Option<String>>)>> {
+    // packages.yml is rendered with the command line's vars, as `strata deps` renders it.
+    let render = |path: &Path, text: &str| render_text(path, text, &project.cli_vars);
+    let declared = crate::deps::read_declared(&project.root, &render)?;
+    if declared.entries.is_empty() {
         return Ok(None);
-    };
-    let lock = root.join("package-lock.yml");
+    }
+    let lock = project.root.join(crate::deps::LOCK_FILE);
     if let Ok(text) = std::fs::read_to_string(&lock) {
         let doc: serde_yaml_ng::Value =
             serde_yaml_ng::from_str(&text).map_err(|e| Error::yaml(&lock, &e))?;
@@ -187,19 +190,14 @@ fn declared_packages(root: &Path) -> Result<Option<(String, Vec<Option<String>>)
                         .map(str::to_string)
                 })
                 .collect();
-            return Ok(Some(("package-lock.yml".to_string(), names)));
+            return Ok(Some((crate::deps::LOCK_FILE.to_string(), names)));
         }
     }
-    Ok(Some((file.to_string(), vec![None; count])))
-}
-
-/// The `packages:` entries of a packages file, if it has any. packages.yml may hold Jinja
-/// (`env_var`): only the number of entries matters, which the YAML shows without rendering
-/// (a file that does not parse unrendered is left to `strata deps` to report).
-fn listed_packages(path: &Path) -> Option<Vec<serde_yaml_ng::Value>> {
-    let text = std::fs::read_to_string(path).ok()?;
-    let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).ok()?;
-    doc.get("packages")?.as_sequence().cloned()
+    let file = rel_to_root(&project.root, &declared.file);
+    Ok(Some((
+        file.to_string_lossy().into_owned(),
+        vec![None; declared.entries.len()],
+    )))
 }
 
 /// dbt's vars for a package's nodes, later wins: the package's vars and its own block, the
