@@ -256,6 +256,21 @@ fn place(path: &Path, position: &Option<(usize, usize)>) -> String {
     }
 }
 
+/// The known name most like `name` (Jaro-Winkler similarity at least `threshold`), for a
+/// "did you mean" hint after a misspelling.
+pub fn closest<'a>(
+    known: impl IntoIterator<Item = &'a str>,
+    name: &str,
+    threshold: f64,
+) -> Option<&'a str> {
+    known
+        .into_iter()
+        .map(|k| (strsim::jaro_winkler(k, name), k))
+        .filter(|(score, _)| *score >= threshold)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, k)| k)
+}
+
 /// 1-based line and column of a byte offset in `text`.
 pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let mut end = offset.min(text.len());

@@ -6,6 +6,7 @@
 
 pub mod athena;
 pub mod duckdb;
+pub mod keys;
 pub mod seed_types;
 mod targets;
 

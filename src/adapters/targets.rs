@@ -15,11 +15,12 @@ pub const TARGET_RULES: TargetRules = TargetRules {
     check_settings,
 };
 
-/// Each engine's check of its target's keys (Athena's: every dbt-athena key honoured, refused
-/// or warned about; DuckDB's are not checked yet).
+/// Each engine's check of its target's keys: every dbt-athena or dbt-duckdb key honoured,
+/// refused or warned about.
 fn check_settings(target: &Target) -> crate::error::Result<Vec<String>> {
     match target.adapter_type.as_str() {
         "athena" => super::athena::settings::check_keys(target),
+        "duckdb" => super::keys::duckdb::check_profile_keys(target),
         _ => Ok(Vec::new()),
     }
 }

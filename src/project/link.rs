@@ -188,12 +188,8 @@ fn drop_dangling_tests(project: &mut Project) {
                         .find(|(s, t)| project.find_source(s, t).is_none())
                         .map(|(s, t)| format!("{s}.{t}"))
                 })?;
-            let closest = names
-                .iter()
-                .map(|k| (strsim::jaro_winkler(k, &missing), k))
-                .filter(|(score, _)| *score > 0.8)
-                .max_by(|a, b| a.0.total_cmp(&b.0))
-                .map(|(_, k)| format!("; did you mean '{k}'?"))
+            let closest = crate::error::closest(names.iter().map(String::as_str), &missing, 0.8)
+                .map(|k| format!("; did you mean '{k}'?"))
                 .unwrap_or_default();
             Some((
                 n.unique_id.clone(),
@@ -257,12 +253,8 @@ fn ref_and_source_dependencies(
 
 /// `what` is "ref" or "source"; `needle` is the quoted name to locate in the file.
 fn unknown_ref(node: &Node, what: &str, name: &str, needle: &str, known: &[String]) -> Error {
-    let closest = known
-        .iter()
-        .map(|k| (strsim::jaro_winkler(k, name), k))
-        .filter(|(score, _)| *score > 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, k)| format!(" (did you mean '{k}'?)"))
+    let closest = crate::error::closest(known.iter().map(String::as_str), name, 0.8)
+        .map(|k| format!(" (did you mean '{k}'?)"))
         .unwrap_or_default();
     let (line, column) = node
         .raw_code

@@ -102,6 +102,9 @@ impl Session {
         let compiler = Compiler::new(&project, &adapter.dialect(), flags)?;
         phase("environment", &mut t);
         compiler.parse(&mut project)?;
+        // Every config key honoured, refused or warned about, once in-file config is known.
+        let key_warnings = adapters::keys::check(&project)?;
+        project.warnings.extend(key_warnings);
         if let (true, Some(w)) = (warn_error, project.warnings.first()) {
             return Err(Error::Usage(format!(
                 "{w} (a warning, made an error by --warn-error)"

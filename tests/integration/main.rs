@@ -9,6 +9,7 @@ mod common;
 
 mod athena;
 mod cli;
+mod config_keys;
 mod cross_db;
 mod data_tests;
 mod dbt_project;

@@ -117,49 +117,19 @@ const REFUSED: &[(&str, &str)] = &[
     ("spark_work_group", "Strata runs no Python (Spark) models"),
 ];
 
-/// Every key of the profile output honoured, refused or (changing nothing) warned about, as
-/// dbt refuses credentials keys it does not know: a misspelt key must not fall back silently
-/// (`aws_profile` would run as the default chain's identity).
+/// Every key of an athena profile output honoured, refused or warned about.
 pub fn check_keys(target: &Target) -> Result<Vec<String>> {
-    let file = target
-        .profiles_path
-        .as_ref()
-        .map_or_else(|| "profiles.yml".to_string(), |p| p.display().to_string());
-    let mut warnings = Vec::new();
-    for key in target.settings.keys() {
-        if HONOURED.contains(&key.as_str()) {
-            continue;
-        }
-        if let Some((_, why)) = NO_EFFECT.iter().find(|(k, _)| k == key) {
-            warnings.push(format!(
-                "{file}: target '{}': `{key}` has no effect on Strata's Athena adapter ({why})",
-                target.name
-            ));
-            continue;
-        }
-        if let Some((_, instead)) = REFUSED.iter().find(|(k, _)| k == key) {
-            return Err(Error::Usage(format!(
-                "{file}: target '{}': `{key}` (a dbt-athena setting) is not supported by \
-                 Strata yet: remove it to go on ({instead})",
-                target.name
-            )));
-        }
-        let known = HONOURED
-            .iter()
-            .chain(NO_EFFECT.iter().map(|(k, _)| k))
-            .chain(REFUSED.iter().map(|(k, _)| k));
-        let closest = known
-            .map(|k| (strsim::jaro_winkler(k, key), *k))
-            .filter(|(similarity, _)| *similarity >= 0.85)
-            .max_by(|a, b| a.0.total_cmp(&b.0));
-        let hint = closest.map_or(String::new(), |(_, k)| format!(" (did you mean `{k}`?)"));
-        return Err(Error::Usage(format!(
-            "{file}: target '{}': unknown setting `{key}` for an athena target{hint}",
-            target.name
-        )));
-    }
-    Ok(warnings)
+    crate::adapters::keys::check_profile(target, &PROFILE_KEYS)
 }
+
+const PROFILE_KEYS: crate::adapters::keys::ProfileKeys = crate::adapters::keys::ProfileKeys {
+    engine: "athena",
+    label: "Athena",
+    dbt_adapter: "dbt-athena",
+    honoured: HONOURED,
+    no_effect: NO_EFFECT,
+    refused: REFUSED,
+};
 
 impl AthenaSettings {
     pub fn from_target(target: &Target) -> Result<Self> {

@@ -1,0 +1,162 @@
+//! dbt-athena's model, seed and snapshot config keys (dbt-athena 1.11: `AthenaConfig` and
+//! every `config.get` of its macros), with what Strata's Athena adapter makes of each.
+
+use serde_json::Value;
+
+use super::{EngineKeys, Verdict};
+
+/// What the athena target makes of dbt-athena's keys.
+pub const KEYS: EngineKeys = EngineKeys {
+    engine: "athena",
+    dbt_adapter: "dbt-athena",
+    keys: ATHENA_KEYS,
+    source_keys: &[],
+    value_check,
+};
+
+const NOT_YET_MERGE: Verdict =
+    Verdict::Refused("merge writes every column of the matched rows, with no extra conditions");
+const NO_PYTHON: Verdict = Verdict::Refused("Strata runs SQL models only, no Python models");
+const DATA_LOCATION: Verdict =
+    Verdict::Refused("tables' data lands under s3_data_dir/<schema>/<table>/<unique folder>/");
+
+const ATHENA_KEYS: &[(&str, Verdict)] = &[
+    // honoured
+    ("table_type", Verdict::Honoured),
+    ("partitioned_by", Verdict::Honoured),
+    ("format", Verdict::Honoured),
+    ("write_compression", Verdict::Honoured),
+    ("table_properties", Verdict::Honoured),
+    ("max_bytes_scanned", Verdict::Honoured),
+    // changing nothing on Iceberg tables (dbt-athena ignores them there too) or read by
+    // dbt-athena and never used
+    (
+        "ha",
+        Verdict::NoEffect(
+            "an Iceberg table is always built aside and swapped in by rename (dbt-athena's \
+             `ha` applies to Hive tables)",
+        ),
+    ),
+    (
+        "bucketed_by",
+        Verdict::NoEffect("bucketing applies to Hive tables (dbt-athena ignores it for Iceberg)"),
+    ),
+    (
+        "bucket_count",
+        Verdict::NoEffect("bucketing applies to Hive tables (dbt-athena ignores it for Iceberg)"),
+    ),
+    (
+        "field_delimiter",
+        Verdict::NoEffect("it applies to text-file Hive tables"),
+    ),
+    (
+        "native_drop",
+        Verdict::NoEffect("Strata always drops Iceberg tables and views with SQL DROP"),
+    ),
+    (
+        "versions_to_keep",
+        Verdict::NoEffect("Strata does not expire Glue table versions"),
+    ),
+    (
+        "lf_inherited_tags",
+        Verdict::NoEffect("dbt-athena reads it and never uses it (see lf_tags_config)"),
+    ),
+    (
+        "file_format",
+        Verdict::NoEffect("dbt-athena reads it and never uses it (see format)"),
+    ),
+    (
+        "work_group",
+        Verdict::NoEffect("the work group is the profile's (dbt-athena reads it there only)"),
+    ),
+    (
+        "s3_staging_dir",
+        Verdict::NoEffect("the staging dir is the profile's (dbt-athena reads it there only)"),
+    ),
+    (
+        "skip_workgroup_check",
+        Verdict::NoEffect("Strata does not check the work group before a run"),
+    ),
+    (
+        "seed_by_insert",
+        Verdict::NoEffect("seeds are uploaded to S3 as Parquet and loaded with one CTAS"),
+    ),
+    (
+        "unique_tmp_table_suffix",
+        Verdict::NoEffect("temporary tables are named after the run already"),
+    ),
+    (
+        "persist_docs",
+        Verdict::NoEffect("Glue table and column comments are not written yet"),
+    ),
+    (
+        "grants",
+        Verdict::NoEffect("Athena has no SQL grants (dbt-athena applies none either)"),
+    ),
+    // refused: where data lands, who may read it, what a merge writes
+    ("external_location", DATA_LOCATION),
+    ("s3_data_dir", DATA_LOCATION),
+    ("s3_data_naming", DATA_LOCATION),
+    (
+        "s3_tmp_table_dir",
+        Verdict::Refused("temporary tables' data lands under s3_data_dir"),
+    ),
+    (
+        "temp_schema",
+        Verdict::Refused("temporary tables are built in the model's schema"),
+    ),
+    (
+        "lf_tags_config",
+        Verdict::Refused("Lake Formation tags are not applied"),
+    ),
+    (
+        "lf_grants",
+        Verdict::Refused("Lake Formation data-cell filters and grants are not applied"),
+    ),
+    (
+        "seed_s3_upload_args",
+        Verdict::Refused("seed files are uploaded without extra S3 arguments"),
+    ),
+    (
+        "catalog_name",
+        Verdict::Refused("catalog integrations (catalogs.yml) are not supported"),
+    ),
+    (
+        "partitions_limit",
+        Verdict::Refused("a statement writes up to 100 partitions"),
+    ),
+    (
+        "force_batch",
+        Verdict::Refused("partitions are batched when a build has more than 100"),
+    ),
+    ("incremental_predicates", NOT_YET_MERGE),
+    ("update_condition", NOT_YET_MERGE),
+    ("insert_condition", NOT_YET_MERGE),
+    ("delete_condition", NOT_YET_MERGE),
+    ("merge_update_columns", NOT_YET_MERGE),
+    ("merge_exclude_columns", NOT_YET_MERGE),
+    ("merge_update_columns_default_rule", NOT_YET_MERGE),
+    ("merge_update_columns_rules", NOT_YET_MERGE),
+    // Python models (Spark on Athena)
+    ("timeout", NO_PYTHON),
+    ("polling_interval", NO_PYTHON),
+    ("engine_config", NO_PYTHON),
+    ("spark_encryption", NO_PYTHON),
+    ("spark_cross_account_catalog", NO_PYTHON),
+    ("spark_requester_pays", NO_PYTHON),
+];
+
+fn value_check(key: &str, value: &Value) -> Option<Verdict> {
+    match key {
+        "table_type" => {
+            let iceberg = value
+                .as_str()
+                .is_some_and(|t| t.eq_ignore_ascii_case("iceberg"));
+            (!iceberg).then_some(Verdict::Refused(
+                "Strata builds Iceberg tables only: Hive tables (dbt-athena's default) are \
+                 not supported yet; `table_type: iceberg` builds an Iceberg table",
+            ))
+        }
+        _ => None,
+    }
+}
