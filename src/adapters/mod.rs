@@ -298,6 +298,7 @@ pub const COMMON_MACROS: &[(&str, &str)] = &[
     ("rights.sql", include_str!("macros/rights.sql")),
     ("freshness.sql", include_str!("macros/freshness.sql")),
     ("snapshot.sql", include_str!("macros/snapshot.sql")),
+    ("merge.sql", include_str!("macros/merge.sql")),
 ];
 
 #[cfg(test)]

@@ -1108,6 +1108,54 @@ fn contracts_on_athena_read_types_from_result_metadata() {
     assert_eq!(started.len(), 2, "nothing built: {started:#?}");
 }
 
+/// dbt-athena's merge keys shape the MERGE as dbt-athena writes it (aliases `target` and
+/// `src`, predicates in the ON, delete/update/insert conditions, update columns and rules).
+#[test]
+fn merge_keys_shape_the_merge_as_dbt_athena_writes_it() {
+    let p = TestProject::new("athena_merge", "profile: athena_merge\n");
+    p.write(
+        "models/customers.sql",
+        "{{ config(materialized='incremental', table_type='iceberg', incremental_strategy='merge',\n    \
+         unique_key='id', incremental_predicates=[\"target.region = 'eu'\"],\n    \
+         delete_condition=\"src.status = 'deleted'\", update_condition='src.seen > target.seen',\n    \
+         insert_condition=\"src.status <> 'deleted'\", merge_exclude_columns=['first_seen'],\n    \
+         merge_update_columns_default_rule='coalesce',\n    \
+         merge_update_columns_rules={'visits': 'sum', 'tags': 'append_distinct', 'seen': 'greatest(_new_, _old_)'}) }}\n\
+         select 1 as id, 'eu' as region, 'active' as status, 1 as visits\n",
+    );
+    let proxy = Proxy::start(&aws::moto_endpoint(), vec![]);
+    let region = "eu-north-1";
+    let schema = unique("merge");
+    athena_profile(&p, "athena_merge", &proxy.url, region, &schema, "");
+    aws::glue_iceberg_table(
+        &aws::moto_endpoint(),
+        region,
+        &schema,
+        "customers",
+        &[
+            ("id", "int"),
+            ("region", "string"),
+            ("status", "string"),
+            ("visits", "int"),
+            ("tags", "array<string>"),
+            ("seen", "timestamp"),
+            ("first_seen", "timestamp"),
+        ],
+    );
+    let run = p.strata_env(&["run"], AWS_ENV);
+    run.assert_ok();
+    assert!(!run.output().contains("[WARNING]"), "{}", run.output());
+    let started = proxy.started_queries();
+    let merge = started
+        .iter()
+        .find(|q| q.starts_with("merge into"))
+        .unwrap_or_else(|| panic!("no merge among {started:#?}"));
+    check_golden(
+        "athena/merge_keys.sql",
+        &format!("{}\n", merge.replace(&schema, "<schema>")),
+    );
+}
+
 /// The profile's static keys sign the calls (not the environment's); with `assume_role_arn`,
 /// the keys STS gave for the role do (dbt-athena's profile keys, honoured).
 #[test]

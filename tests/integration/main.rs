@@ -17,6 +17,7 @@ mod deps;
 mod errors;
 mod freshness;
 mod materializations;
+mod merge_options;
 mod msk_iam;
 mod packages;
 mod partial_parse;

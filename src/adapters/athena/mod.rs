@@ -29,6 +29,7 @@ const ATHENA_MACROS: &[(&str, &str)] = &[
     ("adapter.sql", include_str!("macros/adapter.sql")),
     ("cross_db.sql", include_str!("macros/cross_db.sql")),
     ("rights.sql", include_str!("macros/rights.sql")),
+    ("merge.sql", include_str!("macros/merge.sql")),
 ];
 
 /// Athena writes at most this many partitions in one CTAS or INSERT statement.

@@ -14,8 +14,6 @@ pub const KEYS: EngineKeys = EngineKeys {
     value_check,
 };
 
-const NOT_YET_MERGE: Verdict =
-    Verdict::Refused("merge writes every column of the matched rows, with no extra conditions");
 const NO_PYTHON: Verdict = Verdict::Refused("Strata runs SQL models only, no Python models");
 const DATA_LOCATION: Verdict =
     Verdict::Refused("tables' data lands under s3_data_dir/<schema>/<table>/<unique folder>/");
@@ -28,6 +26,15 @@ const ATHENA_KEYS: &[(&str, Verdict)] = &[
     ("write_compression", Verdict::Honoured),
     ("table_properties", Verdict::Honoured),
     ("max_bytes_scanned", Verdict::Honoured),
+    // the merge strategy, as dbt-athena writes it (athena/macros/merge.sql)
+    ("incremental_predicates", Verdict::Honoured),
+    ("update_condition", Verdict::Honoured),
+    ("insert_condition", Verdict::Honoured),
+    ("delete_condition", Verdict::Honoured),
+    ("merge_update_columns", Verdict::Honoured),
+    ("merge_exclude_columns", Verdict::Honoured),
+    ("merge_update_columns_default_rule", Verdict::Honoured),
+    ("merge_update_columns_rules", Verdict::Honoured),
     // changing nothing on Iceberg tables (dbt-athena ignores them there too) or read by
     // dbt-athena and never used
     (
@@ -129,14 +136,6 @@ const ATHENA_KEYS: &[(&str, Verdict)] = &[
         "force_batch",
         Verdict::Refused("partitions are batched when a build has more than 100"),
     ),
-    ("incremental_predicates", NOT_YET_MERGE),
-    ("update_condition", NOT_YET_MERGE),
-    ("insert_condition", NOT_YET_MERGE),
-    ("delete_condition", NOT_YET_MERGE),
-    ("merge_update_columns", NOT_YET_MERGE),
-    ("merge_exclude_columns", NOT_YET_MERGE),
-    ("merge_update_columns_default_rule", NOT_YET_MERGE),
-    ("merge_update_columns_rules", NOT_YET_MERGE),
     // Python models (Spark on Athena)
     ("timeout", NO_PYTHON),
     ("polling_interval", NO_PYTHON),

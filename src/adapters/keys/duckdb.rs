@@ -14,8 +14,9 @@ pub const KEYS: EngineKeys = EngineKeys {
     value_check: |_, _| None,
 };
 
-const NOT_YET_MERGE: Verdict =
-    Verdict::Refused("merge writes every column of the matched rows, with no extra conditions");
+const NOT_YET_MERGE: Verdict = Verdict::Refused(
+    "merge has one WHEN MATCHED UPDATE and one WHEN NOT MATCHED INSERT clause, on the unique key",
+);
 const NO_EXTERNAL: Verdict =
     Verdict::Refused("Strata has no `external` materialization: models build DuckDB tables");
 
@@ -31,12 +32,13 @@ const DUCKDB_KEYS: &[(&str, Verdict)] = &[
         "grants",
         Verdict::NoEffect("DuckDB has no grants (dbt-duckdb warns the same)"),
     ),
-    ("incremental_predicates", NOT_YET_MERGE),
-    ("merge_update_columns", NOT_YET_MERGE),
-    ("merge_exclude_columns", NOT_YET_MERGE),
-    ("merge_update_condition", NOT_YET_MERGE),
-    ("merge_insert_condition", NOT_YET_MERGE),
-    ("merge_update_set_expressions", NOT_YET_MERGE),
+    // the merge strategy (macros/merge.sql)
+    ("incremental_predicates", Verdict::Honoured),
+    ("merge_update_columns", Verdict::Honoured),
+    ("merge_exclude_columns", Verdict::Honoured),
+    ("merge_update_condition", Verdict::Honoured),
+    ("merge_insert_condition", Verdict::Honoured),
+    ("merge_update_set_expressions", Verdict::Honoured),
     ("merge_on_using_columns", NOT_YET_MERGE),
     ("merge_returning_columns", NOT_YET_MERGE),
     ("merge_clauses", NOT_YET_MERGE),

@@ -66,18 +66,7 @@ select {{ cols }} from {{ source }}
 {{ adapter.dispatch('get_incremental_merge_sql')(target, source, unique_key, dest_columns) }}
 {%- endmacro %}
 
-{% macro default__get_incremental_merge_sql(target, source, unique_key, dest_columns) -%}
-merge into {{ target }} as dbt_internal_dest
-using {{ source }} as dbt_internal_source
-on {% for k in unique_key %}dbt_internal_source.{{ adapter.quote(k) }} = dbt_internal_dest.{{ adapter.quote(k) }}{% if not loop.last %} and {% endif %}{% endfor %}
-{%- set updates = dest_columns | reject("in", unique_key) | list %}
-{%- if updates %}
-when matched then update set
-    {% for c in updates %}{{ adapter.quote(c) }} = dbt_internal_source.{{ adapter.quote(c) }}{% if not loop.last %}, {% endif %}{% endfor %}
-{%- endif %}
-when not matched then insert ({{ quoted_columns(dest_columns) }})
-values ({% for c in dest_columns %}dbt_internal_source.{{ adapter.quote(c) }}{% if not loop.last %}, {% endif %}{% endfor %})
-{%- endmacro %}
+{#- default__get_incremental_merge_sql: merge.sql, with the keys that shape a merge. -#}
 
 {% macro get_incremental_delete_insert_sql(target, source, unique_key, dest_columns) -%}
 {{ adapter.dispatch('get_incremental_delete_insert_sql')(target, source, unique_key, dest_columns) }}
@@ -85,7 +74,8 @@ values ({% for c in dest_columns %}dbt_internal_source.{{ adapter.quote(c) }}{% 
 
 {% macro default__get_incremental_delete_insert_sql(target, source, unique_key, dest_columns) -%}
 delete from {{ target }}
-where ({{ quoted_columns(unique_key) }}) in (select {{ quoted_columns(unique_key) }} from {{ source }});
+where ({{ quoted_columns(unique_key) }}) in (select {{ quoted_columns(unique_key) }} from {{ source }})
+{%- for p in incremental_predicates_list() %} and ({{ p }}){% endfor %};
 {{ get_incremental_append_sql(target, source, dest_columns) }}
 {%- endmacro %}
 

@@ -64,7 +64,7 @@ delete from {{ target }}
 where exists (
     select 1 from {{ source }} as dbt_internal_source
     where {% for k in unique_key %}dbt_internal_source.{{ adapter.quote(k) }} = {{ target }}.{{ adapter.quote(k) }}{% if not loop.last %} and {% endif %}{% endfor %}
-);
+){% for p in incremental_predicates_list() %} and ({{ p }}){% endfor %};
 {{ get_incremental_append_sql(target, source, dest_columns) }}
 {%- endmacro %}
 
