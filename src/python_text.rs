@@ -9,11 +9,25 @@ use serde_json::Value;
 /// non-ASCII escaped as `\uXXXX`.
 pub fn json_dumps_sorted(value: &Value) -> String {
     let mut out = String::new();
-    write_json(value, &mut out);
+    write_json(value, &mut out, true);
     out
 }
 
-fn write_json(value: &Value, out: &mut String) {
+/// `str(value)` in Python, as dbt-athena writes a meta value into a Glue parameter:
+/// `json.dumps` for a mapping or list (keys in file order), `True`/`None` for the others.
+pub fn str_of(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Array(_) | Value::Object(_) => {
+            let mut out = String::new();
+            write_json(value, &mut out, false);
+            out
+        }
+        other => repr(other),
+    }
+}
+
+fn write_json(value: &Value, out: &mut String, sort_keys: bool) {
     match value {
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
@@ -25,13 +39,15 @@ fn write_json(value: &Value, out: &mut String) {
                 if i > 0 {
                     out.push_str(", ");
                 }
-                write_json(item, out);
+                write_json(item, out, sort_keys);
             }
             out.push(']');
         }
         Value::Object(map) => {
             let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
+            if sort_keys {
+                keys.sort();
+            }
             out.push('{');
             for (i, key) in keys.into_iter().enumerate() {
                 if i > 0 {
@@ -40,7 +56,7 @@ fn write_json(value: &Value, out: &mut String) {
                 write_json_string(key, out);
                 out.push_str(": ");
                 if let Some(v) = map.get(key) {
-                    write_json(v, out);
+                    write_json(v, out, sort_keys);
                 }
             }
             out.push('}');

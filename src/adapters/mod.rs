@@ -62,6 +62,30 @@ pub struct ColumnInfo {
     pub data_type: String,
 }
 
+/// What `persist_docs` writes to the warehouse after a build: the model's description (with
+/// `persist_docs.relation`) and its documented columns' (with `persist_docs.columns`).
+#[derive(Debug, Clone, Default)]
+pub struct RelationDocs {
+    pub relation: Option<TableDocs>,
+    pub columns: Option<Vec<ColumnDoc>>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct TableDocs {
+    pub description: String,
+    /// What dbt-athena also keeps as Glue table parameters: the model's `meta`, then its
+    /// unique_id, materialization and the project's name and version.
+    pub parameters: Vec<(String, serde_json::Value)>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ColumnDoc {
+    /// The column's name as documented (and as the relation spells it).
+    pub name: String,
+    pub description: String,
+    pub meta: serde_json::Map<String, serde_json::Value>,
+}
+
 /// The one literal-quoting function of the adapters: a SQL string literal (for the few
 /// values that cannot travel as parameters: paths, ids over Athena's parameter limit).
 pub fn quote_literal(value: &str) -> String {
@@ -117,6 +141,10 @@ pub trait Adapter: Send + Sync {
     async fn get_columns(&self, relation: &Relation) -> Result<Vec<ColumnInfo>>;
 
     async fn create_schema(&self, database: &str, schema: &str) -> Result<()>;
+
+    /// Write a built relation's descriptions where the engine keeps them (DuckDB: COMMENT
+    /// ON; Athena: the Glue table). Returns warnings (what the engine could not keep).
+    async fn persist_docs(&self, relation: &Relation, docs: &RelationDocs) -> Result<Vec<String>>;
 
     /// Stop every statement still running (Ctrl-C, SIGTERM).
     async fn cancel_all(&self);

@@ -113,6 +113,9 @@ pub(super) async fn run_node(
         r.adapter = built.response;
         return r;
     }
+    for warning in &built.warnings {
+        s.printer.warn("node_warning", warning);
+    }
     let secs = slot.started.elapsed().as_secs_f64();
     let verdict = Verdict::of(node, &built, state.warn_error, &slot.desc);
     s.printer.node_finished(

@@ -6,6 +6,7 @@
 //! temporary tables and swaps (`table`), Athena's partition limit (`partition`).
 
 mod contract;
+mod docs;
 mod incremental;
 mod partition;
 mod seed;
@@ -81,6 +82,8 @@ pub struct Built {
     pub failures: Option<u64>,
     pub should_warn: bool,
     pub should_error: bool,
+    /// What the build warns about (documented columns the relation lacks).
+    pub warnings: Vec<String>,
 }
 
 fn rel_value(r: &Relation) -> Value {
@@ -170,7 +173,7 @@ impl Materializer<'_> {
     pub async fn build(&self, node: &Node, compiled_sql: &str) -> Result<Built> {
         self.check_contract(node, compiled_sql).await?;
         self.hooks(node, "pre_hook").await?;
-        let built = match node.config.materialization() {
+        let mut built = match node.config.materialization() {
             Materialization::View => self.view(node, compiled_sql).await?,
             Materialization::Table => self.table(node, compiled_sql).await?,
             Materialization::Incremental => self.incremental(node, compiled_sql).await?,
@@ -189,6 +192,9 @@ impl Materializer<'_> {
             }
         };
         self.hooks(node, "post_hook").await?;
+        if !node.is_ephemeral() {
+            self.persist_docs(node, &mut built).await?;
+        }
         Ok(built)
     }
 

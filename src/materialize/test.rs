@@ -143,6 +143,7 @@ impl Materializer<'_> {
             should_warn: flag(1),
             should_error: flag(2),
             response,
+            warnings: Vec::new(),
         })
     }
 }

@@ -1156,6 +1156,93 @@ fn merge_keys_shape_the_merge_as_dbt_athena_writes_it() {
     );
 }
 
+/// `persist_docs` writes the Glue table's description, `comment` parameter, meta and
+/// identity parameters, and column comments, as dbt-athena does; an unchanged table is not
+/// updated again (no new Glue version per run).
+#[test]
+fn persist_docs_writes_glue_descriptions_and_column_comments() {
+    let p = TestProject::new("athena_docs", "profile: athena_docs\nversion: '2.1'\n");
+    p.write(
+        "models/customers.sql",
+        "{{ config(materialized='table', table_type='iceberg', \
+         persist_docs={'relation': true, 'columns': true}, meta={'owner': 'crm', 'tier': 1}) }}\n\
+         select 1 as id, 'eu' as region\n",
+    );
+    p.write(
+        "models/schema.yml",
+        &format!(
+            "version: 2\nmodels:\n  - name: customers\n    description: |\n      One row\n      per customer.\n    \
+             columns:\n      - name: id\n        description: The id.\n        meta: {{pii: false}}\n      \
+             - name: region\n        description: {}\n",
+            "r".repeat(300)
+        ),
+    );
+    let proxy = Proxy::start(&aws::moto_endpoint(), vec![]);
+    let region = "eu-south-1";
+    let schema = unique("docs");
+    athena_profile(&p, "athena_docs", &proxy.url, region, &schema, "");
+    aws::glue_iceberg_table(
+        &aws::moto_endpoint(),
+        region,
+        &schema,
+        "customers",
+        &[("id", "int"), ("region", "string")],
+    );
+    p.strata_env(&["run"], AWS_ENV).assert_ok();
+    let table = aws::aws_json(
+        &aws::moto_endpoint(),
+        region,
+        "glue",
+        "AWSGlue.GetTable",
+        &serde_json::json!({"DatabaseName": schema, "Name": "customers"}),
+    );
+    let table = &table["Table"];
+    assert_eq!(table["Description"], "One row per customer.", "{table}");
+    let params = &table["Parameters"];
+    assert_eq!(params["comment"], "One row per customer.");
+    assert_eq!(params["owner"], "crm");
+    assert_eq!(params["tier"], "1");
+    assert_eq!(params["unique_id"], "model.athena_docs.customers");
+    assert_eq!(params["materialized"], "table");
+    assert_eq!(params["dbt_project_name"], "athena_docs");
+    assert_eq!(params["dbt_project_version"], "2.1");
+    // The table's own parameters stay.
+    assert_eq!(params["table_type"], "ICEBERG");
+    let columns = table["StorageDescriptor"]["Columns"]
+        .as_array()
+        .expect("columns");
+    assert_eq!(columns[0]["Comment"], "The id.");
+    assert_eq!(columns[0]["Parameters"]["pii"], "False");
+    assert_eq!(
+        columns[1]["Comment"],
+        format!("{}...", "r".repeat(252)),
+        "cut at 255 characters"
+    );
+    let versions = || {
+        aws::aws_json(
+            &aws::moto_endpoint(),
+            region,
+            "glue",
+            "AWSGlue.GetTableVersions",
+            &serde_json::json!({"DatabaseName": schema, "TableName": "customers"}),
+        )["TableVersions"]
+            .as_array()
+            .map_or(0, Vec::len)
+    };
+    let after_first = versions();
+    // A second run with the same docs does not update the table again (each update is a
+    // Glue table version)...
+    p.strata_env(&["run"], AWS_ENV).assert_ok();
+    assert_eq!(versions(), after_first);
+    // ... and one with a new description does.
+    p.write(
+        "models/schema.yml",
+        "version: 2\nmodels:\n  - name: customers\n    description: Customers.\n",
+    );
+    p.strata_env(&["run"], AWS_ENV).assert_ok();
+    assert_eq!(versions(), after_first + 1);
+}
+
 /// The profile's static keys sign the calls (not the environment's); with `assume_role_arn`,
 /// the keys STS gave for the role do (dbt-athena's profile keys, honoured).
 #[test]

@@ -40,7 +40,7 @@ const DBT_ATHENA_KEYS: &[(&str, &str, Expect)] = &[
     ("skip_workgroup_check", "true", Warned),
     ("seed_by_insert", "true", Warned),
     ("unique_tmp_table_suffix", "true", Warned),
-    ("persist_docs", "{'relation': true}", Warned),
+    ("persist_docs", "{'relation': true}", Honoured),
     ("grants", "{'select': ['analyst']}", Warned),
     ("external_location", "'s3://b/orders/'", Refused),
     ("s3_data_dir", "'s3://b/data/'", Refused),
@@ -88,7 +88,7 @@ const DBT_ATHENA_KEYS: &[(&str, &str, Expect)] = &[
 /// dbt-duckdb 1.11's model keys that its macros read, on a duckdb target.
 const DBT_DUCKDB_KEYS: &[(&str, &str, Expect)] = &[
     ("partitioned_by", "['id']", Honoured),
-    ("persist_docs", "{'columns': true}", Warned),
+    ("persist_docs", "{'columns': true}", Honoured),
     ("grants", "{'select': ['analyst']}", Warned),
     (
         "incremental_predicates",

@@ -21,6 +21,7 @@ mod merge_options;
 mod msk_iam;
 mod packages;
 mod partial_parse;
+mod persist_docs;
 mod reference_project;
 mod render_once;
 mod rights;

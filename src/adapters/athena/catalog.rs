@@ -9,7 +9,7 @@ use crate::adapters::ColumnInfo;
 use crate::compile::RelationKind;
 use crate::error::{Error, Result};
 
-fn glue_error<E>(what: &str, e: aws_sdk_glue::error::SdkError<E>) -> Error
+pub(super) fn glue_error<E>(what: &str, e: aws_sdk_glue::error::SdkError<E>) -> Error
 where
     E: std::error::Error + Send + Sync + 'static,
 {

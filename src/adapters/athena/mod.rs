@@ -5,6 +5,7 @@
 //! The SDK clients are built on first use, so `compile` and `ls` need no credentials.
 
 mod catalog;
+mod glue_docs;
 mod query;
 mod retry;
 pub(crate) mod settings;
@@ -384,6 +385,17 @@ impl Adapter for AthenaAdapter {
             &relation.identifier,
         )
         .await
+    }
+
+    async fn persist_docs(
+        &self,
+        relation: &Relation,
+        docs: &crate::adapters::RelationDocs,
+    ) -> Result<Vec<String>> {
+        let glue = &self.clients().await?.glue;
+        let (_, warnings) =
+            glue_docs::persist_docs(glue, &relation.schema, &relation.identifier, docs).await?;
+        Ok(warnings)
     }
 
     async fn create_schema(&self, _database: &str, schema: &str) -> Result<()> {

@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use duckdb::Connection;
 
-use super::{Adapter, ColumnInfo, ExecResult, COMMON_MACROS};
+use super::{quote_literal, Adapter, ColumnInfo, ExecResult, COMMON_MACROS};
 use crate::compile::{Dialect, DoubleQuotes, Quoting, Relation, RelationKind, StringColumns};
 use crate::error::{Error, Result};
 pub use connection::file_on_disk;
@@ -146,6 +146,38 @@ impl Adapter for SharedDuckDb {
 
     async fn get_columns(&self, relation: &Relation) -> Result<Vec<ColumnInfo>> {
         self.columns(relation).await
+    }
+
+    /// dbt-duckdb's statements: `comment on table|view` when the description is not empty,
+    /// `comment on column` for each documented column.
+    async fn persist_docs(
+        &self,
+        relation: &Relation,
+        docs: &crate::adapters::RelationDocs,
+    ) -> Result<Vec<String>> {
+        let mut statements = Vec::new();
+        if let Some(table) = docs.relation.as_ref().filter(|t| !t.description.is_empty()) {
+            let kind = if relation.kind == RelationKind::View {
+                "view"
+            } else {
+                "table"
+            };
+            statements.push(format!(
+                "comment on {kind} {relation} is {}",
+                quote_literal(&table.description)
+            ));
+        }
+        for column in docs.columns.iter().flatten() {
+            statements.push(format!(
+                "comment on column {relation}.{} is {}",
+                DoubleQuotes.quote(&column.name),
+                quote_literal(&column.description)
+            ));
+        }
+        if !statements.is_empty() {
+            self.execute_atomic(&statements).await?;
+        }
+        Ok(Vec::new())
     }
 
     async fn create_schema(&self, database: &str, schema: &str) -> Result<()> {

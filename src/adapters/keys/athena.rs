@@ -26,6 +26,8 @@ const ATHENA_KEYS: &[(&str, Verdict)] = &[
     ("write_compression", Verdict::Honoured),
     ("table_properties", Verdict::Honoured),
     ("max_bytes_scanned", Verdict::Honoured),
+    // Glue table and column comments (athena/glue_docs.rs)
+    ("persist_docs", Verdict::Honoured),
     // the merge strategy, as dbt-athena writes it (athena/macros/merge.sql)
     ("incremental_predicates", Verdict::Honoured),
     ("update_condition", Verdict::Honoured),
@@ -91,10 +93,6 @@ const ATHENA_KEYS: &[(&str, Verdict)] = &[
     (
         "unique_tmp_table_suffix",
         Verdict::NoEffect("temporary tables are named after the run already"),
-    ),
-    (
-        "persist_docs",
-        Verdict::NoEffect("Glue table and column comments are not written yet"),
     ),
     (
         "grants",

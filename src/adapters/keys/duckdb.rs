@@ -24,10 +24,8 @@ const DUCKDB_KEYS: &[(&str, Verdict)] = &[
     // the partitions insert_overwrite replaces (dbt-duckdb: `partition_by` of external files)
     ("partitioned_by", Verdict::Honoured),
     ("partition_by", Verdict::Honoured),
-    (
-        "persist_docs",
-        Verdict::NoEffect("table and column comments are not written yet"),
-    ),
+    // COMMENT ON the relation and its columns
+    ("persist_docs", Verdict::Honoured),
     (
         "grants",
         Verdict::NoEffect("DuckDB has no grants (dbt-duckdb warns the same)"),
