@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use crate::compile::{Dialect, Relation, RelationKind, Table};
 use crate::error::{Error, Result};
-use crate::project::Target;
+use crate::project::{Config, Target};
 pub use targets::{default_target, TARGET_RULES};
 
 /// What one statement (or one atomic group of statements) did.
@@ -145,6 +145,12 @@ pub trait Adapter: Send + Sync {
     /// Write a built relation's descriptions where the engine keeps them (DuckDB: COMMENT
     /// ON; Athena: the Glue table). Returns warnings (what the engine could not keep).
     async fn persist_docs(&self, relation: &Relation, docs: &RelationDocs) -> Result<Vec<String>>;
+
+    /// Engine settings of a node applied to the relation it built (Athena: dbt-athena's Lake
+    /// Formation tags). Nothing by default.
+    async fn after_build(&self, _relation: &Relation, _config: &Config) -> Result<()> {
+        Ok(())
+    }
 
     /// Stop every statement still running (Ctrl-C, SIGTERM).
     async fn cancel_all(&self);

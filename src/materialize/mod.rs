@@ -193,6 +193,12 @@ impl Materializer<'_> {
         };
         self.hooks(node, "post_hook").await?;
         if !node.is_ephemeral() {
+            // dbt-athena's order: Lake Formation tags, then the docs.
+            let target = self.target(node)?;
+            self.adapter
+                .after_build(&target, &node.config)
+                .await
+                .map_err(|e| self.annotate(node, e))?;
             self.persist_docs(node, &mut built).await?;
         }
         Ok(built)

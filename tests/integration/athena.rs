@@ -1243,6 +1243,134 @@ fn persist_docs_writes_glue_descriptions_and_column_comments() {
     assert_eq!(versions(), after_first + 1);
 }
 
+/// A Lake Formation call on moto (REST JSON: the operation is the path).
+fn lake_formation(region: &str, operation: &str, body: &serde_json::Value) -> serde_json::Value {
+    let (status, out) = aws::http(
+        "POST",
+        &format!("{}/{operation}", aws::moto_endpoint()),
+        &[
+            ("Content-Type", "application/json"),
+            (
+                "Authorization",
+                &format!(
+                    "AWS4-HMAC-SHA256 Credential=test/20260101/{region}/lakeformation/aws4_request, \
+                     SignedHeaders=host, Signature=0"
+                ),
+            ),
+        ],
+        body.to_string().as_bytes(),
+    );
+    assert_eq!(
+        status,
+        200,
+        "{operation}: {}",
+        String::from_utf8_lossy(&out)
+    );
+    serde_json::from_slice(&out).unwrap_or(serde_json::Value::Null)
+}
+
+/// dbt-athena's Lake Formation tags: `lf_tags_database` on the database Strata creates,
+/// `lf_tags_config` on the built table (table tags the config does not name removed, except
+/// inherited ones; column tags added); a tag Lake Formation does not know fails the model.
+/// (moto answers GetResourceLFTags on a table without its column tags, so the removal of
+/// old column tags is not exercised here.)
+#[test]
+fn lake_formation_tags_are_applied_as_dbt_athena_applies_them() {
+    let region = "eu-west-3";
+    for (key, values) in [
+        ("domain", vec!["sales", "analytics"]),
+        ("pii", vec!["true", "false"]),
+        ("owner_team", vec!["crm"]),
+        ("cost_center", vec!["42"]),
+    ] {
+        lake_formation(
+            region,
+            "CreateLFTag",
+            &serde_json::json!({"TagKey": key, "TagValues": values}),
+        );
+    }
+    let p = TestProject::new("athena_lf", "profile: athena_lf\n");
+    p.write(
+        "models/customers.sql",
+        "{{ config(materialized='table', table_type='iceberg', lf_tags_config={'enabled': true, \
+         'tags': {'domain': 'sales'}, 'tags_columns': {'pii': {'true': ['id']}}, \
+         'inherited_tags': ['cost_center']}) }}\nselect 1 as id, 'eu' as region\n",
+    );
+    let proxy = Proxy::start(&aws::moto_endpoint(), vec![]);
+    let schema = unique("lf");
+    athena_profile(
+        &p,
+        "athena_lf",
+        &proxy.url,
+        region,
+        &schema,
+        "      lf_tags_database:\n        domain: analytics\n",
+    );
+    // Tags the table has from before: one the config drops, one it inherits.
+    let table = serde_json::json!({"Table": {"DatabaseName": schema, "Name": "customers"}});
+    lake_formation(
+        region,
+        "AddLFTagsToResource",
+        &serde_json::json!({"Resource": table, "LFTags": [
+            {"TagKey": "owner_team", "TagValues": ["crm"]},
+            {"TagKey": "cost_center", "TagValues": ["42"]},
+        ]}),
+    );
+    p.strata_env(&["run"], AWS_ENV).assert_ok();
+
+    let tags_of = |resource: serde_json::Value| {
+        lake_formation(
+            region,
+            "GetResourceLFTags",
+            &serde_json::json!({"Resource": resource}),
+        )
+    };
+    let pairs = |tags: &serde_json::Value| -> Vec<String> {
+        let mut out: Vec<String> = tags
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|t| {
+                format!(
+                    "{}={}",
+                    t["TagKey"].as_str().unwrap_or(""),
+                    t["TagValues"][0].as_str().unwrap_or("")
+                )
+            })
+            .collect();
+        out.sort();
+        out
+    };
+    let database = tags_of(serde_json::json!({"Database": {"Name": schema}}));
+    assert_eq!(pairs(&database["LFTagOnDatabase"]), ["domain=analytics"]);
+    let on_table = tags_of(table.clone());
+    assert_eq!(
+        pairs(&on_table["LFTagsOnTable"]),
+        ["domain=sales"],
+        "owner_team removed, domain added: {on_table}"
+    );
+    let columns = tags_of(serde_json::json!({"TableWithColumns": {
+        "DatabaseName": schema, "Name": "customers", "ColumnNames": ["id", "region"]}}));
+    let on_columns = columns["LFTagsOnColumns"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(on_columns.len(), 1, "{columns}");
+    assert_eq!(on_columns[0]["Name"], "id");
+    assert_eq!(pairs(&on_columns[0]["LFTags"]), ["pii=true"]);
+
+    // A tag Lake Formation does not have fails the model, naming it.
+    p.write(
+        "models/customers.sql",
+        "{{ config(materialized='table', table_type='iceberg', lf_tags_config={'enabled': true, \
+         'tags': {'no_such_tag': 'x'}}) }}\nselect 1 as id\n",
+    );
+    p.strata_env(&["run"], AWS_ENV)
+        .assert_code(1)
+        .assert_contains("Failed to add LF tags to")
+        .assert_contains("no_such_tag");
+}
+
 /// The profile's static keys sign the calls (not the environment's); with `assume_role_arn`,
 /// the keys STS gave for the role do (dbt-athena's profile keys, honoured).
 #[test]

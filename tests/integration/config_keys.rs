@@ -50,7 +50,7 @@ const DBT_ATHENA_KEYS: &[(&str, &str, Expect)] = &[
     (
         "lf_tags_config",
         "{'enabled': true, 'tags': {'domain': 'sales'}}",
-        Refused,
+        Honoured,
     ),
     (
         "lf_grants",

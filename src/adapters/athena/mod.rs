@@ -6,6 +6,7 @@
 
 mod catalog;
 mod glue_docs;
+mod lake_formation;
 mod query;
 mod retry;
 pub(crate) mod settings;
@@ -24,7 +25,7 @@ use super::{Adapter, ColumnInfo, ExecResult, SeedFile, COMMON_MACROS};
 use crate::adapters::quote_literal;
 use crate::compile::{Dialect, Quoting, Relation, RelationKind, StringColumns};
 use crate::error::{Error, Result};
-use crate::project::Target;
+use crate::project::{Config, Target};
 
 const ATHENA_MACROS: &[(&str, &str)] = &[
     ("adapter.sql", include_str!("macros/adapter.sql")),
@@ -62,6 +63,7 @@ struct Clients {
     queries: query::QueryRunner,
     glue: aws_sdk_glue::Client,
     s3: aws_sdk_s3::Client,
+    lake_formation: aws_sdk_lakeformation::Client,
 }
 
 pub struct AthenaAdapter {
@@ -126,6 +128,9 @@ impl AthenaAdapter {
                 let glue = aws_sdk_glue::config::Builder::from(&config)
                     .retry_config(standard.clone())
                     .build();
+                let lake_formation = aws_sdk_lakeformation::config::Builder::from(&config)
+                    .retry_config(standard.clone())
+                    .build();
                 let s3 = aws_sdk_s3::config::Builder::from(&config)
                     .retry_config(standard)
                     // Emulators serve buckets by path, not by virtual host.
@@ -138,6 +143,7 @@ impl AthenaAdapter {
                     ),
                     glue: aws_sdk_glue::Client::from_conf(glue),
                     s3: aws_sdk_s3::Client::from_conf(s3),
+                    lake_formation: aws_sdk_lakeformation::Client::from_conf(lake_formation),
                 })
             })
             .await
@@ -399,7 +405,34 @@ impl Adapter for AthenaAdapter {
     }
 
     async fn create_schema(&self, _database: &str, schema: &str) -> Result<()> {
-        catalog::create_database(&self.clients().await?.glue, schema).await
+        let clients = self.clients().await?;
+        catalog::create_database(&clients.glue, schema).await?;
+        // dbt-athena tags the databases it creates with the profile's lf_tags_database.
+        lake_formation::tag_database(
+            &clients.lake_formation,
+            schema,
+            &self.settings.lf_tags_database,
+        )
+        .await
+    }
+
+    /// dbt-athena's `lf_tags_config`, applied to the built relation.
+    async fn after_build(&self, relation: &Relation, config: &Config) -> Result<()> {
+        let tags = lake_formation::LfTagsConfig::of(config.get("lf_tags_config"))
+            .map_err(Error::Adapter)?;
+        match tags {
+            Some(tags) if tags.enabled => {
+                let clients = self.clients().await?;
+                lake_formation::tag_table(
+                    &clients.lake_formation,
+                    &relation.schema,
+                    &relation.identifier,
+                    &tags,
+                )
+                .await
+            }
+            _ => Ok(()),
+        }
     }
 
     async fn cancel_all(&self) {

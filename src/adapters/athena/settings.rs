@@ -35,6 +35,8 @@ pub struct AthenaSettings {
     /// `assume_role_arn` (+ external id, session name, duration): that role, assumed through
     /// STS with the credentials above, is who runs the queries.
     pub assume_role: Option<AssumeRole>,
+    /// dbt-athena's `lf_tags_database`: Lake Formation tags of the databases Strata creates.
+    pub lf_tags_database: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone)]
@@ -78,6 +80,7 @@ const HONOURED: &[&str] = &[
     "assume_role_external_id",
     "assume_role_session_name",
     "assume_role_duration_seconds",
+    "lf_tags_database",
 ];
 
 /// dbt-athena profile keys that change nothing here, and why (said once per run).
@@ -113,7 +116,6 @@ const REFUSED: &[(&str, &str)] = &[
         "seed_s3_upload_args",
         "seed files are uploaded without extra S3 arguments",
     ),
-    ("lf_tags_database", "Lake Formation tags are not applied"),
     ("spark_work_group", "Strata runs no Python (Spark) models"),
 ];
 
@@ -206,6 +208,7 @@ impl AthenaSettings {
             aws_profile_name: s("aws_profile_name"),
             static_keys: static_keys(target)?,
             assume_role: assume_role(target)?,
+            lf_tags_database: lf_tags_database(target)?,
         })
     }
 }
@@ -268,4 +271,36 @@ fn assume_role(target: &Target) -> Result<Option<AssumeRole>> {
         session_name: s("assume_role_session_name").unwrap_or_else(|| "dbt-athena".into()),
         duration: Duration::from_secs(seconds),
     }))
+}
+
+/// `lf_tags_database`: tag key -> value (numbers and booleans as written).
+fn lf_tags_database(target: &Target) -> Result<std::collections::BTreeMap<String, String>> {
+    let mut tags = std::collections::BTreeMap::new();
+    match target.settings.get("lf_tags_database") {
+        None | Some(serde_json::Value::Null) => {}
+        Some(serde_json::Value::Object(map)) => {
+            for (key, value) in map {
+                let text = match value {
+                    serde_json::Value::String(s) => s.clone(),
+                    serde_json::Value::Number(n) => n.to_string(),
+                    serde_json::Value::Bool(b) => b.to_string(),
+                    other => {
+                        return Err(Error::Usage(format!(
+                            "target '{}': `lf_tags_database: {key}` must be one tag value, \
+                             not {other}",
+                            target.name
+                        )))
+                    }
+                };
+                tags.insert(key.clone(), text);
+            }
+        }
+        Some(other) => {
+            return Err(Error::Usage(format!(
+                "target '{}': `lf_tags_database` must map tag keys to values, not {other}",
+                target.name
+            )))
+        }
+    }
+    Ok(tags)
 }

@@ -28,6 +28,8 @@ const ATHENA_KEYS: &[(&str, Verdict)] = &[
     ("max_bytes_scanned", Verdict::Honoured),
     // Glue table and column comments (athena/glue_docs.rs)
     ("persist_docs", Verdict::Honoured),
+    // Lake Formation tags (athena/lake_formation.rs)
+    ("lf_tags_config", Verdict::Honoured),
     // the merge strategy, as dbt-athena writes it (athena/macros/merge.sql)
     ("incremental_predicates", Verdict::Honoured),
     ("update_condition", Verdict::Honoured),
@@ -109,10 +111,6 @@ const ATHENA_KEYS: &[(&str, Verdict)] = &[
     (
         "temp_schema",
         Verdict::Refused("temporary tables are built in the model's schema"),
-    ),
-    (
-        "lf_tags_config",
-        Verdict::Refused("Lake Formation tags are not applied"),
     ),
     (
         "lf_grants",
