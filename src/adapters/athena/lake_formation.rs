@@ -122,14 +122,7 @@ pub async fn tag_database(
         .iter()
         .map(|(k, v)| pair(k, vec![v.clone()]))
         .collect::<Result<Vec<_>>>()?;
-    let out = client
-        .add_lf_tags_to_resource()
-        .resource(resource)
-        .set_lf_tags(Some(pairs))
-        .send()
-        .await
-        .map_err(|e| lf_error(&format!("AddLFTagsToResource({database})"), e))?;
-    check_failures("add", database, out.failures())
+    change_tags(client, Change::Add, resource, pairs, database).await
 }
 
 /// Make the table's LF tags the config's, as dbt-athena does: remove every column tag and
@@ -170,21 +163,12 @@ pub async fn tag_table(
     }
     for (key, by_value) in &column_tags {
         for (value, columns) in by_value {
-            let out = client
-                .remove_lf_tags_from_resource()
-                .resource(columns_resource(database, table, columns)?)
-                .lf_tags(pair(key, vec![value.clone()])?)
-                .send()
-                .await
-                .map_err(|e| lf_error(&format!("RemoveLFTagsFromResource({name})"), e))?;
-            check_failures(
-                "remove",
-                &format!("{name} for columns {columns:?}"),
-                out.failures(),
-            )?;
+            let resource = columns_resource(database, table, columns)?;
+            let pairs = vec![pair(key, vec![value.clone()])?];
+            let what = format!("{name} for columns {columns:?}");
+            change_tags(client, Change::Remove, resource, pairs, &what).await?;
         }
     }
-
     let stale: Vec<LfTagPair> = existing
         .lf_tags_on_table()
         .iter()
@@ -192,14 +176,8 @@ pub async fn tag_table(
         .map(|t| pair(t.tag_key(), t.tag_values().to_vec()))
         .collect::<Result<_>>()?;
     if !stale.is_empty() {
-        let out = client
-            .remove_lf_tags_from_resource()
-            .resource(table_resource(database, table)?)
-            .set_lf_tags(Some(stale))
-            .send()
-            .await
-            .map_err(|e| lf_error(&format!("RemoveLFTagsFromResource({name})"), e))?;
-        check_failures("remove", &name, out.failures())?;
+        let resource = table_resource(database, table)?;
+        change_tags(client, Change::Remove, resource, stale, &name).await?;
     }
     if !config.tags.is_empty() {
         let pairs = config
@@ -207,30 +185,58 @@ pub async fn tag_table(
             .iter()
             .map(|(k, v)| pair(k, vec![v.clone()]))
             .collect::<Result<Vec<_>>>()?;
-        let out = client
-            .add_lf_tags_to_resource()
-            .resource(table_resource(database, table)?)
-            .set_lf_tags(Some(pairs))
-            .send()
-            .await
-            .map_err(|e| lf_error(&format!("AddLFTagsToResource({name})"), e))?;
-        check_failures("add", &name, out.failures())?;
+        let resource = table_resource(database, table)?;
+        change_tags(client, Change::Add, resource, pairs, &name).await?;
     }
     for (key, by_value) in &config.tags_columns {
         for (value, columns) in by_value {
-            let out = client
-                .add_lf_tags_to_resource()
-                .resource(columns_resource(database, table, columns)?)
-                .lf_tags(pair(key, vec![value.clone()])?)
-                .send()
-                .await
-                .map_err(|e| lf_error(&format!("AddLFTagsToResource({name})"), e))?;
-            check_failures(
-                "add",
-                &format!("{name} for columns {columns:?}"),
-                out.failures(),
-            )?;
+            let resource = columns_resource(database, table, columns)?;
+            let pairs = vec![pair(key, vec![value.clone()])?];
+            let what = format!("{name} for columns {columns:?}");
+            change_tags(client, Change::Add, resource, pairs, &what).await?;
         }
     }
     Ok(())
+}
+
+enum Change {
+    Add,
+    Remove,
+}
+
+/// Add or remove `pairs` on `resource`; failures Lake Formation reports are an error.
+async fn change_tags(
+    client: &Client,
+    change: Change,
+    resource: Resource,
+    pairs: Vec<LfTagPair>,
+    what: &str,
+) -> Result<()> {
+    let failures = match change {
+        Change::Add => {
+            client
+                .add_lf_tags_to_resource()
+                .resource(resource)
+                .set_lf_tags(Some(pairs))
+                .send()
+                .await
+                .map_err(|e| lf_error(&format!("AddLFTagsToResource({what})"), e))?
+                .failures
+        }
+        Change::Remove => {
+            client
+                .remove_lf_tags_from_resource()
+                .resource(resource)
+                .set_lf_tags(Some(pairs))
+                .send()
+                .await
+                .map_err(|e| lf_error(&format!("RemoveLFTagsFromResource({what})"), e))?
+                .failures
+        }
+    };
+    let verb = match change {
+        Change::Add => "add",
+        Change::Remove => "remove",
+    };
+    check_failures(verb, what, failures.as_deref().unwrap_or_default())
 }
