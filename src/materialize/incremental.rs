@@ -73,9 +73,8 @@ impl Materializer<'_> {
         let result = self
             .apply_increment(node, &target, &tmp, &strategy, &unique_key, &partitions)
             .await;
-        if result.is_err() {
-            let drop = self.render(node, "drop_relation", &[("relation", rel_value(&tmp))])?;
-            let _ = self.run_all(node, &drop, false).await;
+        if result.is_err() && self.cache.kind(&tmp).is_some() {
+            let _ = self.drop_created(node, &tmp).await;
         }
         response.absorb(&result?);
         Ok(Built {
@@ -143,7 +142,9 @@ impl Materializer<'_> {
             statements.extend(self.render(node, macro_name, &all)?);
         }
         statements.extend(self.render(node, "drop_relation", &[("relation", rel_value(tmp))])?);
-        self.run_all(node, &statements, true).await
+        let response = self.run_all(node, &statements, true).await?;
+        self.cache.set(tmp, None);
+        Ok(response)
     }
 
     /// `on_schema_change`: the statements that bring `target`'s columns in line with the new

@@ -112,7 +112,6 @@ impl Materializer<'_> {
             )
             .await?;
         response.absorb(&counted);
-        let drop_stage = self.render(node, "drop_relation", &[("relation", rel_value(&stage))])?;
         let staged = self.sql_of(node, "select_all_from", &[("relation", rel_value(&stage))])?;
         let result = async {
             let first = self.batch_sql(node, &staged, &cols, 0, limit)?;
@@ -129,9 +128,7 @@ impl Materializer<'_> {
                 match self.run_all(node, &[insert], false).await {
                     Ok(x) => r.absorb(&x),
                     Err(e) => {
-                        let drop =
-                            self.render(node, "drop_relation", &[("relation", rel_value(tmp))])?;
-                        let _ = self.run_all(node, &drop, false).await;
+                        let _ = self.drop_created(node, tmp).await;
                         return Err(e);
                     }
                 }
@@ -139,7 +136,7 @@ impl Materializer<'_> {
             Ok::<_, Error>(r)
         }
         .await;
-        let dropped = self.run_all(node, &drop_stage, false).await;
+        let dropped = self.drop_created(node, &stage).await;
         response.absorb(&result?);
         response.absorb(&dropped?);
         Ok(response)

@@ -10,8 +10,9 @@ use crate::error::Result;
 use crate::project::Node;
 
 impl Materializer<'_> {
-    /// Build `compiled_sql` (or the seed) into a temporary table, then swap it in so readers
-    /// never see a missing table and a failed build leaves the old one.
+    /// Build `compiled_sql` into the table: replaced in one statement where the engine can,
+    /// else built beside it and swapped in so readers never see a missing table and a
+    /// failed build leaves the old one.
     pub(super) async fn table(&self, node: &Node, compiled_sql: &str) -> Result<Built> {
         let target = self.target(node)?;
         // One atomic statement where the engine has it (a quarter of the commits), unless
@@ -19,34 +20,7 @@ impl Materializer<'_> {
         if self.batched_partitions(node).is_none()
             && !self.compiler.project_overrides("create_table_as")
         {
-            let table = Relation {
-                kind: RelationKind::Table,
-                ..target.clone()
-            };
-            let replace = self.render(
-                node,
-                "replace_table_as",
-                &[
-                    ("relation", rel_value(&table)),
-                    ("sql", Value::from(compiled_sql)),
-                ],
-            )?;
-            if !replace.is_empty() {
-                let mut statements = Vec::new();
-                if self.cache.kind(&target) == Some(RelationKind::View) {
-                    let view = Relation {
-                        kind: RelationKind::View,
-                        ..target.clone()
-                    };
-                    statements.extend(self.render(
-                        node,
-                        "drop_relation",
-                        &[("relation", rel_value(&view))],
-                    )?);
-                }
-                statements.extend(replace);
-                let response = self.run_all(node, &statements, true).await?;
-                self.cache.set(&target, Some(RelationKind::Table));
+            if let Some(response) = self.replace_table(node, &target, compiled_sql).await? {
                 return Ok(Built {
                     response,
                     ..Default::default()
@@ -64,6 +38,47 @@ impl Materializer<'_> {
         })
     }
 
+    /// The engine's one-statement replace (`replace_table_as`), after dropping a view of the
+    /// same name; None where the engine has none (the template renders nothing).
+    async fn replace_table(
+        &self,
+        node: &Node,
+        target: &Relation,
+        compiled_sql: &str,
+    ) -> Result<Option<ExecResult>> {
+        let table = Relation {
+            kind: RelationKind::Table,
+            ..target.clone()
+        };
+        let replace = self.render(
+            node,
+            "replace_table_as",
+            &[
+                ("relation", rel_value(&table)),
+                ("sql", Value::from(compiled_sql)),
+            ],
+        )?;
+        if replace.is_empty() {
+            return Ok(None);
+        }
+        let mut statements = Vec::new();
+        if self.cache.kind(target) == Some(RelationKind::View) {
+            let view = Relation {
+                kind: RelationKind::View,
+                ..target.clone()
+            };
+            statements.extend(self.render(
+                node,
+                "drop_relation",
+                &[("relation", rel_value(&view))],
+            )?);
+        }
+        statements.extend(replace);
+        let response = self.run_all(node, &statements, true).await?;
+        self.cache.set(target, Some(RelationKind::Table));
+        Ok(Some(response))
+    }
+
     pub(super) fn temp_relation(
         &self,
         _node: &Node,
@@ -79,28 +94,65 @@ impl Materializer<'_> {
         Ok(r)
     }
 
-    /// Drop any leftover `tmp`, then create it with `macro_name(relation=tmp, ...)`.
+    /// Drop `relation` if the relation cache says it is there (filled from the catalog at
+    /// the start of the run, so a leftover of a crashed run is still dropped); nothing to
+    /// send otherwise.
+    pub(super) async fn drop_if_cached(
+        &self,
+        node: &Node,
+        relation: &Relation,
+    ) -> Result<ExecResult> {
+        if self.cache.kind(relation).is_none() {
+            return Ok(ExecResult::default());
+        }
+        let drop = self.render(node, "drop_relation", &[("relation", rel_value(relation))])?;
+        let response = self.run_all(node, &drop, false).await?;
+        self.cache.set(relation, None);
+        Ok(response)
+    }
+
+    /// Drop `relation`, which this run created, whatever the cache says.
+    pub(super) async fn drop_created(
+        &self,
+        node: &Node,
+        relation: &Relation,
+    ) -> Result<ExecResult> {
+        let drop = self.render(node, "drop_relation", &[("relation", rel_value(relation))])?;
+        let response = self.run_all(node, &drop, false).await?;
+        self.cache.set(relation, None);
+        Ok(response)
+    }
+
+    /// Drop a leftover `relation` (when the cache knows one), then create it with
+    /// `macro_name(relation=relation, ...)`; dropped again when a template of several
+    /// statements fails half way (one failed statement created nothing).
     pub(super) async fn create_temp(
         &self,
         node: &Node,
-        tmp: &Relation,
+        relation: &Relation,
         macro_name: &str,
         args: &[(&str, Value)],
     ) -> Result<ExecResult> {
-        let drop = self.render(node, "drop_relation", &[("relation", rel_value(tmp))])?;
-        self.run_all(node, &drop, false).await?;
-        let mut all = vec![("relation", rel_value(tmp))];
+        self.drop_if_cached(node, relation).await?;
+        let mut all = vec![("relation", rel_value(relation))];
         all.extend(args.iter().cloned());
         let create = self.render(node, macro_name, &all)?;
         match self.run_all(node, &create, false).await {
-            Ok(r) => Ok(r),
+            Ok(r) => {
+                self.cache.set(relation, Some(RelationKind::Table));
+                Ok(r)
+            }
             Err(e) => {
-                let _ = self.run_all(node, &drop, false).await;
+                if create.len() > 1 {
+                    let _ = self.drop_created(node, relation).await;
+                }
                 Err(e)
             }
         }
     }
 
+    /// Rename `tmp` over `target`: a view of that name is dropped, a table is renamed to a
+    /// backup first and dropped once the swap is done.
     pub(super) async fn swap_in(
         &self,
         node: &Node,
@@ -109,6 +161,7 @@ impl Materializer<'_> {
     ) -> Result<ExecResult> {
         let mut statements = Vec::new();
         let mut backup = None;
+        let mut response = ExecResult::default();
         if let Some(kind) = self.cache.kind(target) {
             let existing = Relation {
                 kind,
@@ -122,11 +175,7 @@ impl Materializer<'_> {
                 )?);
             } else {
                 let b = self.temp_relation(node, target, "backup")?;
-                statements.extend(self.render(
-                    node,
-                    "drop_relation",
-                    &[("relation", rel_value(&b))],
-                )?);
+                response.absorb(&self.drop_if_cached(node, &b).await?);
                 statements.extend(self.render(
                     node,
                     "rename_relation",
@@ -146,12 +195,12 @@ impl Materializer<'_> {
                 ("to_relation", rel_value(target)),
             ],
         )?);
-        let mut response = self.run_all(node, &statements, true).await?;
+        response.absorb(&self.run_all(node, &statements, true).await?);
+        self.cache.set(tmp, None);
         self.cache.set(target, Some(RelationKind::Table));
         if let Some(b) = backup {
             // After the swap has committed: the old table is no longer anyone's.
-            let drop = self.render(node, "drop_relation", &[("relation", rel_value(&b))])?;
-            response.absorb(&self.run_all(node, &drop, false).await?);
+            response.absorb(&self.drop_created(node, &b).await?);
         }
         Ok(response)
     }

@@ -490,6 +490,38 @@ fn partitions_are_written_at_most_100_per_statement() {
         == &format!("drop table if exists `{schema}`.`events_daily__strata_tmp__strata_stage`")));
 }
 
+/// Temporary tables are dropped first only when the catalog listed one at the start of the
+/// run (a leftover of a crashed run); otherwise nothing is dropped before the build.
+#[test]
+fn only_a_listed_leftover_is_dropped_before_the_build() {
+    let region = "us-west-1";
+    let (p, proxy, schema) = small_project("", region, vec![]);
+    for table in ["orders", "orders__strata_tmp"] {
+        aws::glue_iceberg_table(
+            &aws::moto_endpoint(),
+            region,
+            &schema,
+            table,
+            &[("id", "integer")],
+        );
+    }
+    p.strata_env(&["run", "--select", "orders"], AWS_ENV)
+        .assert_ok();
+    let started = proxy.started_queries();
+    assert_eq!(
+        started[0],
+        format!("drop table if exists `{schema}`.`orders__strata_tmp`"),
+        "{started:#?}"
+    );
+    assert!(started[1].starts_with(&format!("create table \"{schema}\".\"orders__strata_tmp\"")));
+    // The backup name was not listed: renamed to without a drop first.
+    assert_eq!(
+        started[2],
+        format!("alter table `{schema}`.`orders` rename to `{schema}`.`orders__strata_backup`")
+    );
+    assert_eq!(started.len(), 5, "{started:#?}");
+}
+
 #[test]
 fn bytes_scanned_are_summed_per_model_and_a_scan_budget_fails_the_model() {
     let rules = vec![Rule {
@@ -549,13 +581,12 @@ fn incremental_insert_overwrite_replaces_partitions_in_batches() {
         "events_daily",
         &[("day", "date"), ("n", "bigint")],
     );
-    // Queries of the run, in order: drop the leftover temp table, CTAS the new rows, count
-    // their partitions (150 -> two batches).
+    // Queries of the run, in order: CTAS the new rows (no leftover temp table to drop
+    // first), count their partitions (150 -> two batches).
     aws::preset_results(
         &aws::moto_endpoint(),
         region,
         vec![
-            (vec![], vec![]),
             (vec![], vec![]),
             (vec!["partitions:bigint"], vec![vec!["150"]]),
         ],
@@ -564,14 +595,14 @@ fn incremental_insert_overwrite_replaces_partitions_in_batches() {
     let started = proxy.started_queries();
     let tmp = format!("\"{schema}\".\"events_daily__strata_tmp\"");
     assert!(
-        started[1].starts_with(&format!("create table {tmp}")),
+        started[0].starts_with(&format!("create table {tmp}")),
         "{started:#?}"
     );
-    assert!(started[1].contains(&format!(
+    assert!(started[0].contains(&format!(
         "where day >= (select max(day) from \"{schema}\".\"events_daily\")"
     )));
     // The new rows' table is not partitioned: only the writes into the target are.
-    assert!(!started[1].contains("partitioning"), "{}", started[1]);
+    assert!(!started[0].contains("partitioning"), "{}", started[0]);
     let writes: Vec<&String> = started
         .iter()
         .filter(|q| q.starts_with("delete from") || q.starts_with("insert into"))

@@ -1,5 +1,3 @@
-drop table if exists `athena_analytics`.`setting_catalog__strata_tmp`;
-
 drop table if exists `athena_analytics`.`setting_catalog__strata_tmp__strata_csv`;
 
 create external table `athena_analytics`.`setting_catalog__strata_tmp__strata_csv` (
@@ -33,8 +31,6 @@ alter table `athena_analytics`.`setting_catalog__strata_tmp` rename to `athena_a
 
 select count(*) from "athena_analytics"."setting_catalog";
 
-drop table if exists `athena_analytics`.`tool_catalog__strata_tmp`;
-
 drop table if exists `athena_analytics`.`tool_catalog__strata_tmp__strata_csv`;
 
 create external table `athena_analytics`.`tool_catalog__strata_tmp__strata_csv` (
@@ -65,8 +61,6 @@ drop table `athena_analytics`.`tool_catalog__strata_tmp__strata_csv`;
 alter table `athena_analytics`.`tool_catalog__strata_tmp` rename to `athena_analytics`.`tool_catalog`;
 
 select count(*) from "athena_analytics"."tool_catalog";
-
-drop table if exists `athena_analytics`.`user_right_types__strata_tmp`;
 
 drop table if exists `athena_analytics`.`user_right_types__strata_tmp__strata_csv`;
 
@@ -335,8 +329,6 @@ where arrival_rank = 1
 
     ) as dbt_all_rows
 ) as dbt_partitions;
-
-drop table if exists `athena_analytics`.`bronze_chat_events__strata_tmp`;
 
 create table "athena_analytics"."bronze_chat_events__strata_tmp"
 with (
@@ -847,8 +839,6 @@ where quarantine_reason is not null
     ) as dbt_all_rows
 ) as dbt_partitions;
 
-drop table if exists `athena_analytics`.`bronze_quarantined_events__strata_tmp`;
-
 create table "athena_analytics"."bronze_quarantined_events__strata_tmp"
 with (
     table_type = 'ICEBERG',
@@ -1184,8 +1174,6 @@ where arrival_rank = 1
 
     ) as dbt_all_rows
 ) as dbt_partitions;
-
-drop table if exists `athena_analytics`.`bronze_reasoning_steps__strata_tmp`;
 
 create table "athena_analytics"."bronze_reasoning_steps__strata_tmp"
 with (
@@ -1896,8 +1884,6 @@ where recency_rank = 1
     ) as dbt_all_rows
 ) as dbt_partitions;
 
-drop table if exists `athena_analytics`.`silver_active_user_setting_daily__strata_tmp`;
-
 create table "athena_analytics"."silver_active_user_setting_daily__strata_tmp"
 with (
     table_type = 'ICEBERG',
@@ -1972,8 +1958,6 @@ group by chat_id, partition_date
     ) as dbt_all_rows
 ) as dbt_partitions;
 
-drop table if exists `athena_analytics`.`silver_message_daily__strata_tmp`;
-
 create table "athena_analytics"."silver_message_daily__strata_tmp"
 with (
     table_type = 'ICEBERG',
@@ -2034,8 +2018,6 @@ group by chat_id, partition_date
 
     ) as dbt_all_rows
 ) as dbt_partitions;
-
-drop table if exists `athena_analytics`.`silver_room_daily__strata_tmp`;
 
 create table "athena_analytics"."silver_room_daily__strata_tmp"
 with (
@@ -2128,8 +2110,6 @@ left join tool_maps as t
 
     ) as dbt_all_rows
 ) as dbt_partitions;
-
-drop table if exists `athena_analytics`.`silver_user_daily__strata_tmp`;
 
 create table "athena_analytics"."silver_user_daily__strata_tmp"
 with (
@@ -2827,8 +2807,6 @@ from counts
     ) as dbt_all_rows
 ) as dbt_partitions;
 
-drop table if exists `athena_analytics`.`gold_active_user_breakdown__strata_tmp`;
-
 create table "athena_analytics"."gold_active_user_breakdown__strata_tmp"
 with (
     table_type = 'ICEBERG',
@@ -2952,8 +2930,6 @@ from series
 
     ) as dbt_all_rows
 ) as dbt_partitions;
-
-drop table if exists `athena_analytics`.`gold_time_series__strata_tmp`;
 
 create table "athena_analytics"."gold_time_series__strata_tmp"
 with (
@@ -3197,8 +3173,6 @@ left join "athena_analytics"."tool_catalog" as c
 
     ) as dbt_all_rows
 ) as dbt_partitions;
-
-drop table if exists `athena_analytics`.`gold_tool_call_breakdown__strata_tmp`;
 
 create table "athena_analytics"."gold_tool_call_breakdown__strata_tmp"
 with (
