@@ -1,5 +1,6 @@
-//! `table`: one atomic replace where the engine has it; otherwise build under a temporary
-//! name and swap it in (a failed build leaves the old table readable).
+//! `table`: one atomic replace where the engine has it; otherwise build straight into a
+//! target that does not exist yet, or under a temporary name and swap it in (a failed build
+//! leaves the old table readable).
 
 use minijinja::value::Value;
 
@@ -11,8 +12,8 @@ use crate::project::Node;
 
 impl Materializer<'_> {
     /// Build `compiled_sql` into the table: replaced in one statement where the engine can,
-    /// else built beside it and swapped in so readers never see a missing table and a
-    /// failed build leaves the old one.
+    /// created in place when there is nothing to replace, else built beside it and swapped
+    /// in so readers never see a missing table and a failed build leaves the old one.
     pub(super) async fn table(&self, node: &Node, compiled_sql: &str) -> Result<Built> {
         let target = self.target(node)?;
         // One atomic statement where the engine has it (a quarter of the commits), unless
@@ -26,6 +27,21 @@ impl Materializer<'_> {
                     ..Default::default()
                 });
             }
+        }
+        let table = Relation {
+            kind: RelationKind::Table,
+            ..target.clone()
+        };
+        if self.cache.kind(&target).is_none() {
+            // Nothing to keep readable: CTAS straight into the target (dbt-athena's one
+            // query for a first build).
+            let response = self
+                .create_table_in_batches(node, &table, compiled_sql)
+                .await?;
+            return Ok(Built {
+                response,
+                ..Default::default()
+            });
         }
         let tmp = self.temp_relation(node, &target, "tmp")?;
         let mut response = self
@@ -79,17 +95,24 @@ impl Materializer<'_> {
         Ok(Some(response))
     }
 
+    /// A table beside `target` for one step (`suffix`: tmp, backup, stage, snapshot), named
+    /// by the adapter's `temp_identifier` template.
     pub(super) fn temp_relation(
         &self,
-        _node: &Node,
+        node: &Node,
         target: &Relation,
         suffix: &str,
     ) -> Result<Relation> {
+        let identifier = self.sql_of(
+            node,
+            "temp_identifier",
+            &[
+                ("identifier", Value::from(target.identifier.as_str())),
+                ("suffix", Value::from(suffix)),
+            ],
+        )?;
         let q = self.adapter.dialect().quoting;
-        let mut r = target.with_identifier(
-            q.as_ref(),
-            &format!("{}__strata_{suffix}", target.identifier),
-        );
+        let mut r = target.with_identifier(q.as_ref(), identifier.trim());
         r.kind = RelationKind::Table;
         Ok(r)
     }
@@ -124,8 +147,9 @@ impl Materializer<'_> {
     }
 
     /// Drop a leftover `relation` (when the cache knows one), then create it with
-    /// `macro_name(relation=relation, ...)`; dropped again when a template of several
-    /// statements fails half way (one failed statement created nothing).
+    /// `macro_name(relation=relation, ...)`. A temporary relation is dropped again when a
+    /// template of several statements fails half way (one failed statement created
+    /// nothing); the target is not, as another run may have created it meanwhile.
     pub(super) async fn create_temp(
         &self,
         node: &Node,
@@ -143,7 +167,12 @@ impl Materializer<'_> {
                 Ok(r)
             }
             Err(e) => {
-                if create.len() > 1 {
+                let target = self.compiler.relation_of(&node.relation_key());
+                let is_target = target.is_some_and(|t| {
+                    t.schema.eq_ignore_ascii_case(&relation.schema)
+                        && t.identifier.eq_ignore_ascii_case(&relation.identifier)
+                });
+                if create.len() > 1 && !is_target {
                     let _ = self.drop_created(node, relation).await;
                 }
                 Err(e)

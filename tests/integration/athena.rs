@@ -196,12 +196,17 @@ fn the_reference_project_builds_on_athena_with_the_expected_statements() {
         .collect::<String>()
         .replace(&bucket, "<bucket>");
     check_golden("athena/build_statements.sql", &text);
-    // Tables are built as Iceberg in a fresh location, then swapped in.
+    // Tables are built as Iceberg in a fresh location under their own name; on a first
+    // build straight into the target (nothing to swap).
     assert!(text.contains("table_type = 'ICEBERG'"), "{text}");
     assert!(text.contains(&format!(
-        "location = 's3://<bucket>/data/{schema}/bronze_chat_events__strata_tmp/<uuid>'"
+        "create table \"{schema}\".\"bronze_chat_events\"\nwith (\n    table_type = 'ICEBERG',\n    \
+         is_external = false,\n    location = 's3://<bucket>/data/{schema}/bronze_chat_events/<uuid>',"
     )));
-    assert!(text.contains("alter table `athena_analytics`.`bronze_chat_events__strata_tmp` rename to `athena_analytics`.`bronze_chat_events`"));
+    assert!(
+        !text.contains("`bronze_chat_events__strata_tmp` rename to"),
+        "{text}"
+    );
 
     // Seeds went to S3 and were read through an external table.
     let objects = aws::list_objects(
@@ -449,7 +454,7 @@ fn partitions_are_written_at_most_100_per_statement() {
     );
     // The model's SQL runs twice: once to count its partitions, once into an unpartitioned
     // staging table that the batches then read.
-    let stage = format!("\"{schema}\".\"events_daily__strata_tmp__strata_stage\"");
+    let stage = format!("\"{schema}\".\"events_daily__strata_stage\"");
     let reads_source = started
         .iter()
         .filter(|q| q.contains("from \"raw\".\"events\""))
@@ -480,14 +485,21 @@ fn partitions_are_written_at_most_100_per_statement() {
     );
     for w in &writes {
         assert!(
-            w.contains(&format!("\"{schema}\".\"events_daily__strata_tmp\"")),
+            w.starts_with(&format!("create table \"{schema}\".\"events_daily\"\n"))
+                || w.starts_with(&format!("insert into \"{schema}\".\"events_daily\"\n")),
             "{w}"
         );
         assert!(w.contains(&format!("from {stage}")), "{w}");
     }
     // The staging table is dropped afterwards.
-    assert!(started.iter().any(|q| q
-        == &format!("drop table if exists `{schema}`.`events_daily__strata_tmp__strata_stage`")));
+    assert!(started
+        .iter()
+        .any(|q| q == &format!("drop table if exists `{schema}`.`events_daily__strata_stage`")));
+    // Nothing to swap: the first build wrote straight into the target.
+    assert!(
+        !started.iter().any(|q| q.contains("rename to")),
+        "{started:#?}"
+    );
 }
 
 /// Temporary tables are dropped first only when the catalog listed one at the start of the
@@ -514,6 +526,13 @@ fn only_a_listed_leftover_is_dropped_before_the_build() {
         "{started:#?}"
     );
     assert!(started[1].starts_with(&format!("create table \"{schema}\".\"orders__strata_tmp\"")));
+    // Its data lands under the table's own name: it becomes the table.
+    let bucket = schema.replace('_', "-");
+    assert!(
+        started[1].contains(&format!("location = 's3://{bucket}/data/{schema}/orders/")),
+        "{}",
+        started[1]
+    );
     // The backup name was not listed: renamed to without a drop first.
     assert_eq!(
         started[2],

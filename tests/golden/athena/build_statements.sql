@@ -13,7 +13,7 @@ create table "athena_analytics"."setting_catalog__strata_tmp"
 with (
     table_type = 'ICEBERG',
     is_external = false,
-    location = 's3://<bucket>/data/athena_analytics/setting_catalog__strata_tmp/<uuid>',
+    location = 's3://<bucket>/data/athena_analytics/setting_catalog/<uuid>',
     format = 'PARQUET',
     write_compression = 'ZSTD'
 )
@@ -45,7 +45,7 @@ create table "athena_analytics"."tool_catalog__strata_tmp"
 with (
     table_type = 'ICEBERG',
     is_external = false,
-    location = 's3://<bucket>/data/athena_analytics/tool_catalog__strata_tmp/<uuid>',
+    location = 's3://<bucket>/data/athena_analytics/tool_catalog/<uuid>',
     format = 'PARQUET',
     write_compression = 'ZSTD'
 )
@@ -77,7 +77,7 @@ create table "athena_analytics"."user_right_types__strata_tmp"
 with (
     table_type = 'ICEBERG',
     is_external = false,
-    location = 's3://<bucket>/data/athena_analytics/user_right_types__strata_tmp/<uuid>',
+    location = 's3://<bucket>/data/athena_analytics/user_right_types/<uuid>',
     format = 'PARQUET',
     write_compression = 'ZSTD'
 )
@@ -330,11 +330,11 @@ where arrival_rank = 1
     ) as dbt_all_rows
 ) as dbt_partitions;
 
-create table "athena_analytics"."bronze_chat_events__strata_tmp"
+create table "athena_analytics"."bronze_chat_events"
 with (
     table_type = 'ICEBERG',
     is_external = false,
-    location = 's3://<bucket>/data/athena_analytics/bronze_chat_events__strata_tmp/<uuid>',
+    location = 's3://<bucket>/data/athena_analytics/bronze_chat_events/<uuid>',
     partitioning = ARRAY['partition_date'],
     format = 'PARQUET',
     write_compression = 'ZSTD',
@@ -465,8 +465,6 @@ select
     partition_date
 from ranked as r
 where arrival_rank = 1;
-
-alter table `athena_analytics`.`bronze_chat_events__strata_tmp` rename to `athena_analytics`.`bronze_chat_events`;
 
 select
     count(*) as failures,
@@ -839,11 +837,11 @@ where quarantine_reason is not null
     ) as dbt_all_rows
 ) as dbt_partitions;
 
-create table "athena_analytics"."bronze_quarantined_events__strata_tmp"
+create table "athena_analytics"."bronze_quarantined_events"
 with (
     table_type = 'ICEBERG',
     is_external = false,
-    location = 's3://<bucket>/data/athena_analytics/bronze_quarantined_events__strata_tmp/<uuid>',
+    location = 's3://<bucket>/data/athena_analytics/bronze_quarantined_events/<uuid>',
     partitioning = ARRAY['ingest_date'],
     format = 'PARQUET',
     write_compression = 'ZSTD',
@@ -1055,8 +1053,6 @@ from __dbt__cte__stg_landing_reasoning_steps
 where quarantine_reason is not null
   and not erased_subject;
 
-alter table `athena_analytics`.`bronze_quarantined_events__strata_tmp` rename to `athena_analytics`.`bronze_quarantined_events`;
-
 select count(*) as partitions from (
     select distinct "partition_date" from (
 
@@ -1175,11 +1171,11 @@ where arrival_rank = 1
     ) as dbt_all_rows
 ) as dbt_partitions;
 
-create table "athena_analytics"."bronze_reasoning_steps__strata_tmp"
+create table "athena_analytics"."bronze_reasoning_steps"
 with (
     table_type = 'ICEBERG',
     is_external = false,
-    location = 's3://<bucket>/data/athena_analytics/bronze_reasoning_steps__strata_tmp/<uuid>',
+    location = 's3://<bucket>/data/athena_analytics/bronze_reasoning_steps/<uuid>',
     partitioning = ARRAY['partition_date'],
     format = 'PARQUET',
     write_compression = 'ZSTD',
@@ -1298,8 +1294,6 @@ select
     partition_date
 from ranked as r
 where arrival_rank = 1;
-
-alter table `athena_analytics`.`bronze_reasoning_steps__strata_tmp` rename to `athena_analytics`.`bronze_reasoning_steps`;
 
 select
     count(*) as failures,
@@ -1884,11 +1878,11 @@ where recency_rank = 1
     ) as dbt_all_rows
 ) as dbt_partitions;
 
-create table "athena_analytics"."silver_active_user_setting_daily__strata_tmp"
+create table "athena_analytics"."silver_active_user_setting_daily"
 with (
     table_type = 'ICEBERG',
     is_external = false,
-    location = 's3://<bucket>/data/athena_analytics/silver_active_user_setting_daily__strata_tmp/<uuid>',
+    location = 's3://<bucket>/data/athena_analytics/silver_active_user_setting_daily/<uuid>',
     partitioning = ARRAY['date_col'],
     format = 'PARQUET',
     write_compression = 'ZSTD',
@@ -1930,8 +1924,6 @@ select
 from ranked
 where recency_rank = 1;
 
-alter table `athena_analytics`.`silver_active_user_setting_daily__strata_tmp` rename to `athena_analytics`.`silver_active_user_setting_daily`;
-
 select count(*) as partitions from (
     select distinct "date_col" from (
 
@@ -1958,11 +1950,11 @@ group by chat_id, partition_date
     ) as dbt_all_rows
 ) as dbt_partitions;
 
-create table "athena_analytics"."silver_message_daily__strata_tmp"
+create table "athena_analytics"."silver_message_daily"
 with (
     table_type = 'ICEBERG',
     is_external = false,
-    location = 's3://<bucket>/data/athena_analytics/silver_message_daily__strata_tmp/<uuid>',
+    location = 's3://<bucket>/data/athena_analytics/silver_message_daily/<uuid>',
     partitioning = ARRAY['date_col'],
     format = 'PARQUET',
     write_compression = 'ZSTD',
@@ -1991,8 +1983,6 @@ select
 from messages
 group by chat_id, partition_date;
 
-alter table `athena_analytics`.`silver_message_daily__strata_tmp` rename to `athena_analytics`.`silver_message_daily`;
-
 select count(*) as partitions from (
     select distinct "date_col" from (
 
@@ -2019,11 +2009,11 @@ group by chat_id, partition_date
     ) as dbt_all_rows
 ) as dbt_partitions;
 
-create table "athena_analytics"."silver_room_daily__strata_tmp"
+create table "athena_analytics"."silver_room_daily"
 with (
     table_type = 'ICEBERG',
     is_external = false,
-    location = 's3://<bucket>/data/athena_analytics/silver_room_daily__strata_tmp/<uuid>',
+    location = 's3://<bucket>/data/athena_analytics/silver_room_daily/<uuid>',
     partitioning = ARRAY['date_col'],
     format = 'PARQUET',
     write_compression = 'ZSTD',
@@ -2051,8 +2041,6 @@ select
     max(cast(ingest_date as timestamp(6))) as updated_at
 from events
 group by chat_id, partition_date;
-
-alter table `athena_analytics`.`silver_room_daily__strata_tmp` rename to `athena_analytics`.`silver_room_daily`;
 
 select count(*) as partitions from (
     select distinct "date_col" from (
@@ -2111,11 +2099,11 @@ left join tool_maps as t
     ) as dbt_all_rows
 ) as dbt_partitions;
 
-create table "athena_analytics"."silver_user_daily__strata_tmp"
+create table "athena_analytics"."silver_user_daily"
 with (
     table_type = 'ICEBERG',
     is_external = false,
-    location = 's3://<bucket>/data/athena_analytics/silver_user_daily__strata_tmp/<uuid>',
+    location = 's3://<bucket>/data/athena_analytics/silver_user_daily/<uuid>',
     partitioning = ARRAY['date_col'],
     format = 'PARQUET',
     write_compression = 'ZSTD',
@@ -2174,8 +2162,6 @@ select
 from daily as d
 left join tool_maps as t
     on t.user_id = d.user_id and t.date_col = d.date_col;
-
-alter table `athena_analytics`.`silver_user_daily__strata_tmp` rename to `athena_analytics`.`silver_user_daily`;
 
 select
     count(*) as failures,
@@ -2807,11 +2793,11 @@ from counts
     ) as dbt_all_rows
 ) as dbt_partitions;
 
-create table "athena_analytics"."gold_active_user_breakdown__strata_tmp"
+create table "athena_analytics"."gold_active_user_breakdown"
 with (
     table_type = 'ICEBERG',
     is_external = false,
-    location = 's3://<bucket>/data/athena_analytics/gold_active_user_breakdown__strata_tmp/<uuid>',
+    location = 's3://<bucket>/data/athena_analytics/gold_active_user_breakdown/<uuid>',
     partitioning = ARRAY['date_col'],
     format = 'PARQUET',
     write_compression = 'ZSTD',
@@ -2863,8 +2849,6 @@ select
     round(cast(dau as double) / nullif(mau, 0), 4) as dau_mau_ratio,
     updated_at
 from counts;
-
-alter table `athena_analytics`.`gold_active_user_breakdown__strata_tmp` rename to `athena_analytics`.`gold_active_user_breakdown`;
 
 delete from "athena_analytics"."gold_active_user_breakdown" where date_col not in (select date_col from "athena_analytics"."silver_user_daily");
 
@@ -2931,11 +2915,11 @@ from series
     ) as dbt_all_rows
 ) as dbt_partitions;
 
-create table "athena_analytics"."gold_time_series__strata_tmp"
+create table "athena_analytics"."gold_time_series"
 with (
     table_type = 'ICEBERG',
     is_external = false,
-    location = 's3://<bucket>/data/athena_analytics/gold_time_series__strata_tmp/<uuid>',
+    location = 's3://<bucket>/data/athena_analytics/gold_time_series/<uuid>',
     partitioning = ARRAY['date_col'],
     format = 'PARQUET',
     write_compression = 'ZSTD',
@@ -2999,8 +2983,6 @@ select
     round(cast(total_messages as double) / nullif(active_users, 0), 4) as avg_messages_per_user,
     updated_at
 from series;
-
-alter table `athena_analytics`.`gold_time_series__strata_tmp` rename to `athena_analytics`.`gold_time_series`;
 
 delete from "athena_analytics"."gold_time_series" where date_col not in (select date_col from "athena_analytics"."silver_user_daily");
 
@@ -3174,11 +3156,11 @@ left join "athena_analytics"."tool_catalog" as c
     ) as dbt_all_rows
 ) as dbt_partitions;
 
-create table "athena_analytics"."gold_tool_call_breakdown__strata_tmp"
+create table "athena_analytics"."gold_tool_call_breakdown"
 with (
     table_type = 'ICEBERG',
     is_external = false,
-    location = 's3://<bucket>/data/athena_analytics/gold_tool_call_breakdown__strata_tmp/<uuid>',
+    location = 's3://<bucket>/data/athena_analytics/gold_tool_call_breakdown/<uuid>',
     partitioning = ARRAY['date_col'],
     format = 'PARQUET',
     write_compression = 'ZSTD',
@@ -3246,8 +3228,6 @@ inner join day_freshness as f
     on f.date_col = p.date_col
 left join "athena_analytics"."tool_catalog" as c
     on c.tool_name = p.tool_name;
-
-alter table `athena_analytics`.`gold_tool_call_breakdown__strata_tmp` rename to `athena_analytics`.`gold_tool_call_breakdown`;
 
 delete from "athena_analytics"."gold_tool_call_breakdown" where date_col not in (select date_col from "athena_analytics"."silver_user_daily" where cardinality(tool_usage) > 0);
 

@@ -6,11 +6,24 @@
     relations with backticks (`relation.render_hive()`); everything else is Trino SQL with
     double quotes (`{{ relation }}`). -#}
 
+{#- The name a table's data folder carries: the target's for the temporary table that is
+    renamed into the target (dbt-athena's s3_path_table_part), its own for one that only
+    carries rows to another statement (`temporary`). -#}
+{% macro athena__location_name(relation, temporary=false) -%}
+{%- set tmp_suffix = temp_identifier('', 'tmp') | string -%}
+{%- set name = relation.identifier | string -%}
+{%- if not temporary and name.endswith(tmp_suffix) and name | length > tmp_suffix | length -%}
+{{ name[:(name | length) - (tmp_suffix | length)] }}
+{%- else -%}
+{{ name }}
+{%- endif -%}
+{%- endmacro %}
+
 {#- Where a table's data goes: a folder of its own per build (the invocation id), so a new
     build never writes over files the table being replaced still reads. -#}
-{% macro athena__table_location(relation) -%}
+{% macro athena__table_location(relation, temporary=false) -%}
 {%- set data_dir = target.s3_data_dir or (target.s3_staging_dir | string).rstrip('/') ~ '/tables' -%}
-{{ data_dir.rstrip('/') }}/{{ relation.schema }}/{{ relation.identifier }}/{{ invocation_id }}
+{{ data_dir.rstrip('/') }}/{{ relation.schema }}/{{ athena__location_name(relation, temporary) }}/{{ invocation_id }}
 {%- endmacro %}
 
 {#- CTAS of an Iceberg table; partitions from `partitioned_by` unless `temporary` (the new
@@ -26,7 +39,7 @@ create table {{ relation }}
 with (
     table_type = 'ICEBERG',
     is_external = false,
-    location = '{{ athena__table_location(relation) }}',
+    location = '{{ athena__table_location(relation, temporary) }}',
     {%- if partitioned_by %}
     partitioning = ARRAY[{% for p in partitioned_by %}'{{ p }}'{% if not loop.last %}, {% endif %}{% endfor %}],
     {%- endif %}
