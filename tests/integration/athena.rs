@@ -96,11 +96,14 @@ fn small_project(
     (p, proxy, schema)
 }
 
-/// Replace what changes from run to run (invocation ids, upload folders) with placeholders.
+/// Replace what changes from run to run (invocation ids, upload folders, the invocation's
+/// part of temporary names) with placeholders.
 fn normalize(sql: &str) -> String {
     let uuid = regex::Regex::new(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
         .expect("regex");
-    uuid.replace_all(sql, "<uuid>").into_owned()
+    let temp = regex::Regex::new(r"(__strata_[a-z]+)_[0-9a-f]{8}\b").expect("regex");
+    let sql = uuid.replace_all(sql, "<uuid>");
+    temp.replace_all(&sql, "${1}_<id>").into_owned()
 }
 
 /// Compare `actual` with the golden file; STRATA_UPDATE_GOLDEN=1 rewrites it instead.
@@ -447,14 +450,18 @@ fn partitions_are_written_at_most_100_per_statement() {
         vec![(vec!["partitions:bigint"], vec![vec!["250"]])],
     );
     p.strata_env(&["run"], AWS_ENV).assert_ok();
-    let started = proxy.started_queries();
+    let started: Vec<String> = proxy
+        .started_queries()
+        .iter()
+        .map(|q| normalize(q))
+        .collect();
     assert!(
         started[0].starts_with("select count(*) as partitions"),
         "{started:#?}"
     );
     // The model's SQL runs twice: once to count its partitions, once into an unpartitioned
     // staging table that the batches then read.
-    let stage = format!("\"{schema}\".\"events_daily__strata_stage\"");
+    let stage = format!("\"{schema}\".\"events_daily__strata_stage_<id>\"");
     let reads_source = started
         .iter()
         .filter(|q| q.contains("from \"raw\".\"events\""))
@@ -492,9 +499,9 @@ fn partitions_are_written_at_most_100_per_statement() {
         assert!(w.contains(&format!("from {stage}")), "{w}");
     }
     // The staging table is dropped afterwards.
-    assert!(started
-        .iter()
-        .any(|q| q == &format!("drop table if exists `{schema}`.`events_daily__strata_stage`")));
+    assert!(started.iter().any(
+        |q| q == &format!("drop table if exists `{schema}`.`events_daily__strata_stage_<id>`")
+    ));
     // Nothing to swap: the first build wrote straight into the target.
     assert!(
         !started.iter().any(|q| q.contains("rename to")),
@@ -502,13 +509,18 @@ fn partitions_are_written_at_most_100_per_statement() {
     );
 }
 
-/// Temporary tables are dropped first only when the catalog listed one at the start of the
-/// run (a leftover of a crashed run); otherwise nothing is dropped before the build.
+/// On Athena temporary tables are named per invocation (two runs of one model at the same
+/// time do not touch each other's): nothing is dropped before a build, and a leftover of a
+/// crashed run (another invocation's name) is left alone.
 #[test]
-fn only_a_listed_leftover_is_dropped_before_the_build() {
+fn temporary_tables_are_named_per_invocation_and_leftovers_left_alone() {
     let region = "us-west-1";
     let (p, proxy, schema) = small_project("", region, vec![]);
-    for table in ["orders", "orders__strata_tmp"] {
+    for table in [
+        "orders",
+        "orders__strata_tmp",
+        "orders__strata_tmp_0badc0de",
+    ] {
         aws::glue_iceberg_table(
             &aws::moto_endpoint(),
             region,
@@ -520,25 +532,41 @@ fn only_a_listed_leftover_is_dropped_before_the_build() {
     p.strata_env(&["run", "--select", "orders"], AWS_ENV)
         .assert_ok();
     let started = proxy.started_queries();
-    assert_eq!(
-        started[0],
-        format!("drop table if exists `{schema}`.`orders__strata_tmp`"),
-        "{started:#?}"
-    );
-    assert!(started[1].starts_with(&format!("create table \"{schema}\".\"orders__strata_tmp\"")));
+    let names = regex::Regex::new(r"orders__strata_(tmp|backup)_([0-9a-f]{8})\b").expect("regex");
+    let ids: std::collections::BTreeSet<String> = started
+        .iter()
+        .flat_map(|q| {
+            names
+                .captures_iter(q)
+                .map(|c| c[2].to_string())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert_eq!(ids.len(), 1, "one invocation's names: {started:#?}");
+    let id = ids.iter().next().expect("an id");
+    assert_ne!(id, "0badc0de");
+    assert!(started[0].starts_with(&format!(
+        "create table \"{schema}\".\"orders__strata_tmp_{id}\""
+    )));
     // Its data lands under the table's own name: it becomes the table.
     let bucket = schema.replace('_', "-");
     assert!(
-        started[1].contains(&format!("location = 's3://{bucket}/data/{schema}/orders/")),
+        started[0].contains(&format!("location = 's3://{bucket}/data/{schema}/orders/")),
         "{}",
-        started[1]
+        started[0]
     );
-    // The backup name was not listed: renamed to without a drop first.
     assert_eq!(
-        started[2],
-        format!("alter table `{schema}`.`orders` rename to `{schema}`.`orders__strata_backup`")
+        started[1..],
+        [
+            format!(
+                "alter table `{schema}`.`orders` rename to `{schema}`.`orders__strata_backup_{id}`"
+            ),
+            format!(
+                "alter table `{schema}`.`orders__strata_tmp_{id}` rename to `{schema}`.`orders`"
+            ),
+            format!("drop table if exists `{schema}`.`orders__strata_backup_{id}`"),
+        ]
     );
-    assert_eq!(started.len(), 5, "{started:#?}");
 }
 
 #[test]
@@ -611,8 +639,12 @@ fn incremental_insert_overwrite_replaces_partitions_in_batches() {
         ],
     );
     p.strata_env(&["run"], AWS_ENV).assert_ok();
-    let started = proxy.started_queries();
-    let tmp = format!("\"{schema}\".\"events_daily__strata_tmp\"");
+    let started: Vec<String> = proxy
+        .started_queries()
+        .iter()
+        .map(|q| normalize(q))
+        .collect();
+    let tmp = format!("\"{schema}\".\"events_daily__strata_tmp_<id>\"");
     assert!(
         started[0].starts_with(&format!("create table {tmp}")),
         "{started:#?}"
@@ -644,9 +676,10 @@ fn incremental_insert_overwrite_replaces_partitions_in_batches() {
         );
         assert!(writes[2 * i + 1].contains(&range), "{}", writes[2 * i + 1]);
     }
-    assert!(started.last().is_some_and(
-        |q| q.starts_with("drop table if exists") && q.contains("events_daily__strata_tmp")
-    ));
+    assert!(started
+        .last()
+        .is_some_and(|q| q.starts_with("drop table if exists")
+            && q.contains("events_daily__strata_tmp_<id>")));
 }
 
 #[test]
@@ -1071,7 +1104,7 @@ fn snapshots_on_athena_merge_into_iceberg() {
             && create.contains("nullif(updated_at, updated_at) as dbt_valid_to"),
         "{create}"
     );
-    // The next run finds the snapshot (and, as moto runs no SQL, a staging table we make).
+    // The next run finds the snapshot (moto runs no SQL: Glue learns of it from us).
     let cols = [
         ("id", "bigint"),
         ("email", "string"),
@@ -1088,19 +1121,15 @@ fn snapshots_on_athena_merge_into_iceberg() {
         "users_snapshot",
         &cols,
     );
-    let mut staged = cols.to_vec();
-    staged.extend([("dbt_change_type", "string"), ("dbt_unique_key", "bigint")]);
-    aws::glue_iceberg_table(
-        &aws::moto_endpoint(),
-        region,
-        &schema,
-        "users_snapshot__strata_snapshot",
-        &staged,
-    );
     let before = proxy.started_queries().len();
     p.strata_env(&["snapshot"], AWS_ENV).assert_ok();
-    let queries = proxy.started_queries()[before..].to_vec();
-    let stage = format!("\"{schema}\".\"users_snapshot__strata_snapshot\"");
+    let queries: Vec<String> = proxy.started_queries()[before..]
+        .iter()
+        .map(|q| normalize(q))
+        .collect();
+    // The staging table is named for this run (nothing to drop first): stage, merge, drop.
+    assert_eq!(queries.len(), 3, "{queries:#?}");
+    let stage = format!("\"{schema}\".\"users_snapshot__strata_snapshot_<id>\"");
     let at = |prefix: &str| {
         queries
             .iter()
@@ -1122,7 +1151,7 @@ fn snapshots_on_athena_merge_into_iceberg() {
         queries[merge]
     );
     // Athena's DDL quotes with backticks.
-    let drop = format!("drop table if exists `{schema}`.`users_snapshot__strata_snapshot`");
+    let drop = format!("drop table if exists `{schema}`.`users_snapshot__strata_snapshot_<id>`");
     assert_eq!(queries.last(), Some(&drop), "{queries:#?}");
     assert!(staging < merge, "{queries:#?}");
 }

@@ -1,6 +1,4 @@
-drop table if exists `athena_analytics`.`setting_catalog__strata_tmp__strata_csv`;
-
-create external table `athena_analytics`.`setting_catalog__strata_tmp__strata_csv` (
+create external table `athena_analytics`.`setting_catalog__strata_csv_<id>` (
     `setting_name` string,
     `value_type` string,
     `allowed_values` string,
@@ -9,7 +7,7 @@ create external table `athena_analytics`.`setting_catalog__strata_tmp__strata_cs
 stored as parquet
 location 's3://<bucket>/data/athena_analytics/setting_catalog/seed/';
 
-create table "athena_analytics"."setting_catalog__strata_tmp"
+create table "athena_analytics"."setting_catalog__strata_tmp_<id>"
 with (
     table_type = 'ICEBERG',
     is_external = false,
@@ -23,17 +21,15 @@ select
     cast("value_type" as varchar) as "value_type",
     cast("allowed_values" as varchar) as "allowed_values",
     cast("description" as varchar) as "description"
-from "athena_analytics"."setting_catalog__strata_tmp__strata_csv";
+from "athena_analytics"."setting_catalog__strata_csv_<id>";
 
-drop table `athena_analytics`.`setting_catalog__strata_tmp__strata_csv`;
+drop table `athena_analytics`.`setting_catalog__strata_csv_<id>`;
 
-alter table `athena_analytics`.`setting_catalog__strata_tmp` rename to `athena_analytics`.`setting_catalog`;
+alter table `athena_analytics`.`setting_catalog__strata_tmp_<id>` rename to `athena_analytics`.`setting_catalog`;
 
 select count(*) from "athena_analytics"."setting_catalog";
 
-drop table if exists `athena_analytics`.`tool_catalog__strata_tmp__strata_csv`;
-
-create external table `athena_analytics`.`tool_catalog__strata_tmp__strata_csv` (
+create external table `athena_analytics`.`tool_catalog__strata_csv_<id>` (
     `tool_name` string,
     `tool_category` string,
     `display_name` string
@@ -41,7 +37,7 @@ create external table `athena_analytics`.`tool_catalog__strata_tmp__strata_csv` 
 stored as parquet
 location 's3://<bucket>/data/athena_analytics/tool_catalog/seed/';
 
-create table "athena_analytics"."tool_catalog__strata_tmp"
+create table "athena_analytics"."tool_catalog__strata_tmp_<id>"
 with (
     table_type = 'ICEBERG',
     is_external = false,
@@ -54,17 +50,15 @@ select
     cast("tool_name" as varchar) as "tool_name",
     cast("tool_category" as varchar) as "tool_category",
     cast("display_name" as varchar) as "display_name"
-from "athena_analytics"."tool_catalog__strata_tmp__strata_csv";
+from "athena_analytics"."tool_catalog__strata_csv_<id>";
 
-drop table `athena_analytics`.`tool_catalog__strata_tmp__strata_csv`;
+drop table `athena_analytics`.`tool_catalog__strata_csv_<id>`;
 
-alter table `athena_analytics`.`tool_catalog__strata_tmp` rename to `athena_analytics`.`tool_catalog`;
+alter table `athena_analytics`.`tool_catalog__strata_tmp_<id>` rename to `athena_analytics`.`tool_catalog`;
 
 select count(*) from "athena_analytics"."tool_catalog";
 
-drop table if exists `athena_analytics`.`user_right_types__strata_tmp__strata_csv`;
-
-create external table `athena_analytics`.`user_right_types__strata_tmp__strata_csv` (
+create external table `athena_analytics`.`user_right_types__strata_csv_<id>` (
     `right_type` string,
     `deletes_data` boolean,
     `exports_data` boolean,
@@ -73,7 +67,7 @@ create external table `athena_analytics`.`user_right_types__strata_tmp__strata_c
 stored as parquet
 location 's3://<bucket>/data/athena_analytics/user_right_types/seed/';
 
-create table "athena_analytics"."user_right_types__strata_tmp"
+create table "athena_analytics"."user_right_types__strata_tmp_<id>"
 with (
     table_type = 'ICEBERG',
     is_external = false,
@@ -87,11 +81,11 @@ select
     cast("deletes_data" as boolean) as "deletes_data",
     cast("exports_data" as boolean) as "exports_data",
     cast("description" as varchar) as "description"
-from "athena_analytics"."user_right_types__strata_tmp__strata_csv";
+from "athena_analytics"."user_right_types__strata_csv_<id>";
 
-drop table `athena_analytics`.`user_right_types__strata_tmp__strata_csv`;
+drop table `athena_analytics`.`user_right_types__strata_csv_<id>`;
 
-alter table `athena_analytics`.`user_right_types__strata_tmp` rename to `athena_analytics`.`user_right_types`;
+alter table `athena_analytics`.`user_right_types__strata_tmp_<id>` rename to `athena_analytics`.`user_right_types`;
 
 select count(*) from "athena_analytics"."user_right_types";
 
