@@ -18,7 +18,7 @@ impl Materializer<'_> {
         let target = self.target(node)?;
         // One atomic statement where the engine has it (a quarter of the commits), unless
         // the project customises how tables are created.
-        if self.batched_partitions(node).is_none()
+        if self.batched_partitions(node)?.is_none()
             && !self.compiler.project_overrides("create_table_as")
         {
             if let Some(response) = self.replace_table(node, &target, compiled_sql).await? {
@@ -36,7 +36,7 @@ impl Materializer<'_> {
             // Nothing to keep readable: CTAS straight into the target (dbt-athena's one
             // query for a first build).
             let response = self
-                .create_table_in_batches(node, &table, compiled_sql)
+                .create_table_in_batches(node, &target, &table, compiled_sql)
                 .await?;
             return Ok(Built {
                 response,
@@ -45,7 +45,7 @@ impl Materializer<'_> {
         }
         let tmp = self.temp_relation(node, &target, "tmp")?;
         let mut response = self
-            .create_table_in_batches(node, &tmp, compiled_sql)
+            .create_table_in_batches(node, &target, &tmp, compiled_sql)
             .await?;
         response.absorb(&self.swap_in(node, &target, &tmp).await?);
         Ok(Built {
@@ -96,7 +96,8 @@ impl Materializer<'_> {
     }
 
     /// A table beside `target` for one step (`suffix`: tmp, backup, stage, snapshot), named
-    /// by the adapter's `temp_identifier` template.
+    /// by the adapter's `temp_identifier` template (unique per invocation where runs may
+    /// overlap).
     pub(super) fn temp_relation(
         &self,
         node: &Node,

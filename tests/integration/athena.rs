@@ -200,16 +200,19 @@ fn the_reference_project_builds_on_athena_with_the_expected_statements() {
         .replace(&bucket, "<bucket>");
     check_golden("athena/build_statements.sql", &text);
     // Tables are built as Iceberg in a fresh location under their own name; on a first
-    // build straight into the target (nothing to swap).
+    // build straight into the target (nothing to swap), and a partitioned one in one
+    // statement (its partitions are not counted first).
     assert!(text.contains("table_type = 'ICEBERG'"), "{text}");
     assert!(text.contains(&format!(
         "create table \"{schema}\".\"bronze_chat_events\"\nwith (\n    table_type = 'ICEBERG',\n    \
-         is_external = false,\n    location = 's3://<bucket>/data/{schema}/bronze_chat_events/<uuid>',"
+         is_external = false,\n    location = 's3://<bucket>/data/{schema}/bronze_chat_events/<uuid>',\n    \
+         partitioning = ARRAY['partition_date'],"
     )));
     assert!(
         !text.contains("`bronze_chat_events__strata_tmp` rename to"),
         "{text}"
     );
+    assert!(!text.contains("as partitions"), "{text}");
 
     // Seeds went to S3 and were read through an external table.
     let objects = aws::list_objects(
@@ -428,26 +431,55 @@ fn sigterm_stops_the_running_queries() {
         .any(|q| q.contains("create or replace view")));
 }
 
-#[test]
-fn partitions_are_written_at_most_100_per_statement() {
-    let p = TestProject::new("athena_parts", "profile: athena_parts\n");
+/// A project whose one model writes a partition per day of `raw.events`.
+fn partitioned_project(
+    name: &str,
+    region: &str,
+    config: &str,
+    rules: Vec<Rule>,
+) -> (TestProject, Proxy, String) {
+    let p = TestProject::new(name, &format!("profile: {name}\n"));
     p.write(
         "models/events_daily.sql",
-        "{{ config(materialized='table', partitioned_by=['day']) }}\nselect day, count(*) as n from {{ source('raw', 'events') }} group by day\n",
+        &format!("{{{{ config(materialized='table', partitioned_by=['day']{config}) }}}}\nselect day, count(*) as n from {{{{ source('raw', 'events') }}}} group by day\n"),
     );
     p.write(
         "models/sources.yml",
         "version: 2\nsources:\n  - name: raw\n    schema: raw\n    tables:\n      - name: events\n",
     );
-    let proxy = Proxy::start(&aws::moto_endpoint(), vec![]);
-    let region = "ca-central-1";
+    let proxy = Proxy::start(&aws::moto_endpoint(), rules);
     let schema = unique("parts");
-    athena_profile(&p, "athena_parts", &proxy.url, region, &schema, "");
-    // The first query of the run counts the partitions: 250 -> three batches.
+    athena_profile(&p, name, &proxy.url, region, &schema, "");
+    (p, proxy, schema)
+}
+
+/// Athena refuses a statement that writes more than 100 partitions. As dbt-athena does, the
+/// CTAS is tried whole first (most builds fit, and then the model's SQL runs once, in one
+/// statement); only when Athena answers TOO_MANY_OPEN_PARTITIONS are the rows staged once,
+/// their partitions counted on the stage, and written 100 per statement.
+#[test]
+fn partitions_are_written_at_most_100_per_statement() {
+    let refused = Rule {
+        operation: "GetQueryExecution",
+        query_marker: Some("partitioning = ARRAY['day']".into()),
+        times: 1,
+        fault: Fault::QueryFailed(
+            "TOO_MANY_OPEN_PARTITIONS: Exceeded limit of 100 open writers for partitions/buckets"
+                .into(),
+        ),
+    };
+    let region = "ca-central-1";
+    let (p, proxy, schema) = partitioned_project("athena_parts", region, "", vec![refused]);
+    // Queries of the run, in order: the refused CTAS, the staging CTAS, then the count of
+    // the staged partitions: 250 -> three batches.
     aws::preset_results(
         &aws::moto_endpoint(),
         region,
-        vec![(vec!["partitions:bigint"], vec![vec!["250"]])],
+        vec![
+            (vec![], vec![]),
+            (vec![], vec![]),
+            (vec!["partitions:bigint"], vec![vec!["250"]]),
+        ],
     );
     p.strata_env(&["run"], AWS_ENV).assert_ok();
     let started: Vec<String> = proxy
@@ -455,12 +487,17 @@ fn partitions_are_written_at_most_100_per_statement() {
         .iter()
         .map(|q| normalize(q))
         .collect();
+    let target = format!("\"{schema}\".\"events_daily\"");
+    // First the whole CTAS straight into the (new) target: no count before it.
     assert!(
-        started[0].starts_with("select count(*) as partitions"),
+        started[0].starts_with(&format!("create table {target}\n"))
+            && started[0].contains("partitioning = ARRAY['day']")
+            && started[0].contains("from \"raw\".\"events\"")
+            && !started[0].contains("dbt_partition_no"),
         "{started:#?}"
     );
-    // The model's SQL runs twice: once to count its partitions, once into an unpartitioned
-    // staging table that the batches then read.
+    // The model's SQL runs twice in all: the refused statement and the staging table that
+    // the batches then read (never to count partitions).
     let stage = format!("\"{schema}\".\"events_daily__strata_stage_<id>\"");
     let reads_source = started
         .iter()
@@ -468,45 +505,121 @@ fn partitions_are_written_at_most_100_per_statement() {
         .count();
     assert_eq!(reads_source, 2, "{started:#?}");
     assert!(
-        started.iter().any(|q| q.starts_with(&format!("create table {stage}")) && !q.contains("partitioning")),
+        started[1].starts_with(&format!("create table {stage}"))
+            && !started[1].contains("partitioning"),
         "{started:#?}"
     );
-    let writes: Vec<&String> = started
+    assert!(
+        started[2].starts_with("select count(*) as partitions")
+            && started[2].contains(&format!("from {stage}")),
+        "{started:#?}"
+    );
+    let writes: Vec<&String> = started[3..]
         .iter()
         .filter(|q| q.starts_with("create table") || q.starts_with("insert into"))
-        .filter(|q| !q.starts_with(&format!("create table {stage}")))
         .collect();
     assert_eq!(writes.len(), 3, "{started:#?}");
     assert!(
-        writes[0].starts_with("create table")
+        writes[0].starts_with(&format!("create table {target}\n"))
             && writes[0].contains("partitioning = ARRAY['day']")
             && writes[0].contains("dbt_partition_no > 0 and dbt_partition_no <= 100")
     );
     assert!(
-        writes[1].starts_with("insert into")
+        writes[1].starts_with(&format!("insert into {target}\n"))
             && writes[1].contains("dbt_partition_no > 100 and dbt_partition_no <= 200")
     );
     assert!(
-        writes[2].starts_with("insert into")
+        writes[2].starts_with(&format!("insert into {target}\n"))
             && writes[2].contains("dbt_partition_no > 200 and dbt_partition_no <= 300")
     );
     for w in &writes {
-        assert!(
-            w.starts_with(&format!("create table \"{schema}\".\"events_daily\"\n"))
-                || w.starts_with(&format!("insert into \"{schema}\".\"events_daily\"\n")),
-            "{w}"
-        );
         assert!(w.contains(&format!("from {stage}")), "{w}");
+        assert!(!w.contains("from \"raw\".\"events\""), "{w}");
     }
-    // The staging table is dropped afterwards.
-    assert!(started.iter().any(
-        |q| q == &format!("drop table if exists `{schema}`.`events_daily__strata_stage_<id>`")
-    ));
-    // Nothing to swap: the first build wrote straight into the target.
+    // Then the staging table is dropped, and nothing else runs.
+    assert_eq!(
+        started[3..].len(),
+        4,
+        "three writes and the drop: {started:#?}"
+    );
+    assert_eq!(
+        started.last(),
+        Some(&format!(
+            "drop table if exists `{schema}`.`events_daily__strata_stage_<id>`"
+        ))
+    );
+}
+
+/// dbt-athena's `force_batch` batches at once (no whole attempt); `partitions_limit` sets
+/// the partitions per statement and is checked.
+#[test]
+fn force_batch_and_partitions_limit_set_how_partitions_are_batched() {
+    let region = "ca-west-1";
+    let (p, proxy, schema) = partitioned_project(
+        "athena_batch",
+        region,
+        ", force_batch=true, partitions_limit=40",
+        vec![],
+    );
+    // The staging CTAS, then the count: 90 partitions -> three batches of 40.
+    aws::preset_results(
+        &aws::moto_endpoint(),
+        region,
+        vec![
+            (vec![], vec![]),
+            (vec!["partitions:bigint"], vec![vec!["90"]]),
+        ],
+    );
+    p.strata_env(&["run"], AWS_ENV).assert_ok();
+    let started: Vec<String> = proxy
+        .started_queries()
+        .iter()
+        .map(|q| normalize(q))
+        .collect();
+    let stage = format!("\"{schema}\".\"events_daily__strata_stage_<id>\"");
     assert!(
-        !started.iter().any(|q| q.contains("rename to")),
+        started[0].starts_with(&format!("create table {stage}")),
         "{started:#?}"
     );
+    assert!(
+        started[1].starts_with("select count(*) as partitions"),
+        "{started:#?}"
+    );
+    let ranges: Vec<&str> = started
+        .iter()
+        .filter_map(|q| {
+            [
+                "> 0 and dbt_partition_no <= 40",
+                "> 40 and dbt_partition_no <= 80",
+                "> 80 and dbt_partition_no <= 120",
+            ]
+            .into_iter()
+            .find(|r| q.contains(r))
+        })
+        .collect();
+    assert_eq!(ranges.len(), 3, "{started:#?}");
+    assert_eq!(
+        started.len(),
+        6,
+        "stage, count, three writes, drop: {started:#?}"
+    );
+    let from_source = started
+        .iter()
+        .filter(|q| q.contains("from \"raw\".\"events\""))
+        .count();
+    assert_eq!(from_source, 1, "{started:#?}");
+
+    // A limit that is not a whole number of partitions, 1 or more, stops the model.
+    for bad in ["0", "'many'", "2.5"] {
+        p.write(
+            "models/events_daily.sql",
+            &format!("{{{{ config(materialized='table', partitioned_by=['day'], partitions_limit={bad}) }}}}\nselect 1 as day\n"),
+        );
+        p.strata_env(&["run"], AWS_ENV)
+            .assert_code(1)
+            .assert_contains("models/events_daily.sql")
+            .assert_contains("partitions_limit must be a whole number of partitions, 1 or more");
+    }
 }
 
 /// On Athena temporary tables are named per invocation (two runs of one model at the same
@@ -603,6 +716,9 @@ fn bytes_scanned_are_summed_per_model_and_a_scan_budget_fails_the_model() {
     assert_eq!(orders["adapter_response"]["engine_ms"], 1500);
 }
 
+/// An incremental run stages its new rows (unpartitioned) and writes them in one statement;
+/// when Athena refuses that for its partitions, it counts them on the staged rows (the
+/// model's SQL is not run again) and replaces them 100 partitions per statement.
 #[test]
 fn incremental_insert_overwrite_replaces_partitions_in_batches() {
     let p = TestProject::new("athena_inc", "profile: athena_inc\n");
@@ -616,7 +732,15 @@ fn incremental_insert_overwrite_replaces_partitions_in_batches() {
         "models/sources.yml",
         "version: 2\nsources:\n  - name: raw\n    schema: raw\n    tables:\n      - name: events\n",
     );
-    let proxy = Proxy::start(&aws::moto_endpoint(), vec![]);
+    let refused = Rule {
+        operation: "GetQueryExecution",
+        query_marker: Some("insert into".into()),
+        times: 1,
+        fault: Fault::QueryFailed(
+            "TOO_MANY_OPEN_PARTITIONS: Exceeded limit of 100 open writers".into(),
+        ),
+    };
+    let proxy = Proxy::start(&aws::moto_endpoint(), vec![refused]);
     let region = "ap-northeast-1";
     let schema = unique("inc");
     athena_profile(&p, "athena_inc", &proxy.url, region, &schema, "");
@@ -628,12 +752,14 @@ fn incremental_insert_overwrite_replaces_partitions_in_batches() {
         "events_daily",
         &[("day", "date"), ("n", "bigint")],
     );
-    // Queries of the run, in order: CTAS the new rows (no leftover temp table to drop
-    // first), count their partitions (150 -> two batches).
+    // Queries of the run, in order: CTAS the new rows, the whole overwrite (delete, then
+    // the refused insert), then the count of the staged partitions (150 -> two batches).
     aws::preset_results(
         &aws::moto_endpoint(),
         region,
         vec![
+            (vec![], vec![]),
+            (vec![], vec![]),
             (vec![], vec![]),
             (vec!["partitions:bigint"], vec![vec!["150"]]),
         ],
@@ -647,14 +773,34 @@ fn incremental_insert_overwrite_replaces_partitions_in_batches() {
     let tmp = format!("\"{schema}\".\"events_daily__strata_tmp_<id>\"");
     assert!(
         started[0].starts_with(&format!("create table {tmp}")),
-        "{started:#?}"
+        "nothing to drop first: {started:#?}"
     );
     assert!(started[0].contains(&format!(
         "where day >= (select max(day) from \"{schema}\".\"events_daily\")"
     )));
     // The new rows' table is not partitioned: only the writes into the target are.
     assert!(!started[0].contains("partitioning"), "{}", started[0]);
-    let writes: Vec<&String> = started
+    // The model's SQL ran once; the count reads the staged rows.
+    let from_source = started
+        .iter()
+        .filter(|q| q.contains("from \"raw\".\"events\""))
+        .count();
+    assert_eq!(from_source, 1, "{started:#?}");
+    let count = started
+        .iter()
+        .position(|q| q.starts_with("select count(*) as partitions"))
+        .unwrap_or_else(|| panic!("{started:#?}"));
+    assert!(
+        started[count].contains(&format!("select * from {tmp}")),
+        "{}",
+        started[count]
+    );
+    // Tried whole first: delete + insert of all the new rows.
+    assert!(started[1].starts_with(&format!("delete from \"{schema}\".\"events_daily\"")));
+    assert!(started[2].starts_with(&format!("insert into \"{schema}\".\"events_daily\"")));
+    assert!(!started[1].contains("dbt_partition_no") && !started[2].contains("dbt_partition_no"));
+    assert_eq!(count, 3, "{started:#?}");
+    let writes: Vec<&String> = started[count..]
         .iter()
         .filter(|q| q.starts_with("delete from") || q.starts_with("insert into"))
         .collect();
@@ -676,10 +822,13 @@ fn incremental_insert_overwrite_replaces_partitions_in_batches() {
         );
         assert!(writes[2 * i + 1].contains(&range), "{}", writes[2 * i + 1]);
     }
-    assert!(started
-        .last()
-        .is_some_and(|q| q.starts_with("drop table if exists")
-            && q.contains("events_daily__strata_tmp_<id>")));
+    assert_eq!(
+        started.last(),
+        Some(&format!(
+            "drop table if exists `{schema}`.`events_daily__strata_tmp_<id>`"
+        ))
+    );
+    assert_eq!(started.len(), 9, "{started:#?}");
 }
 
 #[test]
