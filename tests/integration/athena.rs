@@ -262,6 +262,24 @@ fn the_reference_project_builds_on_athena_with_the_expected_statements() {
         "{bronze}"
     );
     assert_eq!(bronze["adapter_response"]["bytes_scanned"], 0, "{bronze}");
+    // A first build sends no rename, and no drop of a table it did not make.
+    assert!(!text.contains("rename to"), "{text}");
+    assert!(!text.contains("drop table if exists"), "{text}");
+    // A seed's loaded rows are its file's (as dbt counts them), not a count query's.
+    assert!(!text.contains(&format!(
+        "select count(*) from \"{schema}\".\"tool_catalog\""
+    )));
+    let seed = results["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .find(|r| r["unique_id"] == "seed.athena_analytics.tool_catalog")
+        .expect("seed result");
+    assert_eq!(
+        seed["adapter_response"]["rows_affected"],
+        csv.lines().count() - 1,
+        "{seed}"
+    );
 }
 
 #[test]

@@ -7,7 +7,7 @@ create external table `athena_analytics`.`setting_catalog__strata_csv_<id>` (
 stored as parquet
 location 's3://<bucket>/data/athena_analytics/setting_catalog/seed/';
 
-create table "athena_analytics"."setting_catalog__strata_tmp_<id>"
+create table "athena_analytics"."setting_catalog"
 with (
     table_type = 'ICEBERG',
     is_external = false,
@@ -25,10 +25,6 @@ from "athena_analytics"."setting_catalog__strata_csv_<id>";
 
 drop table `athena_analytics`.`setting_catalog__strata_csv_<id>`;
 
-alter table `athena_analytics`.`setting_catalog__strata_tmp_<id>` rename to `athena_analytics`.`setting_catalog`;
-
-select count(*) from "athena_analytics"."setting_catalog";
-
 create external table `athena_analytics`.`tool_catalog__strata_csv_<id>` (
     `tool_name` string,
     `tool_category` string,
@@ -37,7 +33,7 @@ create external table `athena_analytics`.`tool_catalog__strata_csv_<id>` (
 stored as parquet
 location 's3://<bucket>/data/athena_analytics/tool_catalog/seed/';
 
-create table "athena_analytics"."tool_catalog__strata_tmp_<id>"
+create table "athena_analytics"."tool_catalog"
 with (
     table_type = 'ICEBERG',
     is_external = false,
@@ -54,10 +50,6 @@ from "athena_analytics"."tool_catalog__strata_csv_<id>";
 
 drop table `athena_analytics`.`tool_catalog__strata_csv_<id>`;
 
-alter table `athena_analytics`.`tool_catalog__strata_tmp_<id>` rename to `athena_analytics`.`tool_catalog`;
-
-select count(*) from "athena_analytics"."tool_catalog";
-
 create external table `athena_analytics`.`user_right_types__strata_csv_<id>` (
     `right_type` string,
     `deletes_data` boolean,
@@ -67,7 +59,7 @@ create external table `athena_analytics`.`user_right_types__strata_csv_<id>` (
 stored as parquet
 location 's3://<bucket>/data/athena_analytics/user_right_types/seed/';
 
-create table "athena_analytics"."user_right_types__strata_tmp_<id>"
+create table "athena_analytics"."user_right_types"
 with (
     table_type = 'ICEBERG',
     is_external = false,
@@ -84,10 +76,6 @@ select
 from "athena_analytics"."user_right_types__strata_csv_<id>";
 
 drop table `athena_analytics`.`user_right_types__strata_csv_<id>`;
-
-alter table `athena_analytics`.`user_right_types__strata_tmp_<id>` rename to `athena_analytics`.`user_right_types`;
-
-select count(*) from "athena_analytics"."user_right_types";
 
 select
     count(*) as failures,
