@@ -700,6 +700,151 @@ fn temporary_tables_are_named_per_invocation_and_leftovers_left_alone() {
     );
 }
 
+/// The queries each materialization sends on Athena, exactly, as BENCHMARKS.md ("Athena
+/// queries per materialization") counts them: tables, incremental runs and views send no
+/// more than dbt-athena; a query more here fails the test.
+#[test]
+fn athena_queries_per_materialization_are_as_counted_in_benchmarks() {
+    let region = "us-east-2";
+    let (p, proxy, schema) = small_project("", region, vec![]);
+    let bucket = schema.replace('_', "-");
+    p.write(
+        "models/events_append.sql",
+        "{{ config(materialized='incremental') }}\nselect 1 as id\n",
+    );
+    p.write(
+        "models/events_merge.sql",
+        "{{ config(materialized='incremental', incremental_strategy='merge', unique_key='id') }}\nselect 1 as id, 'a' as status\n",
+    );
+    p.write("seeds/codes.csv", "code,label\n1,a\n2,b\n");
+    // The queries one `build --select` started, and the invocation id its templates saw
+    // (the folder of a CTAS's data).
+    let folder = regex::Regex::new(r"/([0-9a-f]{8}-[0-9a-f-]{27})'").expect("regex");
+    let run = |select: &str| -> (Vec<String>, String) {
+        let before = proxy.started_queries().len();
+        p.strata_env(&["build", "--select", select], AWS_ENV)
+            .assert_ok();
+        let queries = proxy.started_queries()[before..].to_vec();
+        let invocation = queries
+            .iter()
+            .find_map(|q| folder.captures(q))
+            .map(|c| c[1].to_string())
+            .unwrap_or_default();
+        (queries, invocation)
+    };
+    let existing = |table: &str, columns: &[(&str, &str)]| {
+        aws::glue_iceberg_table(&aws::moto_endpoint(), region, &schema, table, columns);
+    };
+    let location = |table: &str, invocation: &str| {
+        format!("location = 's3://{bucket}/data/{schema}/{table}/{invocation}'")
+    };
+
+    // table, first build: one CTAS straight into the target (dbt-athena: the same).
+    let (first, invocation) = run("orders");
+    assert_eq!(first.len(), 1, "{first:#?}");
+    assert!(
+        first[0].starts_with(&format!("create table \"{schema}\".\"orders\"\n"))
+            && first[0].contains(&location("orders", &invocation)),
+        "{first:#?}"
+    );
+
+    // table, rebuild: CTAS beside it (its data under the table's own name), swap, drop the
+    // old one (dbt-athena: the same four).
+    existing("orders", &[("id", "integer"), ("status", "string")]);
+    let (rebuild, invocation) = run("orders");
+    let id = invocation.get(..8).expect("an invocation id");
+    let tmp = format!("orders__strata_tmp_{id}");
+    let backup = format!("orders__strata_backup_{id}");
+    assert_eq!(rebuild.len(), 4, "{rebuild:#?}");
+    assert!(
+        rebuild[0].starts_with(&format!("create table \"{schema}\".\"{tmp}\"\n"))
+            && rebuild[0].contains(&location("orders", &invocation)),
+        "{rebuild:#?}"
+    );
+    assert_eq!(
+        rebuild[1..],
+        [
+            format!("alter table `{schema}`.`orders` rename to `{schema}`.`{backup}`"),
+            format!("alter table `{schema}`.`{tmp}` rename to `{schema}`.`orders`"),
+            format!("drop table if exists `{schema}`.`{backup}`"),
+        ]
+    );
+
+    // incremental append and merge on an existing table: the new rows into a temporary
+    // table, one write, drop it (dbt-athena: the same three).
+    for (model, write) in [
+        ("events_append", "insert into"),
+        ("events_merge", "merge into"),
+    ] {
+        existing(model, &[("id", "integer"), ("status", "string")]);
+        let (queries, invocation) = run(model);
+        let id = invocation.get(..8).expect("an invocation id");
+        let tmp = format!("{model}__strata_tmp_{id}");
+        assert_eq!(queries.len(), 3, "{queries:#?}");
+        assert!(
+            queries[0].starts_with(&format!("create table \"{schema}\".\"{tmp}\"\n"))
+                && queries[0].contains(&location(&tmp, &invocation)),
+            "{queries:#?}"
+        );
+        assert!(
+            queries[1].starts_with(&format!("{write} \"{schema}\".\"{model}\"")),
+            "{queries:#?}"
+        );
+        assert_eq!(
+            queries[2],
+            format!("drop table if exists `{schema}`.`{tmp}`")
+        );
+    }
+
+    // seed, first load: the external table over the uploaded file, CTAS straight into the
+    // seed, drop the external table (dbt-athena: two, its external table is dropped
+    // through Glue); a reload also swaps (dbt-athena drops the old seed first instead).
+    let (first, _) = run("codes");
+    let csv = regex::Regex::new(r"codes__strata_csv_[0-9a-f]{8}").expect("regex");
+    let kinds = |queries: &[String]| -> Vec<String> {
+        queries
+            .iter()
+            .map(|q| {
+                let q = csv.replace_all(q, "codes__strata_csv");
+                q.split(['\n', '('])
+                    .next()
+                    .unwrap_or_default()
+                    .trim()
+                    .to_string()
+            })
+            .collect()
+    };
+    assert_eq!(
+        kinds(&first),
+        [
+            format!("create external table `{schema}`.`codes__strata_csv`"),
+            format!("create table \"{schema}\".\"codes\""),
+            format!("drop table `{schema}`.`codes__strata_csv`"),
+        ]
+    );
+    existing("codes", &[("code", "integer"), ("label", "string")]);
+    let (reload, invocation) = run("codes");
+    let id = invocation.get(..8).expect("an invocation id");
+    assert_eq!(
+        kinds(&reload),
+        [
+            format!("create external table `{schema}`.`codes__strata_csv`"),
+            format!("create table \"{schema}\".\"codes__strata_tmp_{id}\""),
+            format!("drop table `{schema}`.`codes__strata_csv`"),
+            format!(
+                "alter table `{schema}`.`codes` rename to `{schema}`.`codes__strata_backup_{id}`"
+            ),
+            format!("alter table `{schema}`.`codes__strata_tmp_{id}` rename to `{schema}`.`codes`"),
+            format!("drop table if exists `{schema}`.`codes__strata_backup_{id}`"),
+        ]
+    );
+
+    // view: one statement.
+    let (view, _) = run("orders_view");
+    assert_eq!(view.len(), 1, "{view:#?}");
+    assert!(view[0].starts_with("create or replace view"), "{view:#?}");
+}
+
 #[test]
 fn bytes_scanned_are_summed_per_model_and_a_scan_budget_fails_the_model() {
     let rules = vec![Rule {
