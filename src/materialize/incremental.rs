@@ -4,6 +4,7 @@
 use minijinja::value::Value;
 use serde_json::json;
 
+use super::partition::is_too_many_partitions;
 use super::{rel_value, strings, Built, Materializer};
 use crate::adapters::{ColumnInfo, ExecResult};
 use crate::compile::{Relation, RelationKind};
@@ -73,9 +74,8 @@ impl Materializer<'_> {
         let result = self
             .apply_increment(node, &target, &tmp, &strategy, &unique_key, &partitions)
             .await;
-        if result.is_err() {
-            let drop = self.render(node, "drop_relation", &[("relation", rel_value(&tmp))])?;
-            let _ = self.run_all(node, &drop, false).await;
+        if result.is_err() && self.cache.kind(&tmp).is_some() {
+            let _ = self.drop_created(node, &tmp).await;
         }
         response.absorb(&result?);
         Ok(Built {
@@ -84,6 +84,8 @@ impl Materializer<'_> {
         })
     }
 
+    /// Write the new rows staged in `tmp` into `target` with `strategy`, after the schema
+    /// change, and drop `tmp`.
     pub(super) async fn apply_increment(
         &self,
         node: &Node,
@@ -94,7 +96,7 @@ impl Materializer<'_> {
         partitions: &[String],
     ) -> Result<ExecResult> {
         let (dest, mut statements) = self.schema_change(node, target, tmp).await?;
-        let (macro_name, args): (&str, Vec<(&str, Value)>) = match strategy {
+        let (macro_name, mut args): (&str, Vec<(&str, Value)>) = match strategy {
             "append" => ("get_incremental_append_sql", vec![]),
             "merge" => (
                 "get_incremental_merge_sql",
@@ -109,41 +111,64 @@ impl Materializer<'_> {
                 vec![("partition_by", strings(partitions))],
             ),
         };
+        args.push(("dest_columns", strings(&dest)));
+        let write_from = |source: &Relation| -> Result<Vec<String>> {
+            let mut all = vec![("target", rel_value(target)), ("source", rel_value(source))];
+            all.extend(args.iter().cloned());
+            self.render(node, macro_name, &all)
+        };
+        let drop_tmp = self.render(node, "drop_relation", &[("relation", rel_value(tmp))])?;
         // Appends and partition overwrites split by partition where the engine limits
         // partitions per write; merge and delete+insert match keys across partitions, so
         // they run whole.
-        let batching = match (strategy, self.batched_partitions(node)) {
-            ("append" | "insert_overwrite", Some((cols, limit))) => {
-                let source_sql =
-                    self.sql_of(node, "select_all_from", &[("relation", rel_value(tmp))])?;
-                let (n, _) = self
-                    .partition_batches(node, &source_sql, &cols, limit)
-                    .await?;
-                (n > 1).then_some((cols, limit, n, source_sql))
-            }
+        let batching = match strategy {
+            "append" | "insert_overwrite" => self.batched_partitions(node)?,
             _ => None,
         };
-        let sources: Vec<Relation> = match &batching {
-            None => vec![tmp.clone()],
-            Some((cols, limit, n, source_sql)) => (0..*n)
-                .map(|batch| {
-                    let sql = self.batch_sql(node, source_sql, cols, batch, *limit)?;
-                    Ok(Relation::raw(
-                        &tmp.identifier,
-                        &format!("(\n{sql}\n)"),
-                        RelationKind::Cte,
-                    ))
-                })
-                .collect::<Result<_>>()?,
+        let Some(batching) = batching else {
+            // One atomic unit where the engine has transactions.
+            statements.extend(write_from(tmp)?);
+            statements.extend(drop_tmp);
+            let response = self.run_all(node, &statements, true).await?;
+            self.cache.set(tmp, None);
+            return Ok(response);
         };
-        for source in &sources {
-            let mut all = vec![("target", rel_value(target)), ("source", rel_value(source))];
-            all.extend(args.iter().cloned());
-            all.push(("dest_columns", strings(&dest)));
-            statements.extend(self.render(node, macro_name, &all)?);
-        }
-        statements.extend(self.render(node, "drop_relation", &[("relation", rel_value(tmp))])?);
-        self.run_all(node, &statements, true).await
+        // The engine limits partitions (and has no transactions): the schema change first,
+        // so a write refused for its partitions can be sent again in batches.
+        let mut response = self.run_all(node, &statements, true).await?;
+        let whole = if batching.force {
+            None
+        } else {
+            match self.run_all(node, &write_from(tmp)?, true).await {
+                Err(e) if is_too_many_partitions(&e) => None,
+                other => Some(other?),
+            }
+        };
+        let written = match whole {
+            Some(written) => written,
+            None => {
+                // The new rows are staged in `tmp` already: count their partitions there.
+                let (cols, limit) = (&batching.cols, batching.limit);
+                let source_sql =
+                    self.sql_of(node, "select_all_from", &[("relation", rel_value(tmp))])?;
+                let (n, mut written) = self
+                    .partition_batches(node, &source_sql, cols, limit)
+                    .await?;
+                let mut batches = Vec::new();
+                for batch in 0..n {
+                    let sql = self.batch_sql(node, &source_sql, cols, batch, limit)?;
+                    let source =
+                        Relation::raw(&tmp.identifier, &format!("(\n{sql}\n)"), RelationKind::Cte);
+                    batches.extend(write_from(&source)?);
+                }
+                written.absorb(&self.run_all(node, &batches, true).await?);
+                written
+            }
+        };
+        response.absorb(&written);
+        response.absorb(&self.run_all(node, &drop_tmp, false).await?);
+        self.cache.set(tmp, None);
+        Ok(response)
     }
 
     /// `on_schema_change`: the statements that bring `target`'s columns in line with the new

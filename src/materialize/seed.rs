@@ -1,17 +1,20 @@
-//! `seed`: the adapter stages the CSV file, a temporary table loads it, and it is swapped in.
+//! `seed`: the adapter stages the CSV file and a table loads it: the target itself when there
+//! is none yet, else a temporary table that is swapped in.
+
+use std::path::Path;
 
 use minijinja::value::Value;
 use serde_json::json;
 
-use super::{rel_value, Built, Materializer};
+use super::{Built, Materializer};
 use crate::adapters::seed_types;
-use crate::error::Result;
+use crate::compile::{Relation, RelationKind};
+use crate::error::{Error, Result};
 use crate::project::Node;
 
 impl Materializer<'_> {
     pub(super) async fn seed(&self, node: &Node) -> Result<Built> {
         let target = self.target(node)?;
-        let tmp = self.temp_relation(node, &target, "tmp")?;
         let path = self
             .project
             .root_of(&node.package_name)
@@ -34,10 +37,20 @@ impl Materializer<'_> {
             .stage_seed(&path, &target, &column_types)
             .await
             .map_err(|e| self.annotate(node, e))?;
+        // Nothing to replace: load straight into the target; else beside it, swapped in.
+        let existing = self.cache.kind(&target).is_some();
+        let into = if existing {
+            self.temp_relation(node, &target, "tmp")?
+        } else {
+            Relation {
+                kind: RelationKind::Table,
+                ..target.clone()
+            }
+        };
         let mut response = self
             .create_temp(
                 node,
-                &tmp,
+                &into,
                 "load_csv",
                 &[
                     ("path", Value::from(staged.location)),
@@ -46,21 +59,34 @@ impl Materializer<'_> {
                 ],
             )
             .await?;
-        response.absorb(&self.swap_in(node, &target, &tmp).await?);
-        // Engines differ in what CREATE TABLE AS reports; count the loaded rows.
-        {
-            let count = self
-                .adapter
-                .execute(
-                    &self.sql_of(node, "count_rows_sql", &[("relation", rel_value(&target))])?,
-                    true,
-                )
-                .await?;
-            response.rows_affected = count.table.and_then(|t| t.rows.first()?.first()?.as_u64());
+        if existing {
+            response.absorb(&self.swap_in(node, &target, &into).await?);
         }
+        // The rows loaded are the file's (dbt counts its agate table's rows the same way;
+        // neither engine's response to a CTAS carries a count): no count query.
+        let empty = self
+            .compiler
+            .render_for_node(node, "--empty", "{{ flags.EMPTY }}")?;
+        response.rows_affected = Some(if empty.trim().eq_ignore_ascii_case("true") {
+            0
+        } else {
+            csv_rows(&path)?
+        });
         Ok(Built {
             response,
             ..Default::default()
         })
     }
+}
+
+/// The data rows of the CSV file at `path` (its header not counted).
+fn csv_rows(path: &Path) -> Result<u64> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(file);
+    let mut rows = 0;
+    for record in reader.records() {
+        record.map_err(|e| Error::config(path, format!("not a readable CSV file: {e}")))?;
+        rows += 1;
+    }
+    Ok(rows)
 }

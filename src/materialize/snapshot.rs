@@ -94,8 +94,7 @@ impl Materializer<'_> {
         let result = self
             .merge_staged(node, &target, &staging, &existing, &spec)
             .await;
-        let drop = self.render(node, "drop_relation", &[("relation", rel_value(&staging))])?;
-        let dropped = self.run_all(node, &drop, false).await;
+        let dropped = self.drop_created(node, &staging).await;
         response.absorb(&result?);
         dropped?;
         response.rows_affected = None;

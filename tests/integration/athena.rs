@@ -96,11 +96,14 @@ fn small_project(
     (p, proxy, schema)
 }
 
-/// Replace what changes from run to run (invocation ids, upload folders) with placeholders.
+/// Replace what changes from run to run (invocation ids, upload folders, the invocation's
+/// part of temporary names) with placeholders.
 fn normalize(sql: &str) -> String {
     let uuid = regex::Regex::new(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
         .expect("regex");
-    uuid.replace_all(sql, "<uuid>").into_owned()
+    let temp = regex::Regex::new(r"(__strata_[a-z]+)_[0-9a-f]{8}\b").expect("regex");
+    let sql = uuid.replace_all(sql, "<uuid>");
+    temp.replace_all(&sql, "${1}_<id>").into_owned()
 }
 
 /// Compare `actual` with the golden file; STRATA_UPDATE_GOLDEN=1 rewrites it instead.
@@ -196,12 +199,20 @@ fn the_reference_project_builds_on_athena_with_the_expected_statements() {
         .collect::<String>()
         .replace(&bucket, "<bucket>");
     check_golden("athena/build_statements.sql", &text);
-    // Tables are built as Iceberg in a fresh location, then swapped in.
+    // Tables are built as Iceberg in a fresh location under their own name; on a first
+    // build straight into the target (nothing to swap), and a partitioned one in one
+    // statement (its partitions are not counted first).
     assert!(text.contains("table_type = 'ICEBERG'"), "{text}");
     assert!(text.contains(&format!(
-        "location = 's3://<bucket>/data/{schema}/bronze_chat_events__strata_tmp/<uuid>'"
+        "create table \"{schema}\".\"bronze_chat_events\"\nwith (\n    table_type = 'ICEBERG',\n    \
+         is_external = false,\n    location = 's3://<bucket>/data/{schema}/bronze_chat_events/<uuid>',\n    \
+         partitioning = ARRAY['partition_date'],"
     )));
-    assert!(text.contains("alter table `athena_analytics`.`bronze_chat_events__strata_tmp` rename to `athena_analytics`.`bronze_chat_events`"));
+    assert!(
+        !text.contains("`bronze_chat_events__strata_tmp` rename to"),
+        "{text}"
+    );
+    assert!(!text.contains("as partitions"), "{text}");
 
     // Seeds went to S3 and were read through an external table.
     let objects = aws::list_objects(
@@ -251,6 +262,24 @@ fn the_reference_project_builds_on_athena_with_the_expected_statements() {
         "{bronze}"
     );
     assert_eq!(bronze["adapter_response"]["bytes_scanned"], 0, "{bronze}");
+    // A first build sends no rename, and no drop of a table it did not make.
+    assert!(!text.contains("rename to"), "{text}");
+    assert!(!text.contains("drop table if exists"), "{text}");
+    // A seed's loaded rows are its file's (as dbt counts them), not a count query's.
+    assert!(!text.contains(&format!(
+        "select count(*) from \"{schema}\".\"tool_catalog\""
+    )));
+    let seed = results["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .find(|r| r["unique_id"] == "seed.athena_analytics.tool_catalog")
+        .expect("seed result");
+    assert_eq!(
+        seed["adapter_response"]["rows_affected"],
+        csv.lines().count() - 1,
+        "{seed}"
+    );
 }
 
 #[test]
@@ -420,74 +449,400 @@ fn sigterm_stops_the_running_queries() {
         .any(|q| q.contains("create or replace view")));
 }
 
-#[test]
-fn partitions_are_written_at_most_100_per_statement() {
-    let p = TestProject::new("athena_parts", "profile: athena_parts\n");
+/// A project whose one model writes a partition per day of `raw.events`.
+fn partitioned_project(
+    name: &str,
+    region: &str,
+    config: &str,
+    rules: Vec<Rule>,
+) -> (TestProject, Proxy, String) {
+    let p = TestProject::new(name, &format!("profile: {name}\n"));
     p.write(
         "models/events_daily.sql",
-        "{{ config(materialized='table', partitioned_by=['day']) }}\nselect day, count(*) as n from {{ source('raw', 'events') }} group by day\n",
+        &format!("{{{{ config(materialized='table', partitioned_by=['day']{config}) }}}}\nselect day, count(*) as n from {{{{ source('raw', 'events') }}}} group by day\n"),
     );
     p.write(
         "models/sources.yml",
         "version: 2\nsources:\n  - name: raw\n    schema: raw\n    tables:\n      - name: events\n",
     );
-    let proxy = Proxy::start(&aws::moto_endpoint(), vec![]);
-    let region = "ca-central-1";
+    let proxy = Proxy::start(&aws::moto_endpoint(), rules);
     let schema = unique("parts");
-    athena_profile(&p, "athena_parts", &proxy.url, region, &schema, "");
-    // The first query of the run counts the partitions: 250 -> three batches.
+    athena_profile(&p, name, &proxy.url, region, &schema, "");
+    (p, proxy, schema)
+}
+
+/// Athena refuses a statement that writes more than 100 partitions. As dbt-athena does, the
+/// CTAS is tried whole first (most builds fit, and then the model's SQL runs once, in one
+/// statement); only when Athena answers TOO_MANY_OPEN_PARTITIONS are the rows staged once,
+/// their partitions counted on the stage, and written 100 per statement.
+#[test]
+fn partitions_are_written_at_most_100_per_statement() {
+    let refused = Rule {
+        operation: "GetQueryExecution",
+        query_marker: Some("partitioning = ARRAY['day']".into()),
+        times: 1,
+        fault: Fault::QueryFailed(
+            "TOO_MANY_OPEN_PARTITIONS: Exceeded limit of 100 open writers for partitions/buckets"
+                .into(),
+        ),
+    };
+    let region = "ca-central-1";
+    let (p, proxy, schema) = partitioned_project("athena_parts", region, "", vec![refused]);
+    // Queries of the run, in order: the refused CTAS, the staging CTAS, then the count of
+    // the staged partitions: 250 -> three batches.
     aws::preset_results(
         &aws::moto_endpoint(),
         region,
-        vec![(vec!["partitions:bigint"], vec![vec!["250"]])],
+        vec![
+            (vec![], vec![]),
+            (vec![], vec![]),
+            (vec!["partitions:bigint"], vec![vec!["250"]]),
+        ],
     );
     p.strata_env(&["run"], AWS_ENV).assert_ok();
-    let started = proxy.started_queries();
+    let started: Vec<String> = proxy
+        .started_queries()
+        .iter()
+        .map(|q| normalize(q))
+        .collect();
+    let target = format!("\"{schema}\".\"events_daily\"");
+    // First the whole CTAS straight into the (new) target: no count before it.
     assert!(
-        started[0].starts_with("select count(*) as partitions"),
+        started[0].starts_with(&format!("create table {target}\n"))
+            && started[0].contains("partitioning = ARRAY['day']")
+            && started[0].contains("from \"raw\".\"events\"")
+            && !started[0].contains("dbt_partition_no"),
         "{started:#?}"
     );
-    // The model's SQL runs twice: once to count its partitions, once into an unpartitioned
-    // staging table that the batches then read.
-    let stage = format!("\"{schema}\".\"events_daily__strata_tmp__strata_stage\"");
+    // The model's SQL runs twice in all: the refused statement and the staging table that
+    // the batches then read (never to count partitions).
+    let stage = format!("\"{schema}\".\"events_daily__strata_stage_<id>\"");
     let reads_source = started
         .iter()
         .filter(|q| q.contains("from \"raw\".\"events\""))
         .count();
     assert_eq!(reads_source, 2, "{started:#?}");
     assert!(
-        started.iter().any(|q| q.starts_with(&format!("create table {stage}")) && !q.contains("partitioning")),
+        started[1].starts_with(&format!("create table {stage}"))
+            && !started[1].contains("partitioning"),
         "{started:#?}"
     );
-    let writes: Vec<&String> = started
+    assert!(
+        started[2].starts_with("select count(*) as partitions")
+            && started[2].contains(&format!("from {stage}")),
+        "{started:#?}"
+    );
+    let writes: Vec<&String> = started[3..]
         .iter()
         .filter(|q| q.starts_with("create table") || q.starts_with("insert into"))
-        .filter(|q| !q.starts_with(&format!("create table {stage}")))
         .collect();
     assert_eq!(writes.len(), 3, "{started:#?}");
     assert!(
-        writes[0].starts_with("create table")
+        writes[0].starts_with(&format!("create table {target}\n"))
             && writes[0].contains("partitioning = ARRAY['day']")
             && writes[0].contains("dbt_partition_no > 0 and dbt_partition_no <= 100")
     );
     assert!(
-        writes[1].starts_with("insert into")
+        writes[1].starts_with(&format!("insert into {target}\n"))
             && writes[1].contains("dbt_partition_no > 100 and dbt_partition_no <= 200")
     );
     assert!(
-        writes[2].starts_with("insert into")
+        writes[2].starts_with(&format!("insert into {target}\n"))
             && writes[2].contains("dbt_partition_no > 200 and dbt_partition_no <= 300")
     );
     for w in &writes {
-        assert!(
-            w.contains(&format!("\"{schema}\".\"events_daily__strata_tmp\"")),
-            "{w}"
-        );
         assert!(w.contains(&format!("from {stage}")), "{w}");
+        assert!(!w.contains("from \"raw\".\"events\""), "{w}");
     }
-    // The staging table is dropped afterwards.
-    assert!(started.iter().any(|q| q
-        == &format!("drop table if exists `{schema}`.`events_daily__strata_tmp__strata_stage`")));
+    // Then the staging table is dropped, and nothing else runs.
+    assert_eq!(
+        started[3..].len(),
+        4,
+        "three writes and the drop: {started:#?}"
+    );
+    assert_eq!(
+        started.last(),
+        Some(&format!(
+            "drop table if exists `{schema}`.`events_daily__strata_stage_<id>`"
+        ))
+    );
+}
+
+/// dbt-athena's `force_batch` batches at once (no whole attempt); `partitions_limit` sets
+/// the partitions per statement and is checked.
+#[test]
+fn force_batch_and_partitions_limit_set_how_partitions_are_batched() {
+    let region = "ca-west-1";
+    let (p, proxy, schema) = partitioned_project(
+        "athena_batch",
+        region,
+        ", force_batch=true, partitions_limit=40",
+        vec![],
+    );
+    // The staging CTAS, then the count: 90 partitions -> three batches of 40.
+    aws::preset_results(
+        &aws::moto_endpoint(),
+        region,
+        vec![
+            (vec![], vec![]),
+            (vec!["partitions:bigint"], vec![vec!["90"]]),
+        ],
+    );
+    p.strata_env(&["run"], AWS_ENV).assert_ok();
+    let started: Vec<String> = proxy
+        .started_queries()
+        .iter()
+        .map(|q| normalize(q))
+        .collect();
+    let stage = format!("\"{schema}\".\"events_daily__strata_stage_<id>\"");
+    assert!(
+        started[0].starts_with(&format!("create table {stage}")),
+        "{started:#?}"
+    );
+    assert!(
+        started[1].starts_with("select count(*) as partitions"),
+        "{started:#?}"
+    );
+    let ranges: Vec<&str> = started
+        .iter()
+        .filter_map(|q| {
+            [
+                "> 0 and dbt_partition_no <= 40",
+                "> 40 and dbt_partition_no <= 80",
+                "> 80 and dbt_partition_no <= 120",
+            ]
+            .into_iter()
+            .find(|r| q.contains(r))
+        })
+        .collect();
+    assert_eq!(ranges.len(), 3, "{started:#?}");
+    assert_eq!(
+        started.len(),
+        6,
+        "stage, count, three writes, drop: {started:#?}"
+    );
+    let from_source = started
+        .iter()
+        .filter(|q| q.contains("from \"raw\".\"events\""))
+        .count();
+    assert_eq!(from_source, 1, "{started:#?}");
+
+    // A limit that is not a whole number of partitions, 1 or more, stops the model.
+    for bad in ["0", "'many'", "2.5"] {
+        p.write(
+            "models/events_daily.sql",
+            &format!("{{{{ config(materialized='table', partitioned_by=['day'], partitions_limit={bad}) }}}}\nselect 1 as day\n"),
+        );
+        p.strata_env(&["run"], AWS_ENV)
+            .assert_code(1)
+            .assert_contains("models/events_daily.sql")
+            .assert_contains("partitions_limit must be a whole number of partitions, 1 or more");
+    }
+}
+
+/// On Athena temporary tables are named per invocation (two runs of one model at the same
+/// time do not touch each other's): nothing is dropped before a build, and a leftover of a
+/// crashed run (another invocation's name) is left alone.
+#[test]
+fn temporary_tables_are_named_per_invocation_and_leftovers_left_alone() {
+    let region = "us-west-1";
+    let (p, proxy, schema) = small_project("", region, vec![]);
+    for table in [
+        "orders",
+        "orders__strata_tmp",
+        "orders__strata_tmp_0badc0de",
+    ] {
+        aws::glue_iceberg_table(
+            &aws::moto_endpoint(),
+            region,
+            &schema,
+            table,
+            &[("id", "integer")],
+        );
+    }
+    p.strata_env(&["run", "--select", "orders"], AWS_ENV)
+        .assert_ok();
+    let started = proxy.started_queries();
+    let names = regex::Regex::new(r"orders__strata_(tmp|backup)_([0-9a-f]{8})\b").expect("regex");
+    let ids: std::collections::BTreeSet<String> = started
+        .iter()
+        .flat_map(|q| {
+            names
+                .captures_iter(q)
+                .map(|c| c[2].to_string())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert_eq!(ids.len(), 1, "one invocation's names: {started:#?}");
+    let id = ids.iter().next().expect("an id");
+    assert_ne!(id, "0badc0de");
+    assert!(started[0].starts_with(&format!(
+        "create table \"{schema}\".\"orders__strata_tmp_{id}\""
+    )));
+    // Its data lands under the table's own name: it becomes the table.
+    let bucket = schema.replace('_', "-");
+    assert!(
+        started[0].contains(&format!("location = 's3://{bucket}/data/{schema}/orders/")),
+        "{}",
+        started[0]
+    );
+    assert_eq!(
+        started[1..],
+        [
+            format!(
+                "alter table `{schema}`.`orders` rename to `{schema}`.`orders__strata_backup_{id}`"
+            ),
+            format!(
+                "alter table `{schema}`.`orders__strata_tmp_{id}` rename to `{schema}`.`orders`"
+            ),
+            format!("drop table if exists `{schema}`.`orders__strata_backup_{id}`"),
+        ]
+    );
+}
+
+/// The queries each materialization sends on Athena, exactly, as BENCHMARKS.md ("Athena
+/// queries per materialization") counts them: tables, incremental runs and views send no
+/// more than dbt-athena; a query more here fails the test.
+#[test]
+fn athena_queries_per_materialization_are_as_counted_in_benchmarks() {
+    let region = "us-east-2";
+    let (p, proxy, schema) = small_project("", region, vec![]);
+    let bucket = schema.replace('_', "-");
+    p.write(
+        "models/events_append.sql",
+        "{{ config(materialized='incremental') }}\nselect 1 as id\n",
+    );
+    p.write(
+        "models/events_merge.sql",
+        "{{ config(materialized='incremental', incremental_strategy='merge', unique_key='id') }}\nselect 1 as id, 'a' as status\n",
+    );
+    p.write("seeds/codes.csv", "code,label\n1,a\n2,b\n");
+    // The queries one `build --select` started, and the invocation id its templates saw
+    // (the folder of a CTAS's data).
+    let folder = regex::Regex::new(r"/([0-9a-f]{8}-[0-9a-f-]{27})'").expect("regex");
+    let run = |select: &str| -> (Vec<String>, String) {
+        let before = proxy.started_queries().len();
+        p.strata_env(&["build", "--select", select], AWS_ENV)
+            .assert_ok();
+        let queries = proxy.started_queries()[before..].to_vec();
+        let invocation = queries
+            .iter()
+            .find_map(|q| folder.captures(q))
+            .map(|c| c[1].to_string())
+            .unwrap_or_default();
+        (queries, invocation)
+    };
+    let existing = |table: &str, columns: &[(&str, &str)]| {
+        aws::glue_iceberg_table(&aws::moto_endpoint(), region, &schema, table, columns);
+    };
+    let location = |table: &str, invocation: &str| {
+        format!("location = 's3://{bucket}/data/{schema}/{table}/{invocation}'")
+    };
+
+    // table, first build: one CTAS straight into the target (dbt-athena: the same).
+    let (first, invocation) = run("orders");
+    assert_eq!(first.len(), 1, "{first:#?}");
+    assert!(
+        first[0].starts_with(&format!("create table \"{schema}\".\"orders\"\n"))
+            && first[0].contains(&location("orders", &invocation)),
+        "{first:#?}"
+    );
+
+    // table, rebuild: CTAS beside it (its data under the table's own name), swap, drop the
+    // old one (dbt-athena: the same four).
+    existing("orders", &[("id", "integer"), ("status", "string")]);
+    let (rebuild, invocation) = run("orders");
+    let id = invocation.get(..8).expect("an invocation id");
+    let tmp = format!("orders__strata_tmp_{id}");
+    let backup = format!("orders__strata_backup_{id}");
+    assert_eq!(rebuild.len(), 4, "{rebuild:#?}");
+    assert!(
+        rebuild[0].starts_with(&format!("create table \"{schema}\".\"{tmp}\"\n"))
+            && rebuild[0].contains(&location("orders", &invocation)),
+        "{rebuild:#?}"
+    );
+    assert_eq!(
+        rebuild[1..],
+        [
+            format!("alter table `{schema}`.`orders` rename to `{schema}`.`{backup}`"),
+            format!("alter table `{schema}`.`{tmp}` rename to `{schema}`.`orders`"),
+            format!("drop table if exists `{schema}`.`{backup}`"),
+        ]
+    );
+
+    // incremental append and merge on an existing table: the new rows into a temporary
+    // table, one write, drop it (dbt-athena: the same three).
+    for (model, write) in [
+        ("events_append", "insert into"),
+        ("events_merge", "merge into"),
+    ] {
+        existing(model, &[("id", "integer"), ("status", "string")]);
+        let (queries, invocation) = run(model);
+        let id = invocation.get(..8).expect("an invocation id");
+        let tmp = format!("{model}__strata_tmp_{id}");
+        assert_eq!(queries.len(), 3, "{queries:#?}");
+        assert!(
+            queries[0].starts_with(&format!("create table \"{schema}\".\"{tmp}\"\n"))
+                && queries[0].contains(&location(&tmp, &invocation)),
+            "{queries:#?}"
+        );
+        assert!(
+            queries[1].starts_with(&format!("{write} \"{schema}\".\"{model}\"")),
+            "{queries:#?}"
+        );
+        assert_eq!(
+            queries[2],
+            format!("drop table if exists `{schema}`.`{tmp}`")
+        );
+    }
+
+    // seed, first load: the external table over the uploaded file, CTAS straight into the
+    // seed, drop the external table (dbt-athena: two, its external table is dropped
+    // through Glue); a reload also swaps (dbt-athena drops the old seed first instead).
+    let (first, _) = run("codes");
+    let csv = regex::Regex::new(r"codes__strata_csv_[0-9a-f]{8}").expect("regex");
+    let kinds = |queries: &[String]| -> Vec<String> {
+        queries
+            .iter()
+            .map(|q| {
+                let q = csv.replace_all(q, "codes__strata_csv");
+                q.split(['\n', '('])
+                    .next()
+                    .unwrap_or_default()
+                    .trim()
+                    .to_string()
+            })
+            .collect()
+    };
+    assert_eq!(
+        kinds(&first),
+        [
+            format!("create external table `{schema}`.`codes__strata_csv`"),
+            format!("create table \"{schema}\".\"codes\""),
+            format!("drop table `{schema}`.`codes__strata_csv`"),
+        ]
+    );
+    existing("codes", &[("code", "integer"), ("label", "string")]);
+    let (reload, invocation) = run("codes");
+    let id = invocation.get(..8).expect("an invocation id");
+    assert_eq!(
+        kinds(&reload),
+        [
+            format!("create external table `{schema}`.`codes__strata_csv`"),
+            format!("create table \"{schema}\".\"codes__strata_tmp_{id}\""),
+            format!("drop table `{schema}`.`codes__strata_csv`"),
+            format!(
+                "alter table `{schema}`.`codes` rename to `{schema}`.`codes__strata_backup_{id}`"
+            ),
+            format!("alter table `{schema}`.`codes__strata_tmp_{id}` rename to `{schema}`.`codes`"),
+            format!("drop table if exists `{schema}`.`codes__strata_backup_{id}`"),
+        ]
+    );
+
+    // view: one statement.
+    let (view, _) = run("orders_view");
+    assert_eq!(view.len(), 1, "{view:#?}");
+    assert!(view[0].starts_with("create or replace view"), "{view:#?}");
 }
 
 #[test]
@@ -524,6 +879,9 @@ fn bytes_scanned_are_summed_per_model_and_a_scan_budget_fails_the_model() {
     assert_eq!(orders["adapter_response"]["engine_ms"], 1500);
 }
 
+/// An incremental run stages its new rows (unpartitioned) and writes them in one statement;
+/// when Athena refuses that for its partitions, it counts them on the staged rows (the
+/// model's SQL is not run again) and replaces them 100 partitions per statement.
 #[test]
 fn incremental_insert_overwrite_replaces_partitions_in_batches() {
     let p = TestProject::new("athena_inc", "profile: athena_inc\n");
@@ -537,7 +895,15 @@ fn incremental_insert_overwrite_replaces_partitions_in_batches() {
         "models/sources.yml",
         "version: 2\nsources:\n  - name: raw\n    schema: raw\n    tables:\n      - name: events\n",
     );
-    let proxy = Proxy::start(&aws::moto_endpoint(), vec![]);
+    let refused = Rule {
+        operation: "GetQueryExecution",
+        query_marker: Some("insert into".into()),
+        times: 1,
+        fault: Fault::QueryFailed(
+            "TOO_MANY_OPEN_PARTITIONS: Exceeded limit of 100 open writers".into(),
+        ),
+    };
+    let proxy = Proxy::start(&aws::moto_endpoint(), vec![refused]);
     let region = "ap-northeast-1";
     let schema = unique("inc");
     athena_profile(&p, "athena_inc", &proxy.url, region, &schema, "");
@@ -549,30 +915,55 @@ fn incremental_insert_overwrite_replaces_partitions_in_batches() {
         "events_daily",
         &[("day", "date"), ("n", "bigint")],
     );
-    // Queries of the run, in order: drop the leftover temp table, CTAS the new rows, count
-    // their partitions (150 -> two batches).
+    // Queries of the run, in order: CTAS the new rows, the whole overwrite (delete, then
+    // the refused insert), then the count of the staged partitions (150 -> two batches).
     aws::preset_results(
         &aws::moto_endpoint(),
         region,
         vec![
             (vec![], vec![]),
             (vec![], vec![]),
+            (vec![], vec![]),
             (vec!["partitions:bigint"], vec![vec!["150"]]),
         ],
     );
     p.strata_env(&["run"], AWS_ENV).assert_ok();
-    let started = proxy.started_queries();
-    let tmp = format!("\"{schema}\".\"events_daily__strata_tmp\"");
+    let started: Vec<String> = proxy
+        .started_queries()
+        .iter()
+        .map(|q| normalize(q))
+        .collect();
+    let tmp = format!("\"{schema}\".\"events_daily__strata_tmp_<id>\"");
     assert!(
-        started[1].starts_with(&format!("create table {tmp}")),
-        "{started:#?}"
+        started[0].starts_with(&format!("create table {tmp}")),
+        "nothing to drop first: {started:#?}"
     );
-    assert!(started[1].contains(&format!(
+    assert!(started[0].contains(&format!(
         "where day >= (select max(day) from \"{schema}\".\"events_daily\")"
     )));
     // The new rows' table is not partitioned: only the writes into the target are.
-    assert!(!started[1].contains("partitioning"), "{}", started[1]);
-    let writes: Vec<&String> = started
+    assert!(!started[0].contains("partitioning"), "{}", started[0]);
+    // The model's SQL ran once; the count reads the staged rows.
+    let from_source = started
+        .iter()
+        .filter(|q| q.contains("from \"raw\".\"events\""))
+        .count();
+    assert_eq!(from_source, 1, "{started:#?}");
+    let count = started
+        .iter()
+        .position(|q| q.starts_with("select count(*) as partitions"))
+        .unwrap_or_else(|| panic!("{started:#?}"));
+    assert!(
+        started[count].contains(&format!("select * from {tmp}")),
+        "{}",
+        started[count]
+    );
+    // Tried whole first: delete + insert of all the new rows.
+    assert!(started[1].starts_with(&format!("delete from \"{schema}\".\"events_daily\"")));
+    assert!(started[2].starts_with(&format!("insert into \"{schema}\".\"events_daily\"")));
+    assert!(!started[1].contains("dbt_partition_no") && !started[2].contains("dbt_partition_no"));
+    assert_eq!(count, 3, "{started:#?}");
+    let writes: Vec<&String> = started[count..]
         .iter()
         .filter(|q| q.starts_with("delete from") || q.starts_with("insert into"))
         .collect();
@@ -594,9 +985,13 @@ fn incremental_insert_overwrite_replaces_partitions_in_batches() {
         );
         assert!(writes[2 * i + 1].contains(&range), "{}", writes[2 * i + 1]);
     }
-    assert!(started.last().is_some_and(
-        |q| q.starts_with("drop table if exists") && q.contains("events_daily__strata_tmp")
-    ));
+    assert_eq!(
+        started.last(),
+        Some(&format!(
+            "drop table if exists `{schema}`.`events_daily__strata_tmp_<id>`"
+        ))
+    );
+    assert_eq!(started.len(), 9, "{started:#?}");
 }
 
 #[test]
@@ -1021,7 +1416,7 @@ fn snapshots_on_athena_merge_into_iceberg() {
             && create.contains("nullif(updated_at, updated_at) as dbt_valid_to"),
         "{create}"
     );
-    // The next run finds the snapshot (and, as moto runs no SQL, a staging table we make).
+    // The next run finds the snapshot (moto runs no SQL: Glue learns of it from us).
     let cols = [
         ("id", "bigint"),
         ("email", "string"),
@@ -1038,19 +1433,15 @@ fn snapshots_on_athena_merge_into_iceberg() {
         "users_snapshot",
         &cols,
     );
-    let mut staged = cols.to_vec();
-    staged.extend([("dbt_change_type", "string"), ("dbt_unique_key", "bigint")]);
-    aws::glue_iceberg_table(
-        &aws::moto_endpoint(),
-        region,
-        &schema,
-        "users_snapshot__strata_snapshot",
-        &staged,
-    );
     let before = proxy.started_queries().len();
     p.strata_env(&["snapshot"], AWS_ENV).assert_ok();
-    let queries = proxy.started_queries()[before..].to_vec();
-    let stage = format!("\"{schema}\".\"users_snapshot__strata_snapshot\"");
+    let queries: Vec<String> = proxy.started_queries()[before..]
+        .iter()
+        .map(|q| normalize(q))
+        .collect();
+    // The staging table is named for this run (nothing to drop first): stage, merge, drop.
+    assert_eq!(queries.len(), 3, "{queries:#?}");
+    let stage = format!("\"{schema}\".\"users_snapshot__strata_snapshot_<id>\"");
     let at = |prefix: &str| {
         queries
             .iter()
@@ -1072,7 +1463,7 @@ fn snapshots_on_athena_merge_into_iceberg() {
         queries[merge]
     );
     // Athena's DDL quotes with backticks.
-    let drop = format!("drop table if exists `{schema}`.`users_snapshot__strata_snapshot`");
+    let drop = format!("drop table if exists `{schema}`.`users_snapshot__strata_snapshot_<id>`");
     assert_eq!(queries.last(), Some(&drop), "{queries:#?}");
     assert!(staging < merge, "{queries:#?}");
 }

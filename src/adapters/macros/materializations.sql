@@ -33,6 +33,17 @@ create view {{ relation }} as (
 )
 {%- endmacro %}
 
+{#- The name of a table built beside `identifier` for one step of a materialization
+    (`suffix`: tmp, backup, stage, snapshot). Adapters whose runs may overlap make it unique
+    per invocation. -#}
+{% macro temp_identifier(identifier, suffix) -%}
+{{ adapter.dispatch('temp_identifier')(identifier, suffix) }}
+{%- endmacro %}
+
+{% macro default__temp_identifier(identifier, suffix) -%}
+{{ identifier }}__strata_{{ suffix }}
+{%- endmacro %}
+
 {% macro drop_relation(relation) -%}
 {{ adapter.dispatch('drop_relation')(relation) }}
 {%- endmacro %}

@@ -1,8 +1,4 @@
-drop table if exists `athena_analytics`.`setting_catalog__strata_tmp`;
-
-drop table if exists `athena_analytics`.`setting_catalog__strata_tmp__strata_csv`;
-
-create external table `athena_analytics`.`setting_catalog__strata_tmp__strata_csv` (
+create external table `athena_analytics`.`setting_catalog__strata_csv_<id>` (
     `setting_name` string,
     `value_type` string,
     `allowed_values` string,
@@ -11,11 +7,11 @@ create external table `athena_analytics`.`setting_catalog__strata_tmp__strata_cs
 stored as parquet
 location 's3://<bucket>/data/athena_analytics/setting_catalog/seed/';
 
-create table "athena_analytics"."setting_catalog__strata_tmp"
+create table "athena_analytics"."setting_catalog"
 with (
     table_type = 'ICEBERG',
     is_external = false,
-    location = 's3://<bucket>/data/athena_analytics/setting_catalog__strata_tmp/<uuid>',
+    location = 's3://<bucket>/data/athena_analytics/setting_catalog/<uuid>',
     format = 'PARQUET',
     write_compression = 'ZSTD'
 )
@@ -25,19 +21,11 @@ select
     cast("value_type" as varchar) as "value_type",
     cast("allowed_values" as varchar) as "allowed_values",
     cast("description" as varchar) as "description"
-from "athena_analytics"."setting_catalog__strata_tmp__strata_csv";
+from "athena_analytics"."setting_catalog__strata_csv_<id>";
 
-drop table `athena_analytics`.`setting_catalog__strata_tmp__strata_csv`;
+drop table `athena_analytics`.`setting_catalog__strata_csv_<id>`;
 
-alter table `athena_analytics`.`setting_catalog__strata_tmp` rename to `athena_analytics`.`setting_catalog`;
-
-select count(*) from "athena_analytics"."setting_catalog";
-
-drop table if exists `athena_analytics`.`tool_catalog__strata_tmp`;
-
-drop table if exists `athena_analytics`.`tool_catalog__strata_tmp__strata_csv`;
-
-create external table `athena_analytics`.`tool_catalog__strata_tmp__strata_csv` (
+create external table `athena_analytics`.`tool_catalog__strata_csv_<id>` (
     `tool_name` string,
     `tool_category` string,
     `display_name` string
@@ -45,11 +33,11 @@ create external table `athena_analytics`.`tool_catalog__strata_tmp__strata_csv` 
 stored as parquet
 location 's3://<bucket>/data/athena_analytics/tool_catalog/seed/';
 
-create table "athena_analytics"."tool_catalog__strata_tmp"
+create table "athena_analytics"."tool_catalog"
 with (
     table_type = 'ICEBERG',
     is_external = false,
-    location = 's3://<bucket>/data/athena_analytics/tool_catalog__strata_tmp/<uuid>',
+    location = 's3://<bucket>/data/athena_analytics/tool_catalog/<uuid>',
     format = 'PARQUET',
     write_compression = 'ZSTD'
 )
@@ -58,19 +46,11 @@ select
     cast("tool_name" as varchar) as "tool_name",
     cast("tool_category" as varchar) as "tool_category",
     cast("display_name" as varchar) as "display_name"
-from "athena_analytics"."tool_catalog__strata_tmp__strata_csv";
+from "athena_analytics"."tool_catalog__strata_csv_<id>";
 
-drop table `athena_analytics`.`tool_catalog__strata_tmp__strata_csv`;
+drop table `athena_analytics`.`tool_catalog__strata_csv_<id>`;
 
-alter table `athena_analytics`.`tool_catalog__strata_tmp` rename to `athena_analytics`.`tool_catalog`;
-
-select count(*) from "athena_analytics"."tool_catalog";
-
-drop table if exists `athena_analytics`.`user_right_types__strata_tmp`;
-
-drop table if exists `athena_analytics`.`user_right_types__strata_tmp__strata_csv`;
-
-create external table `athena_analytics`.`user_right_types__strata_tmp__strata_csv` (
+create external table `athena_analytics`.`user_right_types__strata_csv_<id>` (
     `right_type` string,
     `deletes_data` boolean,
     `exports_data` boolean,
@@ -79,11 +59,11 @@ create external table `athena_analytics`.`user_right_types__strata_tmp__strata_c
 stored as parquet
 location 's3://<bucket>/data/athena_analytics/user_right_types/seed/';
 
-create table "athena_analytics"."user_right_types__strata_tmp"
+create table "athena_analytics"."user_right_types"
 with (
     table_type = 'ICEBERG',
     is_external = false,
-    location = 's3://<bucket>/data/athena_analytics/user_right_types__strata_tmp/<uuid>',
+    location = 's3://<bucket>/data/athena_analytics/user_right_types/<uuid>',
     format = 'PARQUET',
     write_compression = 'ZSTD'
 )
@@ -93,13 +73,9 @@ select
     cast("deletes_data" as boolean) as "deletes_data",
     cast("exports_data" as boolean) as "exports_data",
     cast("description" as varchar) as "description"
-from "athena_analytics"."user_right_types__strata_tmp__strata_csv";
+from "athena_analytics"."user_right_types__strata_csv_<id>";
 
-drop table `athena_analytics`.`user_right_types__strata_tmp__strata_csv`;
-
-alter table `athena_analytics`.`user_right_types__strata_tmp` rename to `athena_analytics`.`user_right_types`;
-
-select count(*) from "athena_analytics"."user_right_types";
+drop table `athena_analytics`.`user_right_types__strata_csv_<id>`;
 
 select
     count(*) as failures,
@@ -206,143 +182,11 @@ where ingest_date is null
 
 ) dbt_internal_test;
 
-select count(*) as partitions from (
-    select distinct "partition_date" from (
-
-
-with __dbt__cte__stg_landing_chat_events as (
-with landing as (
-    select
-        raw,
-        cast(ingest_date as date) as ingest_date
-    from "athena_analytics_landing"."chat_events"
-),
-
-checked as (
-    select
-        raw,
-        ingest_date,
-        case when coalesce(try(cast(json_parse(raw) as map(varchar, json))) is not null, false) then raw end as doc
-    from landing
-),
-
-extracted as (
-    select
-        raw,
-        ingest_date,
-        doc is not null as is_json_object,
-        array[json_extract_scalar(doc, '$.event_id'), json_extract_scalar(doc, '$.event_type'), json_extract_scalar(doc, '$.user_id'), json_extract_scalar(doc, '$.chat_id'), json_extract_scalar(doc, '$.message'), json_extract_scalar(doc, '$.tool_name'), json_extract_scalar(doc, '$.setting_name'), json_extract_scalar(doc, '$.setting_value'), json_extract_scalar(doc, '$.created_at')] as field_values
-    from checked
-),
-
-named as (
-    select
-        raw,
-        ingest_date,
-        is_json_object,
-        field_values[1] as event_id_text,
-        field_values[2] as event_type_text,
-        field_values[3] as user_id_text,
-        field_values[4] as chat_id_text,
-        field_values[5] as message_text,
-        field_values[6] as tool_name_text,
-        field_values[7] as setting_name_text,
-        field_values[8] as setting_value_text,
-        field_values[9] as created_at_text
-    from extracted
-),
-
-typed as (
-    select
-        raw,
-        ingest_date,
-        is_json_object,
-        nullif(trim(event_id_text), '') as event_id,
-        nullif(trim(event_type_text), '') as event_type,
-        nullif(trim(user_id_text), '') as user_id,
-        nullif(trim(chat_id_text), '') as chat_id,
-        message_text as message,
-        nullif(trim(tool_name_text), '') as tool_name,
-        nullif(trim(setting_name_text), '') as setting_name,
-        setting_value_text as setting_value,
-        created_at_text,
-        try(cast(from_iso8601_timestamp(created_at_text) at time zone 'UTC' as timestamp(6))) as created_at
-    from named
-)
-
-select
-    raw,
-    ingest_date,
-    event_id,
-    event_type,
-    user_id,
-    chat_id,
-    message,
-    tool_name,
-    setting_name,
-    setting_value,
-    created_at,
-    cast(created_at as date) as partition_date,
-    case
-        when not is_json_object then 'invalid_json'
-        when event_id is null then 'missing_event_id'
-        when user_id is null then 'missing_user_id'
-        -- an id no erasure request could name (rights.subject_id_pattern) is never loaded
-        when not coalesce(regexp_like(user_id, '^(?:^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$)$'), false) then 'invalid_user_id'
-        when event_type is null then 'missing_event_type'
-        when created_at_text is null then 'missing_created_at'
-        when created_at is null then 'invalid_created_at'
-        when event_type in ('chat_started', 'message') and chat_id is null then 'missing_chat_id'
-        when event_type = 'setting_changed' and setting_name is null then 'missing_setting_name'
-    end as quarantine_reason,
-    -- the line belongs to a subject erased so far: never loaded (macros/erasure.sql)
-    (case
-    when user_id is not null
-        then coalesce(user_id in (select cast(null as varchar) as guid where false), false)
-    else coalesce(any_match((select array_agg(guid) from (select cast(null as varchar) as guid where false) as erased_ids), erased_id -> strpos(raw, '"' || erased_id || '"') > 0), false)
-end) as erased_subject
-from typed
-), new_lines as (
-    select *
-    from __dbt__cte__stg_landing_chat_events
-    where quarantine_reason is null
-      and not erased_subject
-    
-),
-
-ranked as (
-    select
-        *,
-        row_number() over (partition by event_id order by ingest_date, raw) as arrival_rank
-    from new_lines
-)
-
-select
-    event_id,
-    event_type,
-    user_id,
-    chat_id,
-    message,
-    tool_name,
-    setting_name,
-    setting_value,
-    created_at,
-    ingest_date,
-    partition_date
-from ranked as r
-where arrival_rank = 1
-
-
-    ) as dbt_all_rows
-) as dbt_partitions;
-
-drop table if exists `athena_analytics`.`bronze_chat_events__strata_tmp`;
-
-create table "athena_analytics"."bronze_chat_events__strata_tmp"
+create table "athena_analytics"."bronze_chat_events"
 with (
     table_type = 'ICEBERG',
     is_external = false,
-    location = 's3://<bucket>/data/athena_analytics/bronze_chat_events__strata_tmp/<uuid>',
+    location = 's3://<bucket>/data/athena_analytics/bronze_chat_events/<uuid>',
     partitioning = ARRAY['partition_date'],
     format = 'PARQUET',
     write_compression = 'ZSTD',
@@ -473,8 +317,6 @@ select
     partition_date
 from ranked as r
 where arrival_rank = 1;
-
-alter table `athena_analytics`.`bronze_chat_events__strata_tmp` rename to `athena_analytics`.`bronze_chat_events`;
 
 select
     count(*) as failures,
@@ -637,223 +479,11 @@ where ingest_date is null
 
 ) dbt_internal_test;
 
-select count(*) as partitions from (
-    select distinct "ingest_date" from (
-
-
-with __dbt__cte__stg_landing_chat_events as (
-with landing as (
-    select
-        raw,
-        cast(ingest_date as date) as ingest_date
-    from "athena_analytics_landing"."chat_events"
-),
-
-checked as (
-    select
-        raw,
-        ingest_date,
-        case when coalesce(try(cast(json_parse(raw) as map(varchar, json))) is not null, false) then raw end as doc
-    from landing
-),
-
-extracted as (
-    select
-        raw,
-        ingest_date,
-        doc is not null as is_json_object,
-        array[json_extract_scalar(doc, '$.event_id'), json_extract_scalar(doc, '$.event_type'), json_extract_scalar(doc, '$.user_id'), json_extract_scalar(doc, '$.chat_id'), json_extract_scalar(doc, '$.message'), json_extract_scalar(doc, '$.tool_name'), json_extract_scalar(doc, '$.setting_name'), json_extract_scalar(doc, '$.setting_value'), json_extract_scalar(doc, '$.created_at')] as field_values
-    from checked
-),
-
-named as (
-    select
-        raw,
-        ingest_date,
-        is_json_object,
-        field_values[1] as event_id_text,
-        field_values[2] as event_type_text,
-        field_values[3] as user_id_text,
-        field_values[4] as chat_id_text,
-        field_values[5] as message_text,
-        field_values[6] as tool_name_text,
-        field_values[7] as setting_name_text,
-        field_values[8] as setting_value_text,
-        field_values[9] as created_at_text
-    from extracted
-),
-
-typed as (
-    select
-        raw,
-        ingest_date,
-        is_json_object,
-        nullif(trim(event_id_text), '') as event_id,
-        nullif(trim(event_type_text), '') as event_type,
-        nullif(trim(user_id_text), '') as user_id,
-        nullif(trim(chat_id_text), '') as chat_id,
-        message_text as message,
-        nullif(trim(tool_name_text), '') as tool_name,
-        nullif(trim(setting_name_text), '') as setting_name,
-        setting_value_text as setting_value,
-        created_at_text,
-        try(cast(from_iso8601_timestamp(created_at_text) at time zone 'UTC' as timestamp(6))) as created_at
-    from named
-)
-
-select
-    raw,
-    ingest_date,
-    event_id,
-    event_type,
-    user_id,
-    chat_id,
-    message,
-    tool_name,
-    setting_name,
-    setting_value,
-    created_at,
-    cast(created_at as date) as partition_date,
-    case
-        when not is_json_object then 'invalid_json'
-        when event_id is null then 'missing_event_id'
-        when user_id is null then 'missing_user_id'
-        -- an id no erasure request could name (rights.subject_id_pattern) is never loaded
-        when not coalesce(regexp_like(user_id, '^(?:^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$)$'), false) then 'invalid_user_id'
-        when event_type is null then 'missing_event_type'
-        when created_at_text is null then 'missing_created_at'
-        when created_at is null then 'invalid_created_at'
-        when event_type in ('chat_started', 'message') and chat_id is null then 'missing_chat_id'
-        when event_type = 'setting_changed' and setting_name is null then 'missing_setting_name'
-    end as quarantine_reason,
-    -- the line belongs to a subject erased so far: never loaded (macros/erasure.sql)
-    (case
-    when user_id is not null
-        then coalesce(user_id in (select cast(null as varchar) as guid where false), false)
-    else coalesce(any_match((select array_agg(guid) from (select cast(null as varchar) as guid where false) as erased_ids), erased_id -> strpos(raw, '"' || erased_id || '"') > 0), false)
-end) as erased_subject
-from typed
-),
-__dbt__cte__stg_landing_reasoning_steps as (
-with landing as (
-    select
-        raw,
-        cast(ingest_date as date) as ingest_date
-    from "athena_analytics_landing"."reasoning_steps"
-),
-
-checked as (
-    select
-        raw,
-        ingest_date,
-        case when coalesce(try(cast(json_parse(raw) as map(varchar, json))) is not null, false) then raw end as doc
-    from landing
-),
-
-extracted as (
-    select
-        raw,
-        ingest_date,
-        doc is not null as is_json_object,
-        array[json_extract_scalar(doc, '$.event_id'), json_extract_scalar(doc, '$.step_index'), json_extract_scalar(doc, '$.user_id'), json_extract_scalar(doc, '$.reasoning_step'), json_extract_scalar(doc, '$.step_details'), json_extract_scalar(doc, '$.created_at')] as field_values
-    from checked
-),
-
-named as (
-    select
-        raw,
-        ingest_date,
-        is_json_object,
-        field_values[1] as event_id_text,
-        field_values[2] as step_index_text,
-        field_values[3] as user_id_text,
-        field_values[4] as reasoning_step_text,
-        field_values[5] as step_details_text,
-        field_values[6] as created_at_text
-    from extracted
-),
-
-typed as (
-    select
-        raw,
-        ingest_date,
-        is_json_object,
-        nullif(trim(event_id_text), '') as event_id,
-        step_index_text,
-        try_cast(step_index_text as integer) as step_index,
-        nullif(trim(user_id_text), '') as user_id,
-        nullif(trim(reasoning_step_text), '') as reasoning_step,
-        step_details_text as step_details,
-        created_at_text,
-        try(cast(from_iso8601_timestamp(created_at_text) at time zone 'UTC' as timestamp(6))) as created_at
-    from named
-)
-
-select
-    raw,
-    ingest_date,
-    event_id,
-    step_index,
-    user_id,
-    reasoning_step,
-    step_details,
-    created_at,
-    cast(created_at as date) as partition_date,
-    case
-        when not is_json_object then 'invalid_json'
-        when event_id is null then 'missing_event_id'
-        when user_id is null then 'missing_user_id'
-        -- an id no erasure request could name (rights.subject_id_pattern) is never loaded
-        when not coalesce(regexp_like(user_id, '^(?:^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$)$'), false) then 'invalid_user_id'
-        when step_index_text is null then 'missing_step_index'
-        when step_index is null or step_index < 0 then 'invalid_step_index'
-        when created_at_text is null then 'missing_created_at'
-        when created_at is null then 'invalid_created_at'
-    end as quarantine_reason,
-    -- the line belongs to a subject erased so far: never loaded (macros/erasure.sql)
-    (case
-    when user_id is not null
-        then coalesce(user_id in (select cast(null as varchar) as guid where false), false)
-    else coalesce(any_match((select array_agg(guid) from (select cast(null as varchar) as guid where false) as erased_ids), erased_id -> strpos(raw, '"' || erased_id || '"') > 0), false)
-end) as erased_subject
-from typed
-)
-select
-    cast('chat_events' as varchar) as source_table,
-    raw,
-    quarantine_reason,
-    event_id,
-    user_id,
-    ingest_date
-from __dbt__cte__stg_landing_chat_events
-where quarantine_reason is not null
-  and not erased_subject
-
-
-union all
-
-select
-    cast('reasoning_steps' as varchar) as source_table,
-    raw,
-    quarantine_reason,
-    event_id,
-    user_id,
-    ingest_date
-from __dbt__cte__stg_landing_reasoning_steps
-where quarantine_reason is not null
-  and not erased_subject
-
-
-    ) as dbt_all_rows
-) as dbt_partitions;
-
-drop table if exists `athena_analytics`.`bronze_quarantined_events__strata_tmp`;
-
-create table "athena_analytics"."bronze_quarantined_events__strata_tmp"
+create table "athena_analytics"."bronze_quarantined_events"
 with (
     table_type = 'ICEBERG',
     is_external = false,
-    location = 's3://<bucket>/data/athena_analytics/bronze_quarantined_events__strata_tmp/<uuid>',
+    location = 's3://<bucket>/data/athena_analytics/bronze_quarantined_events/<uuid>',
     partitioning = ARRAY['ingest_date'],
     format = 'PARQUET',
     write_compression = 'ZSTD',
@@ -1065,133 +695,11 @@ from __dbt__cte__stg_landing_reasoning_steps
 where quarantine_reason is not null
   and not erased_subject;
 
-alter table `athena_analytics`.`bronze_quarantined_events__strata_tmp` rename to `athena_analytics`.`bronze_quarantined_events`;
-
-select count(*) as partitions from (
-    select distinct "partition_date" from (
-
-
-with __dbt__cte__stg_landing_reasoning_steps as (
-with landing as (
-    select
-        raw,
-        cast(ingest_date as date) as ingest_date
-    from "athena_analytics_landing"."reasoning_steps"
-),
-
-checked as (
-    select
-        raw,
-        ingest_date,
-        case when coalesce(try(cast(json_parse(raw) as map(varchar, json))) is not null, false) then raw end as doc
-    from landing
-),
-
-extracted as (
-    select
-        raw,
-        ingest_date,
-        doc is not null as is_json_object,
-        array[json_extract_scalar(doc, '$.event_id'), json_extract_scalar(doc, '$.step_index'), json_extract_scalar(doc, '$.user_id'), json_extract_scalar(doc, '$.reasoning_step'), json_extract_scalar(doc, '$.step_details'), json_extract_scalar(doc, '$.created_at')] as field_values
-    from checked
-),
-
-named as (
-    select
-        raw,
-        ingest_date,
-        is_json_object,
-        field_values[1] as event_id_text,
-        field_values[2] as step_index_text,
-        field_values[3] as user_id_text,
-        field_values[4] as reasoning_step_text,
-        field_values[5] as step_details_text,
-        field_values[6] as created_at_text
-    from extracted
-),
-
-typed as (
-    select
-        raw,
-        ingest_date,
-        is_json_object,
-        nullif(trim(event_id_text), '') as event_id,
-        step_index_text,
-        try_cast(step_index_text as integer) as step_index,
-        nullif(trim(user_id_text), '') as user_id,
-        nullif(trim(reasoning_step_text), '') as reasoning_step,
-        step_details_text as step_details,
-        created_at_text,
-        try(cast(from_iso8601_timestamp(created_at_text) at time zone 'UTC' as timestamp(6))) as created_at
-    from named
-)
-
-select
-    raw,
-    ingest_date,
-    event_id,
-    step_index,
-    user_id,
-    reasoning_step,
-    step_details,
-    created_at,
-    cast(created_at as date) as partition_date,
-    case
-        when not is_json_object then 'invalid_json'
-        when event_id is null then 'missing_event_id'
-        when user_id is null then 'missing_user_id'
-        -- an id no erasure request could name (rights.subject_id_pattern) is never loaded
-        when not coalesce(regexp_like(user_id, '^(?:^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$)$'), false) then 'invalid_user_id'
-        when step_index_text is null then 'missing_step_index'
-        when step_index is null or step_index < 0 then 'invalid_step_index'
-        when created_at_text is null then 'missing_created_at'
-        when created_at is null then 'invalid_created_at'
-    end as quarantine_reason,
-    -- the line belongs to a subject erased so far: never loaded (macros/erasure.sql)
-    (case
-    when user_id is not null
-        then coalesce(user_id in (select cast(null as varchar) as guid where false), false)
-    else coalesce(any_match((select array_agg(guid) from (select cast(null as varchar) as guid where false) as erased_ids), erased_id -> strpos(raw, '"' || erased_id || '"') > 0), false)
-end) as erased_subject
-from typed
-), new_lines as (
-    select *
-    from __dbt__cte__stg_landing_reasoning_steps
-    where quarantine_reason is null
-      and not erased_subject
-    
-),
-
-ranked as (
-    select
-        *,
-        row_number() over (partition by event_id, step_index order by ingest_date, raw) as arrival_rank
-    from new_lines
-)
-
-select
-    event_id,
-    step_index,
-    user_id,
-    reasoning_step,
-    step_details,
-    created_at,
-    ingest_date,
-    partition_date
-from ranked as r
-where arrival_rank = 1
-
-
-    ) as dbt_all_rows
-) as dbt_partitions;
-
-drop table if exists `athena_analytics`.`bronze_reasoning_steps__strata_tmp`;
-
-create table "athena_analytics"."bronze_reasoning_steps__strata_tmp"
+create table "athena_analytics"."bronze_reasoning_steps"
 with (
     table_type = 'ICEBERG',
     is_external = false,
-    location = 's3://<bucket>/data/athena_analytics/bronze_reasoning_steps__strata_tmp/<uuid>',
+    location = 's3://<bucket>/data/athena_analytics/bronze_reasoning_steps/<uuid>',
     partitioning = ARRAY['partition_date'],
     format = 'PARQUET',
     write_compression = 'ZSTD',
@@ -1310,8 +818,6 @@ select
     partition_date
 from ranked as r
 where arrival_rank = 1;
-
-alter table `athena_analytics`.`bronze_reasoning_steps__strata_tmp` rename to `athena_analytics`.`bronze_reasoning_steps`;
 
 select
     count(*) as failures,
@@ -1857,52 +1363,11 @@ having count(*) > 1
 
 ) dbt_internal_test;
 
-select count(*) as partitions from (
-    select distinct "date_col" from (
-
-
-with changes as (
-    select event_id, user_id, setting_name, setting_value, created_at, ingest_date, partition_date
-    from "athena_analytics"."bronze_chat_events"
-    where event_type = 'setting_changed'
-    
-),
-
-ranked as (
-    select
-        *,
-        row_number() over (
-            partition by user_id, partition_date, setting_name
-            order by created_at desc, event_id desc
-        ) as recency_rank,
-        count(*) over (partition by user_id, partition_date, setting_name) as changes_that_day,
-        max(cast(ingest_date as timestamp(6))) over (
-            partition by user_id, partition_date, setting_name
-        ) as newest_arrival
-    from changes
-)
-
-select
-    user_id,
-    partition_date as date_col,
-    setting_name,
-    setting_value,
-    cast(changes_that_day as integer) as change_count,
-    created_at as last_changed_at,
-    newest_arrival as updated_at
-from ranked
-where recency_rank = 1
-
-    ) as dbt_all_rows
-) as dbt_partitions;
-
-drop table if exists `athena_analytics`.`silver_active_user_setting_daily__strata_tmp`;
-
-create table "athena_analytics"."silver_active_user_setting_daily__strata_tmp"
+create table "athena_analytics"."silver_active_user_setting_daily"
 with (
     table_type = 'ICEBERG',
     is_external = false,
-    location = 's3://<bucket>/data/athena_analytics/silver_active_user_setting_daily__strata_tmp/<uuid>',
+    location = 's3://<bucket>/data/athena_analytics/silver_active_user_setting_daily/<uuid>',
     partitioning = ARRAY['date_col'],
     format = 'PARQUET',
     write_compression = 'ZSTD',
@@ -1944,41 +1409,11 @@ select
 from ranked
 where recency_rank = 1;
 
-alter table `athena_analytics`.`silver_active_user_setting_daily__strata_tmp` rename to `athena_analytics`.`silver_active_user_setting_daily`;
-
-select count(*) as partitions from (
-    select distinct "date_col" from (
-
-
-with messages as (
-    select chat_id, user_id, tool_name, created_at, ingest_date, partition_date
-    from "athena_analytics"."bronze_chat_events"
-    where event_type = 'message'
-    
-)
-
-select
-    chat_id,
-    partition_date as date_col,
-    min(user_id) as user_id,
-    cast(count(*) as integer) as message_count,
-    cast(count(tool_name) as integer) as tool_call_count,
-    min(created_at) as first_message_at,
-    max(created_at) as last_message_at,
-    max(cast(ingest_date as timestamp(6))) as updated_at
-from messages
-group by chat_id, partition_date
-
-    ) as dbt_all_rows
-) as dbt_partitions;
-
-drop table if exists `athena_analytics`.`silver_message_daily__strata_tmp`;
-
-create table "athena_analytics"."silver_message_daily__strata_tmp"
+create table "athena_analytics"."silver_message_daily"
 with (
     table_type = 'ICEBERG',
     is_external = false,
-    location = 's3://<bucket>/data/athena_analytics/silver_message_daily__strata_tmp/<uuid>',
+    location = 's3://<bucket>/data/athena_analytics/silver_message_daily/<uuid>',
     partitioning = ARRAY['date_col'],
     format = 'PARQUET',
     write_compression = 'ZSTD',
@@ -2007,41 +1442,11 @@ select
 from messages
 group by chat_id, partition_date;
 
-alter table `athena_analytics`.`silver_message_daily__strata_tmp` rename to `athena_analytics`.`silver_message_daily`;
-
-select count(*) as partitions from (
-    select distinct "date_col" from (
-
-
-with events as (
-    select chat_id, user_id, event_type, created_at, ingest_date, partition_date
-    from "athena_analytics"."bronze_chat_events"
-    where chat_id is not null
-    
-)
-
-select
-    chat_id as room_id,
-    partition_date as date_col,
-    min(user_id) as user_id,
-    cast(count(distinct user_id) as integer) as user_count,
-    cast(count(case when event_type = 'message' then 1 end) as integer) as message_count,
-    count(case when event_type = 'chat_started' then 1 end) > 0 as is_new_room,
-    min(created_at) as created_at,
-    max(cast(ingest_date as timestamp(6))) as updated_at
-from events
-group by chat_id, partition_date
-
-    ) as dbt_all_rows
-) as dbt_partitions;
-
-drop table if exists `athena_analytics`.`silver_room_daily__strata_tmp`;
-
-create table "athena_analytics"."silver_room_daily__strata_tmp"
+create table "athena_analytics"."silver_room_daily"
 with (
     table_type = 'ICEBERG',
     is_external = false,
-    location = 's3://<bucket>/data/athena_analytics/silver_room_daily__strata_tmp/<uuid>',
+    location = 's3://<bucket>/data/athena_analytics/silver_room_daily/<uuid>',
     partitioning = ARRAY['date_col'],
     format = 'PARQUET',
     write_compression = 'ZSTD',
@@ -2070,72 +1475,11 @@ select
 from events
 group by chat_id, partition_date;
 
-alter table `athena_analytics`.`silver_room_daily__strata_tmp` rename to `athena_analytics`.`silver_room_daily`;
-
-select count(*) as partitions from (
-    select distinct "date_col" from (
-
-
-with events as (
-    select user_id, chat_id, event_type, tool_name, created_at, ingest_date, partition_date
-    from "athena_analytics"."bronze_chat_events"
-    
-),
-
-daily as (
-    select
-        user_id,
-        partition_date as date_col,
-        cast(count(case when event_type = 'message' then 1 end) as integer) as message_count,
-        cast(count(distinct case when event_type = 'message' then chat_id end) as integer) as chat_count,
-        max(created_at) as last_activity,
-        max(cast(ingest_date as timestamp(6))) as updated_at
-    from events
-    group by user_id, partition_date
-),
-
-tool_calls as (
-    select
-        user_id,
-        partition_date as date_col,
-        tool_name,
-        count(*) as calls
-    from events
-    where event_type = 'message' and tool_name is not null
-    group by user_id, partition_date, tool_name
-),
-
-tool_maps as (
-    select
-        user_id,
-        date_col,
-        map_agg(tool_name, cast(calls as integer)) as tool_usage
-    from tool_calls
-    group by user_id, date_col
-)
-
-select
-    d.user_id,
-    d.date_col,
-    d.message_count,
-    d.chat_count,
-    coalesce(t.tool_usage, cast(map() as map(varchar, integer))) as tool_usage,
-    d.last_activity,
-    d.updated_at
-from daily as d
-left join tool_maps as t
-    on t.user_id = d.user_id and t.date_col = d.date_col
-
-    ) as dbt_all_rows
-) as dbt_partitions;
-
-drop table if exists `athena_analytics`.`silver_user_daily__strata_tmp`;
-
-create table "athena_analytics"."silver_user_daily__strata_tmp"
+create table "athena_analytics"."silver_user_daily"
 with (
     table_type = 'ICEBERG',
     is_external = false,
-    location = 's3://<bucket>/data/athena_analytics/silver_user_daily__strata_tmp/<uuid>',
+    location = 's3://<bucket>/data/athena_analytics/silver_user_daily/<uuid>',
     partitioning = ARRAY['date_col'],
     format = 'PARQUET',
     write_compression = 'ZSTD',
@@ -2194,8 +1538,6 @@ select
 from daily as d
 left join tool_maps as t
     on t.user_id = d.user_id and t.date_col = d.date_col;
-
-alter table `athena_analytics`.`silver_user_daily__strata_tmp` rename to `athena_analytics`.`silver_user_daily`;
 
 select
     count(*) as failures,
@@ -2777,63 +2119,11 @@ having count(*) > 1
 
 ) dbt_internal_test;
 
-select count(*) as partitions from (
-    select distinct "date_col" from (
-
-
-with user_days as (
-    select user_id, date_col, updated_at
-    from "athena_analytics"."silver_user_daily"
-),
-
-spine as (
-    select distinct date_col
-    from user_days
-    
-),
-
-windowed as (
-    select
-        s.date_col,
-        u.user_id,
-        u.date_col as activity_date,
-        u.updated_at
-    from spine as s
-    inner join user_days as u
-        on u.date_col <= s.date_col
-       and u.date_col >= date_add('day', -27, s.date_col)
-),
-
-counts as (
-    select
-        date_col,
-        count(distinct case when activity_date = date_col then user_id end) as dau,
-        count(distinct case when activity_date >= date_add('day', -6, date_col) then user_id end) as wau,
-        count(distinct user_id) as mau,
-        max(updated_at) as updated_at
-    from windowed
-    group by date_col
-)
-
-select
-    date_col,
-    cast(dau as integer) as dau,
-    cast(wau as integer) as wau,
-    cast(mau as integer) as mau,
-    round(cast(dau as double) / nullif(mau, 0), 4) as dau_mau_ratio,
-    updated_at
-from counts
-
-    ) as dbt_all_rows
-) as dbt_partitions;
-
-drop table if exists `athena_analytics`.`gold_active_user_breakdown__strata_tmp`;
-
-create table "athena_analytics"."gold_active_user_breakdown__strata_tmp"
+create table "athena_analytics"."gold_active_user_breakdown"
 with (
     table_type = 'ICEBERG',
     is_external = false,
-    location = 's3://<bucket>/data/athena_analytics/gold_active_user_breakdown__strata_tmp/<uuid>',
+    location = 's3://<bucket>/data/athena_analytics/gold_active_user_breakdown/<uuid>',
     partitioning = ARRAY['date_col'],
     format = 'PARQUET',
     write_compression = 'ZSTD',
@@ -2886,80 +2176,13 @@ select
     updated_at
 from counts;
 
-alter table `athena_analytics`.`gold_active_user_breakdown__strata_tmp` rename to `athena_analytics`.`gold_active_user_breakdown`;
-
 delete from "athena_analytics"."gold_active_user_breakdown" where date_col not in (select date_col from "athena_analytics"."silver_user_daily");
 
-select count(*) as partitions from (
-    select distinct "date_col" from (
-
-
-with user_days as (
-    select user_id, date_col, message_count, chat_count, updated_at
-    from "athena_analytics"."silver_user_daily"
-),
-
-first_seen as (
-    select user_id, min(date_col) as first_date
-    from user_days
-    group by user_id
-),
-
-new_users as (
-    select first_date as date_col, count(*) as new_user_count
-    from first_seen
-    group by first_date
-),
-
-daily as (
-    select
-        date_col,
-        count(*) as active_users,
-        sum(message_count) as total_messages,
-        sum(chat_count) as unique_chats,
-        max(updated_at) as updated_at
-    from user_days
-    group by date_col
-),
-
-series as (
-    select
-        d.date_col,
-        sum(coalesce(n.new_user_count, 0)) over (
-            order by d.date_col rows between unbounded preceding and current row
-        ) as total_users,
-        d.active_users,
-        d.total_messages,
-        d.unique_chats,
-        max(d.updated_at) over (
-            order by d.date_col rows between unbounded preceding and current row
-        ) as updated_at
-    from daily as d
-    left join new_users as n
-        on n.date_col = d.date_col
-)
-
-select
-    date_col,
-    cast(total_users as integer) as total_users,
-    cast(active_users as integer) as active_users,
-    cast(total_messages as integer) as total_messages,
-    cast(unique_chats as integer) as unique_chats,
-    round(cast(total_messages as double) / nullif(active_users, 0), 4) as avg_messages_per_user,
-    updated_at
-from series
-
-
-    ) as dbt_all_rows
-) as dbt_partitions;
-
-drop table if exists `athena_analytics`.`gold_time_series__strata_tmp`;
-
-create table "athena_analytics"."gold_time_series__strata_tmp"
+create table "athena_analytics"."gold_time_series"
 with (
     table_type = 'ICEBERG',
     is_external = false,
-    location = 's3://<bucket>/data/athena_analytics/gold_time_series__strata_tmp/<uuid>',
+    location = 's3://<bucket>/data/athena_analytics/gold_time_series/<uuid>',
     partitioning = ARRAY['date_col'],
     format = 'PARQUET',
     write_compression = 'ZSTD',
@@ -3023,8 +2246,6 @@ select
     round(cast(total_messages as double) / nullif(active_users, 0), 4) as avg_messages_per_user,
     updated_at
 from series;
-
-alter table `athena_analytics`.`gold_time_series__strata_tmp` rename to `athena_analytics`.`gold_time_series`;
 
 delete from "athena_analytics"."gold_time_series" where date_col not in (select date_col from "athena_analytics"."silver_user_daily");
 
@@ -3132,79 +2353,11 @@ having count(*) > 1
 
 ) dbt_internal_test;
 
-select count(*) as partitions from (
-    select distinct "date_col" from (
-
-
-with
-
-user_days as (
-    select user_id, date_col, tool_usage, updated_at
-    from "athena_analytics"."silver_user_daily"
-    
-),
-
-day_freshness as (
-    select date_col, max(updated_at) as updated_at
-    from user_days
-    group by date_col
-),
-
-calls as (
-    select
-        u.date_col,
-        u.user_id,
-        t.tool_name,
-        t.calls
-    from user_days as u
-    cross join unnest(u.tool_usage) as t(tool_name, calls)
-),
-
-per_tool as (
-    select
-        date_col,
-        tool_name,
-        sum(calls) as call_count,
-        count(distinct user_id) as user_count
-    from calls
-    group by date_col, tool_name
-),
-
-per_day as (
-    select date_col, sum(call_count) as day_call_count
-    from per_tool
-    group by date_col
-)
-
-select
-    p.date_col,
-    p.tool_name,
-    coalesce(c.tool_category, 'unknown') as tool_category,
-    cast(p.call_count as integer) as call_count,
-    cast(p.user_count as integer) as user_count,
-    round(cast(p.call_count as double) / nullif(d.day_call_count, 0), 4) as share_of_calls,
-    cast(row_number() over (
-        partition by p.date_col order by p.call_count desc, p.tool_name
-    ) as integer) as tool_rank,
-    f.updated_at
-from per_tool as p
-inner join per_day as d
-    on d.date_col = p.date_col
-inner join day_freshness as f
-    on f.date_col = p.date_col
-left join "athena_analytics"."tool_catalog" as c
-    on c.tool_name = p.tool_name
-
-    ) as dbt_all_rows
-) as dbt_partitions;
-
-drop table if exists `athena_analytics`.`gold_tool_call_breakdown__strata_tmp`;
-
-create table "athena_analytics"."gold_tool_call_breakdown__strata_tmp"
+create table "athena_analytics"."gold_tool_call_breakdown"
 with (
     table_type = 'ICEBERG',
     is_external = false,
-    location = 's3://<bucket>/data/athena_analytics/gold_tool_call_breakdown__strata_tmp/<uuid>',
+    location = 's3://<bucket>/data/athena_analytics/gold_tool_call_breakdown/<uuid>',
     partitioning = ARRAY['date_col'],
     format = 'PARQUET',
     write_compression = 'ZSTD',
@@ -3272,8 +2425,6 @@ inner join day_freshness as f
     on f.date_col = p.date_col
 left join "athena_analytics"."tool_catalog" as c
     on c.tool_name = p.tool_name;
-
-alter table `athena_analytics`.`gold_tool_call_breakdown__strata_tmp` rename to `athena_analytics`.`gold_tool_call_breakdown`;
 
 delete from "athena_analytics"."gold_tool_call_breakdown" where date_col not in (select date_col from "athena_analytics"."silver_user_daily" where cardinality(tool_usage) > 0);
 

@@ -6,11 +6,33 @@
     relations with backticks (`relation.render_hive()`); everything else is Trino SQL with
     double quotes (`{{ relation }}`). -#}
 
+{#- Temporary tables are named per invocation (`<t>__strata_tmp_<first 8 hex of the
+    invocation id>`, as dbt-athena's unique_tmp_table_suffix), so two runs of one model at
+    the same time do not build into, rename or drop each other's. A run that crashed leaves
+    its uniquely named tables behind, which later runs do not drop (they are not theirs):
+    drop such a leftover by hand, e.g. drop table `s`.`t__strata_tmp_1a2b3c4d`. -#}
+{% macro athena__temp_identifier(identifier, suffix) -%}
+{{ identifier }}__strata_{{ suffix }}_{{ (invocation_id | string)[:8] }}
+{%- endmacro %}
+
+{#- The name a table's data folder carries: the target's for the temporary table that is
+    renamed into the target (dbt-athena's s3_path_table_part), its own for one that only
+    carries rows to another statement (`temporary`). -#}
+{% macro athena__location_name(relation, temporary=false) -%}
+{%- set tmp_suffix = temp_identifier('', 'tmp') | string -%}
+{%- set name = relation.identifier | string -%}
+{%- if not temporary and name.endswith(tmp_suffix) and name | length > tmp_suffix | length -%}
+{{ name[:(name | length) - (tmp_suffix | length)] }}
+{%- else -%}
+{{ name }}
+{%- endif -%}
+{%- endmacro %}
+
 {#- Where a table's data goes: a folder of its own per build (the invocation id), so a new
     build never writes over files the table being replaced still reads. -#}
-{% macro athena__table_location(relation) -%}
+{% macro athena__table_location(relation, temporary=false) -%}
 {%- set data_dir = target.s3_data_dir or (target.s3_staging_dir | string).rstrip('/') ~ '/tables' -%}
-{{ data_dir.rstrip('/') }}/{{ relation.schema }}/{{ relation.identifier }}/{{ invocation_id }}
+{{ data_dir.rstrip('/') }}/{{ relation.schema }}/{{ athena__location_name(relation, temporary) }}/{{ invocation_id }}
 {%- endmacro %}
 
 {#- CTAS of an Iceberg table; partitions from `partitioned_by` unless `temporary` (the new
@@ -26,7 +48,7 @@ create table {{ relation }}
 with (
     table_type = 'ICEBERG',
     is_external = false,
-    location = '{{ athena__table_location(relation) }}',
+    location = '{{ athena__table_location(relation, temporary) }}',
     {%- if partitioned_by %}
     partitioning = ARRAY[{% for p in partitioned_by %}'{{ p }}'{% if not loop.last %}, {% endif %}{% endfor %}],
     {%- endif %}
@@ -96,12 +118,13 @@ alter table {{ relation.render_hive() }} change column `{{ column_name }}` `{{ c
 {%- endmacro %}
 
 {#- Seeds: the CSV was converted to Parquet and uploaded to the S3 folder `path`;
-    `columns` carry their Hive types. Read it through an external table, CTAS into
-    Iceberg (timestamps as Iceberg's microseconds), drop the external table. -#}
+    `columns` carry their Hive types. Read it through an external table (named per
+    invocation: no leftover to drop first), CTAS into Iceberg (timestamps as Iceberg's
+    microseconds), drop the external table. -#}
 {% macro athena__load_csv(relation, path, column_types, columns) -%}
-{%- set raw = relation.schema ~ '`.`' ~ relation.identifier ~ '__strata_csv' -%}
+{%- set raw_name = temp_identifier(athena__location_name(relation), 'csv') | string -%}
+{%- set raw = relation.schema ~ '`.`' ~ raw_name -%}
 {%- set athena_types = {'string': 'varchar', 'int': 'integer', 'timestamp': 'timestamp(6)', 'float': 'real'} -%}
-drop table if exists `{{ raw }}`;
 create external table `{{ raw }}` (
 {%- for c in columns %}
     `{{ c.name }}` {{ c.data_type }}{% if not loop.last %},{% endif %}
@@ -114,7 +137,7 @@ select
 {%- for c in columns %}
     cast({{ adapter.quote(c.name) }} as {{ athena_types.get(c.data_type, c.data_type) }}) as {{ adapter.quote(c.name) }}{% if not loop.last %},{% endif %}
 {%- endfor %}
-from {{ adapter.quote(relation.schema) }}.{{ adapter.quote(relation.identifier ~ '__strata_csv') }}
+from {{ adapter.quote(relation.schema) }}.{{ adapter.quote(raw_name) }}
 {%- if flags.EMPTY %}
 where false
 {%- endif %}
