@@ -28,6 +28,9 @@ const ATHENA_KEYS: &[(&str, Verdict)] = &[
     ("max_bytes_scanned", Verdict::Honoured),
     // Glue table and column comments (athena/glue_docs.rs)
     ("persist_docs", Verdict::Honoured),
+    // partition batching (materialize/partition.rs)
+    ("partitions_limit", Verdict::Honoured),
+    ("force_batch", Verdict::Honoured),
     // Lake Formation tags (athena/lake_formation.rs)
     ("lf_tags_config", Verdict::Honoured),
     // the merge strategy, as dbt-athena writes it (athena/macros/merge.sql)
@@ -123,14 +126,6 @@ const ATHENA_KEYS: &[(&str, Verdict)] = &[
     (
         "catalog_name",
         Verdict::Refused("catalog integrations (catalogs.yml) are not supported"),
-    ),
-    (
-        "partitions_limit",
-        Verdict::Refused("a statement writes up to 100 partitions"),
-    ),
-    (
-        "force_batch",
-        Verdict::Refused("partitions are batched when a build has more than 100"),
     ),
     // Python models (Spark on Athena)
     ("timeout", NO_PYTHON),

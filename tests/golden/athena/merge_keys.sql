@@ -1,5 +1,5 @@
 merge into "<schema>"."customers" as target
-using "<schema>"."customers__strata_tmp" as src
+using "<schema>"."customers__strata_tmp_<run>" as src
 on (target."id" = src."id" and (target.region = 'eu'))
 when matched and (src.status = 'deleted') then delete
 when matched and src.seen > target.seen then update set
