@@ -198,15 +198,17 @@ fn add_functions(env: &mut Environment<'static>, project: &Project) {
 /// What this run is: `run_started_at`, `invocation_id`, `project_name`, the rights subject
 /// id pattern, `target` and `flags`.
 fn add_run_globals(env: &mut Environment<'static>, project: &Project, flags: &Flags) -> Result<()> {
-    let now = chrono::Utc::now();
+    let now = flags.run_started_at.unwrap_or_else(chrono::Utc::now);
     env.add_global(
         "run_started_at",
         Value::from_object(globals::Timestamp(now)),
     );
-    env.add_global(
-        "invocation_id",
-        Value::from(uuid::Uuid::new_v4().to_string()),
-    );
+    let invocation_id = if flags.invocation_id.is_empty() {
+        uuid::Uuid::new_v4().to_string()
+    } else {
+        flags.invocation_id.clone()
+    };
+    env.add_global("invocation_id", Value::from(invocation_id));
     env.add_global("project_name", Value::from(project.name()));
     // The subject ids the rights engine accepts (rights_valid_subject_id).
     let pattern = match &project.rights {

@@ -184,6 +184,11 @@ impl Object for Exceptions {
 pub struct Timestamp(pub chrono::DateTime<chrono::Utc>);
 
 impl Object for Timestamp {
+    /// A plain value: `{{ run_started_at }}` renders the time (a map would render `{}`).
+    fn repr(self: &Arc<Self>) -> minijinja::value::ObjectRepr {
+        minijinja::value::ObjectRepr::Plain
+    }
+
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         use chrono::Datelike;
         match key.as_str()? {

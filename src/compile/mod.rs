@@ -90,6 +90,10 @@ pub struct Flags {
     pub which: String,
     /// dbt's `--empty`: `ref()` and `source()` give no rows (a schema-only build).
     pub empty: bool,
+    /// The run's `invocation_id` and `run_started_at` (the session's own, which
+    /// run_results.json records; a new one when empty).
+    pub invocation_id: String,
+    pub run_started_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 type Relations = HashMap<String, Value>;

@@ -99,6 +99,14 @@ impl Session {
             Hits::get(&hits.parses)
         );
         phase(&load, &mut t);
+        // One invocation id and start time, for templates and for run_results.json.
+        let started = chrono::Utc::now();
+        let invocation_id = uuid::Uuid::new_v4().to_string();
+        let flags = Flags {
+            invocation_id: invocation_id.clone(),
+            run_started_at: Some(started),
+            ..flags
+        };
         let compiler = Compiler::new(&project, &adapter.dialect(), flags)?;
         phase("environment", &mut t);
         compiler.parse(&mut project)?;
@@ -129,8 +137,8 @@ impl Session {
             adapter,
             graph: Arc::new(graph),
             printer,
-            started: chrono::Utc::now(),
-            invocation_id: uuid::Uuid::new_v4().to_string(),
+            started,
+            invocation_id,
         })
     }
 }

@@ -577,6 +577,41 @@ fn retry_runs_the_unfinished_part_of_the_previous_run() {
         .assert_contains("retry: could not find a previous run in 'target'");
 }
 
+/// Templates see the run's own `invocation_id` and `run_started_at`: the ones
+/// run_results.json records (dbt has one of each per invocation).
+#[test]
+fn templates_and_run_results_share_the_invocation_id() {
+    let p = TestProject::new("inv", "");
+    p.write(
+        "models/a.sql",
+        "{{ config(materialized='table') }}\nselect '{{ invocation_id }}' as invocation_id, \
+         '{{ run_started_at }}' as started\n",
+    );
+    p.strata(&["run"]).assert_ok();
+    let v: serde_json::Value =
+        serde_json::from_str(&p.read("target/run_results.json")).expect("run_results");
+    let recorded = v["metadata"]["invocation_id"]
+        .as_str()
+        .expect("invocation_id");
+    assert_eq!(recorded.len(), 36, "{recorded}");
+    assert_eq!(
+        p.scalar("inv", "select invocation_id from main.a"),
+        recorded
+    );
+    // `run_started_at` renders as Python's str() of the time, and is this run's: at most a
+    // minute before run_results.json was written.
+    let started = p.scalar("inv", "select started from main.a");
+    let started = chrono::DateTime::parse_from_str(&started, "%Y-%m-%d %H:%M:%S%.6f%:z")
+        .unwrap_or_else(|e| panic!("{started}: {e}"));
+    let generated = v["metadata"]["generated_at"].as_str().unwrap_or("");
+    let generated = chrono::DateTime::parse_from_rfc3339(generated).expect("generated_at");
+    let before = generated - started;
+    assert!(
+        before >= chrono::TimeDelta::zero() && before <= chrono::TimeDelta::seconds(60),
+        "{started} vs {generated}"
+    );
+}
+
 /// `compile` writes run_results.json as dbt does (every compiled node a success), so a
 /// later `result:` selection reads this invocation, not an older one.
 #[test]

@@ -42,6 +42,7 @@ pub(crate) async fn run(
         full_refresh: exec.full_refresh,
         which: command.name().into(),
         empty,
+        ..Default::default()
     };
     let session = Session::open(&settings.load, flags, printer.clone())?;
     print_startup(&session, &printer);
