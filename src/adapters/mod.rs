@@ -207,6 +207,21 @@ pub trait Adapter: Send + Sync {
         false
     }
 
+    /// The incremental strategy of a model that names none, as the engine's dbt adapter
+    /// chooses it: dbt-core's and dbt-duckdb's `delete+insert` with a unique key, else
+    /// `append`.
+    fn default_incremental_strategy(
+        &self,
+        has_unique_key: bool,
+        _partitioned: bool,
+    ) -> &'static str {
+        if has_unique_key {
+            "delete+insert"
+        } else {
+            "append"
+        }
+    }
+
     /// The most partitions one CTAS or INSERT may write (Athena: 100); the materializations
     /// split larger writes into batches of partitions.
     fn max_partitions_per_write(&self) -> Option<usize> {

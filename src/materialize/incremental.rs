@@ -22,21 +22,19 @@ impl Materializer<'_> {
             return self.table(node, compiled_sql).await;
         }
         let unique_key = node.config.list("unique_key");
+        let mut partitions = node.config.list("partitioned_by");
+        if partitions.is_empty() {
+            partitions = node.config.list("partition_by");
+        }
         let strategy = node
             .config
             .str("incremental_strategy")
             .map(str::to_string)
             .unwrap_or_else(|| {
-                if unique_key.is_empty() {
-                    "append".into()
-                } else {
-                    "delete+insert".into()
-                }
+                self.adapter
+                    .default_incremental_strategy(!unique_key.is_empty(), !partitions.is_empty())
+                    .into()
             });
-        let mut partitions = node.config.list("partitioned_by");
-        if partitions.is_empty() {
-            partitions = node.config.list("partition_by");
-        }
         let config_error = |message: String| Error::Config {
             path: node.original_file_path.clone(),
             position: None,

@@ -1764,6 +1764,61 @@ fn lake_formation_tags_are_applied_as_dbt_athena_applies_them() {
         .assert_contains("no_such_tag");
 }
 
+/// A partitioned incremental model that names no strategy overwrites the partitions its new
+/// rows touch on Athena, as under dbt-athena (appending them again would duplicate rows), and
+/// the project is told that the engines' defaults differ.
+#[test]
+fn a_partitioned_incremental_model_without_a_strategy_overwrites_its_partitions() {
+    let p = TestProject::new("athena_default", "profile: athena_default\n");
+    let model = |strategy: &str| {
+        format!(
+            "{{{{ config(materialized='incremental', table_type='iceberg', partitioned_by=['day']{strategy}) }}}}\n\
+             select current_date as day, 1 as n\n"
+        )
+    };
+    p.write("models/daily.sql", &model(""));
+    let proxy = Proxy::start(&aws::moto_endpoint(), vec![]);
+    let region = "ca-central-1";
+    let schema = unique("default");
+    athena_profile(&p, "athena_default", &proxy.url, region, &schema, "");
+    aws::glue_iceberg_table(
+        &aws::moto_endpoint(),
+        region,
+        &schema,
+        "daily",
+        &[("day", "date"), ("n", "int")],
+    );
+    let run = p.strata_env(&["run"], AWS_ENV);
+    run.assert_ok().assert_contains(
+        "1 partitioned incremental model(s) (models/daily.sql) name no `incremental_strategy`",
+    );
+    let writes = |proxy: &Proxy| -> Vec<String> {
+        proxy
+            .started_queries()
+            .into_iter()
+            .filter(|q| q.starts_with("delete from") || q.starts_with("insert into"))
+            .map(|q| q.split_whitespace().take(2).collect::<Vec<_>>().join(" "))
+            .collect()
+    };
+    assert_eq!(writes(&proxy), ["delete from", "insert into"]);
+
+    // Said explicitly, append appends (and nothing is warned about).
+    let proxy = Proxy::start(&aws::moto_endpoint(), vec![]);
+    athena_profile(&p, "athena_default", &proxy.url, region, &schema, "");
+    p.write(
+        "models/daily.sql",
+        &model(", incremental_strategy='append'"),
+    );
+    let run = p.strata_env(&["run"], AWS_ENV);
+    run.assert_ok();
+    assert!(
+        !run.output().contains("incremental_strategy"),
+        "{}",
+        run.output()
+    );
+    assert_eq!(writes(&proxy), ["insert into"]);
+}
+
 /// The profile's static keys sign the calls (not the environment's); with `assume_role_arn`,
 /// the keys STS gave for the role do (dbt-athena's profile keys, honoured).
 #[test]

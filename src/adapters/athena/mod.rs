@@ -416,6 +416,20 @@ impl Adapter for AthenaAdapter {
         .await
     }
 
+    /// dbt-athena's default: a partitioned model overwrites the partitions its new rows
+    /// touch (`insert_overwrite`) rather than appending them again.
+    fn default_incremental_strategy(
+        &self,
+        has_unique_key: bool,
+        partitioned: bool,
+    ) -> &'static str {
+        match (partitioned, has_unique_key) {
+            (true, _) => "insert_overwrite",
+            (false, true) => "delete+insert",
+            (false, false) => "append",
+        }
+    }
+
     /// dbt-athena's `lf_tags_config`, applied to the built relation.
     async fn after_build(&self, relation: &Relation, config: &Config) -> Result<()> {
         let tags = lake_formation::LfTagsConfig::of(config.get("lf_tags_config"))

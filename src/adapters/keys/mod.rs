@@ -282,6 +282,8 @@ struct Findings {
     unknown: BTreeMap<String, BTreeSet<PathBuf>>,
     /// Table-building nodes on Athena that do not say `table_type`.
     no_table_type: BTreeSet<PathBuf>,
+    /// Partitioned incremental models that name no strategy (the engines' defaults differ).
+    no_strategy: BTreeSet<PathBuf>,
 }
 
 /// Check every enabled node's and source's config against the target's engine: the first
@@ -333,6 +335,13 @@ fn check_one(
     if keys.engine == "athena" && checked.builds_table && checked.config.get("table_type").is_none()
     {
         findings.no_table_type.insert(file.clone());
+    }
+    let config = checked.config;
+    if config.materialized() == "incremental"
+        && config.get("incremental_strategy").is_none()
+        && !(config.list("partitioned_by").is_empty() && config.list("partition_by").is_empty())
+    {
+        findings.no_strategy.insert(file.clone());
     }
     for (key, value) in checked.config.entries() {
         if is_off(key, value) {
@@ -434,6 +443,15 @@ impl Findings {
                  set `+table_type: iceberg` in the project file to say so",
                 self.no_table_type.len(),
                 files(&self.no_table_type)
+            ));
+        }
+        if !self.no_strategy.is_empty() {
+            out.push(format!(
+                "{} partitioned incremental model(s) ({}) name no `incremental_strategy`: on \
+                 athena new rows replace the partitions they touch (dbt-athena's default, \
+                 insert_overwrite), on duckdb they are appended (dbt-duckdb's); say which",
+                self.no_strategy.len(),
+                files(&self.no_strategy)
             ));
         }
         for (key, (why, set_in)) in &self.no_effect {
