@@ -231,7 +231,12 @@ fn add_run_globals(env: &mut Environment<'static>, project: &Project, flags: &Fl
 /// `target`: the profile's target settings without its secrets.
 fn target_value(project: &Project) -> Value {
     let mut target = project.target.settings.clone();
-    for secret in ["password", "aws_secret_access_key", "token"] {
+    for secret in [
+        "password",
+        "aws_secret_access_key",
+        "aws_session_token",
+        "token",
+    ] {
         target.remove(secret);
     }
     target.insert("name".into(), project.target.name.clone().into());

@@ -1819,6 +1819,86 @@ fn a_partitioned_incremental_model_without_a_strategy_overwrites_its_partitions(
     assert_eq!(writes(&proxy), ["insert into"]);
 }
 
+/// Where a table's data lands, as dbt-athena computes it: `external_location`, the model's
+/// `s3_data_dir` and `s3_data_naming`, the profile's `s3_tmp_table_dir` for the new rows of an
+/// incremental run; an Iceberg table rebuilt into its own fixed folder is refused with
+/// dbt-athena's reason.
+#[test]
+fn data_locations_follow_dbt_athenas_keys() {
+    let p = TestProject::new("athena_loc", "profile: athena_loc\n");
+    let region = "sa-east-1";
+    let schema = unique("loc");
+    let bucket = schema.replace('_', "-");
+    p.write(
+        "models/ext.sql",
+        &format!(
+            "{{{{ config(materialized='table', table_type='iceberg', \
+             external_location='s3://{bucket}/custom/ext/') }}}}\nselect 1 as id\n"
+        ),
+    );
+    p.write(
+        "models/named.sql",
+        &format!(
+            "{{{{ config(materialized='table', table_type='iceberg', \
+             s3_data_dir='s3://{bucket}/other/', s3_data_naming='table') }}}}\nselect 1 as id\n"
+        ),
+    );
+    p.write(
+        "models/inc.sql",
+        "{{ config(materialized='incremental', table_type='iceberg', \
+         incremental_strategy='append') }}\nselect 1 as id\n",
+    );
+    let proxy = Proxy::start(&aws::moto_endpoint(), vec![]);
+    athena_profile(
+        &p,
+        "athena_loc",
+        &proxy.url,
+        region,
+        &schema,
+        &format!(
+            "      s3_data_naming: table_unique\n      s3_tmp_table_dir: s3://{bucket}/tmp/\n"
+        ),
+    );
+    aws::glue_iceberg_table(
+        &aws::moto_endpoint(),
+        region,
+        &schema,
+        "inc",
+        &[("id", "int")],
+    );
+    p.strata_env(&["run"], AWS_ENV).assert_ok();
+    let started = proxy.started_queries();
+    let location_of = |table: &str| -> String {
+        let ctas = started
+            .iter()
+            .find(|q| q.starts_with(&format!("create table \"{schema}\".\"{table}")))
+            .unwrap_or_else(|| panic!("no CTAS of {table} in {started:#?}"));
+        let from = ctas.find("location = '").expect("location") + "location = '".len();
+        ctas[from..].split('\'').next().unwrap_or("").to_string()
+    };
+    assert_eq!(location_of("ext"), format!("s3://{bucket}/custom/ext"));
+    assert_eq!(location_of("named"), format!("s3://{bucket}/other/named"));
+    // The incremental run's new rows: under the temporary folder, by the profile's naming.
+    let tmp = location_of("inc__strata_tmp_");
+    let tmp_folder = regex::Regex::new(&format!(
+        "^s3://{bucket}/tmp/inc__strata_tmp_[0-9a-f]{{8}}/[0-9a-f-]{{36}}$"
+    ))
+    .expect("regex");
+    assert!(tmp_folder.is_match(&tmp), "{tmp}");
+
+    // A table that exists is rebuilt aside: into its fixed external folder it cannot be.
+    aws::glue_iceberg_table(
+        &aws::moto_endpoint(),
+        region,
+        &schema,
+        "ext",
+        &[("id", "int")],
+    );
+    p.strata_env(&["run", "--select", "ext"], AWS_ENV)
+        .assert_code(1)
+        .assert_contains("You need to have an unique table location when creating Iceberg table");
+}
+
 /// The profile's static keys sign the calls (not the environment's); with `assume_role_arn`,
 /// the keys STS gave for the role do (dbt-athena's profile keys, honoured).
 #[test]
@@ -1875,10 +1955,17 @@ fn profile_keys_are_honoured_refused_or_warned_about() {
         .assert_contains("profiles.yml: target 'athena': unknown setting `aws_profile`")
         .assert_contains("(did you mean `aws_profile_name`?)");
 
-    let (p, _, _) = small_project("      s3_data_naming: schema_table\n", "ap-south-1", vec![]);
+    let (p, _, _) = small_project("      spark_work_group: spark\n", "ap-south-1", vec![]);
     p.strata_env(&["run", "--select", "orders"], AWS_ENV)
         .assert_code(2)
-        .assert_contains("`s3_data_naming` (a dbt-athena setting) is not supported by Strata yet");
+        .assert_contains(
+            "`spark_work_group` (a dbt-athena setting) is not supported by Strata yet",
+        );
+
+    let (p, _, _) = small_project("      s3_data_naming: by_table\n", "ap-south-1", vec![]);
+    p.strata_env(&["run", "--select", "orders"], AWS_ENV)
+        .assert_code(2)
+        .assert_contains("`s3_data_naming: by_table` is not one of unique, table,");
 
     let (p, _, _) = small_project("      num_iceberg_retries: 3\n", "ap-south-1", vec![]);
     p.strata_env(&["run", "--select", "orders"], AWS_ENV)

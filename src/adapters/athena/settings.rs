@@ -81,6 +81,17 @@ const HONOURED: &[&str] = &[
     "assume_role_session_name",
     "assume_role_duration_seconds",
     "lf_tags_database",
+    "s3_data_naming",
+    "s3_tmp_table_dir",
+];
+
+/// dbt-athena's layouts of a table's data folder under its root.
+pub const S3_DATA_NAMINGS: &[&str] = &[
+    "unique",
+    "table",
+    "table_unique",
+    "schema_table",
+    "schema_table_unique",
 ];
 
 /// dbt-athena profile keys that change nothing here, and why (said once per run).
@@ -104,14 +115,6 @@ const NO_EFFECT: &[(&str, &str)] = &[
 /// dbt-athena profile keys Strata does not support yet, which would change where data lands
 /// or who may read it if ignored: refused.
 const REFUSED: &[(&str, &str)] = &[
-    (
-        "s3_data_naming",
-        "tables' data lands under s3_data_dir/<schema>/<table>/<uuid>/",
-    ),
-    (
-        "s3_tmp_table_dir",
-        "temporary tables' data lands under s3_data_dir",
-    ),
     (
         "seed_s3_upload_args",
         "seed files are uploaded without extra S3 arguments",
@@ -166,9 +169,19 @@ impl AthenaSettings {
         let s3_data_dir = s("s3_data_dir")
             .or_else(|| s("s3_staging_dir").map(|d| format!("{}/tables", d.trim_end_matches('/'))))
             .ok_or_else(|| missing("s3_data_dir (or s3_staging_dir)"))?;
+        if let Some(naming) = s("s3_data_naming") {
+            if !S3_DATA_NAMINGS.contains(&naming.as_str()) {
+                return Err(Error::Usage(format!(
+                    "target '{}': `s3_data_naming: {naming}` is not one of {}",
+                    target.name,
+                    S3_DATA_NAMINGS.join(", ")
+                )));
+            }
+        }
         for (key, value) in [
             ("s3_data_dir", Some(&s3_data_dir)),
             ("s3_staging_dir", s("s3_staging_dir").as_ref()),
+            ("s3_tmp_table_dir", s("s3_tmp_table_dir").as_ref()),
         ] {
             if let Some(v) = value {
                 if !v.starts_with("s3://") {

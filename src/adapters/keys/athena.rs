@@ -15,8 +15,6 @@ pub const KEYS: EngineKeys = EngineKeys {
 };
 
 const NO_PYTHON: Verdict = Verdict::Refused("Strata runs SQL models only, no Python models");
-const DATA_LOCATION: Verdict =
-    Verdict::Refused("tables' data lands under s3_data_dir/<schema>/<table>/<unique folder>/");
 
 const ATHENA_KEYS: &[(&str, Verdict)] = &[
     // honoured
@@ -28,6 +26,11 @@ const ATHENA_KEYS: &[(&str, Verdict)] = &[
     ("max_bytes_scanned", Verdict::Honoured),
     // Glue table and column comments (athena/glue_docs.rs)
     ("persist_docs", Verdict::Honoured),
+    // where a table's data lands (athena__table_location)
+    ("external_location", Verdict::Honoured),
+    ("s3_data_dir", Verdict::Honoured),
+    ("s3_data_naming", Verdict::Honoured),
+    ("s3_tmp_table_dir", Verdict::Honoured),
     // partition batching (materialize/partition.rs)
     ("partitions_limit", Verdict::Honoured),
     ("force_batch", Verdict::Honoured),
@@ -104,13 +107,6 @@ const ATHENA_KEYS: &[(&str, Verdict)] = &[
         Verdict::NoEffect("Athena has no SQL grants (dbt-athena applies none either)"),
     ),
     // refused: where data lands, who may read it, what a merge writes
-    ("external_location", DATA_LOCATION),
-    ("s3_data_dir", DATA_LOCATION),
-    ("s3_data_naming", DATA_LOCATION),
-    (
-        "s3_tmp_table_dir",
-        Verdict::Refused("temporary tables' data lands under s3_data_dir"),
-    ),
     (
         "temp_schema",
         Verdict::Refused("temporary tables are built in the model's schema"),
@@ -138,6 +134,14 @@ const ATHENA_KEYS: &[(&str, Verdict)] = &[
 
 fn value_check(key: &str, value: &Value) -> Option<Verdict> {
     match key {
+        "s3_data_naming" => {
+            let known = value
+                .as_str()
+                .is_some_and(|n| crate::adapters::athena::settings::S3_DATA_NAMINGS.contains(&n));
+            (!known).then_some(Verdict::Invalid(
+                "it is one of unique, table, table_unique, schema_table, schema_table_unique",
+            ))
+        }
         "table_type" => {
             let iceberg = value
                 .as_str()

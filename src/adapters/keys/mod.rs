@@ -28,6 +28,8 @@ pub enum Verdict {
     /// Would change where data lands, what a table holds or who may read it if ignored, and
     /// is not supported: refused (what Strata does instead).
     Refused(&'static str),
+    /// A value the key cannot take (which it can).
+    Invalid(&'static str),
 }
 
 /// An engine's config keys: its own (with verdicts), and a check of values where only some
@@ -362,6 +364,14 @@ fn check_one(
                     .or_insert_with(|| (why, BTreeSet::new()))
                     .1
                     .insert(file.clone());
+            }
+            Some(Verdict::Invalid(expected)) => {
+                let (path, position) = locate(project, checked, key);
+                return Err(Error::Config {
+                    path,
+                    position,
+                    message: format!("config `{key}` is {value}: {expected}"),
+                });
             }
             Some(Verdict::Refused(instead)) => {
                 let (path, position) = locate(project, checked, key);

@@ -28,11 +28,40 @@
 {%- endif -%}
 {%- endmacro %}
 
-{#- Where a table's data goes: a folder of its own per build (the invocation id), so a new
-    build never writes over files the table being replaced still reads. -#}
+{#- Where a table's data goes, as dbt-athena computes it: the model's `external_location`
+    (not for a `temporary` table); otherwise under a root (`s3_tmp_table_dir` for a temporary
+    table when set, else the model's or the profile's `s3_data_dir`, else
+    `<s3_staging_dir>/tables`) laid out by `s3_data_naming` (model, profile; default
+    schema_table_unique). The unique part is the invocation id: a new folder per build, so a
+    build never writes over files the table it replaces still reads. -#}
 {% macro athena__table_location(relation, temporary=false) -%}
-{%- set data_dir = target.s3_data_dir or (target.s3_staging_dir | string).rstrip('/') ~ '/tables' -%}
-{{ data_dir.rstrip('/') }}/{{ relation.schema }}/{{ athena__location_name(relation, temporary) }}/{{ invocation_id }}
+{%- set model = config if config is defined else {} -%}
+{%- set external = none if temporary else model.get('external_location') -%}
+{%- if external -%}
+{{ (external | string).rstrip('/') }}
+{%- else -%}
+{%- set tmp_dir = model.get('s3_tmp_table_dir') or target.s3_tmp_table_dir -%}
+{%- set data_dir = model.get('s3_data_dir') or target.s3_data_dir or (target.s3_staging_dir | string).rstrip('/') ~ '/tables' -%}
+{%- set root = ((tmp_dir if temporary and tmp_dir else data_dir) | string).rstrip('/') -%}
+{%- set name = athena__location_name(relation, temporary) -%}
+{%- set naming = model.get('s3_data_naming') or target.s3_data_naming or 'schema_table_unique' -%}
+{%- if naming == 'unique' -%}{{ root }}/{{ invocation_id }}
+{%- elif naming == 'table' -%}{{ root }}/{{ name }}
+{%- elif naming == 'table_unique' -%}{{ root }}/{{ name }}/{{ invocation_id }}
+{%- elif naming == 'schema_table' -%}{{ root }}/{{ relation.schema }}/{{ name }}
+{%- elif naming == 'schema_table_unique' -%}{{ root }}/{{ relation.schema }}/{{ name }}/{{ invocation_id }}
+{%- else -%}{{ exceptions.raise_compiler_error("s3_data_naming '" ~ naming ~ "': one of unique, table, table_unique, schema_table, schema_table_unique") }}
+{%- endif -%}
+{%- endif -%}
+{%- endmacro %}
+
+{#- Is a table's data folder its own per build? Not with `external_location` or a naming
+    without `unique`: then a table rebuilt aside would write into the folder of the table it
+    replaces. -#}
+{% macro athena__location_is_unique() -%}
+{%- set model = config if config is defined else {} -%}
+{%- set naming = model.get('s3_data_naming') or target.s3_data_naming or 'schema_table_unique' -%}
+{{- 'true' if (not model.get('external_location') and 'unique' in naming) else 'false' -}}
 {%- endmacro %}
 
 {#- CTAS of an Iceberg table; partitions from `partitioned_by` unless `temporary` (the new
@@ -41,6 +70,9 @@
 {%- set table_type = (config.get('table_type') or 'iceberg') | lower -%}
 {%- if table_type != 'iceberg' -%}
 {{ exceptions.raise_compiler_error("table_type '" ~ table_type ~ "': the athena adapter builds Iceberg tables only (Athena renames only Iceberg tables, which the table swap needs)") }}
+{%- endif -%}
+{%- if not temporary and (athena__location_name(relation) | string) != relation.identifier and athena__location_is_unique() == 'false' -%}
+{{ exceptions.raise_compiler_error("You need to have an unique table location when creating Iceberg table since we use the RENAME feature to have near-zero downtime (dbt-athena's rule): " ~ this ~ " exists, and its new build would write into its data folder; drop external_location, or use an s3_data_naming with 'unique' (unique, table_unique, schema_table_unique)") }}
 {%- endif -%}
 {%- set partitioned_by = [] if temporary else (config.get('partitioned_by') or []) -%}
 {%- set properties = {} if temporary else (config.get('table_properties') or {}) -%}
