@@ -285,6 +285,7 @@ pub trait Adapter: Send + Sync {
         csv: &std::path::Path,
         _relation: &Relation,
         _column_types: &serde_json::Value,
+        _config: &Config,
     ) -> Result<SeedFile> {
         Ok(SeedFile {
             location: csv.to_string_lossy().into_owned(),

@@ -34,7 +34,7 @@ impl Materializer<'_> {
         let column_types = serde_json::Value::Object(column_types);
         let staged = self
             .adapter
-            .stage_seed(&path, &target, &column_types)
+            .stage_seed(&path, &target, &column_types, &node.config)
             .await
             .map_err(|e| self.annotate(node, e))?;
         // Nothing to replace: load straight into the target; else beside it, swapped in.

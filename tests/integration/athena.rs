@@ -1899,6 +1899,81 @@ fn data_locations_follow_dbt_athenas_keys() {
         .assert_contains("You need to have an unique table location when creating Iceberg table");
 }
 
+/// dbt-athena's `seed_s3_upload_args`: the profile's on every seed upload, a seed's own
+/// instead of them (read back from the emulator's S3 with the SDK); an argument S3 has no
+/// such name for is refused at load, naming it.
+#[test]
+fn seed_uploads_carry_the_s3_upload_args() {
+    let p = TestProject::new("athena_upload", "profile: athena_upload\n");
+    p.write("seeds/plain.csv", "id\n1\n");
+    p.write("seeds/archived.csv", "id\n2\n");
+    p.write(
+        "seeds/properties.yml",
+        "version: 2\nseeds:\n  - name: archived\n    config:\n      seed_s3_upload_args:\n        \
+         StorageClass: STANDARD_IA\n        Tagging: team=crm\n",
+    );
+    let proxy = Proxy::start(&aws::moto_endpoint(), vec![]);
+    let region = "eu-central-2";
+    let schema = unique("upload");
+    let bucket = athena_profile(
+        &p,
+        "athena_upload",
+        &proxy.url,
+        region,
+        &schema,
+        "      seed_s3_upload_args:\n        ServerSideEncryption: AES256\n        \
+         Metadata: {owner: analytics}\n",
+    );
+    p.strata_env(&["seed"], AWS_ENV).assert_ok();
+
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::Config::builder()
+            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+            .endpoint_url(aws::moto_endpoint())
+            .region(aws_sdk_s3::config::Region::new(region))
+            .credentials_provider(aws_sdk_s3::config::Credentials::new(
+                "test", "test", None, None, "test",
+            ))
+            .force_path_style(true)
+            .build(),
+    );
+    let head = |seed: &str| {
+        let key = format!("data/{schema}/{seed}/seed/{seed}.parquet");
+        runtime
+            .block_on(s3.head_object().bucket(&bucket).key(&key).send())
+            .unwrap_or_else(|e| panic!("{key}: {e:?}"))
+    };
+    let plain = head("plain");
+    assert_eq!(
+        plain.server_side_encryption().map(|e| e.as_str()),
+        Some("AES256")
+    );
+    assert_eq!(
+        plain
+            .metadata()
+            .and_then(|m| m.get("owner"))
+            .map(String::as_str),
+        Some("analytics")
+    );
+    // A seed's own arguments replace the profile's (as in dbt-athena).
+    let archived = head("archived");
+    assert_eq!(
+        archived.storage_class().map(|c| c.as_str()),
+        Some("STANDARD_IA")
+    );
+    assert_eq!(archived.server_side_encryption(), None);
+
+    p.write(
+        "seeds/properties.yml",
+        "version: 2\nseeds:\n  - name: archived\n    config:\n      seed_s3_upload_args:\n        \
+         StorageClas: STANDARD_IA\n",
+    );
+    p.strata_env(&["seed"], AWS_ENV)
+        .assert_code(2)
+        .assert_contains("config `seed_s3_upload_args` is {\"StorageClas\":\"STANDARD_IA\"}");
+}
+
 /// The profile's static keys sign the calls (not the environment's); with `assume_role_arn`,
 /// the keys STS gave for the role do (dbt-athena's profile keys, honoured).
 #[test]

@@ -60,7 +60,7 @@ const DBT_ATHENA_KEYS: &[(&str, &str, Expect)] = &[
     (
         "seed_s3_upload_args",
         "{'ACL': 'bucket-owner-full-control'}",
-        Refused,
+        Honoured,
     ),
     ("catalog_name", "'glue'", Refused),
     ("partitions_limit", "50", Honoured),

@@ -10,6 +10,7 @@ mod lake_formation;
 mod query;
 mod retry;
 pub(crate) mod settings;
+pub(crate) mod upload_args;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -563,6 +564,7 @@ impl Adapter for AthenaAdapter {
         csv: &Path,
         relation: &Relation,
         column_types: &serde_json::Value,
+        config: &Config,
     ) -> Result<SeedFile> {
         let path = csv.to_path_buf();
         let types = column_types.clone();
@@ -578,21 +580,29 @@ impl Adapter for AthenaAdapter {
         );
         let (bucket, prefix) = split_s3(&folder)?;
         let key = format!("{prefix}/{}.parquet", relation.identifier);
-        self.clients()
+        let put = self
+            .clients()
             .await?
             .s3
             .put_object()
             .bucket(bucket)
             .key(&key)
-            .body(body.into())
-            .send()
-            .await
-            .map_err(|e| {
-                s3_error(
-                    &format!("uploading seed {} to s3://{bucket}/{key}", csv.display()),
-                    e,
-                )
-            })?;
+            .body(body.into());
+        // dbt-athena's seed_s3_upload_args: the seed's, else the profile's.
+        let args = match config.get("seed_s3_upload_args") {
+            Some(serde_json::Value::Object(args)) => Some(args),
+            _ => self.settings.seed_s3_upload_args.as_ref(),
+        };
+        let put = match args {
+            Some(args) => upload_args::apply(put, args).map_err(Error::Adapter)?,
+            None => put,
+        };
+        put.send().await.map_err(|e| {
+            s3_error(
+                &format!("uploading seed {} to s3://{bucket}/{key}", csv.display()),
+                e,
+            )
+        })?;
         Ok(SeedFile {
             location: format!("{folder}/"),
             columns,

@@ -35,6 +35,8 @@ pub struct AthenaSettings {
     /// `assume_role_arn` (+ external id, session name, duration): that role, assumed through
     /// STS with the credentials above, is who runs the queries.
     pub assume_role: Option<AssumeRole>,
+    /// dbt-athena's `seed_s3_upload_args`: S3 arguments of seed uploads (a seed's own win).
+    pub seed_s3_upload_args: Option<serde_json::Map<String, serde_json::Value>>,
     /// dbt-athena's `lf_tags_database`: Lake Formation tags of the databases Strata creates.
     pub lf_tags_database: std::collections::BTreeMap<String, String>,
 }
@@ -83,6 +85,7 @@ const HONOURED: &[&str] = &[
     "lf_tags_database",
     "s3_data_naming",
     "s3_tmp_table_dir",
+    "seed_s3_upload_args",
 ];
 
 /// dbt-athena's layouts of a table's data folder under its root.
@@ -114,13 +117,7 @@ const NO_EFFECT: &[(&str, &str)] = &[
 
 /// dbt-athena profile keys Strata does not support yet, which would change where data lands
 /// or who may read it if ignored: refused.
-const REFUSED: &[(&str, &str)] = &[
-    (
-        "seed_s3_upload_args",
-        "seed files are uploaded without extra S3 arguments",
-    ),
-    ("spark_work_group", "Strata runs no Python (Spark) models"),
-];
+const REFUSED: &[(&str, &str)] = &[("spark_work_group", "Strata runs no Python (Spark) models")];
 
 /// Every key of an athena profile output honoured, refused or warned about.
 pub fn check_keys(target: &Target) -> Result<Vec<String>> {
@@ -222,6 +219,14 @@ impl AthenaSettings {
             static_keys: static_keys(target)?,
             assume_role: assume_role(target)?,
             lf_tags_database: lf_tags_database(target)?,
+            seed_s3_upload_args: match target.settings.get("seed_s3_upload_args") {
+                None | Some(serde_json::Value::Null) => None,
+                Some(args) => {
+                    super::upload_args::check(args)
+                        .map_err(|e| Error::Usage(format!("target '{}': {e}", target.name)))?;
+                    args.as_object().cloned()
+                }
+            },
         })
     }
 }

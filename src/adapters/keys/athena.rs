@@ -31,6 +31,8 @@ const ATHENA_KEYS: &[(&str, Verdict)] = &[
     ("s3_data_dir", Verdict::Honoured),
     ("s3_data_naming", Verdict::Honoured),
     ("s3_tmp_table_dir", Verdict::Honoured),
+    // S3 arguments of the seed file's upload (athena/upload_args.rs)
+    ("seed_s3_upload_args", Verdict::Honoured),
     // partition batching (materialize/partition.rs)
     ("partitions_limit", Verdict::Honoured),
     ("force_batch", Verdict::Honoured),
@@ -116,10 +118,6 @@ const ATHENA_KEYS: &[(&str, Verdict)] = &[
         Verdict::Refused("Lake Formation data-cell filters and grants are not applied"),
     ),
     (
-        "seed_s3_upload_args",
-        Verdict::Refused("seed files are uploaded without extra S3 arguments"),
-    ),
-    (
         "catalog_name",
         Verdict::Refused("catalog integrations (catalogs.yml) are not supported"),
     ),
@@ -134,6 +132,12 @@ const ATHENA_KEYS: &[(&str, Verdict)] = &[
 
 fn value_check(key: &str, value: &Value) -> Option<Verdict> {
     match key {
+        "seed_s3_upload_args" => crate::adapters::athena::upload_args::check(value)
+            .is_err()
+            .then_some(Verdict::Invalid(
+                "it maps S3 upload arguments (ACL, ServerSideEncryption, SSEKMSKeyId, \
+                 StorageClass, Tagging, Metadata, ...) to values",
+            )),
         "s3_data_naming" => {
             let known = value
                 .as_str()
