@@ -1974,6 +1974,56 @@ fn seed_uploads_carry_the_s3_upload_args() {
         .assert_contains("config `seed_s3_upload_args` is {\"StorageClas\":\"STANDARD_IA\"}");
 }
 
+/// A target in another data catalog than the account's own: every Glue call names that
+/// catalog's account (its GLUE data catalog's `catalog-id`), as dbt-athena's do; a catalog
+/// that is not a Glue catalog is refused, naming its type.
+#[test]
+fn glue_calls_name_the_target_catalogs_account() {
+    let region = "ap-southeast-3";
+    // Names of their own: the emulator keeps catalogs between runs.
+    let (shared, federated) = (unique("shared"), unique("federated"));
+    for (name, kind) in [(&shared, "GLUE"), (&federated, "LAMBDA")] {
+        aws::aws_json(
+            &aws::moto_endpoint(),
+            region,
+            "athena",
+            "AmazonAthena.CreateDataCatalog",
+            &serde_json::json!({"Name": name, "Type": kind,
+                "Parameters": {"catalog-id": "210987654321", "function": "arn:aws:lambda:x"}}),
+        );
+    }
+    let (p, proxy, _) = small_project("", region, vec![]);
+    let profile = p.read("profiles.yml");
+    p.write(
+        "profiles.yml",
+        &profile.replace("database: awsdatacatalog", &format!("database: {shared}")),
+    );
+    p.strata_env(&["run", "--select", "orders"], AWS_ENV)
+        .assert_ok();
+    let glue: Vec<aws::ApiCall> = proxy
+        .api_calls()
+        .into_iter()
+        .filter(|c| c.service == "glue")
+        .collect();
+    assert!(glue.iter().any(|c| c.operation == "GetTables"), "{glue:#?}");
+    for call in &glue {
+        assert_eq!(call.body["CatalogId"], "210987654321", "{call:?}");
+    }
+
+    p.write(
+        "profiles.yml",
+        &profile.replace(
+            "database: awsdatacatalog",
+            &format!("database: {federated}"),
+        ),
+    );
+    p.strata_env(&["run", "--select", "orders"], AWS_ENV)
+        .assert_code(2)
+        .assert_contains(&format!(
+            "data catalog '{federated}' (the target's `database`) is a LAMBDA catalog"
+        ));
+}
+
 /// The profile's static keys sign the calls (not the environment's); with `assume_role_arn`,
 /// the keys STS gave for the role do (dbt-athena's profile keys, honoured).
 #[test]

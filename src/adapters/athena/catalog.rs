@@ -1,5 +1,7 @@
 //! Relations and columns from the Glue Data Catalog API: one GetTables call per page instead
-//! of information_schema queries, which are slow on databases with many tables.
+//! of information_schema queries, which are slow on databases with many tables. Every call
+//! names the catalog's CatalogId when the target's data catalog is not the account's own
+//! (dbt-athena's rule), so a shared catalog is not looked up in the default one.
 
 use aws_sdk_glue::error::DisplayErrorContext;
 use aws_sdk_glue::types::DatabaseInput;
@@ -27,12 +29,22 @@ fn kind_of(table_type: Option<&str>) -> RelationKind {
     }
 }
 
-pub async fn list_relations(glue: &Client, database: &str) -> Result<Vec<(String, RelationKind)>> {
+/// The Glue client and the catalog it works in.
+pub struct Glue {
+    pub client: Client,
+    /// The Glue catalog id of the target's data catalog; None for the account's own
+    /// (`awsdatacatalog`).
+    pub catalog_id: Option<String>,
+}
+
+pub async fn list_relations(glue: &Glue, database: &str) -> Result<Vec<(String, RelationKind)>> {
     let mut out = Vec::new();
     let mut next: Option<String> = None;
     loop {
         let page = match glue
+            .client
             .get_tables()
+            .set_catalog_id(glue.catalog_id.clone())
             .database_name(database)
             .set_next_token(next.take())
             .send()
@@ -59,12 +71,14 @@ pub async fn list_relations(glue: &Client, database: &str) -> Result<Vec<(String
 }
 
 /// The Glue databases of the catalog.
-pub async fn list_databases(glue: &Client) -> Result<Vec<String>> {
+pub async fn list_databases(glue: &Glue) -> Result<Vec<String>> {
     let mut out = Vec::new();
     let mut next: Option<String> = None;
     loop {
         let page = glue
+            .client
             .get_databases()
+            .set_catalog_id(glue.catalog_id.clone())
             .set_next_token(next.take())
             .send()
             .await
@@ -79,9 +93,11 @@ pub async fn list_databases(glue: &Client) -> Result<Vec<String>> {
 }
 
 /// Columns in table order, then the partition keys (Hive tables keep them apart).
-pub async fn get_columns(glue: &Client, database: &str, table: &str) -> Result<Vec<ColumnInfo>> {
+pub async fn get_columns(glue: &Glue, database: &str, table: &str) -> Result<Vec<ColumnInfo>> {
     let out = match glue
+        .client
         .get_table()
+        .set_catalog_id(glue.catalog_id.clone())
         .database_name(database)
         .name(table)
         .send()
@@ -121,12 +137,19 @@ pub async fn get_columns(glue: &Client, database: &str, table: &str) -> Result<V
     Ok(cols)
 }
 
-pub async fn create_database(glue: &Client, database: &str) -> Result<()> {
+pub async fn create_database(glue: &Glue, database: &str) -> Result<()> {
     let input = DatabaseInput::builder()
         .name(database)
         .build()
         .map_err(|e| Error::engine(format!("Glue database '{database}': {e}"), e))?;
-    match glue.create_database().database_input(input).send().await {
+    match glue
+        .client
+        .create_database()
+        .set_catalog_id(glue.catalog_id.clone())
+        .database_input(input)
+        .send()
+        .await
+    {
         Ok(_) => Ok(()),
         Err(e)
             if e.as_service_error()
@@ -135,5 +158,49 @@ pub async fn create_database(glue: &Client, database: &str) -> Result<()> {
             Ok(())
         }
         Err(e) => Err(glue_error(&format!("CreateDatabase({database})"), e)),
+    }
+}
+
+/// The Glue catalog id of the target's data catalog, as dbt-athena finds it: none for the
+/// account's own (`awsdatacatalog`); for another, Athena's GetDataCatalog, whose GLUE catalog
+/// names its account in the `catalog-id` parameter. A catalog of another type (Lambda, Hive,
+/// federated) is refused: models are built as Glue tables.
+pub async fn catalog_id(athena: &aws_sdk_athena::Client, name: &str) -> Result<Option<String>> {
+    if name.eq_ignore_ascii_case("awsdatacatalog") {
+        return Ok(None);
+    }
+    let out = athena
+        .get_data_catalog()
+        .name(name)
+        .send()
+        .await
+        .map_err(|e| {
+            Error::engine(
+                format!(
+                    "Athena GetDataCatalog({name}) failed: {}",
+                    aws_sdk_athena::error::DisplayErrorContext(&e)
+                ),
+                e,
+            )
+        })?;
+    let Some(catalog) = out.data_catalog() else {
+        return Err(Error::Usage(format!(
+            "Athena has no data catalog '{name}' (the target's `database`)"
+        )));
+    };
+    if catalog.r#type() != &aws_sdk_athena::types::DataCatalogType::Glue {
+        return Err(Error::Usage(format!(
+            "data catalog '{name}' (the target's `database`) is a {} catalog: Strata builds \
+             models as Glue tables, in the account's own catalog (awsdatacatalog) or a GLUE \
+             data catalog",
+            catalog.r#type().as_str()
+        )));
+    }
+    match catalog.parameters().and_then(|p| p.get("catalog-id")) {
+        Some(id) if !id.is_empty() => Ok(Some(id.clone())),
+        _ => Err(Error::Usage(format!(
+            "data catalog '{name}' is a GLUE catalog without a `catalog-id` parameter: Athena \
+             cannot say which account's Glue catalog it is"
+        ))),
     }
 }

@@ -7,9 +7,8 @@
 use std::collections::HashMap;
 
 use aws_sdk_glue::types::{Column, TableInput};
-use aws_sdk_glue::Client;
 
-use super::catalog::glue_error;
+use super::catalog::{glue_error, Glue};
 use crate::adapters::RelationDocs;
 use crate::error::{Error, Result};
 use crate::python_text;
@@ -49,13 +48,15 @@ fn set_param(params: &mut HashMap<String, String>, key: &str, value: &serde_json
 /// Write `docs` into the Glue table `database.table`; returns whether it was updated.
 /// Keys Glue cannot hold are returned as warnings, as dbt-athena logs them.
 pub async fn persist_docs(
-    glue: &Client,
+    glue: &Glue,
     database: &str,
     table: &str,
     docs: &RelationDocs,
 ) -> Result<(bool, Vec<String>)> {
     let out = glue
+        .client
         .get_table()
+        .set_catalog_id(glue.catalog_id.clone())
         .database_name(database)
         .name(table)
         .send()
@@ -125,7 +126,9 @@ pub async fn persist_docs(
         .set_target_table(current.target_table.clone())
         .build()
         .map_err(|e| Error::engine(format!("Glue table '{table}': {e}"), e))?;
-    glue.update_table()
+    glue.client
+        .update_table()
+        .set_catalog_id(glue.catalog_id.clone())
         .database_name(database)
         .table_input(input)
         .skip_archive(true)

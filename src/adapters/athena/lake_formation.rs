@@ -60,8 +60,9 @@ fn pair(key: &str, values: Vec<String>) -> Result<LfTagPair> {
         .map_err(|e| Error::engine(format!("LF tag '{key}': {e}"), e))
 }
 
-fn table_resource(database: &str, table: &str) -> Result<Resource> {
+fn table_resource(catalog_id: Option<&str>, database: &str, table: &str) -> Result<Resource> {
     let table = TableResource::builder()
+        .set_catalog_id(catalog_id.map(str::to_string))
         .database_name(database)
         .name(table)
         .build()
@@ -69,8 +70,14 @@ fn table_resource(database: &str, table: &str) -> Result<Resource> {
     Ok(Resource::builder().table(table).build())
 }
 
-fn columns_resource(database: &str, table: &str, columns: &[String]) -> Result<Resource> {
+fn columns_resource(
+    catalog_id: Option<&str>,
+    database: &str,
+    table: &str,
+    columns: &[String],
+) -> Result<Resource> {
     let with_columns = TableWithColumnsResource::builder()
+        .set_catalog_id(catalog_id.map(str::to_string))
         .database_name(database)
         .name(table)
         .set_column_names(Some(columns.to_vec()))
@@ -104,6 +111,7 @@ fn check_failures(verb: &str, resource: &str, failures: &[LfTagError]) -> Result
 /// Tag a database (the profile's `lf_tags_database`, when Strata creates the schema).
 pub async fn tag_database(
     client: &Client,
+    catalog_id: Option<&str>,
     database: &str,
     tags: &BTreeMap<String, String>,
 ) -> Result<()> {
@@ -113,6 +121,7 @@ pub async fn tag_database(
     let resource = Resource::builder()
         .database(
             DatabaseResource::builder()
+                .set_catalog_id(catalog_id.map(str::to_string))
                 .name(database)
                 .build()
                 .map_err(|e| Error::engine(format!("LF database {database}: {e}"), e))?,
@@ -130,6 +139,7 @@ pub async fn tag_database(
 /// and the columns' tags.
 pub async fn tag_table(
     client: &Client,
+    catalog_id: Option<&str>,
     database: &str,
     table: &str,
     config: &LfTagsConfig,
@@ -137,7 +147,7 @@ pub async fn tag_table(
     let name = format!("{database}.{table}");
     let existing = client
         .get_resource_lf_tags()
-        .resource(table_resource(database, table)?)
+        .resource(table_resource(catalog_id, database, table)?)
         .send()
         .await
         .map_err(|e| lf_error(&format!("GetResourceLFTags({name})"), e))?;
@@ -163,7 +173,7 @@ pub async fn tag_table(
     }
     for (key, by_value) in &column_tags {
         for (value, columns) in by_value {
-            let resource = columns_resource(database, table, columns)?;
+            let resource = columns_resource(catalog_id, database, table, columns)?;
             let pairs = vec![pair(key, vec![value.clone()])?];
             let what = format!("{name} for columns {columns:?}");
             change_tags(client, Change::Remove, resource, pairs, &what).await?;
@@ -176,7 +186,7 @@ pub async fn tag_table(
         .map(|t| pair(t.tag_key(), t.tag_values().to_vec()))
         .collect::<Result<_>>()?;
     if !stale.is_empty() {
-        let resource = table_resource(database, table)?;
+        let resource = table_resource(catalog_id, database, table)?;
         change_tags(client, Change::Remove, resource, stale, &name).await?;
     }
     if !config.tags.is_empty() {
@@ -185,12 +195,12 @@ pub async fn tag_table(
             .iter()
             .map(|(k, v)| pair(k, vec![v.clone()]))
             .collect::<Result<Vec<_>>>()?;
-        let resource = table_resource(database, table)?;
+        let resource = table_resource(catalog_id, database, table)?;
         change_tags(client, Change::Add, resource, pairs, &name).await?;
     }
     for (key, by_value) in &config.tags_columns {
         for (value, columns) in by_value {
-            let resource = columns_resource(database, table, columns)?;
+            let resource = columns_resource(catalog_id, database, table, columns)?;
             let pairs = vec![pair(key, vec![value.clone()])?];
             let what = format!("{name} for columns {columns:?}");
             change_tags(client, Change::Add, resource, pairs, &what).await?;

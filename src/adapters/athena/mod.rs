@@ -62,7 +62,7 @@ impl Quoting for AthenaQuoting {
 
 struct Clients {
     queries: query::QueryRunner,
-    glue: aws_sdk_glue::Client,
+    glue: catalog::Glue,
     s3: aws_sdk_s3::Client,
     lake_formation: aws_sdk_lakeformation::Client,
 }
@@ -137,12 +137,14 @@ impl AthenaAdapter {
                     // Emulators serve buckets by path, not by virtual host.
                     .force_path_style(s.endpoint_url.is_some())
                     .build();
+                let athena_client = aws_sdk_athena::Client::from_conf(athena);
+                let catalog_id = catalog::catalog_id(&athena_client, &s.catalog).await?;
                 Ok::<_, Error>(Clients {
-                    queries: query::QueryRunner::new(
-                        aws_sdk_athena::Client::from_conf(athena),
-                        s.clone(),
-                    ),
-                    glue: aws_sdk_glue::Client::from_conf(glue),
+                    queries: query::QueryRunner::new(athena_client, s.clone()),
+                    glue: catalog::Glue {
+                        client: aws_sdk_glue::Client::from_conf(glue),
+                        catalog_id,
+                    },
                     s3: aws_sdk_s3::Client::from_conf(s3),
                     lake_formation: aws_sdk_lakeformation::Client::from_conf(lake_formation),
                 })
@@ -411,6 +413,7 @@ impl Adapter for AthenaAdapter {
         // dbt-athena tags the databases it creates with the profile's lf_tags_database.
         lake_formation::tag_database(
             &clients.lake_formation,
+            clients.glue.catalog_id.as_deref(),
             schema,
             &self.settings.lf_tags_database,
         )
@@ -440,6 +443,7 @@ impl Adapter for AthenaAdapter {
                 let clients = self.clients().await?;
                 lake_formation::tag_table(
                     &clients.lake_formation,
+                    clients.glue.catalog_id.as_deref(),
                     &relation.schema,
                     &relation.identifier,
                     &tags,

@@ -194,10 +194,22 @@ pub struct Call {
     pub access_key: Option<String>,
 }
 
+/// Any AWS API call that went through the proxy (Athena, Glue, S3, Lake Formation, STS).
+#[derive(Debug, Clone)]
+pub struct ApiCall {
+    /// The signing name of the service (`athena`, `glue`, `s3`, `lakeformation`).
+    pub service: String,
+    /// The JSON protocols' operation (`GetTables`); for S3, the method and path.
+    pub operation: String,
+    /// The JSON request body (Null for S3 and empty bodies).
+    pub body: Value,
+}
+
 #[derive(Default)]
 struct State {
     rules: Vec<Rule>,
     calls: Vec<Call>,
+    api_calls: Vec<ApiCall>,
     /// query id -> SQL, learned from StartQueryExecution responses.
     queries: HashMap<String, String>,
 }
@@ -229,6 +241,11 @@ impl Proxy {
 
     pub fn calls(&self) -> Vec<Call> {
         self.state.lock().expect("lock").calls.clone()
+    }
+
+    /// Every API call of every service, in order.
+    pub fn api_calls(&self) -> Vec<ApiCall> {
+        self.state.lock().expect("lock").api_calls.clone()
     }
 
     /// The SQL of every StartQueryExecution that reached Athena (moto), in order.
@@ -296,6 +313,38 @@ fn serve(conn: TcpStream, upstream: &str, st: &Mutex<State>) {
         });
         let req: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
         let athena = target.starts_with("AmazonAthena.");
+        {
+            // The service from the credential scope (key/date/region/service/aws4_request).
+            let service = head
+                .iter()
+                .find_map(|h| {
+                    let (k, v) = h.split_once(':')?;
+                    let scope = v.split("Credential=").nth(1)?;
+                    k.eq_ignore_ascii_case("authorization")
+                        .then(|| scope.split('/').nth(3).unwrap_or("").to_string())
+                })
+                .unwrap_or_default();
+            let request_line = head.first().cloned().unwrap_or_default();
+            let path = request_line.split_whitespace().nth(1).unwrap_or("");
+            let operation = if !operation.is_empty() {
+                operation.clone()
+            } else if service == "s3" {
+                let method = request_line.split_whitespace().next().unwrap_or("");
+                format!("{method} {}", path.split('?').next().unwrap_or(""))
+            } else {
+                // REST JSON protocols (Lake Formation): the operation is the path.
+                path.trim_start_matches('/')
+                    .split('?')
+                    .next()
+                    .unwrap_or("")
+                    .to_string()
+            };
+            st.lock().expect("lock").api_calls.push(ApiCall {
+                service,
+                operation,
+                body: req.clone(),
+            });
+        }
         let query_id = req
             .get("QueryExecutionId")
             .and_then(Value::as_str)
