@@ -720,10 +720,23 @@ fn athena_queries_per_materialization_are_as_counted_in_benchmarks() {
     // The queries one `build --select` started, and the invocation id its templates saw
     // (the folder of a CTAS's data).
     let folder = regex::Regex::new(r"/([0-9a-f]{8}-[0-9a-f-]{27})'").expect("regex");
+    // The Glue and S3 calls of each build, in order (BENCHMARKS.md counts them).
+    let catalog_calls = std::cell::RefCell::new(Vec::<Vec<String>>::new());
     let run = |select: &str| -> (Vec<String>, String) {
         let before = proxy.started_queries().len();
+        let api_before = proxy.api_calls().len();
         p.strata_env(&["build", "--select", select], AWS_ENV)
             .assert_ok();
+        catalog_calls.borrow_mut().push(
+            proxy.api_calls()[api_before..]
+                .iter()
+                .filter(|c| c.service != "athena")
+                .map(|c| {
+                    let operation = c.operation.split(' ').next().unwrap_or("");
+                    format!("{}:{operation}", c.service)
+                })
+                .collect(),
+        );
         let queries = proxy.started_queries()[before..].to_vec();
         let invocation = queries
             .iter()
@@ -843,6 +856,29 @@ fn athena_queries_per_materialization_are_as_counted_in_benchmarks() {
     let (view, _) = run("orders_view");
     assert_eq!(view.len(), 1, "{view:#?}");
     assert!(view[0].starts_with("create or replace view"), "{view:#?}");
+
+    // Besides the queries (StartQueryExecution and its GetQueryExecution polls), each build
+    // makes sure of its schema (CreateDatabase) and lists it once (GetTables); an incremental
+    // run reads the columns of the target and of the new rows (two GetTable), a seed uploads
+    // its file (one S3 PUT). Nothing else: no drop or rename goes through Glue or S3.
+    let run_start = ["glue:CreateDatabase", "glue:GetTables"];
+    let with = |extra: &[&str]| -> Vec<String> {
+        run_start
+            .iter()
+            .chain(extra)
+            .map(|c| c.to_string())
+            .collect()
+    };
+    let expected = [
+        with(&[]),                                 // table, first build
+        with(&[]),                                 // table, rebuild
+        with(&["glue:GetTable", "glue:GetTable"]), // incremental append
+        with(&["glue:GetTable", "glue:GetTable"]), // incremental merge
+        with(&["s3:PUT"]),                         // seed, first load
+        with(&["s3:PUT"]),                         // seed, reload
+        with(&[]),                                 // view
+    ];
+    assert_eq!(catalog_calls.into_inner(), expected);
 }
 
 #[test]
@@ -1751,6 +1787,17 @@ fn lake_formation_tags_are_applied_as_dbt_athena_applies_them() {
     assert_eq!(on_columns.len(), 1, "{columns}");
     assert_eq!(on_columns[0]["Name"], "id");
     assert_eq!(pairs(&on_columns[0]["LFTags"]), ["pii=true"]);
+
+    // The database's tags are set when Strata creates it, not on every run (as dbt-athena).
+    lake_formation(
+        region,
+        "RemoveLFTagsFromResource",
+        &serde_json::json!({"Resource": {"Database": {"Name": schema}},
+            "LFTags": [{"TagKey": "domain", "TagValues": ["analytics"]}]}),
+    );
+    p.strata_env(&["run"], AWS_ENV).assert_ok();
+    let database = tags_of(serde_json::json!({"Database": {"Name": schema}}));
+    assert_eq!(pairs(&database["LFTagOnDatabase"]), Vec::<String>::new());
 
     // A tag Lake Formation does not have fails the model, naming it.
     p.write(

@@ -137,7 +137,8 @@ pub async fn get_columns(glue: &Glue, database: &str, table: &str) -> Result<Vec
     Ok(cols)
 }
 
-pub async fn create_database(glue: &Glue, database: &str) -> Result<()> {
+/// Create the Glue database unless it exists; whether this call created it.
+pub async fn create_database(glue: &Glue, database: &str) -> Result<bool> {
     let input = DatabaseInput::builder()
         .name(database)
         .build()
@@ -150,12 +151,12 @@ pub async fn create_database(glue: &Glue, database: &str) -> Result<()> {
         .send()
         .await
     {
-        Ok(_) => Ok(()),
+        Ok(_) => Ok(true),
         Err(e)
             if e.as_service_error()
                 .is_some_and(|s| s.is_already_exists_exception()) =>
         {
-            Ok(())
+            Ok(false)
         }
         Err(e) => Err(glue_error(&format!("CreateDatabase({database})"), e)),
     }

@@ -409,7 +409,9 @@ impl Adapter for AthenaAdapter {
 
     async fn create_schema(&self, _database: &str, schema: &str) -> Result<()> {
         let clients = self.clients().await?;
-        catalog::create_database(&clients.glue, schema).await?;
+        if !catalog::create_database(&clients.glue, schema).await? {
+            return Ok(());
+        }
         // dbt-athena tags the databases it creates with the profile's lf_tags_database.
         lake_formation::tag_database(
             &clients.lake_formation,
