@@ -57,7 +57,7 @@ impl Materializer<'_> {
             }
         }
 
-        let tmp = self.temp_relation(node, &target, "tmp")?;
+        let tmp = self.increment_relation(node, &target).await?;
         let mut response = self
             .create_temp(
                 node,
@@ -169,6 +169,27 @@ impl Materializer<'_> {
         Ok(response)
     }
 
+    /// The table the new rows go to: beside the target, or in the model's `temp_schema`
+    /// (dbt-athena's key), which is created when missing, as dbt-athena does on each run.
+    async fn increment_relation(&self, node: &Node, target: &Relation) -> Result<Relation> {
+        let tmp = self.temp_relation(node, target, "tmp")?;
+        let Some(schema) = node.config.str("temp_schema").filter(|s| !s.is_empty()) else {
+            return Ok(tmp);
+        };
+        let database = tmp.database.clone().unwrap_or_default();
+        self.adapter
+            .create_schema(&database, schema)
+            .await
+            .map_err(|e| self.annotate(node, e))?;
+        let q = self.adapter.dialect().quoting;
+        Ok(Relation::new(
+            q.as_ref(),
+            tmp.database.as_deref(),
+            schema,
+            &tmp.identifier,
+            RelationKind::Table,
+        ))
+    }
     /// `on_schema_change`: the statements that bring `target`'s columns in line with the new
     /// rows in `tmp` (ignore, fail, append_new_columns, sync_all_columns), and the columns
     /// the increment then writes.

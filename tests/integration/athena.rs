@@ -2071,6 +2071,56 @@ fn glue_calls_name_the_target_catalogs_account() {
         ));
 }
 
+/// dbt-athena's `temp_schema`: an incremental run's new rows go to a table in that schema,
+/// which is created when missing.
+#[test]
+fn temp_schema_holds_the_new_rows_of_an_incremental_run() {
+    let (p, proxy, schema) = small_project("", "eu-west-2", vec![]);
+    let scratch = format!("{schema}_scratch");
+    p.write(
+        "models/events.sql",
+        &format!(
+            "{{{{ config(materialized='incremental', table_type='iceberg', \
+             incremental_strategy='append', temp_schema='{scratch}') }}}}\nselect 1 as id\n"
+        ),
+    );
+    aws::glue_iceberg_table(
+        &aws::moto_endpoint(),
+        "eu-west-2",
+        &schema,
+        "events",
+        &[("id", "int")],
+    );
+    p.strata_env(&["run", "--select", "events"], AWS_ENV)
+        .assert_ok();
+    let created: Vec<String> = proxy
+        .api_calls()
+        .iter()
+        .filter(|c| c.operation == "CreateDatabase")
+        .filter_map(|c| c.body["DatabaseInput"]["Name"].as_str().map(str::to_string))
+        .collect();
+    assert!(created.contains(&scratch), "{created:?}");
+    let started = proxy.started_queries();
+    let tmp = regex::Regex::new(&format!(
+        "^create table \"{scratch}\"\\.\"events__strata_tmp_[0-9a-f]{{8}}\""
+    ))
+    .expect("regex");
+    assert!(started.iter().any(|q| tmp.is_match(q)), "{started:#?}");
+    assert!(
+        started.iter().any(
+            |q| q.starts_with(&format!("insert into \"{schema}\".\"events\""))
+                && q.contains(&format!("from \"{scratch}\".\"events__strata_tmp_"))
+        ),
+        "{started:#?}"
+    );
+    assert!(
+        started.last().is_some_and(|q| q.starts_with(&format!(
+            "drop table if exists `{scratch}`.`events__strata_tmp_"
+        ))),
+        "{started:#?}"
+    );
+}
+
 /// The profile's static keys sign the calls (not the environment's); with `assume_role_arn`,
 /// the keys STS gave for the role do (dbt-athena's profile keys, honoured).
 #[test]

@@ -46,7 +46,7 @@ const DBT_ATHENA_KEYS: &[(&str, &str, Expect)] = &[
     ("s3_data_dir", "'s3://b/data/'", Honoured),
     ("s3_data_naming", "'table'", Honoured),
     ("s3_tmp_table_dir", "'s3://b/tmp/'", Honoured),
-    ("temp_schema", "'scratch'", Refused),
+    ("temp_schema", "'scratch'", Honoured),
     (
         "lf_tags_config",
         "{'enabled': true, 'tags': {'domain': 'sales'}}",

@@ -554,3 +554,38 @@ fn a_cte_named_recursive_something_takes_ephemeral_ctes() {
     p.strata(&["run"]).assert_code(0);
     assert_eq!(p.scalar("recx", "select x from m"), "42");
 }
+
+/// `temp_schema` (dbt-athena's key) means the same on DuckDB: an incremental run's new rows
+/// are built in that schema (created when missing), then appended.
+#[test]
+fn temp_schema_holds_the_new_rows_on_duckdb_too() {
+    let p = TestProject::new("tmpschema", "");
+    p.write(
+        "models/events.sql",
+        "{{ config(materialized='incremental', incremental_strategy='append', \
+         temp_schema='scratch') }}\nselect 1 as id\n",
+    );
+    p.strata(&["run"]).assert_ok();
+    let run = p.strata(&["run"]);
+    run.assert_ok();
+    assert!(!run.output().contains("temp_schema"), "{}", run.output());
+    assert_eq!(
+        p.scalar("tmpschema", "select count(*) from main.events"),
+        "2"
+    );
+    // The schema was made for the new rows, and nothing was left in it.
+    assert_eq!(
+        p.scalar(
+            "tmpschema",
+            "select count(*) from information_schema.schemata where schema_name = 'scratch'"
+        ),
+        "1"
+    );
+    assert_eq!(
+        p.scalar(
+            "tmpschema",
+            "select count(*) from information_schema.tables where table_schema = 'scratch'"
+        ),
+        "0"
+    );
+}

@@ -31,6 +31,8 @@ const ATHENA_KEYS: &[(&str, Verdict)] = &[
     ("s3_data_dir", Verdict::Honoured),
     ("s3_data_naming", Verdict::Honoured),
     ("s3_tmp_table_dir", Verdict::Honoured),
+    // the schema of an incremental run's new rows (materialize/incremental.rs)
+    ("temp_schema", Verdict::Honoured),
     // S3 arguments of the seed file's upload (athena/upload_args.rs)
     ("seed_s3_upload_args", Verdict::Honoured),
     // partition batching (materialize/partition.rs)
@@ -109,10 +111,6 @@ const ATHENA_KEYS: &[(&str, Verdict)] = &[
         Verdict::NoEffect("Athena has no SQL grants (dbt-athena applies none either)"),
     ),
     // refused: where data lands, who may read it, what a merge writes
-    (
-        "temp_schema",
-        Verdict::Refused("temporary tables are built in the model's schema"),
-    ),
     (
         "lf_grants",
         Verdict::Refused("Lake Formation data-cell filters and grants are not applied"),

@@ -24,6 +24,8 @@ const DUCKDB_KEYS: &[(&str, Verdict)] = &[
     // the partitions insert_overwrite replaces (dbt-duckdb: `partition_by` of external files)
     ("partitioned_by", Verdict::Honoured),
     ("partition_by", Verdict::Honoured),
+    // dbt-athena's schema for an incremental run's new rows: honoured here too (one meaning)
+    ("temp_schema", Verdict::Honoured),
     // COMMENT ON the relation and its columns
     ("persist_docs", Verdict::Honoured),
     (
