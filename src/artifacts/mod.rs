@@ -428,7 +428,7 @@ struct ResultJson<'a> {
     compiled: bool,
     compiled_code: &'a Option<String>,
     relation_name: &'a Option<String>,
-    batch_results: Option<()>,
+    batch_results: Option<&'a Value>,
 }
 
 #[derive(Serialize)]
@@ -468,7 +468,7 @@ pub fn write_run_results(
             compiled: r.compiled_code.is_some(),
             compiled_code: &r.compiled_code,
             relation_name: &r.relation_name,
-            batch_results: None,
+            batch_results: r.batch_results.as_ref(),
         })
         .collect();
     write_serialized(

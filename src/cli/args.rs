@@ -247,6 +247,13 @@ pub struct ExecArgs {
     /// Leave out these resource types (model, seed, test).
     #[arg(long, num_args = 1.., value_delimiter = ',')]
     pub exclude_resource_type: Vec<String>,
+    /// Microbatch models build batches from this time (inclusive; UTC, YYYY-MM-DD or
+    /// YYYY-MM-DD[T ]HH:MM:SS) [env: STRATA_EVENT_TIME_START, DBT_EVENT_TIME_START].
+    #[arg(long)]
+    pub event_time_start: Option<String>,
+    /// ... up to this time (exclusive) [env: STRATA_EVENT_TIME_END, DBT_EVENT_TIME_END].
+    #[arg(long)]
+    pub event_time_end: Option<String>,
 }
 
 /// dbt's resource type names for --resource-type / --exclude-resource-type (types Strata

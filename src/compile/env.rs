@@ -52,6 +52,8 @@ impl Compiler {
             relations: RwLock::new(Arc::new(HashMap::new())),
             sources: HashMap::new(),
             empty: flags.empty,
+            event_times: RwLock::new(HashMap::new()),
+            event_time_filter: dialect.event_time_filter,
         });
         let mut compiler = Compiler {
             env,

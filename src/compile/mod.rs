@@ -70,6 +70,15 @@ pub struct Dialect {
     pub reads_external_locations: bool,
     /// How dbt's `Column` of this adapter names string types (`column.data_type`).
     pub string_columns: StringColumns,
+    /// A microbatch batch's filter on an input's event-time column (field, start, end), as
+    /// the adapter's dbt relation renders it.
+    pub event_time_filter: fn(&str, &str, &str) -> String,
+}
+
+/// dbt's filter of a microbatch input: `field >= 'start' and field < 'end'` (dbt-core's,
+/// dbt-duckdb's).
+pub fn plain_event_time_filter(field: &str, start: &str, end: &str) -> String {
+    format!("{field} >= '{start}' and {field} < '{end}'")
 }
 
 /// An adapter's string column types, as its dbt `Column` class has them.
@@ -113,6 +122,11 @@ struct Shared {
     sources: HashMap<(String, String), Relation>,
     /// `--empty`: refs and sources render as empty subqueries.
     empty: bool,
+    /// The `event_time` column of each model, seed and source that has one (by relation key;
+    /// sources as `source.table`), known once parsing is done: a microbatch batch filters
+    /// what it reads from them.
+    event_times: RwLock<HashMap<String, String>>,
+    event_time_filter: fn(&str, &str, &str) -> String,
 }
 
 /// Options for compiling one node for execution.
@@ -125,6 +139,9 @@ pub struct CompileOptions {
     /// Unit tests: what `ref('name')`, `source('s', 't')` and `this` give instead (the
     /// fixtures' CTEs).
     pub fixtures: Option<Arc<Fixtures>>,
+    /// A microbatch batch, `[start, end)` as dbt writes the times into SQL: inputs with an
+    /// `event_time` are read for that window only.
+    pub event_window: Option<(String, String)>,
 }
 
 /// The relations a unit test puts in place of the model's inputs.

@@ -13,6 +13,29 @@ use crate::error::{Error, Result};
 use crate::project::{self, Node, NodeParse, Project, ResourceType};
 
 impl Compiler {
+    /// The `event_time` of each model, seed and source that has one (final once in-file
+    /// config is known): what a microbatch batch filters.
+    fn fill_event_times(&self, project: &Project) {
+        let mut times = HashMap::new();
+        for node in project.nodes.values() {
+            if let Some(field) = node.config.str("event_time") {
+                times.insert(node.relation_key(), field.to_string());
+                times.insert(node.name.clone(), field.to_string());
+            }
+        }
+        for source in project.sources.values() {
+            if let Some(field) = source.config.str("event_time") {
+                times.insert(
+                    format!("source:{}.{}", source.source_name, source.name),
+                    field.to_string(),
+                );
+            }
+        }
+        if let Ok(mut shared) = self.shared.event_times.write() {
+            *shared = times;
+        }
+    }
+
     /// Render every node in parse mode: record refs, sources and in-file config, then resolve
     /// the graph's edges and each relation's name. Errors name the file and line.
     pub fn parse(&self, project: &mut Project) -> Result<()> {
@@ -30,6 +53,7 @@ impl Compiler {
         project::link_dependencies(project, &disabled)?;
         self.assign_relations(project)?;
         self.graph.fill(project);
+        self.fill_event_times(project);
         // A kept render stands only if every relation it saw (its refs, its own `this`) is
         // the one compile would give it.
         let parsed = self.relations_snapshot();

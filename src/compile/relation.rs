@@ -116,6 +116,15 @@ impl Relation {
         }
     }
 
+    /// This relation's rows that pass `filter`, as a subquery (a microbatch batch's input);
+    /// its name parts stay for macros that look the relation up.
+    pub fn filtered(&self, filter: &str) -> Self {
+        Relation {
+            rendered: format!("(select * from {} where {filter})", self.rendered),
+            ..self.clone()
+        }
+    }
+
     /// The same relation under another identifier (temporary and backup tables).
     pub fn with_identifier(&self, q: &dyn Quoting, identifier: &str) -> Self {
         Relation::new(

@@ -72,7 +72,8 @@ impl Compiler {
         node: &Node,
         opts: &CompileOptions,
     ) -> Result<(String, Vec<String>)> {
-        if opts.extra.is_empty() && opts.fixtures.is_none() {
+        // A kept parse render read unfiltered inputs: a microbatch batch renders again.
+        if opts.extra.is_empty() && opts.fixtures.is_none() && opts.event_window.is_none() {
             let relations = self.relations_snapshot();
             let kept = self.with_kept(node, |k| {
                 k.resolve(|name| relations.get(name).and_then(as_relation))

@@ -10,6 +10,7 @@
 pub mod freshness;
 mod hooks;
 pub mod maintain;
+mod microbatch;
 mod node;
 mod operation;
 mod prepare;
@@ -17,6 +18,7 @@ mod schedule;
 mod show;
 mod summary;
 
+pub use microbatch::parse_time as parse_event_time;
 pub use operation::run_operation;
 pub use show::{compile_one, preview, render_inline};
 pub use summary::{human_bytes, print_summary};
@@ -45,6 +47,10 @@ struct RunState {
     full_refresh: bool,
     warn_error: bool,
     prepared: HashMap<String, Prepared>,
+    /// `--event-time-start` / `--event-time-end`: the microbatch window of this run.
+    event_window: Option<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)>,
+    /// When the run started: a microbatch model's batches end with it.
+    started: chrono::DateTime<chrono::Utc>,
 }
 
 #[derive(Clone)]
@@ -63,6 +69,7 @@ impl RunState {
             adapter: &self.session.adapter,
             cache: &self.cache,
             full_refresh: self.full_refresh,
+            batch: None,
         }
     }
 }
@@ -143,6 +150,8 @@ pub async fn execute(
         full_refresh: opts.full_refresh,
         warn_error: opts.warn_error,
         prepared,
+        event_window: opts.event_window,
+        started: session.started,
     });
 
     let schemas = written_schemas(session, &state, &executable).await?;

@@ -79,17 +79,31 @@ pub(super) async fn run_node(
         started: Instant::now(),
     };
     s.printer.node_started(index, total, &id, &slot.desc);
+    let microbatch = match node.resource_type {
+        ResourceType::Model if node.config.materialized() == "incremental" => {
+            match super::microbatch::Microbatch::of(node) {
+                Ok(m) => m,
+                Err(e) => return finish_error(&state, node, &slot, e, None),
+            }
+        }
+        _ => None,
+    };
     let compile_started = now_rfc3339();
-    let sql_text = match compiled_sql(&state, node).await {
-        Ok(sql_text) => sql_text,
-        Err((e, sql_text)) => return finish_error(&state, node, &slot, e, sql_text),
+    // A microbatch model compiles once per batch, while it builds.
+    let sql_text = match &microbatch {
+        Some(_) => String::new(),
+        None => match compiled_sql(&state, node).await {
+            Ok(sql_text) => sql_text,
+            Err((e, sql_text)) => return finish_error(&state, node, &slot, e, sql_text),
+        },
     };
     let compile_done = now_rfc3339();
     let m = state.materializer();
-    let outcome = match node.resource_type {
-        ResourceType::Test => m.test(node, &sql_text).await,
-        ResourceType::UnitTest => m.unit_test(node).await,
-        _ => m.build(node, &sql_text).await,
+    let (outcome, sql_text, batch_results) = match (&microbatch, node.resource_type) {
+        (Some(mb), _) => super::microbatch::build_batches(&state, node, mb).await,
+        (None, ResourceType::Test) => (m.test(node, &sql_text).await, sql_text, None),
+        (None, ResourceType::UnitTest) => (m.unit_test(node).await, sql_text, None),
+        (None, _) => (m.build(node, &sql_text).await, sql_text, None),
     };
     let timing = vec![
         Timing {
@@ -105,7 +119,11 @@ pub(super) async fn run_node(
     ];
     let built = match outcome {
         Ok(b) => b,
-        Err(e) => return finish_error(&state, node, &slot, e, Some(sql_text)),
+        Err(e) => {
+            let mut r = finish_error(&state, node, &slot, e, Some(sql_text));
+            r.batch_results = batch_results;
+            return r;
+        }
     };
     // Over its scan budget: the model fails, and its result still says what it scanned.
     if let Err(e) = materialize::check_scan_budget(node, &built.response) {
@@ -144,6 +162,7 @@ pub(super) async fn run_node(
             .relation_of(&node.relation_key())
             .filter(|r| r.kind != RelationKind::Cte)
             .map(|r| r.rendered),
+        batch_results,
     }
 }
 
@@ -353,6 +372,7 @@ pub(super) fn finish_error(
             .compiler
             .relation_of(&node.relation_key())
             .map(|r| r.rendered),
+        batch_results: None,
     }
 }
 

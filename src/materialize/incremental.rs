@@ -49,10 +49,10 @@ impl Materializer<'_> {
                     "incremental_strategy 'insert_overwrite' needs partitioned_by (the partition columns to replace)".into(),
                 ))
             }
-            "append" | "merge" | "delete+insert" | "insert_overwrite" => {}
+            "append" | "merge" | "delete+insert" | "insert_overwrite" | "microbatch" => {}
             other => {
                 return Err(config_error(format!(
-                    "unknown incremental_strategy '{other}' (append, merge, delete+insert, insert_overwrite)"
+                    "unknown incremental_strategy '{other}' (append, merge, delete+insert, insert_overwrite, microbatch)"
                 )))
             }
         }
@@ -104,6 +104,21 @@ impl Materializer<'_> {
                 "get_incremental_delete_insert_sql",
                 vec![("unique_key", strings(unique_key))],
             ),
+            "microbatch" => {
+                let (start, end) = self.batch.clone().ok_or_else(|| {
+                    Error::Internal(format!("{}: a microbatch write without a batch", node.name))
+                })?;
+                let event_time = node.config.str("event_time").unwrap_or_default();
+                (
+                    "get_incremental_microbatch_sql",
+                    vec![
+                        ("unique_key", strings(unique_key)),
+                        ("event_time", Value::from(event_time)),
+                        ("batch_start", Value::from(start)),
+                        ("batch_end", Value::from(end)),
+                    ],
+                )
+            }
             _ => (
                 "get_incremental_insert_overwrite_sql",
                 vec![("partition_by", strings(partitions))],

@@ -72,6 +72,8 @@ pub struct Materializer<'a> {
     pub adapter: &'a Arc<dyn Adapter>,
     pub cache: &'a RelationCache,
     pub full_refresh: bool,
+    /// A microbatch model's batch being built: `[start, end)` as dbt writes the times.
+    pub batch: Option<(String, String)>,
 }
 
 /// What building a node did.

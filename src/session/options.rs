@@ -84,6 +84,8 @@ pub struct RunOptions {
     pub state: Option<Arc<PreviousState>>,
     /// `retry`: exactly these nodes (what the previous run did not finish).
     pub retry_ids: Option<BTreeSet<String>>,
+    /// `--event-time-start` / `--event-time-end`: the window microbatch models build.
+    pub event_window: Option<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)>,
 }
 
 /// dbt's `--warn-error-options`: `{error: all | [names], warn: [names]}` (the older

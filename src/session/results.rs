@@ -52,6 +52,8 @@ pub struct NodeResult {
     pub adapter: ExecResult,
     pub compiled_code: Option<String>,
     pub relation_name: Option<String>,
+    /// A microbatch model's batches: `{successful: [[start, end], ...], failed: [...]}`.
+    pub batch_results: Option<serde_json::Value>,
 }
 
 impl NodeResult {
@@ -76,6 +78,7 @@ impl NodeResult {
             adapter: ExecResult::default(),
             compiled_code: None,
             relation_name: None,
+            batch_results: None,
         }
     }
 }

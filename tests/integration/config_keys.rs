@@ -117,7 +117,7 @@ const DBT_DUCKDB_KEYS: &[(&str, &str, Expect)] = &[
     ("plugin", "'excel'", Refused),
     // dbt-core keys with the same verdict everywhere
     ("sql_header", "'select 1'", Refused),
-    ("event_time", "'ordered_at'", Warned),
+    ("event_time", "'ordered_at'", Honoured),
     ("on_configuration_change", "'fail'", Warned),
 ];
 

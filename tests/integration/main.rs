@@ -18,6 +18,7 @@ mod errors;
 mod freshness;
 mod materializations;
 mod merge_options;
+mod microbatch;
 mod msk_iam;
 mod packages;
 mod partial_parse;

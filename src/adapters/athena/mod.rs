@@ -332,6 +332,13 @@ impl Adapter for AthenaAdapter {
                 },
                 labels: &[("STRING", "VARCHAR"), ("TEXT", "VARCHAR")],
             },
+            // dbt-athena's relation: the column cast to timestamp, Trino timestamp literals.
+            event_time_filter: |field, start, end| {
+                format!(
+                    "cast({field} as timestamp) >= timestamp '{start}' and \
+                     cast({field} as timestamp) < timestamp '{end}'"
+                )
+            },
         }
     }
 

@@ -76,6 +76,7 @@ impl Adapter for SharedDuckDb {
                 type_of_size: |n| format!("character varying({n})"),
                 labels: &[("STRING", "TEXT")],
             },
+            event_time_filter: crate::compile::plain_event_time_filter,
         }
     }
 

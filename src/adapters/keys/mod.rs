@@ -92,6 +92,11 @@ const DBT_KEYS: &[&str] = &[
     "store_failures_as",
     "where",
     "limit",
+    // the microbatch strategy (execute/microbatch.rs)
+    "event_time",
+    "batch_size",
+    "begin",
+    "lookback",
     // sources
     "freshness",
     "loaded_at_field",
@@ -101,24 +106,8 @@ const DBT_KEYS: &[&str] = &[
 /// dbt-core keys with the same verdict on every engine Strata has.
 const DBT_KEYS_NOT_HONOURED: &[(&str, Verdict)] = &[
     (
-        "event_time",
-        Verdict::NoEffect("it serves the microbatch strategy, which Strata does not have yet"),
-    ),
-    (
-        "batch_size",
-        Verdict::NoEffect("it serves the microbatch strategy, which Strata does not have yet"),
-    ),
-    (
-        "begin",
-        Verdict::NoEffect("it serves the microbatch strategy, which Strata does not have yet"),
-    ),
-    (
-        "lookback",
-        Verdict::NoEffect("it serves the microbatch strategy, which Strata does not have yet"),
-    ),
-    (
         "concurrent_batches",
-        Verdict::NoEffect("it serves the microbatch strategy, which Strata does not have yet"),
+        Verdict::NoEffect("a microbatch model's batches run one after another"),
     ),
     (
         "on_configuration_change",

@@ -65,3 +65,24 @@ when matched{% if update_condition %} and ({{ update_condition }}){% endif %} th
 when not matched{% if insert_condition %} and ({{ insert_condition }}){% endif %} then insert ({{ quoted_columns(dest_columns) }})
 values ({% for c in dest_columns %}DBT_INTERNAL_SOURCE.{{ adapter.quote(c) }}{% if not loop.last %}, {% endif %}{% endfor %})
 {%- endmacro %}
+
+{#- The `microbatch` strategy: the batch's window of the target replaced by the new rows of
+    that window (dbt-duckdb's delete+insert on `event_time`; a `unique_key` is refused, as
+    there: the window, not a key, says which rows a batch replaces). `batch_start` and
+    `batch_end` are the times as dbt writes them. -#}
+{% macro get_incremental_microbatch_sql(target, source, unique_key, event_time, batch_start, batch_end, dest_columns) -%}
+{{ adapter.dispatch('get_incremental_microbatch_sql')(target, source, unique_key, event_time, batch_start, batch_end, dest_columns) }}
+{%- endmacro %}
+
+{% macro default__get_incremental_microbatch_sql(target, source, unique_key, event_time, batch_start, batch_end, dest_columns) -%}
+{%- if unique_key -%}
+{{ exceptions.raise_compiler_error("microbatch incremental strategy does not support 'unique_key'. Microbatch runs delete+insert per batch based on 'event_time' and does not do key-based upserts. Remove 'unique_key' or use incremental_strategy='merge'.") }}
+{%- endif -%}
+{%- set window -%}{{ event_time }} >= '{{ batch_start }}' and {{ event_time }} < '{{ batch_end }}'{%- endset -%}
+delete from {{ target }}
+where {{ window }}{% for p in incremental_predicates_list() %} and ({{ p }}){% endfor %};
+insert into {{ target }} ({{ quoted_columns(dest_columns) }})
+select {{ quoted_columns(dest_columns) }}
+from {{ source }}
+where {{ window }}
+{%- endmacro %}

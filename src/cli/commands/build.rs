@@ -133,8 +133,62 @@ fn run_options(
             &exec.exclude_resource_type,
         )?,
         retry_ids,
+        event_window: event_window(exec)?,
         ..settings.selection(&exec.selection)
     })
+}
+
+/// `--event-time-start` and `--event-time-end` (or their variables): both or neither, the
+/// start before the end (dbt's rules and words).
+fn event_window(
+    exec: &ExecArgs,
+) -> Result<Option<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)>> {
+    let from_env = |name: &str| {
+        [format!("STRATA_{name}"), format!("DBT_{name}")]
+            .iter()
+            .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+    };
+    let start = exec
+        .event_time_start
+        .clone()
+        .or_else(|| from_env("EVENT_TIME_START"));
+    let end = exec
+        .event_time_end
+        .clone()
+        .or_else(|| from_env("EVENT_TIME_END"));
+    let parse = |flag: &str, text: &str| {
+        crate::execute::parse_event_time(text).ok_or_else(|| {
+            Error::Usage(format!(
+                "{flag} '{text}' is not a time (YYYY-MM-DD, YYYY-MM-DDTHH:MM:SS or \
+                 YYYY-MM-DD HH:MM:SS)"
+            ))
+        })
+    };
+    match (start, end) {
+        (None, None) => Ok(None),
+        (None, Some(_)) => Err(Error::Usage(
+            "The flag `--event-time-end` was specified, but `--event-time-start` was not. \
+             When specifying `--event-time-end`, `--event-time-start` must also be present."
+                .into(),
+        )),
+        (Some(_), None) => Err(Error::Usage(
+            "The flag `--event-time-start` was specified, but `--event-time-end` was not. \
+             When specifying `--event-time-start`, `--event-time-end` must also be present."
+                .into(),
+        )),
+        (Some(start), Some(end)) => {
+            let (start, end) = (
+                parse("--event-time-start", &start)?,
+                parse("--event-time-end", &end)?,
+            );
+            if start >= end {
+                return Err(Error::Usage(
+                    "Value for `--event-time-start` must be less than `--event-time-end`".into(),
+                ));
+            }
+            Ok(Some((start, end)))
+        }
+    }
 }
 
 /// The invocation's arguments as run_results.json records them (and `retry` reads them

@@ -75,6 +75,8 @@ pub(super) struct RenderCtx {
     pub(super) results: Mutex<HashMap<String, Value>>,
     pub(super) extra: Vec<(&'static str, Value)>,
     pub(super) fixtures: Option<Arc<Fixtures>>,
+    /// A microbatch batch's window (see [`CompileOptions::event_window`]).
+    pub(super) event_window: Option<(String, String)>,
     pub(super) shared: Arc<Shared>,
     /// A package's node: its [`PackageScope`] (as a template value); none for the root's.
     pub(super) package: Option<Value>,
@@ -139,6 +141,7 @@ impl Compiler {
             results: Mutex::new(HashMap::new()),
             extra: opts.extra,
             fixtures: opts.fixtures,
+            event_window: opts.event_window,
             shared: self.shared.clone(),
             package: self.package_scopes.get(&node.package_name).cloned(),
         })
@@ -164,6 +167,7 @@ impl Compiler {
             results: Mutex::new(HashMap::new()),
             extra: Vec::new(),
             fixtures: None,
+            event_window: None,
             shared: self.shared.clone(),
             package: None,
         })

@@ -55,13 +55,34 @@ pub(super) fn ref_fn(ctx: Arc<RenderCtx>) -> Value {
             if as_relation(&rel).is_some_and(|r| r.kind == RelationKind::Cte) {
                 if let Ok(mut e) = ctx.ephemerals.lock() {
                     if !e.contains(&key) {
-                        e.push(key);
+                        e.push(key.clone());
                     }
                 }
             }
+            let rel = in_window(&ctx, &key, rel);
             Ok(limited(&ctx.shared, rel))
         },
     )
+}
+
+/// In a microbatch batch, an input with an `event_time` is read for the batch's window only:
+/// `(select * from <relation> where <filter>)` (dbt's event-time filter; no alias, as
+/// dbt-duckdb's and dbt-athena's relations render it).
+fn in_window(ctx: &RenderCtx, key: &str, rel: Value) -> Value {
+    let Some((start, end)) = &ctx.event_window else {
+        return rel;
+    };
+    let field = match ctx.shared.event_times.read() {
+        Ok(times) => times.get(key).cloned(),
+        Err(_) => None,
+    };
+    match (field, as_relation(&rel)) {
+        (Some(field), Some(r)) if r.kind != RelationKind::Cte => {
+            let filter = (ctx.shared.event_time_filter)(&field, start, end);
+            Value::from_object(r.filtered(&filter))
+        }
+        _ => rel,
+    }
 }
 
 /// With `--empty`, what `ref()`/`source()` give reads no rows (dbt's render_limited); its
@@ -88,7 +109,12 @@ pub(super) fn source_fn(ctx: Arc<RenderCtx>) -> Value {
             // Sources are known before parsing, so parsing sees the final relation; an unknown
             // one is reported after parsing, with its file and line.
             if let Some(rel) = ctx.shared.sources.get(&(source.clone(), table.clone())) {
-                return Ok(limited(&ctx.shared, Value::from_object(rel.clone())));
+                let rel = in_window(
+                    &ctx,
+                    &format!("source:{source}.{table}"),
+                    Value::from_object(rel.clone()),
+                );
+                return Ok(limited(&ctx.shared, rel));
             }
             if ctx.execute {
                 return Err(jerr(format!(

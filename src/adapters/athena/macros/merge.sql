@@ -43,3 +43,20 @@ when matched{% if update_condition %} and {{ update_condition }}{% endif %} then
 when not matched{% if insert_condition %} and {{ insert_condition }}{% endif %} then insert ({{ quoted_columns(dest_columns) }})
 values ({% for c in dest_columns %}src.{{ adapter.quote(c) }}{% if not loop.last %}, {% endif %}{% endfor %})
 {%- endmacro %}
+
+{#- The `microbatch` strategy on Athena: with a `unique_key`, dbt-athena's (a merge of the
+    batch's rows); without one, the batch's window replaced (delete, insert), as on DuckDB,
+    with dbt-athena's timestamp comparison. -#}
+{% macro athena__get_incremental_microbatch_sql(target, source, unique_key, event_time, batch_start, batch_end, dest_columns) -%}
+{%- if unique_key -%}
+{{ athena__get_incremental_merge_sql(target, source, unique_key, dest_columns) }}
+{%- else -%}
+{%- set window -%}cast({{ event_time }} as timestamp) >= timestamp '{{ batch_start }}' and cast({{ event_time }} as timestamp) < timestamp '{{ batch_end }}'{%- endset -%}
+delete from {{ target }}
+where {{ window }}{% for p in incremental_predicates_list() %} and ({{ p }}){% endfor %};
+insert into {{ target }} ({{ quoted_columns(dest_columns) }})
+select {{ quoted_columns(dest_columns) }}
+from {{ source }}
+where {{ window }}
+{%- endif -%}
+{%- endmacro %}
