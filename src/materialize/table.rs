@@ -104,6 +104,19 @@ impl Materializer<'_> {
         target: &Relation,
         suffix: &str,
     ) -> Result<Relation> {
+        // A microbatch batch's tables are its own (name and data folder), as dbt-duckdb
+        // names them after the batch.
+        let suffix = match &self.batch {
+            Some((start, _)) => {
+                let digits: String = start
+                    .chars()
+                    .filter(char::is_ascii_digit)
+                    .take(14)
+                    .collect();
+                format!("{suffix}_{digits}")
+            }
+            None => suffix.to_string(),
+        };
         let identifier = self.sql_of(
             node,
             "temp_identifier",

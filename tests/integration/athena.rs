@@ -2121,6 +2121,91 @@ fn temp_schema_holds_the_new_rows_of_an_incremental_run() {
     );
 }
 
+/// `microbatch` on Athena: each batch reads its inputs' window (dbt-athena's timestamp
+/// casts) and replaces the target's window; with a unique_key the batch is merged, as
+/// dbt-athena does.
+#[test]
+fn microbatch_batches_on_athena_replace_their_window() {
+    let (p, proxy, schema) = small_project("", "us-west-1", vec![]);
+    p.write(
+        "models/events.sql",
+        "{{ config(materialized='table', table_type='iceberg', event_time='at') }}\n\
+         select timestamp '2024-01-01 10:00:00' as at, 1 as id\n",
+    );
+    p.write(
+        "models/daily.sql",
+        "{{ config(materialized='incremental', table_type='iceberg', \
+         incremental_strategy='microbatch', event_time='at', batch_size='day') }}\n\
+         select at, id from {{ ref('events') }}\n",
+    );
+    aws::glue_iceberg_table(
+        &aws::moto_endpoint(),
+        "us-west-1",
+        &schema,
+        "daily",
+        &[("at", "timestamp"), ("id", "int")],
+    );
+    let window = [
+        "--event-time-start",
+        "2024-01-01",
+        "--event-time-end",
+        "2024-01-03",
+    ];
+    let mut args = vec!["run", "--select", "daily"];
+    args.extend(window);
+    p.strata_env(&args, AWS_ENV).assert_ok();
+    let started = proxy.started_queries();
+    let tmp = regex::Regex::new(r"__strata_tmp_(\d{14})_[0-9a-f]{8}").expect("regex");
+    let text: String = started
+        .iter()
+        .map(|q| {
+            let q = tmp.replace_all(q, "__strata_tmp_${1}_<run>");
+            format!("{};\n\n", normalize(&q).trim_end())
+        })
+        .collect::<String>()
+        .replace(&schema, "<schema>")
+        .replace(&schema.replace('_', "-"), "<bucket>");
+    check_golden("athena/microbatch_statements.sql", &text);
+    // Each batch's new rows have a table and a data folder of their own.
+    assert!(
+        text.contains("daily__strata_tmp_20240101000000_<run>/<uuid>'"),
+        "{text}"
+    );
+    assert!(
+        text.contains("daily__strata_tmp_20240102000000_<run>/<uuid>'"),
+        "{text}"
+    );
+    // Two batches, each reading its day of `events` and replacing its day of `daily`.
+    for day in ["2024-01-01", "2024-01-02"] {
+        assert!(
+            text.contains(&format!(
+                "cast(at as timestamp) >= timestamp '{day} 00:00:00+00:00'"
+            )),
+            "{text}"
+        );
+    }
+    assert_eq!(
+        text.matches("delete from \"<schema>\".\"daily\"").count(),
+        2,
+        "{text}"
+    );
+
+    // With a unique_key: dbt-athena's merge.
+    p.write(
+        "models/daily.sql",
+        "{{ config(materialized='incremental', table_type='iceberg', unique_key='id', \
+         incremental_strategy='microbatch', event_time='at', batch_size='day') }}\n\
+         select at, id from {{ ref('events') }}\n",
+    );
+    let before = proxy.started_queries().len();
+    p.strata_env(&args, AWS_ENV).assert_ok();
+    let merges = proxy.started_queries()[before..]
+        .iter()
+        .filter(|q| q.starts_with("merge into"))
+        .count();
+    assert_eq!(merges, 2);
+}
+
 /// The profile's static keys sign the calls (not the environment's); with `assume_role_arn`,
 /// the keys STS gave for the role do (dbt-athena's profile keys, honoured).
 #[test]
