@@ -7,7 +7,9 @@ use std::sync::Arc;
 use minijinja::value::Value;
 use minijinja::Error as JError;
 
-use super::context::{model_value, scoped_context, with_warehouse, RenderCtx};
+use super::context::{
+    model_value, model_value_in_batch, scoped_context, with_warehouse, RenderCtx,
+};
 use super::ctes::inject_ctes;
 use super::{as_relation, mutable, reuse, CompileOptions, Compiler, Warehouse};
 use crate::error::{Error, Result};
@@ -43,7 +45,8 @@ impl Compiler {
         node: &Node,
         ctx: &Arc<RenderCtx>,
     ) -> std::result::Result<String, JError> {
-        let values = scoped_context(Self::context_values(ctx, model_value(node)));
+        let model = model_value_in_batch(node, ctx.event_window.as_ref());
+        let values = scoped_context(Self::context_values(ctx, model));
         let name = node.original_file_path.to_string_lossy();
         with_warehouse(ctx.warehouse.clone(), || {
             let code = mutable::wrap_literals(&node.raw_code);

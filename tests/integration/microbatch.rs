@@ -71,7 +71,12 @@ fn batches_and_rows_are_the_ones_dbt_duckdb_gives() {
     let expected = |name: &str| {
         std::fs::read_to_string(fixture().join("expected").join(name)).expect("expected")
     };
-    for model in ["daily_amounts", "all_events", "events_enriched"] {
+    for model in [
+        "daily_amounts",
+        "all_events",
+        "events_enriched",
+        "batch_ids",
+    ] {
         assert_eq!(
             table_csv(&p, model),
             expected(&format!("{model}.csv")),

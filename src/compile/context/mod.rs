@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use minijinja::value::Value;
 
 pub(super) use adapter::{load_relation, with_warehouse, AdapterObject};
-pub(super) use model::model_value;
+pub(super) use model::{model_value, model_value_in_batch};
 
 use super::{reuse, CompileOptions, Compiler, Fixtures, Relation, Relations, Shared, Warehouse};
 use crate::project::{Config, Node, RefCall};
