@@ -329,17 +329,8 @@ async fn build_one(
     incremental: bool,
 ) -> Result<(crate::materialize::Built, String)> {
     let s = &state.session;
-    let st = state.clone();
-    let id = node.unique_id.clone();
-    let handle = tokio::runtime::Handle::current();
     let batch = window.clone();
-    let sql = tokio::task::spawn_blocking(move || {
-        let node = st
-            .session
-            .project
-            .nodes
-            .get(&id)
-            .ok_or_else(|| Error::Internal(format!("{id} left the project mid-run")))?;
+    let sql = super::node::off_thread(state, node, move |st, node, handle| {
         let bridge = std::sync::Arc::new(crate::session::Bridge::new(
             st.session.adapter.clone(),
             handle,
@@ -355,8 +346,7 @@ async fn build_one(
             },
         )
     })
-    .await
-    .map_err(|e| Error::Internal(format!("compile task failed: {e}")))??;
+    .await?;
     let digest = crate::memo::digest(sql.as_bytes());
     let _ = super::prepare::write_compiled(&s.project, node, &sql, &digest);
     super::prepare::check_sql(&s.project, s.adapter.as_ref(), node, &sql, &digest)?;

@@ -184,16 +184,7 @@ async fn compiled_sql(
         return Ok(prepared.sql);
     }
     let s = &state.session;
-    let st = state.clone();
-    let id = node.unique_id.clone();
-    let handle = tokio::runtime::Handle::current();
-    let compiled = tokio::task::spawn_blocking(move || {
-        let node = st
-            .session
-            .project
-            .nodes
-            .get(&id)
-            .ok_or_else(|| Error::Internal(format!("{id} left the project mid-run")))?;
+    let compiled = off_thread(state, node, |st, node, handle| {
         let c = Compiling {
             project: &st.session.project,
             compiler: &st.session.compiler,
@@ -205,9 +196,8 @@ async fn compiled_sql(
     })
     .await;
     let p = match compiled {
-        Ok(Ok(p)) => p,
-        Ok(Err(e)) => return Err((e, None)),
-        Err(e) => return Err((Error::Internal(format!("compile task failed: {e}")), None)),
+        Ok(p) => p,
+        Err(e) => return Err((e, None)),
     };
     let digest = memo::digest(p.sql.as_bytes());
     let _ = write_compiled(&s.project, node, &p.sql, &digest);
@@ -215,6 +205,31 @@ async fn compiled_sql(
         Ok(()) => Ok(p.sql),
         Err(e) => Err((e, Some(p.sql))),
     }
+}
+
+/// Run `compile` on a blocking thread: compiling may query the warehouse, which it does
+/// through a bridge that blocks on the runtime.
+pub(super) async fn off_thread<T: Send + 'static>(
+    state: &Arc<RunState>,
+    node: &Node,
+    compile: impl FnOnce(&RunState, &Node, tokio::runtime::Handle) -> crate::error::Result<T>
+        + Send
+        + 'static,
+) -> crate::error::Result<T> {
+    let st = state.clone();
+    let id = node.unique_id.clone();
+    let handle = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || {
+        let node = st
+            .session
+            .project
+            .nodes
+            .get(&id)
+            .ok_or_else(|| Error::Internal(format!("{id} left the project mid-run")))?;
+        compile(&st, node, handle)
+    })
+    .await
+    .map_err(|e| Error::Internal(format!("compile task failed: {e}")))?
 }
 
 /// What a finished node's result says and how its line reads: a pure function of the

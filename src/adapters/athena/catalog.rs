@@ -92,9 +92,13 @@ pub async fn list_databases(glue: &Glue) -> Result<Vec<String>> {
     Ok(out)
 }
 
-/// Columns in table order, then the partition keys (Hive tables keep them apart).
-pub async fn get_columns(glue: &Glue, database: &str, table: &str) -> Result<Vec<ColumnInfo>> {
-    let out = match glue
+/// The Glue table `database.table`, or None when there is none.
+pub async fn get_table(
+    glue: &Glue,
+    database: &str,
+    table: &str,
+) -> Result<Option<aws_sdk_glue::types::Table>> {
+    match glue
         .client
         .get_table()
         .set_catalog_id(glue.catalog_id.clone())
@@ -103,16 +107,20 @@ pub async fn get_columns(glue: &Glue, database: &str, table: &str) -> Result<Vec
         .send()
         .await
     {
-        Ok(o) => o,
+        Ok(o) => Ok(o.table),
         Err(e)
             if e.as_service_error()
                 .is_some_and(|s| s.is_entity_not_found_exception()) =>
         {
-            return Ok(Vec::new())
+            Ok(None)
         }
-        Err(e) => return Err(glue_error(&format!("GetTable({database}.{table})"), e)),
-    };
-    let Some(t) = out.table() else {
+        Err(e) => Err(glue_error(&format!("GetTable({database}.{table})"), e)),
+    }
+}
+
+/// Columns in table order, then the partition keys (Hive tables keep them apart).
+pub async fn get_columns(glue: &Glue, database: &str, table: &str) -> Result<Vec<ColumnInfo>> {
+    let Some(t) = get_table(glue, database, table).await? else {
         return Ok(Vec::new());
     };
     let mut cols: Vec<ColumnInfo> = Vec::new();

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use aws_sdk_glue::types::{Column, TableInput};
 
-use super::catalog::{glue_error, Glue};
+use super::catalog::{get_table, glue_error, Glue};
 use crate::adapters::RelationDocs;
 use crate::error::{Error, Result};
 use crate::python_text;
@@ -53,16 +53,7 @@ pub async fn persist_docs(
     table: &str,
     docs: &RelationDocs,
 ) -> Result<(bool, Vec<String>)> {
-    let out = glue
-        .client
-        .get_table()
-        .set_catalog_id(glue.catalog_id.clone())
-        .database_name(database)
-        .name(table)
-        .send()
-        .await
-        .map_err(|e| glue_error(&format!("GetTable({database}.{table})"), e))?;
-    let Some(current) = out.table() else {
+    let Some(current) = get_table(glue, database, table).await? else {
         return Err(Error::Adapter(format!(
             "Glue has no table {database}.{table} to write its docs to"
         )));
