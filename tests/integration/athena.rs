@@ -1674,9 +1674,18 @@ fn persist_docs_writes_glue_descriptions_and_column_comments() {
 
 /// A Lake Formation call on moto (REST JSON: the operation is the path).
 fn lake_formation(region: &str, operation: &str, body: &serde_json::Value) -> serde_json::Value {
+    lake_formation_at(&aws::moto_endpoint(), region, operation, body)
+}
+
+fn lake_formation_at(
+    endpoint: &str,
+    region: &str,
+    operation: &str,
+    body: &serde_json::Value,
+) -> serde_json::Value {
     let (status, out) = aws::http(
         "POST",
-        &format!("{}/{operation}", aws::moto_endpoint()),
+        &format!("{endpoint}/{operation}"),
         &[
             ("Content-Type", "application/json"),
             (
@@ -2204,6 +2213,74 @@ fn microbatch_batches_on_athena_replace_their_window() {
         .filter(|q| q.starts_with("merge into"))
         .count();
     assert_eq!(merges, 2);
+}
+
+/// dbt-athena's `lf_grants`: the table's data-cells filters and the principals granted
+/// SELECT through each become the config's (a filter it does not name deleted, a changed one
+/// updated, a principal it does not name revoked), in the catalog's account (STS). moto has
+/// no data-cells filters: the test proxy keeps them (see aws::CellFilters).
+#[test]
+fn lake_formation_grants_are_made_the_configs() {
+    let (p, proxy, schema) = small_project("", "eu-north-1", vec![]);
+    let analyst = "arn:aws:iam::123456789012:role/analyst";
+    let old_role = "arn:aws:iam::123456789012:role/old";
+    let filter = |name: &str, row_filter: &str| {
+        serde_json::json!({"TableData": {"TableCatalogId": "123456789012", "DatabaseName": schema,
+            "TableName": "orders", "Name": name, "RowFilter": {"FilterExpression": row_filter},
+            "ColumnNames": ["id"]}})
+    };
+    let call = |operation: &str, body: serde_json::Value| {
+        lake_formation_at(&proxy.url, "eu-north-1", operation, &body);
+    };
+    call("CreateDataCellsFilter", filter("old_filter", "true"));
+    call("CreateDataCellsFilter", filter("eu_only", "region = 'us'"));
+    call(
+        "BatchGrantPermissions",
+        serde_json::json!({"CatalogId": "123456789012", "Entries": [{"Id": "0",
+            "Principal": {"DataLakePrincipalIdentifier": old_role},
+            "Resource": {"DataCellsFilter": {"TableCatalogId": "123456789012",
+                "DatabaseName": schema, "TableName": "orders", "Name": "eu_only"}},
+            "Permissions": ["SELECT"]}]}),
+    );
+    p.write(
+        "models/orders.sql",
+        &format!(
+            "{{{{ config(materialized='table', table_type='iceberg', lf_grants={{'data_cell_filters': \
+             {{'enabled': true, 'filters': {{'eu_only': {{'row_filter': \"region = 'eu'\", \
+             'column_names': ['id', 'status'], 'principals': ['{analyst}']}}}}}}}}) }}}}\n\
+             select 1 as id, 'a' as status\n"
+        ),
+    );
+    p.strata_env(&["run", "--select", "orders"], AWS_ENV)
+        .assert_ok();
+    assert_eq!(
+        proxy.cell_filters(),
+        [(
+            "eu_only".to_string(),
+            "region = 'eu'".to_string(),
+            vec!["id".to_string(), "status".to_string()],
+            vec![analyst.to_string()],
+        )]
+    );
+    let operations: Vec<String> = proxy
+        .api_calls()
+        .into_iter()
+        .filter(|c| c.service == "lakeformation" || c.service == "sts")
+        .map(|c| c.operation)
+        .skip(3)
+        .collect();
+    assert_eq!(
+        operations,
+        [
+            "GetCallerIdentity",
+            "ListDataCellsFilter",
+            "DeleteDataCellsFilter",
+            "UpdateDataCellsFilter",
+            "ListPermissions",
+            "BatchRevokePermissions",
+            "BatchGrantPermissions",
+        ]
+    );
 }
 
 /// The profile's static keys sign the calls (not the environment's); with `assume_role_arn`,

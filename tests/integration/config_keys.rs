@@ -55,7 +55,7 @@ const DBT_ATHENA_KEYS: &[(&str, &str, Expect)] = &[
     (
         "lf_grants",
         "{'data_cell_filters': {'enabled': true, 'filters': {}}}",
-        Refused,
+        Honoured,
     ),
     (
         "seed_s3_upload_args",
@@ -284,13 +284,13 @@ fn unknown_keys_read_by_a_macro_misspelt_or_unused() {
 fn a_refused_key_in_the_project_file_points_at_its_line() {
     let p = TestProject::new(
         "keys",
-        "profile: keys\nmodels:\n  keys:\n    +table_type: iceberg\n    +lf_grants:\n      \
-         data_cell_filters: {enabled: true, filters: {}}\n",
+        "profile: keys\nmodels:\n  keys:\n    +table_type: iceberg\n    +format: parquet\n    \
+         +catalog_name: glue\n",
     );
     p.write("profiles.yml", ATHENA_PROFILE);
     p.write("models/orders.sql", "select 1 as id\n");
     p.strata(&["ls"]).assert_code(2).assert_contains(
-        "project.yml:6:6: config `lf_grants` is not supported by Strata on athena",
+        "project.yml:7:6: config `catalog_name` is not supported by Strata on athena",
     );
 }
 

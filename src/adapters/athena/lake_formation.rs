@@ -42,7 +42,7 @@ impl LfTagsConfig {
     }
 }
 
-fn lf_error<E>(what: &str, e: aws_sdk_lakeformation::error::SdkError<E>) -> Error
+pub(super) fn lf_error<E>(what: &str, e: aws_sdk_lakeformation::error::SdkError<E>) -> Error
 where
     E: std::error::Error + Send + Sync + 'static,
 {

@@ -7,6 +7,7 @@
 mod catalog;
 mod glue_docs;
 mod lake_formation;
+mod lake_formation_grants;
 mod query;
 mod retry;
 pub(crate) mod settings;
@@ -65,6 +66,7 @@ struct Clients {
     glue: catalog::Glue,
     s3: aws_sdk_s3::Client,
     lake_formation: aws_sdk_lakeformation::Client,
+    sts: aws_sdk_sts::Client,
 }
 
 pub struct AthenaAdapter {
@@ -147,9 +149,35 @@ impl AthenaAdapter {
                     },
                     s3: aws_sdk_s3::Client::from_conf(s3),
                     lake_formation: aws_sdk_lakeformation::Client::from_conf(lake_formation),
+                    sts: aws_sdk_sts::Client::new(&config),
                 })
             })
             .await
+    }
+
+    /// The account of the target's Glue catalog: its catalog id, or for the account's own
+    /// catalog the caller's account (STS GetCallerIdentity), as dbt-athena finds it.
+    async fn catalog_account(&self, clients: &Clients) -> Result<String> {
+        if let Some(id) = &clients.glue.catalog_id {
+            return Ok(id.clone());
+        }
+        let who = clients
+            .sts
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|e| {
+                Error::engine(
+                    format!(
+                        "STS GetCallerIdentity failed: {}",
+                        aws_sdk_sts::error::DisplayErrorContext(&e)
+                    ),
+                    e,
+                )
+            })?;
+        who.account()
+            .map(str::to_string)
+            .ok_or_else(|| Error::Adapter("STS GetCallerIdentity named no account".into()))
     }
 
     /// The Glue database of a relation (its schema).
@@ -443,24 +471,34 @@ impl Adapter for AthenaAdapter {
         }
     }
 
-    /// dbt-athena's `lf_tags_config`, applied to the built relation.
+    /// dbt-athena's `lf_tags_config` then `lf_grants`, applied to the built relation.
     async fn after_build(&self, relation: &Relation, config: &Config) -> Result<()> {
         let tags = lake_formation::LfTagsConfig::of(config.get("lf_tags_config"))
             .map_err(Error::Adapter)?;
-        match tags {
-            Some(tags) if tags.enabled => {
-                let clients = self.clients().await?;
-                lake_formation::tag_table(
-                    &clients.lake_formation,
-                    clients.glue.catalog_id.as_deref(),
-                    &relation.schema,
-                    &relation.identifier,
-                    &tags,
-                )
-                .await
-            }
-            _ => Ok(()),
+        if let Some(tags) = tags.filter(|t| t.enabled) {
+            let clients = self.clients().await?;
+            lake_formation::tag_table(
+                &clients.lake_formation,
+                clients.glue.catalog_id.as_deref(),
+                &relation.schema,
+                &relation.identifier,
+                &tags,
+            )
+            .await?;
         }
+        let grants = lake_formation_grants::LfGrantsConfig::of(config.get("lf_grants"))
+            .map_err(Error::Adapter)?;
+        if let Some(grants) = grants.filter(|g| g.data_cell_filters.enabled) {
+            let clients = self.clients().await?;
+            let catalog_id = self.catalog_account(clients).await?;
+            let at = lake_formation_grants::FilterTable {
+                catalog_id: &catalog_id,
+                database: &relation.schema,
+                table: &relation.identifier,
+            };
+            lake_formation_grants::apply(&clients.lake_formation, &at, &grants).await?;
+        }
+        Ok(())
     }
 
     async fn cancel_all(&self) {

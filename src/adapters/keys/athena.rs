@@ -40,6 +40,7 @@ const ATHENA_KEYS: &[(&str, Verdict)] = &[
     ("force_batch", Verdict::Honoured),
     // Lake Formation tags (athena/lake_formation.rs)
     ("lf_tags_config", Verdict::Honoured),
+    ("lf_grants", Verdict::Honoured),
     // the merge strategy, as dbt-athena writes it (athena/macros/merge.sql)
     ("incremental_predicates", Verdict::Honoured),
     ("update_condition", Verdict::Honoured),
@@ -111,10 +112,6 @@ const ATHENA_KEYS: &[(&str, Verdict)] = &[
         Verdict::NoEffect("Athena has no SQL grants (dbt-athena applies none either)"),
     ),
     // refused: where data lands, who may read it, what a merge writes
-    (
-        "lf_grants",
-        Verdict::Refused("Lake Formation data-cell filters and grants are not applied"),
-    ),
     (
         "catalog_name",
         Verdict::Refused("catalog integrations (catalogs.yml) are not supported"),

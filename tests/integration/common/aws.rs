@@ -205,11 +205,98 @@ pub struct ApiCall {
     pub body: Value,
 }
 
+/// Lake Formation's data-cells filters and the SELECT grants on them, which moto does not
+/// have: the proxy keeps them itself (a stand-in for want of an emulator that has them).
+#[derive(Default)]
+struct CellFilters {
+    /// (database, table, name) -> the filter as the API gives it.
+    filters: std::collections::BTreeMap<(String, String, String), Value>,
+    /// (database, table, filter name) -> principals granted SELECT through it.
+    grants:
+        std::collections::BTreeMap<(String, String, String), std::collections::BTreeSet<String>>,
+}
+
+impl CellFilters {
+    fn key(v: &Value, table: &str) -> (String, String, String) {
+        let s = |k: &str| v[k].as_str().unwrap_or("").to_string();
+        (s("DatabaseName"), s(table), s("Name"))
+    }
+
+    /// The answer to a data-cells filter call, or None for any other call.
+    fn answer(&mut self, operation: &str, req: &Value) -> Option<Value> {
+        match operation {
+            "ListDataCellsFilter" => {
+                let t = &req["Table"];
+                let (db, table) = (t["DatabaseName"].as_str()?, t["Name"].as_str()?);
+                let list: Vec<&Value> = self
+                    .filters
+                    .iter()
+                    .filter(|((d, n, _), _)| d == db && n == table)
+                    .map(|(_, f)| f)
+                    .collect();
+                Some(json!({"DataCellsFilters": list}))
+            }
+            "CreateDataCellsFilter" | "UpdateDataCellsFilter" => {
+                let data = &req["TableData"];
+                self.filters
+                    .insert(Self::key(data, "TableName"), data.clone());
+                Some(json!({}))
+            }
+            "DeleteDataCellsFilter" => {
+                let key = Self::key(req, "TableName");
+                self.filters.remove(&key);
+                self.grants.remove(&key);
+                Some(json!({}))
+            }
+            "ListPermissions" => {
+                let f = req["Resource"].get("DataCellsFilter")?;
+                let key = Self::key(f, "TableName");
+                let list: Vec<Value> = self
+                    .grants
+                    .get(&key)
+                    .into_iter()
+                    .flatten()
+                    .map(|p| {
+                        json!({"Principal": {"DataLakePrincipalIdentifier": p},
+                        "Resource": {"DataCellsFilter": f}, "Permissions": ["SELECT"]})
+                    })
+                    .collect();
+                Some(json!({"PrincipalResourcePermissions": list}))
+            }
+            "BatchGrantPermissions" | "BatchRevokePermissions" => {
+                let entries = req["Entries"].as_array()?;
+                if !entries
+                    .iter()
+                    .all(|e| e["Resource"].get("DataCellsFilter").is_some())
+                {
+                    return None;
+                }
+                for e in entries {
+                    let key = Self::key(&e["Resource"]["DataCellsFilter"], "TableName");
+                    let principal = e["Principal"]["DataLakePrincipalIdentifier"]
+                        .as_str()
+                        .unwrap_or("")
+                        .to_string();
+                    let set = self.grants.entry(key).or_default();
+                    if operation == "BatchGrantPermissions" {
+                        set.insert(principal);
+                    } else {
+                        set.remove(&principal);
+                    }
+                }
+                Some(json!({"Failures": []}))
+            }
+            _ => None,
+        }
+    }
+}
+
 #[derive(Default)]
 struct State {
     rules: Vec<Rule>,
     calls: Vec<Call>,
     api_calls: Vec<ApiCall>,
+    cell_filters: CellFilters,
     /// query id -> SQL, learned from StartQueryExecution responses.
     queries: HashMap<String, String>,
 }
@@ -246,6 +333,42 @@ impl Proxy {
     /// Every API call of every service, in order.
     pub fn api_calls(&self) -> Vec<ApiCall> {
         self.state.lock().expect("lock").api_calls.clone()
+    }
+
+    /// The data-cells filters the proxy keeps (see `CellFilters`), and who may SELECT
+    /// through each: (filter name, row filter, columns, principals).
+    pub fn cell_filters(&self) -> Vec<(String, String, Vec<String>, Vec<String>)> {
+        let state = self.state.lock().expect("lock");
+        state
+            .cell_filters
+            .filters
+            .iter()
+            .map(|(key, f)| {
+                let columns = f["ColumnNames"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|c| c.as_str().map(str::to_string))
+                    .collect();
+                let principals = state
+                    .cell_filters
+                    .grants
+                    .get(key)
+                    .into_iter()
+                    .flatten()
+                    .cloned()
+                    .collect();
+                (
+                    key.2.clone(),
+                    f["RowFilter"]["FilterExpression"]
+                        .as_str()
+                        .unwrap_or("")
+                        .to_string(),
+                    columns,
+                    principals,
+                )
+            })
+            .collect()
     }
 
     /// The SQL of every StartQueryExecution that reached Athena (moto), in order.
@@ -328,6 +451,13 @@ fn serve(conn: TcpStream, upstream: &str, st: &Mutex<State>) {
             let path = request_line.split_whitespace().nth(1).unwrap_or("");
             let operation = if !operation.is_empty() {
                 operation.clone()
+            } else if service == "sts" {
+                // The query protocol: `Action=GetCallerIdentity&Version=...` in the body.
+                String::from_utf8_lossy(&body)
+                    .split('&')
+                    .find_map(|kv| kv.strip_prefix("Action="))
+                    .unwrap_or("")
+                    .to_string()
             } else if service == "s3" {
                 let method = request_line.split_whitespace().next().unwrap_or("");
                 format!("{method} {}", path.split('?').next().unwrap_or(""))
@@ -339,11 +469,26 @@ fn serve(conn: TcpStream, upstream: &str, st: &Mutex<State>) {
                     .unwrap_or("")
                     .to_string()
             };
-            st.lock().expect("lock").api_calls.push(ApiCall {
-                service,
-                operation,
+            let mut state = st.lock().expect("lock");
+            state.api_calls.push(ApiCall {
+                service: service.clone(),
+                operation: operation.clone(),
                 body: req.clone(),
             });
+            if service == "lakeformation" {
+                if let Some(answer) = state.cell_filters.answer(&operation, &req) {
+                    drop(state);
+                    // Closed after the answer, as the upstream's are (readers wait for it).
+                    let body = answer.to_string();
+                    let _ = write!(
+                        out,
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
+                         Connection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    return;
+                }
+            }
         }
         let query_id = req
             .get("QueryExecutionId")
