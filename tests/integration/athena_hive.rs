@@ -228,7 +228,7 @@ fn names(calls: &[(String, Value)]) -> Vec<&str> {
 /// partitions, the new build's Glue entry goes, and only the old build's files are deleted.
 #[test]
 fn a_hive_table_is_built_then_rebuilt_aside_and_swapped_in_through_glue() {
-    let region = "eu-west-3";
+    let region = "eu-south-2";
     let schema = unique("hive");
     let p = TestProject::new("hive_t", "profile: hive_t\n");
     p.write(
@@ -360,7 +360,7 @@ fn a_hive_table_is_built_then_rebuilt_aside_and_swapped_in_through_glue() {
 /// table first, files and all, and builds into the same folder (dbt-athena's non-ha path).
 #[test]
 fn a_hive_table_at_an_external_location_is_dropped_then_built_again() {
-    let region = "eu-west-3";
+    let region = "eu-south-2";
     let schema = unique("hivext");
     let p = TestProject::new("hive_x", "profile: hive_x\n");
     let proxy = Proxy::start(&aws::moto_endpoint(), vec![]);
@@ -411,4 +411,319 @@ fn a_hive_table_at_an_external_location_is_dropped_then_built_again() {
         ],
     );
     assert!(aws::list_objects(&aws::moto_endpoint(), &bucket, "ext/").is_empty());
+}
+
+/// An incremental project on an existing Hive table `events` (partitioned by `day`, with
+/// the partitions and files of `existing`), its model writing with `strategy`.
+fn incremental_project(
+    name: &str,
+    strategy: &str,
+    existing: &[&str],
+) -> (TestProject, Proxy, String, String, &'static str) {
+    // Results queued for one test's queries are per region: that test has its own.
+    let region = if strategy == "insert_overwrite" {
+        "ap-northeast-3"
+    } else {
+        "eu-south-2"
+    };
+    let schema = unique(name);
+    let p = TestProject::new(name, &format!("profile: {name}\n"));
+    p.write(
+        "models/events.sql",
+        &format!(
+            "{{{{ config(materialized='incremental', table_type='hive', \
+             incremental_strategy='{strategy}', partitioned_by=['day']) }}}}\n\
+             select 1 as id, '2026-01-02' as day\n"
+        ),
+    );
+    let proxy = Proxy::start(&aws::moto_endpoint(), vec![hold_ctas(&schema, "events__")]);
+    let bucket = athena_profile(&p, name, &proxy.url, region, &schema, "");
+    let old = format!("s3://{bucket}/data/{schema}/events/old-build");
+    hive_table(
+        region,
+        &schema,
+        "events",
+        &[("id", "int")],
+        Some("day"),
+        &old,
+        existing,
+    );
+    (p, proxy, schema, bucket, region)
+}
+
+/// Run `strata run` with the engine thread playing the CTAS of `events__` tables.
+fn run_incremental(p: &TestProject, proxy: &Proxy, region: &str, schema: &str) {
+    let done = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        engine(s, proxy, region, schema, "events__", &[], &done);
+        let run = p.strata_env(&["run"], AWS_ENV);
+        done.store(true, Ordering::SeqCst);
+        run.assert_ok();
+    });
+}
+
+/// Check the new rows' temporary table of an incremental run: an unpartitioned Hive CTAS in
+/// a folder of its own; returns its name and folder.
+fn new_rows_table(ctas: &str, schema: &str, bucket: &str) -> (String, String) {
+    let tmp = ctas
+        .strip_prefix(&format!("create table \"{schema}\".\""))
+        .and_then(|r| r.split('"').next())
+        .unwrap_or_default()
+        .to_string();
+    assert!(tmp.starts_with("events__strata_tmp_"), "{ctas}");
+    assert!(ctas.contains("table_type = 'HIVE'"), "{ctas}");
+    assert!(!ctas.contains("partitioned_by"), "{ctas}");
+    let folder = property(ctas, "external_location");
+    assert!(
+        folder.starts_with(&format!("s3://{bucket}/data/{schema}/{tmp}/")),
+        "{folder}"
+    );
+    (tmp, folder)
+}
+
+/// `append` on a Hive table: the new rows into a temporary Hive table, one INSERT, and the
+/// temporary table dropped through Glue and S3 (its files too); the target's partitions and
+/// files are untouched.
+#[test]
+fn a_hive_incremental_append_inserts_and_drops_its_new_rows_table_with_its_files() {
+    let (p, proxy, schema, bucket, region) =
+        incremental_project("hive_app", "append", &["2026-01-01", "2026-01-02"]);
+    run_incremental(&p, &proxy, region, &schema);
+    let queries = proxy.started_queries();
+    assert_eq!(queries.len(), 2, "{queries:#?}");
+    let (tmp, _) = new_rows_table(&queries[0], &schema, &bucket);
+    assert_eq!(
+        queries[1],
+        format!(
+            "insert into \"{schema}\".\"events\" (\"id\", \"day\")\nselect \"id\", \"day\" \
+             from \"{schema}\".\"{tmp}\""
+        ),
+    );
+    let calls = catalog_calls(&proxy, 0);
+    assert_eq!(
+        names(&calls),
+        [
+            "glue:CreateDatabase",
+            "glue:GetTables",
+            "glue:GetTable", // the new rows' columns
+            "glue:GetTable", // the target's
+            "glue:GetTable", // the new rows' table, to drop: its folder
+            "s3:GET",
+            "s3:POST",
+            "s3:GET",
+            "glue:DeleteTable",
+        ],
+        "{calls:#?}"
+    );
+    assert_eq!(calls[8].1["Name"], tmp.as_str());
+    assert_eq!(table_location(region, &schema, &tmp), None);
+    assert_eq!(
+        partition_values(region, &schema, "events"),
+        ["2026-01-01", "2026-01-02"]
+    );
+    let objects = aws::list_objects(&aws::moto_endpoint(), &bucket, &format!("data/{schema}/"));
+    assert_eq!(objects.len(), 2, "{objects:#?}");
+    assert!(objects.iter().all(|o| o.contains("/events/old-build/day=")));
+}
+
+/// `insert_overwrite` (dbt-athena's default on Hive): the partitions the new rows touch
+/// (read with one query on their table) are deleted, files and Glue entries, through a
+/// GetPartitions expression; the other partitions stay; then the INSERT.
+#[test]
+fn a_hive_insert_overwrite_deletes_only_the_touched_partitions_then_inserts() {
+    let (p, proxy, schema, bucket, region) = incremental_project(
+        "hive_ow",
+        "insert_overwrite",
+        &["2026-01-01", "2026-01-02", "2026-01-03"],
+    );
+    // The queries' results, in order: the new rows' CTAS, then their partition values.
+    aws::preset_results(
+        &aws::moto_endpoint(),
+        region,
+        vec![
+            (vec![], vec![]),
+            (
+                vec!["day:varchar"],
+                vec![vec!["2026-01-02"], vec!["2026-01-04"]],
+            ),
+        ],
+    );
+    run_incremental(&p, &proxy, region, &schema);
+    let queries = proxy.started_queries();
+    assert_eq!(queries.len(), 3, "{queries:#?}");
+    let (tmp, _) = new_rows_table(&queries[0], &schema, &bucket);
+    assert_eq!(
+        queries[1],
+        format!("select distinct \"day\" from \"{schema}\".\"{tmp}\"")
+    );
+    assert!(
+        queries[2].starts_with(&format!(
+            "insert into \"{schema}\".\"events\" (\"id\", \"day\")"
+        )),
+        "{queries:#?}"
+    );
+    let calls = catalog_calls(&proxy, 0);
+    assert_eq!(
+        names(&calls),
+        [
+            "glue:CreateDatabase",
+            "glue:GetTables",
+            "glue:GetTable",
+            "glue:GetTable",
+            "glue:GetPartitions", // the touched ones (one expression)
+            "s3:GET",             // 2026-01-02's files
+            "s3:POST",
+            "s3:GET",
+            "glue:BatchDeletePartition",
+            "glue:GetTable", // the new rows' table, dropped
+            "s3:GET",
+            "s3:POST",
+            "s3:GET",
+            "glue:DeleteTable",
+        ],
+        "{calls:#?}"
+    );
+    assert_eq!(
+        calls[4].1["Expression"],
+        "(day='2026-01-02') or (day='2026-01-04')"
+    );
+    assert_eq!(
+        calls[8].1["PartitionsToDelete"],
+        json!([{"Values": ["2026-01-02"]}])
+    );
+    // The untouched partitions and their files stay; the INSERT (not run by moto) would
+    // add 2026-01-02 and 2026-01-04 again.
+    assert_eq!(
+        partition_values(region, &schema, "events"),
+        ["2026-01-01", "2026-01-03"]
+    );
+    let mut objects = aws::list_objects(&aws::moto_endpoint(), &bucket, &format!("data/{schema}/"));
+    objects.sort();
+    assert_eq!(
+        objects,
+        [
+            format!("data/{schema}/events/old-build/day=2026-01-01/part-0.parquet"),
+            format!("data/{schema}/events/old-build/day=2026-01-03/part-0.parquet"),
+        ]
+    );
+}
+
+/// A seed with `table_type: hive`: loaded with a Hive CTAS; reloaded beside the old one and
+/// swapped in through Glue, the old load's files deleted.
+#[test]
+fn a_hive_seed_is_loaded_with_a_hive_ctas_and_reloaded_by_a_swap() {
+    let region = "eu-south-2";
+    let schema = unique("hiveseed");
+    let p = TestProject::new(
+        "hive_s",
+        "profile: hive_s\nseeds:\n  hive_s:\n    +table_type: hive\n",
+    );
+    p.write("seeds/codes.csv", "id,day\n1,a\n2,b\n");
+    let proxy = Proxy::start(
+        &aws::moto_endpoint(),
+        vec![hold_ctas(&schema, "codes__strata_tmp")],
+    );
+    let bucket = athena_profile(&p, "hive_s", &proxy.url, region, &schema, "");
+    p.strata_env(&["seed"], AWS_ENV).assert_ok();
+    let first = proxy.started_queries();
+    assert_eq!(first.len(), 3, "{first:#?}");
+    assert!(first[0].starts_with(&format!(
+        "create external table `{schema}`.`codes__strata_csv_"
+    )));
+    assert!(
+        first[1].starts_with(&format!(
+            "create table \"{schema}\".\"codes\"\nwith (\n    table_type = 'HIVE',\n    \
+             is_external = true,\n    external_location = 's3://{bucket}/data/{schema}/codes/"
+        )),
+        "{}",
+        first[1]
+    );
+    assert!(first[2].starts_with(&format!("drop table `{schema}`.`codes__strata_csv_")));
+
+    let old = format!("s3://{bucket}/data/{schema}/codes/old-load");
+    hive_table(
+        region,
+        &schema,
+        "codes",
+        &[("id", "int"), ("day", "string")],
+        None,
+        &old,
+        &[],
+    );
+    let calls_before = proxy.api_calls().len();
+    let done = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        engine(s, &proxy, region, &schema, "codes__strata_tmp", &[], &done);
+        let run = p.strata_env(&["seed"], AWS_ENV);
+        done.store(true, Ordering::SeqCst);
+        run.assert_ok();
+    });
+    let reload = proxy.started_queries()[3..].to_vec();
+    assert_eq!(reload.len(), 3, "{reload:#?}");
+    let new = property(&reload[1], "external_location");
+    assert!(reload[1].starts_with(&format!("create table \"{schema}\".\"codes__strata_tmp_")));
+    let calls = catalog_calls(&proxy, calls_before);
+    assert_eq!(
+        names(&calls),
+        [
+            "glue:CreateDatabase",
+            "glue:GetTables",
+            "s3:PUT", // the seed file
+            "glue:GetTable",
+            "glue:GetTable",
+            "glue:GetPartitions",
+            "glue:GetPartitions",
+            "glue:UpdateTable",
+            "glue:DeleteTable",
+            "s3:GET",
+            "s3:POST",
+            "s3:GET",
+        ],
+        "{calls:#?}"
+    );
+    assert_eq!(table_location(region, &schema, "codes"), Some(new));
+    assert!(aws::list_objects(
+        &aws::moto_endpoint(),
+        &bucket,
+        &format!("data/{schema}/codes/old-load/")
+    )
+    .is_empty());
+}
+
+/// What Hive tables cannot do is refused before anything runs: merge and delete+insert
+/// (dbt-athena's message), snapshots, and a table type that is neither.
+#[test]
+fn merge_and_snapshots_on_hive_tables_are_refused() {
+    let region = "eu-south-2";
+    let (p, proxy, schema, _, _) = incremental_project("hive_no", "merge", &["2026-01-01"]);
+    p.strata_env(&["run"], AWS_ENV)
+        .assert_code(1)
+        .assert_contains("Invalid incremental strategy provided: merge")
+        .assert_contains("Expected one of: 'append', 'insert_overwrite', 'microbatch'");
+    assert!(
+        proxy.started_queries().is_empty(),
+        "{:#?}",
+        proxy.started_queries()
+    );
+    assert_eq!(partition_values(region, &schema, "events"), ["2026-01-01"]);
+
+    p.remove("models/events.sql");
+    p.write(
+        "snapshots/orders_snapshot.sql",
+        "{% snapshot orders_snapshot %}\n{{ config(unique_key='id', strategy='check', \
+         check_cols='all', table_type='hive') }}\nselect 1 as id\n{% endsnapshot %}\n",
+    );
+    p.strata_env(&["snapshot"], AWS_ENV)
+        .assert_code(1)
+        .assert_contains("snapshots of Hive tables (table_type: hive) are not supported");
+    assert!(proxy.started_queries().is_empty());
+
+    p.remove("snapshots/orders_snapshot.sql");
+    p.write(
+        "models/orders.sql",
+        "{{ config(materialized='table', table_type='delta') }}\nselect 1 as id\n",
+    );
+    p.strata_env(&["ls"], AWS_ENV)
+        .assert_code(2)
+        .assert_contains("config `table_type` is \"delta\": it is `iceberg`");
 }
