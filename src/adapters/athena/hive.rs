@@ -478,6 +478,45 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn config(value: serde_json::Value) -> Config {
+        match value {
+            serde_json::Value::Object(map) => Config::from(map),
+            _ => Config::default(),
+        }
+    }
+
+    #[test]
+    fn hive_tables_are_said_explicitly_and_ha_needs_a_folder_per_build() {
+        let plan_of = |v, naming| plan(&config(v), naming);
+        assert_eq!(plan_of(json!({}), None).ok(), Some(None));
+        assert_eq!(
+            plan_of(json!({"table_type": "iceberg"}), None).ok(),
+            Some(None)
+        );
+        let unique = |v, naming| plan_of(v, naming).ok().flatten().map(|h| h.unique_location);
+        assert_eq!(unique(json!({"table_type": "HIVE"}), None), Some(true));
+        assert_eq!(
+            unique(json!({"table_type": "hive"}), Some("schema_table")),
+            Some(false)
+        );
+        assert_eq!(
+            unique(
+                json!({"table_type": "hive", "s3_data_naming": "table_unique"}),
+                Some("table")
+            ),
+            Some(true)
+        );
+        assert_eq!(
+            unique(
+                json!({"table_type": "hive", "external_location": "s3://b/t"}),
+                None
+            ),
+            Some(false)
+        );
+        assert!(plan_of(json!({"table_type": "hive", "ha": true}), Some("table")).is_err());
+        assert!(plan_of(json!({"table_type": "hive", "ha": true}), None).is_ok());
+    }
+
     #[test]
     fn partition_conditions_are_written_as_dbt_athena_writes_them() {
         let cols = vec!["day".to_string(), "n".to_string()];
