@@ -66,6 +66,29 @@ fn hive_table(
     location: &str,
     partitions: &[&str],
 ) {
+    let parameters = json!({"EXTERNAL": "TRUE", "classification": "parquet"});
+    let key_and_values = (partition_key, partitions);
+    glue_table(
+        region,
+        schema,
+        table,
+        columns,
+        key_and_values,
+        location,
+        parameters,
+    );
+}
+
+/// A Glue table with `parameters` (see `hive_table`).
+fn glue_table(
+    region: &str,
+    schema: &str,
+    table: &str,
+    columns: &[(&str, &str)],
+    (partition_key, partitions): (Option<&str>, &[&str]),
+    location: &str,
+    parameters: Value,
+) {
     let _ = glue_status(
         region,
         "CreateDatabase",
@@ -83,7 +106,7 @@ fn hive_table(
         json!({"DatabaseName": schema, "TableInput": {
             "Name": table,
             "TableType": "EXTERNAL_TABLE",
-            "Parameters": {"EXTERNAL": "TRUE", "classification": "parquet"},
+            "Parameters": parameters,
             "StorageDescriptor": {"Columns": cols(columns), "Location": location},
             "PartitionKeys": cols(&keys),
         }}),
@@ -726,4 +749,74 @@ fn merge_and_snapshots_on_hive_tables_are_refused() {
     p.strata_env(&["ls"], AWS_ENV)
         .assert_code(2)
         .assert_contains("config `table_type` is \"delta\": it is `iceberg`");
+}
+
+/// A model moved from Iceberg to Hive: its Iceberg table (a folder of its own per build) is
+/// replaced by the Hive build's Glue entry, created anew (Glue cannot turn one into the
+/// other), and the Iceberg build's files are deleted.
+#[test]
+fn an_iceberg_table_is_replaced_by_its_hive_rebuild() {
+    let region = "eu-south-2";
+    let schema = unique("hiveice");
+    let p = TestProject::new("hive_i", "profile: hive_i\n");
+    p.write(
+        "models/orders.sql",
+        "{{ config(materialized='table', table_type='hive') }}\nselect 1 as id, 'a' as day\n",
+    );
+    let proxy = Proxy::start(&aws::moto_endpoint(), vec![hold_ctas(&schema, "orders__")]);
+    let bucket = athena_profile(&p, "hive_i", &proxy.url, region, &schema, "");
+    let iceberg = format!("s3://{bucket}/data/{schema}/orders/iceberg-build");
+    let columns = [("id", "int"), ("day", "string")];
+    let parameters = json!({"table_type": "ICEBERG"});
+    glue_table(
+        region,
+        &schema,
+        "orders",
+        &columns,
+        (None, &[]),
+        &iceberg,
+        parameters,
+    );
+    let done = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        engine(s, &proxy, region, &schema, "orders__", &[], &done);
+        let run = p.strata_env(&["build"], AWS_ENV);
+        done.store(true, Ordering::SeqCst);
+        run.assert_ok();
+    });
+    let queries = proxy.started_queries();
+    assert_eq!(queries.len(), 1, "{queries:#?}");
+    let new = property(&queries[0], "external_location");
+    let calls = catalog_calls(&proxy, 0);
+    assert_eq!(
+        names(&calls),
+        [
+            "glue:CreateDatabase",
+            "glue:GetTables",
+            "glue:GetTable",
+            "glue:GetTable",
+            "glue:GetPartitions",
+            "glue:DeleteTable",
+            "glue:CreateTable",
+            "glue:DeleteTable",
+            "s3:GET",
+            "s3:POST",
+            "s3:GET",
+        ],
+        "{calls:#?}"
+    );
+    assert_eq!(calls[6].1["TableInput"]["Name"], "orders");
+    let (_, table) = glue_status(
+        region,
+        "GetTable",
+        json!({"DatabaseName": schema, "Name": "orders"}),
+    );
+    assert_eq!(
+        table["Table"]["StorageDescriptor"]["Location"],
+        new.as_str()
+    );
+    assert_eq!(table["Table"]["Parameters"]["table_type"], Value::Null);
+    let objects = aws::list_objects(&aws::moto_endpoint(), &bucket, &format!("data/{schema}/"));
+    let new_folder = new.trim_start_matches(&format!("s3://{bucket}/"));
+    assert_eq!(objects, [format!("{new_folder}/part-0.parquet")]);
 }
