@@ -32,13 +32,9 @@ impl Materializer<'_> {
             column_types.extend(configured.clone());
         }
         let column_types = serde_json::Value::Object(column_types);
-        let staged = self
-            .adapter
-            .stage_seed(&path, &target, &column_types, &node.config)
-            .await
-            .map_err(|e| self.annotate(node, e))?;
         // Nothing to replace: load straight into the target; else beside it, swapped in
-        // (a Hive table in a folder not its own per build is dropped first instead).
+        // (a Hive table in a folder not its own per build is dropped first instead, before
+        // the upload: the seed's upload folder may lie in that folder).
         let hive = self.hive(node)?;
         let (into, swap) = match hive {
             Some(hive) => self.hive_destination(node, &target, hive).await?,
@@ -53,6 +49,11 @@ impl Materializer<'_> {
                 false,
             ),
         };
+        let staged = self
+            .adapter
+            .stage_seed(&path, &target, &column_types, &node.config)
+            .await
+            .map_err(|e| self.annotate(node, e))?;
         let mut response = self
             .create_temp(
                 node,
