@@ -1,6 +1,8 @@
-//! Amazon Athena (Trino SQL) over Iceberg tables in the Glue Data Catalog, on the official
-//! AWS SDK crates. Queries go through [`query::QueryRunner`], relations and columns come from
-//! Glue ([`catalog`]), seeds are uploaded to S3 and read through an external table.
+//! Amazon Athena (Trino SQL) over Iceberg tables, and Hive tables where a model says
+//! `table_type: hive`, in the Glue Data Catalog, on the official AWS SDK crates. Queries go
+//! through [`query::QueryRunner`], relations and columns come from Glue ([`catalog`]), Hive
+//! tables are dropped and swapped through Glue and S3 ([`hive`]), seeds are uploaded to S3
+//! and read through an external table.
 //!
 //! The SDK clients are built on first use, so `compile` and `ls` need no credentials.
 
