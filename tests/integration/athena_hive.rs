@@ -392,8 +392,8 @@ fn a_hive_table_at_an_external_location_is_dropped_then_built_again() {
     p.write(
         "models/orders.sql",
         &format!(
-            "{{{{ config(materialized='table', table_type='hive', external_location='{folder}/') }}}}\n\
-             select 1 as id\n"
+            "{{{{ config(materialized='table', table_type='hive', external_location='{folder}/', \
+             format='textfile', field_delimiter='|') }}}}\nselect 1 as id\n"
         ),
     );
     hive_table(
@@ -409,6 +409,11 @@ fn a_hive_table_at_an_external_location_is_dropped_then_built_again() {
     let queries = proxy.started_queries();
     assert_eq!(queries.len(), 1, "{queries:#?}");
     assert_eq!(property(&queries[0], "external_location"), folder);
+    assert!(
+        queries[0].contains("    field_delimiter = '|',\n    format = 'TEXTFILE'\n)"),
+        "{}",
+        queries[0]
+    );
     assert!(queries[0].starts_with(&format!("create table \"{schema}\".\"orders\"\n")));
     // The drop (files, then the Glue entry) comes before the CTAS.
     let all: Vec<String> = proxy
