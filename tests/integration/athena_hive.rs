@@ -14,13 +14,9 @@ use crate::common::aws::{self, Fault, Proxy, Rule};
 use crate::common::TestProject;
 
 fn glue(region: &str, operation: &str, body: Value) -> Value {
-    aws::aws_json(
-        &aws::moto_endpoint(),
-        region,
-        "glue",
-        &format!("AWSGlue.{operation}"),
-        &body,
-    )
+    let (status, out) = glue_status(region, operation, body);
+    assert_eq!(status, 200, "{operation}: {out}");
+    out
 }
 
 /// A Glue call that may fail: (HTTP status, body).
