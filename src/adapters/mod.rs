@@ -278,6 +278,37 @@ pub trait Adapter: Send + Sync {
         }
     }
 
+    /// Whether the node's tables are Hive tables (dbt-athena's `table_type: hive`), which
+    /// SQL can neither rename nor drop with their files: the materializations then replace,
+    /// drop and overwrite them through the methods below. None (the default): the engine's
+    /// own tables. An error names a config the engine refuses for Hive tables.
+    fn hive_table(&self, _config: &Config) -> Result<Option<HiveTable>> {
+        Ok(None)
+    }
+
+    /// Drop a Hive table this run built or replaces: its files, then its catalog entry.
+    async fn drop_hive_table(&self, relation: &Relation) -> Result<()> {
+        Err(no_hive_tables(relation))
+    }
+
+    /// Replace the Hive table `target` by `new` (a complete build beside it, whose files are
+    /// the table's own folder): the target takes the new build's definition and partitions,
+    /// `new`'s catalog entry goes, then the old build's files.
+    async fn swap_hive_table(&self, target: &Relation, _new: &Relation) -> Result<()> {
+        Err(no_hive_tables(target))
+    }
+
+    /// Delete the partitions of the Hive table `target` that the rows of `source` fall in
+    /// (`partition_by`): their files and catalog entries, before the rows are inserted.
+    async fn delete_hive_partitions_of(
+        &self,
+        target: &Relation,
+        _source: &Relation,
+        _partition_by: &[String],
+    ) -> Result<ExecResult> {
+        Err(no_hive_tables(target))
+    }
+
     /// Make a seed's CSV file readable by the engine (Athena: upload it to S3) and say where
     /// the `load_csv` macro finds it.
     async fn stage_seed(
@@ -292,6 +323,21 @@ pub trait Adapter: Send + Sync {
             columns: Vec::new(),
         })
     }
+}
+
+/// A model's Hive tables, as the engine builds them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HiveTable {
+    /// Does each build write into a folder of its own (no `external_location`, an
+    /// `s3_data_naming` with `unique`)? Then a rebuild is built aside and swapped in;
+    /// otherwise the old table is dropped first (its folder is the new build's).
+    pub unique_location: bool,
+}
+
+fn no_hive_tables(relation: &Relation) -> Error {
+    Error::Adapter(format!(
+        "{relation}: this engine builds no Hive tables (table_type: hive is an Athena setting)"
+    ))
 }
 
 /// A seed file where the engine reads it, with its columns and types when the engine

@@ -21,6 +21,9 @@ impl Materializer<'_> {
         if existing != Some(RelationKind::Table) || full_refresh {
             return self.table(node, compiled_sql).await;
         }
+        if self.hive(node)?.is_some() {
+            return self.hive_incremental(node, &target, compiled_sql).await;
+        }
         let unique_key = node.config.list("unique_key");
         let mut partitions = node.config.list("partitioned_by");
         if partitions.is_empty() {
@@ -186,7 +189,11 @@ impl Materializer<'_> {
 
     /// The table the new rows go to: beside the target, or in the model's `temp_schema`
     /// (dbt-athena's key), which is created when missing, as dbt-athena does on each run.
-    async fn increment_relation(&self, node: &Node, target: &Relation) -> Result<Relation> {
+    pub(super) async fn increment_relation(
+        &self,
+        node: &Node,
+        target: &Relation,
+    ) -> Result<Relation> {
         let tmp = self.temp_relation(node, target, "tmp")?;
         let Some(schema) = node.config.str("temp_schema").filter(|s| !s.is_empty()) else {
             return Ok(tmp);
@@ -208,7 +215,7 @@ impl Materializer<'_> {
     /// `on_schema_change`: the statements that bring `target`'s columns in line with the new
     /// rows in `tmp` (ignore, fail, append_new_columns, sync_all_columns), and the columns
     /// the increment then writes.
-    async fn schema_change(
+    pub(super) async fn schema_change(
         &self,
         node: &Node,
         target: &Relation,

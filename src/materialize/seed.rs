@@ -32,21 +32,28 @@ impl Materializer<'_> {
             column_types.extend(configured.clone());
         }
         let column_types = serde_json::Value::Object(column_types);
+        // Nothing to replace: load straight into the target; else beside it, swapped in
+        // (a Hive table in a folder not its own per build is dropped first instead, before
+        // the upload: the seed's upload folder may lie in that folder).
+        let hive = self.hive(node)?;
+        let (into, swap) = match hive {
+            Some(hive) => self.hive_destination(node, &target, hive).await?,
+            None if self.cache.kind(&target).is_some() => {
+                (self.temp_relation(node, &target, "tmp")?, true)
+            }
+            None => (
+                Relation {
+                    kind: RelationKind::Table,
+                    ..target.clone()
+                },
+                false,
+            ),
+        };
         let staged = self
             .adapter
             .stage_seed(&path, &target, &column_types, &node.config)
             .await
             .map_err(|e| self.annotate(node, e))?;
-        // Nothing to replace: load straight into the target; else beside it, swapped in.
-        let existing = self.cache.kind(&target).is_some();
-        let into = if existing {
-            self.temp_relation(node, &target, "tmp")?
-        } else {
-            Relation {
-                kind: RelationKind::Table,
-                ..target.clone()
-            }
-        };
         let mut response = self
             .create_temp(
                 node,
@@ -59,7 +66,9 @@ impl Materializer<'_> {
                 ],
             )
             .await?;
-        if existing {
+        if swap && hive.is_some() {
+            self.hive_swap(node, &target, &into).await?;
+        } else if swap {
             response.absorb(&self.swap_in(node, &target, &into).await?);
         }
         // The rows loaded are the file's (dbt counts its agate table's rows the same way;

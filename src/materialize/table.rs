@@ -15,6 +15,9 @@ impl Materializer<'_> {
     /// created in place when there is nothing to replace, else built beside it and swapped
     /// in so readers never see a missing table and a failed build leaves the old one.
     pub(super) async fn table(&self, node: &Node, compiled_sql: &str) -> Result<Built> {
+        if let Some(hive) = self.hive(node)? {
+            return self.hive_table(node, compiled_sql, hive).await;
+        }
         let target = self.target(node)?;
         // One atomic statement where the engine has it (a quarter of the commits), unless
         // the project customises how tables are created.
@@ -142,8 +145,7 @@ impl Materializer<'_> {
         if self.cache.kind(relation).is_none() {
             return Ok(ExecResult::default());
         }
-        let drop = self.render(node, "drop_relation", &[("relation", rel_value(relation))])?;
-        let response = self.run_all(node, &drop, false).await?;
+        let response = self.drop_table_of(node, relation).await?;
         self.cache.set(relation, None);
         Ok(response)
     }
@@ -154,8 +156,7 @@ impl Materializer<'_> {
         node: &Node,
         relation: &Relation,
     ) -> Result<ExecResult> {
-        let drop = self.render(node, "drop_relation", &[("relation", rel_value(relation))])?;
-        let response = self.run_all(node, &drop, false).await?;
+        let response = self.drop_table_of(node, relation).await?;
         self.cache.set(relation, None);
         Ok(response)
     }

@@ -11,14 +11,14 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// Static test credentials, and no instance-metadata lookups.
-const AWS_ENV: &[(&str, &str)] = &[
+pub(crate) const AWS_ENV: &[(&str, &str)] = &[
     ("AWS_ACCESS_KEY_ID", "test"),
     ("AWS_SECRET_ACCESS_KEY", "test"),
     ("AWS_EC2_METADATA_DISABLED", "true"),
 ];
 
 /// A unique lowercase name for this test's Glue database and S3 bucket.
-fn unique(prefix: &str) -> String {
+pub(crate) fn unique(prefix: &str) -> String {
     format!("{prefix}_{}", uuid::Uuid::new_v4().simple())
         .chars()
         .take(40)
@@ -26,7 +26,7 @@ fn unique(prefix: &str) -> String {
 }
 
 /// Point the project at the proxy with an `athena` target in `region`.
-fn athena_profile(
+pub(crate) fn athena_profile(
     p: &TestProject,
     profile: &str,
     endpoint: &str,

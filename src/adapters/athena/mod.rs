@@ -1,11 +1,14 @@
-//! Amazon Athena (Trino SQL) over Iceberg tables in the Glue Data Catalog, on the official
-//! AWS SDK crates. Queries go through [`query::QueryRunner`], relations and columns come from
-//! Glue ([`catalog`]), seeds are uploaded to S3 and read through an external table.
+//! Amazon Athena (Trino SQL) over Iceberg tables, and Hive tables where a model says
+//! `table_type: hive`, in the Glue Data Catalog, on the official AWS SDK crates. Queries go
+//! through [`query::QueryRunner`], relations and columns come from Glue ([`catalog`]), Hive
+//! tables are dropped and swapped through Glue and S3 ([`hive`]), seeds are uploaded to S3
+//! and read through an external table.
 //!
 //! The SDK clients are built on first use, so `compile` and `ls` need no credentials.
 
 mod catalog;
 mod glue_docs;
+mod hive;
 mod lake_formation;
 mod lake_formation_grants;
 mod query;
@@ -23,7 +26,7 @@ use tokio::sync::OnceCell;
 
 pub use settings::AthenaSettings;
 
-use super::{Adapter, ColumnInfo, ExecResult, SeedFile, COMMON_MACROS};
+use super::{Adapter, ColumnInfo, ExecResult, HiveTable, SeedFile, COMMON_MACROS};
 use crate::adapters::quote_literal;
 use crate::compile::{Dialect, Quoting, Relation, RelationKind, StringColumns};
 use crate::error::{Error, Result};
@@ -603,6 +606,47 @@ impl Adapter for AthenaAdapter {
 
     fn writes_files_only_to_object_store(&self) -> bool {
         true
+    }
+
+    fn hive_table(&self, config: &Config) -> Result<Option<HiveTable>> {
+        hive::plan(config, self.settings.s3_data_naming.as_deref())
+    }
+
+    async fn drop_hive_table(&self, relation: &Relation) -> Result<()> {
+        let c = self.clients().await?;
+        hive::drop_table(&c.glue, &c.s3, &relation.schema, &relation.identifier).await
+    }
+
+    async fn swap_hive_table(&self, target: &Relation, new: &Relation) -> Result<()> {
+        let c = self.clients().await?;
+        let (database, target) = (&target.schema, &target.identifier);
+        hive::swap(&c.glue, &c.s3, database, target, &new.identifier).await
+    }
+
+    /// dbt-athena's `delete_overlapping_partitions`: one query for the partition values of
+    /// the new rows, then those partitions' files and Glue entries deleted.
+    async fn delete_hive_partitions_of(
+        &self,
+        target: &Relation,
+        source: &Relation,
+        partition_by: &[String],
+    ) -> Result<ExecResult> {
+        let q = AthenaQuoting;
+        let columns: Vec<String> = partition_by.iter().map(|p| q.quote(p)).collect();
+        let sql = format!("select distinct {} from {source}", columns.join(", "));
+        let c = self.clients().await?;
+        let mut response = c.queries.run(&sql, &[], true).await?;
+        let table = response.table.take().unwrap_or_default();
+        let mut conditions = Vec::new();
+        for row in &table.rows {
+            if let Some(c) = hive::partition_condition(partition_by, &table.column_types, row)? {
+                conditions.push(c);
+            }
+        }
+        let (database, name) = (&target.schema, &target.identifier);
+        hive::delete_matching_partitions(&c.glue, &c.s3, database, name, &conditions).await?;
+        response.rows_affected = None;
+        Ok(response)
     }
 
     fn max_partitions_per_write(&self) -> Option<usize> {

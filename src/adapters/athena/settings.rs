@@ -39,6 +39,9 @@ pub struct AthenaSettings {
     pub seed_s3_upload_args: Option<serde_json::Map<String, serde_json::Value>>,
     /// dbt-athena's `lf_tags_database`: Lake Formation tags of the databases Strata creates.
     pub lf_tags_database: std::collections::BTreeMap<String, String>,
+    /// dbt-athena's `s3_data_naming` (a model's own wins): whether a Hive table's rebuild
+    /// gets a folder of its own (then it is built aside and swapped in).
+    pub s3_data_naming: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -219,6 +222,7 @@ impl AthenaSettings {
             static_keys: static_keys(target)?,
             assume_role: assume_role(target)?,
             lf_tags_database: lf_tags_database(target)?,
+            s3_data_naming: s("s3_data_naming"),
             seed_s3_upload_args: match target.settings.get("seed_s3_upload_args") {
                 None | Some(serde_json::Value::Null) => None,
                 Some(args) => {

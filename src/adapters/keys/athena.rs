@@ -50,27 +50,15 @@ const ATHENA_KEYS: &[(&str, Verdict)] = &[
     ("merge_exclude_columns", Verdict::Honoured),
     ("merge_update_columns_default_rule", Verdict::Honoured),
     ("merge_update_columns_rules", Verdict::Honoured),
-    // changing nothing on Iceberg tables (dbt-athena ignores them there too) or read by
-    // dbt-athena and never used
-    (
-        "ha",
-        Verdict::NoEffect(
-            "an Iceberg table is always built aside and swapped in by rename (dbt-athena's \
-             `ha` applies to Hive tables)",
-        ),
-    ),
-    (
-        "bucketed_by",
-        Verdict::NoEffect("bucketing applies to Hive tables (dbt-athena ignores it for Iceberg)"),
-    ),
-    (
-        "bucket_count",
-        Verdict::NoEffect("bucketing applies to Hive tables (dbt-athena ignores it for Iceberg)"),
-    ),
-    (
-        "field_delimiter",
-        Verdict::NoEffect("it applies to text-file Hive tables"),
-    ),
+    // Hive tables (table_type: hive; athena/hive.rs, materialize/hive.rs): bucketing and
+    // the delimiter go into a Hive CTAS (an Iceberg one leaves them out, as dbt-athena does);
+    // `ha: true` refuses a location that is not the table's own per build, as dbt-athena
+    // does (a Hive table with one is always built aside and swapped in).
+    ("ha", Verdict::Honoured),
+    ("bucketed_by", Verdict::Honoured),
+    ("bucket_count", Verdict::Honoured),
+    ("field_delimiter", Verdict::Honoured),
+    // changing nothing, or read by dbt-athena and never used
     (
         "native_drop",
         Verdict::NoEffect("Strata always drops Iceberg tables and views with SQL DROP"),
@@ -142,12 +130,12 @@ fn value_check(key: &str, value: &Value) -> Option<Verdict> {
             ))
         }
         "table_type" => {
-            let iceberg = value
-                .as_str()
-                .is_some_and(|t| t.eq_ignore_ascii_case("iceberg"));
-            (!iceberg).then_some(Verdict::Refused(
-                "Strata builds Iceberg tables only: Hive tables (dbt-athena's default) are \
-                 not supported yet; `table_type: iceberg` builds an Iceberg table",
+            let known = value.as_str().is_some_and(|t| {
+                t.eq_ignore_ascii_case("iceberg") || t.eq_ignore_ascii_case("hive")
+            });
+            (!known).then_some(Verdict::Invalid(
+                "it is `iceberg` (an Iceberg table) or `hive` (a Hive table, dbt-athena's \
+                 default)",
             ))
         }
         _ => None,

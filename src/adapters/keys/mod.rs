@@ -438,8 +438,8 @@ impl Findings {
         if !self.no_table_type.is_empty() {
             out.push(format!(
                 "{} table-building node(s) ({}) name no `table_type`: dbt-athena builds them \
-                 as Hive tables, Strata as Iceberg tables (it builds no Hive tables yet); \
-                 set `+table_type: iceberg` in the project file to say so",
+                 as Hive tables, Strata as Iceberg tables; set `+table_type: iceberg` (or \
+                 `hive`, as dbt-athena) in the project file to say which",
                 self.no_table_type.len(),
                 files(&self.no_table_type)
             ));
@@ -606,9 +606,13 @@ mod tests {
             verdict(athena, "table_type", &json!("ICEBERG"), false),
             Some(Verdict::Honoured)
         );
-        assert!(matches!(
+        assert_eq!(
             verdict(athena, "table_type", &json!("hive"), false),
-            Some(Verdict::Refused(_))
+            Some(Verdict::Honoured)
+        );
+        assert!(matches!(
+            verdict(athena, "table_type", &json!("delta"), false),
+            Some(Verdict::Invalid(_))
         ));
         assert!(matches!(
             verdict(athena, "delimiter", &json!("|"), false),

@@ -64,13 +64,16 @@
 {{- 'true' if (not model.get('external_location') and 'unique' in naming) else 'false' -}}
 {%- endmacro %}
 
-{#- CTAS of an Iceberg table; partitions from `partitioned_by` unless `temporary` (the new
-    rows of an incremental run are not partitioned: the write into the target is). -#}
+{#- CTAS of an Iceberg table, or of a Hive table with `table_type: hive` (dbt-athena's
+    keys); partitions from `partitioned_by` unless `temporary` (the new rows of an incremental
+    run are not partitioned: the write into the target is). -#}
 {% macro athena__create_table_as(relation, sql, temporary=false) -%}
 {%- set table_type = (config.get('table_type') or 'iceberg') | lower -%}
-{%- if table_type != 'iceberg' -%}
-{{ exceptions.raise_compiler_error("table_type '" ~ table_type ~ "': the athena adapter builds Iceberg tables only (Athena renames only Iceberg tables, which the table swap needs)") }}
-{%- endif -%}
+{%- if table_type == 'hive' -%}
+{{ athena__create_hive_table_as(relation, sql, temporary) }}
+{%- elif table_type != 'iceberg' -%}
+{{ exceptions.raise_compiler_error("table_type '" ~ table_type ~ "': the athena adapter builds Iceberg tables (table_type: iceberg) and Hive tables (table_type: hive)") }}
+{%- else -%}
 {%- if not temporary and (athena__location_name(relation) | string) != relation.identifier and athena__location_is_unique() == 'false' -%}
 {{ exceptions.raise_compiler_error("You need to have an unique table location when creating Iceberg table since we use the RENAME feature to have near-zero downtime (dbt-athena's rule): " ~ this ~ " exists, and its new build would write into its data folder; drop external_location, or use an s3_data_naming with 'unique' (unique, table_unique, schema_table_unique)") }}
 {%- endif -%}
@@ -88,6 +91,48 @@ with (
     write_compression = '{{ (config.get('write_compression') or 'zstd') | upper }}'
 {%- for name, value in properties | items %},
     {#- Numbers unquoted, as Athena's CTAS documents them. #}
+    {{ name }} = {% if (value | string).isdigit() %}{{ value }}{% else %}'{{ value | string | replace("'", "''") }}'{% endif %}
+{%- endfor %}
+)
+as
+{{ sql }}
+{%- endif -%}
+{%- endmacro %}
+
+{#- CTAS of a Hive table as dbt-athena writes it: an external table in its own folder, with
+    bucketing and a field delimiter where the model sets them. Athena wants a Hive table's
+    partition columns last in the select list: their order is the model's to get right, as
+    with dbt-athena. No compression is named unless the model names one (Athena's default
+    for the format, as dbt-athena). -#}
+{% macro athena__create_hive_table_as(relation, sql, temporary=false) -%}
+{%- set partitioned_by = [] if temporary else (config.get('partitioned_by') or []) -%}
+{%- set bucketed_by = config.get('bucketed_by') or [] -%}
+{%- set bucket_count = config.get('bucket_count') -%}
+{%- set field_delimiter = config.get('field_delimiter') -%}
+{%- set write_compression = config.get('write_compression') -%}
+{%- set properties = {} if temporary else (config.get('table_properties') or {}) -%}
+create table {{ relation }}
+with (
+    table_type = 'HIVE',
+    is_external = true,
+    external_location = '{{ athena__table_location(relation, temporary) }}',
+    {%- if partitioned_by %}
+    partitioned_by = ARRAY[{% for p in partitioned_by %}'{{ p }}'{% if not loop.last %}, {% endif %}{% endfor %}],
+    {%- endif %}
+    {%- if bucketed_by %}
+    bucketed_by = ARRAY[{% for b in bucketed_by %}'{{ b }}'{% if not loop.last %}, {% endif %}{% endfor %}],
+    {%- endif %}
+    {%- if bucket_count is not none %}
+    bucket_count = {{ bucket_count | int }},
+    {%- endif %}
+    {%- if field_delimiter %}
+    field_delimiter = '{{ field_delimiter | string | replace("'", "''") }}',
+    {%- endif %}
+    {%- if write_compression %}
+    write_compression = '{{ write_compression | upper }}',
+    {%- endif %}
+    format = '{{ (config.get('format') or 'parquet') | upper }}'
+{%- for name, value in properties | items %},
     {{ name }} = {% if (value | string).isdigit() %}{{ value }}{% else %}'{{ value | string | replace("'", "''") }}'{% endif %}
 {%- endfor %}
 )
