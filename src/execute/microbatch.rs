@@ -330,7 +330,7 @@ async fn build_one(
 ) -> Result<(crate::materialize::Built, String)> {
     let s = &state.session;
     let batch = window.clone();
-    let sql = super::node::off_thread(state, node, move |st, node, handle| {
+    let sql = super::prepare::off_thread(state, node, move |st, node, handle| {
         let bridge = std::sync::Arc::new(crate::session::Bridge::new(
             st.session.adapter.clone(),
             handle,

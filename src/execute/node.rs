@@ -184,7 +184,7 @@ async fn compiled_sql(
         return Ok(prepared.sql);
     }
     let s = &state.session;
-    let compiled = off_thread(state, node, |st, node, handle| {
+    let compiled = super::prepare::off_thread(state, node, |st, node, handle| {
         let c = Compiling {
             project: &st.session.project,
             compiler: &st.session.compiler,
@@ -205,31 +205,6 @@ async fn compiled_sql(
         Ok(()) => Ok(p.sql),
         Err(e) => Err((e, Some(p.sql))),
     }
-}
-
-/// Run `compile` on a blocking thread: compiling may query the warehouse, which it does
-/// through a bridge that blocks on the runtime.
-pub(super) async fn off_thread<T: Send + 'static>(
-    state: &Arc<RunState>,
-    node: &Node,
-    compile: impl FnOnce(&RunState, &Node, tokio::runtime::Handle) -> crate::error::Result<T>
-        + Send
-        + 'static,
-) -> crate::error::Result<T> {
-    let st = state.clone();
-    let id = node.unique_id.clone();
-    let handle = tokio::runtime::Handle::current();
-    tokio::task::spawn_blocking(move || {
-        let node = st
-            .session
-            .project
-            .nodes
-            .get(&id)
-            .ok_or_else(|| Error::Internal(format!("{id} left the project mid-run")))?;
-        compile(&st, node, handle)
-    })
-    .await
-    .map_err(|e| Error::Internal(format!("compile task failed: {e}")))?
 }
 
 /// What a finished node's result says and how its line reads: a pure function of the

@@ -270,3 +270,28 @@ pub(super) async fn prepare(
 pub(super) fn without_ids(errors: Vec<(String, Error)>) -> Vec<Error> {
     errors.into_iter().map(|(_, e)| e).collect()
 }
+
+/// Run `compile` on a blocking thread: compiling may query the warehouse, which it does
+/// through a bridge that blocks on the runtime.
+pub(super) async fn off_thread<T: Send + 'static>(
+    state: &Arc<super::RunState>,
+    node: &Node,
+    compile: impl FnOnce(&super::RunState, &Node, tokio::runtime::Handle) -> crate::error::Result<T>
+        + Send
+        + 'static,
+) -> crate::error::Result<T> {
+    let st = state.clone();
+    let id = node.unique_id.clone();
+    let handle = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || {
+        let node = st
+            .session
+            .project
+            .nodes
+            .get(&id)
+            .ok_or_else(|| Error::Internal(format!("{id} left the project mid-run")))?;
+        compile(&st, node, handle)
+    })
+    .await
+    .map_err(|e| Error::Internal(format!("compile task failed: {e}")))?
+}

@@ -14,7 +14,7 @@ mod lake_formation_grants;
 mod query;
 mod retry;
 pub(crate) mod settings;
-pub(crate) mod upload_args;
+mod upload_args;
 
 use std::path::Path;
 use std::sync::Arc;

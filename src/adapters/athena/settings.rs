@@ -91,15 +91,6 @@ const HONOURED: &[&str] = &[
     "seed_s3_upload_args",
 ];
 
-/// dbt-athena's layouts of a table's data folder under its root.
-pub const S3_DATA_NAMINGS: &[&str] = &[
-    "unique",
-    "table",
-    "table_unique",
-    "schema_table",
-    "schema_table_unique",
-];
-
 /// dbt-athena profile keys that change nothing here, and why (said once per run).
 const NO_EFFECT: &[(&str, &str)] = &[
     (
@@ -170,11 +161,11 @@ impl AthenaSettings {
             .or_else(|| s("s3_staging_dir").map(|d| format!("{}/tables", d.trim_end_matches('/'))))
             .ok_or_else(|| missing("s3_data_dir (or s3_staging_dir)"))?;
         if let Some(naming) = s("s3_data_naming") {
-            if !S3_DATA_NAMINGS.contains(&naming.as_str()) {
+            if !crate::adapters::keys::athena::S3_DATA_NAMINGS.contains(&naming.as_str()) {
                 return Err(Error::Usage(format!(
                     "target '{}': `s3_data_naming: {naming}` is not one of {}",
                     target.name,
-                    S3_DATA_NAMINGS.join(", ")
+                    crate::adapters::keys::athena::S3_DATA_NAMINGS.join(", ")
                 )));
             }
         }
@@ -226,7 +217,7 @@ impl AthenaSettings {
             seed_s3_upload_args: match target.settings.get("seed_s3_upload_args") {
                 None | Some(serde_json::Value::Null) => None,
                 Some(args) => {
-                    super::upload_args::check(args)
+                    crate::adapters::keys::athena::check_upload_args(args)
                         .map_err(|e| Error::Usage(format!("target '{}': {e}", target.name)))?;
                     args.as_object().cloned()
                 }

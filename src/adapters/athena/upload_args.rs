@@ -6,50 +6,7 @@ use aws_sdk_s3::operation::put_object::builders::PutObjectFluentBuilder;
 use aws_sdk_s3::types::{ObjectCannedAcl, RequestPayer, ServerSideEncryption, StorageClass};
 use serde_json::{Map, Value};
 
-/// The boto3 upload arguments a seed upload takes (boto3's ALLOWED_UPLOAD_ARGS that PutObject
-/// has).
-pub const ARGUMENTS: &[&str] = &[
-    "ACL",
-    "BucketKeyEnabled",
-    "CacheControl",
-    "ContentDisposition",
-    "ContentEncoding",
-    "ContentLanguage",
-    "ContentType",
-    "ExpectedBucketOwner",
-    "GrantFullControl",
-    "GrantRead",
-    "GrantReadACP",
-    "GrantWriteACP",
-    "Metadata",
-    "RequestPayer",
-    "SSECustomerAlgorithm",
-    "SSECustomerKey",
-    "SSEKMSEncryptionContext",
-    "SSEKMSKeyId",
-    "ServerSideEncryption",
-    "StorageClass",
-    "Tagging",
-    "WebsiteRedirectLocation",
-];
-
-/// Is `value` a map of known upload arguments?
-pub fn check(value: &Value) -> Result<(), String> {
-    let Value::Object(map) = value else {
-        return Err(format!(
-            "seed_s3_upload_args maps upload arguments to values, not {value}"
-        ));
-    };
-    for key in map.keys() {
-        if !ARGUMENTS.contains(&key.as_str()) {
-            return Err(format!(
-                "seed_s3_upload_args: `{key}` is not an S3 upload argument (one of {})",
-                ARGUMENTS.join(", ")
-            ));
-        }
-    }
-    Ok(())
-}
+use crate::adapters::keys::athena::check_upload_args;
 
 /// One enum value, checked against the SDK's list (an unknown one would be sent as is).
 fn known<T: From<&'static str>>(
@@ -74,7 +31,7 @@ pub fn apply(
     mut put: PutObjectFluentBuilder,
     args: &Map<String, Value>,
 ) -> Result<PutObjectFluentBuilder, String> {
-    check(&Value::Object(args.clone()))?;
+    check_upload_args(&Value::Object(args.clone()))?;
     for (key, value) in args {
         let text = match value {
             Value::String(s) => s.clone(),
@@ -143,13 +100,16 @@ mod tests {
 
     #[test]
     fn unknown_arguments_and_values_are_named() {
-        assert!(check(&json!({"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": "k"})).is_ok());
-        let err = check(&json!({"ServerSideEncription": "aws:kms"})).unwrap_err();
+        assert!(
+            check_upload_args(&json!({"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": "k"}))
+                .is_ok()
+        );
+        let err = check_upload_args(&json!({"ServerSideEncription": "aws:kms"})).unwrap_err();
         assert!(
             err.contains("`ServerSideEncription` is not an S3 upload argument"),
             "{err}"
         );
-        assert!(check(&json!(["ACL"])).is_err());
+        assert!(check_upload_args(&json!(["ACL"])).is_err());
         let err =
             known::<StorageClass>("StorageClass", "COLD", StorageClass::values()).unwrap_err();
         assert!(err.contains("`StorageClass: COLD` is not one of"), "{err}");

@@ -12,6 +12,11 @@ pub const KEYS: EngineKeys = EngineKeys {
     keys: ATHENA_KEYS,
     source_keys: &[],
     value_check,
+    unset_on_tables: &[(
+        "table_type",
+        "dbt-athena builds them as Hive tables, Strata as Iceberg tables; set \
+         `+table_type: iceberg` (or `hive`, as dbt-athena) in the project file to say which",
+    )],
 };
 
 const NO_PYTHON: Verdict = Verdict::Refused("Strata runs SQL models only, no Python models");
@@ -115,16 +120,14 @@ const ATHENA_KEYS: &[(&str, Verdict)] = &[
 
 fn value_check(key: &str, value: &Value) -> Option<Verdict> {
     match key {
-        "seed_s3_upload_args" => crate::adapters::athena::upload_args::check(value)
+        "seed_s3_upload_args" => check_upload_args(value)
             .is_err()
             .then_some(Verdict::Invalid(
                 "it maps S3 upload arguments (ACL, ServerSideEncryption, SSEKMSKeyId, \
                  StorageClass, Tagging, Metadata, ...) to values",
             )),
         "s3_data_naming" => {
-            let known = value
-                .as_str()
-                .is_some_and(|n| crate::adapters::athena::settings::S3_DATA_NAMINGS.contains(&n));
+            let known = value.as_str().is_some_and(|n| S3_DATA_NAMINGS.contains(&n));
             (!known).then_some(Verdict::Invalid(
                 "it is one of unique, table, table_unique, schema_table, schema_table_unique",
             ))
@@ -140,4 +143,58 @@ fn value_check(key: &str, value: &Value) -> Option<Verdict> {
         }
         _ => None,
     }
+}
+
+/// dbt-athena's `s3_data_naming`: the layouts of a table's data folder under its root.
+pub const S3_DATA_NAMINGS: &[&str] = &[
+    "unique",
+    "table",
+    "table_unique",
+    "schema_table",
+    "schema_table_unique",
+];
+
+/// The boto3 upload arguments a seed upload takes (boto3's ALLOWED_UPLOAD_ARGS that PutObject
+/// has).
+pub const UPLOAD_ARGUMENTS: &[&str] = &[
+    "ACL",
+    "BucketKeyEnabled",
+    "CacheControl",
+    "ContentDisposition",
+    "ContentEncoding",
+    "ContentLanguage",
+    "ContentType",
+    "ExpectedBucketOwner",
+    "GrantFullControl",
+    "GrantRead",
+    "GrantReadACP",
+    "GrantWriteACP",
+    "Metadata",
+    "RequestPayer",
+    "SSECustomerAlgorithm",
+    "SSECustomerKey",
+    "SSEKMSEncryptionContext",
+    "SSEKMSKeyId",
+    "ServerSideEncryption",
+    "StorageClass",
+    "Tagging",
+    "WebsiteRedirectLocation",
+];
+
+/// Is `value` a map of known upload arguments (`seed_s3_upload_args`)?
+pub fn check_upload_args(value: &Value) -> Result<(), String> {
+    let Value::Object(map) = value else {
+        return Err(format!(
+            "seed_s3_upload_args maps upload arguments to values, not {value}"
+        ));
+    };
+    for key in map.keys() {
+        if !UPLOAD_ARGUMENTS.contains(&key.as_str()) {
+            return Err(format!(
+                "seed_s3_upload_args: `{key}` is not an S3 upload argument (one of {})",
+                UPLOAD_ARGUMENTS.join(", ")
+            ));
+        }
+    }
+    Ok(())
 }

@@ -12,6 +12,7 @@ pub const KEYS: EngineKeys = EngineKeys {
     keys: DUCKDB_KEYS,
     source_keys: &[("external_location", Verdict::Honoured)],
     value_check: |_, _| None,
+    unset_on_tables: &[],
 };
 
 const NOT_YET_MERGE: Verdict = Verdict::Refused(

@@ -44,6 +44,9 @@ pub struct EngineKeys {
     pub source_keys: &'static [(&'static str, Verdict)],
     /// A verdict that depends on the value (None: the table's verdict stands).
     pub value_check: fn(key: &str, value: &Value) -> Option<Verdict>,
+    /// Keys a table-building node should set on this engine, because its dbt adapter's
+    /// default differs from Strata's (why): warned about when unset.
+    pub unset_on_tables: &'static [(&'static str, &'static str)],
 }
 
 /// The engines whose keys are known (another engine's key changes nothing on this one).
@@ -271,8 +274,8 @@ struct Findings {
     no_effect: BTreeMap<&'static str, (&'static str, BTreeSet<PathBuf>)>,
     foreign: BTreeMap<String, (&'static str, BTreeSet<PathBuf>)>,
     unknown: BTreeMap<String, BTreeSet<PathBuf>>,
-    /// Table-building nodes on Athena that do not say `table_type`.
-    no_table_type: BTreeSet<PathBuf>,
+    /// Keys of `unset_on_tables` that table-building nodes do not set.
+    unset: BTreeMap<&'static str, (&'static str, BTreeSet<PathBuf>)>,
     /// Partitioned incremental models that name no strategy (the engines' defaults differ).
     no_strategy: BTreeSet<PathBuf>,
 }
@@ -323,9 +326,17 @@ fn check_one(
     findings: &mut Findings,
 ) -> Result<()> {
     let file = checked.file.to_path_buf();
-    if keys.engine == "athena" && checked.builds_table && checked.config.get("table_type").is_none()
-    {
-        findings.no_table_type.insert(file.clone());
+    if checked.builds_table {
+        for (key, why) in keys.unset_on_tables {
+            if checked.config.get(key).is_none() {
+                findings
+                    .unset
+                    .entry(key)
+                    .or_insert_with(|| (why, BTreeSet::new()))
+                    .1
+                    .insert(file.clone());
+            }
+        }
     }
     let config = checked.config;
     if config.materialized() == "incremental"
@@ -435,13 +446,11 @@ fn all_known<'a>(keys: &'a EngineKeys) -> impl Iterator<Item = &'static str> + '
 impl Findings {
     fn warnings(self, keys: &EngineKeys) -> Vec<String> {
         let mut out = Vec::new();
-        if !self.no_table_type.is_empty() {
+        for (key, (why, set_in)) in &self.unset {
             out.push(format!(
-                "{} table-building node(s) ({}) name no `table_type`: dbt-athena builds them \
-                 as Hive tables, Strata as Iceberg tables; set `+table_type: iceberg` (or \
-                 `hive`, as dbt-athena) in the project file to say which",
-                self.no_table_type.len(),
-                files(&self.no_table_type)
+                "{} table-building node(s) ({}) name no `{key}`: {why}",
+                set_in.len(),
+                files(set_in)
             ));
         }
         if !self.no_strategy.is_empty() {
