@@ -107,7 +107,7 @@ fn normalize(sql: &str) -> String {
 }
 
 /// Compare `actual` with the golden file; STRATA_UPDATE_GOLDEN=1 rewrites it instead.
-fn check_golden(rel: &str, actual: &str) {
+pub(crate) fn check_golden(rel: &str, actual: &str) {
     let path = repo_root().join("tests/golden").join(rel);
     if std::env::var_os("STRATA_UPDATE_GOLDEN").is_some() {
         std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");

@@ -53,7 +53,7 @@ fn put_object(bucket: &str, key: &str) {
 
 /// A Hive table as a build leaves it: `columns` (name, type), partition keys, its folder
 /// `location`, a partition (and a file) per value in `partitions`, or one file.
-fn hive_table(
+pub(crate) fn hive_table(
     region: &str,
     schema: &str,
     table: &str,

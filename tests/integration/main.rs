@@ -8,6 +8,7 @@
 mod common;
 
 mod athena;
+mod athena_example;
 mod athena_hive;
 mod cli;
 mod config_keys;
