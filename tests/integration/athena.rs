@@ -717,9 +717,8 @@ fn athena_queries_per_materialization_are_as_counted_in_benchmarks() {
         "{{ config(materialized='incremental', incremental_strategy='merge', unique_key='id') }}\nselect 1 as id, 'a' as status\n",
     );
     p.write("seeds/codes.csv", "code,label\n1,a\n2,b\n");
-    // The queries one `build --select` started, and the invocation id its templates saw
-    // (the folder of a CTAS's data).
-    let folder = regex::Regex::new(r"/([0-9a-f]{8}-[0-9a-f-]{27})'").expect("regex");
+    // The queries one `build --select` started, and its invocation id (run_results.json's,
+    // which its templates saw too).
     // The Glue and S3 calls of each build, in order (BENCHMARKS.md counts them).
     let catalog_calls = std::cell::RefCell::new(Vec::<Vec<String>>::new());
     let run = |select: &str| -> (Vec<String>, String) {
@@ -738,18 +737,24 @@ fn athena_queries_per_materialization_are_as_counted_in_benchmarks() {
                 .collect(),
         );
         let queries = proxy.started_queries()[before..].to_vec();
-        let invocation = queries
-            .iter()
-            .find_map(|q| folder.captures(q))
-            .map(|c| c[1].to_string())
-            .unwrap_or_default();
+        let results: serde_json::Value =
+            serde_json::from_str(&p.read("target/run_results.json")).expect("run_results.json");
+        let invocation = results["metadata"]["invocation_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
         (queries, invocation)
     };
     let existing = |table: &str, columns: &[(&str, &str)]| {
         aws::glue_iceberg_table(&aws::moto_endpoint(), region, &schema, table, columns);
     };
-    let location = |table: &str, invocation: &str| {
-        format!("location = 's3://{bucket}/data/{schema}/{table}/{invocation}'")
+    // A CTAS's data folder: the table's name, then a uuid of its own.
+    let location = |table: &str, _invocation: &str| -> regex::Regex {
+        regex::Regex::new(&format!(
+            "location = 's3://{bucket}/data/{schema}/{}/[0-9a-f-]{{36}}'",
+            regex::escape(table)
+        ))
+        .expect("regex")
     };
 
     // table, first build: one CTAS straight into the target (dbt-athena: the same).
@@ -757,7 +762,7 @@ fn athena_queries_per_materialization_are_as_counted_in_benchmarks() {
     assert_eq!(first.len(), 1, "{first:#?}");
     assert!(
         first[0].starts_with(&format!("create table \"{schema}\".\"orders\"\n"))
-            && first[0].contains(&location("orders", &invocation)),
+            && location("orders", &invocation).is_match(&first[0]),
         "{first:#?}"
     );
 
@@ -771,7 +776,7 @@ fn athena_queries_per_materialization_are_as_counted_in_benchmarks() {
     assert_eq!(rebuild.len(), 4, "{rebuild:#?}");
     assert!(
         rebuild[0].starts_with(&format!("create table \"{schema}\".\"{tmp}\"\n"))
-            && rebuild[0].contains(&location("orders", &invocation)),
+            && location("orders", &invocation).is_match(&rebuild[0]),
         "{rebuild:#?}"
     );
     assert_eq!(
@@ -796,7 +801,7 @@ fn athena_queries_per_materialization_are_as_counted_in_benchmarks() {
         assert_eq!(queries.len(), 3, "{queries:#?}");
         assert!(
             queries[0].starts_with(&format!("create table \"{schema}\".\"{tmp}\"\n"))
-                && queries[0].contains(&location(&tmp, &invocation)),
+                && location(&tmp, &invocation).is_match(&queries[0]),
             "{queries:#?}"
         );
         assert!(
@@ -1904,6 +1909,13 @@ fn data_locations_follow_dbt_athenas_keys() {
         "{{ config(materialized='incremental', table_type='iceberg', \
          incremental_strategy='append') }}\nselect 1 as id\n",
     );
+    for name in ["flat_a", "flat_b"] {
+        p.write(
+            &format!("models/{name}.sql"),
+            "{{ config(materialized='table', table_type='iceberg', s3_data_naming='unique') }}\n\
+             select 1 as id\n",
+        );
+    }
     let proxy = Proxy::start(&aws::moto_endpoint(), vec![]);
     athena_profile(
         &p,
@@ -1934,6 +1946,13 @@ fn data_locations_follow_dbt_athenas_keys() {
     };
     assert_eq!(location_of("ext"), format!("s3://{bucket}/custom/ext"));
     assert_eq!(location_of("named"), format!("s3://{bucket}/other/named"));
+    // `unique`: a folder of its own for each table built in the run (a uuid per CTAS).
+    let (a, b) = (location_of("flat_a"), location_of("flat_b"));
+    let flat = regex::Regex::new(&format!(
+        "^s3://{bucket}/tmp/[0-9a-f-]{{36}}$|^s3://{bucket}/data/[0-9a-f-]{{36}}$"
+    ))
+    .expect("regex");
+    assert!(flat.is_match(&a) && flat.is_match(&b) && a != b, "{a} {b}");
     // The incremental run's new rows: under the temporary folder, by the profile's naming.
     let tmp = location_of("inc__strata_tmp_");
     let tmp_folder = regex::Regex::new(&format!(

@@ -32,8 +32,9 @@
     (not for a `temporary` table); otherwise under a root (`s3_tmp_table_dir` for a temporary
     table when set, else the model's or the profile's `s3_data_dir`, else
     `<s3_staging_dir>/tables`) laid out by `s3_data_naming` (model, profile; default
-    schema_table_unique). The unique part is the invocation id: a new folder per build, so a
-    build never writes over files the table it replaces still reads. -#}
+    schema_table_unique). The unique part is a new uuid for each CTAS, as in dbt-athena: a
+    build never writes over files the table it replaces still reads, and two tables built in
+    one run never share a folder (with the `unique` naming their folders are siblings). -#}
 {% macro athena__table_location(relation, temporary=false) -%}
 {%- set model = config if config is defined else {} -%}
 {%- set external = none if temporary else model.get('external_location') -%}
@@ -45,11 +46,12 @@
 {%- set root = ((tmp_dir if temporary and tmp_dir else data_dir) | string).rstrip('/') -%}
 {%- set name = athena__location_name(relation, temporary) -%}
 {%- set naming = model.get('s3_data_naming') or target.s3_data_naming or 'schema_table_unique' -%}
-{%- if naming == 'unique' -%}{{ root }}/{{ invocation_id }}
+{%- set unique = new_uuid() -%}
+{%- if naming == 'unique' -%}{{ root }}/{{ unique }}
 {%- elif naming == 'table' -%}{{ root }}/{{ name }}
-{%- elif naming == 'table_unique' -%}{{ root }}/{{ name }}/{{ invocation_id }}
+{%- elif naming == 'table_unique' -%}{{ root }}/{{ name }}/{{ unique }}
 {%- elif naming == 'schema_table' -%}{{ root }}/{{ relation.schema }}/{{ name }}
-{%- elif naming == 'schema_table_unique' -%}{{ root }}/{{ relation.schema }}/{{ name }}/{{ invocation_id }}
+{%- elif naming == 'schema_table_unique' -%}{{ root }}/{{ relation.schema }}/{{ name }}/{{ unique }}
 {%- else -%}{{ exceptions.raise_compiler_error("s3_data_naming '" ~ naming ~ "': one of unique, table, table_unique, schema_table, schema_table_unique") }}
 {%- endif -%}
 {%- endif -%}
