@@ -286,6 +286,14 @@ pub trait Adapter: Send + Sync {
         Ok(None)
     }
 
+    /// Drop a table this run built aside (a temporary, staging or backup table, whose
+    /// folder is its own) through the catalog where that saves a queued query (Athena: its
+    /// files, then its Glue entry, as dbt-athena drops tables). `false`: not done here, the
+    /// `drop_relation` template is run instead.
+    async fn drop_built_table(&self, _relation: &Relation) -> Result<bool> {
+        Ok(false)
+    }
+
     /// Drop a Hive table this run built or replaces: its files, then its catalog entry.
     async fn drop_hive_table(&self, relation: &Relation) -> Result<()> {
         Err(no_hive_tables(relation))

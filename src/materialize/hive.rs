@@ -27,13 +27,22 @@ impl Materializer<'_> {
     }
 
     /// Drop a table this run created or replaces: through the adapter for a Hive table
-    /// (its files too), else with the `drop_relation` template.
+    /// (its files too) or where the adapter drops built tables through its catalog, else
+    /// with the `drop_relation` template.
     pub(super) async fn drop_table_of(
         &self,
         node: &Node,
         relation: &Relation,
     ) -> Result<ExecResult> {
         if self.hive(node)?.is_none() {
+            let dropped = self
+                .adapter
+                .drop_built_table(relation)
+                .await
+                .map_err(|e| self.annotate(node, e))?;
+            if dropped {
+                return Ok(ExecResult::default());
+            }
             let drop = self.render(node, "drop_relation", &[("relation", rel_value(relation))])?;
             return self.run_all(node, &drop, false).await;
         }

@@ -133,7 +133,7 @@ impl Materializer<'_> {
             all.extend(args.iter().cloned());
             self.render(node, macro_name, &all)
         };
-        let drop_tmp = self.render(node, "drop_relation", &[("relation", rel_value(tmp))])?;
+
         // Appends and partition overwrites split by partition where the engine limits
         // partitions per write; merge and delete+insert match keys across partitions, so
         // they run whole.
@@ -142,11 +142,11 @@ impl Materializer<'_> {
             _ => None,
         };
         let Some(batching) = batching else {
-            // One atomic unit where the engine has transactions.
+            // One atomic unit where the engine has transactions; the new rows' table goes
+            // after it.
             statements.extend(write_from(tmp)?);
-            statements.extend(drop_tmp);
-            let response = self.run_all(node, &statements, true).await?;
-            self.cache.set(tmp, None);
+            let mut response = self.run_all(node, &statements, true).await?;
+            response.absorb(&self.drop_created(node, tmp).await?);
             return Ok(response);
         };
         // The engine limits partitions (and has no transactions): the schema change first,
@@ -182,8 +182,7 @@ impl Materializer<'_> {
             }
         };
         response.absorb(&written);
-        response.absorb(&self.run_all(node, &drop_tmp, false).await?);
-        self.cache.set(tmp, None);
+        response.absorb(&self.drop_created(node, tmp).await?);
         Ok(response)
     }
 

@@ -612,6 +612,14 @@ impl Adapter for AthenaAdapter {
         hive::plan(config, self.settings.s3_data_naming.as_deref())
     }
 
+    /// Glue and S3 calls instead of a DROP TABLE waiting in Athena's queue (dbt-athena's
+    /// default way to drop); the folder is the table's own (a uuid per build).
+    async fn drop_built_table(&self, relation: &Relation) -> Result<bool> {
+        let c = self.clients().await?;
+        hive::drop_table(&c.glue, &c.s3, &relation.schema, &relation.identifier).await?;
+        Ok(true)
+    }
+
     async fn drop_hive_table(&self, relation: &Relation) -> Result<()> {
         let c = self.clients().await?;
         hive::drop_table(&c.glue, &c.s3, &relation.schema, &relation.identifier).await

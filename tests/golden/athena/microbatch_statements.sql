@@ -18,8 +18,6 @@ select "at", "id"
 from "<schema>"."daily__strata_tmp_20240101000000_<run>"
 where cast(at as timestamp) >= timestamp '2024-01-01 00:00:00+00:00' and cast(at as timestamp) < timestamp '2024-01-02 00:00:00+00:00';
 
-drop table if exists `<schema>`.`daily__strata_tmp_20240101000000_<run>`;
-
 create table "<schema>"."daily__strata_tmp_20240102000000_<run>"
 with (
     table_type = 'ICEBERG',
@@ -39,6 +37,4 @@ insert into "<schema>"."daily" ("at", "id")
 select "at", "id"
 from "<schema>"."daily__strata_tmp_20240102000000_<run>"
 where cast(at as timestamp) >= timestamp '2024-01-02 00:00:00+00:00' and cast(at as timestamp) < timestamp '2024-01-03 00:00:00+00:00';
-
-drop table if exists `<schema>`.`daily__strata_tmp_20240102000000_<run>`;
 

@@ -81,8 +81,6 @@ when matched and src.last_order_date >= target.last_order_date then update set
 when not matched then insert ("customer_id", "name", "country", "orders", "last_order_date")
 values (src."customer_id", src."name", src."country", src."orders", src."last_order_date");
 
-drop table if exists `<schema>`.`customers__strata_tmp_<run>`;
-
 create table "<schema>"."orders_daily__strata_tmp_<run>"
 with (
     table_type = 'HIVE',
