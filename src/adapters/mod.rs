@@ -286,11 +286,16 @@ pub trait Adapter: Send + Sync {
         Ok(None)
     }
 
-    /// Drop a table this run built aside (a temporary, staging or backup table, whose
-    /// folder is its own) through the catalog where that saves a queued query (Athena: its
-    /// files, then its Glue entry, as dbt-athena drops tables). `false`: not done here, the
-    /// `drop_relation` template is run instead.
-    async fn drop_built_table(&self, _relation: &Relation) -> Result<bool> {
+    /// Drop a table this run built aside (a temporary, staging or backup table) through the
+    /// catalog where that saves a queued query (Athena: its files, then its Glue entry, as
+    /// dbt-athena drops tables); the files of `keep` (the table a backup was swapped out of)
+    /// stay even when they lie inside the dropped table's folder. `false`: not done here,
+    /// the `drop_relation` template is run instead.
+    async fn drop_built_table(
+        &self,
+        _relation: &Relation,
+        _keep: Option<&Relation>,
+    ) -> Result<bool> {
         Ok(false)
     }
 

@@ -34,10 +34,21 @@ impl Materializer<'_> {
         node: &Node,
         relation: &Relation,
     ) -> Result<ExecResult> {
+        self.drop_table_keeping(node, relation, None).await
+    }
+
+    /// [`drop_table_of`](Self::drop_table_of), keeping the files of `keep` (the table a
+    /// backup was swapped out of) where the engine deletes a dropped table's folder.
+    pub(super) async fn drop_table_keeping(
+        &self,
+        node: &Node,
+        relation: &Relation,
+        keep: Option<&Relation>,
+    ) -> Result<ExecResult> {
         if self.hive(node)?.is_none() {
             let dropped = self
                 .adapter
-                .drop_built_table(relation)
+                .drop_built_table(relation, keep)
                 .await
                 .map_err(|e| self.annotate(node, e))?;
             if dropped {

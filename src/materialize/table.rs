@@ -243,8 +243,10 @@ impl Materializer<'_> {
         self.cache.set(tmp, None);
         self.cache.set(target, Some(RelationKind::Table));
         if let Some(b) = backup {
-            // After the swap has committed: the old table is no longer anyone's.
-            response.absorb(&self.drop_created(node, &b).await?);
+            // After the swap has committed: the old table is no longer anyone's (its folder
+            // may hold the new one's, when another tool built it).
+            response.absorb(&self.drop_table_keeping(node, &b, Some(target)).await?);
+            self.cache.set(&b, None);
         }
         Ok(response)
     }

@@ -821,3 +821,78 @@ fn an_iceberg_table_is_replaced_by_its_hive_rebuild() {
     let new_folder = new.trim_start_matches(&format!("s3://{bucket}/"));
     assert_eq!(objects, [format!("{new_folder}/part-0.parquet")]);
 }
+
+/// An Iceberg table another tool built into `<root>/<table>` (dbt-athena's `schema_table`
+/// naming), rebuilt by Strata into `<root>/<table>/<uuid>` and swapped in: the old table's
+/// Glue entry goes, but not its folder, which now holds the new table's files. (The test
+/// plays Athena's rename, which moto does not run: the backup's Glue entry appears with the
+/// old table's location when the rename is sent.)
+#[test]
+fn dropping_a_replaced_table_keeps_the_files_of_the_table_inside_its_folder() {
+    let region = "af-south-1";
+    let schema = unique("keep");
+    let p = TestProject::new("keep", "profile: keep\n");
+    let hold_rename = Rule {
+        operation: "GetQueryExecution",
+        query_marker: Some(format!("alter table `{schema}`.`orders` rename to")),
+        times: 6,
+        fault: Fault::QueryRunning,
+    };
+    let proxy = Proxy::start(&aws::moto_endpoint(), vec![hold_rename]);
+    let bucket = athena_profile(&p, "keep", &proxy.url, region, &schema, "");
+    p.write(
+        "models/orders.sql",
+        "{{ config(materialized='table', table_type='iceberg') }}\nselect 1 as id\n",
+    );
+    // The table as the other tool left it, its files directly in `.../orders/`.
+    let old_folder = format!("s3://{bucket}/data/{schema}/orders");
+    let parameters = json!({"table_type": "ICEBERG"});
+    glue_table(
+        region,
+        &schema,
+        "orders",
+        &[("id", "int")],
+        (None, &[]),
+        &old_folder,
+        parameters.clone(),
+    );
+    let done = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            let head = format!("alter table `{schema}`.`orders` rename to `{schema}`.`");
+            let mut seen = HashSet::new();
+            while !done.load(Ordering::SeqCst) {
+                for q in proxy.started_queries() {
+                    let Some(backup) = q.strip_prefix(&head).map(|r| r.trim_end_matches('`')) else {
+                        continue;
+                    };
+                    if !seen.insert(backup.to_string()) {
+                        continue;
+                    }
+                    glue(region, "CreateTable", json!({"DatabaseName": schema, "TableInput": {
+                        "Name": backup, "TableType": "EXTERNAL_TABLE", "Parameters": parameters,
+                        "StorageDescriptor": {"Columns": [{"Name": "id", "Type": "int"}], "Location": old_folder}}}));
+                    // The new build's files, inside the old folder.
+                    put_object(&bucket, &format!("data/{schema}/orders/new-build/part-0.parquet"));
+                }
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+        });
+        p.strata_env(&["run"], AWS_ENV).assert_ok();
+        done.store(true, Ordering::SeqCst);
+    });
+    // The backup's Glue entry is gone; the new build's file is still there.
+    let calls = names(&catalog_calls(&proxy, 0)).join(" ");
+    assert!(calls.contains("glue:DeleteTable"), "{calls}");
+    let files = aws::list_objects(
+        &aws::moto_endpoint(),
+        &bucket,
+        &format!("data/{schema}/orders/"),
+    );
+    assert!(
+        files
+            .iter()
+            .any(|f| f.ends_with("new-build/part-0.parquet")),
+        "{files:?}"
+    );
+}

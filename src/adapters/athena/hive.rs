@@ -174,11 +174,35 @@ pub async fn drop_table(
     database: &str,
     name: &str,
 ) -> Result<()> {
+    drop_table_keeping(glue, s3, database, name, None).await
+}
+
+/// [`drop_table`], keeping the files of `keep` (another table of `database`): when its
+/// folder lies inside the dropped table's (a table first built by another tool into
+/// `<root>/<table>`, rebuilt by Strata into `<root>/<table>/<uuid>`), only the Glue entry
+/// goes and the files stay.
+pub async fn drop_table_keeping(
+    glue: &Glue,
+    s3: &aws_sdk_s3::Client,
+    database: &str,
+    name: &str,
+    keep: Option<&str>,
+) -> Result<()> {
     let Some(table) = get_table(glue, database, name).await? else {
         return Ok(());
     };
-    if let Some(location) = location(&table) {
-        delete_folder(s3, location).await?;
+    if let Some(folder) = location(&table) {
+        let kept = match keep {
+            Some(keep) => get_table(glue, database, keep).await?,
+            None => None,
+        };
+        let shared = kept
+            .as_ref()
+            .and_then(location)
+            .is_some_and(|k| within(k, folder));
+        if !shared {
+            delete_folder(s3, folder).await?;
+        }
     }
     delete_table(glue, database, name).await
 }

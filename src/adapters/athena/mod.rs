@@ -614,9 +614,13 @@ impl Adapter for AthenaAdapter {
 
     /// Glue and S3 calls instead of a DROP TABLE waiting in Athena's queue (dbt-athena's
     /// default way to drop); the folder is the table's own (a uuid per build).
-    async fn drop_built_table(&self, relation: &Relation) -> Result<bool> {
+    async fn drop_built_table(&self, relation: &Relation, keep: Option<&Relation>) -> Result<bool> {
         let c = self.clients().await?;
-        hive::drop_table(&c.glue, &c.s3, &relation.schema, &relation.identifier).await?;
+        let keep = keep
+            .filter(|k| k.schema.eq_ignore_ascii_case(&relation.schema))
+            .map(|k| k.identifier.as_str());
+        hive::drop_table_keeping(&c.glue, &c.s3, &relation.schema, &relation.identifier, keep)
+            .await?;
         Ok(true)
     }
 
