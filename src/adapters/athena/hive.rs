@@ -5,9 +5,8 @@
 //! and its partitions are overwritten by deleting their files and Glue entries.
 
 use aws_sdk_glue::types::{Partition, PartitionInput, PartitionValueList, Table, TableInput};
-use aws_sdk_s3::types::{Delete, ObjectIdentifier};
 
-use super::catalog::{glue_error, Glue};
+use super::catalog::{get_table, glue_error, Glue};
 use super::{s3_error, split_s3};
 use crate::adapters::HiveTable;
 use crate::error::{Error, Result};
@@ -49,28 +48,6 @@ pub fn plan(config: &Config, profile_naming: Option<&str>) -> Result<Option<Hive
         ));
     }
     Ok(Some(HiveTable { unique_location }))
-}
-
-/// The Glue table `database.name`, or None when there is none.
-async fn get_table(glue: &Glue, database: &str, name: &str) -> Result<Option<Table>> {
-    match glue
-        .client
-        .get_table()
-        .set_catalog_id(glue.catalog_id.clone())
-        .database_name(database)
-        .name(name)
-        .send()
-        .await
-    {
-        Ok(out) => Ok(out.table),
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|s| s.is_entity_not_found_exception()) =>
-        {
-            Ok(None)
-        }
-        Err(e) => Err(glue_error(&format!("GetTable({database}.{name})"), e)),
-    }
 }
 
 fn location(table: &Table) -> Option<&str> {
@@ -139,30 +116,7 @@ pub async fn delete_folder(s3: &aws_sdk_s3::Client, location: &str) -> Result<us
         if keys.is_empty() {
             return Ok(deleted);
         }
-        let objects = keys
-            .iter()
-            .map(|k| ObjectIdentifier::builder().key(*k).build())
-            .collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(|e| Error::engine(format!("deleting under {location}: {e}"), e))?;
-        let delete = Delete::builder()
-            .set_objects(Some(objects))
-            .quiet(true)
-            .build()
-            .map_err(|e| Error::engine(format!("deleting under {location}: {e}"), e))?;
-        let out = s3
-            .delete_objects()
-            .bucket(bucket)
-            .delete(delete)
-            .send()
-            .await
-            .map_err(|e| s3_error(&format!("deleting under {location}"), e))?;
-        if let Some(err) = out.errors().first() {
-            return Err(Error::Adapter(format!(
-                "deleting s3://{bucket}/{} failed: {}",
-                err.key().unwrap_or_default(),
-                err.message().unwrap_or_default()
-            )));
-        }
+        super::delete_keys(s3, bucket, &keys).await?;
         deleted += keys.len();
     }
 }
@@ -265,17 +219,32 @@ async fn delete_partitions(
             .await
             .map_err(|e| glue_error(&format!("BatchDeletePartition({database}.{table})"), e))?;
         if let Some(err) = out.errors.as_deref().and_then(<[_]>::first) {
-            return Err(Error::Adapter(format!(
-                "Glue BatchDeletePartition({database}.{table}) failed for partition {:?}: {}",
-                err.partition_values.as_deref().unwrap_or_default(),
-                err.error_detail
-                    .as_ref()
-                    .and_then(|d| d.error_message.as_deref())
-                    .unwrap_or_default()
-            )));
+            return Err(partition_error(
+                "BatchDeletePartition",
+                database,
+                table,
+                err,
+            ));
         }
     }
     Ok(())
+}
+
+/// A partition Glue could not delete or create, in a 200 answer.
+fn partition_error(
+    operation: &str,
+    database: &str,
+    table: &str,
+    err: &aws_sdk_glue::types::PartitionError,
+) -> Error {
+    Error::Adapter(format!(
+        "Glue {operation}({database}.{table}) failed for partition {:?}: {}",
+        err.partition_values.as_deref().unwrap_or_default(),
+        err.error_detail
+            .as_ref()
+            .and_then(|d| d.error_message.as_deref())
+            .unwrap_or_default()
+    ))
 }
 
 /// Create `partitions` (another table's) in `database.table`, 100 per call.
@@ -309,14 +278,12 @@ async fn create_partitions(
             .await
             .map_err(|e| glue_error(&format!("BatchCreatePartition({database}.{table})"), e))?;
         if let Some(err) = out.errors.as_deref().and_then(<[_]>::first) {
-            return Err(Error::Adapter(format!(
-                "Glue BatchCreatePartition({database}.{table}) failed for partition {:?}: {}",
-                err.partition_values.as_deref().unwrap_or_default(),
-                err.error_detail
-                    .as_ref()
-                    .and_then(|d| d.error_message.as_deref())
-                    .unwrap_or_default()
-            )));
+            return Err(partition_error(
+                "BatchCreatePartition",
+                database,
+                table,
+                err,
+            ));
         }
     }
     Ok(())

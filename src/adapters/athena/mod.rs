@@ -189,6 +189,37 @@ impl AthenaAdapter {
     }
 }
 
+/// Delete `keys` (at most 1,000: one DeleteObjects call) from `bucket`; a key S3 could not
+/// delete is an error naming it.
+async fn delete_keys(s3: &aws_sdk_s3::Client, bucket: &str, keys: &[&str]) -> Result<()> {
+    use aws_sdk_s3::types::{Delete, ObjectIdentifier};
+    let objects = keys
+        .iter()
+        .map(|k| ObjectIdentifier::builder().key(*k).build())
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| Error::engine(format!("deleting from s3://{bucket}: {e}"), e))?;
+    let delete = Delete::builder()
+        .set_objects(Some(objects))
+        .quiet(true)
+        .build()
+        .map_err(|e| Error::engine(format!("deleting from s3://{bucket}: {e}"), e))?;
+    let out = s3
+        .delete_objects()
+        .bucket(bucket)
+        .delete(delete)
+        .send()
+        .await
+        .map_err(|e| s3_error(&format!("deleting from s3://{bucket}"), e))?;
+    match out.errors().first() {
+        Some(err) => Err(Error::Adapter(format!(
+            "deleting s3://{bucket}/{} failed: {}",
+            err.key().unwrap_or_default(),
+            err.message().unwrap_or_default()
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// An S3 call's failure, with the SDK's whole error chain.
 fn s3_error<E>(what: &str, e: aws_sdk_s3::error::SdkError<E>) -> Error
 where
@@ -534,7 +565,6 @@ impl Adapter for AthenaAdapter {
     }
 
     async fn delete_files(&self, files: &[String]) -> Result<usize> {
-        use aws_sdk_s3::types::{Delete, ObjectIdentifier};
         let s3 = &self.clients().await?.s3;
         let mut by_bucket: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
         for f in files {
@@ -545,30 +575,7 @@ impl Adapter for AthenaAdapter {
         for (bucket, keys) in by_bucket {
             // DeleteObjects takes at most 1,000 keys.
             for chunk in keys.chunks(1000) {
-                let objects = chunk
-                    .iter()
-                    .map(|k| ObjectIdentifier::builder().key(*k).build())
-                    .collect::<std::result::Result<Vec<_>, _>>()
-                    .map_err(|e| Error::engine(format!("deleting from s3://{bucket}: {e}"), e))?;
-                let delete = Delete::builder()
-                    .set_objects(Some(objects))
-                    .quiet(true)
-                    .build()
-                    .map_err(|e| Error::engine(format!("deleting from s3://{bucket}: {e}"), e))?;
-                let out = s3
-                    .delete_objects()
-                    .bucket(bucket)
-                    .delete(delete)
-                    .send()
-                    .await
-                    .map_err(|e| s3_error(&format!("deleting from s3://{bucket}"), e))?;
-                if let Some(err) = out.errors().first() {
-                    return Err(Error::Adapter(format!(
-                        "deleting s3://{bucket}/{} failed: {}",
-                        err.key().unwrap_or_default(),
-                        err.message().unwrap_or_default()
-                    )));
-                }
+                delete_keys(s3, bucket, chunk).await?;
                 deleted += chunk.len();
             }
         }
