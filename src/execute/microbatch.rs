@@ -293,8 +293,9 @@ pub(super) async fn build_batches(
                 failed_batches.push(serde_json::json!([iso(start), iso(end)]));
                 // Nothing to go on with without the first batch's table.
                 if i == 0 && !incremental {
-                    let rest = batches[1..]
+                    let rest = batches
                         .iter()
+                        .skip(1)
                         .map(|(s, e)| serde_json::json!([iso(s), iso(e)]));
                     failed_batches.extend(rest);
                     let results = serde_json::json!({
