@@ -13,6 +13,8 @@ mod lake_formation;
 mod lake_formation_grants;
 mod query;
 mod retry;
+mod s3;
+mod seeds;
 pub(crate) mod settings;
 mod upload_args;
 
@@ -31,6 +33,7 @@ use crate::adapters::quote_literal;
 use crate::compile::{Dialect, Quoting, Relation, RelationKind, StringColumns};
 use crate::error::{Error, Result};
 use crate::project::{Config, Target};
+use s3::{delete_keys, s3_error, split_s3};
 
 const ATHENA_MACROS: &[(&str, &str)] = &[
     ("adapter.sql", include_str!("macros/adapter.sql")),
@@ -187,172 +190,6 @@ impl AthenaAdapter {
     fn database_of<'a>(&self, relation: &'a Relation) -> &'a str {
         &relation.schema
     }
-}
-
-/// Delete `keys` (at most 1,000: one DeleteObjects call) from `bucket`; a key S3 could not
-/// delete is an error naming it.
-async fn delete_keys(s3: &aws_sdk_s3::Client, bucket: &str, keys: &[&str]) -> Result<()> {
-    use aws_sdk_s3::types::{Delete, ObjectIdentifier};
-    let objects = keys
-        .iter()
-        .map(|k| ObjectIdentifier::builder().key(*k).build())
-        .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(|e| Error::engine(format!("deleting from s3://{bucket}: {e}"), e))?;
-    let delete = Delete::builder()
-        .set_objects(Some(objects))
-        .quiet(true)
-        .build()
-        .map_err(|e| Error::engine(format!("deleting from s3://{bucket}: {e}"), e))?;
-    let out = s3
-        .delete_objects()
-        .bucket(bucket)
-        .delete(delete)
-        .send()
-        .await
-        .map_err(|e| s3_error(&format!("deleting from s3://{bucket}"), e))?;
-    match out.errors().first() {
-        Some(err) => Err(Error::Adapter(format!(
-            "deleting s3://{bucket}/{} failed: {}",
-            err.key().unwrap_or_default(),
-            err.message().unwrap_or_default()
-        ))),
-        None => Ok(()),
-    }
-}
-
-/// An S3 call's failure, with the SDK's whole error chain.
-fn s3_error<E>(what: &str, e: aws_sdk_s3::error::SdkError<E>) -> Error
-where
-    E: std::error::Error + Send + Sync + 'static,
-{
-    Error::engine(
-        format!(
-            "{what} failed: {}",
-            aws_sdk_s3::error::DisplayErrorContext(&e)
-        ),
-        e,
-    )
-}
-
-/// `s3://bucket/key` -> (bucket, key).
-fn split_s3(uri: &str) -> Result<(&str, &str)> {
-    let rest = uri
-        .strip_prefix("s3://")
-        .ok_or_else(|| Error::Adapter(format!("not an s3:// location: {uri}")))?;
-    Ok(rest.split_once('/').unwrap_or((rest, "")))
-}
-
-/// A DuckDB type (as DESCRIBE reports it) as a Hive DDL type of a Parquet column, or None
-/// when the column is written as text.
-fn hive_type(duckdb_type: &str) -> Option<String> {
-    let t = duckdb_type.to_ascii_uppercase();
-    Some(match t.as_str() {
-        "VARCHAR" => "string".into(),
-        "BIGINT" => "bigint".into(),
-        "INTEGER" => "int".into(),
-        "SMALLINT" => "smallint".into(),
-        "TINYINT" => "tinyint".into(),
-        "DOUBLE" => "double".into(),
-        "FLOAT" => "float".into(),
-        "BOOLEAN" => "boolean".into(),
-        "DATE" => "date".into(),
-        "TIMESTAMP" => "timestamp".into(),
-        _ if t.starts_with("DECIMAL") => t.to_ascii_lowercase(),
-        _ => return None,
-    })
-}
-
-/// A `column_types` entry (Athena or Hive words) as DuckDB reads it from the CSV.
-fn duckdb_type(athena_type: &str) -> String {
-    let t = athena_type.trim().to_ascii_lowercase();
-    let base = t.split('(').next().unwrap_or(&t).trim().to_string();
-    match base.as_str() {
-        "string" | "varchar" | "char" => "VARCHAR".into(),
-        "int" | "integer" => "INTEGER".into(),
-        "timestamp" => "TIMESTAMP".into(),
-        "decimal" => t.to_ascii_uppercase(),
-        _ => base.to_ascii_uppercase(),
-    }
-}
-
-/// Convert the seed's CSV to Parquet with DuckDB (its CSV sniffer gives the types, the same
-/// as on the DuckDB target, except where `column_types` names one) and return the Parquet
-/// bytes with the columns' Hive types. Parquet keeps types, quoting and backslashes intact,
-/// which a text table read by Athena's CSV SerDe would not.
-fn seed_to_parquet(
-    csv: &Path,
-    column_types: &serde_json::Value,
-) -> Result<(Vec<u8>, Vec<ColumnInfo>)> {
-    let fail = |e: duckdb::Error| {
-        Error::engine(format!("{}: cannot read the seed: {e}", csv.display()), e)
-    };
-    let conn = duckdb::Connection::open_in_memory().map_err(fail)?;
-    let path = csv.to_string_lossy().replace('\'', "''");
-    let mut types = Vec::new();
-    if let Some(map) = column_types.as_object() {
-        for (name, t) in map {
-            if let Some(t) = t.as_str() {
-                types.push(format!(
-                    "'{}': '{}'",
-                    name.replace('\'', "''"),
-                    duckdb_type(t).replace('\'', "''")
-                ));
-            }
-        }
-    }
-    let types = if types.is_empty() {
-        String::new()
-    } else {
-        format!(", types = {{{}}}", types.join(", "))
-    };
-    // ISO dates only (see duckdb__load_csv: no day-first guesses).
-    let read = format!(
-        "read_csv('{path}', header = true, auto_detect = true, dateformat = '%Y-%m-%d'{types})"
-    );
-    let mut stmt = conn
-        .prepare(&format!("describe select * from {read}"))
-        .map_err(fail)?;
-    let described: Vec<(String, String)> = stmt
-        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
-        .map_err(fail)?
-        .collect::<std::result::Result<_, _>>()
-        .map_err(fail)?;
-    let mut select = Vec::new();
-    let mut columns = Vec::new();
-    for (name, ty) in described {
-        let quoted = format!("\"{}\"", name.replace('"', "\"\""));
-        match hive_type(&ty) {
-            Some(h) => {
-                select.push(quoted);
-                columns.push(ColumnInfo { name, data_type: h });
-            }
-            None => {
-                select.push(format!("cast({quoted} as varchar) as {quoted}"));
-                columns.push(ColumnInfo {
-                    name,
-                    data_type: "string".into(),
-                });
-            }
-        }
-    }
-    let dir = tempfile_dir()?;
-    let out = dir.join("seed.parquet");
-    let out_sql = out.to_string_lossy().replace('\'', "''");
-    conn.execute_batch(&format!(
-        "copy (select {} from {read}) to '{out_sql}' (format parquet)",
-        select.join(", ")
-    ))
-    .map_err(fail)?;
-    let bytes = std::fs::read(&out).map_err(|e| Error::io(&out, e))?;
-    let _ = std::fs::remove_dir_all(&dir);
-    Ok((bytes, columns))
-}
-
-/// A fresh private folder under the system temp dir.
-fn tempfile_dir() -> Result<std::path::PathBuf> {
-    let dir = std::env::temp_dir().join(format!("strata-seed-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-    Ok(dir)
 }
 
 #[async_trait]
@@ -682,9 +519,10 @@ impl Adapter for AthenaAdapter {
     ) -> Result<SeedFile> {
         let path = csv.to_path_buf();
         let types = column_types.clone();
-        let (body, columns) = tokio::task::spawn_blocking(move || seed_to_parquet(&path, &types))
-            .await
-            .map_err(|e| Error::Adapter(format!("seed conversion failed: {e}")))??;
+        let (body, columns) =
+            tokio::task::spawn_blocking(move || seeds::seed_to_parquet(&path, &types))
+                .await
+                .map_err(|e| Error::Adapter(format!("seed conversion failed: {e}")))??;
         // One fixed folder per seed: each run overwrites the file instead of leaving a copy.
         let folder = format!(
             "{}/{}/{}/seed",
@@ -804,12 +642,5 @@ mod tests {
             q.render_relation(Some("other"), "db", "t"),
             "\"other\".\"db\".\"t\""
         );
-    }
-
-    #[test]
-    fn s3_uris_split_into_bucket_and_key() {
-        assert_eq!(split_s3("s3://b/k/x").ok(), Some(("b", "k/x")));
-        assert_eq!(split_s3("s3://b").ok(), Some(("b", "")));
-        assert!(split_s3("/tmp/x").is_err());
     }
 }
