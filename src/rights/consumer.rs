@@ -115,11 +115,18 @@ pub async fn consumer(opts: &ConsumeOptions) -> Result<Consumer_> {
     Ok(c)
 }
 
+/// The largest message the producer sends (librdkafka's default `message.max.bytes`, said
+/// out loud): results and dead letters are made to fit it.
+const MAX_MESSAGE_BYTES: usize = 1_000_000;
+/// Room left in a message for its key, headers and framing.
+const MESSAGE_OVERHEAD: usize = 16 * 1024;
+
 pub async fn producer(opts: &ConsumeOptions) -> Result<Producer_> {
     client_config(opts)
         .set("acks", "all")
         .set("enable.idempotence", "false")
         .set("message.timeout.ms", "30000")
+        .set("message.max.bytes", MAX_MESSAGE_BYTES.to_string())
         .create_with_context(context(opts).await?)
         .map_err(Error::kafka)
 }
@@ -184,11 +191,28 @@ async fn dead_letter(
             value: Some(value),
         });
     }
+    // A message near the limit does not fit with the headers: its start is kept, and a
+    // header says how long it was.
+    let room = MAX_MESSAGE_BYTES.saturating_sub(MESSAGE_OVERHEAD);
+    let payload = m.payload().map(|p| {
+        if p.len() > room {
+            (&p[..room], Some(p.len().to_string()))
+        } else {
+            (p, None)
+        }
+    });
+    if let Some((_, Some(full))) = &payload {
+        headers = headers.insert(Header {
+            key: "strata-payload-truncated-from-bytes",
+            value: Some(full.as_str()),
+        });
+    }
     let fallback_key = format!("{}-{partition}-{offset}", m.topic());
-    let mut record: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(topic)
-        .key(m.key().unwrap_or(fallback_key.as_bytes()))
-        .headers(headers);
-    if let Some(payload) = m.payload() {
+    let key = m.key().unwrap_or(fallback_key.as_bytes());
+    let key = &key[..key.len().min(MESSAGE_OVERHEAD / 2)];
+    let mut record: FutureRecord<'_, [u8], [u8]> =
+        FutureRecord::to(topic).key(key).headers(headers);
+    if let Some((payload, _)) = payload {
         record = record.payload(payload);
     }
     producer
@@ -262,7 +286,7 @@ async fn answer(
     // Enqueue every result at once, then wait for the broker's acknowledgement of each.
     let mut deliveries = Vec::with_capacity(results.len());
     for r in &results {
-        let body = serde_json::to_vec(r).map_err(|e| Error::Adapter(e.to_string()))?;
+        let body = result_body(r)?;
         let record = FutureRecord::to(&opts.result_topic)
             .key(&r.request_id)
             .payload(&body);
@@ -278,6 +302,36 @@ async fn answer(
     }
     let codes = results.iter().map(|r| r.result.code.clone()).collect();
     Ok((metrics, codes, dead))
+}
+
+/// A result as the message that carries it; one too large for a Kafka message (which the
+/// bounded echoes and reasons should never make) becomes a 500 that says so, so the
+/// request is still answered and the partition goes on.
+fn result_body(r: &RightsResult) -> Result<Vec<u8>> {
+    let body = serde_json::to_vec(r).map_err(|e| Error::Adapter(e.to_string()))?;
+    if body.len() + MESSAGE_OVERHEAD <= MAX_MESSAGE_BYTES {
+        return Ok(body);
+    }
+    let small = RightsResult {
+        guid: r
+            .guid
+            .chars()
+            .take(super::message::MAX_ECHOED_CHARS)
+            .collect(),
+        right_type: r
+            .right_type
+            .chars()
+            .take(super::message::MAX_ECHOED_CHARS)
+            .collect(),
+        result: super::message::Outcome::error(format!(
+            "the result ({} bytes) is larger than a Kafka message may be ({MAX_MESSAGE_BYTES}): \
+             it was not sent (code {})",
+            body.len(),
+            r.result.code
+        )),
+        ..r.clone()
+    };
+    serde_json::to_vec(&small).map_err(|e| Error::Adapter(e.to_string()))
 }
 
 fn commit(consumer: &Consumer_, batch: &[OwnedMessage]) -> Result<()> {

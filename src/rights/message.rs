@@ -77,7 +77,7 @@ impl Outcome {
     pub fn error(reason: impl Into<String>) -> Self {
         Outcome {
             code: "500".into(),
-            reason: reason.into(),
+            reason: bounded_reason(reason.into()),
             attachments: Vec::new(),
         }
     }
@@ -105,6 +105,37 @@ pub struct Malformed {
     pub right_type: String,
     pub created_at: i64,
     pub reason: String,
+}
+
+/// The most characters of a request's field a result echoes: a malformed request's guid or
+/// right_type can be any size, and a result must fit in one Kafka message.
+pub const MAX_ECHOED_CHARS: usize = 256;
+/// The most characters of a result's reason (an engine's error can be long).
+pub const MAX_REASON_CHARS: usize = 2048;
+
+/// `field` cut to [`MAX_ECHOED_CHARS`]; a note for the reason when it was cut.
+fn echoed(name: &str, field: &str) -> (String, Option<String>) {
+    let n = field.chars().count();
+    if n <= MAX_ECHOED_CHARS {
+        return (field.to_string(), None);
+    }
+    let cut = field.chars().take(MAX_ECHOED_CHARS).collect();
+    (
+        cut,
+        Some(format!(
+            "{name} truncated from {n} to {MAX_ECHOED_CHARS} characters"
+        )),
+    )
+}
+
+/// `reason` cut to [`MAX_REASON_CHARS`], saying so.
+fn bounded_reason(reason: String) -> String {
+    let n = reason.chars().count();
+    if n <= MAX_REASON_CHARS {
+        return reason;
+    }
+    let cut: String = reason.chars().take(MAX_REASON_CHARS).collect();
+    format!("{cut}... (reason truncated from {n} characters)")
 }
 
 pub fn now_epoch() -> i64 {
@@ -142,12 +173,27 @@ pub fn parse_request(
         .unwrap_or_default()
         .to_string();
     let created_at = obj.get("created_at").and_then(Value::as_i64).unwrap_or(0);
-    let fail = |reason: String| Malformed {
-        request_id: request_id.clone(),
-        guid: guid.clone(),
-        right_type: right_type.clone(),
-        created_at,
-        reason,
+    // What a 500 echoes back: cut to a size every result fits in, saying so.
+    let (echo_guid, guid_note) = echoed("guid", &guid);
+    let (echo_type, type_note) = echoed("right_type", &right_type);
+    let fail = |reason: String| {
+        let notes: Vec<&str> = [&guid_note, &type_note]
+            .into_iter()
+            .flatten()
+            .map(String::as_str)
+            .collect();
+        let reason = if notes.is_empty() {
+            reason
+        } else {
+            format!("{reason} ({})", notes.join("; "))
+        };
+        Malformed {
+            request_id: request_id.clone(),
+            guid: echo_guid.clone(),
+            right_type: echo_type.clone(),
+            created_at,
+            reason,
+        }
     };
     let Some(rid) = request_id.clone().filter(|r| !r.trim().is_empty()) else {
         return Err(fail("missing request_id".into()));
@@ -160,11 +206,16 @@ pub fn parse_request(
     }
     let Some(rt) = RightType::parse(&right_type) else {
         return Err(fail(format!(
-            "unknown right_type '{right_type}' (ACCESS, ERASURE, SA_WITHDRAW)"
+            "unknown right_type '{echo_type}' (ACCESS, ERASURE, SA_WITHDRAW)"
         )));
     };
     if obj.get("created_at").is_some_and(|c| !c.is_i64()) {
         return Err(fail("created_at must be epoch seconds (an integer)".into()));
+    }
+    if guid_note.is_some() {
+        return Err(fail(format!(
+            "guid longer than {MAX_ECHOED_CHARS} characters"
+        )));
     }
     if !valid_guid(&guid) {
         return Err(fail("invalid guid".into()));
@@ -207,6 +258,47 @@ mod tests {
 
     fn ok(_: &str) -> bool {
         true
+    }
+
+    #[test]
+    fn echoed_fields_and_reasons_are_cut_and_say_so() {
+        let big = format!(
+            r#"{{"request_id": "r", "guid": "{}", "right_type": "{}"}}"#,
+            "g".repeat(300),
+            "é".repeat(1000)
+        );
+        let bad = parse_request(big.as_bytes(), &ok).expect_err("unknown type");
+        assert_eq!(bad.guid.chars().count(), MAX_ECHOED_CHARS);
+        assert_eq!(bad.right_type.chars().count(), MAX_ECHOED_CHARS);
+        assert!(
+            bad.reason
+                .contains("guid truncated from 300 to 256 characters"),
+            "{}",
+            bad.reason
+        );
+        assert!(
+            bad.reason.contains("right_type truncated from 1000"),
+            "{}",
+            bad.reason
+        );
+        assert!(bad.reason.chars().count() < 1000, "{}", bad.reason);
+        // A guid too long to echo is no subject id.
+        let long_guid = format!(
+            r#"{{"request_id": "r", "guid": "{}", "right_type": "ERASURE"}}"#,
+            "g".repeat(300)
+        );
+        let bad = parse_request(long_guid.as_bytes(), &ok).expect_err("long guid");
+        assert!(
+            bad.reason.starts_with("guid longer than 256 characters"),
+            "{}",
+            bad.reason
+        );
+        let reason = Outcome::error("e".repeat(5000)).reason;
+        assert!(
+            reason.ends_with("(reason truncated from 5000 characters)"),
+            "{reason}"
+        );
+        assert!(reason.chars().count() < MAX_REASON_CHARS + 60);
     }
 
     #[test]

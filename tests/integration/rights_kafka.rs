@@ -207,6 +207,57 @@ fn consume_answers_every_request_and_survives_malformed_ones() {
     assert_eq!(read_all(&t.results, 6, Duration::from_secs(3)).len(), 5);
 }
 
+/// A request whose guid and right_type are near a Kafka message's size is answered with a
+/// 500 that echoes them cut (and says so), so the result fits; the request behind it is
+/// answered too (before, the oversized result stopped the consumer on every restart).
+#[test]
+fn huge_fields_are_echoed_cut_and_the_requests_behind_them_answered() {
+    let p = rights_project("rights:\n  session_timeout_ms: 2000\n  purge_deadline_hours: 0\n");
+    let t = topics("huge");
+    let huge = serde_json::json!({"request_id": "big1", "guid": "g".repeat(450_000),
+        "right_type": "X".repeat(450_000), "created_at": 1_700_000_000})
+    .to_string();
+    produce(&t.requests, &[huge, request("e2", "u1", "ERASURE")]);
+    let out = consume_cmd(
+        &p,
+        &t,
+        &["--idle-exit-seconds", "3", "--batch-wait-ms", "500"],
+    )
+    .output()
+    .expect("run consumer");
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{log}");
+    let results = read_all(&t.results, 2, Duration::from_secs(20));
+    let c = codes(&results);
+    assert_eq!(c.get("big1"), Some(&vec!["500".to_string()]), "{log}");
+    assert_eq!(c.get("e2"), Some(&vec!["200".to_string()]), "{log}");
+    let big: serde_json::Value = results
+        .iter()
+        .map(|r| serde_json::from_str::<serde_json::Value>(r).expect("json"))
+        .find(|v| v["request_id"] == "big1")
+        .expect("the big request's result");
+    assert_eq!(big["guid"].as_str().map(str::len), Some(256));
+    assert_eq!(big["right_type"].as_str().map(str::len), Some(256));
+    let reason = big["result"]["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("guid truncated from 450000 to 256 characters")
+            && reason.contains("right_type truncated from 450000 to 256 characters"),
+        "{reason}"
+    );
+    assert!(
+        results.iter().all(|r| r.len() < 10_000),
+        "results stay small"
+    );
+    assert_eq!(
+        p.scalar("gdpr", "select count(*) from events where user_id = 'u1'"),
+        "0"
+    );
+}
+
 /// A message that cannot be answered (no readable request_id) reaches the dead-letter
 /// topic as it came, a null payload still null, with headers saying why and from where.
 #[test]
@@ -215,6 +266,7 @@ fn dead_letters_keep_the_message_and_say_why() {
     let t = topics("dlq");
     let producer: BaseProducer = ClientConfig::new()
         .set("bootstrap.servers", brokers())
+        .set("message.max.bytes", "2000000")
         .create()
         .expect("producer");
     producer
@@ -226,6 +278,11 @@ fn dead_letters_keep_the_message_and_say_why() {
         .expect("enqueue");
     producer
         .send(BaseRecord::<str, str>::to(&t.requests).key("k-null"))
+        .expect("enqueue");
+    // Near a message's limit: with the dead letter's headers it would not fit.
+    let huge = "x".repeat(999_500);
+    producer
+        .send(BaseRecord::to(&t.requests).key("k-huge").payload(&huge))
         .expect("enqueue");
     producer.flush(Duration::from_secs(10)).expect("flush");
     let out = consume_cmd(&p, &t, &["--idle-exit-seconds", "3"])
@@ -250,7 +307,7 @@ fn dead_letters_keep_the_message_and_say_why() {
     type DeadLetter = (Option<Vec<u8>>, HashMap<String, String>);
     let mut dead: HashMap<String, DeadLetter> = HashMap::new();
     let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline && dead.len() < 2 {
+    while Instant::now() < deadline && dead.len() < 3 {
         if let Some(Ok(m)) = c.poll(Duration::from_millis(200)) {
             let headers = m
                 .headers()
@@ -282,6 +339,13 @@ fn dead_letters_keep_the_message_and_say_why() {
     assert_eq!(payload, &None, "a null payload stays null");
     assert!(!headers["strata-error"].is_empty(), "{headers:?}");
     assert_eq!(headers["strata-source-offset"], "1");
+    // The huge one is kept as far as it fits, and says how long it was.
+    let (payload, headers) = dead
+        .get("k-huge")
+        .expect("the huge message is dead-lettered");
+    let kept = payload.as_ref().map_or(0, Vec::len);
+    assert!(kept > 900_000 && kept < 999_500, "{kept}");
+    assert_eq!(headers["strata-payload-truncated-from-bytes"], "999500");
 }
 
 /// Within one batch: an ACCESS sent before its subject's ERASURE still exports the rows,
