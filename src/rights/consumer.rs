@@ -124,7 +124,8 @@ const MESSAGE_OVERHEAD: usize = 16 * 1024;
 pub async fn producer(opts: &ConsumeOptions) -> Result<Producer_> {
     client_config(opts)
         .set("acks", "all")
-        .set("enable.idempotence", "false")
+        // A retried send after a lost acknowledgement must not publish a result twice.
+        .set("enable.idempotence", "true")
         .set("message.timeout.ms", "30000")
         .set("message.max.bytes", MAX_MESSAGE_BYTES.to_string())
         .create_with_context(context(opts).await?)
