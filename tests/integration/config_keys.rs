@@ -321,3 +321,79 @@ fn duckdb_profile_keys_are_honoured_refused_or_warned_about() {
         .assert_contains("`database: warehouse` does not match the database file");
     with("      database: keys\n").assert_ok();
 }
+
+/// dbt-athena 1.11's profile keys (`AthenaCredentials`), each with a value, and what the
+/// athena target must do with it; `ls` reads the profile without connecting.
+#[test]
+fn every_dbt_athena_profile_key_is_honoured_refused_or_warned_about() {
+    const KEYS: &[(&str, &str, Expect)] = &[
+        ("work_group", "etl", Honoured),
+        ("s3_data_dir", "s3://lake/tables/", Honoured),
+        ("s3_data_naming", "schema_table", Honoured),
+        ("s3_tmp_table_dir", "s3://lake/tmp/", Honoured),
+        ("endpoint_url", "http://127.0.0.1:1", Honoured),
+        ("aws_profile_name", "analytics", Honoured),
+        (
+            "aws_access_key_id",
+            "AKIA0\n      aws_secret_access_key: s",
+            Honoured,
+        ),
+        (
+            "aws_session_token",
+            "t\n      aws_access_key_id: AKIA0\n      aws_secret_access_key: s",
+            Honoured,
+        ),
+        ("assume_role_arn", "arn:aws:iam::1:role/r", Honoured),
+        (
+            "assume_role_external_id",
+            "x\n      assume_role_arn: arn:aws:iam::1:role/r",
+            Honoured,
+        ),
+        (
+            "assume_role_session_name",
+            "s\n      assume_role_arn: arn:aws:iam::1:role/r",
+            Honoured,
+        ),
+        (
+            "assume_role_duration_seconds",
+            "900\n      assume_role_arn: arn:aws:iam::1:role/r",
+            Honoured,
+        ),
+        ("num_retries", "3", Honoured),
+        ("poll_interval", "1", Honoured),
+        ("lf_tags_database", "{domain: sales}", Honoured),
+        ("seed_s3_upload_args", "{ACL: private}", Honoured),
+        ("catalog", "awsdatacatalog", Honoured),
+        ("num_boto3_retries", "3", Warned),
+        ("num_iceberg_retries", "3", Warned),
+        ("skip_workgroup_check", "true", Warned),
+        ("debug_query_state", "true", Warned),
+        ("connection_manager", "api", Warned),
+        ("spark_work_group", "spark", Refused),
+    ];
+    let mut wrong = Vec::new();
+    for (key, value, expect) in KEYS {
+        let p = TestProject::new("keys", "profile: keys\n");
+        p.write(
+            "profiles.yml",
+            &format!("{ATHENA_PROFILE}      {key}: {value}\n"),
+        );
+        p.write("models/orders.sql", "select 1 as id\n");
+        let run = p.strata(&["ls"]);
+        let out = run.output();
+        let mentioned = out.contains(&format!("`{key}`"));
+        let got = match (run.code, mentioned) {
+            (0, false) => Honoured,
+            (0, true) => Warned,
+            (_, true) => Refused,
+            (_, false) => {
+                wrong.push(format!("{key}: failed without naming the key:\n{out}"));
+                continue;
+            }
+        };
+        if got != *expect {
+            wrong.push(format!("{key}: expected {expect:?}, got {got:?}:\n{out}"));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n\n"));
+}
