@@ -141,19 +141,27 @@ const ATHENA_PROFILE: &str =
 const DUCKDB_PROFILE: &str =
     "keys:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: keys.duckdb\n";
 
+/// What `strata ls` made of `key`: honoured (ok, not named), warned (ok, named), refused
+/// (failed, named); a failure that does not name the key is an error of the test.
+fn verdict_of(p: &TestProject, key: &str) -> Result<(Expect, String), String> {
+    let run = p.strata(&["ls"]);
+    let out = run.output();
+    match (run.code, out.contains(&format!("`{key}`"))) {
+        (0, false) => Ok((Honoured, out)),
+        (0, true) => Ok((Warned, out)),
+        (_, true) => Ok((Refused, out)),
+        (_, false) => Err(format!("{key}: failed without naming the key:\n{out}")),
+    }
+}
+
 fn check_each(keys: &[(&str, &str, Expect)], profile: &str, engine: &str) {
     let mut wrong = Vec::new();
     for (key, value, expect) in keys {
         let p = project_with(key, value, profile);
-        let run = p.strata(&["ls"]);
-        let out = run.output();
-        let mentioned = out.contains(&format!("`{key}`"));
-        let got = match (run.code, mentioned) {
-            (0, false) => Honoured,
-            (0, true) => Warned,
-            (_, true) => Refused,
-            (_, false) => {
-                wrong.push(format!("{key}: failed without naming the key:\n{out}"));
+        let (got, out) = match verdict_of(&p, key) {
+            Ok(v) => v,
+            Err(e) => {
+                wrong.push(e);
                 continue;
             }
         };
@@ -379,20 +387,12 @@ fn every_dbt_athena_profile_key_is_honoured_refused_or_warned_about() {
             &format!("{ATHENA_PROFILE}      {key}: {value}\n"),
         );
         p.write("models/orders.sql", "select 1 as id\n");
-        let run = p.strata(&["ls"]);
-        let out = run.output();
-        let mentioned = out.contains(&format!("`{key}`"));
-        let got = match (run.code, mentioned) {
-            (0, false) => Honoured,
-            (0, true) => Warned,
-            (_, true) => Refused,
-            (_, false) => {
-                wrong.push(format!("{key}: failed without naming the key:\n{out}"));
-                continue;
+        match verdict_of(&p, key) {
+            Ok((got, _)) if got == *expect => {}
+            Ok((got, out)) => {
+                wrong.push(format!("{key}: expected {expect:?}, got {got:?}:\n{out}"))
             }
-        };
-        if got != *expect {
-            wrong.push(format!("{key}: expected {expect:?}, got {got:?}:\n{out}"));
+            Err(e) => wrong.push(e),
         }
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n\n"));

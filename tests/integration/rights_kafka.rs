@@ -126,6 +126,24 @@ fn consume_cmd(p: &TestProject, t: &Topics, extra: &[&str]) -> Command {
     c
 }
 
+/// Run the consumer until the request topic is drained; it must exit 0. Its output.
+fn drain(p: &TestProject, t: &Topics) -> String {
+    let out = consume_cmd(
+        p,
+        t,
+        &["--idle-exit-seconds", "3", "--batch-wait-ms", "500"],
+    )
+    .output()
+    .expect("run consumer");
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{log}");
+    log
+}
+
 fn codes(results: &[String]) -> HashMap<String, Vec<String>> {
     let mut m: HashMap<String, Vec<String>> = HashMap::new();
     for r in results {
@@ -152,19 +170,7 @@ fn consume_answers_every_request_and_survives_malformed_ones() {
             request("h5", "x' OR '1'='1", "ERASURE"),
         ],
     );
-    let out = consume_cmd(
-        &p,
-        &t,
-        &["--idle-exit-seconds", "3", "--batch-wait-ms", "500"],
-    )
-    .output()
-    .expect("run consumer");
-    let log = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "{log}");
+    let log = drain(&p, &t);
     let results = read_all(&t.results, 5, Duration::from_secs(20));
     let c = codes(&results);
     assert_eq!(c.get("e1"), Some(&vec!["200".to_string()]), "{results:?}");
@@ -218,19 +224,7 @@ fn huge_fields_are_echoed_cut_and_the_requests_behind_them_answered() {
         "right_type": "X".repeat(450_000), "created_at": 1_700_000_000})
     .to_string();
     produce(&t.requests, &[huge, request("e2", "u1", "ERASURE")]);
-    let out = consume_cmd(
-        &p,
-        &t,
-        &["--idle-exit-seconds", "3", "--batch-wait-ms", "500"],
-    )
-    .output()
-    .expect("run consumer");
-    let log = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "{log}");
+    let log = drain(&p, &t);
     let results = read_all(&t.results, 2, Duration::from_secs(20));
     let c = codes(&results);
     assert_eq!(c.get("big1"), Some(&vec!["500".to_string()]), "{log}");
