@@ -2321,6 +2321,21 @@ fn lake_formation_grants_are_made_the_configs() {
             "BatchGrantPermissions",
         ]
     );
+
+    // Two models with grants in one run: the account is asked of STS once.
+    p.write(
+        "models/orders_copy.sql",
+        &p.read("models/orders.sql")
+            .replace("'eu_only'", "'eu_copy'")
+            .replace("'a' as status", "'b' as status"),
+    );
+    let before = proxy.api_calls().len();
+    p.strata_env(&["run"], AWS_ENV).assert_ok();
+    let sts = proxy.api_calls()[before..]
+        .iter()
+        .filter(|c| c.operation == "GetCallerIdentity")
+        .count();
+    assert_eq!(sts, 1);
 }
 
 /// The profile's static keys sign the calls (not the environment's); with `assume_role_arn`,

@@ -78,6 +78,8 @@ struct Clients {
 pub struct AthenaAdapter {
     settings: AthenaSettings,
     clients: OnceCell<Clients>,
+    /// The account of the target's Glue catalog, asked of STS once per run.
+    catalog_account: OnceCell<String>,
 }
 
 impl AthenaAdapter {
@@ -85,6 +87,7 @@ impl AthenaAdapter {
         Ok(AthenaAdapter {
             settings: AthenaSettings::from_target(target)?,
             clients: OnceCell::new(),
+            catalog_account: OnceCell::new(),
         })
     }
 
@@ -167,23 +170,29 @@ impl AthenaAdapter {
         if let Some(id) = &clients.glue.catalog_id {
             return Ok(id.clone());
         }
-        let who = clients
-            .sts
-            .get_caller_identity()
-            .send()
-            .await
-            .map_err(|e| {
-                Error::engine(
-                    format!(
-                        "STS GetCallerIdentity failed: {}",
-                        aws_sdk_sts::error::DisplayErrorContext(&e)
-                    ),
-                    e,
-                )
-            })?;
-        who.account()
-            .map(str::to_string)
-            .ok_or_else(|| Error::Adapter("STS GetCallerIdentity named no account".into()))
+        let account = self
+            .catalog_account
+            .get_or_try_init(|| async {
+                let who = clients
+                    .sts
+                    .get_caller_identity()
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        Error::engine(
+                            format!(
+                                "STS GetCallerIdentity failed: {}",
+                                aws_sdk_sts::error::DisplayErrorContext(&e)
+                            ),
+                            e,
+                        )
+                    })?;
+                who.account()
+                    .map(str::to_string)
+                    .ok_or_else(|| Error::Adapter("STS GetCallerIdentity named no account".into()))
+            })
+            .await?;
+        Ok(account.clone())
     }
 
     /// The Glue database of a relation (its schema).
