@@ -455,6 +455,21 @@ pub enum RightsCmd {
         #[arg(long)]
         metrics_port: Option<u16>,
     },
+    /// Run a request the ledger answered 500 once more, after its cause is fixed; print the
+    /// new result and publish it to the result topic (when brokers are known). A request
+    /// redelivered after a 500 is otherwise answered 500 again from the ledger.
+    Retry {
+        /// The request_id of the failed request.
+        request_id: String,
+        /// Kafka bootstrap servers (default: rights.brokers in project.yml).
+        #[arg(long)]
+        brokers: Option<String>,
+        #[arg(long)]
+        result_topic: Option<String>,
+        /// Only print the new result; publish nothing.
+        #[arg(long)]
+        no_publish: bool,
+    },
     /// Publish requests (JSON lines on stdin) to the request topic: for operators and tests.
     Submit {
         #[arg(long)]

@@ -264,7 +264,10 @@ async fn answer(
     for m in batch {
         let payload = m.payload().unwrap_or_default();
         match parse_request(payload, &|g| engine.valid_guid(g)) {
-            Ok(r) => requests.push(r),
+            Ok(mut r) => {
+                r.source = format!("{}/{}@{}", m.topic(), m.partition(), m.offset());
+                requests.push(r);
+            }
             Err(bad) => match bad.answer(&engine.config.service_name) {
                 Some(result) => early.push(result),
                 None => {
@@ -374,25 +377,34 @@ fn lag(consumer: &Consumer_) -> Option<i64> {
     Some(total)
 }
 
+impl ConsumeOptions {
+    /// Options for a client that only produces (submit, retry): `brokers`, and the
+    /// project's security settings from `config`.
+    pub fn producing(brokers: &str, config: &crate::project::RightsConfig) -> Self {
+        ConsumeOptions {
+            brokers: brokers.to_string(),
+            request_topic: config.request_topic.clone(),
+            result_topic: config.result_topic.clone(),
+            dead_letter_topic: config.dead_letter_topic.clone(),
+            group_id: config.group_id.clone(),
+            batch_size: 1,
+            batch_wait: Duration::ZERO,
+            idle_exit: None,
+            security_protocol: config.security_protocol.clone(),
+            sasl_mechanism: config.sasl_mechanism.clone(),
+            aws_region: config.aws_region.clone(),
+            session_timeout_ms: config.session_timeout_ms,
+            metrics_port: None,
+        }
+    }
+}
+
 /// Publish one request per non-empty line of `input` (each must be a JSON object, keyed by
-/// its request_id). Returns how many were published and acknowledged.
-pub async fn submit(brokers: &str, topic: &str, input: impl std::io::BufRead) -> Result<usize> {
-    let opts = ConsumeOptions {
-        brokers: brokers.to_string(),
-        request_topic: topic.to_string(),
-        result_topic: String::new(),
-        dead_letter_topic: String::new(),
-        group_id: String::new(),
-        batch_size: 1,
-        batch_wait: Duration::ZERO,
-        idle_exit: None,
-        security_protocol: None,
-        sasl_mechanism: None,
-        aws_region: None,
-        session_timeout_ms: 10_000,
-        metrics_port: None,
-    };
-    let producer = producer(&opts).await?;
+/// its request_id) to `opts.request_topic`. Returns how many were published and
+/// acknowledged.
+pub async fn submit(opts: &ConsumeOptions, input: impl std::io::BufRead) -> Result<usize> {
+    let producer = producer(opts).await?;
+    let topic = opts.request_topic.as_str();
     let mut deliveries = Vec::new();
     for (i, line) in input.lines().enumerate() {
         let line = line.map_err(|e| Error::Usage(format!("stdin: {e}")))?;
@@ -420,6 +432,21 @@ pub async fn submit(brokers: &str, topic: &str, input: impl std::io::BufRead) ->
             .map_err(|(e, _)| Error::kafka(e))?;
     }
     Ok(n)
+}
+
+/// Publish one result to `opts.result_topic` (an operator's retry) and wait for the
+/// broker's acknowledgement.
+pub async fn publish_result(opts: &ConsumeOptions, result: &RightsResult) -> Result<()> {
+    let producer = producer(opts).await?;
+    let body = result_body(result)?;
+    let record = FutureRecord::to(&opts.result_topic)
+        .key(&result.request_id)
+        .payload(&body);
+    producer
+        .send(record, Timeout::After(Duration::from_secs(30)))
+        .await
+        .map(|_| ())
+        .map_err(|(e, _)| Error::kafka(e))
 }
 
 /// How often the consumer lag is read from the broker.

@@ -48,6 +48,10 @@ pub struct RightsRequest {
     pub guid: String,
     pub right_type: RightType,
     pub created_at: i64,
+    /// Where the request came from, kept with its answer in the ledger:
+    /// `<topic>/<partition>@<offset>` for a Kafka message, `apply` or `retry`.
+    #[serde(skip)]
+    pub source: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -220,6 +224,7 @@ pub fn parse_request(
         guid,
         right_type: rt,
         created_at,
+        source: String::new(),
     })
 }
 

@@ -1171,12 +1171,13 @@ fn rights_erasure_on_athena_binds_ids_as_execution_parameters() {
     let (p, proxy, schema, _) = athena_rights_project(region);
     let hostile = "x' OR '1'='1";
     let empty = || (vec![], vec![]);
-    // ledger DDL, its via_keys column (the emulator's Glue never sees the DDL's table, so
-    // the column is always added), purged DDL, drop batch, CTAS batch, then the state query.
+    // ledger DDL, its via_keys and source columns (the emulator's Glue never sees the DDL's
+    // table, so the columns are always added), purged DDL, drop batch, CTAS batch, then the state query.
     aws::preset_results(
         &aws::moto_endpoint(),
         region,
         vec![
+            empty(),
             empty(),
             empty(),
             empty(),
@@ -1284,6 +1285,7 @@ fn rights_access_on_athena_unloads_to_s3() {
             empty(),
             empty(),
             empty(),
+            empty(),
             fresh_with_data("a1", "u1"),
         ],
     );
@@ -1329,6 +1331,7 @@ fn rights_access_on_athena_unloads_to_s3() {
         &aws::moto_endpoint(),
         region,
         vec![
+            empty(),
             empty(),
             empty(),
             empty(),
@@ -1381,14 +1384,15 @@ fn rights_purge_deletes_old_access_exports_from_s3() {
         assert_eq!(status, 200);
     }
     let empty = || (vec![], vec![]);
-    // ledger DDL, its via_keys column, purged DDL, the pending-erasures query (none), the
-    // exports past retention (one request, one file), then the purged record.
+    // ledger DDL, its via_keys and source columns, purged DDL, the pending-erasures query
+    // (none), the exports past retention (one request, one file), then the purged record.
     let attachments = format!("[\"s3://{bucket}/exports/b1/events/subject_no=0/a.json\"]");
     let attachments: &'static str = Box::leak(attachments.into_boxed_str());
     aws::preset_results(
         &endpoint,
         region,
         vec![
+            empty(),
             empty(),
             empty(),
             empty(),

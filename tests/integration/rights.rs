@@ -162,12 +162,20 @@ fn the_proof_finds_rows_reached_through_a_relation_that_lost_the_subject() {
         ),
         0
     );
-    assert_eq!(apply(&p, "ERASURE", "u1", "req-1")["result"]["code"], "200");
+    // req-1 keeps its 500 (one answer per request) until an operator retries it.
+    assert_eq!(apply(&p, "ERASURE", "u1", "req-1")["result"]["code"], "500");
+    let retried = p.strata(&["rights", "retry", "req-1"]);
+    assert!(
+        retried.stdout.contains(r#""code":"200""#),
+        "{}",
+        retried.output()
+    );
 }
 
-/// A ledger written before `via_keys` existed gets the column and keeps its answers.
+/// A ledger written before `via_keys` and `source` existed gets the columns and keeps its
+/// answers.
 #[test]
-fn an_older_ledger_gets_the_via_keys_column() {
+fn an_older_ledger_gets_the_via_keys_and_source_columns() {
     let p = project("");
     p.query(
         "gdpr",
@@ -192,13 +200,23 @@ fn an_older_ledger_gets_the_via_keys_column() {
         ),
         1
     );
+    assert_eq!(
+        p.scalar(
+            "gdpr",
+            "select string_agg(distinct source, ',') from strata_rights_ledger \
+             where request_id = 'new-1'"
+        ),
+        "apply",
+        "where the request came from is kept with its answer"
+    );
 }
 
 /// A request_id the ledger knows from another subject never gets that subject's answer (it
-/// would report an erasure that did not run); a failed request runs again when it comes
-/// again, and the ledger's finished row says whether the subject had data.
+/// would report an erasure that did not run); a failed request sent again gets the same 500
+/// from the ledger (one answer per request) until an operator retries it, and the ledger's
+/// finished rows say whether the subject had data.
 #[test]
-fn reused_ids_are_refused_and_failed_requests_run_again() {
+fn reused_ids_are_refused_and_failed_requests_are_answered_500_until_retried() {
     let p = project("");
     assert_eq!(apply(&p, "ERASURE", "u1", "req-1")["result"]["code"], "200");
     let reused = apply(&p, "ERASURE", "u2", "req-1");
@@ -245,11 +263,59 @@ fn reused_ids_are_refused_and_failed_requests_run_again() {
         count(&p, "select count(*) from events where user_id = 'u2'"),
         2
     );
-    // ... and the same request, sent again once the cause is gone, runs.
-    assert_eq!(apply(&p, "ERASURE", "u2", "req-2")["result"]["code"], "200");
+    // ... and the same request, sent again once the cause is gone, is still answered 500,
+    // as before, with nothing run ...
+    let again = apply(&p, "ERASURE", "u2", "req-2");
+    assert_eq!(again["result"]["code"], "500", "{again}");
+    assert!(
+        again["result"]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("injected failure")),
+        "the first answer's reason: {again}"
+    );
+    assert_eq!(
+        count(&p, "select count(*) from events where user_id = 'u2'"),
+        2
+    );
+    // ... until an operator retries it (no brokers in this project: nothing is published).
+    let retried = p.strata(&["rights", "retry", "req-2"]);
+    assert_eq!(retried.code, 0, "{}", retried.output());
+    assert!(
+        retried.stdout.contains(r#""code":"200""#),
+        "{}",
+        retried.output()
+    );
     assert_eq!(
         count(&p, "select count(*) from events where user_id = 'u2'"),
         0
+    );
+    // From then on the request's answer is the retry's.
+    assert_eq!(apply(&p, "ERASURE", "u2", "req-2")["result"]["code"], "200");
+    let done = p.strata(&["rights", "retry", "req-2"]);
+    assert_eq!(done.code, 2, "{}", done.output());
+    assert!(
+        done.output()
+            .contains("was answered 200: there is nothing to retry"),
+        "{}",
+        done.output()
+    );
+    let unknown = p.strata(&["rights", "retry", "no-such-request"]);
+    assert_eq!(unknown.code, 2, "{}", unknown.output());
+    assert!(
+        unknown
+            .output()
+            .contains("the ledger has no request 'no-such-request'"),
+        "{}",
+        unknown.output()
+    );
+    assert_eq!(
+        p.scalar(
+            "gdpr",
+            "select string_agg(phase || ':' || source, ',' order by phase, source) \
+             from strata_rights_ledger where request_id = 'req-2' and phase <> 'started'"
+        ),
+        "finished:apply,finished:retry,retry:retry",
+        "the failed answer, the retry and its answer are all in the ledger"
     );
     assert_eq!(
         p.scalar(

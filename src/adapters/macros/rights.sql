@@ -25,17 +25,19 @@ create table if not exists {{ ledger }} (
     relations varchar,
     created_at bigint,
     finished_at bigint,
-    via_keys varchar
+    via_keys varchar,
+    source varchar
 )
 {%- endmacro %}
 
-{#- Ledgers made before `via_keys` existed get the column (see rights_keys_text). -#}
-{% macro rights_ledger_add_via_keys(ledger) -%}
-{{ adapter.dispatch('rights_ledger_add_via_keys')(ledger) }}
+{#- Ledgers made before a text column existed (`via_keys`, see rights_keys_text; `source`,
+    where each answered request came from) get it. -#}
+{% macro rights_ledger_add_column(ledger, column) -%}
+{{ adapter.dispatch('rights_ledger_add_column')(ledger, column) }}
 {%- endmacro %}
 
-{% macro default__rights_ledger_add_via_keys(ledger) -%}
-alter table {{ ledger }} add column via_keys varchar
+{% macro default__rights_ledger_add_column(ledger, column) -%}
+alter table {{ ledger }} add column {{ column }} varchar
 {%- endmacro %}
 
 {#- The ledger keeps, with each started erasure, the keys the batch captured in relations
@@ -69,9 +71,9 @@ create table if not exists {{ purged }} (request_id varchar, done_at bigint)
 
 {#- One statement that (re)creates the batch table from `n` bound rows of 4 parameters.
     `answered` marks requests that take no part in the procedures: ones the ledger finished
-    with a final answer (200, 201: redeliveries, answered from the ledger), and ids the
-    ledger knows from another subject or right type (answered with an error). A request
-    that failed before runs again. (RightsEngine::process_segment decides the same from
+    (redeliveries, answered from the ledger as before: 200, 201, and a 500 not followed by
+    as many operator retries, phase `retry`), and ids the ledger knows from another subject
+    or right type (answered with an error). (RightsEngine::batch_state decides the same from
     the same rows: keep the two in step.) -#}
 {% macro rights_load_batch(batch, n, ledger, declared=[]) -%}
 {{ adapter.dispatch('rights_load_batch')(batch, n, ledger, declared) }}
@@ -92,18 +94,26 @@ with t as (
         as v(request_id, guid, right_type, subject_no)
 )
 select t.request_id, t.guid, t.right_type, t.subject_no,
-       exists (
+       (coalesce(a.succeeded, 0) > 0 or coalesce(a.failed, 0) > coalesce(a.retries, 0)
+        or exists (
            select 1 from {{ ledger }} as l
            where l.request_id = t.request_id
-             and ((l.phase = 'finished' and l.code in ('200', '201'))
-                  or (l.phase in ('started', 'finished')
-                      and (coalesce(l.guid, '') <> t.guid
-                           or coalesce(l.right_type, '') <> t.right_type)))
-       ) as answered
+             and l.phase in ('started', 'finished')
+             and (coalesce(l.guid, '') <> t.guid or coalesce(l.right_type, '') <> t.right_type)
+       )) as answered
        {%- for d in declared if d.via %},
        {{ d.keys_column }}.keys as {{ d.keys_column }}
        {%- endfor %}
 from t
+left join (
+    select request_id,
+           sum(case when phase = 'finished' and code in ('200', '201') then 1 else 0 end) as succeeded,
+           sum(case when phase = 'finished' and code not in ('200', '201') then 1 else 0 end) as failed,
+           sum(case when phase = 'retry' then 1 else 0 end) as retries
+    from {{ ledger }}
+    where request_id in (select request_id from t)
+    group by request_id
+) as a on a.request_id = t.request_id
 {%- for d in declared if d.via %}
 left join (
     select guid, array_agg(distinct k) as keys
@@ -196,7 +206,7 @@ where not b.answered
 {% macro rights_batch_state(batch, ledger, declared, right_types) -%}
 select r.request_id, r.guid, l.phase, l.had_data, l.code, l.reason, l.attachments,
        r.guid in ({{ rights_subjects_with_data(batch, declared, right_types) }}) as has_data,
-       l.guid as ledger_guid, l.right_type as ledger_right_type
+       l.guid as ledger_guid, l.right_type as ledger_right_type, l.finished_at
        {%- for d in declared if d.via %},
        {{ rights_keys_text('r.' ~ d.keys_column) }} as {{ d.keys_column }}
        {%- endfor %}
@@ -235,14 +245,16 @@ delete from {{ d.relation }} where {{ rights_rows_of(d, subjects, rights_capture
 {% macro default__rights_purge_check_sql(relation, before_epoch) -%}
 {%- endmacro %}
 
-{#- The subjects erased so far (from the rights ledger), as a query returning `guid`.
-    Models that read raw sources filter on it, so a rebuild from the landing zone never
-    brings an erased subject back. A request answered 201 (no data yet) counts too: rows
-    that arrive late for that subject are not loaded. Before the first request: empty. -#}
+{#- The subjects erased or being erased (from the rights ledger), as a query returning
+    `guid`. Models that read raw sources filter on it, so a rebuild from the landing zone
+    never brings an erased subject back. Every erasure the ledger has started counts,
+    whatever its answer: one answered 201 (no data yet) keeps rows that arrive late for the
+    subject out, one in progress or failed keeps a build from writing rows the erasure is
+    deleting. Before the first request: empty. -#}
 {% macro rights_erased_subjects() -%}
 {%- set ledger = adapter.get_relation(target.database, target.schema, 'strata_rights_ledger') if execute else none -%}
 {%- if ledger -%}
-select guid from {{ ledger }} where phase = 'finished' and code in ('200', '201') and right_type in ('ERASURE', 'SA_WITHDRAW')
+select guid from {{ ledger }} where phase in ('started', 'finished') and right_type in ('ERASURE', 'SA_WITHDRAW')
 {%- else -%}
 select cast(null as varchar) as guid where false
 {%- endif -%}
@@ -268,8 +280,8 @@ coalesce(regexp_full_match({{ expr }}, '{{ rights_subject_id_pattern | replace("
 {%- endmacro %}
 
 {% macro default__rights_ledger_insert(ledger, rows) -%}
-insert into {{ ledger }} (request_id, guid, right_type, phase, had_data, code, reason, attachments, relations, created_at, finished_at, via_keys) values
-{%- for i in range(rows) %}{% if not loop.first %},{% endif %} (?, ?, ?, ?, cast(? as boolean), ?, ?, ?, ?, cast(? as bigint), cast(? as bigint), nullif(?, '')){% endfor %}
+insert into {{ ledger }} (request_id, guid, right_type, phase, had_data, code, reason, attachments, relations, created_at, finished_at, via_keys, source) values
+{%- for i in range(rows) %}{% if not loop.first %},{% endif %} (?, ?, ?, ?, cast(? as boolean), ?, ?, ?, ?, cast(? as bigint), cast(? as bigint), nullif(?, ''), ?){% endfor %}
 {%- endmacro %}
 
 {#- Erasures answered 200 and not purged yet, by the relations they touched. -#}
@@ -307,4 +319,9 @@ select request_id, attachments from {{ ledger }} where phase = 'finished' and co
 {% macro default__rights_record_purged(purges, rows) -%}
 insert into {{ purges }} values
 {%- for i in range(rows) %}{% if not loop.first %},{% endif %} (?, cast(? as bigint)){% endfor %}
+{%- endmacro %}
+
+{#- What the ledger holds of one request (the bound request_id), for an operator's retry. -#}
+{% macro rights_ledger_request_sql(ledger) -%}
+select guid, right_type, phase, code, created_at from {{ ledger }} where request_id = ?
 {%- endmacro %}

@@ -1,4 +1,4 @@
-//! `rights`: the data-subject rights commands (apply, consume, submit, purge, declared),
+//! `rights`: the data-subject rights commands (apply, consume, retry, submit, purge, declared),
 //! run with a rights engine over the project's warehouse.
 
 use std::sync::Arc;
@@ -8,6 +8,7 @@ use serde_json::json;
 use crate::cli::args::RightsCmd;
 use crate::error::{Error, Result};
 use crate::project::LoadOptions;
+use crate::rights::consumer::ConsumeOptions;
 use crate::rights::{message, RightsEngine, RightsRequest};
 use crate::session::printer::Printer;
 use crate::session::Session;
@@ -23,7 +24,10 @@ pub(crate) async fn rights(
     let config = session.project.rights.clone().unwrap_or_default();
     let engine = RightsEngine::new(&session, config).await?;
     // Requests are answered only once what the warehouse holds is covered.
-    let answers = matches!(cmd, RightsCmd::Apply { .. } | RightsCmd::Consume { .. });
+    let answers = matches!(
+        cmd,
+        RightsCmd::Apply { .. } | RightsCmd::Consume { .. } | RightsCmd::Retry { .. }
+    );
     let outcome = if answers {
         match crate::rights::coverage::check_warehouse(&session, &engine.config, engine.declared())
             .await
@@ -70,6 +74,25 @@ async fn rights_with(engine: &RightsEngine, printer: &Arc<Printer>, cmd: RightsC
             };
             consume_requests(engine, printer, flags).await
         }
+        RightsCmd::Retry {
+            request_id,
+            brokers,
+            result_topic,
+            no_publish,
+        } => {
+            let publish_to = if no_publish {
+                None
+            } else {
+                brokers.or_else(|| engine.config.brokers.clone()).map(|b| {
+                    let mut opts = ConsumeOptions::producing(&b, &engine.config);
+                    if let Some(t) = result_topic {
+                        opts.result_topic = t;
+                    }
+                    opts
+                })
+            };
+            retry(engine, printer, &request_id, publish_to).await
+        }
         RightsCmd::Submit {
             brokers,
             request_topic,
@@ -98,7 +121,8 @@ async fn apply(
     });
     let bytes = serde_json::to_vec(&payload).map_err(|e| Error::Usage(e.to_string()))?;
     let result = match message::parse_request(&bytes, &|g| engine.valid_guid(g)) {
-        Ok(req) => {
+        Ok(mut req) => {
+            req.source = "apply".into();
             let (mut results, _) = engine
                 .process(std::slice::from_ref::<RightsRequest>(&req))
                 .await?;
@@ -136,7 +160,7 @@ async fn consume_requests(
     printer: &Arc<Printer>,
     flags: ConsumeFlags,
 ) -> Result<i32> {
-    use crate::rights::consumer::{consume, ConsumeOptions};
+    use crate::rights::consumer::consume;
     let c = &engine.config;
     let brokers = flags.brokers.or_else(|| c.brokers.clone()).ok_or_else(|| {
         Error::Usage(
@@ -179,6 +203,36 @@ async fn consume_requests(
     Ok(0)
 }
 
+/// `rights retry`: run a request answered 500 once more, print its new result, and publish
+/// it (`publish_to`); exit 1 when the new answer is a failure too.
+async fn retry(
+    engine: &RightsEngine,
+    printer: &Printer,
+    request_id: &str,
+    publish_to: Option<ConsumeOptions>,
+) -> Result<i32> {
+    let result = engine.retry(request_id).await?;
+    println!(
+        "{}",
+        serde_json::to_string(&result).map_err(|e| Error::Adapter(e.to_string()))?
+    );
+    if let Some(opts) = publish_to {
+        crate::rights::consumer::publish_result(&opts, &result)
+            .await
+            .map_err(|e| {
+                Error::Adapter(format!(
+                    "the new answer is in the ledger, but publishing it to {} failed: {e}",
+                    opts.result_topic
+                ))
+            })?;
+        printer.info(
+            "rights_retry_published",
+            &format!("Published the new answer to {}", opts.result_topic),
+        );
+    }
+    Ok(if result.result.code == "500" { 1 } else { 0 })
+}
+
 /// `rights submit`: publish the requests on stdin (JSON lines) to the request topic.
 async fn submit(
     engine: &RightsEngine,
@@ -190,8 +244,12 @@ async fn submit(
     let brokers = brokers.or_else(|| c.brokers.clone()).ok_or_else(|| {
         Error::Usage("rights submit: no brokers (give --brokers or set rights.brokers)".into())
     })?;
-    let topic = request_topic.unwrap_or_else(|| c.request_topic.clone());
-    let n = crate::rights::consumer::submit(&brokers, &topic, std::io::stdin().lock()).await?;
+    let mut opts = ConsumeOptions::producing(&brokers, c);
+    if let Some(t) = request_topic {
+        opts.request_topic = t;
+    }
+    let topic = opts.request_topic.clone();
+    let n = crate::rights::consumer::submit(&opts, std::io::stdin().lock()).await?;
     printer.info(
         "rights_submit",
         &format!("Published {n} requests to {topic}"),

@@ -146,8 +146,8 @@ impl RightsEngine {
                 }
             }
         }
-        // Record what was answered (failures too: the answer says what happened, and a
-        // resubmission runs again because only 200 and 201 are final).
+        // Record what was answered, failures too: a redelivery gets the same answer, and an
+        // operator's retry (`strata rights retry`) is what runs a failed request again.
         let finished: Vec<(&RightsRequest, &Outcome)> = to_run
             .iter()
             .filter_map(|r| outcomes.get(&r.request_id).map(|o| (*r, o)))

@@ -1,5 +1,10 @@
 //! The ledger: what was answered before (read with the existence check in one query, so a
 //! resubmitted request is answered as it was) and recording each answer, started and finished.
+//!
+//! Every finished answer is final: a request redelivered after a 500 gets the same 500 from
+//! the ledger, so no request is answered 500 and later 200 by accident. An operator who has
+//! fixed the cause asks for another attempt (`strata rights retry`, a `retry` row): a 500
+//! counts as long as the request has more failed answers than retries.
 
 use std::collections::{HashMap, HashSet};
 use std::time::Instant;
@@ -13,10 +18,18 @@ use crate::rights::message::{now_epoch, Outcome, RightType, RightsRequest};
 pub(super) const REUSED_ID: &str =
     "request_id already used for another request (other guid or right_type)";
 
-/// Answers that end a request: a resubmission of it is answered from the ledger. Anything
-/// else (a failure) runs again when the request comes again.
-fn is_final(code: &str) -> bool {
+/// Answers that settle a request for good (a 500 settles it until an operator retries it).
+pub(super) fn is_success(code: &str) -> bool {
     matches!(code, "200" | "201")
+}
+
+/// What the ledger holds of one request's failed answers.
+#[derive(Default)]
+struct Failures {
+    answers: usize,
+    retries: usize,
+    /// The latest failed answer (by finished_at).
+    latest: Option<(i64, Outcome)>,
 }
 
 /// What the ledger and the declared relations said about the loaded batch.
@@ -30,6 +43,7 @@ pub(super) struct BatchState {
     /// Per request id, the keys the batch captured per relation reached through another,
     /// kept with the started row as `<relation> chr(30) <key>` items joined by chr(31).
     pub via_keys: HashMap<String, String>,
+    failures: HashMap<String, Failures>,
 }
 
 impl BatchState {
@@ -68,12 +82,12 @@ impl BatchState {
             self.with_data.insert(s(1));
         }
         if !self.via_keys.contains_key(&rid) {
-            // The captured keys are columns 10.., one per relation reached through another.
+            // The captured keys are columns 11.., one per relation reached through another.
             let items: Vec<String> = via_names
                 .iter()
                 .enumerate()
                 .flat_map(|(i, name)| {
-                    s(10 + i)
+                    s(11 + i)
                         .split('\u{1f}')
                         .filter(|k| !k.is_empty())
                         .map(|k| format!("{name}\u{1e}{k}"))
@@ -83,6 +97,10 @@ impl BatchState {
             self.via_keys.insert(rid.clone(), items.join("\u{1f}"));
         }
         let phase = s(2);
+        if phase == "retry" {
+            self.failures.entry(rid).or_default().retries += 1;
+            return;
+        }
         // As the batch table's `answered` (rights_batch_rows): only started and
         // finished rows count.
         if !matches!(phase.as_str(), "started" | "finished") {
@@ -97,29 +115,49 @@ impl BatchState {
             outcomes.insert(rid, Outcome::error(REUSED_ID));
             return;
         }
-        match phase.as_str() {
-            "finished" if is_final(&s(4)) => {
-                let attachments: Vec<String> = serde_json::from_str(&s(6)).unwrap_or_default();
-                outcomes.entry(rid).or_insert(Outcome {
-                    code: s(4),
-                    reason: s(5),
-                    attachments,
-                });
+        if phase == "started" {
+            let had = self.started_had_data.entry(rid).or_insert(false);
+            *had |= flag(3);
+            return;
+        }
+        let outcome = Outcome {
+            code: s(4),
+            reason: s(5),
+            attachments: serde_json::from_str(&s(6)).unwrap_or_default(),
+        };
+        if is_success(&outcome.code) {
+            outcomes.entry(rid).or_insert(outcome);
+        } else {
+            let finished_at = row
+                .get(10)
+                .and_then(|v| v.as_i64().or_else(|| v.as_str()?.parse().ok()))
+                .unwrap_or(0);
+            let f = self.failures.entry(rid).or_default();
+            f.answers += 1;
+            if f.latest.as_ref().is_none_or(|(at, _)| finished_at >= *at) {
+                f.latest = Some((finished_at, outcome));
             }
-            "started" => {
-                let had = self.started_had_data.entry(rid).or_insert(false);
-                *had |= flag(3);
+        }
+    }
+
+    /// After every row: a request whose failed answers outnumber its retries is answered
+    /// with its latest failure again.
+    fn settle_failures(&mut self, outcomes: &mut HashMap<String, Outcome>) {
+        for (rid, f) in self.failures.drain() {
+            if f.answers > f.retries {
+                if let Some((_, o)) = f.latest {
+                    outcomes.entry(rid).or_insert(o);
+                }
             }
-            _ => {}
         }
     }
 }
 
 impl RightsEngine {
     /// Ask the ledger and the declared relations about the loaded batch in one query:
-    /// requests finished with a final answer (200, 201) are answered as before (into
-    /// `outcomes`); a failed one runs again; started ones keep what the existence check said
-    /// the first time.
+    /// requests finished before are answered as before (into `outcomes`; a 500 unless an
+    /// operator asked for a retry since); started ones keep what the existence check said the
+    /// first time.
     pub(super) async fn batch_state(
         &self,
         unique: &[&RightsRequest],
@@ -157,6 +195,7 @@ impl RightsEngine {
         for row in &rows {
             state.read_row(row, &by_id, &via_names, outcomes);
         }
+        state.settle_failures(outcomes);
         Ok(state)
     }
 
@@ -171,7 +210,7 @@ impl RightsEngine {
         if rows.is_empty() {
             return Ok(());
         }
-        let mut params = Vec::with_capacity(rows.len() * 12);
+        let mut params = Vec::with_capacity(rows.len() * 13);
         let now = now_epoch().to_string();
         for (r, o) in rows {
             params.extend([
@@ -191,6 +230,7 @@ impl RightsEngine {
                 r.created_at.to_string(),
                 now.clone(),
                 via_keys.get(&r.request_id).cloned().unwrap_or_default(),
+                r.source.clone(),
             ]);
         }
         let q = self.render(

@@ -10,12 +10,13 @@
 //! This file holds the engine and its setup; the jobs are in `batch` (a batch from requests
 //! to answers), `ledger` (what was answered before, and recording answers), `procedures`
 //! (the procedure models that erase and export) and `purge` (making erasures final in
-//! storage, removing old exports).
+//! storage, removing old exports) and `retry` (an operator's second attempt at a failed request).
 
 mod batch;
 mod ledger;
 mod procedures;
 mod purge;
+mod retry;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -108,8 +109,8 @@ impl RightsEngine {
         Ok(engine)
     }
 
-    /// The schema, the ledger (with the `via_keys` column older ledgers lack) and the table
-    /// of purged requests.
+    /// The schema, the ledger (with the columns older ledgers lack) and the table of
+    /// purged requests.
     async fn create_bookkeeping_tables(&self) -> Result<()> {
         self.adapter
             .create_schema(&self.project.target.database, &self.project.target.schema)
@@ -117,15 +118,20 @@ impl RightsEngine {
         let ddl = self.render("rights_ledger_ddl", &[("ledger", rel(&self.ledger))])?;
         self.run_script(&ddl).await?;
         let ledger_columns = self.adapter.get_columns(&self.ledger).await?;
-        if !ledger_columns
-            .iter()
-            .any(|c| c.name.eq_ignore_ascii_case("via_keys"))
-        {
-            let add = self.render(
-                "rights_ledger_add_via_keys",
-                &[("ledger", rel(&self.ledger))],
-            )?;
-            self.run_script(&add).await?;
+        for column in ["via_keys", "source"] {
+            if !ledger_columns
+                .iter()
+                .any(|c| c.name.eq_ignore_ascii_case(column))
+            {
+                let add = self.render(
+                    "rights_ledger_add_column",
+                    &[
+                        ("ledger", rel(&self.ledger)),
+                        ("column", Value::from(column)),
+                    ],
+                )?;
+                self.run_script(&add).await?;
+            }
         }
         // One row per purged erasure (request ids: several can finish in the same second).
         let purge_ddl = self.render("rights_purged_ddl", &[("purged", rel(&self.purges))])?;

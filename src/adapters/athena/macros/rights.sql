@@ -14,7 +14,8 @@ create table if not exists {{ ledger.render_hive() }} (
     relations string,
     created_at bigint,
     finished_at bigint,
-    via_keys string
+    via_keys string,
+    source string
 )
 location '{{ athena__table_location(ledger) }}'
 tblproperties ('table_type' = 'ICEBERG', 'format' = 'parquet')
@@ -88,8 +89,8 @@ where committed_at <= from_unixtime({{ before_epoch }})
 coalesce(regexp_like({{ expr }}, '^(?:{{ rights_subject_id_pattern | replace("'", "''") }})$'), false)
 {%- endmacro %}
 
-{% macro athena__rights_ledger_add_via_keys(ledger) -%}
-alter table {{ ledger.render_hive() }} add columns (via_keys string)
+{% macro athena__rights_ledger_add_column(ledger, column) -%}
+alter table {{ ledger.render_hive() }} add columns ({{ column }} string)
 {%- endmacro %}
 
 {% macro athena__rights_keys_text(array_expr) -%}
