@@ -3,6 +3,7 @@
 # data-subject-rights consumer.
 #
 #   eval "$(scripts/kafka-broker.sh start)"   # exports STRATA_TEST_KAFKA_BROKERS=127.0.0.1:PORT
+#                                              # and STRATA_TEST_TANSU
 #   scripts/kafka-broker.sh stop
 #
 # The broker is Tansu (Apache-Kafka compatible), run with in-memory storage. Its static
@@ -10,7 +11,8 @@
 # $STRATA_CACHE (default ~/.cache/strata) so the system Python is untouched and no Docker
 # or JVM is needed. $KAFKA_PORT picks the port (default: a free one). Pid, bootstrap
 # address and broker log are kept in $STRATA_CACHE/kafka. Only the `export` line goes to
-# stdout, so the output can be eval'd; everything else goes to stderr.
+# stdout, so the output can be eval'd; everything else goes to stderr. STRATA_TEST_TANSU is
+# the binary, for tests that start a broker of their own (one they can cut off).
 set -euo pipefail
 # Pinned: 0.1.2 bundles Tansu v0.6.0-510f3e2 (post-0.6.0, with consumer-group fixes), the
 # build the rdkafka consumer-group tests were checked against.
@@ -57,7 +59,7 @@ start() {
     [[ -z ${KAFKA_PORT:-} || $addr == "127.0.0.1:$KAFKA_PORT" ]] ||
       die "already running on $addr (pid $pid), not on port $KAFKA_PORT: run '$0 stop' first"
     say "already running on $addr (pid $pid)"
-    echo "export STRATA_TEST_KAFKA_BROKERS=$addr"
+    echo "export STRATA_TEST_KAFKA_BROKERS=$addr STRATA_TEST_TANSU=$(tansu_bin)"
     return
   fi
   bin=$(tansu_bin)
@@ -78,7 +80,7 @@ start() {
     if port_open "$port"; then
       echo "127.0.0.1:$port" >"$RUN/brokers"
       say "tansu (pid $pid) listening on 127.0.0.1:$port, log $RUN/broker.log"
-      echo "export STRATA_TEST_KAFKA_BROKERS=127.0.0.1:$port"
+      echo "export STRATA_TEST_KAFKA_BROKERS=127.0.0.1:$port STRATA_TEST_TANSU=$bin"
       return
     fi
     sleep 0.1

@@ -42,6 +42,12 @@ fn d_access_retention_hours() -> u64 {
 fn d_session_timeout_ms() -> u64 {
     10_000
 }
+fn d_produce_timeout_ms() -> u64 {
+    30_000
+}
+fn d_fault_backoff_max_ms() -> u64 {
+    30_000
+}
 fn d_service_name() -> String {
     "analytics".into()
 }
@@ -102,6 +108,18 @@ pub struct RightsConfig {
     /// Kafka consumer session timeout: a group join takes about half of it.
     #[serde(default = "d_session_timeout_ms")]
     pub session_timeout_ms: u64,
+    /// How long the producer tries to deliver one result before it reports a failure (the
+    /// consumer then waits and tries the batch again).
+    #[serde(default = "d_produce_timeout_ms")]
+    pub produce_timeout_ms: u64,
+    /// The longest wait between two attempts while the brokers or the warehouse fail (the
+    /// waits double from one second up to this).
+    #[serde(default = "d_fault_backoff_max_ms")]
+    pub fault_backoff_max_ms: u64,
+    /// Give up (exit 1, nothing committed that was not answered) after failing this long
+    /// without a success; unset: wait for as long as it takes.
+    #[serde(default)]
+    pub fault_wait_limit_seconds: Option<u64>,
 }
 
 impl Default for RightsConfig {
@@ -126,6 +144,9 @@ impl Default for RightsConfig {
             service_name: d_service_name(),
             metrics_port: None,
             session_timeout_ms: d_session_timeout_ms(),
+            produce_timeout_ms: d_produce_timeout_ms(),
+            fault_backoff_max_ms: d_fault_backoff_max_ms(),
+            fault_wait_limit_seconds: None,
         }
     }
 }

@@ -4,19 +4,22 @@
 //! At-least-once with a ledger: a crash after publishing but before committing redelivers
 //! the batch, and the ledger answers it again with the same codes instead of re-running it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
-use rdkafka::message::{Header, Headers, Message, OwnedHeaders, OwnedMessage};
+use rdkafka::error::KafkaError;
+use rdkafka::message::{Message, OwnedMessage};
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use rdkafka::util::Timeout;
+use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{Offset, TopicPartitionList};
 
+use super::backoff::Backoff;
 use super::engine::{BatchMetrics, RightsEngine};
 use super::message::{parse_request, RightsRequest, RightsResult};
 use super::msk::{self, KafkaContext};
+use super::publish::{dead_letter, fails_for_good, producer, result_body};
 use crate::error::{Error, Result};
 use crate::session::printer::Printer;
 
@@ -40,6 +43,12 @@ pub struct ConsumeOptions {
     pub session_timeout_ms: u64,
     /// Serve Prometheus metrics on 127.0.0.1:PORT.
     pub metrics_port: Option<u16>,
+    /// How long the producer tries to deliver one message.
+    pub produce_timeout: Duration,
+    /// The longest wait between attempts while brokers or warehouse fail.
+    pub fault_backoff_max: Duration,
+    /// Give up after failing this long (`None`: never).
+    pub fault_wait_limit: Option<Duration>,
 }
 
 /// Totals of one `consume` run.
@@ -52,9 +61,9 @@ pub struct ConsumeStats {
 }
 
 type Consumer_ = StreamConsumer<KafkaContext>;
-type Producer_ = FutureProducer<KafkaContext>;
+pub(super) type Producer_ = FutureProducer<KafkaContext>;
 
-fn client_config(opts: &ConsumeOptions) -> ClientConfig {
+pub(super) fn client_config(opts: &ConsumeOptions) -> ClientConfig {
     let mut c = ClientConfig::new();
     c.set("bootstrap.servers", &opts.brokers);
     match (&opts.security_protocol, opts.sasl_mechanism.as_deref()) {
@@ -76,7 +85,7 @@ fn client_config(opts: &ConsumeOptions) -> ClientConfig {
 }
 
 /// The client context: with `sasl_mechanism: AWS_MSK_IAM`, one that signs MSK IAM tokens.
-async fn context(opts: &ConsumeOptions) -> Result<KafkaContext> {
+pub(super) async fn context(opts: &ConsumeOptions) -> Result<KafkaContext> {
     if opts.sasl_mechanism.as_deref() != Some("AWS_MSK_IAM") {
         return Ok(KafkaContext::default());
     }
@@ -115,37 +124,26 @@ pub async fn consumer(opts: &ConsumeOptions) -> Result<Consumer_> {
     Ok(c)
 }
 
-/// The largest message the producer sends (librdkafka's default `message.max.bytes`, said
-/// out loud): results and dead letters are made to fit it.
-const MAX_MESSAGE_BYTES: usize = 1_000_000;
-/// Room left in a message for its key, headers and framing.
-const MESSAGE_OVERHEAD: usize = 16 * 1024;
-
-pub async fn producer(opts: &ConsumeOptions) -> Result<Producer_> {
-    client_config(opts)
-        .set("acks", "all")
-        // A retried send after a lost acknowledgement must not publish a result twice.
-        .set("enable.idempotence", "true")
-        .set("message.timeout.ms", "30000")
-        .set("message.max.bytes", MAX_MESSAGE_BYTES.to_string())
-        .create_with_context(context(opts).await?)
-        .map_err(Error::kafka)
-}
-
-/// Read up to `batch_size` messages: wait for the first, then at most `batch_wait` more.
-/// `None` when idle for `idle_exit`.
+/// Read up to `batch_size` messages, starting with the ones `held` back (received while a
+/// purge ran): wait for the first, then at most `batch_wait` more. `None` when idle for
+/// `idle_exit`. A failure to read the first message is an error (the caller waits and tries
+/// again); one while the batch fills ends the batch there.
 async fn next_batch(
     consumer: &Consumer_,
     opts: &ConsumeOptions,
+    held: &mut Vec<OwnedMessage>,
 ) -> Result<Option<Vec<OwnedMessage>>> {
-    let first = match opts.idle_exit {
-        Some(idle) => match tokio::time::timeout(idle, consumer.recv()).await {
-            Ok(m) => m.map_err(Error::kafka)?.detach(),
-            Err(_) => return Ok(None),
-        },
-        None => consumer.recv().await.map_err(Error::kafka)?.detach(),
-    };
-    let mut batch = vec![first];
+    let mut batch: Vec<OwnedMessage> = held.drain(..held.len().min(opts.batch_size)).collect();
+    if batch.is_empty() {
+        let first = match opts.idle_exit {
+            Some(idle) => match tokio::time::timeout(idle, consumer.recv()).await {
+                Ok(m) => m.map_err(Error::kafka)?.detach(),
+                Err(_) => return Ok(None),
+            },
+            None => consumer.recv().await.map_err(Error::kafka)?.detach(),
+        };
+        batch.push(first);
+    }
     let deadline = Instant::now() + opts.batch_wait;
     while batch.len() < opts.batch_size {
         let left = deadline.saturating_duration_since(Instant::now());
@@ -153,74 +151,52 @@ async fn next_batch(
             break;
         }
         match tokio::time::timeout(left, consumer.recv()).await {
-            Ok(m) => batch.push(m.map_err(Error::kafka)?.detach()),
-            Err(_) => break,
+            Ok(Ok(m)) => batch.push(m.detach()),
+            Ok(Err(_)) | Err(_) => break,
         }
     }
     Ok(Some(batch))
 }
 
-/// Put a message nobody can be answered for on the dead-letter topic as it came (its key,
-/// payload, null or not, and headers), with headers saying why and where it came from.
-async fn dead_letter(
-    producer: &Producer_,
-    topic: &str,
-    m: &OwnedMessage,
-    reason: &str,
-) -> Result<()> {
-    let mut headers = OwnedHeaders::new();
-    if let Some(original) = m.headers() {
-        for h in original.iter() {
-            headers = headers.insert(Header {
-                key: h.key,
-                value: h.value,
-            });
+/// Run the purge check while the consumer stays in its group: the assigned partitions are
+/// paused and polled (a purge can outlast `max.poll.interval.ms`, and a consumer that stops
+/// polling that long is dropped from the group, its batch redelivered). Messages fetched
+/// before the pause are `held` for the next batch.
+async fn purge_while_polling(
+    engine: &RightsEngine,
+    printer: &Printer,
+    consumer: &Consumer_,
+    held: &mut Vec<OwnedMessage>,
+) {
+    let assignment = consumer.assignment().ok();
+    if let Some(a) = &assignment {
+        if let Err(e) = consumer.pause(a) {
+            printer.error(
+                "rights_pause_failed",
+                &format!("pausing for the purge: {e}"),
+            );
         }
     }
-    let partition = m.partition().to_string();
-    let offset = m.offset().to_string();
-    let at = super::message::now_epoch().to_string();
-    for (key, value) in [
-        ("strata-error", reason),
-        ("strata-source-topic", m.topic()),
-        ("strata-source-partition", partition.as_str()),
-        ("strata-source-offset", offset.as_str()),
-        ("strata-dead-lettered-at", at.as_str()),
-    ] {
-        headers = headers.insert(Header {
-            key,
-            value: Some(value),
-        });
-    }
-    // A message near the limit does not fit with the headers: its start is kept, and a
-    // header says how long it was.
-    let room = MAX_MESSAGE_BYTES.saturating_sub(MESSAGE_OVERHEAD);
-    let payload = m.payload().map(|p| {
-        if p.len() > room {
-            (&p[..room], Some(p.len().to_string()))
-        } else {
-            (p, None)
+    let purge = purge_if_due(engine, printer);
+    tokio::pin!(purge);
+    loop {
+        tokio::select! {
+            _ = &mut purge => break,
+            m = consumer.recv() => {
+                if let Ok(m) = m {
+                    held.push(m.detach());
+                }
+            }
         }
-    });
-    if let Some((_, Some(full))) = &payload {
-        headers = headers.insert(Header {
-            key: "strata-payload-truncated-from-bytes",
-            value: Some(full.as_str()),
-        });
     }
-    let fallback_key = format!("{}-{partition}-{offset}", m.topic());
-    let key = m.key().unwrap_or(fallback_key.as_bytes());
-    let key = &key[..key.len().min(MESSAGE_OVERHEAD / 2)];
-    let mut record: FutureRecord<'_, [u8], [u8]> =
-        FutureRecord::to(topic).key(key).headers(headers);
-    if let Some((payload, _)) = payload {
-        record = record.payload(payload);
+    if let Some(a) = &assignment {
+        if let Err(e) = consumer.resume(a) {
+            printer.error(
+                "rights_resume_failed",
+                &format!("resuming after the purge: {e}"),
+            );
+        }
     }
-    producer
-        .send(record, Timeout::After(Duration::from_secs(30)))
-        .await
-        .map(|_| ())
-        .map_err(|(e, _)| Error::kafka(e))
 }
 
 /// A purge that fails is reported and tried again at the next check: requests keep being
@@ -250,26 +226,43 @@ async fn purge_if_due(engine: &RightsEngine, printer: &Printer) {
     }
 }
 
-/// Answer one batch of raw messages; returns the metrics, the result codes and how many
-/// went to dead letters.
+/// What has been done for the messages of one batch; kept while the batch is tried again
+/// after a fault, so no result is published twice and no message dead-lettered twice.
+#[derive(Default)]
+struct Answered {
+    /// Positions in the batch of the messages answered or dead-lettered.
+    done: HashSet<usize>,
+    codes: Vec<String>,
+    dead: usize,
+    metrics: BatchMetrics,
+}
+
+/// Answer the messages of `batch` not answered yet. A result the brokers can never take is
+/// dead-lettered with the reason (the request's answer is in the ledger); any other failure
+/// is returned for the caller to wait out and try again.
 async fn answer(
     engine: &RightsEngine,
     producer: &Producer_,
     opts: &ConsumeOptions,
     batch: &[OwnedMessage],
-) -> Result<(BatchMetrics, Vec<String>, usize)> {
+    answered: &mut Answered,
+) -> Result<()> {
     let mut requests: Vec<RightsRequest> = Vec::new();
-    let mut early: Vec<RightsResult> = Vec::new();
-    let mut dead = 0;
-    for m in batch {
+    let mut request_at: Vec<usize> = Vec::new();
+    let mut early: Vec<(usize, RightsResult)> = Vec::new();
+    for (i, m) in batch.iter().enumerate() {
+        if answered.done.contains(&i) {
+            continue;
+        }
         let payload = m.payload().unwrap_or_default();
         match parse_request(payload, &|g| engine.valid_guid(g)) {
             Ok(mut r) => {
                 r.source = format!("{}/{}@{}", m.topic(), m.partition(), m.offset());
                 requests.push(r);
+                request_at.push(i);
             }
             Err(bad) => match bad.answer(&engine.config.service_name) {
-                Some(result) => early.push(result),
+                Some(result) => early.push((i, result)),
                 None => {
                     // Nothing to answer to: keep the message for a person to look at.
                     dead_letter(producer, &opts.dead_letter_topic, m, &bad.reason).await?;
@@ -280,62 +273,64 @@ async fn answer(
                         m.offset(),
                         bad.reason
                     );
-                    dead += 1;
+                    answered.done.insert(i);
+                    answered.dead += 1;
                 }
             },
         }
     }
-    let (mut results, metrics) = engine.process(&requests).await?;
-    results.extend(early);
+    let (results, metrics) = engine.process(&requests).await?;
+    answered.metrics = metrics;
+    let mut to_send: Vec<(usize, RightsResult)> = request_at.into_iter().zip(results).collect();
+    to_send.extend(early);
     // Enqueue every result at once, then wait for the broker's acknowledgement of each.
-    let mut deliveries = Vec::with_capacity(results.len());
-    for r in &results {
+    let mut deliveries = Vec::with_capacity(to_send.len());
+    for (i, r) in &to_send {
         let body = result_body(r)?;
         let record = FutureRecord::to(&opts.result_topic)
             .key(&r.request_id)
             .payload(&body);
-        let delivery = producer
-            .send_result(record)
-            .map_err(|(e, _)| Error::kafka(e))?;
-        deliveries.push(delivery);
+        deliveries.push((*i, r, producer.send_result(record).map_err(|(e, _)| e)));
     }
-    for d in deliveries {
-        d.await
-            .map_err(|_| Error::kafka_message("result delivery was cancelled"))?
-            .map_err(|(e, _)| Error::kafka(e))?;
+    let mut failure: Option<Error> = None;
+    for (i, r, enqueued) in deliveries {
+        let delivered = match enqueued {
+            Ok(d) => match d.await {
+                Ok(Ok(_)) => Ok(()),
+                Ok(Err((e, _))) => Err(e),
+                Err(_) => Err(KafkaError::Canceled),
+            },
+            Err(e) => Err(e),
+        };
+        match delivered {
+            Ok(()) => {
+                answered.done.insert(i);
+                answered.codes.push(r.result.code.clone());
+            }
+            Err(e) if fails_for_good(&e) => {
+                let reason = format!(
+                    "its result (code {}) could not be published to {}: {e}",
+                    r.result.code, opts.result_topic
+                );
+                match dead_letter(producer, &opts.dead_letter_topic, &batch[i], &reason).await {
+                    Ok(()) => {
+                        answered.done.insert(i);
+                        answered.dead += 1;
+                    }
+                    Err(e) => {
+                        failure.get_or_insert(e);
+                    }
+                }
+            }
+            Err(e) => {
+                failure.get_or_insert(Error::kafka(e));
+            }
+        }
     }
-    let codes = results.iter().map(|r| r.result.code.clone()).collect();
-    Ok((metrics, codes, dead))
-}
-
-/// A result as the message that carries it; one too large for a Kafka message (which the
-/// bounded echoes and reasons should never make) becomes a 500 that says so, so the
-/// request is still answered and the partition goes on.
-fn result_body(r: &RightsResult) -> Result<Vec<u8>> {
-    let body = serde_json::to_vec(r).map_err(|e| Error::Adapter(e.to_string()))?;
-    if body.len() + MESSAGE_OVERHEAD <= MAX_MESSAGE_BYTES {
-        return Ok(body);
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(()),
     }
-    let small = RightsResult {
-        guid: r
-            .guid
-            .chars()
-            .take(super::message::MAX_ECHOED_CHARS)
-            .collect(),
-        right_type: r
-            .right_type
-            .chars()
-            .take(super::message::MAX_ECHOED_CHARS)
-            .collect(),
-        result: super::message::Outcome::error(format!(
-            "the result ({} bytes) is larger than a Kafka message may be ({MAX_MESSAGE_BYTES}): \
-             it was not sent (code {})",
-            body.len(),
-            r.result.code
-        )),
-        ..r.clone()
-    };
-    serde_json::to_vec(&small).map_err(|e| Error::Adapter(e.to_string()))
 }
 
 fn commit(consumer: &Consumer_, batch: &[OwnedMessage]) -> Result<()> {
@@ -354,6 +349,27 @@ fn commit(consumer: &Consumer_, batch: &[OwnedMessage]) -> Result<()> {
     consumer
         .commit(&tpl, CommitMode::Sync)
         .map_err(Error::kafka)
+}
+
+/// Whether a failed commit failed because this consumer's generation of the group is over
+/// (trying again cannot succeed: the consumer must poll to rejoin).
+fn group_moved_on(e: &Error) -> bool {
+    let Error::Kafka {
+        source: Some(source),
+        ..
+    } = e
+    else {
+        return false;
+    };
+    matches!(
+        source.rdkafka_error_code(),
+        Some(
+            RDKafkaErrorCode::UnknownMemberId
+                | RDKafkaErrorCode::IllegalGeneration
+                | RDKafkaErrorCode::RebalanceInProgress
+                | RDKafkaErrorCode::FencedInstanceId
+        )
+    )
 }
 
 /// Consumer lag (messages not yet committed) over the assigned partitions.
@@ -375,78 +391,6 @@ fn lag(consumer: &Consumer_) -> Option<i64> {
         total += (high - done).max(0);
     }
     Some(total)
-}
-
-impl ConsumeOptions {
-    /// Options for a client that only produces (submit, retry): `brokers`, and the
-    /// project's security settings from `config`.
-    pub fn producing(brokers: &str, config: &crate::project::RightsConfig) -> Self {
-        ConsumeOptions {
-            brokers: brokers.to_string(),
-            request_topic: config.request_topic.clone(),
-            result_topic: config.result_topic.clone(),
-            dead_letter_topic: config.dead_letter_topic.clone(),
-            group_id: config.group_id.clone(),
-            batch_size: 1,
-            batch_wait: Duration::ZERO,
-            idle_exit: None,
-            security_protocol: config.security_protocol.clone(),
-            sasl_mechanism: config.sasl_mechanism.clone(),
-            aws_region: config.aws_region.clone(),
-            session_timeout_ms: config.session_timeout_ms,
-            metrics_port: None,
-        }
-    }
-}
-
-/// Publish one request per non-empty line of `input` (each must be a JSON object, keyed by
-/// its request_id) to `opts.request_topic`. Returns how many were published and
-/// acknowledged.
-pub async fn submit(opts: &ConsumeOptions, input: impl std::io::BufRead) -> Result<usize> {
-    let producer = producer(opts).await?;
-    let topic = opts.request_topic.as_str();
-    let mut deliveries = Vec::new();
-    for (i, line) in input.lines().enumerate() {
-        let line = line.map_err(|e| Error::Usage(format!("stdin: {e}")))?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let v: serde_json::Value = serde_json::from_str(&line)
-            .map_err(|e| Error::Usage(format!("stdin line {}: not JSON: {e}", i + 1)))?;
-        let key = v
-            .get("request_id")
-            .and_then(|r| r.as_str())
-            .unwrap_or_default()
-            .to_string();
-        let record = FutureRecord::to(topic).key(&key).payload(&line);
-        deliveries.push(
-            producer
-                .send_result(record)
-                .map_err(|(e, _)| Error::kafka(e))?,
-        );
-    }
-    let n = deliveries.len();
-    for d in deliveries {
-        d.await
-            .map_err(|_| Error::kafka_message("delivery was cancelled"))?
-            .map_err(|(e, _)| Error::kafka(e))?;
-    }
-    Ok(n)
-}
-
-/// Publish one result to `opts.result_topic` (an operator's retry) and wait for the
-/// broker's acknowledgement.
-pub async fn publish_result(opts: &ConsumeOptions, result: &RightsResult) -> Result<()> {
-    let producer = producer(opts).await?;
-    let body = result_body(result)?;
-    let record = FutureRecord::to(&opts.result_topic)
-        .key(&result.request_id)
-        .payload(&body);
-    producer
-        .send(record, Timeout::After(Duration::from_secs(30)))
-        .await
-        .map(|_| ())
-        .map_err(|(e, _)| Error::kafka(e))
 }
 
 /// How often the consumer lag is read from the broker.
@@ -496,7 +440,7 @@ pub async fn consume(
     printer: &Printer,
 ) -> Result<ConsumeStats> {
     let consumer = std::sync::Arc::new(consumer(opts).await?);
-    let producer = producer(opts).await?;
+    let mut producer = producer(opts).await?;
     let mut lag = LagWatch::default();
     let started = Instant::now();
     let mut stats = ConsumeStats::default();
@@ -517,41 +461,100 @@ pub async fn consume(
             opts.request_topic, opts.brokers, opts.group_id
         ),
     );
+    let mut backoff = Backoff::new(opts.fault_backoff_max, opts.fault_wait_limit);
+    let mut held: Vec<OwnedMessage> = Vec::new();
     // Purges are checked at most every few minutes (each check is a query) and at exit.
     let mut last_purge_check = Instant::now();
-    loop {
+    'batches: loop {
         if last_purge_check.elapsed() >= Duration::from_secs(300) {
             last_purge_check = Instant::now();
-            purge_if_due(engine, printer).await;
+            purge_while_polling(engine, printer, &consumer, &mut held).await;
         }
         let batch = tokio::select! {
-            b = next_batch(&consumer, opts) => b?,
+            b = next_batch(&consumer, opts, &mut held) => b,
             _ = &mut stop => {
                 printer.info("rights_stop", "Stopping: no batch in progress; uncommitted messages will be redelivered");
                 break;
             }
         };
-        let Some(batch) = batch else { break };
+        let batch = match batch {
+            Ok(Some(b)) => b,
+            Ok(None) => break,
+            Err(e) => {
+                tokio::select! {
+                    waited = backoff.wait("reading requests", &e, printer, &served) => waited?,
+                    _ = &mut stop => {
+                        printer.info("rights_stop", "Stopping while waiting to read requests");
+                        break;
+                    }
+                }
+                continue;
+            }
+        };
         printer.info(
             "rights_batch_started",
             &format!("batch of {} messages started", batch.len()),
         );
         let t = Instant::now();
-        let (metrics, codes, dead) = answer(engine, &producer, opts, &batch).await?;
+        let mut answered = Answered::default();
+        while let Err(e) = answer(engine, &producer, opts, &batch, &mut answered).await {
+            // Brokers or warehouse failing: wait and answer what is left (the ledger
+            // answers what was done before as it was done).
+            tokio::select! {
+                waited = backoff.wait("answering a batch", &e, printer, &served) => waited?,
+                _ = &mut stop => {
+                    printer.info("rights_stop", "Stopping while waiting to answer a batch: its messages will be redelivered and answered from the ledger");
+                    break 'batches;
+                }
+            }
+            // A new producer for the next attempt: an idempotent producer whose messages timed
+            // out can be fenced for good (every later send refused: ProducerFenced), without
+            // librdkafka calling that fatal.
+            if matches!(e, Error::Kafka { .. }) {
+                match super::publish::producer(opts).await {
+                    Ok(p) => producer = p,
+                    Err(e) => printer.error("rights_producer_failed", &e.to_string()),
+                }
+            }
+        }
+        let metrics = answered.metrics;
         let publish_ms = (t.elapsed().as_secs_f64() * 1000.0 - metrics.total_ms).max(0.0);
         let t = Instant::now();
-        commit(&consumer, &batch)?;
+        while let Err(e) = commit(&consumer, &batch) {
+            if group_moved_on(&e) {
+                // Not a member any more (the session expired while the brokers were away):
+                // the batch goes to whoever holds its partition now, maybe this consumer once
+                // it rejoins, and is answered from the ledger as it was here.
+                printer.error(
+                    "rights_commit_abandoned",
+                    &format!("committing offsets failed and will not be tried again ({e}): the group has moved on; the batch will be redelivered and answered from the ledger"),
+                );
+                break;
+            }
+            tokio::select! {
+                waited = backoff.wait("committing offsets", &e, printer, &served) => waited?,
+                _ = &mut stop => {
+                    printer.info("rights_stop", "Stopping while waiting to commit: the batch will be redelivered and answered from the ledger");
+                    break 'batches;
+                }
+            }
+        }
+        backoff.succeeded(&served);
         let commit_ms = t.elapsed().as_secs_f64() * 1000.0;
         let current_lag = lag.latest(&consumer, &served).await;
         served.record(
             &metrics,
-            &codes.iter().map(String::as_str).collect::<Vec<_>>(),
-            dead,
+            &answered
+                .codes
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>(),
+            answered.dead,
             current_lag,
         );
         stats.batches += 1;
         stats.requests += batch.len();
-        stats.dead_lettered += dead;
+        stats.dead_lettered += answered.dead;
         let report = BatchReport {
             metrics: &metrics,
             messages: batch.len(),

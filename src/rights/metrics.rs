@@ -21,6 +21,9 @@ struct Totals {
     last_request_seconds: f64,
     lag: Option<i64>,
     started: Option<std::time::Instant>,
+    /// What the consumer is waiting to be able to do again (a fault), if anything.
+    waiting: Option<String>,
+    faults: std::collections::BTreeMap<String, u64>,
 }
 
 /// Shared between the consumer loop and the HTTP thread.
@@ -50,7 +53,20 @@ impl Metrics {
         }
     }
 
-    /// The text exposition format.
+    /// A failure while `doing` something (the consumer waits and tries again).
+    pub fn fault(&self, doing: &str) {
+        if let Ok(mut t) = self.0.lock() {
+            *t.faults.entry(doing.to_string()).or_default() += 1;
+        }
+    }
+
+    /// What the consumer waits to be able to do again; `None` once it works again.
+    pub fn set_waiting(&self, doing: Option<&str>) {
+        if let Ok(mut t) = self.0.lock() {
+            t.waiting = doing.map(str::to_string);
+        }
+    }
+
     /// A fresh reading of the consumer lag (read off the batch path).
     pub fn set_lag(&self, lag: Option<i64>) {
         if let (Ok(mut t), Some(l)) = (self.0.lock(), lag) {
@@ -58,6 +74,7 @@ impl Metrics {
         }
     }
 
+    /// The text exposition format.
     pub fn render(&self) -> String {
         let t = match self.0.lock() {
             Ok(t) => t.clone(),
@@ -131,6 +148,21 @@ impl Metrics {
             "gauge",
             "Requests answered per hour since start.",
             vec![(String::new(), throughput)],
+        );
+        metric(
+            "strata_rights_waiting",
+            "gauge",
+            "1 while the consumer waits out a fault (brokers or warehouse failing) before trying again.",
+            vec![(String::new(), if t.waiting.is_some() { 1.0 } else { 0.0 })],
+        );
+        metric(
+            "strata_rights_faults_total",
+            "counter",
+            "Failures waited out, by what was being done.",
+            t.faults
+                .iter()
+                .map(|(d, n)| (format!("{{doing=\"{d}\"}}"), *n as f64))
+                .collect(),
         );
         if let Some(lag) = t.lag {
             metric(

@@ -10,6 +10,8 @@ pub mod message;
 pub use crate::project::RightsConfig;
 pub use engine::{BatchMetrics, RightsEngine};
 pub use message::{RightType, RightsRequest, RightsResult};
+pub mod backoff;
 pub mod consumer;
 pub mod metrics;
 pub mod msk;
+pub mod publish;

@@ -28,6 +28,7 @@ mod persist_docs;
 mod reference_project;
 mod render_once;
 mod rights;
+mod rights_faults;
 mod rights_kafka;
 mod selection;
 mod snapshots;

@@ -13,20 +13,26 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Headers, Message};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 
-fn brokers() -> String {
+pub(crate) fn brokers() -> String {
     std::env::var("STRATA_TEST_KAFKA_BROKERS").unwrap_or_else(|_| {
         panic!("STRATA_TEST_KAFKA_BROKERS is not set: run scripts/test.sh, or `eval $(scripts/kafka-broker.sh start)` first")
     })
 }
 
-struct Topics {
-    requests: String,
-    results: String,
-    dead: String,
-    group: String,
+pub(crate) struct Topics {
+    pub requests: String,
+    pub results: String,
+    pub dead: String,
+    pub group: String,
 }
 
-fn topics(tag: &str) -> Topics {
+pub(crate) fn topics(tag: &str) -> Topics {
+    topics_on(&brokers(), tag)
+}
+
+/// Request, result and dead-letter topics (and a group) of their own for one test, created on
+/// `bootstrap`.
+pub(crate) fn topics_on(bootstrap: &str, tag: &str) -> Topics {
     let id = uuid::Uuid::new_v4().simple().to_string();
     let t = Topics {
         requests: format!("req-{tag}-{id}"),
@@ -34,14 +40,14 @@ fn topics(tag: &str) -> Topics {
         dead: format!("dlq-{tag}-{id}"),
         group: format!("grp-{tag}-{id}"),
     };
-    create_topics(&[&t.requests, &t.results, &t.dead]);
+    create_topics(bootstrap, &[&t.requests, &t.results, &t.dead]);
     t
 }
 
-fn create_topics(names: &[&str]) {
+fn create_topics(bootstrap: &str, names: &[&str]) {
     use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
     let admin: AdminClient<rdkafka::client::DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", brokers())
+        .set("bootstrap.servers", bootstrap)
         .create()
         .expect("admin client");
     let new: Vec<NewTopic> = names
@@ -60,9 +66,13 @@ fn create_topics(names: &[&str]) {
     }
 }
 
-fn produce(topic: &str, payloads: &[String]) {
+pub(crate) fn produce(topic: &str, payloads: &[String]) {
+    produce_on(&brokers(), topic, payloads)
+}
+
+pub(crate) fn produce_on(bootstrap: &str, topic: &str, payloads: &[String]) {
     let p: BaseProducer = ClientConfig::new()
-        .set("bootstrap.servers", brokers())
+        .set("bootstrap.servers", bootstrap)
         .create()
         .expect("producer");
     for (i, body) in payloads.iter().enumerate() {
@@ -74,9 +84,18 @@ fn produce(topic: &str, payloads: &[String]) {
 }
 
 /// Every message on `topic` until `expect` are read or `wait` passes.
-fn read_all(topic: &str, expect: usize, wait: Duration) -> Vec<String> {
+pub(crate) fn read_all(topic: &str, expect: usize, wait: Duration) -> Vec<String> {
+    read_all_on(&brokers(), topic, expect, wait)
+}
+
+pub(crate) fn read_all_on(
+    bootstrap: &str,
+    topic: &str,
+    expect: usize,
+    wait: Duration,
+) -> Vec<String> {
     let c: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", brokers())
+        .set("bootstrap.servers", bootstrap)
         .set("group.id", format!("reader-{}", uuid::Uuid::new_v4()))
         .set("auto.offset.reset", "earliest")
         .set("enable.auto.commit", "false")
@@ -96,18 +115,27 @@ fn read_all(topic: &str, expect: usize, wait: Duration) -> Vec<String> {
     out
 }
 
-fn request(id: &str, guid: &str, kind: &str) -> String {
+pub(crate) fn request(id: &str, guid: &str, kind: &str) -> String {
     serde_json::json!({"request_id": id, "guid": guid, "right_type": kind, "created_at": 1_700_000_000}).to_string()
 }
 
 fn consume_cmd(p: &TestProject, t: &Topics, extra: &[&str]) -> Command {
+    consume_cmd_on(&brokers(), p, t, extra)
+}
+
+pub(crate) fn consume_cmd_on(
+    bootstrap: &str,
+    p: &TestProject,
+    t: &Topics,
+    extra: &[&str],
+) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_strata"));
     hermetic(&mut c);
     c.args([
         "rights",
         "consume",
         "--brokers",
-        &brokers(),
+        bootstrap,
         "--request-topic",
         &t.requests,
     ])
@@ -127,7 +155,7 @@ fn consume_cmd(p: &TestProject, t: &Topics, extra: &[&str]) -> Command {
 }
 
 /// Run the consumer until the request topic is drained; it must exit 0. Its output.
-fn drain(p: &TestProject, t: &Topics) -> String {
+pub(crate) fn drain(p: &TestProject, t: &Topics) -> String {
     let out = consume_cmd(
         p,
         t,
@@ -144,7 +172,7 @@ fn drain(p: &TestProject, t: &Topics) -> String {
     log
 }
 
-fn codes(results: &[String]) -> HashMap<String, Vec<String>> {
+pub(crate) fn codes(results: &[String]) -> HashMap<String, Vec<String>> {
     let mut m: HashMap<String, Vec<String>> = HashMap::new();
     for r in results {
         let v: serde_json::Value = serde_json::from_str(r).expect("result json");
@@ -496,7 +524,7 @@ fn a_consumer_killed_mid_batch_loses_nothing() {
     );
 }
 
-fn http_get(port: u16, path: &str) -> String {
+pub(crate) fn http_get(port: u16, path: &str) -> String {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
     write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").expect("request");

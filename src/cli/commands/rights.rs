@@ -188,6 +188,11 @@ async fn consume_requests(
         aws_region: c.aws_region.clone(),
         session_timeout_ms: c.session_timeout_ms,
         metrics_port: flags.metrics_port.or(c.metrics_port),
+        produce_timeout: std::time::Duration::from_millis(c.produce_timeout_ms),
+        fault_backoff_max: std::time::Duration::from_millis(c.fault_backoff_max_ms),
+        fault_wait_limit: c
+            .fault_wait_limit_seconds
+            .map(std::time::Duration::from_secs),
     };
     let stats = consume(engine, &opts, printer).await?;
     printer.info(
@@ -217,7 +222,7 @@ async fn retry(
         serde_json::to_string(&result).map_err(|e| Error::Adapter(e.to_string()))?
     );
     if let Some(opts) = publish_to {
-        crate::rights::consumer::publish_result(&opts, &result)
+        crate::rights::publish::publish_result(&opts, &result)
             .await
             .map_err(|e| {
                 Error::Adapter(format!(
@@ -249,7 +254,7 @@ async fn submit(
         opts.request_topic = t;
     }
     let topic = opts.request_topic.clone();
-    let n = crate::rights::consumer::submit(&opts, std::io::stdin().lock()).await?;
+    let n = crate::rights::publish::submit(&opts, std::io::stdin().lock()).await?;
     printer.info(
         "rights_submit",
         &format!("Published {n} requests to {topic}"),
