@@ -4,10 +4,11 @@
 //! One file per materialization (`view`, `table`, `incremental`, `snapshot`, `seed`, data
 //! `test`, `unit_test`), with the steps they share: enforced contracts (`contract`),
 //! temporary tables and swaps (`table`), Athena's partition limit (`partition`), Hive tables
-//! (`hive`).
+//! (`hive`), erased subjects left out of every declared write (`erased`).
 
 mod contract;
 mod docs;
+mod erased;
 mod hive;
 mod incremental;
 mod partition;
@@ -179,8 +180,14 @@ impl Materializer<'_> {
         self.hooks(node, "pre_hook").await?;
         let mut built = match node.config.materialization() {
             Materialization::View => self.view(node, compiled_sql).await?,
-            Materialization::Table => self.table(node, compiled_sql).await?,
-            Materialization::Incremental => self.incremental(node, compiled_sql).await?,
+            Materialization::Table => {
+                let sql = self.without_erased(node, compiled_sql).await?;
+                self.table(node, &sql).await?
+            }
+            Materialization::Incremental => {
+                let sql = self.without_erased(node, compiled_sql).await?;
+                self.incremental(node, &sql).await?
+            }
             Materialization::Seed => self.seed(node).await?,
             Materialization::Snapshot if self.hive(node)?.is_some() => {
                 return Err(Error::Config {
@@ -193,7 +200,10 @@ impl Materializer<'_> {
                         .into(),
                 })
             }
-            Materialization::Snapshot => self.snapshot(node, compiled_sql).await?,
+            Materialization::Snapshot => {
+                let sql = self.without_erased(node, compiled_sql).await?;
+                self.snapshot(node, &sql).await?
+            }
             Materialization::Ephemeral => Built::default(),
             _ => {
                 let other = node.config.materialized();

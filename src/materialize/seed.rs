@@ -36,9 +36,20 @@ impl Materializer<'_> {
         // (a Hive table in a folder not its own per build is dropped first instead, before
         // the upload: the seed's upload folder may lie in that folder).
         let hive = self.hive(node)?;
+        if hive.is_some() && self.filters_erased(node) {
+            return Err(Error::config(
+                &node.original_file_path,
+                format!(
+                    "{}: a seed that declares personal data cannot be a Hive table (table_type: \
+                     hive): erased subjects' rows could not be deleted from it; use \
+                     table_type: iceberg",
+                    node.name
+                ),
+            ));
+        }
         let (into, swap) = match hive {
             Some(hive) => self.hive_destination(node, &target, hive).await?,
-            None if self.cache.kind(&target).is_some() => {
+            None if self.cache.kind(&target).is_some() || self.filters_erased(node) => {
                 (self.temp_relation(node, &target, "tmp")?, true)
             }
             None => (
@@ -66,6 +77,9 @@ impl Materializer<'_> {
                 ],
             )
             .await?;
+        if swap && hive.is_none() {
+            response.absorb(&self.delete_erased(node, &into).await?);
+        }
         if swap && hive.is_some() {
             self.hive_swap(node, &target, &into).await?;
         } else if swap {

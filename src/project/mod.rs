@@ -21,6 +21,7 @@ mod link;
 mod load;
 mod packages;
 mod patch;
+pub mod personal_data;
 pub mod profiles;
 pub mod properties;
 pub mod rights;

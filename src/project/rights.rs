@@ -5,6 +5,10 @@ use serde::Deserialize;
 
 use crate::error::{Error, Result};
 
+/// The rights ledger's table, in the target schema: every request answered, and the
+/// subjects erased (which the materializations leave out of every declared write).
+pub const LEDGER_TABLE: &str = "strata_rights_ledger";
+
 fn d_subject_columns() -> Vec<String> {
     vec!["user_id".into(), "guid".into()]
 }

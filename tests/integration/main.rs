@@ -30,6 +30,7 @@ mod render_once;
 mod rights;
 mod rights_faults;
 mod rights_kafka;
+mod rights_writes;
 mod selection;
 mod snapshots;
 mod state;

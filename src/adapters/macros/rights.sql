@@ -325,3 +325,53 @@ insert into {{ purges }} values
 {% macro rights_ledger_request_sql(ledger) -%}
 select guid, right_type, phase, code, created_at from {{ ledger }} where request_id = ?
 {%- endmacro %}
+
+{#- Erasure enforced at write time. Every write of a relation that declares personal data
+    (`d`: {name, key, via}) leaves out the rows of subjects the ledger holds as erased or
+    being erased, in the statement that writes them: a model that reads landing data
+    without a filter, a snapshot, a seed or a build that computed its rows before an
+    erasure cannot bring a subject back. -#}
+
+{#- The keys of `d`'s rows that belong to erased subjects: the subject ids; for a relation
+    reached through another (`d.via`: {relation, key, subject_key}), the keys the relation it
+    goes through holds for them, and the keys erasures captured there for any relation
+    reached the same way (`d.via_names`: a relation declared after an erasure is covered by
+    what was captured for its siblings). -#}
+{% macro rights_erased_keys(d, ledger) -%}
+{%- if d.via -%}
+select cast({{ adapter.quote(d.via.key) }} as varchar) from {{ d.via.relation }}
+where cast({{ adapter.quote(d.via.subject_key) }} as varchar) in (
+    select guid from {{ ledger }}
+    where phase in ('started', 'finished') and right_type in ('ERASURE', 'SA_WITHDRAW') and guid is not null
+) and {{ adapter.quote(d.via.key) }} is not null
+union all
+select substr(u.item, strpos(u.item, chr(30)) + 1) from (
+    select via_keys from {{ ledger }}
+    where phase = 'started' and right_type in ('ERASURE', 'SA_WITHDRAW') and via_keys is not null
+) as l cross join unnest({{ rights_split_keys('l.via_keys') }}) as u(item)
+where substr(u.item, 1, strpos(u.item, chr(30)) - 1) in ({% for n in d.via_names %}'{{ n }}'{% if not loop.last %}, {% endif %}{% endfor %})
+{%- else -%}
+select guid from {{ ledger }}
+where phase in ('started', 'finished') and right_type in ('ERASURE', 'SA_WITHDRAW') and guid is not null
+{%- endif -%}
+{%- endmacro %}
+
+{#- TRUE unless `key_expr` (a row's key in `d`) belongs to an erased subject; a NULL key
+    belongs to no one and is kept. -#}
+{% macro rights_not_erased(d, key_expr, ledger) -%}
+coalesce(cast({{ key_expr }} as varchar) not in ({{ rights_erased_keys(d, ledger) }}), true)
+{%- endmacro %}
+
+{#- The rows `sql` gives, without erased subjects' (the query a declared model is built from). -#}
+{% macro rights_write_filter(sql, d, ledger) -%}
+select * from (
+{{ sql }}
+) as strata_subject_rows
+where {{ rights_not_erased(d, 'strata_subject_rows.' ~ adapter.quote(d.key), ledger) }}
+{%- endmacro %}
+
+{#- Remove erased subjects' rows from `relation` (a declared seed, loaded beside its target
+    and swapped in after). -#}
+{% macro rights_delete_erased(relation, d, ledger) -%}
+delete from {{ relation }} where not {{ rights_not_erased(d, adapter.quote(d.key), ledger) }}
+{%- endmacro %}

@@ -86,7 +86,7 @@ impl RightsEngine {
         };
         let anchor = Node::synthetic(project.name(), "rights");
         let engine = RightsEngine {
-            ledger: mk("strata_rights_ledger"),
+            ledger: mk(crate::project::rights::LEDGER_TABLE),
             // One batch table per process: consumers of one group (or `apply` beside
             // `consume`) never read each other's batch.
             batch: mk(&format!(

@@ -182,6 +182,24 @@ where ingest_date is null
 
 ) dbt_internal_test;
 
+create table if not exists `athena_analytics`.`strata_rights_ledger` (
+    request_id string,
+    guid string,
+    right_type string,
+    phase string,
+    had_data boolean,
+    code string,
+    reason string,
+    attachments string,
+    relations string,
+    created_at bigint,
+    finished_at bigint,
+    via_keys string,
+    source string
+)
+location 's3://<bucket>/data/athena_analytics/strata_rights_ledger/<uuid>'
+tblproperties ('table_type' = 'ICEBERG', 'format' = 'parquet');
+
 create table "athena_analytics"."bronze_chat_events"
 with (
     table_type = 'ICEBERG',
@@ -194,6 +212,7 @@ with (
     vacuum_max_snapshot_age_seconds = 2592000
 )
 as
+select * from (
 
 
 with __dbt__cte__stg_landing_chat_events as (
@@ -316,7 +335,12 @@ select
     ingest_date,
     partition_date
 from ranked as r
-where arrival_rank = 1;
+where arrival_rank = 1
+
+
+) as strata_subject_rows
+where coalesce(cast(strata_subject_rows."user_id" as varchar) not in (select guid from "athena_analytics"."strata_rights_ledger"
+where phase in ('started', 'finished') and right_type in ('ERASURE', 'SA_WITHDRAW') and guid is not null), true);
 
 select
     count(*) as failures,
@@ -491,6 +515,7 @@ with (
     vacuum_max_snapshot_age_seconds = 2592000
 )
 as
+select * from (
 
 
 with __dbt__cte__stg_landing_chat_events as (
@@ -693,7 +718,12 @@ select
     ingest_date
 from __dbt__cte__stg_landing_reasoning_steps
 where quarantine_reason is not null
-  and not erased_subject;
+  and not erased_subject
+
+
+) as strata_subject_rows
+where coalesce(cast(strata_subject_rows."user_id" as varchar) not in (select guid from "athena_analytics"."strata_rights_ledger"
+where phase in ('started', 'finished') and right_type in ('ERASURE', 'SA_WITHDRAW') and guid is not null), true);
 
 create table "athena_analytics"."bronze_reasoning_steps"
 with (
@@ -707,6 +737,7 @@ with (
     vacuum_max_snapshot_age_seconds = 2592000
 )
 as
+select * from (
 
 
 with __dbt__cte__stg_landing_reasoning_steps as (
@@ -817,7 +848,12 @@ select
     ingest_date,
     partition_date
 from ranked as r
-where arrival_rank = 1;
+where arrival_rank = 1
+
+
+) as strata_subject_rows
+where coalesce(cast(strata_subject_rows."user_id" as varchar) not in (select guid from "athena_analytics"."strata_rights_ledger"
+where phase in ('started', 'finished') and right_type in ('ERASURE', 'SA_WITHDRAW') and guid is not null), true);
 
 select
     count(*) as failures,
@@ -1375,6 +1411,7 @@ with (
     vacuum_max_snapshot_age_seconds = 2592000
 )
 as
+select * from (
 
 
 with changes as (
@@ -1407,7 +1444,11 @@ select
     created_at as last_changed_at,
     newest_arrival as updated_at
 from ranked
-where recency_rank = 1;
+where recency_rank = 1
+
+) as strata_subject_rows
+where coalesce(cast(strata_subject_rows."user_id" as varchar) not in (select guid from "athena_analytics"."strata_rights_ledger"
+where phase in ('started', 'finished') and right_type in ('ERASURE', 'SA_WITHDRAW') and guid is not null), true);
 
 create table "athena_analytics"."silver_message_daily"
 with (
@@ -1421,6 +1462,7 @@ with (
     vacuum_max_snapshot_age_seconds = 2592000
 )
 as
+select * from (
 
 
 with messages as (
@@ -1440,7 +1482,20 @@ select
     max(created_at) as last_message_at,
     max(cast(ingest_date as timestamp(6))) as updated_at
 from messages
-group by chat_id, partition_date;
+group by chat_id, partition_date
+
+) as strata_subject_rows
+where coalesce(cast(strata_subject_rows."chat_id" as varchar) not in (select cast("chat_id" as varchar) from "athena_analytics"."bronze_chat_events"
+where cast("user_id" as varchar) in (
+    select guid from "athena_analytics"."strata_rights_ledger"
+    where phase in ('started', 'finished') and right_type in ('ERASURE', 'SA_WITHDRAW') and guid is not null
+) and "chat_id" is not null
+union all
+select substr(u.item, strpos(u.item, chr(30)) + 1) from (
+    select via_keys from "athena_analytics"."strata_rights_ledger"
+    where phase = 'started' and right_type in ('ERASURE', 'SA_WITHDRAW') and via_keys is not null
+) as l cross join unnest(split(l.via_keys, chr(31))) as u(item)
+where substr(u.item, 1, strpos(u.item, chr(30)) - 1) in ('silver_message_daily')), true);
 
 create table "athena_analytics"."silver_room_daily"
 with (
@@ -1454,6 +1509,7 @@ with (
     vacuum_max_snapshot_age_seconds = 2592000
 )
 as
+select * from (
 
 
 with events as (
@@ -1473,7 +1529,11 @@ select
     min(created_at) as created_at,
     max(cast(ingest_date as timestamp(6))) as updated_at
 from events
-group by chat_id, partition_date;
+group by chat_id, partition_date
+
+) as strata_subject_rows
+where coalesce(cast(strata_subject_rows."user_id" as varchar) not in (select guid from "athena_analytics"."strata_rights_ledger"
+where phase in ('started', 'finished') and right_type in ('ERASURE', 'SA_WITHDRAW') and guid is not null), true);
 
 create table "athena_analytics"."silver_user_daily"
 with (
@@ -1487,6 +1547,7 @@ with (
     vacuum_max_snapshot_age_seconds = 2592000
 )
 as
+select * from (
 
 
 with events as (
@@ -1537,7 +1598,11 @@ select
     d.updated_at
 from daily as d
 left join tool_maps as t
-    on t.user_id = d.user_id and t.date_col = d.date_col;
+    on t.user_id = d.user_id and t.date_col = d.date_col
+
+) as strata_subject_rows
+where coalesce(cast(strata_subject_rows."user_id" as varchar) not in (select guid from "athena_analytics"."strata_rights_ledger"
+where phase in ('started', 'finished') and right_type in ('ERASURE', 'SA_WITHDRAW') and guid is not null), true);
 
 select
     count(*) as failures,
