@@ -7,49 +7,21 @@
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
-use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::consumer::{CommitMode, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{Message, OwnedMessage};
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::FutureRecord;
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{Offset, TopicPartitionList};
 
 use super::backoff::Backoff;
+pub use super::client::ConsumeOptions;
+use super::client::{client_config, context, Consumer_, Producer_};
 use super::engine::{BatchMetrics, RightsEngine};
 use super::message::{parse_request, RightsRequest, RightsResult};
-use super::msk::{self, KafkaContext};
 use super::publish::{dead_letter, fails_for_good, producer, result_body};
 use crate::error::{Error, Result};
 use crate::session::printer::Printer;
-
-/// Where to connect and how to batch; the `rights:` settings overlaid with the command line.
-#[derive(Debug, Clone)]
-pub struct ConsumeOptions {
-    pub brokers: String,
-    pub request_topic: String,
-    pub result_topic: String,
-    pub dead_letter_topic: String,
-    pub group_id: String,
-    pub batch_size: usize,
-    pub batch_wait: Duration,
-    /// Stop after this long without a message (drain mode for cron and tests).
-    pub idle_exit: Option<Duration>,
-    pub security_protocol: Option<String>,
-    /// `AWS_MSK_IAM`: SASL/OAUTHBEARER with tokens signed from the AWS credential chain.
-    pub sasl_mechanism: Option<String>,
-    /// The MSK cluster's region (for IAM tokens).
-    pub aws_region: Option<String>,
-    pub session_timeout_ms: u64,
-    /// Serve Prometheus metrics on 127.0.0.1:PORT.
-    pub metrics_port: Option<u16>,
-    /// How long the producer tries to deliver one message.
-    pub produce_timeout: Duration,
-    /// The longest wait between attempts while brokers or warehouse fail.
-    pub fault_backoff_max: Duration,
-    /// Give up after failing this long (`None`: never).
-    pub fault_wait_limit: Option<Duration>,
-}
 
 /// Totals of one `consume` run.
 #[derive(Debug, Clone, Default)]
@@ -58,52 +30,6 @@ pub struct ConsumeStats {
     pub requests: usize,
     pub dead_lettered: usize,
     pub elapsed: Duration,
-}
-
-type Consumer_ = StreamConsumer<KafkaContext>;
-pub(super) type Producer_ = FutureProducer<KafkaContext>;
-
-pub(super) fn client_config(opts: &ConsumeOptions) -> ClientConfig {
-    let mut c = ClientConfig::new();
-    c.set("bootstrap.servers", &opts.brokers);
-    match (&opts.security_protocol, opts.sasl_mechanism.as_deref()) {
-        (Some(p), _) => {
-            c.set("security.protocol", p);
-        }
-        // IAM tokens are bearer credentials: never send them in plain text.
-        (None, Some("AWS_MSK_IAM")) => {
-            c.set("security.protocol", "SASL_SSL");
-        }
-        _ => {}
-    }
-    if opts.sasl_mechanism.as_deref() == Some("AWS_MSK_IAM") {
-        c.set("sasl.mechanism", "OAUTHBEARER");
-    } else if let Some(m) = &opts.sasl_mechanism {
-        c.set("sasl.mechanism", m);
-    }
-    c
-}
-
-/// The client context: with `sasl_mechanism: AWS_MSK_IAM`, one that signs MSK IAM tokens.
-pub(super) async fn context(opts: &ConsumeOptions) -> Result<KafkaContext> {
-    if opts.sasl_mechanism.as_deref() != Some("AWS_MSK_IAM") {
-        return Ok(KafkaContext::default());
-    }
-    let region = opts
-        .aws_region
-        .clone()
-        .or_else(|| std::env::var("AWS_REGION").ok())
-        .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok())
-        .filter(|r| !r.is_empty())
-        .ok_or_else(|| {
-            Error::Usage(
-                "MSK IAM needs the cluster's region: rights.aws_region, or AWS_REGION".into(),
-            )
-        })?;
-    let iam = msk::from_environment(&region)
-        .await
-        .map_err(Error::Adapter)?;
-    Ok(KafkaContext { iam: Some(iam) })
 }
 
 pub async fn consumer(opts: &ConsumeOptions) -> Result<Consumer_> {

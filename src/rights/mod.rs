@@ -11,6 +11,7 @@ pub use crate::project::RightsConfig;
 pub use engine::{BatchMetrics, RightsEngine};
 pub use message::{RightType, RightsRequest, RightsResult};
 pub mod backoff;
+pub mod client;
 pub mod consumer;
 pub mod metrics;
 pub mod msk;

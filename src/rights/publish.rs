@@ -10,7 +10,7 @@ use rdkafka::producer::FutureRecord;
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::util::Timeout;
 
-use super::consumer::{client_config, context, ConsumeOptions, Producer_};
+use super::client::{client_config, context, ConsumeOptions, Producer_};
 use super::message::RightsResult;
 use crate::error::{Error, Result};
 
