@@ -62,5 +62,8 @@ eval "$(scripts/moto-server.sh start)"
 echo "aws emulator: $STRATA_TEST_AWS_ENDPOINT"
 
 step "tests"
-scripts/with-duckdb cargo test --locked --no-fail-fast
+# The rights chaos test runs on its own afterwards, so its figures are printed.
+scripts/with-duckdb cargo test --locked --no-fail-fast -- --skip rights_chaos::
+step "rights chaos test (10,000 requests, 20 kills)"
+scripts/with-duckdb cargo test --locked --test integration -- rights_chaos:: --nocapture
 step "done"

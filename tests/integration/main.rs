@@ -28,6 +28,7 @@ mod persist_docs;
 mod reference_project;
 mod render_once;
 mod rights;
+mod rights_chaos;
 mod rights_faults;
 mod rights_kafka;
 mod rights_writes;

@@ -119,7 +119,7 @@ pub(crate) fn request(id: &str, guid: &str, kind: &str) -> String {
     serde_json::json!({"request_id": id, "guid": guid, "right_type": kind, "created_at": 1_700_000_000}).to_string()
 }
 
-fn consume_cmd(p: &TestProject, t: &Topics, extra: &[&str]) -> Command {
+pub(crate) fn consume_cmd(p: &TestProject, t: &Topics, extra: &[&str]) -> Command {
     consume_cmd_on(&brokers(), p, t, extra)
 }
 
