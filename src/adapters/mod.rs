@@ -92,6 +92,11 @@ pub fn quote_literal(value: &str) -> String {
     format!("'{}'", value.replace('\'', "''"))
 }
 
+/// Write locks an adapter holds for a caller ([`Adapter::lock_writes`]); empty where the
+/// engine needs none.
+#[derive(Default)]
+pub struct WriteLock(pub Option<Box<dyn std::any::Any + Send + Sync>>);
+
 #[async_trait]
 pub trait Adapter: Send + Sync {
     fn adapter_type(&self) -> &str;
@@ -151,6 +156,19 @@ pub trait Adapter: Send + Sync {
     async fn after_build(&self, _relation: &Relation, _config: &Config) -> Result<()> {
         Ok(())
     }
+
+    /// Keep other processes from writing `relations` until [`unlock_writes`]: a build of a
+    /// relation with personal data against an erasure of it (see athena/lock.rs). Nothing
+    /// by default: on DuckDB the database file's lock keeps processes apart.
+    ///
+    /// [`unlock_writes`]: Adapter::unlock_writes
+    async fn lock_writes(&self, _relations: &[Relation], _purpose: &str) -> Result<WriteLock> {
+        Ok(WriteLock::default())
+    }
+
+    /// Release what [`lock_writes`](Adapter::lock_writes) took (best effort: a lock that
+    /// cannot be released expires).
+    async fn unlock_writes(&self, _lock: WriteLock) {}
 
     /// Stop every statement still running (Ctrl-C, SIGTERM).
     async fn cancel_all(&self);

@@ -178,7 +178,40 @@ impl Materializer<'_> {
     pub async fn build(&self, node: &Node, compiled_sql: &str) -> Result<Built> {
         self.check_contract(node, compiled_sql).await?;
         self.hooks(node, "pre_hook").await?;
-        let mut built = match node.config.materialization() {
+        // A relation with personal data is written under its write lock, from the statement
+        // that computes its rows to the one that writes them: an erasure cannot come between.
+        let lock = if self.filters_erased(node) {
+            let target = self.target(node)?;
+            Some(
+                self.adapter
+                    .lock_writes(&[target], &format!("build of {}", node.unique_id))
+                    .await
+                    .map_err(|e| self.annotate(node, e))?,
+            )
+        } else {
+            None
+        };
+        let built = self.materialize(node, compiled_sql).await;
+        if let Some(lock) = lock {
+            self.adapter.unlock_writes(lock).await;
+        }
+        let mut built = built?;
+        self.hooks(node, "post_hook").await?;
+        if !node.is_ephemeral() {
+            // dbt-athena's order: Lake Formation tags, then the docs.
+            let target = self.target(node)?;
+            self.adapter
+                .after_build(&target, &node.config)
+                .await
+                .map_err(|e| self.annotate(node, e))?;
+            self.persist_docs(node, &mut built).await?;
+        }
+        Ok(built)
+    }
+
+    /// The statements of `node`'s materialization.
+    async fn materialize(&self, node: &Node, compiled_sql: &str) -> Result<Built> {
+        let built = match node.config.materialization() {
             Materialization::View => self.view(node, compiled_sql).await?,
             Materialization::Table => {
                 let sql = self.without_erased(node, compiled_sql).await?;
@@ -216,16 +249,6 @@ impl Materializer<'_> {
                 });
             }
         };
-        self.hooks(node, "post_hook").await?;
-        if !node.is_ephemeral() {
-            // dbt-athena's order: Lake Formation tags, then the docs.
-            let target = self.target(node)?;
-            self.adapter
-                .after_build(&target, &node.config)
-                .await
-                .map_err(|e| self.annotate(node, e))?;
-            self.persist_docs(node, &mut built).await?;
-        }
         Ok(built)
     }
 

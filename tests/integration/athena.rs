@@ -1115,7 +1115,7 @@ fn maintain_optimizes_and_vacuums_and_reports_snapshots_and_files() {
 
 /// A project with personal data in two tables, the two procedures, and a `rights:` section
 /// that exports to S3 and accepts any id (to show hostile ids travel only as parameters).
-fn athena_rights_project(region: &str) -> (TestProject, Proxy, String, String) {
+pub(crate) fn athena_rights_project(region: &str) -> (TestProject, Proxy, String, String) {
     let p = TestProject::new(
         "athena_gdpr",
         "profile: athena_gdpr\nmodels:\n  athena_gdpr:\n    +materialized: table\n",
@@ -1146,7 +1146,7 @@ fn athena_rights_project(region: &str) -> (TestProject, Proxy, String, String) {
 }
 
 /// What the state query of a batch answers for one fresh request whose subject has rows.
-fn fresh_with_data(
+pub(crate) fn fresh_with_data(
     request_id: &'static str,
     guid: &'static str,
 ) -> (Vec<&'static str>, Vec<Vec<&'static str>>) {

@@ -11,6 +11,7 @@ mod glue_docs;
 mod hive;
 mod lake_formation;
 mod lake_formation_grants;
+mod lock;
 mod query;
 mod retry;
 mod s3;
@@ -28,7 +29,7 @@ use tokio::sync::OnceCell;
 
 pub use settings::AthenaSettings;
 
-use super::{Adapter, ColumnInfo, ExecResult, HiveTable, SeedFile, COMMON_MACROS};
+use super::{Adapter, ColumnInfo, ExecResult, HiveTable, SeedFile, WriteLock, COMMON_MACROS};
 use crate::adapters::quote_literal;
 use crate::compile::{Dialect, Quoting, Relation, RelationKind, StringColumns};
 use crate::error::{Error, Result};
@@ -352,6 +353,25 @@ impl Adapter for AthenaAdapter {
     }
 
     /// dbt-athena's `lf_tags_config` then `lf_grants`, applied to the built relation.
+    async fn lock_writes(&self, relations: &[Relation], purpose: &str) -> Result<WriteLock> {
+        let clients = self.clients().await?;
+        let names: Vec<(String, String)> = relations
+            .iter()
+            .map(|r| (r.schema.clone(), r.identifier.clone()))
+            .collect();
+        let held = lock::acquire(&clients.glue, &names, purpose).await?;
+        Ok(WriteLock(Some(Box::new(held))))
+    }
+
+    async fn unlock_writes(&self, lock: WriteLock) {
+        let Some(held) = lock.0.and_then(|b| b.downcast::<lock::HeldLocks>().ok()) else {
+            return;
+        };
+        if let Ok(clients) = self.clients().await {
+            lock::release(&clients.glue, *held).await;
+        }
+    }
+
     async fn after_build(&self, relation: &Relation, config: &Config) -> Result<()> {
         let tags = lake_formation::LfTagsConfig::of(config.get("lf_tags_config"))
             .map_err(Error::Adapter)?;

@@ -132,9 +132,19 @@ impl RightsEngine {
             return Ok(());
         }
         let had = state.had_data(&to_run);
+        // Erasures hold the write locks of every declared relation from their `started` row
+        // to their proof, so no build writes rows it computed before them after them.
+        let lock = if to_run.iter().any(|r| r.right_type.deletes()) {
+            Some(self.lock_declared(to_run.len()).await?)
+        } else {
+            None
+        };
         let fresh = self
             .execute_batch(&to_run, unique, &had, &state.via_keys, metrics)
             .await;
+        if let Some(lock) = lock {
+            self.adapter.unlock_writes(lock).await;
+        }
         match fresh {
             Ok(map) => outcomes.extend(map),
             Err(e) => {
@@ -153,6 +163,21 @@ impl RightsEngine {
             .filter_map(|r| outcomes.get(&r.request_id).map(|o| (*r, o)))
             .collect();
         self.write_ledger("finished", &finished, &had, &HashMap::new())
+            .await
+    }
+
+    /// The write locks of every declared relation (see `Adapter::lock_writes`).
+    async fn lock_declared(&self, requests: usize) -> Result<crate::adapters::WriteLock> {
+        let relations: Vec<crate::compile::Relation> = self
+            .declared
+            .iter()
+            .filter_map(|d| self.compiler.relation_of(&d.name))
+            .collect();
+        self.adapter
+            .lock_writes(
+                &relations,
+                &format!("erasure of {requests} requests by the rights engine"),
+            )
             .await
     }
 
