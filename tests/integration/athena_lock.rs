@@ -174,7 +174,7 @@ fn an_erasure_waits_for_a_build_holding_a_declared_relation() {
             crate::athena::fresh_with_data("r1", "u1"),
         ],
     );
-    let mut child = p
+    let child = p
         .command(
             &[
                 "rights",
