@@ -213,3 +213,25 @@ pub async fn catalog_id(athena: &aws_sdk_athena::Client, name: &str) -> Result<O
         ))),
     }
 }
+
+/// Delete the Glue entry of `database.name` (its files stay); one already gone is fine.
+pub async fn delete_table(glue: &Glue, database: &str, name: &str) -> Result<()> {
+    match glue
+        .client
+        .delete_table()
+        .set_catalog_id(glue.catalog_id.clone())
+        .database_name(database)
+        .name(name)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_entity_not_found_exception()) =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(glue_error(&format!("DeleteTable({database}.{name})"), e)),
+    }
+}

@@ -6,7 +6,7 @@
 
 use aws_sdk_glue::types::{Partition, PartitionInput, PartitionValueList, Table, TableInput};
 
-use super::catalog::{get_table, glue_error, Glue};
+use super::catalog::{delete_table, get_table, glue_error, Glue};
 use super::{s3_error, split_s3};
 use crate::adapters::HiveTable;
 use crate::error::{Error, Result};
@@ -64,28 +64,6 @@ fn is_iceberg(table: &Table) -> bool {
         .as_ref()
         .and_then(|p| p.get("table_type"))
         .is_some_and(|t| t.eq_ignore_ascii_case("iceberg"))
-}
-
-/// Delete the Glue entry of `database.name` (its files stay); one already gone is fine.
-async fn delete_table(glue: &Glue, database: &str, name: &str) -> Result<()> {
-    match glue
-        .client
-        .delete_table()
-        .set_catalog_id(glue.catalog_id.clone())
-        .database_name(database)
-        .name(name)
-        .send()
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|s| s.is_entity_not_found_exception()) =>
-        {
-            Ok(())
-        }
-        Err(e) => Err(glue_error(&format!("DeleteTable({database}.{name})"), e)),
-    }
 }
 
 /// Delete every S3 object under the folder `location` (ListObjectsV2 and DeleteObjects, a

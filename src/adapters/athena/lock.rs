@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use aws_sdk_glue::types::TableInput;
 
-use super::catalog::{get_table, glue_error, Glue};
+use super::catalog::{delete_table, get_table, glue_error, Glue};
 use crate::error::Result;
 
 const PREFIX: &str = "strata_lock__";
@@ -143,7 +143,7 @@ async fn take(glue: &Glue, db: &str, name: &str, owner: &str, purpose: &str) -> 
                 "strata: the write lock {db}.{name} of {holder_owner} ({holder_purpose}) expired \
                  at {expires} without being released: taking it over"
             );
-            delete(glue, db, name).await?;
+            delete_table(glue, db, name).await?;
             continue;
         }
         if !told {
@@ -154,27 +154,6 @@ async fn take(glue: &Glue, db: &str, name: &str, owner: &str, purpose: &str) -> 
             told = true;
         }
         tokio::time::sleep(POLL).await;
-    }
-}
-
-async fn delete(glue: &Glue, db: &str, name: &str) -> Result<()> {
-    match glue
-        .client
-        .delete_table()
-        .set_catalog_id(glue.catalog_id.clone())
-        .database_name(db)
-        .name(name)
-        .send()
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|s| s.is_entity_not_found_exception()) =>
-        {
-            Ok(())
-        }
-        Err(e) => Err(glue_error(&format!("DeleteTable({db}.{name})"), e)),
     }
 }
 
@@ -216,7 +195,7 @@ pub async fn release(glue: &Glue, mut held: HeldLocks) {
         let ours =
             matches!(get_table(glue, db, name).await, Ok(Some(t)) if holder(&t).0 == held.owner);
         if ours {
-            if let Err(e) = delete(glue, db, name).await {
+            if let Err(e) = delete_table(glue, db, name).await {
                 eprintln!("strata: releasing the write lock {db}.{name} failed (it expires): {e}");
             }
         }
