@@ -10,6 +10,7 @@ mod common;
 mod athena;
 mod athena_example;
 mod athena_hive;
+mod athena_swap;
 mod cli;
 mod config_keys;
 mod cross_db;
