@@ -282,3 +282,22 @@ fn replay_on_duckdb(schema: &str, merge: &str) {
     .collect();
     assert_eq!(rows, expected, "{merge}");
 }
+
+#[test]
+fn insert_overwrite_of_a_partition_transform_is_refused_before_it_writes() {
+    let (p, proxy, _) = overwrite_project("athena_overwrite_transform", "sa-east-1", vec![]);
+    p.write(
+        "models/daily.sql",
+        "{{ config(materialized='incremental', incremental_strategy='insert_overwrite', \
+         partitioned_by=['day(ts)']) }}\nselect current_timestamp as ts, 1 as n\n",
+    );
+    let run = p.strata_env(&["run"], AWS_ENV);
+    run.assert_code(1)
+        .assert_contains("'day(ts)' is a transform");
+    let q = proxy.started_queries();
+    assert!(
+        !q.iter()
+            .any(|s| s.starts_with("merge") || s.starts_with("delete") || s.starts_with("insert")),
+        "{q:#?}"
+    );
+}
