@@ -285,8 +285,8 @@ impl Materializer<'_> {
             Err(e) => {
                 let how = rename.map(|s| s.join("; ")).unwrap_or_default();
                 format!(
-                    "putting the old table back failed too ({e}): {t} is missing and its old \
-                     rows are in table {b}. Rename it back ({how}), or run the model again: \
+                    "putting the old table back failed too ({e}): the old rows are in table \
+                     {b}. If {t} is missing, rename {b} back ({how}), or run the model again: \
                      a run puts such a backup back before it builds"
                 )
             }
