@@ -301,3 +301,45 @@ fn insert_overwrite_of_a_partition_transform_is_refused_before_it_writes() {
         "{q:#?}"
     );
 }
+
+#[test]
+fn when_the_old_table_cannot_be_put_back_the_error_names_where_its_rows_are() {
+    let region = "eu-north-1";
+    let schema = unique("swapfail2");
+    // Both renames to the target's name fail: the new table's and the put-back.
+    let rule = Rule {
+        operation: "GetQueryExecution",
+        query_marker: Some(format!("rename to `{schema}`.`orders`")),
+        times: 2,
+        fault: Fault::QueryFailed("HIVE_METASTORE_ERROR: Table rename failed".into()),
+    };
+    let proxy = Proxy::start(&aws::moto_endpoint(), vec![rule]);
+    let p = TestProject::new("athena_swapfail2", "profile: athena_swapfail2\n");
+    p.write(
+        "models/orders.sql",
+        "{{ config(materialized='table') }}\nselect 1 as id\n",
+    );
+    athena_profile(&p, "athena_swapfail2", &proxy.url, region, &schema, "");
+    aws::glue_iceberg_table(
+        &aws::moto_endpoint(),
+        region,
+        &schema,
+        "orders",
+        &[("id", "int")],
+    );
+    let run = p.strata_env(&["run"], AWS_ENV);
+    run.assert_code(1)
+        .assert_contains("putting the old table back failed too")
+        .assert_contains(&format!(
+            "the old rows are in table {schema}.orders__strata_backup_"
+        ))
+        .assert_contains(&format!("rename to `{schema}`.`orders`"));
+    let q = started(&proxy);
+    assert_eq!(
+        q.last(),
+        Some(&format!(
+            "alter table `{schema}`.`orders__strata_backup_<id>` rename to `{schema}`.`orders`"
+        )),
+        "{q:#?}"
+    );
+}
