@@ -122,6 +122,13 @@ pub trait Adapter: Send + Sync {
     /// order, stopping at the first failure.
     async fn execute_atomic(&self, statements: &[String]) -> Result<ExecResult>;
 
+    /// Does a failed `execute_atomic` undo the unit's earlier statements (a transaction)?
+    /// Where it does not, a caller that needs all or nothing undoes them itself (the table
+    /// swap renames the backup back).
+    fn atomic_units_roll_back(&self) -> bool {
+        true
+    }
+
     /// Run one statement with `?` placeholders bound to `params` (never spliced into SQL).
     async fn execute_with_params(
         &self,

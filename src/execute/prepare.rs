@@ -8,7 +8,7 @@ use std::sync::Arc;
 use crate::adapters::Adapter;
 use crate::compile::{CompileOptions, Compiler, Relation, RelationKind, Warehouse};
 use crate::error::{Error, Location, Result};
-use crate::materialize::{compiled_path, RelationCache};
+use crate::materialize::{compiled_path, Materializer, RelationCache};
 use crate::memo::{self, Digest};
 use crate::project::{Materialization, Node, Project, ResourceType};
 use crate::session::{Bridge, Session};
@@ -183,7 +183,39 @@ pub(super) async fn prime_cache(
         let rels = session.adapter.list_relations(&db, &schema).await?;
         cache.insert_all(&schema, rels);
     }
+    if create {
+        repair_half_done_swaps(session, ids, &cache).await?;
+    }
     Ok(cache)
+}
+
+/// A run that builds puts back what a crashed run's swap left half done (a table missing,
+/// its backup there) before anything compiles, so `is_incremental()` and the build see the
+/// old table. Reads only the cache just filled.
+async fn repair_half_done_swaps(
+    session: &Session,
+    ids: &[String],
+    cache: &RelationCache,
+) -> Result<()> {
+    let materializer = Materializer {
+        project: &session.project,
+        compiler: &session.compiler,
+        adapter: &session.adapter,
+        cache,
+        full_refresh: false,
+        batch: None,
+    };
+    let nodes: Vec<&Node> = ids
+        .iter()
+        .filter_map(|id| session.project.nodes.get(id))
+        .collect();
+    let warnings = materializer
+        .repair_half_done_swaps(&nodes, &session.invocation_id)
+        .await?;
+    for warning in warnings {
+        session.printer.warn("half_done_swap_repaired", &warning);
+    }
+    Ok(())
 }
 
 /// The static phase: compile each node, check its SQL, write it under target/compiled.

@@ -7,8 +7,8 @@ use minijinja::value::Value;
 use super::{rel_value, Built, Materializer};
 use crate::adapters::ExecResult;
 use crate::compile::{Relation, RelationKind};
-use crate::error::Result;
-use crate::project::Node;
+use crate::error::{Error, Result};
+use crate::project::{Materialization, Node, ResourceType};
 
 impl Materializer<'_> {
     /// Build `compiled_sql` into the table: replaced in one statement where the engine can,
@@ -196,14 +196,16 @@ impl Materializer<'_> {
     }
 
     /// Rename `tmp` over `target`: a view of that name is dropped, a table is renamed to a
-    /// backup first and dropped once the swap is done.
+    /// backup first and dropped once the swap is done. Where a failed unit is not rolled
+    /// back (Athena has no transactions), the two renames run one by one and a failed second
+    /// one renames the backup back: the target is missing only between the renames.
     pub(super) async fn swap_in(
         &self,
         node: &Node,
         target: &Relation,
         tmp: &Relation,
     ) -> Result<ExecResult> {
-        let mut statements = Vec::new();
+        let mut set_aside = Vec::new();
         let mut backup = None;
         let mut response = ExecResult::default();
         if let Some(kind) = self.cache.kind(target) {
@@ -212,7 +214,7 @@ impl Materializer<'_> {
                 ..target.clone()
             };
             if kind == RelationKind::View {
-                statements.extend(self.render(
+                set_aside.extend(self.render(
                     node,
                     "drop_relation",
                     &[("relation", rel_value(&existing))],
@@ -220,26 +222,27 @@ impl Materializer<'_> {
             } else {
                 let b = self.temp_relation(node, target, "backup")?;
                 response.absorb(&self.drop_if_cached(node, &b).await?);
-                statements.extend(self.render(
-                    node,
-                    "rename_relation",
-                    &[
-                        ("from_relation", rel_value(&existing)),
-                        ("to_relation", rel_value(&b)),
-                    ],
-                )?);
+                set_aside.extend(self.render(node, "rename_relation", &renaming(&existing, &b))?);
                 backup = Some(b);
             }
         }
-        statements.extend(self.render(
-            node,
-            "rename_relation",
-            &[
-                ("from_relation", rel_value(tmp)),
-                ("to_relation", rel_value(target)),
-            ],
-        )?);
-        response.absorb(&self.run_all(node, &statements, true).await?);
+        let move_in = self.render(node, "rename_relation", &renaming(tmp, target))?;
+        match &backup {
+            Some(b) if !self.adapter.atomic_units_roll_back() => {
+                response.absorb(&self.run_all(node, &set_aside, true).await?);
+                self.cache.set(target, None);
+                self.cache.set(b, Some(RelationKind::Table));
+                match self.run_all(node, &move_in, true).await {
+                    Ok(r) => response.absorb(&r),
+                    Err(e) => return Err(self.put_back(node, target, b, tmp, e).await),
+                }
+            }
+            // One unit: a transaction undoes the first rename when the second fails.
+            _ => {
+                set_aside.extend(move_in);
+                response.absorb(&self.run_all(node, &set_aside, true).await?);
+            }
+        }
         self.cache.set(tmp, None);
         self.cache.set(target, Some(RelationKind::Table));
         if let Some(b) = backup {
@@ -249,5 +252,275 @@ impl Materializer<'_> {
             self.cache.set(&b, None);
         }
         Ok(response)
+    }
+
+    /// After `tmp` could not be renamed over `target` (`failure`), the old table, set aside
+    /// as `backup`, is renamed back. The error returned says so, or, when that failed too,
+    /// which table holds the old rows (the next run of the model renames it back).
+    async fn put_back(
+        &self,
+        node: &Node,
+        target: &Relation,
+        backup: &Relation,
+        tmp: &Relation,
+        failure: Error,
+    ) -> Error {
+        let rename = self.render(node, "rename_relation", &renaming(backup, target));
+        let renamed = match &rename {
+            Ok(statements) => self.run_all(node, statements, true).await,
+            Err(e) => Err(Error::Adapter(e.to_string())),
+        };
+        let (t, b) = (plain_name(target), plain_name(backup));
+        let note = match renamed {
+            Ok(_) => {
+                self.cache.set(backup, None);
+                self.cache.set(target, Some(RelationKind::Table));
+                // The new rows are not wanted any more; a failed drop only leaves a leftover.
+                let _ = self.drop_created(node, tmp).await;
+                format!(
+                    "the old table was put back: {b} was renamed back to {t}, which holds the \
+                     rows of its last build"
+                )
+            }
+            Err(e) => {
+                let how = rename.map(|s| s.join("; ")).unwrap_or_default();
+                format!(
+                    "putting the old table back failed too ({e}): the old rows are in table \
+                     {b}. If {t} is missing, rename {b} back ({how}), or run the model again: \
+                     a run puts such a backup back before it builds"
+                )
+            }
+        };
+        with_note(failure, &note)
+    }
+}
+
+impl Materializer<'_> {
+    /// Put back the tables of swaps a crashed run left half done, before anything builds:
+    /// a selected table or incremental model whose table is missing while a backup of it
+    /// (named by `temp_identifier(.., 'backup')` for any run) is there gets that backup
+    /// renamed back, so its build finds the old rows (an incremental model its history).
+    /// Only the relation cache is read (filled from the catalog at the start of the run). A
+    /// backup beside an existing target is a leftover, dropped before use as ever. Returns
+    /// one warning per repair.
+    pub async fn repair_half_done_swaps(
+        &self,
+        nodes: &[&Node],
+        invocation_id: &str,
+    ) -> Result<Vec<String>> {
+        let mut warnings = Vec::new();
+        for node in nodes {
+            if let Some(warning) = self.repair_swap_of(node, invocation_id).await? {
+                warnings.push(warning);
+            }
+        }
+        Ok(warnings)
+    }
+
+    async fn repair_swap_of(&self, node: &Node, invocation_id: &str) -> Result<Option<String>> {
+        let swapped_in = matches!(
+            node.config.materialization(),
+            Materialization::Table | Materialization::Incremental
+        );
+        // Hive tables are swapped through Glue, not by renames (materialize/hive.rs).
+        if node.resource_type != ResourceType::Model
+            || !swapped_in
+            || !matches!(self.hive(node), Ok(None))
+        {
+            return Ok(None);
+        }
+        let Some(target) = self.compiler.relation_of(&node.relation_key()) else {
+            return Ok(None);
+        };
+        if target.kind == RelationKind::Cte || self.cache.kind(&target).is_some() {
+            return Ok(None);
+        }
+        let backup = match self
+            .cached_tables_named(node, &target, "backup", invocation_id)?
+            .as_slice()
+        {
+            [] => return Ok(None),
+            [one] => one.clone(),
+            several => {
+                let names: Vec<String> = several.iter().map(plain_name).collect();
+                return Err(Error::Adapter(format!(
+                    "model '{}': its table {} is missing and several tables hold a backup of \
+                     it ({}): runs crashed while swapping it in, and which holds the newest \
+                     rows cannot be told from their names. Rename that one back to {} \
+                     (alter table ... rename to ...), drop the others, and run again",
+                    node.name,
+                    plain_name(&target),
+                    names.join(", "),
+                    target.identifier
+                )));
+            }
+        };
+        let table = Relation {
+            kind: RelationKind::Table,
+            ..target.clone()
+        };
+        let rename = self.render(node, "rename_relation", &renaming(&backup, &table))?;
+        let (t, b) = (plain_name(&target), plain_name(&backup));
+        self.run_all(node, &rename, true).await.map_err(|e| {
+            with_note(
+                e,
+                &format!(
+                    "model '{}': {t} is missing (a run crashed while swapping it in) and its \
+                     old rows are in {b}, which could not be renamed back: rename it by hand",
+                    node.name
+                ),
+            )
+        })?;
+        self.cache.set(&backup, None);
+        self.cache.set(&table, Some(RelationKind::Table));
+        let new_rows = self.cached_tables_named(node, &target, "tmp", invocation_id)?;
+        let left = match new_rows.as_slice() {
+            [] => String::new(),
+            tables => format!(
+                "; the crashed run's new table ({}) is left as it is: drop it by hand",
+                tables.iter().map(plain_name).collect::<Vec<_>>().join(", ")
+            ),
+        };
+        Ok(Some(format!(
+            "model '{}': a swap a crashed run left half done was found: table {t} was missing \
+             and its backup {b} held its old rows; renamed {b} back to {t} before building{left}",
+            node.name
+        )))
+    }
+
+    /// The tables the relation cache knows in `target`'s schema that are named as
+    /// `temp_relation(target, suffix)` names one, in this run or any other.
+    fn cached_tables_named(
+        &self,
+        node: &Node,
+        target: &Relation,
+        suffix: &str,
+        invocation_id: &str,
+    ) -> Result<Vec<Relation>> {
+        let ours = self.temp_relation(node, target, suffix)?;
+        let schema = target.schema.to_lowercase();
+        let mut names: Vec<String> = match self.cache.0.lock() {
+            Ok(cached) => cached
+                .iter()
+                .filter(|((s, name), kind)| {
+                    *s == schema
+                        && **kind == RelationKind::Table
+                        && named_as_by_any_run(name, &ours.identifier, invocation_id)
+                })
+                .map(|((_, name), _)| name.clone())
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        names.sort();
+        let q = self.adapter.dialect().quoting;
+        Ok(names
+            .iter()
+            .map(|name| {
+                let mut r = target.with_identifier(q.as_ref(), name);
+                r.kind = RelationKind::Table;
+                r
+            })
+            .collect())
+    }
+}
+
+/// Whether table `name` is `ours` (a temporary table's name in this run) as another run
+/// named it. Templates that name temporary tables per run put the run's invocation id, or
+/// its beginning (8 characters at least), in the name: there another run's name has other
+/// hexadecimal digits. A name without it is the same in every run.
+fn named_as_by_any_run(name: &str, ours: &str, invocation_id: &str) -> bool {
+    let (name, ours, id) = (
+        name.to_lowercase(),
+        ours.to_lowercase(),
+        invocation_id.to_lowercase(),
+    );
+    let run_part = (8..=id.len())
+        .rev()
+        .find_map(|n| ours.rfind(id.get(..n)?).map(|at| (at, at + n)));
+    let Some((start, end)) = run_part else {
+        return name == ours;
+    };
+    name.len() == ours.len()
+        && name.get(..start) == ours.get(..start)
+        && name.get(end..) == ours.get(end..)
+        && name
+            .get(start..end)
+            .is_some_and(|part| part.chars().all(|c| c.is_ascii_hexdigit() || c == '-'))
+}
+
+/// The arguments of `rename_relation` from `from` to `to`.
+fn renaming(from: &Relation, to: &Relation) -> [(&'static str, Value); 2] {
+    [
+        ("from_relation", rel_value(from)),
+        ("to_relation", rel_value(to)),
+    ]
+}
+
+/// `schema.identifier`, as a message names a table.
+fn plain_name(r: &Relation) -> String {
+    format!("{}.{}", r.schema, r.identifier)
+}
+
+/// `e` with `note` added to its message (an engine error keeps its source).
+fn with_note(e: Error, note: &str) -> Error {
+    match e {
+        Error::Adapter(_) | Error::Engine { .. } => {
+            e.map_runtime_message(|message| format!("{message}\n  {note}"))
+        }
+        other => Error::Adapter(format!("{other}\n  {note}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::named_as_by_any_run;
+
+    const RUN: &str = "1a2b3c4d-0000-4000-8000-000000000000";
+
+    #[test]
+    fn another_runs_backup_is_told_by_its_run_part() {
+        let ours = "orders__strata_backup_1a2b3c4d";
+        assert!(named_as_by_any_run(
+            "orders__strata_backup_9f8e7d6c",
+            ours,
+            RUN
+        ));
+        assert!(named_as_by_any_run(
+            "ORDERS__strata_backup_1A2B3C4D",
+            ours,
+            RUN
+        ));
+        // Another table's backup, another step's table, a name that is not a run's id.
+        assert!(!named_as_by_any_run(
+            "orders2__strata_backup_9f8e7d6c",
+            ours,
+            RUN
+        ));
+        assert!(!named_as_by_any_run(
+            "orders__strata_tmp_9f8e7d6c",
+            ours,
+            RUN
+        ));
+        assert!(!named_as_by_any_run(
+            "orders__strata_backup_zzzzzzzz",
+            ours,
+            RUN
+        ));
+        assert!(!named_as_by_any_run(
+            "orders__strata_backup_9f8e7d6c0",
+            ours,
+            RUN
+        ));
+    }
+
+    #[test]
+    fn a_name_without_the_run_id_matches_only_itself() {
+        let ours = "orders__strata_backup";
+        assert!(named_as_by_any_run("orders__strata_backup", ours, RUN));
+        assert!(!named_as_by_any_run(
+            "orders__strata_backup_9f8e7d6c",
+            ours,
+            RUN
+        ));
     }
 }

@@ -952,7 +952,7 @@ fn incremental_insert_overwrite_replaces_partitions_in_batches() {
     );
     let refused = Rule {
         operation: "GetQueryExecution",
-        query_marker: Some("insert into".into()),
+        query_marker: Some("merge into".into()),
         times: 1,
         fault: Fault::QueryFailed(
             "TOO_MANY_OPEN_PARTITIONS: Exceeded limit of 100 open writers".into(),
@@ -970,13 +970,12 @@ fn incremental_insert_overwrite_replaces_partitions_in_batches() {
         "events_daily",
         &[("day", "date"), ("n", "bigint")],
     );
-    // Queries of the run, in order: CTAS the new rows, the whole overwrite (delete, then
-    // the refused insert), then the count of the staged partitions (150 -> two batches).
+    // Queries of the run, in order: CTAS the new rows, the whole overwrite (one MERGE,
+    // refused), then the count of the staged partitions (150 -> two batches).
     aws::preset_results(
         &aws::moto_endpoint(),
         region,
         vec![
-            (vec![], vec![]),
             (vec![], vec![]),
             (vec![], vec![]),
             (vec!["partitions:bigint"], vec![vec!["150"]]),
@@ -1013,32 +1012,33 @@ fn incremental_insert_overwrite_replaces_partitions_in_batches() {
         "{}",
         started[count]
     );
-    // Tried whole first: delete + insert of all the new rows.
-    assert!(started[1].starts_with(&format!("delete from \"{schema}\".\"events_daily\"")));
-    assert!(started[2].starts_with(&format!("insert into \"{schema}\".\"events_daily\"")));
-    assert!(!started[1].contains("dbt_partition_no") && !started[2].contains("dbt_partition_no"));
-    assert_eq!(count, 3, "{started:#?}");
+    // Tried whole first: one MERGE of all the new rows (the partitions they touch replaced
+    // in one commit).
+    assert!(started[1].starts_with(&format!("merge into \"{schema}\".\"events_daily\"")));
+    assert!(!started[1].contains("dbt_partition_no"));
+    assert_eq!(count, 2, "{started:#?}");
     let writes: Vec<&String> = started[count..]
         .iter()
-        .filter(|q| q.starts_with("delete from") || q.starts_with("insert into"))
+        .filter(|q| {
+            q.starts_with("merge into")
+                || q.starts_with("delete from")
+                || q.starts_with("insert into")
+        })
         .collect();
-    assert_eq!(writes.len(), 4, "{started:#?}");
+    assert_eq!(writes.len(), 2, "{started:#?}");
     for (i, (lo, hi)) in [(0, 100), (100, 200)].iter().enumerate() {
         let range = format!("dbt_partition_no > {lo} and dbt_partition_no <= {hi}");
         assert!(
-            writes[2 * i].starts_with(&format!("delete from \"{schema}\".\"events_daily\"")),
+            writes[i].starts_with(&format!("merge into \"{schema}\".\"events_daily\"")),
             "{}",
-            writes[2 * i]
+            writes[i]
         );
-        assert!(writes[2 * i].contains(&range), "{}", writes[2 * i]);
+        assert!(writes[i].contains(&range), "{}", writes[i]);
         assert!(
-            writes[2 * i + 1].starts_with(&format!(
-                "insert into \"{schema}\".\"events_daily\" (\"day\", \"n\")"
-            )),
+            writes[i].contains("then insert (\"day\", \"n\")"),
             "{}",
-            writes[2 * i + 1]
+            writes[i]
         );
-        assert!(writes[2 * i + 1].contains(&range), "{}", writes[2 * i + 1]);
     }
     // The new rows' table is dropped through Glue, not by a queued query.
     assert!(
@@ -1050,7 +1050,7 @@ fn incremental_insert_overwrite_replaces_partitions_in_batches() {
         Some(&schema),
         "events_daily__strata_tmp_"
     ));
-    assert_eq!(started.len(), 8, "{started:#?}");
+    assert_eq!(started.len(), 5, "{started:#?}");
 }
 
 #[test]
@@ -1882,11 +1882,15 @@ fn a_partitioned_incremental_model_without_a_strategy_overwrites_its_partitions(
         proxy
             .started_queries()
             .into_iter()
-            .filter(|q| q.starts_with("delete from") || q.starts_with("insert into"))
+            .filter(|q| {
+                q.starts_with("delete from")
+                    || q.starts_with("insert into")
+                    || q.starts_with("merge into")
+            })
             .map(|q| q.split_whitespace().take(2).collect::<Vec<_>>().join(" "))
             .collect()
     };
-    assert_eq!(writes(&proxy), ["delete from", "insert into"]);
+    assert_eq!(writes(&proxy), ["merge into"]);
 
     // Said explicitly, append appends (and nothing is warned about).
     let proxy = Proxy::start(&aws::moto_endpoint(), vec![]);

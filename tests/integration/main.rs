@@ -11,6 +11,7 @@ mod athena;
 mod athena_example;
 mod athena_hive;
 mod athena_lock;
+mod athena_swap;
 mod cli;
 mod config_keys;
 mod cross_db;

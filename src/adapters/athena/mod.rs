@@ -269,6 +269,11 @@ impl Adapter for AthenaAdapter {
         Ok(total)
     }
 
+    /// What `execute_atomic` ran before a failure stays done.
+    fn atomic_units_roll_back(&self) -> bool {
+        false
+    }
+
     /// ExecutionParameters are SQL literals, not values: each parameter is quoted here, by
     /// this one function, so no value is ever read as SQL.
     async fn execute_with_params(

@@ -169,15 +169,41 @@ where exists (
 {{ get_incremental_append_sql(target, source, dest_columns) }}
 {%- endmacro %}
 
-{#- Iceberg has no partition overwrite: delete the partitions the new rows touch (whole
-    partition tuples, NULL values included), insert. -#}
+{#- Iceberg has no partition overwrite: the partitions the new rows touch (whole partition
+    tuples, NULL values included) are replaced by one MERGE, one Iceberg commit. Athena's
+    MERGE INTO is transactional, so a failed or cancelled one leaves the table as it was,
+    where a DELETE then an INSERT lost the partitions when the INSERT failed.
+    The merge's source is each new row ('new') and, once per partition tuple they touch, a
+    row that carries only that tuple ('old'). Only an 'old' row can match: its tuple is
+    compared with `is not distinct from` (NULL equals NULL, as the DELETE compared), and
+    the tuples being distinct, each target row of a replaced partition matches exactly one
+    (Athena raises an error when a target row matches several source rows) and is deleted.
+    A 'new' row never matches and is inserted; target rows of other partitions match
+    nothing and are untouched. Partition entries are plain column names, as the DELETE
+    compared them: a transform (`day(ts)`, `bucket(16, id)`) is refused here. -#}
 {% macro athena__get_incremental_insert_overwrite_sql(target, source, partition_by, dest_columns) -%}
-delete from {{ target }}
-where exists (
-    select 1 from {{ source }} as dbt_internal_source
-    where {% for p in partition_by %}dbt_internal_source.{{ adapter.quote(p) }} is not distinct from {{ target }}.{{ adapter.quote(p) }}{% if not loop.last %} and {% endif %}{% endfor %}
-);
-{{ get_incremental_append_sql(target, source, dest_columns) }}
+{%- for p in partition_by if '(' in p -%}
+{{ exceptions.raise_compiler_error("insert_overwrite replaces the partitions of plain partition columns; '" ~ p ~ "' is a transform: partition by the column, or use the merge strategy") }}
+{%- endfor -%}
+merge into {{ target }} as dbt_internal_target
+using (
+    select 'new' as dbt_internal_op,
+        {% for c in dest_columns %}{{ adapter.quote(c) }}, {% endfor %}
+        {%- for p in partition_by %}null as dbt_internal_partition_{{ loop.index }}{% if not loop.last %}, {% endif %}{% endfor %}
+    from {{ source }}
+    union all
+    select distinct 'old' as dbt_internal_op,
+        {% for c in dest_columns %}null, {% endfor %}
+        {%- for p in partition_by %}{{ adapter.quote(p) }}{% if not loop.last %}, {% endif %}{% endfor %}
+    from {{ source }}
+) as dbt_internal_source
+on dbt_internal_source.dbt_internal_op = 'old'
+{%- for p in partition_by %}
+    and dbt_internal_target.{{ adapter.quote(p) }} is not distinct from dbt_internal_source.dbt_internal_partition_{{ loop.index }}
+{%- endfor %}
+when matched then delete
+when not matched and dbt_internal_source.dbt_internal_op = 'new' then insert ({{ quoted_columns(dest_columns) }})
+values ({% for c in dest_columns %}dbt_internal_source.{{ adapter.quote(c) }}{% if not loop.last %}, {% endif %}{% endfor %})
 {%- endmacro %}
 
 {% macro athena__alter_relation_add_columns(relation, columns) -%}
