@@ -39,6 +39,30 @@ pub struct ConsumeOptions {
     pub fault_wait_limit: Option<Duration>,
 }
 
+impl ConsumeOptions {
+    /// The project's `rights:` settings with `brokers`; the command line overrides fields.
+    pub fn from_config(brokers: &str, config: &crate::project::RightsConfig) -> Self {
+        ConsumeOptions {
+            brokers: brokers.to_string(),
+            request_topic: config.request_topic.clone(),
+            result_topic: config.result_topic.clone(),
+            dead_letter_topic: config.dead_letter_topic.clone(),
+            group_id: config.group_id.clone(),
+            batch_size: config.batch_size.max(1),
+            batch_wait: Duration::from_millis(config.batch_wait_ms),
+            idle_exit: None,
+            security_protocol: config.security_protocol.clone(),
+            sasl_mechanism: config.sasl_mechanism.clone(),
+            aws_region: config.aws_region.clone(),
+            session_timeout_ms: config.session_timeout_ms,
+            metrics_port: config.metrics_port,
+            produce_timeout: Duration::from_millis(config.produce_timeout_ms),
+            fault_backoff_max: Duration::from_millis(config.fault_backoff_max_ms),
+            fault_wait_limit: config.fault_wait_limit_seconds.map(Duration::from_secs),
+        }
+    }
+}
+
 pub(super) type Consumer_ = StreamConsumer<KafkaContext>;
 pub(super) type Producer_ = FutureProducer<KafkaContext>;
 

@@ -127,31 +127,6 @@ pub(super) fn result_body(r: &RightsResult) -> Result<Vec<u8>> {
     serde_json::to_vec(&small).map_err(|e| Error::Adapter(e.to_string()))
 }
 
-impl ConsumeOptions {
-    /// Options for a client that only produces (submit, retry): `brokers`, and the
-    /// project's security settings from `config`.
-    pub fn producing(brokers: &str, config: &crate::project::RightsConfig) -> Self {
-        ConsumeOptions {
-            brokers: brokers.to_string(),
-            request_topic: config.request_topic.clone(),
-            result_topic: config.result_topic.clone(),
-            dead_letter_topic: config.dead_letter_topic.clone(),
-            group_id: config.group_id.clone(),
-            batch_size: 1,
-            batch_wait: Duration::ZERO,
-            idle_exit: None,
-            security_protocol: config.security_protocol.clone(),
-            sasl_mechanism: config.sasl_mechanism.clone(),
-            aws_region: config.aws_region.clone(),
-            session_timeout_ms: config.session_timeout_ms,
-            metrics_port: None,
-            produce_timeout: Duration::from_millis(config.produce_timeout_ms),
-            fault_backoff_max: Duration::from_millis(config.fault_backoff_max_ms),
-            fault_wait_limit: config.fault_wait_limit_seconds.map(Duration::from_secs),
-        }
-    }
-}
-
 /// Publish one request per non-empty line of `input` (each must be a JSON object, keyed by
 /// its request_id) to `opts.request_topic`. Returns how many were published and
 /// acknowledged.

@@ -245,6 +245,13 @@ delete from {{ d.relation }} where {{ rights_rows_of(d, subjects, rights_capture
 {% macro default__rights_purge_check_sql(relation, before_epoch) -%}
 {%- endmacro %}
 
+{#- The ids of subjects the ledger `ledger` holds as erased or being erased: every
+    ERASURE or SA_WITHDRAW it has started, whatever its answer. -#}
+{% macro rights_erased_guids(ledger) -%}
+select guid from {{ ledger }}
+where phase in ('started', 'finished') and right_type in ('ERASURE', 'SA_WITHDRAW') and guid is not null
+{%- endmacro %}
+
 {#- The subjects erased or being erased (from the rights ledger), as a query returning
     `guid`. Models that read raw sources filter on it, so a rebuild from the landing zone
     never brings an erased subject back. Every erasure the ledger has started counts,
@@ -254,7 +261,7 @@ delete from {{ d.relation }} where {{ rights_rows_of(d, subjects, rights_capture
 {% macro rights_erased_subjects() -%}
 {%- set ledger = adapter.get_relation(target.database, target.schema, 'strata_rights_ledger') if execute else none -%}
 {%- if ledger -%}
-select guid from {{ ledger }} where phase in ('started', 'finished') and right_type in ('ERASURE', 'SA_WITHDRAW')
+{{ rights_erased_guids(ledger) }}
 {%- else -%}
 select cast(null as varchar) as guid where false
 {%- endif -%}
@@ -340,10 +347,7 @@ select guid, right_type, phase, code, created_at from {{ ledger }} where request
 {% macro rights_erased_keys(d, ledger) -%}
 {%- if d.via -%}
 select cast({{ adapter.quote(d.via.key) }} as varchar) from {{ d.via.relation }}
-where cast({{ adapter.quote(d.via.subject_key) }} as varchar) in (
-    select guid from {{ ledger }}
-    where phase in ('started', 'finished') and right_type in ('ERASURE', 'SA_WITHDRAW') and guid is not null
-) and {{ adapter.quote(d.via.key) }} is not null
+where cast({{ adapter.quote(d.via.subject_key) }} as varchar) in ({{ rights_erased_guids(ledger) }}) and {{ adapter.quote(d.via.key) }} is not null
 union all
 select substr(u.item, strpos(u.item, chr(30)) + 1) from (
     select via_keys from {{ ledger }}
@@ -351,8 +355,7 @@ select substr(u.item, strpos(u.item, chr(30)) + 1) from (
 ) as l cross join unnest({{ rights_split_keys('l.via_keys') }}) as u(item)
 where substr(u.item, 1, strpos(u.item, chr(30)) - 1) in ({% for n in d.via_names %}'{{ n }}'{% if not loop.last %}, {% endif %}{% endfor %})
 {%- else -%}
-select guid from {{ ledger }}
-where phase in ('started', 'finished') and right_type in ('ERASURE', 'SA_WITHDRAW') and guid is not null
+{{ rights_erased_guids(ledger) }}
 {%- endif -%}
 {%- endmacro %}
 

@@ -84,7 +84,7 @@ async fn rights_with(engine: &RightsEngine, printer: &Arc<Printer>, cmd: RightsC
                 None
             } else {
                 brokers.or_else(|| engine.config.brokers.clone()).map(|b| {
-                    let mut opts = ConsumeOptions::producing(&b, &engine.config);
+                    let mut opts = ConsumeOptions::from_config(&b, &engine.config);
                     if let Some(t) = result_topic {
                         opts.result_topic = t;
                     }
@@ -168,32 +168,27 @@ async fn consume_requests(
                 .into(),
         )
     })?;
-    let opts = ConsumeOptions {
-        brokers,
-        request_topic: flags
-            .request_topic
-            .unwrap_or_else(|| c.request_topic.clone()),
-        result_topic: flags.result_topic.unwrap_or_else(|| c.result_topic.clone()),
-        dead_letter_topic: flags
-            .dead_letter_topic
-            .unwrap_or_else(|| c.dead_letter_topic.clone()),
-        group_id: flags.group_id.unwrap_or_else(|| c.group_id.clone()),
-        batch_size: flags.batch_size.unwrap_or(c.batch_size).max(1),
-        batch_wait: std::time::Duration::from_millis(
-            flags.batch_wait_ms.unwrap_or(c.batch_wait_ms),
-        ),
-        idle_exit: flags.idle_exit_seconds.map(std::time::Duration::from_secs),
-        security_protocol: c.security_protocol.clone(),
-        sasl_mechanism: c.sasl_mechanism.clone(),
-        aws_region: c.aws_region.clone(),
-        session_timeout_ms: c.session_timeout_ms,
-        metrics_port: flags.metrics_port.or(c.metrics_port),
-        produce_timeout: std::time::Duration::from_millis(c.produce_timeout_ms),
-        fault_backoff_max: std::time::Duration::from_millis(c.fault_backoff_max_ms),
-        fault_wait_limit: c
-            .fault_wait_limit_seconds
-            .map(std::time::Duration::from_secs),
-    };
+    let mut opts = ConsumeOptions::from_config(&brokers, c);
+    if let Some(t) = flags.request_topic {
+        opts.request_topic = t;
+    }
+    if let Some(t) = flags.result_topic {
+        opts.result_topic = t;
+    }
+    if let Some(t) = flags.dead_letter_topic {
+        opts.dead_letter_topic = t;
+    }
+    if let Some(g) = flags.group_id {
+        opts.group_id = g;
+    }
+    if let Some(n) = flags.batch_size {
+        opts.batch_size = n.max(1);
+    }
+    if let Some(ms) = flags.batch_wait_ms {
+        opts.batch_wait = std::time::Duration::from_millis(ms);
+    }
+    opts.idle_exit = flags.idle_exit_seconds.map(std::time::Duration::from_secs);
+    opts.metrics_port = flags.metrics_port.or(opts.metrics_port);
     let stats = consume(engine, &opts, printer).await?;
     printer.info(
         "rights_done",
@@ -249,7 +244,7 @@ async fn submit(
     let brokers = brokers.or_else(|| c.brokers.clone()).ok_or_else(|| {
         Error::Usage("rights submit: no brokers (give --brokers or set rights.brokers)".into())
     })?;
-    let mut opts = ConsumeOptions::producing(&brokers, c);
+    let mut opts = ConsumeOptions::from_config(&brokers, c);
     if let Some(t) = request_topic {
         opts.request_topic = t;
     }

@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use minijinja::value::Value;
 
-use super::{rel, BatchMetrics, RightsEngine};
+use super::{int_cell, rel, BatchMetrics, RightsEngine};
 use crate::error::Result;
 use crate::rights::message::{now_epoch, Outcome, RightType, RightsRequest};
 
@@ -128,10 +128,7 @@ impl BatchState {
         if is_success(&outcome.code) {
             outcomes.entry(rid).or_insert(outcome);
         } else {
-            let finished_at = row
-                .get(10)
-                .and_then(|v| v.as_i64().or_else(|| v.as_str()?.parse().ok()))
-                .unwrap_or(0);
+            let finished_at = int_cell(row.get(10)).unwrap_or(0);
             let f = self.failures.entry(rid).or_default();
             f.answers += 1;
             if f.latest.as_ref().is_none_or(|(at, _)| finished_at >= *at) {

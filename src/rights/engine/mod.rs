@@ -65,6 +65,12 @@ fn rel(r: &Relation) -> Value {
     Value::from_object(r.clone())
 }
 
+/// A result cell holding an integer: a JSON number (DuckDB) or its text (Athena).
+fn int_cell(v: Option<&serde_json::Value>) -> Option<i64> {
+    let v = v?;
+    v.as_i64().or_else(|| v.as_str()?.parse().ok())
+}
+
 impl RightsEngine {
     pub async fn new(session: &Session, config: RightsConfig) -> Result<Self> {
         let project = session.project.clone();

@@ -3,7 +3,7 @@
 //! proof shows both; a redelivery of the request afterwards gets the new answer.
 
 use super::ledger::is_success;
-use super::{rel, RightsEngine};
+use super::{int_cell, rel, RightsEngine};
 use crate::error::{Error, Result};
 use crate::rights::message::{Outcome, RightType, RightsRequest, RightsResult};
 
@@ -29,7 +29,9 @@ impl RightsEngine {
         };
         let Some(first) = rows.first() else {
             return Err(Error::Usage(format!(
-                "rights retry: the ledger has no request '{request_id}'"
+                "rights retry: the ledger has no request '{request_id}' (a malformed request, \
+                 answered 500 before it reached the ledger, is not recorded there: send it again \
+                 corrected, with a new request_id)"
             )));
         };
         let right_type = text(first, 1);
@@ -41,10 +43,7 @@ impl RightsEngine {
                     "rights retry: the ledger's right_type '{right_type}' of '{request_id}' is unknown"
                 ))
             })?,
-            created_at: first
-                .get(4)
-                .and_then(|v| v.as_i64().or_else(|| v.as_str()?.parse().ok()))
-                .unwrap_or(0),
+            created_at: int_cell(first.get(4)).unwrap_or(0),
             source: "retry".into(),
         };
         let finished: Vec<String> = rows

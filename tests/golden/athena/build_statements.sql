@@ -1486,10 +1486,8 @@ group by chat_id, partition_date
 
 ) as strata_subject_rows
 where coalesce(cast(strata_subject_rows."chat_id" as varchar) not in (select cast("chat_id" as varchar) from "athena_analytics"."bronze_chat_events"
-where cast("user_id" as varchar) in (
-    select guid from "athena_analytics"."strata_rights_ledger"
-    where phase in ('started', 'finished') and right_type in ('ERASURE', 'SA_WITHDRAW') and guid is not null
-) and "chat_id" is not null
+where cast("user_id" as varchar) in (select guid from "athena_analytics"."strata_rights_ledger"
+where phase in ('started', 'finished') and right_type in ('ERASURE', 'SA_WITHDRAW') and guid is not null) and "chat_id" is not null
 union all
 select substr(u.item, strpos(u.item, chr(30)) + 1) from (
     select via_keys from "athena_analytics"."strata_rights_ledger"
