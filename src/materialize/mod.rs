@@ -4,7 +4,8 @@
 //! One file per materialization (`view`, `table`, `incremental`, `snapshot`, `seed`, data
 //! `test`, `unit_test`), with the steps they share: enforced contracts (`contract`),
 //! temporary tables and swaps (`table`), Athena's partition limit (`partition`), Hive tables
-//! (`hive`), erased subjects left out of every declared write (`erased`).
+//! (`hive`), erased subjects left out of every declared write (`erased`), half-done swaps
+//! put back at the start of a run (`swap_repair`).
 
 mod contract;
 mod docs;
@@ -14,6 +15,7 @@ mod incremental;
 mod partition;
 mod seed;
 mod snapshot;
+mod swap_repair;
 mod table;
 mod test;
 pub mod unit_test;
@@ -56,6 +58,19 @@ impl RelationCache {
                     m.remove(&key);
                 }
             }
+        }
+    }
+
+    /// The tables known in `schema` (lowercase names).
+    pub fn tables_in(&self, schema: &str) -> Vec<String> {
+        let schema = schema.to_lowercase();
+        match self.0.lock() {
+            Ok(m) => m
+                .iter()
+                .filter(|((s, _), kind)| *s == schema && **kind == RelationKind::Table)
+                .map(|((_, name), _)| name.clone())
+                .collect(),
+            Err(_) => Vec::new(),
         }
     }
 
