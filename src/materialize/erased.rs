@@ -151,6 +151,41 @@ impl Materializer<'_> {
         self.run_all(node, &delete, false).await
     }
 
+    /// A failed build of a filtered node whose error names its subject column: most likely
+    /// the column the declaration names is not one the model has (the filter is added at run
+    /// time: target/compiled does not show it).
+    pub(super) fn explain_erasure_filter(&self, node: &Node, e: Error) -> Error {
+        if !self.filters_erased(node) {
+            return e;
+        }
+        let Ok(Some(PersonalData {
+            subject_key: Some(key),
+            ..
+        })) = declaration(node)
+        else {
+            return e;
+        };
+        if !e.to_string().to_lowercase().contains(&key.to_lowercase()) {
+            return e;
+        }
+        let declared_in = node
+            .patch_path
+            .as_ref()
+            .unwrap_or(&node.original_file_path)
+            .display()
+            .to_string();
+        super::table::with_note(
+            e,
+            &format!(
+                "the build leaves out erased subjects' rows by the column '{key}' \
+                 (meta.personal_data.subject_key of {}, in {declared_in}): the model's query \
+                 must have that column (the filter is added when the model is built, so the \
+                 compiled SQL does not show it)",
+                node.name
+            ),
+        )
+    }
+
     /// Whether `node`'s writes are filtered (a declared seed then always loads beside its
     /// target, so no erased row is ever in the target).
     pub(super) fn filters_erased(&self, node: &Node) -> bool {

@@ -210,7 +210,7 @@ impl Materializer<'_> {
         if let Some(lock) = lock {
             self.adapter.unlock_writes(lock).await;
         }
-        let mut built = built?;
+        let mut built = built.map_err(|e| self.explain_erasure_filter(node, e))?;
         self.hooks(node, "post_hook").await?;
         if !node.is_ephemeral() {
             // dbt-athena's order: Lake Formation tags, then the docs.

@@ -149,3 +149,26 @@ fn a_started_erasure_is_left_out_of_writes_too() {
         3
     );
 }
+
+/// A declaration naming a column the model does not have fails the build with an error that
+/// names the declaration (the filter is not in the compiled SQL, so the engine's error alone
+/// points at SQL the user never wrote).
+#[test]
+fn a_subject_key_the_model_lacks_is_explained() {
+    let p = rights_project("");
+    p.write("models/typo.sql", "select 'u1' as user_id, 1 as n\n");
+    p.write(
+        "models/typo.yml",
+        "version: 2\nmodels:\n  - name: typo\n    meta: {personal_data: {subject_key: userid}}\n",
+    );
+    let run = p.strata(&["run", "--select", "typo"]);
+    assert_ne!(run.code, 0, "{}", run.output());
+    assert!(
+        run.output().contains(
+            "the build leaves out erased subjects' rows by the column 'userid' \
+             (meta.personal_data.subject_key of typo, in models/typo.yml)"
+        ),
+        "{}",
+        run.output()
+    );
+}
