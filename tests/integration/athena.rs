@@ -1145,8 +1145,29 @@ pub(crate) fn athena_rights_project(region: &str) -> (TestProject, Proxy, String
     (p, proxy, schema, bucket)
 }
 
+/// Preset the emulator's answers for a rights command answering one fresh request whose
+/// subject has rows: the ledger DDL, its two added columns (the emulator's Glue never sees
+/// the DDL's table, so they are always added), the purged DDL, the batch's drop and CTAS,
+/// then the state query.
+pub(crate) fn preset_fresh_request(region: &str, request_id: &'static str, guid: &'static str) {
+    let empty = || (vec![], vec![]);
+    aws::preset_results(
+        &aws::moto_endpoint(),
+        region,
+        vec![
+            empty(),
+            empty(),
+            empty(),
+            empty(),
+            empty(),
+            empty(),
+            fresh_with_data(request_id, guid),
+        ],
+    );
+}
+
 /// What the state query of a batch answers for one fresh request whose subject has rows.
-pub(crate) fn fresh_with_data(
+fn fresh_with_data(
     request_id: &'static str,
     guid: &'static str,
 ) -> (Vec<&'static str>, Vec<Vec<&'static str>>) {
@@ -1170,22 +1191,7 @@ fn rights_erasure_on_athena_binds_ids_as_execution_parameters() {
     let region = "eu-central-1";
     let (p, proxy, schema, _) = athena_rights_project(region);
     let hostile = "x' OR '1'='1";
-    let empty = || (vec![], vec![]);
-    // ledger DDL, its via_keys and source columns (the emulator's Glue never sees the DDL's
-    // table, so the columns are always added), purged DDL, drop batch, CTAS batch, then the state query.
-    aws::preset_results(
-        &aws::moto_endpoint(),
-        region,
-        vec![
-            empty(),
-            empty(),
-            empty(),
-            empty(),
-            empty(),
-            empty(),
-            fresh_with_data("r1", "x' OR '1'='1"),
-        ],
-    );
+    preset_fresh_request(region, "r1", hostile);
     let run = p.strata_env(
         &[
             "rights",
@@ -1275,20 +1281,7 @@ fn rights_erasure_on_athena_binds_ids_as_execution_parameters() {
 fn rights_access_on_athena_unloads_to_s3() {
     let region = "eu-west-3";
     let (p, proxy, schema, bucket) = athena_rights_project(region);
-    let empty = || (vec![], vec![]);
-    aws::preset_results(
-        &aws::moto_endpoint(),
-        region,
-        vec![
-            empty(),
-            empty(),
-            empty(),
-            empty(),
-            empty(),
-            empty(),
-            fresh_with_data("a1", "u1"),
-        ],
-    );
+    preset_fresh_request(region, "a1", "u1");
     let run = p.strata_env(
         &[
             "rights",
@@ -1327,19 +1320,7 @@ fn rights_access_on_athena_unloads_to_s3() {
         "access_path: exports",
     );
     p.write("project.yml", &yml);
-    aws::preset_results(
-        &aws::moto_endpoint(),
-        region,
-        vec![
-            empty(),
-            empty(),
-            empty(),
-            empty(),
-            empty(),
-            empty(),
-            fresh_with_data("a2", "u1"),
-        ],
-    );
+    preset_fresh_request(region, "a2", "u1");
     let run = p.strata_env(
         &[
             "rights",

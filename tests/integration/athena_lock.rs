@@ -158,22 +158,7 @@ fn an_erasure_waits_for_a_build_holding_a_declared_relation() {
     let region = "ca-central-1";
     let (p, proxy, schema, _) = athena_rights_project(region);
     hold_lock(region, &schema, "user_daily", now() + 600);
-    let empty = || (vec![], vec![]);
-    // As in athena::rights_erasure_on_athena_binds_ids_as_execution_parameters: ledger DDL,
-    // its two added columns, purged DDL, drop and CTAS of the batch, then the state query.
-    aws::preset_results(
-        &aws::moto_endpoint(),
-        region,
-        vec![
-            empty(),
-            empty(),
-            empty(),
-            empty(),
-            empty(),
-            empty(),
-            crate::athena::fresh_with_data("r1", "u1"),
-        ],
-    );
+    crate::athena::preset_fresh_request(region, "r1", "u1");
     let child = p
         .command(
             &[
