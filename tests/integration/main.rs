@@ -9,6 +9,7 @@ mod common;
 
 mod athena;
 mod athena_example;
+mod athena_exports;
 mod athena_hive;
 mod athena_lock;
 mod athena_swap;

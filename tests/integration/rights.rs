@@ -795,3 +795,42 @@ fn erasure_covers_snapshot_history() {
         2
     );
 }
+
+/// An export that fails after writing some of its files leaves none behind (they hold the
+/// subject's personal data, and no answer points at them): the request is answered 500,
+/// saying its files were deleted.
+#[test]
+fn a_failed_export_deletes_what_it_wrote() {
+    let p = project("");
+    p.write(
+        "models/rights/access.sql",
+        "{{ config(materialized='procedure', right_types=['ACCESS']) }}\n\
+         {{ rights_export(rights.batch, rights.declared, rights.right_types, rights.access_path) }}\n\
+         select error('the export broke half way');\n",
+    );
+    let r = apply(&p, "ACCESS", "u2", "acc-fail");
+    assert_eq!(r["result"]["code"], "500", "{r}");
+    let reason = r["result"]["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("the export broke half way")
+            && reason.contains("files it had written were deleted"),
+        "{r}"
+    );
+    let written = p.path().join("target/rights/access");
+    let mut left = Vec::new();
+    let mut dirs = vec![written];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let path = e.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                left.push(path);
+            }
+        }
+    }
+    assert!(
+        left.is_empty(),
+        "files of the failed export remain: {left:?}"
+    );
+}

@@ -88,7 +88,7 @@ impl RightsEngine {
         }
         let mut failure: HashMap<RightType, String> = HashMap::new();
         for group in by_proc.values() {
-            if let Err(e) = self.run_procedure(group[0], group, None).await {
+            if let Err(e) = self.run_procedure(group[0], group, None, &self.batch).await {
                 for t in group {
                     failure.insert(*t, e.to_string());
                 }
@@ -109,8 +109,11 @@ impl RightsEngine {
         Ok(())
     }
 
-    /// Run the ACCESS procedure into a new export location and answer each request with the
-    /// files written for its subject (`subject_no` is its position in `unique`).
+    /// Run the ACCESS procedure and answer each request with the files written for its
+    /// subject (`subject_no` is its position in `unique`). An export writes one partition per
+    /// subject, so the subjects go in groups of at most the engine's partitions per write
+    /// (Athena's UNLOAD: 100), each into a new export location: a group that fails gets its
+    /// 500s and its partial files deleted (they hold personal data), the others their files.
     async fn run_exports(
         &self,
         accessing: &[&RightsRequest],
@@ -119,38 +122,76 @@ impl RightsEngine {
         metrics: &mut BatchMetrics,
     ) -> Result<()> {
         let t = Instant::now();
-        let dir = self.export_location()?;
-        match self
-            .run_procedure(RightType::Access, &[RightType::Access], Some(&dir))
-            .await
-        {
-            Ok(()) => {
-                let all_files = self.adapter.list_files(&dir).await?;
-                let index: HashMap<&str, usize> = unique
-                    .iter()
-                    .enumerate()
-                    .map(|(i, r)| (r.request_id.as_str(), i))
-                    .collect();
-                for r in accessing {
-                    let no = index
-                        .get(r.request_id.as_str())
-                        .copied()
-                        .unwrap_or(usize::MAX);
-                    let files = exported_files(&all_files, no);
-                    outcomes.insert(r.request_id.clone(), Outcome::success(files));
+        let index: HashMap<&str, usize> = unique
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.request_id.as_str(), i))
+            .collect();
+        let per_group = self
+            .adapter
+            .max_partitions_per_write()
+            .unwrap_or(accessing.len())
+            .max(1);
+        for group in accessing.chunks(per_group) {
+            let numbers: Vec<usize> = group
+                .iter()
+                .filter_map(|r| index.get(r.request_id.as_str()).copied())
+                .collect();
+            let dir = self.export_location()?;
+            let batch = if group.len() == accessing.len() {
+                self.batch.clone()
+            } else {
+                self.batch_of_subjects(&numbers)
+            };
+            match self
+                .run_procedure(RightType::Access, &[RightType::Access], Some(&dir), &batch)
+                .await
+            {
+                Ok(()) => {
+                    let all_files = self.adapter.list_files(&dir).await?;
+                    for (r, no) in group.iter().zip(&numbers) {
+                        let files = exported_files(&all_files, *no);
+                        outcomes.insert(r.request_id.clone(), Outcome::success(files));
+                    }
                 }
-            }
-            Err(e) => {
-                for r in accessing {
-                    outcomes.insert(
-                        r.request_id.clone(),
-                        Outcome::error(format!("export failed: {e}")),
-                    );
+                Err(e) => {
+                    let cleanup = self.delete_export(&dir).await;
+                    for r in group {
+                        outcomes.insert(
+                            r.request_id.clone(),
+                            Outcome::error(format!("export failed: {e} ({cleanup})")),
+                        );
+                    }
                 }
             }
         }
         metrics.access_ms += t.elapsed().as_secs_f64() * 1000.0;
         Ok(())
+    }
+
+    /// The batch table restricted to the subjects numbered `numbers` (a group of exports).
+    fn batch_of_subjects(&self, numbers: &[usize]) -> crate::compile::Relation {
+        let list: Vec<String> = numbers.iter().map(usize::to_string).collect();
+        crate::compile::Relation {
+            rendered: format!(
+                "(select * from {} where subject_no in ({}))",
+                self.batch.rendered,
+                list.join(", ")
+            ),
+            ..self.batch.clone()
+        }
+    }
+
+    /// Delete what a failed export wrote under `dir`; says what became of the files.
+    async fn delete_export(&self, dir: &str) -> String {
+        let deleted = match self.adapter.list_files(dir).await {
+            Ok(files) => self.adapter.delete_files(&files).await,
+            Err(e) => Err(e),
+        };
+        match deleted {
+            Ok(n) => format!("the {n} files it had written were deleted"),
+            Err(e) => format!("deleting the files it had written under {dir} failed: {e}"),
+        }
     }
 
     /// Compile and run the procedure model answering `rt`.
@@ -159,6 +200,7 @@ impl RightsEngine {
         rt: RightType,
         types: &[RightType],
         access_dir: Option<&str>,
+        batch: &crate::compile::Relation,
     ) -> Result<()> {
         let id = self.procedures.get(&rt).ok_or_else(|| {
             Error::Usage(format!(
@@ -170,7 +212,7 @@ impl RightsEngine {
         })?;
         let node = &self.project.nodes[id];
         let mut ctx = BTreeMap::new();
-        ctx.insert("batch", rel(&self.batch));
+        ctx.insert("batch", rel(batch));
         ctx.insert("declared", self.declared_value.clone());
         ctx.insert(
             "right_types",
