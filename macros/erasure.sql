@@ -20,23 +20,6 @@
 (case
     when {{ user_id_expr }} is not null
         then coalesce({{ user_id_expr }} in ({{ erased }}), false)
-    else {{ contains_any_json_string(raw_expr, "(select array_agg(guid) from (" ~ erased ~ ") as erased_ids)") }}
+    else {{ rights_text_names_any(raw_expr, "(select array_agg(guid) from (" ~ erased ~ ") as erased_ids)") }}
 end)
-{%- endmacro %}
-
-{#- contains_any_json_string(text_expr, ids_array_expr): TRUE when the VARCHAR
-    `text_expr` contains one of the ids of the ARRAY(VARCHAR) `ids_array_expr` as a
-    JSON string, i.e. enclosed in double quotes; FALSE when the array is empty or NULL.
-    Ids are plain (the rights engine only accepts [A-Za-z0-9._:@-]), so no JSON
-    escaping is involved. Costs one substring search per id: use it on few rows. -#}
-{% macro contains_any_json_string(text_expr, ids_array_expr) -%}
-  {{ adapter.dispatch('contains_any_json_string')(text_expr, ids_array_expr) }}
-{%- endmacro %}
-
-{% macro duckdb__contains_any_json_string(text_expr, ids_array_expr) -%}
-coalesce(len(list_filter({{ ids_array_expr }}, erased_id -> strpos({{ text_expr }}, '"' || erased_id || '"') > 0)) > 0, false)
-{%- endmacro %}
-
-{% macro athena__contains_any_json_string(text_expr, ids_array_expr) -%}
-coalesce(any_match({{ ids_array_expr }}, erased_id -> strpos({{ text_expr }}, '"' || erased_id || '"') > 0), false)
 {%- endmacro %}

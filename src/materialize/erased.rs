@@ -44,6 +44,7 @@ impl Materializer<'_> {
         d.insert("name", Value::from(node.name.clone()));
         d.insert("key", Value::from(key));
         d.insert("via", self.via_value(node, pd.via.as_ref())?);
+        d.insert("raw_text", Value::from(pd.raw_text.clone()));
         d.insert(
             "via_names",
             Value::from(

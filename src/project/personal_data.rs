@@ -28,6 +28,11 @@ pub struct PersonalData {
     pub via: Option<Via>,
     #[serde(default)]
     pub exempt: Option<String>,
+    /// A column holding each row's input as received (a landing line): a row whose subject
+    /// column is NULL belongs to every subject whose id it contains as a complete JSON
+    /// string (`"<id>"`), for erasure, ACCESS, the existence check and the write filter.
+    #[serde(default)]
+    pub raw_text: Option<String>,
 }
 
 pub fn declaration(node: &Node) -> std::result::Result<Option<PersonalData>, String> {
@@ -53,6 +58,10 @@ pub fn declaration(node: &Node) -> std::result::Result<Option<PersonalData>, Str
         _ if pd.via.is_some() && pd.subject_key.is_none() => {
             Err("meta.personal_data.via needs subject_key".into())
         }
+        _ if pd.raw_text.is_some() && (pd.subject_key.is_none() || pd.via.is_some()) => Err(
+            "meta.personal_data.raw_text needs subject_key (the subject's id column) and no via"
+                .into(),
+        ),
         _ => Ok(Some(pd)),
     }
 }

@@ -88,12 +88,20 @@ pub fn coverage(
                 }
             }
             Some(pd) => {
-                if let Some(k) = &pd.subject_key {
-                    if !has(k) {
-                        errors.push(Error::config(
-                            node_location(node),
-                            format!("{}: declared subject_key '{k}' is not a column of it (columns: {})", node.name, cols.join(", ")),
-                        ));
+                let declared_columns =
+                    [("subject_key", &pd.subject_key), ("raw_text", &pd.raw_text)];
+                for (what, column) in declared_columns {
+                    if let Some(k) = column {
+                        if !has(k) {
+                            errors.push(Error::config(
+                                node_location(node),
+                                format!(
+                                    "{}: declared {what} '{k}' is not a column of it (columns: {})",
+                                    node.name,
+                                    cols.join(", ")
+                                ),
+                            ));
+                        }
                     }
                 }
             }

@@ -28,6 +28,8 @@ pub struct Declared {
     /// The column of this relation that keys the subject (directly or via `via`).
     pub key: String,
     pub via: Option<Via>,
+    /// The column searched for a subject's id where `key` is NULL (`raw_text`).
+    pub raw_text: Option<String>,
 }
 
 pub(super) fn node_location(node: &Node) -> std::path::PathBuf {
@@ -64,6 +66,7 @@ pub fn declared(project: &Project) -> Result<Vec<Declared>> {
             name: node.name.clone(),
             key,
             via: pd.via,
+            raw_text: pd.raw_text,
         });
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));

@@ -834,3 +834,46 @@ fn a_failed_export_deletes_what_it_wrote() {
         "files of the failed export remain: {left:?}"
     );
 }
+
+/// A subject whose only trace is lines without a readable subject id, in a relation that
+/// declares `raw_text`, has data: ACCESS exports those lines, ERASURE deletes them and
+/// proves it (before, the existence check missed them: 201, and the lines stayed).
+#[test]
+fn lines_naming_a_subject_only_in_their_raw_text_are_the_subjects() {
+    let p = project("");
+    p.write(
+        "seeds/quarantine.csv",
+        "user_id,raw\n,\"{\"\"user\"\": \"\"u9\"\", \"\"broken\"\n,\"{\"\"user\"\": \"\"u99\"\"}\"\nu3,\"{\"\"user_id\"\": \"\"u3\"\"}\"\n",
+    );
+    p.write(
+        "seeds/quarantine.yml",
+        "version: 2\nseeds:\n  - name: quarantine\n    meta: {personal_data: {subject_key: user_id, raw_text: raw}}\n    columns: [{name: user_id}, {name: raw}]\n",
+    );
+    p.strata(&["seed"]).assert_ok();
+    let access = apply(&p, "ACCESS", "u9", "q-acc");
+    assert_eq!(access["result"]["code"], "200", "{access}");
+    let files: Vec<String> = access["result"]["attachments"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|f| f.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    let exported = files
+        .iter()
+        .find(|f| f.contains("/quarantine/"))
+        .map(|f| std::fs::read_to_string(f).expect("export"))
+        .unwrap_or_else(|| panic!("the quarantined line is exported: {files:?}"));
+    assert!(
+        exported.contains("u9") && !exported.contains("u99"),
+        "{exported}"
+    );
+    let erased = apply(&p, "ERASURE", "u9", "q-del");
+    assert_eq!(erased["result"]["code"], "200", "{erased}");
+    assert_eq!(
+        p.scalar("gdpr", "select string_agg(coalesce(user_id, '-') || ':' || raw, '|' order by raw) from quarantine"),
+        "-:{\"user\": \"u99\"}|u3:{\"user_id\": \"u3\"}",
+        "u9's line is gone; a line naming u99 (not u9 as a whole string) and u3's stay"
+    );
+}

@@ -156,6 +156,33 @@ where not b.answered and b.right_type in ({% for t in right_types %}'{{ t }}'{% 
 {#- Rows of `d` that belong to subjects in `subjects_sql` (a query returning guids); for a
     relation reached through another, also rows whose key is in `keys_sql` (the keys the
     batch captured). -#}
+{#- TRUE when the text `text_expr` names the subject `guid_expr` as a complete JSON string
+    ("<id>"): how a row of a relation declaring `raw_text` whose subject column is NULL (a
+    landing line that could not be parsed) belongs to a subject. Subject ids are plain (the
+    subject-id pattern allows no quote or backslash), so no JSON escaping is involved. -#}
+{% macro rights_text_names(text_expr, guid_expr) -%}
+coalesce(strpos({{ text_expr }}, '"' || {{ guid_expr }} || '"') > 0, false)
+{%- endmacro %}
+
+{#- The same against every id of the array `ids_array_expr` (FALSE for an empty or NULL
+    array): for a row that is not in a relation yet (the write filter). -#}
+{% macro rights_text_names_any(text_expr, ids_array_expr) -%}
+{{ adapter.dispatch('rights_text_names_any')(text_expr, ids_array_expr) }}
+{%- endmacro %}
+
+{% macro default__rights_text_names_any(text_expr, ids_array_expr) -%}
+coalesce(len(list_filter({{ ids_array_expr }}, rights_id -> strpos({{ text_expr }}, '"' || rights_id || '"') > 0)) > 0, false)
+{%- endmacro %}
+
+{#- Rows of `d` whose subject column is NULL and whose `raw_text` names a subject of
+    `subjects_sql` (a query returning `guid`), by their raw text. -#}
+{% macro rights_raw_rows_of(d, subjects_sql) -%}
+({{ adapter.quote(d.key) }} is null and {{ adapter.quote(d.raw_text) }} in (
+    select t.{{ adapter.quote(d.raw_text) }} from {{ d.relation }} as t
+    cross join ({{ subjects_sql }}) as s
+    where t.{{ adapter.quote(d.key) }} is null and {{ rights_text_names('t.' ~ adapter.quote(d.raw_text), 's.guid') }}))
+{%- endmacro %}
+
 {% macro rights_rows_of(d, subjects_sql, keys_sql=none) -%}
 {%- if d.via -%}
 (cast({{ adapter.quote(d.key) }} as varchar) in (
@@ -164,6 +191,9 @@ where not b.answered and b.right_type in ({% for t in right_types %}'{{ t }}'{% 
  {%- if keys_sql %}
  or cast({{ adapter.quote(d.key) }} as varchar) in ({{ keys_sql }})
  {%- endif %})
+{%- elif d.raw_text -%}
+(cast({{ adapter.quote(d.key) }} as varchar) in ({{ subjects_sql }})
+ or {{ rights_raw_rows_of(d, subjects_sql) }})
 {%- else -%}
 cast({{ adapter.quote(d.key) }} as varchar) in ({{ subjects_sql }})
 {%- endif -%}
@@ -194,6 +224,11 @@ where not b.answered
     {%- else -%}
     b.guid in (select cast({{ adapter.quote(d.key) }} as varchar) from {{ d.relation }}
                where cast({{ adapter.quote(d.key) }} as varchar) in ({{ subjects }}))
+    {%- if d.raw_text %}
+    or b.guid in (select s.guid from ({{ subjects }}) as s
+                  inner join {{ d.relation }} as t
+                  on t.{{ adapter.quote(d.key) }} is null and {{ rights_text_names('t.' ~ adapter.quote(d.raw_text), 's.guid') }})
+    {%- endif -%}
     {%- endif -%}
     {%- endfor %}
     {%- if not declared %} false{% endif %}
@@ -361,8 +396,11 @@ where substr(u.item, 1, strpos(u.item, chr(30)) - 1) in ({% for n in d.via_names
 
 {#- TRUE unless `key_expr` (a row's key in `d`) belongs to an erased subject; a NULL key
     belongs to no one and is kept. -#}
-{% macro rights_not_erased(d, key_expr, ledger) -%}
+{% macro rights_not_erased(d, key_expr, ledger, raw_expr=none) -%}
 coalesce(cast({{ key_expr }} as varchar) not in ({{ rights_erased_keys(d, ledger) }}), true)
+{%- if d.raw_text and raw_expr %}
+and not coalesce({{ key_expr }} is null and {{ rights_text_names_any(raw_expr, "(select array_agg(guid) from (" ~ rights_erased_guids(ledger) ~ ") as erased_ids)") }}, false)
+{%- endif -%}
 {%- endmacro %}
 
 {#- The rows `sql` gives, without erased subjects' (the query a declared model is built from). -#}
@@ -370,11 +408,11 @@ coalesce(cast({{ key_expr }} as varchar) not in ({{ rights_erased_keys(d, ledger
 select * from (
 {{ sql }}
 ) as strata_subject_rows
-where {{ rights_not_erased(d, 'strata_subject_rows.' ~ adapter.quote(d.key), ledger) }}
+where {{ rights_not_erased(d, 'strata_subject_rows.' ~ adapter.quote(d.key), ledger, ('strata_subject_rows.' ~ adapter.quote(d.raw_text)) if d.raw_text else none) }}
 {%- endmacro %}
 
 {#- Remove erased subjects' rows from `relation` (a declared seed, loaded beside its target
     and swapped in after). -#}
 {% macro rights_delete_erased(relation, d, ledger) -%}
-delete from {{ relation }} where not {{ rights_not_erased(d, adapter.quote(d.key), ledger) }}
+delete from {{ relation }} where not ({{ rights_not_erased(d, adapter.quote(d.key), ledger, adapter.quote(d.raw_text) if d.raw_text else none) }})
 {%- endmacro %}

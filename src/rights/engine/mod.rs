@@ -251,6 +251,7 @@ fn declared_items(project: &Project, compiler: &Compiler, declared: &[Declared])
         m.insert("relation", rel(&relation));
         m.insert("key", Value::from(d.key.clone()));
         m.insert("via", via);
+        m.insert("raw_text", Value::from(d.raw_text.clone()));
         // The batch table's column with the subjects' keys in this relation.
         m.insert("keys_column", Value::from(format!("via_keys_{i}")));
         items.push(Value::from(m));

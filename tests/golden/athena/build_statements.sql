@@ -304,7 +304,7 @@ select
     (case
     when user_id is not null
         then coalesce(user_id in (select cast(null as varchar) as guid where false), false)
-    else coalesce(any_match((select array_agg(guid) from (select cast(null as varchar) as guid where false) as erased_ids), erased_id -> strpos(raw, '"' || erased_id || '"') > 0), false)
+    else coalesce(any_match((select array_agg(guid) from (select cast(null as varchar) as guid where false) as erased_ids), rights_id -> strpos(raw, '"' || rights_id || '"') > 0), false)
 end) as erased_subject
 from typed
 ), new_lines as (
@@ -607,7 +607,7 @@ select
     (case
     when user_id is not null
         then coalesce(user_id in (select cast(null as varchar) as guid where false), false)
-    else coalesce(any_match((select array_agg(guid) from (select cast(null as varchar) as guid where false) as erased_ids), erased_id -> strpos(raw, '"' || erased_id || '"') > 0), false)
+    else coalesce(any_match((select array_agg(guid) from (select cast(null as varchar) as guid where false) as erased_ids), rights_id -> strpos(raw, '"' || rights_id || '"') > 0), false)
 end) as erased_subject
 from typed
 ),
@@ -691,7 +691,7 @@ select
     (case
     when user_id is not null
         then coalesce(user_id in (select cast(null as varchar) as guid where false), false)
-    else coalesce(any_match((select array_agg(guid) from (select cast(null as varchar) as guid where false) as erased_ids), erased_id -> strpos(raw, '"' || erased_id || '"') > 0), false)
+    else coalesce(any_match((select array_agg(guid) from (select cast(null as varchar) as guid where false) as erased_ids), rights_id -> strpos(raw, '"' || rights_id || '"') > 0), false)
 end) as erased_subject
 from typed
 )
@@ -723,7 +723,9 @@ where quarantine_reason is not null
 
 ) as strata_subject_rows
 where coalesce(cast(strata_subject_rows."user_id" as varchar) not in (select guid from "athena_analytics"."strata_rights_ledger"
-where phase in ('started', 'finished') and right_type in ('ERASURE', 'SA_WITHDRAW') and guid is not null), true);
+where phase in ('started', 'finished') and right_type in ('ERASURE', 'SA_WITHDRAW') and guid is not null), true)
+and not coalesce(strata_subject_rows."user_id" is null and coalesce(any_match((select array_agg(guid) from (select guid from "athena_analytics"."strata_rights_ledger"
+where phase in ('started', 'finished') and right_type in ('ERASURE', 'SA_WITHDRAW') and guid is not null) as erased_ids), rights_id -> strpos(strata_subject_rows."raw", '"' || rights_id || '"') > 0), false), false);
 
 create table "athena_analytics"."bronze_reasoning_steps"
 with (
@@ -820,7 +822,7 @@ select
     (case
     when user_id is not null
         then coalesce(user_id in (select cast(null as varchar) as guid where false), false)
-    else coalesce(any_match((select array_agg(guid) from (select cast(null as varchar) as guid where false) as erased_ids), erased_id -> strpos(raw, '"' || erased_id || '"') > 0), false)
+    else coalesce(any_match((select array_agg(guid) from (select cast(null as varchar) as guid where false) as erased_ids), rights_id -> strpos(raw, '"' || rights_id || '"') > 0), false)
 end) as erased_subject
 from typed
 ), new_lines as (
@@ -1018,7 +1020,7 @@ select
     (case
     when user_id is not null
         then coalesce(user_id in (select cast(null as varchar) as guid where false), false)
-    else coalesce(any_match((select array_agg(guid) from (select cast(null as varchar) as guid where false) as erased_ids), erased_id -> strpos(raw, '"' || erased_id || '"') > 0), false)
+    else coalesce(any_match((select array_agg(guid) from (select cast(null as varchar) as guid where false) as erased_ids), rights_id -> strpos(raw, '"' || rights_id || '"') > 0), false)
 end) as erased_subject
 from typed
 ),
@@ -1102,7 +1104,7 @@ select
     (case
     when user_id is not null
         then coalesce(user_id in (select cast(null as varchar) as guid where false), false)
-    else coalesce(any_match((select array_agg(guid) from (select cast(null as varchar) as guid where false) as erased_ids), erased_id -> strpos(raw, '"' || erased_id || '"') > 0), false)
+    else coalesce(any_match((select array_agg(guid) from (select cast(null as varchar) as guid where false) as erased_ids), rights_id -> strpos(raw, '"' || rights_id || '"') > 0), false)
 end) as erased_subject
 from typed
 ), loaded_until as (
@@ -1149,7 +1151,7 @@ quarantined as (
         count(case when (case
     when q.user_id is not null
         then coalesce(q.user_id in (select cast(null as varchar) as guid where false), false)
-    else coalesce(any_match((select array_agg(guid) from (select cast(null as varchar) as guid where false) as erased_ids), erased_id -> strpos(q.raw, '"' || erased_id || '"') > 0), false)
+    else coalesce(any_match((select array_agg(guid) from (select cast(null as varchar) as guid where false) as erased_ids), rights_id -> strpos(q.raw, '"' || rights_id || '"') > 0), false)
 end) then 1 end) as erased_rows
     from "athena_analytics"."bronze_quarantined_events" as q
     inner join loaded_until as l

@@ -52,7 +52,8 @@ unload (
             select cast(v.{{ adapter.quote(d.via.key) }} as varchar) from {{ d.via.relation }} as v
             where cast(v.{{ adapter.quote(d.via.subject_key) }} as varchar) = b.guid)
        {%- else -%}
-        cast(t.{{ adapter.quote(d.key) }} as varchar) = b.guid
+        (cast(t.{{ adapter.quote(d.key) }} as varchar) = b.guid
+        {%- if d.raw_text %} or (t.{{ adapter.quote(d.key) }} is null and {{ rights_text_names('t.' ~ adapter.quote(d.raw_text), 'b.guid') }}){% endif %})
        {%- endif %}
 ) to '{{ path.rstrip('/') }}/{{ d.name }}/'
 with (format = 'JSON', partitioned_by = ARRAY['subject_no']);
@@ -99,4 +100,8 @@ array_join({{ array_expr }}, chr(31))
 
 {% macro athena__rights_split_keys(text_expr) -%}
 split({{ text_expr }}, chr(31))
+{%- endmacro %}
+
+{% macro athena__rights_text_names_any(text_expr, ids_array_expr) -%}
+coalesce(any_match({{ ids_array_expr }}, rights_id -> strpos({{ text_expr }}, '"' || rights_id || '"') > 0), false)
 {%- endmacro %}

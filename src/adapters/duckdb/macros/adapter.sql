@@ -42,7 +42,8 @@ copy (
             select cast(v.{{ adapter.quote(d.via.key) }} as varchar) from {{ d.via.relation }} as v
             where cast(v.{{ adapter.quote(d.via.subject_key) }} as varchar) = b.guid)
        {%- else -%}
-        cast(t.{{ adapter.quote(d.key) }} as varchar) = b.guid
+        (cast(t.{{ adapter.quote(d.key) }} as varchar) = b.guid
+        {%- if d.raw_text %} or (t.{{ adapter.quote(d.key) }} is null and {{ rights_text_names('t.' ~ adapter.quote(d.raw_text), 'b.guid') }}){% endif %})
        {%- endif %}
 ) to '{{ path | replace("'", "''") }}/{{ d.name }}' (format csv, header, partition_by (subject_no), overwrite_or_ignore);
 {%- endfor %}

@@ -96,7 +96,7 @@ select
     (case
     when user_id is not null
         then coalesce(user_id in (select cast(null as varchar) as guid where false), false)
-    else coalesce(any_match((select array_agg(guid) from (select cast(null as varchar) as guid where false) as erased_ids), erased_id -> strpos(raw, '"' || erased_id || '"') > 0), false)
+    else coalesce(any_match((select array_agg(guid) from (select cast(null as varchar) as guid where false) as erased_ids), rights_id -> strpos(raw, '"' || rights_id || '"') > 0), false)
 end) as erased_subject
 from typed
 ),
@@ -180,7 +180,7 @@ select
     (case
     when user_id is not null
         then coalesce(user_id in (select cast(null as varchar) as guid where false), false)
-    else coalesce(any_match((select array_agg(guid) from (select cast(null as varchar) as guid where false) as erased_ids), erased_id -> strpos(raw, '"' || erased_id || '"') > 0), false)
+    else coalesce(any_match((select array_agg(guid) from (select cast(null as varchar) as guid where false) as erased_ids), rights_id -> strpos(raw, '"' || rights_id || '"') > 0), false)
 end) as erased_subject
 from typed
 ), loaded_until as (
@@ -227,7 +227,7 @@ quarantined as (
         count(case when (case
     when q.user_id is not null
         then coalesce(q.user_id in (select cast(null as varchar) as guid where false), false)
-    else coalesce(any_match((select array_agg(guid) from (select cast(null as varchar) as guid where false) as erased_ids), erased_id -> strpos(q.raw, '"' || erased_id || '"') > 0), false)
+    else coalesce(any_match((select array_agg(guid) from (select cast(null as varchar) as guid where false) as erased_ids), rights_id -> strpos(q.raw, '"' || rights_id || '"') > 0), false)
 end) then 1 end) as erased_rows
     from "athena_analytics"."bronze_quarantined_events" as q
     inner join loaded_until as l

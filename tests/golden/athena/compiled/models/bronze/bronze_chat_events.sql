@@ -89,7 +89,7 @@ select
     (case
     when user_id is not null
         then coalesce(user_id in (select cast(null as varchar) as guid where false), false)
-    else coalesce(any_match((select array_agg(guid) from (select cast(null as varchar) as guid where false) as erased_ids), erased_id -> strpos(raw, '"' || erased_id || '"') > 0), false)
+    else coalesce(any_match((select array_agg(guid) from (select cast(null as varchar) as guid where false) as erased_ids), rights_id -> strpos(raw, '"' || rights_id || '"') > 0), false)
 end) as erased_subject
 from typed
 ), new_lines as (
