@@ -34,7 +34,7 @@ impl Materializer<'_> {
             return Ok(None);
         }
         // An invalid declaration is reported by the rights checks, with its file.
-        let Ok(Some(pd)) = declaration(node) else {
+        let Ok(Some(pd)) = declaration(&node.config) else {
             return Ok(None);
         };
         let Some(key) = pd.subject_key else {
@@ -103,7 +103,7 @@ impl Materializer<'_> {
             .nodes
             .values()
             .filter(|n| {
-                matches!(declaration(n), Ok(Some(PersonalData { via: Some(other), .. }))
+                matches!(declaration(&n.config), Ok(Some(PersonalData { via: Some(other), .. }))
                     if other.relation == via.relation && other.key == via.key)
             })
             .map(|n| n.name.clone())
@@ -162,7 +162,7 @@ impl Materializer<'_> {
         let Ok(Some(PersonalData {
             subject_key: Some(key),
             ..
-        })) = declaration(node)
+        })) = declaration(&node.config)
         else {
             return e;
         };
@@ -191,6 +191,6 @@ impl Materializer<'_> {
     /// target, so no erased row is ever in the target).
     pub(super) fn filters_erased(&self, node: &Node) -> bool {
         self.project.rights.is_some()
-            && matches!(declaration(node), Ok(Some(pd)) if pd.subject_key.is_some())
+            && matches!(declaration(&node.config), Ok(Some(pd)) if pd.subject_key.is_some())
     }
 }

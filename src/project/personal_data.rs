@@ -5,7 +5,7 @@
 
 use serde::Deserialize;
 
-use super::Node;
+use super::Config;
 
 /// How rows of a relation reach a subject through another relation.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -35,8 +35,9 @@ pub struct PersonalData {
     pub raw_text: Option<String>,
 }
 
-pub fn declaration(node: &Node) -> std::result::Result<Option<PersonalData>, String> {
-    let Some(meta) = node.config.get("meta") else {
+/// The declaration in a node's or a source's config (`meta.personal_data`), checked.
+pub fn declaration(config: &Config) -> std::result::Result<Option<PersonalData>, String> {
+    let Some(meta) = config.get("meta") else {
         return Ok(None);
     };
     let Some(v) = meta.get("personal_data") else {

@@ -78,11 +78,20 @@ fn source_table(
     let mut config = Config::default();
     config.merge(&spec.config);
     config.merge(&table.config);
-    // dbt-duckdb reads `external_location` from config or meta.
-    for meta in [&spec.meta, &table.meta] {
-        if let Some(loc) = meta.get("external_location") {
+    // dbt merges the `meta:` keys of the source and the table into `config.meta` (the
+    // table's win), and dbt-duckdb reads `external_location` from config or meta.
+    let mut meta = match config.get("meta") {
+        Some(Value::Object(m)) => m.clone(),
+        _ => Map::new(),
+    };
+    for layer in [&spec.meta, &table.meta] {
+        if let Some(loc) = layer.get("external_location") {
             config.set("external_location", loc.clone());
         }
+        meta.extend(layer.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+    if !meta.is_empty() {
+        config.set("meta", Value::Object(meta));
     }
     let mut rendered = Map::new();
     for (k, v) in config.entries() {

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
-use super::declare::{declaration, declared, node_location, Declared};
+use super::declare::{declaration, declared, node_location, source_declaration, Declared};
 use crate::compile::{Relation, RelationKind};
 use crate::error::{Error, Result};
 use crate::project::{Node, Project, RightsConfig};
@@ -54,11 +54,7 @@ pub fn coverage(
         if !node.is_relational_kind() || node.is_ephemeral() {
             continue;
         }
-        let Some(cols) = columns_of(node) else {
-            continue;
-        };
-        let has = |c: &str| cols.iter().any(|x| x.eq_ignore_ascii_case(c));
-        let decl = match declaration(node) {
+        let decl = match declaration(&node.config) {
             Ok(d) => d,
             Err(m) => {
                 errors.push(Error::config(
@@ -68,10 +64,29 @@ pub fn coverage(
                 continue;
             }
         };
+        let stores_rows = !matches!(node.config.materialized(), "view");
+        if decl.is_none() && stores_rows {
+            if let Some((source, path)) = reads_declared_source(project, node) {
+                errors.push(Error::config(
+                    node_location(node),
+                    format!(
+                        "{} reads source {source}{path}, which declares personal data, but \
+                         declares none itself: add meta.personal_data (subject_key, so builds \
+                         leave erased subjects out, or exempt: \"reason\")",
+                        node.name
+                    ),
+                ));
+                continue;
+            }
+        }
+        let Some(cols) = columns_of(node) else {
+            continue;
+        };
+        let has = |c: &str| cols.iter().any(|x| x.eq_ignore_ascii_case(c));
         match decl {
-            None => {
+            None if stores_rows => {
                 let found: Vec<&String> = subject_columns.iter().filter(|s| has(s)).collect();
-                if !found.is_empty() && !matches!(node.config.materialized(), "view") {
+                if !found.is_empty() {
                     errors.push(Error::config(
                         node_location(node),
                         format!(
@@ -87,6 +102,7 @@ pub fn coverage(
                     ));
                 }
             }
+            None => {}
             Some(pd) => {
                 let declared_columns =
                     [("subject_key", &pd.subject_key), ("raw_text", &pd.raw_text)];
@@ -110,6 +126,40 @@ pub fn coverage(
     errors
 }
 
+/// The first source declaring a subject column (`meta.personal_data.subject_key`) that
+/// `node` reads, directly or through views and ephemeral models, as (`source.table`, the
+/// path through them). Such a node stores the subjects' rows, so it must declare them too.
+fn reads_declared_source(project: &Project, node: &Node) -> Option<(String, String)> {
+    let mut seen = HashSet::new();
+    let mut stack: Vec<(&str, String)> = node
+        .depends_on
+        .iter()
+        .map(|d| (d.as_str(), String::new()))
+        .collect();
+    while let Some((id, path)) = stack.pop() {
+        if !seen.insert(id) {
+            continue;
+        }
+        if let Some(source) = project.sources.get(id) {
+            if let Ok(Some(pd)) = source_declaration(source) {
+                if pd.subject_key.is_some() {
+                    let name = format!("{}.{}", source.source_name, source.name);
+                    return Some((name, path));
+                }
+            }
+            continue;
+        }
+        let Some(parent) = project.nodes.get(id) else {
+            continue;
+        };
+        if matches!(parent.config.materialized(), "view" | "ephemeral") {
+            let path = format!("{path} through {}", parent.name);
+            stack.extend(parent.depends_on.iter().map(|d| (d.as_str(), path.clone())));
+        }
+    }
+    None
+}
+
 /// Before answering requests, the check against what the warehouse holds (the YAML may list
 /// fewer columns than a model has, and a table outlives the model that built it): every
 /// built relation of the project with a subject column declares its personal data, each
@@ -123,7 +173,22 @@ pub async fn check_warehouse(
 ) -> Result<()> {
     check(session, true).await?;
     check_via_columns(session, declared).await?;
-    let (schemas, built) = schemas_and_built(session).await?;
+    let (schemas, mut built) = schemas_and_built(session).await?;
+    // Declared source tables are erased like the project's own relations.
+    built.extend(
+        declared
+            .iter()
+            .filter(|d| d.source.is_some())
+            .filter_map(|d| d.relation(&session.compiler))
+            .map(|r| {
+                let (database, schema, name) = relation_key(&r);
+                let database = match database.is_empty() {
+                    true => session.project.target.database.to_lowercase(),
+                    false => database,
+                };
+                (database, schema, name)
+            }),
+    );
     check_unbuilt_tables(session, config, &schemas, &built).await
 }
 

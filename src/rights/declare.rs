@@ -18,7 +18,7 @@
 
 use crate::error::{Error, Result};
 pub use crate::project::personal_data::{declaration, PersonalData, Via};
-use crate::project::{Node, Project};
+use crate::project::{Node, Project, Source};
 
 /// A declared relation with personal data.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,9 +30,24 @@ pub struct Declared {
     pub via: Option<Via>,
     /// The column searched for a subject's id where `key` is NULL (`raw_text`).
     pub raw_text: Option<String>,
+    /// For a source table: its (source name, table name); `name` is then `source.table`.
+    pub source: Option<(String, String)>,
 }
 
-pub(super) fn node_location(node: &Node) -> std::path::PathBuf {
+impl Declared {
+    /// The relation the engine erases from.
+    pub fn relation(
+        &self,
+        compiler: &crate::compile::Compiler,
+    ) -> Option<crate::compile::Relation> {
+        match &self.source {
+            Some((source, table)) => compiler.source_relation(source, table),
+            None => compiler.relation_of(&self.name),
+        }
+    }
+}
+
+pub(crate) fn node_location(node: &Node) -> std::path::PathBuf {
     node.patch_path
         .clone()
         .unwrap_or_else(|| node.original_file_path.clone())
@@ -46,7 +61,7 @@ pub fn declared(project: &Project) -> Result<Vec<Declared>> {
         if !node.is_relational_kind() {
             continue;
         }
-        let pd = declaration(node)
+        let pd = declaration(&node.config)
             .map_err(|m| Error::config(node_location(node), format!("{}: {m}", node.name)))?;
         let Some(pd) = pd else { continue };
         let Some(key) = pd.subject_key else { continue };
@@ -67,6 +82,26 @@ pub fn declared(project: &Project) -> Result<Vec<Declared>> {
             key,
             via: pd.via,
             raw_text: pd.raw_text,
+            source: None,
+        });
+    }
+    for source in project.sources.values() {
+        let Some(pd) = source_declaration(source)? else {
+            continue;
+        };
+        // Files (`external_location`) are not a table Strata can delete from: such a
+        // declaration binds the models reading the source (see coverage) and nothing more.
+        let Some(key) = pd.subject_key else { continue };
+        if source.config.get("external_location").is_some() {
+            continue;
+        }
+        out.push(Declared {
+            unique_id: source.unique_id.clone(),
+            name: format!("{}.{}", source.source_name, source.name),
+            key,
+            via: None,
+            raw_text: pd.raw_text,
+            source: Some((source.source_name.clone(), source.name.clone())),
         });
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));
@@ -85,6 +120,29 @@ pub fn declared(project: &Project) -> Result<Vec<Declared>> {
         }
     }
     Ok(out)
+}
+
+/// A source table's declaration (`meta.personal_data` on the source or the table). A source
+/// reaches its subjects directly: `via` is refused.
+pub fn source_declaration(source: &Source) -> Result<Option<PersonalData>> {
+    let at = || source.original_file_path.clone();
+    let pd = declaration(&source.config).map_err(|m| {
+        Error::config(
+            at(),
+            format!("source {}.{}: {m}", source.source_name, source.name),
+        )
+    })?;
+    if matches!(&pd, Some(PersonalData { via: Some(_), .. })) {
+        return Err(Error::config(
+            at(),
+            format!(
+                "source {}.{}: meta.personal_data.via is for models and seeds; a source \
+                 declares the subject column it holds",
+                source.source_name, source.name
+            ),
+        ));
+    }
+    Ok(pd)
 }
 
 /// Columns a node declares in YAML, if it declares any.

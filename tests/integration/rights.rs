@@ -877,3 +877,76 @@ fn lines_naming_a_subject_only_in_their_raw_text_are_the_subjects() {
         "u9's line is gone; a line naming u99 (not u9 as a whole string) and u3's stay"
     );
 }
+
+/// A source that declares personal data binds the models reading it (a new model without a
+/// declaration is refused, even through a view), and a source table is erased with the rest.
+#[test]
+fn sources_declare_personal_data_too() {
+    let p = project("");
+    p.query(
+        "gdpr",
+        "create schema landing; create table landing.signups as \
+         select * from (values ('u1', 'a@x'), ('u2', 'b@x'), ('u1', 'c@x')) t(user_id, email)",
+    );
+    p.write(
+        "models/sources.yml",
+        "version: 2\nsources:\n  - name: landing\n    tables:\n      - name: signups\n        meta: {personal_data: {subject_key: user_id}}\n      - name: feed\n        meta: {external_location: 'feed.csv', personal_data: {subject_key: user_id}}\n",
+    );
+    p.write(
+        "models/signups_clean.sql",
+        "{{ config(materialized='view') }}\nselect user_id, lower(email) as email from {{ source('landing', 'signups') }}\n",
+    );
+    p.write(
+        "models/signup_counts.sql",
+        "{{ config(materialized='table') }}\nselect user_id as signed_up_by, count(*) as n from {{ ref('signups_clean') }} group by 1\n",
+    );
+    p.strata(&["compile"]).assert_code(2).assert_contains(
+        "signup_counts reads source landing.signups through signups_clean, which declares \
+         personal data, but declares none itself",
+    );
+    p.write(
+        "models/signups.yml",
+        "version: 2\nmodels:\n  - name: signup_counts\n    meta: {personal_data: {subject_key: signed_up_by}}\n",
+    );
+    p.strata(&["build"]).assert_ok();
+    p.strata(&["rights", "declared"])
+        .assert_ok()
+        .assert_contains("landing.signups: user_id");
+
+    let r = apply(&p, "ERASURE", "u1", "src-1");
+    assert_eq!(r["result"]["code"], "200", "{r}");
+    assert_eq!(
+        p.scalar(
+            "gdpr",
+            "select string_agg(user_id, ',') from landing.signups"
+        ),
+        "u2",
+        "the source table lost u1's rows and kept u2's"
+    );
+    assert_eq!(
+        count(
+            &p,
+            "select count(*) from signup_counts where signed_up_by = 'u1'"
+        ),
+        0
+    );
+    // A subject only the source holds is found there (not 201).
+    p.query("gdpr", "insert into landing.signups values ('u7', 'd@x')");
+    let only_source = apply(&p, "ERASURE", "u7", "src-2");
+    assert_eq!(only_source["result"]["code"], "200", "{only_source}");
+    assert_eq!(
+        count(
+            &p,
+            "select count(*) from landing.signups where user_id = 'u7'"
+        ),
+        0
+    );
+
+    p.write(
+        "models/sources.yml",
+        "version: 2\nsources:\n  - name: landing\n    tables:\n      - name: signups\n        meta: {personal_data: {subject_key: user_id, via: {relation: events, key: user_id, subject_key: user_id}}}\n",
+    );
+    p.strata(&["compile"])
+        .assert_code(2)
+        .assert_contains("source landing.signups: meta.personal_data.via is for models and seeds");
+}

@@ -171,7 +171,7 @@ impl RightsEngine {
         let relations: Vec<crate::compile::Relation> = self
             .declared
             .iter()
-            .filter_map(|d| self.compiler.relation_of(&d.name))
+            .filter_map(|d| d.relation(&self.compiler))
             .collect();
         self.adapter
             .lock_writes(

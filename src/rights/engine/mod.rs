@@ -234,7 +234,9 @@ fn declared_items(project: &Project, compiler: &Compiler, declared: &[Declared])
     };
     let mut items = Vec::new();
     for (i, d) in declared.iter().enumerate() {
-        let relation = relation_of(&d.name)?;
+        let relation = d.relation(compiler).ok_or_else(|| {
+            Error::config(&project.file_path, format!("no relation for {}", d.name))
+        })?;
         let via = match &d.via {
             Some(v) => {
                 let vr = relation_of(&v.relation)?;

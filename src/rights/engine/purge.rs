@@ -75,7 +75,14 @@ impl RightsEngine {
         let mut relations = Vec::new();
         let mut properties = Vec::new();
         for name in &names {
-            let Some(r) = self.compiler.relation_of(name) else {
+            let declared_source = self
+                .declared
+                .iter()
+                .find(|d| &d.name == name && d.source.is_some());
+            let Some(r) = (match declared_source {
+                Some(d) => d.relation(&self.compiler),
+                None => self.compiler.relation_of(name),
+            }) else {
                 continue;
             };
             let own = self
