@@ -61,6 +61,11 @@ echo "kafka: $STRATA_TEST_KAFKA_BROKERS"
 eval "$(scripts/moto-server.sh start)"
 echo "aws emulator: $STRATA_TEST_AWS_ENDPOINT"
 
+step "airflow + cosmos (installed once into the cache)"
+# Apache Airflow and Astronomer Cosmos from PyPI, for the tests that run Strata under Cosmos.
+eval "$(scripts/airflow-venv.sh)"
+echo "airflow python: $STRATA_TEST_AIRFLOW_PYTHON"
+
 step "tests"
 # The rights chaos test runs on its own afterwards, so its figures are printed.
 scripts/with-duckdb cargo test --locked --no-fail-fast -- --skip rights_chaos::

@@ -138,6 +138,25 @@ impl Error {
         }
     }
 
+    /// A template error in the string value `steps` leads to in `text`, the YAML of its
+    /// file: its line counted in the file (the value's line plus the line within it).
+    pub fn in_yaml_value(self, text: &str, steps: &[YamlStep]) -> Self {
+        match self {
+            Error::Template {
+                path,
+                line,
+                message,
+                detail,
+            } => Error::Template {
+                line: yaml_key::find(text, steps).map_or(line, |(l, _)| l + line.saturating_sub(1)),
+                path,
+                message,
+                detail,
+            },
+            other => other,
+        }
+    }
+
     /// `at_yaml_key` on the text of `file`, read now: errors are rare, and the settings
     /// were parsed long before, so the text is not kept for them. A file that cannot be
     /// read leaves the error as it is.

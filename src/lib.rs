@@ -22,5 +22,6 @@ pub mod python_text;
 pub mod rights;
 pub mod session;
 pub mod sql;
+pub mod yaml_render;
 
 pub use error::{Error, Result};

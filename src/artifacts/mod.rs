@@ -155,7 +155,7 @@ fn node_json<'a>(project: &'a Project, compiler: &Compiler, node: &'a Node) -> N
     NodeJson {
         unique_id: &node.unique_id,
         name: &node.name,
-        resource_type: node.resource_type.as_str(),
+        resource_type: node.listed_resource_type(),
         package_name: &node.package_name,
         path: &node.path,
         original_file_path: &node.original_file_path,
@@ -407,9 +407,15 @@ struct AdapterResponseJson<'a> {
     #[serde(rename = "_message")]
     message: &'a str,
     code: &'a str,
+    // dbt leaves out what the engine did not say (readers such as OpenLineage's take a key
+    // that is present as a number).
+    #[serde(skip_serializing_if = "Option::is_none")]
     rows_affected: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     bytes_scanned: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     engine_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     query_id: &'a Option<String>,
 }
 

@@ -36,9 +36,18 @@ pub struct GlobalArgs {
     /// Where to look for profiles.yml before the project folder and ~/.dbt.
     #[arg(long, global = true)]
     pub profiles_dir: Option<PathBuf>,
-    /// The target (an output of the project's profile) [env: STRATA_TARGET, DBT_TARGET].
+    /// The profile of profiles.yml to use, instead of the project's `profile:` (as in dbt,
+    /// no environment variable sets it: STRATA_PROFILE turns on phase timings).
+    #[arg(long, global = true)]
+    pub profile: Option<String>,
+    /// The target (an output of the profile) [env: STRATA_TARGET, DBT_TARGET].
     #[arg(long, short = 't', global = true)]
     pub target: Option<String>,
+    /// Where artifacts, compiled SQL and the default DuckDB file go, instead of the project's
+    /// `target-path` (relative to the project folder) [env: STRATA_TARGET_PATH,
+    /// DBT_TARGET_PATH].
+    #[arg(long, global = true)]
+    pub target_path: Option<String>,
     /// Variables as YAML or JSON, e.g. '{"start_date": "2026-01-01"}'.
     #[arg(long, global = true)]
     pub vars: Option<String>,
@@ -105,6 +114,9 @@ impl GlobalArgs {
         }
         if self.target.is_none() {
             self.target = env_setting(&var, "TARGET", "", text)?;
+        }
+        if self.target_path.is_none() {
+            self.target_path = env_setting(&var, "TARGET_PATH", "", text)?;
         }
         for (name, flag) in [
             ("DEFER", &mut self.defer),
@@ -272,6 +284,8 @@ pub enum Cmd {
     Snapshot(ExecArgs),
     /// Render models and tests to target/compiled and check their SQL, without running them.
     Compile(ExecArgs),
+    /// Load the project and write target/manifest.json, without the warehouse.
+    Parse,
     /// List the selected nodes.
     #[command(alias = "list")]
     Ls {
@@ -540,7 +554,9 @@ impl Settings {
         let load = LoadOptions {
             project_dir: PathBuf::from("."),
             profiles_dir: global.profiles_dir.clone(),
+            profile: global.profile.clone(),
             target: global.target.clone(),
+            target_path: global.target_path.clone(),
             cli_vars: parse_mapping("--vars", global.vars.as_deref())?,
             no_partial_parse: global.no_partial_parse,
             warn_error: global.warn_error,

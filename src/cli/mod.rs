@@ -23,7 +23,7 @@ use crate::session::Command;
 use args::Settings;
 use commands::ls::TypeFilter;
 use commands::{
-    build, clean, debug, deps, ls, maintain, retry, rights, run_operation, show, source,
+    build, clean, debug, deps, ls, maintain, parse, retry, rights, run_operation, show, source,
 };
 
 /// Run the command line; returns the process exit code.
@@ -107,6 +107,7 @@ async fn dispatch(cmd: Cmd, mut global: GlobalArgs, printer: Arc<Printer>) -> Re
             limit,
         } => show::show(load, printer, s.selection(&selection), inline, limit).await,
         Cmd::Clean => clean::clean(load, &printer),
+        Cmd::Parse => parse::parse(load, printer),
         Cmd::Deps(a) => deps::deps(load, &printer, a),
         // Turned into the previous command above.
         Cmd::Retry { .. } => Err(Error::Usage("retry: nothing to retry".into())),

@@ -149,25 +149,17 @@ pub fn read_package_entries(dir: &Path, render: Render) -> Result<Vec<Entry>> {
 
 /// Every string rendered that holds Jinja (dbt renders value by value, not the text).
 pub fn render_value(value: &Value, file: &Path, render: Render) -> Result<Value> {
-    Ok(match value {
-        Value::String(s) if s.contains("{{") || s.contains("{%") || s.contains("{#") => {
-            Value::String(render(file, s)?)
-        }
-        Value::Array(items) => Value::Array(
-            items
-                .iter()
-                .map(|v| render_value(v, file, render))
-                .collect::<Result<_>>()?,
-        ),
-        Value::Object(map) => {
-            let mut out = Map::new();
-            for (k, v) in map {
-                out.insert(k.clone(), render_value(v, file, render)?);
-            }
-            Value::Object(out)
-        }
-        other => other.clone(),
-    })
+    crate::yaml_render::render_strings(
+        value,
+        &crate::yaml_render::Rendering {
+            file,
+            text: "",
+            under: &[],
+            render,
+            skip: &|_| false,
+            native: false,
+        },
+    )
 }
 
 fn malformed(file: &Path, detail: &str) -> Error {

@@ -176,6 +176,14 @@ pub async fn execute(
         .or(session.project.target.threads)
         .unwrap_or(4)
         .max(1);
+    session.printer.info(
+        "concurrency",
+        &format!(
+            "Concurrency: {threads} thread{} (target='{}')",
+            if threads == 1 { "" } else { "s" },
+            session.project.target.name
+        ),
+    );
 
     let start_failed = !hook_errors.is_empty();
     let scheduler = async {

@@ -22,8 +22,13 @@ pub struct Selectors {
 impl Selectors {
     /// `text` is the file's content after Jinja (dbt renders `env_var()`/`var()` in it too).
     pub fn parse(path: &Path, text: &str, mode: IndirectSelection) -> Result<Self> {
-        let bad = |msg: String| Error::Usage(format!("{}: {msg}", path.display()));
         let doc: Value = serde_yaml_ng::from_str(text).map_err(|e| Error::yaml(path, &e))?;
+        Self::from_document(path, doc, mode)
+    }
+
+    /// The selectors of a parsed (and rendered) selectors.yml.
+    fn from_document(path: &Path, doc: Value, mode: IndirectSelection) -> Result<Self> {
+        let bad = |msg: String| Error::Usage(format!("{}: {msg}", path.display()));
         let list = match (&doc, doc.get("selectors")) {
             (Value::Null, _) => Vec::new(),
             (Value::Object(_), Some(Value::Array(list))) => list.clone(),
@@ -128,8 +133,21 @@ impl Selectors {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(Error::io(&path, e)),
         };
-        let rendered = render(Path::new("selectors.yml"), &text)?;
-        Self::parse(Path::new("selectors.yml"), &rendered, mode).map(Some)
+        // As dbt: the YAML parsed first, then its string values rendered.
+        let file = Path::new("selectors.yml");
+        let doc: Value = serde_yaml_ng::from_str(&text).map_err(|e| Error::yaml(file, &e))?;
+        let doc = crate::yaml_render::render_strings(
+            &doc,
+            &crate::yaml_render::Rendering {
+                file,
+                text: &text,
+                under: &[],
+                render,
+                skip: &|_| false,
+                native: false,
+            },
+        )?;
+        Self::from_document(file, doc, mode).map(Some)
     }
 
     /// The selection named `name` (`--selector name`).

@@ -335,10 +335,89 @@ impl ProjectFile {
         ))
     }
 
+    /// With both files in the folder, Strata reads `project.yml`; `dbt_project.yml` is the
+    /// same project for dbt's tools (Cosmos, OpenLineage, dbt-core itself), so it must hold
+    /// the same settings apart from Strata's own sections, which dbt-core refuses.
+    pub fn check_dbt_twin(project_yml: &Path) -> Result<()> {
+        let Some(dir) = project_yml.parent() else {
+            return Ok(());
+        };
+        let twin = dir.join("dbt_project.yml");
+        if project_yml.file_name() != Some(std::ffi::OsStr::new("project.yml")) || !twin.is_file() {
+            return Ok(());
+        }
+        let read = |path: &Path| -> Result<(String, Map<String, Value>)> {
+            let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+            let doc = serde_yaml_ng::from_str(&text).map_err(|e| Error::yaml(path, &e))?;
+            Ok((text, doc))
+        };
+        let (_, mut ours) = read(project_yml)?;
+        let (twin_text, theirs) = read(&twin)?;
+        for key in STRATA_ONLY_KEYS {
+            if theirs.contains_key(*key) {
+                return Err(Error::config(
+                    &twin,
+                    format!(
+                        "`{key}:` is Strata's own section: keep it in project.yml only \
+                         (dbt-core refuses keys it does not know in dbt_project.yml)"
+                    ),
+                )
+                .at_yaml_key(&twin_text, &[YamlStep::Key(key)]));
+            }
+            ours.remove(*key);
+        }
+        let mut keys: Vec<&String> = ours.keys().chain(theirs.keys()).collect();
+        keys.sort();
+        keys.dedup();
+        for key in keys {
+            if ours.get(key) != theirs.get(key) {
+                let error = Error::config(
+                    &twin,
+                    format!(
+                        "`{key}` differs from project.yml's: dbt_project.yml is the same \
+                         project for dbt's tools and must say what project.yml says (apart \
+                         from {}), or the two would build different things",
+                        STRATA_ONLY_KEYS.join(", ")
+                    ),
+                );
+                return Err(error.at_yaml_key(&twin_text, &[YamlStep::Key(key)]));
+            }
+        }
+        Ok(())
+    }
+
+    /// The project file as written, nothing rendered: enough for its paths and name.
     pub fn load(path: &Path) -> Result<Self> {
+        Self::load_rendered(path, None)
+    }
+
+    /// The project file as dbt reads it: the YAML parsed first, then its string values
+    /// rendered (`env_var()`, `var()` of the command line), except `vars:` and the hooks,
+    /// which are rendered where they are used.
+    pub fn load_rendered(
+        path: &Path,
+        render: Option<crate::yaml_render::RenderValue>,
+    ) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        let file: ProjectFile =
+        // Parsed as written first, so a mistake in its shape is pointed at in the file.
+        let mut file: ProjectFile =
             serde_yaml_ng::from_str(&text).map_err(|e| Error::yaml(path, &e))?;
+        if let (Some(render), true) = (render, crate::yaml_render::has_jinja(&text)) {
+            let raw: Value = serde_yaml_ng::from_str(&text).map_err(|e| Error::yaml(path, &e))?;
+            let rendered = crate::yaml_render::render_strings(
+                &raw,
+                &crate::yaml_render::Rendering {
+                    file: path,
+                    text: &text,
+                    under: &[],
+                    render,
+                    skip: &rendered_later,
+                    native: false,
+                },
+            )?;
+            file = serde_json::from_value(rendered)
+                .map_err(|e| Error::config(path, format!("once its Jinja is rendered: {e}")))?;
+        }
         if file.name.trim().is_empty() {
             return Err(Error::config(path, "`name` must not be empty")
                 .at_yaml_key(&text, &[YamlStep::Key("name")]));
@@ -351,6 +430,23 @@ impl ProjectFile {
             .clone()
             .unwrap_or_else(|| vec![self.target_path.clone()])
     }
+}
+
+/// Sections of project.yml that only Strata reads (dbt-core refuses unknown keys).
+pub const STRATA_ONLY_KEYS: &[&str] = &["rights"];
+
+/// The keys of the project file dbt renders where they are used, not when it loads the
+/// file: `vars:` and the hooks (a hook's `{{ this }}` means the model it runs for).
+fn rendered_later(keys: &[&str]) -> bool {
+    matches!(
+        keys.first(),
+        Some(&("vars" | "on-run-start" | "on-run-end"))
+    ) || keys.iter().any(|k| {
+        matches!(
+            k.trim_start_matches('+'),
+            "pre-hook" | "post-hook" | "pre_hook" | "post_hook"
+        )
+    })
 }
 
 /// Resolve the config that the project file's nested tree (`models:`, `seeds:`) gives a node

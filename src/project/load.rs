@@ -41,10 +41,17 @@ pub fn open(
 ) -> Result<Project> {
     let root = opts.project_dir.clone();
     let file_path = ProjectFile::find(&root)?;
-    let file = ProjectFile::load(&file_path)?;
+    ProjectFile::check_dbt_twin(&file_path)?;
+    let mut file = ProjectFile::load_rendered(
+        &file_path,
+        Some(&|p: &Path, t: &str| render_text(p, t, &opts.cli_vars)),
+    )?;
+    if let Some(path) = &opts.target_path {
+        file.target_path = path.clone();
+    }
     let name = file.name.clone();
 
-    let mut vars = file.vars.clone();
+    let mut vars = project_vars(&file, &file_path, &|p, t| render_text(p, t, &opts.cli_vars))?;
     // dbt allows vars scoped by project name; flatten ours in.
     if let Some(Value::Object(scoped)) = vars.remove(&name) {
         vars.extend(scoped);
@@ -52,9 +59,10 @@ pub fn open(
     vars.extend(opts.cli_vars.clone());
 
     let profiles_file = profiles::find_profiles(&root, opts.profiles_dir.as_deref());
+    let profile = opts.profile.as_deref().or(file.profile.as_deref());
     let target = profiles::resolve_target(
         &name,
-        file.profile.as_deref(),
+        profile.map(|p| (p, opts.profile.is_some())),
         &file.target_path,
         profiles_file.as_deref(),
         opts.target.as_deref(),
@@ -94,6 +102,35 @@ pub fn open(
         project.memo = Arc::new(Memo::open(&project.target_dir(), &adapter));
     }
     Ok(project)
+}
+
+/// The project file's `vars:`, their Jinja rendered (`env_var()`, the command line's vars) as
+/// dbt renders them before a model reads them.
+fn project_vars(
+    file: &ProjectFile,
+    path: &Path,
+    render: crate::yaml_render::RenderValue,
+) -> Result<Map<String, Value>> {
+    let vars = Value::Object(file.vars.clone());
+    if !crate::yaml_render::has_jinja(&vars.to_string()) {
+        return Ok(file.vars.clone());
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let rendered = crate::yaml_render::render_strings(
+        &vars,
+        &crate::yaml_render::Rendering {
+            file: path,
+            text: &text,
+            under: &["vars"],
+            render,
+            skip: &|_| false,
+            native: false,
+        },
+    )?;
+    Ok(match rendered {
+        Value::Object(map) => map,
+        _ => file.vars.clone(),
+    })
 }
 
 /// Macros, docs, models, seeds, tests and YAML properties of a project from [`open`], its

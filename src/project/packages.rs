@@ -29,7 +29,11 @@ pub(super) fn load_packages(
     let mut loaded: Vec<(PathBuf, ProjectFile, PathBuf)> = Vec::new();
     for folder in folders {
         let file_path = ProjectFile::find(&folder)?;
-        let file = ProjectFile::load(&file_path)?;
+        let cli_vars = &project.cli_vars;
+        let file = ProjectFile::load_rendered(
+            &file_path,
+            Some(&|p: &Path, t: &str| render_text(p, t, cli_vars)),
+        )?;
         if file.name == project.name() {
             return Err(Error::config(
                 &file_path,

@@ -74,9 +74,11 @@ pub fn find_profiles(project_dir: &Path, profiles_dir: Option<&Path>) -> Option<
 }
 
 /// Resolve the target: the named profile's `target:` (or `--target`) output, else DuckDB.
+/// `profile` is (name, whether `--profile` named it): a profile the project file names but
+/// profiles.yml lacks means the embedded default; one named on the command line must exist.
 pub fn resolve_target(
     project_name: &str,
-    profile: Option<&str>,
+    profile: Option<(&str, bool)>,
     target_path: &str,
     profiles_file: Option<&Path>,
     target_override: Option<&str>,
@@ -84,16 +86,48 @@ pub fn resolve_target(
     rules: &TargetRules,
 ) -> Result<Target> {
     let default_or_error = || default_or_error(project_name, target_path, target_override, rules);
+    let (profile, required) = match profile {
+        Some((name, required)) => (Some(name), required),
+        None => (None, false),
+    };
     let (Some(path), Some(profile)) = (profiles_file, profile) else {
+        if let (Some(profile), true) = (profile, required) {
+            return Err(Error::Usage(format!(
+                "--profile {profile}: no profiles.yml found (looked in --profiles-dir, \
+                 $STRATA_PROFILES_DIR, $DBT_PROFILES_DIR, the project folder and ~/.dbt)"
+            )));
+        }
         return default_or_error();
     };
-    let raw = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    let text = render(path, &raw)?;
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
     let doc: Map<String, Value> =
         serde_yaml_ng::from_str(&text).map_err(|e| Error::yaml(path, &e))?;
     let Some(entry) = doc.get(profile) else {
+        if required {
+            let known: Vec<&str> = doc.keys().map(String::as_str).collect();
+            return Err(Error::config(
+                path,
+                format!(
+                    "--profile {profile}: no such profile (profiles: {})",
+                    known.join(", ")
+                ),
+            ));
+        }
         return default_or_error();
     };
+    // As dbt: the YAML parsed first, then the chosen profile's string values rendered.
+    let entry = crate::yaml_render::render_strings(
+        entry,
+        &crate::yaml_render::Rendering {
+            file: path,
+            text: &text,
+            under: &[profile],
+            render,
+            skip: &|_| false,
+            native: true,
+        },
+    )?;
+    let entry = &entry;
     let outputs = entry
         .get("outputs")
         .and_then(Value::as_object)

@@ -160,6 +160,16 @@ impl Node {
         self.config.str("alias").unwrap_or(&self.name)
     }
 
+    /// The resource type the artifacts and `ls` give the node, as dbt's tools read them: a
+    /// rights procedure is listed as an analysis (SQL that is compiled and never run by
+    /// `run` or `build`), so an orchestrator such as Cosmos makes no task for it.
+    pub fn listed_resource_type(&self) -> &'static str {
+        match (self.resource_type, self.config.materialization()) {
+            (ResourceType::Model, Materialization::Procedure) => "analysis",
+            (rt, _) => rt.as_str(),
+        }
+    }
+
     pub fn is_ephemeral(&self) -> bool {
         self.resource_type == ResourceType::Model
             && self.config.materialization() == Materialization::Ephemeral
@@ -240,7 +250,11 @@ pub struct MacroFile {
 pub struct LoadOptions {
     pub project_dir: PathBuf,
     pub profiles_dir: Option<PathBuf>,
+    /// `--profile`: the profile to use instead of the project file's `profile:`.
+    pub profile: Option<String>,
     pub target: Option<String>,
+    /// `--target-path`: instead of the project file's `target-path`.
+    pub target_path: Option<String>,
     /// `--vars`, already parsed.
     pub cli_vars: Map<String, Value>,
     /// `--no-partial-parse`: neither use nor keep `target/partial_parse/`.

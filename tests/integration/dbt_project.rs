@@ -390,3 +390,52 @@ fn nested_and_computed_lists_change_in_place_and_print_as_python() {
         "[0, 1, 2],{'a': [1, 3]},{'a': ['x']},0,1,2,9,10,{'a': ['ab', 'ac'], 'b': ['b']}"
     );
 }
+
+/// profiles.yml, dbt_project.yml and selectors.yml as PyYAML writes them (Jinja in single
+/// quotes, the quotes inside doubled) load as dbt-core loads them: the YAML parsed first,
+/// then each value rendered. Expected: tests/fixtures/pyyaml_quoting/expected.json, from
+/// its record.sh (dbt-core 1.12.6 + dbt-duckdb 1.11.1).
+#[test]
+fn yaml_written_by_pyyaml_loads_as_in_dbt() {
+    let fixture = repo_root().join("tests/fixtures/pyyaml_quoting");
+    let expected: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(fixture.join("expected.json")).expect("expected.json"),
+    )
+    .expect("json");
+    let p = TestProject::empty();
+    copy_tree(&fixture, p.path(), &|path| {
+        !path.ends_with("expected.json") && !path.ends_with("record.sh")
+    });
+    let env = [("YQ_TABLE", "yes"), ("YQ_THREADS", "2")];
+    let run = p.strata_env(&["run", "--profiles-dir", "."], &env);
+    run.assert_ok().assert_contains(&format!(
+        "Concurrency: {} threads (target='dev')",
+        expected["threads"]
+    ));
+    let manifest: serde_json::Value =
+        serde_json::from_str(&p.read("target/manifest.json")).expect("manifest");
+    let m = &manifest["nodes"]["model.yq.m"];
+    assert_eq!(m["config"]["materialized"], expected["materialized"]);
+    assert_eq!(m["config"]["tags"], expected["tags"]);
+    assert_eq!(m["config"]["meta"], expected["meta"]);
+    assert_eq!(
+        p.read("target/compiled/yq/models/m.sql").trim_end(),
+        expected["compiled_code"].as_str().expect("text")
+    );
+    let ls = p.strata_env(
+        &[
+            "ls",
+            "--profiles-dir",
+            ".",
+            "--selector",
+            "chosen",
+            "--output",
+            "name",
+        ],
+        &env,
+    );
+    ls.assert_ok();
+    let mut names: Vec<&str> = ls.stdout.split_whitespace().collect();
+    names.sort();
+    assert_eq!(serde_json::json!(names), expected["selector_chosen"]);
+}

@@ -15,6 +15,7 @@ mod athena_lock;
 mod athena_swap;
 mod cli;
 mod config_keys;
+mod cosmos;
 mod cross_db;
 mod data_tests;
 mod dbt_project;

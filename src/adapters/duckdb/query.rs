@@ -94,9 +94,20 @@ pub(super) fn run(
     let mut stmt = conn.prepare(sql).map_err(engine_error)?;
     let bind = duckdb::params_from_iter(params.iter());
     if !fetch {
-        let n = stmt.execute(bind).map_err(engine_error)?;
+        // Statements that change rows (INSERT, UPDATE, DELETE, CREATE TABLE ... AS, COPY)
+        // answer their count as one `Count` row; the others answer nothing.
+        let mut rows = stmt.query(bind).map_err(engine_error)?;
+        let counted = rows
+            .as_ref()
+            .is_some_and(|s| s.column_count() == 1 && s.column_name(0).is_ok_and(|c| c == "Count"));
+        let mut n = 0;
+        if counted {
+            if let Some(row) = rows.next().map_err(engine_error)? {
+                n = row.get::<_, i64>(0).map_or(0, |c| c.max(0) as u64);
+            }
+        }
         return Ok(ExecResult {
-            rows_affected: Some(n as u64),
+            rows_affected: Some(n),
             message: "OK".into(),
             ..Default::default()
         });

@@ -14,7 +14,7 @@ use crate::compile::Flags;
 use crate::error::{Error, Result};
 use crate::execute;
 use crate::graph::PreviousState;
-use crate::project::{LoadOptions, ResourceType};
+use crate::project::ResourceType;
 use crate::rights;
 use crate::session::printer::Printer;
 use crate::session::results::{NodeResult, RunOutcome};
@@ -52,7 +52,7 @@ pub(crate) async fn run(
     phase("manifest", &mut t);
     let opts = run_options(&exec, retry_ids, settings)?;
     let ids = session.select(command, &opts, None)?;
-    let args = run_args(command, &opts, &settings.load, &settings.global);
+    let args = run_args(command, &opts, &session, &settings.global);
     let results_path = target_dir.join("run_results.json");
     let write_results = |outcome: &RunOutcome| {
         artifacts::write_run_results(&results_path, &session, outcome, &args)
@@ -192,13 +192,32 @@ fn event_window(
 }
 
 /// The invocation's arguments as run_results.json records them (and `retry` reads them
-/// back).
-fn run_args(command: Command, opts: &RunOptions, load: &LoadOptions, g: &GlobalArgs) -> Value {
-    json!({
+/// back), with the paths resolved as dbt records them: readers such as OpenLineage's dbt
+/// processor open `<profiles_dir>/profiles.yml` from here.
+fn run_args(command: Command, opts: &RunOptions, session: &Session, g: &GlobalArgs) -> Value {
+    let project = &session.project;
+    let absolute = |p: &Path| {
+        std::path::absolute(p)
+            .unwrap_or_else(|_| p.to_path_buf())
+            .display()
+            .to_string()
+    };
+    let mut args = json!({
         "which": command.name(), "select": opts.select, "exclude": opts.exclude,
-        "full_refresh": opts.full_refresh, "threads": opts.threads, "vars": load.cli_vars,
-        "target": g.target,
-    })
+        "full_refresh": opts.full_refresh, "threads": opts.threads, "vars": project.cli_vars,
+        "target": g.target, "profile": g.profile,
+        "project_dir": absolute(&project.root),
+        "target_path": absolute(&project.target_dir()),
+    });
+    let profiles_dir = project
+        .target
+        .profiles_path
+        .as_deref()
+        .and_then(Path::parent);
+    if let (Some(dir), Some(map)) = (profiles_dir, args.as_object_mut()) {
+        map.insert("profiles_dir".into(), Value::String(absolute(dir)));
+    }
+    args
 }
 
 /// `--defer`: read the models and seeds not selected from the --state run's relations.

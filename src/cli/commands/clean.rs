@@ -6,7 +6,10 @@ use crate::session::printer::Printer;
 
 pub(crate) fn clean(load: &LoadOptions, printer: &Printer) -> Result<i32> {
     let path = ProjectFile::find(&load.project_dir)?;
-    let file = ProjectFile::load(&path)?;
+    let mut file = ProjectFile::load(&path)?;
+    if let Some(target_path) = &load.target_path {
+        file.target_path = target_path.clone();
+    }
     for t in file.clean_targets() {
         let p = load.project_dir.join(&t);
         let canonical_root = load

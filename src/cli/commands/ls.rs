@@ -258,7 +258,7 @@ impl<'a> NodeJson<'a> {
         config.entry("enabled").or_insert(Value::Bool(true));
         NodeJson {
             name: &n.name,
-            resource_type: n.resource_type.as_str(),
+            resource_type: n.listed_resource_type(),
             package_name: &n.package_name,
             original_file_path: &n.original_file_path,
             unique_id: &n.unique_id,

@@ -7,6 +7,7 @@ pub(super) mod debug;
 pub(super) mod deps;
 pub(super) mod ls;
 pub(super) mod maintain;
+pub(super) mod parse;
 pub(super) mod retry;
 pub(super) mod rights;
 pub(super) mod run_operation;

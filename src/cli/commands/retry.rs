@@ -78,10 +78,13 @@ fn readable_items<'de, D: Deserializer<'de>, T: DeserializeOwned>(
 pub(crate) fn previous_run(g: &mut GlobalArgs, threads: Option<usize>) -> Result<Retry> {
     let dir = match &g.state {
         Some(state) => state.clone(),
-        None => {
-            let file = ProjectFile::load(&ProjectFile::find(Path::new("."))?)?;
-            PathBuf::from(file.target_path)
-        }
+        None => match &g.target_path {
+            Some(path) => PathBuf::from(path),
+            None => {
+                let file = ProjectFile::load(&ProjectFile::find(Path::new("."))?)?;
+                PathBuf::from(file.target_path)
+            }
+        },
     };
     let path = dir.join("run_results.json");
     let text = std::fs::read_to_string(&path).map_err(|_| {

@@ -49,6 +49,7 @@ pub fn hermetic(cmd: &mut Command) {
         "LOG_FORMAT",
         "PARTIAL_PARSE",
         "WARN_ERROR",
+        "TARGET_PATH",
     ] {
         cmd.env_remove(format!("STRATA_{name}"))
             .env_remove(format!("DBT_{name}"));
