@@ -10,7 +10,7 @@ Settings (environment variables of the scheduler and the workers):
   STRATA_PROJECT_DIR    the project (holding dbt_project.yml; the reference project's
                         project.yml has a dbt_project.yml beside it)
   STRATA_PROFILES_YML   the profiles.yml to use (Cosmos hands its folder to strata)
-  STRATA_PROFILE        the profile in it (default: the project's `profile:`)
+  STRATA_PROFILE_NAME   the profile in it (default: the project's `profile:`)
   STRATA_TARGET         the target (default: dev)
   STRATA_EXECUTABLE     the strata binary (default: strata on the PATH)
   STRATA_LOAD_MODE      dbt_ls (default) or dbt_manifest (reads target/manifest.json, made
@@ -52,7 +52,7 @@ dag = DbtDag(
     dag_id=os.environ.get("STRATA_DAG_ID", "strata_cosmos"),
     project_config=project,
     profile_config=ProfileConfig(
-        profile_name=os.environ.get("STRATA_PROFILE") or _project_profile(),
+        profile_name=os.environ.get("STRATA_PROFILE_NAME") or _project_profile(),
         target_name=os.environ.get("STRATA_TARGET", "dev"),
         profiles_yml_filepath=PROFILES_YML,
     ),

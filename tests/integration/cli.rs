@@ -643,3 +643,91 @@ fn compile_writes_run_results() {
     );
     assert_eq!(v["args"]["which"], "compile");
 }
+
+/// The flags and variables Cosmos passes to every command: `--profile` picks the profile
+/// over the project's, `--target-path` / DBT_TARGET_PATH move the artifacts (and the default
+/// DuckDB file), and run_results.json records what readers such as OpenLineage open.
+#[test]
+fn profile_and_target_path_as_cosmos_passes_them() {
+    let p = TestProject::new("tp", "profile: main_profile\n");
+    p.write(
+        "models/v.sql",
+        "{{ config(materialized='view') }}\nselect 1 as x\n",
+    );
+    p.write(
+        "models/t.sql",
+        "{{ config(materialized='table') }}\nselect * from range(3) r(x)\n",
+    );
+    p.write(
+        "profiles.yml",
+        "main_profile:\n  target: dev\n  outputs:\n    dev: {type: duckdb, path: main.duckdb}\n\
+         other:\n  target: dev\n  outputs:\n    dev: {type: duckdb, path: other.duckdb}\n",
+    );
+    p.strata(&["run", "--profile", "other", "--target-path", "out"])
+        .assert_ok();
+    assert!(
+        p.path().join("other.duckdb").is_file(),
+        "--profile other's file"
+    );
+    assert!(!p.path().join("main.duckdb").exists());
+    let results: serde_json::Value =
+        serde_json::from_str(&p.read("out/run_results.json")).expect("run_results.json");
+    assert!(!p.path().join("target/run_results.json").exists());
+    let root = p.path().canonicalize().expect("canonical");
+    assert_eq!(results["args"]["profile"], "other");
+    assert_eq!(
+        results["args"]["profiles_dir"],
+        root.display().to_string(),
+        "{}",
+        results["args"]
+    );
+    assert_eq!(
+        results["args"]["target_path"],
+        root.join("out").display().to_string()
+    );
+    for r in results["results"].as_array().expect("results") {
+        let response = r["adapter_response"].as_object().expect("an object");
+        assert!(
+            response.values().all(|v| !v.is_null()),
+            "no null keys, as dbt writes them: {response:?}"
+        );
+        match r["unique_id"].as_str() {
+            Some("model.tp.t") => assert_eq!(response["rows_affected"], 3, "{response:?}"),
+            Some("model.tp.v") => assert!(!response.contains_key("rows_affected")),
+            other => panic!("unexpected node {other:?}"),
+        }
+    }
+
+    // DBT_TARGET_PATH, as Cosmos sets it for each task.
+    p.strata_env(&["compile"], &[("DBT_TARGET_PATH", "from_env")])
+        .assert_ok();
+    assert!(p.path().join("from_env/manifest.json").is_file());
+
+    p.strata(&["run", "--profile", "missing"])
+        .assert_code(2)
+        .assert_contains("--profile missing: no such profile (profiles: main_profile, other)");
+}
+
+/// A folder with project.yml and dbt_project.yml: Strata reads project.yml, and refuses to
+/// run when dbt_project.yml (the same project for dbt's tools) says something else.
+#[test]
+fn dbt_project_yml_beside_project_yml_must_agree() {
+    let p = TestProject::new(
+        "twin",
+        "vars: {days: 7}\nrights: {subject_columns: [user_id]}\n",
+    );
+    p.write("models/m.sql", "select {{ var('days') }} as days\n");
+    p.write("dbt_project.yml", "name: twin\nvars: {days: 7}\n");
+    p.strata(&["compile"]).assert_ok();
+    p.write("dbt_project.yml", "name: twin\nvars:\n  days: 28\n");
+    p.strata(&["compile"])
+        .assert_code(2)
+        .assert_contains("dbt_project.yml:2:1: `vars` differs from project.yml's");
+    p.write(
+        "dbt_project.yml",
+        "name: twin\nvars: {days: 7}\nrights: {subject_columns: [user_id]}\n",
+    );
+    p.strata(&["compile"])
+        .assert_code(2)
+        .assert_contains("`rights:` is Strata's own section: keep it in project.yml only");
+}
