@@ -37,13 +37,19 @@ fn write_profile(home: &Path, profile: &str) -> std::path::PathBuf {
     path
 }
 
-/// Runs the Cosmos DAG over `project` in `load_mode` and returns each task's state.
-fn run_cosmos(
-    home: &Path,
-    project: &Path,
-    profiles: &Path,
-    load_mode: &str,
-) -> BTreeMap<String, String> {
+/// What a DAG run did: each task's state, and how many tasks registered the relations they
+/// built as Airflow assets (Cosmos reads them from run_results.json and the manifest through
+/// OpenLineage's dbt processor, which seeds do not take part in).
+struct DagRun {
+    states: BTreeMap<String, String>,
+    tasks_with_assets: usize,
+    /// How many times Cosmos ran `strata deps` (it does before each task when the project
+    /// lists packages).
+    deps_runs: usize,
+}
+
+/// Runs the Cosmos DAG over `project` in `load_mode`.
+fn run_cosmos(home: &Path, project: &Path, profiles: &Path, load_mode: &str) -> DagRun {
     let airflow_home = home.join("airflow");
     std::fs::create_dir_all(&airflow_home).expect("mkdir");
     let dags = repo_root().join("examples/airflow");
@@ -94,7 +100,11 @@ fn run_cosmos(
             .collect::<Vec<_>>()
             .join("\n")
     );
-    states
+    DagRun {
+        states,
+        tasks_with_assets: text.matches("Outlets: [Asset(").count(),
+        deps_runs: text.matches("'deps', '--project-dir'").count(),
+    }
 }
 
 /// Tasks by kind, as Cosmos names them: `<model>.run`, `<model>.test`, and `<seed>_seed`
@@ -114,6 +124,25 @@ fn jaffle_shop(load_mode: &str) {
     );
     let home = tempfile::tempdir().expect("tempdir");
     let profiles = write_profile(home.path(), "jaffle_shop");
+    // A local package: Cosmos runs `strata deps` in each task's copy of the project.
+    let package = home.path().join("jaffle_extras");
+    std::fs::create_dir_all(package.join("macros")).expect("mkdir");
+    std::fs::write(
+        package.join("dbt_project.yml"),
+        "name: jaffle_extras
+",
+    )
+    .expect("write");
+    std::fs::write(
+        package.join("macros/greeting.sql"),
+        "{% macro greeting() %}'hello'{% endmacro %}\n",
+    )
+    .expect("write");
+    p.write(
+        "packages.yml",
+        &format!("packages:\n  - local: '{}'\n", package.display()),
+    );
+    p.strata(&["deps"]).assert_ok();
     if load_mode == "dbt_manifest" {
         p.strata(&[
             "parse",
@@ -122,14 +151,17 @@ fn jaffle_shop(load_mode: &str) {
         ])
         .assert_ok();
     }
-    let states = run_cosmos(home.path(), &project, &profiles, load_mode);
-    let (seeds, runs, tests) = counts(&states);
+    let run = run_cosmos(home.path(), &project, &profiles, load_mode);
+    let states = &run.states;
+    let (seeds, runs, tests) = counts(states);
     println!(
         "cosmos {load_mode} jaffle_shop: {} tasks ({seeds} seeds, {runs} model runs, {tests} \
          test tasks), all succeeded",
         states.len()
     );
     assert_eq!((seeds, runs, tests), (3, 5, 5), "{states:?}");
+    assert_eq!(run.tasks_with_assets, 5, "every model's task, views too");
+    assert!(run.deps_runs >= states.len(), "deps ran before each task");
     let db = home.path().join("warehouse.duckdb");
     let customers = p.query_file(
         &db,
@@ -167,8 +199,9 @@ fn reference(load_mode: &str) {
         ])
         .assert_ok();
     }
-    let states = run_cosmos(home.path(), &project, &profiles, load_mode);
-    let (seeds, runs, tests) = counts(&states);
+    let run = run_cosmos(home.path(), &project, &profiles, load_mode);
+    let states = &run.states;
+    let (seeds, runs, tests) = counts(states);
     println!(
         "cosmos {load_mode} reference project: {} tasks ({seeds} seeds, {runs} model runs, \
          {tests} test tasks), all succeeded",
@@ -176,6 +209,7 @@ fn reference(load_mode: &str) {
     );
     // 3 seeds, 10 incremental and 2 ephemeral models, each with its tests after it.
     assert_eq!((seeds, runs, tests), (3, 12, 15), "{states:?}");
+    assert_eq!(run.tasks_with_assets, 10, "every incremental model's task");
     assert!(
         !states
             .keys()
