@@ -6,69 +6,167 @@
   `default__` is plain ANSI-ish SQL where one exists.
 -#}
 
-{#- ---------------------------------------------------------------- JSON -- -#}
+{#- ------------------------------------------------- landing lines ------ -#}
+{#- The landing contract (docs/landing-contract.md): what a landing line means,
+    computed the same way on both engines. Athena's (Trino's) behaviour is the
+    reference; each macro says where DuckDB needs help to match it. -#}
 
-{#- json_is_object(expr): true when the VARCHAR `expr` is valid JSON whose top
-    level is an object; false (never an error) for invalid JSON, arrays,
-    scalars and NULL. -#}
-{% macro json_is_object(expr) -%}
-  {{ adapter.dispatch('json_is_object')(expr) }}
+{#- landing_text(raw): the line as text. Athena's varchar keeps the file's bytes,
+    so bytes that are not UTF-8 are replaced by U+FFFD here (DuckDB's landing
+    reader already did); an empty line is ''. -#}
+{% macro landing_text(raw) -%}
+  {{ adapter.dispatch('landing_text')(raw) }}
 {%- endmacro %}
 
-{% macro duckdb__json_is_object(expr) -%}
-  (case when json_valid({{ expr }}) then json_type({{ expr }}) = 'OBJECT' else false end)
+{% macro duckdb__landing_text(raw) -%}
+  coalesce({{ raw }}, '')
 {%- endmacro %}
 
-{% macro athena__json_is_object(expr) -%}
-  coalesce(try(cast(json_parse({{ expr }}) as map(varchar, json))) is not null, false)
+{% macro athena__landing_text(raw) -%}
+  coalesce(from_utf8(to_utf8({{ raw }})), '')
 {%- endmacro %}
 
-{#- json_extract_text(doc, key): the top-level member `key` of the JSON object
-    `doc` as VARCHAR (strings unquoted, numbers/booleans as their JSON text,
-    JSON null or an absent key as NULL). `doc` must be valid JSON or NULL. -#}
-{% macro json_extract_text(doc, key) -%}
-  {{ adapter.dispatch('json_extract_text')(doc, key) }}
+{#- has_replacement_char(text): the line was not UTF-8 (or holds U+FFFD). -#}
+{% macro has_replacement_char(text) -%}
+  (strpos({{ text }}, chr(65533)) > 0)
 {%- endmacro %}
 
-{% macro duckdb__json_extract_text(doc, key) -%}
-  json_extract_string({{ doc }}, '$.{{ key }}')
+{#- json_strict_text(text): RFC 8259's rules that DuckDB's parser does not
+    enforce, checked on the text with its string literals blanked: no NaN or
+    Infinity, no trailing comma, no raw control character inside a string (such
+    a string is not blanked, so a quote is left over). -#}
+{% macro json_strict_text(text) -%}
+  {{ adapter.dispatch('json_strict_text')(text) }}
 {%- endmacro %}
 
-{% macro athena__json_extract_text(doc, key) -%}
-  json_extract_scalar({{ doc }}, '$.{{ key }}')
+{% macro duckdb__json_strict_text(text) -%}
+  (not regexp_matches(replace(regexp_replace({{ text }}, '"([^"\\\x00-\x1f]|\\.)*"', '""', 'g'), '""', ''), '"|[nN][aA][nN]|[iI][nN][fF]|,\s*[}\]]'))
 {%- endmacro %}
 
-{#- json_extract_texts(doc, keys): the top-level members `keys` (a list of
-    names) of the JSON object `doc` as an ARRAY of VARCHAR in the same order,
-    with json_extract_text's conventions; index it with [1], [2], ... (1-based
-    on both engines). DuckDB parses the document once for all keys. -#}
-{% macro json_extract_texts(doc, keys) -%}
-  {{ adapter.dispatch('json_extract_texts')(doc, keys) }}
+{% macro athena__json_strict_text(text) -%}
+  (not regexp_like(replace(regexp_replace({{ text }}, '"([^"\\\x00-\x1f]|\\.)*"', '""'), '""', ''), '"|[nN][aA][nN]|[iI][nN][fF]|,\s*[}\]]'))
 {%- endmacro %}
 
-{% macro duckdb__json_extract_texts(doc, keys) -%}
+{#- landing_json_is_object(text): `text` is one JSON object per RFC 8259 with no
+    top-level key twice; false (never an error) otherwise and for NULL. Trino's
+    cast to map(varchar, json) refuses duplicate keys; DuckDB's json_keys lists
+    them, so both engines refuse them. -#}
+{% macro landing_json_is_object(text) -%}
+  {{ adapter.dispatch('landing_json_is_object')(text) }}
+{%- endmacro %}
+
+{% macro duckdb__landing_json_is_object(text) -%}
+  coalesce(case
+    when json_valid({{ text }}) and json_type({{ text }}) = 'OBJECT' and {{ json_strict_text(text) }}
+      then len(json_keys({{ text }})) = len(list_distinct(json_keys({{ text }})))
+  end, false)
+{%- endmacro %}
+
+{% macro athena__landing_json_is_object(text) -%}
+  coalesce({{ json_strict_text(text) }} and try(cast(json_parse({{ text }}) as map(varchar, json))) is not null, false)
+{%- endmacro %}
+
+{#- landing_field_kinds(doc, keys): for each top-level member `keys` of the JSON
+    object `doc`, its JSON kind: 'string', 'number', 'boolean', 'null', 'object',
+    'array', or NULL when absent; an ARRAY indexed from 1 like
+    landing_field_texts. -#}
+{% macro landing_field_kinds(doc, keys) -%}
+  {{ adapter.dispatch('landing_field_kinds')(doc, keys) }}
+{%- endmacro %}
+
+{% macro duckdb__landing_field_kinds(doc, keys) -%}
+  list_transform(json_type({{ doc }}, [{% for key in keys %}'$.{{ key }}'{% if not loop.last %}, {% endif %}{% endfor %}]),
+    t -> case when t is null then null when t = 'VARCHAR' then 'string' when t = 'BOOLEAN' then 'boolean'
+              when t = 'NULL' then 'null' when t = 'OBJECT' then 'object' when t = 'ARRAY' then 'array'
+              else 'number' end)
+{%- endmacro %}
+
+{% macro athena__landing_field_kinds(doc, keys) -%}
+  array[{% for key in keys %}(case substr(json_format(json_extract({{ doc }}, '$.{{ key }}')), 1, 1)
+    when '"' then 'string' when '{' then 'object' when '[' then 'array' when 't' then 'boolean'
+    when 'f' then 'boolean' when 'n' then 'null' when '' then null else 'number' end){% if not loop.last %}, {% endif %}{% endfor %}]
+{%- endmacro %}
+
+{#- landing_field_texts(doc, keys): the top-level members `keys` of `doc` as
+    VARCHAR texts, same order: a string unquoted, true/false, a number's text
+    (read it only through landing_integer / landing_bigint_text: the engines
+    print non-integers differently), NULL for null and absent members. Check the
+    kind first: an object's or an array's text is NULL on Athena and the JSON
+    text on DuckDB. DuckDB parses the document once for all keys. -#}
+{% macro landing_field_texts(doc, keys) -%}
+  {{ adapter.dispatch('landing_field_texts')(doc, keys) }}
+{%- endmacro %}
+
+{% macro duckdb__landing_field_texts(doc, keys) -%}
   json_extract_string({{ doc }}, [{% for key in keys %}'$.{{ key }}'{% if not loop.last %}, {% endif %}{% endfor %}])
 {%- endmacro %}
 
-{% macro athena__json_extract_texts(doc, keys) -%}
+{% macro athena__landing_field_texts(doc, keys) -%}
   array[{% for key in keys %}json_extract_scalar({{ doc }}, '$.{{ key }}'){% if not loop.last %}, {% endif %}{% endfor %}]
+{%- endmacro %}
+
+{#- trim_text(expr): `expr` without leading and trailing Java whitespace, what
+    Trino's trim(x) removes (DuckDB's trim(x) removes spaces only). -#}
+{% macro trim_text(expr) -%}
+  trim({{ expr }}, {% for c in [9, 10, 11, 12, 13, 28, 29, 30, 31, 32, 5760, 8192, 8193, 8194, 8195, 8196, 8197, 8198, 8200, 8201, 8202, 8232, 8233, 8287, 12288] %}chr({{ c }}){% if not loop.last %} || {% endif %}{% endfor %})
+{%- endmacro %}
+
+{#- landing_integer(text): a 32-bit integer written as ASCII digits with an
+    optional '-', else NULL (Trino's Integer.parseInt; DuckDB's cast would also
+    take '1.0', '1e2', '0x10', '1_000' and spaces). -#}
+{% macro landing_integer(text) -%}
+  {{ adapter.dispatch('landing_integer')(text) }}
+{%- endmacro %}
+
+{% macro duckdb__landing_integer(text) -%}
+  (case when regexp_full_match({{ text }}, '-?[0-9]+') then try_cast({{ text }} as integer) end)
+{%- endmacro %}
+
+{% macro athena__landing_integer(text) -%}
+  (case when regexp_like({{ text }}, '^-?[0-9]+$') then try_cast({{ text }} as integer) end)
+{%- endmacro %}
+
+{#- landing_bigint_text(text): a 64-bit integer's canonical decimal text ('-0'
+    is '0'), else NULL. -#}
+{% macro landing_bigint_text(text) -%}
+  {{ adapter.dispatch('landing_bigint_text')(text) }}
+{%- endmacro %}
+
+{% macro duckdb__landing_bigint_text(text) -%}
+  (case when regexp_full_match({{ text }}, '-?[0-9]+') then cast(try_cast({{ text }} as bigint) as varchar) end)
+{%- endmacro %}
+
+{% macro athena__landing_bigint_text(text) -%}
+  (case when regexp_like({{ text }}, '^-?[0-9]+$') then cast(try_cast({{ text }} as bigint) as varchar) end)
 {%- endmacro %}
 
 {#- ---------------------------------------------------------- timestamps -- -#}
 
-{#- parse_iso8601_utc(expr): an ISO-8601 timestamp string with a 'Z' or
-    '+hh:mm' offset as a TIMESTAMP in UTC (no time zone); NULL when it does
-    not parse. Independent of the session time zone. -#}
-{% macro parse_iso8601_utc(expr) -%}
-  {{ adapter.dispatch('parse_iso8601_utc')(expr) }}
+{#- The one timestamp grammar of the landing contract. -#}
+{% macro landing_timestamp_pattern() -%}
+(19[7-9][0-9]|[2-9][0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])
 {%- endmacro %}
 
-{% macro duckdb__parse_iso8601_utc(expr) -%}
-  make_timestamp(epoch_us(try_cast({{ expr }} as timestamptz)))
+{#- landing_timestamp(text): a timestamp in the contract's grammar as a
+    TIMESTAMP in UTC (no time zone), truncated to the millisecond as Trino's
+    from_iso8601_timestamp returns it; NULL for any other text. Independent of
+    the session time zone. -#}
+{% macro landing_timestamp(text) -%}
+  {{ adapter.dispatch('landing_timestamp')(text) }}
 {%- endmacro %}
 
-{% macro athena__parse_iso8601_utc(expr) -%}
-  try(cast(from_iso8601_timestamp({{ expr }}) at time zone 'UTC' as timestamp(6)))
+{#- DuckDB: the fraction cut to milliseconds as text first (its cast rounds to
+    microseconds). -#}
+{% macro duckdb__landing_timestamp(text) -%}
+  (case when regexp_full_match({{ text }}, '{{ landing_timestamp_pattern() }}')
+    then make_timestamp(epoch_us(try_cast(regexp_replace({{ text }}, '(\.[0-9]{3})[0-9]+', '\1') as timestamptz)))
+  end)
+{%- endmacro %}
+
+{% macro athena__landing_timestamp(text) -%}
+  (case when regexp_like({{ text }}, '^{{ landing_timestamp_pattern() }}$')
+    then try(cast(from_iso8601_timestamp({{ text }}) at time zone 'UTC' as timestamp(6)))
+  end)
 {%- endmacro %}
 
 {#- add_days(date_expr, days): the DATE `days` days after `date_expr`
