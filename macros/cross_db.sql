@@ -82,9 +82,10 @@
 {%- endmacro %}
 
 {% macro athena__landing_field_kinds(doc, keys) -%}
-  array[{% for key in keys %}(case substr(json_format(json_extract({{ doc }}, '$.{{ key }}')), 1, 1)
-    when '"' then 'string' when '{' then 'object' when '[' then 'array' when 't' then 'boolean'
-    when 'f' then 'boolean' when 'n' then 'null' when '' then null else 'number' end){% if not loop.last %}, {% endif %}{% endfor %}]
+  array[{% for key in keys %}(case when json_extract({{ doc }}, '$.{{ key }}') is null then null
+    else (case substr(json_format(json_extract({{ doc }}, '$.{{ key }}')), 1, 1)
+      when '"' then 'string' when '{' then 'object' when '[' then 'array' when 't' then 'boolean'
+      when 'f' then 'boolean' when 'n' then 'null' else 'number' end) end){% if not loop.last %}, {% endif %}{% endfor %}]
 {%- endmacro %}
 
 {#- landing_field_texts(doc, keys): the top-level members `keys` of `doc` as

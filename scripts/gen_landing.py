@@ -27,7 +27,11 @@ Realism knobs (fixed rates, all drawn from the per-day RNG):
     or an object missing/garbling a required field (event_id, user_id,
     created_at, step_index);
   * every arrival day has at least one malformed line and one line re-sent on
-    the next day, per landing table, so any incremental step exercises both.
+    the next day, per landing table, so any incremental step exercises both;
+  * the landing contract's conformance lines (tests/fixtures/landing_contract/:
+    CR and CRLF line ends, a BOM, bytes that are not UTF-8, lenient JSON, wrong
+    kinds, odd timestamps and integers) arrive on the third day as a second file
+    of each table, copied byte for byte.
 
 Determinism: every arrival day is generated from an RNG derived from
 (seed, date) plus state carried from earlier days only (users' open chats and
@@ -288,6 +292,22 @@ def write_lines(path: str, lines: list[str]) -> int:
     return len(lines)
 
 
+# The arrival day (0-based) that also receives the contract's conformance lines.
+CONTRACT_DAY = 2
+CONTRACT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures",
+                            "landing_contract")
+
+
+def copy_contract_lines(table: str, folder: str) -> int:
+    """Copy the conformance file of `table` into `folder`; returns its line count."""
+    with open(os.path.join(CONTRACT_DIR, f"{table}.jsonl"), "rb") as f:
+        data = f.read()
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, "part-0001-contract.jsonl"), "wb") as f:
+        f.write(data)
+    return data.count(b"\n")
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", default="data/landing", help="output directory [data/landing]")
@@ -320,6 +340,11 @@ def main(argv=None) -> int:
         total_chat += write_lines(os.path.join(a.out, "chat_events", part), chat_lines)
         total_steps += write_lines(os.path.join(a.out, "reasoning_steps", part), step_lines)
         carry_chat, carry_steps = late_chat, late_steps  # arrive tomorrow (dropped after the last day)
+        if i == CONTRACT_DAY:
+            for table in ("chat_events", "reasoning_steps"):
+                total = copy_contract_lines(table, os.path.join(a.out, table, f"ingest_date={day.isoformat()}"))
+                total_chat, total_steps = (total_chat + total, total_steps) if table == "chat_events" \
+                    else (total_chat, total_steps + total)
     print(f"wrote {a.days} arrival days to {a.out}: {total_chat} chat_events lines, "
           f"{total_steps} reasoning_steps lines", file=sys.stderr)
     return 0

@@ -22,6 +22,7 @@ mod dbt_project;
 mod deps;
 mod errors;
 mod freshness;
+mod landing_contract;
 mod materializations;
 mod merge_options;
 mod microbatch;
