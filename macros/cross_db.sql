@@ -40,11 +40,11 @@
 {%- endmacro %}
 
 {% macro duckdb__json_strict_text(text) -%}
-  (not regexp_matches(replace(regexp_replace({{ text }}, '"([^"\\\x00-\x1f]|\\.)*"', '""', 'g'), '""', ''), '"|[nN][aA][nN]|[iI][nN][fF]|,\s*[}\]]'))
+  (not regexp_matches(replace(regexp_replace({{ text }}, '"([^"\\\x00-\x1f]|\\.)*"', '""', 'g'), '""', ''), '"|[nN][aA][nN]|[iI][nN][fF]|,[ \t\n\r]*[}\]]'))
 {%- endmacro %}
 
 {% macro athena__json_strict_text(text) -%}
-  (not regexp_like(replace(regexp_replace({{ text }}, '"([^"\\\x00-\x1f]|\\.)*"', '""'), '""', ''), '"|[nN][aA][nN]|[iI][nN][fF]|,\s*[}\]]'))
+  (not regexp_like(replace(regexp_replace({{ text }}, '"([^"\\\x00-\x1f]|\\.)*"', '""'), '""', ''), '"|[nN][aA][nN]|[iI][nN][fF]|,[ \t\n\r]*[}\]]'))
 {%- endmacro %}
 
 {#- landing_json_is_object(text): `text` is one JSON object per RFC 8259 with no
@@ -112,33 +112,32 @@
   trim({{ expr }}, {% for c in [9, 10, 11, 12, 13, 28, 29, 30, 31, 32, 5760, 8192, 8193, 8194, 8195, 8196, 8197, 8198, 8200, 8201, 8202, 8232, 8233, 8287, 12288] %}chr({{ c }}){% if not loop.last %} || {% endif %}{% endfor %})
 {%- endmacro %}
 
+{#- full_match(text, pattern): the whole `text` matches `pattern` (NULL for NULL).
+    Trino's regexp_like finds a match anywhere, and its default regex library reads
+    ^ and $ as line anchors, so on Athena the anchored match must be the text. -#}
+{% macro full_match(text, pattern) -%}
+  {{ adapter.dispatch('full_match')(text, pattern) }}
+{%- endmacro %}
+
+{% macro duckdb__full_match(text, pattern) -%}
+  regexp_full_match({{ text }}, '{{ pattern }}')
+{%- endmacro %}
+
+{% macro athena__full_match(text, pattern) -%}
+  (regexp_extract({{ text }}, '^(?:{{ pattern }})$') = {{ text }})
+{%- endmacro %}
+
 {#- landing_integer(text): a 32-bit integer written as ASCII digits with an
     optional '-', else NULL (Trino's Integer.parseInt; DuckDB's cast would also
     take '1.0', '1e2', '0x10', '1_000' and spaces). -#}
 {% macro landing_integer(text) -%}
-  {{ adapter.dispatch('landing_integer')(text) }}
-{%- endmacro %}
-
-{% macro duckdb__landing_integer(text) -%}
-  (case when regexp_full_match({{ text }}, '-?[0-9]+') then try_cast({{ text }} as integer) end)
-{%- endmacro %}
-
-{% macro athena__landing_integer(text) -%}
-  (case when regexp_like({{ text }}, '^-?[0-9]+$') then try_cast({{ text }} as integer) end)
+  (case when {{ full_match(text, '-?[0-9]+') }} then try_cast({{ text }} as integer) end)
 {%- endmacro %}
 
 {#- landing_bigint_text(text): a 64-bit integer's canonical decimal text ('-0'
     is '0'), else NULL. -#}
 {% macro landing_bigint_text(text) -%}
-  {{ adapter.dispatch('landing_bigint_text')(text) }}
-{%- endmacro %}
-
-{% macro duckdb__landing_bigint_text(text) -%}
-  (case when regexp_full_match({{ text }}, '-?[0-9]+') then cast(try_cast({{ text }} as bigint) as varchar) end)
-{%- endmacro %}
-
-{% macro athena__landing_bigint_text(text) -%}
-  (case when regexp_like({{ text }}, '^-?[0-9]+$') then cast(try_cast({{ text }} as bigint) as varchar) end)
+  (case when {{ full_match(text, '-?[0-9]+') }} then cast(try_cast({{ text }} as bigint) as varchar) end)
 {%- endmacro %}
 
 {#- ---------------------------------------------------------- timestamps -- -#}
@@ -159,13 +158,13 @@
 {#- DuckDB: the fraction cut to milliseconds as text first (its cast rounds to
     microseconds). -#}
 {% macro duckdb__landing_timestamp(text) -%}
-  (case when regexp_full_match({{ text }}, '{{ landing_timestamp_pattern() }}')
+  (case when {{ full_match(text, landing_timestamp_pattern()) }}
     then make_timestamp(epoch_us(try_cast(regexp_replace({{ text }}, '(\.[0-9]{3})[0-9]+', '\1') as timestamptz)))
   end)
 {%- endmacro %}
 
 {% macro athena__landing_timestamp(text) -%}
-  (case when regexp_like({{ text }}, '^{{ landing_timestamp_pattern() }}$')
+  (case when {{ full_match(text, landing_timestamp_pattern()) }}
     then try(cast(from_iso8601_timestamp({{ text }}) at time zone 'UTC' as timestamp(6)))
   end)
 {%- endmacro %}

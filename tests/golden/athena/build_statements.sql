@@ -228,7 +228,7 @@ checked as (
         raw,
         ingest_date,
         (strpos(raw, chr(65533)) > 0) as bad_encoding,
-        case when not (strpos(raw, chr(65533)) > 0) and coalesce((not regexp_like(replace(regexp_replace(raw, '"([^"\\\x00-\x1f]|\\.)*"', '""'), '""', ''), '"|[nN][aA][nN]|[iI][nN][fF]|,\s*[}\]]')) and try(cast(json_parse(raw) as map(varchar, json))) is not null, false) then raw end as doc
+        case when not (strpos(raw, chr(65533)) > 0) and coalesce((not regexp_like(replace(regexp_replace(raw, '"([^"\\\x00-\x1f]|\\.)*"', '""'), '""', ''), '"|[nN][aA][nN]|[iI][nN][fF]|,[ \t\n\r]*[}\]]')) and try(cast(json_parse(raw) as map(varchar, json))) is not null, false) then raw end as doc
     from landing
 ),
 
@@ -329,13 +329,13 @@ typed as (
         case setting_value_kind
             when 'string' then setting_value_text
             when 'boolean' then setting_value_text
-            when 'number' then (case when regexp_like(setting_value_text, '^-?[0-9]+$') then cast(try_cast(setting_value_text as bigint) as varchar) end)
+            when 'number' then (case when (regexp_extract(setting_value_text, '^(?:-?[0-9]+)$') = setting_value_text) then cast(try_cast(setting_value_text as bigint) as varchar) end)
         end as setting_value,
         coalesce(setting_value_kind in ('object', 'array')
-            or (setting_value_kind = 'number' and (case when regexp_like(setting_value_text, '^-?[0-9]+$') then cast(try_cast(setting_value_text as bigint) as varchar) end) is null), false)
+            or (setting_value_kind = 'number' and (case when (regexp_extract(setting_value_text, '^(?:-?[0-9]+)$') = setting_value_text) then cast(try_cast(setting_value_text as bigint) as varchar) end) is null), false)
             as setting_value_invalid,
         created_at_text,
-        (case when regexp_like(created_at_text, '^(19[7-9][0-9]|[2-9][0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$')
+        (case when (regexp_extract(created_at_text, '^(?:(19[7-9][0-9]|[2-9][0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))$') = created_at_text)
     then try(cast(from_iso8601_timestamp(created_at_text) at time zone 'UTC' as timestamp(6)))
   end) as created_at
     from named
@@ -362,7 +362,7 @@ select
         when user_id_wrong_kind then 'invalid_user_id'
         when user_id is null then 'missing_user_id'
         -- an id no erasure request could name (rights.subject_id_pattern) is never loaded
-        when not coalesce(regexp_like(user_id, '^(?:^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$)$'), false) then 'invalid_user_id'
+        when not coalesce(regexp_extract(user_id, '^(?:^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$)$') = user_id, false) then 'invalid_user_id'
         when event_type_wrong_kind then 'invalid_event_type'
         when event_type is null then 'missing_event_type'
         when created_at_wrong_kind then 'invalid_created_at'
@@ -607,7 +607,7 @@ checked as (
         raw,
         ingest_date,
         (strpos(raw, chr(65533)) > 0) as bad_encoding,
-        case when not (strpos(raw, chr(65533)) > 0) and coalesce((not regexp_like(replace(regexp_replace(raw, '"([^"\\\x00-\x1f]|\\.)*"', '""'), '""', ''), '"|[nN][aA][nN]|[iI][nN][fF]|,\s*[}\]]')) and try(cast(json_parse(raw) as map(varchar, json))) is not null, false) then raw end as doc
+        case when not (strpos(raw, chr(65533)) > 0) and coalesce((not regexp_like(replace(regexp_replace(raw, '"([^"\\\x00-\x1f]|\\.)*"', '""'), '""', ''), '"|[nN][aA][nN]|[iI][nN][fF]|,[ \t\n\r]*[}\]]')) and try(cast(json_parse(raw) as map(varchar, json))) is not null, false) then raw end as doc
     from landing
 ),
 
@@ -708,13 +708,13 @@ typed as (
         case setting_value_kind
             when 'string' then setting_value_text
             when 'boolean' then setting_value_text
-            when 'number' then (case when regexp_like(setting_value_text, '^-?[0-9]+$') then cast(try_cast(setting_value_text as bigint) as varchar) end)
+            when 'number' then (case when (regexp_extract(setting_value_text, '^(?:-?[0-9]+)$') = setting_value_text) then cast(try_cast(setting_value_text as bigint) as varchar) end)
         end as setting_value,
         coalesce(setting_value_kind in ('object', 'array')
-            or (setting_value_kind = 'number' and (case when regexp_like(setting_value_text, '^-?[0-9]+$') then cast(try_cast(setting_value_text as bigint) as varchar) end) is null), false)
+            or (setting_value_kind = 'number' and (case when (regexp_extract(setting_value_text, '^(?:-?[0-9]+)$') = setting_value_text) then cast(try_cast(setting_value_text as bigint) as varchar) end) is null), false)
             as setting_value_invalid,
         created_at_text,
-        (case when regexp_like(created_at_text, '^(19[7-9][0-9]|[2-9][0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$')
+        (case when (regexp_extract(created_at_text, '^(?:(19[7-9][0-9]|[2-9][0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))$') = created_at_text)
     then try(cast(from_iso8601_timestamp(created_at_text) at time zone 'UTC' as timestamp(6)))
   end) as created_at
     from named
@@ -741,7 +741,7 @@ select
         when user_id_wrong_kind then 'invalid_user_id'
         when user_id is null then 'missing_user_id'
         -- an id no erasure request could name (rights.subject_id_pattern) is never loaded
-        when not coalesce(regexp_like(user_id, '^(?:^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$)$'), false) then 'invalid_user_id'
+        when not coalesce(regexp_extract(user_id, '^(?:^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$)$') = user_id, false) then 'invalid_user_id'
         when event_type_wrong_kind then 'invalid_event_type'
         when event_type is null then 'missing_event_type'
         when created_at_wrong_kind then 'invalid_created_at'
@@ -776,7 +776,7 @@ checked as (
         raw,
         ingest_date,
         (strpos(raw, chr(65533)) > 0) as bad_encoding,
-        case when not (strpos(raw, chr(65533)) > 0) and coalesce((not regexp_like(replace(regexp_replace(raw, '"([^"\\\x00-\x1f]|\\.)*"', '""'), '""', ''), '"|[nN][aA][nN]|[iI][nN][fF]|,\s*[}\]]')) and try(cast(json_parse(raw) as map(varchar, json))) is not null, false) then raw end as doc
+        case when not (strpos(raw, chr(65533)) > 0) and coalesce((not regexp_like(replace(regexp_replace(raw, '"([^"\\\x00-\x1f]|\\.)*"', '""'), '""', ''), '"|[nN][aA][nN]|[iI][nN][fF]|,[ \t\n\r]*[}\]]')) and try(cast(json_parse(raw) as map(varchar, json))) is not null, false) then raw end as doc
     from landing
 ),
 
@@ -848,13 +848,13 @@ typed as (
         coalesce(created_at_kind not in ('string', 'null'), false) as created_at_wrong_kind,
         nullif(trim(event_id_text, chr(9) || chr(10) || chr(11) || chr(12) || chr(13) || chr(28) || chr(29) || chr(30) || chr(31) || chr(32) || chr(5760) || chr(8192) || chr(8193) || chr(8194) || chr(8195) || chr(8196) || chr(8197) || chr(8198) || chr(8200) || chr(8201) || chr(8202) || chr(8232) || chr(8233) || chr(8287) || chr(12288)), '') as event_id,
         step_index_kind,
-        case when step_index_kind in ('string', 'number') then (case when regexp_like(step_index_text, '^-?[0-9]+$') then try_cast(step_index_text as integer) end) end
+        case when step_index_kind in ('string', 'number') then (case when (regexp_extract(step_index_text, '^(?:-?[0-9]+)$') = step_index_text) then try_cast(step_index_text as integer) end) end
             as step_index,
         nullif(trim(user_id_text, chr(9) || chr(10) || chr(11) || chr(12) || chr(13) || chr(28) || chr(29) || chr(30) || chr(31) || chr(32) || chr(5760) || chr(8192) || chr(8193) || chr(8194) || chr(8195) || chr(8196) || chr(8197) || chr(8198) || chr(8200) || chr(8201) || chr(8202) || chr(8232) || chr(8233) || chr(8287) || chr(12288)), '') as user_id,
         nullif(trim(reasoning_step_text, chr(9) || chr(10) || chr(11) || chr(12) || chr(13) || chr(28) || chr(29) || chr(30) || chr(31) || chr(32) || chr(5760) || chr(8192) || chr(8193) || chr(8194) || chr(8195) || chr(8196) || chr(8197) || chr(8198) || chr(8200) || chr(8201) || chr(8202) || chr(8232) || chr(8233) || chr(8287) || chr(12288)), '') as reasoning_step,
         step_details_text as step_details,
         created_at_text,
-        (case when regexp_like(created_at_text, '^(19[7-9][0-9]|[2-9][0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$')
+        (case when (regexp_extract(created_at_text, '^(?:(19[7-9][0-9]|[2-9][0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))$') = created_at_text)
     then try(cast(from_iso8601_timestamp(created_at_text) at time zone 'UTC' as timestamp(6)))
   end) as created_at
     from named
@@ -878,7 +878,7 @@ select
         when user_id_wrong_kind then 'invalid_user_id'
         when user_id is null then 'missing_user_id'
         -- an id no erasure request could name (rights.subject_id_pattern) is never loaded
-        when not coalesce(regexp_like(user_id, '^(?:^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$)$'), false) then 'invalid_user_id'
+        when not coalesce(regexp_extract(user_id, '^(?:^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$)$') = user_id, false) then 'invalid_user_id'
         when coalesce(step_index_kind, 'null') = 'null' then 'missing_step_index'
         when step_index is null or step_index < 0 then 'invalid_step_index'
         when created_at_wrong_kind then 'invalid_created_at'
@@ -955,7 +955,7 @@ checked as (
         raw,
         ingest_date,
         (strpos(raw, chr(65533)) > 0) as bad_encoding,
-        case when not (strpos(raw, chr(65533)) > 0) and coalesce((not regexp_like(replace(regexp_replace(raw, '"([^"\\\x00-\x1f]|\\.)*"', '""'), '""', ''), '"|[nN][aA][nN]|[iI][nN][fF]|,\s*[}\]]')) and try(cast(json_parse(raw) as map(varchar, json))) is not null, false) then raw end as doc
+        case when not (strpos(raw, chr(65533)) > 0) and coalesce((not regexp_like(replace(regexp_replace(raw, '"([^"\\\x00-\x1f]|\\.)*"', '""'), '""', ''), '"|[nN][aA][nN]|[iI][nN][fF]|,[ \t\n\r]*[}\]]')) and try(cast(json_parse(raw) as map(varchar, json))) is not null, false) then raw end as doc
     from landing
 ),
 
@@ -1027,13 +1027,13 @@ typed as (
         coalesce(created_at_kind not in ('string', 'null'), false) as created_at_wrong_kind,
         nullif(trim(event_id_text, chr(9) || chr(10) || chr(11) || chr(12) || chr(13) || chr(28) || chr(29) || chr(30) || chr(31) || chr(32) || chr(5760) || chr(8192) || chr(8193) || chr(8194) || chr(8195) || chr(8196) || chr(8197) || chr(8198) || chr(8200) || chr(8201) || chr(8202) || chr(8232) || chr(8233) || chr(8287) || chr(12288)), '') as event_id,
         step_index_kind,
-        case when step_index_kind in ('string', 'number') then (case when regexp_like(step_index_text, '^-?[0-9]+$') then try_cast(step_index_text as integer) end) end
+        case when step_index_kind in ('string', 'number') then (case when (regexp_extract(step_index_text, '^(?:-?[0-9]+)$') = step_index_text) then try_cast(step_index_text as integer) end) end
             as step_index,
         nullif(trim(user_id_text, chr(9) || chr(10) || chr(11) || chr(12) || chr(13) || chr(28) || chr(29) || chr(30) || chr(31) || chr(32) || chr(5760) || chr(8192) || chr(8193) || chr(8194) || chr(8195) || chr(8196) || chr(8197) || chr(8198) || chr(8200) || chr(8201) || chr(8202) || chr(8232) || chr(8233) || chr(8287) || chr(12288)), '') as user_id,
         nullif(trim(reasoning_step_text, chr(9) || chr(10) || chr(11) || chr(12) || chr(13) || chr(28) || chr(29) || chr(30) || chr(31) || chr(32) || chr(5760) || chr(8192) || chr(8193) || chr(8194) || chr(8195) || chr(8196) || chr(8197) || chr(8198) || chr(8200) || chr(8201) || chr(8202) || chr(8232) || chr(8233) || chr(8287) || chr(12288)), '') as reasoning_step,
         step_details_text as step_details,
         created_at_text,
-        (case when regexp_like(created_at_text, '^(19[7-9][0-9]|[2-9][0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$')
+        (case when (regexp_extract(created_at_text, '^(?:(19[7-9][0-9]|[2-9][0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))$') = created_at_text)
     then try(cast(from_iso8601_timestamp(created_at_text) at time zone 'UTC' as timestamp(6)))
   end) as created_at
     from named
@@ -1057,7 +1057,7 @@ select
         when user_id_wrong_kind then 'invalid_user_id'
         when user_id is null then 'missing_user_id'
         -- an id no erasure request could name (rights.subject_id_pattern) is never loaded
-        when not coalesce(regexp_like(user_id, '^(?:^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$)$'), false) then 'invalid_user_id'
+        when not coalesce(regexp_extract(user_id, '^(?:^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$)$') = user_id, false) then 'invalid_user_id'
         when coalesce(step_index_kind, 'null') = 'null' then 'missing_step_index'
         when step_index is null or step_index < 0 then 'invalid_step_index'
         when created_at_wrong_kind then 'invalid_created_at'
@@ -1192,7 +1192,7 @@ checked as (
         raw,
         ingest_date,
         (strpos(raw, chr(65533)) > 0) as bad_encoding,
-        case when not (strpos(raw, chr(65533)) > 0) and coalesce((not regexp_like(replace(regexp_replace(raw, '"([^"\\\x00-\x1f]|\\.)*"', '""'), '""', ''), '"|[nN][aA][nN]|[iI][nN][fF]|,\s*[}\]]')) and try(cast(json_parse(raw) as map(varchar, json))) is not null, false) then raw end as doc
+        case when not (strpos(raw, chr(65533)) > 0) and coalesce((not regexp_like(replace(regexp_replace(raw, '"([^"\\\x00-\x1f]|\\.)*"', '""'), '""', ''), '"|[nN][aA][nN]|[iI][nN][fF]|,[ \t\n\r]*[}\]]')) and try(cast(json_parse(raw) as map(varchar, json))) is not null, false) then raw end as doc
     from landing
 ),
 
@@ -1293,13 +1293,13 @@ typed as (
         case setting_value_kind
             when 'string' then setting_value_text
             when 'boolean' then setting_value_text
-            when 'number' then (case when regexp_like(setting_value_text, '^-?[0-9]+$') then cast(try_cast(setting_value_text as bigint) as varchar) end)
+            when 'number' then (case when (regexp_extract(setting_value_text, '^(?:-?[0-9]+)$') = setting_value_text) then cast(try_cast(setting_value_text as bigint) as varchar) end)
         end as setting_value,
         coalesce(setting_value_kind in ('object', 'array')
-            or (setting_value_kind = 'number' and (case when regexp_like(setting_value_text, '^-?[0-9]+$') then cast(try_cast(setting_value_text as bigint) as varchar) end) is null), false)
+            or (setting_value_kind = 'number' and (case when (regexp_extract(setting_value_text, '^(?:-?[0-9]+)$') = setting_value_text) then cast(try_cast(setting_value_text as bigint) as varchar) end) is null), false)
             as setting_value_invalid,
         created_at_text,
-        (case when regexp_like(created_at_text, '^(19[7-9][0-9]|[2-9][0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$')
+        (case when (regexp_extract(created_at_text, '^(?:(19[7-9][0-9]|[2-9][0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))$') = created_at_text)
     then try(cast(from_iso8601_timestamp(created_at_text) at time zone 'UTC' as timestamp(6)))
   end) as created_at
     from named
@@ -1326,7 +1326,7 @@ select
         when user_id_wrong_kind then 'invalid_user_id'
         when user_id is null then 'missing_user_id'
         -- an id no erasure request could name (rights.subject_id_pattern) is never loaded
-        when not coalesce(regexp_like(user_id, '^(?:^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$)$'), false) then 'invalid_user_id'
+        when not coalesce(regexp_extract(user_id, '^(?:^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$)$') = user_id, false) then 'invalid_user_id'
         when event_type_wrong_kind then 'invalid_event_type'
         when event_type is null then 'missing_event_type'
         when created_at_wrong_kind then 'invalid_created_at'
@@ -1361,7 +1361,7 @@ checked as (
         raw,
         ingest_date,
         (strpos(raw, chr(65533)) > 0) as bad_encoding,
-        case when not (strpos(raw, chr(65533)) > 0) and coalesce((not regexp_like(replace(regexp_replace(raw, '"([^"\\\x00-\x1f]|\\.)*"', '""'), '""', ''), '"|[nN][aA][nN]|[iI][nN][fF]|,\s*[}\]]')) and try(cast(json_parse(raw) as map(varchar, json))) is not null, false) then raw end as doc
+        case when not (strpos(raw, chr(65533)) > 0) and coalesce((not regexp_like(replace(regexp_replace(raw, '"([^"\\\x00-\x1f]|\\.)*"', '""'), '""', ''), '"|[nN][aA][nN]|[iI][nN][fF]|,[ \t\n\r]*[}\]]')) and try(cast(json_parse(raw) as map(varchar, json))) is not null, false) then raw end as doc
     from landing
 ),
 
@@ -1433,13 +1433,13 @@ typed as (
         coalesce(created_at_kind not in ('string', 'null'), false) as created_at_wrong_kind,
         nullif(trim(event_id_text, chr(9) || chr(10) || chr(11) || chr(12) || chr(13) || chr(28) || chr(29) || chr(30) || chr(31) || chr(32) || chr(5760) || chr(8192) || chr(8193) || chr(8194) || chr(8195) || chr(8196) || chr(8197) || chr(8198) || chr(8200) || chr(8201) || chr(8202) || chr(8232) || chr(8233) || chr(8287) || chr(12288)), '') as event_id,
         step_index_kind,
-        case when step_index_kind in ('string', 'number') then (case when regexp_like(step_index_text, '^-?[0-9]+$') then try_cast(step_index_text as integer) end) end
+        case when step_index_kind in ('string', 'number') then (case when (regexp_extract(step_index_text, '^(?:-?[0-9]+)$') = step_index_text) then try_cast(step_index_text as integer) end) end
             as step_index,
         nullif(trim(user_id_text, chr(9) || chr(10) || chr(11) || chr(12) || chr(13) || chr(28) || chr(29) || chr(30) || chr(31) || chr(32) || chr(5760) || chr(8192) || chr(8193) || chr(8194) || chr(8195) || chr(8196) || chr(8197) || chr(8198) || chr(8200) || chr(8201) || chr(8202) || chr(8232) || chr(8233) || chr(8287) || chr(12288)), '') as user_id,
         nullif(trim(reasoning_step_text, chr(9) || chr(10) || chr(11) || chr(12) || chr(13) || chr(28) || chr(29) || chr(30) || chr(31) || chr(32) || chr(5760) || chr(8192) || chr(8193) || chr(8194) || chr(8195) || chr(8196) || chr(8197) || chr(8198) || chr(8200) || chr(8201) || chr(8202) || chr(8232) || chr(8233) || chr(8287) || chr(12288)), '') as reasoning_step,
         step_details_text as step_details,
         created_at_text,
-        (case when regexp_like(created_at_text, '^(19[7-9][0-9]|[2-9][0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$')
+        (case when (regexp_extract(created_at_text, '^(?:(19[7-9][0-9]|[2-9][0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))$') = created_at_text)
     then try(cast(from_iso8601_timestamp(created_at_text) at time zone 'UTC' as timestamp(6)))
   end) as created_at
     from named
@@ -1463,7 +1463,7 @@ select
         when user_id_wrong_kind then 'invalid_user_id'
         when user_id is null then 'missing_user_id'
         -- an id no erasure request could name (rights.subject_id_pattern) is never loaded
-        when not coalesce(regexp_like(user_id, '^(?:^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$)$'), false) then 'invalid_user_id'
+        when not coalesce(regexp_extract(user_id, '^(?:^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$)$') = user_id, false) then 'invalid_user_id'
         when coalesce(step_index_kind, 'null') = 'null' then 'missing_step_index'
         when step_index is null or step_index < 0 then 'invalid_step_index'
         when created_at_wrong_kind then 'invalid_created_at'

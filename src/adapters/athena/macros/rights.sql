@@ -85,9 +85,11 @@ where committed_at <= from_unixtime({{ before_epoch }})
       order by committed_at desc limit 1)
 {%- endmacro %}
 
-{#- Trino's regexp_like finds a match anywhere: anchor the whole pattern. -#}
+{#- The whole id matches, as DuckDB's regexp_full_match has it. Trino's regexp_like finds a
+    match anywhere, and its default regex library reads ^ and $ as line anchors (an id with
+    a newline inside would pass on its first line): the anchored match must be the id. -#}
 {% macro athena__rights_valid_subject_id(expr) -%}
-coalesce(regexp_like({{ expr }}, '^(?:{{ rights_subject_id_pattern | replace("'", "''") }})$'), false)
+coalesce(regexp_extract({{ expr }}, '^(?:{{ rights_subject_id_pattern | replace("'", "''") }})$') = {{ expr }}, false)
 {%- endmacro %}
 
 {% macro athena__rights_ledger_add_column(ledger, column) -%}
