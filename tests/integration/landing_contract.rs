@@ -119,13 +119,16 @@ fn every_conformance_line_has_its_contract_outcome() {
         }
         checked += 1;
     }
-    // The empty line and the line of spaces: rows of their own, quarantined as invalid_json.
+    // The empty lines and the line of spaces: rows of their own, quarantined as invalid_json.
     let blank = one(
         &p,
-        "select string_agg(quarantine_reason || ':' || length(raw), ',' order by length(raw)) \
-         from bronze_quarantined_events where source_table = 'chat_events' and trim(raw) = ''",
+        "select string_agg(source_table || ':' || quarantine_reason || ':' || length(raw), ',' \
+         order by source_table, length(raw)) from bronze_quarantined_events where trim(raw) = ''",
     );
-    assert_eq!(blank, "invalid_json:0,invalid_json:3");
+    assert_eq!(
+        blank,
+        "chat_events:invalid_json:0,chat_events:invalid_json:3,reasoning_steps:invalid_json:0"
+    );
     // Nothing else arrived: every quarantined line is one of the expected ones.
     let expected_quarantined = expected.iter().filter(|e| e["reason"].is_string()).count();
     let quarantined: usize = one(&p, "select count(*) from bronze_quarantined_events")
@@ -133,7 +136,7 @@ fn every_conformance_line_has_its_contract_outcome() {
         .expect("count");
     assert_eq!(quarantined, expected_quarantined);
     println!(
-        "landing contract: {} lines checked ({checked} by marker, 2 blank), {quarantined} quarantined",
+        "landing contract: {} lines checked ({checked} by marker, 3 blank), {quarantined} quarantined",
         expected.len()
     );
 }
