@@ -77,7 +77,7 @@ def main():
     ap.add_argument("--strata", default=os.path.join(ROOT, "target", "release", "strata"))
     ap.add_argument("--cache", default=os.path.expanduser("~/.cache/strata/bench"))
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--sections", default="compile,build,packages,incremental,rights",
+    ap.add_argument("--sections", default="compile,build,reuse,packages,incremental,rights",
                     help="which measurements to run")
     ap.add_argument("--incremental-days", type=int, default=45,
                     help="landing days of the incremental benchmark's full build")
@@ -110,6 +110,8 @@ def main():
         bench_compile(args, strata, dbt, env, dbt_env)
     if "build" in sections:
         bench_build(args, strata, dbt, env, dbt_env)
+    if "reuse" in sections:
+        bench_reuse(args, strata, dbt, env, dbt_env)
     if "ab" in sections and args.baseline:
         bench_ab(args, strata, os.path.abspath(args.baseline), env)
     if "packages" in sections:
@@ -157,6 +159,53 @@ def bench_build(args, strata, dbt, env, dbt_env):
         dwall, _, _ = measure([dbt, "build"], path, 1, before=fresh_db(path), env=dbt_env)
         row(f"dbt build, {n} models", dwall, "s")
         row(f"  ratio dbt / strata", dwall / wall, "x", ">= 20 x")
+
+
+def summary_count(text, name):
+    m = re.search(rf"{name}=(\d+)", text)
+    return int(m.group(1)) if m else -1
+
+
+def bench_reuse(args, strata, dbt, env, dbt_env):
+    """State-aware builds: a second build with nothing changed, and one after a seed row
+    changed, on a copy of the build project (dbt-core has no reuse: its second build is a
+    full one)."""
+    print("\n3. reuse (state-aware builds)")
+    n = args.build_models
+    src = project(args.cache, n)
+    path = os.path.join(args.cache, f"reuse_{n}")
+    shutil.rmtree(path, ignore_errors=True)
+    shutil.copytree(src, path, ignore=shutil.ignore_patterns("target", "logs", "*.duckdb*"))
+    fresh_db(path)()
+    first, _, _ = run([strata, "build"], path, env)
+    run([strata, "build"], path, env)  # incremental models compile their incremental SQL
+    walls, text = [], ""
+    for _ in range(max(args.runs, 1)):
+        wall, _, text = run([strata, "build"], path, env)
+        walls.append(wall)
+    again = statistics.median(walls)
+    row(f"strata build, {n} models, first", first, "s")
+    row(f"strata build again, nothing changed", again, "s")
+    print(f"  reused {summary_count(text, 'REUSED')} of the seeds and models")
+    seed = os.path.join(path, "seeds", "raw_reasoning_steps.csv")
+    with open(seed) as f:
+        lines = f.readlines()
+    # One row changes: the last row's `tokens` (its fifth field) grows by one.
+    fields = lines[-1].rstrip("\n").split(",")
+    fields[4] = str(int(fields[4]) + 1)
+    lines[-1] = ",".join(fields) + "\n"
+    with open(seed, "w") as f:
+        f.writelines(lines)
+    wall, _, text = run([strata, "build"], path, env, ok_codes=(0, 1))
+    built = summary_count(text, "TOTAL") - summary_count(text, "REUSED")
+    row("strata build after one more seed row", wall, "s")
+    print(f"  reused {summary_count(text, 'REUSED')}; ran {built} nodes (the seed's descendants and all tests)")
+    if dbt and n <= args.dbt_max_models:
+        fresh_db(path)()
+        run([dbt, "build"], path, dbt_env, ok_codes=(0, 1))
+        dwall, _, _ = run([dbt, "build"], path, dbt_env, ok_codes=(0, 1))
+        row(f"dbt build again, nothing changed", dwall, "s")
+        row(f"  ratio dbt / strata (second builds)", dwall / again, "x", ">= 20 x")
 
 
 def bench_packages(args, strata, env):

@@ -1,11 +1,14 @@
 {#- Landing lines that could not be loaded into bronze: invalid JSON, not a
     JSON object, or a required field missing or unparseable. Kept verbatim so
     nothing is lost; appended per new arrival day and landing table. Lines of
-    erased data subjects (erased_subject) are left out. -#}
+    erased data subjects (erased_subject) are left out. The append's ingest_date
+    watermark loads no day twice, so a run over unchanged landing files appends
+    nothing: reuse=true lets a state-aware build skip it then. -#}
 {{
   config(
     materialized='incremental',
     incremental_strategy='append',
+    reuse=true,
     partitioned_by=['ingest_date']
   )
 }}

@@ -129,6 +129,13 @@ pub trait Adapter: Send + Sync {
         true
     }
 
+    /// Does this engine keep the build state that lets a run reuse unchanged relations
+    /// (execute/reuse.rs)? Athena's data versions (Iceberg snapshot ids) are not read yet:
+    /// there every selected node is built.
+    fn reuses_builds(&self) -> bool {
+        false
+    }
+
     /// Run one statement with `?` placeholders bound to `params` (never spliced into SQL).
     async fn execute_with_params(
         &self,

@@ -266,6 +266,11 @@ pub struct ExecArgs {
     /// ... up to this time (exclusive) [env: STRATA_EVENT_TIME_END, DBT_EVENT_TIME_END].
     #[arg(long)]
     pub event_time_end: Option<String>,
+    /// Rebuild every selected model, seed and snapshot, even those whose SQL and inputs did
+    /// not change since their last build (which are otherwise reused) [env:
+    /// STRATA_NO_REUSE].
+    #[arg(long)]
+    pub no_reuse: bool,
 }
 
 /// dbt's resource type names for --resource-type / --exclude-resource-type (types Strata

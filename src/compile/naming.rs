@@ -177,6 +177,11 @@ impl Compiler {
     }
 
     /// The relation a model or seed materializes.
+    /// Whether this run builds shapes only (`--empty`): what it builds holds no rows.
+    pub fn empty_run(&self) -> bool {
+        self.shared.empty
+    }
+
     pub fn relation_of(&self, node_name: &str) -> Option<Relation> {
         self.relations_snapshot()
             .get(node_name)

@@ -14,6 +14,7 @@ mod microbatch;
 mod node;
 mod operation;
 mod prepare;
+mod reuse;
 mod schedule;
 mod show;
 mod summary;
@@ -51,6 +52,8 @@ struct RunState {
     event_window: Option<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)>,
     /// When the run started: a microbatch model's batches end with it.
     started: chrono::DateTime<chrono::Utc>,
+    /// What may be reused instead of rebuilt, and what this run built (reuse.rs).
+    reuse: reuse::Reuse,
 }
 
 #[derive(Clone)]
@@ -139,6 +142,16 @@ pub async fn execute(
     if let Some(e) = session.printer.first_error(without_ids(errors)) {
         return Err(e);
     }
+    // Reuse applies to building commands; --full-refresh and --no-reuse rebuild everything.
+    let reuse = if cmd != Command::Test
+        && !opts.full_refresh
+        && !opts.no_reuse
+        && session.adapter.reuses_builds()
+    {
+        reuse::Reuse::load(session).await
+    } else {
+        reuse::Reuse::off(session)
+    };
     let state = Arc::new(RunState {
         session: SessionRef {
             project: session.project.clone(),
@@ -152,6 +165,7 @@ pub async fn execute(
         prepared,
         event_window: opts.event_window,
         started: session.started,
+        reuse,
     });
 
     let schemas = written_schemas(session, &state, &executable).await?;
@@ -211,6 +225,14 @@ pub async fn execute(
             (Vec::new(), true)
         }
     };
+    // What this run built, for the next one to reuse; a run that cannot record it has still
+    // built what it built (the next run rebuilds instead of reusing).
+    if let Err(e) = state.reuse.save(session).await {
+        session.printer.warn(
+            "reuse_state",
+            &format!("could not record the build state: {e}"),
+        );
+    }
     // As dbt: a failing on-run-end hook fails the command (exit 1), but what the nodes did
     // is still reported and written to run_results.json.
     if !interrupted {

@@ -98,6 +98,20 @@ pub(super) async fn run_node(
         },
     };
     let compile_done = now_rfc3339();
+    let relation = s.compiler.relation_of(&node.relation_key());
+    if microbatch.is_none() {
+        let decision = state.reuse.decide(
+            &s.project,
+            node,
+            &sql_text,
+            &state.cache,
+            relation.as_ref(),
+            s.adapter.as_ref(),
+        );
+        if let super::reuse::Decision::Reuse(reason) = decision {
+            return finish_reused(&state, node, &slot, reason, sql_text, relation);
+        }
+    }
     let m = state.materializer();
     let (outcome, sql_text, batch_results) = match (&microbatch, node.resource_type) {
         (Some(mb), _) => super::microbatch::build_batches(&state, node, mb).await,
@@ -120,6 +134,7 @@ pub(super) async fn run_node(
     let built = match outcome {
         Ok(b) => b,
         Err(e) => {
+            state.reuse.failed(node);
             let mut r = finish_error(&state, node, &slot, e, Some(sql_text));
             r.batch_results = batch_results;
             return r;
@@ -133,6 +148,11 @@ pub(super) async fn run_node(
     }
     for warning in &built.warnings {
         s.printer.warn("node_warning", warning);
+    }
+    if microbatch.is_none() {
+        state
+            .reuse
+            .built(&s.project, node, &sql_text, relation.as_ref());
     }
     let secs = slot.started.elapsed().as_secs_f64();
     let verdict = Verdict::of(node, &built, state.warn_error, &slot.desc);
@@ -163,6 +183,46 @@ pub(super) async fn run_node(
             .filter(|r| r.kind != RelationKind::Cte)
             .map(|r| r.rendered),
         batch_results,
+    }
+}
+
+/// A node reused instead of rebuilt: its line says why, and its relation stands as built.
+fn finish_reused(
+    state: &RunState,
+    node: &Node,
+    slot: &Slot,
+    reason: String,
+    sql_text: String,
+    relation: Option<crate::compile::Relation>,
+) -> NodeResult {
+    let s = &state.session;
+    let secs = slot.started.elapsed().as_secs_f64();
+    let headline = format!("REUSED {}", slot.desc);
+    s.printer.node_finished(
+        slot.index,
+        slot.total,
+        &node.unique_id,
+        Status::Reused.as_str(),
+        &headline,
+        "REUSED",
+        Tone::Good,
+        secs,
+        Some(&reason),
+    );
+    NodeResult {
+        unique_id: node.unique_id.clone(),
+        status: Status::Reused,
+        message: Some(reason),
+        failures: None,
+        execution_time: secs,
+        timing: Vec::new(),
+        thread_id: thread_id(slot.index),
+        adapter: Default::default(),
+        compiled_code: Some(sql_text),
+        relation_name: relation
+            .filter(|r| r.kind != RelationKind::Cte)
+            .map(|r| r.rendered),
+        batch_results: None,
     }
 }
 

@@ -96,11 +96,12 @@ pub fn print_summary(session: &Session, outcome: &RunOutcome) {
     p.info(
         "summary",
         &format!(
-            "Done. PASS={} WARN={} ERROR={} SKIP={} TOTAL={}",
+            "Done. PASS={} WARN={} ERROR={} SKIP={} REUSED={} TOTAL={}",
             count(Status::Pass) + count(Status::Success),
             warns,
             errors,
             count(Status::Skipped),
+            count(Status::Reused),
             outcome.results.len() + hook_errors
         ),
     );

@@ -86,6 +86,8 @@ pub struct RunOptions {
     pub retry_ids: Option<BTreeSet<String>>,
     /// `--event-time-start` / `--event-time-end`: the window microbatch models build.
     pub event_window: Option<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)>,
+    /// `--no-reuse`: rebuild every selected node, even one whose inputs did not change.
+    pub no_reuse: bool,
 }
 
 /// dbt's `--warn-error-options`: `{error: all | [names], warn: [names]}` (the older

@@ -13,6 +13,8 @@ pub enum Status {
     Pass,
     Fail,
     Warn,
+    /// Not rebuilt: its SQL and inputs are those of its last build (execute/reuse.rs).
+    Reused,
 }
 
 impl Status {
@@ -24,6 +26,7 @@ impl Status {
             Status::Pass => "pass",
             Status::Fail => "fail",
             Status::Warn => "warn",
+            Status::Reused => "reused",
         }
     }
 

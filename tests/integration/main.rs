@@ -32,6 +32,7 @@ mod partial_parse;
 mod persist_docs;
 mod reference_project;
 mod render_once;
+mod reuse;
 mod rights;
 mod rights_chaos;
 mod rights_faults;

@@ -128,7 +128,7 @@ fn relations_and_tables(db: &Path, out: &Path) -> (String, BTreeMap<String, Stri
     let mut stmt = conn
         .prepare(
             "select table_schema, table_name, table_type from information_schema.tables \
-             where table_catalog = 'shop' order by all",
+             where table_catalog = 'shop' and table_schema <> 'strata_state' order by all",
         )
         .expect("prepare");
     let relations: Vec<(String, String, String)> = stmt
@@ -142,7 +142,8 @@ fn relations_and_tables(db: &Path, out: &Path) -> (String, BTreeMap<String, Stri
     let mut types = conn
         .prepare(
             "select table_name, column_name, data_type from information_schema.columns \
-             where table_catalog = 'shop' order by table_name, ordinal_position",
+             where table_catalog = 'shop' and table_schema <> 'strata_state' \
+             order by table_name, ordinal_position",
         )
         .expect("prepare");
     let columns: Vec<String> = types

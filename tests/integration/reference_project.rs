@@ -9,7 +9,7 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn generate(out: &Path, days: u32) {
+pub(crate) fn generate(out: &Path, days: u32) {
     let status = Command::new("python3")
         .arg(root().join("scripts/gen_landing.py"))
         .args([
@@ -64,15 +64,15 @@ fn the_generator_is_deterministic_and_extends_day_by_day() {
 }
 
 /// 31 generated arrival days, and a landing folder that holds the first 30 of them.
-struct Landing {
-    all: PathBuf,
-    partial: PathBuf,
+pub(crate) struct Landing {
+    pub(crate) all: PathBuf,
+    pub(crate) partial: PathBuf,
 }
 
 const DAY_31: &str = "ingest_date=2026-01-31";
 
 impl Landing {
-    fn new(dir: &Path) -> Self {
+    pub(crate) fn new(dir: &Path) -> Self {
         let all = dir.join("landing31");
         generate(&all, 31);
         let partial = dir.join("landing");
@@ -83,7 +83,7 @@ impl Landing {
     }
 
     /// Day 31 arrives (with late events for day 30).
-    fn add_day_31(&self) {
+    pub(crate) fn add_day_31(&self) {
         copy_tree(&self.all, &self.partial, &|rel| {
             let r = rel.to_string_lossy();
             rel.as_os_str().is_empty() || r.contains(DAY_31) || !r.contains("ingest_date=")
@@ -121,11 +121,11 @@ fn incremental_runs_equal_a_full_refresh() {
 }
 
 /// Every table of `a`'s database equals the same table in `b`'s (EXCEPT ALL both ways).
-fn assert_same_tables(a: &TestProject, b: &TestProject) {
+pub(crate) fn assert_same_tables(a: &TestProject, b: &TestProject) {
     let tables = a.query(
         "athena_analytics",
         "select table_name from information_schema.tables where table_schema = 'main' \
-         and table_name not like 'strata_rights_%' order by 1",
+         and table_name not like 'strata_%' order by 1",
     );
     assert!(tables.len() >= 10, "{tables:?}");
     let conn = duckdb::Connection::open(a.db_path("athena_analytics")).expect("open");

@@ -98,8 +98,8 @@ fn snapshots_keep_history_as_dbt_does() {
     let r = p.strata(&["ls", "--resource-type", "snapshot"]);
     r.assert_ok();
     assert_eq!(r.stdout.trim(), "sn.users.users_check\nsn.users.users_ts");
-    // `run` leaves snapshots alone.
-    p.strata(&["run"]).assert_ok().assert_contains("PASS=1");
+    // `run` leaves snapshots alone: the one model only (reused: unchanged view).
+    p.strata(&["run"]).assert_ok().assert_contains("TOTAL=1");
     // As dbt: no --full-refresh for snapshots; show previews a snapshot's query.
     p.strata(&["snapshot", "--full-refresh"])
         .assert_code(2)

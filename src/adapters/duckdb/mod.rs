@@ -80,6 +80,10 @@ impl Adapter for SharedDuckDb {
         }
     }
 
+    fn reuses_builds(&self) -> bool {
+        true
+    }
+
     fn sql_dialect(&self) -> Box<dyn sqlparser::dialect::Dialect + Send + Sync> {
         Box::new(sqlparser::dialect::DuckDbDialect {})
     }

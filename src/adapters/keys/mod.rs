@@ -134,6 +134,9 @@ const DBT_KEYS_NOT_HONOURED: &[(&str, Verdict)] = &[
 const STRATA_KEYS: &[&str] = &[
     // procedures of the rights engine
     "right_types",
+    // state-aware builds (execute/reuse.rs): true reuses a model that reads the clock,
+    // false never reuses it
+    "reuse",
 ];
 
 /// dbt's seed `delimiter`: the comma is the only one Strata reads.

@@ -134,6 +134,7 @@ fn run_options(
         )?,
         retry_ids,
         event_window: event_window(exec)?,
+        no_reuse: exec.no_reuse || env_flag("NO_REUSE")?,
         ..settings.selection(&exec.selection)
     })
 }

@@ -1,0 +1,559 @@
+//! State-aware builds. A model, seed or snapshot is reused instead of rebuilt (status
+//! REUSED) when all of these hold since its last successful build by Strata:
+//! - its compiled SQL, config and relation are the same, and so are the project's macros;
+//! - every input holds the same data version;
+//! - its SQL reads no clock or random source (unless its config says `reuse: true`).
+//!
+//! A view is recreated only when its SQL changed. Its data version, like an ephemeral
+//! model's, is derived from its inputs', so it never blocks reuse downstream.
+//!
+//! Data versions:
+//! - relations Strata built: recorded in the warehouse (`strata_state.build_state`, a row
+//!   per relation), so a decision holds from CI, cron or a laptop alike;
+//! - file sources: their files' paths, sizes and modification times;
+//! - anything that cannot be read (a table source, a remote path): changed, every run.
+//!
+//! In a project with a `rights:` section the ledger's erasures are an input of every node:
+//! an erasure deletes rows outside any build.
+
+use std::collections::{BTreeMap, HashMap};
+use std::ops::ControlFlow;
+use std::path::Path;
+use std::sync::Mutex;
+
+use serde_json::Value;
+
+use crate::compile::{Relation, RelationKind};
+use crate::materialize::RelationCache;
+use crate::project::{Node, Project, ResourceType, Source};
+use crate::session::Session;
+
+/// The state table, in a schema of its own (so the target schema holds only the project's
+/// relations); one row per relation built, so several targets can share it.
+pub const STATE_SCHEMA: &str = "strata_state";
+pub const STATE_TABLE: &str = "build_state";
+
+/// The input standing for the rights ledger's erasures.
+const LEDGER_INPUT: &str = "strata:rights_ledger";
+
+/// Functions whose result changes from run to run: a model calling one is rebuilt.
+const NOT_DETERMINISTIC: &[&str] = &[
+    "now",
+    "current_date",
+    "current_time",
+    "current_timestamp",
+    "localtime",
+    "localtimestamp",
+    "get_current_time",
+    "get_current_timestamp",
+    "transaction_timestamp",
+    "today",
+    "random",
+    "rand",
+    "uuid",
+    "gen_random_uuid",
+    "uuidv4",
+    "uuidv7",
+    "nextval",
+    "setseed",
+    "current_timezone",
+];
+
+/// What was recorded of a node's last build.
+#[derive(Debug, Clone)]
+struct Recorded {
+    sql_hash: String,
+    inputs: BTreeMap<String, String>,
+    version: String,
+    built_at: String,
+}
+
+/// Whether a node runs, and why.
+pub(super) enum Decision {
+    Build,
+    Reuse(String),
+}
+
+pub(super) struct Reuse {
+    on: bool,
+    /// `--empty`: nothing is reused, and what is built is recorded as never to be reused
+    /// (a relation without rows must not stand in for a build).
+    shapes_only: bool,
+    table: Relation,
+    run_id: String,
+    /// Everything outside a node's own SQL that shapes what its build does.
+    environment: String,
+    recorded: HashMap<String, Recorded>,
+    /// Data versions as they stand in this run (sources, and nodes as they finish).
+    current: Mutex<HashMap<String, String>>,
+    /// Rows to record at the end of the run: relation, node, what was built.
+    built: Mutex<Vec<(String, String, Recorded)>>,
+    /// Each node's relation as rendered (the state table's key).
+    relations: HashMap<String, String>,
+}
+
+fn hex_digest(text: &str) -> String {
+    crate::memo::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+impl Reuse {
+    /// Off: every node runs, and nothing is recorded.
+    pub(super) fn off(session: &Session) -> Self {
+        Self::empty(session, false)
+    }
+
+    fn empty(session: &Session, on: bool) -> Self {
+        let target = &session.project.target;
+        let table = session.compiler.relation(
+            Some(&target.database),
+            STATE_SCHEMA,
+            STATE_TABLE,
+            RelationKind::Table,
+        );
+        Reuse {
+            on,
+            shapes_only: session.compiler.empty_run(),
+            table,
+            run_id: session.invocation_id.clone(),
+            environment: environment(&session.project),
+            recorded: HashMap::new(),
+            current: Mutex::new(HashMap::new()),
+            built: Mutex::new(Vec::new()),
+            relations: session
+                .project
+                .nodes
+                .values()
+                .filter(|n| n.is_relational())
+                .filter_map(|n| {
+                    let r = session.compiler.relation_of(&n.relation_key())?;
+                    Some((n.unique_id.clone(), r.rendered))
+                })
+                .collect(),
+        }
+    }
+
+    /// The recorded state and the sources' data versions, read once before the run.
+    pub(super) async fn load(session: &Session) -> Self {
+        let mut reuse = Self::empty(session, true);
+        let sql = format!(
+            "select relation, sql_hash, inputs, version, built_at from {}",
+            reuse.table.rendered
+        );
+        // No state table yet (or one that cannot be read): nothing is reused.
+        if let Ok(result) = session.adapter.execute(&sql, true).await {
+            for row in result.table.map(|t| t.rows).unwrap_or_default() {
+                let text = |i: usize| {
+                    row.get(i)
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_string()
+                };
+                let inputs = serde_json::from_str(&text(2)).unwrap_or_default();
+                reuse.recorded.insert(
+                    text(0),
+                    Recorded {
+                        sql_hash: text(1),
+                        inputs,
+                        version: text(3),
+                        built_at: text(4),
+                    },
+                );
+            }
+        }
+        let mut current = HashMap::new();
+        for source in session.project.sources.values() {
+            current.insert(
+                source.unique_id.clone(),
+                source_version(&session.project, source, &reuse.run_id),
+            );
+        }
+        if session.project.rights.is_some() {
+            current.insert(LEDGER_INPUT.to_string(), ledger_version(session).await);
+        }
+        reuse.current = Mutex::new(current);
+        reuse
+    }
+
+    fn lock_current(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
+        self.current
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The data version of `id` as it stands now in this run.
+    fn version_of(&self, project: &Project, id: &str, depth: usize) -> String {
+        if let Some(v) = self.lock_current().get(id) {
+            return v.clone();
+        }
+        let Some(node) = project.nodes.get(id) else {
+            return format!("unknown:{}", self.run_id);
+        };
+        if derives_its_data(node) && depth < 256 {
+            let inputs = self.inputs_of(project, node, depth + 1);
+            return derived_version(node, &inputs);
+        }
+        match self.recorded_of(node) {
+            Some(r) => r.version.clone(),
+            None => format!("unknown:{}", self.run_id),
+        }
+    }
+
+    /// What was recorded of the last build of `node`'s relation.
+    fn recorded_of(&self, node: &Node) -> Option<&Recorded> {
+        let relation = self.relations.get(&node.unique_id)?;
+        self.recorded.get(relation)
+    }
+
+    fn inputs_of(&self, project: &Project, node: &Node, depth: usize) -> BTreeMap<String, String> {
+        let mut inputs: BTreeMap<String, String> = node
+            .depends_on
+            .iter()
+            .map(|d| (d.clone(), self.version_of(project, d, depth)))
+            .collect();
+        if let Some(v) = self.lock_current().get(LEDGER_INPUT) {
+            inputs.insert(LEDGER_INPUT.to_string(), v.clone());
+        }
+        inputs
+    }
+
+    /// Whether `node` runs. `sql` is its compiled SQL (a seed's is empty).
+    pub(super) fn decide(
+        &self,
+        project: &Project,
+        node: &Node,
+        sql: &str,
+        cache: &RelationCache,
+        relation: Option<&Relation>,
+        adapter: &dyn crate::adapters::Adapter,
+    ) -> Decision {
+        if !self.on
+            || self.shapes_only
+            || !matches!(
+                node.resource_type,
+                ResourceType::Model | ResourceType::Seed | ResourceType::Snapshot
+            )
+        {
+            return Decision::Build;
+        }
+        let own = node.config.get("reuse").and_then(Value::as_bool);
+        if own == Some(false) {
+            return Decision::Build;
+        }
+        if own != Some(true) && (reads_the_clock(sql) || !rerun_changes_nothing(node, adapter)) {
+            return Decision::Build;
+        }
+        let Some(recorded) = self.recorded_of(node) else {
+            return Decision::Build;
+        };
+        if recorded.sql_hash != self.sql_hash(node, sql, relation) {
+            return Decision::Build;
+        }
+        if relation.is_none_or(|r| cache.kind(r).is_none()) {
+            return Decision::Build;
+        }
+        if derives_its_data(node) {
+            self.lock_current().remove(&node.unique_id);
+            return Decision::Reuse(format!("SQL unchanged since {}", recorded.built_at));
+        }
+        let inputs = self.inputs_of(project, node, 0);
+        if inputs != recorded.inputs {
+            return Decision::Build;
+        }
+        self.lock_current()
+            .insert(node.unique_id.clone(), recorded.version.clone());
+        Decision::Reuse(format!(
+            "inputs and SQL unchanged since {}",
+            recorded.built_at
+        ))
+    }
+
+    fn sql_hash(&self, node: &Node, sql: &str, relation: Option<&Relation>) -> String {
+        let config = serde_json::to_string(node.config.entries()).unwrap_or_default();
+        let relation = relation.map(|r| r.rendered.as_str()).unwrap_or_default();
+        hex_digest(&format!(
+            "{}\u{1f}{}\u{1f}{sql}\u{1f}{config}\u{1f}{relation}\u{1f}{}",
+            node.unique_id, node.checksum, self.environment
+        ))
+    }
+
+    /// After a successful build: the node's new data version, recorded at the end.
+    pub(super) fn built(
+        &self,
+        project: &Project,
+        node: &Node,
+        sql: &str,
+        relation: Option<&Relation>,
+    ) {
+        if !self.on || !node.is_relational() {
+            return;
+        }
+        let inputs = self.inputs_of(project, node, 0);
+        let version = if derives_its_data(node) {
+            derived_version(node, &inputs)
+        } else {
+            hex_digest(&format!("{}\u{1f}{}", self.run_id, node.unique_id))
+        };
+        if !derives_its_data(node) {
+            self.lock_current()
+                .insert(node.unique_id.clone(), version.clone());
+        }
+        let sql_hash = match self.shapes_only {
+            true => format!("empty:{}", self.run_id),
+            false => self.sql_hash(node, sql, relation),
+        };
+        let recorded = Recorded {
+            sql_hash,
+            inputs,
+            version,
+            built_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        };
+        let Some(relation) = self.relations.get(&node.unique_id) else {
+            return;
+        };
+        self.built
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push((relation.clone(), node.unique_id.clone(), recorded));
+    }
+
+    /// After a failed build: what reads the node must run again.
+    pub(super) fn failed(&self, node: &Node) {
+        if self.on {
+            self.lock_current()
+                .insert(node.unique_id.clone(), format!("failed:{}", self.run_id));
+        }
+    }
+
+    /// Record this run's builds in the state table (one delete and one insert).
+    pub(super) async fn save(&self, session: &Session) -> crate::error::Result<()> {
+        let built = std::mem::take(
+            &mut *self
+                .built
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        if !self.on || built.is_empty() {
+            return Ok(());
+        }
+        let t = &self.table.rendered;
+        let adapter = &session.adapter;
+        let database = self.table.database.clone().unwrap_or_default();
+        adapter.create_schema(&database, STATE_SCHEMA).await?;
+        adapter
+            .execute(
+                &format!(
+                    "create table if not exists {t} (relation varchar, node_id varchar, \
+                     sql_hash varchar, inputs varchar, version varchar, built_at varchar)"
+                ),
+                false,
+            )
+            .await?;
+        let marks = vec!["?"; built.len()].join(", ");
+        let relations: Vec<String> = built.iter().map(|(r, _, _)| r.clone()).collect();
+        adapter
+            .execute_with_params(
+                &format!("delete from {t} where relation in ({marks})"),
+                &relations,
+                false,
+            )
+            .await?;
+        let rows = vec!["(?, ?, ?, ?, ?, ?)"; built.len()].join(", ");
+        let mut params = Vec::with_capacity(built.len() * 6);
+        for (relation, id, r) in built {
+            params.push(relation);
+            params.push(id);
+            params.push(r.sql_hash);
+            params.push(serde_json::to_string(&r.inputs).unwrap_or_default());
+            params.push(r.version);
+            params.push(r.built_at);
+        }
+        adapter
+            .execute_with_params(&format!("insert into {t} values {rows}"), &params, false)
+            .await?;
+        Ok(())
+    }
+}
+
+/// Whether building the node again over the same inputs leaves its relation as it is: true
+/// of tables, seeds and snapshots, and of incremental models that replace what they write
+/// (merge or delete+insert on a unique key, insert_overwrite). An append (the default
+/// without a unique key) adds its rows again unless its SQL filters what is loaded, which
+/// only the model's author knows: `reuse: true` says so.
+fn rerun_changes_nothing(node: &Node, adapter: &dyn crate::adapters::Adapter) -> bool {
+    if node.config.materialized() != "incremental" {
+        return true;
+    }
+    let unique_key = !node.config.list("unique_key").is_empty();
+    let partitioned = !node.config.list("partitioned_by").is_empty()
+        || !node.config.list("partition_by").is_empty();
+    let strategy = node
+        .config
+        .str("incremental_strategy")
+        .unwrap_or_else(|| adapter.default_incremental_strategy(unique_key, partitioned));
+    match strategy {
+        "merge" | "delete+insert" => unique_key,
+        "insert_overwrite" => partitioned,
+        _ => false,
+    }
+}
+
+/// Views and ephemeral models store no data: theirs is a function of their inputs'.
+fn derives_its_data(node: &Node) -> bool {
+    node.resource_type == ResourceType::Model
+        && matches!(node.config.materialized(), "view" | "ephemeral")
+}
+
+fn derived_version(node: &Node, inputs: &BTreeMap<String, String>) -> String {
+    let inputs = serde_json::to_string(inputs).unwrap_or_default();
+    hex_digest(&format!(
+        "{}\u{1f}{}\u{1f}{inputs}",
+        node.unique_id, node.checksum
+    ))
+}
+
+/// The macros of the project and its packages, and Strata's version (its built-in
+/// materializations): a change to any of them rebuilds everything.
+fn environment(project: &Project) -> String {
+    let mut text = String::from(env!("CARGO_PKG_VERSION"));
+    for f in &project.macro_files {
+        text.push('\u{1f}');
+        text.push_str(&f.template_name);
+        text.push('\u{1f}');
+        text.push_str(&f.source);
+    }
+    hex_digest(&text)
+}
+
+/// Whether the compiled SQL calls a function whose result changes between runs.
+pub fn reads_the_clock(sql: &str) -> bool {
+    use sqlparser::ast::{visit_expressions, Expr};
+    let dialect = sqlparser::dialect::GenericDialect {};
+    let Ok(statements) = sqlparser::parser::Parser::parse_sql(&dialect, sql) else {
+        // Unparsed SQL: look for the names in the text (never reuse on a guess).
+        let lower = sql.to_lowercase();
+        return NOT_DETERMINISTIC.iter().any(|f| lower.contains(f));
+    };
+    let found = visit_expressions(&statements, |expr| match expr {
+        Expr::Function(f)
+            if NOT_DETERMINISTIC.contains(&f.name.to_string().to_lowercase().as_str()) =>
+        {
+            ControlFlow::Break(())
+        }
+        _ => ControlFlow::Continue(()),
+    });
+    found.is_break()
+}
+
+/// A file source's version: the files under the paths its external location names, with
+/// their sizes and modification times. Anything else counts as changed in every run.
+fn source_version(project: &Project, source: &Source, run_id: &str) -> String {
+    let changed = || format!("changed:{run_id}");
+    let Some(location) = source
+        .config
+        .get("external_location")
+        .and_then(Value::as_str)
+    else {
+        return changed();
+    };
+    let paths = quoted_paths(location);
+    if paths.is_empty() || paths.iter().any(|p| p.contains("://")) {
+        return changed();
+    }
+    let mut listing = Vec::new();
+    for path in paths {
+        // Everything under the part of the path before its first wildcard.
+        let base: String = path
+            .split('/')
+            .take_while(|part| !part.contains(['*', '?', '[', '{']))
+            .collect::<Vec<_>>()
+            .join("/");
+        let root = project.root.join(if base.is_empty() { "." } else { &base });
+        for entry in walkdir::WalkDir::new(&root).sort_by_file_name() {
+            let Ok(entry) = entry else {
+                return changed();
+            };
+            if !entry.file_type().is_file() {
+                continue;
+            }
+            let Ok(meta) = entry.metadata() else {
+                return changed();
+            };
+            let modified = meta
+                .modified()
+                .ok()
+                .and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_nanos());
+            listing.push(format!(
+                "{}\u{1f}{}\u{1f}{modified}",
+                entry.path().display(),
+                meta.len()
+            ));
+        }
+        if !root.exists() {
+            listing.push(format!("{}: missing", root.display()));
+        }
+    }
+    hex_digest(&listing.join("\n"))
+}
+
+/// The quoted strings of an external location that name files (`'data/x/*.jsonl'`).
+fn quoted_paths(location: &str) -> Vec<String> {
+    location
+        .split('\'')
+        .skip(1)
+        .step_by(2)
+        .filter(|s| s.contains('/') && !s.contains(' ') && Path::new(s).extension().is_some())
+        .map(str::to_string)
+        .collect()
+}
+
+/// The rights ledger's erasures so far (their count and the newest), or "none".
+async fn ledger_version(session: &Session) -> String {
+    let target = &session.project.target;
+    let ledger = session.compiler.relation(
+        Some(&target.database),
+        &target.schema,
+        crate::project::rights::LEDGER_TABLE,
+        RelationKind::Table,
+    );
+    let sql = format!(
+        "select count(*), max(request_id) from {} where right_type in ('ERASURE', 'SA_WITHDRAW')",
+        ledger.rendered
+    );
+    match session.adapter.execute(&sql, true).await {
+        Ok(r) => r
+            .table
+            .and_then(|t| t.rows.into_iter().next())
+            .map(|row| format!("{row:?}"))
+            .unwrap_or_else(|| "none".into()),
+        Err(_) => "none".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_clock_and_randomness_are_found_in_the_ast() {
+        assert!(reads_the_clock("select now() as t"));
+        assert!(reads_the_clock(
+            "select * from x where created_at > current_timestamp - interval '1' day"
+        ));
+        assert!(reads_the_clock("select random() as r"));
+        assert!(!reads_the_clock("select 'now()' as text, count(*) from x"));
+        assert!(!reads_the_clock("select created_at from x"));
+    }
+
+    #[test]
+    fn file_paths_come_from_the_quoted_strings() {
+        let location = "read_blob('data/landing/chat_events/*/*.jsonl') where x = 'a b'";
+        assert_eq!(
+            quoted_paths(location),
+            vec!["data/landing/chat_events/*/*.jsonl".to_string()]
+        );
+    }
+}

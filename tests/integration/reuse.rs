@@ -1,0 +1,170 @@
+//! State-aware builds (src/execute/reuse.rs): what is reused equals what a rebuild gives.
+//! Two copies of the reference project take the same chain of changes and scheduled runs,
+//! one with reuse and one with `--no-reuse`; after each step every table is compared. Where
+//! a step changes only data (nothing, a new landing day), the reused build is also compared
+//! with a fresh full build. (After a change of an incremental model's logic, neither run
+//! equals a full refresh: that takes `--full-refresh`, with or without reuse.)
+
+use crate::common::{reference_copy, Run, TestProject};
+use crate::reference_project::{assert_same_tables, Landing};
+
+/// How many nodes a run reused, from its summary line.
+fn reused(run: &Run) -> usize {
+    run.stdout
+        .lines()
+        .find_map(|l| l.split("REUSED=").nth(1))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no summary line:\n{}", run.stdout))
+}
+
+fn append(p: &TestProject, rel: &str, text: &str) {
+    let path = p.path().join(rel);
+    let mut content = std::fs::read_to_string(&path).expect("read");
+    content.push_str(text);
+    std::fs::write(&path, content).expect("write");
+}
+
+fn replace(p: &TestProject, rel: &str, from: &str, to: &str) {
+    let path = p.path().join(rel);
+    let content = std::fs::read_to_string(&path).expect("read");
+    assert!(content.contains(from), "{rel} has no {from:?}");
+    std::fs::write(&path, content.replacen(from, to, 1)).expect("write");
+}
+
+/// The two copies, run side by side.
+struct Pair {
+    reusing: TestProject,
+    rebuilding: TestProject,
+}
+
+impl Pair {
+    fn edit(&self, change: impl Fn(&TestProject)) {
+        change(&self.reusing);
+        change(&self.rebuilding);
+    }
+
+    /// `args` on both copies (the rebuilding one with --no-reuse): the reusing run, and
+    /// the tables compared.
+    fn run(&self, args: &[&str]) -> Run {
+        let mut plain = args.to_vec();
+        plain.push("--no-reuse");
+        let rebuilt = self.rebuilding.strata(&plain);
+        rebuilt.assert_ok();
+        assert_eq!(reused(&rebuilt), 0, "--no-reuse reuses nothing");
+        let run = self.reusing.strata(args);
+        run.assert_ok();
+        assert_same_tables(&self.reusing, &self.rebuilding);
+        run
+    }
+}
+
+#[test]
+fn reused_builds_equal_rebuilds_along_a_chain_of_changes() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let landing = Landing::new(tmp.path());
+    let vars = format!("{{landing_path: '{}'}}", landing.partial.display());
+    let pair = Pair {
+        reusing: reference_copy(),
+        rebuilding: reference_copy(),
+    };
+    pair.run(&["build", "--vars", &vars]);
+    // The second run compiles the incremental models' incremental SQL: they run again.
+    pair.run(&["build", "--vars", &vars]);
+    let mut steps = Vec::new();
+
+    // Nothing changed: the 3 seeds and 10 incremental models are reused, tests still run.
+    let same = pair.run(&["build", "--vars", &vars]);
+    same.assert_contains("REUSED sql incremental model main.gold_time_series");
+    assert_eq!(reused(&same), 13, "{}", same.stdout);
+    steps.push(("nothing changed", reused(&same)));
+    let full = reference_copy();
+    full.strata(&["build", "--vars", &vars]).assert_ok();
+    assert_same_tables(&pair.reusing, &full);
+
+    // A new landing day: bronze and what reads it rebuild, the seeds stay.
+    landing.add_day_31();
+    let day = pair.run(&["build", "--vars", &vars]);
+    day.assert_contains("REUSED seed file main.tool_catalog");
+    assert_eq!(reused(&day), 3, "only the seeds: {}", day.stdout);
+    steps.push(("a new landing day", reused(&day)));
+    let vars_all = format!("{{landing_path: '{}'}}", landing.all.display());
+    let full = reference_copy();
+    full.strata(&["build", "--vars", &vars_all]).assert_ok();
+    assert_same_tables(&pair.reusing, &full);
+
+    // One more seed row: the seed and what reads it rebuild, the other seeds stay.
+    pair.edit(|p| {
+        append(
+            p,
+            "seeds/tool_catalog.csv",
+            "zz_new_tool,utility,A tool added later\n",
+        )
+    });
+    let seed = pair.run(&["build", "--vars", &vars]);
+    seed.assert_contains("REUSED seed file main.setting_catalog")
+        .assert_contains("OK loaded seed file main.tool_catalog");
+    steps.push(("a changed seed row", reused(&seed)));
+
+    // Changed model SQL: that model rebuilds, the rest is reused.
+    pair.edit(|p| {
+        replace(
+            p,
+            "models/gold/gold_time_series.sql",
+            "select",
+            "select /* changed */",
+        )
+    });
+    let sql = pair.run(&["build", "--vars", &vars]);
+    assert_eq!(reused(&sql), 12, "{}", sql.stdout);
+    steps.push(("changed model SQL", reused(&sql)));
+
+    // A changed var: the models whose SQL reads it rebuild.
+    let var_vars = format!(
+        "{{landing_path: '{}', wau_window_days: 6}}",
+        landing.partial.display()
+    );
+    let var = pair.run(&["build", "--vars", &var_vars]);
+    assert!(
+        (1..13).contains(&reused(&var)),
+        "some reused, not all: {}",
+        var.stdout
+    );
+    steps.push(("a changed var", reused(&var)));
+
+    // A changed macro: everything rebuilds (the project's macros are an input of all).
+    pair.edit(|p| append(p, "macros/incremental.sql", "\n{# a comment #}\n"));
+    let macro_run = pair.run(&["build", "--vars", &var_vars]);
+    assert_eq!(reused(&macro_run), 0, "{}", macro_run.stdout);
+    steps.push(("a changed macro", reused(&macro_run)));
+
+    // An erased subject: the rights engine deleted rows outside any build, so what reads
+    // the erased relations rebuilds (exempt aggregates included).
+    let user = pair.reusing.scalar(
+        "athena_analytics",
+        "select user_id from bronze_chat_events group by 1 order by count(*) desc, 1 limit 1",
+    );
+    for p in [&pair.reusing, &pair.rebuilding] {
+        p.strata(&[
+            "rights",
+            "apply",
+            "--type",
+            "ERASURE",
+            "--guid",
+            &user,
+            "--request-id",
+            "erase-1",
+            "--vars",
+            &var_vars,
+        ])
+        .assert_ok()
+        .assert_contains("\"code\":\"200\"");
+    }
+    let erased = pair.run(&["build", "--vars", &var_vars]);
+    assert_eq!(reused(&erased), 0, "{}", erased.stdout);
+    steps.push(("an erased subject", reused(&erased)));
+
+    for (step, n) in steps {
+        println!("reuse: {step}: {n} of 13 seeds and models reused");
+    }
+}
