@@ -134,7 +134,6 @@ pub(super) async fn run_node(
     let built = match outcome {
         Ok(b) => b,
         Err(e) => {
-            state.reuse.failed(node);
             let mut r = finish_error(&state, node, &slot, e, Some(sql_text));
             r.batch_results = batch_results;
             return r;
@@ -156,6 +155,9 @@ pub(super) async fn run_node(
     }
     let secs = slot.started.elapsed().as_secs_f64();
     let verdict = Verdict::of(node, &built, state.warn_error, &slot.desc);
+    state
+        .reuse
+        .tested(&s.project, node, &sql_text, verdict.status.as_str());
     s.printer.node_finished(
         index,
         total,
@@ -383,6 +385,8 @@ pub(super) fn finish_error(
     e: Error,
     sql_text: Option<String>,
 ) -> NodeResult {
+    // What reads the node runs again; a test that errored is not reused from a pass.
+    state.reuse.failed(node);
     let secs = slot.started.elapsed().as_secs_f64();
     let desc = slot.desc.as_str();
     let what = match node.resource_type {

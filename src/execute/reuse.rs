@@ -126,10 +126,16 @@ impl Reuse {
                 .project
                 .nodes
                 .values()
-                .filter(|n| n.is_relational())
-                .filter_map(|n| {
-                    let r = session.compiler.relation_of(&n.relation_key())?;
-                    Some((n.unique_id.clone(), r.rendered))
+                .filter_map(|n| match n.resource_type {
+                    // A data test has no relation: its row is keyed by its id.
+                    ResourceType::Test => {
+                        Some((n.unique_id.clone(), format!("test:{}", n.unique_id)))
+                    }
+                    _ if n.is_relational() => {
+                        let r = session.compiler.relation_of(&n.relation_key())?;
+                        Some((n.unique_id.clone(), r.rendered))
+                    }
+                    _ => None,
                 })
                 .collect(),
         }
@@ -229,6 +235,9 @@ impl Reuse {
         relation: Option<&Relation>,
         adapter: &dyn crate::adapters::Adapter,
     ) -> Decision {
+        if node.resource_type == ResourceType::Test {
+            return self.decide_test(project, node, sql);
+        }
         if !self.on
             || self.shapes_only
             || !matches!(
@@ -268,6 +277,52 @@ impl Reuse {
             "inputs and SQL unchanged since {}",
             recorded.built_at
         ))
+    }
+
+    /// A data test is reused when it passed last time with the same SQL over inputs of the
+    /// same data versions: its result would be the same. A test that failed or warned runs
+    /// again (its rows are worth seeing).
+    fn decide_test(&self, project: &Project, node: &Node, sql: &str) -> Decision {
+        if !self.on
+            || self.shapes_only
+            || node.config.get("reuse").and_then(Value::as_bool) == Some(false)
+            || reads_the_clock(sql)
+        {
+            return Decision::Build;
+        }
+        let Some(recorded) = self.recorded_of(node) else {
+            return Decision::Build;
+        };
+        if recorded.version != "pass" || recorded.sql_hash != self.sql_hash(node, sql, None) {
+            return Decision::Build;
+        }
+        if self.inputs_of(project, node, 0) != recorded.inputs {
+            return Decision::Build;
+        }
+        Decision::Reuse(format!(
+            "passed over the same inputs since {}",
+            recorded.built_at
+        ))
+    }
+
+    /// After a data test ran: its outcome, for the next run to reuse a pass.
+    pub(super) fn tested(&self, project: &Project, node: &Node, sql: &str, status: &str) {
+        if !self.on || self.shapes_only || node.resource_type != ResourceType::Test {
+            return;
+        }
+        let Some(key) = self.relations.get(&node.unique_id) else {
+            return;
+        };
+        let recorded = Recorded {
+            sql_hash: self.sql_hash(node, sql, None),
+            inputs: self.inputs_of(project, node, 0),
+            version: status.to_string(),
+            built_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        };
+        self.built
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push((key.clone(), node.unique_id.clone(), recorded));
     }
 
     fn sql_hash(&self, node: &Node, sql: &str, relation: Option<&Relation>) -> String {
@@ -321,9 +376,25 @@ impl Reuse {
 
     /// After a failed build: what reads the node must run again.
     pub(super) fn failed(&self, node: &Node) {
-        if self.on {
-            self.lock_current()
-                .insert(node.unique_id.clone(), format!("failed:{}", self.run_id));
+        if !self.on {
+            return;
+        }
+        self.lock_current()
+            .insert(node.unique_id.clone(), format!("failed:{}", self.run_id));
+        // A test that errored must not be reused from an earlier pass.
+        if let (ResourceType::Test, Some(key)) =
+            (node.resource_type, self.relations.get(&node.unique_id))
+        {
+            let recorded = Recorded {
+                sql_hash: String::new(),
+                inputs: BTreeMap::new(),
+                version: "error".into(),
+                built_at: String::new(),
+            };
+            self.built
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push((key.clone(), node.unique_id.clone(), recorded));
         }
     }
 

@@ -8,14 +8,20 @@
 use crate::common::{reference_copy, Run, TestProject};
 use crate::reference_project::{assert_same_tables, Landing};
 
-/// How many nodes a run reused, from its summary line.
+/// How many seeds and models a run reused, from its node lines.
 fn reused(run: &Run) -> usize {
     run.stdout
         .lines()
-        .find_map(|l| l.split("REUSED=").nth(1))
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no summary line:\n{}", run.stdout))
+        .filter(|l| l.contains(" REUSED seed file ") || l.contains(" REUSED sql "))
+        .count()
+}
+
+/// How many data tests a run reused.
+fn tests_reused(run: &Run) -> usize {
+    run.stdout
+        .lines()
+        .filter(|l| l.contains(" REUSED test "))
+        .count()
 }
 
 fn append(p: &TestProject, rel: &str, text: &str) {
@@ -51,7 +57,11 @@ impl Pair {
         plain.push("--no-reuse");
         let rebuilt = self.rebuilding.strata(&plain);
         rebuilt.assert_ok();
-        assert_eq!(reused(&rebuilt), 0, "--no-reuse reuses nothing");
+        assert_eq!(
+            reused(&rebuilt) + tests_reused(&rebuilt),
+            0,
+            "--no-reuse reuses nothing"
+        );
         let run = self.reusing.strata(args);
         run.assert_ok();
         assert_same_tables(&self.reusing, &self.rebuilding);
@@ -77,6 +87,8 @@ fn reused_builds_equal_rebuilds_along_a_chain_of_changes() {
     let same = pair.run(&["build", "--vars", &vars]);
     same.assert_contains("REUSED sql incremental model main.gold_time_series");
     assert_eq!(reused(&same), 13, "{}", same.stdout);
+    // So are the 73 data tests: they passed over the same inputs.
+    assert_eq!(tests_reused(&same), 73, "{}", same.stdout);
     steps.push(("nothing changed", reused(&same)));
     let full = reference_copy();
     full.strata(&["build", "--vars", &vars]).assert_ok();
@@ -162,6 +174,7 @@ fn reused_builds_equal_rebuilds_along_a_chain_of_changes() {
     }
     let erased = pair.run(&["build", "--vars", &var_vars]);
     assert_eq!(reused(&erased), 0, "{}", erased.stdout);
+    assert_eq!(tests_reused(&erased), 0, "{}", erased.stdout);
     steps.push(("an erased subject", reused(&erased)));
 
     for (step, n) in steps {
