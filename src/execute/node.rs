@@ -211,6 +211,11 @@ fn finish_reused(
         secs,
         Some(&reason),
     );
+    // A reuse despite new upstream data (build_after) is worth saying in the text log too.
+    if reason.contains("build_after") {
+        s.printer
+            .info("reused_reason", &format!("  {}: {reason}", node.name));
+    }
     NodeResult {
         unique_id: node.unique_id.clone(),
         status: Status::Reused,

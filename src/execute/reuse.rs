@@ -268,15 +268,17 @@ impl Reuse {
             return Decision::Reuse(format!("SQL unchanged since {}", recorded.built_at));
         }
         let inputs = self.inputs_of(project, node, 0);
-        if inputs != recorded.inputs {
-            return Decision::Build;
-        }
+        let reason = if inputs == recorded.inputs {
+            format!("inputs and SQL unchanged since {}", recorded.built_at)
+        } else {
+            match waits(node, &inputs, recorded) {
+                Some(reason) => reason,
+                None => return Decision::Build,
+            }
+        };
         self.lock_current()
             .insert(node.unique_id.clone(), recorded.version.clone());
-        Decision::Reuse(format!(
-            "inputs and SQL unchanged since {}",
-            recorded.built_at
-        ))
+        Decision::Reuse(reason)
     }
 
     /// A data test is reused when it passed last time with the same SQL over inputs of the
@@ -469,6 +471,56 @@ fn rerun_changes_nothing(node: &Node, adapter: &dyn crate::adapters::Adapter) ->
         "insert_overwrite" => partitioned,
         _ => false,
     }
+}
+
+/// A model's `build_after` (as dbt's `freshness: {build_after: ...}`, or directly in its
+/// config): `{count, period: minute|hour|day, updates_on: any|all}`. With new upstream
+/// data, the model keeps its last build until `count` periods have passed since it, and,
+/// with `updates_on: all`, until every input has new data. Returns why it waits, or None
+/// when it is due.
+fn waits(node: &Node, inputs: &BTreeMap<String, String>, recorded: &Recorded) -> Option<String> {
+    let build_after = node
+        .config
+        .get("build_after")
+        .or_else(|| node.config.get("freshness")?.get("build_after"))?;
+    let count = build_after
+        .get("count")
+        .and_then(Value::as_u64)
+        .unwrap_or(0);
+    let unit = match build_after.get("period").and_then(Value::as_str) {
+        Some("minute") => 60,
+        Some("hour") => 3600,
+        Some("day") => 86_400,
+        _ => return None,
+    };
+    let changed: Vec<&String> = inputs
+        .iter()
+        .filter(|(k, v)| recorded.inputs.get(*k) != Some(*v))
+        .map(|(k, _)| k)
+        .collect();
+    // An erasure does not wait: what it deleted must not stand in what reads it.
+    if changed.iter().any(|k| *k == LEDGER_INPUT) {
+        return None;
+    }
+    let changed = changed.len();
+    let all = build_after.get("updates_on").and_then(Value::as_str) == Some("all");
+    if all && changed < inputs.len() {
+        return Some(format!(
+            "{changed} of {} inputs have new data (build_after.updates_on: all)",
+            inputs.len()
+        ));
+    }
+    let built = chrono::DateTime::parse_from_rfc3339(&recorded.built_at).ok()?;
+    let due = built + chrono::Duration::seconds((count * unit) as i64);
+    if chrono::Utc::now() < due {
+        return Some(format!(
+            "new upstream data waits until {} (build_after: {count} x {}s since the build at {})",
+            due.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            unit,
+            recorded.built_at
+        ));
+    }
+    None
 }
 
 /// Views and ephemeral models store no data: theirs is a function of their inputs'.

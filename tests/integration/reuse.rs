@@ -181,3 +181,58 @@ fn reused_builds_equal_rebuilds_along_a_chain_of_changes() {
         println!("reuse: {step}: {n} of 13 seeds and models reused");
     }
 }
+
+/// `build_after`: with new upstream data a model keeps its last build until it is due (and,
+/// with `updates_on: all`, until every input has new data); `--no-reuse` builds it anyway.
+#[test]
+fn build_after_keeps_the_last_build_until_it_is_due() {
+    let p = TestProject::new("ba", "");
+    p.write("data/a.csv", "id\n1\n");
+    p.write("data/b.csv", "id\n10\n");
+    p.write(
+        "models/sources.yml",
+        "version: 2\nsources:\n  - name: raw\n    tables:\n      - name: a\n        config: {external_location: \"read_csv('data/a.csv')\"}\n      - name: b\n        config: {external_location: \"read_csv('data/b.csv')\"}\n",
+    );
+    let both = "select id from {{ source('raw', 'a') }} union all select id from {{ source('raw', 'b') }}\n";
+    p.write(
+        "models/plain.sql",
+        &format!("{{{{ config(materialized='table') }}}}\n{both}"),
+    );
+    p.write(
+        "models/hourly.sql",
+        &format!(
+            "{{{{ config(materialized='table', freshness={{'build_after': {{'count': 1, 'period': 'hour'}}}}) }}}}\n{both}"
+        ),
+    );
+    p.write(
+        "models/on_all.sql",
+        &format!(
+            "{{{{ config(materialized='table', build_after={{'count': 0, 'period': 'hour', 'updates_on': 'all'}}) }}}}\n{both}"
+        ),
+    );
+    p.strata(&["build"]).assert_ok();
+    let rows = |t: &str| p.scalar("ba", &format!("select count(*) from {t}"));
+
+    p.write("data/a.csv", "id\n1\n2\n");
+    let r = p.strata(&["build"]);
+    r.assert_ok()
+        .assert_contains("OK created sql table model main.plain")
+        .assert_contains("REUSED sql table model main.hourly")
+        .assert_contains("new upstream data waits until")
+        .assert_contains("REUSED sql table model main.on_all")
+        .assert_contains("1 of 2 inputs have new data (build_after.updates_on: all)");
+    assert_eq!(
+        (rows("plain"), rows("hourly"), rows("on_all")),
+        ("3".into(), "2".into(), "2".into())
+    );
+
+    p.write("data/b.csv", "id\n10\n20\n");
+    let r = p.strata(&["build"]);
+    r.assert_ok()
+        .assert_contains("OK created sql table model main.on_all")
+        .assert_contains("REUSED sql table model main.hourly");
+    assert_eq!((rows("on_all"), rows("hourly")), ("4".into(), "2".into()));
+
+    p.strata(&["build", "--no-reuse"]).assert_ok();
+    assert_eq!(rows("hourly"), "4");
+}

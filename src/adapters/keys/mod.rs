@@ -135,8 +135,9 @@ const STRATA_KEYS: &[&str] = &[
     // procedures of the rights engine
     "right_types",
     // state-aware builds (execute/reuse.rs): true reuses a model that reads the clock,
-    // false never reuses it
+    // false never reuses it; build_after delays rebuilding on new upstream data
     "reuse",
+    "build_after",
 ];
 
 /// dbt's seed `delimiter`: the comma is the only one Strata reads.
