@@ -142,13 +142,10 @@ pub async fn execute(
     if let Some(e) = session.printer.first_error(without_ids(errors)) {
         return Err(e);
     }
-    // Reuse applies to building commands; --full-refresh and --no-reuse rebuild everything.
-    let reuse = if cmd != Command::Test
-        && !opts.full_refresh
-        && !opts.no_reuse
-        && session.adapter.reuses_builds()
-    {
-        reuse::Reuse::load(session).await
+    // Reuse applies to building commands; --full-refresh and --no-reuse rebuild everything
+    // and record it, so a later run compares with what they built.
+    let reuse = if cmd != Command::Test && session.adapter.reuses_builds() {
+        reuse::Reuse::load(session, !opts.full_refresh && !opts.no_reuse).await
     } else {
         reuse::Reuse::off(session)
     };

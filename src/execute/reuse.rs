@@ -76,6 +76,9 @@ pub(super) enum Decision {
 
 pub(super) struct Reuse {
     on: bool,
+    /// Whether anything may be reused this run: not under --full-refresh or --no-reuse,
+    /// which still record what they build (a later run must see the new data versions).
+    may_reuse: bool,
     /// `--empty`: nothing is reused, and what is built is recorded as never to be reused
     /// (a relation without rows must not stand in for a build).
     shapes_only: bool,
@@ -115,6 +118,7 @@ impl Reuse {
         );
         Reuse {
             on,
+            may_reuse: on,
             shapes_only: session.compiler.empty_run(),
             table,
             run_id: session.invocation_id.clone(),
@@ -141,9 +145,11 @@ impl Reuse {
         }
     }
 
-    /// The recorded state and the sources' data versions, read once before the run.
-    pub(super) async fn load(session: &Session) -> Self {
+    /// The recorded state and the sources' data versions, read once before the run;
+    /// `may_reuse` false rebuilds everything and still records it.
+    pub(super) async fn load(session: &Session, may_reuse: bool) -> Self {
         let mut reuse = Self::empty(session, true);
+        reuse.may_reuse = may_reuse;
         let sql = format!(
             "select relation, sql_hash, inputs, version, built_at from {}",
             reuse.table.rendered
@@ -238,7 +244,7 @@ impl Reuse {
         if node.resource_type == ResourceType::Test {
             return self.decide_test(project, node, sql);
         }
-        if !self.on
+        if !self.may_reuse
             || self.shapes_only
             || !matches!(
                 node.resource_type,
@@ -285,7 +291,7 @@ impl Reuse {
     /// same data versions: its result would be the same. A test that failed or warned runs
     /// again (its rows are worth seeing).
     fn decide_test(&self, project: &Project, node: &Node, sql: &str) -> Decision {
-        if !self.on
+        if !self.may_reuse
             || self.shapes_only
             || node.config.get("reuse").and_then(Value::as_bool) == Some(false)
             || reads_the_clock(sql)

@@ -64,9 +64,14 @@ impl Materializer<'_> {
             RelationKind::Table,
         );
         if self.cache.kind(&ledger).is_none() {
-            let ddl = self.render(node, "rights_ledger_ddl", &[("ledger", rel_value(&ledger))])?;
-            self.run_all(node, &ddl, false).await?;
-            self.cache.set(&ledger, Some(RelationKind::Table));
+            // One node creates it; the others, waiting here, find it made.
+            let _creating = self.cache.creating().await;
+            if self.cache.kind(&ledger).is_none() {
+                let ddl =
+                    self.render(node, "rights_ledger_ddl", &[("ledger", rel_value(&ledger))])?;
+                self.run_all(node, &ddl, false).await?;
+                self.cache.set(&ledger, Some(RelationKind::Table));
+            }
         }
         Ok(Some(ErasureFilter {
             declared: Value::from(d),

@@ -36,9 +36,20 @@ use crate::sql;
 
 /// Relations known to exist, keyed by (schema, identifier), valued by kind.
 #[derive(Default)]
-pub struct RelationCache(Mutex<HashMap<(String, String), RelationKind>>);
+pub struct RelationCache(
+    Mutex<HashMap<(String, String), RelationKind>>,
+    /// Held while a relation that several nodes need is created on first use (the rights
+    /// ledger): two nodes creating it at once conflict in DuckDB's catalog.
+    tokio::sync::Mutex<()>,
+);
 
 impl RelationCache {
+    /// Held while creating a relation shared by several nodes; check the cache again
+    /// once it is held.
+    pub async fn creating(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.1.lock().await
+    }
+
     pub fn kind(&self, rel: &Relation) -> Option<RelationKind> {
         self.0
             .lock()

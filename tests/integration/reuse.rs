@@ -236,3 +236,24 @@ fn build_after_keeps_the_last_build_until_it_is_due() {
     p.strata(&["build", "--no-reuse"]).assert_ok();
     assert_eq!(rows("hourly"), "4");
 }
+
+/// `--no-reuse` and `--full-refresh` rebuild everything and still record it: the next run
+/// compares with what they built (a full refresh can change a table whose inputs did not).
+#[test]
+fn rebuilding_runs_record_what_they_built() {
+    let p = TestProject::new("rec", "");
+    p.write("seeds/s.csv", "id\n1\n2\n");
+    p.write(
+        "models/m.sql",
+        "{{ config(materialized='table') }}\nselect count(*) as n from {{ ref('s') }}\n",
+    );
+    p.strata(&["build", "--no-reuse"]).assert_ok();
+    let next = p.strata(&["build"]);
+    next.assert_ok()
+        .assert_contains("REUSED seed file main.s")
+        .assert_contains("REUSED sql table model main.m");
+    p.strata(&["build", "--full-refresh"]).assert_ok();
+    p.strata(&["build"])
+        .assert_ok()
+        .assert_contains("REUSED sql table model main.m");
+}
