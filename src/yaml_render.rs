@@ -115,12 +115,9 @@ fn native(rendered: String) -> Value {
     if let Ok(i) = t.parse::<i64>() {
         return Value::from(i);
     }
-    if t.contains(['.', 'e', 'E'])
-        && !t.contains(|c: char| c.is_ascii_alphabetic() && c != 'e' && c != 'E')
-    {
-        if let Some(n) = t.parse::<f64>().ok().and_then(serde_json::Number::from_f64) {
-            return Value::Number(n);
-        }
+    // Rust reads `inf` and `NaN` as floats too; JSON numbers refuse them, so they stay text.
+    if let Some(n) = t.parse::<f64>().ok().and_then(serde_json::Number::from_f64) {
+        return Value::Number(n);
     }
     match t {
         "True" | "true" => Value::Bool(true),

@@ -257,13 +257,14 @@ impl Reuse {
         if own == Some(false) {
             return Decision::Build;
         }
-        if own != Some(true) && (reads_the_clock(sql) || !rerun_changes_nothing(node, adapter)) {
-            return Decision::Build;
-        }
         let Some(recorded) = self.recorded_of(node) else {
             return Decision::Build;
         };
         if recorded.sql_hash != self.sql_hash(node, sql, relation) {
+            return Decision::Build;
+        }
+        // Parsing the SQL is the costly check: only for a node that could be reused.
+        if own != Some(true) && (!rerun_changes_nothing(node, adapter) || reads_the_clock(sql)) {
             return Decision::Build;
         }
         if relation.is_none_or(|r| cache.kind(r).is_none()) {
@@ -294,7 +295,6 @@ impl Reuse {
         if !self.may_reuse
             || self.shapes_only
             || node.config.get("reuse").and_then(Value::as_bool) == Some(false)
-            || reads_the_clock(sql)
         {
             return Decision::Build;
         }
@@ -302,6 +302,9 @@ impl Reuse {
             return Decision::Build;
         };
         if recorded.version != "pass" || recorded.sql_hash != self.sql_hash(node, sql, None) {
+            return Decision::Build;
+        }
+        if reads_the_clock(sql) {
             return Decision::Build;
         }
         if self.inputs_of(project, node, 0) != recorded.inputs {

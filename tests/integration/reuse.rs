@@ -235,6 +235,15 @@ fn build_after_keeps_the_last_build_until_it_is_due() {
 
     p.strata(&["build", "--no-reuse"]).assert_ok();
     assert_eq!(rows("hourly"), "4");
+
+    // A misspelt period is refused, not taken for "no delay".
+    p.write(
+        "models/on_all.sql",
+        &format!("{{{{ config(materialized='table', build_after={{'count': 1, 'period': 'hours'}}) }}}}\n{both}"),
+    );
+    p.strata(&["build"])
+        .assert_code(2)
+        .assert_contains("build_after takes {count: <whole number>, period: minute | hour | day");
 }
 
 /// `--no-reuse` and `--full-refresh` rebuild everything and still record it: the next run

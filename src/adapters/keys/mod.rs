@@ -148,8 +148,27 @@ fn delimiter_verdict(value: &Value) -> Verdict {
     }
 }
 
+/// `build_after` (execute/reuse.rs): a misspelt period must not pass for "no delay".
+fn build_after_verdict(value: &Value) -> Verdict {
+    let period = value.get("period").and_then(Value::as_str);
+    let updates_on = value.get("updates_on").and_then(Value::as_str);
+    let count_ok = value.get("count").is_none_or(|c| c.as_u64().is_some());
+    match (period, updates_on) {
+        (Some("minute" | "hour" | "day"), None | Some("any" | "all")) if count_ok => {
+            Verdict::Honoured
+        }
+        _ => Verdict::Refused(
+            "build_after takes {count: <whole number>, period: minute | hour | day, \
+             updates_on: any | all}",
+        ),
+    }
+}
+
 /// The verdict on `key` for the engine `keys`, or None for a key nobody defines.
 fn verdict(keys: &EngineKeys, key: &str, value: &Value, is_source: bool) -> Option<Verdict> {
+    if key == "build_after" {
+        return Some(build_after_verdict(value));
+    }
     if DBT_KEYS.contains(&key) || STRATA_KEYS.contains(&key) {
         return Some(Verdict::Honoured);
     }
