@@ -130,10 +130,52 @@ pub trait Adapter: Send + Sync {
     }
 
     /// Does this engine keep the build state that lets a run reuse unchanged relations
-    /// (execute/reuse.rs)? Athena's data versions (Iceberg snapshot ids) are not read yet:
-    /// there every selected node is built.
+    /// (execute/reuse.rs)?
     fn reuses_builds(&self) -> bool {
         false
+    }
+
+    /// Relations in a schema, with the data versions the engine itself keeps for them,
+    /// which every write replaces (Athena: an Iceberg table's `metadata_location` in Glue),
+    /// by lowercase identifier, from the same listing. `None`: the engine keeps none, and a
+    /// relation Strata built counts as holding what its last build left.
+    async fn list_relations_versioned(
+        &self,
+        database: &str,
+        schema: &str,
+    ) -> Result<(
+        Vec<(String, RelationKind)>,
+        Option<std::collections::HashMap<String, String>>,
+    )> {
+        Ok((self.list_relations(database, schema).await?, None))
+    }
+
+    /// One relation's data version as
+    /// [`list_relations_versioned`](Adapter::list_relations_versioned) has it.
+    async fn data_version(&self, _relation: &Relation) -> Result<Option<String>> {
+        Ok(None)
+    }
+
+    /// Where the build state lives when not in a table read through SQL: an object-store
+    /// URI (Athena: S3, so a run that rebuilds nothing sends no query).
+    fn build_state_object(&self) -> Option<String> {
+        None
+    }
+
+    /// An object's bytes (`build_state_object`); `None` when there is no such object.
+    async fn read_object(&self, uri: &str) -> Result<Option<Vec<u8>>> {
+        Err(Error::Adapter(format!(
+            "{} cannot read {uri}: it keeps no objects",
+            self.adapter_type()
+        )))
+    }
+
+    /// Write an object (`build_state_object`), replacing it.
+    async fn write_object(&self, uri: &str, _bytes: Vec<u8>) -> Result<()> {
+        Err(Error::Adapter(format!(
+            "{} cannot write {uri}: it keeps no objects",
+            self.adapter_type()
+        )))
     }
 
     /// Run one statement with `?` placeholders bound to `params` (never spliced into SQL).

@@ -145,7 +145,7 @@ pub async fn execute(
     // Reuse applies to building commands; --full-refresh and --no-reuse rebuild everything
     // and record it, so a later run compares with what they built.
     let reuse = if cmd != Command::Test && session.adapter.reuses_builds() {
-        reuse::Reuse::load(session, !opts.full_refresh && !opts.no_reuse).await
+        reuse::Reuse::load(session, &cache, !opts.full_refresh && !opts.no_reuse).await
     } else {
         reuse::Reuse::off(session)
     };

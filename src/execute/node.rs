@@ -151,7 +151,14 @@ pub(super) async fn run_node(
     if microbatch.is_none() {
         state
             .reuse
-            .built(&s.project, node, &sql_text, relation.as_ref());
+            .built(
+                &s.project,
+                node,
+                &sql_text,
+                relation.as_ref(),
+                s.adapter.as_ref(),
+            )
+            .await;
     }
     let secs = slot.started.elapsed().as_secs_f64();
     let verdict = Verdict::of(node, &built, state.warn_error, &slot.desc);

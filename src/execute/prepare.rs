@@ -180,8 +180,14 @@ pub(super) async fn prime_cache(
         if create {
             session.adapter.create_schema(&db, &schema).await?;
         }
-        let rels = session.adapter.list_relations(&db, &schema).await?;
+        let (rels, versions) = session
+            .adapter
+            .list_relations_versioned(&db, &schema)
+            .await?;
         cache.insert_all(&schema, rels);
+        if let Some(versions) = versions {
+            cache.insert_versions(&schema, versions);
+        }
     }
     if create {
         repair_half_done_swaps(session, ids, &cache).await?;

@@ -8,10 +8,15 @@
 //! model's, is derived from its inputs', so it never blocks reuse downstream.
 //!
 //! Data versions:
-//! - relations Strata built: recorded in the warehouse (`strata_state.build_state`, a row
-//!   per relation), so a decision holds from CI, cron or a laptop alike;
+//! - relations Strata built: recorded in the warehouse, a row per relation, so a decision
+//!   holds from CI, cron or a laptop alike (DuckDB: table `strata_state.build_state`;
+//!   Athena: a JSON object in S3, read with no query);
+//! - where the engine keeps a version of its own that every write replaces (Athena: an
+//!   Iceberg table's `metadata_location` in Glue), that version, for sources and built
+//!   relations alike: a relation is reused only while it holds what its last build left;
 //! - file sources: their files' paths, sizes and modification times;
-//! - anything that cannot be read (a table source, a remote path): changed, every run.
+//! - anything that cannot be read (a DuckDB table source, a Hive table, a remote path):
+//!   changed, every run.
 //!
 //! In a project with a `rights:` section the ledger's erasures are an input of every node:
 //! an erasure deletes rows outside any build.
@@ -60,12 +65,41 @@ const NOT_DETERMINISTIC: &[&str] = &[
 ];
 
 /// What was recorded of a node's last build.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 struct Recorded {
     sql_hash: String,
     inputs: BTreeMap<String, String>,
     version: String,
     built_at: String,
+}
+
+/// One row of the state: a relation (or `test:<id>`), the node that built it, and what.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StateRow {
+    relation: String,
+    node_id: String,
+    #[serde(flatten)]
+    recorded: Recorded,
+}
+
+/// Where the state is kept: a table read and written through SQL, or an object.
+enum Store {
+    Table(Relation),
+    Object(String),
+}
+
+/// The state object's format (Athena): `{"rows": [...]}`.
+#[derive(Default, serde::Serialize, serde::Deserialize)]
+struct StateObject {
+    rows: Vec<StateRow>,
+}
+
+/// A relation's key among the engine's data versions.
+fn engine_key(relation: &Relation) -> (String, String) {
+    (
+        relation.schema.to_lowercase(),
+        relation.identifier.to_lowercase(),
+    )
 }
 
 /// Whether a node runs, and why.
@@ -82,7 +116,9 @@ pub(super) struct Reuse {
     /// `--empty`: nothing is reused, and what is built is recorded as never to be reused
     /// (a relation without rows must not stand in for a build).
     shapes_only: bool,
-    table: Relation,
+    store: Store,
+    /// The engine's own data versions, read before the run (None: it keeps none).
+    engine: Option<HashMap<(String, String), String>>,
     run_id: String,
     /// Everything outside a node's own SQL that shapes what its build does.
     environment: String,
@@ -120,7 +156,11 @@ impl Reuse {
             on,
             may_reuse: on,
             shapes_only: session.compiler.empty_run(),
-            table,
+            store: match session.adapter.build_state_object() {
+                Some(uri) => Store::Object(uri),
+                None => Store::Table(table),
+            },
+            engine: None,
             run_id: session.invocation_id.clone(),
             environment: environment(&session.project),
             recorded: HashMap::new(),
@@ -147,46 +187,96 @@ impl Reuse {
 
     /// The recorded state and the sources' data versions, read once before the run;
     /// `may_reuse` false rebuilds everything and still records it.
-    pub(super) async fn load(session: &Session, may_reuse: bool) -> Self {
+    pub(super) async fn load(session: &Session, cache: &RelationCache, may_reuse: bool) -> Self {
         let mut reuse = Self::empty(session, true);
         reuse.may_reuse = may_reuse;
-        let sql = format!(
-            "select relation, sql_hash, inputs, version, built_at from {}",
-            reuse.table.rendered
-        );
-        // No state table yet (or one that cannot be read): nothing is reused.
-        if let Ok(result) = session.adapter.execute(&sql, true).await {
-            for row in result.table.map(|t| t.rows).unwrap_or_default() {
-                let text = |i: usize| {
-                    row.get(i)
-                        .and_then(Value::as_str)
-                        .unwrap_or_default()
-                        .to_string()
-                };
-                let inputs = serde_json::from_str(&text(2)).unwrap_or_default();
-                reuse.recorded.insert(
-                    text(0),
-                    Recorded {
-                        sql_hash: text(1),
-                        inputs,
-                        version: text(3),
-                        built_at: text(4),
-                    },
-                );
-            }
+        // No state yet (or state that cannot be read): nothing is reused.
+        for row in reuse.read_rows(session).await.unwrap_or_default() {
+            reuse.recorded.insert(row.relation, row.recorded);
         }
+        reuse.engine = engine_versions(session, cache).await;
         let mut current = HashMap::new();
         for source in session.project.sources.values() {
-            current.insert(
-                source.unique_id.clone(),
-                source_version(&session.project, source, &reuse.run_id),
-            );
+            let engine = reuse.engine.as_ref().and_then(|versions| {
+                let relation = session
+                    .compiler
+                    .source_relation(&source.source_name, &source.name)?;
+                versions.get(&engine_key(&relation)).cloned()
+            });
+            // An external location is read only where the engine reads one (DuckDB); on
+            // Athena the source is a Glue table whatever its config says.
+            let version = match engine {
+                Some(v) => v,
+                None if session.adapter.dialect().reads_external_locations => {
+                    source_version(&session.project, source, &reuse.run_id)
+                }
+                None => format!("changed:{}", reuse.run_id),
+            };
+            current.insert(source.unique_id.clone(), version);
         }
         if session.project.rights.is_some() {
-            current.insert(LEDGER_INPUT.to_string(), ledger_version(session).await);
+            // Where the engine versions tables, the ledger's version is read with the rest
+            // (no query): any request recorded since counts as a change.
+            let version = match &reuse.engine {
+                Some(versions) => {
+                    let target = &session.project.target;
+                    let key = (
+                        target.schema.to_lowercase(),
+                        crate::project::rights::LEDGER_TABLE.to_string(),
+                    );
+                    versions.get(&key).cloned().unwrap_or_else(|| "none".into())
+                }
+                None => ledger_version(session).await,
+            };
+            current.insert(LEDGER_INPUT.to_string(), version);
         }
         reuse.current = Mutex::new(current);
         reuse
+    }
+
+    /// The rows of the state as last saved.
+    async fn read_rows(&self, session: &Session) -> crate::error::Result<Vec<StateRow>> {
+        match &self.store {
+            Store::Object(uri) => Ok(match session.adapter.read_object(uri).await? {
+                Some(bytes) => {
+                    serde_json::from_slice::<StateObject>(&bytes)
+                        .map_err(|e| {
+                            crate::error::Error::Adapter(format!("the build state {uri}: {e}"))
+                        })?
+                        .rows
+                }
+                None => Vec::new(),
+            }),
+            Store::Table(table) => {
+                let sql = format!(
+                    "select relation, node_id, sql_hash, inputs, version, built_at from {}",
+                    table.rendered
+                );
+                let result = session.adapter.execute(&sql, true).await?;
+                let rows = result.table.map(|t| t.rows).unwrap_or_default();
+                Ok(rows
+                    .into_iter()
+                    .map(|row| {
+                        let text = |i: usize| {
+                            row.get(i)
+                                .and_then(Value::as_str)
+                                .unwrap_or_default()
+                                .to_string()
+                        };
+                        StateRow {
+                            relation: text(0),
+                            node_id: text(1),
+                            recorded: Recorded {
+                                sql_hash: text(2),
+                                inputs: serde_json::from_str(&text(3)).unwrap_or_default(),
+                                version: text(4),
+                                built_at: text(5),
+                            },
+                        }
+                    })
+                    .collect())
+            }
+        }
     }
 
     fn lock_current(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
@@ -267,8 +357,17 @@ impl Reuse {
         if own != Some(true) && (!rerun_changes_nothing(node, adapter) || reads_the_clock(sql)) {
             return Decision::Build;
         }
-        if relation.is_none_or(|r| cache.kind(r).is_none()) {
+        let Some(relation) = relation.filter(|r| cache.kind(r).is_some()) else {
             return Decision::Build;
+        };
+        // Where the engine versions its relations, the relation must still hold what the
+        // last build left: a write from outside Strata is undone by building again.
+        if let Some(versions) = &self.engine {
+            if !derives_its_data(node)
+                && versions.get(&engine_key(relation)) != Some(&recorded.version)
+            {
+                return Decision::Build;
+            }
         }
         if derives_its_data(node) {
             self.lock_current().remove(&node.unique_id);
@@ -345,22 +444,37 @@ impl Reuse {
         ))
     }
 
-    /// After a successful build: the node's new data version, recorded at the end.
-    pub(super) fn built(
+    /// After a successful build: the node's new data version, recorded at the end. Where
+    /// the engine versions relations, it is the engine's (read now, as the build left it);
+    /// without one the relation is never reused.
+    pub(super) async fn built(
         &self,
         project: &Project,
         node: &Node,
         sql: &str,
         relation: Option<&Relation>,
+        adapter: &dyn crate::adapters::Adapter,
     ) {
         if !self.on || !node.is_relational() {
             return;
         }
         let inputs = self.inputs_of(project, node, 0);
+        let own = || hex_digest(&format!("{}\u{1f}{}", self.run_id, node.unique_id));
         let version = if derives_its_data(node) {
             derived_version(node, &inputs)
+        } else if self.engine.is_some() {
+            // A Hive table has no version (its files can change with no trace in the
+            // catalog): not worth a lookup.
+            let hive = adapter.hive_table(&node.config).ok().flatten().is_some();
+            match relation.filter(|_| !hive) {
+                Some(r) => match adapter.data_version(r).await {
+                    Ok(Some(v)) => v,
+                    _ => format!("unversioned:{}", own()),
+                },
+                None => format!("unversioned:{}", own()),
+            }
         } else {
-            hex_digest(&format!("{}\u{1f}{}", self.run_id, node.unique_id))
+            own()
         };
         if !derives_its_data(node) {
             self.lock_current()
@@ -420,9 +534,34 @@ impl Reuse {
         if !self.on || built.is_empty() {
             return Ok(());
         }
-        let t = &self.table.rendered;
+        let table = match &self.store {
+            Store::Table(table) => table,
+            Store::Object(uri) => {
+                // Read again: another run may have saved since this one started. A row it
+                // left for a relation this run built is replaced; the others stay.
+                let mut rows = self.read_rows(session).await?;
+                let replaced: std::collections::HashSet<&str> =
+                    built.iter().map(|(r, _, _)| r.as_str()).collect();
+                rows.retain(|row| !replaced.contains(row.relation.as_str()));
+                rows.extend(
+                    built
+                        .into_iter()
+                        .map(|(relation, node_id, recorded)| StateRow {
+                            relation,
+                            node_id,
+                            recorded,
+                        }),
+                );
+                rows.sort_by(|a, b| a.relation.cmp(&b.relation));
+                let bytes = serde_json::to_vec_pretty(&StateObject { rows }).map_err(|e| {
+                    crate::error::Error::Adapter(format!("the build state {uri}: {e}"))
+                })?;
+                return session.adapter.write_object(uri, bytes).await;
+            }
+        };
+        let t = &table.rendered;
         let adapter = &session.adapter;
-        let database = self.table.database.clone().unwrap_or_default();
+        let database = table.database.clone().unwrap_or_default();
         adapter.create_schema(&database, STATE_SCHEMA).await?;
         adapter
             .execute(
@@ -530,6 +669,58 @@ fn waits(node: &Node, inputs: &BTreeMap<String, String>, recorded: &Recorded) ->
         ));
     }
     None
+}
+
+/// The engine's data versions of every schema the project's relations and sources are in
+/// (from the run's catalog listing where it has the schema), or None where the engine keeps
+/// none. A schema that cannot be read has none: its relations are rebuilt.
+async fn engine_versions(
+    session: &Session,
+    cache: &RelationCache,
+) -> Option<HashMap<(String, String), String>> {
+    let target = &session.project.target;
+    // The target schema is always listed before a run; without versions for it, the
+    // engine keeps none.
+    cache.versions_in(&target.schema)?;
+    // Each schema once, whichever database its relations name.
+    let mut schemas = std::collections::BTreeMap::new();
+    let mut add = |r: Relation| {
+        schemas
+            .entry(r.schema.to_lowercase())
+            .or_insert((r.database.unwrap_or_default(), r.schema));
+    };
+    for node in session.project.nodes.values() {
+        if let Some(r) = session.compiler.relation_of(&node.relation_key()) {
+            add(r);
+        }
+    }
+    for source in session.project.sources.values() {
+        if let Some(r) = session
+            .compiler
+            .source_relation(&source.source_name, &source.name)
+        {
+            add(r);
+        }
+    }
+    schemas
+        .entry(target.schema.to_lowercase())
+        .or_insert((target.database.clone(), target.schema.clone()));
+    let mut versions = HashMap::new();
+    for (key, (database, schema)) in schemas {
+        let read = match cache.versions_in(&schema) {
+            Some(listed) => Some(listed),
+            None => session
+                .adapter
+                .list_relations_versioned(&database, &schema)
+                .await
+                .ok()
+                .and_then(|(_, v)| v),
+        };
+        for (identifier, version) in read.unwrap_or_default() {
+            versions.insert((key.clone(), identifier), version);
+        }
+    }
+    Some(versions)
 }
 
 /// Views and ephemeral models store no data: theirs is a function of their inputs'.

@@ -41,6 +41,9 @@ pub struct RelationCache(
     /// Held while a relation that several nodes need is created on first use (the rights
     /// ledger): two nodes creating it at once conflict in DuckDB's catalog.
     tokio::sync::Mutex<()>,
+    /// The engine's data versions of the schemas listed, by lowercase schema, as the
+    /// listing found them (see `Adapter::list_relations_versioned`).
+    Mutex<HashMap<String, HashMap<String, String>>>,
 );
 
 impl RelationCache {
@@ -82,6 +85,17 @@ impl RelationCache {
                 .map(|((_, name), _)| name.clone())
                 .collect(),
             Err(_) => Vec::new(),
+        }
+    }
+
+    /// The data versions a listing of `schema` found, if it was listed with them.
+    pub fn versions_in(&self, schema: &str) -> Option<HashMap<String, String>> {
+        self.2.lock().ok()?.get(&schema.to_lowercase()).cloned()
+    }
+
+    pub fn insert_versions(&self, schema: &str, versions: HashMap<String, String>) {
+        if let Ok(mut m) = self.2.lock() {
+            m.insert(schema.to_lowercase(), versions);
         }
     }
 

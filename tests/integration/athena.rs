@@ -98,7 +98,7 @@ fn small_project(
 
 /// Replace what changes from run to run (invocation ids, upload folders, the invocation's
 /// part of temporary names) with placeholders.
-fn normalize(sql: &str) -> String {
+pub(crate) fn normalize(sql: &str) -> String {
     let uuid = regex::Regex::new(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
         .expect("regex");
     let temp = regex::Regex::new(r"(__strata_[a-z]+)_[0-9a-f]{8}\b").expect("regex");
@@ -875,27 +875,33 @@ fn athena_queries_per_materialization_are_as_counted_in_benchmarks() {
     assert!(view[0].starts_with("create or replace view"), "{view:#?}");
 
     // Besides the queries (StartQueryExecution and its GetQueryExecution polls), each build
-    // makes sure of its schema (CreateDatabase) and lists it once (GetTables); an incremental
-    // run reads the columns of the target and of the new rows (two GetTable), a seed uploads
-    // its file (one S3 PUT), and the tables a build made aside (the new rows, the replaced
-    // table) are dropped through Glue: their entry looked up (and deleted with their files
-    // where the engine made them; moto ran no CTAS).
-    let run_start = ["glue:CreateDatabase", "glue:GetTables"];
+    // makes sure of its schema (CreateDatabase), lists it once (GetTables: relations and
+    // their Iceberg data versions) and reads the build state (one S3 GET); an incremental
+    // run reads the columns of the target and of the new rows (two GetTable), a seed
+    // uploads its file (one S3 PUT), and the tables a build made aside (the new rows, the
+    // replaced table) are dropped through Glue: their entry looked up (and deleted with
+    // their files where the engine made them; moto ran no CTAS). Each table built is looked
+    // up once more for the data version it left (GetTable), and the build state is written
+    // back (S3 GET and PUT: another run may have written since).
+    let run_start = ["glue:CreateDatabase", "glue:GetTables", "s3:GET"];
+    let run_end = ["s3:GET", "s3:PUT"];
     let with = |extra: &[&str]| -> Vec<String> {
         run_start
             .iter()
             .chain(extra)
+            .chain(&run_end)
             .map(|c| c.to_string())
             .collect()
     };
+    let version = "glue:GetTable";
     let expected = [
-        with(&[]),                                                  // table, first build
-        with(&["glue:GetTable"]),                                   // table, rebuild
-        with(&["glue:GetTable", "glue:GetTable", "glue:GetTable"]), // incremental append
-        with(&["glue:GetTable", "glue:GetTable", "glue:GetTable"]), // incremental merge
-        with(&["s3:PUT"]),                                          // seed, first load
-        with(&["s3:PUT", "glue:GetTable"]),                         // seed, reload
-        with(&[]),                                                  // view
+        with(&[version]),                  // table, first build
+        with(&["glue:GetTable", version]), // table, rebuild
+        with(&["glue:GetTable", "glue:GetTable", "glue:GetTable", version]), // incremental append
+        with(&["glue:GetTable", "glue:GetTable", "glue:GetTable", version]), // incremental merge
+        with(&["s3:PUT", version]),        // seed, first load
+        with(&["s3:PUT", "glue:GetTable", version]), // seed, reload
+        with(&[]),                         // view
     ];
     assert_eq!(catalog_calls.into_inner(), expected);
 }

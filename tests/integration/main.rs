@@ -12,6 +12,7 @@ mod athena_example;
 mod athena_exports;
 mod athena_hive;
 mod athena_lock;
+mod athena_reuse;
 mod athena_swap;
 mod cli;
 mod config_keys;

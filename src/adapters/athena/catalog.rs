@@ -37,8 +37,17 @@ pub struct Glue {
     pub catalog_id: Option<String>,
 }
 
-pub async fn list_relations(glue: &Glue, database: &str) -> Result<Vec<(String, RelationKind)>> {
+/// A database's tables and views, with the data versions of its Iceberg tables by
+/// lowercase name (see [`iceberg_version`]): one GetTables listing, no query.
+pub async fn list_relations(
+    glue: &Glue,
+    database: &str,
+) -> Result<(
+    Vec<(String, RelationKind)>,
+    std::collections::HashMap<String, String>,
+)> {
     let mut out = Vec::new();
+    let mut versions = std::collections::HashMap::new();
     let mut next: Option<String> = None;
     loop {
         let page = match glue
@@ -55,19 +64,42 @@ pub async fn list_relations(glue: &Glue, database: &str) -> Result<Vec<(String, 
                 if e.as_service_error()
                     .is_some_and(|s| s.is_entity_not_found_exception()) =>
             {
-                return Ok(Vec::new())
+                return Ok((out, versions))
             }
             Err(e) => return Err(glue_error(&format!("GetTables({database})"), e)),
         };
         for t in page.table_list() {
             out.push((t.name().to_string(), kind_of(t.table_type())));
+            if let Some(v) = iceberg_version(t) {
+                versions.insert(t.name().to_lowercase(), v);
+            }
         }
         match page.next_token() {
             Some(t) if !t.is_empty() => next = Some(t.to_string()),
             _ => break,
         }
     }
-    Ok(out)
+    Ok((out, versions))
+}
+
+/// An Iceberg table's data version: the `metadata_location` Glue keeps for it, which every
+/// commit to the table (Athena's, Spark's, any engine's) replaces. Other tables have none.
+fn iceberg_version(t: &aws_sdk_glue::types::Table) -> Option<String> {
+    let p = t.parameters()?;
+    let iceberg = p
+        .get("table_type")
+        .is_some_and(|v| v.eq_ignore_ascii_case("ICEBERG"));
+    iceberg
+        .then(|| p.get("metadata_location").cloned())
+        .flatten()
+}
+
+/// One table's data version (see [`data_versions`]).
+pub async fn data_version(glue: &Glue, database: &str, table: &str) -> Result<Option<String>> {
+    Ok(get_table(glue, database, table)
+        .await?
+        .as_ref()
+        .and_then(iceberg_version))
 }
 
 /// The Glue databases of the catalog.

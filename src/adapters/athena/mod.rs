@@ -305,7 +305,51 @@ impl Adapter for AthenaAdapter {
         _database: &str,
         schema: &str,
     ) -> Result<Vec<(String, RelationKind)>> {
-        catalog::list_relations(&self.clients().await?.glue, schema).await
+        Ok(catalog::list_relations(&self.clients().await?.glue, schema)
+            .await?
+            .0)
+    }
+
+    /// Iceberg tables only: a Hive table's files can change with no trace in Glue, so
+    /// Strata cannot tell its data is the same (it is rebuilt, and as a source it counts as
+    /// changed).
+    fn reuses_builds(&self) -> bool {
+        true
+    }
+
+    async fn list_relations_versioned(
+        &self,
+        _database: &str,
+        schema: &str,
+    ) -> Result<(
+        Vec<(String, RelationKind)>,
+        Option<std::collections::HashMap<String, String>>,
+    )> {
+        let (relations, versions) =
+            catalog::list_relations(&self.clients().await?.glue, schema).await?;
+        Ok((relations, Some(versions)))
+    }
+
+    async fn data_version(&self, relation: &Relation) -> Result<Option<String>> {
+        let glue = &self.clients().await?.glue;
+        catalog::data_version(glue, self.database_of(relation), &relation.identifier).await
+    }
+
+    /// Next to the data, per target schema: `<s3_data_dir>/strata_state/<schema>/build_state.json`.
+    fn build_state_object(&self) -> Option<String> {
+        Some(format!(
+            "{}/strata_state/{}/build_state.json",
+            self.settings.s3_data_dir.trim_end_matches('/'),
+            self.settings.schema
+        ))
+    }
+
+    async fn read_object(&self, uri: &str) -> Result<Option<Vec<u8>>> {
+        s3::get_object(&self.clients().await?.s3, uri).await
+    }
+
+    async fn write_object(&self, uri: &str, bytes: Vec<u8>) -> Result<()> {
+        s3::put_object(&self.clients().await?.s3, uri, bytes).await
     }
 
     async fn get_columns(&self, relation: &Relation) -> Result<Vec<ColumnInfo>> {

@@ -38,6 +38,37 @@ pub(super) async fn delete_keys(
     }
 }
 
+/// An object's bytes, or None when there is no such object.
+pub(super) async fn get_object(s3: &aws_sdk_s3::Client, uri: &str) -> Result<Option<Vec<u8>>> {
+    let (bucket, key) = split_s3(uri)?;
+    match s3.get_object().bucket(bucket).key(key).send().await {
+        Ok(out) => {
+            let bytes = out
+                .body
+                .collect()
+                .await
+                .map_err(|e| Error::engine(format!("reading {uri}: {e}"), e))?;
+            Ok(Some(bytes.into_bytes().to_vec()))
+        }
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Ok(None),
+        Err(e) => Err(s3_error(&format!("reading {uri}"), e)),
+    }
+}
+
+/// Write an object, replacing it.
+pub(super) async fn put_object(s3: &aws_sdk_s3::Client, uri: &str, bytes: Vec<u8>) -> Result<()> {
+    let (bucket, key) = split_s3(uri)?;
+    s3.put_object()
+        .bucket(bucket)
+        .key(key)
+        .content_type("application/json")
+        .body(bytes.into())
+        .send()
+        .await
+        .map_err(|e| s3_error(&format!("writing {uri}"), e))?;
+    Ok(())
+}
+
 /// An S3 call's failure, with the SDK's whole error chain.
 pub(super) fn s3_error<E>(what: &str, e: aws_sdk_s3::error::SdkError<E>) -> Error
 where

@@ -1,7 +1,10 @@
 //! The AWS side of the Athena tests: the moto server started by scripts/test.sh (moto does
 //! not execute SQL), a minimal HTTP client for its admin API, and a proxy in front of it that
 //! records every Athena call and injects faults moto cannot produce (throttling, FAILED
-//! queries, queries that keep running). The proxy is the one mock here, and only for faults.
+//! queries, queries that keep running). The proxy is the one mock here: for faults, and, when
+//! asked (`Proxy::with_catalog_effects`), for what Athena's statements do to the Glue catalog
+//! (a CTAS registers its table, a write commits a new Iceberg metadata file), which moto
+//! cannot do without running SQL.
 #![allow(dead_code)]
 
 use std::collections::HashMap;
@@ -299,6 +302,10 @@ struct State {
     cell_filters: CellFilters,
     /// query id -> SQL, learned from StartQueryExecution responses.
     queries: HashMap<String, String>,
+    /// Play the catalog side of the statements that reach moto (see `catalog_effect`).
+    catalog_effects: bool,
+    /// Iceberg commits made so far (each names a new metadata file).
+    commits: u64,
 }
 
 pub struct Proxy {
@@ -324,6 +331,16 @@ impl Proxy {
             }
         });
         Proxy { url, state }
+    }
+
+    /// Give each statement that reaches moto the effect real Athena has on the Glue
+    /// catalog: a CTAS or CREATE VIEW registers its table or view, a rename moves it, an
+    /// INSERT, MERGE, DELETE or UPDATE commits a new Iceberg metadata file (a new
+    /// `metadata_location`). moto runs no SQL, so without this nothing a build creates exists
+    /// for the next build. Data is not emulated, only the catalog entries.
+    pub fn with_catalog_effects(self) -> Proxy {
+        self.state.lock().expect("lock").catalog_effects = true;
+        self
     }
 
     pub fn calls(&self) -> Vec<Call> {
@@ -603,10 +620,18 @@ fn serve(conn: TcpStream, upstream: &str, st: &Mutex<State>) {
             if let (Some(split), Some(q)) = (find(&resp, b"\r\n\r\n"), query.clone()) {
                 let v: Value = serde_json::from_slice(&resp[split + 4..]).unwrap_or(Value::Null);
                 if let Some(id) = v.get("QueryExecutionId").and_then(Value::as_str) {
-                    let mut s = st.lock().expect("lock");
-                    s.queries.insert(id.to_string(), q);
-                    if let Some(call) = s.calls.get_mut(call_index) {
-                        call.query_id = Some(id.to_string());
+                    let commit = {
+                        let mut s = st.lock().expect("lock");
+                        s.queries.insert(id.to_string(), q.clone());
+                        if let Some(call) = s.calls.get_mut(call_index) {
+                            call.query_id = Some(id.to_string());
+                        }
+                        s.commits += 1;
+                        s.catalog_effects.then_some(s.commits)
+                    };
+                    if let Some(commit) = commit {
+                        let region = access_scope(&head, 2);
+                        catalog_effect(&format!("http://{upstream}"), &region, &q, commit);
                     }
                 }
             }
@@ -622,6 +647,147 @@ fn serve(conn: TcpStream, upstream: &str, st: &Mutex<State>) {
         if out.write_all(&resp).is_err() || closes {
             return;
         }
+    }
+}
+
+/// Part `n` of the request's credential scope (key/date/region/service/aws4_request).
+fn access_scope(head: &[String], n: usize) -> String {
+    head.iter()
+        .find_map(|h| {
+            let (k, v) = h.split_once(':')?;
+            let scope = v.split("Credential=").nth(1)?;
+            k.eq_ignore_ascii_case("authorization")
+                .then(|| scope.split('/').nth(n).unwrap_or("").to_string())
+        })
+        .unwrap_or_default()
+}
+
+/// The (database, table) a statement names first after `prefix` (`"db"."t"` or `` `db`.`t` ``).
+fn named_after(sql: &str, prefix: &str) -> Option<(String, String)> {
+    let re = regex::Regex::new(&format!(
+        r#"(?is)^\s*{prefix}\s+["`]([^"`]+)["`]\.["`]([^"`]+)["`]"#
+    ))
+    .expect("regex");
+    let c = re.captures(sql)?;
+    Some((c[1].to_string(), c[2].to_string()))
+}
+
+/// What `sql`, run by Athena, would do to the Glue catalog (see `Proxy::with_catalog_effects`).
+fn catalog_effect(endpoint: &str, region: &str, sql: &str, commit: u64) {
+    let glue = |target: &str, body: Value| {
+        let (status, resp) = http(
+            "POST",
+            &format!("{endpoint}/"),
+            &[
+                ("Content-Type", "application/x-amz-json-1.1"),
+                ("X-Amz-Target", target),
+                (
+                    "Authorization",
+                    &format!("AWS4-HMAC-SHA256 Credential=test/20260101/{region}/glue/aws4_request, SignedHeaders=host, Signature=0"),
+                ),
+            ],
+            body.to_string().as_bytes(),
+        );
+        (
+            status,
+            serde_json::from_slice::<Value>(&resp).unwrap_or(Value::Null),
+        )
+    };
+    let metadata =
+        |db: &str, t: &str| format!("s3://emulated/{db}/{t}/metadata/{commit:05}.metadata.json");
+    let create = |db: &str, t: &str, kind: &str, iceberg: bool| {
+        let mut parameters = json!({});
+        if iceberg {
+            parameters = json!({"table_type": "ICEBERG", "metadata_location": metadata(db, t)});
+        }
+        glue(
+            "AWSGlue.CreateTable",
+            json!({"DatabaseName": db, "TableInput": {"Name": t, "TableType": kind,
+                "Parameters": parameters, "StorageDescriptor": {"Columns": []}}}),
+        );
+    };
+    let lower = sql.trim_start().to_lowercase();
+    if let Some((db, t)) = named_after(sql, r"create\s+table") {
+        create(&db, &t, "EXTERNAL_TABLE", lower.contains("'iceberg'"));
+    } else if let Some((db, t)) = named_after(sql, r"create\s+external\s+table") {
+        create(&db, &t, "EXTERNAL_TABLE", false);
+    } else if let Some((db, t)) = named_after(sql, r"create\s+or\s+replace\s+view") {
+        glue(
+            "AWSGlue.DeleteTable",
+            json!({"DatabaseName": db, "Name": t}),
+        );
+        create(&db, &t, "VIRTUAL_VIEW", false);
+    } else if let Some((db, t)) = named_after(sql, r"drop\s+(?:table|view)\s+if\s+exists") {
+        glue(
+            "AWSGlue.DeleteTable",
+            json!({"DatabaseName": db, "Name": t}),
+        );
+    } else if let Some((db, from)) = named_after(sql, r"alter\s+table") {
+        let Some((to_db, to)) = sql
+            .to_lowercase()
+            .find(" rename to ")
+            .and_then(|i| named_after(&sql[i..], r"\s*rename\s+to"))
+        else {
+            return;
+        };
+        let (_, table) = glue(
+            "AWSGlue.GetTable",
+            json!({"DatabaseName": db, "Name": from}),
+        );
+        let mut input = table["Table"].clone();
+        let Some(fields) = input.as_object_mut() else {
+            return;
+        };
+        let keep = [
+            "Name",
+            "TableType",
+            "Parameters",
+            "StorageDescriptor",
+            "PartitionKeys",
+        ];
+        fields.retain(|k, _| keep.contains(&k.as_str()));
+        fields.insert("Name".into(), json!(to));
+        glue(
+            "AWSGlue.DeleteTable",
+            json!({"DatabaseName": db, "Name": from}),
+        );
+        glue(
+            "AWSGlue.CreateTable",
+            json!({"DatabaseName": to_db, "TableInput": input}),
+        );
+    } else {
+        let written = [
+            r"insert\s+into",
+            r"merge\s+into",
+            r"delete\s+from",
+            "update",
+        ]
+        .iter()
+        .find_map(|p| named_after(sql, p));
+        let Some((db, t)) = written else {
+            return;
+        };
+        let (status, table) = glue("AWSGlue.GetTable", json!({"DatabaseName": db, "Name": t}));
+        if status != 200 || table["Table"]["Parameters"]["table_type"] != "ICEBERG" {
+            return;
+        }
+        let mut input = table["Table"].clone();
+        let Some(fields) = input.as_object_mut() else {
+            return;
+        };
+        let keep = [
+            "Name",
+            "TableType",
+            "Parameters",
+            "StorageDescriptor",
+            "PartitionKeys",
+        ];
+        fields.retain(|k, _| keep.contains(&k.as_str()));
+        input["Parameters"]["metadata_location"] = json!(metadata(&db, &t));
+        glue(
+            "AWSGlue.UpdateTable",
+            json!({"DatabaseName": db, "TableInput": input}),
+        );
     }
 }
 
