@@ -99,7 +99,7 @@ async fn dispatch(cmd: Cmd, mut global: GlobalArgs, printer: Arc<Printer>) -> Re
                 excluded: exclude_resource_type,
             };
             let opts = s.selection(&selection);
-            ls::list(load, printer, opts, filter, &output, &output_keys)
+            ls::list(load, printer, opts, filter, &output, &output_keys).await
         }
         Cmd::Show {
             selection,

@@ -293,6 +293,56 @@ async fn written_schemas(
 
 /// The nodes a run executes: ephemerals are inlined, and procedures run only as rights
 /// requests (`strata rights`).
+/// `reuse:stale`: the models, seeds, snapshots and data tests a build would run rather
+/// than reuse, with why, decided as a build decides, in graph order, with nothing run (a
+/// node that would be built counts as new data for what reads it). Computed once per
+/// command, when its selection names `reuse:`.
+pub async fn find_stale(session: &Session, opts: &RunOptions) -> Result<()> {
+    let named = opts.select.iter().chain(&opts.exclude).any(|w| {
+        w.split([' ', ','])
+            .any(|c| c.trim_start_matches(['+', '@']).starts_with("reuse:"))
+    });
+    if !named || session.stale.get().is_some() {
+        return Ok(());
+    }
+    if !session.adapter.reuses_builds() {
+        return Err(crate::error::Error::Usage(format!(
+            "reuse:stale: the {} adapter keeps no build state",
+            session.adapter.adapter_type()
+        )));
+    }
+    let ids = session.nodes_in(None, Command::Build, &RunOptions::default(), None);
+    let executable = executable_nodes(&session.project, &ids);
+    let cache = prime_cache(session, &executable, false).await?;
+    let (cache, prepared, errors) = prepare(session, &executable, cache, false, true).await?;
+    if let Some(e) = session.printer.first_error(without_ids(errors)) {
+        return Err(e);
+    }
+    let reuse = reuse::Reuse::load(session, &cache, !opts.full_refresh && !opts.no_reuse).await;
+    let mut stale = std::collections::BTreeMap::new();
+    for id in &executable {
+        let Some(node) = session.project.nodes.get(id) else {
+            continue;
+        };
+        let sql = prepared.get(id).map(|p| p.sql.as_str()).unwrap_or_default();
+        let relation = session.compiler.relation_of(&node.relation_key());
+        let decision = reuse.decide(
+            &session.project,
+            node,
+            sql,
+            &cache,
+            relation.as_ref(),
+            session.adapter.as_ref(),
+        );
+        if let reuse::Decision::Build(why) = decision {
+            reuse.would_build(node);
+            stale.insert(id.clone(), why);
+        }
+    }
+    let _ = session.stale.set(stale);
+    Ok(())
+}
+
 fn executable_nodes(project: &Project, ids: &[String]) -> Vec<String> {
     ids.iter()
         .filter(|id| {

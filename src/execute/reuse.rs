@@ -104,8 +104,25 @@ fn engine_key(relation: &Relation) -> (String, String) {
 
 /// Whether a node runs, and why.
 pub(super) enum Decision {
-    Build,
+    Build(String),
     Reuse(String),
+}
+
+/// "new data in a, b": the inputs whose versions differ from the last build's.
+fn new_data(inputs: &BTreeMap<String, String>, recorded: &Recorded) -> String {
+    let changed: Vec<&str> = inputs
+        .iter()
+        .filter(|(k, v)| recorded.inputs.get(*k) != Some(*v))
+        .map(|(k, _)| match k.as_str() {
+            LEDGER_INPUT => "the rights ledger (an erasure)",
+            id => id.rsplit('.').next().unwrap_or(id),
+        })
+        .collect();
+    match changed.is_empty() {
+        // The same inputs, fewer or more of them: the node's SQL changed its refs.
+        true => "its inputs changed".into(),
+        false => format!("new data in {}", changed.join(", ")),
+    }
 }
 
 pub(super) struct Reuse {
@@ -334,31 +351,40 @@ impl Reuse {
         if node.resource_type == ResourceType::Test {
             return self.decide_test(project, node, sql);
         }
-        if !self.may_reuse
-            || self.shapes_only
-            || !matches!(
-                node.resource_type,
-                ResourceType::Model | ResourceType::Seed | ResourceType::Snapshot
-            )
-        {
-            return Decision::Build;
+        let build = |why: &str| Decision::Build(why.to_string());
+        if !self.may_reuse {
+            return build("--no-reuse or --full-refresh");
+        }
+        if self.shapes_only {
+            return build("--empty builds are never reused");
+        }
+        if !matches!(
+            node.resource_type,
+            ResourceType::Model | ResourceType::Seed | ResourceType::Snapshot
+        ) {
+            return build("always runs");
         }
         let own = node.config.get("reuse").and_then(Value::as_bool);
         if own == Some(false) {
-            return Decision::Build;
+            return build("reuse: false");
         }
         let Some(recorded) = self.recorded_of(node) else {
-            return Decision::Build;
+            return build("no build recorded");
         };
         if recorded.sql_hash != self.sql_hash(node, sql, relation) {
-            return Decision::Build;
+            return build("its SQL, config or the project's macros changed");
         }
         // Parsing the SQL is the costly check: only for a node that could be reused.
-        if own != Some(true) && (!rerun_changes_nothing(node, adapter) || reads_the_clock(sql)) {
-            return Decision::Build;
+        if own != Some(true) {
+            if !rerun_changes_nothing(node, adapter) {
+                return build("an append adds its rows again (reuse: true says it may not)");
+            }
+            if reads_the_clock(sql) {
+                return build("its SQL reads the clock or a random source");
+            }
         }
         let Some(relation) = relation.filter(|r| cache.kind(r).is_some()) else {
-            return Decision::Build;
+            return build("its relation is missing");
         };
         // Where the engine versions its relations, the relation must still hold what the
         // last build left: a write from outside Strata is undone by building again.
@@ -366,7 +392,7 @@ impl Reuse {
             if !derives_its_data(node)
                 && versions.get(&engine_key(relation)) != Some(&recorded.version)
             {
-                return Decision::Build;
+                return build("its relation was written since its last build");
             }
         }
         if derives_its_data(node) {
@@ -379,7 +405,7 @@ impl Reuse {
         } else {
             match waits(node, &inputs, recorded) {
                 Some(reason) => reason,
-                None => return Decision::Build,
+                None => return Decision::Build(new_data(&inputs, recorded)),
             }
         };
         self.lock_current()
@@ -391,28 +417,45 @@ impl Reuse {
     /// same data versions: its result would be the same. A test that failed or warned runs
     /// again (its rows are worth seeing).
     fn decide_test(&self, project: &Project, node: &Node, sql: &str) -> Decision {
-        if !self.may_reuse
-            || self.shapes_only
-            || node.config.get("reuse").and_then(Value::as_bool) == Some(false)
-        {
-            return Decision::Build;
+        let build = |why: &str| Decision::Build(why.to_string());
+        if !self.may_reuse {
+            return build("--no-reuse or --full-refresh");
+        }
+        if self.shapes_only {
+            return build("--empty builds are never reused");
+        }
+        if node.config.get("reuse").and_then(Value::as_bool) == Some(false) {
+            return build("reuse: false");
         }
         let Some(recorded) = self.recorded_of(node) else {
-            return Decision::Build;
+            return build("no run recorded");
         };
-        if recorded.version != "pass" || recorded.sql_hash != self.sql_hash(node, sql, None) {
-            return Decision::Build;
+        if recorded.version != "pass" {
+            return build(&format!("its last run ended {}", recorded.version));
+        }
+        if recorded.sql_hash != self.sql_hash(node, sql, None) {
+            return build("its SQL, config or the project's macros changed");
         }
         if reads_the_clock(sql) {
-            return Decision::Build;
+            return build("its SQL reads the clock or a random source");
         }
-        if self.inputs_of(project, node, 0) != recorded.inputs {
-            return Decision::Build;
+        let inputs = self.inputs_of(project, node, 0);
+        if inputs != recorded.inputs {
+            return Decision::Build(new_data(&inputs, recorded));
         }
         Decision::Reuse(format!(
             "passed over the same inputs since {}",
             recorded.built_at
         ))
+    }
+
+    /// After a Build decision that is not carried out (`reuse:stale` decides without
+    /// building): what reads the node must count it as new data, as after a build.
+    pub(super) fn would_build(&self, node: &Node) {
+        if node.is_relational() && !derives_its_data(node) {
+            self.lock_current()
+                .insert(node.unique_id.clone(), format!("stale:{}", self.run_id));
+        }
     }
 
     /// After a data test ran: its outcome, for the next run to reuse a pass.
@@ -846,10 +889,13 @@ async fn ledger_version(session: &Session) -> String {
         "select count(*), max(request_id) from {} where right_type in ('ERASURE', 'SA_WITHDRAW')",
         ledger.rendered
     );
+    // No erasure yet reads the same whether the ledger exists or not: the first build,
+    // which creates it, must not make the next one rebuild everything.
     match session.adapter.execute(&sql, true).await {
         Ok(r) => r
             .table
             .and_then(|t| t.rows.into_iter().next())
+            .filter(|row| row.first().and_then(Value::as_i64) != Some(0))
             .map(|row| format!("{row:?}"))
             .unwrap_or_else(|| "none".into()),
         Err(_) => "none".into(),

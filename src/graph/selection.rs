@@ -59,6 +59,7 @@ pub const METHODS: &[&str] = &[
     "unit_test",
     "state",
     "result",
+    "reuse",
     "config",
     "selector",
 ];

@@ -28,6 +28,8 @@ pub struct SelectContext<'a> {
     pub state: Option<&'a PreviousState>,
     /// selectors.yml, for `method: selector` references.
     pub selectors: Option<&'a Selectors>,
+    /// `reuse:stale`: what a build would run rather than reuse (computed before selecting).
+    pub stale: Option<&'a std::collections::BTreeMap<String, String>>,
 }
 
 /// Nodes chosen directly and tests held back until all of their parents show up
@@ -197,6 +199,18 @@ impl Selector {
                 }
             }
             "state" | "result" => self.by_state(ctx, &mut out)?,
+            "reuse" => {
+                if v != "stale" {
+                    return Err(self.error("the reuse method takes one value: stale"));
+                }
+                let Some(stale) = ctx.stale else {
+                    return Err(self.error(
+                        "is known to the commands that build (build, run, seed, snapshot, \
+                         test) and to ls",
+                    ));
+                };
+                out.extend(stale.keys().cloned());
+            }
             "fqn" => {
                 let fqn = FqnPattern::new(v);
                 for n in project.nodes.values() {

@@ -33,6 +33,9 @@ pub struct Session {
     pub printer: Arc<Printer>,
     pub started: chrono::DateTime<chrono::Utc>,
     pub invocation_id: String,
+    /// What a build would run rather than reuse, with why (`reuse:stale`), once computed
+    /// (`execute::find_stale`).
+    pub stale: std::sync::OnceLock<std::collections::BTreeMap<String, String>>,
 }
 
 /// With STRATA_PROFILE set, print how long each phase took (for benchmarks and profiling).
@@ -139,6 +142,7 @@ impl Session {
             printer,
             started,
             invocation_id,
+            stale: std::sync::OnceLock::new(),
         })
     }
 }

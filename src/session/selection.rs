@@ -99,6 +99,7 @@ impl Session {
             graph: &self.graph,
             state: opts.state.as_deref(),
             selectors: file.as_ref(),
+            stale: self.stale.get(),
         };
         let mut unmatched = Vec::new();
         let chosen = selection.resolve(&ctx, &mut unmatched)?;

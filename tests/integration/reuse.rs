@@ -266,3 +266,82 @@ fn rebuilding_runs_record_what_they_built() {
         .assert_ok()
         .assert_contains("REUSED sql table model main.m");
 }
+
+/// `ls --select reuse:stale` names what the next build runs rather than reuses, with why,
+/// building nothing: after a seed row changes, exactly the nodes the build then runs.
+#[test]
+fn ls_reuse_stale_lists_what_the_next_build_runs_and_why() {
+    let p = reference_copy();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let landing = Landing::new(tmp.path());
+    let vars = format!("{{landing_path: '{}'}}", landing.partial.display());
+    // The second build settles what the first could not record as reusable: incremental
+    // models compile to their incremental SQL from then on.
+    p.strata(&["build", "--vars", &vars]).assert_ok();
+    let stale = |p: &TestProject| -> std::collections::BTreeMap<String, String> {
+        let run = p.strata(&[
+            "ls",
+            "--select",
+            "reuse:stale",
+            "--output",
+            "json",
+            "--output-keys",
+            "unique_id,stale_reason",
+            "--vars",
+            &vars,
+        ]);
+        run.assert_ok();
+        run.stdout
+            .lines()
+            .filter(|l| l.starts_with('{'))
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).expect("json line");
+                (
+                    v["unique_id"].as_str().unwrap_or("").to_string(),
+                    v["stale_reason"].as_str().unwrap_or("").to_string(),
+                )
+            })
+            .collect()
+    };
+    assert!(stale(&p)
+        .get("model.athena_analytics.bronze_chat_events")
+        .is_some_and(|why| why == "its SQL, config or the project's macros changed"));
+    p.strata(&["build", "--vars", &vars]).assert_ok();
+    // Nothing changed since: nothing is stale.
+    assert_eq!(stale(&p), Default::default());
+
+    replace(
+        &p,
+        "seeds/tool_catalog.csv",
+        "Web search",
+        "Web search (v2)",
+    );
+    let listed = stale(&p);
+    assert_eq!(
+        listed
+            .get("seed.athena_analytics.tool_catalog")
+            .map(String::as_str),
+        Some("its SQL, config or the project's macros changed"),
+        "{listed:#?}"
+    );
+    assert!(
+        listed
+            .iter()
+            .any(|(id, why)| id.starts_with("model.") && why.contains("new data in tool_catalog")),
+        "{listed:#?}"
+    );
+    // ls built nothing: the build that follows runs exactly what ls listed.
+    p.strata(&["build", "--vars", &vars]).assert_ok();
+    let results: serde_json::Value =
+        serde_json::from_str(&p.read("target/run_results.json")).expect("run_results.json");
+    let ran: std::collections::BTreeSet<String> = results["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .filter(|r| r["status"] != "reused")
+        .filter_map(|r| r["unique_id"].as_str().map(str::to_string))
+        .collect();
+    let listed: std::collections::BTreeSet<String> = listed.into_keys().collect();
+    assert_eq!(listed, ran);
+    assert!(listed.len() < 60, "{listed:#?}");
+}

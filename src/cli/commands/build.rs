@@ -51,6 +51,7 @@ pub(crate) async fn run(
     artifacts::write_manifest(&target_dir.join("manifest.json"), &session)?;
     phase("manifest", &mut t);
     let opts = run_options(&exec, retry_ids, settings)?;
+    execute::find_stale(&session, &opts).await?;
     let ids = session.select(command, &opts, None)?;
     let args = run_args(command, &opts, &session, &settings.global);
     let results_path = target_dir.join("run_results.json");

@@ -29,7 +29,7 @@ impl TypeFilter {
     }
 }
 
-pub(crate) fn list(
+pub(crate) async fn list(
     load: &LoadOptions,
     printer: Arc<Printer>,
     opts: RunOptions,
@@ -38,6 +38,7 @@ pub(crate) fn list(
     output_keys: &[String],
 ) -> Result<i32> {
     let session = Session::open_offline(load, flags_for("ls"), printer)?;
+    crate::execute::find_stale(&session, &opts).await?;
     let ids = listed_ids(&session, &opts, &filter)?;
     if ids.is_empty() {
         if opts.warning_is_error("NoNodesSelected") {
@@ -178,7 +179,19 @@ impl<'a> Listed<'a> {
             Listed::Source(s) => serde_json::to_value(SourceJson::of(s, project)),
             Listed::Exposure(e) => serde_json::to_value(ExposureJson::of(e, project)),
         };
-        value.map_err(|e| Error::Usage(format!("ls --output json: {e}")))
+        let mut value = value.map_err(|e| Error::Usage(format!("ls --output json: {e}")))?;
+        // With `reuse:stale` in the selection: why a build would run the node.
+        if let (Some(stale), Value::Object(map)) = (session.stale.get(), &mut value) {
+            let id = match self {
+                Listed::UnitTest(n) | Listed::Node(n) => &n.unique_id,
+                Listed::Source(s) => &s.unique_id,
+                Listed::Exposure(e) => &e.unique_id,
+            };
+            if let Some(why) = stale.get(id) {
+                map.insert("stale_reason".into(), Value::String(why.clone()));
+            }
+        }
+        Ok(value)
     }
 }
 
@@ -196,6 +209,8 @@ fn json_line(mut json: Value, output_keys: &[String]) -> String {
         "tags",
         "depends_on",
         "source_name",
+        // Strata's: why a build would run the node (with `reuse:stale` selected).
+        "stale_reason",
     ];
     if let Value::Object(m) = &mut json {
         if output_keys.is_empty() {
