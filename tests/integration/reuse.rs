@@ -345,3 +345,150 @@ fn ls_reuse_stale_lists_what_the_next_build_runs_and_why() {
     assert_eq!(listed, ran);
     assert!(listed.len() < 60, "{listed:#?}");
 }
+
+/// Every table of every schema but Strata's state in database `a` equals the same table in
+/// `b` (EXCEPT ALL both ways; floating-point columns to 9 decimals, as a parallel `avg`
+/// sums in no fixed order); returns how many tables were compared.
+fn same_tables(a: &std::path::Path, b: &std::path::Path) -> usize {
+    let conn = duckdb::Connection::open(a).expect("open");
+    conn.execute_batch(&format!("attach '{}' as other (read_only)", b.display()))
+        .expect("attach");
+    let mut stmt = conn
+        .prepare(
+            "select table_schema, table_name from information_schema.tables \
+             where table_catalog = current_database() and table_schema <> 'strata_state' \
+             and table_type = 'BASE TABLE' order by 1, 2",
+        )
+        .expect("prepare");
+    let tables: Vec<(String, String)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .expect("query")
+        .map(|r| r.expect("row"))
+        .collect();
+    for (schema, table) in &tables {
+        let t = format!("\"{schema}\".\"{table}\"");
+        let mut cols = conn
+            .prepare(
+                "select column_name, data_type from information_schema.columns \
+                 where table_catalog = current_database() and table_schema = ? \
+                 and table_name = ? order by ordinal_position",
+            )
+            .expect("prepare");
+        let columns: Vec<String> = cols
+            .query_map([schema, table], |r| {
+                let (name, kind): (String, String) = (r.get(0)?, r.get(1)?);
+                Ok(match kind.as_str() {
+                    "DOUBLE" | "FLOAT" | "REAL" => format!("round(\"{name}\", 9)"),
+                    _ => format!("\"{name}\""),
+                })
+            })
+            .expect("columns")
+            .map(|r| r.expect("column"))
+            .collect();
+        let list = columns.join(", ");
+        let diff: i64 = conn
+            .query_row(
+                &format!(
+                    "select (select count(*) from (select {list} from {t} except all select {list} from other.{t}))
+                          + (select count(*) from (select {list} from other.{t} except all select {list} from {t}))"
+                ),
+                [],
+                |r| r.get(0),
+            )
+            .expect("compare");
+        assert_eq!(diff, 0, "table {t}: the two builds differ in {diff} rows");
+    }
+    tables.len()
+}
+
+/// The chain of changes on a small instance of the benchmark project (40 models): after
+/// each step the build with reuse equals the one with `--no-reuse`, table by table, and
+/// reuses what it should.
+#[test]
+fn reused_builds_equal_rebuilds_on_the_benchmark_project() {
+    let generator = crate::common::repo_root().join("tests/fixtures/bench_project/gen_project.py");
+    let copies = [TestProject::empty(), TestProject::empty()];
+    for p in &copies {
+        let out = std::process::Command::new("python3")
+            .arg(&generator)
+            .args(["--models", "40", "--rows", "300", "--quiet", "--out"])
+            .arg(p.path())
+            .output()
+            .expect("python3");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let [reusing, rebuilding] = &copies;
+    let db = |p: &TestProject| p.path().join("warehouse.duckdb");
+    let step = |name: &str, change: &dyn Fn(&TestProject)| -> Run {
+        change(reusing);
+        change(rebuilding);
+        rebuilding.strata(&["build", "--no-reuse"]).assert_ok();
+        let run = reusing.strata(&["build"]);
+        run.assert_ok();
+        let compared = same_tables(&db(reusing), &db(rebuilding));
+        assert!(compared >= 30, "{name}: {compared} tables compared");
+        println!(
+            "benchmark project, {name}: {} of 42 seeds and models reused",
+            reused(&run)
+        );
+        run
+    };
+    step("first build", &|_| {});
+    step("second build", &|_| {});
+    let nothing = step("nothing changed", &|_| {});
+    assert_eq!(reused(&nothing), 42, "{}", nothing.stdout);
+
+    let seed = step("one seed row changed", &|p| {
+        let path = p.path().join("seeds/raw_reasoning_steps.csv");
+        let text = std::fs::read_to_string(&path).expect("read");
+        let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+        let last = lines.pop().expect("a row");
+        let mut fields: Vec<String> = last.split(',').map(str::to_string).collect();
+        let tokens: i64 = fields[4].parse().expect("tokens");
+        fields[4] = (tokens + 1).to_string();
+        lines.push(fields.join(","));
+        std::fs::write(&path, lines.join("\n") + "\n").expect("write");
+    });
+    let after_seed = reused(&seed);
+    assert!(after_seed > 0 && after_seed < 42, "{}", seed.stdout);
+    seed.assert_contains("OK loaded seed file main.raw_reasoning_steps");
+
+    let sql = step("one model's SQL changed", &|p| {
+        replace(
+            p,
+            "models/silver/slv_activity_0008.sql",
+            "/ 2.0 as score",
+            "/ 4.0 as score",
+        );
+    });
+    assert!(reused(&sql) >= 30, "{}", sql.stdout);
+    sql.assert_contains("OK created sql table model main.slv_activity_0008");
+
+    let macro_ = step("a macro changed", &|p| {
+        replace(
+            p,
+            "macros/safe_divide.sql",
+            "/ ({{ denominator }}) end",
+            "/ ({{ denominator }}) * 2 end",
+        );
+    });
+    assert_eq!(reused(&macro_), 0, "{}", macro_.stdout);
+
+    let schema = step("the target's schema changed", &|p| {
+        replace(
+            p,
+            "profiles.yml",
+            "threads: 4",
+            "threads: 4\n      schema: analytics",
+        );
+    });
+    assert_eq!(reused(&schema), 0, "{}", schema.stdout);
+    // Its incremental models run their incremental SQL once, as after any first build.
+    step("the new schema's second build", &|_| {});
+    let again = step("nothing changed in the new schema", &|_| {});
+    assert_eq!(reused(&again), 42, "{}", again.stdout);
+}
