@@ -186,7 +186,7 @@ def bench_reuse(args, strata, dbt, env, dbt_env):
     again = statistics.median(walls)
     row(f"strata build, {n} models, first", first, "s")
     row(f"strata build again, nothing changed", again, "s")
-    print(f"  reused {summary_count(text, 'REUSED')} of the seeds and models")
+    print(f"  reused {summary_count(text, 'REUSED')} of the seeds, models and data tests")
     seed = os.path.join(path, "seeds", "raw_reasoning_steps.csv")
     with open(seed) as f:
         lines = f.readlines()
@@ -199,7 +199,7 @@ def bench_reuse(args, strata, dbt, env, dbt_env):
     wall, _, text = run([strata, "build"], path, env, ok_codes=(0, 1))
     built = summary_count(text, "TOTAL") - summary_count(text, "REUSED")
     row("strata build after one more seed row", wall, "s")
-    print(f"  reused {summary_count(text, 'REUSED')}; ran {built} nodes (the seed's descendants and all tests)")
+    print(f"  reused {summary_count(text, 'REUSED')}; ran {built} nodes (the seed, its descendants and their tests)")
     if dbt and n <= args.dbt_max_models:
         fresh_db(path)()
         run([dbt, "build"], path, dbt_env, ok_codes=(0, 1))
