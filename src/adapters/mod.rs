@@ -62,6 +62,29 @@ pub struct ColumnInfo {
     pub data_type: String,
 }
 
+/// A relation as the warehouse describes it, for catalog.json (`strata docs generate`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CatalogRelation {
+    pub schema: String,
+    pub name: String,
+    /// dbt's names: `BASE TABLE` or `VIEW`.
+    pub kind: String,
+    pub comment: Option<String>,
+    pub owner: Option<String>,
+    /// The columns in the relation's order (Athena: a Hive table's partition keys last).
+    pub columns: Vec<CatalogColumn>,
+    /// What else the engine keeps of it (Athena: the table format, partitioning, Iceberg
+    /// properties), as (id, label, value).
+    pub stats: Vec<(String, String, String)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CatalogColumn {
+    pub name: String,
+    pub data_type: String,
+    pub comment: Option<String>,
+}
+
 /// What `persist_docs` writes to the warehouse after a build: the model's description (with
 /// `persist_docs.relation`) and its documented columns' (with `persist_docs.columns`).
 #[derive(Debug, Clone, Default)]
@@ -200,6 +223,10 @@ pub trait Adapter: Send + Sync {
     ) -> Result<Vec<(String, RelationKind)>>;
 
     async fn get_columns(&self, relation: &Relation) -> Result<Vec<ColumnInfo>>;
+
+    /// Every table and view of `schemas` (case-insensitive) in `database`, with columns,
+    /// in one read of the catalog (`strata docs generate`).
+    async fn catalog(&self, database: &str, schemas: &[String]) -> Result<Vec<CatalogRelation>>;
 
     async fn create_schema(&self, database: &str, schema: &str) -> Result<()>;
 

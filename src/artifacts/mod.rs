@@ -15,7 +15,7 @@ use crate::project::{Node, Project, ResourceType};
 use crate::session::results::RunOutcome;
 use crate::session::Session;
 
-fn metadata(session: &Session, schema: &str) -> Value {
+pub(crate) fn metadata(session: &Session, schema: &str) -> Value {
     json!({
         "dbt_schema_version": format!("https://schemas.getdbt.com/dbt/{schema}.json"),
         "dbt_version": "1.10.0",

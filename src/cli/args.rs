@@ -289,6 +289,11 @@ pub enum Cmd {
     Snapshot(ExecArgs),
     /// Render models and tests to target/compiled and check their SQL, without running them.
     Compile(ExecArgs),
+    /// The documentation site: `strata docs generate`, `strata docs serve`.
+    Docs {
+        #[command(subcommand)]
+        command: DocsCmd,
+    },
     /// Load the project and write target/manifest.json, without the warehouse.
     Parse,
     /// List the selected nodes.
@@ -420,6 +425,33 @@ pub(crate) fn deps_env() -> Result<DepsEnv> {
             .find_map(|k| var(k).filter(|v| !v.trim().is_empty()))
             .map(PathBuf::from),
     })
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DocsCmd {
+    /// Write target/catalog.json (the warehouse's tables, views, columns and types),
+    /// target/manifest.json, target/column_lineage.json and the site: target/index.html,
+    /// which opens from file:// with no server and no network.
+    Generate {
+        /// Do not compile the nodes first (the pages show no compiled SQL).
+        #[arg(long)]
+        no_compile: bool,
+        /// Write a catalog with nothing in it, without asking the warehouse.
+        #[arg(long)]
+        empty_catalog: bool,
+    },
+    /// Serve the target folder (run `docs generate` first).
+    Serve {
+        /// The port to listen on.
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+        /// The address to listen on.
+        #[arg(long, default_value = "127.0.0.1")]
+        host: String,
+        /// Do not open a browser.
+        #[arg(long)]
+        no_browser: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -11,8 +11,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 pub use args::{
-    parse_mapping, Cli, Cmd, DepsArgs, DepsSource, ExecArgs, GlobalArgs, RightsCmd, SelectArgs,
-    SourceCmd,
+    parse_mapping, Cli, Cmd, DepsArgs, DepsSource, DocsCmd, ExecArgs, GlobalArgs, RightsCmd,
+    SelectArgs, SourceCmd,
 };
 pub use commands::show::format_table;
 
@@ -23,7 +23,8 @@ use crate::session::Command;
 use args::Settings;
 use commands::ls::TypeFilter;
 use commands::{
-    build, clean, debug, deps, ls, maintain, parse, retry, rights, run_operation, show, source,
+    build, clean, debug, deps, docs, ls, maintain, parse, retry, rights, run_operation, show,
+    source,
 };
 
 /// Run the command line; returns the process exit code.
@@ -108,6 +109,7 @@ async fn dispatch(cmd: Cmd, mut global: GlobalArgs, printer: Arc<Printer>) -> Re
         } => show::show(load, printer, s.selection(&selection), inline, limit).await,
         Cmd::Clean => clean::clean(load, &printer),
         Cmd::Parse => parse::parse(load, printer),
+        Cmd::Docs { command } => docs::docs(load, printer, command).await,
         Cmd::Deps(a) => deps::deps(load, &printer, a),
         // Turned into the previous command above.
         Cmd::Retry { .. } => Err(Error::Usage("retry: nothing to retry".into())),

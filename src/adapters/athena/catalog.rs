@@ -155,7 +155,18 @@ pub async fn get_columns(glue: &Glue, database: &str, table: &str) -> Result<Vec
     let Some(t) = get_table(glue, database, table).await? else {
         return Ok(Vec::new());
     };
-    let mut cols: Vec<ColumnInfo> = Vec::new();
+    Ok(table_columns(&t)
+        .into_iter()
+        .map(|c| ColumnInfo {
+            name: c.name().to_string(),
+            data_type: c.r#type().unwrap_or("string").to_string(),
+        })
+        .collect())
+}
+
+/// A Glue table's current columns in order, then its partition keys.
+fn table_columns(t: &aws_sdk_glue::types::Table) -> Vec<&aws_sdk_glue::types::Column> {
+    let mut cols: Vec<&aws_sdk_glue::types::Column> = Vec::new();
     let storage = t
         .storage_descriptor()
         .map(|s| s.columns())
@@ -166,15 +177,97 @@ pub async fn get_columns(glue: &Glue, database: &str, table: &str) -> Result<Vec
             .parameters()
             .and_then(|p| p.get("iceberg.field.current"))
             .is_some_and(|v| v == "false");
-        if dropped || cols.iter().any(|x| x.name.eq_ignore_ascii_case(c.name())) {
+        if dropped || cols.iter().any(|x| x.name().eq_ignore_ascii_case(c.name())) {
             continue;
         }
-        cols.push(ColumnInfo {
-            name: c.name().to_string(),
-            data_type: c.r#type().unwrap_or("string").to_string(),
-        });
+        cols.push(c);
     }
-    Ok(cols)
+    cols
+}
+
+/// A database's tables and views as catalog.json describes them: columns with Glue's
+/// types and comments, the partition keys, and the table format and Iceberg properties as
+/// stats (one GetTables listing).
+pub async fn describe_tables(
+    glue: &Glue,
+    database: &str,
+) -> Result<Vec<crate::adapters::CatalogRelation>> {
+    use crate::adapters::{CatalogColumn, CatalogRelation};
+    let mut out = Vec::new();
+    let mut next: Option<String> = None;
+    loop {
+        let page = match glue
+            .client
+            .get_tables()
+            .set_catalog_id(glue.catalog_id.clone())
+            .database_name(database)
+            .set_next_token(next.take())
+            .send()
+            .await
+        {
+            Ok(p) => p,
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_entity_not_found_exception()) =>
+            {
+                return Ok(out)
+            }
+            Err(e) => return Err(glue_error(&format!("GetTables({database})"), e)),
+        };
+        for t in page.table_list() {
+            let kind = match kind_of(t.table_type()) {
+                RelationKind::View => "VIEW",
+                _ => "BASE TABLE",
+            };
+            let params = t.parameters();
+            let param = |k: &str| params.and_then(|p| p.get(k)).cloned();
+            let mut stats = Vec::new();
+            let format = param("table_type")
+                .unwrap_or_else(|| t.table_type().unwrap_or("EXTERNAL_TABLE").to_string());
+            stats.push(("table_type".into(), "Table type".into(), format));
+            let partitions: Vec<&str> = t.partition_keys().iter().map(|c| c.name()).collect();
+            if !partitions.is_empty() {
+                stats.push((
+                    "partition_keys".into(),
+                    "Partition keys".into(),
+                    partitions.join(", "),
+                ));
+            }
+            for (key, label) in [
+                ("metadata_location", "Iceberg metadata"),
+                ("write.format.default", "File format"),
+                ("write.parquet.compression-codec", "Compression"),
+            ] {
+                if let Some(v) = param(key) {
+                    stats.push((key.into(), label.into(), v));
+                }
+            }
+            if let Some(location) = t.storage_descriptor().and_then(|s| s.location()) {
+                stats.push(("location".into(), "Location".into(), location.to_string()));
+            }
+            out.push(CatalogRelation {
+                schema: database.to_string(),
+                name: t.name().to_string(),
+                kind: kind.to_string(),
+                comment: t.description().map(str::to_string),
+                owner: t.owner().map(str::to_string),
+                columns: table_columns(t)
+                    .into_iter()
+                    .map(|c| CatalogColumn {
+                        name: c.name().to_string(),
+                        data_type: c.r#type().unwrap_or("string").to_string(),
+                        comment: c.comment().map(str::to_string),
+                    })
+                    .collect(),
+                stats,
+            });
+        }
+        match page.next_token() {
+            Some(t) if !t.is_empty() => next = Some(t.to_string()),
+            _ => break,
+        }
+    }
+    Ok(out)
 }
 
 /// Create the Glue database unless it exists; whether this call created it.

@@ -352,6 +352,19 @@ impl Adapter for AthenaAdapter {
         s3::put_object(&self.clients().await?.s3, uri, bytes).await
     }
 
+    async fn catalog(
+        &self,
+        _database: &str,
+        schemas: &[String],
+    ) -> Result<Vec<super::CatalogRelation>> {
+        let glue = &self.clients().await?.glue;
+        let mut out = Vec::new();
+        for schema in schemas {
+            out.extend(catalog::describe_tables(glue, &schema.to_lowercase()).await?);
+        }
+        Ok(out)
+    }
+
     async fn get_columns(&self, relation: &Relation) -> Result<Vec<ColumnInfo>> {
         catalog::get_columns(
             &self.clients().await?.glue,

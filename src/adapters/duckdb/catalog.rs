@@ -2,7 +2,7 @@
 
 use super::query::{column_infos, run};
 use super::SharedDuckDb;
-use crate::adapters::ColumnInfo;
+use crate::adapters::{quote_literal, CatalogColumn, CatalogRelation, ColumnInfo};
 use crate::compile::{Relation, RelationKind};
 use crate::error::Result;
 
@@ -92,5 +92,78 @@ impl SharedDuckDb {
             })
             .await?;
         Ok(column_infos(r))
+    }
+
+    /// The tables and views of `schemas` with their columns, as dbt-duckdb's catalog reads
+    /// them (duckdb_tables, duckdb_views, duckdb_columns: DuckDB's own type names).
+    pub(super) async fn catalog(
+        &self,
+        database: &str,
+        schemas: &[String],
+    ) -> Result<Vec<CatalogRelation>> {
+        if schemas.is_empty() {
+            return Ok(Vec::new());
+        }
+        let wanted: Vec<String> = schemas
+            .iter()
+            .map(|s| quote_literal(&s.to_lowercase()))
+            .collect();
+        let sql = format!(
+            "with relations as ( \
+               select schema_name, table_name, 'BASE TABLE' as table_type, comment \
+               from duckdb_tables() where database_name = $1 \
+               union all \
+               select schema_name, view_name, 'VIEW', comment \
+               from duckdb_views() where database_name = $1 and not internal) \
+             select r.schema_name, r.table_name, r.table_type, r.comment, c.column_name, \
+                    c.data_type, c.comment \
+             from relations r join duckdb_columns() c on c.database_name = $1 \
+               and c.schema_name = r.schema_name and c.table_name = r.table_name \
+             where lower(r.schema_name) in ({}) \
+             order by r.schema_name, r.table_name, c.column_index",
+            wanted.join(", ")
+        );
+        let params = vec![database.to_string()];
+        let r = self
+            .0
+            .with_conn(move |c| run(c, &sql, &params, true))
+            .await?;
+        let text = |v: Option<&serde_json::Value>| -> Option<String> {
+            v.and_then(serde_json::Value::as_str)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+        };
+        let mut out: Vec<CatalogRelation> = Vec::new();
+        for row in r.table.map(|t| t.rows).unwrap_or_default() {
+            let (Some(schema), Some(name), Some(kind), Some(column), Some(data_type)) = (
+                text(row.first()),
+                text(row.get(1)),
+                text(row.get(2)),
+                text(row.get(4)),
+                text(row.get(5)),
+            ) else {
+                continue;
+            };
+            let column = CatalogColumn {
+                name: column,
+                data_type,
+                comment: text(row.get(6)),
+            };
+            match out.last_mut() {
+                Some(last) if last.schema == schema && last.name == name => {
+                    last.columns.push(column)
+                }
+                _ => out.push(CatalogRelation {
+                    schema,
+                    name,
+                    kind,
+                    comment: text(row.get(3)),
+                    owner: None,
+                    columns: vec![column],
+                    stats: Vec::new(),
+                }),
+            }
+        }
+        Ok(out)
     }
 }

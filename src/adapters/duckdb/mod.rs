@@ -153,6 +153,14 @@ impl Adapter for SharedDuckDb {
         self.columns(relation).await
     }
 
+    async fn catalog(
+        &self,
+        database: &str,
+        schemas: &[String],
+    ) -> Result<Vec<super::CatalogRelation>> {
+        SharedDuckDb::catalog(self, database, schemas).await
+    }
+
     /// dbt-duckdb's statements: `comment on table|view` when the description is not empty,
     /// `comment on column` for each documented column.
     async fn persist_docs(

@@ -5,6 +5,7 @@ pub(super) mod build;
 pub(super) mod clean;
 pub(super) mod debug;
 pub(super) mod deps;
+pub(super) mod docs;
 pub(super) mod ls;
 pub(super) mod maintain;
 pub(super) mod parse;
