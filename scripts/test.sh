@@ -66,6 +66,11 @@ step "airflow + cosmos (installed once into the cache)"
 eval "$(scripts/airflow-venv.sh)"
 echo "airflow python: $STRATA_TEST_AIRFLOW_PYTHON"
 
+step "chromium + playwright-core (installed once)"
+# Debian's chromium and playwright-core from npm, for the tests that open the docs site.
+eval "$(scripts/chromium.sh)"
+echo "chromium: $STRATA_TEST_CHROMIUM; playwright-core: $STRATA_TEST_NODE_PATH"
+
 step "tests"
 # The rights chaos test runs on its own afterwards, so its figures are printed.
 scripts/with-duckdb cargo test --locked --no-fail-fast -- --skip rights_chaos::

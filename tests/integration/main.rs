@@ -21,6 +21,7 @@ mod cross_db;
 mod data_tests;
 mod dbt_project;
 mod deps;
+mod docs;
 mod errors;
 mod freshness;
 mod landing_contract;

@@ -255,7 +255,8 @@ function overview() {
   const graph = NODES.map((n, i) => i).filter((i) => GRAPH_TYPES.has(NODES[i].type));
   const counts = {};
   NODES.forEach((n) => (counts[n.type] = (counts[n.type] || 0) + 1));
-  const summary = Object.keys(counts).sort().map((t) => `${counts[t]} ${esc(t)}${counts[t] === 1 ? "" : "s"}`).join(", ");
+  const plural = (t, k) => (k === 1 ? t : t === "analysis" ? "analyses" : `${t}s`);
+  const summary = Object.keys(counts).sort().map((t) => `${counts[t]} ${esc(plural(t, counts[t]))}`).join(", ");
   $("#main").innerHTML = `<h1>${esc(DOCS.project)}</h1><p class="muted">${summary}. Generated ${esc(DOCS.generated_at)} for ${esc(DOCS.adapter)}.</p><div id="graph"></div>`;
   if (graph.length <= OVERVIEW_LIMIT) drawLineage($("#graph"), graph, null);
   else $("#graph").innerHTML = `<p>The project has ${graph.length} nodes: search above, open one from the tree, or type a selector (<code>tag:gold+</code>, <code>+model_name</code>) to draw part of its lineage.</p>`;
@@ -277,7 +278,7 @@ function selection(expression) {
 function columnsTable(data, highlight) {
   if (!data.columns.length) return `<p class="muted">No columns known (not in the catalog, nor documented).</p>`;
   const rows = data.columns.map((c) => {
-    const from = c.lineage ? c.lineage.map((u) => esc(u)).join("<br>") : "";
+    const from = !c.lineage ? "" : c.lineage.length ? c.lineage.map((u) => esc(u)).join("<br>") : '<span class="muted">no column (a constant or a row count)</span>';
     return `<tr data-column="${esc(c.name)}"${highlight && c.name.toLowerCase() === highlight.toLowerCase() ? ' class="highlight"' : ""}>` +
       `<td><code>${esc(c.name)}</code></td><td class="type">${esc(c.type || "")}</td><td>${c.desc_html || ""}</td>` +
       `<td>${c.tests.map(esc).join(", ")}</td><td>${from}</td></tr>`;

@@ -228,12 +228,8 @@ fn node_entry(
         .compiler
         .relation_of(&node.relation_key())
         .filter(|_| node.is_relational() && !node.is_ephemeral());
-    let columns = columns(
-        &node.columns,
-        catalogued,
-        tests,
-        lineage.of(&node.unique_id),
-    );
+    let origins = lineage.of(&node.unique_id);
+    let columns = columns(&node.columns, catalogued, tests, origins.as_ref());
     let names: Vec<&Value> = columns.iter().map(|c| &c["name"]).collect();
     let kind = match node.resource_type {
         ResourceType::Test => "test",
