@@ -294,6 +294,15 @@ pub enum Cmd {
         #[command(subcommand)]
         command: DocsCmd,
     },
+    /// The upstream columns each column of a model is computed from (column lineage, from
+    /// its compiled SQL): `strata lineage MODEL` or `strata lineage MODEL.COLUMN`.
+    Lineage {
+        /// A model's name, or MODEL.COLUMN for one column.
+        model: String,
+        /// text or json.
+        #[arg(long, short = 'o', default_value = "text")]
+        output: String,
+    },
     /// Load the project and write target/manifest.json, without the warehouse.
     Parse,
     /// List the selected nodes.

@@ -23,8 +23,8 @@ use crate::session::Command;
 use args::Settings;
 use commands::ls::TypeFilter;
 use commands::{
-    build, clean, debug, deps, docs, ls, maintain, parse, retry, rights, run_operation, show,
-    source,
+    build, clean, debug, deps, docs, lineage, ls, maintain, parse, retry, rights, run_operation,
+    show, source,
 };
 
 /// Run the command line; returns the process exit code.
@@ -110,6 +110,7 @@ async fn dispatch(cmd: Cmd, mut global: GlobalArgs, printer: Arc<Printer>) -> Re
         Cmd::Clean => clean::clean(load, &printer),
         Cmd::Parse => parse::parse(load, printer),
         Cmd::Docs { command } => docs::docs(load, printer, command).await,
+        Cmd::Lineage { model, output } => lineage::lineage(load, printer, &model, &output).await,
         Cmd::Deps(a) => deps::deps(load, &printer, a),
         // Turned into the previous command above.
         Cmd::Retry { .. } => Err(Error::Usage("retry: nothing to retry".into())),

@@ -541,7 +541,8 @@ impl ColumnLineage {
         ColumnLineage { by_node, names }
     }
 
-    fn shown(&self, origin: &Origin) -> String {
+    /// How an origin is shown: `node_name.column`, or `unknown: why`.
+    pub fn shown(&self, origin: &Origin) -> String {
         match origin {
             Origin::Column { node, column } => {
                 let name = self.names.get(node).map(String::as_str).unwrap_or(node);
@@ -566,12 +567,9 @@ impl ColumnLineage {
         )
     }
 
-    /// A column's origins, for tests and the command line.
-    pub fn origins(&self, id: &str, column: &str) -> Option<&[Origin]> {
-        let cols = self.by_node.get(id)?;
-        cols.iter()
-            .find(|(name, _)| name.eq_ignore_ascii_case(column))
-            .map(|(_, o)| o.as_slice())
+    /// A node's columns in order with their origins (none when it has no lineage).
+    pub fn columns(&self, id: &str) -> Vec<(String, Vec<Origin>)> {
+        self.by_node.get(id).cloned().unwrap_or_default()
     }
 
     /// target/column_lineage.json (docs/column-lineage.md).

@@ -12,7 +12,7 @@ use crate::common::{copy_tree, reference_copy, repo_root, TestProject};
 use crate::reference_project::Landing;
 
 /// The reference project built on generated landing data, with its docs generated.
-fn reference_with_docs() -> (TestProject, tempfile::TempDir) {
+fn reference_with_docs() -> (TestProject, tempfile::TempDir, String) {
     let tmp = tempfile::tempdir().expect("tempdir");
     let landing = Landing::new(tmp.path());
     let vars = format!("{{landing_path: '{}'}}", landing.partial.display());
@@ -22,7 +22,7 @@ fn reference_with_docs() -> (TestProject, tempfile::TempDir) {
         .assert_ok()
         .assert_contains("Catalog written to")
         .assert_contains("Site written to");
-    (p, tmp)
+    (p, tmp, vars)
 }
 
 fn json(p: &TestProject, rel: &str) -> Value {
@@ -125,7 +125,7 @@ fn list(items: &[&str]) -> Vec<String> {
 /// finds (checked by hand against models/gold/*.sql).
 #[test]
 fn column_lineage_of_the_reference_gold_models() {
-    let (p, _landing) = reference_with_docs();
+    let (p, _landing, vars) = reference_with_docs();
     let lineage = json(&p, "target/column_lineage.json");
     assert_eq!(lineage["version"], 1);
 
@@ -164,6 +164,35 @@ fn column_lineage_of_the_reference_gold_models() {
         list(&["bronze_chat_events.partition_date"])
     );
 
+    // The same on the command line, one column or all of a model's.
+    p.strata(&[
+        "lineage",
+        "gold_time_series.total_messages",
+        "--vars",
+        &vars,
+    ])
+    .assert_ok()
+    .assert_contains("gold_time_series.total_messages <- silver_user_daily.message_count");
+    let all = p.strata(&[
+        "lineage",
+        "gold_time_series",
+        "--output",
+        "json",
+        "--vars",
+        &vars,
+    ]);
+    all.assert_ok();
+    let lines: Vec<Value> = all
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
+    assert_eq!(lines.len(), series.len());
+    p.strata(&["lineage", "gold_time_series.nope", "--vars", &vars])
+        .assert_code(2)
+        .assert_contains("has no column 'nope'");
+
     // The landing is read by a table function: its columns are not known, and it says so.
     let bronze = origins(&lineage, "bronze_chat_events");
     assert!(
@@ -183,7 +212,7 @@ fn the_reference_site_works_in_headless_chromium() {
     let node_path = std::env::var("STRATA_TEST_NODE_PATH").unwrap_or_else(|_| {
         panic!("STRATA_TEST_NODE_PATH is not set: run scripts/test.sh, or `eval \"$(scripts/chromium.sh)\"` first")
     });
-    let (p, _landing) = reference_with_docs();
+    let (p, _landing, _) = reference_with_docs();
     let screenshot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("docs-lineage.png");
     let _ = std::fs::remove_file(&screenshot);
     let spec = serde_json::json!({
@@ -357,4 +386,83 @@ fn docs_serve_serves_the_target_folder_only() {
     assert!(status.contains("404"), "{status}");
     let _ = child.kill();
     let _ = child.wait();
+}
+
+/// On Athena the catalog comes from Glue: columns with Glue's types and comments, a Hive
+/// table's partition keys last, the table's description and owner, and its format and
+/// Iceberg properties as stats. `--no-compile` sends no query.
+#[test]
+fn the_athena_catalog_comes_from_glue() {
+    use crate::athena::{athena_profile, unique, AWS_ENV};
+    use crate::common::aws;
+    let endpoint = aws::moto_endpoint();
+    let region = "ap-south-2";
+    let raw = unique("raw");
+    // The database first (glue_iceberg_table makes it), then the table described in full.
+    aws::glue_iceberg_table(&endpoint, region, &raw, "placeholder", &[("x", "int")]);
+    aws::aws_json(
+        &endpoint,
+        region,
+        "glue",
+        "AWSGlue.CreateTable",
+        &serde_json::json!({"DatabaseName": raw, "TableInput": {
+            "Name": "events",
+            "Description": "Raw events",
+            "Owner": "ingest",
+            "TableType": "EXTERNAL_TABLE",
+            "Parameters": {"table_type": "ICEBERG",
+                           "metadata_location": "s3://lake/raw/events/metadata/00001.metadata.json",
+                           "write.format.default": "parquet"},
+            "StorageDescriptor": {"Columns": [
+                {"Name": "id", "Type": "bigint", "Comment": "event id"},
+                {"Name": "payload", "Type": "string"}],
+                "Location": "s3://lake/raw/events"},
+            "PartitionKeys": [{"Name": "day", "Type": "date"}],
+        }}),
+    );
+    let p = TestProject::new("athena_docs", "profile: athena_docs\n");
+    p.write(
+        "models/sources.yml",
+        &format!("version: 2\nsources:\n  - name: raw\n    schema: {raw}\n    tables:\n      - name: events\n"),
+    );
+    p.write(
+        "models/m.sql",
+        "select id from {{ source('raw', 'events') }}\n",
+    );
+    let proxy = aws::Proxy::start(&endpoint, vec![]);
+    athena_profile(&p, "athena_docs", &proxy.url, region, &unique("docs"), "");
+    p.strata_env(&["docs", "generate", "--no-compile"], AWS_ENV)
+        .assert_ok();
+    assert_eq!(proxy.started_queries(), Vec::<String>::new());
+    let catalog = json(&p, "target/catalog.json");
+    let events = &catalog["sources"]["source.athena_docs.raw.events"];
+    assert_eq!(events["metadata"]["type"], "BASE TABLE");
+    assert_eq!(events["metadata"]["comment"], "Raw events");
+    assert_eq!(events["metadata"]["owner"], "ingest");
+    let columns: Vec<(String, String, u64)> = events["columns"]
+        .as_object()
+        .expect("columns")
+        .values()
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap_or("").to_string(),
+                c["type"].as_str().unwrap_or("").to_string(),
+                c["index"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    assert_eq!(
+        columns,
+        [
+            ("id".to_string(), "bigint".to_string(), 1),
+            ("payload".to_string(), "string".to_string(), 2),
+            ("day".to_string(), "date".to_string(), 3),
+        ]
+    );
+    assert_eq!(events["columns"]["id"]["comment"], "event id");
+    let stats = &events["stats"];
+    assert_eq!(stats["table_type"]["value"], "ICEBERG");
+    assert_eq!(stats["partition_keys"]["value"], "day");
+    assert_eq!(stats["write.format.default"]["value"], "parquet");
+    assert_eq!(stats["has_stats"]["value"], true);
 }

@@ -6,6 +6,7 @@ pub(super) mod clean;
 pub(super) mod debug;
 pub(super) mod deps;
 pub(super) mod docs;
+pub(super) mod lineage;
 pub(super) mod ls;
 pub(super) mod maintain;
 pub(super) mod parse;
