@@ -8,6 +8,7 @@ ratios. Figures are printed, never asserted: BENCHMARKS.md records them.
 """
 
 import argparse
+import json
 import os
 import re
 import shutil
@@ -77,7 +78,7 @@ def main():
     ap.add_argument("--strata", default=os.path.join(ROOT, "target", "release", "strata"))
     ap.add_argument("--cache", default=os.path.expanduser("~/.cache/strata/bench"))
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--sections", default="compile,build,reuse,packages,incremental,rights",
+    ap.add_argument("--sections", default="compile,build,reuse,docs,packages,incremental,rights",
                     help="which measurements to run")
     ap.add_argument("--incremental-days", type=int, default=45,
                     help="landing days of the incremental benchmark's full build")
@@ -112,6 +113,8 @@ def main():
         bench_build(args, strata, dbt, env, dbt_env)
     if "reuse" in sections:
         bench_reuse(args, strata, dbt, env, dbt_env)
+    if "docs" in sections:
+        bench_docs(args, strata, dbt, env, dbt_env)
     if "ab" in sections and args.baseline:
         bench_ab(args, strata, os.path.abspath(args.baseline), env)
     if "packages" in sections:
@@ -206,6 +209,63 @@ def bench_reuse(args, strata, dbt, env, dbt_env):
         dwall, _, _ = run([dbt, "build"], path, dbt_env, ok_codes=(0, 1))
         row(f"dbt build again, nothing changed", dwall, "s")
         row(f"  ratio dbt / strata (second builds)", dwall / again, "x", ">= 20 x")
+
+
+def tree_size(*paths):
+    files, size = 0, 0
+    for p in paths:
+        if os.path.isfile(p):
+            files, size = files + 1, size + os.path.getsize(p)
+        for root, _, names in os.walk(p):
+            for name in names:
+                files, size = files + 1, size + os.path.getsize(os.path.join(root, name))
+    return files, size
+
+
+def bench_docs(args, strata, dbt, env, dbt_env):
+    """`docs generate` on the build project (1,000 models, built: the catalog has every
+    table) and on 10,000 models (compiled only), against `dbt docs generate` on the same
+    database; the site's size; and, with STRATA_TEST_NODE_PATH set (scripts/chromium.sh),
+    the time from opening one node's page in headless Chromium until its lineage is drawn."""
+    print("\n4. docs")
+    sizes = sorted({args.build_models, max(int(x) for x in args.models.split(","))})
+    driver = os.path.join(ROOT, "tests", "integration", "docs_site.cjs")
+    for n in sizes:
+        src = project(args.cache, n)
+        path = os.path.join(args.cache, f"docs_{n}")
+        shutil.rmtree(path, ignore_errors=True)
+        shutil.copytree(src, path, ignore=shutil.ignore_patterns("target", "logs", "*.duckdb*"))
+        built = n <= args.build_models
+        if built:
+            run([strata, "build"], path, env, ok_codes=(0, 1))
+        wall, mem, _ = measure([strata, "docs", "generate"], path, args.runs, env=env)
+        target = os.path.join(path, "target")
+        files, size = tree_size(os.path.join(target, "index.html"), os.path.join(target, "docs"))
+        index = os.path.getsize(os.path.join(target, "docs", "index.js"))
+        what = "built" if built else "not built: empty catalog"
+        row(f"strata docs generate, {n} models ({what})", wall, "s")
+        print(f"  site: {files} files, {size / 1e6:.1f} MB (index.js {index / 1e6:.2f} MB), peak {mem:.0f} MB")
+        if os.environ.get("STRATA_TEST_NODE_PATH"):
+            with open(os.path.join(target, "docs", "index.js")) as f:
+                names = re.findall(r'"id":"(model\.[^"]+)"', f.read())
+            node = sorted(names)[len(names) // 2]
+            spec = {"url": "file://" + os.path.join(target, "index.html"), "hash": "#!/node/" + node}
+            times = []
+            for _ in range(max(args.runs, 1)):
+                out = subprocess.run(["node", driver, json.dumps(spec)], capture_output=True, text=True)
+                seen = json.loads(out.stdout)
+                if seen["errors"]:
+                    sys.exit(f"docs page errors: {seen['errors']}")
+                times.append(seen["ms"])
+            row(f"  one node's lineage drawn in Chromium", statistics.median(times) / 1000, "s")
+        if dbt and n <= args.dbt_max_models:
+            dwall, dmem, _ = measure([dbt, "docs", "generate"], path, 1, env=dbt_env)
+            dfiles, dsize = tree_size(os.path.join(target, "index.html"), os.path.join(target, "catalog.json"),
+                                      os.path.join(target, "manifest.json"))
+            row(f"dbt docs generate, {n} models", dwall, "s")
+            print(f"  dbt's site: index.html {os.path.getsize(os.path.join(target, 'index.html')) / 1e6:.1f} MB, "
+                  f"reads manifest.json + catalog.json ({dsize / 1e6:.1f} MB in all), peak {dmem:.0f} MB")
+            row(f"  ratio dbt / strata", dwall / wall, "x")
 
 
 def bench_packages(args, strata, env):
