@@ -37,17 +37,10 @@ pub struct Glue {
     pub catalog_id: Option<String>,
 }
 
-/// A database's tables and views, with the data versions of its Iceberg tables by
-/// lowercase name (see [`iceberg_version`]): one GetTables listing, no query.
-pub async fn list_relations(
-    glue: &Glue,
-    database: &str,
-) -> Result<(
-    Vec<(String, RelationKind)>,
-    std::collections::HashMap<String, String>,
-)> {
+/// Every table of a Glue database (GetTables, page by page); none when the database does
+/// not exist.
+async fn all_tables(glue: &Glue, database: &str) -> Result<Vec<aws_sdk_glue::types::Table>> {
     let mut out = Vec::new();
-    let mut versions = std::collections::HashMap::new();
     let mut next: Option<String> = None;
     loop {
         let page = match glue
@@ -64,19 +57,34 @@ pub async fn list_relations(
                 if e.as_service_error()
                     .is_some_and(|s| s.is_entity_not_found_exception()) =>
             {
-                return Ok((out, versions))
+                return Ok(out)
             }
             Err(e) => return Err(glue_error(&format!("GetTables({database})"), e)),
         };
-        for t in page.table_list() {
-            out.push((t.name().to_string(), kind_of(t.table_type())));
-            if let Some(v) = iceberg_version(t) {
-                versions.insert(t.name().to_lowercase(), v);
-            }
-        }
+        out.extend(page.table_list().iter().cloned());
         match page.next_token() {
             Some(t) if !t.is_empty() => next = Some(t.to_string()),
             _ => break,
+        }
+    }
+    Ok(out)
+}
+
+/// A database's tables and views, with the data versions of its Iceberg tables by
+/// lowercase name (see [`iceberg_version`]): one GetTables listing, no query.
+pub async fn list_relations(
+    glue: &Glue,
+    database: &str,
+) -> Result<(
+    Vec<(String, RelationKind)>,
+    std::collections::HashMap<String, String>,
+)> {
+    let mut out = Vec::new();
+    let mut versions = std::collections::HashMap::new();
+    for t in all_tables(glue, database).await? {
+        out.push((t.name().to_string(), kind_of(t.table_type())));
+        if let Some(v) = iceberg_version(&t) {
+            versions.insert(t.name().to_lowercase(), v);
         }
     }
     Ok((out, versions))
@@ -194,78 +202,53 @@ pub async fn describe_tables(
 ) -> Result<Vec<crate::adapters::CatalogRelation>> {
     use crate::adapters::{CatalogColumn, CatalogRelation};
     let mut out = Vec::new();
-    let mut next: Option<String> = None;
-    loop {
-        let page = match glue
-            .client
-            .get_tables()
-            .set_catalog_id(glue.catalog_id.clone())
-            .database_name(database)
-            .set_next_token(next.take())
-            .send()
-            .await
-        {
-            Ok(p) => p,
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_entity_not_found_exception()) =>
-            {
-                return Ok(out)
-            }
-            Err(e) => return Err(glue_error(&format!("GetTables({database})"), e)),
+    for t in &all_tables(glue, database).await? {
+        let kind = match kind_of(t.table_type()) {
+            RelationKind::View => "VIEW",
+            _ => "BASE TABLE",
         };
-        for t in page.table_list() {
-            let kind = match kind_of(t.table_type()) {
-                RelationKind::View => "VIEW",
-                _ => "BASE TABLE",
-            };
-            let params = t.parameters();
-            let param = |k: &str| params.and_then(|p| p.get(k)).cloned();
-            let mut stats = Vec::new();
-            let format = param("table_type")
-                .unwrap_or_else(|| t.table_type().unwrap_or("EXTERNAL_TABLE").to_string());
-            stats.push(("table_type".into(), "Table type".into(), format));
-            let partitions: Vec<&str> = t.partition_keys().iter().map(|c| c.name()).collect();
-            if !partitions.is_empty() {
-                stats.push((
-                    "partition_keys".into(),
-                    "Partition keys".into(),
-                    partitions.join(", "),
-                ));
-            }
-            for (key, label) in [
-                ("metadata_location", "Iceberg metadata"),
-                ("write.format.default", "File format"),
-                ("write.parquet.compression-codec", "Compression"),
-            ] {
-                if let Some(v) = param(key) {
-                    stats.push((key.into(), label.into(), v));
-                }
-            }
-            if let Some(location) = t.storage_descriptor().and_then(|s| s.location()) {
-                stats.push(("location".into(), "Location".into(), location.to_string()));
-            }
-            out.push(CatalogRelation {
-                schema: database.to_string(),
-                name: t.name().to_string(),
-                kind: kind.to_string(),
-                comment: t.description().map(str::to_string),
-                owner: t.owner().map(str::to_string),
-                columns: table_columns(t)
-                    .into_iter()
-                    .map(|c| CatalogColumn {
-                        name: c.name().to_string(),
-                        data_type: c.r#type().unwrap_or("string").to_string(),
-                        comment: c.comment().map(str::to_string),
-                    })
-                    .collect(),
-                stats,
-            });
+        let params = t.parameters();
+        let param = |k: &str| params.and_then(|p| p.get(k)).cloned();
+        let mut stats = Vec::new();
+        let format = param("table_type")
+            .unwrap_or_else(|| t.table_type().unwrap_or("EXTERNAL_TABLE").to_string());
+        stats.push(("table_type".into(), "Table type".into(), format));
+        let partitions: Vec<&str> = t.partition_keys().iter().map(|c| c.name()).collect();
+        if !partitions.is_empty() {
+            stats.push((
+                "partition_keys".into(),
+                "Partition keys".into(),
+                partitions.join(", "),
+            ));
         }
-        match page.next_token() {
-            Some(t) if !t.is_empty() => next = Some(t.to_string()),
-            _ => break,
+        for (key, label) in [
+            ("metadata_location", "Iceberg metadata"),
+            ("write.format.default", "File format"),
+            ("write.parquet.compression-codec", "Compression"),
+        ] {
+            if let Some(v) = param(key) {
+                stats.push((key.into(), label.into(), v));
+            }
         }
+        if let Some(location) = t.storage_descriptor().and_then(|s| s.location()) {
+            stats.push(("location".into(), "Location".into(), location.to_string()));
+        }
+        out.push(CatalogRelation {
+            schema: database.to_string(),
+            name: t.name().to_string(),
+            kind: kind.to_string(),
+            comment: t.description().map(str::to_string),
+            owner: t.owner().map(str::to_string),
+            columns: table_columns(t)
+                .into_iter()
+                .map(|c| CatalogColumn {
+                    name: c.name().to_string(),
+                    data_type: c.r#type().unwrap_or("string").to_string(),
+                    comment: c.comment().map(str::to_string),
+                })
+                .collect(),
+            stats,
+        });
     }
     Ok(out)
 }
