@@ -448,6 +448,9 @@ pub enum DocsCmd {
         /// Write a catalog with nothing in it, without asking the warehouse.
         #[arg(long)]
         empty_catalog: bool,
+        /// Also write target/static_index.html: the whole site in one file.
+        #[arg(long = "static")]
+        one_file: bool,
     },
     /// Serve the target folder (run `docs generate` first).
     Serve {

@@ -27,6 +27,8 @@ pub struct GenerateOptions {
     pub compile: bool,
     /// `--empty-catalog`: no catalog query; catalog.json lists nothing.
     pub empty_catalog: bool,
+    /// `--static`: also `static_index.html`, the whole site in one file.
+    pub one_file: bool,
 }
 
 /// What `docs generate` wrote.
@@ -68,7 +70,14 @@ pub async fn generate(session: &Session, opts: &GenerateOptions) -> Result<Gener
     artifacts::write_json(&target.join("catalog.json"), &catalog_json)?;
     let lineage = lineage::ColumnLineage::compute(session, &compiled, &catalog);
     artifacts::write_json(&target.join("column_lineage.json"), &lineage.to_json())?;
-    let written = site::write(session, &catalog, &compiled, &lineage, &target)?;
+    let written = site::write(
+        session,
+        &catalog,
+        &compiled,
+        &lineage,
+        &target,
+        opts.one_file,
+    )?;
     Ok(Generated {
         target,
         nodes: session.project.nodes.len()

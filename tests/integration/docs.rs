@@ -18,7 +18,7 @@ fn reference_with_docs() -> (TestProject, tempfile::TempDir, String) {
     let vars = format!("{{landing_path: '{}'}}", landing.partial.display());
     let p = reference_copy();
     p.strata(&["build", "--vars", &vars]).assert_ok();
-    p.strata(&["docs", "generate", "--vars", &vars])
+    p.strata(&["docs", "generate", "--static", "--vars", &vars])
         .assert_ok()
         .assert_contains("Catalog written to")
         .assert_contains("Site written to");
@@ -317,6 +317,27 @@ fn the_reference_site_works_in_headless_chromium() {
     assert!(
         !selected.contains(&"gold_tool_call_breakdown"),
         "{selected:?}"
+    );
+
+    // --static: the same site in one file, a node's page with no file to load.
+    let spec = serde_json::json!({
+        "url": format!("file://{}", p.path().join("target/static_index.html").display()),
+        "hash": "#!/node/model.athena_analytics.gold_time_series",
+        "wait": "#columns tr td",
+    });
+    let out = std::process::Command::new("node")
+        .arg(repo_root().join("tests/integration/docs_site.cjs"))
+        .arg(spec.to_string())
+        .env("STRATA_TEST_NODE_PATH", &node_path)
+        .output()
+        .expect("node");
+    let one_file: Value = serde_json::from_slice(&out.stdout).expect("driver output");
+    assert_eq!(one_file["errors"], serde_json::json!([]));
+    assert!(
+        one_file["drawn"]
+            .as_array()
+            .is_some_and(|d| d.iter().any(|n| n == "silver_user_daily")),
+        "{one_file}"
     );
 
     let png = std::fs::metadata(&screenshot).expect("a screenshot");

@@ -16,11 +16,13 @@ pub(crate) async fn docs(load: &LoadOptions, printer: Arc<Printer>, cmd: DocsCmd
         DocsCmd::Generate {
             no_compile,
             empty_catalog,
+            one_file,
         } => {
             let session = Session::open(load, flags_for("generate"), printer.clone())?;
             let opts = GenerateOptions {
                 compile: !no_compile,
                 empty_catalog,
+                one_file,
             };
             let started = std::time::Instant::now();
             let g = docs::generate(&session, &opts).await?;

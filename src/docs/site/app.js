@@ -337,9 +337,10 @@ function route() {
 
 tree();
 window.addEventListener("hashchange", route);
+// After the page's last script: static_index.html defines every node's data there.
 $("#search").addEventListener("input", (e) => search(e.target.value));
 $("#select-form").addEventListener("submit", (e) => {
   e.preventDefault();
   location.hash = `#!/select/${encodeURIComponent($("#select").value)}`;
 });
-route();
+document.addEventListener("DOMContentLoaded", route);

@@ -59,12 +59,15 @@ fn layer(fqn: &[String]) -> String {
     }
 }
 
+/// The site in `target`; with `one_file`, also `static_index.html`, which holds every
+/// node's data inline (one file to mail or attach; it parses everything up front).
 pub fn write(
     session: &Session,
     catalog: &Catalog,
     compiled: &HashMap<String, String>,
     lineage: &ColumnLineage,
     target: &Path,
+    one_file: bool,
 ) -> Result<Written> {
     let entries = entries(session, catalog, compiled, lineage);
     let dir = target.join("docs");
@@ -75,16 +78,18 @@ pub fn write(
     }
     std::fs::create_dir_all(&nodes_dir).map_err(|e| Error::io(&nodes_dir, e))?;
     let mut written = Written { files: 0, bytes: 0 };
-    let mut put = |path: &Path, text: String| -> Result<()> {
+    let mut put = |path: &Path, text: &str| -> Result<()> {
         written.files += 1;
         written.bytes += text.len() as u64;
         std::fs::write(path, text).map_err(|e| Error::io(path, e))
     };
-    for (i, entry) in entries.iter().enumerate() {
-        put(
-            &nodes_dir.join(format!("{i}.js")),
-            format!("STRATA_NODE({i}, {});\n", script_json(&entry.details)),
-        )?;
+    let node_scripts: Vec<String> = entries
+        .iter()
+        .enumerate()
+        .map(|(i, entry)| format!("STRATA_NODE({i}, {});\n", script_json(&entry.details)))
+        .collect();
+    for (i, script) in node_scripts.iter().enumerate() {
+        put(&nodes_dir.join(format!("{i}.js")), script)?;
     }
     let index = json!({
         "project": session.project.name(),
@@ -92,16 +97,30 @@ pub fn write(
         "generated_at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         "nodes": entries.iter().map(|e| &e.index).collect::<Vec<_>>(),
     });
-    put(
-        &dir.join("index.js"),
-        format!("window.STRATA_DOCS = {};\n", script_json(&index)),
-    )?;
+    let index_script = format!("window.STRATA_DOCS = {};\n", script_json(&index));
+    put(&dir.join("index.js"), &index_script)?;
     let title = html_escape(session.project.name());
     let page = PAGE
         .replace("__TITLE__", &title)
-        .replace("__STYLE__", STYLE)
-        .replace("__SCRIPT__", SCRIPT);
-    put(&target.join("index.html"), page)?;
+        .replace("__STYLE__", STYLE);
+    put(
+        &target.join("index.html"),
+        &page.replace("__SCRIPT__", SCRIPT),
+    )?;
+    if one_file {
+        // The index inline instead of its file; the nodes' data after the app's script
+        // (STRATA_NODE is defined there), so no page ever loads a file.
+        let inline = page
+            .replace(
+                r#"<script src="docs/index.js"></script>"#,
+                &format!("<script>\n{index_script}</script>"),
+            )
+            .replace(
+                "__SCRIPT__",
+                &format!("{SCRIPT}\n</script>\n<script>\n{}", node_scripts.concat()),
+            );
+        put(&target.join("static_index.html"), &inline)?;
+    }
     Ok(written)
 }
 
