@@ -184,15 +184,17 @@ fn entries(
     }
     let no_tests = BTreeMap::new();
     ids.iter()
-        .map(|id| {
+        .filter_map(|id| {
             let catalogued = catalog.of(&keys, id);
             let tests = tests.get(id.as_str()).unwrap_or(&no_tests);
             if let Some(node) = project.nodes.get(*id) {
-                node_entry(session, node, catalogued, tests, compiled, lineage, &deps)
+                Some(node_entry(
+                    session, node, catalogued, tests, compiled, lineage, &deps,
+                ))
             } else if let Some(source) = project.sources.get(*id) {
                 let columns = columns(&source.columns, catalogued, tests, None);
                 let names: Vec<&Value> = columns.iter().map(|c| &c["name"]).collect();
-                Entry {
+                Some(Entry {
                     index: json!({
                         "id": id, "name": source.name, "type": "source",
                         "pkg": id.split('.').nth(1).unwrap_or_default(),
@@ -210,10 +212,10 @@ fn entries(
                         "personal_data": source.config.get("meta").and_then(|m| m.get("personal_data")),
                         "config": source.config.entries(),
                     }),
-                }
+                })
             } else {
-                let e = &project.exposures[*id];
-                Entry {
+                let e = project.exposures.get(*id)?;
+                Some(Entry {
                     index: json!({
                         "id": id, "name": e.name, "type": "exposure",
                         "pkg": id.split('.').nth(1).unwrap_or_default(),
@@ -228,7 +230,7 @@ fn entries(
                         "columns": [],
                         "config": {"type": e.spec.kind, "owner": e.spec.owner, "maturity": e.spec.maturity},
                     }),
-                }
+                })
             }
         })
         .collect()
