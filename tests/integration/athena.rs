@@ -149,7 +149,7 @@ pub(crate) fn check_golden(rel: &str, actual: &str) {
     }
 }
 
-fn sql_files(dir: &Path) -> Vec<(String, String)> {
+pub(crate) fn sql_files(dir: &Path) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = walkdir::WalkDir::new(dir)
         .into_iter()
         .filter_map(|e| e.ok())

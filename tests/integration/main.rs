@@ -23,6 +23,7 @@ mod dbt_project;
 mod deps;
 mod docs;
 mod errors;
+mod examples;
 mod freshness;
 mod landing_contract;
 mod materializations;

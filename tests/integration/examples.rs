@@ -1,0 +1,240 @@
+//! The lakehouse designs of ../shared/reference as example projects (examples/<name>): each
+//! builds on DuckDB from a clean copy over its generated data (its data tests check the
+//! design's rules), its incremental run after one more day equals a full refresh, dbt-core
+//! + dbt-duckdb builds the same tables (tests/fixtures/examples_dbt, recorded by its
+//! record.sh), it compiles for Athena (golden SQL), and its Airflow DAG runs.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+use crate::athena::{athena_profile, check_golden, sql_files, AWS_ENV};
+use crate::common::{aws, copy_tree, repo_root, TestProject};
+
+/// A clean copy of examples/<name>: no data, target or database.
+fn example_copy(name: &str) -> TestProject {
+    let p = TestProject::empty();
+    copy_tree(&repo_root().join("examples").join(name), p.path(), &|rel| {
+        let top = rel
+            .components()
+            .next()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned());
+        !matches!(top.as_deref(), Some("target" | "data"))
+            && rel.extension().is_none_or(|e| e != "duckdb")
+    });
+    p
+}
+
+/// The example's data generator (scripts/generate.py) into `out`.
+fn generate(p: &TestProject, out: &Path, args: &[&str]) {
+    let status = Command::new("python3")
+        .arg(p.path().join("scripts/generate.py"))
+        .arg("--out")
+        .arg(out)
+        .args(args)
+        .status()
+        .expect("python3");
+    assert!(status.success(), "generate.py failed");
+}
+
+/// Each table of the database: its row count and the md5 of its rows as text, sorted (as
+/// record.sh computes them for dbt's build).
+fn digests(db: &Path) -> BTreeMap<String, (i64, String)> {
+    let conn = duckdb::Connection::open(db).expect("open");
+    let mut stmt = conn
+        .prepare(
+            "select table_name from information_schema.tables where table_schema = 'main' \
+             and table_type = 'BASE TABLE' and table_name not like 'strata_%' order by 1",
+        )
+        .expect("prepare");
+    let tables: Vec<String> = stmt
+        .query_map([], |r| r.get(0))
+        .expect("tables")
+        .map(|r| r.expect("row"))
+        .collect();
+    tables
+        .into_iter()
+        .map(|t| {
+            let row = conn
+                .query_row(
+                    &format!(
+                        "select count(*), md5(string_agg(cast(x as varchar), chr(10) \
+                         order by cast(x as varchar))) from main.\"{t}\" as x"
+                    ),
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .expect("digest");
+            (t, row)
+        })
+        .collect()
+}
+
+/// One value from the example's database (web_events.duckdb in its folder).
+fn scalar(p: &TestProject, sql: &str) -> String {
+    p.query_file(&p.path().join("web_events.duckdb"), sql)
+        .into_iter()
+        .next()
+        .and_then(|r| r.into_iter().next())
+        .unwrap_or_else(|| panic!("no rows: {sql}"))
+}
+
+fn recorded(name: &str) -> BTreeMap<String, (i64, String)> {
+    let path = repo_root().join(format!("tests/fixtures/examples_dbt/{name}.json"));
+    serde_json::from_str(&std::fs::read_to_string(&path).expect("recorded digests")).expect("json")
+}
+
+#[test]
+fn web_events_builds_the_tables_dbt_builds() {
+    let p = example_copy("web_events");
+    generate(&p, &p.path().join("data"), &[]);
+    p.strata(&["build"])
+        .assert_ok()
+        .assert_contains("PASS assert_every_event_lands_once")
+        .assert_contains("PASS assert_sessions_split_after_30_minutes");
+    let got = digests(&p.path().join("web_events.duckdb"));
+    assert_eq!(got, recorded("web_events"));
+    // Bots are flagged, not dropped, and every human event has a session.
+    let bots = scalar(&p, "select count(*) from web_events where is_bot");
+    assert_ne!(bots, "0");
+    let sessions = scalar(
+        &p,
+        "select count(*) from web_events e where not is_bot and not exists \
+         (select 1 from int_session_boundaries s where s.event_id = e.event_id)",
+    );
+    assert_eq!(sessions, "0");
+}
+
+/// Days 1 to 3, then day 4 (with late events of day 3 and events sent again), equal all
+/// four days built at once.
+#[test]
+fn web_events_incremental_run_after_one_more_day_equals_a_full_refresh() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let all = tmp.path().join("all");
+    let inc = example_copy("web_events");
+    generate(&inc, &all, &["--days", "4"]);
+    let day4 = "ingest_date=2026-03-04";
+    copy_tree(&all, &inc.path().join("data"), &|rel| {
+        !rel.to_string_lossy().contains(day4)
+    });
+    inc.strata(&["build"]).assert_ok();
+    let day3_before = scalar(
+        &inc,
+        "select count(*) from web_events where event_date = date '2026-03-03'",
+    );
+    copy_tree(&all, &inc.path().join("data"), &|_| true);
+    inc.strata(&["build"])
+        .assert_ok()
+        .assert_contains("PASS assert_every_event_lands_once");
+    let day3_after = scalar(
+        &inc,
+        "select count(*) from web_events where event_date = date '2026-03-03'",
+    );
+    assert!(
+        day3_after.parse::<i64>().expect("count") > day3_before.parse::<i64>().expect("count"),
+        "day 4's late events of day 3 are merged: {day3_before} -> {day3_after}"
+    );
+
+    let full = example_copy("web_events");
+    copy_tree(&all, &full.path().join("data"), &|_| true);
+    full.strata(&["build"]).assert_ok();
+    let (a, b) = (
+        digests(&inc.path().join("web_events.duckdb")),
+        digests(&full.path().join("web_events.duckdb")),
+    );
+    assert_eq!(a.len(), 4, "{a:?}");
+    assert_eq!(a, b);
+}
+
+#[test]
+fn web_events_compiles_for_athena() {
+    let p = example_copy("web_events");
+    let proxy = aws::Proxy::start(&aws::moto_endpoint(), vec![]);
+    athena_profile(
+        &p,
+        "web_events",
+        &proxy.url,
+        "eu-west-3",
+        "web_events_analytics",
+        "",
+    );
+    p.strata_env(&["compile", "--threads", "1"], AWS_ENV)
+        .assert_ok();
+    let compiled = sql_files(&p.path().join("target/compiled/web_events"));
+    assert!(compiled.len() >= 10, "{}", compiled.len());
+    for (rel, sql) in &compiled {
+        check_golden(&format!("athena/web_events/{rel}"), sql);
+    }
+    // Athena's functions where DuckDB's differ (macros/json.sql).
+    let sql_of = |name: &str| -> &str {
+        compiled
+            .iter()
+            .find(|(rel, _)| rel.ends_with(&format!("/{name}.sql")))
+            .map(|(_, sql)| sql.as_str())
+            .unwrap_or_else(|| panic!("{name} not compiled"))
+    };
+    let staging = sql_of("stg_raw_web_events");
+    assert!(
+        staging.contains("json_extract_scalar(raw, '$.eventData.type')"),
+        "{staging}"
+    );
+    assert!(!staging.contains("json_extract_string"), "{staging}");
+    assert!(staging.contains("from_iso8601_timestamp"), "{staging}");
+    let table = sql_of("web_events");
+    assert!(
+        table.contains("as row(pitch double, yaw double, hfov double)"),
+        "{table}"
+    );
+}
+
+#[test]
+fn the_web_events_daily_dag_runs_under_airflow() {
+    let python = std::env::var("STRATA_TEST_AIRFLOW_PYTHON").unwrap_or_else(|_| {
+        panic!("STRATA_TEST_AIRFLOW_PYTHON is not set: run scripts/test.sh, or `eval \"$(scripts/airflow-venv.sh)\"` first")
+    });
+    let p = example_copy("web_events");
+    generate(&p, &p.path().join("data"), &[]);
+    let home = tempfile::tempdir().expect("tempdir");
+    let dags = repo_root().join("examples/web_events/airflow");
+    let airflow = |args: &[&str]| -> String {
+        let out = Command::new(&python)
+            .args(args)
+            .env("AIRFLOW_HOME", home.path())
+            .env("AIRFLOW__CORE__DAGS_FOLDER", &dags)
+            .env("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+            .env("STRATA_PROJECT_DIR", p.path())
+            .env("STRATA_EXECUTABLE", env!("CARGO_BIN_EXE_strata"))
+            .env("STRATA_TARGET", "dev")
+            .output()
+            .expect("python");
+        let text = format!(
+            "{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "{args:?}:\n{text}");
+        text
+    };
+    airflow(&["-m", "airflow", "db", "migrate"]);
+    let runner = repo_root().join("tests/integration/cosmos_run_dag.py");
+    let text = airflow(&[
+        runner.to_str().expect("utf-8"),
+        dags.join("web_events_dag.py").to_str().expect("utf-8"),
+    ]);
+    let line = text
+        .lines()
+        .find_map(|l| l.strip_prefix("COSMOS_RESULT "))
+        .unwrap_or_else(|| panic!("no result line:\n{text}"));
+    let states: BTreeMap<String, String> = serde_json::from_str(line).expect("json");
+    let expected: BTreeMap<String, String> = [
+        "validate_source_data",
+        "run_transformations",
+        "run_data_quality_checks",
+        "optimize_table_partitions",
+    ]
+    .iter()
+    .map(|t| (t.to_string(), "success".to_string()))
+    .collect();
+    assert_eq!(states, expected, "{text}");
+    assert_ne!(scalar(&p, "select count(*) from web_events"), "0");
+}
