@@ -1,7 +1,7 @@
 //! The lakehouse designs of ../shared/reference as example projects (examples/<name>): each
 //! builds on DuckDB from a clean copy over its generated data (its data tests check the
 //! design's rules), its incremental run after one more day equals a full refresh, dbt-core
-//! + dbt-duckdb builds the same tables (tests/fixtures/examples_dbt, recorded by its
+//! with dbt-duckdb builds the same tables (tests/fixtures/examples_dbt, recorded by its
 //! record.sh), it compiles for Athena (golden SQL), and its Airflow DAG runs.
 
 use std::collections::BTreeMap;
