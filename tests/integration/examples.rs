@@ -70,9 +70,14 @@ fn digests(db: &Path) -> BTreeMap<String, (i64, String)> {
         .collect()
 }
 
-/// One value from the example's database (web_events.duckdb in its folder).
+/// One value from the web_events example's database (web_events.duckdb in its folder).
 fn scalar(p: &TestProject, sql: &str) -> String {
-    p.query_file(&p.path().join("web_events.duckdb"), sql)
+    scalar_in(p, "web_events", sql)
+}
+
+/// One value from an example's database (<name>.duckdb in its folder).
+fn scalar_in(p: &TestProject, name: &str, sql: &str) -> String {
+    p.query_file(&p.path().join(format!("{name}.duckdb")), sql)
         .into_iter()
         .next()
         .and_then(|r| r.into_iter().next())
@@ -237,4 +242,159 @@ fn the_web_events_daily_dag_runs_under_airflow() {
     .collect();
     assert_eq!(states, expected, "{text}");
     assert_ne!(scalar(&p, "select count(*) from web_events"), "0");
+}
+
+#[test]
+fn events_warehouse_builds_the_tables_dbt_builds() {
+    let p = example_copy("events_warehouse");
+    generate(&p, &p.path().join("data"), &[]);
+    p.strata(&["build"])
+        .assert_ok()
+        .assert_contains("PASS assert_daily_counts_match_events");
+    assert_eq!(
+        digests(&p.path().join("events_warehouse.duckdb")),
+        recorded("events_warehouse")
+    );
+    // properties is a map and context a struct, as the design's Parquet schema has them.
+    let types = p.query_file(
+        &p.path().join("events_warehouse.duckdb"),
+        "select column_name, data_type from information_schema.columns \
+         where table_name = 'events' and column_name in ('properties', 'context') order by 1",
+    );
+    assert_eq!(
+        types,
+        vec![
+            vec![
+                "context".to_string(),
+                "STRUCT(ip VARCHAR, user_agent VARCHAR)".to_string()
+            ],
+            vec![
+                "properties".to_string(),
+                "MAP(VARCHAR, VARCHAR)".to_string()
+            ],
+        ]
+    );
+}
+
+/// Retention over a simulated 45-day window: exactly 30 days of raw events stay, the other
+/// 15 are archived, every day's aggregates remain; running it again changes nothing; after
+/// one more day (built incrementally) the window moves by one.
+#[test]
+fn events_warehouse_retention_keeps_thirty_days_and_every_aggregate() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let all = tmp.path().join("all");
+    let p = example_copy("events_warehouse");
+    generate(&p, &all, &["--days", "46"]);
+    let day46 = "month=02/day=15";
+    copy_tree(&all, &p.path().join("data"), &|rel| {
+        !rel.to_string_lossy().contains(day46)
+    });
+    p.strata(&["build"]).assert_ok();
+    let state = |p: &TestProject| -> (String, String, String, String) {
+        let q = |sql: &str| scalar_in(p, "events_warehouse", sql);
+        (
+            q("select count(distinct event_date) from events"),
+            q("select count(distinct event_date) from events_archive"),
+            q("select count(*) from events_archive"),
+            q("select count(distinct bucket_date) from metric_aggregates where time_granularity = 'day'"),
+        )
+    };
+    let retention = [
+        "run-operation",
+        "apply_retention",
+        "--args",
+        "{keep_days: 30}",
+    ];
+    p.strata(&retention)
+        .assert_ok()
+        .assert_contains("30 days of events kept (from 2026-02-14 back)");
+    let first = state(&p);
+    assert_eq!(
+        (first.0.as_str(), first.1.as_str(), first.3.as_str()),
+        ("30", "15", "45")
+    );
+    assert_eq!(
+        scalar_in(&p, "events_warehouse", "select min(event_date) from events"),
+        "2026-01-16"
+    );
+    // Again: nothing more archived or deleted.
+    p.strata(&retention).assert_ok();
+    assert_eq!(state(&p), first);
+    // The aggregates of the archived days still agree with the archived events.
+    let archived_days_agree = scalar_in(
+        &p,
+        "events_warehouse",
+        "select count(*) from (select event_date, count(*) as n from events_archive group by 1) as a \
+         join metric_aggregates as m on m.bucket_date = a.event_date \
+         and m.metric_name = 'event_count' and m.time_granularity = 'day' where m.value = a.n",
+    );
+    assert_eq!(archived_days_agree, "15");
+
+    // One more day, built incrementally, then retention: the window moves by one.
+    copy_tree(&all, &p.path().join("data"), &|_| true);
+    p.strata(&["build"])
+        .assert_ok()
+        .assert_contains("PASS assert_daily_counts_match_events");
+    p.strata(&retention).assert_ok();
+    let after = state(&p);
+    assert_eq!(
+        (after.0.as_str(), after.1.as_str(), after.3.as_str()),
+        ("30", "16", "46")
+    );
+}
+
+/// Days 1 to 44, then day 45, equal all 45 days built at once.
+#[test]
+fn events_warehouse_incremental_run_after_one_more_day_equals_a_full_refresh() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let all = tmp.path().join("all");
+    let inc = example_copy("events_warehouse");
+    generate(&inc, &all, &[]);
+    let last = "month=02/day=14";
+    copy_tree(&all, &inc.path().join("data"), &|rel| {
+        !rel.to_string_lossy().contains(last)
+    });
+    inc.strata(&["build"]).assert_ok();
+    copy_tree(&all, &inc.path().join("data"), &|_| true);
+    inc.strata(&["build"]).assert_ok();
+    let full = example_copy("events_warehouse");
+    copy_tree(&all, &full.path().join("data"), &|_| true);
+    full.strata(&["build"]).assert_ok();
+    let a = digests(&inc.path().join("events_warehouse.duckdb"));
+    assert_eq!(a.len(), 2, "{a:?}");
+    assert_eq!(a, digests(&full.path().join("events_warehouse.duckdb")));
+}
+
+#[test]
+fn events_warehouse_compiles_for_athena() {
+    let p = example_copy("events_warehouse");
+    let proxy = aws::Proxy::start(&aws::moto_endpoint(), vec![]);
+    athena_profile(
+        &p,
+        "events_warehouse",
+        &proxy.url,
+        "eu-west-3",
+        "events_warehouse",
+        "",
+    );
+    p.strata_env(&["compile", "--threads", "1"], AWS_ENV)
+        .assert_ok();
+    let compiled = sql_files(&p.path().join("target/compiled/events_warehouse"));
+    assert!(compiled.len() >= 5, "{}", compiled.len());
+    for (rel, sql) in &compiled {
+        check_golden(&format!("athena/events_warehouse/{rel}"), sql);
+    }
+    let events = compiled
+        .iter()
+        .find(|(rel, _)| rel.ends_with("/stg_events.sql"))
+        .map(|(_, sql)| sql.as_str())
+        .unwrap_or_default();
+    assert!(
+        events.contains("as row(ip varchar, user_agent varchar)"),
+        "{events}"
+    );
+    assert!(
+        events.contains("cast(json_extract(raw, '$.properties') as map(varchar, varchar))"),
+        "{events}"
+    );
 }
