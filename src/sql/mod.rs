@@ -2,6 +2,7 @@
 //! and a parse with sqlparser in the adapter's dialect.
 
 mod split;
+pub mod trino;
 
 use sqlparser::dialect::Dialect;
 use sqlparser::parser::Parser;

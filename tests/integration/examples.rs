@@ -398,3 +398,97 @@ fn events_warehouse_compiles_for_athena() {
         "{events}"
     );
 }
+
+#[test]
+fn chart_funnel_builds_the_tables_dbt_builds() {
+    let p = example_copy("chart_funnel");
+    generate(&p, &p.path().join("data"), &[]);
+    p.strata(&["build"])
+        .assert_ok()
+        .assert_contains("PASS assert_scd2_versions_do_not_overlap")
+        .assert_contains("PASS assert_funnel_segments_are_those_valid_at_session_start");
+    assert_eq!(
+        digests(&p.path().join("chart_funnel.duckdb")),
+        recorded("chart_funnel")
+    );
+}
+
+/// The example's data arrives a day at a time: a build per day, as scheduled.
+fn chart_funnel_day_by_day(all: &Path, last_args: &[&str]) -> TestProject {
+    let p = example_copy("chart_funnel");
+    for (i, day) in ["2026-04-01", "2026-04-02", "2026-04-03"]
+        .iter()
+        .enumerate()
+    {
+        copy_tree(all, &p.path().join("data"), &|rel| {
+            let r = rel.to_string_lossy();
+            // Folders, and this day's files.
+            !r.contains("=2026-") || r.contains(day)
+        });
+        let mut args = vec!["build"];
+        if i == 2 {
+            args.extend_from_slice(last_args);
+        }
+        p.strata(&args)
+            .assert_ok()
+            .assert_contains("PASS assert_scd2_versions_do_not_overlap")
+            .assert_contains("PASS assert_funnel_segments_are_those_valid_at_session_start");
+    }
+    p
+}
+
+/// A build per day keeps the segments' history (SCD2 versions closed as users join and
+/// leave segments), and the third day's incremental build equals a full refresh over the
+/// same snapshot history.
+#[test]
+fn chart_funnel_day_by_day_keeps_history_and_equals_a_full_refresh() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let all = tmp.path().join("all");
+    let seed = example_copy("chart_funnel");
+    generate(&seed, &all, &[]);
+    let inc = chart_funnel_day_by_day(&all, &[]);
+    let full = chart_funnel_day_by_day(&all, &["--full-refresh"]);
+    let db = |p: &TestProject| p.path().join("chart_funnel.duckdb");
+    let closed = p_scalar(
+        &inc,
+        "select count(*) from silver_user_segments_history where dbt_valid_to is not null",
+    );
+    assert_ne!(closed, "0", "segment changes close SCD2 versions");
+    let a = digests(&db(&inc));
+    assert_eq!(a.len(), 7, "{a:?}");
+    assert_eq!(a, digests(&db(&full)));
+}
+
+fn p_scalar(p: &TestProject, sql: &str) -> String {
+    scalar_in(p, "chart_funnel", sql)
+}
+
+#[test]
+fn chart_funnel_compiles_for_athena() {
+    let p = example_copy("chart_funnel");
+    let proxy = aws::Proxy::start(&aws::moto_endpoint(), vec![]);
+    athena_profile(
+        &p,
+        "chart_funnel",
+        &proxy.url,
+        "eu-west-3",
+        "chart_funnel",
+        "",
+    );
+    p.strata_env(&["compile", "--threads", "1"], AWS_ENV)
+        .assert_ok();
+    let compiled = sql_files(&p.path().join("target/compiled/chart_funnel"));
+    assert!(compiled.len() >= 8, "{}", compiled.len());
+    for (rel, sql) in &compiled {
+        check_golden(&format!("athena/chart_funnel/{rel}"), sql);
+    }
+    let funnel = compiled
+        .iter()
+        .find(|(rel, _)| rel.ends_with("/fact_funnel.sql"))
+        .map(|(_, sql)| sql.as_str())
+        .unwrap_or_default();
+    assert!(
+        funnel.contains("array_agg(g.segment_key order by g.segment_key)"),
+        "{funnel}"
+    );
+}

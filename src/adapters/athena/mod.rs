@@ -255,6 +255,16 @@ impl Adapter for AthenaAdapter {
         Box::new(sqlparser::dialect::GenericDialect {})
     }
 
+    /// Trino's `ARRAY(T)` type, which sqlparser reads only as `ARRAY<T>`: the SQL is checked
+    /// again with it so written. Other refusals stand (Athena cannot parse without running).
+    fn parses(&self, sql: &str) -> Option<std::result::Result<(), String>> {
+        let rewritten = crate::sql::trino::angle_bracket_arrays(sql)?;
+        Some(
+            crate::sql::check(&sqlparser::dialect::GenericDialect {}, &rewritten)
+                .map_err(|f| f.message),
+        )
+    }
+
     async fn execute(&self, sql: &str, fetch: bool) -> Result<ExecResult> {
         self.clients().await?.queries.run(sql, &[], fetch).await
     }

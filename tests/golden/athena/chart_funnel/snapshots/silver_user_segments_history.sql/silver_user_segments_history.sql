@@ -1,0 +1,3 @@
+
+
+select * from "chart_funnel"."stg_user_segments"
