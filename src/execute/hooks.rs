@@ -38,8 +38,22 @@ pub(super) fn hook_context(
                 "adapter_response",
                 J::from_serialize(serde_json::json!({
                     "rows_affected": r.adapter.rows_affected,
+                    "bytes_scanned": r.adapter.bytes_scanned,
                     "query_id": r.adapter.query_id,
                 })),
+            );
+            // dbt's RunResult.timing: the compile and execute steps, ISO timestamps.
+            m.insert(
+                "timing",
+                J::from_serialize(
+                    r.timing
+                        .iter()
+                        .map(|t| {
+                            serde_json::json!({"name": t.name, "started_at": t.started_at,
+                                               "completed_at": t.completed_at})
+                        })
+                        .collect::<Vec<_>>(),
+                ),
             );
             m.insert("node", node);
             J::from(m)

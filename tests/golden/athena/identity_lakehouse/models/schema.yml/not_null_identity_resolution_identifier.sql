@@ -1,0 +1,4 @@
+
+select identifier
+from "identity_lakehouse"."identity_resolution"
+where identifier is null
