@@ -5,8 +5,6 @@
 //! A table whose folder is not its own per build (`external_location`, a naming without
 //! `unique`) is dropped and built again, as dbt-athena does.
 
-use minijinja::value::Value;
-
 use super::partition::is_too_many_partitions;
 use super::{rel_value, strings, Built, Materializer};
 use crate::adapters::{ExecResult, HiveTable};
@@ -202,10 +200,7 @@ impl Materializer<'_> {
                 node,
                 &tmp,
                 "create_table_as",
-                &[
-                    ("sql", Value::from(compiled_sql)),
-                    ("temporary", Value::from(true)),
-                ],
+                &super::ctas_args(compiled_sql, true),
             )
             .await?;
         let written = async {

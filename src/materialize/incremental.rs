@@ -66,10 +66,7 @@ impl Materializer<'_> {
                 node,
                 &tmp,
                 "create_table_as",
-                &[
-                    ("sql", Value::from(compiled_sql)),
-                    ("temporary", Value::from(true)),
-                ],
+                &super::ctas_args(compiled_sql, true),
             )
             .await?;
         let result = self

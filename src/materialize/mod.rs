@@ -108,6 +108,16 @@ impl RelationCache {
     }
 }
 
+/// The arguments of `create_table_as` besides the relation, by dbt's names (its signature is
+/// dbt's: `temporary, relation, compiled_code`, so a project or package override written for
+/// dbt receives them).
+pub(super) fn ctas_args(sql: &str, temporary: bool) -> Vec<(&'static str, Value)> {
+    vec![
+        ("compiled_code", Value::from(sql)),
+        ("temporary", Value::from(temporary)),
+    ]
+}
+
 /// Everything a materialization needs.
 pub struct Materializer<'a> {
     pub project: &'a Project,

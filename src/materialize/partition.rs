@@ -149,7 +149,7 @@ impl Materializer<'_> {
                 .await;
         }
         let whole = self
-            .create_temp(node, into, "create_table_as", &[("sql", Value::from(sql))])
+            .create_temp(node, into, "create_table_as", &super::ctas_args(sql, false))
             .await;
         match (whole, &batching) {
             (Err(e), Some(b)) if is_too_many_partitions(&e) => {
@@ -186,7 +186,7 @@ impl Materializer<'_> {
                 node,
                 &stage,
                 "create_table_as",
-                &[("sql", Value::from(sql)), ("temporary", Value::from(true))],
+                &super::ctas_args(sql, true),
             )
             .await?;
         let staged = self.sql_of(node, "select_all_from", &[("relation", rel_value(&stage))])?;
@@ -198,7 +198,7 @@ impl Materializer<'_> {
                     node,
                     into,
                     "create_table_as",
-                    &[("sql", Value::from(first))],
+                    &super::ctas_args(&first, false),
                 )
                 .await?;
             r.absorb(&counted);

@@ -69,19 +69,20 @@ impl Materializer<'_> {
                         &[("relation", rel_value(&old))],
                     )?);
                 }
-                let create = if relation.kind == RelationKind::View {
-                    "create_view_as"
+                statements.extend(if relation.kind == RelationKind::View {
+                    self.render(
+                        node,
+                        "create_view_as",
+                        &[
+                            ("relation", rel_value(relation)),
+                            ("sql", Value::from(compiled_sql)),
+                        ],
+                    )?
                 } else {
-                    "create_table_as"
-                };
-                statements.extend(self.render(
-                    node,
-                    create,
-                    &[
-                        ("relation", rel_value(relation)),
-                        ("sql", Value::from(compiled_sql)),
-                    ],
-                )?);
+                    let mut args = vec![("relation", rel_value(relation))];
+                    args.extend(super::ctas_args(compiled_sql, false));
+                    self.render(node, "create_table_as", &args)?
+                });
                 stored = self.run_all(node, &statements, false).await?;
                 self.cache.set(relation, Some(relation.kind));
                 self.sql_of(

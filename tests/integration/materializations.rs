@@ -318,7 +318,7 @@ fn project_macros_override_builtin_materialization_sql() {
     // A project's create_table_as wins over the adapter's: here it adds a marker column.
     p.write(
         "macros/create_table_as.sql",
-        "{% macro create_table_as(relation, sql) %}create table {{ relation }} as select *, 'custom' as built_by from (\n{{ sql }}\n) s{% endmacro %}\n",
+        "{% macro create_table_as(temporary, relation, compiled_code, language='sql') %}create table {{ relation }} as select *, 'custom' as built_by from (\n{{ compiled_code }}\n) s{% endmacro %}\n",
     );
     p.write("models/t.sql", "select 1 as x\n");
     p.strata(&["run"]).assert_ok();
@@ -326,6 +326,24 @@ fn project_macros_override_builtin_materialization_sql() {
         flat(&p.query("ovr", "select x, built_by from t")),
         "1,custom"
     );
+}
+
+/// `create_table_as` takes dbt's arguments (temporary, relation, compiled_code): a macro
+/// written for dbt, as packages call it, creates the table.
+#[test]
+fn create_table_as_takes_dbts_arguments() {
+    let p = TestProject::new("ctas", "");
+    p.write(
+        "macros/make_answer.sql",
+        "{% macro make_answer() %}\
+         {% set rel = api.Relation.create(database=target.database, schema=target.schema, identifier='answer') %}\
+         {% do run_query(create_table_as(False, rel, 'select 42 as answer')) %}\
+         {% endmacro %}\n",
+    );
+    p.write("models/m.sql", "select 1 as x\n");
+    p.strata(&["run"]).assert_ok();
+    p.strata(&["run-operation", "make_answer"]).assert_ok();
+    assert_eq!(p.scalar("ctas", "select answer from answer"), "42");
 }
 
 #[test]

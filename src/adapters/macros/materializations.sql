@@ -1,13 +1,14 @@
 {#- The entry points the runner calls to build relations. Each dispatches to the adapter's
     `<type>__name` (or `default__name`); a project macro of either name overrides it. -#}
 
-{#- `temporary`: the table only carries rows to another statement (an incremental run's new
+{#- dbt's signature, so packages and project overrides written for dbt work unchanged.
+    `temporary`: the table only carries rows to another statement (an incremental run's new
     rows); adapters may skip partitioning and table properties for it. -#}
-{% macro create_table_as(relation, sql, temporary=false) -%}
-{{ adapter.dispatch('create_table_as')(relation, sql, temporary) }}
+{% macro create_table_as(temporary, relation, compiled_code, language='sql') -%}
+{{ adapter.dispatch('create_table_as')(temporary, relation, compiled_code) }}
 {%- endmacro %}
 
-{% macro default__create_table_as(relation, sql, temporary=false) -%}
+{% macro default__create_table_as(temporary, relation, sql) -%}
 create table {{ relation }} as (
 {{ sql }}
 )

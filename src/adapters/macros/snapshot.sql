@@ -65,7 +65,7 @@ from (
 {{ sql }}
 ) as snapshot_query
 {%- endset %}
-{{ create_table_as(relation, select_sql) }}
+{{ create_table_as(false, relation, select_sql) }}
 {%- endmacro %}
 
 {#- hard_deletes: new_record keeps a row for a deletion (dbt_is_deleted = 'True', the last
@@ -172,7 +172,7 @@ union all
 select * from deletion_records
 {%- endif %}
 {%- endset %}
-{{ create_table_as(relation, select_sql, temporary=true) }}
+{{ create_table_as(true, relation, select_sql) }}
 {%- endmacro %}
 
 {#- Close the changed rows' current versions, insert the new ones (`columns`: the

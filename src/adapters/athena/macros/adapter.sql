@@ -69,7 +69,7 @@
 {#- CTAS of an Iceberg table, or of a Hive table with `table_type: hive` (dbt-athena's
     keys); partitions from `partitioned_by` unless `temporary` (the new rows of an incremental
     run are not partitioned: the write into the target is). -#}
-{% macro athena__create_table_as(relation, sql, temporary=false) -%}
+{% macro athena__create_table_as(temporary, relation, sql) -%}
 {%- set table_type = (config.get('table_type') or 'iceberg') | lower -%}
 {%- if table_type == 'hive' -%}
 {{ athena__create_hive_table_as(relation, sql, temporary) }}
@@ -247,7 +247,7 @@ from {{ adapter.quote(relation.schema) }}.{{ adapter.quote(raw_name) }}
 where false
 {%- endif %}
 {%- endset %}
-{{ create_table_as(relation, select_sql) }};
+{{ create_table_as(false, relation, select_sql) }};
 drop table `{{ raw }}`
 {%- endmacro %}
 
