@@ -660,3 +660,58 @@ fn identity_lakehouse_compiles_for_athena() {
         check_golden(&format!("athena/identity_lakehouse/{rel}"), sql);
     }
 }
+
+/// The retention operation on Athena: it reads the newest day (the emulator answers its two
+/// reads with preset rows), creates the archive as an Iceberg table under s3_data_dir unless
+/// it exists, moves the older events (Iceberg INSERT and DELETE) and says what it kept.
+#[test]
+fn events_warehouse_retention_runs_on_athena() {
+    let p = example_copy("events_warehouse");
+    let region = "me-central-1";
+    let proxy = aws::Proxy::start(&aws::moto_endpoint(), vec![]);
+    let schema = "events_warehouse_retention";
+    let bucket = athena_profile(&p, "events_warehouse", &proxy.url, region, schema, "");
+    aws::preset_results(
+        &aws::moto_endpoint(),
+        region,
+        vec![
+            (vec!["newest:date"], vec![vec!["2026-02-14"]]),
+            (vec![], vec![]),
+            (vec![], vec![]),
+            (vec![], vec![]),
+            (vec!["kept:bigint"], vec![vec!["30"]]),
+        ],
+    );
+    p.strata_env(
+        &[
+            "run-operation",
+            "apply_retention",
+            "--args",
+            "{keep_days: 30}",
+        ],
+        AWS_ENV,
+    )
+    .assert_ok()
+    .assert_contains("30 days of events kept (from 2026-02-14 back)");
+    let statements = proxy.started_queries();
+    assert_eq!(statements.len(), 5, "{statements:#?}");
+    let text: String = statements
+        .iter()
+        .map(|s| format!("{};\n\n", s.trim_end()))
+        .collect::<String>()
+        .replace(&bucket, "<bucket>");
+    check_golden("athena/events_warehouse/retention_statements.sql", &text);
+    assert!(
+        statements[1].contains("table_type = 'ICEBERG'")
+            && statements[1].contains(&format!(
+                "location = 's3://{bucket}/data/{schema}/events_archive/'"
+            )),
+        "{}",
+        statements[1]
+    );
+    assert!(
+        statements[3].starts_with(&format!("delete from \"{schema}\".\"events\"")),
+        "{}",
+        statements[3]
+    );
+}
