@@ -298,11 +298,7 @@ async fn written_schemas(
 /// node that would be built counts as new data for what reads it). Computed once per
 /// command, when its selection names `reuse:`.
 pub async fn find_stale(session: &Session, opts: &RunOptions) -> Result<()> {
-    let named = opts.select.iter().chain(&opts.exclude).any(|w| {
-        w.split([' ', ','])
-            .any(|c| c.trim_start_matches(['+', '@']).starts_with("reuse:"))
-    });
-    if !named || session.stale.get().is_some() {
+    if session.stale.get().is_some() || !session.selection_uses(opts, "reuse")? {
         return Ok(());
     }
     if !session.adapter.reuses_builds() {

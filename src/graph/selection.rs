@@ -88,6 +88,28 @@ pub enum Selection {
 }
 
 impl Selection {
+    /// Whether a criterion of this selection (or of a selector it names in `file`) uses
+    /// `method`.
+    pub fn uses_method(
+        &self,
+        method: &str,
+        file: Option<&super::selectors_file::Selectors>,
+    ) -> bool {
+        match self {
+            Selection::Criteria(s, _) => s.method == method,
+            Selection::Union(parts, _) | Selection::Intersection(parts, _, _) => {
+                parts.iter().any(|p| p.uses_method(method, file))
+            }
+            Selection::Difference(a, b) => {
+                a.uses_method(method, file) || b.uses_method(method, file)
+            }
+            // selectors.yml is checked for cycles when a selector is looked up.
+            Selection::Named(name) => file
+                .and_then(|f| f.get(name).ok())
+                .is_some_and(|s| s.uses_method(method, file)),
+        }
+    }
+
     /// `--select`/`--exclude` as dbt reads them: words split on spaces form a union, commas
     /// an intersection. `None` when neither selects anything (everything is selected).
     pub fn from_cli(

@@ -57,40 +57,7 @@ impl Session {
         if let Some(ids) = &opts.retry_ids {
             return Ok(Some(ids.clone()));
         }
-        // The file is read (and checked) on every command, as dbt does.
-        let file = self.selectors(opts.indirect_selection)?;
-        let selection = match &opts.selector {
-            Some(name) => {
-                if !opts.select.is_empty() || !opts.exclude.is_empty() {
-                    self.printer.warn(
-                        "selector_overrides",
-                        "The --select and --exclude arguments are being ignored because \
-                         --selector is provided",
-                    );
-                }
-                let Some(file) = &file else {
-                    return Err(Error::Usage(format!(
-                        "--selector {name}: the project has no selectors.yml"
-                    )));
-                };
-                Some(file.get(name)?.clone())
-            }
-            None => {
-                match Selection::from_cli(&opts.select, &opts.exclude, opts.indirect_selection)? {
-                    Some(s) => Some(s),
-                    None => match file.as_ref().and_then(|f| f.default_selection()) {
-                        Some((name, s)) => {
-                            self.printer.note(
-                                "default_selector",
-                                &format!("Using default selector {name}"),
-                            );
-                            Some(s.clone())
-                        }
-                        None => None,
-                    },
-                }
-            }
-        };
+        let (selection, file) = self.chosen_selection(opts, true)?;
         let Some(selection) = selection else {
             return Ok(None);
         };
@@ -113,6 +80,63 @@ impl Session {
             self.printer.warn("no_nodes_for_selection", &msg);
         }
         Ok(Some(chosen))
+    }
+
+    /// Whether the selection the command acts on (`--select`/`--exclude`, `--selector` or
+    /// the default selector, with the selectors it names) uses `method` (`reuse:stale`
+    /// needs work done before selecting).
+    pub fn selection_uses(&self, opts: &RunOptions, method: &str) -> Result<bool> {
+        if opts.retry_ids.is_some() {
+            return Ok(false);
+        }
+        let (selection, file) = self.chosen_selection(opts, false)?;
+        Ok(selection.is_some_and(|s| s.uses_method(method, file.as_ref())))
+    }
+
+    /// The selection `--selector`, `--select`/`--exclude` or selectors.yml's default
+    /// choose, and the selectors file. `announce`: say which default or override applies.
+    fn chosen_selection(
+        &self,
+        opts: &RunOptions,
+        announce: bool,
+    ) -> Result<(Option<Selection>, Option<Selectors>)> {
+        // The file is read (and checked) on every command, as dbt does.
+        let file = self.selectors(opts.indirect_selection)?;
+        let selection = match &opts.selector {
+            Some(name) => {
+                if announce && (!opts.select.is_empty() || !opts.exclude.is_empty()) {
+                    self.printer.warn(
+                        "selector_overrides",
+                        "The --select and --exclude arguments are being ignored because \
+                         --selector is provided",
+                    );
+                }
+                let Some(file) = &file else {
+                    return Err(Error::Usage(format!(
+                        "--selector {name}: the project has no selectors.yml"
+                    )));
+                };
+                Some(file.get(name)?.clone())
+            }
+            None => {
+                match Selection::from_cli(&opts.select, &opts.exclude, opts.indirect_selection)? {
+                    Some(s) => Some(s),
+                    None => match file.as_ref().and_then(|f| f.default_selection()) {
+                        Some((name, s)) => {
+                            if announce {
+                                self.printer.note(
+                                    "default_selector",
+                                    &format!("Using default selector {name}"),
+                                );
+                            }
+                            Some(s.clone())
+                        }
+                        None => None,
+                    },
+                }
+            }
+        };
+        Ok((selection, file))
     }
 
     /// dbt's `--defer`: the models and seeds a command does not select are read where the

@@ -278,31 +278,34 @@ fn ls_reuse_stale_lists_what_the_next_build_runs_and_why() {
     // The second build settles what the first could not record as reusable: incremental
     // models compile to their incremental SQL from then on.
     p.strata(&["build", "--vars", &vars]).assert_ok();
-    let stale = |p: &TestProject| -> std::collections::BTreeMap<String, String> {
-        let run = p.strata(&[
-            "ls",
-            "--select",
-            "reuse:stale",
-            "--output",
-            "json",
-            "--output-keys",
-            "unique_id,stale_reason",
-            "--vars",
-            &vars,
-        ]);
-        run.assert_ok();
-        run.stdout
-            .lines()
-            .filter(|l| l.starts_with('{'))
-            .map(|l| {
-                let v: serde_json::Value = serde_json::from_str(l).expect("json line");
-                (
-                    v["unique_id"].as_str().unwrap_or("").to_string(),
-                    v["stale_reason"].as_str().unwrap_or("").to_string(),
-                )
-            })
-            .collect()
-    };
+    // `how`: `--select reuse:stale`, or a named selector that uses it.
+    let listed_by =
+        |p: &TestProject, how: [&str; 2]| -> std::collections::BTreeMap<String, String> {
+            let run = p.strata(&[
+                "ls",
+                how[0],
+                how[1],
+                "--output",
+                "json",
+                "--output-keys",
+                "unique_id,stale_reason",
+                "--vars",
+                &vars,
+            ]);
+            run.assert_ok();
+            run.stdout
+                .lines()
+                .filter(|l| l.starts_with('{'))
+                .map(|l| {
+                    let v: serde_json::Value = serde_json::from_str(l).expect("json line");
+                    (
+                        v["unique_id"].as_str().unwrap_or("").to_string(),
+                        v["stale_reason"].as_str().unwrap_or("").to_string(),
+                    )
+                })
+                .collect()
+        };
+    let stale = |p: &TestProject| listed_by(p, ["--select", "reuse:stale"]);
     assert!(stale(&p)
         .get("model.athena_analytics.bronze_chat_events")
         .is_some_and(|why| why == "its SQL, config or the project's macros changed"));
@@ -330,6 +333,14 @@ fn ls_reuse_stale_lists_what_the_next_build_runs_and_why() {
             .any(|(id, why)| id.starts_with("model.") && why.contains("new data in tool_catalog")),
         "{listed:#?}"
     );
+    // The same through selectors.yml (a selector naming another that uses the method).
+    p.write(
+        "selectors.yml",
+        "selectors:\n  - name: stale\n    definition: {method: reuse, value: stale}\n  \
+         - name: to_rebuild\n    definition: {method: selector, value: stale}\n",
+    );
+    assert_eq!(listed_by(&p, ["--selector", "to_rebuild"]), listed);
+    p.remove("selectors.yml");
     // ls built nothing: the build that follows runs exactly what ls listed.
     p.strata(&["build", "--vars", &vars]).assert_ok();
     let results: serde_json::Value =
