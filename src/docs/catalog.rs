@@ -10,26 +10,27 @@ use crate::adapters::CatalogRelation;
 use crate::error::Result;
 use crate::session::Session;
 
-/// What the warehouse says of the project's relations, by lowercase (schema, name).
+/// What the warehouse says of the project's relations, by lowercase (schema, name), and
+/// where each node and source of the project is (its unique id's (schema, name)).
 pub struct Catalog {
-    pub relations: HashMap<(String, String), CatalogRelation>,
+    relations: HashMap<(String, String), CatalogRelation>,
+    keys: HashMap<String, (String, String)>,
 }
 
 impl Catalog {
     /// No query at all (`--empty-catalog`).
-    pub fn empty() -> Self {
+    pub fn empty(session: &Session) -> Self {
         Catalog {
             relations: HashMap::new(),
+            keys: project_relations(session),
         }
     }
 
     /// One catalog read for every schema the project's relations and sources are in.
     pub async fn read(session: &Session) -> Result<Self> {
-        let mut schemas = BTreeSet::new();
-        for relation in project_relations(session).into_values() {
-            schemas.insert(relation.0);
-        }
-        let schemas: Vec<String> = schemas.into_iter().collect();
+        let keys = project_relations(session);
+        let schemas: BTreeSet<&String> = keys.values().map(|(schema, _)| schema).collect();
+        let schemas: Vec<String> = schemas.into_iter().cloned().collect();
         let database = &session.project.target.database;
         let found = session.adapter.catalog(database, &schemas).await?;
         Ok(Catalog {
@@ -37,22 +38,24 @@ impl Catalog {
                 .into_iter()
                 .map(|r| ((r.schema.to_lowercase(), r.name.to_lowercase()), r))
                 .collect(),
+            keys,
         })
     }
 
     /// The catalog entry of a node or source, by unique id.
-    pub fn of<'a>(
-        &'a self,
-        keys: &HashMap<String, (String, String)>,
-        id: &str,
-    ) -> Option<&'a CatalogRelation> {
-        self.relations.get(keys.get(id)?)
+    pub fn of(&self, id: &str) -> Option<&CatalogRelation> {
+        self.relations.get(self.keys.get(id)?)
+    }
+
+    /// Each node's and source's lowercase (schema, name), by unique id.
+    pub fn keys(&self) -> &HashMap<String, (String, String)> {
+        &self.keys
     }
 }
 
 /// Each model, seed, snapshot and source relation of the project: unique id ->
 /// lowercase (schema, name).
-pub fn project_relations(session: &Session) -> HashMap<String, (String, String)> {
+fn project_relations(session: &Session) -> HashMap<String, (String, String)> {
     let mut out = HashMap::new();
     for node in session.project.nodes.values() {
         if !node.is_relational() || node.is_ephemeral() {
@@ -81,7 +84,6 @@ pub fn project_relations(session: &Session) -> HashMap<String, (String, String)>
 
 /// catalog.json: `nodes` and `sources` by unique id, as dbt writes them.
 pub fn catalog_json(session: &Session, catalog: &Catalog) -> Value {
-    let keys = project_relations(session);
     let database = &session.project.target.database;
     let entry = |id: &str, r: &CatalogRelation| -> Value {
         let columns: Map<String, Value> = r
@@ -117,10 +119,10 @@ pub fn catalog_json(session: &Session, catalog: &Catalog) -> Value {
     };
     let mut nodes = Map::new();
     let mut sources = Map::new();
-    let mut ids: Vec<&String> = keys.keys().collect();
+    let mut ids: Vec<&String> = catalog.keys().keys().collect();
     ids.sort();
     for id in ids {
-        let Some(r) = catalog.of(&keys, id) else {
+        let Some(r) = catalog.of(id) else {
             continue;
         };
         let into = match id.starts_with("source.") {

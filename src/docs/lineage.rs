@@ -19,7 +19,7 @@ use sqlparser::ast::{
     Statement, TableFactor, WildcardAdditionalOptions,
 };
 
-use super::catalog::{project_relations, Catalog};
+use super::catalog::Catalog;
 use crate::session::Session;
 
 /// Where a column's value comes from.
@@ -47,7 +47,6 @@ pub struct ColumnLineage {
 struct Relations<'a> {
     by_name: HashMap<(String, String), String>,
     catalog: &'a Catalog,
-    keys: &'a HashMap<String, (String, String)>,
 }
 
 impl Relations<'_> {
@@ -73,7 +72,7 @@ impl Relations<'_> {
 
     /// The catalog's columns of a node's relation, in order.
     fn columns_of(&self, id: &str) -> Option<Vec<String>> {
-        let r = self.catalog.of(self.keys, id)?;
+        let r = self.catalog.of(id)?;
         Some(r.columns.iter().map(|c| c.name.clone()).collect())
     }
 }
@@ -315,12 +314,24 @@ impl Resolver<'_> {
     }
 }
 
+/// The alias of a FROM item whose columns are not known (a table function, UNNEST, ...):
+/// `t.c` is then known to come from it.
 fn table_alias(factor: &TableFactor) -> String {
-    let text = factor.to_string();
-    text.rsplit(" AS ")
-        .next()
-        .filter(|_| text.contains(" AS "))
-        .map(|a| a.trim_matches('"').to_lowercase())
+    let alias = match factor {
+        TableFactor::TableFunction { alias, .. }
+        | TableFactor::Function { alias, .. }
+        | TableFactor::UNNEST { alias, .. }
+        | TableFactor::JsonTable { alias, .. }
+        | TableFactor::OpenJsonTable { alias, .. }
+        | TableFactor::Pivot { alias, .. }
+        | TableFactor::Unpivot { alias, .. }
+        | TableFactor::MatchRecognize { alias, .. }
+        | TableFactor::XmlTable { alias, .. }
+        | TableFactor::SemanticView { alias, .. } => alias.as_ref(),
+        _ => None,
+    };
+    alias
+        .map(|a| a.name.value.to_lowercase())
         .unwrap_or_default()
 }
 
@@ -485,13 +496,12 @@ impl ColumnLineage {
         compiled: &HashMap<String, String>,
         catalog: &Catalog,
     ) -> Self {
-        let keys = project_relations(session);
-        let by_name = keys.iter().map(|(id, k)| (k.clone(), id.clone())).collect();
-        let relations = Relations {
-            by_name,
-            catalog,
-            keys: &keys,
-        };
+        let by_name = catalog
+            .keys()
+            .iter()
+            .map(|(id, k)| (k.clone(), id.clone()))
+            .collect();
+        let relations = Relations { by_name, catalog };
         let resolver = Resolver {
             relations: &relations,
         };
@@ -517,7 +527,7 @@ impl ColumnLineage {
                 )],
             };
             // The warehouse's names, where the query's columns line up with them.
-            let columns = match catalog.of(&keys, &node.unique_id) {
+            let columns = match catalog.of(&node.unique_id) {
                 Some(r) if r.columns.len() == columns.len() => r
                     .columns
                     .iter()

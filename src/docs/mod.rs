@@ -61,7 +61,7 @@ pub async fn generate(session: &Session, opts: &GenerateOptions) -> Result<Gener
     }
     artifacts::write_manifest(&target.join("manifest.json"), session)?;
     let catalog = match opts.empty_catalog {
-        true => Catalog::empty(),
+        true => Catalog::empty(session),
         false => Catalog::read(session).await?,
     };
     let catalog_json = catalog::catalog_json(session, &catalog);

@@ -192,6 +192,10 @@ fn column_lineage_of_the_reference_gold_models() {
     p.strata(&["lineage", "gold_time_series.nope", "--vars", &vars])
         .assert_code(2)
         .assert_contains("has no column 'nope'");
+    p.strata(&["lineage", "stg_landing_chat_events", "--vars", &vars])
+        .assert_code(2)
+        .assert_contains("stg_landing_chat_events is ephemeral")
+        .assert_contains("bronze_chat_events");
 
     // The landing is read by a table function: its columns are not known, and it says so.
     let bronze = origins(&lineage, "bronze_chat_events");

@@ -10,7 +10,6 @@ use crate::docs::catalog::Catalog;
 use crate::docs::lineage::{ColumnLineage, Origin};
 use crate::error::{Error, Result};
 use crate::execute;
-use crate::materialize::compiled_path;
 use crate::project::{LoadOptions, ResourceType};
 use crate::session::printer::Printer;
 use crate::session::Session;
@@ -36,9 +35,26 @@ pub(crate) async fn lineage(
         .ok_or_else(|| {
             Error::Usage(format!("lineage: the project has no model named '{model}'"))
         })?;
-    execute::compile_only(&session, std::slice::from_ref(&node.unique_id), false).await?;
-    let path = compiled_path(&session.project, node);
-    let sql = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+    if node.is_ephemeral() {
+        let readers: Vec<&str> = session
+            .project
+            .nodes
+            .values()
+            .filter(|n| n.depends_on.contains(&node.unique_id) && !n.is_ephemeral())
+            .filter(|n| n.resource_type == ResourceType::Model)
+            .map(|n| n.name.as_str())
+            .collect();
+        return Err(Error::Usage(format!(
+            "lineage: {model} is ephemeral: it is compiled into the models that read it \
+             ({}), whose columns' lineage goes through it",
+            if readers.is_empty() {
+                "none".to_string()
+            } else {
+                readers.join(", ")
+            }
+        )));
+    }
+    let sql = execute::compile_one(&session, &node.unique_id).await?;
     let compiled = HashMap::from([(node.unique_id.clone(), sql)]);
     let catalog = Catalog::read(&session).await?;
     let lineage = ColumnLineage::compute(&session, &compiled, &catalog);

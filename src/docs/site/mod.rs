@@ -10,7 +10,7 @@ use std::path::Path;
 
 use serde_json::{json, Map, Value};
 
-use super::catalog::{project_relations, Catalog};
+use super::catalog::Catalog;
 use super::lineage::ColumnLineage;
 use crate::error::{Error, Result};
 use crate::project::{Node, ResourceType};
@@ -148,7 +148,6 @@ fn entries(
     lineage: &ColumnLineage,
 ) -> Vec<Entry> {
     let project = &session.project;
-    let keys = project_relations(session);
     let mut ids: Vec<&String> = project
         .nodes
         .keys()
@@ -185,7 +184,7 @@ fn entries(
     let no_tests = BTreeMap::new();
     ids.iter()
         .filter_map(|id| {
-            let catalogued = catalog.of(&keys, id);
+            let catalogued = catalog.of(id);
             let tests = tests.get(id.as_str()).unwrap_or(&no_tests);
             if let Some(node) = project.nodes.get(*id) {
                 Some(node_entry(
