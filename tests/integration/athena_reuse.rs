@@ -24,11 +24,7 @@ fn commit(db: &str, table: &str, n: u32) {
         "AWSGlue.GetTable",
         &json!({"DatabaseName": db, "Name": table}),
     );
-    let mut input = got["Table"].clone();
-    if let Some(fields) = input.as_object_mut() {
-        let keep = ["Name", "TableType", "Parameters", "StorageDescriptor"];
-        fields.retain(|k, _| keep.contains(&k.as_str()));
-    }
+    let mut input = aws::table_input(&got["Table"]);
     input["Parameters"]["metadata_location"] = json!(format!(
         "s3://lake/{db}/{table}/metadata/{n:05}-outside.metadata.json"
     ));

@@ -207,6 +207,22 @@ fn column_lineage_of_the_reference_gold_models() {
     );
 }
 
+/// What docs_site.cjs saw of the site `spec` names; it asserts the page had no console
+/// error and no failed request.
+fn open_site(node_path: &str, spec: &Value) -> Value {
+    let out = std::process::Command::new("node")
+        .arg(repo_root().join("tests/integration/docs_site.cjs"))
+        .arg(spec.to_string())
+        .env("STRATA_TEST_NODE_PATH", node_path)
+        .output()
+        .expect("node");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let seen: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("driver output: {e}\n{stderr}"));
+    assert_eq!(seen["errors"], serde_json::json!([]), "{spec}\n{stderr}");
+    seen
+}
+
 /// The site of the reference project in headless Chromium, from file:// with no server:
 /// no console error or failed request, every model in the lineage drawing, a click opens a
 /// model's page with the columns and types DuckDB reports and their origins, the search
@@ -226,16 +242,7 @@ fn the_reference_site_works_in_headless_chromium() {
         "select": "+gold_time_series",
         "screenshot": screenshot,
     });
-    let out = std::process::Command::new("node")
-        .arg(repo_root().join("tests/integration/docs_site.cjs"))
-        .arg(spec.to_string())
-        .env("STRATA_TEST_NODE_PATH", &node_path)
-        .output()
-        .expect("node");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let seen: Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("driver output: {e}\n{stderr}"));
-    assert_eq!(seen["errors"], serde_json::json!([]), "{stderr}");
+    let seen = open_site(&node_path, &spec);
 
     // Every model of the project is drawn, by name.
     let manifest = json(&p, "target/manifest.json");
@@ -329,14 +336,7 @@ fn the_reference_site_works_in_headless_chromium() {
         "hash": "#!/node/model.athena_analytics.gold_time_series",
         "wait": "#columns tr td",
     });
-    let out = std::process::Command::new("node")
-        .arg(repo_root().join("tests/integration/docs_site.cjs"))
-        .arg(spec.to_string())
-        .env("STRATA_TEST_NODE_PATH", &node_path)
-        .output()
-        .expect("node");
-    let one_file: Value = serde_json::from_slice(&out.stdout).expect("driver output");
-    assert_eq!(one_file["errors"], serde_json::json!([]));
+    let one_file = open_site(&node_path, &spec);
     assert!(
         one_file["drawn"]
             .as_array()

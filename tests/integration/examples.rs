@@ -76,6 +76,23 @@ fn digests_except(db: &Path, left_out: &[&str]) -> BTreeMap<String, (i64, String
         .collect()
 }
 
+/// The example compiled for an Athena target (schema `schema`) through the AWS emulator,
+/// checked against tests/golden/athena/<name>/ (at least `at_least` files): its compiled
+/// files by path.
+fn compiled_for_athena(name: &str, schema: &str, at_least: usize) -> Vec<(String, String)> {
+    let p = example_copy(name);
+    let proxy = aws::Proxy::start(&aws::moto_endpoint(), vec![]);
+    athena_profile(&p, name, &proxy.url, "eu-west-3", schema, "");
+    p.strata_env(&["compile", "--threads", "1"], AWS_ENV)
+        .assert_ok();
+    let compiled = sql_files(&p.path().join(format!("target/compiled/{name}")));
+    assert!(compiled.len() >= at_least, "{}", compiled.len());
+    for (rel, sql) in &compiled {
+        check_golden(&format!("athena/{name}/{rel}"), sql);
+    }
+    compiled
+}
+
 /// One value from the web_events example's database (web_events.duckdb in its folder).
 fn scalar(p: &TestProject, sql: &str) -> String {
     scalar_in(p, "web_events", sql)
@@ -159,23 +176,7 @@ fn web_events_incremental_run_after_one_more_day_equals_a_full_refresh() {
 
 #[test]
 fn web_events_compiles_for_athena() {
-    let p = example_copy("web_events");
-    let proxy = aws::Proxy::start(&aws::moto_endpoint(), vec![]);
-    athena_profile(
-        &p,
-        "web_events",
-        &proxy.url,
-        "eu-west-3",
-        "web_events_analytics",
-        "",
-    );
-    p.strata_env(&["compile", "--threads", "1"], AWS_ENV)
-        .assert_ok();
-    let compiled = sql_files(&p.path().join("target/compiled/web_events"));
-    assert!(compiled.len() >= 10, "{}", compiled.len());
-    for (rel, sql) in &compiled {
-        check_golden(&format!("athena/web_events/{rel}"), sql);
-    }
+    let compiled = compiled_for_athena("web_events", "web_events_analytics", 10);
     // Athena's functions where DuckDB's differ (macros/json.sql).
     let sql_of = |name: &str| -> &str {
         compiled
@@ -373,23 +374,7 @@ fn events_warehouse_incremental_run_after_one_more_day_equals_a_full_refresh() {
 
 #[test]
 fn events_warehouse_compiles_for_athena() {
-    let p = example_copy("events_warehouse");
-    let proxy = aws::Proxy::start(&aws::moto_endpoint(), vec![]);
-    athena_profile(
-        &p,
-        "events_warehouse",
-        &proxy.url,
-        "eu-west-3",
-        "events_warehouse",
-        "",
-    );
-    p.strata_env(&["compile", "--threads", "1"], AWS_ENV)
-        .assert_ok();
-    let compiled = sql_files(&p.path().join("target/compiled/events_warehouse"));
-    assert!(compiled.len() >= 5, "{}", compiled.len());
-    for (rel, sql) in &compiled {
-        check_golden(&format!("athena/events_warehouse/{rel}"), sql);
-    }
+    let compiled = compiled_for_athena("events_warehouse", "events_warehouse", 5);
     let events = compiled
         .iter()
         .find(|(rel, _)| rel.ends_with("/stg_events.sql"))
@@ -471,23 +456,7 @@ fn p_scalar(p: &TestProject, sql: &str) -> String {
 
 #[test]
 fn chart_funnel_compiles_for_athena() {
-    let p = example_copy("chart_funnel");
-    let proxy = aws::Proxy::start(&aws::moto_endpoint(), vec![]);
-    athena_profile(
-        &p,
-        "chart_funnel",
-        &proxy.url,
-        "eu-west-3",
-        "chart_funnel",
-        "",
-    );
-    p.strata_env(&["compile", "--threads", "1"], AWS_ENV)
-        .assert_ok();
-    let compiled = sql_files(&p.path().join("target/compiled/chart_funnel"));
-    assert!(compiled.len() >= 8, "{}", compiled.len());
-    for (rel, sql) in &compiled {
-        check_golden(&format!("athena/chart_funnel/{rel}"), sql);
-    }
+    let compiled = compiled_for_athena("chart_funnel", "chart_funnel", 8);
     let funnel = compiled
         .iter()
         .find(|(rel, _)| rel.ends_with("/fact_funnel.sql"))
@@ -642,23 +611,15 @@ fn identity_lakehouse_incremental_run_after_one_more_day_equals_a_full_refresh()
 
 #[test]
 fn identity_lakehouse_compiles_for_athena() {
-    let p = example_copy("identity_lakehouse");
-    let proxy = aws::Proxy::start(&aws::moto_endpoint(), vec![]);
-    athena_profile(
-        &p,
-        "identity_lakehouse",
-        &proxy.url,
-        "eu-west-3",
-        "identity_lakehouse",
-        "",
-    );
-    p.strata_env(&["compile", "--threads", "1"], AWS_ENV)
-        .assert_ok();
-    let compiled = sql_files(&p.path().join("target/compiled/identity_lakehouse"));
-    assert!(compiled.len() >= 10, "{}", compiled.len());
-    for (rel, sql) in &compiled {
-        check_golden(&format!("athena/identity_lakehouse/{rel}"), sql);
-    }
+    let compiled = compiled_for_athena("identity_lakehouse", "identity_lakehouse", 10);
+    // Label propagation unrolled into var('identity_rounds') rounds.
+    let resolution = compiled
+        .iter()
+        .find(|(rel, _)| rel.ends_with("/identity_resolution.sql"))
+        .map(|(_, sql)| sql.as_str())
+        .unwrap_or_default();
+    assert!(resolution.contains("labels_8 as ("), "{resolution}");
+    assert!(!resolution.contains("labels_9"), "{resolution}");
 }
 
 /// The retention operation on Athena: it reads the newest day (the emulator answers its two

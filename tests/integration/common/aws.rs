@@ -672,6 +672,27 @@ fn named_after(sql: &str, prefix: &str) -> Option<(String, String)> {
     Some((c[1].to_string(), c[2].to_string()))
 }
 
+/// A Glue table (GetTable's `Table`) as the TableInput that recreates or updates it.
+pub fn table_input(table: &Value) -> Value {
+    let keep = [
+        "Name",
+        "TableType",
+        "Parameters",
+        "StorageDescriptor",
+        "PartitionKeys",
+    ];
+    let fields = table
+        .as_object()
+        .map(|t| {
+            t.iter()
+                .filter(|(k, _)| keep.contains(&k.as_str()))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
+    Value::Object(fields)
+}
+
 /// What `sql`, run by Athena, would do to the Glue catalog (see `Proxy::with_catalog_effects`).
 fn catalog_effect(endpoint: &str, region: &str, sql: &str, commit: u64) {
     let glue = |target: &str, body: Value| {
@@ -734,19 +755,8 @@ fn catalog_effect(endpoint: &str, region: &str, sql: &str, commit: u64) {
             "AWSGlue.GetTable",
             json!({"DatabaseName": db, "Name": from}),
         );
-        let mut input = table["Table"].clone();
-        let Some(fields) = input.as_object_mut() else {
-            return;
-        };
-        let keep = [
-            "Name",
-            "TableType",
-            "Parameters",
-            "StorageDescriptor",
-            "PartitionKeys",
-        ];
-        fields.retain(|k, _| keep.contains(&k.as_str()));
-        fields.insert("Name".into(), json!(to));
+        let mut input = table_input(&table["Table"]);
+        input["Name"] = json!(to);
         glue(
             "AWSGlue.DeleteTable",
             json!({"DatabaseName": db, "Name": from}),
@@ -771,18 +781,7 @@ fn catalog_effect(endpoint: &str, region: &str, sql: &str, commit: u64) {
         if status != 200 || table["Table"]["Parameters"]["table_type"] != "ICEBERG" {
             return;
         }
-        let mut input = table["Table"].clone();
-        let Some(fields) = input.as_object_mut() else {
-            return;
-        };
-        let keep = [
-            "Name",
-            "TableType",
-            "Parameters",
-            "StorageDescriptor",
-            "PartitionKeys",
-        ];
-        fields.retain(|k, _| keep.contains(&k.as_str()));
+        let mut input = table_input(&table["Table"]);
         input["Parameters"]["metadata_location"] = json!(metadata(&db, &t));
         glue(
             "AWSGlue.UpdateTable",
