@@ -359,6 +359,10 @@ fn docs_serve_serves_the_target_folder_only() {
     let p = TestProject::new("docs_serve", "");
     p.write("models/m.sql", "select 1 as id\n");
     p.strata(&["build"]).assert_ok();
+    // Nothing to serve before `docs generate`: said so, nothing listens.
+    p.strata(&["docs", "serve", "--no-browser"])
+        .assert_code(2)
+        .assert_contains("run `strata docs generate` first");
     p.strata(&["docs", "generate"]).assert_ok();
     let mut child = p
         .command(&["docs", "serve", "--port", "0", "--no-browser"], &[])

@@ -341,6 +341,9 @@ fn ls_reuse_stale_lists_what_the_next_build_runs_and_why() {
     );
     assert_eq!(listed_by(&p, ["--selector", "to_rebuild"]), listed);
     p.remove("selectors.yml");
+    p.strata(&["ls", "--select", "reuse:fresh", "--vars", &vars])
+        .assert_code(2)
+        .assert_contains("the reuse method takes one value: stale");
     // ls built nothing: the build that follows runs exactly what ls listed.
     p.strata(&["build", "--vars", &vars]).assert_ok();
     let results: serde_json::Value =
