@@ -88,25 +88,19 @@ pub enum Selection {
 }
 
 impl Selection {
-    /// Whether a criterion of this selection (or of a selector it names in `file`) uses
-    /// `method`.
-    pub fn uses_method(
-        &self,
-        method: &str,
-        file: Option<&super::selectors_file::Selectors>,
-    ) -> bool {
+    /// Whether a criterion of this selection, or of a selector it names (`named` looks
+    /// those up in selectors.yml), uses `method`.
+    pub fn uses_method(&self, method: &str, named: &dyn Fn(&str) -> Option<Selection>) -> bool {
         match self {
             Selection::Criteria(s, _) => s.method == method,
             Selection::Union(parts, _) | Selection::Intersection(parts, _, _) => {
-                parts.iter().any(|p| p.uses_method(method, file))
+                parts.iter().any(|p| p.uses_method(method, named))
             }
             Selection::Difference(a, b) => {
-                a.uses_method(method, file) || b.uses_method(method, file)
+                a.uses_method(method, named) || b.uses_method(method, named)
             }
             // selectors.yml is checked for cycles when a selector is looked up.
-            Selection::Named(name) => file
-                .and_then(|f| f.get(name).ok())
-                .is_some_and(|s| s.uses_method(method, file)),
+            Selection::Named(name) => named(name).is_some_and(|s| s.uses_method(method, named)),
         }
     }
 

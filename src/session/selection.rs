@@ -90,7 +90,8 @@ impl Session {
             return Ok(false);
         }
         let (selection, file) = self.chosen_selection(opts, false)?;
-        Ok(selection.is_some_and(|s| s.uses_method(method, file.as_ref())))
+        let named = |name: &str| file.as_ref()?.get(name).ok().cloned();
+        Ok(selection.is_some_and(|s| s.uses_method(method, &named)))
     }
 
     /// The selection `--selector`, `--select`/`--exclude` or selectors.yml's default
